@@ -1,0 +1,116 @@
+//! The one error type of procrun.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in procrun, one variant per cause a caller
+/// may act on.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
+/// wildcard arm. Where the cause is an OS error, the [`io::Error`] is kept as
+/// the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A maximum line length of zero was asked for; a line reader must be
+    /// able to hold at least one byte.
+    #[error("maximum line length must be at least 1 byte, got 0")]
+    ZeroMaxLine,
+
+    /// The command has no program to run.
+    #[error("empty command: no program given")]
+    EmptyProgram,
+
+    /// The program was not found (not on `PATH`, or the path does not exist).
+    #[error("program not found: {program:?}")]
+    ProgramNotFound {
+        /// The program as it was given.
+        program: String,
+    },
+
+    /// A program name, argument, env entry or path contains a NUL byte,
+    /// which cannot be passed to `execve`.
+    #[error("{what} contains a NUL byte: {value:?}")]
+    NulByte {
+        /// Which part of the command held the NUL ("argument", "env entry", …).
+        what: &'static str,
+        /// The offending value, lossily decoded.
+        value: String,
+    },
+
+    /// An environment entry is not of the form `KEY=VALUE` with a non-empty
+    /// key.
+    #[error("env entry is not KEY=VALUE: {entry:?}")]
+    InvalidEnv {
+        /// The entry as given.
+        entry: String,
+    },
+
+    /// The same environment key was given twice.
+    #[error("duplicate env key: {key:?}")]
+    DuplicateEnv {
+        /// The repeated key.
+        key: String,
+    },
+
+    /// The working directory does not exist or is not a directory.
+    #[error("working directory {path:?} is not a directory")]
+    CwdNotFound {
+        /// The directory as given.
+        path: PathBuf,
+    },
+
+    /// The command is not valid as configured (for example several commands
+    /// without running them as a script).
+    #[error("invalid command: {reason}")]
+    InvalidCommand {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The kernel does not support pidfds (`pidfd_open` failed with
+    /// `ENOSYS`; Linux before 5.3).
+    #[error("the kernel has no pidfd support (pidfd_open: ENOSYS); Linux 5.3 or later is needed")]
+    NoPidfd,
+
+    /// Starting the child failed.
+    #[error("failed to spawn {program:?}")]
+    Spawn {
+        /// The program that failed to start.
+        program: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A handle names a child the reactor no longer (or never) supervised.
+    #[error("unknown or stale child handle")]
+    UnknownChild,
+
+    /// The process was asked for something that needs it started.
+    #[error("process not started")]
+    NotStarted,
+
+    /// The process was started already.
+    #[error("process already started")]
+    AlreadyStarted,
+
+    /// The process was closed (aborted) already.
+    #[error("process closed")]
+    Aborted,
+
+    /// An exclusive runner is already running a process.
+    #[error("a process is already running")]
+    AlreadyRunning,
+
+    /// The operation did not finish within its time limit.
+    #[error("timed out")]
+    TimedOut,
+
+    /// An OS error not covered by a more specific variant.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// `Result` with procrun's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
