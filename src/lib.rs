@@ -8,5 +8,6 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod lines;
 
 pub use error::{Error, Result};

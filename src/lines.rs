@@ -1,0 +1,709 @@
+//! Splitting a byte stream into lines, without copying where it can be
+//! avoided.
+//!
+//! A [`LineReader`] is fed the chunks of a stream as they come off a pipe
+//! ([`feed`](LineReader::feed)) and told when the stream ends
+//! ([`finish`](LineReader::finish)); it hands every line to a callback as a
+//! [`Line`]. It does no I/O and keeps no clock, so any byte source can drive
+//! it.
+//!
+//! # The contract
+//!
+//! - A line ends at `\n`, which is not part of it. Empty lines are lines.
+//! - One `\r` right before the `\n` is dropped, as Go's `bufio.ScanLines`
+//!   does, even when the `\r` and the `\n` arrive in different chunks. A `\r`
+//!   not followed by `\n` is kept, and so is a `\r` that is the last byte of
+//!   the stream: `ScanLines` drops that one at EOF, procrun keeps it because
+//!   it ends no line.
+//! - The bytes after the last `\n` come out of [`finish`](LineReader::finish)
+//!   as a last line. A stream that is empty or ends in `\n` yields nothing
+//!   there.
+//! - Bytes need not be UTF-8; lines are `&[u8]`.
+//! - Every byte reaches the callback once and in order (less the dropped
+//!   `\n` and `\r`), whatever the chunking: feeding a stream in one chunk or
+//!   byte by byte yields the same lines.
+//!
+//! # Long lines
+//!
+//! A maximum line length `M` ([`DEFAULT_MAX_LINE`] unless set with
+//! [`LineReader::with_max_line`]) applies to a line's content, after the line
+//! ending is dropped. A line of at most `M` bytes is one line. A longer line
+//! is delivered as pieces of exactly `M` bytes flagged
+//! [partial](Line::is_partial), then its rest (1 to `M` bytes) as a last piece
+//! that is not flagged. A long line is never an error and never stops the
+//! stream.
+//!
+//! A partial piece is handed out only once the reader is sure the line goes
+//! on beyond it, so the pieces do not depend on the chunking either. The
+//! reader therefore holds at most `M + 1` bytes: `M` bytes of a line and a
+//! `\r` that may yet turn out to be a line ending.
+//!
+//! # Copying
+//!
+//! A line that lies wholly inside one chunk is handed out as a slice of that
+//! chunk. Only a line that spans chunks is gathered in the reader's carry
+//! buffer, which holds at most one incomplete line. Each chunk is searched
+//! once with `memchr`; the carry is never searched again.
+//!
+//! # Examples
+//!
+//! ```
+//! use procrun::lines::LineReader;
+//!
+//! let mut reader = LineReader::new();
+//! let mut lines = Vec::new();
+//! reader.feed(b"one\r\ntw", |line| lines.push(line.bytes().to_vec()));
+//! reader.feed(b"o\n\nthr", |line| lines.push(line.bytes().to_vec()));
+//! reader.finish(|line| lines.push(line.bytes().to_vec()));
+//! assert_eq!(lines, [&b"one"[..], b"two", b"", b"thr"]);
+//! ```
+
+use memchr::{memchr, memchr_iter};
+
+use crate::{Error, Result};
+
+/// The maximum line length of [`LineReader::new`]: 64 KiB.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// A line, or a piece of a line longer than the reader's maximum.
+///
+/// The bytes exclude the line ending. They borrow either the chunk given to
+/// [`LineReader::feed`] or the reader's carry buffer, so a `Line` lives only
+/// as long as the callback it is handed to; copy the bytes to keep them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    bytes: &'a [u8],
+    partial: bool,
+}
+
+impl<'a> Line<'a> {
+    /// The bytes of the line (or piece), without `\n` or a dropped `\r`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::LineReader;
+    ///
+    /// let mut got = Vec::new();
+    /// LineReader::new().feed(b"a\tb\r\n", |line| got.push(line.bytes().to_vec()));
+    /// assert_eq!(got, [b"a\tb"]);
+    /// ```
+    #[inline]
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether this is a piece of an over-long line that goes on in the next
+    /// [`Line`]. The last piece of a line is not partial.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::LineReader;
+    ///
+    /// let mut reader = LineReader::with_max_line(4).unwrap();
+    /// let mut got = Vec::new();
+    /// reader.feed(b"abcdefghij\n", |line| {
+    ///     got.push((line.bytes().to_vec(), line.is_partial()))
+    /// });
+    /// assert_eq!(
+    ///     got,
+    ///     [(b"abcd".to_vec(), true), (b"efgh".to_vec(), true), (b"ij".to_vec(), false)]
+    /// );
+    /// ```
+    #[inline]
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+}
+
+/// Splits a stream of byte chunks into [`Line`]s; see the
+/// [module docs](self) for the contract.
+///
+/// A reader costs a few words until a line spans chunks: [`new`](Self::new)
+/// allocates nothing, and the carry buffer grows only to what the longest
+/// incomplete line needs, `max_line() + 1` bytes at most.
+///
+/// # Examples
+///
+/// ```
+/// use procrun::lines::LineReader;
+///
+/// let mut reader = LineReader::new();
+/// let mut count = 0;
+/// for chunk in [&b"a\nb"[..], b"c\r", b"\nd"] {
+///     reader.feed(chunk, |_| count += 1);
+/// }
+/// assert_eq!(count, 2);
+/// assert_eq!(reader.pending(), 1);
+/// reader.finish(|line| assert_eq!(line.bytes(), b"d"));
+/// assert_eq!(reader.pending(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct LineReader {
+    /// The bytes of the current line since its last emitted piece: at most
+    /// `max` bytes, or `max + 1` when the last is a `\r` whose meaning the
+    /// next byte decides. Empty exactly when no line is in progress.
+    carry: Vec<u8>,
+    max: usize,
+}
+
+impl Default for LineReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LineReader {
+    /// A reader with the maximum line length [`DEFAULT_MAX_LINE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::{LineReader, DEFAULT_MAX_LINE};
+    ///
+    /// assert_eq!(LineReader::new().max_line(), DEFAULT_MAX_LINE);
+    /// ```
+    pub fn new() -> LineReader {
+        LineReader {
+            carry: Vec::new(),
+            max: DEFAULT_MAX_LINE,
+        }
+    }
+
+    /// A reader that delivers lines longer than `max` bytes in pieces of
+    /// `max` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroMaxLine`] when `max` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::LineReader;
+    ///
+    /// assert_eq!(LineReader::with_max_line(80).unwrap().max_line(), 80);
+    /// assert!(matches!(
+    ///     LineReader::with_max_line(0),
+    ///     Err(procrun::Error::ZeroMaxLine)
+    /// ));
+    /// ```
+    pub fn with_max_line(max: usize) -> Result<LineReader> {
+        if max == 0 {
+            return Err(Error::ZeroMaxLine);
+        }
+        Ok(LineReader {
+            carry: Vec::new(),
+            max,
+        })
+    }
+
+    /// The maximum line length: longer lines come in pieces of this size.
+    pub fn max_line(&self) -> usize {
+        self.max
+    }
+
+    /// How many bytes of an incomplete line the reader holds (at most
+    /// `max_line() + 1`).
+    pub fn pending(&self) -> usize {
+        self.carry.len()
+    }
+
+    /// Splits the next chunk of the stream, handing each complete line (or
+    /// certain piece of a long line) to `on_line`, in order.
+    ///
+    /// Bytes after the chunk's last `\n` are kept for the next call, except
+    /// that full pieces of an over-long line are handed out as soon as the
+    /// line surely goes on. An empty chunk does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::LineReader;
+    ///
+    /// let mut reader = LineReader::new();
+    /// let chunk = b"one\ntwo\nthr";
+    /// let mut got = Vec::new();
+    /// reader.feed(chunk, |line| {
+    ///     // A line inside the chunk is the chunk's own bytes, not a copy.
+    ///     assert!(chunk.as_ptr_range().contains(&line.bytes().as_ptr()));
+    ///     got.push(line.bytes().to_vec());
+    /// });
+    /// assert_eq!(got, [b"one", b"two"]);
+    /// assert_eq!(reader.pending(), 3);
+    /// ```
+    #[inline]
+    pub fn feed<F: FnMut(Line<'_>)>(&mut self, chunk: &[u8], mut on_line: F) {
+        let rest = if self.carry.is_empty() {
+            chunk
+        } else {
+            match self.continue_line(chunk, &mut on_line) {
+                Some(rest) => rest,
+                None => return,
+            }
+        };
+        let max = self.max;
+        let mut start = 0;
+        for end in memchr_iter(b'\n', rest) {
+            emit_line(&rest[start..end], max, &mut on_line);
+            start = end + 1;
+        }
+        self.hold_tail(&rest[start..], &mut on_line);
+    }
+
+    /// Ends the stream: hands the bytes after the last `\n`, if any, to
+    /// `on_line` as a last line (a trailing `\r` included), and leaves the
+    /// reader empty, ready for a new stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::lines::LineReader;
+    ///
+    /// let mut reader = LineReader::new();
+    /// reader.feed(b"done\nno newline\r", |_| {});
+    /// let mut last = Vec::new();
+    /// reader.finish(|line| last.push(line.bytes().to_vec()));
+    /// assert_eq!(last, [b"no newline\r"]);
+    /// reader.finish(|_| panic!("nothing is left"));
+    /// ```
+    pub fn finish<F: FnMut(Line<'_>)>(&mut self, mut on_line: F) {
+        if self.carry.is_empty() {
+            return;
+        }
+        // No `\n` can come now, so a trailing `\r` is content.
+        emit_content(&self.carry, self.max, &mut on_line);
+        // The stream is over: give the buffer back rather than keep up to
+        // `max + 1` bytes for a reader that may never be fed again.
+        self.carry = Vec::new();
+    }
+
+    /// Handles the start of `chunk` while a line is in progress in the
+    /// carry. Returns the rest of the chunk, which begins at a line start,
+    /// or `None` when the whole chunk went into the current line.
+    fn continue_line<'c, F: FnMut(Line<'_>)>(
+        &mut self,
+        chunk: &'c [u8],
+        on_line: &mut F,
+    ) -> Option<&'c [u8]> {
+        let max = self.max;
+        let newline = memchr(b'\n', chunk);
+        let mut head = &chunk[..newline.unwrap_or(chunk.len())];
+
+        if self.carry.len() > max {
+            // `max` bytes and a `\r`; the byte after the `\r` decides.
+            match (head.is_empty(), newline) {
+                (true, Some(at)) => {
+                    emit(&self.carry[..max], false, on_line);
+                    self.carry.clear();
+                    return Some(&chunk[at + 1..]);
+                }
+                (true, None) => return None,
+                (false, _) => {
+                    emit(&self.carry[..max], true, on_line);
+                    self.carry.clear();
+                    self.carry.push(b'\r');
+                }
+            }
+        }
+
+        let take = (max - self.carry.len()).min(head.len());
+        self.carry_extend(&head[..take]);
+        head = &head[take..];
+
+        match newline {
+            Some(at) => {
+                match head {
+                    [] => emit_line(&self.carry, max, on_line),
+                    // Exactly `max` bytes in the carry, then `\r\n`.
+                    [b'\r'] => emit(&self.carry, false, on_line),
+                    _ => {
+                        emit(&self.carry, true, on_line);
+                        emit_line(head, max, on_line);
+                    }
+                }
+                self.carry.clear();
+                Some(&chunk[at + 1..])
+            }
+            None => {
+                match head {
+                    [] => {}
+                    [b'\r'] => self.carry.push(b'\r'),
+                    _ => {
+                        emit(&self.carry, true, on_line);
+                        self.carry.clear();
+                        self.hold_tail(head, on_line);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Keeps `tail`, the start of a line that has no `\n` yet, with the
+    /// carry empty; hands out the pieces of it that are surely partial.
+    #[inline]
+    fn hold_tail<F: FnMut(Line<'_>)>(&mut self, mut tail: &[u8], on_line: &mut F) {
+        let max = self.max;
+        while tail.len() > max {
+            if tail.len() == max + 1 && tail[max] == b'\r' {
+                break;
+            }
+            emit(&tail[..max], true, on_line);
+            tail = &tail[max..];
+        }
+        if !tail.is_empty() {
+            self.carry_extend(tail);
+        }
+    }
+
+    /// Appends to the carry without letting its capacity pass `max + 1`,
+    /// which amortized doubling would overshoot by up to twice.
+    fn carry_extend(&mut self, bytes: &[u8]) {
+        let need = self.carry.len() + bytes.len();
+        if need > self.carry.capacity() {
+            let target = need
+                .max(self.carry.capacity() * 2)
+                .max(64)
+                .min(self.max + 1);
+            self.carry.reserve_exact(target - self.carry.len());
+        }
+        self.carry.extend_from_slice(bytes);
+    }
+}
+
+#[inline(always)]
+fn emit<F: FnMut(Line<'_>)>(bytes: &[u8], partial: bool, on_line: &mut F) {
+    on_line(Line { bytes, partial });
+}
+
+/// Hands out one whole line (everything before its `\n`, or a stream's last
+/// bytes), dropping one trailing `\r` when `\n` followed it.
+#[inline(always)]
+fn emit_line<F: FnMut(Line<'_>)>(mut line: &[u8], max: usize, on_line: &mut F) {
+    if let [content @ .., b'\r'] = line {
+        line = content;
+    }
+    emit_content(line, max, on_line);
+}
+
+/// Hands out a line's content: in one piece, or in pieces when too long.
+#[inline(always)]
+fn emit_content<F: FnMut(Line<'_>)>(line: &[u8], max: usize, on_line: &mut F) {
+    if line.len() <= max {
+        emit(line, false, on_line);
+    } else {
+        emit_long(line, max, on_line);
+    }
+}
+
+#[cold]
+fn emit_long<F: FnMut(Line<'_>)>(mut line: &[u8], max: usize, on_line: &mut F) {
+    while line.len() > max {
+        emit(&line[..max], true, on_line);
+        line = &line[max..];
+    }
+    emit(line, false, on_line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Out = Vec<(Vec<u8>, bool)>;
+
+    /// The contract, written as plainly as possible: the whole stream at
+    /// once, cut at `\n`, one `\r` dropped before each `\n`, then each line
+    /// cut into pieces of `max`.
+    fn model(stream: &[u8], max: usize) -> Out {
+        fn pieces(mut content: &[u8], max: usize, out: &mut Out) {
+            while content.len() > max {
+                out.push((content[..max].to_vec(), true));
+                content = &content[max..];
+            }
+            out.push((content.to_vec(), false));
+        }
+        let mut out = Vec::new();
+        let mut lines: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
+        // What follows the last `\n` (or the whole stream if there is none).
+        let tail = lines.pop().unwrap();
+        for line in lines {
+            pieces(line.strip_suffix(b"\r").unwrap_or(line), max, &mut out);
+        }
+        if !tail.is_empty() {
+            pieces(tail, max, &mut out);
+        }
+        out
+    }
+
+    /// Feeds `stream` to a reader in chunks of the given sizes (the last
+    /// chunk takes whatever is left), checking the memory bound after each.
+    fn run(stream: &[u8], max: usize, sizes: impl IntoIterator<Item = usize>) -> Out {
+        let mut reader = LineReader::with_max_line(max).unwrap();
+        let mut out = Vec::new();
+        let mut push = |line: Line<'_>| out.push((line.bytes().to_vec(), line.is_partial()));
+        let mut rest = stream;
+        let mut sizes = sizes.into_iter();
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
+            reader.feed(&rest[..n], &mut push);
+            rest = &rest[n..];
+            assert!(reader.pending() <= max + 1, "pending {}", reader.pending());
+            assert!(reader.carry.capacity() <= max + 1);
+        }
+        reader.finish(&mut push);
+        assert_eq!(reader.pending(), 0);
+        out
+    }
+
+    /// Checks the model against `expected`, then the reader against the
+    /// model with every uniform chunk size from 1 byte to the whole stream.
+    fn check(stream: &[u8], max: usize, expected: &[(&[u8], bool)]) {
+        let want = model(stream, max);
+        let expected: Out = expected.iter().map(|&(b, p)| (b.to_vec(), p)).collect();
+        assert_eq!(want, expected, "model disagrees with the expectation");
+        check_every_chunking(stream, max, &want);
+    }
+
+    fn check_every_chunking(stream: &[u8], max: usize, want: &Out) {
+        assert_eq!(&run(stream, max, []), want, "whole stream, max {max}");
+        for size in 1..=stream.len() {
+            let got = run(stream, max, std::iter::repeat(size));
+            assert_eq!(&got, want, "stream {stream:?}, max {max}, chunks of {size}");
+        }
+    }
+
+    /// splitmix64: a fixed-seed source of test inputs.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn crlf_split_across_chunks_is_one_line_ending() {
+        check(b"ab\r\ncd\r\n", 4, &[(b"ab", false), (b"cd", false)]);
+        check(b"\r\n\r\n", 4, &[(b"", false), (b"", false)]);
+        // Chunks of 3 split both `\r\n`s of this stream.
+        assert_eq!(run(b"ab\r\ncd\r\n", 4, [3]), model(b"ab\r\ncd\r\n", 4));
+    }
+
+    #[test]
+    fn only_one_cr_before_newline_is_dropped() {
+        check(b"a\r\r\n", 4, &[(b"a\r", false)]);
+    }
+
+    #[test]
+    fn line_of_exactly_max_is_one_line() {
+        check(b"abcd\n", 4, &[(b"abcd", false)]);
+        check(b"abcd\r\n", 4, &[(b"abcd", false)]);
+        check(b"abcd", 4, &[(b"abcd", false)]);
+    }
+
+    #[test]
+    fn line_one_over_max_is_a_partial_piece_and_a_last_byte() {
+        check(
+            b"abcde\nf\n",
+            4,
+            &[(b"abcd", true), (b"e", false), (b"f", false)],
+        );
+        check(b"abcde\r\n", 4, &[(b"abcd", true), (b"e", false)]);
+        check(b"abcde", 4, &[(b"abcd", true), (b"e", false)]);
+    }
+
+    #[test]
+    fn line_ten_times_max_is_nine_partial_pieces_and_a_last() {
+        let max = 4;
+        let line: Vec<u8> = (0..10 * max).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut stream = line.clone();
+        stream.extend_from_slice(b"\r\nz\n");
+        let mut expected: Vec<(&[u8], bool)> =
+            line.chunks(max).map(|piece| (piece, true)).collect();
+        expected.last_mut().unwrap().1 = false;
+        expected.push((b"z", false));
+        check(&stream, max, &expected);
+    }
+
+    #[test]
+    fn empty_input_yields_nothing() {
+        check(b"", 4, &[]);
+        let mut reader = LineReader::new();
+        reader.feed(b"", |_| panic!("no line in an empty chunk"));
+        reader.finish(|_| panic!("no line in an empty stream"));
+    }
+
+    #[test]
+    fn only_newline_is_one_empty_line() {
+        check(b"\n", 4, &[(b"", false)]);
+        check(b"\n\n\n", 1, &[(b"", false), (b"", false), (b"", false)]);
+    }
+
+    #[test]
+    fn last_line_without_newline_comes_from_finish() {
+        check(b"a\nbc", 4, &[(b"a", false), (b"bc", false)]);
+        let mut reader = LineReader::new();
+        reader.feed(b"a\nbc", |line| assert_eq!(line.bytes(), b"a"));
+        assert_eq!(reader.pending(), 2);
+        let mut last = Vec::new();
+        reader.finish(|line| last.push((line.bytes().to_vec(), line.is_partial())));
+        assert_eq!(last, [(b"bc".to_vec(), false)]);
+    }
+
+    #[test]
+    fn cr_not_followed_by_newline_is_kept() {
+        check(b"a\rb\n", 4, &[(b"a\rb", false)]);
+        check(b"\r", 4, &[(b"\r", false)]);
+        check(b"a\n\r", 4, &[(b"a", false), (b"\r", false)]);
+        check(b"ab\r", 4, &[(b"ab\r", false)]);
+        check(b"\r\r", 1, &[(b"\r", true), (b"\r", false)]);
+    }
+
+    #[test]
+    fn cr_at_piece_boundary_is_decided_by_the_next_byte() {
+        check(b"abcd\r\n", 4, &[(b"abcd", false)]);
+        check(b"abcd\rx\n", 4, &[(b"abcd", true), (b"\rx", false)]);
+        check(b"abcd\r\r\n", 4, &[(b"abcd", true), (b"\r", false)]);
+        check(b"abcd\r", 4, &[(b"abcd", true), (b"\r", false)]);
+        check(b"abc\r\r\n", 4, &[(b"abc\r", false)]);
+        check(b"abcdefgh\r\n", 4, &[(b"abcd", true), (b"efgh", false)]);
+        check(b"a\r\n", 1, &[(b"a", false)]);
+        check(b"a\r\r\n", 1, &[(b"a", true), (b"\r", false)]);
+    }
+
+    #[test]
+    fn a_held_cr_is_released_by_the_next_chunk() {
+        let mut reader = LineReader::with_max_line(4).unwrap();
+        reader.feed(b"abcd\r", |_| panic!("the \\r may still end the line"));
+        assert_eq!(reader.pending(), 5);
+        let mut got = Vec::new();
+        reader.feed(b"x", |line| {
+            got.push((line.bytes().to_vec(), line.is_partial()))
+        });
+        assert_eq!(got, [(b"abcd".to_vec(), true)]);
+        assert_eq!(reader.pending(), 2);
+    }
+
+    #[test]
+    fn random_streams_match_model_in_every_chunking() {
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        let alphabet = b"ab\r\r\n\n";
+        for _ in 0..3000 {
+            let len = rng.below(40);
+            let stream: Vec<u8> = (0..len).map(|_| alphabet[rng.below(6)]).collect();
+            let max = 1 + rng.below(8);
+            let want = model(&stream, max);
+            check_every_chunking(&stream, max, &want);
+            for _ in 0..8 {
+                // Sizes of 0 feed empty chunks in between.
+                let sizes: Vec<usize> = (0..len + 1).map(|_| rng.below(2 * max + 3)).collect();
+                let got = run(&stream, max, sizes.iter().copied());
+                assert_eq!(got, want, "stream {stream:?}, max {max}, chunks {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn line_inside_a_chunk_is_borrowed_from_the_chunk() {
+        let mut reader = LineReader::with_max_line(4).unwrap();
+        reader.feed(b"xy", |_| {});
+        let chunk = b"z\none\r\n\nabcdefg\nrest";
+        let range = chunk.as_ptr_range();
+        let mut seen = Vec::new();
+        reader.feed(chunk, |line| {
+            let bytes = line.bytes();
+            let inside = range.contains(&bytes.as_ptr()) && bytes.as_ptr_range().end <= range.end;
+            seen.push((bytes.to_vec(), inside));
+        });
+        let want: Vec<(Vec<u8>, bool)> = [
+            (&b"xyz"[..], false), // began in the previous chunk: from the carry
+            (b"one", true),
+            (b"", true),
+            (b"abcd", true),
+            (b"efg", true),
+        ]
+        .iter()
+        .map(|&(b, inside)| (b.to_vec(), inside))
+        .collect();
+        assert_eq!(seen, want);
+        assert_eq!(reader.pending(), 4);
+    }
+
+    #[test]
+    fn rest_of_a_long_spanning_line_is_borrowed_from_the_chunk() {
+        let mut reader = LineReader::with_max_line(2).unwrap();
+        reader.feed(b"a", |_| {});
+        let chunk = b"bcdef\n";
+        let range = chunk.as_ptr_range();
+        let mut seen = Vec::new();
+        reader.feed(chunk, |line| {
+            seen.push((
+                line.bytes().to_vec(),
+                range.contains(&line.bytes().as_ptr()),
+            ))
+        });
+        assert_eq!(
+            seen,
+            [
+                (b"ab".to_vec(), false),
+                (b"cd".to_vec(), true),
+                (b"ef".to_vec(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn carry_stays_within_max_plus_one_byte_at_a_time() {
+        let max = 16;
+        let mut stream = vec![b'a'; 10 * max];
+        stream.extend_from_slice(b"\r\r\r\n");
+        let mut reader = LineReader::with_max_line(max).unwrap();
+        let mut bytes = 0;
+        for b in stream.chunks(1) {
+            reader.feed(b, |line| bytes += line.bytes().len());
+            assert!(reader.pending() <= max + 1);
+            assert!(reader.carry.capacity() <= max + 1);
+        }
+        assert_eq!(bytes, 10 * max + 2);
+    }
+
+    #[test]
+    fn new_reader_allocates_nothing_and_finish_frees_the_carry() {
+        let mut reader = LineReader::default();
+        assert_eq!(reader.max_line(), DEFAULT_MAX_LINE);
+        assert_eq!(reader.carry.capacity(), 0);
+        reader.feed(b"no newline yet", |_| {});
+        assert!(reader.carry.capacity() > 0);
+        reader.finish(|_| {});
+        assert_eq!(reader.carry.capacity(), 0);
+    }
+
+    #[test]
+    fn finish_leaves_the_reader_ready_for_a_new_stream() {
+        let mut reader = LineReader::with_max_line(3).unwrap();
+        reader.feed(b"abcd\r", |_| {});
+        reader.finish(|_| {});
+        let mut got = Vec::new();
+        reader.feed(b"x\n", |line| got.push(line.bytes().to_vec()));
+        assert_eq!(got, [b"x"]);
+    }
+
+    #[test]
+    fn zero_max_line_is_rejected() {
+        assert!(matches!(
+            LineReader::with_max_line(0),
+            Err(Error::ZeroMaxLine)
+        ));
+        assert_eq!(LineReader::with_max_line(1).unwrap().max_line(), 1);
+    }
+}
