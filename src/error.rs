@@ -103,6 +103,10 @@ pub enum Error {
     #[error("a process is already running")]
     AlreadyRunning,
 
+    /// The process exited unsuccessfully.
+    #[error("process failed: {0}")]
+    Failed(crate::Exit),
+
     /// The operation did not finish within its time limit.
     #[error("timed out")]
     TimedOut,

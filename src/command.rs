@@ -1,0 +1,527 @@
+//! What to run: a validated description of a child, shaped like
+//! [`std::process::Command`].
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::lines::DEFAULT_MAX_LINE;
+use crate::{Error, Result};
+
+/// A signal number, as sent by a stop.
+///
+/// # Examples
+///
+/// ```
+/// use procrun::Signal;
+/// assert_eq!(Signal::TERM.as_raw(), 15);
+/// assert_eq!(Signal::from_raw(9), Some(Signal::KILL));
+/// assert_eq!(Signal::from_raw(0), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Signal(i32);
+
+impl Signal {
+    /// `SIGHUP`.
+    pub const HUP: Signal = Signal(1);
+    /// `SIGINT`.
+    pub const INT: Signal = Signal(2);
+    /// `SIGQUIT`.
+    pub const QUIT: Signal = Signal(3);
+    /// `SIGKILL`.
+    pub const KILL: Signal = Signal(9);
+    /// `SIGUSR1`.
+    pub const USR1: Signal = Signal(10);
+    /// `SIGUSR2`.
+    pub const USR2: Signal = Signal(12);
+    /// `SIGTERM`.
+    pub const TERM: Signal = Signal(15);
+    /// `SIGCONT`.
+    pub const CONT: Signal = Signal(18);
+
+    /// The signal with number `n`, if `n` is a valid signal number (1..=64).
+    pub fn from_raw(n: i32) -> Option<Signal> {
+        (1..=64).contains(&n).then_some(Signal(n))
+    }
+
+    /// The signal number.
+    pub fn as_raw(self) -> i32 {
+        self.0
+    }
+}
+
+/// Where a child's stdin comes from.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Input {
+    /// `/dev/null` (the default).
+    #[default]
+    Null,
+    /// The supervising process's own stdin.
+    Inherit,
+    /// These bytes, written by the reactor through a nonblocking pipe that
+    /// is closed once they are written (or when the child stops reading).
+    Bytes(Arc<[u8]>),
+}
+
+/// Where one of a child's output streams goes.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Output {
+    /// Read by the reactor and delivered as lines (the default).
+    #[default]
+    Lines,
+    /// Written straight to this file by the child; procrun does not close
+    /// the caller's file.
+    File(Arc<File>),
+    /// `/dev/null`.
+    Null,
+    /// The supervising process's own stream.
+    Inherit,
+}
+
+/// When and how a child that failed is started again.
+///
+/// A run failed when it exited with a non-zero code or was killed by a
+/// signal procrun did not send. A stop (or timeout) never restarts.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use procrun::Restart;
+///
+/// let policy = Restart::on_error()
+///     .limit(5)
+///     .interval(Duration::from_millis(200))
+///     .backoff(Duration::from_secs(10))
+///     .reset_after(Duration::from_secs(60));
+/// assert_eq!(policy.delay(0), Duration::from_millis(200));
+/// assert_eq!(policy.delay(3), Duration::from_millis(1600));
+/// assert_eq!(policy.delay(30), Duration::from_secs(10));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    limit: u32,
+    interval: Duration,
+    backoff_cap: Option<Duration>,
+    reset_after: Option<Duration>,
+}
+
+impl Restart {
+    /// Restart after a failed run, without limit, every 5 s.
+    pub fn on_error() -> Restart {
+        Restart {
+            limit: 0,
+            interval: Duration::from_secs(5),
+            backoff_cap: None,
+            reset_after: None,
+        }
+    }
+
+    /// At most `n` restarts; 0 means no limit.
+    pub fn limit(mut self, n: u32) -> Restart {
+        self.limit = n;
+        self
+    }
+
+    /// The delay before a restart (default 5 s); with
+    /// [`backoff`](Restart::backoff), the first delay.
+    pub fn interval(mut self, d: Duration) -> Restart {
+        self.interval = d;
+        self
+    }
+
+    /// Double the delay after each consecutive restart, up to `cap`.
+    pub fn backoff(mut self, cap: Duration) -> Restart {
+        self.backoff_cap = Some(cap);
+        self
+    }
+
+    /// A run that stayed up at least `d` resets the restart count (and so
+    /// the backoff and the limit).
+    pub fn reset_after(mut self, d: Duration) -> Restart {
+        self.reset_after = Some(d);
+        self
+    }
+
+    /// The restart limit (0 = none).
+    pub fn get_limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The run time after which the count resets, if set.
+    pub fn get_reset_after(&self) -> Option<Duration> {
+        self.reset_after
+    }
+
+    /// The delay before restart number `n + 1` (counting from 0).
+    pub fn delay(&self, n: u32) -> Duration {
+        match self.backoff_cap {
+            None => self.interval,
+            Some(cap) => {
+                let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+                self.interval.saturating_mul(factor).min(cap.max(self.interval))
+            }
+        }
+    }
+}
+
+/// A description of a child to run, built like [`std::process::Command`].
+///
+/// Nothing is checked while building; [`Reactor::spawn`](crate::Reactor::spawn)
+/// validates the whole command first and reports the first problem as a
+/// typed [`Error`] (see [`Command::validate`]).
+///
+/// Defaults: stdin is `/dev/null`; stdout and stderr are read as lines; the
+/// child leads its own process group; the environment is inherited; the
+/// stop signal is `SIGTERM` with a 3 s grace before `SIGKILL`; no timeout,
+/// no restart; lines longer than 64 KiB come in pieces.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use procrun::Command;
+///
+/// let mut cmd = Command::new("journalctl");
+/// cmd.args(["-f", "-o", "cat"])
+///     .env("SYSTEMD_COLORS", "0")
+///     .timeout(Duration::from_secs(30))
+///     .grace(Duration::from_secs(1));
+/// assert_eq!(cmd.get_program(), "journalctl");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: Vec<(OsString, Option<OsString>)>,
+    pub(crate) env_entries: Vec<String>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Input,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+    pub(crate) detached: bool,
+    pub(crate) max_line: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) stop_signal: Signal,
+    pub(crate) grace: Duration,
+    pub(crate) restart: Option<Restart>,
+    pub(crate) drain: Duration,
+}
+
+impl Command {
+    /// A command running `program`, looked up on `PATH` when it has no `/`.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env_clear: false,
+            env: Vec::new(),
+            env_entries: Vec::new(),
+            cwd: None,
+            stdin: Input::Null,
+            stdout: Output::Lines,
+            stderr: Output::Lines,
+            detached: false,
+            max_line: DEFAULT_MAX_LINE,
+            timeout: None,
+            stop_signal: Signal::TERM,
+            grace: Duration::from_secs(3),
+            restart: None,
+            drain: Duration::from_secs(1),
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets one environment variable for the child.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .push((key.as_ref().to_owned(), Some(val.as_ref().to_owned())));
+        self
+    }
+
+    /// Adds `KEY=VALUE` entries (gpud's `WithEnvs`), checked when spawned:
+    /// an entry without `=` or with an empty key is
+    /// [`Error::InvalidEnv`], a key given twice among these entries is
+    /// [`Error::DuplicateEnv`].
+    pub fn env_entries<I, S>(&mut self, entries: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.env_entries
+            .extend(entries.into_iter().map(|e| e.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Starts the child with an empty environment (then adds what
+    /// [`env`](Command::env) and [`env_entries`](Command::env_entries) set)
+    /// instead of inheriting procrun's, which is the default.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The child's working directory; it must exist.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Where stdin comes from (default `/dev/null`).
+    pub fn stdin(&mut self, input: Input) -> &mut Command {
+        self.stdin = input;
+        self
+    }
+
+    /// Feeds these bytes to the child's stdin, then closes it.
+    pub fn stdin_bytes(&mut self, bytes: impl Into<Arc<[u8]>>) -> &mut Command {
+        self.stdin = Input::Bytes(bytes.into());
+        self
+    }
+
+    /// Where stdout goes (default: lines through the reactor).
+    pub fn stdout(&mut self, out: Output) -> &mut Command {
+        self.stdout = out;
+        self
+    }
+
+    /// Where stderr goes (default: lines through the reactor).
+    pub fn stderr(&mut self, out: Output) -> &mut Command {
+        self.stderr = out;
+        self
+    }
+
+    /// Detached: the child stays in procrun's process group instead of
+    /// leading its own, a stop signals the child alone, and whatever it
+    /// started in the background survives it.
+    pub fn detached(&mut self, detached: bool) -> &mut Command {
+        self.detached = detached;
+        self
+    }
+
+    /// The longest line delivered whole (default 64 KiB); longer lines come
+    /// in pieces flagged partial. 0 is [`Error::ZeroMaxLine`] at spawn.
+    pub fn max_line(&mut self, bytes: usize) -> &mut Command {
+        self.max_line = bytes;
+        self
+    }
+
+    /// Stops the child (with the usual escalation) once it has been
+    /// supervised this long, restarts included.
+    pub fn timeout(&mut self, d: Duration) -> &mut Command {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// The signal a stop starts with (default `SIGTERM`).
+    pub fn stop_signal(&mut self, sig: Signal) -> &mut Command {
+        self.stop_signal = sig;
+        self
+    }
+
+    /// How long a stop waits after the stop signal before `SIGKILL`
+    /// (default 3 s).
+    pub fn grace(&mut self, d: Duration) -> &mut Command {
+        self.grace = d;
+        self
+    }
+
+    /// Restarts the child when it fails, by this policy.
+    pub fn restart(&mut self, policy: Restart) -> &mut Command {
+        self.restart = Some(policy);
+        self
+    }
+
+    /// How long output keeps being read, after the child exited, from
+    /// processes outside its group that still hold its pipes (default 1 s).
+    pub fn drain(&mut self, d: Duration) -> &mut Command {
+        self.drain = d;
+        self
+    }
+
+    /// The program.
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments.
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(|a| a.as_os_str())
+    }
+
+    /// Whether the command runs detached.
+    pub fn is_detached(&self) -> bool {
+        self.detached
+    }
+
+    /// Checks everything that can be checked before spawning: a non-empty
+    /// program, no NUL byte anywhere, well-formed and unique env entries, an
+    /// existing working directory, a non-zero line limit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyProgram`], [`Error::NulByte`], [`Error::InvalidEnv`],
+    /// [`Error::DuplicateEnv`], [`Error::CwdNotFound`],
+    /// [`Error::ZeroMaxLine`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Error};
+    ///
+    /// let mut cmd = Command::new("env");
+    /// cmd.env_entries(["A=1", "A=2"]);
+    /// assert!(matches!(cmd.validate(), Err(Error::DuplicateEnv { .. })));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.program.is_empty() {
+            return Err(Error::EmptyProgram);
+        }
+        no_nul("program", &self.program)?;
+        for a in &self.args {
+            no_nul("argument", a)?;
+        }
+        for (k, v) in &self.env {
+            no_nul("env key", k)?;
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(Error::InvalidEnv {
+                    entry: k.to_string_lossy().into_owned(),
+                });
+            }
+            if let Some(v) = v {
+                no_nul("env value", v)?;
+            }
+        }
+        let mut seen: Vec<&str> = Vec::with_capacity(self.env_entries.len());
+        for e in &self.env_entries {
+            no_nul("env entry", OsStr::new(e))?;
+            let key = match e.split_once('=') {
+                Some((k, _)) if !k.is_empty() => k,
+                _ => return Err(Error::InvalidEnv { entry: e.clone() }),
+            };
+            if seen.contains(&key) {
+                return Err(Error::DuplicateEnv {
+                    key: key.to_owned(),
+                });
+            }
+            seen.push(key);
+        }
+        if let Some(dir) = &self.cwd {
+            no_nul("working directory", dir.as_os_str())?;
+            if !dir.is_dir() {
+                return Err(Error::CwdNotFound { path: dir.clone() });
+            }
+        }
+        if self.max_line == 0 {
+            return Err(Error::ZeroMaxLine);
+        }
+        Ok(())
+    }
+}
+
+fn no_nul(what: &'static str, s: &OsStr) -> Result<()> {
+    if s.as_bytes().contains(&0) {
+        return Err(Error::NulByte {
+            what,
+            value: s.to_string_lossy().into_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_program_is_rejected() {
+        assert!(matches!(
+            Command::new("").validate(),
+            Err(Error::EmptyProgram)
+        ));
+    }
+
+    #[test]
+    fn nul_byte_in_argument_is_rejected() {
+        let mut c = Command::new("echo");
+        c.arg("a\0b");
+        assert!(matches!(
+            c.validate(),
+            Err(Error::NulByte {
+                what: "argument",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn env_entry_without_equals_is_rejected() {
+        for bad in ["NOEQUALS", "=value", ""] {
+            let mut c = Command::new("env");
+            c.env_entries([bad]);
+            assert!(
+                matches!(c.validate(), Err(Error::InvalidEnv { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn env_entry_value_may_hold_equals() {
+        let mut c = Command::new("env");
+        c.env_entries(["A=b=c", "B="]);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn missing_cwd_is_rejected() {
+        let mut c = Command::new("true");
+        c.current_dir("/nonexistent/procrun-test-dir");
+        assert!(matches!(c.validate(), Err(Error::CwdNotFound { .. })));
+    }
+
+    #[test]
+    fn zero_max_line_is_rejected() {
+        let mut c = Command::new("true");
+        c.max_line(0);
+        assert!(matches!(c.validate(), Err(Error::ZeroMaxLine)));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_cap_and_never_overflows() {
+        let p = Restart::on_error()
+            .interval(Duration::from_secs(1))
+            .backoff(Duration::from_secs(60));
+        let delays: Vec<u64> = (0..8).map(|n| p.delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(p.delay(u32::MAX), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,875 @@
+//! The blocking handle API, in the shape of gpud's `pkg/process`.
+//!
+//! A [`Process`] is built with a [`ProcessBuilder`], started, read, waited
+//! for and closed from any thread. Every process of the program is served
+//! by one driver thread that owns one [`Reactor`](crate::Reactor): one
+//! thread in total, not one per child.
+//!
+//! # Examples
+//!
+//! ```
+//! use procrun::Process;
+//!
+//! let p = Process::builder()
+//!     .commands([["echo", "hello world"]])
+//!     .commands([["sh", "-c", "echo oops >&2; exit 3"]])
+//!     .run_as_bash_script()
+//!     .build()?;
+//! let out = p.start_and_wait_combined(None)?;
+//! assert_eq!(out.output, b"hello world\noops\n");
+//! assert_eq!(out.exit.and_then(|e| e.code()), Some(3));
+//! # Ok::<(), procrun::Error>(())
+//! ```
+
+mod driver;
+mod read;
+mod script;
+mod shared;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tempfile::TempPath;
+
+use driver::{Cmd, Driver};
+pub use read::{read, ReadOptions};
+use script::MemScript;
+pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
+pub use shared::OutputLine;
+use shared::{index, Shared, DEFAULT_BUFFER};
+
+use crate::command::Output;
+use crate::reactor::Exit;
+use crate::{Command, Error, Restart, Result, Signal};
+
+/// Options for a [`Process`] (gpud's `Op` and its `With…` options).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use procrun::{Process, Restart};
+///
+/// let p = Process::builder()
+///     .command(["journalctl", "-f", "-o", "cat"])
+///     .env(["SYSTEMD_COLORS=0"])
+///     .label("component", "kmsg")
+///     .restart(Restart::on_error().limit(3).interval(Duration::from_secs(5)))
+///     .build()?;
+/// assert_eq!(p.label("component"), Some("kmsg"));
+/// # Ok::<(), procrun::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProcessBuilder {
+    commands: Vec<Vec<String>>,
+    script: Option<String>,
+    as_script: bool,
+    inline: bool,
+    script_dir: Option<PathBuf>,
+    script_pattern: String,
+    env: Vec<String>,
+    env_clear: bool,
+    labels: BTreeMap<String, String>,
+    output_file: Option<Arc<File>>,
+    restart: Option<Restart>,
+    detached: bool,
+    cwd: Option<PathBuf>,
+    timeout: Option<Duration>,
+    grace: Option<Duration>,
+    stop_signal: Option<Signal>,
+    max_line: Option<usize>,
+    drain: Option<Duration>,
+    buffer: usize,
+}
+
+impl Default for ProcessBuilder {
+    fn default() -> Self {
+        ProcessBuilder {
+            commands: Vec::new(),
+            script: None,
+            as_script: false,
+            inline: false,
+            script_dir: None,
+            script_pattern: DEFAULT_SCRIPT_PATTERN.to_owned(),
+            env: Vec::new(),
+            env_clear: false,
+            labels: BTreeMap::new(),
+            output_file: None,
+            restart: None,
+            detached: false,
+            cwd: None,
+            timeout: None,
+            grace: None,
+            stop_signal: None,
+            max_line: None,
+            drain: None,
+            buffer: DEFAULT_BUFFER,
+        }
+    }
+}
+
+impl ProcessBuilder {
+    /// Adds a command: a program and its arguments (`WithCommand`). Without
+    /// [`run_as_bash_script`](Self::run_as_bash_script) exactly one command
+    /// may be given; in a script, a one-element command is a shell line
+    /// used as written and a longer one is quoted word by word.
+    pub fn command<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.commands.push(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds several commands (`WithCommands`).
+    pub fn commands<I, C, S>(mut self, cmds: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for c in cmds {
+            self = self.command(c);
+        }
+        self
+    }
+
+    /// Runs these whole script contents with bash, as given, no header
+    /// added (`WithBashScriptContentsToRun`).
+    pub fn script(mut self, contents: impl Into<String>) -> Self {
+        self.script = Some(contents.into());
+        self
+    }
+
+    /// Joins the commands into one bash script after [`SCRIPT_HEADER`]
+    /// (`WithRunAsBashScript`).
+    pub fn run_as_bash_script(mut self) -> Self {
+        self.as_script = true;
+        self
+    }
+
+    /// Keeps the script in memory instead of a temp file
+    /// (`WithRunBashInline`): nothing is written to disk, there is no
+    /// ARG_MAX limit, and the child's stdin stays free for the script.
+    pub fn inline(mut self) -> Self {
+        self.inline = true;
+        self
+    }
+
+    /// The directory of script files (default: the system temp dir).
+    pub fn script_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.script_dir = Some(dir.into());
+        self
+    }
+
+    /// The script file-name pattern; `*` becomes a random part (default
+    /// [`DEFAULT_SCRIPT_PATTERN`]).
+    pub fn script_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.script_pattern = pattern.into();
+        self
+    }
+
+    /// `KEY=VALUE` entries added to the inherited environment (`WithEnvs`);
+    /// validated at [`build`](Self::build).
+    pub fn env<I, S>(mut self, entries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.env.extend(entries.into_iter().map(Into::into));
+        self
+    }
+
+    /// Replaces the environment with only the [`env`](Self::env) entries,
+    /// instead of adding them to the inherited one (the default).
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self
+    }
+
+    /// A label kept on the process (`WithLabel`).
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Writes both streams of the child to this file (`WithOutputFile`);
+    /// procrun does not close it. Nothing is then readable through the
+    /// process.
+    pub fn output_file(mut self, file: File) -> Self {
+        self.output_file = Some(Arc::new(file));
+        self
+    }
+
+    /// Restarts the child on failure (`WithRestartConfig`).
+    pub fn restart(mut self, policy: Restart) -> Self {
+        self.restart = Some(policy);
+        self
+    }
+
+    /// Detached (`WithAllowDetachedProcess`): no process group of its own;
+    /// close signals only the child and its background jobs live on.
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
+        self
+    }
+
+    /// The working directory.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Stops the child after this long (as a context deadline would).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// The grace between the stop signal and `SIGKILL` (default 3 s).
+    pub fn grace(mut self, d: Duration) -> Self {
+        self.grace = Some(d);
+        self
+    }
+
+    /// The signal a stop starts with (default `SIGTERM`).
+    pub fn stop_signal(mut self, sig: Signal) -> Self {
+        self.stop_signal = Some(sig);
+        self
+    }
+
+    /// The longest line delivered whole (default 64 KiB).
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = Some(bytes);
+        self
+    }
+
+    /// How long output from processes outside the group that still hold
+    /// the pipes is read after the child exits (default 1 s).
+    pub fn drain(mut self, d: Duration) -> Self {
+        self.drain = Some(d);
+        self
+    }
+
+    /// How much output may wait unread before the child is paused
+    /// (default 1 MiB).
+    pub fn buffer(mut self, bytes: usize) -> Self {
+        self.buffer = bytes.max(1);
+        self
+    }
+
+    /// Checks the options and makes the process (not started).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyProgram`] with no command and no script,
+    /// [`Error::InvalidCommand`] for several commands without
+    /// [`run_as_bash_script`](Self::run_as_bash_script) or both commands and
+    /// script contents, and what [`Command::validate`] reports
+    /// ([`Error::InvalidEnv`], [`Error::DuplicateEnv`], …).
+    pub fn build(self) -> Result<Process> {
+        let script = match (&self.script, self.as_script, self.commands.len()) {
+            (Some(_), _, n) if n > 0 => {
+                return Err(Error::InvalidCommand {
+                    reason: "both commands and script contents given".into(),
+                })
+            }
+            (Some(s), _, _) => Some(s.clone()),
+            (None, _, 0) => return Err(Error::EmptyProgram),
+            (None, true, _) => Some(script::from_commands(&self.commands)),
+            (None, false, 1) => None,
+            (None, false, _) => {
+                return Err(Error::InvalidCommand {
+                    reason: "several commands need run_as_bash_script".into(),
+                })
+            }
+        };
+        let mut cmd = match &script {
+            Some(_) => Command::new("bash"),
+            None => {
+                let argv = &self.commands[0];
+                let mut c = Command::new(argv.first().map(String::as_str).unwrap_or(""));
+                c.args(&argv[1.min(argv.len())..]);
+                c
+            }
+        };
+        if self.env_clear {
+            cmd.env_clear();
+        }
+        cmd.env_entries(&self.env).detached(self.detached);
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
+        if let Some(f) = &self.output_file {
+            cmd.stdout(Output::File(f.clone()))
+                .stderr(Output::File(f.clone()));
+        }
+        if let Some(p) = self.restart {
+            cmd.restart(p);
+        }
+        if let Some(t) = self.timeout {
+            cmd.timeout(t);
+        }
+        if let Some(g) = self.grace {
+            cmd.grace(g);
+        }
+        if let Some(s) = self.stop_signal {
+            cmd.stop_signal(s);
+        }
+        if let Some(m) = self.max_line {
+            cmd.max_line(m);
+        }
+        if let Some(d) = self.drain {
+            cmd.drain(d);
+        }
+        cmd.validate()?;
+        Ok(Process {
+            shared: Arc::new(Shared::new(self.buffer)),
+            cmd,
+            script,
+            inline: self.inline,
+            script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
+            script_pattern: self.script_pattern,
+            labels: self.labels,
+            res: Mutex::new(Resources::default()),
+            driver: Mutex::new(None),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Resources {
+    file: Option<TempPath>,
+    mem: Option<MemScript>,
+}
+
+/// A supervised process with a blocking API (gpud's `Process`).
+///
+/// `Send + Sync`: start it on one thread, read it on another, close it from
+/// a third. Dropping a started process stops it (without waiting) and
+/// removes its script file.
+pub struct Process {
+    shared: Arc<Shared>,
+    cmd: Command,
+    script: Option<String>,
+    inline: bool,
+    script_dir: PathBuf,
+    script_pattern: String,
+    labels: BTreeMap<String, String>,
+    res: Mutex<Resources>,
+    driver: Mutex<Option<Driver>>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("program", &self.cmd.get_program())
+            .field("pid", &self.pid())
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Process::start_and_wait_combined`] collected.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CombinedOutput {
+    /// stdout and stderr interleaved in the order the lines were read, each
+    /// line ended by `\n`.
+    pub output: Vec<u8>,
+    /// The final exit (`None` only if the process was closed before it was
+    /// ever reaped, which a close does not allow).
+    pub exit: Option<Exit>,
+    /// Whether the time limit stopped it.
+    pub timed_out: bool,
+}
+
+impl Process {
+    /// A builder of options.
+    pub fn builder() -> ProcessBuilder {
+        ProcessBuilder::default()
+    }
+
+    /// Starts the process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyStarted`], [`Error::Aborted`] after
+    /// [`close`](Self::close), the spawn errors of
+    /// [`Reactor::spawn`](crate::Reactor::spawn), and I/O errors writing the
+    /// script. A failed start leaves no script file behind.
+    pub fn start(&self) -> Result<()> {
+        {
+            let mut st = self.shared.lock();
+            if st.closed {
+                return Err(Error::Aborted);
+            }
+            if st.started {
+                return Err(Error::AlreadyStarted);
+            }
+            st.started = true;
+        }
+        let r = self.start_inner();
+        if r.is_err() {
+            let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
+            *res = Resources::default();
+            let mut st = self.shared.lock();
+            st.started = false;
+        }
+        r
+    }
+
+    fn start_inner(&self) -> Result<()> {
+        let mut cmd = self.cmd.clone();
+        if let Some(s) = &self.script {
+            let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
+            if self.inline {
+                let m = MemScript::new(s)?;
+                cmd.arg(m.path());
+                res.mem = Some(m);
+            } else {
+                let p = script::write_file(s, &self.script_dir, &self.script_pattern)?;
+                cmd.arg(&*p);
+                res.file = Some(p);
+            }
+        }
+        let driver = Driver::global()?;
+        *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
+        driver.send(Cmd::Start(self.shared.clone(), Box::new(cmd)));
+        let st = self.shared.lock();
+        let (mut st, _) = self
+            .shared
+            .wait_until(st, None, |s| s.start_result.is_some());
+        st.start_result.take().unwrap_or(Ok(()))
+    }
+
+    /// Whether [`start`](Self::start) succeeded.
+    pub fn started(&self) -> bool {
+        let st = self.shared.lock();
+        st.started && st.id.is_some()
+    }
+
+    /// Stops the process with escalation (stop signal, then `SIGKILL` after
+    /// the grace), waits until it is reaped, and removes its script file.
+    /// Unread output is discarded. Closing twice, or before a start, is
+    /// fine.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for cleanup errors.
+    pub fn close(&self) -> Result<()> {
+        let id = {
+            let mut st = self.shared.lock();
+            if st.closed {
+                return Ok(());
+            }
+            st.closed = true;
+            self.discard(&mut st)
+        };
+        if let Some(id) = id {
+            let driver = self.driver();
+            if let Some(d) = &driver {
+                d.send(Cmd::Stop(id));
+            }
+            let st = self.shared.lock();
+            let _ = self.shared.wait_until(st, None, |s| s.done);
+        }
+        *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
+        Ok(())
+    }
+
+    /// Drops buffered output and lifts a pause, so a stop can complete with
+    /// nobody reading. Returns the child to stop, if it runs.
+    fn discard(&self, st: &mut shared::State) -> Option<crate::ChildId> {
+        st.out = Default::default();
+        st.buffered = 0;
+        st.cap = usize::MAX;
+        let id = st.id.filter(|_| !st.done);
+        if st.paused {
+            st.paused = false;
+            if let (Some(id), Some(d)) = (id, self.driver()) {
+                d.send(Cmd::Resume(id));
+            }
+        }
+        self.shared.notify_all_now(st);
+        id
+    }
+
+    fn driver(&self) -> Option<Driver> {
+        self.driver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// The pid of the current run (it changes on restart); `None` before
+    /// the start.
+    pub fn pid(&self) -> Option<u32> {
+        self.shared.lock().pid
+    }
+
+    /// The status of the last exit; `None` before the first. A child killed
+    /// by a signal reports it through
+    /// [`ExitStatusExt::signal`](std::os::unix::process::ExitStatusExt::signal),
+    /// with `code()` `None`, never a made-up -1.
+    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        self.last_exit().map(|e| e.status())
+    }
+
+    /// The last exit, with how it came about; `None` before the first.
+    pub fn last_exit(&self) -> Option<Exit> {
+        self.shared.lock().exits.last().copied()
+    }
+
+    /// The labels set with [`ProcessBuilder::label`].
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// One label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// The script file of the current start, if the process runs one from
+    /// disk.
+    pub fn script_path(&self) -> Option<PathBuf> {
+        let res = self.res.lock().unwrap_or_else(|p| p.into_inner());
+        res.file.as_ref().map(|p| p.to_path_buf())
+    }
+
+    /// Waits for the final exit (after any restarts).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`].
+    pub fn wait(&self) -> Result<Exit> {
+        self.wait_final(None)?.ok_or(Error::TimedOut)
+    }
+
+    /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
+    /// come by then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`].
+    pub fn wait_timeout(&self, limit: Duration) -> Result<Option<Exit>> {
+        self.wait_final(Some(Instant::now() + limit))
+    }
+
+    /// The final exit if the process is done, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`].
+    pub fn try_wait(&self) -> Result<Option<Exit>> {
+        self.wait_final(Some(Instant::now()))
+    }
+
+    fn wait_final(&self, deadline: Option<Instant>) -> Result<Option<Exit>> {
+        let st = self.shared.lock();
+        if !st.started {
+            return Err(Error::NotStarted);
+        }
+        let (st, ok) = self.shared.wait_until(st, deadline, |s| s.done);
+        Ok(if ok { st.exits.last().copied() } else { None })
+    }
+
+    /// A cursor over every exit: one per run, then the end. Any number of
+    /// cursors see the same exits.
+    pub fn exits(&self) -> Exits {
+        Exits {
+            shared: self.shared.clone(),
+            next: 0,
+        }
+    }
+
+    /// A reader of stdout (`StdoutReader`); lines end in `\n` (a `\r\n` is
+    /// read as `\n`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`], [`Error::Aborted`].
+    pub fn stdout(&self) -> Result<StreamReader> {
+        self.reader([true, false])
+    }
+
+    /// A reader of stderr (`StderrReader`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`], [`Error::Aborted`].
+    pub fn stderr(&self) -> Result<StreamReader> {
+        self.reader([false, true])
+    }
+
+    /// The lines of both streams, in the order they were read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`], [`Error::Aborted`].
+    pub fn lines(&self) -> Result<Lines> {
+        Ok(Lines {
+            inner: self.reader([true, true])?,
+        })
+    }
+
+    fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
+        self.check_readable()?;
+        Ok(StreamReader {
+            shared: self.shared.clone(),
+            driver: self.driver(),
+            streams,
+            discard_others: false,
+            pending: Vec::new(),
+            pos: 0,
+        })
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        let st = self.shared.lock();
+        if st.closed {
+            return Err(Error::Aborted);
+        }
+        if !st.started {
+            return Err(Error::NotStarted);
+        }
+        Ok(())
+    }
+
+    /// Starts the process, collects stdout and stderr interleaved, and
+    /// waits for the final exit (`StartAndWaitForCombinedOutput`). After
+    /// `limit` the process is stopped with the usual escalation and the
+    /// output so far is returned; so is it when another thread calls
+    /// [`close`](Self::close).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`start`](Self::start). A failed exit is not an error:
+    /// look at [`CombinedOutput::exit`].
+    pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
+        self.start()?;
+        self.collect_combined(limit, usize::MAX)
+    }
+
+    pub(crate) fn collect_combined(
+        &self,
+        limit: Option<Duration>,
+        cap: usize,
+    ) -> Result<CombinedOutput> {
+        let deadline = limit.map(|d| Instant::now() + d);
+        let mut reader = self.reader([true, true])?;
+        let mut output = Vec::new();
+        let mut timed_out = false;
+        loop {
+            match reader.next_line(if timed_out { None } else { deadline }) {
+                Next::Line(l) => {
+                    if output.len() < cap {
+                        let room = cap - output.len();
+                        let take = l.bytes.len().min(room);
+                        output.extend_from_slice(&l.bytes[..take]);
+                        if !l.partial && take < room {
+                            output.push(b'\n');
+                        }
+                    }
+                }
+                Next::End => break,
+                Next::Timeout => {
+                    timed_out = true;
+                    if let (Some(id), Some(d)) = (self.shared.lock().id, self.driver()) {
+                        d.send(Cmd::Stop(id));
+                    }
+                }
+            }
+        }
+        // The output ends before the exit when another thread closes the
+        // process; the stop it started completes with the reap.
+        let exit = self.wait_final(None)?;
+        Ok(CombinedOutput {
+            output,
+            exit,
+            timed_out,
+        })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let id = {
+            let mut st = self.shared.lock();
+            if st.closed {
+                None
+            } else {
+                st.closed = true;
+                self.discard(&mut st)
+            }
+        };
+        if let (Some(id), Some(d)) = (id, self.driver()) {
+            d.send(Cmd::Stop(id));
+        }
+        // The script file goes with `res`; bash has it open already or is
+        // being stopped.
+    }
+}
+
+/// A cursor over a process's exits (see [`Process::exits`]).
+#[derive(Debug)]
+pub struct Exits {
+    shared: Arc<Shared>,
+    next: usize,
+}
+
+impl Exits {
+    /// Blocks until the next exit; `None` once the process is done and
+    /// every exit was seen.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Exit> {
+        self.next_by(None).ok().flatten()
+    }
+
+    /// As [`next`](Self::next), waiting at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when no exit came in time.
+    pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
+        self.next_by(Some(Instant::now() + limit))
+    }
+
+    /// The next exit if there is one now, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when none is there yet.
+    pub fn try_next(&mut self) -> Result<Option<Exit>> {
+        self.next_by(Some(Instant::now()))
+    }
+
+    fn next_by(&mut self, deadline: Option<Instant>) -> Result<Option<Exit>> {
+        let n = self.next;
+        let st = self.shared.lock();
+        let (st, ok) = self
+            .shared
+            .wait_until(st, deadline, |s| s.exits.len() > n || s.done);
+        if !ok {
+            return Err(Error::TimedOut);
+        }
+        let e = st.exits.get(n).copied();
+        if e.is_some() {
+            self.next += 1;
+        }
+        Ok(e)
+    }
+}
+
+enum Next {
+    Line(OutputLine),
+    End,
+    Timeout,
+}
+
+/// Reads one or both streams of a process as bytes ([`io::Read`]) — lines
+/// each ended by `\n` — or as lines ([`StreamReader::next_line_blocking`]).
+#[derive(Debug)]
+pub struct StreamReader {
+    shared: Arc<Shared>,
+    driver: Option<Driver>,
+    streams: [bool; 2],
+    /// Drop lines of the streams not selected instead of leaving them for
+    /// another reader (what [`read`] does, so nobody blocks on them).
+    discard_others: bool,
+    pending: Vec<u8>,
+    pos: usize,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Driver")
+    }
+}
+
+impl StreamReader {
+    fn next_line(&mut self, deadline: Option<Instant>) -> Next {
+        let streams = self.streams;
+        let take = if self.discard_others {
+            [true, true]
+        } else {
+            streams
+        };
+        let mut st = self.shared.lock();
+        loop {
+            let (g, ok) = self
+                .shared
+                .wait_until(st, deadline, |s| s.has_line(take) || s.done || s.closed);
+            st = g;
+            if !ok {
+                return Next::Timeout;
+            }
+            let line = st.pop_line(take);
+            if st.take_resume() {
+                if let (Some(id), Some(d)) = (st.id, &self.driver) {
+                    d.send(Cmd::Resume(id));
+                }
+            }
+            match line {
+                Some(l) if streams[index(l.stream)] => return Next::Line(l),
+                Some(_) => continue,
+                None => return Next::End,
+            }
+        }
+    }
+
+    /// The next line, blocking; `None` at the end of the output (the
+    /// process is done, or was closed).
+    pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
+        match self.next_line(None) {
+            Next::Line(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+impl io::Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.pending.len() {
+            match self.next_line_blocking() {
+                None => return Ok(0),
+                Some(l) => {
+                    self.pending = l.bytes;
+                    if !l.partial {
+                        self.pending.push(b'\n');
+                    }
+                    self.pos = 0;
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len() - self.pos);
+        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The lines of both streams of a process, in the order read.
+#[derive(Debug)]
+pub struct Lines {
+    inner: StreamReader,
+}
+
+impl Iterator for Lines {
+    type Item = OutputLine;
+    fn next(&mut self) -> Option<OutputLine> {
+        self.inner.next_line_blocking()
+    }
+}
+

@@ -1,0 +1,155 @@
+//! `read(process, options)`: gpud's `Read` with its `ReadOp` options.
+
+use super::{Next, OutputLine, Process};
+use crate::reactor::Exit;
+use crate::{Error, Result};
+
+type LineFn<'a> = Box<dyn FnMut(&OutputLine) + 'a>;
+
+/// Options of [`read`] (gpud's `ReadOp`).
+///
+/// Without [`stdout`](Self::stdout) or [`stderr`](Self::stderr), both
+/// streams are read.
+#[derive(Default)]
+pub struct ReadOptions<'a> {
+    stdout: bool,
+    stderr: bool,
+    on_line: Option<LineFn<'a>>,
+    wait: bool,
+    max_line: Option<usize>,
+}
+
+impl std::fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("wait", &self.wait)
+            .field("max_line", &self.max_line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> ReadOptions<'a> {
+    /// Default options: both streams, no callback, no wait.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads stdout (`WithReadStdout`).
+    pub fn stdout(mut self) -> Self {
+        self.stdout = true;
+        self
+    }
+
+    /// Reads stderr (`WithReadStderr`).
+    pub fn stderr(mut self) -> Self {
+        self.stderr = true;
+        self
+    }
+
+    /// Calls `f` for each line (`WithProcessLine`).
+    pub fn on_line(mut self, f: impl FnMut(&OutputLine) + 'a) -> Self {
+        self.on_line = Some(Box::new(f));
+        self
+    }
+
+    /// After the output ends, waits for the final exit and returns it, an
+    /// unsuccessful one as [`Error::Failed`] (`WithWaitForCmd`).
+    pub fn wait_for_exit(mut self) -> Self {
+        self.wait = true;
+        self
+    }
+
+    /// Lines longer than `bytes` reach the callback in pieces flagged
+    /// partial (`WithInitialBufferSize`); 0 is [`Error::ZeroMaxLine`].
+    /// The process's own limit ([`ProcessBuilder::max_line`]) applies
+    /// first.
+    ///
+    /// [`ProcessBuilder::max_line`]: super::ProcessBuilder::max_line
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = Some(bytes);
+        self
+    }
+}
+
+/// Reads the output of a started process line by line until it ends
+/// (gpud's `Read`). Both streams are read by the reactor at once, so a
+/// child filling stderr while stdout is read never blocks: lines of a
+/// stream not selected are dropped. Every line the child wrote before it
+/// exited is read, however soon it exited.
+///
+/// Returns the final exit with [`ReadOptions::wait_for_exit`], else `None`.
+///
+/// # Errors
+///
+/// [`Error::NotStarted`], [`Error::Aborted`] (closed before or while
+/// reading), [`Error::ZeroMaxLine`], and with `wait_for_exit`
+/// [`Error::Failed`] for an unsuccessful exit.
+///
+/// # Examples
+///
+/// ```
+/// use procrun::{read, Process, ReadOptions};
+///
+/// let p = Process::builder().command(["seq", "1", "3"]).build()?;
+/// p.start()?;
+/// let mut lines = Vec::new();
+/// read(&p, ReadOptions::new().stdout().wait_for_exit().on_line(|l| {
+///     lines.push(l.to_string_lossy().into_owned());
+/// }))?;
+/// assert_eq!(lines, ["1", "2", "3"]);
+/// # Ok::<(), procrun::Error>(())
+/// ```
+pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>> {
+    if opts.max_line == Some(0) {
+        return Err(Error::ZeroMaxLine);
+    }
+    let streams = match (opts.stdout, opts.stderr) {
+        (false, false) => [true, true],
+        (o, e) => [o, e],
+    };
+    let mut reader = process.reader(streams)?;
+    reader.discard_others = true;
+    loop {
+        match reader.next_line(None) {
+            Next::Line(l) => {
+                if let Some(f) = &mut opts.on_line {
+                    deliver(f, l, opts.max_line);
+                }
+            }
+            Next::End | Next::Timeout => break,
+        }
+    }
+    if process.closed() {
+        return Err(Error::Aborted);
+    }
+    if !opts.wait {
+        return Ok(None);
+    }
+    let exit = process.wait()?;
+    if exit.success() {
+        Ok(Some(exit))
+    } else {
+        Err(Error::Failed(exit))
+    }
+}
+
+fn deliver(f: &mut LineFn<'_>, l: OutputLine, max: Option<usize>) {
+    match max {
+        Some(m) if l.bytes.len() > m => {
+            let n = l.bytes.len();
+            let mut start = 0;
+            while start < n {
+                let end = (start + m).min(n);
+                f(&OutputLine {
+                    stream: l.stream,
+                    bytes: l.bytes[start..end].to_vec(),
+                    partial: end < n || l.partial,
+                });
+                start = end;
+            }
+        }
+        _ => f(&l),
+    }
+}

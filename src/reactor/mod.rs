@@ -1,0 +1,1013 @@
+//! The event loop: one thread, one epoll, every child.
+//!
+//! Each child contributes a pidfd (readable once it exited) and the
+//! procrun ends of its pipes, all registered edge-triggered with one
+//! [`mio::Poll`]. One timer wheel holds every kill escalation, timeout,
+//! restart delay and drain limit. Output is read into one buffer shared by
+//! all children and split into lines in place.
+
+mod event;
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+pub use event::{ChildId, Control, Event, Exit, Stream};
+use event::{lost_status, Request};
+
+use crate::command::{Command, Input};
+use crate::lines::LineReader;
+use crate::spawn::{spawn, Spawned};
+use crate::timer::{Clock, TimerKey, Wheel};
+use crate::{sys, Error, Result, Signal};
+
+/// The read buffer shared by every pipe: large reads mean few wake-ups.
+const READ_BUF: usize = 256 * 1024;
+/// A pipe found full is enlarged to this (the kernel may refuse).
+const BIG_PIPE: usize = 1024 * 1024;
+/// The pipe size Linux gives a new pipe.
+const DEFAULT_PIPE: usize = 64 * 1024;
+/// At most this much is read from one pipe per turn of the loop, so one
+/// chatty child cannot starve the others.
+const READ_BUDGET: usize = 4 * 1024 * 1024;
+const WAKER: Token = Token(usize::MAX);
+
+/// Wakes a [`Reactor`] blocked in [`poll`](Reactor::poll) from another
+/// thread.
+#[derive(Clone, Debug)]
+pub struct Waker(Arc<mio::Waker>);
+
+impl Waker {
+    /// Makes the reactor's current or next `poll` return.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the eventfd write, which does not happen in practice.
+    pub fn wake(&self) -> io::Result<()> {
+        self.0.wake()
+    }
+}
+
+/// Supervises any number of children from the calling thread.
+///
+/// See the [crate documentation](crate) for a guide.
+pub struct Reactor {
+    poll: Poll,
+    events: Events,
+    waker: Waker,
+    clock: Clock,
+    wheel: Wheel<Timer>,
+    children: Vec<Slot>,
+    free_children: Vec<u32>,
+    sources: Vec<Option<Source>>,
+    free_sources: Vec<usize>,
+    buf: Box<[u8]>,
+    /// Events raised outside `poll` (a spawn's `Started`), delivered first.
+    queued: VecDeque<Queued>,
+    /// Work owed without a new epoll edge: a pipe cut off by the read
+    /// budget, a resumed pipe, an exit held back by a pause.
+    ready: Vec<Ready>,
+    requests: Vec<Request>,
+    tokens: Vec<Token>,
+    live: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Timer {
+    Kill(ChildId),
+    Timeout(ChildId),
+    Restart(ChildId),
+    Drain(usize),
+}
+
+#[derive(Debug)]
+enum Queued {
+    Started { id: ChildId, pid: u32, restarts: u32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ready {
+    Read(usize),
+    FinishExit(u32),
+    MaybeDone(u32),
+}
+
+struct Slot {
+    generation: u32,
+    child: Option<Child>,
+}
+
+struct Child {
+    cmd: Command,
+    run: Option<Run>,
+    /// Consecutive restarts (reset by `reset_after`).
+    restarts: u32,
+    /// Why a stop is under way, if one is.
+    stopping: Option<StopCause>,
+    kill_timer: Option<TimerKey>,
+    timeout_timer: Option<TimerKey>,
+    restart_timer: Option<TimerKey>,
+    paused: bool,
+    /// Output pipes of the current (or last) run.
+    pipes: [Option<usize>; 2],
+    /// Output pipes open across all runs, lingering ones included.
+    open_pipes: u32,
+    /// A reaped run whose exit event waits for its output to be read.
+    pending_exit: Option<Exit>,
+    /// No run is alive and none will start again.
+    finished: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StopCause {
+    Stop,
+    Timeout,
+}
+
+struct Run {
+    pid: u32,
+    pidfd: OwnedFd,
+    token: usize,
+    started: Instant,
+}
+
+enum Source {
+    Pidfd(u32),
+    Out(OutPipe),
+    In(InPipe),
+}
+
+struct OutPipe {
+    fd: OwnedFd,
+    child: u32,
+    stream: Stream,
+    reader: LineReader,
+    capacity: usize,
+    grow_tried: bool,
+    drain_timer: Option<TimerKey>,
+}
+
+struct InPipe {
+    fd: OwnedFd,
+    data: Arc<[u8]>,
+    pos: usize,
+}
+
+/// The event handler and the requests it made, threaded through one `poll`.
+struct Ctx<'h> {
+    handler: &'h mut dyn FnMut(&mut Control<'_>, Event<'_>),
+    requests: Vec<Request>,
+}
+
+impl Ctx<'_> {
+    fn emit(&mut self, ev: Event<'_>) {
+        let mut ctl = Control {
+            requests: &mut self.requests,
+        };
+        (self.handler)(&mut ctl, ev);
+    }
+}
+
+impl Reactor {
+    /// A reactor with no children.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if the epoll instance or the waker cannot be created.
+    pub fn new() -> Result<Reactor> {
+        let poll = Poll::new()?;
+        let waker = Waker(Arc::new(mio::Waker::new(poll.registry(), WAKER)?));
+        Ok(Reactor {
+            poll,
+            events: Events::with_capacity(1024),
+            waker,
+            clock: Clock::new(),
+            wheel: Wheel::new(),
+            children: Vec::new(),
+            free_children: Vec::new(),
+            sources: Vec::new(),
+            free_sources: Vec::new(),
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            queued: VecDeque::new(),
+            ready: Vec::new(),
+            requests: Vec::new(),
+            tokens: Vec::new(),
+            live: 0,
+        })
+    }
+
+    /// A handle that wakes this reactor from another thread.
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    /// How many children are supervised (until their
+    /// [`Done`](Event::Done) event).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no child is supervised.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Starts a child; its [`Started`](Event::Started) event comes with the
+    /// next [`poll`](Reactor::poll).
+    ///
+    /// # Errors
+    ///
+    /// Everything [`Command::validate`] reports, [`Error::ProgramNotFound`],
+    /// [`Error::Spawn`], [`Error::NoPidfd`], or the OS error of a pipe or
+    /// the epoll registration. Nothing is left running on error.
+    pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
+        cmd.validate()?;
+        let index = match self.free_children.pop() {
+            Some(i) => i,
+            None => {
+                self.children.push(Slot {
+                    generation: 0,
+                    child: None,
+                });
+                (self.children.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.children[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        let id = ChildId {
+            index,
+            generation: slot.generation,
+        };
+        slot.child = Some(Child {
+            cmd: cmd.clone(),
+            run: None,
+            restarts: 0,
+            stopping: None,
+            kill_timer: None,
+            timeout_timer: None,
+            restart_timer: None,
+            paused: false,
+            pipes: [None, None],
+            open_pipes: 0,
+            pending_exit: None,
+            finished: false,
+        });
+        match self.start_run(index) {
+            Ok(pid) => {
+                self.live += 1;
+                if let Some(t) = cmd.timeout {
+                    let key = self.timer_in(t, Timer::Timeout(id));
+                    self.child_mut(index).timeout_timer = Some(key);
+                }
+                self.queued.push_back(Queued::Started {
+                    id,
+                    pid,
+                    restarts: 0,
+                });
+                Ok(id)
+            }
+            Err(e) => {
+                self.children[index as usize].child = None;
+                self.free_children.push(index);
+                Err(e)
+            }
+        }
+    }
+
+    /// The pid of the child's current run, if one is alive.
+    pub fn pid(&self, id: ChildId) -> Option<u32> {
+        self.child(id)?.run.as_ref().map(|r| r.pid)
+    }
+
+    /// Whether the handle names a child still supervised.
+    pub fn contains(&self, id: ChildId) -> bool {
+        self.child(id).is_some()
+    }
+
+    /// Stops the child: its stop signal (default `SIGTERM`) to its process
+    /// group (to the child alone when detached), then `SIGCONT` so a
+    /// stopped child sees it, then `SIGKILL` once the grace period ends. A
+    /// pending restart is cancelled. The stop is complete when the child is
+    /// reaped (its [`Exited`](Event::Exited) event). Stopping a child that
+    /// already exited, or stopping twice, does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChild`] for a stale handle.
+    pub fn stop(&mut self, id: ChildId) -> Result<()> {
+        if self.child(id).is_none() {
+            return Err(Error::UnknownChild);
+        }
+        self.begin_stop(id.index, StopCause::Stop);
+        Ok(())
+    }
+
+    /// Stops reading the child's output (see [`Control::pause`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChild`] for a stale handle.
+    pub fn pause(&mut self, id: ChildId) -> Result<()> {
+        let c = self.child_by_id_mut(id).ok_or(Error::UnknownChild)?;
+        c.paused = true;
+        Ok(())
+    }
+
+    /// Reads the child's output again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChild`] for a stale handle.
+    pub fn resume(&mut self, id: ChildId) -> Result<()> {
+        if self.child(id).is_none() {
+            return Err(Error::UnknownChild);
+        }
+        self.do_resume(id.index);
+        Ok(())
+    }
+
+    /// Waits for events (at most `timeout`, or until something happens when
+    /// `None`) and hands each to `handler`, then returns.
+    ///
+    /// With no timer due and nothing to do, this blocks in `epoll_wait`
+    /// with no timeout at all: an idle reactor does not wake up.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `epoll_wait` (an interrupted wait is not an error:
+    /// it returns `Ok` with no events).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("echo");
+    /// cmd.arg("hello");
+    /// reactor.spawn(&cmd)?;
+    /// let mut lines = Vec::new();
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_ctl, event| {
+    ///         if let Event::Line { line, .. } = event {
+    ///             lines.push(line.to_vec());
+    ///         }
+    ///     })?;
+    /// }
+    /// assert_eq!(lines, [b"hello"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> io::Result<()>
+    where
+        F: FnMut(&mut Control<'_>, Event<'_>),
+    {
+        let mut ctx = Ctx {
+            handler: &mut handler,
+            requests: std::mem::take(&mut self.requests),
+        };
+        let r = self.poll_inner(timeout, &mut ctx);
+        ctx.requests.clear();
+        self.requests = ctx.requests;
+        r
+    }
+
+    fn poll_inner(&mut self, timeout: Option<Duration>, ctx: &mut Ctx<'_>) -> io::Result<()> {
+        let owed = self.deliver_owed(ctx);
+        let mut wait = if owed { Some(Duration::ZERO) } else { timeout };
+        if let Some(tick) = self.wheel.next_deadline() {
+            let until = self
+                .clock
+                .instant(tick)
+                .saturating_duration_since(Instant::now());
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        // mio rounds a sub-millisecond timeout up, so a timer is never
+        // polled for before its tick and the loop never spins.
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        self.tokens.clear();
+        self.tokens.extend(self.events.iter().map(|e| e.token()));
+        for i in 0..self.tokens.len() {
+            let token = self.tokens[i];
+            if token != WAKER {
+                self.dispatch(token.0, ctx);
+            }
+        }
+        self.fire_timers(ctx);
+        // Work raised while dispatching (a budget cut, a resume) is done on
+        // the next call, with a zero wait.
+        Ok(())
+    }
+
+    /// Delivers queued events and does owed work; true if there was any.
+    fn deliver_owed(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let mut any = false;
+        while let Some(q) = self.queued.pop_front() {
+            any = true;
+            match q {
+                Queued::Started { id, pid, restarts } => {
+                    ctx.emit(Event::Started { id, pid, restarts })
+                }
+            }
+            self.apply_requests(ctx);
+        }
+        let ready = std::mem::take(&mut self.ready);
+        for r in &ready {
+            any = true;
+            match *r {
+                Ready::Read(token) => {
+                    self.read_pipe(token, READ_BUDGET, ctx);
+                }
+                Ready::FinishExit(index) => self.finish_exit(index, ctx),
+                Ready::MaybeDone(index) => self.maybe_done(index, ctx),
+            }
+        }
+        let mut ready = ready;
+        ready.clear();
+        if self.ready.is_empty() {
+            // Keep the allocation.
+            self.ready = ready;
+        }
+        any
+    }
+
+    fn dispatch(&mut self, token: usize, ctx: &mut Ctx<'_>) {
+        match self.sources.get(token).and_then(Option::as_ref) {
+            Some(Source::Pidfd(index)) => {
+                let index = *index;
+                self.on_pidfd(index, token, ctx);
+            }
+            Some(Source::Out(_)) => {
+                self.read_pipe(token, READ_BUDGET, ctx);
+            }
+            Some(Source::In(_)) => self.write_stdin(token),
+            None => {}
+        }
+    }
+
+    fn fire_timers(&mut self, ctx: &mut Ctx<'_>) {
+        let now = self.clock.now_tick(Instant::now());
+        while let Some((_, timer)) = self.wheel.poll(now) {
+            match timer {
+                Timer::Kill(id) => {
+                    let Some(c) = self.child_by_id_mut(id) else {
+                        continue;
+                    };
+                    c.kill_timer = None;
+                    self.signal_run(id.index, Signal::KILL);
+                }
+                Timer::Timeout(id) => {
+                    let Some(c) = self.child_by_id_mut(id) else {
+                        continue;
+                    };
+                    c.timeout_timer = None;
+                    self.begin_stop(id.index, StopCause::Timeout);
+                }
+                Timer::Restart(id) => {
+                    let Some(c) = self.child_by_id_mut(id) else {
+                        continue;
+                    };
+                    c.restart_timer = None;
+                    self.restart(id, ctx);
+                }
+                Timer::Drain(token) => {
+                    if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+                        p.drain_timer = None;
+                        self.close_pipe(token, ctx);
+                    }
+                }
+            }
+            self.apply_requests(ctx);
+        }
+    }
+
+    fn restart(&mut self, id: ChildId, ctx: &mut Ctx<'_>) {
+        match self.start_run(id.index) {
+            Ok(pid) => {
+                let restarts = self.child_mut(id.index).restarts;
+                ctx.emit(Event::Started { id, pid, restarts });
+            }
+            Err(error) => {
+                ctx.emit(Event::RestartFailed { id, error });
+                let c = self.child_mut(id.index);
+                c.finished = true;
+                self.maybe_done(id.index, ctx);
+            }
+        }
+    }
+
+    /// Spawns a run of child `index` and registers its fds.
+    fn start_run(&mut self, index: u32) -> Result<u32> {
+        let child = self.child_mut(index);
+        let max_line = child.cmd.max_line;
+        let stdin_data = match &child.cmd.stdin {
+            Input::Bytes(b) => Some(b.clone()),
+            _ => None,
+        };
+        let Spawned {
+            pid,
+            pidfd,
+            stdin,
+            stdout,
+            stderr,
+        } = spawn(&child.cmd)?;
+        // From here on the child runs: every failure must still leave it
+        // supervised, so registration errors kill it and let the pidfd
+        // path reap it.
+        let token = self.alloc_source(Source::Pidfd(index));
+        let mut failed = self.register(token, &pidfd, Interest::READABLE).err();
+        let mut pipes = [None, None];
+        for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(fd) = fd else { continue };
+            let reader = LineReader::with_max_line(max_line)?;
+            let t = self.alloc_source(Source::Out(OutPipe {
+                fd,
+                child: index,
+                stream,
+                reader,
+                capacity: DEFAULT_PIPE,
+                grow_tried: false,
+                drain_timer: None,
+            }));
+            if let Err(e) = self.register_source(t, Interest::READABLE) {
+                failed.get_or_insert(e);
+            }
+            pipes[slot] = Some(t);
+        }
+        if let (Some(fd), Some(data)) = (stdin, stdin_data) {
+            let t = self.alloc_source(Source::In(InPipe { fd, data, pos: 0 }));
+            if let Err(e) = self.register_source(t, Interest::WRITABLE) {
+                failed.get_or_insert(e);
+            }
+        }
+        let child = self.child_mut(index);
+        child.open_pipes += pipes.iter().flatten().count() as u32;
+        child.pipes = pipes;
+        child.run = Some(Run {
+            pid,
+            pidfd,
+            token,
+            started: Instant::now(),
+        });
+        if let Some(e) = failed {
+            self.signal_run(index, Signal::KILL);
+            return Err(Error::Io(e));
+        }
+        Ok(pid)
+    }
+
+    fn register(&self, token: usize, fd: &OwnedFd, interest: Interest) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd.as_raw_fd()), Token(token), interest)
+    }
+
+    fn register_source(&self, token: usize, interest: Interest) -> io::Result<()> {
+        match &self.sources[token] {
+            Some(Source::Out(p)) => self.register(token, &p.fd, interest),
+            Some(Source::In(p)) => self.register(token, &p.fd, interest),
+            _ => Ok(()),
+        }
+    }
+
+    fn deregister(&self, fd: &OwnedFd) {
+        // Deregister before the fd is closed: a copy held by a grandchild
+        // would keep the epoll entry alive and deliver its events to
+        // whatever reuses the number.
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&fd.as_raw_fd()));
+    }
+
+    fn alloc_source(&mut self, s: Source) -> usize {
+        match self.free_sources.pop() {
+            Some(t) => {
+                self.sources[t] = Some(s);
+                t
+            }
+            None => {
+                self.sources.push(Some(s));
+                self.sources.len() - 1
+            }
+        }
+    }
+
+    fn free_source(&mut self, token: usize) -> Option<Source> {
+        let s = self.sources.get_mut(token)?.take()?;
+        match &s {
+            Source::Pidfd(_) => {}
+            Source::Out(p) => self.deregister(&p.fd),
+            Source::In(p) => self.deregister(&p.fd),
+        }
+        self.free_sources.push(token);
+        Some(s)
+    }
+
+    /// Reads a pipe until it would block, reaches EOF, is paused, or `limit`
+    /// bytes were read (then more is owed on the next turn).
+    fn read_pipe(&mut self, token: usize, limit: usize, ctx: &mut Ctx<'_>) {
+        let mut total = 0;
+        loop {
+            let Reactor {
+                sources,
+                children,
+                buf,
+                ..
+            } = self;
+            let Some(Some(Source::Out(p))) = sources.get_mut(token) else {
+                return;
+            };
+            let slot = &children[p.child as usize];
+            let Some(child) = &slot.child else { return };
+            if child.paused {
+                return;
+            }
+            let id = ChildId {
+                index: p.child,
+                generation: slot.generation,
+            };
+            let stream = p.stream;
+            match sys::read(&p.fd, buf) {
+                Ok(0) => {
+                    p.reader.finish(|l| ctx.emit(line(id, stream, l)));
+                    self.close_pipe(token, ctx);
+                    return;
+                }
+                Ok(n) => {
+                    if n >= p.capacity && !p.grow_tried {
+                        // The pipe was full: the child outpaces us one pipe
+                        // at a time. A bigger pipe means fewer wake-ups.
+                        p.grow_tried = true;
+                        if let Ok(c) = sys::grow_pipe(&p.fd, BIG_PIPE) {
+                            p.capacity = c;
+                        }
+                    }
+                    p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                    total += n;
+                    self.apply_requests(ctx);
+                    if total >= limit {
+                        self.ready.push(Ready::Read(token));
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    p.reader.finish(|l| ctx.emit(line(id, stream, l)));
+                    self.close_pipe(token, ctx);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close_pipe(&mut self, token: usize, ctx: &mut Ctx<'_>) {
+        let Some(Source::Out(mut p)) = self.free_source(token) else {
+            return;
+        };
+        if let Some(k) = p.drain_timer.take() {
+            self.wheel.cancel(k);
+        }
+        // Lines held back at a drain cut-off still reach the caller.
+        let index = p.child;
+        let id = self.id_of(index);
+        let stream = p.stream;
+        p.reader.finish(|l| ctx.emit(line(id, stream, l)));
+        drop(p);
+        let c = self.child_mut(index);
+        c.open_pipes -= 1;
+        for slot in &mut c.pipes {
+            if *slot == Some(token) {
+                *slot = None;
+            }
+        }
+        ctx.emit(Event::Closed { id, stream });
+        self.maybe_done(index, ctx);
+    }
+
+    fn write_stdin(&mut self, token: usize) {
+        let Some(Some(Source::In(p))) = self.sources.get_mut(token) else {
+            return;
+        };
+        loop {
+            if p.pos == p.data.len() {
+                break;
+            }
+            match sys::write(&p.fd, &p.data[p.pos..]) {
+                Ok(n) => p.pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // EPIPE: the child closed its stdin or exited before reading
+                // it all; what it did not read is not ours to deliver.
+                Err(_) => break,
+            }
+        }
+        // All written (or unwritable): closing is the child's EOF.
+        self.free_source(token);
+    }
+
+    fn on_pidfd(&mut self, index: u32, token: usize, ctx: &mut Ctx<'_>) {
+        let child = self.child_mut(index);
+        let Some(run) = &child.run else { return };
+        if run.token != token {
+            return;
+        }
+        let group = (!child.cmd.detached).then_some(run.pid);
+        let (status, status_lost) = match sys::try_reap(&run.pidfd, group) {
+            Ok(None) => return, // spurious wake-up
+            Ok(Some(status)) => (status, false),
+            // ECHILD: the host reaped our child behind our back.
+            Err(_) => (lost_status(), true),
+        };
+        let run = child.run.take().expect("checked above");
+        if let Some(k) = child.kill_timer.take() {
+            self.wheel.cancel(k);
+        }
+        self.free_source(run.token);
+        drop(run.pidfd);
+        let id = self.id_of(index);
+        let child = self.child_mut(index);
+        let stopping = child.stopping;
+        let failed = !status.success();
+        let mut restart_in = None;
+        let mut limit_reached = false;
+        let restarts = child.restarts;
+        if let (None, true, Some(policy)) = (stopping, failed, child.cmd.restart) {
+            if policy
+                .get_reset_after()
+                .is_some_and(|d| run.started.elapsed() >= d)
+            {
+                child.restarts = 0;
+            }
+            if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
+                restart_in = Some(policy.delay(child.restarts));
+                child.restarts += 1;
+            } else {
+                limit_reached = true;
+            }
+        }
+        child.pending_exit = Some(Exit {
+            id,
+            pid: run.pid,
+            status,
+            stopped: stopping.is_some(),
+            timed_out: stopping == Some(StopCause::Timeout),
+            restart_in,
+            limit_reached,
+            status_lost,
+            restarts,
+        });
+        self.finish_exit(index, ctx);
+    }
+
+    /// Delivers a reaped run's remaining output, then its exit event; held
+    /// back while the child is paused (resume calls this again).
+    fn finish_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        let Some(child) = self.children[index as usize].child.as_ref() else {
+            return;
+        };
+        if child.pending_exit.is_none() || child.paused {
+            return;
+        }
+        // The run is dead (and its group killed), so whatever it wrote sits
+        // in the pipe: reading one pipe-full delivers all of it, even if a
+        // process outside the group keeps the pipe open and writing.
+        for token in child.pipes.into_iter().flatten() {
+            let cap = match &self.sources[token] {
+                Some(Source::Out(p)) => p.capacity,
+                _ => continue,
+            };
+            self.read_pipe(token, cap, ctx);
+        }
+        let child = self.child_mut(index);
+        let Some(exit) = child.pending_exit.take() else {
+            return;
+        };
+        let drain = child.cmd.drain;
+        let pipes = child.pipes;
+        if let Some(d) = exit.restart_in {
+            let key = self.timer_in(d, Timer::Restart(exit.id));
+            self.child_mut(index).restart_timer = Some(key);
+        } else {
+            let c = self.child_mut(index);
+            c.finished = true;
+            if let Some(k) = c.timeout_timer.take() {
+                self.wheel.cancel(k);
+            }
+        }
+        // Whoever still holds the pipes (a process outside the group) gets
+        // the drain time, then the pipes are closed.
+        for token in pipes.into_iter().flatten() {
+            if matches!(&self.sources[token], Some(Source::Out(p)) if p.drain_timer.is_none()) {
+                let key = self.timer_in(drain, Timer::Drain(token));
+                if let Some(Source::Out(p)) = &mut self.sources[token] {
+                    p.drain_timer = Some(key);
+                }
+            }
+        }
+        self.child_mut(index).pipes = [None, None];
+        ctx.emit(Event::Exited(exit));
+        self.maybe_done(index, ctx);
+    }
+
+    fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        let Some(c) = self.children[index as usize].child.as_ref() else {
+            return;
+        };
+        if c.finished && c.open_pipes == 0 && c.pending_exit.is_none() && c.run.is_none() {
+            let id = self.id_of(index);
+            self.children[index as usize].child = None;
+            self.free_children.push(index);
+            self.live -= 1;
+            ctx.emit(Event::Done { id });
+        }
+    }
+
+    fn begin_stop(&mut self, index: u32, cause: StopCause) {
+        let c = self.child_mut(index);
+        if c.stopping.is_some() || c.finished {
+            return;
+        }
+        if let Some(k) = c.restart_timer.take() {
+            // Waiting to restart: the stop just ends it.
+            self.wheel.cancel(k);
+            let c = self.child_mut(index);
+            c.finished = true;
+            c.stopping = Some(cause);
+            if let Some(k) = c.timeout_timer.take() {
+                self.wheel.cancel(k);
+            }
+            // Done comes when its pipes close, or on the next poll if they
+            // already are.
+            self.ready.push(Ready::MaybeDone(index));
+            return;
+        }
+        if c.run.is_none() {
+            return;
+        }
+        c.stopping = Some(cause);
+        let sig = c.cmd.stop_signal;
+        let grace = c.cmd.grace;
+        if let Some(k) = c.timeout_timer.take() {
+            self.wheel.cancel(k);
+        }
+        self.signal_run(index, sig);
+        // A stopped (SIGSTOP) child would never act on the stop signal.
+        if sig != Signal::KILL {
+            self.signal_run(index, Signal::CONT);
+        }
+        let id = self.id_of(index);
+        let key = self.timer_in(grace, Timer::Kill(id));
+        self.child_mut(index).kill_timer = Some(key);
+    }
+
+    /// Signals the live run of child `index`: its group while the leader is
+    /// unreaped (which pins the group id), or the child alone when detached.
+    fn signal_run(&mut self, index: u32, sig: Signal) {
+        let c = self.child_mut(index);
+        let Some(run) = &c.run else { return };
+        let _ = if c.cmd.detached {
+            sys::pidfd_signal(&run.pidfd, sig.as_raw())
+        } else {
+            sys::signal_group(run.pid, sig.as_raw())
+        };
+    }
+
+    fn do_resume(&mut self, index: u32) {
+        let c = self.child_mut(index);
+        if !c.paused {
+            return;
+        }
+        c.paused = false;
+        // Edge-triggered: data that arrived while paused raises no new edge.
+        let pipes = c.pipes;
+        for t in pipes.into_iter().flatten() {
+            self.ready.push(Ready::Read(t));
+        }
+        for (t, s) in self.sources.iter().enumerate() {
+            if let Some(Source::Out(p)) = s {
+                if p.child == index && !pipes.contains(&Some(t)) {
+                    self.ready.push(Ready::Read(t));
+                }
+            }
+        }
+        self.ready.push(Ready::FinishExit(index));
+    }
+
+    fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(r) = ctx.requests.pop() {
+            match r {
+                Request::Pause(id) => {
+                    if let Some(c) = self.child_by_id_mut(id) {
+                        c.paused = true;
+                    }
+                }
+                Request::Resume(id) => {
+                    if self.child(id).is_some() {
+                        self.do_resume(id.index);
+                    }
+                }
+                Request::Stop(id) => {
+                    if self.child(id).is_some() {
+                        self.begin_stop(id.index, StopCause::Stop);
+                    }
+                }
+            }
+        }
+    }
+
+    fn timer_in(&mut self, d: Duration, t: Timer) -> TimerKey {
+        let tick = self.clock.deadline_tick(Instant::now() + d);
+        self.wheel.insert(tick, t)
+    }
+
+    fn id_of(&self, index: u32) -> ChildId {
+        ChildId {
+            index,
+            generation: self.children[index as usize].generation,
+        }
+    }
+
+    fn child(&self, id: ChildId) -> Option<&Child> {
+        let slot = self.children.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.child.as_ref()
+    }
+
+    fn child_by_id_mut(&mut self, id: ChildId) -> Option<&mut Child> {
+        let slot = self.children.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.child.as_mut()
+    }
+
+    fn child_mut(&mut self, index: u32) -> &mut Child {
+        self.children[index as usize]
+            .child
+            .as_mut()
+            .expect("internal index of a live child")
+    }
+}
+
+impl AsFd for Reactor {
+    /// The epoll fd: readable when [`poll`](Reactor::poll) has work, so
+    /// another event loop can wait on it. Timers are not on it: such a
+    /// loop must also wake by the deadline it learns from `poll` returning.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.poll.registry().as_fd()
+    }
+}
+
+impl Drop for Reactor {
+    /// Kills every live child (its group unless detached) with `SIGKILL`
+    /// and reaps it, so dropping a reactor leaks neither processes nor
+    /// zombies.
+    fn drop(&mut self) {
+        for index in 0..self.children.len() as u32 {
+            if self.children[index as usize]
+                .child
+                .as_ref()
+                .is_some_and(|c| c.run.is_some())
+            {
+                self.signal_run(index, Signal::KILL);
+                let c = self.child_mut(index);
+                if let Some(run) = c.run.take() {
+                    let _ = sys::reap_blocking(&run.pidfd);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("children", &self.live)
+            .field("timers", &self.wheel.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a> {
+    Event::Line {
+        id,
+        stream,
+        line: l.bytes(),
+        partial: l.is_partial(),
+    }
+}

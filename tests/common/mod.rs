@@ -1,0 +1,151 @@
+//! Shared helpers for the integration tests: drive a reactor with a
+//! watchdog and record events as owned values.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use procrun::{ChildId, Event, Exit, Reactor, Stream};
+
+/// How long any test waits for an event before failing. Generous: these
+/// machines are shared and noisy.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rec {
+    Started {
+        id: ChildId,
+        pid: u32,
+        restarts: u32,
+    },
+    Line {
+        id: ChildId,
+        stream: Stream,
+        line: Vec<u8>,
+        partial: bool,
+    },
+    Exited(Exit),
+    RestartFailed(ChildId),
+    Closed(ChildId, Stream),
+    Done(ChildId),
+}
+
+pub fn record(ev: Event<'_>) -> Rec {
+    match ev {
+        Event::Started {
+            id, pid, restarts, ..
+        } => Rec::Started { id, pid, restarts },
+        Event::Line {
+            id,
+            stream,
+            line,
+            partial,
+            ..
+        } => Rec::Line {
+            id,
+            stream,
+            line: line.to_vec(),
+            partial,
+        },
+        Event::Exited(e) => Rec::Exited(e),
+        Event::RestartFailed { id, .. } => Rec::RestartFailed(id),
+        Event::Closed { id, stream, .. } => Rec::Closed(id, stream),
+        Event::Done { id, .. } => Rec::Done(id),
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
+/// Polls until `until` holds for the events recorded so far; panics when
+/// the watchdog expires. The reactor's Drop kills whatever is left, so a
+/// failing test leaks no child.
+pub fn drive_until(
+    reactor: &mut Reactor,
+    recs: &mut Vec<Rec>,
+    mut until: impl FnMut(&[Rec]) -> bool,
+) {
+    let deadline = Instant::now() + WATCHDOG;
+    while !until(recs) {
+        assert!(
+            Instant::now() < deadline,
+            "watchdog: condition not met; events so far: {:?}",
+            &recs[recs.len().saturating_sub(20)..]
+        );
+        reactor
+            .poll(Some(Duration::from_millis(200)), |_, ev| recs.push(record(ev)))
+            .expect("poll");
+    }
+}
+
+/// Polls until the reactor supervises no child.
+pub fn drive_all(reactor: &mut Reactor) -> Vec<Rec> {
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !reactor.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog: children still running");
+        reactor
+            .poll(Some(Duration::from_millis(200)), |_, ev| recs.push(record(ev)))
+            .expect("poll");
+    }
+    recs
+}
+
+/// Polls until `id` is done, returning the events.
+pub fn run_to_done(reactor: &mut Reactor, id: ChildId) -> Vec<Rec> {
+    let mut recs = Vec::new();
+    drive_until(reactor, &mut recs, |r| r.contains(&Rec::Done(id)));
+    recs
+}
+
+pub fn lines_of(recs: &[Rec], id: ChildId, stream: Stream) -> Vec<String> {
+    recs.iter()
+        .filter_map(|r| match r {
+            Rec::Line {
+                id: i,
+                stream: s,
+                line,
+                ..
+            } if *i == id && *s == stream => Some(String::from_utf8_lossy(line).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn exits_of(recs: &[Rec], id: ChildId) -> Vec<Exit> {
+    recs.iter()
+        .filter_map(|r| match r {
+            Rec::Exited(e) if e.id() == id => Some(*e),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn position(recs: &[Rec], f: impl Fn(&Rec) -> bool) -> usize {
+    recs.iter().position(f).expect("event not found")
+}
+
+/// The state letter of a process from /proc, or None once it is gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.chars().next()
+}
+
+/// Waits (with the watchdog) until `pid` is gone or a zombie.
+pub fn wait_dead(pid: u32) {
+    let deadline = Instant::now() + WATCHDOG;
+    while matches!(proc_state(pid), Some(s) if s != 'Z') {
+        assert!(Instant::now() < deadline, "pid {pid} still alive");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills `pid` on drop, for processes a test leaves outside procrun's
+/// reach on purpose (detached survivors).
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &self.0.to_string()])
+            .status();
+    }
+}

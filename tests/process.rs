@@ -1,0 +1,578 @@
+//! The gpud-compatible handle API against real processes: every row of the
+//! parity table, scripts, runners and the edge cases of close.
+
+mod common;
+
+use std::io::{Read, Seek, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use common::{wait_dead, KillOnDrop, WATCHDOG};
+use procrun::{
+    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Stream,
+};
+
+fn lines(p: &Process) -> Vec<String> {
+    let mut out = Vec::new();
+    read(
+        p,
+        ReadOptions::new().on_line(|l| out.push(l.to_string_lossy().into_owned())),
+    )
+    .unwrap();
+    out
+}
+
+fn dir_entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn single_command_runs_and_reports_its_exit() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo $$; exit 4"])
+        .label("k", "v")
+        .build()
+        .unwrap();
+    assert!(!p.started());
+    assert!(p.pid().is_none() && p.exit_status().is_none());
+    p.start().unwrap();
+    assert!(p.started());
+    let out = lines(&p);
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.code(), Some(4));
+    assert_eq!(out, [exit.pid().to_string()]);
+    assert_eq!(p.exit_status().unwrap().code(), Some(4));
+    assert_eq!(p.label("k"), Some("v"));
+    assert_eq!(p.labels().len(), 1);
+    p.close().unwrap();
+    assert!(p.closed());
+}
+
+#[test]
+fn a_signal_is_reported_as_a_signal_not_minus_one() {
+    let p = Process::builder()
+        .command(["sh", "-c", "kill -9 $$"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    p.wait().unwrap();
+    let st = p.exit_status().unwrap();
+    assert_eq!((st.code(), st.signal()), (None, Some(9)));
+}
+
+#[test]
+fn start_twice_and_start_after_close_are_errors() {
+    let p = Process::builder().command(["true"]).build().unwrap();
+    p.start().unwrap();
+    assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
+    p.close().unwrap();
+    assert!(matches!(p.start(), Err(Error::Aborted)));
+}
+
+#[test]
+fn close_before_start_and_close_twice_are_fine() {
+    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    p.close().unwrap();
+    p.close().unwrap();
+    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    p.close().unwrap();
+    p.close().unwrap();
+    wait_dead(pid);
+    assert!(p.last_exit().unwrap().was_stopped());
+}
+
+#[test]
+fn read_before_start_and_after_close_are_errors() {
+    let p = Process::builder().command(["true"]).build().unwrap();
+    assert!(matches!(read(&p, ReadOptions::new()), Err(Error::NotStarted)));
+    assert!(matches!(p.stdout(), Err(Error::NotStarted)));
+    assert!(matches!(p.wait(), Err(Error::NotStarted)));
+    p.start().unwrap();
+    p.close().unwrap();
+    assert!(matches!(read(&p, ReadOptions::new()), Err(Error::Aborted)));
+    assert!(matches!(p.stderr(), Err(Error::Aborted)));
+}
+
+#[test]
+fn build_rejects_bad_options() {
+    let e = Process::builder().build();
+    assert!(matches!(e, Err(Error::EmptyProgram)));
+    let e = Process::builder().command(["a"]).command(["b"]).build();
+    assert!(matches!(e, Err(Error::InvalidCommand { .. })));
+    let e = Process::builder().command(["true"]).env(["NOPE"]).build();
+    assert!(matches!(e, Err(Error::InvalidEnv { .. })));
+    let e = Process::builder()
+        .command(["true"])
+        .env(["A=1", "A=2"])
+        .build();
+    assert!(matches!(e, Err(Error::DuplicateEnv { .. })));
+    let p = Process::builder()
+        .command(["procrun-no-such-program"])
+        .build()
+        .unwrap();
+    assert!(matches!(p.start(), Err(Error::ProgramNotFound { .. })));
+}
+
+#[test]
+fn env_adds_to_the_inherited_environment_or_replaces_it() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo ${PROCRUN_X:-unset} ${PATH:+has-path}"])
+        .env(["PROCRUN_X=1"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(lines(&p), ["1 has-path"]);
+    let p = Process::builder()
+        .command(["/usr/bin/env"])
+        .env(["PROCRUN_X=2"])
+        .env_clear()
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(lines(&p), ["PROCRUN_X=2"]);
+}
+
+#[test]
+fn commands_run_as_one_bash_script_with_the_strict_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::builder()
+        .commands([vec!["echo one"], vec!["false"], vec!["echo never"]])
+        .run_as_bash_script()
+        .script_dir(dir.path())
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let path = p.script_path().unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("procrun-") && name.ends_with(".bash"), "{name}");
+    assert_eq!(lines(&p), ["one"]);
+    assert_eq!(p.wait().unwrap().code(), Some(1), "errexit stops at false");
+    p.close().unwrap();
+    assert!(dir_entries(dir.path()).is_empty(), "script file left behind");
+}
+
+#[test]
+fn script_file_is_removed_on_drop_and_on_failed_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::builder()
+        .script("echo hi")
+        .script_dir(dir.path())
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(dir_entries(dir.path()).len(), 1);
+    p.wait().unwrap();
+    drop(p);
+    assert!(dir_entries(dir.path()).is_empty());
+
+    // A start that fails after the file was written: the working directory
+    // vanished between build and start.
+    let cwd = tempfile::tempdir().unwrap();
+    let p = Process::builder()
+        .script("echo hi")
+        .script_dir(dir.path())
+        .current_dir(cwd.path())
+        .build()
+        .unwrap();
+    drop(cwd);
+    assert!(matches!(p.start(), Err(Error::CwdNotFound { .. })));
+    assert!(dir_entries(dir.path()).is_empty());
+    assert!(!p.started());
+}
+
+#[test]
+fn inline_script_of_3_mib_runs_without_touching_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = String::from("x=0\n");
+    while script.len() < 3 << 20 {
+        script.push_str("x=$((x+1)) # padding padding padding padding padding\n");
+    }
+    script.push_str("echo $x\n");
+    let n = script.lines().count() - 2;
+    let p = Process::builder()
+        .script(script)
+        .inline()
+        .script_dir(dir.path())
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    assert!(p.script_path().is_none());
+    assert_eq!(lines(&p), [n.to_string()]);
+    assert!(p.wait().unwrap().success());
+    assert!(dir_entries(dir.path()).is_empty());
+}
+
+#[test]
+fn inline_script_leaves_stdin_to_the_script() {
+    // Fed through stdin (bash -s), `cat` would swallow the rest of the
+    // script and "after" would never print.
+    let p = Process::builder()
+        .script("cat\necho after\n")
+        .inline()
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(lines(&p), ["after"]);
+}
+
+#[test]
+fn burst_before_exit_arrives_whole_every_time() {
+    for round in 0..50 {
+        let p = Process::builder()
+            .command(["seq", "1", "2000"])
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut n = 0;
+        let exit = read(
+            &p,
+            ReadOptions::new()
+                .stdout()
+                .wait_for_exit()
+                .on_line(|l| {
+                    n += 1;
+                    assert_eq!(l.to_string_lossy(), n.to_string());
+                }),
+        )
+        .unwrap();
+        assert_eq!(n, 2000, "round {round}");
+        assert!(exit.unwrap().success());
+    }
+}
+
+#[test]
+fn reading_stdout_while_the_child_fills_stderr_does_not_block() {
+    let p = Process::builder()
+        .command([
+            "sh",
+            "-c",
+            "head -c 4000000 /dev/zero | tr '\\0' 'e' | fold -w 100 >&2; echo out",
+        ])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut out = Vec::new();
+    read(
+        &p,
+        ReadOptions::new()
+            .stdout()
+            .on_line(|l| out.push(l.to_string_lossy().into_owned())),
+    )
+    .unwrap();
+    assert_eq!(out, ["out"]);
+}
+
+#[test]
+fn both_streams_read_together_keep_their_tags() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo o1; echo e1 >&2; echo o2"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut got = Vec::new();
+    read(
+        &p,
+        ReadOptions::new().on_line(|l| got.push((l.stream, l.to_string_lossy().into_owned()))),
+    )
+    .unwrap();
+    let outs: Vec<_> = got.iter().filter(|(s, _)| *s == Stream::Stdout).collect();
+    let errs: Vec<_> = got.iter().filter(|(s, _)| *s == Stream::Stderr).collect();
+    assert_eq!(outs.len(), 2);
+    assert_eq!(errs, [&(Stream::Stderr, "e1".to_string())]);
+}
+
+#[test]
+fn read_wait_for_exit_returns_the_failure() {
+    let p = Process::builder()
+        .command(["sh", "-c", "exit 5"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    match read(&p, ReadOptions::new().wait_for_exit()) {
+        Err(Error::Failed(e)) => assert_eq!(e.code(), Some(5)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn read_splits_lines_longer_than_its_limit() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo abcdefghij"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut got = Vec::new();
+    read(
+        &p,
+        ReadOptions::new()
+            .max_line(4)
+            .on_line(|l| got.push((l.to_string_lossy().into_owned(), l.partial))),
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        [
+            ("abcd".to_string(), true),
+            ("efgh".to_string(), true),
+            ("ij".to_string(), false)
+        ]
+    );
+    assert!(matches!(
+        read(&p, ReadOptions::new().max_line(0)),
+        Err(Error::ZeroMaxLine)
+    ));
+}
+
+#[test]
+fn stdout_reader_is_an_io_read() {
+    let p = Process::builder()
+        .command(["sh", "-c", "printf 'a\\r\\nb\\nc'; echo err >&2"])
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut s = String::new();
+    p.stdout().unwrap().read_to_string(&mut s).unwrap();
+    assert_eq!(s, "a\nb\nc\n");
+    let mut e = String::new();
+    p.stderr().unwrap().read_to_string(&mut e).unwrap();
+    assert_eq!(e, "err\n");
+}
+
+#[test]
+fn combined_output_interleaves_and_keeps_partial_output_on_failure() {
+    let p = Process::builder()
+        .commands([vec!["echo", "one"], vec!["sh", "-c", "echo two >&2; exit 9"]])
+        .run_as_bash_script()
+        .build()
+        .unwrap();
+    let out = p.start_and_wait_combined(None).unwrap();
+    assert_eq!(out.output, b"one\ntwo\n");
+    assert_eq!(out.exit.unwrap().code(), Some(9));
+    assert!(!out.timed_out);
+}
+
+#[test]
+fn combined_output_time_limit_stops_with_escalation() {
+    let p = Process::builder()
+        .command(["sh", "-c", "trap '' TERM; echo started; sleep 100"])
+        .grace(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let out = p
+        .start_and_wait_combined(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(out.timed_out);
+    assert_eq!(out.output, b"started\n");
+    assert_eq!(out.exit.unwrap().signal(), Some(9));
+    assert!(t0.elapsed() >= Duration::from_millis(600));
+}
+
+#[test]
+fn combined_output_is_cancelled_by_close_from_another_thread() {
+    let p = Arc::new(
+        Process::builder()
+            .command(["sh", "-c", "echo up; sleep 100"])
+            .build()
+            .unwrap(),
+    );
+    let p2 = p.clone();
+    let t = std::thread::spawn(move || p2.start_and_wait_combined(None).unwrap());
+    let deadline = Instant::now() + WATCHDOG;
+    while p.pid().is_none() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p.close().unwrap();
+    let out = t.join().unwrap();
+    assert!(out.exit.unwrap().was_stopped());
+}
+
+#[test]
+fn restarts_give_one_result_per_exit_to_every_waiter() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo $$; exit 2"])
+        .restart(Restart::on_error().limit(2).interval(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let mut w1 = p.exits();
+    let mut w2 = p.exits();
+    p.start().unwrap();
+    let pids = lines(&p);
+    assert_eq!(pids.len(), 3);
+    assert!(pids[0] != pids[1] && pids[1] != pids[2], "pid changes");
+    for w in [&mut w1, &mut w2] {
+        let exits: Vec<_> = std::iter::from_fn(|| w.next()).collect();
+        assert_eq!(exits.len(), 3);
+        assert!(exits.iter().all(|e| e.code() == Some(2)));
+        assert!(exits[2].is_final() && exits[2].restart_limit_reached());
+    }
+    assert_eq!(p.wait().unwrap().pid().to_string(), pids[2]);
+    assert!(p.try_wait().unwrap().is_some());
+    assert!(p.exits().try_next().unwrap().is_some());
+}
+
+#[test]
+fn wait_timeout_and_try_wait_do_not_block() {
+    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    p.start().unwrap();
+    assert!(p.try_wait().unwrap().is_none());
+    assert!(p.wait_timeout(Duration::from_millis(50)).unwrap().is_none());
+    assert!(matches!(p.exits().try_next(), Err(Error::TimedOut)));
+    p.close().unwrap();
+    assert!(p.try_wait().unwrap().is_some());
+}
+
+#[test]
+fn output_file_gets_both_streams_and_stays_open() {
+    let mut file = tempfile::tempfile().unwrap();
+    let p = Process::builder()
+        .command(["sh", "-c", "echo out; echo err >&2"])
+        .output_file(file.try_clone().unwrap())
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    p.wait().unwrap();
+    p.close().unwrap();
+    drop(p);
+    // Still ours, still open.
+    file.write_all(b"after\n").unwrap();
+    file.rewind().unwrap();
+    let mut s = String::new();
+    file.read_to_string(&mut s).unwrap();
+    assert_eq!(s, "out\nerr\nafter\n");
+}
+
+#[test]
+fn detached_background_job_survives_close_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let p = Process::builder()
+        .script(format!(
+            "(sleep 1 && touch {}) >/dev/null 2>&1 &\necho $!\nsleep 100",
+            marker.display()
+        ))
+        .detached()
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let job: u32 = p
+        .stdout()
+        .unwrap()
+        .next_line_blocking()
+        .unwrap()
+        .to_string_lossy()
+        .parse()
+        .unwrap();
+    let _guard = KillOnDrop(job);
+    p.close().unwrap();
+    let deadline = Instant::now() + WATCHDOG;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the detached job did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn close_kills_the_whole_group_when_not_detached() {
+    let p = Process::builder()
+        .script("sleep 100 &\necho $!\nsleep 100")
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let job: u32 = p
+        .stdout()
+        .unwrap()
+        .next_line_blocking()
+        .unwrap()
+        .to_string_lossy()
+        .parse()
+        .unwrap();
+    let _guard = KillOnDrop(job);
+    p.close().unwrap();
+    wait_dead(job);
+}
+
+#[test]
+fn output_nobody_reads_does_not_hang_close() {
+    let p = Process::builder()
+        .command(["yes"])
+        .buffer(4096)
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    // The buffer fills and the child is paused; close must still finish.
+    std::thread::sleep(Duration::from_millis(50));
+    p.close().unwrap();
+    assert!(p.last_exit().is_some());
+}
+
+#[test]
+fn exclusive_runner_refuses_a_concurrent_run_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let runner = Arc::new(ExclusiveRunner::new());
+    let threads = 8;
+    let barrier = Arc::new(Barrier::new(threads));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (runner, barrier, tx) = (runner.clone(), barrier.clone(), tx.clone());
+            let script = format!(
+                "while [ ! -e {} ]; do sleep 0.02; done; echo ran",
+                go.display()
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = runner.run_until_completion(&script, RunOptions::timeout(WATCHDOG));
+                tx.send(r.is_err()).unwrap();
+                r
+            })
+        })
+        .collect();
+    // Every loser returns at once; only then may the winner finish.
+    for _ in 0..threads - 1 {
+        assert!(rx.recv_timeout(WATCHDOG).unwrap(), "a second run started");
+    }
+    std::fs::write(&go, b"").unwrap();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].output, b"ran\n");
+    assert!(ok[0].error.is_none());
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::AlreadyRunning)))
+            .count(),
+        threads - 1
+    );
+    assert!(!runner.is_running());
+}
+
+#[test]
+fn exclusive_runner_returns_partial_output_on_timeout_and_caps_it() {
+    let runner = ExclusiveRunner::with_output_cap(5);
+    let out = runner
+        .run_until_completion(
+            "echo 0123456789; sleep 100",
+            RunOptions::timeout(Duration::from_millis(200)),
+        )
+        .unwrap();
+    assert_eq!(out.output, b"01234");
+    assert!(matches!(out.error, Some(Error::TimedOut)));
+    assert_eq!(out.exit_code, None);
+}
+
+#[test]
+fn process_is_send_and_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Process>();
+    is::<ExclusiveRunner>();
+}

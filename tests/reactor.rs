@@ -1,0 +1,555 @@
+//! The reactor against real processes: each guarantee of DESIGN.md, stops,
+//! timeouts, restarts and errors.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use procrun::{Command, Error, Event, Reactor, Restart, Stream};
+
+fn sh(script: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", script]);
+    c
+}
+
+#[test]
+fn lines_are_split_and_delivered_before_exit() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh(r"printf 'a\nb\r\n\nc\rd\nlast'")).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["a", "b", "", "c\rd", "last"]);
+    let exit = position(&recs, |e| matches!(e, Rec::Exited(_)));
+    let last_line = recs
+        .iter()
+        .rposition(|e| matches!(e, Rec::Line { .. }))
+        .unwrap();
+    assert!(last_line < exit, "a line came after the exit event");
+    assert!(matches!(recs[0], Rec::Started { restarts: 0, .. }));
+    assert_eq!(recs.last(), Some(&Rec::Done(id)));
+}
+
+#[test]
+fn burst_written_just_before_exit_arrives_whole_and_in_order() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("seq");
+    c.args(["1", "200000"]);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let lines = lines_of(&recs, id, Stream::Stdout);
+    assert_eq!(lines.len(), 200_000);
+    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
+    let exit = position(&recs, |e| matches!(e, Rec::Exited(_)));
+    assert!(recs[exit + 1..].iter().all(|e| !matches!(e, Rec::Line { .. })));
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported() {
+    let mut r = Reactor::new().unwrap();
+    let code = r.spawn(&sh("exit 7")).unwrap();
+    let killed = r.spawn(&sh("kill -9 $$")).unwrap();
+    let ok = r.spawn(&Command::new("true")).unwrap();
+    let recs = drive_all(&mut r);
+    let e = exits_of(&recs, code)[0];
+    assert_eq!((e.code(), e.signal(), e.success()), (Some(7), None, false));
+    let e = exits_of(&recs, killed)[0];
+    assert_eq!((e.code(), e.signal()), (None, Some(9)));
+    assert!(!e.was_stopped());
+    let e = exits_of(&recs, ok)[0];
+    assert!(e.success() && e.is_final() && !e.restart_limit_reached());
+}
+
+#[test]
+fn stderr_filled_before_stdout_does_not_deadlock() {
+    let mut r = Reactor::new().unwrap();
+    let id = r
+        .spawn(&sh(
+            "head -c 1048576 /dev/zero | tr '\\0' x >&2; echo; echo done",
+        ))
+        .unwrap();
+    let recs = run_to_done(&mut r, id);
+    let err_bytes: usize = recs
+        .iter()
+        .filter_map(|e| match e {
+            Rec::Line {
+                stream: Stream::Stderr,
+                line,
+                ..
+            } => Some(line.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(err_bytes, 1 << 20);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["", "done"]);
+}
+
+#[test]
+fn long_line_comes_in_partial_pieces() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("head -c 2500 /dev/zero | tr '\\0' y; echo");
+    c.max_line(1000);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let pieces: Vec<(usize, bool)> = recs
+        .iter()
+        .filter_map(|e| match e {
+            Rec::Line { line, partial, .. } => Some((line.len(), *partial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pieces, [(1000, true), (1000, true), (500, false)]);
+}
+
+#[test]
+fn concurrent_children_deliver_every_line_once_in_order() {
+    let mut r = Reactor::new().unwrap();
+    let ids: Vec<_> = (0..200)
+        .map(|_| r.spawn(&sh("seq 1 500; seq 1 500 >&2")).unwrap())
+        .collect();
+    let recs = drive_all(&mut r);
+    let want: Vec<String> = (1..=500).map(|i| i.to_string()).collect();
+    for id in ids {
+        assert_eq!(lines_of(&recs, id, Stream::Stdout), want);
+        assert_eq!(lines_of(&recs, id, Stream::Stderr), want);
+        assert!(exits_of(&recs, id)[0].success());
+    }
+}
+
+#[test]
+fn stop_sends_sigterm_to_the_group() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh("echo ready; sleep 100")).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id)[0];
+    assert_eq!(e.signal(), Some(15));
+    assert!(e.was_stopped() && !e.timed_out() && e.is_final());
+}
+
+#[test]
+fn stop_escalates_to_sigkill_after_grace_and_not_before() {
+    let mut r = Reactor::new().unwrap();
+    let grace = Duration::from_millis(1500);
+    let mut c = sh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+    c.grace(grace);
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    let t0 = Instant::now();
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
+    let took = t0.elapsed();
+    let e = exits_of(&recs, id)[0];
+    assert_eq!(e.signal(), Some(9), "{e:?}");
+    assert!(took >= grace, "SIGKILL came {took:?} after the stop, before the grace");
+}
+
+#[test]
+fn stop_wakes_a_stopped_child_with_sigcont() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo ready; kill -STOP $$; sleep 100");
+    c.grace(Duration::from_secs(60));
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    let pid = r.pid(id).unwrap();
+    let deadline = Instant::now() + WATCHDOG;
+    while proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "child never stopped itself");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
+    // SIGTERM, not the SIGKILL a minute later.
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(15));
+}
+
+#[test]
+fn stopping_twice_and_stopping_an_exited_child_are_harmless() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(Command::new("sleep").arg("100")).unwrap();
+    r.stop(id).unwrap();
+    r.stop(id).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(exits_of(&recs, id).len(), 1);
+    // The handle is stale once the child is done.
+    assert!(matches!(r.stop(id), Err(Error::UnknownChild)));
+}
+
+#[test]
+fn stale_handle_never_touches_a_newer_child() {
+    let mut r = Reactor::new().unwrap();
+    let old = r.spawn(&Command::new("true")).unwrap();
+    run_to_done(&mut r, old);
+    let new = r.spawn(Command::new("sleep").arg("100")).unwrap();
+    assert_ne!(old, new);
+    assert!(matches!(r.stop(old), Err(Error::UnknownChild)));
+    assert!(r.pid(old).is_none());
+    assert!(r.pid(new).is_some());
+    r.stop(new).unwrap();
+    run_to_done(&mut r, new);
+}
+
+#[test]
+fn timeout_stops_the_child_and_says_so() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("sleep");
+    c.arg("100").timeout(Duration::from_millis(300));
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let e = exits_of(&recs, id)[0];
+    assert!(e.timed_out() && e.was_stopped() && e.is_final());
+    assert_eq!(e.signal(), Some(15));
+}
+
+#[test]
+fn backgrounded_grandchild_dies_with_the_group() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh("sleep 100 & echo $!")).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let pid: u32 = lines_of(&recs, id, Stream::Stdout)[0].parse().unwrap();
+    let _guard = KillOnDrop(pid);
+    wait_dead(pid);
+}
+
+#[test]
+fn detached_child_leaves_its_background_jobs_running() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("sleep 100 >/dev/null 2>&1 & echo $!");
+    c.detached(true);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let pid: u32 = lines_of(&recs, id, Stream::Stdout)[0].parse().unwrap();
+    let _guard = KillOnDrop(pid);
+    assert_eq!(proc_state(pid), Some('S'), "the detached job should survive");
+}
+
+#[test]
+fn grandchild_holding_the_pipe_does_not_hold_up_the_exit() {
+    let mut r = Reactor::new().unwrap();
+    // setsid leaves the group, so the group kill cannot reach it and it
+    // keeps stdout open.
+    let mut c = sh("setsid sh -c 'echo $$; echo late; exec sleep 100' & sleep 0.2; echo parent");
+    c.drain(Duration::from_millis(300));
+    let id = r.spawn(&c).unwrap();
+    let t0 = Instant::now();
+    let recs = run_to_done(&mut r, id);
+    let lines = lines_of(&recs, id, Stream::Stdout);
+    let pid: u32 = lines[0].parse().unwrap();
+    let _guard = KillOnDrop(pid);
+    assert!(lines.contains(&"parent".to_string()));
+    assert!(lines.contains(&"late".to_string()));
+    // Exit first, then the pipes are closed after the drain time, long
+    // before the grandchild's 100 s.
+    let exit = position(&recs, |e| matches!(e, Rec::Exited(_)));
+    let closed = position(&recs, |e| matches!(e, Rec::Closed(_, Stream::Stdout)));
+    assert!(exit < closed);
+    assert!(t0.elapsed() < Duration::from_secs(50));
+}
+
+#[test]
+fn failed_runs_restart_up_to_the_limit_at_the_interval() {
+    let mut r = Reactor::new().unwrap();
+    let interval = Duration::from_millis(200);
+    let mut c = sh("echo run; exit 3");
+    c.restart(Restart::on_error().limit(2).interval(interval));
+    let id = r.spawn(&c).unwrap();
+    let t0 = Instant::now();
+    let recs = run_to_done(&mut r, id);
+    assert!(t0.elapsed() >= interval * 2);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["run", "run", "run"]);
+    let exits = exits_of(&recs, id);
+    assert_eq!(exits.len(), 3);
+    assert_eq!(exits[0].restart_in(), Some(interval));
+    assert_eq!(exits[1].restart_in(), Some(interval));
+    assert!(exits[2].is_final() && exits[2].restart_limit_reached());
+    assert!(exits.iter().all(|e| e.code() == Some(3)));
+    let starts: Vec<u32> = recs
+        .iter()
+        .filter_map(|e| match e {
+            Rec::Started { restarts, .. } => Some(*restarts),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts, [0, 1, 2]);
+}
+
+#[test]
+fn successful_exit_is_not_restarted() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("true");
+    c.restart(Restart::on_error().interval(Duration::from_millis(10)));
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(exits_of(&recs, id).len(), 1);
+}
+
+#[test]
+fn stop_cancels_a_pending_restart() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("exit 1");
+    c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
+    assert!(exits_of(&recs, id)[0].restart_in().is_some());
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+    assert_eq!(exits_of(&recs, id).len(), 1);
+}
+
+#[test]
+fn stdin_bytes_are_fed_then_closed() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("cat");
+    c.stdin_bytes(&b"hello\nworld\n"[..]);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["hello", "world"]);
+}
+
+#[test]
+fn child_that_stops_reading_stdin_early_is_no_error() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("head");
+    c.args(["-c", "1"]).stdin_bytes(vec![b'z'; 8 << 20]);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["z"]);
+    assert!(exits_of(&recs, id)[0].success());
+}
+
+#[test]
+fn paused_output_blocks_the_child_and_loses_nothing() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("seq");
+    c.args(["1", "1000000"]);
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    // Pause at the first line.
+    let deadline = Instant::now() + WATCHDOG;
+    while lines_of(&recs, id, Stream::Stdout).is_empty() {
+        assert!(Instant::now() < deadline);
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if matches!(ev, Event::Line { .. }) {
+                ctl.pause(id);
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    let seen = recs.len();
+    // While paused, no line and no exit: the child is blocked on a full
+    // pipe (it has 6.9 MB to write).
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        r.poll(Some(Duration::from_millis(100)), |_, ev| recs.push(record(ev)))
+            .unwrap();
+    }
+    assert_eq!(recs.len(), seen, "events while paused: {:?}", &recs[seen..]);
+    let pid = r.pid(id).expect("child still alive while paused");
+    assert_ne!(proc_state(pid), Some('Z'));
+    r.resume(id).unwrap();
+    drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+    let lines = lines_of(&recs, id, Stream::Stdout);
+    assert_eq!(lines.len(), 1_000_000);
+    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
+}
+
+#[test]
+fn exit_while_paused_is_held_back_until_output_is_read() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("seq");
+    c.args(["1", "1000"]);
+    let id = r.spawn(&c).unwrap();
+    r.pause(id).unwrap();
+    let mut recs = Vec::new();
+    // The child writes 3.9 KB into the pipe and exits; while paused nothing
+    // may be delivered, the exit included.
+    let pid = loop {
+        r.poll(Some(Duration::from_millis(100)), |_, ev| recs.push(record(ev)))
+            .unwrap();
+        if let Some(Rec::Started { pid, .. }) = recs.first() {
+            break *pid;
+        }
+    };
+    let deadline = Instant::now() + WATCHDOG;
+    while proc_state(pid).is_some_and(|s| s != 'Z') {
+        assert!(Instant::now() < deadline);
+        r.poll(Some(Duration::from_millis(20)), |_, ev| recs.push(record(ev)))
+            .unwrap();
+    }
+    for _ in 0..5 {
+        r.poll(Some(Duration::from_millis(20)), |_, ev| recs.push(record(ev)))
+            .unwrap();
+    }
+    assert!(exits_of(&recs, id).is_empty(), "exit delivered while paused");
+    r.resume(id).unwrap();
+    let recs2 = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs2, id, Stream::Stdout).len(), 1000);
+    let exit = position(&recs2, |e| matches!(e, Rec::Exited(_)));
+    let last_line = recs2
+        .iter()
+        .rposition(|e| matches!(e, Rec::Line { .. }))
+        .unwrap();
+    assert!(last_line < exit);
+}
+
+/// The fds of this process that a child would inherit: those without
+/// FD_CLOEXEC (the test harness may hand some down to us).
+fn inheritable_fds() -> Vec<String> {
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fdinfo")
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{name}")).ok()?;
+            let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+            let flags = u32::from_str_radix(flags.trim(), 8).ok()?;
+            const O_CLOEXEC: u32 = 0o2000000;
+            (flags & O_CLOEXEC == 0).then_some(name)
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn child_inherits_none_of_procruns_fds() {
+    let mut r = Reactor::new().unwrap();
+    // Enough children for procrun to hold many pipes and pidfds at once.
+    let sleepers: Vec<_> = (0..5)
+        .map(|_| r.spawn(Command::new("sleep").arg("100")).unwrap())
+        .collect();
+    // `ls` opens the directory itself (fd 3, CLOEXEC); any other fd beyond
+    // 0-2 must be one this process already had without CLOEXEC, never one of
+    // procrun's.
+    let mut c = Command::new("ls");
+    c.arg("/proc/self/fd");
+    let id = r.spawn(&c).unwrap();
+    let before = inheritable_fds();
+    let recs = run_to_done(&mut r, id);
+    let mut got = lines_of(&recs, id, Stream::Stdout);
+    got.retain(|fd| fd != "3");
+    got.sort();
+    assert_eq!(got, before);
+    for s in sleepers {
+        r.stop(s).unwrap();
+    }
+    drive_all(&mut r);
+}
+
+#[test]
+fn no_signal_handler_is_installed() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&Command::new("true")).unwrap();
+    run_to_done(&mut r, id);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caught = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    const SIGCHLD: u32 = 17;
+    assert_eq!(caught & (1 << (SIGCHLD - 1)), 0, "a SIGCHLD handler exists");
+}
+
+#[test]
+fn idle_reactor_waits_without_waking() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = Command::new("sleep");
+    c.arg("1");
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    r.poll(None, |_, ev| recs.push(record(ev))).unwrap();
+    assert!(matches!(recs[..], [Rec::Started { .. }]));
+    // Nothing is due until the child exits: with no periodic wake-up, an
+    // unbounded poll returns only with an event. A waker is the watchdog.
+    let waker = r.waker();
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(WATCHDOG);
+        let _ = waker.wake();
+    });
+    let mut calls = 0;
+    while !recs.iter().any(|e| matches!(e, Rec::Exited(_))) {
+        let before = recs.len();
+        r.poll(None, |_, ev| recs.push(record(ev))).unwrap();
+        calls += 1;
+        assert!(recs.len() > before, "poll(None) returned without an event");
+    }
+    assert!(calls <= 3, "{calls} wake-ups for one exit");
+    drop(watchdog);
+    drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+}
+
+#[test]
+fn waker_wakes_a_blocked_poll() {
+    let mut r = Reactor::new().unwrap();
+    let waker = r.waker();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        waker.wake().unwrap();
+    });
+    let mut n = 0;
+    r.poll(Some(WATCHDOG), |_, _| n += 1).unwrap();
+    t.join().unwrap();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn bad_commands_are_typed_errors() {
+    let mut r = Reactor::new().unwrap();
+    assert!(matches!(
+        r.spawn(&Command::new("procrun-no-such-program")),
+        Err(Error::ProgramNotFound { .. })
+    ));
+    assert!(matches!(
+        r.spawn(&Command::new("/nonexistent/bin/x")),
+        Err(Error::ProgramNotFound { .. })
+    ));
+    assert!(matches!(r.spawn(&Command::new("")), Err(Error::EmptyProgram)));
+    let mut c = Command::new("true");
+    c.env_entries(["NOPE"]);
+    assert!(matches!(r.spawn(&c), Err(Error::InvalidEnv { .. })));
+    let mut c = Command::new("true");
+    c.current_dir("/nonexistent/dir");
+    assert!(matches!(r.spawn(&c), Err(Error::CwdNotFound { .. })));
+    let mut c = Command::new("true");
+    c.env("A", "b\0c");
+    assert!(matches!(r.spawn(&c), Err(Error::NulByte { .. })));
+    assert!(r.is_empty());
+}
+
+#[test]
+fn env_and_cwd_reach_the_child() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo $PROCRUN_A $PROCRUN_B; pwd; echo ${HOME:-unset}");
+    c.env("PROCRUN_A", "1")
+        .env_entries(["PROCRUN_B=x=y"])
+        .env_remove("HOME")
+        .current_dir("/tmp");
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["1 x=y", "/tmp", "unset"]);
+}
+
+#[test]
+fn output_to_a_file_bypasses_the_reactor() {
+    let mut r = Reactor::new().unwrap();
+    let file = tempfile::tempfile().unwrap();
+    let file = std::sync::Arc::new(file);
+    let mut c = sh("echo out; echo err >&2");
+    c.stdout(procrun::Output::File(file.clone()))
+        .stderr(procrun::Output::File(file.clone()));
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert!(lines_of(&recs, id, Stream::Stdout).is_empty());
+    use std::io::{Read, Seek};
+    let mut f = &*file;
+    f.rewind().unwrap();
+    let mut s = String::new();
+    f.read_to_string(&mut s).unwrap();
+    assert_eq!(s, "out\nerr\n");
+}
