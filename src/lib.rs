@@ -8,5 +8,6 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod procfs;
 
 pub use error::{Error, Result};
