@@ -66,12 +66,22 @@ impl Names {
         let name = Names::unique(len);
         let link = self.dir.path().join(&name);
         symlink(program, &link).expect("symlink");
-        let child = Command::new(&link)
-            .args(args)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        (Guard(child), name)
+        let child = Guard(
+            Command::new(&link)
+                .args(args)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn"),
+        );
+        // A vfork-based spawn returns when the child switches to its new
+        // memory, a moment before execve renames it: wait for the name.
+        let comm = &name[..name.len().min(15)];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while proc().read_comm(child.pid()).expect("child is alive") != comm {
+            assert!(Instant::now() < deadline, "{name} not renamed after 20 s");
+            std::thread::yield_now();
+        }
+        (child, name)
     }
 }
 
@@ -509,7 +519,7 @@ fn fake_tree_with_thousands_of_processes_lists_every_one() {
     let n = 3000u32;
     for pid in 1..=n {
         let state = b"RSDZ"[pid as usize % 4];
-        tree.stat(pid, format!("p{pid}").as_bytes(), state);
+        tree.process(pid, format!("p{pid}").as_bytes(), state);
     }
     assert_eq!(tree.procfs().count_pids().unwrap(), n as usize);
     let procs = tree.procfs().processes_by_state().unwrap();

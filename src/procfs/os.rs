@@ -47,11 +47,11 @@ impl Entry {
 
 /// The entries of a directory, read in batches into a borrowed buffer.
 pub(super) struct Listing<'a> {
-    raw: RawDir<'a, &'a OwnedFd>,
+    raw: RawDir<'a, OwnedFd>,
 }
 
 impl<'a> Listing<'a> {
-    pub(super) fn new(dir: &'a OwnedFd, buf: &'a mut [MaybeUninit<u8>]) -> Listing<'a> {
+    pub(super) fn new(dir: OwnedFd, buf: &'a mut [MaybeUninit<u8>]) -> Listing<'a> {
         Listing {
             raw: RawDir::new(dir, buf),
         }
