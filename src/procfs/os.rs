@@ -1,6 +1,8 @@
 //! The one file of `procfs` that calls the OS: open the procfs root, list it
 //! with `getdents64` into a caller's buffer, and read a small file under it
-//! with one `openat` and, for procfs, one `read`. Nothing here allocates.
+//! with one `openat` and, for procfs, one `read`. Nothing here allocates
+//! (but for a root path over 255 bytes, which rustix NUL-terminates on the
+//! heap).
 
 use std::io;
 use std::mem::MaybeUninit;
