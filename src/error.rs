@@ -111,6 +111,28 @@ pub enum Error {
     #[error("timed out")]
     TimedOut,
 
+    /// A file or directory under the procfs root could not be read: the root
+    /// does not exist, the process asked for by pid is gone, file
+    /// descriptors ran out.
+    #[error("cannot read {path:?}")]
+    Procfs {
+        /// The file or directory that could not be read.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A `/proc/PID/stat` file does not have the shape the kernel writes
+    /// (`PID (COMM) STATE …`).
+    #[error("malformed {path:?}: {reason}")]
+    ProcStat {
+        /// The stat file.
+        path: PathBuf,
+        /// What is wrong with its content.
+        reason: &'static str,
+    },
+
     /// An OS error not covered by a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

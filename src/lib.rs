@@ -11,6 +11,7 @@ mod command;
 mod error;
 pub mod lines;
 mod process;
+pub mod procfs;
 mod reactor;
 mod runner;
 mod spawn;

@@ -1,0 +1,122 @@
+//! The one file of `procfs` that calls the OS: open the procfs root, list it
+//! with `getdents64` into a caller's buffer, and read a small file under it
+//! with one `openat` and, for procfs, one `read`. Nothing here allocates
+//! (but for a root path over 255 bytes, which rustix NUL-terminates on the
+//! heap).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
+use rustix::io::Errno;
+use rustix::path::Arg;
+
+/// Opens a directory for listing and for `openat` relative to it.
+pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Room for an entry name handed out by [`Listing::next`]: pid names have
+/// at most 10 digits.
+pub(super) const NAME_MAX: usize = 16;
+
+/// One entry of a [`Listing`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry {
+    name: [u8; NAME_MAX],
+    len: usize,
+    dir: bool,
+}
+
+impl Entry {
+    /// The name, or empty if it is longer than [`NAME_MAX`] (no pid is).
+    pub(super) fn name(&self) -> &[u8] {
+        &self.name[..self.len]
+    }
+
+    /// Whether the entry is, or may be, a directory.
+    pub(super) fn may_be_dir(&self) -> bool {
+        self.dir
+    }
+}
+
+/// The entries of a directory, read in batches into a borrowed buffer.
+pub(super) struct Listing<'a> {
+    raw: RawDir<'a, OwnedFd>,
+}
+
+impl<'a> Listing<'a> {
+    pub(super) fn new(dir: OwnedFd, buf: &'a mut [MaybeUninit<u8>]) -> Listing<'a> {
+        Listing {
+            raw: RawDir::new(dir, buf),
+        }
+    }
+
+    /// The next entry. Its name is copied out (a few bytes) because the
+    /// buffer it lives in is refilled by the next call.
+    pub(super) fn next(&mut self) -> Option<io::Result<Entry>> {
+        Some(match self.raw.next()? {
+            Ok(raw) => {
+                let kind = raw.file_type();
+                let mut entry = Entry {
+                    name: [0; NAME_MAX],
+                    len: 0,
+                    dir: kind == FileType::Directory || kind == FileType::Unknown,
+                };
+                let name = raw.file_name().to_bytes();
+                if let Some(to) = entry.name.get_mut(..name.len()) {
+                    to.copy_from_slice(name);
+                    entry.len = name.len();
+                }
+                Ok(entry)
+            }
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+/// Reads `path` (relative to `dir`) into `buf` and returns the length
+/// read, stopping at end of file, at a full buffer, or after a read that
+/// ends in a newline: procfs hands a whole record to the first `read` that
+/// has room for it, so the usual cost is one `openat`, one `read` and one
+/// `close`.
+///
+/// # Errors
+///
+/// The raw errno, for the caller to tell a vanished process (`ENOENT`,
+/// `ESRCH`) from a real failure.
+pub(super) fn read_at(dir: impl AsFd, path: impl Arg, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    let mut len = 0;
+    while len < buf.len() {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if buf[len - 1] == b'\n' {
+                    break;
+                }
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
+/// Reads a file named by a full path, as [`read_at`] does.
+pub(super) fn read_path(path: &Path, buf: &mut [u8]) -> Result<usize, Errno> {
+    read_at(CWD, path, buf)
+}
