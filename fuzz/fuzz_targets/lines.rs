@@ -49,11 +49,19 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = stream;
     let mut cycle = sizes.iter().cycle();
     while !rest.is_empty() {
-        let n = if whole { rest.len() } else { *cycle.next().unwrap() };
+        let n = if whole {
+            rest.len()
+        } else {
+            *cycle.next().unwrap()
+        };
         let n = n.min(rest.len());
         reader.feed(&rest[..n], &mut push);
         rest = &rest[n..];
-        assert!(reader.pending() <= max + 1, "pending {} > max + 1", reader.pending());
+        assert!(
+            reader.pending() <= max + 1,
+            "pending {} > max + 1",
+            reader.pending()
+        );
     }
     reader.finish(&mut push);
     assert_eq!(reader.pending(), 0);
