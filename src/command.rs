@@ -164,7 +164,9 @@ impl Restart {
             None => self.interval,
             Some(cap) => {
                 let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
-                self.interval.saturating_mul(factor).min(cap.max(self.interval))
+                self.interval
+                    .saturating_mul(factor)
+                    .min(cap.max(self.interval))
             }
         }
     }
@@ -249,7 +251,8 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 

@@ -75,10 +75,16 @@ fn start_twice_and_start_after_close_are_errors() {
 
 #[test]
 fn close_before_start_and_close_twice_are_fine() {
-    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    let p = Process::builder()
+        .command(["sleep", "100"])
+        .build()
+        .unwrap();
     p.close().unwrap();
     p.close().unwrap();
-    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    let p = Process::builder()
+        .command(["sleep", "100"])
+        .build()
+        .unwrap();
     p.start().unwrap();
     let pid = p.pid().unwrap();
     p.close().unwrap();
@@ -90,7 +96,10 @@ fn close_before_start_and_close_twice_are_fine() {
 #[test]
 fn read_before_start_and_after_close_are_errors() {
     let p = Process::builder().command(["true"]).build().unwrap();
-    assert!(matches!(read(&p, ReadOptions::new()), Err(Error::NotStarted)));
+    assert!(matches!(
+        read(&p, ReadOptions::new()),
+        Err(Error::NotStarted)
+    ));
     assert!(matches!(p.stdout(), Err(Error::NotStarted)));
     assert!(matches!(p.wait(), Err(Error::NotStarted)));
     p.start().unwrap();
@@ -150,11 +159,17 @@ fn commands_run_as_one_bash_script_with_the_strict_header() {
     p.start().unwrap();
     let path = p.script_path().unwrap();
     let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-    assert!(name.starts_with("procrun-") && name.ends_with(".bash"), "{name}");
+    assert!(
+        name.starts_with("procrun-") && name.ends_with(".bash"),
+        "{name}"
+    );
     assert_eq!(lines(&p), ["one"]);
     assert_eq!(p.wait().unwrap().code(), Some(1), "errexit stops at false");
     p.close().unwrap();
-    assert!(dir_entries(dir.path()).is_empty(), "script file left behind");
+    assert!(
+        dir_entries(dir.path()).is_empty(),
+        "script file left behind"
+    );
 }
 
 #[test]
@@ -232,13 +247,10 @@ fn burst_before_exit_arrives_whole_every_time() {
         let mut n = 0;
         let exit = read(
             &p,
-            ReadOptions::new()
-                .stdout()
-                .wait_for_exit()
-                .on_line(|l| {
-                    n += 1;
-                    assert_eq!(l.to_string_lossy(), n.to_string());
-                }),
+            ReadOptions::new().stdout().wait_for_exit().on_line(|l| {
+                n += 1;
+                assert_eq!(l.to_string_lossy(), n.to_string());
+            }),
         )
         .unwrap();
         assert_eq!(n, 2000, "round {round}");
@@ -347,7 +359,10 @@ fn stdout_reader_is_an_io_read() {
 #[test]
 fn combined_output_interleaves_and_keeps_partial_output_on_failure() {
     let p = Process::builder()
-        .commands([vec!["echo", "one"], vec!["sh", "-c", "echo two >&2; exit 9"]])
+        .commands([
+            vec!["echo", "one"],
+            vec!["sh", "-c", "echo two >&2; exit 9"],
+        ])
         .run_as_bash_script()
         .build()
         .unwrap();
@@ -398,7 +413,11 @@ fn combined_output_is_cancelled_by_close_from_another_thread() {
 fn restarts_give_one_result_per_exit_to_every_waiter() {
     let p = Process::builder()
         .command(["sh", "-c", "echo $$; exit 2"])
-        .restart(Restart::on_error().limit(2).interval(Duration::from_millis(50)))
+        .restart(
+            Restart::on_error()
+                .limit(2)
+                .interval(Duration::from_millis(50)),
+        )
         .build()
         .unwrap();
     let mut w1 = p.exits();
@@ -420,7 +439,10 @@ fn restarts_give_one_result_per_exit_to_every_waiter() {
 
 #[test]
 fn wait_timeout_and_try_wait_do_not_block() {
-    let p = Process::builder().command(["sleep", "100"]).build().unwrap();
+    let p = Process::builder()
+        .command(["sleep", "100"])
+        .build()
+        .unwrap();
     p.start().unwrap();
     assert!(p.try_wait().unwrap().is_none());
     assert!(p.wait_timeout(Duration::from_millis(50)).unwrap().is_none());

@@ -19,7 +19,10 @@ fn lines_are_split_and_delivered_before_exit() {
     let mut r = Reactor::new().unwrap();
     let id = r.spawn(&sh(r"printf 'a\nb\r\n\nc\rd\nlast'")).unwrap();
     let recs = run_to_done(&mut r, id);
-    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["a", "b", "", "c\rd", "last"]);
+    assert_eq!(
+        lines_of(&recs, id, Stream::Stdout),
+        ["a", "b", "", "c\rd", "last"]
+    );
     let exit = position(&recs, |e| matches!(e, Rec::Exited(_)));
     let last_line = recs
         .iter()
@@ -39,9 +42,14 @@ fn burst_written_just_before_exit_arrives_whole_and_in_order() {
     let recs = run_to_done(&mut r, id);
     let lines = lines_of(&recs, id, Stream::Stdout);
     assert_eq!(lines.len(), 200_000);
-    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
+    assert!(lines
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == (i + 1).to_string()));
     let exit = position(&recs, |e| matches!(e, Rec::Exited(_)));
-    assert!(recs[exit + 1..].iter().all(|e| !matches!(e, Rec::Line { .. })));
+    assert!(recs[exit + 1..]
+        .iter()
+        .all(|e| !matches!(e, Rec::Line { .. })));
 }
 
 #[test]
@@ -121,7 +129,9 @@ fn stop_sends_sigterm_to_the_group() {
     let mut r = Reactor::new().unwrap();
     let id = r.spawn(&sh("echo ready; sleep 100")).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    drive_until(&mut r, &mut recs, |r| {
+        !lines_of(r, id, Stream::Stdout).is_empty()
+    });
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     let e = exits_of(&recs, id)[0];
@@ -137,14 +147,19 @@ fn stop_escalates_to_sigkill_after_grace_and_not_before() {
     c.grace(grace);
     let id = r.spawn(&c).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    drive_until(&mut r, &mut recs, |r| {
+        !lines_of(r, id, Stream::Stdout).is_empty()
+    });
     let t0 = Instant::now();
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     let took = t0.elapsed();
     let e = exits_of(&recs, id)[0];
     assert_eq!(e.signal(), Some(9), "{e:?}");
-    assert!(took >= grace, "SIGKILL came {took:?} after the stop, before the grace");
+    assert!(
+        took >= grace,
+        "SIGKILL came {took:?} after the stop, before the grace"
+    );
 }
 
 #[test]
@@ -154,7 +169,9 @@ fn stop_wakes_a_stopped_child_with_sigcont() {
     c.grace(Duration::from_secs(60));
     let id = r.spawn(&c).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |r| !lines_of(r, id, Stream::Stdout).is_empty());
+    drive_until(&mut r, &mut recs, |r| {
+        !lines_of(r, id, Stream::Stdout).is_empty()
+    });
     let pid = r.pid(id).unwrap();
     let deadline = Instant::now() + WATCHDOG;
     while proc_state(pid) != Some('T') {
@@ -224,7 +241,11 @@ fn detached_child_leaves_its_background_jobs_running() {
     let recs = run_to_done(&mut r, id);
     let pid: u32 = lines_of(&recs, id, Stream::Stdout)[0].parse().unwrap();
     let _guard = KillOnDrop(pid);
-    assert_eq!(proc_state(pid), Some('S'), "the detached job should survive");
+    assert_eq!(
+        proc_state(pid),
+        Some('S'),
+        "the detached job should survive"
+    );
 }
 
 #[test]
@@ -346,8 +367,10 @@ fn paused_output_blocks_the_child_and_loses_nothing() {
     // pipe (it has 6.9 MB to write).
     let until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < until {
-        r.poll(Some(Duration::from_millis(100)), |_, ev| recs.push(record(ev)))
-            .unwrap();
+        r.poll(Some(Duration::from_millis(100)), |_, ev| {
+            recs.push(record(ev))
+        })
+        .unwrap();
     }
     assert_eq!(recs.len(), seen, "events while paused: {:?}", &recs[seen..]);
     let pid = r.pid(id).expect("child still alive while paused");
@@ -356,7 +379,10 @@ fn paused_output_blocks_the_child_and_loses_nothing() {
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     let lines = lines_of(&recs, id, Stream::Stdout);
     assert_eq!(lines.len(), 1_000_000);
-    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
+    assert!(lines
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == (i + 1).to_string()));
 }
 
 #[test]
@@ -370,8 +396,10 @@ fn exit_while_paused_is_held_back_until_output_is_read() {
     // The child writes 3.9 KB into the pipe and exits; while paused nothing
     // may be delivered, the exit included.
     let pid = loop {
-        r.poll(Some(Duration::from_millis(100)), |_, ev| recs.push(record(ev)))
-            .unwrap();
+        r.poll(Some(Duration::from_millis(100)), |_, ev| {
+            recs.push(record(ev))
+        })
+        .unwrap();
         if let Some(Rec::Started { pid, .. }) = recs.first() {
             break *pid;
         }
@@ -379,14 +407,21 @@ fn exit_while_paused_is_held_back_until_output_is_read() {
     let deadline = Instant::now() + WATCHDOG;
     while proc_state(pid).is_some_and(|s| s != 'Z') {
         assert!(Instant::now() < deadline);
-        r.poll(Some(Duration::from_millis(20)), |_, ev| recs.push(record(ev)))
-            .unwrap();
+        r.poll(Some(Duration::from_millis(20)), |_, ev| {
+            recs.push(record(ev))
+        })
+        .unwrap();
     }
     for _ in 0..5 {
-        r.poll(Some(Duration::from_millis(20)), |_, ev| recs.push(record(ev)))
-            .unwrap();
+        r.poll(Some(Duration::from_millis(20)), |_, ev| {
+            recs.push(record(ev))
+        })
+        .unwrap();
     }
-    assert!(exits_of(&recs, id).is_empty(), "exit delivered while paused");
+    assert!(
+        exits_of(&recs, id).is_empty(),
+        "exit delivered while paused"
+    );
     r.resume(id).unwrap();
     let recs2 = run_to_done(&mut r, id);
     assert_eq!(lines_of(&recs2, id, Stream::Stdout).len(), 1000);
@@ -509,7 +544,10 @@ fn bad_commands_are_typed_errors() {
         r.spawn(&Command::new("/nonexistent/bin/x")),
         Err(Error::ProgramNotFound { .. })
     ));
-    assert!(matches!(r.spawn(&Command::new("")), Err(Error::EmptyProgram)));
+    assert!(matches!(
+        r.spawn(&Command::new("")),
+        Err(Error::EmptyProgram)
+    ));
     let mut c = Command::new("true");
     c.env_entries(["NOPE"]);
     assert!(matches!(r.spawn(&c), Err(Error::InvalidEnv { .. })));
@@ -532,7 +570,10 @@ fn env_and_cwd_reach_the_child() {
         .current_dir("/tmp");
     let id = r.spawn(&c).unwrap();
     let recs = run_to_done(&mut r, id);
-    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["1 x=y", "/tmp", "unset"]);
+    assert_eq!(
+        lines_of(&recs, id, Stream::Stdout),
+        ["1 x=y", "/tmp", "unset"]
+    );
 }
 
 #[test]

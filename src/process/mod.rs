@@ -122,7 +122,8 @@ impl ProcessBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.commands.push(argv.into_iter().map(Into::into).collect());
+        self.commands
+            .push(argv.into_iter().map(Into::into).collect());
         self
     }
 
@@ -872,4 +873,3 @@ impl Iterator for Lines {
         self.inner.next_line_blocking()
     }
 }
-

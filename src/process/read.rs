@@ -111,14 +111,9 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
     };
     let mut reader = process.reader(streams)?;
     reader.discard_others = true;
-    loop {
-        match reader.next_line(None) {
-            Next::Line(l) => {
-                if let Some(f) = &mut opts.on_line {
-                    deliver(f, l, opts.max_line);
-                }
-            }
-            Next::End | Next::Timeout => break,
+    while let Next::Line(l) = reader.next_line(None) {
+        if let Some(f) = &mut opts.on_line {
+            deliver(f, l, opts.max_line);
         }
     }
     if process.closed() {

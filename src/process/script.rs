@@ -112,7 +112,17 @@ mod tests {
 
     #[test]
     fn quoting_survives_a_round_trip_through_bash() {
-        let nasty = ["a b", "it's", "$(echo pwned)", "`x`", "\"q\"", "\\", "*", "\n", ""];
+        let nasty = [
+            "a b",
+            "it's",
+            "$(echo pwned)",
+            "`x`",
+            "\"q\"",
+            "\\",
+            "*",
+            "\n",
+            "",
+        ];
         let cmd: Vec<String> = std::iter::once("printf".to_string())
             .chain(std::iter::once("[%s]".to_string()))
             .chain(nasty.iter().map(|s| s.to_string()))

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-pub use event::{ChildId, Control, Event, Exit, Stream};
 use event::{lost_status, Request};
+pub use event::{ChildId, Control, Event, Exit, Stream};
 
 use crate::command::{Command, Input};
 use crate::lines::LineReader;
@@ -87,7 +87,11 @@ enum Timer {
 
 #[derive(Debug)]
 enum Queued {
-    Started { id: ChildId, pid: u32, restarts: u32 },
+    Started {
+        id: ChildId,
+        pid: u32,
+        restarts: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -44,7 +44,10 @@ pub(crate) fn signal_group(pgid: u32, sig: i32) -> io::Result<()> {
 /// wake-up can be spurious). With `kill_group`, every process left in that
 /// group is sent `SIGKILL` between seeing the exit and reaping: the leader is
 /// a zombie then, so the group id cannot have been recycled.
-pub(crate) fn try_reap(pidfd: impl AsFd, kill_group: Option<u32>) -> io::Result<Option<ExitStatus>> {
+pub(crate) fn try_reap(
+    pidfd: impl AsFd,
+    kill_group: Option<u32>,
+) -> io::Result<Option<ExitStatus>> {
     if let Some(pgid) = kill_group {
         let peek = rp::waitid(
             WaitId::PidFd(pidfd.as_fd()),
@@ -79,7 +82,8 @@ fn to_exit_status(s: rp::WaitIdStatus) -> Option<ExitStatus> {
         Some(ExitStatus::from_raw((code & 0xff) << 8))
     } else {
         let core = if s.dumped() { 0x80 } else { 0 };
-        s.terminating_signal().map(|sig| ExitStatus::from_raw(sig | core))
+        s.terminating_signal()
+            .map(|sig| ExitStatus::from_raw(sig | core))
     }
 }
 

@@ -70,7 +70,9 @@ pub fn drive_until(
             &recs[recs.len().saturating_sub(20)..]
         );
         reactor
-            .poll(Some(Duration::from_millis(200)), |_, ev| recs.push(record(ev)))
+            .poll(Some(Duration::from_millis(200)), |_, ev| {
+                recs.push(record(ev))
+            })
             .expect("poll");
     }
 }
@@ -80,9 +82,14 @@ pub fn drive_all(reactor: &mut Reactor) -> Vec<Rec> {
     let mut recs = Vec::new();
     let deadline = Instant::now() + WATCHDOG;
     while !reactor.is_empty() {
-        assert!(Instant::now() < deadline, "watchdog: children still running");
+        assert!(
+            Instant::now() < deadline,
+            "watchdog: children still running"
+        );
         reactor
-            .poll(Some(Duration::from_millis(200)), |_, ev| recs.push(record(ev)))
+            .poll(Some(Duration::from_millis(200)), |_, ev| {
+                recs.push(record(ev))
+            })
             .expect("poll");
     }
     recs
