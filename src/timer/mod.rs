@@ -196,7 +196,7 @@ impl<T> Wheel<T> {
     ///
     /// # Panics
     ///
-    /// When `u32::MAX - 1` timers are already live.
+    /// When `u32::MAX` (2^32 - 1) timers are already live.
     ///
     /// # Examples
     ///

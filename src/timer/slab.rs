@@ -73,7 +73,7 @@ impl<T> Slab<T> {
     ///
     /// # Panics
     ///
-    /// When `u32::MAX - 1` timers are already live.
+    /// When `u32::MAX` (2^32 - 1) timers are already live.
     pub(super) fn insert(&mut self, node: Node<T>) -> (u32, u32) {
         if self.free != NIL {
             let index = self.free;
@@ -89,7 +89,7 @@ impl<T> Slab<T> {
         let index = u32::try_from(self.entries.len())
             .ok()
             .filter(|&i| i != NIL)
-            .expect("timer wheel holds more than u32::MAX - 1 timers");
+            .expect("timer wheel holds u32::MAX timers already");
         self.entries.push(Entry {
             generation: 0,
             state: State::Occupied(node),
