@@ -68,11 +68,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// The kernel does not support pidfds (`pidfd_open` failed with
-    /// `ENOSYS`; Linux before 5.3).
-    #[error("the kernel has no pidfd support (pidfd_open: ENOSYS); Linux 5.3 or later is needed")]
-    NoPidfd,
-
     /// Starting the child failed.
     #[error("failed to spawn {program:?}")]
     Spawn {

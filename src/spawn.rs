@@ -6,12 +6,14 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use crate::command::{Command, Input, Output};
-use crate::{sys, Error, Result};
+use crate::sys::{self, ChildHandle};
+use crate::{Error, Result};
 
 /// A child just started, with procrun's ends of its pipes.
 pub(crate) struct Spawned {
-    pub(crate) pid: u32,
-    pub(crate) pidfd: OwnedFd,
+    pub(crate) handle: ChildHandle,
+    /// Whether a pidfd was asked for but the kernel has none.
+    pub(crate) no_pidfd: bool,
     pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: Option<OwnedFd>,
     pub(crate) stderr: Option<OwnedFd>,
@@ -22,7 +24,7 @@ pub(crate) struct Spawned {
 /// std's spawn (posix_spawn where it can, so vfork speed) does the fork and
 /// exec; procrun adds the pipes and the pidfd. Every fd procrun holds is
 /// CLOEXEC, so the child inherits only 0, 1 and 2.
-pub(crate) fn spawn(cmd: &Command) -> Result<Spawned> {
+pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
     let mut std_cmd = std::process::Command::new(&cmd.program);
     std_cmd.args(&cmd.args);
     if cmd.env_clear {
@@ -80,22 +82,22 @@ pub(crate) fn spawn(cmd: &Command) -> Result<Spawned> {
     drop(std_cmd);
     let pid = child.id();
     // The child is unreaped, so its pid cannot have been recycled yet and
-    // the pidfd names exactly this child.
-    match sys::pidfd_open(pid) {
-        Ok(pidfd) => Ok(Spawned {
-            pid,
-            pidfd,
+    // a pidfd opened now names exactly this child.
+    match ChildHandle::open(pid, want_pidfd) {
+        Ok((handle, got_pidfd)) => Ok(Spawned {
+            handle,
+            no_pidfd: want_pidfd && !got_pidfd,
             stdin,
             stdout,
             stderr,
         }),
         Err(e) => {
-            // Without a pidfd the reactor cannot supervise it: do not leave
+            // Without a handle the reactor cannot supervise it: do not leave
             // it running or unreaped.
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
-            Err(e)
+            Err(Error::Io(e))
         }
     }
 }

@@ -507,14 +507,23 @@ fn idle_reactor_waits_without_waking() {
         std::thread::sleep(WATCHDOG);
         let _ = waker.wake();
     });
-    let mut calls = 0;
+    let (mut calls, mut empty) = (0, 0);
     while !recs.iter().any(|e| matches!(e, Rec::Exited(_))) {
         let before = recs.len();
         r.poll(None, |_, ev| recs.push(record(ev))).unwrap();
         calls += 1;
-        assert!(recs.len() > before, "poll(None) returned without an event");
+        if recs.len() == before {
+            empty += 1;
+        }
     }
-    assert!(calls <= 3, "{calls} wake-ups for one exit");
+    if r.uses_pidfd() {
+        assert_eq!(empty, 0, "poll(None) returned without an event");
+        assert!(calls <= 3, "{calls} wake-ups for one exit");
+    } else {
+        // Without pidfds exits are polled, backing off to 100 ms: about
+        // ten wake-ups for a one-second child, never a busy loop.
+        assert!(calls <= 40, "{calls} wake-ups for one exit");
+    }
     drop(watchdog);
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
 }

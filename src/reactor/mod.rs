@@ -23,8 +23,9 @@ pub use event::{ChildId, Control, Event, Exit, Stream};
 use crate::command::{Command, Input};
 use crate::lines::LineReader;
 use crate::spawn::{spawn, Spawned};
+use crate::sys::{self, ChildHandle};
 use crate::timer::{Clock, TimerKey, Wheel};
-use crate::{sys, Error, Result, Signal};
+use crate::{Error, Result, Signal};
 
 /// The read buffer shared by every pipe: large reads mean few wake-ups.
 const READ_BUF: usize = 256 * 1024;
@@ -36,6 +37,10 @@ const DEFAULT_PIPE: usize = 64 * 1024;
 /// chatty child cannot starve the others.
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
+/// Without pidfds, exits are looked for this often right after a spawn or
+/// an exit, backing off to the max while children stay up.
+const EXIT_POLL_MIN_MS: u64 = 1;
+const EXIT_POLL_MAX_MS: u64 = 100;
 
 /// Wakes a [`Reactor`] blocked in [`poll`](Reactor::poll) from another
 /// thread.
@@ -75,12 +80,21 @@ pub struct Reactor {
     requests: Vec<Request>,
     tokens: Vec<Token>,
     live: usize,
+    /// Whether children get pidfds (false once the kernel said ENOSYS, or
+    /// when `PROCRUN_NO_PIDFD=1`).
+    use_pidfd: bool,
+    /// Live runs without a pidfd, found exited by [`Timer::ExitPoll`].
+    polled: usize,
+    exit_poll: Option<TimerKey>,
+    exit_poll_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Timer {
     Kill(ChildId),
     Timeout(ChildId),
+    /// Look for exits of runs without a pidfd.
+    ExitPoll,
     Restart(ChildId),
     Drain(usize),
 }
@@ -134,9 +148,9 @@ enum StopCause {
 }
 
 struct Run {
-    pid: u32,
-    pidfd: OwnedFd,
-    token: usize,
+    handle: ChildHandle,
+    /// The pidfd's registration; `None` for a run watched by polling.
+    token: Option<usize>,
     started: Instant,
 }
 
@@ -202,6 +216,10 @@ impl Reactor {
             requests: Vec::new(),
             tokens: Vec::new(),
             live: 0,
+            use_pidfd: sys::pidfd_allowed(),
+            polled: 0,
+            exit_poll: None,
+            exit_poll_ms: EXIT_POLL_MIN_MS,
         })
     }
 
@@ -227,7 +245,7 @@ impl Reactor {
     /// # Errors
     ///
     /// Everything [`Command::validate`] reports, [`Error::ProgramNotFound`],
-    /// [`Error::Spawn`], [`Error::NoPidfd`], or the OS error of a pipe or
+    /// [`Error::Spawn`], or the OS error of a pipe or
     /// the epoll registration. Nothing is left running on error.
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
         cmd.validate()?;
@@ -285,7 +303,13 @@ impl Reactor {
 
     /// The pid of the child's current run, if one is alive.
     pub fn pid(&self, id: ChildId) -> Option<u32> {
-        self.child(id)?.run.as_ref().map(|r| r.pid)
+        self.child(id)?.run.as_ref().map(|r| r.handle.pid())
+    }
+
+    /// Whether children are watched through pidfds (Linux 5.3 and later),
+    /// rather than by polling `waitid` on a backing-off timer.
+    pub fn uses_pidfd(&self) -> bool {
+        self.use_pidfd
     }
 
     /// Whether the handle names a child still supervised.
@@ -447,7 +471,14 @@ impl Reactor {
         match self.sources.get(token).and_then(Option::as_ref) {
             Some(Source::Pidfd(index)) => {
                 let index = *index;
-                self.on_pidfd(index, token, ctx);
+                let current = self.children[index as usize]
+                    .child
+                    .as_ref()
+                    .and_then(|c| c.run.as_ref())
+                    .is_some_and(|r| r.token == Some(token));
+                if current {
+                    self.check_exit(index, ctx);
+                }
             }
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
@@ -482,6 +513,10 @@ impl Reactor {
                     c.restart_timer = None;
                     self.restart(id, ctx);
                 }
+                Timer::ExitPoll => {
+                    self.exit_poll = None;
+                    self.poll_exits(ctx);
+                }
                 Timer::Drain(token) => {
                     if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
                         p.drain_timer = None;
@@ -510,6 +545,7 @@ impl Reactor {
 
     /// Spawns a run of child `index` and registers its fds.
     fn start_run(&mut self, index: u32) -> Result<u32> {
+        let use_pidfd = self.use_pidfd;
         let child = self.child_mut(index);
         let max_line = child.cmd.max_line;
         let stdin_data = match &child.cmd.stdin {
@@ -517,17 +553,33 @@ impl Reactor {
             _ => None,
         };
         let Spawned {
-            pid,
-            pidfd,
+            handle,
+            no_pidfd,
             stdin,
             stdout,
             stderr,
-        } = spawn(&child.cmd)?;
+        } = spawn(&child.cmd, use_pidfd)?;
+        if no_pidfd {
+            self.use_pidfd = false;
+        }
+        let pid = handle.pid();
         // From here on the child runs: every failure must still leave it
-        // supervised, so registration errors kill it and let the pidfd
-        // path reap it.
-        let token = self.alloc_source(Source::Pidfd(index));
-        let mut failed = self.register(token, &pidfd, Interest::READABLE).err();
+        // supervised, so registration errors kill it and let the exit path
+        // reap it.
+        let mut failed = None;
+        let token = match handle.pidfd() {
+            Some(fd) => {
+                let t = self.alloc_source(Source::Pidfd(index));
+                failed = self.register(t, fd, Interest::READABLE).err();
+                Some(t)
+            }
+            None => {
+                self.polled += 1;
+                self.exit_poll_ms = EXIT_POLL_MIN_MS;
+                self.arm_exit_poll();
+                None
+            }
+        };
         let mut pipes = [None, None];
         for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
             .into_iter()
@@ -559,8 +611,7 @@ impl Reactor {
         child.open_pipes += pipes.iter().flatten().count() as u32;
         child.pipes = pipes;
         child.run = Some(Run {
-            pid,
-            pidfd,
+            handle,
             token,
             started: Instant::now(),
         });
@@ -722,15 +773,12 @@ impl Reactor {
         self.free_source(token);
     }
 
-    fn on_pidfd(&mut self, index: u32, token: usize, ctx: &mut Ctx<'_>) {
+    /// Reaps the current run of child `index` if it exited; true if it did.
+    fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
         let child = self.child_mut(index);
-        let Some(run) = &child.run else { return };
-        if run.token != token {
-            return;
-        }
-        let group = (!child.cmd.detached).then_some(run.pid);
-        let (status, status_lost) = match sys::try_reap(&run.pidfd, group) {
-            Ok(None) => return, // spurious wake-up
+        let Some(run) = &child.run else { return false };
+        let (status, status_lost) = match run.handle.try_reap(!child.cmd.detached) {
+            Ok(None) => return false, // spurious wake-up, or still running
             Ok(Some(status)) => (status, false),
             // ECHILD: the host reaped our child behind our back.
             Err(_) => (lost_status(), true),
@@ -739,8 +787,10 @@ impl Reactor {
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
         }
-        self.free_source(run.token);
-        drop(run.pidfd);
+        match run.token {
+            Some(t) => drop(self.free_source(t)),
+            None => self.polled -= 1,
+        }
         let id = self.id_of(index);
         let child = self.child_mut(index);
         let stopping = child.stopping;
@@ -764,7 +814,7 @@ impl Reactor {
         }
         child.pending_exit = Some(Exit {
             id,
-            pid: run.pid,
+            pid: run.handle.pid(),
             status,
             stopped: stopping.is_some(),
             timed_out: stopping == Some(StopCause::Timeout),
@@ -774,6 +824,39 @@ impl Reactor {
             restarts,
         });
         self.finish_exit(index, ctx);
+        true
+    }
+
+    /// Looks for exited runs among those without a pidfd, then polls again
+    /// later: soon after an exit, less and less often while all stay up.
+    fn poll_exits(&mut self, ctx: &mut Ctx<'_>) {
+        let mut any = false;
+        for index in 0..self.children.len() as u32 {
+            let polled = self.children[index as usize]
+                .child
+                .as_ref()
+                .and_then(|c| c.run.as_ref())
+                .is_some_and(|r| r.token.is_none());
+            if polled && self.check_exit(index, ctx) {
+                any = true;
+            }
+        }
+        self.exit_poll_ms = if any {
+            EXIT_POLL_MIN_MS
+        } else {
+            (self.exit_poll_ms * 2).min(EXIT_POLL_MAX_MS)
+        };
+        self.arm_exit_poll();
+    }
+
+    fn arm_exit_poll(&mut self) {
+        if let Some(k) = self.exit_poll.take() {
+            self.wheel.cancel(k);
+        }
+        if self.polled > 0 {
+            let ms = Duration::from_millis(self.exit_poll_ms);
+            self.exit_poll = Some(self.timer_in(ms, Timer::ExitPoll));
+        }
     }
 
     /// Delivers a reaped run's remaining output, then its exit event; held
@@ -883,9 +966,9 @@ impl Reactor {
         let c = self.child_mut(index);
         let Some(run) = &c.run else { return };
         let _ = if c.cmd.detached {
-            sys::pidfd_signal(&run.pidfd, sig.as_raw())
+            run.handle.signal(sig.as_raw())
         } else {
-            sys::signal_group(run.pid, sig.as_raw())
+            sys::signal_group(run.handle.pid(), sig.as_raw())
         };
     }
 
@@ -991,7 +1074,7 @@ impl Drop for Reactor {
                 self.signal_run(index, Signal::KILL);
                 let c = self.child_mut(index);
                 if let Some(run) = c.run.take() {
-                    let _ = sys::reap_blocking(&run.pidfd);
+                    let _ = run.handle.reap_blocking();
                 }
             }
         }

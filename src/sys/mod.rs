@@ -3,17 +3,17 @@
 //! Everything here is a thin, safe wrapper over rustix; the rest of the
 //! crate never calls rustix directly. What this module provides:
 //!
-//! - pidfds: [`pidfd_open`], [`pidfd_signal`], [`try_reap`] (`waitid` on
-//!   `P_PIDFD` with `WNOHANG`), [`reap_blocking`];
-//! - signals to a process group: [`signal_group`];
+//! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
+//!   pidfds) to signal, reap (`waitid` with `WNOHANG`) and wait for one
+//!   child; [`signal_group`]; [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`read`], [`write`];
 //! - in-memory files: [`memfd_with`].
 
+mod child;
 mod memfd;
-mod pidfd;
 mod pipe;
 
+pub(crate) use child::{pidfd_allowed, signal_group, ChildHandle};
 pub(crate) use memfd::memfd_with;
-pub(crate) use pidfd::{pidfd_open, pidfd_signal, reap_blocking, signal_group, try_reap};
 pub(crate) use pipe::{grow_pipe, input_pipe, output_pipe, read, write};

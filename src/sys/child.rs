@@ -1,0 +1,143 @@
+//! Watching, signalling and reaping one child: through its pidfd, or by its
+//! pid on kernels without pidfds.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use rustix::process::{self as rp, Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
+
+/// How procrun holds on to a child it spawned and has not reaped.
+///
+/// Either way the pid cannot be recycled while the child is unreaped, and
+/// procrun reaps only through this handle, never `waitpid(-1)`.
+#[derive(Debug)]
+pub(crate) enum ChildHandle {
+    /// A pidfd: readable once the child exited, so epoll reports the exit.
+    Pidfd { pid: u32, fd: OwnedFd },
+    /// Only the pid (Linux before 5.3, or forced): the reactor polls
+    /// [`try_reap`] on a timer.
+    Pid(u32),
+}
+
+/// Whether pidfds may be used: false when `PROCRUN_NO_PIDFD=1` forces the
+/// fallback (so the whole suite can be run on it).
+pub(crate) fn pidfd_allowed() -> bool {
+    !matches!(std::env::var_os("PROCRUN_NO_PIDFD"), Some(v) if v == "1")
+}
+
+impl ChildHandle {
+    /// A handle for `pid`, an unreaped child of ours. With `want_pidfd`,
+    /// opens a pidfd (CLOEXEC, as pidfds always are); falls back to the bare
+    /// pid when the kernel has no `pidfd_open` (ENOSYS), and says so.
+    pub(crate) fn open(pid: u32, want_pidfd: bool) -> io::Result<(ChildHandle, bool)> {
+        if want_pidfd {
+            match rp::pidfd_open(to_pid(pid)?, PidfdFlags::empty()) {
+                Ok(fd) => return Ok((ChildHandle::Pidfd { pid, fd }, true)),
+                Err(rustix::io::Errno::NOSYS) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((ChildHandle::Pid(pid), false))
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        match self {
+            ChildHandle::Pidfd { pid, .. } | ChildHandle::Pid(pid) => *pid,
+        }
+    }
+
+    pub(crate) fn pidfd(&self) -> Option<&OwnedFd> {
+        match self {
+            ChildHandle::Pidfd { fd, .. } => Some(fd),
+            ChildHandle::Pid(_) => None,
+        }
+    }
+
+    fn wait_id(&self) -> io::Result<WaitId<'_>> {
+        Ok(match self {
+            ChildHandle::Pidfd { fd, .. } => WaitId::PidFd(fd.as_fd()),
+            ChildHandle::Pid(pid) => WaitId::Pid(to_pid(*pid)?),
+        })
+    }
+
+    /// Sends `sig` to the child alone.
+    pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
+        let sig = to_signal(sig)?;
+        match self {
+            ChildHandle::Pidfd { fd, .. } => rp::pidfd_send_signal(fd, sig)?,
+            // Unreaped, so the pid is still this child's.
+            ChildHandle::Pid(pid) => rp::kill_process(to_pid(*pid)?, sig)?,
+        }
+        Ok(())
+    }
+
+    /// Reaps the child if it has exited; `Ok(None)` when it has not (a
+    /// readable pidfd is a hint, and a wake-up can be spurious). With
+    /// `kill_group`, every process left in the child's group is sent
+    /// `SIGKILL` between seeing the exit and reaping: the leader is a zombie
+    /// then, so the group id cannot have been recycled.
+    pub(crate) fn try_reap(&self, kill_group: bool) -> io::Result<Option<ExitStatus>> {
+        if kill_group {
+            let peek = rp::waitid(
+                self.wait_id()?,
+                WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
+            )?;
+            if peek.is_none() {
+                return Ok(None);
+            }
+            signal_group(self.pid(), Signal::KILL.as_raw())?;
+        }
+        let status = rp::waitid(
+            self.wait_id()?,
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        )?;
+        Ok(status.and_then(to_exit_status))
+    }
+
+    /// Waits for the child to exit and reaps it.
+    pub(crate) fn reap_blocking(&self) -> io::Result<Option<ExitStatus>> {
+        loop {
+            match rp::waitid(self.wait_id()?, WaitIdOptions::EXITED) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => return Ok(r?.and_then(to_exit_status)),
+            }
+        }
+    }
+}
+
+/// Sends `sig` to every process of group `pgid`.
+///
+/// The caller must know the group still exists under that id: procrun only
+/// calls this while the group leader is unreaped, which pins the id.
+pub(crate) fn signal_group(pgid: u32, sig: i32) -> io::Result<()> {
+    match rp::kill_process_group(to_pid(pgid)?, to_signal(sig)?) {
+        // The leader is a zombie and nobody else is left: nothing to signal.
+        Err(rustix::io::Errno::SRCH) => Ok(()),
+        r => r.map_err(Into::into),
+    }
+}
+
+fn to_exit_status(s: rp::WaitIdStatus) -> Option<ExitStatus> {
+    // Rebuild the raw wait status so callers get a std ExitStatus with both
+    // code() and signal() behaving as for std::process::Child.
+    if let Some(code) = s.exit_status() {
+        Some(ExitStatus::from_raw((code & 0xff) << 8))
+    } else {
+        let core = if s.dumped() { 0x80 } else { 0 };
+        s.terminating_signal()
+            .map(|sig| ExitStatus::from_raw(sig | core))
+    }
+}
+
+fn to_pid(pid: u32) -> io::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn to_signal(sig: i32) -> io::Result<Signal> {
+    Signal::from_named_raw(sig).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+}
