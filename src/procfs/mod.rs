@@ -63,7 +63,6 @@
 //! - A pid may be reused by a new process as soon as the old one is reaped.
 
 mod model;
-mod os;
 mod parse;
 mod scan;
 
@@ -321,9 +320,9 @@ impl Procfs {
     /// Reads `ROOT/PID/FILE`, returning its path (for errors) and length.
     fn read_pid_file(&self, pid: u32, file: &str, buf: &mut [u8]) -> Result<(PathBuf, usize)> {
         let path = self.root.join(pid.to_string()).join(file);
-        match os::read_path(&path, buf) {
+        match crate::sys::procfs::read_path(&path, buf) {
             Ok(len) => Ok((path, len)),
-            Err(e) => Err(scan::io_error(&path, e.into())),
+            Err(e) => Err(scan::io_error(&path, e)),
         }
     }
 

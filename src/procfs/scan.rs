@@ -7,10 +7,8 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::io::Errno;
-
-use super::os::{self, Listing};
 use super::parse::{self, PID_DIGITS_MAX};
+use crate::sys::procfs::{self as os, Listing};
 use crate::{Error, Result};
 
 /// Room for one batch of directory entries; a pid entry takes 24–32 bytes,
@@ -128,7 +126,7 @@ impl<'buf> Scan<'buf> {
         })?;
         match os::read_at(&self.dir, path, buf) {
             Ok(n) => Ok(Some(&buf[..n])),
-            Err(e) => match skip_reason(e) {
+            Err(e) => match skip_reason(&e) {
                 Some(Skip::Gone) => Ok(None),
                 Some(Skip::Denied) => {
                     self.unreadable += 1;
@@ -139,7 +137,7 @@ impl<'buf> Scan<'buf> {
                         .root
                         .join(OsStr::from_bytes(name))
                         .join(OsStr::from_bytes(&file[..file.len() - 1]));
-                    Err(io_error(&path, e.into()))
+                    Err(io_error(&path, e))
                 }
             },
         }
@@ -181,12 +179,13 @@ enum Skip {
 
 /// How a scan treats a failed read of one process's file; `None` when it is
 /// an error worth failing the scan for.
-fn skip_reason(e: Errno) -> Option<Skip> {
-    match e {
-        // ESRCH: the task exited after the open.
-        Errno::NOENT | Errno::SRCH | Errno::NOTDIR => Some(Skip::Gone),
-        Errno::ACCESS | Errno::PERM => Some(Skip::Denied),
-        _ => None,
+fn skip_reason(e: &io::Error) -> Option<Skip> {
+    if os::is_gone(e) {
+        Some(Skip::Gone)
+    } else if os::is_denied(e) {
+        Some(Skip::Denied)
+    } else {
+        None
     }
 }
 
@@ -196,13 +195,18 @@ mod tests {
 
     #[test]
     fn vanished_and_denied_reads_are_skipped_other_errors_fail() {
-        assert_eq!(skip_reason(Errno::NOENT), Some(Skip::Gone));
-        assert_eq!(skip_reason(Errno::SRCH), Some(Skip::Gone));
-        assert_eq!(skip_reason(Errno::NOTDIR), Some(Skip::Gone));
-        assert_eq!(skip_reason(Errno::ACCESS), Some(Skip::Denied));
-        assert_eq!(skip_reason(Errno::PERM), Some(Skip::Denied));
-        assert_eq!(skip_reason(Errno::MFILE), None);
-        assert_eq!(skip_reason(Errno::IO), None);
+        let e = |n: i32| io::Error::from_raw_os_error(n);
+        // ENOENT, ESRCH, ENOTDIR: gone; EACCES, EPERM: denied; EMFILE, EIO:
+        // real failures.
+        for n in [2, 3, 20] {
+            assert_eq!(skip_reason(&e(n)), Some(Skip::Gone), "errno {n}");
+        }
+        for n in [13, 1] {
+            assert_eq!(skip_reason(&e(n)), Some(Skip::Denied), "errno {n}");
+        }
+        for n in [24, 5] {
+            assert_eq!(skip_reason(&e(n)), None, "errno {n}");
+        }
     }
 
     #[test]

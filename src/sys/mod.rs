@@ -8,11 +8,14 @@
 //!   child; [`signal_group`]; [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`read`], [`write`];
-//! - in-memory files: [`memfd_with`].
+//! - in-memory files: [`memfd_with`];
+//! - what the `/proc` scans need: [`procfs`] (directory listing with
+//!   `getdents64` into a reused buffer, one-`read` file reads).
 
 mod child;
 mod memfd;
 mod pipe;
+pub(crate) mod procfs;
 
 pub(crate) use child::{pidfd_allowed, signal_group, ChildHandle};
 pub(crate) use memfd::memfd_with;

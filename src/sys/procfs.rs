@@ -1,4 +1,4 @@
-//! The one file of `procfs` that calls the OS: open the procfs root, list it
+//! What the `/proc` scans need of the OS: open the procfs root, list it
 //! with `getdents64` into a caller's buffer, and read a small file under it
 //! with one `openat` and, for procfs, one `read`. Nothing here allocates
 //! (but for a root path over 255 bytes, which rustix NUL-terminates on the
@@ -14,7 +14,7 @@ use rustix::io::Errno;
 use rustix::path::Arg;
 
 /// Opens a directory for listing and for `openat` relative to it.
-pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(openat(
         CWD,
         path,
@@ -25,11 +25,11 @@ pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 
 /// Room for an entry name handed out by [`Listing::next`]: pid names have
 /// at most 10 digits.
-pub(super) const NAME_MAX: usize = 16;
+pub(crate) const NAME_MAX: usize = 16;
 
 /// One entry of a [`Listing`].
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     name: [u8; NAME_MAX],
     len: usize,
     dir: bool,
@@ -37,23 +37,23 @@ pub(super) struct Entry {
 
 impl Entry {
     /// The name, or empty if it is longer than [`NAME_MAX`] (no pid is).
-    pub(super) fn name(&self) -> &[u8] {
+    pub(crate) fn name(&self) -> &[u8] {
         &self.name[..self.len]
     }
 
     /// Whether the entry is, or may be, a directory.
-    pub(super) fn may_be_dir(&self) -> bool {
+    pub(crate) fn may_be_dir(&self) -> bool {
         self.dir
     }
 }
 
 /// The entries of a directory, read in batches into a borrowed buffer.
-pub(super) struct Listing<'a> {
+pub(crate) struct Listing<'a> {
     raw: RawDir<'a, OwnedFd>,
 }
 
 impl<'a> Listing<'a> {
-    pub(super) fn new(dir: OwnedFd, buf: &'a mut [MaybeUninit<u8>]) -> Listing<'a> {
+    pub(crate) fn new(dir: OwnedFd, buf: &'a mut [MaybeUninit<u8>]) -> Listing<'a> {
         Listing {
             raw: RawDir::new(dir, buf),
         }
@@ -61,7 +61,7 @@ impl<'a> Listing<'a> {
 
     /// The next entry. Its name is copied out (a few bytes) because the
     /// buffer it lives in is refilled by the next call.
-    pub(super) fn next(&mut self) -> Option<io::Result<Entry>> {
+    pub(crate) fn next(&mut self) -> Option<io::Result<Entry>> {
         Some(match self.raw.next()? {
             Ok(raw) => {
                 let kind = raw.file_type();
@@ -90,9 +90,9 @@ impl<'a> Listing<'a> {
 ///
 /// # Errors
 ///
-/// The raw errno, for the caller to tell a vanished process (`ENOENT`,
-/// `ESRCH`) from a real failure.
-pub(super) fn read_at(dir: impl AsFd, path: impl Arg, buf: &mut [u8]) -> Result<usize, Errno> {
+/// The OS error; [`is_gone`] and [`is_denied`] tell a vanished process or a
+/// refused read from a real failure.
+pub(crate) fn read_at(dir: impl AsFd, path: impl Arg, buf: &mut [u8]) -> io::Result<usize> {
     let fd = openat(
         dir,
         path,
@@ -110,13 +110,28 @@ pub(super) fn read_at(dir: impl AsFd, path: impl Arg, buf: &mut [u8]) -> Result<
                 }
             }
             Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(len)
 }
 
 /// Reads a file named by a full path, as [`read_at`] does.
-pub(super) fn read_path(path: &Path, buf: &mut [u8]) -> Result<usize, Errno> {
+pub(crate) fn read_path(path: &Path, buf: &mut [u8]) -> io::Result<usize> {
     read_at(CWD, path, buf)
+}
+
+/// Whether a read failed because the process went away while it was being
+/// read (its directory, or the whole entry, is gone).
+pub(crate) fn is_gone(e: &io::Error) -> bool {
+    matches!(
+        Errno::from_io_error(e),
+        Some(Errno::NOENT | Errno::SRCH | Errno::NOTDIR)
+    )
+}
+
+/// Whether a read was refused (another user's process under hidepid, or a
+/// file mode that forbids it).
+pub(crate) fn is_denied(e: &io::Error) -> bool {
+    matches!(Errno::from_io_error(e), Some(Errno::ACCESS | Errno::PERM))
 }
