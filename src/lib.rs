@@ -1,9 +1,167 @@
 //! procrun runs and supervises child processes on a Linux host, for
-//! low-overhead host agents.
+//! low-overhead host agents: node health daemons, fleet agents, CI runners.
 //!
-//! One single-threaded reactor on epoll watches every child through its
-//! pidfd and reads its nonblocking pipes; output is split into lines without
-//! copying; restarts, kill escalation and timeouts run off a timer wheel.
+//! One single-threaded [`Reactor`] on epoll watches every child through its
+//! pidfd and reads its nonblocking pipes; output is split into lines with
+//! `memchr` and handed out without copying; restarts, kill escalation and
+//! timeouts run off one [timer wheel](timer). On top of it, a blocking
+//! [`Process`] API covers what gpud's Go package `pkg/process` offers, and
+//! [`procfs`] looks at the host's processes through `/proc`.
+//!
+//! # Two ways in
+//!
+//! **The reactor**, for agents with their own loop: spawn [`Command`]s and
+//! [`poll`](Reactor::poll) for [`Event`]s. No thread is started; lines borrow
+//! the reactor's one read buffer.
+//!
+//! ```
+//! use std::time::Duration;
+//! use procrun::{Command, Event, Reactor, Stream};
+//!
+//! let mut reactor = Reactor::new()?;
+//! let mut cmd = Command::new("sh");
+//! cmd.args(["-c", "echo out; echo err >&2; exit 3"])
+//!     .timeout(Duration::from_secs(10));
+//! let id = reactor.spawn(&cmd)?;
+//!
+//! let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), None);
+//! while !reactor.is_empty() {
+//!     reactor.poll(None, |_ctl, event| match event {
+//!         Event::Line { stream: Stream::Stdout, line, .. } => out.push(line.to_vec()),
+//!         Event::Line { stream: Stream::Stderr, line, .. } => err.push(line.to_vec()),
+//!         Event::Exited(exit) => code = exit.code(),
+//!         _ => {}
+//!     })?;
+//! }
+//! assert_eq!((out, err, code), (vec![b"out".to_vec()], vec![b"err".to_vec()], Some(3)));
+//! # let _ = id;
+//! # Ok::<(), procrun::Error>(())
+//! ```
+//!
+//! **The handle API**, for code that wants gpud's shape: a [`Process`] is
+//! started, read ([`read`], [`Process::stdout`], [`Process::lines`]), waited
+//! for ([`Process::wait`], [`Process::exits`]) and closed from any thread.
+//! All processes share one driver thread that owns one reactor.
+//!
+//! ```
+//! use std::time::Duration;
+//! use procrun::{read, Process, ReadOptions, Restart};
+//!
+//! let p = Process::builder()
+//!     .commands([vec!["echo starting"], vec!["seq", "1", "3"]])
+//!     .run_as_bash_script()
+//!     .restart(Restart::on_error().limit(3).interval(Duration::from_secs(1)))
+//!     .build()?;
+//! p.start()?;
+//! let mut lines = Vec::new();
+//! read(&p, ReadOptions::new().stdout().on_line(|l| lines.push(l.to_string_lossy().into_owned())))?;
+//! assert_eq!(lines, ["starting", "1", "2", "3"]);
+//! assert!(p.wait()?.success());
+//! p.close()?;
+//! # Ok::<(), procrun::Error>(())
+//! ```
+//!
+//! # What it guarantees
+//!
+//! - One thread runs the reactor, blocked only in `epoll_wait`, and with
+//!   nothing due it waits with no timeout: an idle reactor never wakes up.
+//! - Exits are seen through pidfds: no signal handler is installed, and only
+//!   procrun's own children are reaped (`waitid` on each one's pidfd).
+//! - Every byte written to a piped stream reaches the caller once and in
+//!   order, split on `\n` (one `\r` before it dropped); all a run wrote
+//!   before it exited comes before its [`Event::Exited`].
+//! - Memory is bounded: a line longer than the limit comes in pieces flagged
+//!   partial, and a paused consumer stops the reading (the child blocks).
+//! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
+//!   child's process group, then `SIGKILL` after the grace (default 3 s);
+//!   when a non-detached child exits, whatever is left of its group is
+//!   killed while the leader is still a zombie, so a recycled pid is never
+//!   signalled.
+//! - Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
+//!   fd, zombie, script file or (unless detached) group member remains.
+//! - Bad input is a typed [`Error`], never a panic (table below).
+//!
+//! # Caveats
+//!
+//! - **Drop.** Dropping a [`Reactor`] kills every child it still runs (its
+//!   group with `SIGKILL`, or the child alone when detached) and reaps it.
+//!   Dropping a started [`Process`] starts a stop and does not wait; call
+//!   [`Process::close`] to wait for the reap.
+//! - **Who reaps.** procrun reaps its children itself. If the host program
+//!   calls `waitpid(-1)` or sets `SIGCHLD` to `SIG_IGN`, the kernel or that
+//!   code takes the exit status first: procrun still sees the exit, reports
+//!   it with [`Exit::status_lost`] and exit code 255.
+//! - **Detached children** (see [`Command::detached`]) stay in the caller's
+//!   process group; a stop signals the child alone and what it started in
+//!   the background lives on, outside procrun's reach. So does any process
+//!   that calls `setsid` or `setpgid` to leave the group: procrun reads its
+//!   output for the drain time ([`Command::drain`]) after the child exits,
+//!   then closes the pipes.
+//! - **Inherited fds.** A child gets 0, 1 and 2 and no fd of procrun's. An
+//!   fd the host opened without `O_CLOEXEC` is inherited, as with
+//!   [`std::process::Command`].
+//! - **`SIGPIPE`.** Feeding stdin ([`Command::stdin_bytes`]) to a child that
+//!   exits early gets `EPIPE`, handled; a host that has not ignored
+//!   `SIGPIPE` (Rust programs do) would get the signal first.
+//! - **No pidfd** (Linux before 5.3, or `PROCRUN_NO_PIDFD=1`): exits are
+//!   found by `waitid` on each child's pid on a timer that backs off from
+//!   1 ms to 100 ms while children stay up; an exit is then seen up to
+//!   100 ms late and an idle reactor wakes up to ten times a second.
+//!   [`Reactor::uses_pidfd`] tells which mode runs.
+//! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
+//!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
+//!   reader catches up — as a full pipe would. [`read`] drops the lines of
+//!   streams it was not asked for, so it never blocks on them.
+//!
+//! # Errors
+//!
+//! | error | when | shown by |
+//! | --- | --- | --- |
+//! | [`Error::EmptyProgram`] | no program, or a builder with no command | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options` |
+//! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
+//! | [`Error::NulByte`] | NUL in program, argument, env or cwd | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected` |
+//! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
+//! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
+//! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
+//! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_splits_lines_longer_than_its_limit` |
+//! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
+//! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
+//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child` |
+//! | [`Error::NotStarted`] | reading or waiting before start | `read_before_start_and_after_close_are_errors` |
+//! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |
+//! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |
+//! | [`Error::AlreadyRunning`] | a second concurrent run of an [`ExclusiveRunner`] | `exclusive_runner_refuses_a_concurrent_run_atomically` |
+//! | [`Error::Failed`] | an unsuccessful exit, where the API returns it | `read_wait_for_exit_returns_the_failure` |
+//! | [`Error::TimedOut`] | a wait or run past its limit | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it` |
+//! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
+//! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
+//! | [`Error::Io`] | any other OS error (epoll, pipes) | — |
+//!
+//! # Parity with gpud `pkg/process`
+//!
+//! | Go | procrun |
+//! | --- | --- |
+//! | `New(opts...)`, `Op`, `OpOption` | [`Process::builder`], [`ProcessBuilder::build`] |
+//! | `WithCommand`, `WithCommands` | [`ProcessBuilder::command`], [`ProcessBuilder::commands`] |
+//! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]) |
+//! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free) |
+//! | `WithBashScriptTmpDirectory`, `WithBashScriptFilePattern` | [`ProcessBuilder::script_dir`], [`ProcessBuilder::script_pattern`] ([`DEFAULT_SCRIPT_PATTERN`]) |
+//! | `WithEnvs` | [`ProcessBuilder::env`] (added to the inherited environment; [`ProcessBuilder::env_clear`] replaces it) |
+//! | `WithLabel` | [`ProcessBuilder::label`], [`Process::labels`] |
+//! | `WithOutputFile` | [`ProcessBuilder::output_file`] |
+//! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset) |
+//! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`] |
+//! | `Start`, `Started` | [`Process::start`], [`Process::started`] |
+//! | `StartAndWaitForCombinedOutput` | [`Process::start_and_wait_combined`] |
+//! | `Close`, `Closed` | [`Process::close`], [`Process::closed`] |
+//! | `Wait()` | [`Process::wait`], [`Process::wait_timeout`], [`Process::try_wait`], [`Process::exits`] |
+//! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`] |
+//! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`]), [`Process::lines`] |
+//! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd`, `WithInitialBufferSize` | [`read`] with [`ReadOptions`] |
+//! | `Runner`, `NewExclusiveRunner`, `ErrProcessAlreadyRunning` | [`Runner`], [`ExclusiveRunner`], [`Error::AlreadyRunning`] |
+//! | `ErrProcessNotStarted`, `ErrProcessAborted`, `ErrProcessAlreadyStarted` | [`Error::NotStarted`], [`Error::Aborted`], [`Error::AlreadyStarted`] |
+//! | context cancellation / deadline | [`ProcessBuilder::timeout`], [`Process::close`] from another thread |
+//! | `CountRunningPids`, `CountProcessesByStatus`, `FindProcessByName`, `ReadComm`, `CheckRunningByPid`, `HOST_PROC` | [`procfs`] |
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 

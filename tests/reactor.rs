@@ -603,3 +603,15 @@ fn output_to_a_file_bypasses_the_reactor() {
     f.read_to_string(&mut s).unwrap();
     assert_eq!(s, "out\nerr\n");
 }
+
+#[test]
+fn unexecutable_program_is_a_spawn_error() {
+    let mut r = Reactor::new().unwrap();
+    // A directory exists but cannot be executed: EACCES, not "not found".
+    match r.spawn(&Command::new("/tmp")) {
+        Err(Error::Spawn { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied)
+        }
+        other => panic!("{other:?}"),
+    }
+}
