@@ -1,0 +1,85 @@
+//! Load: 1,000 concurrent children, each printing numbered lines and their
+//! sum; every line must arrive exactly once and in order. Prints the wall
+//! time and the CPU time this process spent supervising.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use procrun::{ChildId, Command, Event, Reactor, Stream};
+
+const CHILDREN: usize = 1000;
+const LINES: u64 = 1000;
+
+/// utime + stime of this process, from /proc/self/stat (in clock ticks of
+/// 10 ms, the USER_HZ Linux reports everywhere).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = after
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+#[derive(Default)]
+struct Seen {
+    next: u64,
+    sum: Option<u64>,
+    exited: bool,
+}
+
+#[test]
+fn a_thousand_children_deliver_every_line_once_in_order() {
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) {{ print i; s += i }}; print \"sum\", s }}'"
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let mut seen: HashMap<ChildId, Seen> = HashMap::new();
+    for _ in 0..CHILDREN {
+        seen.insert(r.spawn(&cmd).unwrap(), Seen::default());
+    }
+    let deadline = Instant::now() + common::WATCHDOG * 3;
+    while !r.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog");
+        r.poll(Some(Duration::from_millis(200)), |_, ev| match ev {
+            Event::Line {
+                id,
+                stream: Stream::Stdout,
+                line,
+                ..
+            } => {
+                let s = seen.get_mut(&id).unwrap();
+                let text = std::str::from_utf8(line).unwrap();
+                if let Some(sum) = text.strip_prefix("sum ") {
+                    s.sum = Some(sum.parse().unwrap());
+                } else {
+                    s.next += 1;
+                    assert_eq!(text.parse::<u64>().unwrap(), s.next, "out of order");
+                }
+            }
+            Event::Exited(e) => {
+                assert!(e.success());
+                seen.get_mut(&e.id()).unwrap().exited = true;
+            }
+            _ => {}
+        })
+        .unwrap();
+    }
+    let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+    for s in seen.values() {
+        assert_eq!(s.next, LINES);
+        assert_eq!(s.sum, Some(LINES * (LINES + 1) / 2));
+        assert!(s.exited);
+    }
+    eprintln!(
+        "load: {CHILDREN} children x {LINES} lines: wall {wall:?}, supervisor CPU {cpu:?}"
+    );
+}

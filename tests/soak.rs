@@ -1,0 +1,136 @@
+//! Soak: thousands of spawn/close cycles mixing normal exits, stops,
+//! timeouts, restarts and scripts, then nothing may be left: the same fds,
+//! no zombie, no member of any group procrun made, no script file, RSS
+//! back within a small bound.
+//!
+//! CI runs the short version; the full 10,000 cycles run with
+//! `cargo test --release --test soak -- --ignored`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+use procrun::{Command, Process, Reactor, Restart};
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
+/// Zombies are dead: orphans killed with their group wait there for init to
+/// reap them, which is not procrun's to do.
+fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
+    let mut left = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let mut fields = after.split(' ');
+        let state = fields.next().unwrap();
+        let pgrp: u32 = fields.nth(1).unwrap().parse().unwrap();
+        if groups.contains(&pgrp) && state != "Z" {
+            left.push(pid);
+        }
+    }
+    left
+}
+
+fn soak(cycles: usize) {
+    let scripts = tempfile::tempdir().unwrap();
+    // Warm up: the Process driver thread and its epoll, allocator arenas.
+    run_script(scripts.path(), 0);
+    let fds = open_fds();
+    let rss = rss_kib();
+    let mut r = Reactor::new().unwrap();
+
+    let mut echo = Command::new("sh");
+    echo.args(["-c", "echo out; echo err >&2; sleep 100 & exit 0"]);
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("100").grace(Duration::from_millis(100));
+    let mut timed = Command::new("sleep");
+    timed.arg("100").timeout(Duration::from_millis(5));
+    let mut failing = Command::new("sh");
+    failing
+        .args(["-c", "exit 1"])
+        .restart(Restart::on_error().limit(2).interval(Duration::ZERO));
+
+    let mut groups = HashSet::new();
+    let mut done = 0;
+    while done < cycles {
+        for i in 0..50.min(cycles - done) {
+            let id = match i % 5 {
+                0 => r.spawn(&echo).unwrap(),
+                1 => {
+                    let id = r.spawn(&sleeper).unwrap();
+                    r.stop(id).unwrap();
+                    id
+                }
+                2 => r.spawn(&timed).unwrap(),
+                3 => r.spawn(&failing).unwrap(),
+                _ => {
+                    run_script(scripts.path(), done + i);
+                    continue;
+                }
+            };
+            groups.insert(r.pid(id).unwrap());
+        }
+        done += 50;
+        let recs = drive_all(&mut r);
+        for rec in recs {
+            if let Rec::Started { pid, .. } = rec {
+                groups.insert(pid);
+            }
+        }
+    }
+    drop(r);
+    assert_eq!(open_fds(), fds, "fds leaked");
+    let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
+    assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");
+    assert_eq!(group_members(&groups), Vec::<u32>::new(), "group members left");
+    assert!(
+        std::fs::read_dir(scripts.path()).unwrap().next().is_none(),
+        "script file left"
+    );
+    let grown = rss_kib().saturating_sub(rss);
+    assert!(grown < 16 * 1024, "RSS grew {grown} KiB over {cycles} cycles");
+}
+
+fn run_script(dir: &std::path::Path, n: usize) {
+    let p = Process::builder()
+        .commands([vec![format!("echo script {n}")], vec!["true".into()]])
+        .run_as_bash_script()
+        .script_dir(dir)
+        .build()
+        .unwrap();
+    let out = p.start_and_wait_combined(Some(WATCHDOG)).unwrap();
+    assert_eq!(out.output, format!("script {n}\n").as_bytes());
+    p.close().unwrap();
+}
+
+#[test]
+fn soak_short() {
+    soak(500);
+}
+
+#[test]
+#[ignore = "10,000 cycles: cargo test --release --test soak -- --ignored"]
+fn soak_ten_thousand_cycles() {
+    soak(10_000);
+}
