@@ -81,6 +81,11 @@ pub enum Output {
     Null,
     /// The supervising process's own stream.
     Inherit,
+    /// For stderr: the same pipe or file as stdout, so the two interleave
+    /// exactly as the child wrote them (its lines then arrive tagged
+    /// [`Stream::Stdout`](crate::Stream::Stdout)). For stdout it means the
+    /// supervising process's stdout, as [`Output::Inherit`].
+    Stdout,
 }
 
 /// When and how a child that failed is started again.

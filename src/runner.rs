@@ -117,7 +117,7 @@ impl Runner for ExclusiveRunner {
         }
         let _release = Release(&self.running);
         let p = Process::builder().script(script).inline().build()?;
-        p.start()?;
+        p.start_with(true)?;
         let out = p.collect_combined(opts.timeout, self.cap)?;
         let error = match out.exit {
             _ if out.timed_out => Some(Error::TimedOut),

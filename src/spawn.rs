@@ -1,7 +1,7 @@
 //! Turning a [`Command`] into a running child: pipes, process group, pidfd.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
@@ -58,10 +58,15 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
             Stdio::from(child_end)
         }
     });
-    let (stdout, out_stdio) = output(&cmd.stdout)?;
-    std_cmd.stdout(out_stdio);
-    let (stderr, err_stdio) = output(&cmd.stderr)?;
-    std_cmd.stderr(err_stdio);
+    let (stdout, out_child) = output(&cmd.stdout, io::stdout().as_fd())?;
+    let (stderr, err_child) = match &cmd.stderr {
+        // One pipe (or file) for both: the kernel keeps the order in which
+        // the child wrote, which two pipes cannot.
+        Output::Stdout => (None, out_child.try_clone()?),
+        other => output(other, io::stderr().as_fd())?,
+    };
+    std_cmd.stdout(Stdio::from(out_child));
+    std_cmd.stderr(Stdio::from(err_child));
 
     let child = std_cmd.spawn().map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
@@ -102,15 +107,17 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
     }
 }
 
-fn output(out: &Output) -> Result<(Option<OwnedFd>, Stdio)> {
+/// procrun's end of the stream (when it reads it) and the child's end;
+/// `own` is procrun's own stream of the same name, for [`Output::Inherit`].
+fn output(out: &Output, own: BorrowedFd<'_>) -> Result<(Option<OwnedFd>, OwnedFd)> {
     Ok(match out {
         Output::Lines => {
             let (ours, child_end) = sys::output_pipe()?;
-            (Some(ours), Stdio::from(child_end))
+            (Some(ours), child_end)
         }
         // A dup, so the caller's file stays open and theirs to close.
-        Output::File(f) => (None, Stdio::from(f.try_clone()?)),
-        Output::Null => (None, Stdio::null()),
-        Output::Inherit => (None, Stdio::inherit()),
+        Output::File(f) => (None, OwnedFd::from(f.try_clone()?)),
+        Output::Null => (None, OwnedFd::from(std::fs::File::create("/dev/null")?)),
+        Output::Inherit | Output::Stdout => (None, own.try_clone_to_owned()?),
     })
 }

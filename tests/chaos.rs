@@ -73,9 +73,7 @@ fn a_gib_without_newline_comes_in_bounded_pieces() {
 #[test]
 fn invalid_utf8_and_nul_bytes_pass_through_unchanged() {
     let mut r = Reactor::new().unwrap();
-    let id = r
-        .spawn(&sh(r"printf '\377\000a\n\300\n\000'"))
-        .unwrap();
+    let id = r.spawn(&sh(r"printf '\377\000a\n\300\n\000'")).unwrap();
     let recs = run_to_done(&mut r, id);
     let lines: Vec<Vec<u8>> = recs
         .iter()
@@ -91,8 +89,11 @@ fn invalid_utf8_and_nul_bytes_pass_through_unchanged() {
 fn kill_from_outside_is_a_failure_that_restarts() {
     let mut r = Reactor::new().unwrap();
     let mut c = Command::new("sleep");
-    c.arg("100")
-        .restart(Restart::on_error().limit(1).interval(Duration::from_millis(10)));
+    c.arg("100").restart(
+        Restart::on_error()
+            .limit(1)
+            .interval(Duration::from_millis(10)),
+    );
     let id = r.spawn(&c).unwrap();
     let mut recs = Vec::new();
     drive_until(&mut r, &mut recs, |r| {
@@ -107,7 +108,10 @@ fn kill_from_outside_is_a_failure_that_restarts() {
     let e = exits_of(&recs, id)[0];
     assert_eq!(e.signal(), Some(9));
     assert!(!e.was_stopped(), "procrun did not send that signal");
-    assert!(e.restart_in().is_some(), "a signal from outside is a failure");
+    assert!(
+        e.restart_in().is_some(),
+        "a signal from outside is a failure"
+    );
     drive_until(&mut r, &mut recs, |r| {
         r.iter()
             .any(|e| matches!(e, Rec::Started { restarts: 1, .. }))
@@ -148,5 +152,9 @@ fn setsid_escapes_the_group_and_the_stop() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     assert!(exits_of(&recs, id)[0].was_stopped());
-    assert_eq!(proc_state(escaped), Some('S'), "the escapee is not reachable");
+    assert_eq!(
+        proc_state(escaped),
+        Some('S'),
+        "the escapee is not reachable"
+    );
 }

@@ -79,7 +79,5 @@ fn a_thousand_children_deliver_every_line_once_in_order() {
         assert_eq!(s.sum, Some(LINES * (LINES + 1) / 2));
         assert!(s.exited);
     }
-    eprintln!(
-        "load: {CHILDREN} children x {LINES} lines: wall {wall:?}, supervisor CPU {cpu:?}"
-    );
+    eprintln!("load: {CHILDREN} children x {LINES} lines: wall {wall:?}, supervisor CPU {cpu:?}");
 }

@@ -427,7 +427,8 @@ fn restarts_give_one_result_per_exit_to_every_waiter() {
     assert_eq!(pids.len(), 3);
     assert!(pids[0] != pids[1] && pids[1] != pids[2], "pid changes");
     for w in [&mut w1, &mut w2] {
-        let exits: Vec<_> = std::iter::from_fn(|| w.next()).collect();
+        let w = w.by_ref();
+        let exits: Vec<_> = w.collect();
         assert_eq!(exits.len(), 3);
         assert!(exits.iter().all(|e| e.code() == Some(2)));
         assert!(exits[2].is_final() && exits[2].restart_limit_reached());
@@ -597,4 +598,25 @@ fn process_is_send_and_sync() {
     fn is<T: Send + Sync>() {}
     is::<Process>();
     is::<ExclusiveRunner>();
+}
+
+#[test]
+fn combined_output_keeps_the_order_the_child_wrote() {
+    let script: String = (0..200)
+        .map(|i| format!("echo out{i}; echo err{i} >&2\n"))
+        .collect();
+    let p = Process::builder().script(script).build().unwrap();
+    let out = p.start_and_wait_combined(None).unwrap();
+    let want: String = (0..200).map(|i| format!("out{i}\nerr{i}\n")).collect();
+    assert_eq!(String::from_utf8(out.output).unwrap(), want);
+}
+
+#[test]
+fn pid_is_known_as_soon_as_start_returns() {
+    for _ in 0..50 {
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        let pid = p.pid().expect("pid right after start");
+        assert_eq!(p.wait().unwrap().pid(), pid);
+    }
 }

@@ -615,3 +615,17 @@ fn unexecutable_program_is_a_spawn_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn stderr_into_the_stdout_pipe_keeps_the_write_order() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("for i in 1 2 3; do echo o$i; echo e$i >&2; done");
+    c.stderr(procrun::Output::Stdout);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(
+        lines_of(&recs, id, Stream::Stdout),
+        ["o1", "e1", "o2", "e2", "o3", "e3"]
+    );
+    assert!(lines_of(&recs, id, Stream::Stderr).is_empty());
+}

@@ -82,6 +82,10 @@ fn run(mut reactor: Reactor, inner: &Inner) {
                         procs.insert(*id, shared.clone());
                     }
                     let mut st = shared.lock();
+                    if let Ok(id) = &r {
+                        // Known before start() returns, as gpud's PID() is.
+                        st.pid = reactor.pid(*id);
+                    }
                     st.start_result = Some(r.map(|id| st.id = Some(id)));
                     shared.notify_all_now(&st);
                 }

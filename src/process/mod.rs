@@ -199,9 +199,10 @@ impl ProcessBuilder {
         self
     }
 
-    /// Writes both streams of the child to this file (`WithOutputFile`);
-    /// procrun does not close it. Nothing is then readable through the
-    /// process.
+    /// Writes both streams of the child to this file (`WithOutputFile`).
+    /// The child writes through duplicates of it; this handle is dropped
+    /// with the process, so pass a [`File::try_clone`] to keep the file open
+    /// yourself. Nothing is then readable through the process.
     pub fn output_file(mut self, file: File) -> Self {
         self.output_file = Some(Arc::new(file));
         self
@@ -380,8 +381,8 @@ impl std::fmt::Debug for Process {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CombinedOutput {
-    /// stdout and stderr interleaved in the order the lines were read, each
-    /// line ended by `\n`.
+    /// stdout and stderr interleaved as the child wrote them (they share
+    /// one pipe), each line ended by `\n`.
     pub output: Vec<u8>,
     /// The final exit (`None` only if the process was closed before it was
     /// ever reaped, which a close does not allow).
@@ -405,6 +406,12 @@ impl Process {
     /// [`Reactor::spawn`](crate::Reactor::spawn), and I/O errors writing the
     /// script. A failed start leaves no script file behind.
     pub fn start(&self) -> Result<()> {
+        self.start_with(false)
+    }
+
+    /// Starts; with `merged`, stderr shares stdout's pipe so combined
+    /// output keeps the order in which the child wrote.
+    pub(crate) fn start_with(&self, merged: bool) -> Result<()> {
         {
             let mut st = self.shared.lock();
             if st.closed {
@@ -415,7 +422,7 @@ impl Process {
             }
             st.started = true;
         }
-        let r = self.start_inner();
+        let r = self.start_inner(merged);
         if r.is_err() {
             let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
             *res = Resources::default();
@@ -425,8 +432,11 @@ impl Process {
         r
     }
 
-    fn start_inner(&self) -> Result<()> {
+    fn start_inner(&self, merged: bool) -> Result<()> {
         let mut cmd = self.cmd.clone();
+        if merged && matches!(cmd.stderr, Output::Lines) {
+            cmd.stderr(Output::Stdout);
+        }
         if let Some(s) = &self.script {
             let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
             if self.inline {
@@ -555,7 +565,9 @@ impl Process {
     ///
     /// [`Error::NotStarted`].
     pub fn wait(&self) -> Result<Exit> {
-        self.wait_final(None)?.ok_or(Error::TimedOut)
+        // With no deadline the wait ends only once the process is done, and
+        // a done process has exited at least once.
+        self.wait_final(None)?.ok_or(Error::NotStarted)
     }
 
     /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
@@ -659,7 +671,7 @@ impl Process {
     /// The errors of [`start`](Self::start). A failed exit is not an error:
     /// look at [`CombinedOutput::exit`].
     pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
-        self.start()?;
+        self.start_with(true)?;
         self.collect_combined(limit, usize::MAX)
     }
 
@@ -730,15 +742,18 @@ pub struct Exits {
     next: usize,
 }
 
-impl Exits {
+impl Iterator for Exits {
+    type Item = Exit;
+
     /// Blocks until the next exit; `None` once the process is done and
     /// every exit was seen.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Option<Exit> {
+    fn next(&mut self) -> Option<Exit> {
         self.next_by(None).ok().flatten()
     }
+}
 
-    /// As [`next`](Self::next), waiting at most `limit`.
+impl Exits {
+    /// As [`Iterator::next`], waiting at most `limit`.
     ///
     /// # Errors
     ///

@@ -31,6 +31,22 @@ pub enum Stream {
     Stderr,
 }
 
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a run of a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
