@@ -27,8 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Starts, reads both streams and waits for the exit in one call; past
     // the limit the process is stopped and the output so far returned.
-    // stdout and stderr are two pipes: lines written to both at nearly the
-    // same moment may come out in either order.
+    // stderr shares stdout's pipe here, so lines come in the order written.
     let out = p.start_and_wait_combined(Some(Duration::from_secs(5)))?;
     println!("--- combined output ---");
     print!("{}", String::from_utf8_lossy(&out.output));
