@@ -102,7 +102,9 @@ impl Exit {
         self.timed_out
     }
 
-    /// When a restart follows, the delay before it.
+    /// When a restart follows, the delay before it. A stop or timeout during
+    /// that delay cancels the restart: [`Event::Done`] then follows with no
+    /// further exit.
     pub fn restart_in(&self) -> Option<Duration> {
         self.restart_in
     }

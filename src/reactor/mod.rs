@@ -563,9 +563,8 @@ impl Reactor {
             self.use_pidfd = false;
         }
         let pid = handle.pid();
-        // From here on the child runs: every failure must still leave it
-        // supervised, so registration errors kill it and let the exit path
-        // reap it.
+        // From here on the child runs: a failure below must not leave it
+        // running unwatched or unreaped.
         let mut failed = None;
         let token = match handle.pidfd() {
             Some(fd) => {
@@ -586,7 +585,8 @@ impl Reactor {
             .enumerate()
         {
             let Some(fd) = fd else { continue };
-            let reader = LineReader::with_max_line(max_line)?;
+            // The command was validated, so the limit is not 0.
+            let reader = LineReader::with_max_line(max_line).unwrap_or_default();
             let t = self.alloc_source(Source::Out(OutPipe {
                 fd,
                 child: index,
@@ -601,11 +601,13 @@ impl Reactor {
             }
             pipes[slot] = Some(t);
         }
+        let mut stdin_token = None;
         if let (Some(fd), Some(data)) = (stdin, stdin_data) {
             let t = self.alloc_source(Source::In(InPipe { fd, data, pos: 0 }));
             if let Err(e) = self.register_source(t, Interest::WRITABLE) {
                 failed.get_or_insert(e);
             }
+            stdin_token = Some(t);
         }
         let child = self.child_mut(index);
         child.open_pipes += pipes.iter().flatten().count() as u32;
@@ -616,7 +618,21 @@ impl Reactor {
             started: Instant::now(),
         });
         if let Some(e) = failed {
+            // epoll could not take the fds (out of memory): the run cannot be
+            // supervised, so end it now rather than leave it unwatched.
             self.signal_run(index, Signal::KILL);
+            let child = self.child_mut(index);
+            let run = child.run.take().expect("set above");
+            let pipes = std::mem::take(&mut child.pipes);
+            child.open_pipes -= pipes.iter().flatten().count() as u32;
+            let _ = run.handle.reap_blocking();
+            match run.token {
+                Some(t) => drop(self.free_source(t)),
+                None => self.polled -= 1,
+            }
+            for t in pipes.into_iter().flatten().chain(stdin_token) {
+                self.free_source(t);
+            }
             return Err(Error::Io(e));
         }
         Ok(pid)
