@@ -87,6 +87,7 @@ pub struct Reactor {
     polled: usize,
     exit_poll: Option<TimerKey>,
     exit_poll_ms: u64,
+    wakeups: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -220,6 +221,7 @@ impl Reactor {
             polled: 0,
             exit_poll: None,
             exit_poll_ms: EXIT_POLL_MIN_MS,
+            wakeups: 0,
         })
     }
 
@@ -304,6 +306,12 @@ impl Reactor {
     /// The pid of the child's current run, if one is alive.
     pub fn pid(&self, id: ChildId) -> Option<u32> {
         self.child(id)?.run.as_ref().map(|r| r.handle.pid())
+    }
+
+    /// How many times the reactor has returned from `epoll_wait`: with no
+    /// timer due, an idle reactor adds none.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
     }
 
     /// Whether children are watched through pidfds (Linux 5.3 and later),
@@ -416,7 +424,9 @@ impl Reactor {
         }
         // mio rounds a sub-millisecond timeout up, so a timer is never
         // polled for before its tick and the loop never spins.
-        match self.poll.poll(&mut self.events, wait) {
+        let r = self.poll.poll(&mut self.events, wait);
+        self.wakeups += 1;
+        match r {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
