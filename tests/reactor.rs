@@ -630,3 +630,48 @@ fn stderr_into_the_stdout_pipe_keeps_the_write_order() {
     );
     assert!(lines_of(&recs, id, Stream::Stderr).is_empty());
 }
+
+#[test]
+fn another_loop_can_wait_on_the_reactor_fd() {
+    use std::os::fd::AsFd;
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("sleep 0.2; echo late");
+    c.timeout(Duration::from_secs(30));
+    let id = r.spawn(&c).unwrap();
+    // The Started event is owed: no waiting allowed.
+    assert_eq!(r.next_timeout(), Some(Duration::ZERO));
+    let mut recs = Vec::new();
+    r.poll(Some(Duration::ZERO), |_, ev| recs.push(record(ev)))
+        .unwrap();
+    // Now only the 30 s timeout is pending.
+    let t = r.next_timeout().unwrap();
+    // Deadlines round up to the next millisecond tick.
+    assert!(
+        t > Duration::from_secs(20) && t <= Duration::from_millis(30_002),
+        "{t:?}"
+    );
+    // An outer epoll wakes when the child writes and exits.
+    use std::os::fd::AsRawFd;
+    let mut outer = mio::Poll::new().unwrap();
+    let fd = r.as_fd().as_raw_fd();
+    outer
+        .registry()
+        .register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(0),
+            mio::Interest::READABLE,
+        )
+        .unwrap();
+    let mut events = mio::Events::with_capacity(4);
+    let deadline = Instant::now() + WATCHDOG;
+    let mut outer_wakeups = 0;
+    while !recs.contains(&Rec::Done(id)) {
+        assert!(Instant::now() < deadline);
+        outer.poll(&mut events, r.next_timeout()).unwrap();
+        outer_wakeups += !events.is_empty() as u32;
+        r.poll(Some(Duration::ZERO), |_, ev| recs.push(record(ev)))
+            .unwrap();
+    }
+    assert!(outer_wakeups >= 1);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["late"]);
+}

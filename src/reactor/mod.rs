@@ -308,6 +308,22 @@ impl Reactor {
         self.child(id)?.run.as_ref().map(|r| r.handle.pid())
     }
 
+    /// How long another event loop that waits on this reactor's fd (see
+    /// its [`AsFd`] impl) may sleep before calling [`poll`](Reactor::poll):
+    /// zero when work is owed (queued events, a pipe cut off by the read
+    /// budget), the time to the next timer, or `None` for no limit.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        if !self.queued.is_empty() || !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let tick = self.wheel.next_deadline()?;
+        Some(
+            self.clock
+                .instant(tick)
+                .saturating_duration_since(Instant::now()),
+        )
+    }
+
     /// How many times the reactor has returned from `epoll_wait`: with no
     /// timer due, an idle reactor adds none.
     pub fn wakeups(&self) -> u64 {
@@ -1078,9 +1094,10 @@ impl Reactor {
 }
 
 impl AsFd for Reactor {
-    /// The epoll fd: readable when [`poll`](Reactor::poll) has work, so
-    /// another event loop can wait on it. Timers are not on it: such a
-    /// loop must also wake by the deadline it learns from `poll` returning.
+    /// The epoll fd: readable when a child's fd has news, so another event
+    /// loop can wait on it. Timers and owed work are not on it: such a loop
+    /// waits on this fd for at most [`Reactor::next_timeout`], then calls
+    /// [`poll`](Reactor::poll) with a zero timeout.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.poll.registry().as_fd()
     }
