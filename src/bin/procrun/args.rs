@@ -1,0 +1,651 @@
+//! The command line, parsed by hand: two subcommands and a few options do
+//! not need a parser crate.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use procrun::procfs::State;
+
+pub const USAGE: &str = "\
+procrun: run and supervise commands, or look at the host's processes
+
+Usage:
+  procrun run [OPTIONS] -- PROGRAM [ARGS...]
+  procrun run [OPTIONS] --script FILE
+  procrun run [OPTIONS] --name NAME=COMMAND [--name NAME=COMMAND...]
+  procrun ps [--state STATE] [--name NAME [--exact]] [--count]
+  procrun --help | --version
+
+'procrun run --help' and 'procrun ps --help' list the options.
+";
+
+pub const RUN_USAGE: &str = "\
+Run commands, print their output line by line, stop them on Ctrl-C.
+
+Usage:
+  procrun run [OPTIONS] -- PROGRAM [ARGS...]
+  procrun run [OPTIONS] --script FILE            (runs: bash FILE)
+  procrun run [OPTIONS] --name NAME=COMMAND...   (runs: bash -c COMMAND, all at once)
+
+Options:
+  --timeout DURATION        stop each process after this long, restarts included
+                            (0: no timeout); exit status 124
+  --grace DURATION          time between SIGTERM and SIGKILL on a stop [default: 3s]
+  --restart-on-error        restart a process that fails (non-zero exit, or killed)
+  --restart-limit N         at most N restarts, 0 for no limit [default: 0]
+  --restart-interval DUR    delay before a restart [default: 5s]
+  --backoff                 double the delay after each restart, up to 60s
+                            (--restart-limit, --restart-interval and --backoff
+                            imply --restart-on-error)
+  --detached                keep processes in procrun's process group; a stop
+                            signals the process alone, not what it started
+  --env KEY=VALUE           set an environment variable (repeatable)
+  --cwd DIR                 working directory of the processes
+  --max-line BYTES          print longer lines in pieces of BYTES [default: 65536]
+  --output FILE             append stdout and stderr of every process to FILE
+                            instead of printing them
+  --timestamps              prefix each line with the seconds since procrun started
+  --quiet                   print neither output nor start/exit notes
+  -h, --help                print this help
+
+Durations: 500ms, 3s, 1.5s, 2m, 1h; a bare number is seconds.
+
+Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
+(stderr), on procrun's stdout; start, exit and restart notes as 'NAME * ...' on
+stderr. NAME is the program's file name, the script's, or the --name given.
+Prefixes are coloured when the stream is a terminal and NO_COLOR is unset.
+
+Ctrl-C, SIGTERM or SIGHUP stops every process (SIGTERM to its process group,
+SIGKILL after the grace) and procrun exits once all are gone; a second one
+sends SIGKILL at once.
+
+Exit status: the process's exit code; 128+N if signal N killed it; 124 if it
+timed out. With several processes, the first non-zero of those, in the order
+they ended (0 if none). 128+N when procrun itself was stopped by signal N
+(130 for Ctrl-C, 143 for SIGTERM); 141 when procrun's stdout was closed;
+2 for bad usage (unknown option, bad duration, program or script not found);
+1 when procrun itself failed.
+";
+
+pub const PS_USAGE: &str = "\
+Look at the host's processes through /proc (or $HOST_PROC).
+
+Usage:
+  procrun ps                      count processes by state
+  procrun ps --count              count processes
+  procrun ps --state STATE        list processes in STATE
+  procrun ps --name NAME          the first process whose name contains NAME
+                                  (exit status 1 when there is none)
+  procrun ps --name NAME --exact  whether a process called NAME runs
+                                  (exit status 0 if so, 1 if not)
+
+--state, --name and --count combine: list (or with --count, count) the
+processes in STATE whose name contains NAME.
+
+States: running (R), sleep (S), blocked (D), idle (I), stop (T),
+tracing-stop (t), zombie (Z), dead (X), parked (P).
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Cli {
+    Run(RunArgs),
+    Ps(PsArgs),
+    Help(&'static str),
+    Version,
+}
+
+/// What `run` starts.
+#[derive(Debug, PartialEq)]
+pub enum What {
+    /// A program and its arguments.
+    Program(Vec<OsString>),
+    /// `bash FILE`.
+    Script(PathBuf),
+    /// `bash -c COMMAND` for each (name, command).
+    Named(Vec<(String, OsString)>),
+}
+
+#[derive(Debug)]
+pub struct RunArgs {
+    pub what: What,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub restart: bool,
+    pub restart_limit: u32,
+    pub restart_interval: Duration,
+    pub backoff: bool,
+    pub detached: bool,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub max_line: Option<usize>,
+    pub output: Option<PathBuf>,
+    pub timestamps: bool,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct PsArgs {
+    pub state: Option<State>,
+    pub name: Option<String>,
+    pub exact: bool,
+    pub count: bool,
+}
+
+/// The cap of `--backoff`: doubling a 5 s interval reaches it after four
+/// restarts; a crash loop is then retried once a minute.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+
+/// Parses the arguments after the program name. The error is the one line
+/// to print after `procrun: `.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
+    let mut args = args.into_iter();
+    let Some(first) = args.next() else {
+        return Err("no command given; see 'procrun --help'".into());
+    };
+    match first.to_str() {
+        Some("run") => parse_run(args.collect()),
+        Some("ps") => parse_ps(args.collect()),
+        Some("-h" | "--help") => Ok(Cli::Help(USAGE)),
+        Some("help") => match args.next().as_deref().and_then(OsStr::to_str) {
+            Some("run") => Ok(Cli::Help(RUN_USAGE)),
+            Some("ps") => Ok(Cli::Help(PS_USAGE)),
+            _ => Ok(Cli::Help(USAGE)),
+        },
+        Some("-V" | "--version") => Ok(Cli::Version),
+        _ if first.as_bytes().starts_with(b"-") => Err(format!(
+            "unknown option '{}'; see 'procrun --help'",
+            first.to_string_lossy()
+        )),
+        _ => Err(format!(
+            "unknown command '{}'; see 'procrun --help'",
+            first.to_string_lossy()
+        )),
+    }
+}
+
+/// Walks options: `--flag`, `--flag VALUE` and `--flag=VALUE`.
+struct Opts {
+    args: std::vec::IntoIter<OsString>,
+    cmd: &'static str,
+}
+
+impl Opts {
+    /// The next option as (flag, inline value), or the argument itself when
+    /// it is not an option (`Err`).
+    fn next(&mut self) -> Option<Result<(String, Option<OsString>), OsString>> {
+        let arg = self.args.next()?;
+        let bytes = arg.as_bytes();
+        if !bytes.starts_with(b"-") || bytes == b"-" || bytes == b"--" {
+            return Some(Err(arg));
+        }
+        let (flag, value) = match bytes.iter().position(|&b| b == b'=') {
+            Some(i) if bytes.starts_with(b"--") => (
+                &bytes[..i],
+                Some(OsStr::from_bytes(&bytes[i + 1..]).to_owned()),
+            ),
+            _ => (bytes, None),
+        };
+        Some(Ok((String::from_utf8_lossy(flag).into_owned(), value)))
+    }
+
+    fn value(&mut self, flag: &str, inline: Option<OsString>) -> Result<OsString, String> {
+        inline
+            .or_else(|| self.args.next())
+            .ok_or_else(|| format!("{}: {flag} needs a value", self.cmd))
+    }
+
+    fn str_value(&mut self, flag: &str, inline: Option<OsString>) -> Result<String, String> {
+        let v = self.value(flag, inline)?;
+        v.into_string()
+            .map_err(|v| format!("{}: {flag} {:?} is not UTF-8", self.cmd, v))
+    }
+
+    fn duration(&mut self, flag: &str, inline: Option<OsString>) -> Result<Duration, String> {
+        let v = self.str_value(flag, inline)?;
+        parse_duration(&v).map_err(|e| format!("{}: {flag}: {e}", self.cmd))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &mut self,
+        flag: &str,
+        inline: Option<OsString>,
+    ) -> Result<T, String> {
+        let v = self.str_value(flag, inline)?;
+        v.parse()
+            .map_err(|_| format!("{}: {flag}: '{v}' is not a number", self.cmd))
+    }
+
+    fn no_value(&self, flag: &str, inline: Option<OsString>) -> Result<(), String> {
+        match inline {
+            None => Ok(()),
+            Some(_) => Err(format!("{}: {flag} takes no value", self.cmd)),
+        }
+    }
+
+    fn unknown(&self, flag: &str) -> String {
+        format!(
+            "{}: unknown option '{flag}'; see 'procrun {} --help'",
+            self.cmd, self.cmd
+        )
+    }
+}
+
+fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
+    let mut o = Opts {
+        args: args.into_iter(),
+        cmd: "run",
+    };
+    let mut a = RunArgs {
+        what: What::Named(Vec::new()),
+        timeout: None,
+        grace: Duration::from_secs(3),
+        restart: false,
+        restart_limit: 0,
+        restart_interval: Duration::from_secs(5),
+        backoff: false,
+        detached: false,
+        env: Vec::new(),
+        cwd: None,
+        max_line: None,
+        output: None,
+        timestamps: false,
+        quiet: false,
+    };
+    let mut program: Option<Vec<OsString>> = None;
+    let mut script: Option<PathBuf> = None;
+    let mut named: Vec<(String, OsString)> = Vec::new();
+    while let Some(next) = o.next() {
+        let (flag, inline) = match next {
+            Ok(opt) => opt,
+            Err(arg) => {
+                // `--` or the first argument that is not an option: the
+                // rest is the program's, options included.
+                let mut argv: Vec<OsString> = Vec::new();
+                if arg != "--" {
+                    argv.push(arg);
+                }
+                argv.extend(o.args.by_ref());
+                if argv.is_empty() {
+                    return Err("run: no program after '--'".into());
+                }
+                program = Some(argv);
+                break;
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Cli::Help(RUN_USAGE)),
+            "--timeout" => {
+                let d = o.duration(&flag, inline)?;
+                a.timeout = (!d.is_zero()).then_some(d);
+            }
+            "--grace" => a.grace = o.duration(&flag, inline)?,
+            "--restart-on-error" => {
+                o.no_value(&flag, inline)?;
+                a.restart = true;
+            }
+            "--restart-limit" => {
+                a.restart_limit = o.number(&flag, inline)?;
+                a.restart = true;
+            }
+            "--restart-interval" => {
+                a.restart_interval = o.duration(&flag, inline)?;
+                a.restart = true;
+            }
+            "--backoff" => {
+                o.no_value(&flag, inline)?;
+                a.backoff = true;
+                a.restart = true;
+            }
+            "--detached" => {
+                o.no_value(&flag, inline)?;
+                a.detached = true;
+            }
+            "--env" => a.env.push(o.str_value(&flag, inline)?),
+            "--cwd" => a.cwd = Some(o.value(&flag, inline)?.into()),
+            "--max-line" => {
+                let n: usize = o.number(&flag, inline)?;
+                if n == 0 {
+                    return Err("run: --max-line must be at least 1".into());
+                }
+                a.max_line = Some(n);
+            }
+            "--output" => a.output = Some(o.value(&flag, inline)?.into()),
+            "--timestamps" => {
+                o.no_value(&flag, inline)?;
+                a.timestamps = true;
+            }
+            "--quiet" | "-q" => {
+                o.no_value(&flag, inline)?;
+                a.quiet = true;
+            }
+            "--script" => {
+                if script.is_some() {
+                    return Err("run: --script given twice".into());
+                }
+                script = Some(o.value(&flag, inline)?.into());
+            }
+            "--name" => {
+                let v = o.value(&flag, inline)?;
+                named.push(parse_named(&v, &named)?);
+            }
+            _ => return Err(o.unknown(&flag)),
+        }
+    }
+    a.what =
+        match (program, script, named.is_empty()) {
+            (Some(p), None, true) => What::Program(p),
+            (None, Some(s), true) => What::Script(s),
+            (None, None, false) => What::Named(named),
+            (None, None, true) => {
+                return Err(
+                    "run: no command given; use -- PROGRAM, --script FILE or --name NAME=COMMAND"
+                        .into(),
+                )
+            }
+            _ => return Err(
+                "run: give one of -- PROGRAM, --script FILE or --name NAME=COMMAND, not several"
+                    .into(),
+            ),
+        };
+    Ok(Cli::Run(a))
+}
+
+fn parse_named(v: &OsStr, seen: &[(String, OsString)]) -> Result<(String, OsString), String> {
+    let bytes = v.as_bytes();
+    let Some(i) = bytes.iter().position(|&b| b == b'=') else {
+        return Err(format!(
+            "run: --name {:?} is not NAME=COMMAND",
+            v.to_string_lossy()
+        ));
+    };
+    let name = std::str::from_utf8(&bytes[..i])
+        .map_err(|_| format!("run: --name: the name in {v:?} is not UTF-8"))?;
+    let command = OsStr::from_bytes(&bytes[i + 1..]);
+    if name.is_empty() || command.is_empty() {
+        return Err(format!(
+            "run: --name {:?} is not NAME=COMMAND",
+            v.to_string_lossy()
+        ));
+    }
+    if seen.iter().any(|(n, _)| n == name) {
+        return Err(format!("run: --name {name:?} given twice"));
+    }
+    Ok((name.to_owned(), command.to_owned()))
+}
+
+fn parse_ps(args: Vec<OsString>) -> Result<Cli, String> {
+    let mut o = Opts {
+        args: args.into_iter(),
+        cmd: "ps",
+    };
+    let mut a = PsArgs::default();
+    while let Some(next) = o.next() {
+        let (flag, inline) = match next {
+            Ok(opt) => opt,
+            Err(arg) => {
+                return Err(format!(
+                    "ps: unexpected argument '{}'; see 'procrun ps --help'",
+                    arg.to_string_lossy()
+                ))
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Cli::Help(PS_USAGE)),
+            "--state" => {
+                let v = o.str_value(&flag, inline)?;
+                a.state = Some(parse_state(&v)?);
+            }
+            "--name" => a.name = Some(o.str_value(&flag, inline)?),
+            "--exact" => {
+                o.no_value(&flag, inline)?;
+                a.exact = true;
+            }
+            "--count" => {
+                o.no_value(&flag, inline)?;
+                a.count = true;
+            }
+            _ => return Err(o.unknown(&flag)),
+        }
+    }
+    if a.exact && (a.name.is_none() || a.state.is_some() || a.count) {
+        return Err("ps: --exact goes with --name alone".into());
+    }
+    Ok(Cli::Ps(a))
+}
+
+/// A state by its name (as `ps` prints it) or its `/proc/PID/stat` letter.
+pub fn parse_state(s: &str) -> Result<State, String> {
+    Ok(match s {
+        "running" | "R" => State::Running,
+        "sleep" | "sleeping" | "S" => State::Sleeping,
+        "blocked" | "disk-sleep" | "D" => State::DiskSleep,
+        "idle" | "I" => State::Idle,
+        "stop" | "stopped" | "T" => State::Stopped,
+        "tracing-stop" | "tracing stop" | "t" => State::TracingStop,
+        "zombie" | "Z" => State::Zombie,
+        "dead" | "X" => State::Dead,
+        "parked" | "P" => State::Parked,
+        _ => {
+            return Err(format!(
+                "ps: unknown state '{s}'; one of running, sleep, blocked, idle, stop, \
+                 tracing-stop, zombie, dead, parked"
+            ))
+        }
+    })
+}
+
+/// `500ms`, `3s`, `1.5s`, `2m`, `1h`, or a bare number of seconds; exact
+/// to the nanosecond (no float rounding).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration '{s}' (use e.g. 500ms, 3s, 2m, 1h)");
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let unit_ns: u128 = match unit {
+        "ms" => 1_000_000,
+        "" | "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(bad()),
+    };
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') || frac.len() > 18 {
+        return Err(bad());
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let frac_ns = if frac.is_empty() {
+        0
+    } else {
+        let digits: u128 = frac.parse().map_err(|_| bad())?;
+        digits * unit_ns / 10u128.pow(frac.len() as u32)
+    };
+    let ns = whole
+        .checked_mul(unit_ns)
+        .and_then(|n| n.checked_add(frac_ns))
+        .ok_or_else(bad)?;
+    let ns = u64::try_from(ns).map_err(|_| format!("duration '{s}' is too long"))?;
+    Ok(Duration::from_nanos(ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    fn run(s: &[&str]) -> Result<RunArgs, String> {
+        match parse(args(s))? {
+            Cli::Run(a) => Ok(a),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_in_each_unit_are_exact() {
+        let cases = [
+            ("500ms", Duration::from_millis(500)),
+            ("3s", Duration::from_secs(3)),
+            ("3", Duration::from_secs(3)),
+            ("1.5s", Duration::from_millis(1500)),
+            (".25s", Duration::from_millis(250)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("0.1ms", Duration::from_micros(100)),
+            ("0", Duration::ZERO),
+        ];
+        for (s, d) in cases {
+            assert_eq!(parse_duration(s), Ok(d), "{s}");
+        }
+    }
+
+    #[test]
+    fn malformed_durations_are_rejected() {
+        for s in [
+            "",
+            "s",
+            ".",
+            "1.2.3s",
+            "-1s",
+            "1x",
+            "1 s",
+            "1e3",
+            "inf",
+            "nan",
+            "3sec",
+            "1..s",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn program_after_double_dash_keeps_its_own_options() {
+        let a = run(&["run", "--grace", "1s", "--", "ls", "--all", "-l"]).unwrap();
+        assert_eq!(a.what, What::Program(args(&["ls", "--all", "-l"])));
+        assert_eq!(a.grace, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn first_non_option_starts_the_program() {
+        let a = run(&["run", "--quiet", "echo", "--timeout", "x"]).unwrap();
+        assert_eq!(a.what, What::Program(args(&["echo", "--timeout", "x"])));
+        assert!(a.quiet && a.timeout.is_none());
+    }
+
+    #[test]
+    fn inline_values_and_defaults() {
+        let a = run(&["run", "--timeout=2m", "--env=A=b", "--", "true"]).unwrap();
+        assert_eq!(a.timeout, Some(Duration::from_secs(120)));
+        assert_eq!(a.env, ["A=b"]);
+        assert_eq!(a.grace, Duration::from_secs(3));
+        assert_eq!(a.restart_interval, Duration::from_secs(5));
+        assert!(!a.restart);
+    }
+
+    #[test]
+    fn restart_options_imply_restart_on_error() {
+        for opt in [
+            &["--restart-limit", "2"][..],
+            &["--backoff"],
+            &["--restart-interval", "1s"],
+        ] {
+            let mut v = vec!["run"];
+            v.extend_from_slice(opt);
+            v.extend_from_slice(&["--", "false"]);
+            assert!(run(&v).unwrap().restart, "{opt:?}");
+        }
+    }
+
+    #[test]
+    fn named_commands_are_collected_in_order() {
+        let a = run(&["run", "--name", "web=a=b c", "--name=db=d"]).unwrap();
+        assert_eq!(
+            a.what,
+            What::Named(vec![
+                ("web".into(), "a=b c".into()),
+                ("db".into(), "d".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn bad_run_lines_are_one_line_errors() {
+        for bad in [
+            &["run"][..],
+            &["run", "--"],
+            &["run", "--bogus", "--", "true"],
+            &["run", "--timeout", "3x", "--", "true"],
+            &["run", "--timeout"],
+            &["run", "--quiet=yes", "--", "true"],
+            &["run", "--max-line", "0", "--", "true"],
+            &["run", "--restart-limit", "-1", "--", "true"],
+            &["run", "--name", "noequals"],
+            &["run", "--name", "=cmd"],
+            &["run", "--name", "a=x", "--name", "a=y"],
+            &["run", "--script", "f", "--", "true"],
+            &["run", "--script", "f", "--script", "g"],
+            &["bogus"],
+            &["--bogus"],
+            &[],
+        ] {
+            let e = parse(args(bad)).expect_err(&format!("{bad:?}"));
+            assert!(!e.contains('\n') && !e.is_empty(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn ps_options_and_states() {
+        let Cli::Ps(a) = parse(args(&["ps", "--state", "D", "--count"])).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a,
+            PsArgs {
+                state: Some(State::DiskSleep),
+                count: true,
+                ..PsArgs::default()
+            }
+        );
+        for s in [
+            State::Running,
+            State::Sleeping,
+            State::DiskSleep,
+            State::Idle,
+            State::Stopped,
+            State::Zombie,
+            State::Dead,
+            State::Parked,
+        ] {
+            assert_eq!(parse_state(s.as_str()), Ok(s));
+            assert_eq!(parse_state(&(s.letter() as char).to_string()), Ok(s));
+        }
+        assert!(parse_state("asleep").is_err());
+        assert!(parse(args(&["ps", "--exact"])).is_err());
+        assert!(parse(args(&["ps", "extra"])).is_err());
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert!(matches!(parse(args(&["--help"])), Ok(Cli::Help(USAGE))));
+        assert!(matches!(
+            parse(args(&["run", "--help"])),
+            Ok(Cli::Help(RUN_USAGE))
+        ));
+        assert!(matches!(
+            parse(args(&["help", "ps"])),
+            Ok(Cli::Help(PS_USAGE))
+        ));
+        assert!(matches!(parse(args(&["-V"])), Ok(Cli::Version)));
+    }
+}

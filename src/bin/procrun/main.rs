@@ -1,0 +1,69 @@
+//! `procrun`: supervise commands from a shell, on the procrun library.
+//!
+//! `procrun run` starts a program, a bash script or several named bash
+//! command lines on one reactor, prints their output line by line with a
+//! name prefix, restarts them, times them out, and stops them all (SIGTERM,
+//! then SIGKILL after a grace period) on Ctrl-C. `procrun ps` counts and
+//! lists the host's processes through /proc. `procrun --help` says more.
+#![deny(unsafe_code)]
+
+mod args;
+mod print;
+mod ps;
+mod run;
+mod signals;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use args::Cli;
+
+/// Why procrun gives up, with the one line it prints.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: exit status 2.
+    Usage(String),
+    /// The OS failed procrun: exit status 1.
+    Runtime(String),
+}
+
+/// An error with its chain of sources on one line.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let result = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Cli::Help(text)) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            Ok(0)
+        }
+        Ok(Cli::Version) => {
+            println!("procrun {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Ok(Cli::Run(a)) => run::run(a),
+        Ok(Cli::Ps(a)) => ps::ps(a),
+        Err(msg) => Err(Failure::Usage(msg)),
+    };
+    // Returned rather than `process::exit`, so that the reactor's Drop has
+    // run (it kills and reaps any child still alive) before procrun exits.
+    ExitCode::from(match result {
+        Ok(status) => status,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("procrun: {msg}");
+            2
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("procrun: {msg}");
+            1
+        }
+    })
+}

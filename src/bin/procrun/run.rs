@@ -1,0 +1,346 @@
+//! `procrun run`: start the commands on one reactor, print their lines as
+//! they come, stop them all on a signal, exit with their status.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Duration;
+
+use procrun::{ChildId, Command, Error, Event, Exit, Output, Reactor, Restart};
+
+use crate::args::{RunArgs, What, BACKOFF_CAP};
+use crate::print::{Ending, Human, Printer};
+use crate::{describe, signals, Failure};
+
+/// As coreutils `timeout` reports a command it had to stop.
+const TIMED_OUT: u8 = 124;
+/// procrun's stdout went away: the status a shell shows for a process
+/// killed by SIGPIPE.
+const BROKEN_PIPE: u8 = 128 + 13;
+
+/// Runs what `args` asks for; the exit status to leave with.
+pub fn run(args: RunArgs) -> Result<u8, Failure> {
+    let specs = commands(&args)?;
+    let mut reactor =
+        Reactor::new().map_err(|e| Failure::Runtime(format!("cannot start: {}", describe(&e))))?;
+    // Before any child starts, so that a Ctrl-C never leaves one behind.
+    let signals = signals::install(reactor.waker())
+        .map_err(|e| Failure::Runtime(format!("cannot take signals: {e}")))?;
+    let names: Vec<&str> = specs.iter().map(|(n, _)| n.as_str()).collect();
+    let mut state = State {
+        printer: Printer::new(&names, args.timestamps, args.quiet),
+        children: Vec::with_capacity(specs.len()),
+        index: HashMap::with_capacity(specs.len()),
+        restart_limit: args.restart_limit,
+        failure: None,
+    };
+    for (name, cmd) in &specs {
+        // On an error, dropping the reactor kills and reaps whatever was
+        // started already.
+        let id = reactor
+            .spawn(cmd)
+            .map_err(|e| spawn_failure(name, &args.what, &e))?;
+        state.index.insert(id, state.children.len());
+        state.children.push(Child {
+            name: name.clone(),
+            id,
+            last: None,
+            done: false,
+        });
+    }
+    let mut sup = Supervisor {
+        reactor,
+        state,
+        signals,
+        grace: args.grace,
+        detached: args.detached,
+        shutdown: None,
+    };
+    sup.run()
+}
+
+/// Each command with its prefix name, every option applied.
+fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
+    let mut specs = match &a.what {
+        What::Program(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            vec![(base_name(&argv[0]), c)]
+        }
+        What::Script(path) => {
+            // Absolute, so that --cwd does not change which file bash reads.
+            let abs = std::fs::canonicalize(path)
+                .ok()
+                .filter(|p| p.is_file())
+                .ok_or_else(|| {
+                    Failure::Usage(format!("run: script not found: {}", path.display()))
+                })?;
+            let mut c = Command::new("bash");
+            c.arg(abs);
+            vec![(base_name(path.as_os_str()), c)]
+        }
+        What::Named(list) => list
+            .iter()
+            .map(|(name, line)| {
+                let mut c = Command::new("bash");
+                c.arg("-c").arg(line);
+                (name.clone(), c)
+            })
+            .collect(),
+    };
+    let output = match &a.output {
+        Some(path) => Some(Arc::new(open_output(path)?)),
+        None => None,
+    };
+    for (_, c) in &mut specs {
+        c.grace(a.grace).detached(a.detached).env_entries(&a.env);
+        if let Some(t) = a.timeout {
+            c.timeout(t);
+        }
+        if a.restart {
+            let mut policy = Restart::on_error()
+                .limit(a.restart_limit)
+                .interval(a.restart_interval);
+            if a.backoff {
+                policy = policy.backoff(BACKOFF_CAP);
+            }
+            c.restart(policy);
+        }
+        if let Some(dir) = &a.cwd {
+            c.current_dir(dir);
+        }
+        if let Some(n) = a.max_line {
+            c.max_line(n);
+        }
+        if let Some(f) = &output {
+            c.stdout(Output::File(f.clone()))
+                .stderr(Output::File(f.clone()));
+        } else if a.quiet {
+            // Nothing will be printed: do not read it at all.
+            c.stdout(Output::Null).stderr(Output::Null);
+        }
+    }
+    Ok(specs)
+}
+
+/// Appended to, so that several children (and restarts) never overwrite
+/// each other's lines.
+fn open_output(path: &Path) -> Result<File, Failure> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Failure::Usage(format!("run: cannot open {}: {e}", path.display())))
+}
+
+fn base_name(program: &OsStr) -> String {
+    let name = Path::new(program).file_name().unwrap_or(program);
+    name.to_string_lossy().into_owned()
+}
+
+/// Bad input is exit status 2; the OS failing procrun is 1.
+fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
+    let msg = match what {
+        What::Named(_) => format!("run: {name}: {}", describe(e)),
+        _ => format!("run: {}", describe(e)),
+    };
+    match e {
+        Error::Io(_) | Error::NoPidfd => Failure::Runtime(msg),
+        _ => Failure::Usage(msg),
+    }
+}
+
+/// The exit status a run stands for.
+fn status_of(exit: &Exit) -> u8 {
+    if exit.timed_out() {
+        TIMED_OUT
+    } else if let Some(code) = exit.code() {
+        (code & 0xff) as u8
+    } else if let Some(sig) = exit.signal() {
+        128u8.saturating_add(sig as u8)
+    } else {
+        1
+    }
+}
+
+struct Child {
+    name: String,
+    id: ChildId,
+    /// The last run's end, kept for a restart that fails to start.
+    last: Option<Exit>,
+    done: bool,
+}
+
+/// What the event handler needs (everything but the reactor it runs in).
+struct State {
+    printer: Printer,
+    children: Vec<Child>,
+    index: HashMap<ChildId, usize>,
+    restart_limit: u32,
+    /// The status of the first child that finished unsuccessfully.
+    failure: Option<u8>,
+}
+
+impl State {
+    fn on_event(&mut self, ev: Event<'_>) {
+        match ev {
+            Event::Line {
+                id, stream, line, ..
+            } => {
+                if let Some(&i) = self.index.get(&id) {
+                    self.printer.line(i, stream, line);
+                }
+            }
+            Event::Started {
+                id, pid, restarts, ..
+            } => {
+                let Some(&i) = self.index.get(&id) else {
+                    return;
+                };
+                if restarts == 0 {
+                    self.printer.note(i, format_args!("started (pid {pid})"));
+                } else {
+                    let of = match self.restart_limit {
+                        0 => String::new(),
+                        n => format!(" of {n}"),
+                    };
+                    self.printer.note(
+                        i,
+                        format_args!("restarted (pid {pid}, restart {restarts}{of})"),
+                    );
+                }
+            }
+            Event::Exited(exit) => {
+                let Some(&i) = self.index.get(&exit.id()) else {
+                    return;
+                };
+                let then = match exit.restart_in() {
+                    Some(d) => format!(", restarting in {}", Human(d)),
+                    None if exit.restart_limit_reached() => ", restart limit reached".into(),
+                    None => String::new(),
+                };
+                self.printer
+                    .note(i, format_args!("{}{then}", Ending(&exit)));
+                self.children[i].last = Some(exit);
+                if exit.is_final() {
+                    self.record(&exit);
+                }
+            }
+            Event::RestartFailed { id, error, .. } => {
+                let Some(&i) = self.index.get(&id) else {
+                    return;
+                };
+                self.printer.error(format_args!(
+                    "{}: restart failed: {}",
+                    self.children[i].name,
+                    describe(&error)
+                ));
+                if let Some(last) = self.children[i].last {
+                    self.record(&last);
+                }
+            }
+            Event::Done { id, .. } => {
+                if let Some(i) = self.index.remove(&id) {
+                    self.children[i].done = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record(&mut self, exit: &Exit) {
+        if self.failure.is_none() {
+            let status = status_of(exit);
+            if status != 0 {
+                self.failure = Some(status);
+            }
+        }
+    }
+}
+
+struct Supervisor {
+    reactor: Reactor,
+    state: State,
+    signals: Receiver<i32>,
+    grace: Duration,
+    detached: bool,
+    /// Set once procrun is stopping everything: the status to exit with.
+    shutdown: Option<u8>,
+}
+
+impl Supervisor {
+    fn run(&mut self) -> Result<u8, Failure> {
+        while !self.reactor.is_empty() {
+            let state = &mut self.state;
+            self.reactor
+                .poll(None, |_, ev| state.on_event(ev))
+                .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
+            self.state.printer.flush();
+            while let Ok(sig) = self.signals.try_recv() {
+                self.on_signal(sig);
+            }
+            if self.state.printer.broken() && self.shutdown.is_none() {
+                self.stop_all(BROKEN_PIPE, "stdout was closed");
+            }
+        }
+        self.state.printer.flush();
+        Ok(self
+            .shutdown
+            .unwrap_or_else(|| self.state.failure.unwrap_or(0)))
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        let name = signals::name(sig);
+        if self.shutdown.is_none() {
+            let status = 128u8.saturating_add(sig as u8);
+            self.stop_all(status, &format!("{name} received"));
+            return;
+        }
+        self.state
+            .printer
+            .info(format_args!("{name} received again: killing now"));
+        for c in self.state.children.iter().filter(|c| !c.done) {
+            // Between two polls: the reactor has not reaped this run, so the
+            // pid (and group) is still the child's.
+            if let Some(pid) = self.reactor.pid(c.id) {
+                signals::kill_now(pid, !self.detached);
+            }
+        }
+    }
+
+    fn stop_all(&mut self, status: u8, why: &str) {
+        self.shutdown = Some(status);
+        let live: Vec<ChildId> = self
+            .state
+            .children
+            .iter()
+            .filter(|c| !c.done)
+            .map(|c| c.id)
+            .collect();
+        self.state.printer.info(format_args!(
+            "{why}: stopping {} process{} (SIGKILL after {})",
+            live.len(),
+            if live.len() == 1 { "" } else { "es" },
+            Human(self.grace)
+        ));
+        for id in live {
+            // A child between its exit and its Done has nothing to stop.
+            let _ = self.reactor.stop(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_name_is_the_file_name() {
+        assert_eq!(base_name(OsStr::new("/usr/bin/python3")), "python3");
+        assert_eq!(base_name(OsStr::new("echo")), "echo");
+        assert_eq!(base_name(OsStr::new("./run.sh")), "run.sh");
+    }
+}

@@ -1,0 +1,666 @@
+//! The `procrun` command-line tool, driven as a user would: the built
+//! binary, real children, signals sent to it. Every wait has a watchdog.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_procrun");
+
+/// How long anything may take before the test fails. Generous: these
+/// machines are shared and noisy.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Src {
+    Out,
+    Err,
+}
+
+/// A procrun process whose stdout and stderr are read line by line.
+struct Running {
+    child: Child,
+    lines: Receiver<(Src, String)>,
+    out: String,
+    err: String,
+}
+
+/// A procrun process that has exited.
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    out: String,
+    err: String,
+    /// From the signal (if one was sent) to the exit.
+    since_signal: Option<Duration>,
+}
+
+impl Finished {
+    fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("procrun was killed: {self:?}"))
+    }
+}
+
+fn procrun_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn spawn(args: &[&str]) -> Running {
+    spawn_cmd(procrun_cmd(args))
+}
+
+fn spawn_cmd(mut cmd: Command) -> Running {
+    let mut child = cmd.spawn().expect("spawn procrun");
+    let (tx, lines) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    for (from, pipe) in [
+        (Src::Out, Box::new(out) as Box<dyn Read + Send>),
+        (Src::Err, Box::new(err)),
+    ] {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).split(b'\n') {
+                let Ok(line) = line else { return };
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if tx.send((from, line)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Running {
+        child,
+        lines,
+        out: String::new(),
+        err: String::new(),
+    }
+}
+
+/// Runs procrun to completion.
+fn procrun(args: &[&str]) -> Finished {
+    spawn(args).finish(None)
+}
+
+impl Running {
+    fn keep(&mut self, from: Src, line: &str) {
+        let buf = match from {
+            Src::Out => &mut self.out,
+            Src::Err => &mut self.err,
+        };
+        buf.push_str(line);
+        buf.push('\n');
+    }
+
+    /// Waits for a line of `from` containing `needle`.
+    fn wait_line(&mut self, from: Src, needle: &str) -> String {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((f, line)) => {
+                    self.keep(f, &line);
+                    if f == from && line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "watchdog ({e:?}): no {from:?} line with {needle:?}; stdout {:?}, stderr {:?}",
+                    self.out, self.err
+                ),
+            }
+        }
+    }
+
+    /// Sends `sig` (a name `kill` knows) to procrun; returns when it was sent.
+    fn signal(&self, sig: &str) -> Instant {
+        let sent = Instant::now();
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+        sent
+    }
+
+    /// Waits (with the watchdog) for procrun to exit and for all its output.
+    fn finish(mut self, signalled: Option<Instant>) -> Finished {
+        let deadline = Instant::now() + WATCHDOG;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "watchdog: procrun did not exit; stdout {:?}, stderr {:?}",
+                    self.out, self.err
+                );
+            }
+            // Draining here keeps the pipes from filling while we wait.
+            while let Ok((f, l)) = self.lines.try_recv() {
+                self.keep(f, &l);
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let since_signal = signalled.map(|t| t.elapsed());
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((f, l)) => self.keep(f, &l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("watchdog: output never ended"),
+            }
+        }
+        Finished {
+            status,
+            out: std::mem::take(&mut self.out),
+            err: std::mem::take(&mut self.err),
+            since_signal,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Only on a failing test: procrun, not its children, is killed.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The pids of the live (not zombie) processes in process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        if fields[0] != "Z" && fields[2] == pgid.to_string() {
+            pids.push(entry.file_name().to_string_lossy().parse().unwrap());
+        }
+    }
+    pids
+}
+
+fn wait_group_gone(pgid: u32) {
+    let deadline = Instant::now() + WATCHDOG;
+    while !group_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "group {pgid} still has {:?}",
+            group_members(pgid)
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn echo_is_printed_with_its_name_and_exits_0() {
+    let f = procrun(&["run", "--", "echo", "hello"]);
+    assert_eq!(f.code(), 0);
+    assert_eq!(f.out, "echo | hello\n");
+    assert!(f.err.contains("echo * started (pid "), "{}", f.err);
+    assert!(f.err.contains("echo * exited with code 0"), "{}", f.err);
+}
+
+#[test]
+fn program_may_come_without_double_dash() {
+    let f = procrun(&["run", "echo", "--timeout", "x"]);
+    assert_eq!(f.code(), 0);
+    assert_eq!(f.out, "echo | --timeout x\n");
+}
+
+#[test]
+fn exit_code_of_the_child_is_procruns() {
+    let f = procrun(&["run", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(f.code(), 7);
+    assert_eq!(f.out, "sh | out\nsh ! err\n");
+}
+
+#[test]
+fn child_killed_by_a_signal_exits_128_plus_the_signal() {
+    let f = procrun(&["run", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(f.code(), 128 + 9);
+    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+}
+
+#[test]
+fn timeout_stops_the_child_and_exits_124() {
+    let start = Instant::now();
+    let f = procrun(&["run", "--timeout", "300ms", "--", "sleep", "100"]);
+    assert_eq!(f.code(), 124);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(start.elapsed() < Duration::from_secs(30), "not stopped");
+    assert!(f.err.contains("timed out"), "{}", f.err);
+}
+
+#[test]
+fn children_start_with_no_signal_blocked() {
+    // procrun takes SIGINT and SIGTERM; its children must not inherit
+    // anything of it, or a stop could not reach them.
+    let f = procrun(&["run", "--", "grep", "^SigBlk", "/proc/self/status"]);
+    assert_eq!(f.code(), 0);
+    assert_eq!(f.out, "grep | SigBlk:\t0000000000000000\n");
+}
+
+#[test]
+fn sigint_stops_a_child_ignoring_sigterm_after_the_grace_not_before() {
+    let mut r = spawn(&[
+        "run",
+        "--grace",
+        "1s",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; echo ready $$; sleep 100",
+    ]);
+    let ready = r.wait_line(Src::Out, "ready");
+    let pid: u32 = ready.rsplit(' ').next().unwrap().parse().unwrap();
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 130);
+    let took = f.since_signal.unwrap();
+    assert!(took >= Duration::from_secs(1), "exited after {took:?}");
+    assert!(f.err.contains("SIGINT received"), "{}", f.err);
+    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "child unreaped"
+    );
+    wait_group_gone(pid);
+}
+
+#[test]
+fn sigint_reaches_the_child_as_sigterm_at_once() {
+    // sleep keeps the signal mask it is given (a shell would reset it), so
+    // this fails if the child inherited a blocked SIGTERM.
+    let mut r = spawn(&["run", "--grace", "30s", "--", "sleep", "100"]);
+    r.wait_line(Src::Err, "sleep * started");
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 130);
+    assert!(f.since_signal.unwrap() < Duration::from_secs(20), "{f:?}");
+    assert!(f.err.contains("killed by signal 15"), "{}", f.err);
+}
+
+#[test]
+fn sigterm_stops_every_child_and_exits_143() {
+    let mut r = spawn(&[
+        "run",
+        "--name",
+        "a=echo ready; sleep 100",
+        "--name",
+        "b=echo ready; sleep 100",
+    ]);
+    r.wait_line(Src::Out, "a | ready");
+    r.wait_line(Src::Out, "b | ready");
+    let sent = r.signal("TERM");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 143);
+    assert!(f.err.contains("stopping 2 processes"), "{}", f.err);
+    assert_eq!(f.err.matches("stopped, killed by signal 15").count(), 2);
+}
+
+#[test]
+fn second_sigint_kills_without_waiting_for_the_grace() {
+    let mut r = spawn(&[
+        "run",
+        "--grace",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; echo ready; sleep 100",
+    ]);
+    r.wait_line(Src::Out, "ready");
+    r.signal("INT");
+    r.wait_line(Src::Err, "SIGINT received");
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 130);
+    assert!(f.since_signal.unwrap() < Duration::from_secs(30), "{f:?}");
+    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+}
+
+#[test]
+fn failed_runs_restart_up_to_the_limit() {
+    let f = procrun(&[
+        "run",
+        "--restart-on-error",
+        "--restart-limit",
+        "2",
+        "--restart-interval",
+        "100ms",
+        "--",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    assert_eq!(f.code(), 3);
+    assert_eq!(f.out, "sh | run\n".repeat(3));
+    assert_eq!(f.err.matches("restarting in 100ms").count(), 2, "{}", f.err);
+    assert!(f.err.contains("restart 2 of 2"), "{}", f.err);
+    assert!(f.err.contains("restart limit reached"), "{}", f.err);
+}
+
+#[test]
+fn backoff_doubles_the_restart_delay() {
+    let f = procrun(&[
+        "run",
+        "--backoff",
+        "--restart-limit",
+        "3",
+        "--restart-interval",
+        "100ms",
+        "--",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    assert_eq!(f.code(), 1);
+    let delays: Vec<&str> = f
+        .err
+        .lines()
+        .filter_map(|l| l.split("restarting in ").nth(1))
+        .collect();
+    assert_eq!(delays, ["100ms", "200ms", "400ms"], "{}", f.err);
+}
+
+#[test]
+fn sighup_stops_the_child_and_exits_129() {
+    let mut r = spawn(&["run", "--", "sleep", "100"]);
+    r.wait_line(Src::Err, "sleep * started");
+    let sent = r.signal("HUP");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 129);
+    assert!(f.err.contains("SIGHUP received"), "{}", f.err);
+}
+
+#[test]
+fn named_processes_run_at_once_with_padded_prefixes() {
+    let f = procrun(&[
+        "run",
+        "--name",
+        "web=echo from web",
+        "--name",
+        "db=echo oops >&2; exit 5",
+    ]);
+    assert_eq!(f.code(), 5);
+    let mut lines: Vec<&str> = f.out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["db  ! oops", "web | from web"]);
+    assert!(f.err.contains("db  * exited with code 5"), "{}", f.err);
+}
+
+#[test]
+fn first_failure_in_time_decides_the_status_of_several() {
+    let f = procrun(&[
+        "run",
+        "--name",
+        "slow=sleep 1; exit 4",
+        "--name",
+        "fast=exit 3",
+        "--name",
+        "ok=true",
+    ]);
+    assert_eq!(f.code(), 3);
+}
+
+#[test]
+fn output_is_plain_when_not_a_terminal() {
+    let f = procrun(&["run", "--name", "a=echo x", "--name", "b=echo y >&2"]);
+    assert_eq!(f.code(), 0);
+    assert!(!f.out.is_empty());
+    assert!(!f.out.contains('\x1b'), "{:?}", f.out);
+    assert!(!f.err.contains('\x1b'), "{:?}", f.err);
+}
+
+#[test]
+fn output_file_gets_both_streams_and_nothing_is_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.log");
+    let f = procrun(&[
+        "run",
+        "--output",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(f.code(), 0);
+    assert_eq!(f.out, "");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "out\nerr\n");
+}
+
+#[test]
+fn env_and_cwd_reach_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    let f = procrun(&[
+        "run",
+        "--env",
+        "GREETING=hi there",
+        "--cwd",
+        dir.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING; pwd",
+    ]);
+    assert_eq!(f.code(), 0);
+    assert_eq!(f.out, format!("sh | hi there\nsh | {}\n", dir.display()));
+}
+
+#[test]
+fn quiet_prints_nothing_and_keeps_the_status() {
+    let f = procrun(&[
+        "run",
+        "--quiet",
+        "--",
+        "sh",
+        "-c",
+        "echo x; echo y >&2; exit 4",
+    ]);
+    assert_eq!(f.code(), 4);
+    assert_eq!((f.out.as_str(), f.err.as_str()), ("", ""));
+}
+
+#[test]
+fn timestamps_prefix_lines_with_elapsed_seconds() {
+    let f = procrun(&["run", "--timestamps", "--", "echo", "hi"]);
+    assert_eq!(f.code(), 0);
+    let line = f.out.trim_start();
+    let (stamp, rest) = line.split_once(' ').unwrap();
+    let (secs, ms) = stamp.split_once('.').unwrap();
+    assert!(secs.parse::<u64>().is_ok() && ms.len() == 3, "{line:?}");
+    assert_eq!(rest, "echo | hi\n");
+}
+
+#[test]
+fn script_runs_with_bash_under_its_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("job.sh");
+    std::fs::write(&script, "echo \"from $BASH_VERSION\" | cut -c1-4\nexit 6\n").unwrap();
+    let f = procrun(&["run", "--script", script.to_str().unwrap()]);
+    assert_eq!(f.code(), 6);
+    assert_eq!(f.out, "job.sh | from\n");
+}
+
+#[test]
+fn long_lines_are_printed_in_pieces() {
+    let f = procrun(&["run", "--max-line", "4", "--", "echo", "abcdefghij"]);
+    assert_eq!(f.out, "echo | abcd\necho | efgh\necho | ij\n");
+}
+
+#[test]
+fn detached_child_stays_in_procruns_process_group() {
+    let script = "echo $$ $(cut -d' ' -f5 /proc/$$/stat)";
+    let pair = |f: &Finished| -> (String, String) {
+        let rest = f.out.trim_end().split_once(" | ").unwrap().1.to_owned();
+        let (pid, pgid) = rest.split_once(' ').unwrap();
+        (pid.to_owned(), pgid.to_owned())
+    };
+    let own = procrun(&["run", "--", "sh", "-c", script]);
+    let (pid, pgid) = pair(&own);
+    assert_eq!(pid, pgid, "a child leads its own group");
+    let det = procrun(&["run", "--detached", "--", "sh", "-c", script]);
+    let (pid, pgid) = pair(&det);
+    assert_ne!(pid, pgid, "a detached child does not");
+}
+
+#[test]
+fn closed_stdout_stops_the_children_and_exits_141() {
+    let mut child = procrun_cmd(&["run", "--", "yes"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    out.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"yes | ");
+    drop(out);
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("watchdog: procrun kept running with no reader");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(status.code(), Some(141));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_on_stderr() {
+    let cases: &[&[&str]] = &[
+        &["run", "--timeout", "3x", "--", "true"],
+        &["run", "--bogus", "--", "true"],
+        &["run", "--", "procrun-test-no-such-program"],
+        &["run", "--script", "/nonexistent/procrun-test.sh"],
+        &["run", "--env", "NOEQUALS", "--", "true"],
+        &["run", "--env", "A=1", "--env", "A=2", "--", "true"],
+        &["run", "--cwd", "/nonexistent/procrun-test", "--", "true"],
+        &["run"],
+        &[],
+        &["frobnicate"],
+        &["ps", "--state", "asleep"],
+        &["ps", "--bogus"],
+    ];
+    for args in cases {
+        let f = procrun(args);
+        assert_eq!(f.code(), 2, "{args:?}: {f:?}");
+        assert_eq!(f.out, "", "{args:?}");
+        assert_eq!(f.err.lines().count(), 1, "{args:?}: {:?}", f.err);
+        assert!(f.err.starts_with("procrun: "), "{args:?}: {:?}", f.err);
+    }
+    let f = procrun(&["run", "--", "procrun-test-no-such-program"]);
+    assert!(f.err.contains("program not found"), "{}", f.err);
+}
+
+#[test]
+fn help_prints_usage_and_exits_0() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["ps", "--help"],
+        &["help"],
+    ] {
+        let f = procrun(args);
+        assert_eq!(f.code(), 0, "{args:?}");
+        assert!(f.out.contains("Usage:"), "{args:?}: {}", f.out);
+    }
+}
+
+#[test]
+fn ps_count_is_the_number_of_processes() {
+    let f = procrun(&["ps", "--count"]);
+    assert_eq!(f.code(), 0);
+    assert!(f.out.trim().parse::<usize>().unwrap() > 0, "{}", f.out);
+}
+
+#[test]
+fn ps_counts_by_state_add_up_to_the_total() {
+    let f = procrun(&["ps"]);
+    assert_eq!(f.code(), 0);
+    let mut sum = 0;
+    let mut total = None;
+    for line in f.out.lines().skip(1) {
+        let (state, n) = line.split_at(14);
+        let n: usize = n.trim().parse().unwrap();
+        match state.trim() {
+            "total" => total = Some(n),
+            "unreadable" => {}
+            _ => sum += n,
+        }
+    }
+    assert_eq!(total, Some(sum), "{}", f.out);
+    assert!(sum > 0);
+}
+
+#[test]
+fn ps_state_sleep_lists_sleeping_processes() {
+    let f = procrun(&["ps", "--state", "sleep"]);
+    assert_eq!(f.code(), 0);
+    let rows: Vec<&str> = f.out.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{}", f.out);
+    for row in rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert!(cols[0].parse::<u32>().is_ok(), "{row}");
+        assert_eq!(cols[1], "sleep", "{row}");
+    }
+}
+
+#[test]
+fn ps_name_finds_the_tests_own_child() {
+    // A copy of sleep under a name no other process has.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("prt{}", std::process::id());
+    let exe = dir.path().join(&name);
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = Command::new(&exe).arg("100").spawn().unwrap();
+    let pid = child.id().to_string();
+    // Until it has exec'd, the child's name is still the test's.
+    let deadline = Instant::now() + WATCHDOG;
+    let f = loop {
+        let f = procrun(&["ps", "--name", &name]);
+        if f.code() == 0 || Instant::now() > deadline {
+            break f;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let row: Vec<&str> = f.out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!((row[0], row[2]), (pid.as_str(), name.as_str()));
+    let exact = procrun(&["ps", "--name", &name, "--exact"]);
+    assert_eq!(exact.code(), 0);
+    assert_eq!(exact.out, format!("{name}: running\n"));
+    let count = procrun(&["ps", "--name", &name, "--count"]);
+    assert_eq!(count.out, "1\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = procrun(&["ps", "--name", &name]);
+    assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
+}
