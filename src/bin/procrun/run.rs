@@ -148,7 +148,7 @@ fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
         _ => format!("run: {}", describe(e)),
     };
     match e {
-        Error::Io(_) | Error::NoPidfd => Failure::Runtime(msg),
+        Error::Io(_) => Failure::Runtime(msg),
         _ => Failure::Usage(msg),
     }
 }
