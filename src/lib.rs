@@ -77,6 +77,9 @@
 //!   when a non-detached child exits, whatever is left of its group is
 //!   killed while the leader is still a zombie, so a recycled pid is never
 //!   signalled.
+//! - A child starts with no signal blocked and every signal at its default
+//!   action, whatever the spawning thread blocks or the host ignores (std's
+//!   `Command` hands both on, so a stop's `SIGTERM` could go unseen).
 //! - Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
 //!   fd, zombie, script file or (unless detached) group member remains.
 //! - Bad input is a typed [`Error`], never a panic (table below).

@@ -1,13 +1,20 @@
-//! Turning a [`Command`] into a running child: pipes, process group, pidfd.
+//! Turning a [`Command`] into a running child: the program looked up on
+//! `PATH`, its environment, pipes, process group, and a pidfd.
 
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use crate::command::{Command, Input, Output};
-use crate::sys::{self, ChildHandle};
+use crate::sys::{self, ChildHandle, SpawnSpec};
 use crate::{Error, Result};
+
+/// `PATH` when the child's environment has none, as `execvp` assumes.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// A child just started, with procrun's ends of its pipes.
 pub(crate) struct Spawned {
@@ -21,43 +28,27 @@ pub(crate) struct Spawned {
 
 /// Starts `cmd`, which the caller has validated.
 ///
-/// std's spawn (posix_spawn where it can, so vfork speed) does the fork and
-/// exec; procrun adds the pipes and the pidfd. Every fd procrun holds is
-/// CLOEXEC, so the child inherits only 0, 1 and 2.
+/// `posix_spawn` (vfork speed) does the fork and exec; every fd procrun
+/// holds is CLOEXEC, so the child inherits only 0, 1 and 2.
 pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
-    let mut std_cmd = std::process::Command::new(&cmd.program);
-    std_cmd.args(&cmd.args);
-    if cmd.env_clear {
-        std_cmd.env_clear();
-    }
-    for (k, v) in &cmd.env {
-        match v {
-            Some(v) => std_cmd.env(k, v),
-            None => std_cmd.env_remove(k),
-        };
-    }
-    for e in &cmd.env_entries {
-        if let Some((k, v)) = e.split_once('=') {
-            std_cmd.env(k, v);
-        }
-    }
-    if let Some(dir) = &cmd.cwd {
-        std_cmd.current_dir(dir);
-    }
-    if !cmd.detached {
-        std_cmd.process_group(0);
-    }
+    let envp = environment(cmd);
+    let path = find_program(cmd, &envp)?;
+    let argv: Vec<CString> = std::iter::once(&cmd.program)
+        .chain(&cmd.args)
+        .map(|a| cstring(a.as_bytes()))
+        .collect();
+    let cwd = cmd.cwd.as_ref().map(|d| cstring(d.as_os_str().as_bytes()));
 
     let mut stdin = None;
-    std_cmd.stdin(match &cmd.stdin {
-        Input::Null => Stdio::null(),
-        Input::Inherit => Stdio::inherit(),
+    let stdin_child: Option<OwnedFd> = match &cmd.stdin {
+        Input::Null => Some(File::open("/dev/null")?.into()),
+        Input::Inherit => None,
         Input::Bytes(_) => {
             let (child_end, ours) = sys::input_pipe()?;
             stdin = Some(ours);
-            Stdio::from(child_end)
+            Some(child_end)
         }
-    });
+    };
     let (stdout, out_child) = output(&cmd.stdout, io::stdout().as_fd())?;
     let (stderr, err_child) = match &cmd.stderr {
         // One pipe (or file) for both: the kernel keeps the order in which
@@ -65,27 +56,33 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
         Output::Stdout => (None, out_child.try_clone()?),
         other => output(other, io::stderr().as_fd())?,
     };
-    std_cmd.stdout(Stdio::from(out_child));
-    std_cmd.stderr(Stdio::from(err_child));
-
-    let child = std_cmd.spawn().map_err(|source| {
-        if source.kind() == io::ErrorKind::NotFound {
-            // The working directory was checked before, so ENOENT names the
-            // program (or, rarely, its #! interpreter).
-            Error::ProgramNotFound {
-                program: cmd.program.to_string_lossy().into_owned(),
-            }
-        } else {
-            Error::Spawn {
-                program: cmd.program.to_string_lossy().into_owned(),
-                source,
-            }
-        }
+    let own_stdin = io::stdin();
+    let stdin_fd: BorrowedFd<'_> = match &stdin_child {
+        Some(fd) => fd.as_fd(),
+        None => own_stdin.as_fd(),
+    };
+    let spec = SpawnSpec {
+        path: &path,
+        argv: &argv,
+        envp: &envp,
+        cwd: cwd.as_deref(),
+        new_group: !cmd.detached,
+        stdio: [stdin_fd, out_child.as_fd(), err_child.as_fd()],
+    };
+    let pid = sys::spawn(&spec).map_err(|source| match source.kind() {
+        // The working directory was checked before, so ENOENT names the
+        // program (or, rarely, its #! interpreter).
+        io::ErrorKind::NotFound => Error::ProgramNotFound {
+            program: cmd.program.to_string_lossy().into_owned(),
+        },
+        _ => Error::Spawn {
+            program: cmd.program.to_string_lossy().into_owned(),
+            source,
+        },
     })?;
     // The child's pipe ends must close in this process now, or procrun
     // would hold a writer of each output pipe and never see EOF.
-    drop(std_cmd);
-    let pid = child.id();
+    drop((stdin_child, out_child, err_child));
     // The child is unreaped, so its pid cannot have been recycled yet and
     // a pidfd opened now names exactly this child.
     match ChildHandle::open(pid, want_pidfd) {
@@ -99,12 +96,77 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
         Err(e) => {
             // Without a handle the reactor cannot supervise it: do not leave
             // it running or unreaped.
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
+            let child = ChildHandle::Pid(pid);
+            let _ = child.signal(crate::Signal::KILL.as_raw());
+            let _ = child.reap_blocking();
             Err(Error::Io(e))
         }
     }
+}
+
+/// The child's whole environment: procrun's own (unless cleared), then the
+/// command's changes in the order given, then its `KEY=VALUE` entries.
+fn environment(cmd: &Command) -> Vec<CString> {
+    let mut vars: Vec<(OsString, OsString)> = if cmd.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    let mut set = |k: &OsStr, v: Option<&OsStr>| {
+        vars.retain(|(key, _)| key != k);
+        if let Some(v) = v {
+            vars.push((k.to_owned(), v.to_owned()));
+        }
+    };
+    for (k, v) in &cmd.env {
+        set(k, v.as_deref());
+    }
+    for e in &cmd.env_entries {
+        if let Some((k, v)) = e.split_once('=') {
+            set(OsStr::new(k), Some(OsStr::new(v)));
+        }
+    }
+    vars.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            cstring(&kv)
+        })
+        .collect()
+}
+
+/// The program's path: as given when it holds a `/`, else the first
+/// executable file of that name on the child's `PATH`.
+fn find_program(cmd: &Command, envp: &[CString]) -> Result<CString> {
+    let program = cmd.program.as_bytes();
+    if program.contains(&b'/') {
+        return Ok(cstring(program));
+    }
+    let path = envp
+        .iter()
+        .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(DEFAULT_PATH.as_bytes());
+    for dir in path.split(|&b| b == b':') {
+        // An empty entry is the current directory.
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let candidate: PathBuf = Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(program));
+        if is_executable(&candidate) {
+            return Ok(cstring(candidate.as_os_str().as_bytes()));
+        }
+    }
+    Err(Error::ProgramNotFound {
+        program: cmd.program.to_string_lossy().into_owned(),
+    })
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A C string of bytes that [`Command::validate`] found free of NUL.
+fn cstring(bytes: &[u8]) -> CString {
+    CString::new(bytes).unwrap_or_default()
 }
 
 /// procrun's end of the stream (when it reads it) and the child's end;
@@ -117,7 +179,7 @@ fn output(out: &Output, own: BorrowedFd<'_>) -> Result<(Option<OwnedFd>, OwnedFd
         }
         // A dup, so the caller's file stays open and theirs to close.
         Output::File(f) => (None, OwnedFd::from(f.try_clone()?)),
-        Output::Null => (None, OwnedFd::from(std::fs::File::create("/dev/null")?)),
+        Output::Null => (None, OwnedFd::from(File::create("/dev/null")?)),
         Output::Inherit | Output::Stdout => (None, own.try_clone_to_owned()?),
     })
 }

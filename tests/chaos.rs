@@ -152,9 +152,8 @@ fn setsid_escapes_the_group_and_the_stop() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     assert!(exits_of(&recs, id)[0].was_stopped());
-    assert_eq!(
-        proc_state(escaped),
-        Some('S'),
-        "the escapee is not reachable"
+    assert!(
+        matches!(proc_state(escaped), Some(s) if s != 'Z'),
+        "the escapee is out of reach and lives on"
     );
 }

@@ -312,8 +312,14 @@ fn sigterm_stops_every_child_and_exits_143() {
         "--name",
         "b=echo ready; sleep 100",
     ]);
-    r.wait_line(Src::Out, "a | ready");
-    r.wait_line(Src::Out, "b | ready");
+    // The two start at once: their lines come in either order.
+    let first = r.wait_line(Src::Out, "| ready");
+    let other = if first.starts_with('a') {
+        "b | ready"
+    } else {
+        "a | ready"
+    };
+    r.wait_line(Src::Out, other);
     let sent = r.signal("TERM");
     let f = r.finish(Some(sent));
     assert_eq!(f.code(), 143);

@@ -1,7 +1,11 @@
 //! The one place procrun talks to the OS.
 //!
-//! Everything here is a thin, safe wrapper over rustix; the rest of the
-//! crate never calls rustix directly. What this module provides:
+//! Everything here is a thin, safe wrapper over rustix, and over libc's
+//! `posix_spawn` (the only `unsafe` in the library, each block with its
+//! SAFETY argument); the rest of the crate never calls either directly.
+//! What this module provides:
+//!
+//! - spawning: [`spawn`] with a clean signal state;
 //!
 //! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
 //!   pidfds) to signal, reap (`waitid` with `WNOHANG`) and wait for one
@@ -16,7 +20,9 @@ mod child;
 mod memfd;
 mod pipe;
 pub(crate) mod procfs;
+mod spawn;
 
 pub(crate) use child::{pidfd_allowed, signal_group, ChildHandle};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{grow_pipe, input_pipe, output_pipe, read, write};
+pub(crate) use spawn::{spawn, SpawnSpec};
