@@ -620,3 +620,22 @@ fn pid_is_known_as_soon_as_start_returns() {
         assert_eq!(p.wait().unwrap().pid(), pid);
     }
 }
+
+#[test]
+fn a_grandchild_holding_the_pipe_holds_up_combined_output_only_for_the_drain() {
+    // setsid takes the grandchild out of the group, so only the drain time
+    // stands between the child's exit and the end of the output.
+    let p = Process::builder()
+        .script("setsid sh -c 'echo $$; exec sleep 100' &\nsleep 0.2\necho done\n")
+        .drain(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let out = p.start_and_wait_combined(Some(WATCHDOG)).unwrap();
+    let text = String::from_utf8(out.output).unwrap();
+    let escaped: u32 = text.lines().next().unwrap().parse().unwrap();
+    let _guard = KillOnDrop(escaped);
+    assert!(text.ends_with("done\n"), "{text:?}");
+    assert!(out.exit.unwrap().success() && !out.timed_out);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+}
