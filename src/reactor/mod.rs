@@ -67,6 +67,8 @@ pub struct Reactor {
     sources: Vec<Option<Source>>,
     free_sources: Vec<usize>,
     buf: Box<[u8]>,
+    /// `/dev/null`, dup'ed into children for null stdio.
+    null: OwnedFd,
     /// Events raised outside `poll` (a spawn's `Started`), delivered first.
     queued: VecDeque<Queued>,
     /// Work owed without a new epoll edge: a pipe cut off by the read
@@ -182,7 +184,8 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// The OS error if the epoll instance or the waker cannot be created.
+    /// The OS error if the epoll instance or the waker cannot be created,
+    /// or `/dev/null` cannot be opened.
     pub fn new() -> Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Waker(Arc::new(mio::Waker::new(poll.registry(), WAKER)?));
@@ -197,6 +200,7 @@ impl Reactor {
             sources: Vec::new(),
             free_sources: Vec::new(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
+            null: sys::dev_null()?,
             queued: VecDeque::new(),
             ready: Vec::new(),
             requests: Vec::new(),
@@ -510,7 +514,11 @@ impl Reactor {
 
     /// Spawns a run of child `index` and registers its fds.
     fn start_run(&mut self, index: u32) -> Result<u32> {
-        let child = self.child_mut(index);
+        let Reactor { children, null, .. } = self;
+        let child = children[index as usize]
+            .child
+            .as_ref()
+            .expect("internal index of a live child");
         let max_line = child.cmd.max_line;
         let stdin_data = match &child.cmd.stdin {
             Input::Bytes(b) => Some(b.clone()),
@@ -522,7 +530,7 @@ impl Reactor {
             stdin,
             stdout,
             stderr,
-        } = spawn(&child.cmd)?;
+        } = spawn(&child.cmd, null.as_fd())?;
         // From here on the child runs: every failure must still leave it
         // supervised, so registration errors kill it and let the pidfd
         // path reap it.
