@@ -32,8 +32,10 @@ const READ_BUF: usize = 256 * 1024;
 const BIG_PIPE: usize = 1024 * 1024;
 /// The pipe size Linux gives a new pipe.
 const DEFAULT_PIPE: usize = 64 * 1024;
-/// At most this much is read from one pipe per turn of the loop, so one
-/// chatty child cannot starve the others.
+/// A read run on one pipe stops past this much, so one chatty child cannot
+/// starve the others; the pipe is then owed a read on the next turn. Owed
+/// once however many edges arrive meanwhile, a pipe gets at most two runs
+/// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
 
@@ -155,6 +157,9 @@ struct OutPipe {
     reader: LineReader,
     capacity: usize,
     grow_tried: bool,
+    /// A `Ready::Read` for this pipe is queued: edges until it runs need
+    /// no read of their own, and no second entry is queued.
+    owed: bool,
     drain_timer: Option<TimerKey>,
 }
 
@@ -432,6 +437,9 @@ impl Reactor {
             any = true;
             match *r {
                 Ready::Read(token) => {
+                    if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+                        p.owed = false;
+                    }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
                 Ready::FinishExit(index) => self.finish_exit(index, ctx),
@@ -453,6 +461,9 @@ impl Reactor {
                 let index = *index;
                 self.on_pidfd(index, token, ctx);
             }
+            // An owed pipe is read at the start of the next turn, all of it
+            // up to the budget: a read now would double its share.
+            Some(Source::Out(p)) if p.owed => {}
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
             }
@@ -550,6 +561,7 @@ impl Reactor {
                 reader,
                 capacity: DEFAULT_PIPE,
                 grow_tried: false,
+                owed: false,
                 drain_timer: None,
             }));
             if let Err(e) = self.register_source(t, Interest::READABLE) {
@@ -670,7 +682,7 @@ impl Reactor {
                     total += n;
                     self.apply_requests(ctx);
                     if total >= limit {
-                        self.ready.push(Ready::Read(token));
+                        self.owe_read(token);
                         return;
                     }
                 }
@@ -681,6 +693,16 @@ impl Reactor {
                     self.close_pipe(token, ctx);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Queues a read of pipe `token` for the next turn, unless one is.
+    fn owe_read(&mut self, token: usize) {
+        if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+            if !p.owed {
+                p.owed = true;
+                self.ready.push(Ready::Read(token));
             }
         }
     }
@@ -906,13 +928,11 @@ impl Reactor {
         // Edge-triggered: data that arrived while paused raises no new edge.
         let pipes = c.pipes;
         for t in pipes.into_iter().flatten() {
-            self.ready.push(Ready::Read(t));
+            self.owe_read(t);
         }
-        for (t, s) in self.sources.iter().enumerate() {
-            if let Some(Source::Out(p)) = s {
-                if p.child == index && !pipes.contains(&Some(t)) {
-                    self.ready.push(Ready::Read(t));
-                }
+        for t in 0..self.sources.len() {
+            if matches!(&self.sources[t], Some(Source::Out(p)) if p.child == index) {
+                self.owe_read(t);
             }
         }
         self.ready.push(Ready::FinishExit(index));
@@ -1023,3 +1043,6 @@ fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a>
         partial: l.is_partial(),
     }
 }
+
+#[cfg(test)]
+mod tests;
