@@ -2,7 +2,6 @@
 //! `PATH`, its environment, pipes, process group, and a pidfd.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -29,8 +28,11 @@ pub(crate) struct Spawned {
 /// Starts `cmd`, which the caller has validated.
 ///
 /// `posix_spawn` (vfork speed) does the fork and exec; every fd procrun
-/// holds is CLOEXEC, so the child inherits only 0, 1 and 2.
-pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
+/// holds is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
+/// `null` (the reactor's one open `/dev/null`) and inherited stdio is
+/// procrun's own fd, both handed to `dup2` in the child as they are: no
+/// open or dup per spawn.
+pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
     let envp = environment(cmd);
     let path = find_program(cmd, &envp)?;
     let argv: Vec<CString> = std::iter::once(&cmd.program)
@@ -39,27 +41,35 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
         .collect();
     let cwd = cmd.cwd.as_ref().map(|d| cstring(d.as_os_str().as_bytes()));
 
+    let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
     let mut stdin = None;
     let stdin_child: Option<OwnedFd> = match &cmd.stdin {
-        Input::Null => Some(File::open("/dev/null")?.into()),
-        Input::Inherit => None,
         Input::Bytes(_) => {
             let (child_end, ours) = sys::input_pipe()?;
             stdin = Some(ours);
             Some(child_end)
         }
+        Input::Null | Input::Inherit => None,
     };
-    let (stdout, out_child) = output(&cmd.stdout, io::stdout().as_fd())?;
-    let (stderr, err_child) = match &cmd.stderr {
+    let stdin_fd = match (&cmd.stdin, &stdin_child) {
+        (_, Some(fd)) => fd.as_fd(),
+        (Input::Inherit, None) => own_in.as_fd(),
+        _ => null,
+    };
+    let (stdout, out_child) = output(&cmd.stdout)?;
+    let out_fd = child_fd(&cmd.stdout, &out_child, own_out.as_fd(), null);
+    let merged = matches!(cmd.stderr, Output::Stdout);
+    let (stderr, err_child) = if merged {
+        (None, None)
+    } else {
+        output(&cmd.stderr)?
+    };
+    let err_fd = if merged {
         // One pipe (or file) for both: the kernel keeps the order in which
         // the child wrote, which two pipes cannot.
-        Output::Stdout => (None, out_child.try_clone()?),
-        other => output(other, io::stderr().as_fd())?,
-    };
-    let own_stdin = io::stdin();
-    let stdin_fd: BorrowedFd<'_> = match &stdin_child {
-        Some(fd) => fd.as_fd(),
-        None => own_stdin.as_fd(),
+        out_fd
+    } else {
+        child_fd(&cmd.stderr, &err_child, own_err.as_fd(), null)
     };
     let spec = SpawnSpec {
         path: &path,
@@ -67,7 +77,7 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool) -> Result<Spawned> {
         envp: &envp,
         cwd: cwd.as_deref(),
         new_group: !cmd.detached,
-        stdio: [stdin_fd, out_child.as_fd(), err_child.as_fd()],
+        stdio: [stdin_fd, out_fd, err_fd],
     };
     let pid = sys::spawn(&spec).map_err(|source| match source.kind() {
         // The working directory was checked before, so ENOENT names the
@@ -169,17 +179,31 @@ fn cstring(bytes: &[u8]) -> CString {
     CString::new(bytes).unwrap_or_default()
 }
 
-/// procrun's end of the stream (when it reads it) and the child's end;
-/// `own` is procrun's own stream of the same name, for [`Output::Inherit`].
-fn output(out: &Output, own: BorrowedFd<'_>) -> Result<(Option<OwnedFd>, OwnedFd)> {
+/// procrun's end of the stream (when it reads it) and the child's end when
+/// it needs one of its own (a pipe, or a dup of the caller's file).
+fn output(out: &Output) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     Ok(match out {
         Output::Lines => {
             let (ours, child_end) = sys::output_pipe()?;
-            (Some(ours), child_end)
+            (Some(ours), Some(child_end))
         }
         // A dup, so the caller's file stays open and theirs to close.
-        Output::File(f) => (None, OwnedFd::from(f.try_clone()?)),
-        Output::Null => (None, OwnedFd::from(File::create("/dev/null")?)),
-        Output::Inherit | Output::Stdout => (None, own.try_clone_to_owned()?),
+        Output::File(f) => (None, Some(OwnedFd::from(f.try_clone()?))),
+        Output::Null | Output::Inherit | Output::Stdout => (None, None),
     })
+}
+
+/// The fd the child gets for an output stream: its own end, else procrun's
+/// stream of the same name (`own`) or `/dev/null`.
+fn child_fd<'a>(
+    out: &Output,
+    child: &'a Option<OwnedFd>,
+    own: BorrowedFd<'a>,
+    null: BorrowedFd<'a>,
+) -> BorrowedFd<'a> {
+    match (child, out) {
+        (Some(fd), _) => fd.as_fd(),
+        (None, Output::Null) => null,
+        _ => own,
+    }
 }

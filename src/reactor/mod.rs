@@ -33,8 +33,10 @@ const READ_BUF: usize = 256 * 1024;
 const BIG_PIPE: usize = 1024 * 1024;
 /// The pipe size Linux gives a new pipe.
 const DEFAULT_PIPE: usize = 64 * 1024;
-/// At most this much is read from one pipe per turn of the loop, so one
-/// chatty child cannot starve the others.
+/// A read run on one pipe stops past this much, so one chatty child cannot
+/// starve the others; the pipe is then owed a read on the next turn. Owed
+/// once however many edges arrive meanwhile, a pipe gets at most two runs
+/// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
 /// Without pidfds, exits are looked for this often right after a spawn or
@@ -72,6 +74,8 @@ pub struct Reactor {
     sources: Vec<Option<Source>>,
     free_sources: Vec<usize>,
     buf: Box<[u8]>,
+    /// `/dev/null`, dup'ed into children for null stdio.
+    null: OwnedFd,
     /// Events raised outside `poll` (a spawn's `Started`), delivered first.
     queued: VecDeque<Queued>,
     /// Work owed without a new epoll edge: a pipe cut off by the read
@@ -168,6 +172,9 @@ struct OutPipe {
     reader: LineReader,
     capacity: usize,
     grow_tried: bool,
+    /// A `Ready::Read` for this pipe is queued: edges until it runs need
+    /// no read of their own, and no second entry is queued.
+    owed: bool,
     drain_timer: Option<TimerKey>,
 }
 
@@ -197,7 +204,8 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// The OS error if the epoll instance or the waker cannot be created.
+    /// The OS error if the epoll instance or the waker cannot be created,
+    /// or `/dev/null` cannot be opened.
     pub fn new() -> Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Waker(Arc::new(mio::Waker::new(poll.registry(), WAKER)?));
@@ -212,6 +220,7 @@ impl Reactor {
             sources: Vec::new(),
             free_sources: Vec::new(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
+            null: sys::dev_null()?,
             queued: VecDeque::new(),
             ready: Vec::new(),
             requests: Vec::new(),
@@ -478,6 +487,9 @@ impl Reactor {
             any = true;
             match *r {
                 Ready::Read(token) => {
+                    if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+                        p.owed = false;
+                    }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
                 Ready::FinishExit(index) => self.finish_exit(index, ctx),
@@ -506,6 +518,9 @@ impl Reactor {
                     self.check_exit(index, ctx);
                 }
             }
+            // An owed pipe is read at the start of the next turn, all of it
+            // up to the budget: a read now would double its share.
+            Some(Source::Out(p)) if p.owed => {}
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
             }
@@ -572,7 +587,11 @@ impl Reactor {
     /// Spawns a run of child `index` and registers its fds.
     fn start_run(&mut self, index: u32) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
-        let child = self.child_mut(index);
+        let Reactor { children, null, .. } = self;
+        let child = children[index as usize]
+            .child
+            .as_ref()
+            .expect("internal index of a live child");
         let max_line = child.cmd.max_line;
         let stdin_data = match &child.cmd.stdin {
             Input::Bytes(b) => Some(b.clone()),
@@ -584,7 +603,7 @@ impl Reactor {
             stdin,
             stdout,
             stderr,
-        } = spawn(&child.cmd, use_pidfd)?;
+        } = spawn(&child.cmd, use_pidfd, null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
         }
@@ -620,6 +639,7 @@ impl Reactor {
                 reader,
                 capacity: DEFAULT_PIPE,
                 grow_tried: false,
+                owed: false,
                 drain_timer: None,
             }));
             if let Err(e) = self.register_source(t, Interest::READABLE) {
@@ -755,7 +775,7 @@ impl Reactor {
                     total += n;
                     self.apply_requests(ctx);
                     if total >= limit {
-                        self.ready.push(Ready::Read(token));
+                        self.owe_read(token);
                         return;
                     }
                 }
@@ -766,6 +786,16 @@ impl Reactor {
                     self.close_pipe(token, ctx);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Queues a read of pipe `token` for the next turn, unless one is.
+    fn owe_read(&mut self, token: usize) {
+        if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+            if !p.owed {
+                p.owed = true;
+                self.ready.push(Ready::Read(token));
             }
         }
     }
@@ -1023,13 +1053,11 @@ impl Reactor {
         // Edge-triggered: data that arrived while paused raises no new edge.
         let pipes = c.pipes;
         for t in pipes.into_iter().flatten() {
-            self.ready.push(Ready::Read(t));
+            self.owe_read(t);
         }
-        for (t, s) in self.sources.iter().enumerate() {
-            if let Some(Source::Out(p)) = s {
-                if p.child == index && !pipes.contains(&Some(t)) {
-                    self.ready.push(Ready::Read(t));
-                }
+        for t in 0..self.sources.len() {
+            if matches!(&self.sources[t], Some(Source::Out(p)) if p.child == index) {
+                self.owe_read(t);
             }
         }
         self.ready.push(Ready::FinishExit(index));
@@ -1141,3 +1169,6 @@ fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a>
         partial: l.is_partial(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,47 @@
+//! Reactor behaviour that needs its private limits.
+
+use std::time::{Duration, Instant};
+
+use super::{READ_BUDGET, READ_BUF};
+use crate::{Command, Event, Reactor};
+
+/// A child's output read in one turn of the loop: the read owed from the
+/// last turn, plus a read on a new edge if that one drained the pipe, each
+/// overshooting the budget by less than a buffer; a line held over from a
+/// turn adds at most the line limit.
+const MAX_PER_TURN: usize = 2 * (READ_BUDGET + READ_BUF) + crate::lines::DEFAULT_MAX_LINE;
+
+#[test]
+fn read_budget_holds_per_turn_under_a_flood() {
+    let mut r = Reactor::new().unwrap();
+    // `yes` writes faster than 2-byte lines can be handed out, so read runs
+    // end at the budget and every turn brings a new edge.
+    let id = r.spawn(&Command::new("yes")).unwrap();
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    let mut turns = Vec::new();
+    // Turns that reached the budget; before the fix each such turn left one
+    // more owed read behind, so the reads per turn grew without bound.
+    let mut full = 0;
+    while full < 6 {
+        assert!(Instant::now() < watchdog, "watchdog expired: {turns:?}");
+        let mut bytes = 0;
+        r.poll(None, |_, ev| {
+            if let Event::Line { line, .. } = ev {
+                bytes += line.len() + 1;
+            }
+        })
+        .unwrap();
+        full += usize::from(bytes >= READ_BUDGET);
+        turns.push(bytes);
+    }
+    r.stop(id).unwrap();
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+    let max = turns.iter().copied().max().unwrap();
+    assert!(
+        max <= MAX_PER_TURN,
+        "{max} bytes in one turn (per turn: {turns:?})"
+    );
+}
