@@ -26,10 +26,10 @@ pub(crate) struct SpawnSpec<'a> {
 
 /// Starts the child and returns its pid.
 ///
-/// The child starts with no signal blocked and every signal at its default
-/// action, whatever the calling thread blocks or the host ignores: a stop
-/// must reach it, and a supervisor that inherited an ignored `SIGTERM` (from
-/// `nohup`, say) must not hand that on.
+/// The child starts with no signal blocked and every standard signal at its
+/// default action, whatever the calling thread blocks or the host ignores:
+/// a stop must reach it, and a supervisor that inherited an ignored
+/// `SIGTERM` (from `nohup`, say) must not hand that on.
 ///
 /// # Errors
 ///
@@ -124,12 +124,8 @@ impl Attrs {
                 &mut attrs.0,
                 none.as_ptr(),
             ))?;
-            let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-            libc::sigfillset(all.as_mut_ptr());
-            check(libc::posix_spawnattr_setsigdefault(
-                &mut attrs.0,
-                all.as_ptr(),
-            ))?;
+            let ignored = ignored_signals();
+            check(libc::posix_spawnattr_setsigdefault(&mut attrs.0, &ignored))?;
             if new_group {
                 flags |= libc::POSIX_SPAWN_SETPGROUP;
                 check(libc::posix_spawnattr_setpgroup(&mut attrs.0, 0))?;
@@ -144,6 +140,32 @@ impl Drop for Attrs {
     fn drop(&mut self) {
         // SAFETY: initialised in new and destroyed once, here.
         unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+/// The standard signals this process ignores. Only an ignored disposition
+/// survives `execve` (handlers are reset by it), so these are the ones the
+/// child must get back at their default. Asking costs a few cheap syscalls
+/// here; resetting all 64 in the child would cost more on every spawn.
+fn ignored_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaction with a null new
+    // action only reads the current one into `old`, a valid out-pointer.
+    unsafe {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        let mut set = set.assume_init();
+        for sig in 1..32 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+            if libc::sigaction(sig, ptr::null(), old.as_mut_ptr()) == 0
+                && old.assume_init().sa_sigaction == libc::SIG_IGN
+            {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        set
     }
 }
 
