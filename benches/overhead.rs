@@ -6,7 +6,9 @@
 //!   [`Reactor`]; tokio::process on a current-thread runtime with a
 //!   `BufReader::lines` task per pipe and a wait task; std with a reader
 //!   thread per pipe and a waiter thread; and a bare epoll + pidfd loop
-//!   holding nothing but the three fds per child. Each variant runs in a
+//!   holding nothing but the three fds per child. procrun runs twice: plain,
+//!   and with a restart policy on every child (it then keeps each child's
+//!   `Command` to start it again). Each variant runs in a
 //!   fresh process of this binary, so their memory does not mix; RSS is
 //!   read before the first spawn (after the supervisor itself is set up)
 //!   and after every child is started and its readers wait. The same
@@ -16,7 +18,8 @@
 //!   (`dd if=FIFO count=1`, the same for every variant) is released by one
 //!   byte; the time from that write to the caller's exit notification:
 //!   procrun's [`Event::Exited`], tokio's `child.wait().await`, std's
-//!   blocking `wait()`, and a bare `epoll_wait` on the pidfd. Variants take
+//!   blocking `wait()`, and a bare `epoll_wait` on the pidfd (with the
+//!   pipes registered too), each including the reap. Variants take
 //!   turns, iteration by iteration, so drift on a noisy machine hits all.
 //! - **kill escalation**: a child ignoring `SIGTERM`, stopped with a 100 ms
 //!   grace: how long after the grace its `SIGKILL` exit arrives.
@@ -38,9 +41,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bare::{Epoll, Fifo};
-use procrun::{Command, Event, Reactor};
+use procrun::{Command, Event, Reactor, Restart};
 
 const VARIANTS: [&str; 4] = ["procrun", "tokio", "std", "bare"];
+/// The idle set adds procrun with a restart policy on every child, the case
+/// where the reactor keeps each child's `Command`.
+const IDLE_VARIANTS: [&str; 5] = ["procrun", "procrun-restart", "tokio", "std", "bare"];
 
 struct Args {
     children: usize,
@@ -60,6 +66,14 @@ fn parse_args() -> Args {
         json: None,
         idle_variant: None,
     };
+    // `cargo test --all-targets` runs this without --bench: one quick pass
+    // proves it works, as criterion's test mode does.
+    if !std::env::args().any(|a| a == "--bench" || a == "--idle-variant") {
+        a.children = 10;
+        a.iterations = 3;
+        a.kill_runs = 1;
+        a.idle_secs = 0;
+    }
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -93,7 +107,7 @@ fn main() {
         return;
     }
 
-    let idle: Vec<(&str, Idle)> = VARIANTS
+    let idle: Vec<(&str, Idle)> = IDLE_VARIANTS
         .iter()
         .map(|v| (*v, run_idle_variant(v, &args)))
         .collect();
@@ -102,12 +116,12 @@ fn main() {
         args.children, args.idle_secs
     );
     println!(
-        "{:<8} {:>8} {:>12} {:>12} {:>12} {:>10}",
+        "{:<16} {:>8} {:>12} {:>12} {:>12} {:>10}",
         "variant", "threads", "RSS KiB", "KiB/child", "switches/s", "wakeups"
     );
     for (name, r) in &idle {
         println!(
-            "{:<8} {:>8} {:>12} {:>12.3} {:>12.2} {:>10}",
+            "{:<16} {:>8} {:>12} {:>12.3} {:>12.2} {:>10}",
             name,
             r.threads,
             r.rss_after_kib - r.rss_before_kib,
@@ -159,7 +173,7 @@ impl Idle {
 
     /// Switches per second, the one that ends the window not counted.
     fn switches_per_sec(&self, secs: u64) -> f64 {
-        self.switches.saturating_sub(1) as f64 / secs as f64
+        self.switches.saturating_sub(1) as f64 / secs.max(1) as f64
     }
 }
 
@@ -224,7 +238,8 @@ fn switches() -> u64 {
 /// measures, idles, then kills and reaps them.
 fn idle_variant(variant: &str, n: usize, idle: Duration) -> Idle {
     match variant {
-        "procrun" => idle_procrun(n, idle),
+        "procrun" => idle_procrun(n, idle, false),
+        "procrun-restart" => idle_procrun(n, idle, true),
         "tokio" => idle_tokio(n, idle),
         "std" => idle_std(n, idle),
         "bare" => idle_bare(n, idle),
@@ -237,10 +252,13 @@ fn settle() {
     thread::sleep(Duration::from_millis(100));
 }
 
-fn idle_procrun(n: usize, idle: Duration) -> Idle {
+fn idle_procrun(n: usize, idle: Duration, restart: bool) -> Idle {
     let mut reactor = Reactor::new().expect("reactor");
     let mut cmd = Command::new("sleep");
     cmd.arg("1000");
+    if restart {
+        cmd.restart(Restart::on_error());
+    }
     let before = rss_kib();
     for _ in 0..n {
         reactor.spawn(&cmd).expect("spawn");
@@ -606,11 +624,12 @@ fn exit_bare(
             }
         }
     }
-    let t1 = Instant::now();
+    // Reaped, as every variant's notification is: the status is known.
     assert!(
         bare::pidfd_reap(&pidfd, false),
         "readable pidfd, child not reaped"
     );
+    let t1 = Instant::now();
     for fd in [&pidfd, &out, &err] {
         ep.del(fd.as_raw_fd());
     }

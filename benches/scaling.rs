@@ -33,6 +33,8 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use procrun::{Command, Event, Reactor};
 
 const COUNTS: [usize; 4] = [1, 10, 100, 1000];
+/// Under `cargo test` (no `--bench`), where criterion runs each case once.
+const TEST_COUNTS: [usize; 2] = [1, 10];
 /// Bytes per line, `\n` included.
 const LINE: usize = 64;
 const ENV_FIFO: &str = "PROCRUN_SCALING_FIFO";
@@ -48,9 +50,14 @@ fn main() {
         return;
     }
     bare::raise_nofile();
+    let counts: &[usize] = if std::env::args().any(|a| a == "--bench") {
+        &COUNTS
+    } else {
+        &TEST_COUNTS
+    };
     let mut c = Criterion::default().configure_from_args();
-    spawn_reap(&mut c);
-    lines(&mut c);
+    spawn_reap(&mut c, counts);
+    lines(&mut c, counts);
     c.final_summary();
 }
 
@@ -85,14 +92,14 @@ fn per_child_bytes(n: usize) -> usize {
 
 // ---------------------------------------------------------------- spawn
 
-fn spawn_reap(c: &mut Criterion) {
+fn spawn_reap(c: &mut Criterion, counts: &[usize]) {
     let mut group = c.benchmark_group("scaling_spawn_reap");
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    for n in COUNTS {
+    for &n in counts {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("procrun", n), &n, |b, &n| {
             let mut reactor = Reactor::new().expect("reactor");
@@ -158,7 +165,7 @@ fn spawn_reap(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- lines
 
-fn lines(c: &mut Criterion) {
+fn lines(c: &mut Criterion, counts: &[usize]) {
     let mut group = c.benchmark_group("scaling_lines");
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
     let exe = std::env::current_exe().expect("current exe");
@@ -167,7 +174,7 @@ fn lines(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    for n in COUNTS {
+    for &n in counts {
         let per = per_child_bytes(n);
         let expected = n * per / LINE;
         group.throughput(Throughput::Bytes((n * per) as u64));
