@@ -125,7 +125,7 @@ struct Slot {
 }
 
 /// What an idle child costs procrun: this, two [`Source`]s for its pipes,
-/// and, only when it may restart, its shared [`Command`].
+/// and, only when it may restart, a copy of its [`Command`].
 struct Child {
     /// The command, kept only while a restart may need it.
     respawn: Option<Arc<Command>>,
