@@ -39,6 +39,9 @@ const DEFAULT_PIPE: usize = 64 * 1024;
 /// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
+/// Set in the token of a pidfd, whose low bits are the child's index: a
+/// pidfd needs no entry in `sources`. Pipe tokens are indexes there.
+const PIDFD: usize = 1 << (usize::BITS - 2);
 /// Without pidfds, exits are looked for this often right after a spawn or
 /// an exit, backing off to the max while children stay up.
 const EXIT_POLL_MIN_MS: u64 = 1;
@@ -125,8 +128,13 @@ struct Slot {
     child: Option<Child>,
 }
 
+/// What an idle child costs procrun: this, two [`Source`]s for its pipes,
+/// and, only when it may restart, a copy of its [`Command`].
 struct Child {
-    cmd: Command,
+    /// The command, kept only while a restart may need it.
+    respawn: Option<Arc<Command>>,
+    /// What stopping and reaping need of the command.
+    stop: StopSpec,
     run: Option<Run>,
     /// Consecutive restarts (reset by `reset_after`).
     restarts: u32,
@@ -140,10 +148,31 @@ struct Child {
     pipes: [Option<usize>; 2],
     /// Output pipes open across all runs, lingering ones included.
     open_pipes: u32,
-    /// A reaped run whose exit event waits for its output to be read.
-    pending_exit: Option<Exit>,
+    /// A reaped run whose exit event waits for its output to be read
+    /// (boxed: it is there only for an instant, the slot all the time).
+    pending_exit: Option<Box<Exit>>,
     /// No run is alive and none will start again.
     finished: bool,
+}
+
+/// The parts of a [`Command`] used after its run started.
+#[derive(Clone, Copy, Debug)]
+struct StopSpec {
+    detached: bool,
+    signal: Signal,
+    grace: Duration,
+    drain: Duration,
+}
+
+impl StopSpec {
+    fn of(cmd: &Command) -> StopSpec {
+        StopSpec {
+            detached: cmd.detached,
+            signal: cmd.stop_signal,
+            grace: cmd.grace,
+            drain: cmd.drain,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,15 +181,14 @@ enum StopCause {
     Timeout,
 }
 
+/// A live run; watched through its pidfd (token `PIDFD | index`) when the
+/// handle has one, else by polling.
 struct Run {
     handle: ChildHandle,
-    /// The pidfd's registration; `None` for a run watched by polling.
-    token: Option<usize>,
     started: Instant,
 }
 
 enum Source {
-    Pidfd(u32),
     Out(OutPipe),
     In(InPipe),
 }
@@ -277,7 +305,11 @@ impl Reactor {
             generation: slot.generation,
         };
         slot.child = Some(Child {
-            cmd: cmd.clone(),
+            // Sharing it would need the caller's `Arc`; copying it for a
+            // child that never restarts would cost every idle child ~300
+            // bytes plus the command's strings.
+            respawn: cmd.restart.is_some().then(|| Arc::new(cmd.clone())),
+            stop: StopSpec::of(cmd),
             run: None,
             restarts: 0,
             stopping: None,
@@ -290,7 +322,7 @@ impl Reactor {
             pending_exit: None,
             finished: false,
         });
-        match self.start_run(index) {
+        match self.start_run(index, cmd) {
             Ok(pid) => {
                 self.live += 1;
                 if let Some(t) = cmd.timeout {
@@ -506,18 +538,24 @@ impl Reactor {
     }
 
     fn dispatch(&mut self, token: usize, ctx: &mut Ctx<'_>) {
-        match self.sources.get(token).and_then(Option::as_ref) {
-            Some(Source::Pidfd(index)) => {
-                let index = *index;
-                let current = self.children[index as usize]
-                    .child
-                    .as_ref()
-                    .and_then(|c| c.run.as_ref())
-                    .is_some_and(|r| r.token == Some(token));
-                if current {
-                    self.check_exit(index, ctx);
-                }
+        if token & PIDFD != 0 {
+            // A reaped run's pidfd is closed, which takes it out of epoll,
+            // and no slot is reused within one turn of the loop: a live
+            // run with a pidfd at this index is the one that woke us (and
+            // a wake-up that finds it running is tolerated anyway).
+            let index = (token & !PIDFD) as u32;
+            let watched = self
+                .children
+                .get(index as usize)
+                .and_then(|s| s.child.as_ref())
+                .and_then(|c| c.run.as_ref())
+                .is_some_and(|r| r.handle.pidfd().is_some());
+            if watched {
+                self.check_exit(index, ctx);
             }
+            return;
+        }
+        match self.sources.get(token).and_then(Option::as_ref) {
             // An owed pipe is read at the start of the next turn, all of it
             // up to the budget: a read now would double its share.
             Some(Source::Out(p)) if p.owed => {}
@@ -552,7 +590,11 @@ impl Reactor {
                         continue;
                     };
                     c.restart_timer = None;
-                    self.restart(id, ctx);
+                    let cmd = c
+                        .respawn
+                        .clone()
+                        .expect("a restarting child keeps its command");
+                    self.restart(id, &cmd, ctx);
                 }
                 Timer::ExitPoll => {
                     self.exit_poll = None;
@@ -569,8 +611,8 @@ impl Reactor {
         }
     }
 
-    fn restart(&mut self, id: ChildId, ctx: &mut Ctx<'_>) {
-        match self.start_run(id.index) {
+    fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {
+        match self.start_run(id.index, cmd) {
             Ok(pid) => {
                 let restarts = self.child_mut(id.index).restarts;
                 ctx.emit(Event::Started { id, pid, restarts });
@@ -584,16 +626,11 @@ impl Reactor {
         }
     }
 
-    /// Spawns a run of child `index` and registers its fds.
-    fn start_run(&mut self, index: u32) -> Result<u32> {
+    /// Spawns a run of child `index` from `cmd` and registers its fds.
+    fn start_run(&mut self, index: u32, cmd: &Command) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
-        let Reactor { children, null, .. } = self;
-        let child = children[index as usize]
-            .child
-            .as_ref()
-            .expect("internal index of a live child");
-        let max_line = child.cmd.max_line;
-        let stdin_data = match &child.cmd.stdin {
+        let max_line = cmd.max_line;
+        let stdin_data = match &cmd.stdin {
             Input::Bytes(b) => Some(b.clone()),
             _ => None,
         };
@@ -603,7 +640,7 @@ impl Reactor {
             stdin,
             stdout,
             stderr,
-        } = spawn(&child.cmd, use_pidfd, null.as_fd())?;
+        } = spawn(cmd, use_pidfd, self.null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
         }
@@ -611,19 +648,18 @@ impl Reactor {
         // From here on the child runs: a failure below must not leave it
         // running unwatched or unreaped.
         let mut failed = None;
-        let token = match handle.pidfd() {
+        match handle.pidfd() {
             Some(fd) => {
-                let t = self.alloc_source(Source::Pidfd(index));
-                failed = self.register(t, fd, Interest::READABLE).err();
-                Some(t)
+                failed = self
+                    .register(PIDFD | index as usize, fd, Interest::READABLE)
+                    .err();
             }
             None => {
                 self.polled += 1;
                 self.exit_poll_ms = EXIT_POLL_MIN_MS;
                 self.arm_exit_poll();
-                None
             }
-        };
+        }
         let mut pipes = [None, None];
         for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
             .into_iter()
@@ -660,7 +696,6 @@ impl Reactor {
         child.pipes = pipes;
         child.run = Some(Run {
             handle,
-            token,
             started: Instant::now(),
         });
         if let Some(e) = failed {
@@ -672,9 +707,8 @@ impl Reactor {
             let pipes = std::mem::take(&mut child.pipes);
             child.open_pipes -= pipes.iter().flatten().count() as u32;
             let _ = run.handle.reap_blocking();
-            match run.token {
-                Some(t) => drop(self.free_source(t)),
-                None => self.polled -= 1,
+            if run.handle.pidfd().is_none() {
+                self.polled -= 1;
             }
             for t in pipes.into_iter().flatten().chain(stdin_token) {
                 self.free_source(t);
@@ -724,7 +758,6 @@ impl Reactor {
     fn free_source(&mut self, token: usize) -> Option<Source> {
         let s = self.sources.get_mut(token)?.take()?;
         match &s {
-            Source::Pidfd(_) => {}
             Source::Out(p) => self.deregister(&p.fd),
             Source::In(p) => self.deregister(&p.fd),
         }
@@ -849,7 +882,7 @@ impl Reactor {
     fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
         let child = self.child_mut(index);
         let Some(run) = &child.run else { return false };
-        let (status, status_lost) = match run.handle.try_reap(!child.cmd.detached) {
+        let (status, status_lost) = match run.handle.try_reap(!child.stop.detached) {
             Ok(None) => return false, // spurious wake-up, or still running
             Ok(Some(status)) => (status, false),
             // ECHILD: the host reaped our child behind our back.
@@ -859,9 +892,9 @@ impl Reactor {
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
         }
-        match run.token {
-            Some(t) => drop(self.free_source(t)),
-            None => self.polled -= 1,
+        // The pidfd closes with `run`, which takes it out of epoll.
+        if run.handle.pidfd().is_none() {
+            self.polled -= 1;
         }
         let id = self.id_of(index);
         let child = self.child_mut(index);
@@ -870,7 +903,11 @@ impl Reactor {
         let mut restart_in = None;
         let mut limit_reached = false;
         let restarts = child.restarts;
-        if let (None, true, Some(policy)) = (stopping, failed, child.cmd.restart) {
+        if let (None, true, Some(policy)) = (
+            stopping,
+            failed,
+            child.respawn.as_ref().and_then(|c| c.restart),
+        ) {
             if policy
                 .get_reset_after()
                 .is_some_and(|d| run.started.elapsed() >= d)
@@ -884,7 +921,7 @@ impl Reactor {
                 limit_reached = true;
             }
         }
-        child.pending_exit = Some(Exit {
+        child.pending_exit = Some(Box::new(Exit {
             id,
             pid: run.handle.pid(),
             status,
@@ -894,7 +931,7 @@ impl Reactor {
             limit_reached,
             status_lost,
             restarts,
-        });
+        }));
         self.finish_exit(index, ctx);
         true
     }
@@ -908,7 +945,7 @@ impl Reactor {
                 .child
                 .as_ref()
                 .and_then(|c| c.run.as_ref())
-                .is_some_and(|r| r.token.is_none());
+                .is_some_and(|r| r.handle.pidfd().is_none());
             if polled && self.check_exit(index, ctx) {
                 any = true;
             }
@@ -954,7 +991,7 @@ impl Reactor {
         let Some(exit) = child.pending_exit.take() else {
             return;
         };
-        let drain = child.cmd.drain;
+        let drain = child.stop.drain;
         let pipes = child.pipes;
         if let Some(d) = exit.restart_in {
             let key = self.timer_in(d, Timer::Restart(exit.id));
@@ -977,7 +1014,7 @@ impl Reactor {
             }
         }
         self.child_mut(index).pipes = [None, None];
-        ctx.emit(Event::Exited(exit));
+        ctx.emit(Event::Exited(*exit));
         self.maybe_done(index, ctx);
     }
 
@@ -1017,8 +1054,8 @@ impl Reactor {
             return;
         }
         c.stopping = Some(cause);
-        let sig = c.cmd.stop_signal;
-        let grace = c.cmd.grace;
+        let sig = c.stop.signal;
+        let grace = c.stop.grace;
         if let Some(k) = c.timeout_timer.take() {
             self.wheel.cancel(k);
         }
@@ -1037,7 +1074,7 @@ impl Reactor {
     fn signal_run(&mut self, index: u32, sig: Signal) {
         let c = self.child_mut(index);
         let Some(run) = &c.run else { return };
-        let _ = if c.cmd.detached {
+        let _ = if c.stop.detached {
             run.handle.signal(sig.as_raw())
         } else {
             sys::signal_group(run.handle.pid(), sig.as_raw())

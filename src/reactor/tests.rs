@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{READ_BUDGET, READ_BUF};
-use crate::{Command, Event, Reactor};
+use super::{Slot, Source, READ_BUDGET, READ_BUF};
+use crate::{Command, Event, Reactor, Restart};
 
 /// A child's output read in one turn of the loop: the read owed from the
 /// last turn, plus a read on a new edge if that one drained the pipe, each
@@ -44,4 +44,26 @@ fn read_budget_holds_per_turn_under_a_flood() {
         max <= MAX_PER_TURN,
         "{max} bytes in one turn (per turn: {turns:?})"
     );
+}
+
+/// The 1 KiB per idle child the overhead bench holds procrun to, with
+/// room for the allocator and the vectors' spare capacity.
+#[test]
+fn idle_child_state_fits_in_320_bytes() {
+    let per_child = std::mem::size_of::<Slot>() + 2 * std::mem::size_of::<Option<Source>>();
+    assert!(per_child <= 320, "{per_child} bytes per idle child");
+}
+
+#[test]
+fn only_a_child_that_may_restart_keeps_its_command() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("10");
+    let plain = reactor.spawn(&cmd).unwrap();
+    cmd.restart(Restart::on_error());
+    let restarting = reactor.spawn(&cmd).unwrap();
+    assert!(reactor.child(plain).unwrap().respawn.is_none());
+    let kept = reactor.child(restarting).unwrap().respawn.as_ref().unwrap();
+    assert_eq!(kept.get_args().collect::<Vec<_>>(), ["10"]);
+    // Dropping the reactor kills and reaps both.
 }

@@ -1,0 +1,371 @@
+//! How procrun scales with the number of children in flight, beside
+//! tokio::process and the raw limit, at 1, 10, 100 and 1,000 children:
+//!
+//! - `scaling_spawn_reap/*/N`: start N children of `true` at once and wait
+//!   for all of them. procrun and tokio supervise them as an agent would
+//!   (stdout and stderr piped and read to the end: procrun's reactor; a
+//!   task per child running `wait_with_output` on a current-thread tokio
+//!   runtime). The raw limit is std's spawn (posix_spawn) with no pipes,
+//!   then a blocking `wait` per child. Throughput is children per second.
+//! - `scaling_lines/*/N`: N children, started and parked beforehand, are
+//!   released together (through a FIFO) and each writes its share of 64-byte
+//!   lines to stdout as fast as it can; the time runs until every line is
+//!   counted and every child reaped. procrun's reactor beside tokio (a
+//!   `BufReader::lines` task per pipe and a wait task) and the raw limit: a
+//!   bare epoll + pidfd loop reading every pipe (enlarged to 1 MiB at spawn)
+//!   into one 256 KiB buffer and counting newlines with memchr. Each child
+//!   writes `max(64 MiB / N, 1 MiB)` bytes. Throughput is bytes per second.
+//!
+//! The children of `scaling_lines` are this bench binary itself, re-run in
+//! a writer mode chosen by environment variables, so every variant runs the
+//! same writer.
+
+mod bare;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bare::{Epoll, Fifo};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use procrun::{Command, Event, Reactor};
+
+const COUNTS: [usize; 4] = [1, 10, 100, 1000];
+/// Under `cargo test` (no `--bench`), where criterion runs each case once.
+const TEST_COUNTS: [usize; 2] = [1, 10];
+/// Bytes per line, `\n` included.
+const LINE: usize = 64;
+const ENV_FIFO: &str = "PROCRUN_SCALING_FIFO";
+const ENV_BYTES: &str = "PROCRUN_SCALING_BYTES";
+
+fn main() {
+    if let Some(fifo) = std::env::var_os(ENV_FIFO) {
+        let bytes = std::env::var(ENV_BYTES)
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .expect("byte count");
+        writer(std::path::Path::new(&fifo), bytes);
+        return;
+    }
+    bare::raise_nofile();
+    let counts: &[usize] = if std::env::args().any(|a| a == "--bench") {
+        &COUNTS
+    } else {
+        &TEST_COUNTS
+    };
+    let mut c = Criterion::default().configure_from_args();
+    spawn_reap(&mut c, counts);
+    lines(&mut c, counts);
+    c.final_summary();
+}
+
+/// The child side of `scaling_lines`: waits for its byte on the FIFO, then
+/// writes `bytes` bytes of lines.
+fn writer(fifo: &std::path::Path, bytes: usize) {
+    let mut f = File::open(fifo).expect("open fifo");
+    let mut one = [0u8; 1];
+    f.read_exact(&mut one).expect("release byte");
+    let mut chunk = vec![b'x'; 64 * 1024];
+    for line in chunk.chunks_mut(LINE) {
+        line[LINE - 1] = b'\n';
+    }
+    let mut out = File::from(
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("stdout"),
+    );
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        out.write_all(&chunk[..n]).expect("write");
+        left -= n;
+    }
+}
+
+fn per_child_bytes(n: usize) -> usize {
+    let b = (64 << 20) / n;
+    (b.max(1 << 20) / LINE) * LINE
+}
+
+// ---------------------------------------------------------------- spawn
+
+fn spawn_reap(c: &mut Criterion, counts: &[usize]) {
+    let mut group = c.benchmark_group("scaling_spawn_reap");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for &n in counts {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("procrun", n), &n, |b, &n| {
+            let mut reactor = Reactor::new().expect("reactor");
+            let cmd = Command::new("true");
+            b.iter(|| {
+                for _ in 0..n {
+                    reactor.spawn(&cmd).expect("spawn");
+                }
+                let mut exits = 0;
+                while !reactor.is_empty() {
+                    reactor
+                        .poll(None, |_, ev| {
+                            if let Event::Exited(e) = ev {
+                                assert!(e.success());
+                                exits += 1;
+                            }
+                        })
+                        .expect("poll");
+                }
+                assert_eq!(exits, n);
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("tokio", n), &n, |b, &n| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let tasks: Vec<_> = (0..n)
+                        .map(|_| {
+                            let child = tokio::process::Command::new("true")
+                                .stdin(Stdio::null())
+                                .stdout(Stdio::piped())
+                                .stderr(Stdio::piped())
+                                .spawn()
+                                .expect("spawn");
+                            tokio::spawn(child.wait_with_output())
+                        })
+                        .collect();
+                    for t in tasks {
+                        assert!(t.await.expect("task").expect("wait").status.success());
+                    }
+                })
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("raw_std_spawn_wait", n), &n, |b, &n| {
+            b.iter(|| {
+                let children: Vec<_> = (0..n)
+                    .map(|_| {
+                        std::process::Command::new("true")
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .spawn()
+                            .expect("spawn")
+                    })
+                    .collect();
+                for mut child in children {
+                    assert!(child.wait().expect("wait").success());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------- lines
+
+fn lines(c: &mut Criterion, counts: &[usize]) {
+    let mut group = c.benchmark_group("scaling_lines");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let exe = std::env::current_exe().expect("current exe");
+    let fifo = Fifo::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for &n in counts {
+        let per = per_child_bytes(n);
+        let expected = n * per / LINE;
+        group.throughput(Throughput::Bytes((n * per) as u64));
+
+        group.bench_with_input(BenchmarkId::new("procrun", n), &n, |b, &n| {
+            let mut reactor = Reactor::new().expect("reactor");
+            let mut cmd = Command::new(&exe);
+            cmd.env(ENV_FIFO, fifo.path())
+                .env(ENV_BYTES, per.to_string());
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let pids: Vec<u32> = (0..n)
+                        .map(|_| {
+                            let id = reactor.spawn(&cmd).expect("spawn");
+                            reactor.pid(id).expect("pid")
+                        })
+                        .collect();
+                    reactor.poll(Some(Duration::ZERO), |_, _| {}).expect("poll");
+                    pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
+                    let mut count = 0;
+                    let t0 = Instant::now();
+                    fifo.release(n);
+                    while !reactor.is_empty() {
+                        reactor
+                            .poll(None, |_, ev| {
+                                if let Event::Line { .. } = ev {
+                                    count += 1;
+                                }
+                            })
+                            .expect("poll");
+                    }
+                    total += t0.elapsed();
+                    assert_eq!(count, expected);
+                }
+                total
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("tokio", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (pids, tasks) = rt.block_on(async {
+                        let mut pids = Vec::with_capacity(n);
+                        let mut tasks = Vec::with_capacity(3 * n);
+                        for _ in 0..n {
+                            let mut child = tokio::process::Command::new(&exe)
+                                .env(ENV_FIFO, fifo.path())
+                                .env(ENV_BYTES, per.to_string())
+                                .stdin(Stdio::null())
+                                .stdout(Stdio::piped())
+                                .stderr(Stdio::piped())
+                                .spawn()
+                                .expect("spawn");
+                            pids.push(child.id().expect("pid"));
+                            let out = child.stdout.take().expect("stdout");
+                            let err = child.stderr.take().expect("stderr");
+                            tasks.push(tokio::spawn(tokio_count(out)));
+                            tasks.push(tokio::spawn(tokio_count(err)));
+                            tasks.push(tokio::spawn(async move {
+                                assert!(child.wait().await.expect("wait").success());
+                                0
+                            }));
+                        }
+                        (pids, tasks)
+                    });
+                    pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
+                    let t0 = Instant::now();
+                    fifo.release(n);
+                    let count = rt.block_on(async {
+                        let mut count = 0;
+                        for t in tasks {
+                            count += t.await.expect("task");
+                        }
+                        count
+                    });
+                    total += t0.elapsed();
+                    assert_eq!(count, expected);
+                }
+                total
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("raw_epoll_pidfd", n), &n, |b, &n| {
+            let ep = Epoll::new();
+            let mut events = bare::empty_events(1024);
+            let mut buf = vec![0u8; 256 * 1024];
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let kids = raw_spawn(&ep, &exe, &fifo, per, n);
+                    let t0 = Instant::now();
+                    fifo.release(n);
+                    let count = raw_drain(&ep, &mut events, &mut buf, kids);
+                    total += t0.elapsed();
+                    assert_eq!(count, expected);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+async fn tokio_count<R: tokio::io::AsyncRead + Unpin>(r: R) -> usize {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(r).lines();
+    let mut count = 0;
+    while let Some(line) = lines.next_line().await.expect("read") {
+        std::hint::black_box(line);
+        count += 1;
+    }
+    count
+}
+
+/// Per child: its pidfd and the read ends of its stdout and stderr.
+type RawKid = [Option<OwnedFd>; 3];
+
+fn raw_spawn(ep: &Epoll, exe: &std::path::Path, fifo: &Fifo, per: usize, n: usize) -> Vec<RawKid> {
+    let mut kids = Vec::with_capacity(n);
+    let mut pids = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut child = std::process::Command::new(exe)
+            .env(ENV_FIFO, fifo.path())
+            .env(ENV_BYTES, per.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        pids.push(child.id());
+        let pidfd = bare::pidfd_open(child.id());
+        let out = OwnedFd::from(child.stdout.take().expect("stdout"));
+        let err = OwnedFd::from(child.stderr.take().expect("stderr"));
+        // The pidfd reaps it.
+        drop(child);
+        // SAFETY: fcntl on a pipe fd we own, integer arguments only; a
+        // refused size leaves the pipe as it was.
+        unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        let token = (i as u64) << 2;
+        ep.add(pidfd.as_raw_fd(), token, false);
+        for (k, fd) in [&out, &err].into_iter().enumerate() {
+            bare::set_nonblocking(fd.as_raw_fd());
+            ep.add(fd.as_raw_fd(), token | (k as u64 + 1), true);
+        }
+        kids.push([Some(pidfd), Some(out), Some(err)]);
+    }
+    pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
+    kids
+}
+
+/// Reads every pipe to its end and reaps every child; returns the lines.
+fn raw_drain(
+    ep: &Epoll,
+    events: &mut [libc::epoll_event],
+    buf: &mut [u8],
+    mut kids: Vec<RawKid>,
+) -> usize {
+    let mut open = kids.len() * 3;
+    let mut count = 0;
+    let mut ready = Vec::with_capacity(events.len());
+    while open > 0 {
+        ready.clear();
+        ready.extend(ep.wait(events, -1).iter().map(|e| e.u64));
+        for &token in &ready {
+            let (i, k) = ((token >> 2) as usize, (token & 3) as usize);
+            let Some(fd) = kids[i][k].as_ref() else {
+                continue;
+            };
+            if k == 0 {
+                if bare::pidfd_reap(fd, false) {
+                    ep.del(fd.as_raw_fd());
+                    kids[i][0] = None;
+                    open -= 1;
+                }
+                continue;
+            }
+            loop {
+                match bare::read(fd.as_raw_fd(), buf) {
+                    None => break,
+                    Some(0) => {
+                        ep.del(fd.as_raw_fd());
+                        kids[i][k] = None;
+                        open -= 1;
+                        break;
+                    }
+                    Some(n) => count += memchr::memchr_iter(b'\n', &buf[..n]).count(),
+                }
+            }
+        }
+    }
+    count
+}
