@@ -14,8 +14,24 @@ use std::time::Duration;
 use common::*;
 use procrun::{Command, Process, Reactor, Restart};
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+/// This process's open fds, each with what it points to.
+fn open_fds() -> Vec<String> {
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let target = std::fs::read_link(e.path()).unwrap_or_default();
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            )
+        })
+        // The directory listing itself.
+        .filter(|f| !f.ends_with("/fd"))
+        .collect();
+    fds.sort();
+    fds
 }
 
 fn rss_kib() -> u64 {

@@ -892,10 +892,17 @@ impl Reactor {
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
         }
-        // The pidfd closes with `run`, which takes it out of epoll.
-        if run.handle.pidfd().is_none() {
-            self.polled -= 1;
+        match run.handle.pidfd() {
+            // Out of epoll before it closes: a child being spawned right now
+            // holds a copy of the fd until its exec, which would keep the
+            // registration (and its events) alive.
+            Some(fd) => self.deregister(fd),
+            None => self.polled -= 1,
         }
+        let (pid, started) = (run.handle.pid(), run.started);
+        // Closed now, before any event: once a caller sees the exit, no fd
+        // of the run is left.
+        drop(run);
         let id = self.id_of(index);
         let child = self.child_mut(index);
         let stopping = child.stopping;
@@ -910,7 +917,7 @@ impl Reactor {
         ) {
             if policy
                 .get_reset_after()
-                .is_some_and(|d| run.started.elapsed() >= d)
+                .is_some_and(|d| started.elapsed() >= d)
             {
                 child.restarts = 0;
             }
@@ -923,7 +930,7 @@ impl Reactor {
         }
         child.pending_exit = Some(Box::new(Exit {
             id,
-            pid: run.handle.pid(),
+            pid,
             status,
             stopped: stopping.is_some(),
             timed_out: stopping == Some(StopCause::Timeout),
