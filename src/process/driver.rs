@@ -139,3 +139,9 @@ fn run(mut reactor: Reactor, inner: &Inner) {
         }
     }
 }
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Driver")
+    }
+}

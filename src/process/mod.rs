@@ -25,10 +25,11 @@ mod driver;
 mod read;
 mod script;
 mod shared;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,7 +41,9 @@ pub use read::{read, ReadOptions};
 use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
 pub use shared::OutputLine;
-use shared::{index, Shared, DEFAULT_BUFFER};
+use shared::{Shared, DEFAULT_BUFFER};
+use stream::Next;
+pub use stream::{Exits, Lines, StreamReader};
 
 use crate::command::Output;
 use crate::reactor::Exit;
@@ -732,159 +735,5 @@ impl Drop for Process {
         }
         // The script file goes with `res`; bash has it open already or is
         // being stopped.
-    }
-}
-
-/// A cursor over a process's exits (see [`Process::exits`]).
-#[derive(Debug)]
-pub struct Exits {
-    shared: Arc<Shared>,
-    next: usize,
-}
-
-impl Iterator for Exits {
-    type Item = Exit;
-
-    /// Blocks until the next exit; `None` once the process is done and
-    /// every exit was seen.
-    fn next(&mut self) -> Option<Exit> {
-        self.next_by(None).ok().flatten()
-    }
-}
-
-impl Exits {
-    /// As [`Iterator::next`], waiting at most `limit`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TimedOut`] when no exit came in time.
-    pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
-        self.next_by(Some(Instant::now() + limit))
-    }
-
-    /// The next exit if there is one now, without blocking.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TimedOut`] when none is there yet.
-    pub fn try_next(&mut self) -> Result<Option<Exit>> {
-        self.next_by(Some(Instant::now()))
-    }
-
-    fn next_by(&mut self, deadline: Option<Instant>) -> Result<Option<Exit>> {
-        let n = self.next;
-        let st = self.shared.lock();
-        let (st, ok) = self
-            .shared
-            .wait_until(st, deadline, |s| s.exits.len() > n || s.done);
-        if !ok {
-            return Err(Error::TimedOut);
-        }
-        let e = st.exits.get(n).copied();
-        if e.is_some() {
-            self.next += 1;
-        }
-        Ok(e)
-    }
-}
-
-enum Next {
-    Line(OutputLine),
-    End,
-    Timeout,
-}
-
-/// Reads one or both streams of a process as bytes ([`io::Read`]) — lines
-/// each ended by `\n` — or as lines ([`StreamReader::next_line_blocking`]).
-#[derive(Debug)]
-pub struct StreamReader {
-    shared: Arc<Shared>,
-    driver: Option<Driver>,
-    streams: [bool; 2],
-    /// Drop lines of the streams not selected instead of leaving them for
-    /// another reader (what [`read`] does, so nobody blocks on them).
-    discard_others: bool,
-    pending: Vec<u8>,
-    pos: usize,
-}
-
-impl std::fmt::Debug for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Driver")
-    }
-}
-
-impl StreamReader {
-    fn next_line(&mut self, deadline: Option<Instant>) -> Next {
-        let streams = self.streams;
-        let take = if self.discard_others {
-            [true, true]
-        } else {
-            streams
-        };
-        let mut st = self.shared.lock();
-        loop {
-            let (g, ok) = self
-                .shared
-                .wait_until(st, deadline, |s| s.has_line(take) || s.done || s.closed);
-            st = g;
-            if !ok {
-                return Next::Timeout;
-            }
-            let line = st.pop_line(take);
-            if st.take_resume() {
-                if let (Some(id), Some(d)) = (st.id, &self.driver) {
-                    d.send(Cmd::Resume(id));
-                }
-            }
-            match line {
-                Some(l) if streams[index(l.stream)] => return Next::Line(l),
-                Some(_) => continue,
-                None => return Next::End,
-            }
-        }
-    }
-
-    /// The next line, blocking; `None` at the end of the output (the
-    /// process is done, or was closed).
-    pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
-        match self.next_line(None) {
-            Next::Line(l) => Some(l),
-            _ => None,
-        }
-    }
-}
-
-impl io::Read for StreamReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.pending.len() {
-            match self.next_line_blocking() {
-                None => return Ok(0),
-                Some(l) => {
-                    self.pending = l.bytes;
-                    if !l.partial {
-                        self.pending.push(b'\n');
-                    }
-                    self.pos = 0;
-                }
-            }
-        }
-        let n = buf.len().min(self.pending.len() - self.pos);
-        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// The lines of both streams of a process, in the order read.
-#[derive(Debug)]
-pub struct Lines {
-    inner: StreamReader,
-}
-
-impl Iterator for Lines {
-    type Item = OutputLine;
-    fn next(&mut self) -> Option<OutputLine> {
-        self.inner.next_line_blocking()
     }
 }

@@ -1,0 +1,158 @@
+//! Reading a process: its exits one by one, its streams as bytes or lines.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::driver::{Cmd, Driver};
+use super::shared::{index, OutputLine, Shared};
+use crate::reactor::Exit;
+use crate::{Error, Result};
+
+/// A cursor over a process's exits (see [`Process::exits`](super::Process::exits)).
+#[derive(Debug)]
+pub struct Exits {
+    pub(super) shared: Arc<Shared>,
+    pub(super) next: usize,
+}
+
+impl Iterator for Exits {
+    type Item = Exit;
+
+    /// Blocks until the next exit; `None` once the process is done and
+    /// every exit was seen.
+    fn next(&mut self) -> Option<Exit> {
+        self.next_by(None).ok().flatten()
+    }
+}
+
+impl Exits {
+    /// As [`Iterator::next`], waiting at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when no exit came in time.
+    pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
+        self.next_by(Some(Instant::now() + limit))
+    }
+
+    /// The next exit if there is one now, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when none is there yet.
+    pub fn try_next(&mut self) -> Result<Option<Exit>> {
+        self.next_by(Some(Instant::now()))
+    }
+
+    fn next_by(&mut self, deadline: Option<Instant>) -> Result<Option<Exit>> {
+        let n = self.next;
+        let st = self.shared.lock();
+        let (st, ok) = self
+            .shared
+            .wait_until(st, deadline, |s| s.exits.len() > n || s.done);
+        if !ok {
+            return Err(Error::TimedOut);
+        }
+        let e = st.exits.get(n).copied();
+        if e.is_some() {
+            self.next += 1;
+        }
+        Ok(e)
+    }
+}
+
+pub(super) enum Next {
+    Line(OutputLine),
+    End,
+    Timeout,
+}
+
+/// Reads one or both streams of a process as bytes ([`io::Read`]) — lines
+/// each ended by `\n` — or as lines ([`StreamReader::next_line_blocking`]).
+#[derive(Debug)]
+pub struct StreamReader {
+    pub(super) shared: Arc<Shared>,
+    pub(super) driver: Option<Driver>,
+    pub(super) streams: [bool; 2],
+    /// Drop lines of the streams not selected instead of leaving them for
+    /// another reader (what [`read`] does, so nobody blocks on them).
+    pub(super) discard_others: bool,
+    pub(super) pending: Vec<u8>,
+    pub(super) pos: usize,
+}
+
+impl StreamReader {
+    pub(super) fn next_line(&mut self, deadline: Option<Instant>) -> Next {
+        let streams = self.streams;
+        let take = if self.discard_others {
+            [true, true]
+        } else {
+            streams
+        };
+        let mut st = self.shared.lock();
+        loop {
+            let (g, ok) = self
+                .shared
+                .wait_until(st, deadline, |s| s.has_line(take) || s.done || s.closed);
+            st = g;
+            if !ok {
+                return Next::Timeout;
+            }
+            let line = st.pop_line(take);
+            if st.take_resume() {
+                if let (Some(id), Some(d)) = (st.id, &self.driver) {
+                    d.send(Cmd::Resume(id));
+                }
+            }
+            match line {
+                Some(l) if streams[index(l.stream)] => return Next::Line(l),
+                Some(_) => continue,
+                None => return Next::End,
+            }
+        }
+    }
+
+    /// The next line, blocking; `None` at the end of the output (the
+    /// process is done, or was closed).
+    pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
+        match self.next_line(None) {
+            Next::Line(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+impl io::Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.pending.len() {
+            match self.next_line_blocking() {
+                None => return Ok(0),
+                Some(l) => {
+                    self.pending = l.bytes;
+                    if !l.partial {
+                        self.pending.push(b'\n');
+                    }
+                    self.pos = 0;
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len() - self.pos);
+        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The lines of both streams of a process, in the order read.
+#[derive(Debug)]
+pub struct Lines {
+    pub(super) inner: StreamReader,
+}
+
+impl Iterator for Lines {
+    type Item = OutputLine;
+    fn next(&mut self) -> Option<OutputLine> {
+        self.inner.next_line_blocking()
+    }
+}
