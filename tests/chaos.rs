@@ -17,15 +17,6 @@ fn sh(script: &str) -> Command {
     c
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn child_closing_stdout_early_keeps_running_and_is_reaped() {
     let mut r = Reactor::new().unwrap();

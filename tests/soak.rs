@@ -34,15 +34,6 @@ fn open_fds() -> Vec<String> {
     fds
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
 /// Zombies are dead: orphans killed with their group wait there for init to
 /// reap them, which is not procrun's to do.
