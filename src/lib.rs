@@ -177,6 +177,8 @@ mod reactor;
 mod runner;
 mod spawn;
 mod sys;
+#[cfg(test)]
+mod testutil;
 pub mod timer;
 
 pub use command::{Command, Input, Output, Restart, Signal};

@@ -410,6 +410,7 @@ fn emit_long<F: FnMut(Line<'_>)>(mut line: &[u8], max: usize, on_line: &mut F) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::Rng;
 
     type Out = Vec<(Vec<u8>, bool)>;
 
@@ -471,23 +472,6 @@ mod tests {
         for size in 1..=stream.len() {
             let got = run(stream, max, std::iter::repeat(size));
             assert_eq!(&got, want, "stream {stream:?}, max {max}, chunks of {size}");
-        }
-    }
-
-    /// splitmix64: a fixed-seed source of test inputs.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
         }
     }
 

@@ -23,6 +23,12 @@ fn lines(p: &Process) -> Vec<String> {
     out
 }
 
+/// The pid the process prints as its first line of stdout.
+fn first_line_pid(p: &Process) -> u32 {
+    let line = p.stdout().unwrap().next_line_blocking().unwrap();
+    line.to_string_lossy().parse().unwrap()
+}
+
 fn dir_entries(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -485,14 +491,7 @@ fn detached_background_job_survives_close_and_finishes() {
         .build()
         .unwrap();
     p.start().unwrap();
-    let job: u32 = p
-        .stdout()
-        .unwrap()
-        .next_line_blocking()
-        .unwrap()
-        .to_string_lossy()
-        .parse()
-        .unwrap();
+    let job = first_line_pid(&p);
     let _guard = KillOnDrop(job);
     p.close().unwrap();
     let deadline = Instant::now() + WATCHDOG;
@@ -509,14 +508,7 @@ fn close_kills_the_whole_group_when_not_detached() {
         .build()
         .unwrap();
     p.start().unwrap();
-    let job: u32 = p
-        .stdout()
-        .unwrap()
-        .next_line_blocking()
-        .unwrap()
-        .to_string_lossy()
-        .parse()
-        .unwrap();
+    let job = first_line_pid(&p);
     let _guard = KillOnDrop(job);
     p.close().unwrap();
     wait_dead(job);

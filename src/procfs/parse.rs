@@ -86,27 +86,7 @@ pub(super) fn comm_is_name(comm: &[u8], name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// splitmix64: a fixed-seed generator, so a failure replays.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick(&mut self, from: &[u8]) -> u8 {
-            from[self.below(from.len())]
-        }
-    }
+    use crate::testutil::Rng;
 
     /// The obviously correct model: the comm is everything between the
     /// first `(` and the last `)`.

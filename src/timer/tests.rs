@@ -4,28 +4,12 @@ use std::time::{Duration, Instant};
 use super::level::{level_range, slot_range, NUM_LEVELS, WHEEL_RANGE};
 use super::slab::{ListId, NIL};
 use super::{Clock, TimerKey, Wheel};
+use crate::testutil::Rng;
 
-/// splitmix64: a fixed-seed source of test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A span shorter than the range of a random level.
-    fn within_a_level(&mut self) -> u64 {
-        let range = level_range(self.below(NUM_LEVELS as u64) as usize);
-        self.below(range)
-    }
+/// A span shorter than the range of a random level.
+fn within_a_level(rng: &mut Rng) -> u64 {
+    let range = level_range(rng.below(NUM_LEVELS));
+    rng.below_u64(range)
 }
 
 impl<T> Wheel<T> {
@@ -219,31 +203,31 @@ impl Model {
 
 /// A deadline drawn from every scale the wheel distinguishes.
 fn any_deadline(rng: &mut Rng, elapsed: u64) -> u64 {
-    match rng.below(16) {
-        0 => elapsed.saturating_sub(rng.below(100)),
-        1..=4 => elapsed.saturating_add(rng.below(70)),
-        5..=9 => elapsed.saturating_add(rng.within_a_level()),
+    match rng.below_u64(16) {
+        0 => elapsed.saturating_sub(rng.below_u64(100)),
+        1..=4 => elapsed.saturating_add(rng.below_u64(70)),
+        5..=9 => elapsed.saturating_add(within_a_level(rng)),
         10..=12 => {
-            let level = rng.below(7) as u32;
+            let level = rng.below_u64(7) as u32;
             let width = 1u64 << (6 * level).min(63);
             let boundary = (elapsed | (width - 1)).saturating_add(1);
-            boundary.saturating_add(rng.below(3)).saturating_sub(1)
+            boundary.saturating_add(rng.below_u64(3)).saturating_sub(1)
         }
-        13 => elapsed.saturating_add(WHEEL_RANGE * (1 + rng.below(3)) + rng.below(1 << 20)),
-        14 => elapsed.saturating_add(rng.next() >> rng.below(64)),
-        _ => u64::MAX - rng.below(3),
+        13 => elapsed.saturating_add(WHEEL_RANGE * (1 + rng.below_u64(3)) + rng.below_u64(1 << 20)),
+        14 => elapsed.saturating_add(rng.next() >> rng.below_u64(64)),
+        _ => u64::MAX - rng.below_u64(3),
     }
 }
 
 fn any_now(rng: &mut Rng, wheel: &Wheel<u64>) -> u64 {
     let elapsed = wheel.elapsed();
-    match rng.below(10) {
-        0..=2 => elapsed.saturating_add(rng.below(4)),
-        3..=5 => elapsed.saturating_add(rng.within_a_level()),
+    match rng.below_u64(10) {
+        0..=2 => elapsed.saturating_add(rng.below_u64(4)),
+        3..=5 => elapsed.saturating_add(within_a_level(rng)),
         6 => wheel.next_deadline().unwrap_or(elapsed),
         7 => wheel.next_deadline().unwrap_or(elapsed).saturating_sub(1),
-        8 => elapsed.saturating_sub(rng.below(10)),
-        _ => elapsed.saturating_add(rng.next() >> (20 + rng.below(44))),
+        8 => elapsed.saturating_sub(rng.below_u64(10)),
+        _ => elapsed.saturating_add(rng.next() >> (20 + rng.below_u64(44))),
     }
 }
 
@@ -289,7 +273,7 @@ fn run_model(seed: u64, steps: usize) {
     let mut keys = Vec::new();
     let mut next_value = 0;
     for step in 0..steps {
-        match rng.below(10) {
+        match rng.below_u64(10) {
             0..=3 => {
                 let deadline = any_deadline(&mut rng, wheel.elapsed());
                 let key = wheel.insert(deadline, next_value);
@@ -299,7 +283,7 @@ fn run_model(seed: u64, steps: usize) {
             }
             4..=5 if !keys.is_empty() => {
                 // Old keys stay in the list, so stale keys are tried too.
-                let key = keys[rng.below(keys.len() as u64) as usize];
+                let key = keys[rng.below_u64(keys.len() as u64) as usize];
                 let expected = model.remove(key).map(|(_, v)| v);
                 assert_eq!(wheel.cancel(key), expected, "seed {seed} step {step}");
             }
@@ -353,9 +337,9 @@ fn next_deadline_is_exact_while_nothing_is_cancelled() {
     let mut wheel = Wheel::new();
     let mut model = Model::default();
     for value in 0..20_000 {
-        if rng.below(3) == 0 {
+        if rng.below_u64(3) == 0 {
             let now = any_now(&mut rng, &wheel);
-            check_fire(&mut wheel, &mut model, now, rng.below(2) == 0);
+            check_fire(&mut wheel, &mut model, now, rng.below_u64(2) == 0);
         } else {
             let deadline = any_deadline(&mut rng, wheel.elapsed());
             let key = wheel.insert(deadline, value);
@@ -553,19 +537,19 @@ fn steady_state_reuses_slab_entries() {
     let mut rng = Rng(3);
     let mut wheel = Wheel::new();
     let mut live: Vec<_> = (0..1_000)
-        .map(|_| wheel.insert(1 + rng.below(100_000), ()))
+        .map(|_| wheel.insert(1 + rng.below_u64(100_000), ()))
         .collect();
     let capacity = wheel.slab.capacity();
     for _ in 0..50_000 {
-        let i = rng.below(live.len() as u64) as usize;
+        let i = rng.below_u64(live.len() as u64) as usize;
         assert!(wheel.cancel(live.swap_remove(i)).is_some());
         let now = wheel.elapsed() + 1;
-        live.push(wheel.insert(now + rng.below(100_000), ()));
+        live.push(wheel.insert(now + rng.below_u64(100_000), ()));
         let mut fired = Vec::new();
         wheel.advance(now, |k, _| fired.push(k));
         for key in fired {
             let j = live.iter().position(|&k| k == key).unwrap();
-            live[j] = wheel.insert(now + 1 + rng.below(100_000), ());
+            live[j] = wheel.insert(now + 1 + rng.below_u64(100_000), ());
         }
         assert_eq!(wheel.len(), 1_000);
     }
@@ -604,7 +588,7 @@ fn timer_from_clock_never_fires_early_and_at_most_one_tick_late() {
     let origin = Instant::now();
     let clock = Clock::with_origin(origin);
     for _ in 0..10_000 {
-        let at = origin + Duration::from_nanos(1 + rng.below(10_000_000_000));
+        let at = origin + Duration::from_nanos(1 + rng.below_u64(10_000_000_000));
         let mut wheel = Wheel::new();
         wheel.insert(clock.deadline_tick(at), ());
         wheel.advance(clock.now_tick(at - Duration::from_nanos(1)), |_, _| {
