@@ -69,7 +69,10 @@
 //!   procrun's own children are reaped (`waitid` on each one's pidfd).
 //! - Every byte written to a piped stream reaches the caller once and in
 //!   order, split on `\n` (one `\r` before it dropped); all a run wrote
-//!   before it exited comes before its [`Event::Exited`].
+//!   before it exited comes before its [`Event::Exited`], its last line
+//!   included: without a `\n`, that line ends at EOF or with the run,
+//!   whichever comes first (a process outside the group may hold the pipe
+//!   open; what it writes later starts a new line).
 //! - Memory is bounded: a line longer than the limit comes in pieces flagged
 //!   partial, and a paused consumer stops the reading (the child blocks).
 //! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the

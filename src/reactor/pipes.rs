@@ -65,7 +65,7 @@ impl Reactor {
 
     /// Reads a pipe until it would block, reaches EOF, is paused, or `limit`
     /// bytes were read (then more is owed on the next turn).
-    pub(super) fn read_pipe(&mut self, token: usize, limit: usize, ctx: &mut Ctx<'_>) {
+    pub(super) fn read_pipe(&mut self, token: usize, limit: usize, ctx: &mut Ctx<'_>) -> ReadEnd {
         let mut total = 0;
         loop {
             let Reactor {
@@ -75,12 +75,14 @@ impl Reactor {
                 ..
             } = self;
             let Some(Some(Source::Out(p))) = sources.get_mut(token) else {
-                return;
+                return ReadEnd::Closed;
             };
             let slot = &children[p.child as usize];
-            let Some(child) = &slot.child else { return };
+            let Some(child) = &slot.child else {
+                return ReadEnd::Closed;
+            };
             if child.paused {
-                return;
+                return ReadEnd::Paused;
             }
             let id = ChildId {
                 index: p.child,
@@ -91,7 +93,7 @@ impl Reactor {
                 Ok(0) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, ctx);
-                    return;
+                    return ReadEnd::Closed;
                 }
                 Ok(n) => {
                     if n >= p.capacity && !p.grow_tried {
@@ -107,18 +109,59 @@ impl Reactor {
                     self.apply_requests(ctx);
                     if total >= limit {
                         self.owe_read(token);
-                        return;
+                        return ReadEnd::Limit;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadEnd::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, ctx);
-                    return;
+                    return ReadEnd::Closed;
                 }
             }
         }
+    }
+
+    /// Reads what a reaped run left in pipe `token`: all of it, and its last
+    /// line even without `\n`, so all of the run's output comes before its
+    /// exit. Returns false if a pause stopped the read.
+    ///
+    /// The run is dead, so the pipe holds at most its capacity of the run's
+    /// bytes; one read past that sees the EOF (or EAGAIN when a process
+    /// outside the group still holds the pipe, whose writes are not the
+    /// run's and must not hold up its exit). The capacity procrun knows is
+    /// the one it set; the child may have grown the pipe itself, which a
+    /// read that reaches the known capacity asks the kernel about.
+    pub(super) fn read_after_exit(&mut self, token: usize, ctx: &mut Ctx<'_>) -> bool {
+        let cap = match self.sources.get(token) {
+            Some(Some(Source::Out(p))) => p.capacity,
+            _ => return true,
+        };
+        let mut end = self.read_pipe(token, cap.saturating_add(1), ctx);
+        if end == ReadEnd::Limit {
+            let size = match self.sources.get(token) {
+                Some(Some(Source::Out(p))) => sys::pipe_size(&p.fd).unwrap_or(cap),
+                _ => return true,
+            };
+            end = self.read_pipe(token, size.saturating_add(1), ctx);
+        }
+        if end == ReadEnd::Empty {
+            // No EOF: another process holds the pipe (an escaped grandchild,
+            // or a child another thread is spawning, which holds a copy of
+            // every fd until its exec). The run's last line ends with the
+            // run, so it comes before the exit; later bytes are not the
+            // run's and start a line of their own.
+            if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+                let id = ChildId {
+                    index: p.child,
+                    generation: self.children[p.child as usize].generation,
+                };
+                let stream = p.stream;
+                p.reader.finish(|l| ctx.emit(line(id, stream, l)));
+            }
+        }
+        end != ReadEnd::Paused
     }
 
     /// Queues a read of pipe `token` for the next turn, unless one is.
@@ -194,6 +237,19 @@ impl Reactor {
         }
         self.ready.push(Ready::FinishExit(index));
     }
+}
+
+/// Why [`Reactor::read_pipe`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReadEnd {
+    /// The pipe is empty for now (EAGAIN).
+    Empty,
+    /// EOF or an error: the pipe was closed (or was not there).
+    Closed,
+    /// The byte limit was reached; a read is owed on the next turn.
+    Limit,
+    /// The child is paused.
+    Paused,
 }
 
 pub(super) fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a> {

@@ -231,14 +231,14 @@ impl Reactor {
             return;
         }
         // The run is dead (and its group killed), so whatever it wrote sits
-        // in the pipe: reading one pipe-full delivers all of it, even if a
+        // in the pipe: reading it to the end delivers all of it, even if a
         // process outside the group keeps the pipe open and writing.
         for token in child.pipes.into_iter().flatten() {
-            let cap = match &self.sources[token] {
-                Some(Source::Out(p)) => p.capacity,
-                _ => continue,
-            };
-            self.read_pipe(token, cap, ctx);
+            if !self.read_after_exit(token, ctx) {
+                // Paused by the handler while reading: resuming comes back
+                // here, and the exit must wait for the rest of the output.
+                return;
+            }
         }
         let child = self.child_mut(index);
         let Some(exit) = child.pending_exit.take() else {

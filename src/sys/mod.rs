@@ -11,7 +11,7 @@
 //!   pidfds) to signal, reap (`waitid` with `WNOHANG`) and wait for one
 //!   child; [`signal_group`]; [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
-//!   nonblocking on procrun's end), [`grow_pipe`], [`read`], [`write`],
+//!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`], [`read`], [`write`],
 //!   and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
@@ -25,5 +25,5 @@ mod spawn;
 
 pub(crate) use child::{pidfd_allowed, signal_group, ChildHandle};
 pub(crate) use memfd::memfd_with;
-pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, read, write};
+pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, read, write};
 pub(crate) use spawn::{spawn, SpawnSpec};

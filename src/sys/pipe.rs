@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{fcntl_setfl, open, Mode, OFlags};
-use rustix::pipe::{fcntl_setpipe_size, pipe_with, PipeFlags};
+use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, PipeFlags};
 
 /// A pipe for a child's output: `(procrun's read end, the child's write end)`.
 ///
@@ -47,6 +47,11 @@ pub(crate) fn dev_null() -> io::Result<OwnedFd> {
 /// users; callers keep the pipe as it is then.
 pub(crate) fn grow_pipe(fd: impl AsFd, size: usize) -> io::Result<usize> {
     fcntl_setpipe_size(fd, size).map_err(Into::into)
+}
+
+/// The pipe's capacity now: the child may have changed it.
+pub(crate) fn pipe_size(fd: impl AsFd) -> io::Result<usize> {
+    fcntl_getpipe_size(fd).map_err(Into::into)
 }
 
 /// One `read(2)`; `Ok(0)` is end of file.

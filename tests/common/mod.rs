@@ -2,6 +2,8 @@
 //! watchdog and record events as owned values.
 #![allow(dead_code)]
 
+pub mod bursts;
+
 use std::time::{Duration, Instant};
 
 use procrun::{ChildId, Event, Exit, Reactor, Stream};
