@@ -717,3 +717,53 @@ fn children_start_with_no_signal_blocked_or_ignored() {
         "ignored in the child: {lines:?}"
     );
 }
+
+#[test]
+fn huge_durations_mean_never_and_panic_nowhere() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo hi");
+    c.timeout(Duration::MAX)
+        .grace(Duration::MAX)
+        .drain(Duration::MAX);
+    let quick = r.spawn(&c).unwrap();
+    let mut c = Command::new("false");
+    c.restart(
+        Restart::on_error()
+            .interval(Duration::MAX)
+            .backoff(Duration::MAX)
+            .reset_after(Duration::MAX),
+    );
+    let failing = r.spawn(&c).unwrap();
+    let mut c = Command::new("sleep");
+    c.arg("100").grace(Duration::MAX).timeout(Duration::MAX);
+    let sleeper = r.spawn(&c).unwrap();
+    assert!(r.next_timeout().is_some(), "the started events are owed");
+
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        rs.contains(&Rec::Done(quick))
+            && rs.contains(&Rec::Done(failing))
+            && rs
+                .iter()
+                .any(|x| matches!(x, Rec::Started { id, .. } if *id == sleeper))
+    });
+    assert_eq!(lines_of(&recs, quick, Stream::Stdout), ["hi"]);
+    assert!(exits_of(&recs, quick)[0].success());
+    let e = exits_of(&recs, failing);
+    assert_eq!(e.len(), 1, "a restart delay that never comes is no restart");
+    assert!(e[0].is_final());
+    // The sleeper's timeout and grace are "never": only a stop ends it, and
+    // SIGTERM does.
+    r.stop(sleeper).unwrap();
+    recs.clear();
+    // A poll with a huge timeout must not overflow either.
+    let deadline = Instant::now() + WATCHDOG;
+    while !recs.contains(&Rec::Done(sleeper)) {
+        assert!(Instant::now() < deadline, "watchdog");
+        r.poll(Some(Duration::MAX), |_, ev| recs.push(record(ev)))
+            .unwrap();
+    }
+    let e = exits_of(&recs, sleeper);
+    assert_eq!(e[0].signal(), Some(15));
+    assert!(e[0].was_stopped() && !e[0].timed_out());
+}

@@ -327,7 +327,7 @@ impl Reactor {
                 self.live += 1;
                 if let Some(t) = cmd.timeout {
                     let key = self.timer_in(t, Timer::Timeout(id));
-                    self.child_mut(index).timeout_timer = Some(key);
+                    self.child_mut(index).timeout_timer = key;
                 }
                 self.queued.push_back(Queued::Started {
                     id,
@@ -633,9 +633,12 @@ impl Reactor {
         }
     }
 
-    fn timer_in(&mut self, d: Duration, t: Timer) -> TimerKey {
-        let tick = self.clock.deadline_tick(Instant::now() + d);
-        self.wheel.insert(tick, t)
+    /// Arms a timer `d` from now; `None` when `d` is so large that no
+    /// `Instant` holds the deadline: a caller asking for that much time
+    /// means "never", so no timer is needed.
+    fn timer_in(&mut self, d: Duration, t: Timer) -> Option<TimerKey> {
+        let at = Instant::now().checked_add(d)?;
+        Some(self.wheel.insert(self.clock.deadline_tick(at), t))
     }
 
     fn id_of(&self, index: u32) -> ChildId {

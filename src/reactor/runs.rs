@@ -167,8 +167,12 @@ impl Reactor {
             {
                 child.restarts = 0;
             }
-            if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
-                restart_in = Some(policy.delay(child.restarts));
+            let delay = policy.delay(child.restarts);
+            if Instant::now().checked_add(delay).is_none() {
+                // A delay no clock can reach means "never": the exit is
+                // final, rather than a restart that waits forever.
+            } else if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
+                restart_in = Some(delay);
                 child.restarts += 1;
             } else {
                 limit_reached = true;
@@ -217,7 +221,7 @@ impl Reactor {
         }
         if self.polled > 0 {
             let ms = Duration::from_millis(self.exit_poll_ms);
-            self.exit_poll = Some(self.timer_in(ms, Timer::ExitPoll));
+            self.exit_poll = self.timer_in(ms, Timer::ExitPoll);
         }
     }
 
@@ -248,7 +252,7 @@ impl Reactor {
         let pipes = child.pipes;
         if let Some(d) = exit.restart_in {
             let key = self.timer_in(d, Timer::Restart(exit.id));
-            self.child_mut(index).restart_timer = Some(key);
+            self.child_mut(index).restart_timer = key;
         } else {
             let c = self.child_mut(index);
             c.finished = true;
@@ -262,7 +266,7 @@ impl Reactor {
             if matches!(&self.sources[token], Some(Source::Out(p)) if p.drain_timer.is_none()) {
                 let key = self.timer_in(drain, Timer::Drain(token));
                 if let Some(Source::Out(p)) = &mut self.sources[token] {
-                    p.drain_timer = Some(key);
+                    p.drain_timer = key;
                 }
             }
         }
@@ -319,7 +323,7 @@ impl Reactor {
         }
         let id = self.id_of(index);
         let key = self.timer_in(grace, Timer::Kill(id));
-        self.child_mut(index).kill_timer = Some(key);
+        self.child_mut(index).kill_timer = key;
     }
 
     /// Signals the live run of child `index`: its group while the leader is
