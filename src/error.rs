@@ -78,6 +78,20 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A signal reached neither the child nor its process group; the child
+    /// runs on. Usually `EPERM`: the child made itself another user (a
+    /// setuid program), which procrun may not signal.
+    #[error("cannot send signal {signal} to pid {pid}")]
+    Signal {
+        /// The child's pid.
+        pid: u32,
+        /// The signal number.
+        signal: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
     /// A handle names a child the reactor no longer (or never) supervised.
     #[error("unknown or stale child handle")]
     UnknownChild,

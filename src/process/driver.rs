@@ -96,14 +96,7 @@ fn run(mut reactor: Reactor, inner: &Inner) {
             }
         }
         let r = reactor.poll(None, |ctl, ev| {
-            let id = match &ev {
-                Event::Started { id, .. }
-                | Event::Line { id, .. }
-                | Event::RestartFailed { id, .. }
-                | Event::Closed { id, .. }
-                | Event::Done { id, .. } => *id,
-                Event::Exited(e) => e.id(),
-            };
+            let id = ev.id();
             let Some(shared) = procs.get(&id) else {
                 return;
             };
@@ -123,8 +116,8 @@ fn run(mut reactor: Reactor, inner: &Inner) {
                 }
                 Event::Exited(e) => st.exits.push(e),
                 Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
-                Event::Closed { .. } => {}
                 Event::Done { .. } => st.done = true,
+                Event::Closed { .. } | Event::SignalFailed { .. } => {}
             }
             shared.notify(&st);
             if st.done {

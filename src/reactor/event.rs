@@ -188,6 +188,19 @@ pub enum Event<'a> {
         /// Why the spawn failed.
         error: Error,
     },
+    /// A signal of a stop (the stop signal, or `SIGKILL` when the grace
+    /// ended) reached neither the child nor its group, so the stop was not
+    /// sent: [`Error::Signal`], usually `EPERM` because the child made
+    /// itself another user. The stop stays under way (`SIGKILL` is still
+    /// tried when the grace ends) and the child is reaped whenever it
+    /// exits.
+    #[non_exhaustive]
+    SignalFailed {
+        /// The child.
+        id: ChildId,
+        /// What failed.
+        error: Error,
+    },
     /// One of the child's output streams reached its end (or was closed
     /// after the drain time).
     #[non_exhaustive]
@@ -205,6 +218,34 @@ pub enum Event<'a> {
         /// The child.
         id: ChildId,
     },
+}
+
+impl Event<'_> {
+    /// The child the event is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let id = reactor.spawn(&Command::new("true"))?;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| assert_eq!(event.id(), id))?;
+    /// }
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn id(&self) -> ChildId {
+        match self {
+            Event::Started { id, .. }
+            | Event::Line { id, .. }
+            | Event::RestartFailed { id, .. }
+            | Event::SignalFailed { id, .. }
+            | Event::Closed { id, .. }
+            | Event::Done { id, .. } => *id,
+            Event::Exited(e) => e.id(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

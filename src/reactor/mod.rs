@@ -114,6 +114,10 @@ enum Queued {
         pid: u32,
         restarts: u32,
     },
+    SignalFailed {
+        id: ChildId,
+        error: Error,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -511,6 +515,7 @@ impl Reactor {
                 Queued::Started { id, pid, restarts } => {
                     ctx.emit(Event::Started { id, pid, restarts })
                 }
+                Queued::SignalFailed { id, error } => ctx.emit(Event::SignalFailed { id, error }),
             }
             self.apply_requests(ctx);
         }
@@ -576,7 +581,7 @@ impl Reactor {
                         continue;
                     };
                     c.kill_timer = None;
-                    self.signal_run(id.index, Signal::KILL);
+                    self.signal_or_report(id.index, Signal::KILL);
                 }
                 Timer::Timeout(id) => {
                     let Some(c) = self.child_by_id_mut(id) else {
@@ -683,9 +688,11 @@ impl AsFd for Reactor {
 }
 
 impl Drop for Reactor {
-    /// Kills every live child (its group unless detached) with `SIGKILL`
-    /// and reaps it, so dropping a reactor leaks neither processes nor
-    /// zombies.
+    /// Kills every live child (its group unless detached, and the child
+    /// itself if it left the group) with `SIGKILL` and reaps it, so
+    /// dropping a reactor leaks neither processes nor zombies. A child
+    /// procrun may not signal (it made itself another user) is not waited
+    /// for: the drop never blocks on it.
     fn drop(&mut self) {
         for index in 0..self.children.len() as u32 {
             if self.children[index as usize]
@@ -693,10 +700,18 @@ impl Drop for Reactor {
                 .as_ref()
                 .is_some_and(|c| c.run.is_some())
             {
-                self.signal_run(index, Signal::KILL);
+                let killed = self.signal_run(index, Signal::KILL).is_ok();
                 let c = self.child_mut(index);
                 if let Some(run) = c.run.take() {
-                    let _ = run.handle.reap_blocking();
+                    // SIGKILL reached the child itself, so the reap comes.
+                    // A child procrun may not signal could run for ever:
+                    // it is left to exit on its own (a zombie of this
+                    // process until then) rather than block the drop.
+                    let _ = if killed {
+                        run.handle.reap_blocking()
+                    } else {
+                        run.handle.try_reap(false)
+                    };
                 }
             }
         }

@@ -8,13 +8,13 @@ use mio::Interest;
 
 use super::event::lost_status;
 use super::{
-    ChildId, Ctx, Event, Exit, InPipe, Input, OutPipe, Reactor, Ready, Run, Source, StopCause,
-    Stream, Timer, DEFAULT_PIPE, EXIT_POLL_MAX_MS, EXIT_POLL_MIN_MS, PIDFD,
+    ChildId, Ctx, Event, Exit, InPipe, Input, OutPipe, Queued, Reactor, Ready, Run, Source,
+    StopCause, Stream, Timer, DEFAULT_PIPE, EXIT_POLL_MAX_MS, EXIT_POLL_MIN_MS, PIDFD,
 };
 use crate::command::Command;
 use crate::lines::LineReader;
 use crate::spawn::{spawn, Spawned};
-use crate::{sys, Error, Result, Signal};
+use crate::{Error, Result, Signal};
 
 impl Reactor {
     pub(super) fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {
@@ -107,7 +107,7 @@ impl Reactor {
         if let Some(e) = failed {
             // epoll could not take the fds (out of memory): the run cannot be
             // supervised, so end it now rather than leave it unwatched.
-            self.signal_run(index, Signal::KILL);
+            let _ = self.signal_run(index, Signal::KILL);
             let child = self.child_mut(index);
             let run = child.run.take().expect("set above");
             let pipes = std::mem::take(&mut child.pipes);
@@ -316,10 +316,11 @@ impl Reactor {
         if let Some(k) = c.timeout_timer.take() {
             self.wheel.cancel(k);
         }
-        self.signal_run(index, sig);
-        // A stopped (SIGSTOP) child would never act on the stop signal.
+        self.signal_or_report(index, sig);
+        // A stopped (SIGSTOP) child would never act on the stop signal. If
+        // the stop signal failed, so does this: reported once is enough.
         if sig != Signal::KILL {
-            self.signal_run(index, Signal::CONT);
+            let _ = self.signal_run(index, Signal::CONT);
         }
         let id = self.id_of(index);
         let key = self.timer_in(grace, Timer::Kill(id));
@@ -327,14 +328,34 @@ impl Reactor {
     }
 
     /// Signals the live run of child `index`: its group while the leader is
-    /// unreaped (which pins the group id), or the child alone when detached.
-    pub(super) fn signal_run(&mut self, index: u32, sig: Signal) {
+    /// unreaped (which pins the group id) and the child itself if it left
+    /// the group, or the child alone when detached.
+    ///
+    /// # Errors
+    ///
+    /// When the signal reached nothing of the run ([`Error::Signal`]).
+    pub(super) fn signal_run(&mut self, index: u32, sig: Signal) -> Result<()> {
         let c = self.child_mut(index);
-        let Some(run) = &c.run else { return };
-        let _ = if c.stop.detached {
+        let Some(run) = &c.run else { return Ok(()) };
+        let sent = if c.stop.detached {
             run.handle.signal(sig.as_raw())
         } else {
-            sys::signal_group(run.handle.pid(), sig.as_raw())
+            run.handle.signal_with_group(sig.as_raw())
         };
+        sent.map_err(|source| Error::Signal {
+            pid: run.handle.pid(),
+            signal: sig.as_raw(),
+            source,
+        })
+    }
+
+    /// Signals the live run of child `index`; a signal that reached nothing
+    /// is reported as [`Event::SignalFailed`] on the next poll, never taken
+    /// for sent.
+    pub(super) fn signal_or_report(&mut self, index: u32, sig: Signal) {
+        if let Err(error) = self.signal_run(index, sig) {
+            let id = self.id_of(index);
+            self.queued.push_back(Queued::SignalFailed { id, error });
+        }
     }
 }

@@ -73,6 +73,33 @@ impl ChildHandle {
         Ok(())
     }
 
+    /// Sends `sig` to the child's process group and, when the child has
+    /// left that group (`setpgid`, `setsid`), to the child itself, which
+    /// the group signal then missed.
+    ///
+    /// The child is checked after the group is signalled: one that leaves
+    /// before is seen gone and signalled directly, one that leaves after
+    /// got the group signal. Only a child leaving in between gets `sig`
+    /// twice. Asking first and signalling once would instead let a child
+    /// that leaves in between miss it altogether.
+    ///
+    /// # Errors
+    ///
+    /// The error when the signal reached neither the group nor the child:
+    /// `EPERM` when the child made itself another user (a setuid program)
+    /// and procrun may not signal it.
+    pub(crate) fn signal_with_group(&self, sig: i32) -> io::Result<()> {
+        let pid = self.pid();
+        let group = signal_group(pid, sig);
+        let in_group = rp::getpgid(Some(to_pid(pid)?))
+            .is_ok_and(|g| i64::from(g.as_raw_nonzero().get()) == i64::from(pid));
+        if in_group {
+            group
+        } else {
+            self.signal(sig)
+        }
+    }
+
     /// Reaps the child if it has exited; `Ok(None)` when it has not (a
     /// readable pidfd is a hint, and a wake-up can be spurious). With
     /// `kill_group`, every process left in the child's group is sent
@@ -87,7 +114,10 @@ impl ChildHandle {
             if peek.is_none() {
                 return Ok(None);
             }
-            signal_group(self.pid(), Signal::KILL.as_raw())?;
+            // A member procrun may not signal (one that made itself root)
+            // must not stop the reap: the leader would be left a zombie and
+            // its status lost.
+            let _ = signal_group(self.pid(), Signal::KILL.as_raw());
         }
         let status = rp::waitid(
             self.wait_id()?,
@@ -111,7 +141,7 @@ impl ChildHandle {
 ///
 /// The caller must know the group still exists under that id: procrun only
 /// calls this while the group leader is unreaped, which pins the id.
-pub(crate) fn signal_group(pgid: u32, sig: i32) -> io::Result<()> {
+fn signal_group(pgid: u32, sig: i32) -> io::Result<()> {
     match rp::kill_process_group(to_pid(pgid)?, to_signal(sig)?) {
         // The leader is a zombie and nobody else is left: nothing to signal.
         Err(rustix::io::Errno::SRCH) => Ok(()),

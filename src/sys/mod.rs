@@ -9,7 +9,7 @@
 //!
 //! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
 //!   pidfds) to signal, reap (`waitid` with `WNOHANG`) and wait for one
-//!   child; [`signal_group`]; [`pidfd_allowed`];
+//!   child, its group with it (`signal_with_group`); [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`], [`read`], [`write`],
 //!   and [`dev_null`] for null stdio;
@@ -23,7 +23,7 @@ mod pipe;
 pub(crate) mod procfs;
 mod spawn;
 
-pub(crate) use child::{pidfd_allowed, signal_group, ChildHandle};
+pub(crate) use child::{pidfd_allowed, ChildHandle};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, read, write};
 pub(crate) use spawn::{spawn, SpawnSpec};

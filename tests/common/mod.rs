@@ -27,6 +27,7 @@ pub enum Rec {
     },
     Exited(Exit),
     RestartFailed(ChildId),
+    SignalFailed(ChildId, String),
     Closed(ChildId, Stream),
     Done(ChildId),
 }
@@ -50,6 +51,7 @@ pub fn record(ev: Event<'_>) -> Rec {
         },
         Event::Exited(e) => Rec::Exited(e),
         Event::RestartFailed { id, .. } => Rec::RestartFailed(id),
+        Event::SignalFailed { id, error, .. } => Rec::SignalFailed(id, error.to_string()),
         Event::Closed { id, stream, .. } => Rec::Closed(id, stream),
         Event::Done { id, .. } => Rec::Done(id),
         other => panic!("unexpected event {other:?}"),
