@@ -670,3 +670,112 @@ fn ps_name_finds_the_tests_own_child() {
     let gone = procrun(&["ps", "--name", &name]);
     assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
 }
+
+/// Why a test that needs another uid cannot run here, if it cannot.
+fn cannot_switch_uid() -> Option<String> {
+    if !rustix::process::geteuid().is_root() {
+        return Some("not root: cannot run procrun as another uid".into());
+    }
+    for tool in ["setpriv", "prlimit"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("no {tool} (util-linux) on this machine"));
+        }
+    }
+    None
+}
+
+/// Runs procrun as a uid that owns no process on this host (so that a
+/// process limit counts procrun's own tasks alone), optionally under
+/// `RLIMIT_NPROC = nproc`. The binary is copied to a world-readable
+/// directory first: the checkout may sit under one the uid cannot enter.
+fn procrun_as_nobody(args: &[&str], nproc: Option<u32>) -> Finished {
+    const UID: &str = "2000000123";
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("procrun");
+    std::fs::copy(BIN, &bin).unwrap();
+    for p in [dir.path(), bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new("prlimit");
+    if let Some(n) = nproc {
+        cmd.arg(format!("--nproc={n}"));
+    }
+    cmd.args(["setpriv", "--reuid", UID, "--regid", UID, "--clear-groups"])
+        .arg(&bin)
+        .args(args)
+        .current_dir("/")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    spawn_cmd(cmd).finish(None)
+}
+
+#[test]
+fn unreadable_script_exits_2_naming_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sh");
+    let as_dir = dir.path().join("a-directory");
+    std::fs::create_dir(&as_dir).unwrap();
+    for (path, reason) in [
+        (&missing, "No such file or directory"),
+        (&as_dir, "is a directory"),
+    ] {
+        let f = procrun(&["run", "--script", path.to_str().unwrap()]);
+        assert_eq!(f.code(), 2, "{path:?}: {f:?}");
+        assert_eq!(f.out, "", "{path:?}");
+        assert_eq!(f.err.lines().count(), 1, "{path:?}: {:?}", f.err);
+        assert!(
+            f.err.starts_with("procrun: ")
+                && f.err.contains(path.to_str().unwrap())
+                && f.err.contains(reason),
+            "{path:?}: {:?}",
+            f.err
+        );
+    }
+    // Root reads any file: the unreadable case needs another uid.
+    if let Some(why) = cannot_switch_uid() {
+        eprintln!("skipped (unreadable file case): {why}");
+        return;
+    }
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let secret = dir.path().join("secret.sh");
+    std::fs::write(&secret, "echo should-not-run\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let f = procrun_as_nobody(&["run", "--script", secret.to_str().unwrap()], None);
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert_eq!(f.out, "");
+    assert_eq!(f.err.lines().count(), 1, "{:?}", f.err);
+    assert!(
+        f.err.contains(secret.to_str().unwrap()) && f.err.contains("Permission denied"),
+        "{:?}",
+        f.err
+    );
+}
+
+#[test]
+fn process_limit_at_spawn_exits_1_as_a_failure_of_procrun() {
+    if let Some(why) = cannot_switch_uid() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Two tasks: procrun's main thread and its signal thread; the child
+    // would be the third.
+    let f = procrun_as_nobody(&["run", "--", "true"], Some(2));
+    assert!(
+        f.err.contains("Resource temporarily unavailable"),
+        "not the process limit: {f:?}"
+    );
+    assert_eq!(f.code(), 1, "{f:?}");
+    assert_eq!(f.err.lines().count(), 1, "{:?}", f.err);
+}

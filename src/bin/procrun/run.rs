@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,13 +71,9 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             vec![(base_name(&argv[0]), c)]
         }
         What::Script(path) => {
-            // Absolute, so that --cwd does not change which file bash reads.
-            let abs = std::fs::canonicalize(path)
-                .ok()
-                .filter(|p| p.is_file())
-                .ok_or_else(|| {
-                    Failure::Usage(format!("run: script not found: {}", path.display()))
-                })?;
+            let abs = readable_script(path).map_err(|why| {
+                Failure::Usage(format!("run: cannot read script {}: {why}", path.display()))
+            })?;
             let mut c = Command::new("bash");
             c.arg(abs);
             vec![(base_name(path.as_os_str()), c)]
@@ -126,6 +122,26 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
     Ok(specs)
 }
 
+/// The script's absolute path, so that --cwd does not change which file
+/// bash reads; or why bash could not read it. Checked here because bash
+/// would report it as the script's own failure (exit status 126 or 127),
+/// when it is bad input to procrun.
+fn readable_script(path: &Path) -> Result<PathBuf, String> {
+    let abs = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&abs).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    // Opening is the one honest test of read permission (ACLs, root, a
+    // read-only mount all have their say); the file is regular, so the
+    // open cannot block.
+    File::open(&abs).map_err(|e| e.to_string())?;
+    Ok(abs)
+}
+
 /// Appended to, so that several children (and restarts) never overwrite
 /// each other's lines.
 fn open_output(path: &Path) -> Result<File, Failure> {
@@ -147,9 +163,42 @@ fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
         What::Named(_) => format!("run: {name}: {}", describe(e)),
         _ => format!("run: {}", describe(e)),
     };
+    if is_bad_input(e) {
+        Failure::Usage(msg)
+    } else {
+        Failure::Runtime(msg)
+    }
+}
+
+/// Whether the user can fix `e` by changing the command line. A spawn that
+/// fails for want of a resource (EAGAIN at the process limit, ENOMEM,
+/// EMFILE) is the host failing procrun, whatever was asked; so is any error
+/// not listed here.
+fn is_bad_input(e: &Error) -> bool {
     match e {
-        Error::Io(_) => Failure::Runtime(msg),
-        _ => Failure::Usage(msg),
+        Error::ZeroMaxLine
+        | Error::EmptyProgram
+        | Error::ProgramNotFound { .. }
+        | Error::NulByte { .. }
+        | Error::InvalidEnv { .. }
+        | Error::DuplicateEnv { .. }
+        | Error::CwdNotFound { .. }
+        | Error::InvalidCommand { .. } => true,
+        // What exec says of the program itself: not executable, not a
+        // program, a path that cannot name one, arguments too long.
+        Error::Spawn { source, .. } => matches!(
+            source.raw_os_error(),
+            Some(
+                libc::EACCES
+                    | libc::ENOEXEC
+                    | libc::EISDIR
+                    | libc::ENOTDIR
+                    | libc::ELOOP
+                    | libc::ENAMETOOLONG
+                    | libc::E2BIG
+            )
+        ),
+        _ => false,
     }
 }
 
