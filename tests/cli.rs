@@ -779,3 +779,21 @@ fn process_limit_at_spawn_exits_1_as_a_failure_of_procrun() {
     assert_eq!(f.code(), 1, "{f:?}");
     assert_eq!(f.err.lines().count(), 1, "{:?}", f.err);
 }
+
+#[test]
+fn huge_max_line_is_accepted() {
+    // Without a newline, "hi" is carried over to the end of the stream: the
+    // path where a limit near usize::MAX must not overflow.
+    for (program, text) in [("echo", "hi"), ("printf", "hi")] {
+        let f = procrun(&[
+            "run",
+            "--max-line",
+            "18446744073709551615",
+            "--",
+            program,
+            text,
+        ]);
+        assert_eq!(f.code(), 0, "{program}: {f:?}");
+        assert_eq!(f.out, format!("{program} | hi\n"));
+    }
+}
