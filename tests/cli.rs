@@ -797,3 +797,175 @@ fn huge_max_line_is_accepted() {
         assert_eq!(f.out, format!("{program} | hi\n"));
     }
 }
+
+/// A procrun whose stdout is a pipe the test holds open and never reads;
+/// its stderr is read line by line.
+struct Unread {
+    child: Child,
+    /// Held, never read: the reader exists, so writes block rather than fail.
+    stdout: std::process::ChildStdout,
+    lines: Receiver<String>,
+    err: String,
+    /// The process group of procrun's child, once known, for the cleanup.
+    child_group: Option<u32>,
+}
+
+impl Unread {
+    fn spawn(args: &[&str]) -> Unread {
+        let mut child = procrun_cmd(args).spawn().expect("spawn procrun");
+        let stdout = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Unread {
+            child,
+            stdout,
+            lines,
+            err: String::new(),
+            child_group: None,
+        }
+    }
+
+    /// Waits for the note of the child's start; its pid (and group).
+    fn wait_started(&mut self) -> u32 {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("watchdog ({e:?}): no start; stderr {:?}", self.err));
+            self.err.push_str(&line);
+            self.err.push('\n');
+            if let Some(rest) = line.split_once("started (pid ").map(|(_, r)| r) {
+                let pid: u32 = rest.trim_end_matches(')').parse().unwrap();
+                self.child_group = Some(pid);
+                return pid;
+            }
+        }
+    }
+
+    /// Waits until the pipe is full to its last page: procrun can write no
+    /// more, and (before the fix) sits blocked in write.
+    fn wait_pipe_full(&self) {
+        let size = rustix::pipe::fcntl_getpipe_size(&self.stdout).unwrap() as u64;
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let unread = rustix::io::ioctl_fionread(&self.stdout).unwrap();
+            if unread + 4096 >= size {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watchdog: the pipe holds only {unread} of {size} bytes"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+    }
+
+    /// Waits at most `bound` for procrun to exit; its status.
+    fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            while let Ok(l) = self.lines.try_recv() {
+                self.err.push_str(&l);
+                self.err.push('\n');
+            }
+            assert!(
+                Instant::now() < deadline,
+                "procrun still runs {bound:?} after the signal; stderr {:?}",
+                self.err
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        // Only on a failing test. procrun is killed first so that it cannot
+        // start anything more; its child leads its own group, which is
+        // killed while it still exists (checked by its leader's group id).
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(g) = self.child_group {
+            if !group_members(g).is_empty() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{g}")])
+                    .status();
+            }
+        }
+    }
+}
+
+/// procrun takes at most this long to act on a signal and exit (a stop,
+/// plus the wait for a stdout nobody reads, 3 s by default).
+const SIGNAL_BOUND: Duration = Duration::from_secs(20);
+
+#[test]
+fn sigterm_stops_the_child_while_stdout_is_a_full_pipe() {
+    let mut p = Unread::spawn(&["run", "--", "yes"]);
+    let yes = p.wait_started();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143), "stderr {:?}", p.err);
+    wait_group_gone(yes);
+}
+
+#[test]
+fn second_sigterm_kills_at_once_while_stdout_is_a_full_pipe() {
+    // The child ignores SIGTERM, and the grace outlasts the bound: only the
+    // second signal's SIGKILL can end it in time.
+    let mut p = Unread::spawn(&[
+        "run",
+        "--grace",
+        "1h",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec yes",
+    ]);
+    let yes = p.wait_started();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    // The first signal must have been acted on (the stop sent) before the
+    // second counts as "again"; its note on stderr says so.
+    let deadline = Instant::now() + SIGNAL_BOUND;
+    while !p.err.contains("SIGTERM received") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match p.lines.recv_timeout(left) {
+            Ok(l) => {
+                p.err.push_str(&l);
+                p.err.push('\n');
+            }
+            Err(e) => panic!("watchdog ({e:?}): first SIGTERM not acted on; {:?}", p.err),
+        }
+    }
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143), "stderr {:?}", p.err);
+    assert!(p.err.contains("killing now"), "{:?}", p.err);
+    wait_group_gone(yes);
+}

@@ -2,10 +2,12 @@
 //! about starts, exits and restarts on stderr.
 
 use std::fmt::{self, Write as _};
-use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use procrun::{Exit, Stream};
+
+use crate::stdout::Stdout;
 
 /// ANSI colours given to names in turn (foreman's order).
 const PALETTE: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
@@ -50,14 +52,29 @@ impl Prefixes {
     }
 }
 
+/// procrun holds at most about this much output (plus one read of each
+/// child) for a stdout that does not keep up; then the children are
+/// paused, their pipes fill and they block on write.
+const HIGH_WATER: usize = 64 * 1024;
+/// Paused children are read again once stdout has taken all but this much.
+const LOW_WATER: usize = HIGH_WATER / 4;
+
 pub struct Printer {
-    out: BufWriter<StdoutLock<'static>>,
+    stdout: Stdout,
+    /// Output stdout has not taken yet: `pending[written..]`.
+    pending: Vec<u8>,
+    written: usize,
     prefixes: Vec<Prefixes>,
     /// Set with `--timestamps`: lines carry the time since this instant.
     start: Option<Instant>,
     quiet: bool,
     /// stdout failed (its reader went away); nothing more is written to it.
     broken: bool,
+    /// procrun is stopping: output beyond the high-water mark is dropped
+    /// instead of pausing its child, whose exit a pause would hold back.
+    dropping: bool,
+    /// Bytes of output dropped that way or given up on at the end.
+    dropped: u64,
 }
 
 impl Printer {
@@ -66,7 +83,9 @@ impl Printer {
         let err_colour = colour_for(io::stderr().is_terminal());
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            stdout: Stdout::new(),
+            pending: Vec::new(),
+            written: 0,
             prefixes: names
                 .iter()
                 .enumerate()
@@ -75,12 +94,56 @@ impl Printer {
             start: timestamps.then(Instant::now),
             quiet,
             broken: false,
+            dropping: false,
+            dropped: 0,
         }
     }
 
     /// Whether stdout can no longer be written.
     pub fn broken(&self) -> bool {
         self.broken
+    }
+
+    /// stdout, to wait on.
+    pub fn stdout(&self) -> &Stdout {
+        &self.stdout
+    }
+
+    fn owed(&self) -> usize {
+        self.pending.len() - self.written
+    }
+
+    /// Whether output waits for stdout to take it.
+    pub fn waiting(&self) -> bool {
+        !self.broken && self.owed() > 0
+    }
+
+    /// Whether stdout is so far behind that children should be paused.
+    pub fn behind(&self) -> bool {
+        !self.dropping && self.waiting() && self.owed() >= HIGH_WATER
+    }
+
+    /// Whether stdout has caught up enough for paused children to go on.
+    pub fn caught_up(&self) -> bool {
+        self.broken || self.owed() <= LOW_WATER
+    }
+
+    /// From now on, output that does not fit is dropped, never a reason
+    /// to pause.
+    pub fn drop_when_behind(&mut self) {
+        self.dropping = true;
+    }
+
+    /// Drops what stdout still owes.
+    pub fn give_up(&mut self) {
+        self.dropped += self.owed() as u64;
+        self.pending.clear();
+        self.written = 0;
+    }
+
+    /// Bytes of output dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// One line (or a piece of an over-long one) of child `index`, as raw
@@ -94,36 +157,48 @@ impl Printer {
             Stream::Stdout => &p.stdout,
             Stream::Stderr => &p.stderr,
         };
-        let mut r = Ok(());
+        if self.dropping && self.owed() >= HIGH_WATER {
+            self.dropped += (prefix.len() + line.len() + 1) as u64;
+            return;
+        }
         if let Some(start) = self.start {
-            r = write!(self.out, "{}", Stamp(start.elapsed()));
+            // Writing to a Vec cannot fail.
+            let _ = write!(self.pending, "{}", Stamp(start.elapsed()));
         }
-        let r = r
-            .and_then(|()| self.out.write_all(prefix))
-            .and_then(|()| self.out.write_all(line))
-            .and_then(|()| self.out.write_all(b"\n"));
-        self.check(r);
+        self.pending.extend_from_slice(prefix);
+        self.pending.extend_from_slice(line);
+        self.pending.push(b'\n');
     }
 
-    /// Writes out what is buffered; called once per turn of the loop.
+    /// Writes out what stdout takes now, without waiting; called once per
+    /// turn of the loop.
     pub fn flush(&mut self) {
-        if !self.broken {
-            let r = self.out.flush();
-            self.check(r);
-        }
-    }
-
-    fn check(&mut self, r: io::Result<()>) {
-        if let Err(e) = r {
-            self.broken = true;
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("procrun: cannot write to stdout: {e}");
+        while !self.broken && self.owed() > 0 {
+            match self.stdout.write_now(&self.pending[self.written..]) {
+                Ok(0) => break,
+                Ok(n) => self.written += n,
+                Err(e) => {
+                    self.broken = true;
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        eprintln!("procrun: cannot write to stdout: {e}");
+                    }
+                }
             }
         }
+        if self.broken || self.written == self.pending.len() {
+            self.pending.clear();
+            self.written = 0;
+            // A burst may have grown the buffer past its usual size.
+            self.pending.shrink_to(4 * HIGH_WATER);
+        } else if self.written >= HIGH_WATER {
+            self.pending.drain(..self.written);
+            self.written = 0;
+        }
     }
 
-    /// A note about child `index` on stderr, after what stdout holds so far
-    /// (so a terminal shows them in order). Nothing with `--quiet`.
+    /// A note about child `index` on stderr, after what stdout takes now of
+    /// what it owes (so a terminal shows them in order, unless stdout is
+    /// behind). Nothing with `--quiet`.
     pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
         if self.quiet {
             return;

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Error, Event, Exit, Output, Reactor, Restart};
+use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart};
 
 use crate::args::{RunArgs, What, BACKOFF_CAP};
 use crate::print::{Ending, Human, Printer};
@@ -49,6 +50,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             id,
             last: None,
             done: false,
+            paused: false,
         });
     }
     let mut sup = Supervisor {
@@ -58,6 +60,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         grace: args.grace,
         detached: args.detached,
         shutdown: None,
+        signalled: None,
     };
     sup.run()
 }
@@ -221,6 +224,8 @@ struct Child {
     /// The last run's end, kept for a restart that fails to start.
     last: Option<Exit>,
     done: bool,
+    /// Not read while stdout is behind.
+    paused: bool,
 }
 
 /// What the event handler needs (everything but the reactor it runs in).
@@ -234,13 +239,19 @@ struct State {
 }
 
 impl State {
-    fn on_event(&mut self, ev: Event<'_>) {
+    fn on_event(&mut self, ctl: &mut Control<'_>, ev: Event<'_>) {
         match ev {
             Event::Line {
                 id, stream, line, ..
             } => {
                 if let Some(&i) = self.index.get(&id) {
                     self.printer.line(i, stream, line);
+                    // Paused here rather than after the poll, so that what
+                    // is held is bounded by one read of the pipe.
+                    if self.printer.behind() && !self.children[i].paused {
+                        ctl.pause(id);
+                        self.children[i].paused = true;
+                    }
                 }
             }
             Event::Started {
@@ -318,14 +329,28 @@ struct Supervisor {
     detached: bool,
     /// Set once procrun is stopping everything: the status to exit with.
     shutdown: Option<u8>,
+    /// When a shutdown signal last came, and how many came.
+    signalled: Option<(Instant, u32)>,
 }
 
 impl Supervisor {
     fn run(&mut self) -> Result<u8, Failure> {
         while !self.reactor.is_empty() {
+            let mut timeout = None;
+            if self.state.printer.waiting() {
+                // stdout holds output back: wake for it too, while the
+                // reactor (children, timers, and signals through its waker)
+                // is watched as usual.
+                self.state
+                    .printer
+                    .stdout()
+                    .wait_with(self.reactor.as_fd(), self.reactor.next_timeout())
+                    .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
+                timeout = Some(Duration::ZERO);
+            }
             let state = &mut self.state;
             self.reactor
-                .poll(None, |_, ev| state.on_event(ev))
+                .poll(timeout, |ctl, ev| state.on_event(ctl, ev))
                 .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
             self.state.printer.flush();
             while let Ok(sig) = self.signals.try_recv() {
@@ -334,15 +359,65 @@ impl Supervisor {
             if self.state.printer.broken() && self.shutdown.is_none() {
                 self.stop_all(BROKEN_PIPE, "stdout was closed");
             }
+            if self.state.printer.caught_up() {
+                self.resume_all();
+            }
         }
-        self.state.printer.flush();
+        self.drain_stdout()?;
+        let dropped = self.state.printer.dropped();
+        if dropped > 0 {
+            self.state.printer.error(format_args!(
+                "{dropped} bytes of output dropped: stdout was not taking them"
+            ));
+        }
         Ok(self
             .shutdown
             .unwrap_or_else(|| self.state.failure.unwrap_or(0)))
     }
 
+    /// Writes what stdout still owes once every child is gone. After a
+    /// shutdown signal this gives up when stdout takes nothing for the
+    /// grace period, or at once on another signal: the user asked procrun
+    /// to end, and a reader that stopped reading must not keep it alive.
+    fn drain_stdout(&mut self) -> Result<(), Failure> {
+        let mut progress = Instant::now();
+        while self.state.printer.waiting() {
+            let patience = match self.signalled {
+                None => None,
+                Some((_, n)) if n > 1 => Some(Duration::ZERO),
+                Some((at, _)) => Some(self.grace.saturating_sub(progress.max(at).elapsed())),
+            };
+            if patience == Some(Duration::ZERO) {
+                self.state.printer.give_up();
+                break;
+            }
+            self.state
+                .printer
+                .stdout()
+                .wait_with(self.reactor.as_fd(), patience)
+                .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
+            // Takes the waker's wake-up off the reactor's fd, which would
+            // otherwise stay readable.
+            self.reactor
+                .poll(Some(Duration::ZERO), |_, _| {})
+                .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
+            let before = self.state.printer.dropped();
+            let owed = self.state.printer.waiting();
+            self.state.printer.flush();
+            if owed && (!self.state.printer.waiting() || before != self.state.printer.dropped()) {
+                progress = Instant::now();
+            }
+            while let Ok(sig) = self.signals.try_recv() {
+                self.on_signal(sig);
+            }
+        }
+        Ok(())
+    }
+
     fn on_signal(&mut self, sig: i32) {
         let name = signals::name(sig);
+        let count = self.signalled.map_or(0, |(_, n)| n) + 1;
+        self.signalled = Some((Instant::now(), count));
         if self.shutdown.is_none() {
             let status = 128u8.saturating_add(sig as u8);
             self.stop_all(status, &format!("{name} received"));
@@ -360,8 +435,21 @@ impl Supervisor {
         }
     }
 
+    /// Reads paused children again.
+    fn resume_all(&mut self) {
+        for c in self.state.children.iter_mut().filter(|c| c.paused) {
+            c.paused = false;
+            // A stale id is a child already gone: nothing to resume.
+            let _ = self.reactor.resume(c.id);
+        }
+    }
+
     fn stop_all(&mut self, status: u8, why: &str) {
         self.shutdown = Some(status);
+        // A paused child's exit is not seen until its output is read, and
+        // stdout may never take it: from now on excess output is dropped.
+        self.state.printer.drop_when_behind();
+        self.resume_all();
         let live: Vec<ChildId> = self
             .state
             .children
