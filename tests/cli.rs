@@ -803,7 +803,7 @@ fn huge_max_line_is_accepted() {
 struct Unread {
     child: Child,
     /// Held, never read: the reader exists, so writes block rather than fail.
-    stdout: std::process::ChildStdout,
+    unread: std::os::fd::OwnedFd,
     lines: Receiver<String>,
     err: String,
     /// The process group of procrun's child, once known, for the cleanup.
@@ -813,7 +813,7 @@ struct Unread {
 impl Unread {
     fn spawn(args: &[&str]) -> Unread {
         let mut child = procrun_cmd(args).spawn().expect("spawn procrun");
-        let stdout = child.stdout.take().unwrap();
+        let unread = child.stdout.take().unwrap().into();
         let err = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -826,10 +826,47 @@ impl Unread {
         });
         Unread {
             child,
-            stdout,
+            unread,
             lines,
             err: String::new(),
             child_group: None,
+        }
+    }
+
+    /// As `spawn`, with stderr the same unread pipe as stdout (`2>&1`).
+    fn spawn_shared(args: &[&str]) -> Unread {
+        let (unread, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let child = procrun_cmd(args)
+            .stdout(w.try_clone().unwrap())
+            .stderr(w)
+            .spawn()
+            .expect("spawn procrun");
+        let (_, lines) = mpsc::channel();
+        Unread {
+            child,
+            unread,
+            lines,
+            err: String::new(),
+            child_group: None,
+        }
+    }
+
+    /// Waits for procrun's (first) child to exist; its pid (and group).
+    fn wait_child(&mut self) -> u32 {
+        let path = format!("/proc/{0}/task/{0}/children", self.child.id());
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let children = std::fs::read_to_string(&path).unwrap();
+            if let Some(pid) = children.split_whitespace().next() {
+                let pid = pid.parse().unwrap();
+                self.child_group = Some(pid);
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watchdog: procrun starts nothing"
+            );
+            thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -855,10 +892,10 @@ impl Unread {
     /// Waits until the pipe is full to its last page: procrun can write no
     /// more, and (before the fix) sits blocked in write.
     fn wait_pipe_full(&self) {
-        let size = rustix::pipe::fcntl_getpipe_size(&self.stdout).unwrap() as u64;
+        let size = rustix::pipe::fcntl_getpipe_size(&self.unread).unwrap() as u64;
         let deadline = Instant::now() + WATCHDOG;
         loop {
-            let unread = rustix::io::ioctl_fionread(&self.stdout).unwrap();
+            let unread = rustix::io::ioctl_fionread(&self.unread).unwrap();
             if unread + 4096 >= size {
                 return;
             }
@@ -967,5 +1004,17 @@ fn second_sigterm_kills_at_once_while_stdout_is_a_full_pipe() {
     let status = p.wait_exit(SIGNAL_BOUND);
     assert_eq!(status.code(), Some(143), "stderr {:?}", p.err);
     assert!(p.err.contains("killing now"), "{:?}", p.err);
+    wait_group_gone(yes);
+}
+
+#[test]
+fn sigterm_stops_the_child_while_stdout_and_stderr_share_a_full_pipe() {
+    // Notes go to stderr: writing them must not block procrun either.
+    let mut p = Unread::spawn_shared(&["run", "--", "yes"]);
+    let yes = p.wait_child();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143));
     wait_group_gone(yes);
 }

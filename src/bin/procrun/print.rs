@@ -1,13 +1,14 @@
 //! How `run` prints: each child's lines with a name prefix on stdout, notes
 //! about starts, exits and restarts on stderr.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use procrun::{Exit, Stream};
 
-use crate::stdout::Stdout;
+use crate::sink::{self, Sink};
 
 /// ANSI colours given to names in turn (foreman's order).
 const PALETTE: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
@@ -54,26 +55,24 @@ impl Prefixes {
 
 /// procrun holds at most about this much output (plus one read of each
 /// child) for a stdout that does not keep up; then the children are
-/// paused, their pipes fill and they block on write.
+/// paused, their pipes fill and they block on write. Notes held for a
+/// stderr that does not keep up are bounded by it too.
 const HIGH_WATER: usize = 64 * 1024;
 /// Paused children are read again once stdout has taken all but this much.
 const LOW_WATER: usize = HIGH_WATER / 4;
 
 pub struct Printer {
-    stdout: Stdout,
-    /// Output stdout has not taken yet: `pending[written..]`.
-    pending: Vec<u8>,
-    written: usize,
+    out: Sink,
+    err: Sink,
     prefixes: Vec<Prefixes>,
     /// Set with `--timestamps`: lines carry the time since this instant.
     start: Option<Instant>,
     quiet: bool,
-    /// stdout failed (its reader went away); nothing more is written to it.
-    broken: bool,
     /// procrun is stopping: output beyond the high-water mark is dropped
     /// instead of pausing its child, whose exit a pause would hold back.
     dropping: bool,
-    /// Bytes of output dropped that way or given up on at the end.
+    /// Bytes dropped that way, or as notes stderr did not take, or given
+    /// up on at the end.
     dropped: u64,
 }
 
@@ -83,9 +82,8 @@ impl Printer {
         let err_colour = colour_for(io::stderr().is_terminal());
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
-            stdout: Stdout::new(),
-            pending: Vec::new(),
-            written: 0,
+            out: Sink::stdout(),
+            err: Sink::stderr(),
             prefixes: names
                 .iter()
                 .enumerate()
@@ -93,7 +91,6 @@ impl Printer {
                 .collect(),
             start: timestamps.then(Instant::now),
             quiet,
-            broken: false,
             dropping: false,
             dropped: 0,
         }
@@ -101,31 +98,32 @@ impl Printer {
 
     /// Whether stdout can no longer be written.
     pub fn broken(&self) -> bool {
-        self.broken
+        self.out.failed()
     }
 
-    /// stdout, to wait on.
-    pub fn stdout(&self) -> &Stdout {
-        &self.stdout
-    }
-
-    fn owed(&self) -> usize {
-        self.pending.len() - self.written
-    }
-
-    /// Whether output waits for stdout to take it.
+    /// Whether output waits for stdout or stderr to take it.
     pub fn waiting(&self) -> bool {
-        !self.broken && self.owed() > 0
+        (!self.out.failed() && self.out.owed() > 0) || (!self.err.failed() && self.err.owed() > 0)
+    }
+
+    /// Waits until stdout or stderr takes more of what they owe, or `other`
+    /// is readable, for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// The error of `poll`.
+    pub fn wait_with(&self, other: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<()> {
+        sink::wait([&self.out, &self.err], other, timeout)
     }
 
     /// Whether stdout is so far behind that children should be paused.
     pub fn behind(&self) -> bool {
-        !self.dropping && self.waiting() && self.owed() >= HIGH_WATER
+        !self.dropping && !self.out.failed() && self.out.owed() >= HIGH_WATER
     }
 
     /// Whether stdout has caught up enough for paused children to go on.
     pub fn caught_up(&self) -> bool {
-        self.broken || self.owed() <= LOW_WATER
+        self.out.failed() || self.out.owed() <= LOW_WATER
     }
 
     /// From now on, output that does not fit is dropped, never a reason
@@ -134,11 +132,9 @@ impl Printer {
         self.dropping = true;
     }
 
-    /// Drops what stdout still owes.
+    /// Drops what stdout and stderr still owe.
     pub fn give_up(&mut self) {
-        self.dropped += self.owed() as u64;
-        self.pending.clear();
-        self.written = 0;
+        self.dropped += (self.out.give_up() + self.err.give_up()) as u64;
     }
 
     /// Bytes of output dropped.
@@ -149,7 +145,7 @@ impl Printer {
     /// One line (or a piece of an over-long one) of child `index`, as raw
     /// bytes.
     pub fn line(&mut self, index: usize, stream: Stream, line: &[u8]) {
-        if self.broken || self.quiet {
+        if self.out.failed() || self.quiet {
             return;
         }
         let p = &self.prefixes[index];
@@ -157,60 +153,42 @@ impl Printer {
             Stream::Stdout => &p.stdout,
             Stream::Stderr => &p.stderr,
         };
-        if self.dropping && self.owed() >= HIGH_WATER {
+        if self.dropping && self.out.owed() >= HIGH_WATER {
             self.dropped += (prefix.len() + line.len() + 1) as u64;
             return;
         }
+        let buf = self.out.buf();
         if let Some(start) = self.start {
             // Writing to a Vec cannot fail.
-            let _ = write!(self.pending, "{}", Stamp(start.elapsed()));
+            let _ = write!(buf, "{}", Stamp(start.elapsed()));
         }
-        self.pending.extend_from_slice(prefix);
-        self.pending.extend_from_slice(line);
-        self.pending.push(b'\n');
+        buf.extend_from_slice(prefix);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
     }
 
-    /// Writes out what stdout takes now, without waiting; called once per
-    /// turn of the loop.
+    /// Writes out what stdout and stderr take now, without waiting; called
+    /// once per turn of the loop.
     pub fn flush(&mut self) {
-        while !self.broken && self.owed() > 0 {
-            match self.stdout.write_now(&self.pending[self.written..]) {
-                Ok(0) => break,
-                Ok(n) => self.written += n,
-                Err(e) => {
-                    self.broken = true;
-                    if e.kind() != io::ErrorKind::BrokenPipe {
-                        eprintln!("procrun: cannot write to stdout: {e}");
-                    }
-                }
+        if let Err(e) = self.out.flush() {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                self.error(format_args!("cannot write to stdout: {e}"));
             }
         }
-        if self.broken || self.written == self.pending.len() {
-            self.pending.clear();
-            self.written = 0;
-            // A burst may have grown the buffer past its usual size.
-            self.pending.shrink_to(4 * HIGH_WATER);
-        } else if self.written >= HIGH_WATER {
-            self.pending.drain(..self.written);
-            self.written = 0;
-        }
+        // Nowhere left to say that stderr failed.
+        let _ = self.err.flush();
     }
 
     /// A note about child `index` on stderr, after what stdout takes now of
     /// what it owes (so a terminal shows them in order, unless stdout is
     /// behind). Nothing with `--quiet`.
     pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
-        if self.quiet {
-            return;
+        if !self.quiet {
+            let mut s = self.stamp();
+            s.extend_from_slice(self.prefixes[index].note.as_bytes());
+            let _ = writeln!(s, "{msg}");
+            self.queue_stderr(s);
         }
-        self.flush();
-        let mut s = String::new();
-        if let Some(start) = self.start {
-            let _ = write!(s, "{}", Stamp(start.elapsed()));
-        }
-        s.push_str(&self.prefixes[index].note);
-        let _ = writeln!(s, "{msg}");
-        let _ = io::stderr().write_all(s.as_bytes());
     }
 
     /// A note from procrun itself on stderr; nothing with `--quiet`.
@@ -222,8 +200,32 @@ impl Printer {
 
     /// A message from procrun itself on stderr; printed even with `--quiet`.
     pub fn error(&mut self, msg: fmt::Arguments<'_>) {
-        self.flush();
-        eprintln!("procrun: {msg}");
+        let mut s = self.stamp();
+        let _ = writeln!(s, "procrun: {msg}");
+        self.queue_stderr(s);
+    }
+
+    /// The start of a line: the time stamp, if asked for.
+    fn stamp(&self) -> Vec<u8> {
+        let mut s = Vec::new();
+        if let Some(start) = self.start {
+            // Writing to a Vec cannot fail.
+            let _ = write!(s, "{}", Stamp(start.elapsed()));
+        }
+        s
+    }
+
+    fn queue_stderr(&mut self, s: Vec<u8>) {
+        let _ = self.out.flush();
+        if self.err.failed() {
+            return;
+        }
+        if self.err.owed() >= HIGH_WATER {
+            self.dropped += s.len() as u64;
+            return;
+        }
+        self.err.buf().extend_from_slice(&s);
+        let _ = self.err.flush();
     }
 }
 

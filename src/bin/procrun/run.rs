@@ -343,7 +343,6 @@ impl Supervisor {
                 // is watched as usual.
                 self.state
                     .printer
-                    .stdout()
                     .wait_with(self.reactor.as_fd(), self.reactor.next_timeout())
                     .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
                 timeout = Some(Duration::ZERO);
@@ -393,7 +392,6 @@ impl Supervisor {
             }
             self.state
                 .printer
-                .stdout()
                 .wait_with(self.reactor.as_fd(), patience)
                 .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
             // Takes the waker's wake-up off the reactor's fd, which would
