@@ -103,7 +103,16 @@ impl Printer {
 
     /// Whether output waits for stdout or stderr to take it.
     pub fn waiting(&self) -> bool {
-        (!self.out.failed() && self.out.owed() > 0) || (!self.err.failed() && self.err.owed() > 0)
+        self.owed() > 0
+    }
+
+    /// Bytes stdout and stderr have yet to take.
+    pub fn owed(&self) -> usize {
+        [&self.out, &self.err]
+            .iter()
+            .filter(|s| !s.failed())
+            .map(|s| s.owed())
+            .sum()
     }
 
     /// Waits until stdout or stderr takes more of what they owe, or `other`

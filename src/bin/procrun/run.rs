@@ -399,10 +399,9 @@ impl Supervisor {
             self.reactor
                 .poll(Some(Duration::ZERO), |_, _| {})
                 .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
-            let before = self.state.printer.dropped();
-            let owed = self.state.printer.waiting();
+            let owed = self.state.printer.owed();
             self.state.printer.flush();
-            if owed && (!self.state.printer.waiting() || before != self.state.printer.dropped()) {
+            if self.state.printer.owed() < owed {
                 progress = Instant::now();
             }
             while let Ok(sig) = self.signals.try_recv() {
