@@ -670,3 +670,351 @@ fn ps_name_finds_the_tests_own_child() {
     let gone = procrun(&["ps", "--name", &name]);
     assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
 }
+
+/// Why a test that needs another uid cannot run here, if it cannot.
+fn cannot_switch_uid() -> Option<String> {
+    if !rustix::process::geteuid().is_root() {
+        return Some("not root: cannot run procrun as another uid".into());
+    }
+    for tool in ["setpriv", "prlimit"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("no {tool} (util-linux) on this machine"));
+        }
+    }
+    None
+}
+
+/// Runs procrun as a uid that owns no process on this host (so that a
+/// process limit counts procrun's own tasks alone), optionally under
+/// `RLIMIT_NPROC = nproc`. The binary is copied to a world-readable
+/// directory first: the checkout may sit under one the uid cannot enter.
+fn procrun_as_nobody(args: &[&str], nproc: Option<u32>) -> Finished {
+    const UID: &str = "2000000123";
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("procrun");
+    std::fs::copy(BIN, &bin).unwrap();
+    for p in [dir.path(), bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new("prlimit");
+    if let Some(n) = nproc {
+        cmd.arg(format!("--nproc={n}"));
+    }
+    cmd.args(["setpriv", "--reuid", UID, "--regid", UID, "--clear-groups"])
+        .arg(&bin)
+        .args(args)
+        .current_dir("/")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    spawn_cmd(cmd).finish(None)
+}
+
+#[test]
+fn unreadable_script_exits_2_naming_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sh");
+    let as_dir = dir.path().join("a-directory");
+    std::fs::create_dir(&as_dir).unwrap();
+    for (path, reason) in [
+        (&missing, "No such file or directory"),
+        (&as_dir, "is a directory"),
+    ] {
+        let f = procrun(&["run", "--script", path.to_str().unwrap()]);
+        assert_eq!(f.code(), 2, "{path:?}: {f:?}");
+        assert_eq!(f.out, "", "{path:?}");
+        assert_eq!(f.err.lines().count(), 1, "{path:?}: {:?}", f.err);
+        assert!(
+            f.err.starts_with("procrun: ")
+                && f.err.contains(path.to_str().unwrap())
+                && f.err.contains(reason),
+            "{path:?}: {:?}",
+            f.err
+        );
+    }
+    // Root reads any file: the unreadable case needs another uid.
+    if let Some(why) = cannot_switch_uid() {
+        eprintln!("skipped (unreadable file case): {why}");
+        return;
+    }
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let secret = dir.path().join("secret.sh");
+    std::fs::write(&secret, "echo should-not-run\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let f = procrun_as_nobody(&["run", "--script", secret.to_str().unwrap()], None);
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert_eq!(f.out, "");
+    assert_eq!(f.err.lines().count(), 1, "{:?}", f.err);
+    assert!(
+        f.err.contains(secret.to_str().unwrap()) && f.err.contains("Permission denied"),
+        "{:?}",
+        f.err
+    );
+}
+
+#[test]
+fn process_limit_at_spawn_exits_1_as_a_failure_of_procrun() {
+    if let Some(why) = cannot_switch_uid() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Two tasks: procrun's main thread and its signal thread; the child
+    // would be the third.
+    let f = procrun_as_nobody(&["run", "--", "true"], Some(2));
+    assert!(
+        f.err.contains("Resource temporarily unavailable"),
+        "not the process limit: {f:?}"
+    );
+    assert_eq!(f.code(), 1, "{f:?}");
+    assert_eq!(f.err.lines().count(), 1, "{:?}", f.err);
+}
+
+#[test]
+fn huge_max_line_is_accepted() {
+    // Without a newline, "hi" is carried over to the end of the stream: the
+    // path where a limit near usize::MAX must not overflow.
+    for (program, text) in [("echo", "hi"), ("printf", "hi")] {
+        let f = procrun(&[
+            "run",
+            "--max-line",
+            "18446744073709551615",
+            "--",
+            program,
+            text,
+        ]);
+        assert_eq!(f.code(), 0, "{program}: {f:?}");
+        assert_eq!(f.out, format!("{program} | hi\n"));
+    }
+}
+
+/// A procrun whose stdout is a pipe the test holds open and never reads;
+/// its stderr is read line by line.
+struct Unread {
+    child: Child,
+    /// Held, never read: the reader exists, so writes block rather than fail.
+    unread: std::os::fd::OwnedFd,
+    lines: Receiver<String>,
+    err: String,
+    /// The process group of procrun's child, once known, for the cleanup.
+    child_group: Option<u32>,
+}
+
+impl Unread {
+    fn spawn(args: &[&str]) -> Unread {
+        let mut child = procrun_cmd(args).spawn().expect("spawn procrun");
+        let unread = child.stdout.take().unwrap().into();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Unread {
+            child,
+            unread,
+            lines,
+            err: String::new(),
+            child_group: None,
+        }
+    }
+
+    /// As `spawn`, with stderr the same unread pipe as stdout (`2>&1`).
+    fn spawn_shared(args: &[&str]) -> Unread {
+        let (unread, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let child = procrun_cmd(args)
+            .stdout(w.try_clone().unwrap())
+            .stderr(w)
+            .spawn()
+            .expect("spawn procrun");
+        let (_, lines) = mpsc::channel();
+        Unread {
+            child,
+            unread,
+            lines,
+            err: String::new(),
+            child_group: None,
+        }
+    }
+
+    /// Waits for procrun's (first) child to exist; its pid (and group).
+    fn wait_child(&mut self) -> u32 {
+        let path = format!("/proc/{0}/task/{0}/children", self.child.id());
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let children = std::fs::read_to_string(&path).unwrap();
+            if let Some(pid) = children.split_whitespace().next() {
+                let pid = pid.parse().unwrap();
+                self.child_group = Some(pid);
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watchdog: procrun starts nothing"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the note of the child's start; its pid (and group).
+    fn wait_started(&mut self) -> u32 {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("watchdog ({e:?}): no start; stderr {:?}", self.err));
+            self.err.push_str(&line);
+            self.err.push('\n');
+            if let Some(rest) = line.split_once("started (pid ").map(|(_, r)| r) {
+                let pid: u32 = rest.trim_end_matches(')').parse().unwrap();
+                self.child_group = Some(pid);
+                return pid;
+            }
+        }
+    }
+
+    /// Waits until the pipe is full to its last page: procrun can write no
+    /// more, and (before the fix) sits blocked in write.
+    fn wait_pipe_full(&self) {
+        let size = rustix::pipe::fcntl_getpipe_size(&self.unread).unwrap() as u64;
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let unread = rustix::io::ioctl_fionread(&self.unread).unwrap();
+            if unread + 4096 >= size {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watchdog: the pipe holds only {unread} of {size} bytes"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+    }
+
+    /// Waits at most `bound` for procrun to exit; its status.
+    fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            while let Ok(l) = self.lines.try_recv() {
+                self.err.push_str(&l);
+                self.err.push('\n');
+            }
+            assert!(
+                Instant::now() < deadline,
+                "procrun still runs {bound:?} after the signal; stderr {:?}",
+                self.err
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        // Only on a failing test. procrun is killed first so that it cannot
+        // start anything more; its child leads its own group, which is
+        // killed while it still exists (checked by its leader's group id).
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(g) = self.child_group {
+            if !group_members(g).is_empty() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{g}")])
+                    .status();
+            }
+        }
+    }
+}
+
+/// procrun takes at most this long to act on a signal and exit (a stop,
+/// plus the wait for a stdout nobody reads, 3 s by default).
+const SIGNAL_BOUND: Duration = Duration::from_secs(20);
+
+#[test]
+fn sigterm_stops_the_child_while_stdout_is_a_full_pipe() {
+    let mut p = Unread::spawn(&["run", "--", "yes"]);
+    let yes = p.wait_started();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143), "stderr {:?}", p.err);
+    wait_group_gone(yes);
+}
+
+#[test]
+fn second_sigterm_kills_at_once_while_stdout_is_a_full_pipe() {
+    // The child ignores SIGTERM, and the grace outlasts the bound: only the
+    // second signal's SIGKILL can end it in time.
+    let mut p = Unread::spawn(&[
+        "run",
+        "--grace",
+        "1h",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec yes",
+    ]);
+    let yes = p.wait_started();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    // The first signal must have been acted on (the stop sent) before the
+    // second counts as "again"; its note on stderr says so.
+    let deadline = Instant::now() + SIGNAL_BOUND;
+    while !p.err.contains("SIGTERM received") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match p.lines.recv_timeout(left) {
+            Ok(l) => {
+                p.err.push_str(&l);
+                p.err.push('\n');
+            }
+            Err(e) => panic!("watchdog ({e:?}): first SIGTERM not acted on; {:?}", p.err),
+        }
+    }
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143), "stderr {:?}", p.err);
+    assert!(p.err.contains("killing now"), "{:?}", p.err);
+    wait_group_gone(yes);
+}
+
+#[test]
+fn sigterm_stops_the_child_while_stdout_and_stderr_share_a_full_pipe() {
+    // Notes go to stderr: writing them must not block procrun either.
+    let mut p = Unread::spawn_shared(&["run", "--", "yes"]);
+    let yes = p.wait_child();
+    p.wait_pipe_full();
+    p.signal("TERM");
+    let status = p.wait_exit(SIGNAL_BOUND);
+    assert_eq!(status.code(), Some(143));
+    wait_group_gone(yes);
+}

@@ -59,14 +59,17 @@ Prefixes are coloured when the stream is a terminal and NO_COLOR is unset.
 
 Ctrl-C, SIGTERM or SIGHUP stops every process (SIGTERM to its process group,
 SIGKILL after the grace) and procrun exits once all are gone; a second one
-sends SIGKILL at once.
+sends SIGKILL at once. This holds when nothing reads procrun's stdout: output
+stdout does not take is then dropped (and counted on stderr) once it has taken
+nothing for the grace, or at the second signal.
 
 Exit status: the process's exit code; 128+N if signal N killed it; 124 if it
 timed out. With several processes, the first non-zero of those, in the order
 they ended (0 if none). 128+N when procrun itself was stopped by signal N
 (130 for Ctrl-C, 143 for SIGTERM); 141 when procrun's stdout was closed;
-2 for bad usage (unknown option, bad duration, program or script not found);
-1 when procrun itself failed.
+2 for bad usage (unknown option, bad duration, program not found or not
+executable, script unreadable); 1 when procrun itself failed (such as the
+process limit reached at a start).
 ";
 
 pub const PS_USAGE: &str = "\

@@ -12,6 +12,7 @@ mod print;
 mod ps;
 mod run;
 mod signals;
+mod sink;
 
 use std::io::Write;
 use std::process::ExitCode;

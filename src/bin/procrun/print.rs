@@ -1,11 +1,14 @@
 //! How `run` prints: each child's lines with a name prefix on stdout, notes
 //! about starts, exits and restarts on stderr.
 
-use std::fmt::{self, Write as _};
-use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use procrun::{Exit, Stream};
+
+use crate::sink::{self, Sink};
 
 /// ANSI colours given to names in turn (foreman's order).
 const PALETTE: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
@@ -50,14 +53,27 @@ impl Prefixes {
     }
 }
 
+/// procrun holds at most about this much output (plus one read of each
+/// child) for a stdout that does not keep up; then the children are
+/// paused, their pipes fill and they block on write. Notes held for a
+/// stderr that does not keep up are bounded by it too.
+const HIGH_WATER: usize = 64 * 1024;
+/// Paused children are read again once stdout has taken all but this much.
+const LOW_WATER: usize = HIGH_WATER / 4;
+
 pub struct Printer {
-    out: BufWriter<StdoutLock<'static>>,
+    out: Sink,
+    err: Sink,
     prefixes: Vec<Prefixes>,
     /// Set with `--timestamps`: lines carry the time since this instant.
     start: Option<Instant>,
     quiet: bool,
-    /// stdout failed (its reader went away); nothing more is written to it.
-    broken: bool,
+    /// procrun is stopping: output beyond the high-water mark is dropped
+    /// instead of pausing its child, whose exit a pause would hold back.
+    dropping: bool,
+    /// Bytes dropped that way, or as notes stderr did not take, or given
+    /// up on at the end.
+    dropped: u64,
 }
 
 impl Printer {
@@ -66,7 +82,8 @@ impl Printer {
         let err_colour = colour_for(io::stderr().is_terminal());
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            out: Sink::stdout(),
+            err: Sink::stderr(),
             prefixes: names
                 .iter()
                 .enumerate()
@@ -74,19 +91,70 @@ impl Printer {
                 .collect(),
             start: timestamps.then(Instant::now),
             quiet,
-            broken: false,
+            dropping: false,
+            dropped: 0,
         }
     }
 
     /// Whether stdout can no longer be written.
     pub fn broken(&self) -> bool {
-        self.broken
+        self.out.failed()
+    }
+
+    /// Whether output waits for stdout or stderr to take it.
+    pub fn waiting(&self) -> bool {
+        self.owed() > 0
+    }
+
+    /// Bytes stdout and stderr have yet to take.
+    pub fn owed(&self) -> usize {
+        [&self.out, &self.err]
+            .iter()
+            .filter(|s| !s.failed())
+            .map(|s| s.owed())
+            .sum()
+    }
+
+    /// Waits until stdout or stderr takes more of what they owe, or `other`
+    /// is readable, for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// The error of `poll`.
+    pub fn wait_with(&self, other: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<()> {
+        sink::wait([&self.out, &self.err], other, timeout)
+    }
+
+    /// Whether stdout is so far behind that children should be paused.
+    pub fn behind(&self) -> bool {
+        !self.dropping && !self.out.failed() && self.out.owed() >= HIGH_WATER
+    }
+
+    /// Whether stdout has caught up enough for paused children to go on.
+    pub fn caught_up(&self) -> bool {
+        self.out.failed() || self.out.owed() <= LOW_WATER
+    }
+
+    /// From now on, output that does not fit is dropped, never a reason
+    /// to pause.
+    pub fn drop_when_behind(&mut self) {
+        self.dropping = true;
+    }
+
+    /// Drops what stdout and stderr still owe.
+    pub fn give_up(&mut self) {
+        self.dropped += (self.out.give_up() + self.err.give_up()) as u64;
+    }
+
+    /// Bytes of output dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// One line (or a piece of an over-long one) of child `index`, as raw
     /// bytes.
     pub fn line(&mut self, index: usize, stream: Stream, line: &[u8]) {
-        if self.broken || self.quiet {
+        if self.out.failed() || self.quiet {
             return;
         }
         let p = &self.prefixes[index];
@@ -94,48 +162,42 @@ impl Printer {
             Stream::Stdout => &p.stdout,
             Stream::Stderr => &p.stderr,
         };
-        let mut r = Ok(());
-        if let Some(start) = self.start {
-            r = write!(self.out, "{}", Stamp(start.elapsed()));
-        }
-        let r = r
-            .and_then(|()| self.out.write_all(prefix))
-            .and_then(|()| self.out.write_all(line))
-            .and_then(|()| self.out.write_all(b"\n"));
-        self.check(r);
-    }
-
-    /// Writes out what is buffered; called once per turn of the loop.
-    pub fn flush(&mut self) {
-        if !self.broken {
-            let r = self.out.flush();
-            self.check(r);
-        }
-    }
-
-    fn check(&mut self, r: io::Result<()>) {
-        if let Err(e) = r {
-            self.broken = true;
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("procrun: cannot write to stdout: {e}");
-            }
-        }
-    }
-
-    /// A note about child `index` on stderr, after what stdout holds so far
-    /// (so a terminal shows them in order). Nothing with `--quiet`.
-    pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
-        if self.quiet {
+        if self.dropping && self.out.owed() >= HIGH_WATER {
+            self.dropped += (prefix.len() + line.len() + 1) as u64;
             return;
         }
-        self.flush();
-        let mut s = String::new();
+        let buf = self.out.buf();
         if let Some(start) = self.start {
-            let _ = write!(s, "{}", Stamp(start.elapsed()));
+            // Writing to a Vec cannot fail.
+            let _ = write!(buf, "{}", Stamp(start.elapsed()));
         }
-        s.push_str(&self.prefixes[index].note);
-        let _ = writeln!(s, "{msg}");
-        let _ = io::stderr().write_all(s.as_bytes());
+        buf.extend_from_slice(prefix);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+    }
+
+    /// Writes out what stdout and stderr take now, without waiting; called
+    /// once per turn of the loop.
+    pub fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                self.error(format_args!("cannot write to stdout: {e}"));
+            }
+        }
+        // Nowhere left to say that stderr failed.
+        let _ = self.err.flush();
+    }
+
+    /// A note about child `index` on stderr, after what stdout takes now of
+    /// what it owes (so a terminal shows them in order, unless stdout is
+    /// behind). Nothing with `--quiet`.
+    pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
+        if !self.quiet {
+            let mut s = self.stamp();
+            s.extend_from_slice(self.prefixes[index].note.as_bytes());
+            let _ = writeln!(s, "{msg}");
+            self.queue_stderr(s);
+        }
     }
 
     /// A note from procrun itself on stderr; nothing with `--quiet`.
@@ -147,8 +209,32 @@ impl Printer {
 
     /// A message from procrun itself on stderr; printed even with `--quiet`.
     pub fn error(&mut self, msg: fmt::Arguments<'_>) {
-        self.flush();
-        eprintln!("procrun: {msg}");
+        let mut s = self.stamp();
+        let _ = writeln!(s, "procrun: {msg}");
+        self.queue_stderr(s);
+    }
+
+    /// The start of a line: the time stamp, if asked for.
+    fn stamp(&self) -> Vec<u8> {
+        let mut s = Vec::new();
+        if let Some(start) = self.start {
+            // Writing to a Vec cannot fail.
+            let _ = write!(s, "{}", Stamp(start.elapsed()));
+        }
+        s
+    }
+
+    fn queue_stderr(&mut self, s: Vec<u8>) {
+        let _ = self.out.flush();
+        if self.err.failed() {
+            return;
+        }
+        if self.err.owed() >= HIGH_WATER {
+            self.dropped += s.len() as u64;
+            return;
+        }
+        self.err.buf().extend_from_slice(&s);
+        let _ = self.err.flush();
     }
 }
 

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Error, Event, Exit, Output, Reactor, Restart};
+use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart};
 
 use crate::args::{RunArgs, What, BACKOFF_CAP};
 use crate::print::{Ending, Human, Printer};
@@ -49,6 +50,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             id,
             last: None,
             done: false,
+            paused: false,
         });
     }
     let mut sup = Supervisor {
@@ -58,6 +60,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         grace: args.grace,
         detached: args.detached,
         shutdown: None,
+        signalled: None,
     };
     sup.run()
 }
@@ -71,13 +74,9 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             vec![(base_name(&argv[0]), c)]
         }
         What::Script(path) => {
-            // Absolute, so that --cwd does not change which file bash reads.
-            let abs = std::fs::canonicalize(path)
-                .ok()
-                .filter(|p| p.is_file())
-                .ok_or_else(|| {
-                    Failure::Usage(format!("run: script not found: {}", path.display()))
-                })?;
+            let abs = readable_script(path).map_err(|why| {
+                Failure::Usage(format!("run: cannot read script {}: {why}", path.display()))
+            })?;
             let mut c = Command::new("bash");
             c.arg(abs);
             vec![(base_name(path.as_os_str()), c)]
@@ -126,6 +125,26 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
     Ok(specs)
 }
 
+/// The script's absolute path, so that --cwd does not change which file
+/// bash reads; or why bash could not read it. Checked here because bash
+/// would report it as the script's own failure (exit status 126 or 127),
+/// when it is bad input to procrun.
+fn readable_script(path: &Path) -> Result<PathBuf, String> {
+    let abs = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&abs).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    // Opening is the one honest test of read permission (ACLs, root, a
+    // read-only mount all have their say); the file is regular, so the
+    // open cannot block.
+    File::open(&abs).map_err(|e| e.to_string())?;
+    Ok(abs)
+}
+
 /// Appended to, so that several children (and restarts) never overwrite
 /// each other's lines.
 fn open_output(path: &Path) -> Result<File, Failure> {
@@ -147,9 +166,42 @@ fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
         What::Named(_) => format!("run: {name}: {}", describe(e)),
         _ => format!("run: {}", describe(e)),
     };
+    if is_bad_input(e) {
+        Failure::Usage(msg)
+    } else {
+        Failure::Runtime(msg)
+    }
+}
+
+/// Whether the user can fix `e` by changing the command line. A spawn that
+/// fails for want of a resource (EAGAIN at the process limit, ENOMEM,
+/// EMFILE) is the host failing procrun, whatever was asked; so is any error
+/// not listed here.
+fn is_bad_input(e: &Error) -> bool {
     match e {
-        Error::Io(_) => Failure::Runtime(msg),
-        _ => Failure::Usage(msg),
+        Error::ZeroMaxLine
+        | Error::EmptyProgram
+        | Error::ProgramNotFound { .. }
+        | Error::NulByte { .. }
+        | Error::InvalidEnv { .. }
+        | Error::DuplicateEnv { .. }
+        | Error::CwdNotFound { .. }
+        | Error::InvalidCommand { .. } => true,
+        // What exec says of the program itself: not executable, not a
+        // program, a path that cannot name one, arguments too long.
+        Error::Spawn { source, .. } => matches!(
+            source.raw_os_error(),
+            Some(
+                libc::EACCES
+                    | libc::ENOEXEC
+                    | libc::EISDIR
+                    | libc::ENOTDIR
+                    | libc::ELOOP
+                    | libc::ENAMETOOLONG
+                    | libc::E2BIG
+            )
+        ),
+        _ => false,
     }
 }
 
@@ -172,6 +224,8 @@ struct Child {
     /// The last run's end, kept for a restart that fails to start.
     last: Option<Exit>,
     done: bool,
+    /// Not read while stdout is behind.
+    paused: bool,
 }
 
 /// What the event handler needs (everything but the reactor it runs in).
@@ -185,13 +239,19 @@ struct State {
 }
 
 impl State {
-    fn on_event(&mut self, ev: Event<'_>) {
+    fn on_event(&mut self, ctl: &mut Control<'_>, ev: Event<'_>) {
         match ev {
             Event::Line {
                 id, stream, line, ..
             } => {
                 if let Some(&i) = self.index.get(&id) {
                     self.printer.line(i, stream, line);
+                    // Paused here rather than after the poll, so that what
+                    // is held is bounded by one read of the pipe.
+                    if self.printer.behind() && !self.children[i].paused {
+                        ctl.pause(id);
+                        self.children[i].paused = true;
+                    }
                 }
             }
             Event::Started {
@@ -269,14 +329,27 @@ struct Supervisor {
     detached: bool,
     /// Set once procrun is stopping everything: the status to exit with.
     shutdown: Option<u8>,
+    /// When a shutdown signal last came, and how many came.
+    signalled: Option<(Instant, u32)>,
 }
 
 impl Supervisor {
     fn run(&mut self) -> Result<u8, Failure> {
         while !self.reactor.is_empty() {
+            let mut timeout = None;
+            if self.state.printer.waiting() {
+                // stdout holds output back: wake for it too, while the
+                // reactor (children, timers, and signals through its waker)
+                // is watched as usual.
+                self.state
+                    .printer
+                    .wait_with(self.reactor.as_fd(), self.reactor.next_timeout())
+                    .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
+                timeout = Some(Duration::ZERO);
+            }
             let state = &mut self.state;
             self.reactor
-                .poll(None, |_, ev| state.on_event(ev))
+                .poll(timeout, |ctl, ev| state.on_event(ctl, ev))
                 .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
             self.state.printer.flush();
             while let Ok(sig) = self.signals.try_recv() {
@@ -285,15 +358,63 @@ impl Supervisor {
             if self.state.printer.broken() && self.shutdown.is_none() {
                 self.stop_all(BROKEN_PIPE, "stdout was closed");
             }
+            if self.state.printer.caught_up() {
+                self.resume_all();
+            }
         }
-        self.state.printer.flush();
+        self.drain_stdout()?;
+        let dropped = self.state.printer.dropped();
+        if dropped > 0 {
+            self.state.printer.error(format_args!(
+                "{dropped} bytes of output dropped: stdout was not taking them"
+            ));
+        }
         Ok(self
             .shutdown
             .unwrap_or_else(|| self.state.failure.unwrap_or(0)))
     }
 
+    /// Writes what stdout still owes once every child is gone. After a
+    /// shutdown signal this gives up when stdout takes nothing for the
+    /// grace period, or at once on another signal: the user asked procrun
+    /// to end, and a reader that stopped reading must not keep it alive.
+    fn drain_stdout(&mut self) -> Result<(), Failure> {
+        let mut progress = Instant::now();
+        while self.state.printer.waiting() {
+            let patience = match self.signalled {
+                None => None,
+                Some((_, n)) if n > 1 => Some(Duration::ZERO),
+                Some((at, _)) => Some(self.grace.saturating_sub(progress.max(at).elapsed())),
+            };
+            if patience == Some(Duration::ZERO) {
+                self.state.printer.give_up();
+                break;
+            }
+            self.state
+                .printer
+                .wait_with(self.reactor.as_fd(), patience)
+                .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
+            // Takes the waker's wake-up off the reactor's fd, which would
+            // otherwise stay readable.
+            self.reactor
+                .poll(Some(Duration::ZERO), |_, _| {})
+                .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
+            let owed = self.state.printer.owed();
+            self.state.printer.flush();
+            if self.state.printer.owed() < owed {
+                progress = Instant::now();
+            }
+            while let Ok(sig) = self.signals.try_recv() {
+                self.on_signal(sig);
+            }
+        }
+        Ok(())
+    }
+
     fn on_signal(&mut self, sig: i32) {
         let name = signals::name(sig);
+        let count = self.signalled.map_or(0, |(_, n)| n) + 1;
+        self.signalled = Some((Instant::now(), count));
         if self.shutdown.is_none() {
             let status = 128u8.saturating_add(sig as u8);
             self.stop_all(status, &format!("{name} received"));
@@ -311,8 +432,21 @@ impl Supervisor {
         }
     }
 
+    /// Reads paused children again.
+    fn resume_all(&mut self) {
+        for c in self.state.children.iter_mut().filter(|c| c.paused) {
+            c.paused = false;
+            // A stale id is a child already gone: nothing to resume.
+            let _ = self.reactor.resume(c.id);
+        }
+    }
+
     fn stop_all(&mut self, status: u8, why: &str) {
         self.shutdown = Some(status);
+        // A paused child's exit is not seen until its output is read, and
+        // stdout may never take it: from now on excess output is dropped.
+        self.state.printer.drop_when_behind();
+        self.resume_all();
         let live: Vec<ChildId> = self
             .state
             .children

@@ -1,0 +1,200 @@
+//! procrun's stdout and stderr, written without ever blocking the loop.
+//!
+//! A write blocked on a pipe nobody reads would keep procrun from acting
+//! on a signal: the loop, which reads the signals, is the thread that
+//! writes. So the loop only writes what stdout and stderr take at once,
+//! and waits for them and for the reactor (children, timers, signals
+//! through the waker) in the same `poll`.
+//!
+//! Neither is made nonblocking: O_NONBLOCK belongs to the open file
+//! description, which procrun shares with its shell and whatever else
+//! writes to the same terminal or pipe; they would see EAGAIN they never
+//! asked for, and a crash could leave the flag set. Instead each write is
+//! preceded by a zero-timeout `poll` for POLLOUT and is at most PIPE_BUF
+//! bytes: on a pipe, POLLOUT means a free buffer slot, and a write of at
+//! most PIPE_BUF bytes fits in one slot, so the kernel takes it whole
+//! without waiting. A regular file (or block device) never waits for a
+//! reader and is written in larger pieces. What remains: another writer
+//! of the same pipe may fill it between the `poll` and the `write`, and a
+//! terminal stopped with Ctrl-S reports POLLOUT yet holds writes; then
+//! one write blocks until the reader moves.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+/// At most this much per write to what may block (pipes, terminals,
+/// sockets): what the kernel writes to a pipe whole (`PIPE_BUF`).
+const SMALL_WRITE: usize = libc::PIPE_BUF;
+/// Per write to a regular file, which no reader holds up.
+const LARGE_WRITE: usize = 256 * 1024;
+
+/// stdout or stderr with what it has not taken yet.
+pub struct Sink {
+    fd: BorrowedFd<'static>,
+    chunk: usize,
+    /// Owed: `pending[written..]`.
+    pending: Vec<u8>,
+    written: usize,
+    /// A write failed (EPIPE: the reader went away); nothing more is kept.
+    failed: bool,
+}
+
+impl Sink {
+    pub fn stdout() -> Sink {
+        Sink::new(rustix::stdio::stdout())
+    }
+
+    pub fn stderr() -> Sink {
+        Sink::new(rustix::stdio::stderr())
+    }
+
+    fn new(fd: BorrowedFd<'static>) -> Sink {
+        let never_blocks = rustix::fs::fstat(fd).is_ok_and(|st| {
+            let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            matches!(
+                kind,
+                rustix::fs::FileType::RegularFile | rustix::fs::FileType::BlockDevice
+            )
+        });
+        Sink {
+            fd,
+            chunk: if never_blocks {
+                LARGE_WRITE
+            } else {
+                SMALL_WRITE
+            },
+            pending: Vec::new(),
+            written: 0,
+            failed: false,
+        }
+    }
+
+    /// Bytes not written yet.
+    pub fn owed(&self) -> usize {
+        self.pending.len() - self.written
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Where to append what is to be written.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    /// Writes what the fd takes now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// The first failed write's error (EPIPE once the reader is gone);
+    /// what was owed is then dropped, and so is everything appended later.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let mut r = Ok(());
+        while !self.failed && self.owed() > 0 {
+            match self.write_now() {
+                Ok(0) => break,
+                Ok(n) => self.written += n,
+                Err(e) => {
+                    self.failed = true;
+                    r = Err(e);
+                }
+            }
+        }
+        if self.failed || self.written == self.pending.len() {
+            self.pending.clear();
+            self.written = 0;
+            // A burst may have grown the buffer past its usual size.
+            self.pending.shrink_to(256 * 1024);
+        } else if self.written >= self.pending.len() / 2 {
+            self.pending.drain(..self.written);
+            self.written = 0;
+        }
+        r
+    }
+
+    /// Drops what is owed; how many bytes that was.
+    pub fn give_up(&mut self) -> usize {
+        let n = self.owed();
+        self.pending.clear();
+        self.written = 0;
+        n
+    }
+
+    fn waits(&self) -> bool {
+        !self.failed && self.owed() > 0
+    }
+
+    /// Writes a prefix of what is owed if the fd takes it now: the bytes
+    /// written, 0 when it would have to wait. `Interrupted` is retried.
+    fn write_now(&self) -> io::Result<usize> {
+        if !ready(&[(self.fd, libc::POLLOUT)], Some(Duration::ZERO))?[0] {
+            return Ok(0);
+        }
+        let owed = &self.pending[self.written..];
+        let piece = &owed[..owed.len().min(self.chunk)];
+        loop {
+            match rustix::io::write(self.fd, piece) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Waits until one of `sinks` that owes output can be written or `other`
+/// is readable, for at most `timeout` (`None`: no limit).
+///
+/// # Errors
+///
+/// The error of `poll`; an interrupted wait returns `Ok`.
+pub fn wait(sinks: [&Sink; 2], other: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<()> {
+    let mut fds = [(other, libc::POLLIN); 3];
+    let mut n = 1;
+    for s in sinks.into_iter().filter(|s| s.waits()) {
+        fds[n] = (s.fd, libc::POLLOUT);
+        n += 1;
+    }
+    ready(&fds[..n], timeout).map(|_| ())
+}
+
+/// `poll(2)` on up to three fds; for each, whether it is ready. An error or
+/// hang-up counts as ready: the next write or read reports it.
+fn ready(
+    fds: &[(BorrowedFd<'_>, libc::c_short)],
+    timeout: Option<Duration>,
+) -> io::Result<[bool; 3]> {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 3];
+    let n = fds.len().min(pfds.len());
+    for (p, (fd, events)) in pfds.iter_mut().zip(fds) {
+        p.fd = fd.as_raw_fd();
+        p.events = *events;
+    }
+    // Rounded up, so that a timer due in 0.3 ms is not polled for with 0
+    // and the caller's loop never spins.
+    let ms = match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+        }
+    };
+    // SAFETY: `pfds` is a valid array of at least `n` pollfds that
+    // outlives the call; each fd is borrowed, so open during it.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok([false; 3]);
+        }
+        return Err(e);
+    }
+    Ok(pfds.map(|p| p.revents != 0))
+}
