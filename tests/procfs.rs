@@ -299,6 +299,13 @@ impl FakeProc {
         }
     }
 
+    /// A tree under `base`.
+    fn new_in(base: &Path) -> FakeProc {
+        FakeProc {
+            dir: tempfile::tempdir_in(base).expect("temp dir"),
+        }
+    }
+
     fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -693,13 +700,71 @@ fn check_unreadable_is_counted(root: &Path) {
     }
 }
 
+/// Whether every user may search `dir` and each of its ancestors, as a
+/// process of another uid needs to reach anything inside (the mode bits
+/// only; an ACL could still refuse, which the run would then report).
+fn searchable_by_all(dir: &Path) -> bool {
+    dir.ancestors()
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 != 0))
+}
+
+/// A fresh directory, mode 0755, that any user can reach, holding a copy of
+/// this test binary (mode 0755). A test that drops privileges runs the
+/// copy: the build's own output may sit where the lesser user cannot go (a
+/// clone under `/root`, or in a 0700 temp dir), and the exec would fail
+/// with EACCES. `None` when no candidate directory is reachable or
+/// writable.
+fn reachable_copy_of_this_binary() -> Option<(tempfile::TempDir, PathBuf)> {
+    let exe = std::env::current_exe().expect("current_exe");
+    let bases = [
+        std::env::temp_dir(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/var/tmp"),
+        PathBuf::from("/dev/shm"),
+    ];
+    for base in bases.iter().filter(|b| searchable_by_all(b)) {
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix("procrun-test-")
+            .tempdir_in(base)
+        else {
+            continue;
+        };
+        let copy = dir.path().join("procfs-test");
+        let made = fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+            .and_then(|()| fs::copy(&exe, &copy))
+            .and_then(|_| fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)));
+        // A full disk or a noexec mount of one base need not end the search.
+        if made.is_ok() {
+            return Some((dir, copy));
+        }
+    }
+    None
+}
+
 #[test]
 fn unreadable_stat_is_skipped_and_counted() {
     if let Some(root) = std::env::var_os(UNREADABLE_ROOT) {
         check_unreadable_is_counted(Path::new(&root));
         return;
     }
-    let tree = FakeProc::new();
+    let euid_is_root = rustix::process::geteuid().is_root();
+    // Root reads any file: the check runs again as nobody, from a copy of
+    // this binary that nobody can reach, on a tree beside it.
+    let copy = if euid_is_root {
+        match reachable_copy_of_this_binary() {
+            Some(copy) => Some(copy),
+            None => panic!(
+                "running as root, this test re-runs itself as uid 65534, which needs a \
+                 directory every user can search (tried TMPDIR, /tmp, /var/tmp, /dev/shm)"
+            ),
+        }
+    } else {
+        None
+    };
+    let tree = match &copy {
+        Some((dir, _)) => FakeProc::new_in(dir.path()),
+        None => FakeProc::new(),
+    };
     tree.process(1, b"ok", b'S');
     tree.process(2, b"secret", b'S');
     for file in ["stat", "comm"] {
@@ -711,18 +776,19 @@ fn unreadable_stat_is_skipped_and_counted() {
     }
     fs::set_permissions(tree.root(), fs::Permissions::from_mode(0o755)).unwrap();
 
-    if !rustix::process::geteuid().is_root() {
+    let Some((dir, exe)) = copy else {
         check_unreadable_is_counted(tree.root());
         return;
-    }
-    // Root reads any file: run this test again as nobody.
-    let out = Command::new(std::env::current_exe().unwrap())
+    };
+    let out = Command::new(&exe)
         .args(["--exact", "unreadable_stat_is_skipped_and_counted"])
         .env(UNREADABLE_ROOT, tree.root())
+        // The test's own working directory may be out of nobody's reach too.
+        .current_dir(dir.path())
         .uid(65534)
         .gid(65534)
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("running {} as uid 65534: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
