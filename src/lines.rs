@@ -36,7 +36,11 @@
 //! A partial piece is handed out only once the reader is sure the line goes
 //! on beyond it, so the pieces do not depend on the chunking either. The
 //! reader therefore holds at most `M + 1` bytes: `M` bytes of a line and a
-//! `\r` that may yet turn out to be a line ending.
+//! `\r` that may yet turn out to be a line ending. Its buffer is not sized
+//! for `M` up front but grows with what it holds (doubling, capped at
+//! `M + 1`), so any `M` from 1 to `usize::MAX` works, and a limit so large
+//! it means "no limit" costs only what the longest line spanning chunks
+//! needs.
 //!
 //! # Copying
 //!
@@ -121,8 +125,9 @@ impl<'a> Line<'a> {
 /// [module docs](self) for the contract.
 ///
 /// A reader costs a few words until a line spans chunks: [`new`](Self::new)
-/// allocates nothing, and the carry buffer grows only to what the longest
-/// incomplete line needs, `max_line() + 1` bytes at most.
+/// allocates nothing, and the carry buffer grows only with the longest
+/// incomplete line (at most twice its length), never past
+/// `max_line() + 1` bytes.
 ///
 /// # Examples
 ///
@@ -347,7 +352,9 @@ impl LineReader {
     fn hold_tail<F: FnMut(Line<'_>)>(&mut self, mut tail: &[u8], on_line: &mut F) {
         let max = self.max;
         while tail.len() > max {
-            if tail.len() == max + 1 && tail[max] == b'\r' {
+            // `max + 1` would overflow for `usize::MAX`; the difference
+            // cannot, as `tail` is longer than `max` here.
+            if tail.len() - max == 1 && tail[max] == b'\r' {
                 break;
             }
             emit(&tail[..max], true, on_line);
@@ -358,15 +365,19 @@ impl LineReader {
         }
     }
 
-    /// Appends to the carry without letting its capacity pass `max + 1`,
-    /// which amortized doubling would overshoot by up to twice.
+    /// Appends to the carry, doubling its capacity as it fills but never
+    /// past `max + 1`, which plain amortized growth would overshoot by up to
+    /// twice. The bound saturates: a `max` of `usize::MAX` means "no limit",
+    /// and the carry then grows only with the line it actually holds.
     fn carry_extend(&mut self, bytes: &[u8]) {
+        // Both lengths are of allocations, so the sum fits; callers keep it
+        // within `max + 1`.
         let need = self.carry.len() + bytes.len();
         if need > self.carry.capacity() {
             let target = need
-                .max(self.carry.capacity() * 2)
+                .max(self.carry.capacity().saturating_mul(2))
                 .max(64)
-                .min(self.max + 1);
+                .min(self.max.saturating_add(1));
             self.carry.reserve_exact(target - self.carry.len());
         }
         self.carry.extend_from_slice(bytes);
@@ -450,8 +461,9 @@ mod tests {
             let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
             reader.feed(&rest[..n], &mut push);
             rest = &rest[n..];
-            assert!(reader.pending() <= max + 1, "pending {}", reader.pending());
-            assert!(reader.carry.capacity() <= max + 1);
+            let bound = max.saturating_add(1);
+            assert!(reader.pending() <= bound, "pending {}", reader.pending());
+            assert!(reader.carry.capacity() <= bound);
         }
         reader.finish(&mut push);
         assert_eq!(reader.pending(), 0);
@@ -680,6 +692,48 @@ mod tests {
         let mut got = Vec::new();
         reader.feed(b"x\n", |line| got.push(line.bytes().to_vec()));
         assert_eq!(got, [b"x"]);
+    }
+
+    #[test]
+    fn max_line_of_usize_max_splits_lines_in_every_chunking() {
+        let stream = b"one\r\ntwo\n\nthree\r\rfour\nlast\r";
+        let want = model(stream, usize::MAX);
+        assert_eq!(want.len(), 5);
+        assert!(want.iter().all(|(_, partial)| !partial));
+        check_every_chunking(stream, usize::MAX, &want);
+    }
+
+    #[test]
+    fn max_line_of_usize_max_delivers_a_long_line_whole() {
+        let len = 1 << 20;
+        let mut stream: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        stream.extend_from_slice(b"\r\nz\n");
+        let want = model(&stream, usize::MAX);
+        assert_eq!(
+            want,
+            [(stream[..len].to_vec(), false), (b"z".to_vec(), false)]
+        );
+        for size in [1000, 4096, 65536, 300_001] {
+            let mut reader = LineReader::with_max_line(usize::MAX).unwrap();
+            let mut got = Vec::new();
+            let mut push = |line: Line<'_>| got.push((line.bytes().to_vec(), line.is_partial()));
+            for chunk in stream.chunks(size) {
+                reader.feed(chunk, &mut push);
+                // The carry grows with what it holds, not with the limit.
+                assert!(reader.carry.capacity() <= 2 * len, "chunks of {size}");
+            }
+            reader.finish(&mut push);
+            assert_eq!(got, want, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn max_line_near_usize_max_does_not_overflow() {
+        for max in [usize::MAX - 1, usize::MAX / 2 + 1, isize::MAX as usize] {
+            let want = model(b"ab\r", max);
+            assert_eq!(run(b"ab\r", max, [1]), want, "max {max}");
+            assert_eq!(run(b"ab\r\ncd", max, [2]), model(b"ab\r\ncd", max));
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use procrun::procfs::{Procfs, State};
@@ -298,6 +299,13 @@ impl FakeProc {
         }
     }
 
+    /// A tree under `base`.
+    fn new_in(base: &Path) -> FakeProc {
+        FakeProc {
+            dir: tempfile::tempdir_in(base).expect("temp dir"),
+        }
+    }
+
     fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -533,6 +541,150 @@ fn fake_tree_with_thousands_of_processes_lists_every_one() {
     assert!(!tree.procfs().is_running("p2999").unwrap(), "a zombie");
 }
 
+/// Runs `f` on a thread of its own and fails the test if it has not
+/// returned within 30 s: a read that blocks (on a FIFO, say) would otherwise
+/// hang the whole run. A thread left blocked ends with the test binary.
+fn within_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("watchdog: {what} did not return within 30 s"),
+        // The closure panicked: report its panic, not a lost channel.
+        Err(RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("{what} returned without sending"),
+        },
+    }
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
+fn mkdir(path: &Path) {
+    fs::create_dir(path).unwrap();
+}
+
+/// A tree where something that is not a regular file (made by `special`)
+/// stands for pid 2's `stat` and for pid 3's `comm`; pid 1 is sound.
+fn tree_with_special_files(special: fn(&Path)) -> FakeProc {
+    let tree = FakeProc::new();
+    tree.process(1, b"init", b'S');
+    tree.file("2", "comm", b"badstat\n");
+    special(&tree.pid_dir("2").join("stat"));
+    tree.stat(3, b"badcomm", b'R');
+    special(&tree.pid_dir("3").join("comm"));
+    tree
+}
+
+/// Every function taking a root returns promptly on such a tree, leaves
+/// pid 2 out as malformed and pid 3 out of the by-name checks, and says
+/// "not a regular file" when asked for the bad file itself.
+fn check_special_files_are_skipped(tree: &FakeProc) {
+    let procfs = tree.procfs();
+    let p = procfs.clone();
+    assert_eq!(
+        within_watchdog("count_pids", move || p.count_pids().unwrap()),
+        3
+    );
+
+    let p = procfs.clone();
+    let procs = within_watchdog("processes_by_state", move || {
+        p.processes_by_state().unwrap()
+    });
+    let mut pids: Vec<u32> = procs.iter().map(|p| p.pid()).collect();
+    pids.sort_unstable();
+    assert_eq!(pids, [1, 3]);
+    assert_eq!((procs.unreadable(), procs.malformed()), (0, 1));
+
+    for (name, found) in [
+        ("init", Some(1)),
+        ("badstat", None),
+        ("badcomm", None),
+        ("absent", None),
+    ] {
+        let p = procfs.clone();
+        let got = within_watchdog("find_by_name", move || p.find_by_name(name).unwrap());
+        assert_eq!(got.map(|p| p.pid()), found, "find_by_name({name})");
+        let p = procfs.clone();
+        let running = within_watchdog("is_running", move || p.is_running(name).unwrap());
+        assert_eq!(running, found.is_some(), "is_running({name})");
+    }
+
+    let p = procfs.clone();
+    match within_watchdog("process", move || p.process(2)) {
+        Err(e @ Error::ProcStat { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("2/stat"), "{msg}");
+            assert!(msg.contains("not a regular file"), "{msg}");
+        }
+        other => panic!("expected ProcStat, got {other:?}"),
+    }
+    let p = procfs.clone();
+    assert_eq!(
+        within_watchdog("process", move || p.process(3))
+            .unwrap()
+            .comm(),
+        "badcomm"
+    );
+
+    let p = procfs.clone();
+    match within_watchdog("read_comm", move || p.read_comm(3)) {
+        Err(Error::Procfs { path, source }) => {
+            assert!(path.ends_with("3/comm"), "{}", path.display());
+            assert_eq!(source.kind(), io::ErrorKind::InvalidData, "{source}");
+            assert!(
+                source.to_string().contains("not a regular file"),
+                "{source}"
+            );
+        }
+        other => panic!("expected a Procfs error, got {other:?}"),
+    }
+    let p = procfs.clone();
+    assert_eq!(
+        within_watchdog("read_comm", move || p.read_comm(2)).unwrap(),
+        "badstat"
+    );
+}
+
+#[test]
+fn fake_tree_fifo_as_stat_or_comm_is_skipped_not_waited_on() {
+    check_special_files_are_skipped(&tree_with_special_files(mkfifo));
+}
+
+#[test]
+fn fake_tree_directory_as_stat_or_comm_is_skipped_not_fatal() {
+    check_special_files_are_skipped(&tree_with_special_files(mkdir));
+}
+
+#[test]
+fn fifo_as_the_root_is_an_error_not_a_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("proc");
+    mkfifo(&root);
+    let procfs = Procfs::with_root(&root);
+    let p = procfs.clone();
+    assert!(matches!(
+        within_watchdog("count_pids", move || p.count_pids()),
+        Err(Error::Procfs { .. })
+    ));
+    let p = procfs.clone();
+    assert!(matches!(
+        within_watchdog("processes_by_state", move || p.processes_by_state()),
+        Err(Error::Procfs { .. })
+    ));
+}
+
 const UNREADABLE_ROOT: &str = "PROCRUN_TEST_UNREADABLE_ROOT";
 
 fn check_unreadable_is_counted(root: &Path) {
@@ -548,13 +700,71 @@ fn check_unreadable_is_counted(root: &Path) {
     }
 }
 
+/// Whether every user may search `dir` and each of its ancestors, as a
+/// process of another uid needs to reach anything inside (the mode bits
+/// only; an ACL could still refuse, which the run would then report).
+fn searchable_by_all(dir: &Path) -> bool {
+    dir.ancestors()
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 != 0))
+}
+
+/// A fresh directory, mode 0755, that any user can reach, holding a copy of
+/// this test binary (mode 0755). A test that drops privileges runs the
+/// copy: the build's own output may sit where the lesser user cannot go (a
+/// clone under `/root`, or in a 0700 temp dir), and the exec would fail
+/// with EACCES. `None` when no candidate directory is reachable or
+/// writable.
+fn reachable_copy_of_this_binary() -> Option<(tempfile::TempDir, PathBuf)> {
+    let exe = std::env::current_exe().expect("current_exe");
+    let bases = [
+        std::env::temp_dir(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/var/tmp"),
+        PathBuf::from("/dev/shm"),
+    ];
+    for base in bases.iter().filter(|b| searchable_by_all(b)) {
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix("procrun-test-")
+            .tempdir_in(base)
+        else {
+            continue;
+        };
+        let copy = dir.path().join("procfs-test");
+        let made = fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+            .and_then(|()| fs::copy(&exe, &copy))
+            .and_then(|_| fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)));
+        // A full disk or a noexec mount of one base need not end the search.
+        if made.is_ok() {
+            return Some((dir, copy));
+        }
+    }
+    None
+}
+
 #[test]
 fn unreadable_stat_is_skipped_and_counted() {
     if let Some(root) = std::env::var_os(UNREADABLE_ROOT) {
         check_unreadable_is_counted(Path::new(&root));
         return;
     }
-    let tree = FakeProc::new();
+    let euid_is_root = rustix::process::geteuid().is_root();
+    // Root reads any file: the check runs again as nobody, from a copy of
+    // this binary that nobody can reach, on a tree beside it.
+    let copy = if euid_is_root {
+        match reachable_copy_of_this_binary() {
+            Some(copy) => Some(copy),
+            None => panic!(
+                "running as root, this test re-runs itself as uid 65534, which needs a \
+                 directory every user can search (tried TMPDIR, /tmp, /var/tmp, /dev/shm)"
+            ),
+        }
+    } else {
+        None
+    };
+    let tree = match &copy {
+        Some((dir, _)) => FakeProc::new_in(dir.path()),
+        None => FakeProc::new(),
+    };
     tree.process(1, b"ok", b'S');
     tree.process(2, b"secret", b'S');
     for file in ["stat", "comm"] {
@@ -566,18 +776,19 @@ fn unreadable_stat_is_skipped_and_counted() {
     }
     fs::set_permissions(tree.root(), fs::Permissions::from_mode(0o755)).unwrap();
 
-    if !rustix::process::geteuid().is_root() {
+    let Some((dir, exe)) = copy else {
         check_unreadable_is_counted(tree.root());
         return;
-    }
-    // Root reads any file: run this test again as nobody.
-    let out = Command::new(std::env::current_exe().unwrap())
+    };
+    let out = Command::new(&exe)
         .args(["--exact", "unreadable_stat_is_skipped_and_counted"])
         .env(UNREADABLE_ROOT, tree.root())
+        // The test's own working directory may be out of nobody's reach too.
+        .current_dir(dir.path())
         .uid(65534)
         .gid(65534)
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("running {} as uid 65534: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),

@@ -21,8 +21,8 @@
 //! (and with it the agent meant to report the stuck process).
 //!
 //! A scan lists the root with `getdents64` into one buffer and reads each
-//! `PID/stat` with one `openat` and one `read` into one reused buffer,
-//! relative to the root's descriptor; nothing is allocated per process
+//! `PID/stat` with one `openat`, one `fstat` and one `read` into one reused
+//! buffer, relative to the root's descriptor; nothing is allocated per process
 //! except what the result keeps (the comm of each [`ProcessEntry`]). The
 //! by-name checks read `PID/comm` instead, which the kernel writes in about
 //! half the time, and the stat file of a match only. The kernel's work
@@ -54,6 +54,10 @@
 //!   that exits between the listing and the read of its stat file is left
 //!   out silently; one whose stat file cannot be read for lack of permission
 //!   is left out and counted ([`ByState::unreadable`]).
+//! - A root other than the kernel's `/proc` is untrusted input: a process
+//!   whose `stat` or `comm` is not a regular file (a FIFO that would block
+//!   a read, a directory) is treated as malformed, left out and, for
+//!   `stat` in a scan, counted ([`ByState::malformed`]); nothing waits on it.
 //! - Only processes are listed, not their threads (procfs lists thread-group
 //!   leaders only); a state is the state of the leader thread.
 //! - A comm is what the kernel keeps: the first 15 bytes of the program's
@@ -71,6 +75,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::{ByState, ProcessEntry, State};
 
+use crate::sys::procfs as os;
 use crate::{Error, Result};
 use scan::{Scan, COMM, DIRENT_BUF, STAT};
 
@@ -266,7 +271,9 @@ impl Procfs {
     /// # Errors
     ///
     /// [`Error::Procfs`] if the file cannot be read; its source is
-    /// [`std::io::ErrorKind::NotFound`] when no such process exists.
+    /// [`std::io::ErrorKind::NotFound`] when no such process exists, and
+    /// [`std::io::ErrorKind::InvalidData`] when the file is not a regular
+    /// file (a FIFO, a directory) under a root that is not the kernel's.
     ///
     /// # Examples
     ///
@@ -291,7 +298,8 @@ impl Procfs {
     ///
     /// [`Error::Procfs`] if the file cannot be read (its source is
     /// [`std::io::ErrorKind::NotFound`] when no such process exists);
-    /// [`Error::ProcStat`] if it does not have the kernel's shape.
+    /// [`Error::ProcStat`] if it does not have the kernel's shape or is not
+    /// a regular file.
     ///
     /// # Examples
     ///
@@ -305,7 +313,15 @@ impl Procfs {
     /// ```
     pub fn process(&self, pid: u32) -> Result<ProcessEntry> {
         let mut buf = [0u8; FILE_BUF];
-        let (path, len) = self.read_pid_file(pid, "stat", &mut buf)?;
+        let (path, len) = match self.read_pid_file(pid, "stat", &mut buf) {
+            Err(Error::Procfs { path, source }) if os::is_not_regular(&source) => {
+                return Err(Error::ProcStat {
+                    path,
+                    reason: os::NOT_REGULAR,
+                })
+            }
+            other => other?,
+        };
         let stat = parse::parse_stat(&buf[..len]).map_err(|reason| Error::ProcStat {
             path: path.clone(),
             reason,
@@ -320,7 +336,7 @@ impl Procfs {
     /// Reads `ROOT/PID/FILE`, returning its path (for errors) and length.
     fn read_pid_file(&self, pid: u32, file: &str, buf: &mut [u8]) -> Result<(PathBuf, usize)> {
         let path = self.root.join(pid.to_string()).join(file);
-        match crate::sys::procfs::read_path(&path, buf) {
+        match os::read_path(&path, buf) {
             Ok(len) => Ok((path, len)),
             Err(e) => Err(scan::io_error(&path, e)),
         }

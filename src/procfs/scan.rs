@@ -99,8 +99,10 @@ impl<'buf> Scan<'buf> {
     }
 
     /// Reads `PID/file` into `buf` (as much as fits). `None` when the
-    /// process is gone (not counted) or the file may not be read (counted
-    /// in [`unreadable`](Scan::unreadable)).
+    /// process is gone (not counted), the file may not be read (counted in
+    /// [`unreadable`](Scan::unreadable)) or is not a regular file (counted
+    /// in [`malformed`](Scan::malformed), as content that does not parse
+    /// is).
     ///
     /// # Errors
     ///
@@ -130,6 +132,10 @@ impl<'buf> Scan<'buf> {
                 Some(Skip::Gone) => Ok(None),
                 Some(Skip::Denied) => {
                     self.unreadable += 1;
+                    Ok(None)
+                }
+                Some(Skip::Malformed) => {
+                    self.malformed += 1;
                     Ok(None)
                 }
                 None => {
@@ -175,6 +181,8 @@ enum Skip {
     Gone,
     /// Permission denied.
     Denied,
+    /// Not a regular file: a tree written by someone other than the kernel.
+    Malformed,
 }
 
 /// How a scan treats a failed read of one process's file; `None` when it is
@@ -184,6 +192,8 @@ fn skip_reason(e: &io::Error) -> Option<Skip> {
         Some(Skip::Gone)
     } else if os::is_denied(e) {
         Some(Skip::Denied)
+    } else if os::is_not_regular(e) {
+        Some(Skip::Malformed)
     } else {
         None
     }

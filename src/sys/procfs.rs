@@ -1,15 +1,15 @@
 //! What the `/proc` scans need of the OS: open the procfs root, list it
 //! with `getdents64` into a caller's buffer, and read a small file under it
-//! with one `openat` and, for procfs, one `read`. Nothing here allocates
-//! (but for a root path over 255 bytes, which rustix NUL-terminates on the
-//! heap).
+//! with one `openat`, one `fstat` and, for procfs, one `read`. Nothing here
+//! allocates but for a root path over 255 bytes, which rustix NUL-terminates
+//! on the heap, and the error for a file that is not a regular file.
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
+use rustix::fs::{fstat, openat, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::Errno;
 use rustix::path::Arg;
 
@@ -85,20 +85,29 @@ impl<'a> Listing<'a> {
 /// Reads `path` (relative to `dir`) into `buf` and returns the length
 /// read, stopping at end of file, at a full buffer, or after a read that
 /// ends in a newline: procfs hands a whole record to the first `read` that
-/// has room for it, so the usual cost is one `openat`, one `read` and one
-/// `close`.
+/// has room for it, so the usual cost is one `openat`, one `fstat`, one
+/// `read` and one `close`.
+///
+/// Every procfs file is a regular file (of size 0). A root that is not the
+/// kernel's procfs is untrusted input, and a FIFO there would block a plain
+/// `open` until some writer came, so the file is opened `O_NONBLOCK` and
+/// anything but a regular file is refused unread.
 ///
 /// # Errors
 ///
 /// The OS error; [`is_gone`] and [`is_denied`] tell a vanished process or a
-/// refused read from a real failure.
+/// refused read from a real failure, [`is_not_regular`] a file that is not a
+/// regular file (a FIFO, a directory, a device).
 pub(crate) fn read_at(dir: impl AsFd, path: impl Arg, buf: &mut [u8]) -> io::Result<usize> {
     let fd = openat(
         dir,
         path,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
         Mode::empty(),
     )?;
+    if FileType::from_raw_mode(fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, NotRegular));
+    }
     let mut len = 0;
     while len < buf.len() {
         match rustix::io::read(&fd, &mut buf[len..]) {
@@ -129,6 +138,27 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
         Some(Errno::NOENT | Errno::SRCH | Errno::NOTDIR)
     )
 }
+
+/// Whether a read failed because the file is not a regular file: every
+/// procfs file is one, so the tree is not what the kernel writes.
+pub(crate) fn is_not_regular(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<NotRegular>())
+}
+
+/// What is wrong with a file that is not a regular file.
+pub(crate) const NOT_REGULAR: &str = "not a regular file, as every procfs file is";
+
+/// The cause [`read_at`] gives for a file that is not a regular file.
+#[derive(Debug)]
+struct NotRegular;
+
+impl std::fmt::Display for NotRegular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(NOT_REGULAR)
+    }
+}
+
+impl std::error::Error for NotRegular {}
 
 /// Whether a read was refused (another user's process under hidepid, or a
 /// file mode that forbids it).
