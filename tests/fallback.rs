@@ -9,6 +9,14 @@ use std::time::Duration;
 use common::*;
 use procrun::{Command, Reactor, Restart, Stream};
 
+/// One test at a time: one of them checks that no child of this process
+/// is left, which another test's running child would contradict.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn reactor() -> Reactor {
     std::env::set_var("PROCRUN_NO_PIDFD", "1");
     let r = Reactor::new().unwrap();
@@ -18,6 +26,7 @@ fn reactor() -> Reactor {
 
 #[test]
 fn exits_stops_restarts_and_group_kills_work_without_pidfds() {
+    let _serial = serial();
     let mut r = reactor();
     let mut c = Command::new("sh");
     c.args(["-c", "sleep 100 & echo $!; exit 3"]);
@@ -53,4 +62,40 @@ fn exits_stops_restarts_and_group_kills_work_without_pidfds() {
     assert!(e[2].restart_limit_reached());
     let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
     assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");
+}
+
+#[test]
+fn exits_are_looked_for_at_least_every_100_ms_however_long_children_run() {
+    // The documented bound on how late an exit is seen without pidfds:
+    // the exit poll backs off, but never past 100 ms. Checked on the
+    // reactor's own next wake-up, which no machine load can bend.
+    let _serial = serial();
+    let mut r = reactor();
+    let mut c = Command::new("sh");
+    c.args(["-c", "sleep 1.5; echo bye"]);
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    let mut longest = Duration::ZERO;
+    let mut line_at = None;
+    let deadline = std::time::Instant::now() + WATCHDOG;
+    while !recs.contains(&Rec::Done(id)) {
+        assert!(std::time::Instant::now() < deadline, "watchdog");
+        if let Some(t) = r.next_timeout() {
+            longest = longest.max(t);
+        }
+        r.poll(Some(Duration::from_secs(1)), |_, ev| {
+            let rec = record(ev);
+            if matches!(rec, Rec::Line { .. }) {
+                line_at = Some(std::time::Instant::now());
+            }
+            recs.push(rec);
+        })
+        .unwrap();
+    }
+    // The wheel rounds a deadline up to its next millisecond tick.
+    assert!(
+        longest <= Duration::from_millis(101),
+        "the exit poll waited {longest:?}"
+    );
+    assert!(line_at.is_some(), "{recs:?}");
 }

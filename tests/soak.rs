@@ -3,7 +3,8 @@
 //! no zombie, no member of any group procrun made, no script file, RSS
 //! back within a small bound.
 //!
-//! CI runs the short version; the full 10,000 cycles run with
+//! CI runs the short version; the full 10,000 cycles, and 10,000 bursts
+//! of each kind that once raced their exit event, run with
 //! `cargo test --release --test soak -- --ignored`.
 
 mod common;
@@ -136,6 +137,19 @@ fn run_script(dir: &std::path::Path, n: usize) {
     let out = p.start_and_wait_combined(Some(WATCHDOG)).unwrap();
     assert_eq!(out.output, format!("script {n}\n").as_bytes());
     p.close().unwrap();
+}
+
+#[test]
+#[ignore = "10,000 bursts of each kind: cargo test --release --test soak -- --ignored"]
+fn soak_bursts_come_before_their_exit() {
+    use common::bursts::{assert_ordered, have_python, Burst};
+    assert_ordered(Burst::PipeFull, 10_000);
+    assert_ordered(Burst::PipeFullNewline, 10_000);
+    if have_python() {
+        assert_ordered(Burst::GrownPipe, 10_000);
+    } else {
+        eprintln!("grown-pipe bursts skipped: python3 is needed");
+    }
 }
 
 #[test]
