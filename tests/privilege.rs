@@ -45,6 +45,28 @@ fn have(tool: &str) -> bool {
 /// Sets up the program and runs test `name` again as uid 65534; returns
 /// false (after saying why) when this machine cannot.
 fn run_unprivileged(name: &str) -> bool {
+    if !can_run() {
+        return false;
+    }
+    let (dir, program) = setuid_program();
+    let me = reachable_copy(dir.path(), &std::env::current_exe().unwrap());
+    let mut cmd = unprivileged(&me);
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, &program);
+    let (status, out, _) = run_with_watchdog(cmd);
+    // The inner run names the root children it could not stop; end them.
+    let _guards: Vec<KillOnDrop> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("root child "))
+        .filter_map(|p| p.trim().parse().ok())
+        .map(KillOnDrop)
+        .collect();
+    assert!(status.success(), "the unprivileged run failed:\n{out}");
+    true
+}
+
+/// Whether this machine can run the tests as they mean to.
+fn can_run() -> bool {
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipped: needs root to make a setuid-root program");
         return false;
@@ -53,6 +75,11 @@ fn run_unprivileged(name: &str) -> bool {
         eprintln!("skipped: needs cc and setpriv");
         return false;
     }
+    true
+}
+
+/// A world-readable directory holding the setuid-root program.
+fn setuid_program() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let src = dir.path().join("setuid.c");
@@ -66,19 +93,38 @@ fn run_unprivileged(name: &str) -> bool {
         .unwrap();
     assert!(built.success(), "cc failed");
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    let me = dir.path().join("test-binary");
-    std::fs::copy(std::env::current_exe().unwrap(), &me).unwrap();
-    std::fs::set_permissions(&me, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, program)
+}
 
-    let mut child = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&me)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INNER, &program)
-        .current_dir(dir.path())
+/// A copy of `binary` in `dir` that uid 65534 can run.
+fn reachable_copy(dir: &Path, binary: &Path) -> PathBuf {
+    let copy = dir.join(binary.file_name().unwrap());
+    std::fs::copy(binary, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
+/// `binary` run as uid and gid 65534, from its own directory.
+fn unprivileged(binary: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(binary)
+        .current_dir(binary.parent().unwrap());
+    cmd
+}
+
+/// Runs `cmd` to its end (killed at the watchdog): status, stdout, stderr.
+fn run_with_watchdog(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read on threads, so a chatty child never blocks on a full pipe.
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
     let deadline = Instant::now() + WATCHDOG;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -91,16 +137,7 @@ fn run_unprivileged(name: &str) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let out = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
-    // The inner run names the root children it could not stop; end them.
-    let _guards: Vec<KillOnDrop> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("root child "))
-        .filter_map(|p| p.trim().parse().ok())
-        .map(KillOnDrop)
-        .collect();
-    assert!(status.success(), "the unprivileged run failed:\n{out}");
-    true
+    (status, out.join().unwrap(), err.join().unwrap())
 }
 
 fn inner_program() -> Option<PathBuf> {
@@ -170,4 +207,31 @@ fn stop_that_cannot_reach_a_root_child_is_reported() {
     assert!(exits_of(&recs, id).is_empty(), "it runs on");
     // Dropping the reactor must not wait for a child it cannot kill.
     drop(r);
+}
+
+#[test]
+fn cli_says_when_its_stop_cannot_reach_a_root_child() {
+    if !can_run() {
+        return;
+    }
+    let (dir, program) = setuid_program();
+    let procrun = reachable_copy(dir.path(), Path::new(env!("CARGO_BIN_EXE_procrun")));
+    let mut cmd = unprivileged(&procrun);
+    // The child sleeps 3 s as root: the timeout's stop fails, and procrun
+    // says so, then waits for the child to exit by itself.
+    cmd.args(["run", "--timeout", "300ms", "--grace", "300ms", "--"])
+        .arg(&program)
+        .arg("3");
+    let (status, out, err) = run_with_watchdog(cmd);
+    let _guards: Vec<KillOnDrop> = out
+        .lines()
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .map(KillOnDrop)
+        .collect();
+    assert!(err.contains("stop failed"), "stderr: {err}");
+    assert!(err.contains("Operation not permitted"), "stderr: {err}");
+    // The timeout did fire, so the status is timeout's 124, as coreutils'
+    // `timeout` has it for a command that outlived its time.
+    assert_eq!(status.code(), Some(124), "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("exited with code 7"), "stderr: {err}");
 }

@@ -302,6 +302,18 @@ impl State {
                     self.record(&last);
                 }
             }
+            Event::SignalFailed { id, error, .. } => {
+                let Some(&i) = self.index.get(&id) else {
+                    return;
+                };
+                // The stop did not reach the child: say so rather than wait
+                // in silence for an exit that may never come.
+                self.printer.error(format_args!(
+                    "{}: stop failed: {}",
+                    self.children[i].name,
+                    describe(&error)
+                ));
+            }
             Event::Done { id, .. } => {
                 if let Some(i) = self.index.remove(&id) {
                     self.children[i].done = true;
