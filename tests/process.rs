@@ -631,3 +631,69 @@ fn a_grandchild_holding_the_pipe_holds_up_combined_output_only_for_the_drain() {
     assert!(out.exit.unwrap().success() && !out.timed_out);
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
 }
+
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// within the watchdog: a dead driver must fail a test, never hang the run.
+fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
+        }
+    }
+}
+
+/// What every `Duration::MAX` test ends with: whatever the duration did,
+/// the driver still serves new processes.
+fn a_later_start_still_works() {
+    let p = Process::builder().command(["true"]).build().unwrap();
+    p.start().unwrap();
+    assert!(p.wait().unwrap().success());
+}
+
+#[test]
+fn duration_max_wait_timeout_waits_for_the_exit() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        assert!(p.wait_timeout(Duration::MAX).unwrap().unwrap().success());
+        let mut exits = p.exits();
+        assert!(exits
+            .next_timeout(Duration::MAX)
+            .unwrap()
+            .unwrap()
+            .success());
+        assert!(exits.next_timeout(Duration::MAX).unwrap().is_none());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_combined_output_limit_means_no_limit() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["echo", "ran"]).build().unwrap();
+        let out = p.start_and_wait_combined(Some(Duration::MAX)).unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.exit.unwrap().success() && !out.timed_out);
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_runner_timeout_means_no_timeout() {
+    with_watchdog(|| {
+        let out = ExclusiveRunner::new()
+            .run_until_completion("echo ran", RunOptions::timeout(Duration::MAX))
+            .unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.error.is_none() && out.exit_code == Some(0));
+        a_later_start_still_works();
+    });
+}

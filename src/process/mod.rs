@@ -230,7 +230,9 @@ impl ProcessBuilder {
         self
     }
 
-    /// Stops the child after this long (as a context deadline would).
+    /// Stops the child after this long (as a context deadline would); a
+    /// duration too large to add to the current time (such as
+    /// [`Duration::MAX`]) is no timeout.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -574,13 +576,14 @@ impl Process {
     }
 
     /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
-    /// come by then.
+    /// come by then. A `limit` too large to add to the current time (such
+    /// as [`Duration::MAX`]) waits as [`wait`](Self::wait) does.
     ///
     /// # Errors
     ///
     /// [`Error::NotStarted`].
     pub fn wait_timeout(&self, limit: Duration) -> Result<Option<Exit>> {
-        self.wait_final(Some(Instant::now() + limit))
+        self.wait_final(deadline_in(limit))
     }
 
     /// The final exit if the process is done, without blocking.
@@ -667,7 +670,8 @@ impl Process {
     /// waits for the final exit (`StartAndWaitForCombinedOutput`). After
     /// `limit` the process is stopped with the usual escalation and the
     /// output so far is returned; so is it when another thread calls
-    /// [`close`](Self::close).
+    /// [`close`](Self::close). A `limit` too large to add to the current
+    /// time (such as [`Duration::MAX`]) is no limit.
     ///
     /// # Errors
     ///
@@ -683,7 +687,7 @@ impl Process {
         limit: Option<Duration>,
         cap: usize,
     ) -> Result<CombinedOutput> {
-        let deadline = limit.map(|d| Instant::now() + d);
+        let deadline = limit.and_then(deadline_in);
         let mut reader = self.reader([true, true])?;
         let mut output = Vec::new();
         let mut timed_out = false;
@@ -717,6 +721,13 @@ impl Process {
             timed_out,
         })
     }
+}
+
+/// The instant `d` from now, or `None` (no deadline) when that is past
+/// what an [`Instant`] can hold: a caller passing a huge duration means
+/// "never", and adding it would panic.
+pub(crate) fn deadline_in(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
 }
 
 impl Drop for Process {

@@ -27,13 +27,15 @@ impl Iterator for Exits {
 }
 
 impl Exits {
-    /// As [`Iterator::next`], waiting at most `limit`.
+    /// As [`Iterator::next`], waiting at most `limit`; a `limit` too large
+    /// to add to the current time (such as [`Duration::MAX`]) waits as
+    /// [`Iterator::next`] does.
     ///
     /// # Errors
     ///
     /// [`Error::TimedOut`] when no exit came in time.
     pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
-        self.next_by(Some(Instant::now() + limit))
+        self.next_by(super::deadline_in(limit))
     }
 
     /// The next exit if there is one now, without blocking.
