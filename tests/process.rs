@@ -659,6 +659,72 @@ fn a_later_start_still_works() {
 }
 
 #[test]
+fn duration_max_timeout_means_no_timeout() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["echo", "ran"])
+            .timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.exit.unwrap().success() && !out.timed_out);
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_grace_still_stops_a_child_that_obeys_sigterm() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sleep", "100"])
+            .grace(Duration::MAX)
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        p.close().unwrap();
+        assert_eq!(p.last_exit().unwrap().signal(), Some(15));
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_drain_reads_until_the_last_holder_closes_the_pipe() {
+    with_watchdog(|| {
+        // setsid takes the writer of "late" out of the group, so the pipe
+        // outlives the child and the drain timer is armed.
+        let p = Process::builder()
+            .script("setsid sh -c 'sleep 0.3; echo late' &\necho early\n")
+            .drain(Duration::MAX)
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(out.output, b"early\nlate\n");
+        assert!(out.exit.unwrap().success());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_restart_interval_waits_until_close() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "exit 1"])
+            .restart(Restart::on_error().limit(1).interval(Duration::MAX))
+            .build()
+            .unwrap();
+        let mut exits = p.exits();
+        p.start().unwrap();
+        let first = exits.next_timeout(WATCHDOG).unwrap().unwrap();
+        assert_eq!(first.code(), Some(1));
+        assert!(p.try_wait().unwrap().is_none(), "restart is pending");
+        p.close().unwrap();
+        assert!(p.try_wait().unwrap().is_some());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
 fn duration_max_wait_timeout_waits_for_the_exit() {
     with_watchdog(|| {
         let p = Process::builder().command(["true"]).build().unwrap();

@@ -408,8 +408,10 @@ impl Process {
     ///
     /// [`Error::AlreadyStarted`], [`Error::Aborted`] after
     /// [`close`](Self::close), the spawn errors of
-    /// [`Reactor::spawn`](crate::Reactor::spawn), and I/O errors writing the
-    /// script. A failed start leaves no script file behind.
+    /// [`Reactor::spawn`](crate::Reactor::spawn), I/O errors writing the
+    /// script, and [`Error::DriverGone`] when the driver thread died before
+    /// answering (a new start is served by a new driver). A failed start
+    /// leaves no script file behind and can be tried again.
     pub fn start(&self) -> Result<()> {
         self.start_with(false)
     }
@@ -426,13 +428,21 @@ impl Process {
                 return Err(Error::AlreadyStarted);
             }
             st.started = true;
+            st.start_pending = true;
         }
         let r = self.start_inner(merged);
         if r.is_err() {
-            let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
-            *res = Resources::default();
+            *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
+            // Back to not started, so the start can be tried again; a dead
+            // driver may have marked the child done before answering.
             let mut st = self.shared.lock();
             st.started = false;
+            st.start_pending = false;
+            st.id = None;
+            st.pid = None;
+            st.done = false;
+            st.driver_gone = false;
+            self.shared.notify_all_now(&st);
         }
         r
     }
@@ -456,12 +466,11 @@ impl Process {
         }
         let driver = Driver::global()?;
         *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
-        driver.send(Cmd::Start(self.shared.clone(), Box::new(cmd)));
+        driver.start_child(self.shared.clone(), Box::new(cmd))?;
         let st = self.shared.lock();
-        let (mut st, _) = self
-            .shared
-            .wait_until(st, None, |s| s.start_result.is_some());
-        st.start_result.take().unwrap_or(Ok(()))
+        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        // The driver, alive or dying, answers every start it took.
+        st.start_result.take().unwrap_or(Err(Error::DriverGone))
     }
 
     /// Whether [`start`](Self::start) succeeded.
@@ -568,7 +577,8 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// [`Error::NotStarted`]; [`Error::DriverGone`] when the driver died
+    /// (and killed the child) before the final exit.
     pub fn wait(&self) -> Result<Exit> {
         // With no deadline the wait ends only once the process is done, and
         // a done process has exited at least once.
@@ -581,7 +591,7 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, limit: Duration) -> Result<Option<Exit>> {
         self.wait_final(deadline_in(limit))
     }
@@ -590,7 +600,7 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// As [`wait`](Self::wait).
     pub fn try_wait(&self) -> Result<Option<Exit>> {
         self.wait_final(Some(Instant::now()))
     }
@@ -600,8 +610,20 @@ impl Process {
         if !st.started {
             return Err(Error::NotStarted);
         }
-        let (st, ok) = self.shared.wait_until(st, deadline, |s| s.done);
-        Ok(if ok { st.exits.last().copied() } else { None })
+        // A start failing on another thread ends the wait too.
+        let (st, ok) = self
+            .shared
+            .wait_until(st, deadline, |s| s.done || !s.started);
+        if !ok {
+            return Ok(None);
+        }
+        if !st.started {
+            return Err(Error::NotStarted);
+        }
+        if st.driver_gone {
+            return Err(Error::DriverGone);
+        }
+        Ok(st.exits.last().copied())
     }
 
     /// A cursor over every exit: one per run, then the end. Any number of

@@ -21,7 +21,10 @@ pub(crate) struct Shared {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) started: bool,
-    /// The driver's answer to a start: `None` while it is pending.
+    /// A start is under way: set with `started`, cleared when the driver
+    /// answers (or the start fails before reaching it).
+    pub(crate) start_pending: bool,
+    /// The driver's answer to a start, until the start takes it.
     pub(crate) start_result: Option<Result<(), Error>>,
     pub(crate) id: Option<ChildId>,
     pub(crate) pid: Option<u32>,
@@ -30,6 +33,9 @@ pub(crate) struct State {
     pub(crate) restart_error: Option<String>,
     /// The child is gone for good: last exit seen and every stream closed.
     pub(crate) done: bool,
+    /// The driver died while supervising the child (which it killed and
+    /// reaped); set with `done`, and no final exit will come.
+    pub(crate) driver_gone: bool,
     pub(crate) closed: bool,
     pub(crate) out: [StreamBuf; 2],
     seq: u64,

@@ -33,7 +33,8 @@ impl Exits {
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] when no exit came in time.
+    /// [`Error::TimedOut`] when no exit came in time; [`Error::DriverGone`]
+    /// when the driver died (and killed the child) before the final exit.
     pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
         self.next_by(super::deadline_in(limit))
     }
@@ -42,7 +43,8 @@ impl Exits {
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] when none is there yet.
+    /// [`Error::TimedOut`] when none is there yet; [`Error::DriverGone`] as
+    /// for [`next_timeout`](Self::next_timeout).
     pub fn try_next(&mut self) -> Result<Option<Exit>> {
         self.next_by(Some(Instant::now()))
     }
@@ -57,6 +59,9 @@ impl Exits {
             return Err(Error::TimedOut);
         }
         let e = st.exits.get(n).copied();
+        if e.is_none() && st.driver_gone {
+            return Err(Error::DriverGone);
+        }
         if e.is_some() {
             self.next += 1;
         }
@@ -96,7 +101,10 @@ impl StreamReader {
         loop {
             let (g, ok) = self
                 .shared
-                .wait_until(st, deadline, |s| s.has_line(take) || s.done || s.closed);
+                // A start failing on another thread ends the output too.
+                .wait_until(st, deadline, |s| {
+                    s.has_line(take) || s.done || s.closed || !s.started
+                });
             st = g;
             if !ok {
                 return Next::Timeout;
