@@ -1,6 +1,7 @@
 //! The gpud-compatible handle API against real processes: every row of the
 //! parity table, scripts, runners and the edge cases of close.
 
+mod close_races;
 mod common;
 
 use std::io::{Read, Seek, Write};
@@ -762,4 +763,23 @@ fn duration_max_runner_timeout_means_no_timeout() {
         assert!(out.error.is_none() && out.exit_code == Some(0));
         a_later_start_still_works();
     });
+}
+
+#[test]
+fn close_racing_start_leaves_no_child() {
+    const MARK: &str = "30.0411";
+    let _cleanup = close_races::KillMarkedOnDrop(MARK);
+    let rounds = 200;
+    let mut left = Vec::new();
+    for round in 0..rounds {
+        left.extend(close_races::with_watchdog(move || {
+            close_races::close_racing_start_round(MARK, round)
+        }));
+    }
+    assert!(
+        left.is_empty(),
+        "{} of {rounds} rounds left a child, such as {:?}",
+        left.len(),
+        &left[..left.len().min(5)]
+    );
 }

@@ -188,19 +188,7 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             match cmd {
                 Cmd::Start(shared, command) => {
                     served.starting = Some(shared.clone());
-                    let r = reactor.spawn(&command);
-                    if let Ok(id) = &r {
-                        served.procs.insert(*id, shared.clone());
-                    }
-                    let mut st = shared.lock();
-                    if let Ok(id) = &r {
-                        // Known before start() returns, as gpud's PID() is.
-                        st.pid = reactor.pid(*id);
-                    }
-                    st.start_result = Some(r.map(|id| st.id = Some(id)));
-                    st.start_pending = false;
-                    shared.notify_all_now(&st);
-                    drop(st);
+                    start(reactor, &mut served.procs, &shared, &command);
                     served.starting = None;
                 }
                 // A stale handle means the child is already gone: nothing
@@ -252,6 +240,50 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
         if let Err(e) = r {
             return e;
         }
+    }
+}
+
+/// Serves one start (see [`State`](super::shared::State) for how it meets
+/// a close from another thread).
+fn start(
+    reactor: &mut Reactor,
+    procs: &mut HashMap<ChildId, Arc<Shared>>,
+    shared: &Arc<Shared>,
+    command: &Command,
+) {
+    let answer = |st: &mut super::shared::State, r: Result<()>| {
+        st.start_result = Some(r);
+        st.start_pending = false;
+        shared.notify_all_now(st);
+    };
+    {
+        let mut st = shared.lock();
+        if st.closed {
+            // The close came first: nothing a closed handle asked for
+            // starts later.
+            return answer(&mut st, Err(Error::Aborted));
+        }
+    }
+    // Spawning without the lock: readers and closers of this process need
+    // not wait for an exec.
+    let r = reactor.spawn(command);
+    if let Ok(id) = &r {
+        procs.insert(*id, shared.clone());
+    }
+    let mut st = shared.lock();
+    match r {
+        Ok(id) => {
+            st.id = Some(id);
+            // Known before start() returns, as gpud's PID() is.
+            st.pid = reactor.pid(id);
+            if st.closed {
+                // The close landed during the spawn and found no child to
+                // stop; it waits for this answer, then for the reap.
+                drop(reactor.stop(id));
+            }
+            answer(&mut st, Ok(()));
+        }
+        Err(e) => answer(&mut st, Err(e)),
     }
 }
 

@@ -482,27 +482,36 @@ impl Process {
     /// Stops the process with escalation (stop signal, then `SIGKILL` after
     /// the grace), waits until it is reaped, and removes its script file.
     /// Unread output is discarded. Closing twice, or before a start, is
-    /// fine.
+    /// fine. Every close returns only after the reap, also one racing a
+    /// [`start`](Self::start) or another close on other threads; a start
+    /// that loses the race to a close fails with [`Error::Aborted`] and
+    /// starts nothing.
     ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for cleanup errors.
     pub fn close(&self) -> Result<()> {
-        let id = {
-            let mut st = self.shared.lock();
-            if st.closed {
-                return Ok(());
-            }
-            st.closed = true;
-            self.discard(&mut st)
-        };
-        if let Some(id) = id {
-            let driver = self.driver();
-            if let Some(d) = &driver {
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Ok(());
+        }
+        st.closed = true;
+        self.discard(&mut st);
+        // A start under way is answered first: refused, or spawned and then
+        // there is a child to wait for (see `State`).
+        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        if let Some(id) = st.id.filter(|_| !st.done) {
+            drop(st);
+            // Every close asks, not only the first: the driver stops a child
+            // once, and a close must not rely on another that may not have
+            // sent its stop yet.
+            if let Some(d) = self.driver() {
                 d.send(Cmd::Stop(id));
             }
             let st = self.shared.lock();
-            let _ = self.shared.wait_until(st, None, |s| s.done);
+            drop(self.shared.wait_until(st, None, |s| s.done));
+        } else {
+            drop(st);
         }
         *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
         Ok(())
