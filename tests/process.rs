@@ -783,3 +783,21 @@ fn close_racing_start_leaves_no_child() {
         &left[..left.len().min(5)]
     );
 }
+
+#[test]
+fn concurrent_closes_all_wait_for_the_reap() {
+    const MARK: &str = "30.0412";
+    let _cleanup = close_races::KillMarkedOnDrop(MARK);
+    let (rounds, closers) = (40, 6);
+    let mut early = 0;
+    for _ in 0..rounds {
+        early +=
+            close_races::with_watchdog(move || close_races::concurrent_closes_round(MARK, closers));
+    }
+    assert_eq!(
+        early,
+        0,
+        "{early} of {} closes returned before the reap",
+        rounds * closers
+    );
+}

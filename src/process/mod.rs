@@ -492,11 +492,10 @@ impl Process {
     /// None today; the `Result` leaves room for cleanup errors.
     pub fn close(&self) -> Result<()> {
         let mut st = self.shared.lock();
-        if st.closed {
-            return Ok(());
+        if !st.closed {
+            st.closed = true;
+            self.discard(&mut st);
         }
-        st.closed = true;
-        self.discard(&mut st);
         // A start under way is answered first: refused, or spawned and then
         // there is a child to wait for (see `State`).
         let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);

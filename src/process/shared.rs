@@ -45,9 +45,10 @@ pub(crate) struct Shared {
 /// 5. A's start fails before or in the driver (script, spawn, a dead
 ///    driver): `start_pending` is cleared with `id` unset; B returns.
 ///
-/// `done` is set by the driver only after the reap (or, when the driver
-/// dies, after its reactor killed and reaped the child), so a close that
-/// saw `done` saw the reap.
+/// A second close (B') waits exactly as B does, never returning early
+/// because B is under way: it needs the same reap. `done` is set by the
+/// driver only after the reap (or, when the driver dies, after its reactor
+/// killed and reaped the child), so a close that saw `done` saw the reap.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) started: bool,
