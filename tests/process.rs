@@ -693,14 +693,24 @@ fn duration_max_grace_still_stops_a_child_that_obeys_sigterm() {
 fn duration_max_drain_reads_until_the_last_holder_closes_the_pipe() {
     with_watchdog(|| {
         // setsid takes the writer of "late" out of the group, so the pipe
-        // outlives the child and the drain timer is armed.
+        // outlives the child and the drain timer is armed; the script exits
+        // only once the writer has escaped, or the group's end would take
+        // it along. "late" comes after the default drain (1 s) would have
+        // closed the pipe.
+        let dir = tempfile::tempdir().unwrap();
+        let escaped = dir.path().join("escaped");
         let p = Process::builder()
-            .script("setsid sh -c 'sleep 0.3; echo late' &\necho early\n")
+            .script(format!(
+                "setsid sh -c 'touch {0}; sleep 1.5; echo late' &\n\
+                 while [ ! -e {0} ]; do sleep 0.01; done\n\
+                 echo early\n",
+                escaped.display()
+            ))
             .drain(Duration::MAX)
             .build()
             .unwrap();
         let out = p.start_and_wait_combined(None).unwrap();
-        assert_eq!(out.output, b"early\nlate\n");
+        assert_eq!(String::from_utf8_lossy(&out.output), "early\nlate\n");
         assert!(out.exit.unwrap().success());
         a_later_start_still_works();
     });
