@@ -485,7 +485,9 @@ fn detached_background_job_survives_close_and_finishes() {
     let marker = dir.path().join("marker");
     let p = Process::builder()
         .script(format!(
-            "(sleep 1 && touch {}) >/dev/null 2>&1 &\necho $!\nsleep 100",
+            // exec: the stop reaches only the child, which must be the
+            // sleep itself, or the sleep outlives the test.
+            "(sleep 1 && touch {}) >/dev/null 2>&1 &\necho $!\nexec sleep 100",
             marker.display()
         ))
         .detached()
