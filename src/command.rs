@@ -134,7 +134,9 @@ impl Restart {
     }
 
     /// The delay before a restart (default 5 s); with
-    /// [`backoff`](Restart::backoff), the first delay.
+    /// [`backoff`](Restart::backoff), the first delay. A delay too large to
+    /// add to the current time (such as [`Duration::MAX`]) means the restart
+    /// never comes: the child waits for it until stopped.
     pub fn interval(mut self, d: Duration) -> Restart {
         self.interval = d;
         self
@@ -343,7 +345,8 @@ impl Command {
     }
 
     /// Stops the child (with the usual escalation) once it has been
-    /// supervised this long, restarts included.
+    /// supervised this long, restarts included. A duration too large to add
+    /// to the current time (such as [`Duration::MAX`]) is no timeout.
     pub fn timeout(&mut self, d: Duration) -> &mut Command {
         self.timeout = Some(d);
         self
@@ -356,7 +359,8 @@ impl Command {
     }
 
     /// How long a stop waits after the stop signal before `SIGKILL`
-    /// (default 3 s).
+    /// (default 3 s). A duration too large to add to the current time (such
+    /// as [`Duration::MAX`]) means `SIGKILL` never follows.
     pub fn grace(&mut self, d: Duration) -> &mut Command {
         self.grace = d;
         self
@@ -370,6 +374,8 @@ impl Command {
 
     /// How long output keeps being read, after the child exited, from
     /// processes outside its group that still hold its pipes (default 1 s).
+    /// A duration too large to add to the current time (such as
+    /// [`Duration::MAX`]) reads until the last of them closes the pipes.
     pub fn drain(&mut self, d: Duration) -> &mut Command {
         self.drain = d;
         self

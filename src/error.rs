@@ -142,6 +142,13 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The driver thread serving the handle API ended (a bug made it
+    /// panic, or `epoll_wait` failed). The children it supervised were
+    /// killed and reaped with it; a later [`Process`](crate::Process) start
+    /// is served by a new driver.
+    #[error("procrun's driver thread is gone; its children were killed")]
+    DriverGone,
+
     /// An OS error not covered by a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

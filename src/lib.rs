@@ -141,6 +141,7 @@
 //! | [`Error::TimedOut`] | a wait or run past its limit | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it` |
 //! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
+//! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes) | — |
 //!
 //! # Parity with gpud `pkg/process`

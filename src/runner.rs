@@ -27,7 +27,9 @@ pub struct RunOutput {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct RunOptions {
-    /// Stop the run (with escalation) after this long.
+    /// Stop the run (with escalation) after this long; a duration too
+    /// large to add to the current time (such as [`Duration::MAX`]) is no
+    /// limit.
     pub timeout: Option<Duration>,
 }
 

@@ -1,6 +1,7 @@
 //! The gpud-compatible handle API against real processes: every row of the
 //! parity table, scripts, runners and the edge cases of close.
 
+mod close_races;
 mod common;
 
 use std::io::{Read, Seek, Write};
@@ -484,7 +485,9 @@ fn detached_background_job_survives_close_and_finishes() {
     let marker = dir.path().join("marker");
     let p = Process::builder()
         .script(format!(
-            "(sleep 1 && touch {}) >/dev/null 2>&1 &\necho $!\nsleep 100",
+            // exec: the stop reaches only the child, which must be the
+            // sleep itself, or the sleep outlives the test.
+            "(sleep 1 && touch {}) >/dev/null 2>&1 &\necho $!\nexec sleep 100",
             marker.display()
         ))
         .detached()
@@ -630,4 +633,183 @@ fn a_grandchild_holding_the_pipe_holds_up_combined_output_only_for_the_drain() {
     assert!(text.ends_with("done\n"), "{text:?}");
     assert!(out.exit.unwrap().success() && !out.timed_out);
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+}
+
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// within the watchdog: a dead driver must fail a test, never hang the run.
+fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
+        }
+    }
+}
+
+/// What every `Duration::MAX` test ends with: whatever the duration did,
+/// the driver still serves new processes.
+fn a_later_start_still_works() {
+    let p = Process::builder().command(["true"]).build().unwrap();
+    p.start().unwrap();
+    assert!(p.wait().unwrap().success());
+}
+
+#[test]
+fn duration_max_timeout_means_no_timeout() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["echo", "ran"])
+            .timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.exit.unwrap().success() && !out.timed_out);
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_grace_still_stops_a_child_that_obeys_sigterm() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sleep", "100"])
+            .grace(Duration::MAX)
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        p.close().unwrap();
+        assert_eq!(p.last_exit().unwrap().signal(), Some(15));
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_drain_reads_until_the_last_holder_closes_the_pipe() {
+    with_watchdog(|| {
+        // setsid takes the writer of "late" out of the group, so the pipe
+        // outlives the child and the drain timer is armed; the script exits
+        // only once the writer has escaped, or the group's end would take
+        // it along. "late" comes after the default drain (1 s) would have
+        // closed the pipe.
+        let dir = tempfile::tempdir().unwrap();
+        let escaped = dir.path().join("escaped");
+        let p = Process::builder()
+            .script(format!(
+                "setsid sh -c 'touch {0}; sleep 1.5; echo late' &\n\
+                 while [ ! -e {0} ]; do sleep 0.01; done\n\
+                 echo early\n",
+                escaped.display()
+            ))
+            .drain(Duration::MAX)
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.output), "early\nlate\n");
+        assert!(out.exit.unwrap().success());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_restart_interval_waits_until_close() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "exit 1"])
+            .restart(Restart::on_error().limit(1).interval(Duration::MAX))
+            .build()
+            .unwrap();
+        let mut exits = p.exits();
+        p.start().unwrap();
+        let first = exits.next_timeout(WATCHDOG).unwrap().unwrap();
+        assert_eq!(first.code(), Some(1));
+        assert!(p.try_wait().unwrap().is_none(), "restart is pending");
+        p.close().unwrap();
+        assert!(p.try_wait().unwrap().is_some());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_wait_timeout_waits_for_the_exit() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        assert!(p.wait_timeout(Duration::MAX).unwrap().unwrap().success());
+        let mut exits = p.exits();
+        assert!(exits
+            .next_timeout(Duration::MAX)
+            .unwrap()
+            .unwrap()
+            .success());
+        assert!(exits.next_timeout(Duration::MAX).unwrap().is_none());
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_combined_output_limit_means_no_limit() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["echo", "ran"]).build().unwrap();
+        let out = p.start_and_wait_combined(Some(Duration::MAX)).unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.exit.unwrap().success() && !out.timed_out);
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn duration_max_runner_timeout_means_no_timeout() {
+    with_watchdog(|| {
+        let out = ExclusiveRunner::new()
+            .run_until_completion("echo ran", RunOptions::timeout(Duration::MAX))
+            .unwrap();
+        assert_eq!(out.output, b"ran\n");
+        assert!(out.error.is_none() && out.exit_code == Some(0));
+        a_later_start_still_works();
+    });
+}
+
+#[test]
+fn close_racing_start_leaves_no_child() {
+    const MARK: &str = "30.0411";
+    let _cleanup = close_races::KillMarkedOnDrop(MARK);
+    let rounds = 200;
+    let mut left = Vec::new();
+    for round in 0..rounds {
+        left.extend(close_races::with_watchdog(move || {
+            close_races::close_racing_start_round(MARK, round)
+        }));
+    }
+    assert!(
+        left.is_empty(),
+        "{} of {rounds} rounds left a child, such as {:?}",
+        left.len(),
+        &left[..left.len().min(5)]
+    );
+}
+
+#[test]
+fn concurrent_closes_all_wait_for_the_reap() {
+    const MARK: &str = "30.0412";
+    let _cleanup = close_races::KillMarkedOnDrop(MARK);
+    let (rounds, closers) = (40, 6);
+    let mut early = 0;
+    for _ in 0..rounds {
+        early +=
+            close_races::with_watchdog(move || close_races::concurrent_closes_round(MARK, closers));
+    }
+    assert_eq!(
+        early,
+        0,
+        "{early} of {} closes returned before the reap",
+        rounds * closers
+    );
 }

@@ -162,3 +162,39 @@ fn soak_short() {
 fn soak_ten_thousand_cycles() {
     soak(10_000);
 }
+
+mod close_races;
+
+/// DESIGN.md guarantee 10 under load: `close()` against `start()`, and
+/// several `close()`s at once, 10,000 rounds each, and no round may leave
+/// a child or let a close return before the reap. Run it alone: the fds
+/// and children it has open at any moment would be counted as leaks by
+/// the cycle soak running beside it.
+#[test]
+#[ignore = "10,000 rounds of each close race, alone: cargo test --release --test soak soak_close_racing_start -- --ignored"]
+fn soak_close_racing_start() {
+    const RACE_MARK: &str = "30.0413";
+    const CLOSES_MARK: &str = "30.0414";
+    let _cleanup = (
+        close_races::KillMarkedOnDrop(RACE_MARK),
+        close_races::KillMarkedOnDrop(CLOSES_MARK),
+    );
+    let rounds = 10_000;
+    let (mut left, mut early) = (0, 0);
+    for round in 0..rounds {
+        left += close_races::with_watchdog(move || {
+            close_races::close_racing_start_round(RACE_MARK, round)
+        })
+        .len();
+        early += close_races::with_watchdog(move || {
+            close_races::concurrent_closes_round(CLOSES_MARK, 4)
+        });
+    }
+    assert_eq!(left, 0, "{left} of {rounds} racing rounds left a child");
+    assert_eq!(
+        early,
+        0,
+        "{early} of {} closes returned before the reap",
+        rounds * 4
+    );
+}

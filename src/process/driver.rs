@@ -1,8 +1,21 @@
 //! The driver thread: one [`Reactor`] serving every
 //! [`Process`](super::Process) of the program.
+//!
+//! # When the driver dies
+//!
+//! The driver must outlive every caller blocked on it, so its end is handled
+//! like any other event: a panic (a bug, but one that must not become a hang
+//! in every caller) or a failing `epoll_wait` ends the serving loop, and the
+//! thread then marks the queue gone (nothing sent later is accepted), drops
+//! its reactor (which kills and reaps every child it supervised), marks the
+//! processes of those children done with [`Error::DriverGone`], and answers
+//! every start it had not answered with the same error. The next
+//! [`Driver::global`] starts a fresh driver.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::shared::Shared;
 use crate::reactor::{ChildId, Event, Reactor, Waker};
@@ -12,6 +25,9 @@ pub(crate) enum Cmd {
     Start(Arc<Shared>, Box<Command>),
     Stop(ChildId),
     Resume(ChildId),
+    /// Panics in the driver, as a bug in it would.
+    #[cfg(test)]
+    Panic,
 }
 
 /// A handle to the driver thread.
@@ -21,18 +37,26 @@ pub(crate) struct Driver {
 }
 
 struct Inner {
-    queue: Mutex<Vec<Cmd>>,
+    queue: Mutex<Queue>,
     waker: Waker,
+}
+
+#[derive(Default)]
+struct Queue {
+    cmds: Vec<Cmd>,
+    /// The thread has ended: a command pushed now would never be served.
+    gone: bool,
 }
 
 static GLOBAL: OnceLock<Mutex<Option<Driver>>> = OnceLock::new();
 
 impl Driver {
-    /// The process-wide driver, started on first use.
+    /// The process-wide driver, started on first use and again after the
+    /// previous one died.
     pub(crate) fn global() -> Result<Driver> {
         let cell = GLOBAL.get_or_init(|| Mutex::new(None));
         let mut slot = cell.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = &*slot {
+        if let Some(d) = slot.as_ref().filter(|d| !d.is_gone()) {
             return Ok(d.clone());
         }
         let d = Driver::start()?;
@@ -43,7 +67,7 @@ impl Driver {
     fn start() -> Result<Driver> {
         let reactor = Reactor::new()?;
         let inner = Arc::new(Inner {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             waker: reactor.waker(),
         });
         let thread_inner = inner.clone();
@@ -54,47 +78,128 @@ impl Driver {
         Ok(Driver { inner })
     }
 
-    pub(crate) fn send(&self, cmd: Cmd) {
-        self.inner
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(cmd);
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.inner.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the driver thread has ended.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.queue().gone
+    }
+
+    fn push(&self, cmd: Cmd) -> Result<()> {
+        {
+            let mut q = self.queue();
+            // Checked under the lock the dying driver takes to mark itself
+            // gone, so a command is either served or refused here, never
+            // left in a queue nobody reads.
+            if q.gone {
+                return Err(Error::DriverGone);
+            }
+            q.cmds.push(cmd);
+        }
         // An eventfd write cannot fail short of a broken fd; a lost wake-up
         // would only delay the command to the next event.
         let _ = self.inner.waker.wake();
+        Ok(())
+    }
+
+    /// Asks the driver to spawn `cmd` for `shared`; the answer comes in
+    /// `shared` (see [`Shared`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DriverGone`] when the driver thread has ended.
+    pub(crate) fn start_child(&self, shared: Arc<Shared>, cmd: Box<Command>) -> Result<()> {
+        self.push(Cmd::Start(shared, cmd))
+    }
+
+    /// Sends a stop or a resume. To a gone driver it is moot: its children
+    /// were killed with its reactor and their processes marked done.
+    pub(crate) fn send(&self, cmd: Cmd) {
+        let _ = self.push(cmd);
     }
 }
 
-fn run(mut reactor: Reactor, inner: &Inner) {
-    let mut procs: HashMap<ChildId, Arc<Shared>> = HashMap::new();
-    let mut cmds = Vec::new();
+/// What the driver thread serves, kept outside the serving loop so that
+/// whoever waits on it can still be answered after the loop panicked.
+#[derive(Default)]
+struct Served {
+    procs: HashMap<ChildId, Arc<Shared>>,
+    /// Commands taken from the queue and not handled yet.
+    cmds: VecDeque<Cmd>,
+    /// The start being handled, until it is answered.
+    starting: Option<Arc<Shared>>,
+}
+
+fn run(reactor: Reactor, inner: &Inner) {
+    let mut reactor = reactor;
+    let mut served = Served::default();
+    // Whether the loop panicked or epoll failed, callers are answered the
+    // same way below; the panic itself was already reported by the hook.
+    let _ = catch_unwind(AssertUnwindSafe(|| serve(&mut reactor, &mut served, inner)));
+    let queued = {
+        let mut q = inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.gone = true;
+        std::mem::take(&mut q.cmds)
+    };
+    // Children first: a caller told its process is over must find it
+    // reaped (close's promise), so the reactor's drop, which kills and
+    // reaps them all, comes before any answer.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
+    for shared in served.procs.values() {
+        let mut st = shared.lock();
+        st.done = true;
+        st.driver_gone = true;
+        shared.notify_all_now(&st);
+    }
+    // After the processes are marked done: a failed start resets its
+    // process for a retry, and nothing may set `done` on it after that.
+    let starts =
+        served
+            .starting
+            .take()
+            .into_iter()
+            .chain(served.cmds.drain(..).chain(queued).filter_map(|c| match c {
+                Cmd::Start(shared, _) => Some(shared),
+                _ => None,
+            }));
+    for shared in starts {
+        let mut st = shared.lock();
+        if st.start_pending {
+            st.start_pending = false;
+            st.start_result = Some(Err(Error::DriverGone));
+        }
+        shared.notify_all_now(&st);
+    }
+}
+
+/// Serves commands and reactor events until `epoll_wait` fails (it would
+/// fail the same way in a tight loop: EBADF, EINVAL).
+fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error {
+    let mut taken = Vec::new();
     loop {
         std::mem::swap(
-            &mut cmds,
-            &mut *inner.queue.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut taken,
+            &mut inner.queue.lock().unwrap_or_else(|p| p.into_inner()).cmds,
         );
-        for cmd in cmds.drain(..) {
+        served.cmds.extend(taken.drain(..));
+        while let Some(cmd) = served.cmds.pop_front() {
             match cmd {
                 Cmd::Start(shared, command) => {
-                    let r = reactor.spawn(&command);
-                    if let Ok(id) = &r {
-                        procs.insert(*id, shared.clone());
-                    }
-                    let mut st = shared.lock();
-                    if let Ok(id) = &r {
-                        // Known before start() returns, as gpud's PID() is.
-                        st.pid = reactor.pid(*id);
-                    }
-                    st.start_result = Some(r.map(|id| st.id = Some(id)));
-                    shared.notify_all_now(&st);
+                    served.starting = Some(shared.clone());
+                    start(reactor, &mut served.procs, &shared, &command);
+                    served.starting = None;
                 }
                 // A stale handle means the child is already gone: nothing
                 // to stop or resume.
                 Cmd::Stop(id) => drop(reactor.stop(id)),
                 Cmd::Resume(id) => drop(reactor.resume(id)),
+                #[cfg(test)]
+                Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }
         }
+        let procs = &mut served.procs;
         let r = reactor.poll(None, |ctl, ev| {
             let id = ev.id();
             let Some(shared) = procs.get(&id) else {
@@ -126,15 +231,141 @@ fn run(mut reactor: Reactor, inner: &Inner) {
             }
         });
         if let Err(e) = r {
-            // epoll_wait failing is not recoverable (EBADF/EINVAL): it would
-            // fail the same way in a tight loop.
-            panic!("procrun driver: epoll_wait failed: {e}");
+            return e;
         }
+    }
+}
+
+/// Serves one start (see [`State`](super::shared::State) for how it meets
+/// a close from another thread).
+fn start(
+    reactor: &mut Reactor,
+    procs: &mut HashMap<ChildId, Arc<Shared>>,
+    shared: &Arc<Shared>,
+    command: &Command,
+) {
+    let answer = |st: &mut super::shared::State, r: Result<()>| {
+        st.start_result = Some(r);
+        st.start_pending = false;
+        shared.notify_all_now(st);
+    };
+    {
+        let mut st = shared.lock();
+        if st.closed {
+            // The close came first: nothing a closed handle asked for
+            // starts later.
+            return answer(&mut st, Err(Error::Aborted));
+        }
+    }
+    // Spawning without the lock: readers and closers of this process need
+    // not wait for an exec.
+    let r = reactor.spawn(command);
+    if let Ok(id) = &r {
+        procs.insert(*id, shared.clone());
+    }
+    let mut st = shared.lock();
+    match r {
+        Ok(id) => {
+            st.id = Some(id);
+            // Known before start() returns, as gpud's PID() is.
+            st.pid = reactor.pid(id);
+            if st.closed {
+                // The close landed during the spawn and found no child to
+                // stop; it waits for this answer, then for the reap.
+                drop(reactor.stop(id));
+            }
+            answer(&mut st, Ok(()));
+        }
+        Err(e) => answer(&mut st, Err(e)),
     }
 }
 
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Driver")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::Process;
+
+    /// The parent pid of `pid` from /proc, or `None` once it is gone.
+    fn ppid(pid: u32) -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = &stat[stat.rfind(')')? + 2..];
+        after.split(' ').nth(2)?.parse().ok()
+    }
+
+    /// Every step here would block forever on a driver that died without
+    /// a word; the watchdog turns such a hang into a failure.
+    #[test]
+    fn a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced() {
+        let (tx, rx) = mpsc::channel();
+        let body = std::thread::spawn(move || {
+            let p = Arc::new(
+                Process::builder()
+                    .command(["sleep", "100"])
+                    .build()
+                    .unwrap(),
+            );
+            p.start().unwrap();
+            let pid = p.pid().unwrap();
+            let old = Driver::global().unwrap();
+            let waiter = {
+                let p = p.clone();
+                std::thread::spawn(move || p.wait())
+            };
+            // A start the dying driver took but never served, queued behind
+            // the panic in one batch so it is not refused at the door.
+            let queued = Arc::new(Shared::new(1));
+            queued.lock().start_pending = true;
+            {
+                let mut q = old.queue();
+                q.cmds.push(Cmd::Panic);
+                q.cmds
+                    .push(Cmd::Start(queued.clone(), Box::new(Command::new("true"))));
+            }
+            old.inner.waker.wake().unwrap();
+
+            assert!(matches!(waiter.join().unwrap(), Err(Error::DriverGone)));
+            assert_ne!(ppid(pid), Some(std::process::id()), "child left unreaped");
+            let st = queued.lock();
+            let (mut st, _) = queued.wait_until(st, None, |s| !s.start_pending);
+            assert!(matches!(
+                st.start_result.take(),
+                Some(Err(Error::DriverGone))
+            ));
+            drop(st);
+            assert!(old.is_gone());
+            assert!(matches!(
+                old.start_child(queued.clone(), Box::new(Command::new("true"))),
+                Err(Error::DriverGone)
+            ));
+            assert!(matches!(p.try_wait(), Err(Error::DriverGone)));
+            assert!(matches!(
+                p.exits().next_timeout(Duration::ZERO),
+                Err(Error::DriverGone)
+            ));
+            assert!(p.stdout().unwrap().next_line_blocking().is_none());
+            p.close().unwrap();
+
+            let q = Process::builder().command(["true"]).build().unwrap();
+            q.start().unwrap();
+            assert!(q.wait().unwrap().success());
+            assert!(!Arc::ptr_eq(&Driver::global().unwrap().inner, &old.inner));
+            tx.send(()).unwrap();
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => body.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(body.join().unwrap_err())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: blocked on a dead driver"),
+        }
     }
 }

@@ -230,7 +230,9 @@ impl ProcessBuilder {
         self
     }
 
-    /// Stops the child after this long (as a context deadline would).
+    /// Stops the child after this long (as a context deadline would); a
+    /// duration too large to add to the current time (such as
+    /// [`Duration::MAX`]) is no timeout.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -406,8 +408,10 @@ impl Process {
     ///
     /// [`Error::AlreadyStarted`], [`Error::Aborted`] after
     /// [`close`](Self::close), the spawn errors of
-    /// [`Reactor::spawn`](crate::Reactor::spawn), and I/O errors writing the
-    /// script. A failed start leaves no script file behind.
+    /// [`Reactor::spawn`](crate::Reactor::spawn), I/O errors writing the
+    /// script, and [`Error::DriverGone`] when the driver thread died before
+    /// answering (a new start is served by a new driver). A failed start
+    /// leaves no script file behind and can be tried again.
     pub fn start(&self) -> Result<()> {
         self.start_with(false)
     }
@@ -424,13 +428,21 @@ impl Process {
                 return Err(Error::AlreadyStarted);
             }
             st.started = true;
+            st.start_pending = true;
         }
         let r = self.start_inner(merged);
         if r.is_err() {
-            let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
-            *res = Resources::default();
+            *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
+            // Back to not started, so the start can be tried again; a dead
+            // driver may have marked the child done before answering.
             let mut st = self.shared.lock();
             st.started = false;
+            st.start_pending = false;
+            st.id = None;
+            st.pid = None;
+            st.done = false;
+            st.driver_gone = false;
+            self.shared.notify_all_now(&st);
         }
         r
     }
@@ -454,12 +466,11 @@ impl Process {
         }
         let driver = Driver::global()?;
         *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
-        driver.send(Cmd::Start(self.shared.clone(), Box::new(cmd)));
+        driver.start_child(self.shared.clone(), Box::new(cmd))?;
         let st = self.shared.lock();
-        let (mut st, _) = self
-            .shared
-            .wait_until(st, None, |s| s.start_result.is_some());
-        st.start_result.take().unwrap_or(Ok(()))
+        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        // The driver, alive or dying, answers every start it took.
+        st.start_result.take().unwrap_or(Err(Error::DriverGone))
     }
 
     /// Whether [`start`](Self::start) succeeded.
@@ -471,27 +482,35 @@ impl Process {
     /// Stops the process with escalation (stop signal, then `SIGKILL` after
     /// the grace), waits until it is reaped, and removes its script file.
     /// Unread output is discarded. Closing twice, or before a start, is
-    /// fine.
+    /// fine. Every close returns only after the reap, also one racing a
+    /// [`start`](Self::start) or another close on other threads; a start
+    /// that loses the race to a close fails with [`Error::Aborted`] and
+    /// starts nothing.
     ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for cleanup errors.
     pub fn close(&self) -> Result<()> {
-        let id = {
-            let mut st = self.shared.lock();
-            if st.closed {
-                return Ok(());
-            }
+        let mut st = self.shared.lock();
+        if !st.closed {
             st.closed = true;
-            self.discard(&mut st)
-        };
-        if let Some(id) = id {
-            let driver = self.driver();
-            if let Some(d) = &driver {
+            self.discard(&mut st);
+        }
+        // A start under way is answered first: refused, or spawned and then
+        // there is a child to wait for (see `State`).
+        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        if let Some(id) = st.id.filter(|_| !st.done) {
+            drop(st);
+            // Every close asks, not only the first: the driver stops a child
+            // once, and a close must not rely on another that may not have
+            // sent its stop yet.
+            if let Some(d) = self.driver() {
                 d.send(Cmd::Stop(id));
             }
             let st = self.shared.lock();
-            let _ = self.shared.wait_until(st, None, |s| s.done);
+            drop(self.shared.wait_until(st, None, |s| s.done));
+        } else {
+            drop(st);
         }
         *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
         Ok(())
@@ -566,7 +585,8 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// [`Error::NotStarted`]; [`Error::DriverGone`] when the driver died
+    /// (and killed the child) before the final exit.
     pub fn wait(&self) -> Result<Exit> {
         // With no deadline the wait ends only once the process is done, and
         // a done process has exited at least once.
@@ -574,20 +594,21 @@ impl Process {
     }
 
     /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
-    /// come by then.
+    /// come by then. A `limit` too large to add to the current time (such
+    /// as [`Duration::MAX`]) waits as [`wait`](Self::wait) does.
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, limit: Duration) -> Result<Option<Exit>> {
-        self.wait_final(Some(Instant::now() + limit))
+        self.wait_final(deadline_in(limit))
     }
 
     /// The final exit if the process is done, without blocking.
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`].
+    /// As [`wait`](Self::wait).
     pub fn try_wait(&self) -> Result<Option<Exit>> {
         self.wait_final(Some(Instant::now()))
     }
@@ -597,8 +618,20 @@ impl Process {
         if !st.started {
             return Err(Error::NotStarted);
         }
-        let (st, ok) = self.shared.wait_until(st, deadline, |s| s.done);
-        Ok(if ok { st.exits.last().copied() } else { None })
+        // A start failing on another thread ends the wait too.
+        let (st, ok) = self
+            .shared
+            .wait_until(st, deadline, |s| s.done || !s.started);
+        if !ok {
+            return Ok(None);
+        }
+        if !st.started {
+            return Err(Error::NotStarted);
+        }
+        if st.driver_gone {
+            return Err(Error::DriverGone);
+        }
+        Ok(st.exits.last().copied())
     }
 
     /// A cursor over every exit: one per run, then the end. Any number of
@@ -667,7 +700,8 @@ impl Process {
     /// waits for the final exit (`StartAndWaitForCombinedOutput`). After
     /// `limit` the process is stopped with the usual escalation and the
     /// output so far is returned; so is it when another thread calls
-    /// [`close`](Self::close).
+    /// [`close`](Self::close). A `limit` too large to add to the current
+    /// time (such as [`Duration::MAX`]) is no limit.
     ///
     /// # Errors
     ///
@@ -683,7 +717,7 @@ impl Process {
         limit: Option<Duration>,
         cap: usize,
     ) -> Result<CombinedOutput> {
-        let deadline = limit.map(|d| Instant::now() + d);
+        let deadline = limit.and_then(deadline_in);
         let mut reader = self.reader([true, true])?;
         let mut output = Vec::new();
         let mut timed_out = false;
@@ -717,6 +751,13 @@ impl Process {
             timed_out,
         })
     }
+}
+
+/// The instant `d` from now, or `None` (no deadline) when that is past
+/// what an [`Instant`] can hold: a caller passing a huge duration means
+/// "never", and adding it would panic.
+pub(crate) fn deadline_in(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
 }
 
 impl Drop for Process {

@@ -84,8 +84,9 @@ impl<'a> ReadOptions<'a> {
 /// # Errors
 ///
 /// [`Error::NotStarted`], [`Error::Aborted`] (closed before or while
-/// reading), [`Error::ZeroMaxLine`], and with `wait_for_exit`
-/// [`Error::Failed`] for an unsuccessful exit.
+/// reading), [`Error::ZeroMaxLine`], [`Error::DriverGone`] (the driver died
+/// and killed the child), and with `wait_for_exit` [`Error::Failed`] for an
+/// unsuccessful exit.
 ///
 /// # Examples
 ///
@@ -118,6 +119,9 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
     }
     if process.closed() {
         return Err(Error::Aborted);
+    }
+    if process.shared.lock().driver_gone {
+        return Err(Error::DriverGone);
     }
     if !opts.wait {
         return Ok(None);

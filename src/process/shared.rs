@@ -18,10 +18,44 @@ pub(crate) struct Shared {
     cv: Condvar,
 }
 
+/// What a process's handle and the driver know of it, under one lock.
+///
+/// # Start against close
+///
+/// `start()` on thread A and `close()` on thread B meet here, and every
+/// `close()` must return only after the reap, with nothing the closed
+/// handle asked for starting later (DESIGN.md guarantee 10). A sets
+/// `started` and `start_pending` unless `closed` is set; B sets `closed`,
+/// then waits until `start_pending` is clear, then, if `id` is set and
+/// `done` is not, sends a stop and waits for `done`. The driver, serving
+/// the start, checks `closed` before it spawns and again when it answers.
+/// The interleavings:
+///
+/// 1. B sets `closed` before A looks: A fails with `Aborted`; nothing was
+///    asked of the driver, B finds nothing pending and no `id`.
+/// 2. A has set `start_pending`, B sets `closed` before the driver takes
+///    the start: the driver sees `closed`, spawns nothing and answers
+///    `Aborted`; B, woken by the answer, finds no `id`.
+/// 3. B sets `closed` while the driver spawns (it checked `closed` before):
+///    the driver sets `id`, sees `closed`, stops the child itself and
+///    answers `Ok`; B, woken by the answer, finds `id` and waits for
+///    `done`.
+/// 4. The driver answered before B: B finds `id` and stops the child and
+///    waits for `done`, as a close after a finished start does.
+/// 5. A's start fails before or in the driver (script, spawn, a dead
+///    driver): `start_pending` is cleared with `id` unset; B returns.
+///
+/// A second close (B') waits exactly as B does, never returning early
+/// because B is under way: it needs the same reap. `done` is set by the
+/// driver only after the reap (or, when the driver dies, after its reactor
+/// killed and reaped the child), so a close that saw `done` saw the reap.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) started: bool,
-    /// The driver's answer to a start: `None` while it is pending.
+    /// A start is under way: set with `started`, cleared when the driver
+    /// answers (or the start fails before reaching it).
+    pub(crate) start_pending: bool,
+    /// The driver's answer to a start, until the start takes it.
     pub(crate) start_result: Option<Result<(), Error>>,
     pub(crate) id: Option<ChildId>,
     pub(crate) pid: Option<u32>,
@@ -30,6 +64,9 @@ pub(crate) struct State {
     pub(crate) restart_error: Option<String>,
     /// The child is gone for good: last exit seen and every stream closed.
     pub(crate) done: bool,
+    /// The driver died while supervising the child (which it killed and
+    /// reaped); set with `done`, and no final exit will come.
+    pub(crate) driver_gone: bool,
     pub(crate) closed: bool,
     pub(crate) out: [StreamBuf; 2],
     seq: u64,

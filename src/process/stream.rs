@@ -27,20 +27,24 @@ impl Iterator for Exits {
 }
 
 impl Exits {
-    /// As [`Iterator::next`], waiting at most `limit`.
+    /// As [`Iterator::next`], waiting at most `limit`; a `limit` too large
+    /// to add to the current time (such as [`Duration::MAX`]) waits as
+    /// [`Iterator::next`] does.
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] when no exit came in time.
+    /// [`Error::TimedOut`] when no exit came in time; [`Error::DriverGone`]
+    /// when the driver died (and killed the child) before the final exit.
     pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Exit>> {
-        self.next_by(Some(Instant::now() + limit))
+        self.next_by(super::deadline_in(limit))
     }
 
     /// The next exit if there is one now, without blocking.
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] when none is there yet.
+    /// [`Error::TimedOut`] when none is there yet; [`Error::DriverGone`] as
+    /// for [`next_timeout`](Self::next_timeout).
     pub fn try_next(&mut self) -> Result<Option<Exit>> {
         self.next_by(Some(Instant::now()))
     }
@@ -55,6 +59,9 @@ impl Exits {
             return Err(Error::TimedOut);
         }
         let e = st.exits.get(n).copied();
+        if e.is_none() && st.driver_gone {
+            return Err(Error::DriverGone);
+        }
         if e.is_some() {
             self.next += 1;
         }
@@ -94,7 +101,10 @@ impl StreamReader {
         loop {
             let (g, ok) = self
                 .shared
-                .wait_until(st, deadline, |s| s.has_line(take) || s.done || s.closed);
+                // A start failing on another thread ends the output too.
+                .wait_until(st, deadline, |s| {
+                    s.has_line(take) || s.done || s.closed || !s.started
+                });
             st = g;
             if !ok {
                 return Next::Timeout;

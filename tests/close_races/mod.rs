@@ -1,0 +1,173 @@
+//! `close()` racing `start()` and other `close()`s (DESIGN.md guarantee
+//! 10), shared by the process tests and the soak: one round of each race,
+//! a watchdog, and a guard that kills what a failing round leaves.
+//!
+//! Each race marks its children with its own argument to `sleep`, and a
+//! child counts as ours only if /proc says we are its parent: a recycled
+//! pid never counts, and nobody else's process is ever signalled.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use procrun::{Error, Process};
+
+/// How long one round may take before it counts as hung. Generous: these
+/// machines are shared and noisy.
+pub const ROUND_WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// within [`ROUND_WATCHDOG`]: a hang must fail a test, never hang the run.
+pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(ROUND_WATCHDOG) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: the test body is still blocked after {ROUND_WATCHDOG:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
+        }
+    }
+}
+
+/// `(parent pid, state)` of `pid` from /proc, `None` once it is reaped.
+fn parent_and_state(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let mut fields = after.split(' ');
+    let state = fields.next()?.chars().next()?;
+    Some((fields.next()?.parse().ok()?, state))
+}
+
+/// Whether `pid` is a child of ours not reaped yet (a zombie counts: a
+/// close must return after the reap).
+fn is_our_unreaped_child(pid: u32) -> bool {
+    parent_and_state(pid).is_some_and(|(ppid, _)| ppid == std::process::id())
+}
+
+/// Our live children running `sleep <mark>`.
+pub fn marked_children(mark: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let want = format!("sleep\0{mark}\0");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if !matches!(parent_and_state(pid), Some((ppid, _)) if ppid == me) {
+            continue;
+        }
+        if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Kills every child of ours still running `sleep <mark>` and waits (with
+/// the watchdog) until none is left, so one failing round neither counts
+/// again in the next nor outlives the test. The driver reaps them.
+pub fn kill_marked(mark: &str) {
+    let deadline = std::time::Instant::now() + ROUND_WATCHDOG;
+    loop {
+        let left = marked_children(mark);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children {left:?} survive SIGKILL"
+        );
+        for pid in left {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs [`kill_marked`] on drop, so a failing test leaves nothing behind.
+pub struct KillMarkedOnDrop(pub &'static str);
+
+impl Drop for KillMarkedOnDrop {
+    fn drop(&mut self) {
+        kill_marked(self.0);
+    }
+}
+
+/// One round of `start()` on one thread against `close()` on another, let
+/// go together. Returns the children of the process left after both
+/// returned (there must be none, whichever won), killed since. The close
+/// is held back a little more in each round of a cycle of 16, so the
+/// rounds spread it over the whole start, not only its first instant.
+pub fn close_racing_start_round(mark: &'static str, round: usize) -> Vec<u32> {
+    let p = Arc::new(Process::builder().command(["sleep", mark]).build().unwrap());
+    let go = Arc::new(Barrier::new(2));
+    let starter = {
+        let (p, go) = (p.clone(), go.clone());
+        std::thread::spawn(move || {
+            go.wait();
+            p.start()
+                .map(|()| p.pid().expect("pid known when start returns"))
+        })
+    };
+    let closer = {
+        let (p, go) = (p.clone(), go.clone());
+        std::thread::spawn(move || {
+            go.wait();
+            for _ in 0..(round % 16) * 8 {
+                std::thread::yield_now();
+            }
+            p.close()
+        })
+    };
+    let started = starter.join().unwrap();
+    closer.join().unwrap().unwrap();
+    let mut left = marked_children(mark);
+    match started {
+        Ok(pid) => {
+            let reaped = p.try_wait().unwrap().is_some() && !is_our_unreaped_child(pid);
+            if !reaped && !left.contains(&pid) {
+                left.push(pid);
+            }
+        }
+        Err(Error::Aborted) => {}
+        Err(e) => panic!("start racing close: {e}"),
+    }
+    assert!(matches!(p.start(), Err(Error::Aborted)));
+    kill_marked(mark);
+    left
+}
+
+/// One round of `closers` threads closing a running `sleep <mark>` at
+/// once. Returns how many closes returned before the child was reaped:
+/// there must be none.
+pub fn concurrent_closes_round(mark: &'static str, closers: usize) -> usize {
+    let p = Arc::new(
+        Process::builder()
+            .command(["sleep", mark])
+            .grace(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    );
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    let go = Arc::new(Barrier::new(closers));
+    let threads: Vec<_> = (0..closers)
+        .map(|_| {
+            let (p, go) = (p.clone(), go.clone());
+            std::thread::spawn(move || {
+                go.wait();
+                p.close().unwrap();
+                let reaped = matches!(p.try_wait(), Ok(Some(_))) && !is_our_unreaped_child(pid);
+                usize::from(!reaped)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
