@@ -100,9 +100,16 @@
 //! - **Detached children** (see [`Command::detached`]) stay in the caller's
 //!   process group; a stop signals the child alone and what it started in
 //!   the background lives on, outside procrun's reach. So does any process
-//!   that calls `setsid` or `setpgid` to leave the group: procrun reads its
-//!   output for the drain time ([`Command::drain`]) after the child exits,
-//!   then closes the pipes.
+//!   the child started that calls `setsid` or `setpgid` to leave the group:
+//!   procrun reads its output for the drain time ([`Command::drain`]) after
+//!   the child exits, then closes the pipes. The child itself is always
+//!   reached: a stop signals it through its pidfd too when it left its
+//!   group.
+//! - **A child that made itself another user** (a setuid-root program
+//!   calling `setuid(0)`) may not be signalled by an unprivileged procrun:
+//!   the failed stop is an [`Event::SignalFailed`] ([`Process::close`]
+//!   returns [`Error::Signal`] instead of waiting), and the child is reaped
+//!   with its real status whenever it exits.
 //! - **Inherited fds.** A child gets 0, 1 and 2 and no fd of procrun's. An
 //!   fd the host opened without `O_CLOEXEC` is inherited, as with
 //!   [`std::process::Command`].
@@ -132,6 +139,7 @@
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_splits_lines_longer_than_its_limit` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
+//! | [`Error::Signal`] | a stop that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child` |
 //! | [`Error::NotStarted`] | reading or waiting before start | `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |

@@ -235,3 +235,34 @@ fn cli_says_when_its_stop_cannot_reach_a_root_child() {
     assert_eq!(status.code(), Some(124), "stdout: {out}\nstderr: {err}");
     assert!(err.contains("exited with code 7"), "stderr: {err}");
 }
+
+#[test]
+fn close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking() {
+    let Some(program) = inner_program() else {
+        run_unprivileged("close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking");
+        return;
+    };
+    let p = procrun::Process::builder()
+        .command([program.to_str().unwrap(), "60"])
+        .grace(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let line = p.lines().unwrap().next().expect("the child's pid");
+    println!("root child {}", line.to_string_lossy());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let tx = tx.clone();
+            let p = &p;
+            s.spawn(move || tx.send(p.close()).unwrap());
+        }
+        for _ in 0..2 {
+            let r = rx.recv_timeout(WATCHDOG).expect("close blocked");
+            assert!(
+                matches!(r, Err(procrun::Error::Signal { signal: 15, .. })),
+                "{r:?}"
+            );
+        }
+    });
+}

@@ -17,7 +17,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use super::shared::Shared;
+use super::shared::{Shared, StopFailure};
 use crate::reactor::{ChildId, Event, Reactor, Waker};
 use crate::{Command, Error, Result};
 
@@ -222,7 +222,11 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                 Event::Exited(e) => st.exits.push(e),
                 Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
                 Event::Done { .. } => st.done = true,
-                Event::Closed { .. } | Event::SignalFailed { .. } => {}
+                Event::SignalFailed { error, .. } => {
+                    st.stop_failed = StopFailure::of(&error);
+                    shared.notify_all_now(&st);
+                }
+                Event::Closed { .. } => {}
             }
             shared.notify(&st);
             if st.done {

@@ -489,7 +489,10 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for cleanup errors.
+    /// [`Error::Signal`] when the stop cannot reach the child (it made
+    /// itself another user, a setuid program): the close returns without
+    /// the reap rather than block for ever, the child runs on, and it is
+    /// reaped whenever it exits. Every close of the process says so.
     pub fn close(&self) -> Result<()> {
         let mut st = self.shared.lock();
         if !st.closed {
@@ -508,7 +511,17 @@ impl Process {
                 d.send(Cmd::Stop(id));
             }
             let st = self.shared.lock();
-            drop(self.shared.wait_until(st, None, |s| s.done));
+            let (st, _) = self
+                .shared
+                .wait_until(st, None, |s| s.done || s.stop_failed.is_some());
+            if !st.done {
+                if let Some(f) = st.stop_failed {
+                    // Waiting for a reap that no signal can bring would
+                    // block for ever; the driver still reaps the child
+                    // whenever it exits.
+                    return Err(f.error());
+                }
+            }
         } else {
             drop(st);
         }

@@ -62,6 +62,9 @@ pub(crate) struct State {
     pub(crate) exits: Vec<Exit>,
     /// A restart could not be started; set with `done`.
     pub(crate) restart_error: Option<String>,
+    /// A stop's signal reached nothing of the child (it made itself
+    /// another user): the child runs on, and a close cannot wait for it.
+    pub(crate) stop_failed: Option<StopFailure>,
     /// The child is gone for good: last exit seen and every stream closed.
     pub(crate) done: bool,
     /// The driver died while supervising the child (which it killed and
@@ -74,6 +77,42 @@ pub(crate) struct State {
     pub(crate) cap: usize,
     pub(crate) paused: bool,
     waiters: usize,
+}
+
+/// What [`Error::Signal`] said, kept so that every close can report it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StopFailure {
+    pid: u32,
+    signal: i32,
+    errno: Option<i32>,
+}
+
+impl StopFailure {
+    pub(crate) fn of(e: &Error) -> Option<StopFailure> {
+        match e {
+            Error::Signal {
+                pid,
+                signal,
+                source,
+            } => Some(StopFailure {
+                pid: *pid,
+                signal: *signal,
+                errno: source.raw_os_error(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn error(self) -> Error {
+        Error::Signal {
+            pid: self.pid,
+            signal: self.signal,
+            source: match self.errno {
+                Some(n) => std::io::Error::from_raw_os_error(n),
+                None => std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default)]
