@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::lines::DEFAULT_MAX_LINE;
-use crate::{Error, Result};
 
 /// A signal number, as sent by a stop.
 ///

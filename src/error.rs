@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::exit::Exit;
+
 /// Everything that can go wrong in procrun, one variant per cause a caller
 /// may act on.
 ///
@@ -114,7 +116,7 @@ pub enum Error {
 
     /// The process exited unsuccessfully.
     #[error("process failed: {0}")]
-    Failed(crate::Exit),
+    Failed(Exit),
 
     /// The operation did not finish within its time limit.
     #[error("timed out")]

@@ -182,6 +182,7 @@
 
 mod command;
 mod error;
+mod exit;
 pub mod lines;
 mod process;
 pub mod procfs;
@@ -195,9 +196,10 @@ pub mod timer;
 
 pub use command::{Command, Input, Output, Restart, Signal};
 pub use error::{Error, Result};
+pub use exit::{ChildId, Exit, Stream};
 pub use process::{
     read, shell_quote, CombinedOutput, Exits, Lines, OutputLine, Process, ProcessBuilder,
     ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
 };
-pub use reactor::{ChildId, Control, Event, Exit, Reactor, Stream, Waker};
+pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};

@@ -64,7 +64,7 @@
 
 use memchr::{memchr, memchr_iter};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The maximum line length of [`LineReader::new`]: 64 KiB.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::process::Process;
-use crate::reactor::Exit;
-use crate::{Error, Result};
 
 /// What a run produced.
 #[derive(Debug)]

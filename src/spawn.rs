@@ -8,9 +8,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::command::{Command, Input, Output};
+use crate::command::{Command, Input, Output, Signal};
+use crate::error::{Error, Result};
 use crate::sys::{self, ChildHandle, SpawnSpec};
-use crate::{Error, Result};
 
 /// `PATH` when the child's environment has none, as `execvp` assumes.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -107,7 +107,7 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Re
             // Without a handle the reactor cannot supervise it: do not leave
             // it running or unreaped.
             let child = ChildHandle::Pid(pid);
-            let _ = child.signal(crate::Signal::KILL.as_raw());
+            let _ = child.signal(Signal::KILL.as_raw());
             let _ = child.reap_blocking();
             Err(Error::Io(e))
         }

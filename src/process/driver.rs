@@ -18,8 +18,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::shared::{Shared, StopFailure};
-use crate::reactor::{ChildId, Event, Reactor, Waker};
-use crate::{Command, Error, Result};
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::exit::ChildId;
+use crate::reactor::{Event, Reactor, Waker};
 
 pub(crate) enum Cmd {
     Start(Arc<Shared>, Box<Command>),

@@ -45,9 +45,9 @@ use shared::{Shared, DEFAULT_BUFFER};
 use stream::Next;
 pub use stream::{Exits, Lines, StreamReader};
 
-use crate::command::Output;
-use crate::reactor::Exit;
-use crate::{Command, Error, Restart, Result, Signal};
+use crate::command::{Command, Output, Restart, Signal};
+use crate::error::{Error, Result};
+use crate::exit::{ChildId, Exit};
 
 /// Options for a [`Process`] (gpud's `Op` and its `With…` options).
 ///
@@ -531,7 +531,7 @@ impl Process {
 
     /// Drops buffered output and lifts a pause, so a stop can complete with
     /// nobody reading. Returns the child to stop, if it runs.
-    fn discard(&self, st: &mut shared::State) -> Option<crate::ChildId> {
+    fn discard(&self, st: &mut shared::State) -> Option<ChildId> {
         st.out = Default::default();
         st.buffered = 0;
         st.cap = usize::MAX;

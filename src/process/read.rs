@@ -1,8 +1,8 @@
 //! `read(process, options)`: gpud's `Read` with its `ReadOp` options.
 
 use super::{Next, OutputLine, Process};
-use crate::reactor::Exit;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 
 type LineFn<'a> = Box<dyn FnMut(&OutputLine) + 'a>;
 

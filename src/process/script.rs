@@ -8,7 +8,8 @@ use std::path::Path;
 
 use tempfile::TempPath;
 
-use crate::{sys, Error, Result};
+use crate::error::{Error, Result};
+use crate::sys;
 
 /// The header of a script built from commands: fail on the first error,
 /// on an unset variable and inside pipelines.

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::reactor::{ChildId, Exit, Stream};
-use crate::Error;
+use crate::error::Error;
+use crate::exit::{ChildId, Exit, Stream};
 
 /// Output buffered beyond this (per process, both streams) pauses the child
 /// until a reader catches up; reading below half of it resumes the child.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::driver::{Cmd, Driver};
 use super::shared::{index, OutputLine, Shared};
-use crate::reactor::Exit;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 
 /// A cursor over a process's exits (see [`Process::exits`](super::Process::exits)).
 #[derive(Debug)]

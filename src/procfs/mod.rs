@@ -75,8 +75,8 @@ use std::path::{Path, PathBuf};
 
 pub use model::{ByState, ProcessEntry, State};
 
+use crate::error::{Error, Result};
 use crate::sys::procfs as os;
-use crate::{Error, Result};
 use scan::{Scan, COMM, DIRENT_BUF, STAT};
 
 /// The environment variable naming an alternate procfs root, as gpud (and

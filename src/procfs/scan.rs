@@ -8,8 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::parse::{self, PID_DIGITS_MAX};
+use crate::error::{Error, Result};
 use crate::sys::procfs::{self as os, Listing};
-use crate::{Error, Result};
 
 /// Room for one batch of directory entries; a pid entry takes 24–32 bytes,
 /// so one `getdents64` lists about a thousand processes.

@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use event::Request;
-pub use event::{ChildId, Control, Event, Exit, Stream};
+pub use event::{Control, Event};
 
+use crate::command::Signal;
 use crate::command::{Command, Input};
+use crate::error::{Error, Result};
+use crate::exit::{ChildId, Exit, Stream};
 use crate::lines::LineReader;
 use crate::sys::{self, ChildHandle};
 use crate::timer::{Clock, TimerKey, Wheel};
-use crate::{Error, Result, Signal};
 
 /// The read buffer shared by every pipe: large reads mean few wake-ups.
 const READ_BUF: usize = 256 * 1024;

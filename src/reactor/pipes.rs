@@ -7,7 +7,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-use super::{ChildId, Ctx, Event, Reactor, Ready, Source, Stream, BIG_PIPE};
+use super::{Ctx, Event, Reactor, Ready, Source, BIG_PIPE};
+use crate::exit::{ChildId, Stream};
 use crate::sys;
 
 impl Reactor {

@@ -6,15 +6,16 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use super::event::lost_status;
 use super::{
-    ChildId, Ctx, Event, Exit, InPipe, Input, OutPipe, Queued, Reactor, Ready, Run, Source,
-    StopCause, Stream, Timer, DEFAULT_PIPE, EXIT_POLL_MAX_MS, EXIT_POLL_MIN_MS, PIDFD,
+    Ctx, Event, InPipe, Input, OutPipe, Queued, Reactor, Ready, Run, Source, StopCause, Stream,
+    Timer, DEFAULT_PIPE, EXIT_POLL_MAX_MS, EXIT_POLL_MIN_MS, PIDFD,
 };
 use crate::command::Command;
+use crate::command::Signal;
+use crate::error::{Error, Result};
+use crate::exit::{lost_status, ChildId, Exit};
 use crate::lines::LineReader;
 use crate::spawn::{spawn, Spawned};
-use crate::{Error, Result, Signal};
 
 impl Reactor {
     pub(super) fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {

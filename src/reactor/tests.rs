@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::{Event, Reactor};
 use super::{Slot, Source, READ_BUDGET, READ_BUF};
-use crate::{Command, Event, Reactor, Restart};
+use crate::command::{Command, Restart};
 
 /// A child's output read in one turn of the loop: the read owed from the
 /// last turn, plus a read on a new edge if that one drained the pipe, each

@@ -1,0 +1,156 @@
+//! The words every layer shares about a child and how its runs end:
+//! [`ChildId`], [`Stream`], [`Exit`]. They sit on the ground floor, below
+//! the reactor that makes them and the error type that carries an
+//! [`Exit`], so neither points back up at the other.
+
+use std::fmt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// A handle to one supervised child: an index plus a generation, so a handle
+/// kept after its child is gone never touches a newer child that reuses the
+/// slot. Small and `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Debug for ChildId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChildId({}v{})", self.index, self.generation)
+    }
+}
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// The child's stdout.
+    Stdout,
+    /// The child's stderr.
+    Stderr,
+}
+
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a run of a child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub(crate) id: ChildId,
+    pub(crate) pid: u32,
+    pub(crate) status: ExitStatus,
+    pub(crate) stopped: bool,
+    pub(crate) timed_out: bool,
+    pub(crate) restart_in: Option<Duration>,
+    pub(crate) limit_reached: bool,
+    pub(crate) status_lost: bool,
+    pub(crate) restarts: u32,
+}
+
+impl Exit {
+    /// The child.
+    pub fn id(&self) -> ChildId {
+        self.id
+    }
+
+    /// The pid of the run that ended.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The wait status, as std reports it.
+    pub fn status(&self) -> ExitStatus {
+        self.status
+    }
+
+    /// The exit code, when the run exited rather than being killed.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that killed the run, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+
+    /// Whether the run exited with code 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Whether procrun stopped it (a stop or a timeout).
+    pub fn was_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Whether the stop was the command's timeout.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// When a restart follows, the delay before it. A stop or timeout during
+    /// that delay cancels the restart: [`Event::Done`](crate::Event::Done) then follows with no
+    /// further exit.
+    pub fn restart_in(&self) -> Option<Duration> {
+        self.restart_in
+    }
+
+    /// Whether no restart follows this exit.
+    pub fn is_final(&self) -> bool {
+        self.restart_in.is_none()
+    }
+
+    /// Whether the run failed and would have been restarted but for the
+    /// restart limit.
+    pub fn restart_limit_reached(&self) -> bool {
+        self.limit_reached
+    }
+
+    /// How many restarts preceded this run (0 for the first run).
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// Whether the status was lost because something else in the process
+    /// reaped the child (`waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`); the
+    /// status then reads as exit code 255.
+    pub fn status_lost(&self) -> bool {
+        self.status_lost
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code(), self.signal()) {
+            (Some(c), _) => write!(f, "exit code {c}")?,
+            (None, Some(s)) => write!(f, "killed by signal {s}")?,
+            (None, None) => write!(f, "{}", self.status)?,
+        }
+        if self.timed_out {
+            f.write_str(" (timed out)")?;
+        } else if self.stopped {
+            f.write_str(" (stopped)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The status reported when something else reaped the child first.
+pub(crate) fn lost_status() -> ExitStatus {
+    ExitStatus::from_raw(255 << 8)
+}
