@@ -6,9 +6,11 @@
 //! restart delay and drain limit. Output is read into one buffer shared by
 //! all children and split into lines in place.
 
+mod children;
 mod event;
 mod pipes;
 mod runs;
+mod timers;
 
 use std::collections::VecDeque;
 use std::io;
@@ -18,36 +20,27 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
+use children::{Children, StopCause};
 use event::Request;
 pub use event::{Control, Event};
+use pipes::{Pipes, Source};
+use runs::{ExitPoll, PIDFD};
+use timers::Timer;
 
-use crate::command::Signal;
-use crate::command::{Command, Input};
+use crate::command::{Command, Signal};
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit, Stream};
-use crate::lines::LineReader;
-use crate::sys::{self, ChildHandle};
-use crate::timer::{Clock, TimerKey, Wheel};
+use crate::exit::ChildId;
+use crate::sys;
+use crate::timer::{Clock, Wheel};
 
 /// The read buffer shared by every pipe: large reads mean few wake-ups.
 const READ_BUF: usize = 256 * 1024;
-/// A pipe found full is enlarged to this (the kernel may refuse).
-const BIG_PIPE: usize = 1024 * 1024;
-/// The pipe size Linux gives a new pipe.
-const DEFAULT_PIPE: usize = 64 * 1024;
 /// A read run on one pipe stops past this much, so one chatty child cannot
 /// starve the others; the pipe is then owed a read on the next turn. Owed
 /// once however many edges arrive meanwhile, a pipe gets at most two runs
 /// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
-/// Set in the token of a pidfd, whose low bits are the child's index: a
-/// pidfd needs no entry in `sources`. Pipe tokens are indexes there.
-const PIDFD: usize = 1 << (usize::BITS - 2);
-/// Without pidfds, exits are looked for this often right after a spawn or
-/// an exit, backing off to the max while children stay up.
-const EXIT_POLL_MIN_MS: u64 = 1;
-const EXIT_POLL_MAX_MS: u64 = 100;
 
 /// Wakes a [`Reactor`] blocked in [`poll`](Reactor::poll) from another
 /// thread.
@@ -74,39 +67,24 @@ pub struct Reactor {
     waker: Waker,
     clock: Clock,
     wheel: Wheel<Timer>,
-    children: Vec<Slot>,
-    free_children: Vec<u32>,
-    sources: Vec<Option<Source>>,
-    free_sources: Vec<usize>,
+    children: Children,
+    pipes: Pipes,
     buf: Box<[u8]>,
     /// `/dev/null`, dup'ed into children for null stdio.
     null: OwnedFd,
-    /// Events raised outside `poll` (a spawn's `Started`), delivered first.
+    /// Events raised outside `poll` (a spawn's `Started`, a signal that
+    /// reached nothing), delivered first.
     queued: VecDeque<Queued>,
     /// Work owed without a new epoll edge: a pipe cut off by the read
     /// budget, a resumed pipe, an exit held back by a pause.
     ready: Vec<Ready>,
     requests: Vec<Request>,
     tokens: Vec<Token>,
-    live: usize,
     /// Whether children get pidfds (false once the kernel said ENOSYS, or
     /// when `PROCRUN_NO_PIDFD=1`).
     use_pidfd: bool,
-    /// Live runs without a pidfd, found exited by [`Timer::ExitPoll`].
-    polled: usize,
-    exit_poll: Option<TimerKey>,
-    exit_poll_ms: u64,
+    exit_poll: ExitPoll,
     wakeups: u64,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Timer {
-    Kill(ChildId),
-    Timeout(ChildId),
-    /// Look for exits of runs without a pidfd.
-    ExitPoll,
-    Restart(ChildId),
-    Drain(usize),
 }
 
 #[derive(Debug)]
@@ -127,95 +105,6 @@ enum Ready {
     Read(usize),
     FinishExit(u32),
     MaybeDone(u32),
-}
-
-struct Slot {
-    generation: u32,
-    child: Option<Child>,
-}
-
-/// What an idle child costs procrun: this, two [`Source`]s for its pipes,
-/// and, only when it may restart, a copy of its [`Command`].
-struct Child {
-    /// The command, kept only while a restart may need it.
-    respawn: Option<Arc<Command>>,
-    /// What stopping and reaping need of the command.
-    stop: StopSpec,
-    run: Option<Run>,
-    /// Consecutive restarts (reset by `reset_after`).
-    restarts: u32,
-    /// Why a stop is under way, if one is.
-    stopping: Option<StopCause>,
-    kill_timer: Option<TimerKey>,
-    timeout_timer: Option<TimerKey>,
-    restart_timer: Option<TimerKey>,
-    paused: bool,
-    /// Output pipes of the current (or last) run.
-    pipes: [Option<usize>; 2],
-    /// Output pipes open across all runs, lingering ones included.
-    open_pipes: u32,
-    /// A reaped run whose exit event waits for its output to be read
-    /// (boxed: it is there only for an instant, the slot all the time).
-    pending_exit: Option<Box<Exit>>,
-    /// No run is alive and none will start again.
-    finished: bool,
-}
-
-/// The parts of a [`Command`] used after its run started.
-#[derive(Clone, Copy, Debug)]
-struct StopSpec {
-    detached: bool,
-    signal: Signal,
-    grace: Duration,
-    drain: Duration,
-}
-
-impl StopSpec {
-    fn of(cmd: &Command) -> StopSpec {
-        StopSpec {
-            detached: cmd.detached,
-            signal: cmd.stop_signal,
-            grace: cmd.grace,
-            drain: cmd.drain,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StopCause {
-    Stop,
-    Timeout,
-}
-
-/// A live run; watched through its pidfd (token `PIDFD | index`) when the
-/// handle has one, else by polling.
-struct Run {
-    handle: ChildHandle,
-    started: Instant,
-}
-
-enum Source {
-    Out(OutPipe),
-    In(InPipe),
-}
-
-struct OutPipe {
-    fd: OwnedFd,
-    child: u32,
-    stream: Stream,
-    reader: LineReader,
-    capacity: usize,
-    grow_tried: bool,
-    /// A `Ready::Read` for this pipe is queued: edges until it runs need
-    /// no read of their own, and no second entry is queued.
-    owed: bool,
-    drain_timer: Option<TimerKey>,
-}
-
-struct InPipe {
-    fd: OwnedFd,
-    data: Arc<[u8]>,
-    pos: usize,
 }
 
 /// The event handler and the requests it made, threaded through one `poll`.
@@ -249,21 +138,16 @@ impl Reactor {
             waker,
             clock: Clock::new(),
             wheel: Wheel::new(),
-            children: Vec::new(),
-            free_children: Vec::new(),
-            sources: Vec::new(),
-            free_sources: Vec::new(),
+            children: Children::default(),
+            pipes: Pipes::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             null: sys::dev_null()?,
             queued: VecDeque::new(),
             ready: Vec::new(),
             requests: Vec::new(),
             tokens: Vec::new(),
-            live: 0,
             use_pidfd: sys::pidfd_allowed(),
-            polled: 0,
-            exit_poll: None,
-            exit_poll_ms: EXIT_POLL_MIN_MS,
+            exit_poll: ExitPoll::default(),
             wakeups: 0,
         })
     }
@@ -276,12 +160,12 @@ impl Reactor {
     /// How many children are supervised (until their
     /// [`Done`](Event::Done) event).
     pub fn len(&self) -> usize {
-        self.live
+        self.children.len()
     }
 
     /// Whether no child is supervised.
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.children.len() == 0
     }
 
     /// Starts a child; its [`Started`](Event::Started) event comes with the
@@ -294,65 +178,12 @@ impl Reactor {
     /// the epoll registration. Nothing is left running on error.
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
         cmd.validate()?;
-        let index = match self.free_children.pop() {
-            Some(i) => i,
-            None => {
-                self.children.push(Slot {
-                    generation: 0,
-                    child: None,
-                });
-                (self.children.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.children[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        let id = ChildId {
-            index,
-            generation: slot.generation,
-        };
-        slot.child = Some(Child {
-            // Sharing it would need the caller's `Arc`; copying it for a
-            // child that never restarts would cost every idle child ~300
-            // bytes plus the command's strings.
-            respawn: cmd.restart.is_some().then(|| Arc::new(cmd.clone())),
-            stop: StopSpec::of(cmd),
-            run: None,
-            restarts: 0,
-            stopping: None,
-            kill_timer: None,
-            timeout_timer: None,
-            restart_timer: None,
-            paused: false,
-            pipes: [None, None],
-            open_pipes: 0,
-            pending_exit: None,
-            finished: false,
-        });
-        match self.start_run(index, cmd) {
-            Ok(pid) => {
-                self.live += 1;
-                if let Some(t) = cmd.timeout {
-                    let key = self.timer_in(t, Timer::Timeout(id));
-                    self.child_mut(index).timeout_timer = key;
-                }
-                self.queued.push_back(Queued::Started {
-                    id,
-                    pid,
-                    restarts: 0,
-                });
-                Ok(id)
-            }
-            Err(e) => {
-                self.children[index as usize].child = None;
-                self.free_children.push(index);
-                Err(e)
-            }
-        }
+        self.spawn_child(cmd)
     }
 
     /// The pid of the child's current run, if one is alive.
     pub fn pid(&self, id: ChildId) -> Option<u32> {
-        self.child(id)?.run.as_ref().map(|r| r.handle.pid())
+        self.children.get(id)?.run.as_ref().map(|r| r.handle.pid())
     }
 
     /// How long another event loop that waits on this reactor's fd (see
@@ -385,7 +216,7 @@ impl Reactor {
 
     /// Whether the handle names a child still supervised.
     pub fn contains(&self, id: ChildId) -> bool {
-        self.child(id).is_some()
+        self.children.get(id).is_some()
     }
 
     /// Stops the child: its stop signal (default `SIGTERM`) to its process
@@ -399,7 +230,7 @@ impl Reactor {
     ///
     /// [`Error::UnknownChild`] for a stale handle.
     pub fn stop(&mut self, id: ChildId) -> Result<()> {
-        if self.child(id).is_none() {
+        if self.children.get(id).is_none() {
             return Err(Error::UnknownChild);
         }
         self.begin_stop(id.index, StopCause::Stop);
@@ -412,7 +243,7 @@ impl Reactor {
     ///
     /// [`Error::UnknownChild`] for a stale handle.
     pub fn pause(&mut self, id: ChildId) -> Result<()> {
-        let c = self.child_by_id_mut(id).ok_or(Error::UnknownChild)?;
+        let c = self.children.get_mut(id).ok_or(Error::UnknownChild)?;
         c.paused = true;
         Ok(())
     }
@@ -423,7 +254,7 @@ impl Reactor {
     ///
     /// [`Error::UnknownChild`] for a stale handle.
     pub fn resume(&mut self, id: ChildId) -> Result<()> {
-        if self.child(id).is_none() {
+        if self.children.get(id).is_none() {
             return Err(Error::UnknownChild);
         }
         self.do_resume(id.index);
@@ -526,7 +357,7 @@ impl Reactor {
             any = true;
             match *r {
                 Ready::Read(token) => {
-                    if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+                    if let Some(p) = self.pipes.out_mut(token) {
                         p.owed = false;
                     }
                     self.read_pipe(token, READ_BUDGET, ctx);
@@ -553,8 +384,7 @@ impl Reactor {
             let index = (token & !PIDFD) as u32;
             let watched = self
                 .children
-                .get(index as usize)
-                .and_then(|s| s.child.as_ref())
+                .at(index)
                 .and_then(|c| c.run.as_ref())
                 .is_some_and(|r| r.handle.pidfd().is_some());
             if watched {
@@ -562,7 +392,7 @@ impl Reactor {
             }
             return;
         }
-        match self.sources.get(token).and_then(Option::as_ref) {
+        match self.pipes.get(token) {
             // An owed pipe is read at the start of the next turn, all of it
             // up to the budget: a read now would double its share.
             Some(Source::Out(p)) if p.owed => {}
@@ -574,108 +404,26 @@ impl Reactor {
         }
     }
 
-    fn fire_timers(&mut self, ctx: &mut Ctx<'_>) {
-        let now = self.clock.now_tick(Instant::now());
-        while let Some((_, timer)) = self.wheel.poll(now) {
-            match timer {
-                Timer::Kill(id) => {
-                    let Some(c) = self.child_by_id_mut(id) else {
-                        continue;
-                    };
-                    c.kill_timer = None;
-                    self.signal_or_report(id.index, Signal::KILL);
-                }
-                Timer::Timeout(id) => {
-                    let Some(c) = self.child_by_id_mut(id) else {
-                        continue;
-                    };
-                    c.timeout_timer = None;
-                    self.begin_stop(id.index, StopCause::Timeout);
-                }
-                Timer::Restart(id) => {
-                    let Some(c) = self.child_by_id_mut(id) else {
-                        continue;
-                    };
-                    c.restart_timer = None;
-                    let cmd = c
-                        .respawn
-                        .clone()
-                        .expect("a restarting child keeps its command");
-                    self.restart(id, &cmd, ctx);
-                }
-                Timer::ExitPoll => {
-                    self.exit_poll = None;
-                    self.poll_exits(ctx);
-                }
-                Timer::Drain(token) => {
-                    if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
-                        p.drain_timer = None;
-                        self.close_pipe(token, ctx);
-                    }
-                }
-            }
-            self.apply_requests(ctx);
-        }
-    }
-
     fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
         while let Some(r) = ctx.requests.pop() {
             match r {
                 Request::Pause(id) => {
-                    if let Some(c) = self.child_by_id_mut(id) {
+                    if let Some(c) = self.children.get_mut(id) {
                         c.paused = true;
                     }
                 }
                 Request::Resume(id) => {
-                    if self.child(id).is_some() {
+                    if self.children.get(id).is_some() {
                         self.do_resume(id.index);
                     }
                 }
                 Request::Stop(id) => {
-                    if self.child(id).is_some() {
+                    if self.children.get(id).is_some() {
                         self.begin_stop(id.index, StopCause::Stop);
                     }
                 }
             }
         }
-    }
-
-    /// Arms a timer `d` from now; `None` when `d` is so large that no
-    /// `Instant` holds the deadline: a caller asking for that much time
-    /// means "never", so no timer is needed.
-    fn timer_in(&mut self, d: Duration, t: Timer) -> Option<TimerKey> {
-        let at = Instant::now().checked_add(d)?;
-        Some(self.wheel.insert(self.clock.deadline_tick(at), t))
-    }
-
-    fn id_of(&self, index: u32) -> ChildId {
-        ChildId {
-            index,
-            generation: self.children[index as usize].generation,
-        }
-    }
-
-    fn child(&self, id: ChildId) -> Option<&Child> {
-        let slot = self.children.get(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.child.as_ref()
-    }
-
-    fn child_by_id_mut(&mut self, id: ChildId) -> Option<&mut Child> {
-        let slot = self.children.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.child.as_mut()
-    }
-
-    fn child_mut(&mut self, index: u32) -> &mut Child {
-        self.children[index as usize]
-            .child
-            .as_mut()
-            .expect("internal index of a live child")
     }
 }
 
@@ -696,15 +444,10 @@ impl Drop for Reactor {
     /// procrun may not signal (it made itself another user) is not waited
     /// for: the drop never blocks on it.
     fn drop(&mut self) {
-        for index in 0..self.children.len() as u32 {
-            if self.children[index as usize]
-                .child
-                .as_ref()
-                .is_some_and(|c| c.run.is_some())
-            {
+        for index in 0..self.children.end() {
+            if self.children.at(index).is_some_and(|c| c.run.is_some()) {
                 let killed = self.signal_run(index, Signal::KILL).is_ok();
-                let c = self.child_mut(index);
-                if let Some(run) = c.run.take() {
+                if let Some(run) = self.children.at_mut(index).run.take() {
                     // SIGKILL reached the child itself, so the reap comes.
                     // A child procrun may not signal could run for ever:
                     // it is left to exit on its own (a zombie of this
@@ -723,7 +466,7 @@ impl Drop for Reactor {
 impl std::fmt::Debug for Reactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reactor")
-            .field("children", &self.live)
+            .field("children", &self.children.len())
             .field("timers", &self.wheel.len())
             .finish_non_exhaustive()
     }

@@ -1,94 +1,187 @@
-//! The reactor's side of a child's pipes: registration, reading output
-//! into lines under the read budget, feeding stdin, closing.
+//! A child's pipes: the slab that holds procrun's ends (a pipe's epoll
+//! token is its index there), their registration, and the reactor's work
+//! on them: reading output into lines under the read budget, reading a
+//! reaped run's pipes to their end, feeding stdin, closing.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use mio::unix::SourceFd;
-use mio::{Interest, Token};
+use mio::{Interest, Registry, Token};
 
-use super::{Ctx, Event, Reactor, Ready, Source, BIG_PIPE};
+use super::{Ctx, Event, Reactor, Ready};
 use crate::exit::{ChildId, Stream};
+use crate::lines::LineReader;
 use crate::sys;
 
-impl Reactor {
-    pub(super) fn register(
-        &self,
-        token: usize,
-        fd: &OwnedFd,
+/// A pipe found full is enlarged to this (the kernel may refuse).
+pub(super) const BIG_PIPE: usize = 1024 * 1024;
+/// The pipe size Linux gives a new pipe.
+pub(super) const DEFAULT_PIPE: usize = 64 * 1024;
+
+/// procrun's ends of every child's pipes, by token.
+#[derive(Default)]
+pub(super) struct Pipes {
+    slots: Vec<Option<Source>>,
+    free: Vec<usize>,
+}
+
+pub(super) enum Source {
+    Out(OutPipe),
+    In(InPipe),
+}
+
+/// The read end of a child's stdout or stderr.
+pub(super) struct OutPipe {
+    pub(super) fd: OwnedFd,
+    pub(super) child: u32,
+    pub(super) stream: Stream,
+    pub(super) reader: LineReader,
+    pub(super) capacity: usize,
+    pub(super) grow_tried: bool,
+    /// A `Ready::Read` for this pipe is queued: edges until it runs need
+    /// no read of their own, and no second entry is queued.
+    pub(super) owed: bool,
+    pub(super) drain_timer: Option<crate::timer::TimerKey>,
+}
+
+impl OutPipe {
+    pub(super) fn new(fd: OwnedFd, child: u32, stream: Stream, reader: LineReader) -> OutPipe {
+        OutPipe {
+            fd,
+            child,
+            stream,
+            reader,
+            capacity: DEFAULT_PIPE,
+            grow_tried: false,
+            owed: false,
+            drain_timer: None,
+        }
+    }
+}
+
+/// The write end of a child's stdin, with the bytes still to feed it.
+pub(super) struct InPipe {
+    pub(super) fd: OwnedFd,
+    pub(super) data: Arc<[u8]>,
+    pub(super) pos: usize,
+}
+
+impl Source {
+    fn fd(&self) -> &OwnedFd {
+        match self {
+            Source::Out(p) => &p.fd,
+            Source::In(p) => &p.fd,
+        }
+    }
+}
+
+impl Pipes {
+    /// Stores `s` and registers it with epoll under its new token.
+    pub(super) fn insert(
+        &mut self,
+        registry: &Registry,
+        s: Source,
         interest: Interest,
-    ) -> io::Result<()> {
-        self.poll
-            .registry()
-            .register(&mut SourceFd(&fd.as_raw_fd()), Token(token), interest)
-    }
-
-    pub(super) fn register_source(&self, token: usize, interest: Interest) -> io::Result<()> {
-        match &self.sources[token] {
-            Some(Source::Out(p)) => self.register(token, &p.fd, interest),
-            Some(Source::In(p)) => self.register(token, &p.fd, interest),
-            _ => Ok(()),
-        }
-    }
-
-    pub(super) fn deregister(&self, fd: &OwnedFd) {
-        // Deregister before the fd is closed: a copy held by a grandchild
-        // would keep the epoll entry alive and deliver its events to
-        // whatever reuses the number.
-        let _ = self
-            .poll
-            .registry()
-            .deregister(&mut SourceFd(&fd.as_raw_fd()));
-    }
-
-    pub(super) fn alloc_source(&mut self, s: Source) -> usize {
-        match self.free_sources.pop() {
-            Some(t) => {
-                self.sources[t] = Some(s);
-                t
-            }
+    ) -> (usize, io::Result<()>) {
+        let token = match self.free.pop() {
+            Some(t) => t,
             None => {
-                self.sources.push(Some(s));
-                self.sources.len() - 1
+                self.slots.push(None);
+                self.slots.len() - 1
             }
-        }
+        };
+        let registered = register(registry, token, s.fd(), interest);
+        self.slots[token] = Some(s);
+        (token, registered)
     }
 
-    pub(super) fn free_source(&mut self, token: usize) -> Option<Source> {
-        let s = self.sources.get_mut(token)?.take()?;
-        match &s {
-            Source::Out(p) => self.deregister(&p.fd),
-            Source::In(p) => self.deregister(&p.fd),
-        }
-        self.free_sources.push(token);
+    /// Takes pipe `token` out of epoll and the slab; dropping the result
+    /// closes it.
+    pub(super) fn remove(&mut self, registry: &Registry, token: usize) -> Option<Source> {
+        let s = self.slots.get_mut(token)?.take()?;
+        deregister(registry, s.fd());
+        self.free.push(token);
         Some(s)
     }
 
+    pub(super) fn get(&self, token: usize) -> Option<&Source> {
+        self.slots.get(token)?.as_ref()
+    }
+
+    pub(super) fn out(&self, token: usize) -> Option<&OutPipe> {
+        match self.get(token)? {
+            Source::Out(p) => Some(p),
+            Source::In(_) => None,
+        }
+    }
+
+    pub(super) fn out_mut(&mut self, token: usize) -> Option<&mut OutPipe> {
+        match self.slots.get_mut(token)?.as_mut()? {
+            Source::Out(p) => Some(p),
+            Source::In(_) => None,
+        }
+    }
+
+    pub(super) fn in_mut(&mut self, token: usize) -> Option<&mut InPipe> {
+        match self.slots.get_mut(token)?.as_mut()? {
+            Source::In(p) => Some(p),
+            Source::Out(_) => None,
+        }
+    }
+
+    /// The output pipes of child `index`, lingering ones of earlier runs
+    /// included.
+    pub(super) fn of_child(&self, index: u32) -> impl Iterator<Item = usize> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(move |(t, s)| match s {
+                Some(Source::Out(p)) if p.child == index => Some(t),
+                _ => None,
+            })
+    }
+}
+
+pub(super) fn register(
+    registry: &Registry,
+    token: usize,
+    fd: &OwnedFd,
+    interest: Interest,
+) -> io::Result<()> {
+    registry.register(&mut SourceFd(&fd.as_raw_fd()), Token(token), interest)
+}
+
+pub(super) fn deregister(registry: &Registry, fd: &OwnedFd) {
+    // Deregister before the fd is closed: a copy held by a grandchild
+    // would keep the epoll entry alive and deliver its events to
+    // whatever reuses the number.
+    let _ = registry.deregister(&mut SourceFd(&fd.as_raw_fd()));
+}
+
+impl Reactor {
     /// Reads a pipe until it would block, reaches EOF, is paused, or `limit`
     /// bytes were read (then more is owed on the next turn).
     pub(super) fn read_pipe(&mut self, token: usize, limit: usize, ctx: &mut Ctx<'_>) -> ReadEnd {
         let mut total = 0;
         loop {
             let Reactor {
-                sources,
+                pipes,
                 children,
                 buf,
                 ..
             } = self;
-            let Some(Some(Source::Out(p))) = sources.get_mut(token) else {
+            let Some(p) = pipes.out_mut(token) else {
                 return ReadEnd::Closed;
             };
-            let slot = &children[p.child as usize];
-            let Some(child) = &slot.child else {
+            let Some(child) = children.at(p.child) else {
                 return ReadEnd::Closed;
             };
             if child.paused {
                 return ReadEnd::Paused;
             }
-            let id = ChildId {
-                index: p.child,
-                generation: slot.generation,
-            };
+            let id = children.id_of(p.child);
             let stream = p.stream;
             match sys::read(&p.fd, buf) {
                 Ok(0) => {
@@ -135,16 +228,15 @@ impl Reactor {
     /// the one it set; the child may have grown the pipe itself, which a
     /// read that reaches the known capacity asks the kernel about.
     pub(super) fn read_after_exit(&mut self, token: usize, ctx: &mut Ctx<'_>) -> bool {
-        let cap = match self.sources.get(token) {
-            Some(Some(Source::Out(p))) => p.capacity,
-            _ => return true,
+        let Some(cap) = self.pipes.out(token).map(|p| p.capacity) else {
+            return true;
         };
         let mut end = self.read_pipe(token, cap.saturating_add(1), ctx);
         if end == ReadEnd::Limit {
-            let size = match self.sources.get(token) {
-                Some(Some(Source::Out(p))) => sys::pipe_size(&p.fd).unwrap_or(cap),
-                _ => return true,
+            let Some(p) = self.pipes.out(token) else {
+                return true;
             };
+            let size = sys::pipe_size(&p.fd).unwrap_or(cap);
             end = self.read_pipe(token, size.saturating_add(1), ctx);
         }
         if end == ReadEnd::Empty {
@@ -153,11 +245,8 @@ impl Reactor {
             // every fd until its exec). The run's last line ends with the
             // run, so it comes before the exit; later bytes are not the
             // run's and start a line of their own.
-            if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
-                let id = ChildId {
-                    index: p.child,
-                    generation: self.children[p.child as usize].generation,
-                };
+            if let Some(p) = self.pipes.out_mut(token) {
+                let id = self.children.id_of(p.child);
                 let stream = p.stream;
                 p.reader.finish(|l| ctx.emit(line(id, stream, l)));
             }
@@ -167,7 +256,7 @@ impl Reactor {
 
     /// Queues a read of pipe `token` for the next turn, unless one is.
     pub(super) fn owe_read(&mut self, token: usize) {
-        if let Some(Some(Source::Out(p))) = self.sources.get_mut(token) {
+        if let Some(p) = self.pipes.out_mut(token) {
             if !p.owed {
                 p.owed = true;
                 self.ready.push(Ready::Read(token));
@@ -176,7 +265,7 @@ impl Reactor {
     }
 
     pub(super) fn close_pipe(&mut self, token: usize, ctx: &mut Ctx<'_>) {
-        let Some(Source::Out(mut p)) = self.free_source(token) else {
+        let Some(Source::Out(mut p)) = self.pipes.remove(self.poll.registry(), token) else {
             return;
         };
         if let Some(k) = p.drain_timer.take() {
@@ -184,11 +273,11 @@ impl Reactor {
         }
         // Lines held back at a drain cut-off still reach the caller.
         let index = p.child;
-        let id = self.id_of(index);
+        let id = self.children.id_of(index);
         let stream = p.stream;
         p.reader.finish(|l| ctx.emit(line(id, stream, l)));
         drop(p);
-        let c = self.child_mut(index);
+        let c = self.children.at_mut(index);
         c.open_pipes -= 1;
         for slot in &mut c.pipes {
             if *slot == Some(token) {
@@ -200,7 +289,7 @@ impl Reactor {
     }
 
     pub(super) fn write_stdin(&mut self, token: usize) {
-        let Some(Some(Source::In(p))) = self.sources.get_mut(token) else {
+        let Some(p) = self.pipes.in_mut(token) else {
             return;
         };
         loop {
@@ -217,11 +306,11 @@ impl Reactor {
             }
         }
         // All written (or unwritable): closing is the child's EOF.
-        self.free_source(token);
+        self.pipes.remove(self.poll.registry(), token);
     }
 
     pub(super) fn do_resume(&mut self, index: u32) {
-        let c = self.child_mut(index);
+        let c = self.children.at_mut(index);
         if !c.paused {
             return;
         }
@@ -231,10 +320,9 @@ impl Reactor {
         for t in pipes.into_iter().flatten() {
             self.owe_read(t);
         }
-        for t in 0..self.sources.len() {
-            if matches!(&self.sources[t], Some(Source::Out(p)) if p.child == index) {
-                self.owe_read(t);
-            }
+        let lingering: Vec<usize> = self.pipes.of_child(index).collect();
+        for t in lingering {
+            self.owe_read(t);
         }
         self.ready.push(Ready::FinishExit(index));
     }

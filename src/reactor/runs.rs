@@ -6,27 +6,77 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use super::{
-    Ctx, Event, InPipe, Input, OutPipe, Queued, Reactor, Ready, Run, Source, StopCause, Stream,
-    Timer, DEFAULT_PIPE, EXIT_POLL_MAX_MS, EXIT_POLL_MIN_MS, PIDFD,
-};
-use crate::command::Command;
-use crate::command::Signal;
+use super::children::{Child, Run, StopCause};
+use super::pipes::{self, InPipe, OutPipe, Source};
+use super::timers::Timer;
+use super::{Ctx, Event, Queued, Reactor, Ready};
+use crate::command::{Command, Input, Signal};
 use crate::error::{Error, Result};
-use crate::exit::{lost_status, ChildId, Exit};
+use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
 use crate::spawn::{spawn, Spawned};
 
+/// Set in the token of a pidfd, whose low bits are the child's index: a
+/// pidfd needs no entry in the pipes slab, whose indexes are the other
+/// tokens.
+pub(super) const PIDFD: usize = 1 << (usize::BITS - 2);
+/// Without pidfds, exits are looked for this often right after a spawn or
+/// an exit, backing off to the max while children stay up.
+const EXIT_POLL_MIN_MS: u64 = 1;
+const EXIT_POLL_MAX_MS: u64 = 100;
+
+/// Finding exits of runs without a pidfd: a timer that backs off from
+/// [`EXIT_POLL_MIN_MS`] to [`EXIT_POLL_MAX_MS`] while no exit is found.
+pub(super) struct ExitPoll {
+    /// Live runs without a pidfd.
+    polled: usize,
+    timer: Option<crate::timer::TimerKey>,
+    ms: u64,
+}
+
+impl Default for ExitPoll {
+    fn default() -> ExitPoll {
+        ExitPoll {
+            polled: 0,
+            timer: None,
+            ms: EXIT_POLL_MIN_MS,
+        }
+    }
+}
+
 impl Reactor {
+    /// Adds a child and starts its first run; see [`Reactor::spawn`].
+    pub(super) fn spawn_child(&mut self, cmd: &Command) -> Result<ChildId> {
+        let id = self.children.insert(Child::new(cmd));
+        match self.start_run(id.index, cmd) {
+            Ok(pid) => {
+                if let Some(t) = cmd.timeout {
+                    let key = self.timer_in(t, Timer::Timeout(id));
+                    self.children.at_mut(id.index).timeout_timer = key;
+                }
+                self.queued.push_back(Queued::Started {
+                    id,
+                    pid,
+                    restarts: 0,
+                });
+                Ok(id)
+            }
+            Err(e) => {
+                self.children.remove(id.index);
+                Err(e)
+            }
+        }
+    }
+
     pub(super) fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {
         match self.start_run(id.index, cmd) {
             Ok(pid) => {
-                let restarts = self.child_mut(id.index).restarts;
+                let restarts = self.children.at_mut(id.index).restarts;
                 ctx.emit(Event::Started { id, pid, restarts });
             }
             Err(error) => {
                 ctx.emit(Event::RestartFailed { id, error });
-                let c = self.child_mut(id.index);
+                let c = self.children.at_mut(id.index);
                 c.finished = true;
                 self.maybe_done(id.index, ctx);
             }
@@ -57,13 +107,17 @@ impl Reactor {
         let mut failed = None;
         match handle.pidfd() {
             Some(fd) => {
-                failed = self
-                    .register(PIDFD | index as usize, fd, Interest::READABLE)
-                    .err();
+                failed = pipes::register(
+                    self.poll.registry(),
+                    PIDFD | index as usize,
+                    fd,
+                    Interest::READABLE,
+                )
+                .err();
             }
             None => {
-                self.polled += 1;
-                self.exit_poll_ms = EXIT_POLL_MIN_MS;
+                self.exit_poll.polled += 1;
+                self.exit_poll.ms = EXIT_POLL_MIN_MS;
                 self.arm_exit_poll();
             }
         }
@@ -75,30 +129,27 @@ impl Reactor {
             let Some(fd) = fd else { continue };
             // The command was validated, so the limit is not 0.
             let reader = LineReader::with_max_line(max_line).unwrap_or_default();
-            let t = self.alloc_source(Source::Out(OutPipe {
-                fd,
-                child: index,
-                stream,
-                reader,
-                capacity: DEFAULT_PIPE,
-                grow_tried: false,
-                owed: false,
-                drain_timer: None,
-            }));
-            if let Err(e) = self.register_source(t, Interest::READABLE) {
+            let pipe = Source::Out(OutPipe::new(fd, index, stream, reader));
+            let (t, registered) = self
+                .pipes
+                .insert(self.poll.registry(), pipe, Interest::READABLE);
+            if let Err(e) = registered {
                 failed.get_or_insert(e);
             }
             pipes[slot] = Some(t);
         }
         let mut stdin_token = None;
         if let (Some(fd), Some(data)) = (stdin, stdin_data) {
-            let t = self.alloc_source(Source::In(InPipe { fd, data, pos: 0 }));
-            if let Err(e) = self.register_source(t, Interest::WRITABLE) {
+            let pipe = Source::In(InPipe { fd, data, pos: 0 });
+            let (t, registered) = self
+                .pipes
+                .insert(self.poll.registry(), pipe, Interest::WRITABLE);
+            if let Err(e) = registered {
                 failed.get_or_insert(e);
             }
             stdin_token = Some(t);
         }
-        let child = self.child_mut(index);
+        let child = self.children.at_mut(index);
         child.open_pipes += pipes.iter().flatten().count() as u32;
         child.pipes = pipes;
         child.run = Some(Run {
@@ -109,16 +160,17 @@ impl Reactor {
             // epoll could not take the fds (out of memory): the run cannot be
             // supervised, so end it now rather than leave it unwatched.
             let _ = self.signal_run(index, Signal::KILL);
-            let child = self.child_mut(index);
+            let child = self.children.at_mut(index);
             let run = child.run.take().expect("set above");
             let pipes = std::mem::take(&mut child.pipes);
             child.open_pipes -= pipes.iter().flatten().count() as u32;
             let _ = run.handle.reap_blocking();
-            if run.handle.pidfd().is_none() {
-                self.polled -= 1;
+            match run.handle.pidfd() {
+                Some(fd) => pipes::deregister(self.poll.registry(), fd),
+                None => self.exit_poll.polled -= 1,
             }
             for t in pipes.into_iter().flatten().chain(stdin_token) {
-                self.free_source(t);
+                self.pipes.remove(self.poll.registry(), t);
             }
             return Err(Error::Io(e));
         }
@@ -127,7 +179,7 @@ impl Reactor {
 
     /// Reaps the current run of child `index` if it exited; true if it did.
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
-        let child = self.child_mut(index);
+        let child = self.children.at_mut(index);
         let Some(run) = &child.run else { return false };
         let (status, status_lost) = match run.handle.try_reap(!child.stop.detached) {
             Ok(None) => return false, // spurious wake-up, or still running
@@ -143,15 +195,15 @@ impl Reactor {
             // Out of epoll before it closes: a child being spawned right now
             // holds a copy of the fd until its exec, which would keep the
             // registration (and its events) alive.
-            Some(fd) => self.deregister(fd),
-            None => self.polled -= 1,
+            Some(fd) => pipes::deregister(self.poll.registry(), fd),
+            None => self.exit_poll.polled -= 1,
         }
         let (pid, started) = (run.handle.pid(), run.started);
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
-        let id = self.id_of(index);
-        let child = self.child_mut(index);
+        let id = self.children.id_of(index);
+        let child = self.children.at_mut(index);
         let stopping = child.stopping;
         let failed = !status.success();
         let mut restart_in = None;
@@ -198,38 +250,40 @@ impl Reactor {
     /// later: soon after an exit, less and less often while all stay up.
     pub(super) fn poll_exits(&mut self, ctx: &mut Ctx<'_>) {
         let mut any = false;
-        for index in 0..self.children.len() as u32 {
-            let polled = self.children[index as usize]
-                .child
-                .as_ref()
-                .and_then(|c| c.run.as_ref())
-                .is_some_and(|r| r.handle.pidfd().is_none());
+        for index in 0..self.children.end() {
+            let polled = self.children.at(index).is_some_and(Child::is_polled);
             if polled && self.check_exit(index, ctx) {
                 any = true;
             }
         }
-        self.exit_poll_ms = if any {
+        self.exit_poll.ms = if any {
             EXIT_POLL_MIN_MS
         } else {
-            (self.exit_poll_ms * 2).min(EXIT_POLL_MAX_MS)
+            (self.exit_poll.ms * 2).min(EXIT_POLL_MAX_MS)
         };
         self.arm_exit_poll();
     }
 
     pub(super) fn arm_exit_poll(&mut self) {
-        if let Some(k) = self.exit_poll.take() {
+        if let Some(k) = self.exit_poll.timer.take() {
             self.wheel.cancel(k);
         }
-        if self.polled > 0 {
-            let ms = Duration::from_millis(self.exit_poll_ms);
-            self.exit_poll = self.timer_in(ms, Timer::ExitPoll);
+        if self.exit_poll.polled > 0 {
+            let ms = Duration::from_millis(self.exit_poll.ms);
+            self.exit_poll.timer = self.timer_in(ms, Timer::ExitPoll);
         }
+    }
+
+    /// The exit-poll timer fired.
+    pub(super) fn exit_poll_due(&mut self, ctx: &mut Ctx<'_>) {
+        self.exit_poll.timer = None;
+        self.poll_exits(ctx);
     }
 
     /// Delivers a reaped run's remaining output, then its exit event; held
     /// back while the child is paused (resume calls this again).
     pub(super) fn finish_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        let Some(child) = self.children[index as usize].child.as_ref() else {
+        let Some(child) = self.children.at(index) else {
             return;
         };
         if child.pending_exit.is_none() || child.paused {
@@ -245,7 +299,7 @@ impl Reactor {
                 return;
             }
         }
-        let child = self.child_mut(index);
+        let child = self.children.at_mut(index);
         let Some(exit) = child.pending_exit.take() else {
             return;
         };
@@ -253,9 +307,9 @@ impl Reactor {
         let pipes = child.pipes;
         if let Some(d) = exit.restart_in {
             let key = self.timer_in(d, Timer::Restart(exit.id));
-            self.child_mut(index).restart_timer = key;
+            self.children.at_mut(index).restart_timer = key;
         } else {
-            let c = self.child_mut(index);
+            let c = self.children.at_mut(index);
             c.finished = true;
             if let Some(k) = c.timeout_timer.take() {
                 self.wheel.cancel(k);
@@ -264,40 +318,39 @@ impl Reactor {
         // Whoever still holds the pipes (a process outside the group) gets
         // the drain time, then the pipes are closed.
         for token in pipes.into_iter().flatten() {
-            if matches!(&self.sources[token], Some(Source::Out(p)) if p.drain_timer.is_none()) {
+            if self
+                .pipes
+                .out(token)
+                .is_some_and(|p| p.drain_timer.is_none())
+            {
                 let key = self.timer_in(drain, Timer::Drain(token));
-                if let Some(Source::Out(p)) = &mut self.sources[token] {
+                if let Some(p) = self.pipes.out_mut(token) {
                     p.drain_timer = key;
                 }
             }
         }
-        self.child_mut(index).pipes = [None, None];
+        self.children.at_mut(index).pipes = [None, None];
         ctx.emit(Event::Exited(*exit));
         self.maybe_done(index, ctx);
     }
 
     pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        let Some(c) = self.children[index as usize].child.as_ref() else {
-            return;
-        };
-        if c.finished && c.open_pipes == 0 && c.pending_exit.is_none() && c.run.is_none() {
-            let id = self.id_of(index);
-            self.children[index as usize].child = None;
-            self.free_children.push(index);
-            self.live -= 1;
+        if self.children.at(index).is_some_and(Child::is_done) {
+            let id = self.children.id_of(index);
+            self.children.remove(index);
             ctx.emit(Event::Done { id });
         }
     }
 
     pub(super) fn begin_stop(&mut self, index: u32, cause: StopCause) {
-        let c = self.child_mut(index);
+        let c = self.children.at_mut(index);
         if c.stopping.is_some() || c.finished {
             return;
         }
         if let Some(k) = c.restart_timer.take() {
             // Waiting to restart: the stop just ends it.
             self.wheel.cancel(k);
-            let c = self.child_mut(index);
+            let c = self.children.at_mut(index);
             c.finished = true;
             c.stopping = Some(cause);
             if let Some(k) = c.timeout_timer.take() {
@@ -323,9 +376,9 @@ impl Reactor {
         if sig != Signal::KILL {
             let _ = self.signal_run(index, Signal::CONT);
         }
-        let id = self.id_of(index);
+        let id = self.children.id_of(index);
         let key = self.timer_in(grace, Timer::Kill(id));
-        self.child_mut(index).kill_timer = key;
+        self.children.at_mut(index).kill_timer = key;
     }
 
     /// Signals the live run of child `index`: its group while the leader is
@@ -336,7 +389,7 @@ impl Reactor {
     ///
     /// When the signal reached nothing of the run ([`Error::Signal`]).
     pub(super) fn signal_run(&mut self, index: u32, sig: Signal) -> Result<()> {
-        let c = self.child_mut(index);
+        let c = self.children.at_mut(index);
         let Some(run) = &c.run else { return Ok(()) };
         let sent = if c.stop.detached {
             run.handle.signal(sig.as_raw())
@@ -355,7 +408,7 @@ impl Reactor {
     /// for sent.
     pub(super) fn signal_or_report(&mut self, index: u32, sig: Signal) {
         if let Err(error) = self.signal_run(index, sig) {
-            let id = self.id_of(index);
+            let id = self.children.id_of(index);
             self.queued.push_back(Queued::SignalFailed { id, error });
         }
     }

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::children::SLOT_SIZE;
 use super::{Event, Reactor};
-use super::{Slot, Source, READ_BUDGET, READ_BUF};
+use super::{Source, READ_BUDGET, READ_BUF};
 use crate::command::{Command, Restart};
 
 /// A child's output read in one turn of the loop: the read owed from the
@@ -51,7 +52,7 @@ fn read_budget_holds_per_turn_under_a_flood() {
 /// room for the allocator and the vectors' spare capacity.
 #[test]
 fn idle_child_state_fits_in_320_bytes() {
-    let per_child = std::mem::size_of::<Slot>() + 2 * std::mem::size_of::<Option<Source>>();
+    let per_child = SLOT_SIZE + 2 * std::mem::size_of::<Option<Source>>();
     assert!(per_child <= 320, "{per_child} bytes per idle child");
 }
 
@@ -63,8 +64,14 @@ fn only_a_child_that_may_restart_keeps_its_command() {
     let plain = reactor.spawn(&cmd).unwrap();
     cmd.restart(Restart::on_error());
     let restarting = reactor.spawn(&cmd).unwrap();
-    assert!(reactor.child(plain).unwrap().respawn.is_none());
-    let kept = reactor.child(restarting).unwrap().respawn.as_ref().unwrap();
+    assert!(reactor.children.get(plain).unwrap().respawn.is_none());
+    let kept = reactor
+        .children
+        .get(restarting)
+        .unwrap()
+        .respawn
+        .as_ref()
+        .unwrap();
     assert_eq!(kept.get_args().collect::<Vec<_>>(), ["10"]);
     // Dropping the reactor kills and reaps both.
 }

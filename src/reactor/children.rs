@@ -1,0 +1,232 @@
+//! The children a reactor supervises: a slab of slots addressed by
+//! [`ChildId`] (an index plus a generation, so a stale handle never reaches
+//! a newer child in the same slot), and what each child is.
+//!
+//! # A child's lifecycle
+//!
+//! ```text
+//!   spawn ──► Running ── exit seen (pidfd readable, or the exit poll) ──► Exiting
+//!              │   ▲                                                     │
+//!              │   │ restart timer                 output read to its end │ (held while paused)
+//!              │   │                                                     ▼
+//!              │  RestartPending ◄── a restart is due ──────────── exit event
+//!              │   │                                                     │ final
+//!              │   │ stop / timeout (the restart is cancelled)           ▼
+//!              │   └──────────────────────────────────────────────► Finished
+//!              │                                                         │ every pipe closed
+//!              └─ stop / timeout: Stopping (stop signal, SIGKILL          ▼
+//!                 after the grace), then Exiting as above              Done: the slot is freed
+//! ```
+//!
+//! The states are read off a [`Child`]'s fields rather than kept in an
+//! enum, because several hold at once (a run may be stopping and paused,
+//! a finished child may still have lingering pipes):
+//!
+//! | state | fields |
+//! | --- | --- |
+//! | Running | `run` is `Some` |
+//! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
+//! | Exiting | `run` is `None`, `pending_exit` is `Some` |
+//! | RestartPending | `restart_timer` is `Some` |
+//! | Finished | `finished`; Done once `open_pipes` is 0 too |
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::command::{Command, Signal};
+use crate::exit::{ChildId, Exit};
+use crate::sys::ChildHandle;
+use crate::timer::TimerKey;
+
+/// The slab of children.
+#[derive(Default)]
+pub(super) struct Children {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Children inserted and not yet removed.
+    live: usize,
+}
+
+pub(super) struct Slot {
+    generation: u32,
+    child: Option<Child>,
+}
+
+/// What an idle child costs procrun: this, two pipe entries, and, only
+/// when it may restart, a copy of its [`Command`].
+pub(super) struct Child {
+    /// The command, kept only while a restart may need it.
+    pub(super) respawn: Option<Arc<Command>>,
+    /// What stopping and reaping need of the command.
+    pub(super) stop: StopSpec,
+    pub(super) run: Option<Run>,
+    /// Consecutive restarts (reset by `reset_after`).
+    pub(super) restarts: u32,
+    /// Why a stop is under way, if one is.
+    pub(super) stopping: Option<StopCause>,
+    pub(super) kill_timer: Option<TimerKey>,
+    pub(super) timeout_timer: Option<TimerKey>,
+    pub(super) restart_timer: Option<TimerKey>,
+    pub(super) paused: bool,
+    /// Output pipes of the current (or last) run.
+    pub(super) pipes: [Option<usize>; 2],
+    /// Output pipes open across all runs, lingering ones included.
+    pub(super) open_pipes: u32,
+    /// A reaped run whose exit event waits for its output to be read
+    /// (boxed: it is there only for an instant, the slot all the time).
+    pub(super) pending_exit: Option<Box<Exit>>,
+    /// No run is alive and none will start again.
+    pub(super) finished: bool,
+}
+
+impl Child {
+    /// A child about to start its first run.
+    pub(super) fn new(cmd: &Command) -> Child {
+        Child {
+            // Sharing it would need the caller's `Arc`; copying it for a
+            // child that never restarts would cost every idle child ~300
+            // bytes plus the command's strings.
+            respawn: cmd.restart.is_some().then(|| Arc::new(cmd.clone())),
+            stop: StopSpec::of(cmd),
+            run: None,
+            restarts: 0,
+            stopping: None,
+            kill_timer: None,
+            timeout_timer: None,
+            restart_timer: None,
+            paused: false,
+            pipes: [None, None],
+            open_pipes: 0,
+            pending_exit: None,
+            finished: false,
+        }
+    }
+
+    /// Whether the child can go: nothing runs, will run, or is left to read.
+    pub(super) fn is_done(&self) -> bool {
+        self.finished && self.open_pipes == 0 && self.pending_exit.is_none() && self.run.is_none()
+    }
+
+    /// Whether the current run is watched by polling rather than a pidfd.
+    pub(super) fn is_polled(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| r.handle.pidfd().is_none())
+    }
+}
+
+/// The parts of a [`Command`] used after its run started.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StopSpec {
+    pub(super) detached: bool,
+    pub(super) signal: Signal,
+    pub(super) grace: Duration,
+    pub(super) drain: Duration,
+}
+
+impl StopSpec {
+    fn of(cmd: &Command) -> StopSpec {
+        StopSpec {
+            detached: cmd.detached,
+            signal: cmd.stop_signal,
+            grace: cmd.grace,
+            drain: cmd.drain,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StopCause {
+    Stop,
+    Timeout,
+}
+
+/// A live run; watched through its pidfd (token `PIDFD | index`) when the
+/// handle has one, else by polling.
+pub(super) struct Run {
+    pub(super) handle: ChildHandle,
+    pub(super) started: Instant,
+}
+
+impl Children {
+    /// Takes a slot for `child` and returns its new id.
+    pub(super) fn insert(&mut self, child: Child) -> ChildId {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    child: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.child = Some(child);
+        self.live += 1;
+        ChildId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// Frees the slot of child `index`; its id is stale from now on.
+    pub(super) fn remove(&mut self, index: u32) {
+        if self.slots[index as usize].child.take().is_some() {
+            self.free.push(index);
+            self.live -= 1;
+        }
+    }
+
+    /// How many children are supervised.
+    pub(super) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// One past the highest index in use, for walks over every child.
+    pub(super) fn end(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    pub(super) fn id_of(&self, index: u32) -> ChildId {
+        ChildId {
+            index,
+            generation: self.slots[index as usize].generation,
+        }
+    }
+
+    /// The child `id` names, unless the handle is stale.
+    pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.child.as_ref()
+    }
+
+    pub(super) fn get_mut(&mut self, id: ChildId) -> Option<&mut Child> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.child.as_mut()
+    }
+
+    /// The child at `index`, if the slot holds one.
+    pub(super) fn at(&self, index: u32) -> Option<&Child> {
+        self.slots.get(index as usize)?.child.as_ref()
+    }
+
+    /// The child at `index`, which the caller knows is live (an index
+    /// taken from a pipe, a timer or a token of a live child).
+    pub(super) fn at_mut(&mut self, index: u32) -> &mut Child {
+        self.slots[index as usize]
+            .child
+            .as_mut()
+            .expect("internal index of a live child")
+    }
+}
+
+#[cfg(test)]
+pub(super) const SLOT_SIZE: usize = std::mem::size_of::<Slot>();

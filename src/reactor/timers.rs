@@ -1,0 +1,73 @@
+//! What the reactor's one timer wheel holds, and what each timer does when
+//! it fires.
+
+use std::time::{Duration, Instant};
+
+use super::children::StopCause;
+use super::{Ctx, Reactor};
+use crate::command::Signal;
+use crate::exit::ChildId;
+use crate::timer::TimerKey;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Timer {
+    /// The grace of a stop is over: `SIGKILL`.
+    Kill(ChildId),
+    Timeout(ChildId),
+    /// Look for exits of runs without a pidfd.
+    ExitPoll,
+    Restart(ChildId),
+    /// Close a pipe a process outside the group still holds.
+    Drain(usize),
+}
+
+impl Reactor {
+    /// Arms a timer `d` from now; `None` when `d` is so large that no
+    /// `Instant` holds the deadline: a caller asking for that much time
+    /// means "never", so no timer is needed.
+    pub(super) fn timer_in(&mut self, d: Duration, t: Timer) -> Option<TimerKey> {
+        let at = Instant::now().checked_add(d)?;
+        Some(self.wheel.insert(self.clock.deadline_tick(at), t))
+    }
+
+    pub(super) fn fire_timers(&mut self, ctx: &mut Ctx<'_>) {
+        let now = self.clock.now_tick(Instant::now());
+        while let Some((_, timer)) = self.wheel.poll(now) {
+            match timer {
+                Timer::Kill(id) => {
+                    let Some(c) = self.children.get_mut(id) else {
+                        continue;
+                    };
+                    c.kill_timer = None;
+                    self.signal_or_report(id.index, Signal::KILL);
+                }
+                Timer::Timeout(id) => {
+                    let Some(c) = self.children.get_mut(id) else {
+                        continue;
+                    };
+                    c.timeout_timer = None;
+                    self.begin_stop(id.index, StopCause::Timeout);
+                }
+                Timer::Restart(id) => {
+                    let Some(c) = self.children.get_mut(id) else {
+                        continue;
+                    };
+                    c.restart_timer = None;
+                    let cmd = c
+                        .respawn
+                        .clone()
+                        .expect("a restarting child keeps its command");
+                    self.restart(id, &cmd, ctx);
+                }
+                Timer::ExitPoll => self.exit_poll_due(ctx),
+                Timer::Drain(token) => {
+                    if let Some(p) = self.pipes.out_mut(token) {
+                        p.drain_timer = None;
+                        self.close_pipe(token, ctx);
+                    }
+                }
+            }
+            self.apply_requests(ctx);
+        }
+    }
+}
