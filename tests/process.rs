@@ -813,3 +813,43 @@ fn concurrent_closes_all_wait_for_the_reap() {
         rounds * closers
     );
 }
+
+#[test]
+fn runner_timeout_and_combined_output_timeout_report_timed_out() {
+    with_watchdog(|| {
+        let limit = Duration::from_millis(300);
+        let run = ExclusiveRunner::new()
+            .run_until_completion("echo before; sleep 30", RunOptions::timeout(limit))
+            .unwrap();
+        assert_eq!(run.output, b"before\n");
+        assert!(matches!(run.error, Some(Error::TimedOut)), "{run:?}");
+        let e = run.exit.unwrap();
+        assert!(e.timed_out() && e.was_stopped(), "{e:?}");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo before; exec sleep 30"])
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(Some(limit)).unwrap();
+        assert_eq!(out.output, b"before\n");
+        let e = out.exit.unwrap();
+        assert!(out.timed_out && e.timed_out() && e.was_stopped(), "{e:?}");
+    });
+}
+
+#[test]
+fn combined_output_limit_and_builder_timeout_the_smaller_wins() {
+    with_watchdog(|| {
+        let (short, long) = (Duration::from_millis(300), Duration::from_secs(60));
+        for (builder, call) in [(short, long), (long, short), (short, Duration::MAX)] {
+            let p = Process::builder()
+                .command(["sleep", "30"])
+                .timeout(builder)
+                .build()
+                .unwrap();
+            let out = p.start_and_wait_combined(Some(call)).unwrap();
+            assert!(out.timed_out, "builder {builder:?}, call {call:?}");
+            assert!(out.exit.unwrap().timed_out());
+        }
+    });
+}

@@ -1,6 +1,6 @@
 //! `read(process, options)`: gpud's `Read` with its `ReadOp` options.
 
-use super::{Next, OutputLine, Process};
+use super::{OutputLine, Process};
 use crate::reactor::Exit;
 use crate::{Error, Result};
 
@@ -112,7 +112,7 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
     };
     let mut reader = process.reader(streams)?;
     reader.discard_others = true;
-    while let Next::Line(l) = reader.next_line(None) {
+    while let Some(l) = reader.next_line_blocking() {
         if let Some(f) = &mut opts.on_line {
             deliver(f, l, opts.max_line);
         }
