@@ -696,14 +696,18 @@ impl Process {
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
         self.check_readable()?;
-        Ok(StreamReader {
+        Ok(self.reader_unchecked(streams))
+    }
+
+    fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
+        StreamReader {
             shared: self.shared.clone(),
             driver: self.driver(),
             streams,
             discard_others: false,
             pending: Vec::new(),
             pos: 0,
-        })
+        }
     }
 
     fn check_readable(&self) -> Result<()> {
@@ -744,7 +748,10 @@ impl Process {
         cap: usize,
     ) -> Result<CombinedOutput> {
         self.start_with(true, limit)?;
-        let mut reader = self.reader([true, true])?;
+        // Unchecked: a close from another thread right after this start is
+        // the cancellation the caller gets the output so far for, not an
+        // error.
+        let mut reader = self.reader_unchecked([true, true]);
         let mut output = Vec::new();
         while let Some(l) = reader.next_line_blocking() {
             if output.len() < cap {
