@@ -320,32 +320,62 @@ fn read_wait_for_exit_returns_the_failure() {
 }
 
 #[test]
-fn read_splits_lines_longer_than_its_limit() {
+fn read_gets_lines_longer_than_the_process_max_line_in_partial_pieces() {
     let p = Process::builder()
-        .command(["sh", "-c", "echo abcdefghij"])
+        .command([
+            "sh",
+            "-c",
+            "echo abcdefghij; echo wxyz; echo 0123456789 >&2",
+        ])
+        .max_line(4)
         .build()
         .unwrap();
     p.start().unwrap();
     let mut got = Vec::new();
     read(
         &p,
-        ReadOptions::new()
-            .max_line(4)
-            .on_line(|l| got.push((l.to_string_lossy().into_owned(), l.partial))),
+        ReadOptions::new().wait_for_exit().on_line(|l| {
+            got.push((l.stream, l.to_string_lossy().into_owned(), l.partial));
+        }),
     )
     .unwrap();
+    let of = |s: Stream| -> Vec<(String, bool)> {
+        got.iter()
+            .filter(|l| l.0 == s)
+            .map(|l| (l.1.clone(), l.2))
+            .collect()
+    };
+    let piece = |t: &str, partial| (t.to_string(), partial);
     assert_eq!(
-        got,
+        of(Stream::Stdout),
         [
-            ("abcd".to_string(), true),
-            ("efgh".to_string(), true),
-            ("ij".to_string(), false)
+            piece("abcd", true),
+            piece("efgh", true),
+            piece("ij", false),
+            piece("wxyz", false)
         ]
     );
+    assert_eq!(
+        of(Stream::Stderr),
+        [piece("0123", true), piece("4567", true), piece("89", false)]
+    );
     assert!(matches!(
-        read(&p, ReadOptions::new().max_line(0)),
+        Process::builder().command(["true"]).max_line(0).build(),
         Err(Error::ZeroMaxLine)
     ));
+}
+
+#[test]
+fn byte_readers_join_the_pieces_of_a_long_line_again() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo abcdefghij; echo k"])
+        .max_line(4)
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut s = String::new();
+    p.stdout().unwrap().read_to_string(&mut s).unwrap();
+    assert_eq!(s, "abcdefghij\nk\n");
 }
 
 #[test]

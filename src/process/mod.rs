@@ -252,7 +252,12 @@ impl ProcessBuilder {
         self
     }
 
-    /// The longest line delivered whole (default 64 KiB).
+    /// The longest line delivered whole (default 64 KiB; gpud's
+    /// `WithInitialBufferSize`): a longer one is read in pieces flagged
+    /// [`partial`](OutputLine::partial) — by [`read`], [`Process::lines`]
+    /// and [`StreamReader::next_line_blocking`], while a byte reader
+    /// ([`std::io::Read`]) joins them again. 0 is [`Error::ZeroMaxLine`]
+    /// at [`build`](Self::build).
     pub fn max_line(mut self, bytes: usize) -> Self {
         self.max_line = Some(bytes);
         self
