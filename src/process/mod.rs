@@ -741,6 +741,21 @@ impl Process {
     ///
     /// The errors of [`start`](Self::start). A failed exit is not an error:
     /// look at [`CombinedOutput::exit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo started; exec sleep 30"])
+    ///     .build()?;
+    /// let out = p.start_and_wait_combined(Some(Duration::from_millis(200)))?;
+    /// assert_eq!(out.output, b"started\n");
+    /// assert!(out.timed_out && out.exit.is_some_and(|e| e.timed_out()));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
         self.run_combined(limit, usize::MAX)
     }
