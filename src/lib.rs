@@ -136,7 +136,7 @@
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
-//! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_splits_lines_longer_than_its_limit` |
+//! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
 //! | [`Error::Signal`] | a stop that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
@@ -146,7 +146,7 @@
 //! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyRunning`] | a second concurrent run of an [`ExclusiveRunner`] | `exclusive_runner_refuses_a_concurrent_run_atomically` |
 //! | [`Error::Failed`] | an unsuccessful exit, where the API returns it | `read_wait_for_exit_returns_the_failure` |
-//! | [`Error::TimedOut`] | a wait or run past its limit | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it` |
+//! | [`Error::TimedOut`] | a wait past its limit; a run whose exit [`timed_out`](Exit::timed_out) | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it`, `runner_timeout_and_combined_output_timeout_report_timed_out` |
 //! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
@@ -172,7 +172,8 @@
 //! | `Wait()` | [`Process::wait`], [`Process::wait_timeout`], [`Process::try_wait`], [`Process::exits`] |
 //! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`] |
 //! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`]), [`Process::lines`] |
-//! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd`, `WithInitialBufferSize` | [`read`] with [`ReadOptions`] |
+//! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd` | [`read`] with [`ReadOptions`] |
+//! | `WithInitialBufferSize` | [`ProcessBuilder::max_line`] (longer lines are read in pieces flagged [`partial`](OutputLine::partial)) |
 //! | `Runner`, `NewExclusiveRunner`, `ErrProcessAlreadyRunning` | [`Runner`], [`ExclusiveRunner`], [`Error::AlreadyRunning`] |
 //! | `ErrProcessNotStarted`, `ErrProcessAborted`, `ErrProcessAlreadyStarted` | [`Error::NotStarted`], [`Error::Aborted`], [`Error::AlreadyStarted`] |
 //! | context cancellation / deadline | [`ProcessBuilder::timeout`], [`Process::close`] from another thread |

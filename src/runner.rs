@@ -19,7 +19,7 @@ pub struct RunOutput {
     /// The final exit.
     pub exit: Option<Exit>,
     /// Why the run failed: [`Error::Failed`] for an unsuccessful exit or
-    /// [`Error::TimedOut`] when the time limit stopped it.
+    /// [`Error::TimedOut`] when the exit [`timed_out`](Exit::timed_out).
     pub error: Option<Error>,
 }
 
@@ -27,9 +27,11 @@ pub struct RunOutput {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct RunOptions {
-    /// Stop the run (with escalation) after this long; a duration too
-    /// large to add to the current time (such as [`Duration::MAX`]) is no
-    /// limit.
+    /// The run's timeout: stop it (with escalation) after this long, on
+    /// the reactor's timer wheel as
+    /// [`ProcessBuilder::timeout`](crate::ProcessBuilder::timeout) does;
+    /// its exit then reports [`Exit::timed_out`]. A duration too large to
+    /// add to the current time (such as [`Duration::MAX`]) is no limit.
     pub timeout: Option<Duration>,
 }
 
@@ -119,10 +121,9 @@ impl Runner for ExclusiveRunner {
         }
         let _release = Release(&self.running);
         let p = Process::builder().script(script).inline().build()?;
-        p.start_with(true)?;
-        let out = p.collect_combined(opts.timeout, self.cap)?;
+        let out = p.run_combined(opts.timeout, self.cap)?;
         let error = match out.exit {
-            _ if out.timed_out => Some(Error::TimedOut),
+            Some(e) if e.timed_out() => Some(Error::TimedOut),
             Some(e) if !e.success() => Some(Error::Failed(e)),
             _ => None,
         };

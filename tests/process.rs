@@ -320,32 +320,62 @@ fn read_wait_for_exit_returns_the_failure() {
 }
 
 #[test]
-fn read_splits_lines_longer_than_its_limit() {
+fn read_gets_lines_longer_than_the_process_max_line_in_partial_pieces() {
     let p = Process::builder()
-        .command(["sh", "-c", "echo abcdefghij"])
+        .command([
+            "sh",
+            "-c",
+            "echo abcdefghij; echo wxyz; echo 0123456789 >&2",
+        ])
+        .max_line(4)
         .build()
         .unwrap();
     p.start().unwrap();
     let mut got = Vec::new();
     read(
         &p,
-        ReadOptions::new()
-            .max_line(4)
-            .on_line(|l| got.push((l.to_string_lossy().into_owned(), l.partial))),
+        ReadOptions::new().wait_for_exit().on_line(|l| {
+            got.push((l.stream, l.to_string_lossy().into_owned(), l.partial));
+        }),
     )
     .unwrap();
+    let of = |s: Stream| -> Vec<(String, bool)> {
+        got.iter()
+            .filter(|l| l.0 == s)
+            .map(|l| (l.1.clone(), l.2))
+            .collect()
+    };
+    let piece = |t: &str, partial| (t.to_string(), partial);
     assert_eq!(
-        got,
+        of(Stream::Stdout),
         [
-            ("abcd".to_string(), true),
-            ("efgh".to_string(), true),
-            ("ij".to_string(), false)
+            piece("abcd", true),
+            piece("efgh", true),
+            piece("ij", false),
+            piece("wxyz", false)
         ]
     );
+    assert_eq!(
+        of(Stream::Stderr),
+        [piece("0123", true), piece("4567", true), piece("89", false)]
+    );
     assert!(matches!(
-        read(&p, ReadOptions::new().max_line(0)),
+        Process::builder().command(["true"]).max_line(0).build(),
         Err(Error::ZeroMaxLine)
     ));
+}
+
+#[test]
+fn byte_readers_join_the_pieces_of_a_long_line_again() {
+    let p = Process::builder()
+        .command(["sh", "-c", "echo abcdefghij; echo k"])
+        .max_line(4)
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let mut s = String::new();
+    p.stdout().unwrap().read_to_string(&mut s).unwrap();
+    assert_eq!(s, "abcdefghij\nk\n");
 }
 
 #[test]
@@ -812,4 +842,44 @@ fn concurrent_closes_all_wait_for_the_reap() {
         "{early} of {} closes returned before the reap",
         rounds * closers
     );
+}
+
+#[test]
+fn runner_timeout_and_combined_output_timeout_report_timed_out() {
+    with_watchdog(|| {
+        let limit = Duration::from_millis(300);
+        let run = ExclusiveRunner::new()
+            .run_until_completion("echo before; sleep 30", RunOptions::timeout(limit))
+            .unwrap();
+        assert_eq!(run.output, b"before\n");
+        assert!(matches!(run.error, Some(Error::TimedOut)), "{run:?}");
+        let e = run.exit.unwrap();
+        assert!(e.timed_out() && e.was_stopped(), "{e:?}");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo before; exec sleep 30"])
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(Some(limit)).unwrap();
+        assert_eq!(out.output, b"before\n");
+        let e = out.exit.unwrap();
+        assert!(out.timed_out && e.timed_out() && e.was_stopped(), "{e:?}");
+    });
+}
+
+#[test]
+fn combined_output_limit_and_builder_timeout_the_smaller_wins() {
+    with_watchdog(|| {
+        let (short, long) = (Duration::from_millis(300), Duration::from_secs(60));
+        for (builder, call) in [(short, long), (long, short), (short, Duration::MAX)] {
+            let p = Process::builder()
+                .command(["sleep", "30"])
+                .timeout(builder)
+                .build()
+                .unwrap();
+            let out = p.start_and_wait_combined(Some(call)).unwrap();
+            assert!(out.timed_out, "builder {builder:?}, call {call:?}");
+            assert!(out.exit.unwrap().timed_out());
+        }
+    });
 }

@@ -42,7 +42,6 @@ use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
 pub use shared::OutputLine;
 use shared::{Shared, DEFAULT_BUFFER};
-use stream::Next;
 pub use stream::{Exits, Lines, StreamReader};
 
 use crate::command::{Command, Output, Restart, Signal};
@@ -230,9 +229,12 @@ impl ProcessBuilder {
         self
     }
 
-    /// Stops the child after this long (as a context deadline would); a
-    /// duration too large to add to the current time (such as
-    /// [`Duration::MAX`]) is no timeout.
+    /// Stops the child after this long (as a context deadline would), on
+    /// the reactor's timer wheel; the exit then reports
+    /// [`Exit::timed_out`]. A duration too large to add to the current time
+    /// (such as [`Duration::MAX`]) is no timeout. The limit of
+    /// [`Process::start_and_wait_combined`] or of a runner is a timeout
+    /// too: given both, the smaller wins.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -250,7 +252,12 @@ impl ProcessBuilder {
         self
     }
 
-    /// The longest line delivered whole (default 64 KiB).
+    /// The longest line delivered whole (default 64 KiB; gpud's
+    /// `WithInitialBufferSize`): a longer one is read in pieces flagged
+    /// [`partial`](OutputLine::partial) — by [`read`], [`Process::lines`]
+    /// and [`StreamReader::next_line_blocking`], while a byte reader
+    /// ([`std::io::Read`]) joins them again. 0 is [`Error::ZeroMaxLine`]
+    /// at [`build`](Self::build).
     pub fn max_line(mut self, bytes: usize) -> Self {
         self.max_line = Some(bytes);
         self
@@ -392,7 +399,8 @@ pub struct CombinedOutput {
     /// The final exit (`None` only if the process was closed before it was
     /// ever reaped, which a close does not allow).
     pub exit: Option<Exit>,
-    /// Whether the time limit stopped it.
+    /// Whether its timeout stopped it: the final exit's
+    /// [`Exit::timed_out`], whichever limit it was.
     pub timed_out: bool,
 }
 
@@ -413,12 +421,14 @@ impl Process {
     /// answering (a new start is served by a new driver). A failed start
     /// leaves no script file behind and can be tried again.
     pub fn start(&self) -> Result<()> {
-        self.start_with(false)
+        self.start_with(false, None)
     }
 
     /// Starts; with `merged`, stderr shares stdout's pipe so combined
-    /// output keeps the order in which the child wrote.
-    pub(crate) fn start_with(&self, merged: bool) -> Result<()> {
+    /// output keeps the order in which the child wrote. A `limit` becomes
+    /// this start's timeout, so it runs on the reactor's wheel as the
+    /// builder's does; the smaller of the two wins.
+    fn start_with(&self, merged: bool, limit: Option<Duration>) -> Result<()> {
         {
             let mut st = self.shared.lock();
             if st.closed {
@@ -430,7 +440,7 @@ impl Process {
             st.started = true;
             st.start_pending = true;
         }
-        let r = self.start_inner(merged);
+        let r = self.start_inner(merged, limit);
         if r.is_err() {
             *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
             // Back to not started, so the start can be tried again; a dead
@@ -447,10 +457,13 @@ impl Process {
         r
     }
 
-    fn start_inner(&self, merged: bool) -> Result<()> {
+    fn start_inner(&self, merged: bool, limit: Option<Duration>) -> Result<()> {
         let mut cmd = self.cmd.clone();
         if merged && matches!(cmd.stderr, Output::Lines) {
             cmd.stderr(Output::Stdout);
+        }
+        if let Some(l) = limit {
+            cmd.timeout(cmd.timeout.map_or(l, |t| t.min(l)));
         }
         if let Some(s) = &self.script {
             let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
@@ -688,14 +701,18 @@ impl Process {
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
         self.check_readable()?;
-        Ok(StreamReader {
+        Ok(self.reader_unchecked(streams))
+    }
+
+    fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
+        StreamReader {
             shared: self.shared.clone(),
             driver: self.driver(),
             streams,
             discard_others: false,
             pending: Vec::new(),
             pos: 0,
-        })
+        }
     }
 
     fn check_readable(&self) -> Result<()> {
@@ -710,48 +727,59 @@ impl Process {
     }
 
     /// Starts the process, collects stdout and stderr interleaved, and
-    /// waits for the final exit (`StartAndWaitForCombinedOutput`). After
-    /// `limit` the process is stopped with the usual escalation and the
-    /// output so far is returned; so is it when another thread calls
-    /// [`close`](Self::close). A `limit` too large to add to the current
-    /// time (such as [`Duration::MAX`]) is no limit.
+    /// waits for the final exit (`StartAndWaitForCombinedOutput`).
+    ///
+    /// `limit` is the timeout of this start: after it the process is
+    /// stopped with the usual escalation, the output so far is returned and
+    /// the exit reports [`timed_out`](Exit::timed_out), exactly as with
+    /// [`ProcessBuilder::timeout`]. Given both, the smaller wins. A `limit`
+    /// too large to add to the current time (such as [`Duration::MAX`]) is
+    /// no limit. A [`close`](Self::close) from another thread also ends
+    /// the call, with the output so far.
     ///
     /// # Errors
     ///
     /// The errors of [`start`](Self::start). A failed exit is not an error:
     /// look at [`CombinedOutput::exit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo started; exec sleep 30"])
+    ///     .build()?;
+    /// let out = p.start_and_wait_combined(Some(Duration::from_millis(200)))?;
+    /// assert_eq!(out.output, b"started\n");
+    /// assert!(out.timed_out && out.exit.is_some_and(|e| e.timed_out()));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
-        self.start_with(true)?;
-        self.collect_combined(limit, usize::MAX)
+        self.run_combined(limit, usize::MAX)
     }
 
-    pub(crate) fn collect_combined(
+    /// [`start_and_wait_combined`](Self::start_and_wait_combined) keeping
+    /// at most the first `cap` bytes of output.
+    pub(crate) fn run_combined(
         &self,
         limit: Option<Duration>,
         cap: usize,
     ) -> Result<CombinedOutput> {
-        let deadline = limit.and_then(deadline_in);
-        let mut reader = self.reader([true, true])?;
+        self.start_with(true, limit)?;
+        // Unchecked: a close from another thread right after this start is
+        // the cancellation the caller gets the output so far for, not an
+        // error.
+        let mut reader = self.reader_unchecked([true, true]);
         let mut output = Vec::new();
-        let mut timed_out = false;
-        loop {
-            match reader.next_line(if timed_out { None } else { deadline }) {
-                Next::Line(l) => {
-                    if output.len() < cap {
-                        let room = cap - output.len();
-                        let take = l.bytes.len().min(room);
-                        output.extend_from_slice(&l.bytes[..take]);
-                        if !l.partial && take < room {
-                            output.push(b'\n');
-                        }
-                    }
-                }
-                Next::End => break,
-                Next::Timeout => {
-                    timed_out = true;
-                    if let (Some(id), Some(d)) = (self.shared.lock().id, self.driver()) {
-                        d.send(Cmd::Stop(id));
-                    }
+        while let Some(l) = reader.next_line_blocking() {
+            if output.len() < cap {
+                let room = cap - output.len();
+                let take = l.bytes.len().min(room);
+                output.extend_from_slice(&l.bytes[..take]);
+                if !l.partial && take < room {
+                    output.push(b'\n');
                 }
             }
         }
@@ -761,7 +789,7 @@ impl Process {
         Ok(CombinedOutput {
             output,
             exit,
-            timed_out,
+            timed_out: exit.is_some_and(|e| e.timed_out()),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! `read(process, options)`: gpud's `Read` with its `ReadOp` options.
 
-use super::{Next, OutputLine, Process};
+use super::{OutputLine, Process};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
@@ -10,13 +10,19 @@ type LineFn<'a> = Box<dyn FnMut(&OutputLine) + 'a>;
 ///
 /// Without [`stdout`](Self::stdout) or [`stderr`](Self::stderr), both
 /// streams are read.
+///
+/// The line-length limit (gpud's `WithInitialBufferSize`) is the process's
+/// own, [`ProcessBuilder::max_line`]: the reactor splits each stream once,
+/// and a line longer than the limit reaches [`on_line`](Self::on_line) as
+/// pieces flagged [`partial`](OutputLine::partial).
+///
+/// [`ProcessBuilder::max_line`]: super::ProcessBuilder::max_line
 #[derive(Default)]
 pub struct ReadOptions<'a> {
     stdout: bool,
     stderr: bool,
     on_line: Option<LineFn<'a>>,
     wait: bool,
-    max_line: Option<usize>,
 }
 
 impl std::fmt::Debug for ReadOptions<'_> {
@@ -25,7 +31,6 @@ impl std::fmt::Debug for ReadOptions<'_> {
             .field("stdout", &self.stdout)
             .field("stderr", &self.stderr)
             .field("wait", &self.wait)
-            .field("max_line", &self.max_line)
             .finish_non_exhaustive()
     }
 }
@@ -60,17 +65,6 @@ impl<'a> ReadOptions<'a> {
         self.wait = true;
         self
     }
-
-    /// Lines longer than `bytes` reach the callback in pieces flagged
-    /// partial (`WithInitialBufferSize`); 0 is [`Error::ZeroMaxLine`].
-    /// The process's own limit ([`ProcessBuilder::max_line`]) applies
-    /// first.
-    ///
-    /// [`ProcessBuilder::max_line`]: super::ProcessBuilder::max_line
-    pub fn max_line(mut self, bytes: usize) -> Self {
-        self.max_line = Some(bytes);
-        self
-    }
 }
 
 /// Reads the output of a started process line by line until it ends
@@ -84,9 +78,8 @@ impl<'a> ReadOptions<'a> {
 /// # Errors
 ///
 /// [`Error::NotStarted`], [`Error::Aborted`] (closed before or while
-/// reading), [`Error::ZeroMaxLine`], [`Error::DriverGone`] (the driver died
-/// and killed the child), and with `wait_for_exit` [`Error::Failed`] for an
-/// unsuccessful exit.
+/// reading), [`Error::DriverGone`] (the driver died and killed the child),
+/// and with `wait_for_exit` [`Error::Failed`] for an unsuccessful exit.
 ///
 /// # Examples
 ///
@@ -103,18 +96,15 @@ impl<'a> ReadOptions<'a> {
 /// # Ok::<(), procrun::Error>(())
 /// ```
 pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>> {
-    if opts.max_line == Some(0) {
-        return Err(Error::ZeroMaxLine);
-    }
     let streams = match (opts.stdout, opts.stderr) {
         (false, false) => [true, true],
         (o, e) => [o, e],
     };
     let mut reader = process.reader(streams)?;
     reader.discard_others = true;
-    while let Next::Line(l) = reader.next_line(None) {
+    while let Some(l) = reader.next_line_blocking() {
         if let Some(f) = &mut opts.on_line {
-            deliver(f, l, opts.max_line);
+            f(&l);
         }
     }
     if process.closed() {
@@ -131,24 +121,5 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
         Ok(Some(exit))
     } else {
         Err(Error::Failed(exit))
-    }
-}
-
-fn deliver(f: &mut LineFn<'_>, l: OutputLine, max: Option<usize>) {
-    match max {
-        Some(m) if l.bytes.len() > m => {
-            let n = l.bytes.len();
-            let mut start = 0;
-            while start < n {
-                let end = (start + m).min(n);
-                f(&OutputLine {
-                    stream: l.stream,
-                    bytes: l.bytes[start..end].to_vec(),
-                    partial: end < n || l.partial,
-                });
-                start = end;
-            }
-        }
-        _ => f(&l),
     }
 }

@@ -69,12 +69,6 @@ impl Exits {
     }
 }
 
-pub(super) enum Next {
-    Line(OutputLine),
-    End,
-    Timeout,
-}
-
 /// Reads one or both streams of a process as bytes ([`io::Read`]) — lines
 /// each ended by `\n` — or as lines ([`StreamReader::next_line_blocking`]).
 #[derive(Debug)]
@@ -90,7 +84,9 @@ pub struct StreamReader {
 }
 
 impl StreamReader {
-    pub(super) fn next_line(&mut self, deadline: Option<Instant>) -> Next {
+    /// The next line, blocking; `None` at the end of the output (the
+    /// process is done, or was closed).
+    pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
         let streams = self.streams;
         let take = if self.discard_others {
             [true, true]
@@ -99,16 +95,13 @@ impl StreamReader {
         };
         let mut st = self.shared.lock();
         loop {
-            let (g, ok) = self
+            let (g, _) = self
                 .shared
                 // A start failing on another thread ends the output too.
-                .wait_until(st, deadline, |s| {
+                .wait_until(st, None, |s| {
                     s.has_line(take) || s.done || s.closed || !s.started
                 });
             st = g;
-            if !ok {
-                return Next::Timeout;
-            }
             let line = st.pop_line(take);
             if st.take_resume() {
                 if let (Some(id), Some(d)) = (st.id, &self.driver) {
@@ -116,19 +109,10 @@ impl StreamReader {
                 }
             }
             match line {
-                Some(l) if streams[index(l.stream)] => return Next::Line(l),
+                Some(l) if streams[index(l.stream)] => return Some(l),
                 Some(_) => continue,
-                None => return Next::End,
+                None => return None,
             }
-        }
-    }
-
-    /// The next line, blocking; `None` at the end of the output (the
-    /// process is done, or was closed).
-    pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
-        match self.next_line(None) {
-            Next::Line(l) => Some(l),
-            _ => None,
         }
     }
 }
