@@ -1,5 +1,10 @@
 //! What the reactor tells its caller, and how the caller answers.
 
+use std::io;
+use std::sync::Arc;
+
+use super::children::StopCause;
+use super::{Ctx, Reactor};
 use crate::error::Error;
 use crate::exit::{ChildId, Exit, Stream};
 
@@ -134,5 +139,50 @@ impl Control<'_> {
     /// Stops the child, as [`Reactor::stop`](crate::Reactor::stop).
     pub fn stop(&mut self, id: ChildId) {
         self.requests.push(Request::Stop(id));
+    }
+}
+
+/// Wakes a [`Reactor`] blocked in [`poll`](Reactor::poll) from another
+/// thread.
+#[derive(Clone, Debug)]
+pub struct Waker(Arc<mio::Waker>);
+
+impl Waker {
+    pub(super) fn new(registry: &mio::Registry, token: mio::Token) -> io::Result<Waker> {
+        Ok(Waker(Arc::new(mio::Waker::new(registry, token)?)))
+    }
+
+    /// Makes the reactor's current or next `poll` return.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the eventfd write, which does not happen in practice.
+    pub fn wake(&self) -> io::Result<()> {
+        self.0.wake()
+    }
+}
+
+impl Reactor {
+    /// Carries out what the handler asked for while it was called.
+    pub(super) fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(r) = ctx.requests.pop() {
+            match r {
+                Request::Pause(id) => {
+                    if let Some(c) = self.children.get_mut(id) {
+                        c.paused = true;
+                    }
+                }
+                Request::Resume(id) => {
+                    if self.children.get(id).is_some() {
+                        self.do_resume(id.index);
+                    }
+                }
+                Request::Stop(id) => {
+                    if self.children.get(id).is_some() {
+                        self.begin_stop(id.index, StopCause::Stop);
+                    }
+                }
+            }
+        }
     }
 }

@@ -15,19 +15,18 @@ mod timers;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
 use children::{Children, StopCause};
 use event::Request;
-pub use event::{Control, Event};
+pub use event::{Control, Event, Waker};
 use pipes::{Pipes, Source};
 use runs::{ExitPoll, PIDFD};
 use timers::Timer;
 
-use crate::command::{Command, Signal};
+use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
 use crate::sys;
@@ -41,22 +40,6 @@ const READ_BUF: usize = 256 * 1024;
 /// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
-
-/// Wakes a [`Reactor`] blocked in [`poll`](Reactor::poll) from another
-/// thread.
-#[derive(Clone, Debug)]
-pub struct Waker(Arc<mio::Waker>);
-
-impl Waker {
-    /// Makes the reactor's current or next `poll` return.
-    ///
-    /// # Errors
-    ///
-    /// The OS error of the eventfd write, which does not happen in practice.
-    pub fn wake(&self) -> io::Result<()> {
-        self.0.wake()
-    }
-}
 
 /// Supervises any number of children from the calling thread.
 ///
@@ -131,7 +114,7 @@ impl Reactor {
     /// or `/dev/null` cannot be opened.
     pub fn new() -> Result<Reactor> {
         let poll = Poll::new()?;
-        let waker = Waker(Arc::new(mio::Waker::new(poll.registry(), WAKER)?));
+        let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -403,28 +386,6 @@ impl Reactor {
             None => {}
         }
     }
-
-    fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
-        while let Some(r) = ctx.requests.pop() {
-            match r {
-                Request::Pause(id) => {
-                    if let Some(c) = self.children.get_mut(id) {
-                        c.paused = true;
-                    }
-                }
-                Request::Resume(id) => {
-                    if self.children.get(id).is_some() {
-                        self.do_resume(id.index);
-                    }
-                }
-                Request::Stop(id) => {
-                    if self.children.get(id).is_some() {
-                        self.begin_stop(id.index, StopCause::Stop);
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl AsFd for Reactor {
@@ -434,32 +395,6 @@ impl AsFd for Reactor {
     /// [`poll`](Reactor::poll) with a zero timeout.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.poll.registry().as_fd()
-    }
-}
-
-impl Drop for Reactor {
-    /// Kills every live child (its group unless detached, and the child
-    /// itself if it left the group) with `SIGKILL` and reaps it, so
-    /// dropping a reactor leaks neither processes nor zombies. A child
-    /// procrun may not signal (it made itself another user) is not waited
-    /// for: the drop never blocks on it.
-    fn drop(&mut self) {
-        for index in 0..self.children.end() {
-            if self.children.at(index).is_some_and(|c| c.run.is_some()) {
-                let killed = self.signal_run(index, Signal::KILL).is_ok();
-                if let Some(run) = self.children.at_mut(index).run.take() {
-                    // SIGKILL reached the child itself, so the reap comes.
-                    // A child procrun may not signal could run for ever:
-                    // it is left to exit on its own (a zombie of this
-                    // process until then) rather than block the drop.
-                    let _ = if killed {
-                        run.handle.reap_blocking()
-                    } else {
-                        run.handle.try_reap(false)
-                    };
-                }
-            }
-        }
     }
 }
 

@@ -413,3 +413,29 @@ impl Reactor {
         }
     }
 }
+
+impl Drop for Reactor {
+    /// Kills every live child (its group unless detached, and the child
+    /// itself if it left the group) with `SIGKILL` and reaps it, so
+    /// dropping a reactor leaks neither processes nor zombies. A child
+    /// procrun may not signal (it made itself another user) is not waited
+    /// for: the drop never blocks on it.
+    fn drop(&mut self) {
+        for index in 0..self.children.end() {
+            if self.children.at(index).is_some_and(|c| c.run.is_some()) {
+                let killed = self.signal_run(index, Signal::KILL).is_ok();
+                if let Some(run) = self.children.at_mut(index).run.take() {
+                    // SIGKILL reached the child itself, so the reap comes.
+                    // A child procrun may not signal could run for ever:
+                    // it is left to exit on its own (a zombie of this
+                    // process until then) rather than block the drop.
+                    let _ = if killed {
+                        run.handle.reap_blocking()
+                    } else {
+                        run.handle.try_reap(false)
+                    };
+                }
+            }
+        }
+    }
+}
