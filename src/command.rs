@@ -3,12 +3,11 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lines::DEFAULT_MAX_LINE;
 
 /// A signal number, as sent by a stop.
@@ -416,64 +415,15 @@ impl Command {
     /// assert!(matches!(cmd.validate(), Err(Error::DuplicateEnv { .. })));
     /// ```
     pub fn validate(&self) -> Result<()> {
-        if self.program.is_empty() {
-            return Err(Error::EmptyProgram);
-        }
-        no_nul("program", &self.program)?;
-        for a in &self.args {
-            no_nul("argument", a)?;
-        }
-        for (k, v) in &self.env {
-            no_nul("env key", k)?;
-            if k.is_empty() || k.as_bytes().contains(&b'=') {
-                return Err(Error::InvalidEnv {
-                    entry: k.to_string_lossy().into_owned(),
-                });
-            }
-            if let Some(v) = v {
-                no_nul("env value", v)?;
-            }
-        }
-        let mut seen: Vec<&str> = Vec::with_capacity(self.env_entries.len());
-        for e in &self.env_entries {
-            no_nul("env entry", OsStr::new(e))?;
-            let key = match e.split_once('=') {
-                Some((k, _)) if !k.is_empty() => k,
-                _ => return Err(Error::InvalidEnv { entry: e.clone() }),
-            };
-            if seen.contains(&key) {
-                return Err(Error::DuplicateEnv {
-                    key: key.to_owned(),
-                });
-            }
-            seen.push(key);
-        }
-        if let Some(dir) = &self.cwd {
-            no_nul("working directory", dir.as_os_str())?;
-            if !dir.is_dir() {
-                return Err(Error::CwdNotFound { path: dir.clone() });
-            }
-        }
-        if self.max_line == 0 {
-            return Err(Error::ZeroMaxLine);
-        }
-        Ok(())
+        // Parsing is the check: what it yields is what a spawn consumes.
+        self.prepare().map(drop)
     }
-}
-
-fn no_nul(what: &'static str, s: &OsStr) -> Result<()> {
-    if s.as_bytes().contains(&0) {
-        return Err(Error::NulByte {
-            what,
-            value: s.to_string_lossy().into_owned(),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn empty_program_is_rejected() {

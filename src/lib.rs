@@ -190,6 +190,7 @@ pub mod procfs;
 mod reactor;
 mod runner;
 mod spawn;
+mod spec;
 mod sys;
 #[cfg(test)]
 mod testutil;

@@ -1,15 +1,16 @@
-//! Turning a [`Command`] into a running child: the program looked up on
+//! Turning a prepared [`Spec`] into a running child: the program looked up on
 //! `PATH`, its environment, pipes, process group, and a pidfd.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::command::{Command, Input, Output, Signal};
+use crate::command::{Input, Output, Signal};
 use crate::error::{Error, Result};
+use crate::spec::Spec;
 use crate::sys::{self, ChildHandle, SpawnSpec};
 
 /// `PATH` when the child's environment has none, as `execvp` assumes.
@@ -25,21 +26,17 @@ pub(crate) struct Spawned {
     pub(crate) stderr: Option<OwnedFd>,
 }
 
-/// Starts `cmd`, which the caller has validated.
+/// Starts a run of `spec`.
 ///
 /// `posix_spawn` (vfork speed) does the fork and exec; every fd procrun
 /// holds is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
 /// `null` (the reactor's one open `/dev/null`) and inherited stdio is
 /// procrun's own fd, both handed to `dup2` in the child as they are: no
 /// open or dup per spawn.
-pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
-    let envp = environment(cmd);
-    let path = find_program(cmd, &envp)?;
-    let argv: Vec<CString> = std::iter::once(&cmd.program)
-        .chain(&cmd.args)
-        .map(|a| cstring(a.as_bytes()))
-        .collect();
-    let cwd = cmd.cwd.as_ref().map(|d| cstring(d.as_os_str().as_bytes()));
+pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
+    let envp = environment(spec);
+    let path = find_program(spec, &envp)?;
+    let cmd = spec;
 
     let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
     let mut stdin = None;
@@ -71,22 +68,28 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Re
     } else {
         child_fd(&cmd.stderr, &err_child, own_err.as_fd(), null)
     };
-    let spec = SpawnSpec {
+    let os_spec = SpawnSpec {
         path: &path,
-        argv: &argv,
+        argv: &cmd.argv,
         envp: &envp,
-        cwd: cwd.as_deref(),
-        new_group: !cmd.detached,
+        cwd: cmd.cwd.as_deref(),
+        new_group: !cmd.stop.detached,
         stdio: [stdin_fd, out_fd, err_fd],
     };
-    let pid = sys::spawn(&spec).map_err(|source| match source.kind() {
-        // The working directory was checked before, so ENOENT names the
-        // program (or, rarely, its #! interpreter).
-        io::ErrorKind::NotFound => Error::ProgramNotFound {
-            program: cmd.program.to_string_lossy().into_owned(),
+    let pid = sys::spawn(&os_spec).map_err(|source| match source.kind() {
+        // The working directory was there when the command was prepared;
+        // if it is gone now, ENOENT is its, else the program's (or,
+        // rarely, its #! interpreter's).
+        io::ErrorKind::NotFound => match cmd.cwd.as_deref().map(cwd_path) {
+            Some(dir) if !dir.is_dir() => Error::CwdNotFound {
+                path: dir.to_owned(),
+            },
+            _ => Error::ProgramNotFound {
+                program: cmd.program_name.clone(),
+            },
         },
         _ => Error::Spawn {
-            program: cmd.program.to_string_lossy().into_owned(),
+            program: cmd.program_name.clone(),
             source,
         },
     })?;
@@ -115,43 +118,33 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Re
 }
 
 /// The child's whole environment: procrun's own (unless cleared), then the
-/// command's changes in the order given, then its `KEY=VALUE` entries.
-fn environment(cmd: &Command) -> Vec<CString> {
-    let mut vars: Vec<(OsString, OsString)> = if cmd.env_clear {
-        Vec::new()
-    } else {
-        std::env::vars_os().collect()
-    };
-    let mut set = |k: &OsStr, v: Option<&OsStr>| {
-        vars.retain(|(key, _)| key != k);
-        if let Some(v) = v {
-            vars.push((k.to_owned(), v.to_owned()));
-        }
-    };
-    for (k, v) in &cmd.env {
-        set(k, v.as_deref());
-    }
-    for e in &cmd.env_entries {
-        if let Some((k, v)) = e.split_once('=') {
-            set(OsStr::new(k), Some(OsStr::new(v)));
+/// command's changes in the order given.
+fn environment(spec: &Spec) -> Vec<CString> {
+    let mut vars: Vec<(Vec<u8>, CString)> = Vec::new();
+    if !spec.env_clear {
+        for (k, v) in std::env::vars_os() {
+            let entry = [k.as_bytes(), b"=", v.as_bytes()].concat();
+            // The kernel hands a process NUL-free strings: none is skipped.
+            if let Ok(entry) = CString::new(entry) {
+                vars.push((k.into_encoded_bytes(), entry));
+            }
         }
     }
-    vars.into_iter()
-        .map(|(k, v)| {
-            let mut kv = k.into_vec();
-            kv.push(b'=');
-            kv.extend(v.into_vec());
-            cstring(&kv)
-        })
-        .collect()
+    for (key, entry) in &spec.env {
+        vars.retain(|(k, _)| k != key);
+        if let Some(entry) = entry {
+            vars.push((key.clone(), entry.clone()));
+        }
+    }
+    vars.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The program's path: as given when it holds a `/`, else the first
 /// executable file of that name on the child's `PATH`.
-fn find_program(cmd: &Command, envp: &[CString]) -> Result<CString> {
-    let program = cmd.program.as_bytes();
+fn find_program(spec: &Spec, envp: &[CString]) -> Result<CString> {
+    let program = spec.program.as_bytes();
     if program.contains(&b'/') {
-        return Ok(cstring(program));
+        return Ok(spec.program.clone());
     }
     let path = envp
         .iter()
@@ -160,23 +153,26 @@ fn find_program(cmd: &Command, envp: &[CString]) -> Result<CString> {
     for dir in path.split(|&b| b == b':') {
         // An empty entry is the current directory.
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
-        let candidate: PathBuf = Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(program));
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(program));
         if is_executable(&candidate) {
-            return Ok(cstring(candidate.as_os_str().as_bytes()));
+            // Both parts come from NUL-free C strings, so this cannot fail;
+            // if it did, the candidate would only be skipped.
+            if let Ok(c) = CString::new(candidate.into_os_string().into_encoded_bytes()) {
+                return Ok(c);
+            }
         }
     }
     Err(Error::ProgramNotFound {
-        program: cmd.program.to_string_lossy().into_owned(),
+        program: spec.program_name.clone(),
     })
+}
+
+fn cwd_path(c: &std::ffi::CStr) -> &Path {
+    Path::new(OsStr::from_bytes(c.to_bytes()))
 }
 
 fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A C string of bytes that [`Command::validate`] found free of NUL.
-fn cstring(bytes: &[u8]) -> CString {
-    CString::new(bytes).unwrap_or_default()
 }
 
 /// procrun's end of the stream (when it reads it) and the child's end when

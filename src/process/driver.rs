@@ -18,13 +18,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::shared::{Shared, StopFailure};
-use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
 use crate::reactor::{Event, Reactor, Waker};
+use crate::spec::Spec;
 
 pub(crate) enum Cmd {
-    Start(Arc<Shared>, Box<Command>),
+    Start(Arc<Shared>, Arc<Spec>),
     Stop(ChildId),
     Resume(ChildId),
     /// Panics in the driver, as a bug in it would.
@@ -112,8 +112,8 @@ impl Driver {
     /// # Errors
     ///
     /// [`Error::DriverGone`] when the driver thread has ended.
-    pub(crate) fn start_child(&self, shared: Arc<Shared>, cmd: Box<Command>) -> Result<()> {
-        self.push(Cmd::Start(shared, cmd))
+    pub(crate) fn start_child(&self, shared: Arc<Shared>, spec: Arc<Spec>) -> Result<()> {
+        self.push(Cmd::Start(shared, spec))
     }
 
     /// Sends a stop or a resume. To a gone driver it is moot: its children
@@ -248,7 +248,7 @@ fn start(
     reactor: &mut Reactor,
     procs: &mut HashMap<ChildId, Arc<Shared>>,
     shared: &Arc<Shared>,
-    command: &Command,
+    spec: &Arc<Spec>,
 ) {
     let answer = |st: &mut super::shared::State, r: Result<()>| {
         st.start_result = Some(r);
@@ -265,7 +265,7 @@ fn start(
     }
     // Spawning without the lock: readers and closers of this process need
     // not wait for an exec.
-    let r = reactor.spawn(command);
+    let r = reactor.spawn_spec(spec.clone());
     if let Ok(id) = &r {
         procs.insert(*id, shared.clone());
     }
@@ -333,8 +333,10 @@ mod tests {
             {
                 let mut q = old.queue();
                 q.cmds.push(Cmd::Panic);
-                q.cmds
-                    .push(Cmd::Start(queued.clone(), Box::new(Command::new("true"))));
+                q.cmds.push(Cmd::Start(
+                    queued.clone(),
+                    Arc::new(crate::command::Command::new("true").prepare().unwrap()),
+                ));
             }
             old.inner.waker.wake().unwrap();
 
@@ -349,7 +351,10 @@ mod tests {
             drop(st);
             assert!(old.is_gone());
             assert!(matches!(
-                old.start_child(queued.clone(), Box::new(Command::new("true"))),
+                old.start_child(
+                    queued.clone(),
+                    Arc::new(crate::command::Command::new("true").prepare().unwrap())
+                ),
                 Err(Error::DriverGone)
             ));
             assert!(matches!(p.try_wait(), Err(Error::DriverGone)));

@@ -47,6 +47,7 @@ pub use stream::{Exits, Lines, StreamReader};
 use crate::command::{Command, Output, Restart, Signal};
 use crate::error::{Error, Result};
 use crate::exit::{ChildId, Exit};
+use crate::spec::Spec;
 
 /// Options for a [`Process`] (gpud's `Op` and its `With…` options).
 ///
@@ -67,48 +68,31 @@ use crate::exit::{ChildId, Exit};
 /// ```
 #[derive(Clone, Debug)]
 pub struct ProcessBuilder {
+    /// Everything the reactor runs by: environment, directory, output,
+    /// restart, limits. The program and its arguments come at
+    /// [`build`](Self::build), from the commands or the script.
+    cmd: Command,
     commands: Vec<Vec<String>>,
     script: Option<String>,
     as_script: bool,
     inline: bool,
     script_dir: Option<PathBuf>,
     script_pattern: String,
-    env: Vec<String>,
-    env_clear: bool,
     labels: BTreeMap<String, String>,
-    output_file: Option<Arc<File>>,
-    restart: Option<Restart>,
-    detached: bool,
-    cwd: Option<PathBuf>,
-    timeout: Option<Duration>,
-    grace: Option<Duration>,
-    stop_signal: Option<Signal>,
-    max_line: Option<usize>,
-    drain: Option<Duration>,
     buffer: usize,
 }
 
 impl Default for ProcessBuilder {
     fn default() -> Self {
         ProcessBuilder {
+            cmd: Command::new(""),
             commands: Vec::new(),
             script: None,
             as_script: false,
             inline: false,
             script_dir: None,
             script_pattern: DEFAULT_SCRIPT_PATTERN.to_owned(),
-            env: Vec::new(),
-            env_clear: false,
             labels: BTreeMap::new(),
-            output_file: None,
-            restart: None,
-            detached: false,
-            cwd: None,
-            timeout: None,
-            grace: None,
-            stop_signal: None,
-            max_line: None,
-            drain: None,
             buffer: DEFAULT_BUFFER,
         }
     }
@@ -184,14 +168,15 @@ impl ProcessBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.env.extend(entries.into_iter().map(Into::into));
+        let entries: Vec<String> = entries.into_iter().map(Into::into).collect();
+        self.cmd.env_entries(entries);
         self
     }
 
     /// Replaces the environment with only the [`env`](Self::env) entries,
     /// instead of adding them to the inherited one (the default).
     pub fn env_clear(mut self) -> Self {
-        self.env_clear = true;
+        self.cmd.env_clear();
         self
     }
 
@@ -206,26 +191,29 @@ impl ProcessBuilder {
     /// with the process, so pass a [`File::try_clone`] to keep the file open
     /// yourself. Nothing is then readable through the process.
     pub fn output_file(mut self, file: File) -> Self {
-        self.output_file = Some(Arc::new(file));
+        let file = Arc::new(file);
+        self.cmd
+            .stdout(Output::File(file.clone()))
+            .stderr(Output::File(file));
         self
     }
 
     /// Restarts the child on failure (`WithRestartConfig`).
     pub fn restart(mut self, policy: Restart) -> Self {
-        self.restart = Some(policy);
+        self.cmd.restart(policy);
         self
     }
 
     /// Detached (`WithAllowDetachedProcess`): no process group of its own;
     /// close signals only the child and its background jobs live on.
     pub fn detached(mut self) -> Self {
-        self.detached = true;
+        self.cmd.detached(true);
         self
     }
 
     /// The working directory.
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
+        self.cmd.current_dir(dir.into());
         self
     }
 
@@ -236,19 +224,19 @@ impl ProcessBuilder {
     /// [`Process::start_and_wait_combined`] or of a runner is a timeout
     /// too: given both, the smaller wins.
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.cmd.timeout(d);
         self
     }
 
     /// The grace between the stop signal and `SIGKILL` (default 3 s).
     pub fn grace(mut self, d: Duration) -> Self {
-        self.grace = Some(d);
+        self.cmd.grace(d);
         self
     }
 
     /// The signal a stop starts with (default `SIGTERM`).
     pub fn stop_signal(mut self, sig: Signal) -> Self {
-        self.stop_signal = Some(sig);
+        self.cmd.stop_signal(sig);
         self
     }
 
@@ -259,14 +247,14 @@ impl ProcessBuilder {
     /// ([`std::io::Read`]) joins them again. 0 is [`Error::ZeroMaxLine`]
     /// at [`build`](Self::build).
     pub fn max_line(mut self, bytes: usize) -> Self {
-        self.max_line = Some(bytes);
+        self.cmd.max_line(bytes);
         self
     }
 
     /// How long output from processes outside the group that still hold
     /// the pipes is read after the child exits (default 1 s).
     pub fn drain(mut self, d: Duration) -> Self {
-        self.drain = Some(d);
+        self.cmd.drain(d);
         self
     }
 
@@ -303,48 +291,18 @@ impl ProcessBuilder {
                 })
             }
         };
-        let mut cmd = match &script {
-            Some(_) => Command::new("bash"),
+        let mut cmd = self.cmd;
+        match &script {
+            Some(_) => cmd.program = "bash".into(),
             None => {
                 let argv = &self.commands[0];
-                let mut c = Command::new(argv.first().map(String::as_str).unwrap_or(""));
-                c.args(&argv[1.min(argv.len())..]);
-                c
+                cmd.program = argv.first().map(String::as_str).unwrap_or("").into();
+                cmd.args = argv.iter().skip(1).map(Into::into).collect();
             }
-        };
-        if self.env_clear {
-            cmd.env_clear();
         }
-        cmd.env_entries(&self.env).detached(self.detached);
-        if let Some(d) = &self.cwd {
-            cmd.current_dir(d);
-        }
-        if let Some(f) = &self.output_file {
-            cmd.stdout(Output::File(f.clone()))
-                .stderr(Output::File(f.clone()));
-        }
-        if let Some(p) = self.restart {
-            cmd.restart(p);
-        }
-        if let Some(t) = self.timeout {
-            cmd.timeout(t);
-        }
-        if let Some(g) = self.grace {
-            cmd.grace(g);
-        }
-        if let Some(s) = self.stop_signal {
-            cmd.stop_signal(s);
-        }
-        if let Some(m) = self.max_line {
-            cmd.max_line(m);
-        }
-        if let Some(d) = self.drain {
-            cmd.drain(d);
-        }
-        cmd.validate()?;
         Ok(Process {
             shared: Arc::new(Shared::new(self.buffer)),
-            cmd,
+            spec: cmd.prepare()?,
             script,
             inline: self.inline,
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
@@ -369,7 +327,8 @@ struct Resources {
 /// removes its script file.
 pub struct Process {
     shared: Arc<Shared>,
-    cmd: Command,
+    /// Parsed once at build; each start runs a copy with its script.
+    spec: Spec,
     script: Option<String>,
     inline: bool,
     script_dir: PathBuf,
@@ -382,7 +341,7 @@ pub struct Process {
 impl std::fmt::Debug for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Process")
-            .field("program", &self.cmd.get_program())
+            .field("program", &self.spec.program_name)
             .field("pid", &self.pid())
             .field("labels", &self.labels)
             .finish_non_exhaustive()
@@ -458,28 +417,28 @@ impl Process {
     }
 
     fn start_inner(&self, merged: bool, limit: Option<Duration>) -> Result<()> {
-        let mut cmd = self.cmd.clone();
-        if merged && matches!(cmd.stderr, Output::Lines) {
-            cmd.stderr(Output::Stdout);
+        let mut spec = self.spec.clone();
+        if merged && matches!(spec.stderr, Output::Lines) {
+            spec.stderr = Output::Stdout;
         }
         if let Some(l) = limit {
-            cmd.timeout(cmd.timeout.map_or(l, |t| t.min(l)));
+            spec.timeout = Some(spec.timeout.map_or(l, |t| t.min(l)));
         }
         if let Some(s) = &self.script {
             let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
             if self.inline {
                 let m = MemScript::new(s)?;
-                cmd.arg(m.path());
+                spec.push_arg(m.path().as_ref())?;
                 res.mem = Some(m);
             } else {
                 let p = script::write_file(s, &self.script_dir, &self.script_pattern)?;
-                cmd.arg(&*p);
+                spec.push_arg(p.as_os_str())?;
                 res.file = Some(p);
             }
         }
         let driver = Driver::global()?;
         *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
-        driver.start_child(self.shared.clone(), Box::new(cmd))?;
+        driver.start_child(self.shared.clone(), Arc::new(spec))?;
         let st = self.shared.lock();
         let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
         // The driver, alive or dying, answers every start it took.

@@ -31,10 +31,10 @@
 //! | Finished | `finished`; Done once `open_pipes` is 0 too |
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::command::{Command, Signal};
 use crate::exit::{ChildId, Exit};
+use crate::spec::{Spec, StopSpec};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 
@@ -53,10 +53,10 @@ pub(super) struct Slot {
 }
 
 /// What an idle child costs procrun: this, two pipe entries, and, only
-/// when it may restart, a copy of its [`Command`].
+/// when it may restart, its [`Spec`].
 pub(super) struct Child {
-    /// The command, kept only while a restart may need it.
-    pub(super) respawn: Option<Arc<Command>>,
+    /// The spec, kept only while a restart may need it.
+    pub(super) respawn: Option<Arc<Spec>>,
     /// What stopping and reaping need of the command.
     pub(super) stop: StopSpec,
     pub(super) run: Option<Run>,
@@ -81,13 +81,12 @@ pub(super) struct Child {
 
 impl Child {
     /// A child about to start its first run.
-    pub(super) fn new(cmd: &Command) -> Child {
+    pub(super) fn new(spec: &Arc<Spec>) -> Child {
         Child {
-            // Sharing it would need the caller's `Arc`; copying it for a
-            // child that never restarts would cost every idle child ~300
-            // bytes plus the command's strings.
-            respawn: cmd.restart.is_some().then(|| Arc::new(cmd.clone())),
-            stop: StopSpec::of(cmd),
+            // A child that never restarts lets its spec go after the spawn:
+            // an idle child then costs no strings at all.
+            respawn: spec.restart.is_some().then(|| spec.clone()),
+            stop: spec.stop,
             run: None,
             restarts: 0,
             stopping: None,
@@ -112,26 +111,6 @@ impl Child {
         self.run
             .as_ref()
             .is_some_and(|r| r.handle.pidfd().is_none())
-    }
-}
-
-/// The parts of a [`Command`] used after its run started.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct StopSpec {
-    pub(super) detached: bool,
-    pub(super) signal: Signal,
-    pub(super) grace: Duration,
-    pub(super) drain: Duration,
-}
-
-impl StopSpec {
-    fn of(cmd: &Command) -> StopSpec {
-        StopSpec {
-            detached: cmd.detached,
-            signal: cmd.stop_signal,
-            grace: cmd.grace,
-            drain: cmd.drain,
-        }
     }
 }
 

@@ -15,6 +15,7 @@ mod timers;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
@@ -160,8 +161,7 @@ impl Reactor {
     /// [`Error::Spawn`], or the OS error of a pipe or
     /// the epoll registration. Nothing is left running on error.
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
-        cmd.validate()?;
-        self.spawn_child(cmd)
+        self.spawn_spec(Arc::new(cmd.prepare()?))
     }
 
     /// The pid of the child's current run, if one is alive.

@@ -2,6 +2,7 @@
 //! restarting it, stopping it with escalation.
 
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
@@ -10,11 +11,12 @@ use super::children::{Child, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
-use crate::command::{Command, Input, Signal};
+use crate::command::{Input, Signal};
 use crate::error::{Error, Result};
 use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
 use crate::spawn::{spawn, Spawned};
+use crate::spec::Spec;
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
 /// pidfd needs no entry in the pipes slab, whose indexes are the other
@@ -46,11 +48,11 @@ impl Default for ExitPoll {
 
 impl Reactor {
     /// Adds a child and starts its first run; see [`Reactor::spawn`].
-    pub(super) fn spawn_child(&mut self, cmd: &Command) -> Result<ChildId> {
-        let id = self.children.insert(Child::new(cmd));
-        match self.start_run(id.index, cmd) {
+    pub(crate) fn spawn_spec(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
+        let id = self.children.insert(Child::new(&spec));
+        match self.start_run(id.index, &spec) {
             Ok(pid) => {
-                if let Some(t) = cmd.timeout {
+                if let Some(t) = spec.timeout {
                     let key = self.timer_in(t, Timer::Timeout(id));
                     self.children.at_mut(id.index).timeout_timer = key;
                 }
@@ -68,8 +70,8 @@ impl Reactor {
         }
     }
 
-    pub(super) fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {
-        match self.start_run(id.index, cmd) {
+    pub(super) fn restart(&mut self, id: ChildId, spec: &Spec, ctx: &mut Ctx<'_>) {
+        match self.start_run(id.index, spec) {
             Ok(pid) => {
                 let restarts = self.children.at_mut(id.index).restarts;
                 ctx.emit(Event::Started { id, pid, restarts });
@@ -83,11 +85,11 @@ impl Reactor {
         }
     }
 
-    /// Spawns a run of child `index` from `cmd` and registers its fds.
-    pub(super) fn start_run(&mut self, index: u32, cmd: &Command) -> Result<u32> {
+    /// Spawns a run of child `index` from `spec` and registers its fds.
+    pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
-        let max_line = cmd.max_line;
-        let stdin_data = match &cmd.stdin {
+        let max_line = spec.max_line;
+        let stdin_data = match &spec.stdin {
             Input::Bytes(b) => Some(b.clone()),
             _ => None,
         };
@@ -97,7 +99,7 @@ impl Reactor {
             stdin,
             stdout,
             stderr,
-        } = spawn(cmd, use_pidfd, self.null.as_fd())?;
+        } = spawn(spec, use_pidfd, self.null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
         }
@@ -128,7 +130,7 @@ impl Reactor {
         {
             let Some(fd) = fd else { continue };
             // The command was validated, so the limit is not 0.
-            let reader = LineReader::with_max_line(max_line).unwrap_or_default();
+            let reader = LineReader::with_max_line(max_line.get()).unwrap_or_default();
             let pipe = Source::Out(OutPipe::new(fd, index, stream, reader));
             let (t, registered) = self
                 .pipes

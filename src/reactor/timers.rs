@@ -53,11 +53,11 @@ impl Reactor {
                         continue;
                     };
                     c.restart_timer = None;
-                    let cmd = c
+                    let spec = c
                         .respawn
                         .clone()
-                        .expect("a restarting child keeps its command");
-                    self.restart(id, &cmd, ctx);
+                        .expect("a restarting child keeps its spec");
+                    self.restart(id, &spec, ctx);
                 }
                 Timer::ExitPoll => self.exit_poll_due(ctx),
                 Timer::Drain(token) => {

@@ -1,0 +1,144 @@
+//! A [`Command`] parsed into what running it needs: every string a C
+//! string, every limit in a type that cannot be invalid. Made once by
+//! [`Command::prepare`]; spawns and restarts consume it and fail only on
+//! what the world says at spawn time (a program missing from `PATH`, an
+//! exec error), never on what was checked.
+
+use std::ffi::{CString, OsStr};
+use std::num::NonZeroUsize;
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+use crate::command::{Command, Input, Output, Restart, Signal};
+use crate::error::{Error, Result};
+
+/// A checked command, ready to spawn as often as restarts need.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    /// The program as given, for messages.
+    pub(crate) program_name: String,
+    /// The program as given: a path when it holds a `/`, else a name
+    /// looked up on the child's `PATH` at each spawn, as `execvp` does.
+    pub(crate) program: CString,
+    /// `argv`, the program first.
+    pub(crate) argv: Vec<CString>,
+    /// Start from an empty environment instead of procrun's own.
+    pub(crate) env_clear: bool,
+    /// Changes to the environment in the order given: the key, and the
+    /// whole `KEY=VALUE` entry or `None` to remove the key.
+    pub(crate) env: Vec<(Vec<u8>, Option<CString>)>,
+    pub(crate) cwd: Option<CString>,
+    pub(crate) stdin: Input,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+    pub(crate) max_line: NonZeroUsize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) stop: StopSpec,
+    pub(crate) restart: Option<Restart>,
+}
+
+/// What stopping and reaping a run need of its command.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StopSpec {
+    pub(crate) detached: bool,
+    pub(crate) signal: Signal,
+    pub(crate) grace: Duration,
+    pub(crate) drain: Duration,
+}
+
+impl Spec {
+    /// Adds an argument: the script path a [`Process`](crate::Process)
+    /// hands to bash at each start.
+    pub(crate) fn push_arg(&mut self, arg: &OsStr) -> Result<()> {
+        self.argv.push(c_string("argument", arg.as_bytes())?);
+        Ok(())
+    }
+}
+
+impl Command {
+    /// Checks the command and parses it into a [`Spec`]; see
+    /// [`Command::validate`] for what is checked.
+    pub(crate) fn prepare(&self) -> Result<Spec> {
+        if self.program.is_empty() {
+            return Err(Error::EmptyProgram);
+        }
+        let program = c_string("program", self.program.as_bytes())?;
+        let mut argv = Vec::with_capacity(1 + self.args.len());
+        argv.push(program.clone());
+        for a in &self.args {
+            argv.push(c_string("argument", a.as_bytes())?);
+        }
+        let mut env = Vec::with_capacity(self.env.len() + self.env_entries.len());
+        for (k, v) in &self.env {
+            let key = k.as_bytes();
+            if key.is_empty() || key.contains(&b'=') {
+                return Err(Error::InvalidEnv {
+                    entry: k.to_string_lossy().into_owned(),
+                });
+            }
+            c_string("env key", key)?;
+            let entry = match v {
+                Some(v) => {
+                    c_string("env value", v.as_bytes())?;
+                    Some(c_string("env value", &[key, b"=", v.as_bytes()].concat())?)
+                }
+                None => None,
+            };
+            env.push((key.to_vec(), entry));
+        }
+        let mut seen: Vec<&str> = Vec::with_capacity(self.env_entries.len());
+        for e in &self.env_entries {
+            let entry = c_string("env entry", e.as_bytes())?;
+            let key = match e.split_once('=') {
+                Some((k, _)) if !k.is_empty() => k,
+                _ => return Err(Error::InvalidEnv { entry: e.clone() }),
+            };
+            if seen.contains(&key) {
+                return Err(Error::DuplicateEnv {
+                    key: key.to_owned(),
+                });
+            }
+            seen.push(key);
+            env.push((key.as_bytes().to_vec(), Some(entry)));
+        }
+        let cwd = match &self.cwd {
+            Some(dir) => {
+                let c = c_string("working directory", dir.as_os_str().as_bytes())?;
+                if !dir.is_dir() {
+                    return Err(Error::CwdNotFound { path: dir.clone() });
+                }
+                Some(c)
+            }
+            None => None,
+        };
+        let max_line = NonZeroUsize::new(self.max_line).ok_or(Error::ZeroMaxLine)?;
+        Ok(Spec {
+            program_name: self.program.to_string_lossy().into_owned(),
+            program,
+            argv,
+            env_clear: self.env_clear,
+            env,
+            cwd,
+            stdin: self.stdin.clone(),
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            max_line,
+            timeout: self.timeout,
+            stop: StopSpec {
+                detached: self.detached,
+                signal: self.stop_signal,
+                grace: self.grace,
+                drain: self.drain,
+            },
+            restart: self.restart,
+        })
+    }
+}
+
+/// `bytes` as a C string, or [`Error::NulByte`] naming `what`.
+fn c_string(what: &'static str, bytes: &[u8]) -> Result<CString> {
+    CString::new(bytes).map_err(|_| Error::NulByte {
+        what,
+        value: String::from_utf8_lossy(bytes).into_owned(),
+    })
+}
