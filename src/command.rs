@@ -182,7 +182,7 @@ impl Restart {
 ///
 /// Nothing is checked while building; [`Reactor::spawn`](crate::Reactor::spawn)
 /// validates the whole command first and reports the first problem as a
-/// typed [`Error`] (see [`Command::validate`]).
+/// typed [`Error`](crate::Error) (see [`Command::validate`]).
 ///
 /// Defaults: stdin is `/dev/null`; stdout and stderr are read as lines; the
 /// child leads its own process group; the environment is inherited; the
@@ -271,8 +271,8 @@ impl Command {
 
     /// Adds `KEY=VALUE` entries (gpud's `WithEnvs`), checked when spawned:
     /// an entry without `=` or with an empty key is
-    /// [`Error::InvalidEnv`], a key given twice among these entries is
-    /// [`Error::DuplicateEnv`].
+    /// [`Error::InvalidEnv`](crate::Error::InvalidEnv), a key given twice among these entries is
+    /// [`Error::DuplicateEnv`](crate::Error::DuplicateEnv).
     pub fn env_entries<I, S>(&mut self, entries: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
@@ -337,7 +337,7 @@ impl Command {
     }
 
     /// The longest line delivered whole (default 64 KiB); longer lines come
-    /// in pieces flagged partial. 0 is [`Error::ZeroMaxLine`] at spawn.
+    /// in pieces flagged partial. 0 is [`Error::ZeroMaxLine`](crate::Error::ZeroMaxLine) at spawn.
     pub fn max_line(&mut self, bytes: usize) -> &mut Command {
         self.max_line = bytes;
         self
@@ -401,9 +401,9 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// [`Error::EmptyProgram`], [`Error::NulByte`], [`Error::InvalidEnv`],
-    /// [`Error::DuplicateEnv`], [`Error::CwdNotFound`],
-    /// [`Error::ZeroMaxLine`].
+    /// [`Error::EmptyProgram`](crate::Error::EmptyProgram), [`Error::NulByte`](crate::Error::NulByte), [`Error::InvalidEnv`](crate::Error::InvalidEnv),
+    /// [`Error::DuplicateEnv`](crate::Error::DuplicateEnv), [`Error::CwdNotFound`](crate::Error::CwdNotFound),
+    /// [`Error::ZeroMaxLine`](crate::Error::ZeroMaxLine).
     ///
     /// # Examples
     ///
