@@ -11,6 +11,9 @@
 //!   inserted per iteration.
 //!
 //! Read the results as ratios within one run: the machine is shared.
+//!
+//! It drives the `timer` module directly, which is public only with the
+//! `internals` feature: `cargo bench --features internals --bench timer`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};

@@ -7,6 +7,9 @@
 //! [`Line`]. It does no I/O and keeps no clock, so any byte source can drive
 //! it.
 //!
+//! Not part of procrun's API: the module is public only with the
+//! `internals` feature, for the benches and fuzz targets.
+//!
 //! # The contract
 //!
 //! - A line ends at `\n`, which is not part of it. Empty lines are lines.
@@ -51,7 +54,8 @@
 //!
 //! # Examples
 //!
-//! ```
+#![cfg_attr(feature = "internals", doc = "```")]
+#![cfg_attr(not(feature = "internals"), doc = "```ignore")]
 //! use procrun::lines::LineReader;
 //!
 //! let mut reader = LineReader::new();
@@ -85,7 +89,8 @@ impl<'a> Line<'a> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut got = Vec::new();
@@ -102,7 +107,8 @@ impl<'a> Line<'a> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::with_max_line(4).unwrap();
@@ -131,7 +137,8 @@ impl<'a> Line<'a> {
 ///
 /// # Examples
 ///
-/// ```
+#[cfg_attr(feature = "internals", doc = "```")]
+#[cfg_attr(not(feature = "internals"), doc = "```ignore")]
 /// use procrun::lines::LineReader;
 ///
 /// let mut reader = LineReader::new();
@@ -164,7 +171,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::{LineReader, DEFAULT_MAX_LINE};
     ///
     /// assert_eq!(LineReader::new().max_line(), DEFAULT_MAX_LINE);
@@ -185,7 +193,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// assert_eq!(LineReader::with_max_line(80).unwrap().max_line(), 80);
@@ -224,7 +233,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::new();
@@ -263,7 +273,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::new();
