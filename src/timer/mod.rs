@@ -59,6 +59,10 @@
 
 mod clock;
 mod level;
+// Compiled for the tests, and with `internals` for the fuzz target, which
+// checks the wheel against the same model.
+#[cfg(any(test, feature = "internals"))]
+pub mod model;
 mod slab;
 #[cfg(test)]
 mod tests;
