@@ -8,6 +8,9 @@
 //! match; `memchr_walk` visits every match and the length of every line, as
 //! any splitter has to. Lines per second are bytes per second divided by the
 //! line length (the `\n` included).
+//!
+//! It drives the `lines` module directly, which is public only with the
+//! `internals` feature: `cargo bench --features internals --bench lines`.
 
 use std::hint::black_box;
 use std::io::BufRead;

@@ -11,6 +11,15 @@
 //!   inserted per iteration.
 //!
 //! Read the results as ratios within one run: the machine is shared.
+//!
+//! It drives the `timer` module directly, which is public only with the
+//! `internals` feature: `cargo bench --features internals --bench timer`.
+
+// The unit tests' seeded generator, so every structure sees the same
+// deadlines; only part of it is used here.
+#[allow(dead_code)]
+#[path = "../src/testutil.rs"]
+mod testutil;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -18,24 +27,12 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use procrun::timer::{TimerKey, Wheel};
+use testutil::Rng;
 
 const SIZES: [usize; 2] = [1_000, 100_000];
 
 /// Insert+cancel deadlines lie up to a minute ahead.
 const CANCEL_SPAN: u64 = 60_000;
-
-/// splitmix64, so every structure sees the same deadlines.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
 
 /// What each contender offers: the job of the reactor's timers.
 trait Timers: Default {
@@ -174,7 +171,7 @@ impl<T: Timers> CancelLoad<T> {
         let mut timers = T::default();
         let mut rng = Rng(1);
         let ring = (0..live as u64)
-            .map(|v| timers.insert(1 + rng.below(CANCEL_SPAN), v))
+            .map(|v| timers.insert(1 + rng.below_u64(CANCEL_SPAN), v))
             .collect();
         CancelLoad {
             timers,
@@ -187,7 +184,7 @@ impl<T: Timers> CancelLoad<T> {
     fn step(&mut self) {
         let old = self.ring[self.next];
         let value = self.timers.cancel(old).expect("oldest timer is live");
-        let deadline = 1 + self.rng.below(CANCEL_SPAN);
+        let deadline = 1 + self.rng.below_u64(CANCEL_SPAN);
         self.ring[self.next] = self.timers.insert(deadline, black_box(value));
         self.next = (self.next + 1) % self.ring.len();
     }
@@ -209,7 +206,7 @@ impl<T: Timers> ExpireLoad<T> {
         let mut rng = Rng(2);
         let span = live as u64;
         for v in 0..span {
-            timers.insert(1 + rng.below(span), v);
+            timers.insert(1 + rng.below_u64(span), v);
         }
         ExpireLoad {
             timers,
@@ -225,7 +222,7 @@ impl<T: Timers> ExpireLoad<T> {
         self.fired.clear();
         self.timers.expire(self.now, &mut self.fired);
         for &value in &self.fired {
-            let deadline = self.now + 1 + self.rng.below(self.span);
+            let deadline = self.now + 1 + self.rng.below_u64(self.span);
             self.timers.insert(deadline, black_box(value));
         }
     }

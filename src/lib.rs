@@ -4,7 +4,7 @@
 //! One single-threaded [`Reactor`] on epoll watches every child through its
 //! pidfd and reads its nonblocking pipes; output is split into lines with
 //! `memchr` and handed out without copying; restarts, kill escalation and
-//! timeouts run off one [timer wheel](timer). On top of it, a blocking
+//! timeouts run off one timer wheel. On top of it, a blocking
 //! [`Process`] API covers what gpud's Go package `pkg/process` offers, and
 //! [`procfs`] looks at the host's processes through `/proc`.
 //!
@@ -184,7 +184,17 @@
 mod command;
 mod error;
 mod exit;
+// The pure parts are public only with the off-by-default `internals`
+// feature, which the benches and fuzz targets enable: a `#[doc(hidden)]`
+// module would still be reachable, and so semver surface. Their doc
+// examples run under the feature (`scripts/test`). Without it the reactor
+// uses only part of their API; the rest is for tests, benches and fuzz, and
+// is linted with the feature on.
+#[cfg(feature = "internals")]
 pub mod lines;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code)]
+mod lines;
 mod process;
 pub mod procfs;
 mod reactor;
@@ -194,7 +204,12 @@ mod spec;
 mod sys;
 #[cfg(test)]
 mod testutil;
+// Public only with `internals`, as `lines` is.
+#[cfg(feature = "internals")]
 pub mod timer;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code)]
+mod timer;
 
 pub use command::{Command, Input, Output, Restart, Signal};
 pub use error::{Error, Result};

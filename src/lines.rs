@@ -7,6 +7,9 @@
 //! [`Line`]. It does no I/O and keeps no clock, so any byte source can drive
 //! it.
 //!
+//! Not part of procrun's API: the module is public only with the
+//! `internals` feature, for the benches and fuzz targets.
+//!
 //! # The contract
 //!
 //! - A line ends at `\n`, which is not part of it. Empty lines are lines.
@@ -51,7 +54,8 @@
 //!
 //! # Examples
 //!
-//! ```
+#![cfg_attr(feature = "internals", doc = "```")]
+#![cfg_attr(not(feature = "internals"), doc = "```ignore")]
 //! use procrun::lines::LineReader;
 //!
 //! let mut reader = LineReader::new();
@@ -61,6 +65,11 @@
 //! reader.finish(|line| lines.push(line.bytes().to_vec()));
 //! assert_eq!(lines, [&b"one"[..], b"two", b"", b"thr"]);
 //! ```
+
+// Compiled for the tests, and with `internals` for the fuzz target, which
+// checks the reader against the same model.
+#[cfg(any(test, feature = "internals"))]
+pub mod model;
 
 use memchr::{memchr, memchr_iter};
 
@@ -85,7 +94,8 @@ impl<'a> Line<'a> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut got = Vec::new();
@@ -102,7 +112,8 @@ impl<'a> Line<'a> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::with_max_line(4).unwrap();
@@ -131,7 +142,8 @@ impl<'a> Line<'a> {
 ///
 /// # Examples
 ///
-/// ```
+#[cfg_attr(feature = "internals", doc = "```")]
+#[cfg_attr(not(feature = "internals"), doc = "```ignore")]
 /// use procrun::lines::LineReader;
 ///
 /// let mut reader = LineReader::new();
@@ -164,7 +176,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::{LineReader, DEFAULT_MAX_LINE};
     ///
     /// assert_eq!(LineReader::new().max_line(), DEFAULT_MAX_LINE);
@@ -185,7 +198,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// assert_eq!(LineReader::with_max_line(80).unwrap().max_line(), 80);
@@ -224,7 +238,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::new();
@@ -263,7 +278,8 @@ impl LineReader {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use procrun::lines::LineReader;
     ///
     /// let mut reader = LineReader::new();
@@ -420,69 +436,27 @@ fn emit_long<F: FnMut(Line<'_>)>(mut line: &[u8], max: usize, on_line: &mut F) {
 
 #[cfg(test)]
 mod tests {
+    use super::model::{self, Lines};
     use super::*;
     use crate::testutil::Rng;
-
-    type Out = Vec<(Vec<u8>, bool)>;
-
-    /// The contract, written as plainly as possible: the whole stream at
-    /// once, cut at `\n`, one `\r` dropped before each `\n`, then each line
-    /// cut into pieces of `max`.
-    fn model(stream: &[u8], max: usize) -> Out {
-        fn pieces(mut content: &[u8], max: usize, out: &mut Out) {
-            while content.len() > max {
-                out.push((content[..max].to_vec(), true));
-                content = &content[max..];
-            }
-            out.push((content.to_vec(), false));
-        }
-        let mut out = Vec::new();
-        let mut lines: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
-        // What follows the last `\n` (or the whole stream if there is none).
-        let tail = lines.pop().unwrap();
-        for line in lines {
-            pieces(line.strip_suffix(b"\r").unwrap_or(line), max, &mut out);
-        }
-        if !tail.is_empty() {
-            pieces(tail, max, &mut out);
-        }
-        out
-    }
-
-    /// Feeds `stream` to a reader in chunks of the given sizes (the last
-    /// chunk takes whatever is left), checking the memory bound after each.
-    fn run(stream: &[u8], max: usize, sizes: impl IntoIterator<Item = usize>) -> Out {
-        let mut reader = LineReader::with_max_line(max).unwrap();
-        let mut out = Vec::new();
-        let mut push = |line: Line<'_>| out.push((line.bytes().to_vec(), line.is_partial()));
-        let mut rest = stream;
-        let mut sizes = sizes.into_iter();
-        while !rest.is_empty() {
-            let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
-            reader.feed(&rest[..n], &mut push);
-            rest = &rest[n..];
-            let bound = max.saturating_add(1);
-            assert!(reader.pending() <= bound, "pending {}", reader.pending());
-            assert!(reader.carry.capacity() <= bound);
-        }
-        reader.finish(&mut push);
-        assert_eq!(reader.pending(), 0);
-        out
-    }
 
     /// Checks the model against `expected`, then the reader against the
     /// model with every uniform chunk size from 1 byte to the whole stream.
     fn check(stream: &[u8], max: usize, expected: &[(&[u8], bool)]) {
-        let want = model(stream, max);
-        let expected: Out = expected.iter().map(|&(b, p)| (b.to_vec(), p)).collect();
+        let want = model::split(stream, max);
+        let expected: Lines = expected.iter().map(|&(b, p)| (b.to_vec(), p)).collect();
         assert_eq!(want, expected, "model disagrees with the expectation");
         check_every_chunking(stream, max, &want);
     }
 
-    fn check_every_chunking(stream: &[u8], max: usize, want: &Out) {
-        assert_eq!(&run(stream, max, []), want, "whole stream, max {max}");
+    fn check_every_chunking(stream: &[u8], max: usize, want: &Lines) {
+        assert_eq!(
+            &model::feed(stream, max, []),
+            want,
+            "whole stream, max {max}"
+        );
         for size in 1..=stream.len() {
-            let got = run(stream, max, std::iter::repeat(size));
+            let got = model::feed(stream, max, std::iter::repeat(size));
             assert_eq!(&got, want, "stream {stream:?}, max {max}, chunks of {size}");
         }
     }
@@ -492,7 +466,10 @@ mod tests {
         check(b"ab\r\ncd\r\n", 4, &[(b"ab", false), (b"cd", false)]);
         check(b"\r\n\r\n", 4, &[(b"", false), (b"", false)]);
         // Chunks of 3 split both `\r\n`s of this stream.
-        assert_eq!(run(b"ab\r\ncd\r\n", 4, [3]), model(b"ab\r\ncd\r\n", 4));
+        assert_eq!(
+            model::feed(b"ab\r\ncd\r\n", 4, [3]),
+            model::split(b"ab\r\ncd\r\n", 4)
+        );
     }
 
     #[test]
@@ -598,12 +575,12 @@ mod tests {
             let len = rng.below(40);
             let stream: Vec<u8> = (0..len).map(|_| alphabet[rng.below(6)]).collect();
             let max = 1 + rng.below(8);
-            let want = model(&stream, max);
+            let want = model::split(&stream, max);
             check_every_chunking(&stream, max, &want);
             for _ in 0..8 {
                 // Sizes of 0 feed empty chunks in between.
                 let sizes: Vec<usize> = (0..len + 1).map(|_| rng.below(2 * max + 3)).collect();
-                let got = run(&stream, max, sizes.iter().copied());
+                let got = model::feed(&stream, max, sizes.iter().copied());
                 assert_eq!(got, want, "stream {stream:?}, max {max}, chunks {sizes:?}");
             }
         }
@@ -697,7 +674,7 @@ mod tests {
     #[test]
     fn max_line_of_usize_max_splits_lines_in_every_chunking() {
         let stream = b"one\r\ntwo\n\nthree\r\rfour\nlast\r";
-        let want = model(stream, usize::MAX);
+        let want = model::split(stream, usize::MAX);
         assert_eq!(want.len(), 5);
         assert!(want.iter().all(|(_, partial)| !partial));
         check_every_chunking(stream, usize::MAX, &want);
@@ -708,7 +685,7 @@ mod tests {
         let len = 1 << 20;
         let mut stream: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
         stream.extend_from_slice(b"\r\nz\n");
-        let want = model(&stream, usize::MAX);
+        let want = model::split(&stream, usize::MAX);
         assert_eq!(
             want,
             [(stream[..len].to_vec(), false), (b"z".to_vec(), false)]
@@ -730,9 +707,12 @@ mod tests {
     #[test]
     fn max_line_near_usize_max_does_not_overflow() {
         for max in [usize::MAX - 1, usize::MAX / 2 + 1, isize::MAX as usize] {
-            let want = model(b"ab\r", max);
-            assert_eq!(run(b"ab\r", max, [1]), want, "max {max}");
-            assert_eq!(run(b"ab\r\ncd", max, [2]), model(b"ab\r\ncd", max));
+            let want = model::split(b"ab\r", max);
+            assert_eq!(model::feed(b"ab\r", max, [1]), want, "max {max}");
+            assert_eq!(
+                model::feed(b"ab\r\ncd", max, [2]),
+                model::split(b"ab\r\ncd", max)
+            );
         }
     }
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the unit tests.
+//! Helpers shared by the unit tests, and by the timer bench, which includes
+//! this file by path: a bench cannot see a test-only module.
 
 /// splitmix64: a fixed-seed source of test inputs, so a failure replays.
 #[derive(Debug)]

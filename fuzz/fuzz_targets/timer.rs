@@ -4,10 +4,9 @@
 //! must never be later than the earliest due tick nor let a waiting loop spin.
 #![no_main]
 
-use std::collections::{BTreeMap, HashMap};
-
 use libfuzzer_sys::fuzz_target;
-use procrun::timer::{TimerKey, Wheel};
+use procrun::timer::model::Model;
+use procrun::timer::Wheel;
 
 struct Input<'a>(&'a [u8]);
 
@@ -45,48 +44,10 @@ impl Input<'_> {
     }
 }
 
-#[derive(Default)]
-struct Model {
-    elapsed: u64,
-    due: BTreeMap<(u64, u64), TimerKey>,
-    live: HashMap<TimerKey, (u64, u64)>,
-}
-
-impl Model {
-    fn remove(&mut self, key: TimerKey) -> Option<(u64, u64)> {
-        let (due, value) = self.live.remove(&key)?;
-        self.due.remove(&(due, value));
-        Some((due, value))
-    }
-
-    fn earliest(&self) -> Option<u64> {
-        self.due.keys().next().map(|&(due, _)| due)
-    }
-}
-
-fn fire(wheel: &mut Wheel<u64>, model: &mut Model, now: u64, one: bool) {
-    let target = now.max(model.elapsed);
-    while let Some((key, value)) = wheel.poll(now) {
-        let (due, v) = model.remove(key).expect("fired a dead key");
-        assert_eq!(v, value);
-        assert_eq!(due, wheel.elapsed(), "fired at the wrong tick");
-        assert!(due <= target);
-        assert!(model.earliest().map_or(true, |next| next >= due), "out of order");
-        model.elapsed = due;
-        if one {
-            return;
-        }
-    }
-    assert!(model.earliest().map_or(true, |due| due > target), "missed a due timer");
-    assert_eq!(wheel.elapsed(), target);
-    model.elapsed = target;
-    assert!(wheel.next_deadline().map_or(true, |t| t > target), "would spin");
-}
-
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let mut wheel = Wheel::new();
-    let mut model = Model::default();
+    let mut model = Model::new();
     let mut keys = Vec::new();
     let mut next_value = 0;
     while let Some(op) = input.byte() {
@@ -95,9 +56,7 @@ fuzz_target!(|data: &[u8]| {
             0 => {
                 let deadline = input.tick(kind, wheel.elapsed());
                 let key = wheel.insert(deadline, next_value);
-                let due = deadline.max(model.elapsed);
-                model.due.insert((due, next_value), key);
-                assert!(model.live.insert(key, (due, next_value)).is_none());
+                model.insert(key, deadline, next_value);
                 keys.push(key);
                 next_value += 1;
             }
@@ -106,8 +65,7 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 }
                 let key = keys[input.uint(2) as usize % keys.len()];
-                let expected = model.remove(key).map(|(_, v)| v);
-                assert_eq!(wheel.cancel(key), expected);
+                assert_eq!(wheel.cancel(key), model.cancel(key));
             }
             2 => {
                 let now = if kind & 1 == 0 {
@@ -115,25 +73,14 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     input.tick(kind >> 1, wheel.elapsed())
                 };
-                fire(&mut wheel, &mut model, now, false);
+                model.fire(&mut wheel, now, false);
             }
             _ => {
                 let now = input.tick(kind, wheel.elapsed());
-                fire(&mut wheel, &mut model, now, true);
+                model.fire(&mut wheel, now, true);
             }
         }
-        assert_eq!(wheel.len(), model.live.len());
-        match (wheel.next_deadline(), model.earliest()) {
-            (None, None) => {}
-            (Some(t), Some(earliest)) => assert!(wheel.elapsed() <= t && t <= earliest),
-            other => panic!("next_deadline disagrees: {other:?}"),
-        }
+        model.check(&wheel);
     }
-    let mut waits = 0;
-    while let Some(t) = wheel.next_deadline() {
-        fire(&mut wheel, &mut model, t, false);
-        waits += 1;
-        assert!(waits <= 8 * (model.live.len() + 1) + 1000, "next_deadline spins");
-    }
-    assert!(model.live.is_empty());
+    model.drain(&mut wheel);
 });

@@ -14,7 +14,8 @@ const NANOS_PER_TICK: u128 = 1_000_000;
 ///
 /// # Examples
 ///
-/// ```
+#[cfg_attr(feature = "internals", doc = "```")]
+#[cfg_attr(not(feature = "internals"), doc = "```ignore")]
 /// use std::time::{Duration, Instant};
 /// use procrun::timer::{Clock, Wheel};
 ///
@@ -40,7 +41,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let clock = procrun::timer::Clock::new();
     /// assert_eq!(clock.now_tick(clock.origin()), 0);
     /// ```
@@ -52,7 +54,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use std::time::{Duration, Instant};
     /// let origin = Instant::now();
     /// let clock = procrun::timer::Clock::with_origin(origin);
@@ -66,7 +69,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let origin = std::time::Instant::now();
     /// assert_eq!(procrun::timer::Clock::with_origin(origin).origin(), origin);
     /// ```
@@ -80,7 +84,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use std::time::{Duration, Instant};
     /// let origin = Instant::now();
     /// let clock = procrun::timer::Clock::with_origin(origin);
@@ -100,7 +105,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use std::time::{Duration, Instant};
     /// let origin = Instant::now();
     /// let clock = procrun::timer::Clock::with_origin(origin);
@@ -120,7 +126,8 @@ impl Clock {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// use std::time::{Duration, Instant};
     /// let origin = Instant::now();
     /// let clock = procrun::timer::Clock::with_origin(origin);

@@ -6,6 +6,9 @@
 //! place that turns [`Instant`](std::time::Instant)s into ticks (deadlines
 //! rounded up, so a timer never fires early).
 //!
+//! Not part of procrun's API: the module is public only with the
+//! `internals` feature, for the benches and fuzz targets.
+//!
 //! # Layout
 //!
 //! Six levels of 64 slots: level 0 has 1 ms slots and spans 64 ms, level 1
@@ -36,7 +39,8 @@
 //!
 //! # Examples
 //!
-//! ```
+#![cfg_attr(feature = "internals", doc = "```")]
+#![cfg_attr(not(feature = "internals"), doc = "```ignore")]
 //! use procrun::timer::Wheel;
 //!
 //! let mut wheel = Wheel::new();
@@ -55,6 +59,10 @@
 
 mod clock;
 mod level;
+// Compiled for the tests, and with `internals` for the fuzz target, which
+// checks the wheel against the same model.
+#[cfg(any(test, feature = "internals"))]
+pub mod model;
 mod slab;
 #[cfg(test)]
 mod tests;
@@ -85,7 +93,8 @@ pub struct TimerKey {
 ///
 /// # Examples
 ///
-/// ```
+#[cfg_attr(feature = "internals", doc = "```")]
+#[cfg_attr(not(feature = "internals"), doc = "```ignore")]
 /// use procrun::timer::Wheel;
 ///
 /// let mut wheel = Wheel::new();
@@ -126,7 +135,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let wheel = procrun::timer::Wheel::<()>::new();
     /// assert_eq!(wheel.elapsed(), 0);
     /// assert!(wheel.is_empty());
@@ -149,7 +159,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::<()>::new();
     /// wheel.advance(42, |_, _| {});
     /// assert_eq!(wheel.elapsed(), 42);
@@ -164,7 +175,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// wheel.insert(5, ());
     /// assert_eq!(wheel.len(), 1);
@@ -177,7 +189,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// assert!(wheel.is_empty());
     /// let key = wheel.insert(5, ());
@@ -200,7 +213,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// wheel.advance(100, |_, _| {});
     /// let late = wheel.insert(50, "late");
@@ -224,7 +238,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// let old = wheel.insert(5, "old");
     /// assert_eq!(wheel.cancel(old), Some("old"));
@@ -245,7 +260,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// let key = wheel.insert(5, ());
     /// assert_eq!(wheel.deadline(key), Some(5));
@@ -274,7 +290,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// assert_eq!(wheel.next_deadline(), None);
     /// wheel.insert(90_000, ());
@@ -300,7 +317,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// let b = wheel.insert(20, 'b');
     /// let a = wheel.insert(10, 'a');
@@ -338,7 +356,8 @@ impl<T> Wheel<T> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "internals", doc = "```")]
+    #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
     /// let mut wheel = procrun::timer::Wheel::new();
     /// for tick in [30, 10, 20, 40] {
     ///     wheel.insert(tick, tick);

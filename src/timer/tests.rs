@@ -1,7 +1,7 @@
-use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::level::{level_range, slot_range, NUM_LEVELS, WHEEL_RANGE};
+use super::model::Model;
 use super::slab::{ListId, NIL};
 use super::{Clock, TimerKey, Wheel};
 use crate::testutil::Rng;
@@ -170,37 +170,6 @@ fn timer_at_every_level_edge_fires_on_its_tick_and_not_before() {
     }
 }
 
-/// The wheel's contract, written the obvious way: every live timer with the
-/// tick from which it is due (its deadline, or the wheel's tick when it was
-/// inserted late), ordered in a BTreeMap.
-#[derive(Default)]
-struct Model {
-    elapsed: u64,
-    due: BTreeMap<(u64, u64), TimerKey>,
-    live: HashMap<TimerKey, (u64, u64)>,
-}
-
-impl Model {
-    fn insert(&mut self, key: TimerKey, deadline: u64, value: u64) {
-        let due = deadline.max(self.elapsed);
-        self.due.insert((due, value), key);
-        assert!(
-            self.live.insert(key, (due, value)).is_none(),
-            "key reissued"
-        );
-    }
-
-    fn remove(&mut self, key: TimerKey) -> Option<(u64, u64)> {
-        let (due, value) = self.live.remove(&key)?;
-        self.due.remove(&(due, value));
-        Some((due, value))
-    }
-
-    fn earliest(&self) -> Option<u64> {
-        self.due.keys().next().map(|&(due, _)| due)
-    }
-}
-
 /// A deadline drawn from every scale the wheel distinguishes.
 fn any_deadline(rng: &mut Rng, elapsed: u64) -> u64 {
     match rng.below_u64(16) {
@@ -231,45 +200,10 @@ fn any_now(rng: &mut Rng, wheel: &Wheel<u64>) -> u64 {
     }
 }
 
-/// Checks what the wheel hands out at `now` against the model; `one` polls a
-/// single time instead of advancing.
-fn check_fire(wheel: &mut Wheel<u64>, model: &mut Model, now: u64, one: bool) {
-    let target = now.max(model.elapsed);
-    let mut fired = Vec::new();
-    loop {
-        let before = wheel.elapsed();
-        match wheel.poll(now) {
-            Some((key, value)) => {
-                let (due, v) = model.remove(key).expect("fired a dead key");
-                assert_eq!(v, value);
-                // Handed out in order, exactly at the tick it became due.
-                assert!(model.earliest().map_or(true, |next| next >= due));
-                assert!(before <= wheel.elapsed() && wheel.elapsed() <= target);
-                assert_eq!(due, wheel.elapsed(), "fired at the wrong tick");
-                model.elapsed = wheel.elapsed();
-                fired.push(key);
-                if one {
-                    return;
-                }
-            }
-            None => break,
-        }
-    }
-    assert!(
-        model.earliest().map_or(true, |due| due > target),
-        "missed a due timer"
-    );
-    assert_eq!(wheel.elapsed(), target);
-    model.elapsed = target;
-    // No spinning: after a poll that found nothing, the next deadline is
-    // strictly ahead.
-    assert!(wheel.next_deadline().map_or(true, |t| t > target));
-}
-
 fn run_model(seed: u64, steps: usize) {
     let mut rng = Rng(seed);
     let mut wheel = Wheel::new();
-    let mut model = Model::default();
+    let mut model = Model::new();
     let mut keys = Vec::new();
     let mut next_value = 0;
     for step in 0..steps {
@@ -284,44 +218,25 @@ fn run_model(seed: u64, steps: usize) {
             4..=5 if !keys.is_empty() => {
                 // Old keys stay in the list, so stale keys are tried too.
                 let key = keys[rng.below_u64(keys.len() as u64) as usize];
-                let expected = model.remove(key).map(|(_, v)| v);
+                let expected = model.cancel(key);
                 assert_eq!(wheel.cancel(key), expected, "seed {seed} step {step}");
             }
             6..=7 => {
                 let now = any_now(&mut rng, &wheel);
-                check_fire(&mut wheel, &mut model, now, false);
+                model.fire(&mut wheel, now, false);
             }
             _ => {
                 let now = any_now(&mut rng, &wheel);
-                check_fire(&mut wheel, &mut model, now, true);
+                model.fire(&mut wheel, now, true);
             }
         }
-        assert_eq!(wheel.len(), model.live.len());
-        match (wheel.next_deadline(), model.earliest()) {
-            (None, None) => {}
-            (Some(t), Some(earliest)) => assert!(
-                wheel.elapsed() <= t && t <= earliest,
-                "seed {seed} step {step}: next_deadline {t} earliest {earliest}"
-            ),
-            other => panic!("seed {seed} step {step}: {other:?}"),
-        }
+        model.check(&wheel);
         if step % 64 == 0 {
             wheel.check_invariants();
         }
     }
     wheel.check_invariants();
-    // Drain by waiting for next_deadline as a reactor does; each wait fires a
-    // timer or sorts a slot into lower levels, so this ends quickly.
-    let mut waits = 0;
-    while let Some(t) = wheel.next_deadline() {
-        check_fire(&mut wheel, &mut model, t, false);
-        waits += 1;
-        assert!(
-            waits <= 8 * (model.live.len() + 1) + 1000,
-            "next_deadline spins"
-        );
-    }
-    assert!(model.live.is_empty());
+    model.drain(&mut wheel);
 }
 
 #[test]
@@ -335,11 +250,11 @@ fn wheel_matches_btreemap_model_over_random_operations() {
 fn next_deadline_is_exact_while_nothing_is_cancelled() {
     let mut rng = Rng(7);
     let mut wheel = Wheel::new();
-    let mut model = Model::default();
+    let mut model = Model::new();
     for value in 0..20_000 {
         if rng.below_u64(3) == 0 {
             let now = any_now(&mut rng, &wheel);
-            check_fire(&mut wheel, &mut model, now, rng.below_u64(2) == 0);
+            model.fire(&mut wheel, now, rng.below_u64(2) == 0);
         } else {
             let deadline = any_deadline(&mut rng, wheel.elapsed());
             let key = wheel.insert(deadline, value);
