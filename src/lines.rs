@@ -73,7 +73,7 @@ pub mod model;
 
 use memchr::{memchr, memchr_iter};
 
-use crate::error::{Error, Result};
+use std::num::NonZeroUsize;
 
 /// The maximum line length of [`LineReader::new`]: 64 KiB.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
@@ -114,9 +114,10 @@ impl<'a> Line<'a> {
     ///
     #[cfg_attr(feature = "internals", doc = "```")]
     #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
+    /// use std::num::NonZeroUsize;
     /// use procrun::lines::LineReader;
     ///
-    /// let mut reader = LineReader::with_max_line(4).unwrap();
+    /// let mut reader = LineReader::with_max_line(NonZeroUsize::new(4).unwrap());
     /// let mut got = Vec::new();
     /// reader.feed(b"abcdefghij\n", |line| {
     ///     got.push((line.bytes().to_vec(), line.is_partial()))
@@ -190,32 +191,25 @@ impl LineReader {
     }
 
     /// A reader that delivers lines longer than `max` bytes in pieces of
-    /// `max` bytes.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ZeroMaxLine`] when `max` is 0.
+    /// `max` bytes. The limit cannot be 0 (a reader must hold at least one
+    /// byte): the type says so, and the caller's check of its input is
+    /// where a zero is reported.
     ///
     /// # Examples
     ///
     #[cfg_attr(feature = "internals", doc = "```")]
     #[cfg_attr(not(feature = "internals"), doc = "```ignore")]
+    /// use std::num::NonZeroUsize;
     /// use procrun::lines::LineReader;
     ///
-    /// assert_eq!(LineReader::with_max_line(80).unwrap().max_line(), 80);
-    /// assert!(matches!(
-    ///     LineReader::with_max_line(0),
-    ///     Err(procrun::Error::ZeroMaxLine)
-    /// ));
+    /// let max = NonZeroUsize::new(80).unwrap();
+    /// assert_eq!(LineReader::with_max_line(max).max_line(), 80);
     /// ```
-    pub fn with_max_line(max: usize) -> Result<LineReader> {
-        if max == 0 {
-            return Err(Error::ZeroMaxLine);
-        }
-        Ok(LineReader {
+    pub fn with_max_line(max: NonZeroUsize) -> LineReader {
+        LineReader {
             carry: Vec::new(),
-            max,
-        })
+            max: max.get(),
+        }
     }
 
     /// The maximum line length: longer lines come in pieces of this size.
@@ -440,6 +434,10 @@ mod tests {
     use super::*;
     use crate::testutil::Rng;
 
+    fn nz(n: usize) -> NonZeroUsize {
+        NonZeroUsize::new(n).expect("a test limit is not 0")
+    }
+
     /// Checks the model against `expected`, then the reader against the
     /// model with every uniform chunk size from 1 byte to the whole stream.
     fn check(stream: &[u8], max: usize, expected: &[(&[u8], bool)]) {
@@ -556,7 +554,7 @@ mod tests {
 
     #[test]
     fn a_held_cr_is_released_by_the_next_chunk() {
-        let mut reader = LineReader::with_max_line(4).unwrap();
+        let mut reader = LineReader::with_max_line(nz(4));
         reader.feed(b"abcd\r", |_| panic!("the \\r may still end the line"));
         assert_eq!(reader.pending(), 5);
         let mut got = Vec::new();
@@ -588,7 +586,7 @@ mod tests {
 
     #[test]
     fn line_inside_a_chunk_is_borrowed_from_the_chunk() {
-        let mut reader = LineReader::with_max_line(4).unwrap();
+        let mut reader = LineReader::with_max_line(nz(4));
         reader.feed(b"xy", |_| {});
         let chunk = b"z\none\r\n\nabcdefg\nrest";
         let range = chunk.as_ptr_range();
@@ -614,7 +612,7 @@ mod tests {
 
     #[test]
     fn rest_of_a_long_spanning_line_is_borrowed_from_the_chunk() {
-        let mut reader = LineReader::with_max_line(2).unwrap();
+        let mut reader = LineReader::with_max_line(nz(2));
         reader.feed(b"a", |_| {});
         let chunk = b"bcdef\n";
         let range = chunk.as_ptr_range();
@@ -640,7 +638,7 @@ mod tests {
         let max = 16;
         let mut stream = vec![b'a'; 10 * max];
         stream.extend_from_slice(b"\r\r\r\n");
-        let mut reader = LineReader::with_max_line(max).unwrap();
+        let mut reader = LineReader::with_max_line(nz(max));
         let mut bytes = 0;
         for b in stream.chunks(1) {
             reader.feed(b, |line| bytes += line.bytes().len());
@@ -663,7 +661,7 @@ mod tests {
 
     #[test]
     fn finish_leaves_the_reader_ready_for_a_new_stream() {
-        let mut reader = LineReader::with_max_line(3).unwrap();
+        let mut reader = LineReader::with_max_line(nz(3));
         reader.feed(b"abcd\r", |_| {});
         reader.finish(|_| {});
         let mut got = Vec::new();
@@ -691,7 +689,7 @@ mod tests {
             [(stream[..len].to_vec(), false), (b"z".to_vec(), false)]
         );
         for size in [1000, 4096, 65536, 300_001] {
-            let mut reader = LineReader::with_max_line(usize::MAX).unwrap();
+            let mut reader = LineReader::with_max_line(nz(usize::MAX));
             let mut got = Vec::new();
             let mut push = |line: Line<'_>| got.push((line.bytes().to_vec(), line.is_partial()));
             for chunk in stream.chunks(size) {
@@ -717,11 +715,7 @@ mod tests {
     }
 
     #[test]
-    fn zero_max_line_is_rejected() {
-        assert!(matches!(
-            LineReader::with_max_line(0),
-            Err(Error::ZeroMaxLine)
-        ));
-        assert_eq!(LineReader::with_max_line(1).unwrap().max_line(), 1);
+    fn smallest_max_line_is_one() {
+        assert_eq!(LineReader::with_max_line(NonZeroUsize::MIN).max_line(), 1);
     }
 }

@@ -42,7 +42,8 @@ pub fn split(stream: &[u8], max: usize) -> Lines {
 /// When `max` is 0, or when after some chunk the reader holds, or has
 /// room for, more than `max + 1` bytes: the memory bound of the contract.
 pub fn feed(stream: &[u8], max: usize, sizes: impl IntoIterator<Item = usize>) -> Lines {
-    let mut reader = LineReader::with_max_line(max).unwrap();
+    let max_nz = std::num::NonZeroUsize::new(max).expect("a limit of at least 1");
+    let mut reader = LineReader::with_max_line(max_nz);
     let mut out = Vec::new();
     let mut push = |line: Line<'_>| out.push((line.bytes().to_vec(), line.is_partial()));
     let mut rest = stream;

@@ -129,8 +129,7 @@ impl Reactor {
             .enumerate()
         {
             let Some(fd) = fd else { continue };
-            // The command was validated, so the limit is not 0.
-            let reader = LineReader::with_max_line(max_line.get()).unwrap_or_default();
+            let reader = LineReader::with_max_line(max_line);
             let pipe = Source::Out(OutPipe::new(fd, index, stream, reader));
             let (t, registered) = self
                 .pipes
