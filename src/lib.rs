@@ -140,6 +140,7 @@
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
 //! | [`Error::Signal`] | a stop that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
+//! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
 //! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child` |
 //! | [`Error::NotStarted`] | reading or waiting before start | `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |
@@ -187,13 +188,14 @@ mod process;
 pub mod procfs;
 mod reactor;
 mod runner;
+mod signal;
 mod spawn;
 mod sys;
 #[cfg(test)]
 mod testutil;
 pub mod timer;
 
-pub use command::{Command, Input, Output, Restart, Signal};
+pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
 pub use process::{
     read, shell_quote, CombinedOutput, Exits, Lines, OutputLine, Process, ProcessBuilder,
@@ -201,3 +203,4 @@ pub use process::{
 };
 pub use reactor::{ChildId, Control, Event, Exit, Reactor, Stream, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
+pub use signal::Signal;

@@ -107,7 +107,7 @@ pub(crate) fn spawn(cmd: &Command, want_pidfd: bool, null: BorrowedFd<'_>) -> Re
             // Without a handle the reactor cannot supervise it: do not leave
             // it running or unreaped.
             let child = ChildHandle::Pid(pid);
-            let _ = child.signal(crate::Signal::KILL.as_raw());
+            let _ = child.signal(crate::signal::Signal::KILL.as_raw());
             let _ = child.reap_blocking();
             Err(Error::Io(e))
         }

@@ -260,7 +260,13 @@ fn close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking() {
         for _ in 0..2 {
             let r = rx.recv_timeout(WATCHDOG).expect("close blocked");
             assert!(
-                matches!(r, Err(procrun::Error::Signal { signal: 15, .. })),
+                matches!(
+                    r,
+                    Err(procrun::Error::Signal {
+                        signal: procrun::Signal::TERM,
+                        ..
+                    })
+                ),
                 "{r:?}"
             );
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{wait_dead, KillOnDrop, WATCHDOG};
 use procrun::{
-    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Stream,
+    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Signal, Stream,
 };
 
 fn lines(p: &Process) -> Vec<String> {
@@ -392,7 +392,7 @@ fn combined_output_time_limit_stops_with_escalation() {
         .unwrap();
     assert!(out.timed_out);
     assert_eq!(out.output, b"started\n");
-    assert_eq!(out.exit.unwrap().signal(), Some(9));
+    assert_eq!(out.exit.unwrap().signal(), Some(Signal::KILL));
     assert!(t0.elapsed() >= Duration::from_millis(600));
 }
 
@@ -686,7 +686,7 @@ fn duration_max_grace_still_stops_a_child_that_obeys_sigterm() {
             .unwrap();
         p.start().unwrap();
         p.close().unwrap();
-        assert_eq!(p.last_exit().unwrap().signal(), Some(15));
+        assert_eq!(p.last_exit().unwrap().signal(), Some(Signal::TERM));
         a_later_start_still_works();
     });
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use procrun::{Command, Error, Event, Reactor, Restart, Stream};
+use procrun::{Command, Error, Event, Reactor, Restart, Signal, Stream};
 
 fn sh(script: &str) -> Command {
     let mut c = Command::new("sh");
@@ -62,7 +62,7 @@ fn exit_codes_and_signals_are_reported() {
     let e = exits_of(&recs, code)[0];
     assert_eq!((e.code(), e.signal(), e.success()), (Some(7), None, false));
     let e = exits_of(&recs, killed)[0];
-    assert_eq!((e.code(), e.signal()), (None, Some(9)));
+    assert_eq!((e.code(), e.signal()), (None, Some(Signal::KILL)));
     assert!(!e.was_stopped());
     let e = exits_of(&recs, ok)[0];
     assert!(e.success() && e.is_final() && !e.restart_limit_reached());
@@ -135,7 +135,7 @@ fn stop_sends_sigterm_to_the_group() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     let e = exits_of(&recs, id)[0];
-    assert_eq!(e.signal(), Some(15));
+    assert_eq!(e.signal(), Some(Signal::TERM));
     assert!(e.was_stopped() && !e.timed_out() && e.is_final());
 }
 
@@ -155,7 +155,7 @@ fn stop_escalates_to_sigkill_after_grace_and_not_before() {
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     let took = t0.elapsed();
     let e = exits_of(&recs, id)[0];
-    assert_eq!(e.signal(), Some(9), "{e:?}");
+    assert_eq!(e.signal(), Some(Signal::KILL), "{e:?}");
     assert!(
         took >= grace,
         "SIGKILL came {took:?} after the stop, before the grace"
@@ -181,7 +181,7 @@ fn stop_wakes_a_stopped_child_with_sigcont() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     // SIGTERM, not the SIGKILL a minute later.
-    assert_eq!(exits_of(&recs, id)[0].signal(), Some(15));
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn timeout_stops_the_child_and_says_so() {
     let recs = run_to_done(&mut r, id);
     let e = exits_of(&recs, id)[0];
     assert!(e.timed_out() && e.was_stopped() && e.is_final());
-    assert_eq!(e.signal(), Some(15));
+    assert_eq!(e.signal(), Some(Signal::TERM));
 }
 
 #[test]
@@ -764,6 +764,6 @@ fn huge_durations_mean_never_and_panic_nowhere() {
             .unwrap();
     }
     let e = exits_of(&recs, sleeper);
-    assert_eq!(e[0].signal(), Some(15));
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
     assert!(e[0].was_stopped() && !e[0].timed_out());
 }

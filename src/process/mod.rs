@@ -47,7 +47,8 @@ pub use stream::{Exits, Lines, StreamReader};
 
 use crate::command::Output;
 use crate::reactor::Exit;
-use crate::{Command, Error, Restart, Result, Signal};
+use crate::signal::Signal;
+use crate::{Command, Error, Restart, Result};
 
 /// Options for a [`Process`] (gpud's `Op` and its `With…` options).
 ///

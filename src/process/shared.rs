@@ -6,6 +6,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::reactor::{ChildId, Exit, Stream};
+use crate::signal::Signal;
 use crate::Error;
 
 /// Output buffered beyond this (per process, both streams) pauses the child
@@ -83,7 +84,7 @@ pub(crate) struct State {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StopFailure {
     pid: u32,
-    signal: i32,
+    signal: Signal,
     errno: Option<i32>,
 }
 

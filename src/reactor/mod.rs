@@ -23,9 +23,10 @@ pub use event::{ChildId, Control, Event, Exit, Stream};
 
 use crate::command::{Command, Input};
 use crate::lines::LineReader;
+use crate::signal::Signal;
 use crate::sys::{self, ChildHandle};
 use crate::timer::{Clock, TimerKey, Wheel};
-use crate::{Error, Result, Signal};
+use crate::{Error, Result};
 
 /// The read buffer shared by every pipe: large reads mean few wake-ups.
 const READ_BUF: usize = 256 * 1024;

@@ -13,8 +13,9 @@ use super::{
 };
 use crate::command::Command;
 use crate::lines::LineReader;
+use crate::signal::Signal;
 use crate::spawn::{spawn, Spawned};
-use crate::{Error, Result, Signal};
+use crate::{Error, Result};
 
 impl Reactor {
     pub(super) fn restart(&mut self, id: ChildId, cmd: &Command, ctx: &mut Ctx<'_>) {
@@ -344,7 +345,7 @@ impl Reactor {
         };
         sent.map_err(|source| Error::Signal {
             pid: run.handle.pid(),
-            signal: sig.as_raw(),
+            signal: sig,
             source,
         })
     }

@@ -212,7 +212,7 @@ fn status_of(exit: &Exit) -> u8 {
     } else if let Some(code) = exit.code() {
         (code & 0xff) as u8
     } else if let Some(sig) = exit.signal() {
-        128u8.saturating_add(sig as u8)
+        128u8.saturating_add(sig.as_raw() as u8)
     } else {
         1
     }
