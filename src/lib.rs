@@ -139,9 +139,9 @@
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_splits_lines_longer_than_its_limit` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
-//! | [`Error::Signal`] | a stop that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
+//! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
-//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child` |
+//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child`, `signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error` |
 //! | [`Error::NotStarted`] | reading or waiting before start | `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |
 //! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use procrun::{Command, Error, Event, Reactor, Restart, Signal, Stream};
+use procrun::{ChildId, Command, Error, Event, Reactor, Restart, Signal, Stream};
 
 fn sh(script: &str) -> Command {
     let mut c = Command::new("sh");
@@ -766,4 +766,125 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     let e = exits_of(&recs, sleeper);
     assert_eq!(e[0].signal(), Some(Signal::TERM));
     assert!(e[0].was_stopped() && !e[0].timed_out());
+}
+
+/// A shell that prints `ready`, then a line for each SIGUSR1 and each
+/// SIGRTMIN+1 (35) it gets, until something else ends it. The signals also
+/// end the `sleep` in its group, which only starts the next one.
+fn signal_echo() -> Command {
+    let mut c = sh("trap 'echo got USR1' USR1; trap 'echo got RTMIN+1' 35; \
+         echo ready; while :; do sleep 60 & wait; done");
+    c.timeout(WATCHDOG);
+    c
+}
+
+fn count_line(recs: &[Rec], id: ChildId, line: &str) -> usize {
+    lines_of(recs, id, Stream::Stdout)
+        .iter()
+        .filter(|l| *l == line)
+        .count()
+}
+
+#[test]
+fn signal_reaches_the_child_each_time_and_starts_no_stop() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&signal_echo()).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 1);
+    // One at a time: two of the same signal pending at once are one.
+    for n in 1..=2 {
+        r.signal(id, Signal::USR1).unwrap();
+        drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "got USR1") == n);
+    }
+    let rt: Signal = "SIGRTMIN+1".parse().unwrap();
+    r.signal(id, rt).unwrap();
+    drive_until(&mut r, &mut recs, |rs| {
+        count_line(rs, id, "got RTMIN+1") == 1
+    });
+    assert!(exits_of(&recs, id).is_empty(), "{recs:?}");
+    assert!(r.contains(id));
+
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
+    assert!(!recs.iter().any(|x| matches!(x, Rec::SignalFailed(..))));
+}
+
+#[test]
+fn control_signal_and_kill_are_sent_after_the_event_that_asked_for_them() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&signal_echo()).unwrap();
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !recs.contains(&Rec::Done(id)) {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            match &ev {
+                Event::Line { line, .. } if *line == b"ready" => ctl.signal(id, Signal::USR1),
+                Event::Line { line, .. } if *line == b"got USR1" => ctl.kill(id),
+                _ => {}
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["ready", "got USR1"]);
+    let e = exits_of(&recs, id);
+    assert_eq!(e[0].signal(), Some(Signal::KILL));
+    assert!(!e[0].was_stopped());
+}
+
+#[test]
+fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = signal_echo();
+    c.restart(
+        Restart::on_error()
+            .limit(1)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 1);
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 2);
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].signal(), Some(Signal::KILL));
+    assert!(!e[0].was_stopped(), "a kill is no stop");
+    assert!(e[0].restart_in().is_some(), "killed is failed: restarted");
+
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[1].signal(), Some(Signal::KILL));
+    assert!(e[1].is_final() && e[1].restart_limit_reached());
+    assert_eq!(e[1].to_string(), "killed by SIGKILL");
+}
+
+#[test]
+fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("exit 1");
+    c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| !exits_of(rs, id).is_empty());
+    // Waiting for its restart: nothing to signal, and no error.
+    assert!(exits_of(&recs, id)[0].restart_in().is_some());
+    r.signal(id, Signal::TERM).unwrap();
+    r.kill(id).unwrap();
+    assert!(r.contains(id));
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    assert_eq!(exits_of(&recs, id).len(), 1, "{recs:?}");
+
+    assert!(matches!(
+        r.signal(id, Signal::USR1),
+        Err(Error::UnknownChild)
+    ));
+    assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
 }
