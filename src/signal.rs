@@ -1,31 +1,5 @@
-//! Signals by number and by name, as Linux numbers and names them.
-//!
-//! # The names
-//!
-//! Signals 1 to 31 have their usual names (`SIGHUP` … `SIGSYS`; 29 is
-//! `SIGIO`, also read as `SIGPOLL`). The real-time signals are named the
-//! way `kill -l` prints them on a glibc system, which takes 32 and 33 for
-//! its threads and starts `SIGRTMIN` at 34: `SIGRTMIN`, `SIGRTMIN+1` …
-//! `SIGRTMIN+15`, then `SIGRTMAX-14` … `SIGRTMAX-1`, `SIGRTMAX` (64).
-//! These numbers are fixed here rather than asked of the C library at run
-//! time, so a name means the same signal in every child, whatever libc the
-//! supervisor itself was linked with.
-//!
-//! Signals 32 and 33 have no name: the kernel has them, glibc and musl
-//! keep them for their own thread machinery, and `kill -l` leaves them out.
-//! They are still signals (a program without such a libc can be killed by
-//! one, and its exit must say so), so [`Signal::from_raw`] accepts them and
-//! they print as `SIG32` and `SIG33`. Sending one to a child using glibc
-//! or musl reaches that libc's internals: do it only on purpose.
-//!
-//! # Parsing
-//!
-//! [`str::parse`] is as liberal as `kill` is: a name with or without the
-//! `SIG` prefix, in any case (`TERM`, `SIGTERM`, `sigterm`), a number
-//! (`15`, also `SIG15`), a real-time signal as an offset from either end
-//! (`RTMIN+3`, `SIGRTMAX-2`, `RTMIN+20` which is `SIGRTMAX-10`), and the
-//! old aliases `IOT`, `CLD` and `POLL`. Anything else is
-//! [`Error::UnknownSignal`].
+//! Signals by number and by name, as Linux numbers and names them (the
+//! details are on [`Signal`], the one public item).
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,8 +9,35 @@ use crate::error::Error;
 /// A Linux signal, 1 to 64.
 ///
 /// Prints as its name (`SIGTERM`, `SIGRTMIN+3`) and parses from a name or
-/// a number; see [the module docs](self) for the names of the real-time
-/// signals and of 32 and 33.
+/// a number.
+///
+/// # Names
+///
+/// Signals 1 to 31 have their usual names (`SIGHUP` … `SIGSYS`; 29 is
+/// `SIGIO`, also read as `SIGPOLL`). The real-time signals are named the
+/// way `kill -l` prints them on a glibc system, which takes 32 and 33 for
+/// its threads and starts `SIGRTMIN` at 34: `SIGRTMIN`, `SIGRTMIN+1` …
+/// `SIGRTMIN+15`, then `SIGRTMAX-14` … `SIGRTMAX-1`, `SIGRTMAX` (64).
+/// These numbers are fixed here rather than asked of the C library at run
+/// time, so a name always means the number `kill -l` shows on a glibc
+/// host, whatever libc procrun was linked with (a musl program counts its
+/// own `SIGRTMIN` from 35: send it numbers, not names).
+///
+/// Signals 32 and 33 have no name: the kernel has them, glibc and musl
+/// keep them for their own thread machinery, and `kill -l` leaves them out.
+/// They are still signals (a program without such a libc can be killed by
+/// one, and its exit must say so), so [`Signal::from_raw`] accepts them and
+/// they print as `SIG32` and `SIG33`. Sending one to a child using glibc
+/// or musl reaches that libc's internals: do it only on purpose.
+///
+/// # Parsing
+///
+/// [`str::parse`] is as liberal as `kill` is: a name with or without the
+/// `SIG` prefix, in any case (`TERM`, `SIGTERM`, `sigterm`), a number
+/// (`15`, also `SIG15`), a real-time signal as an offset from either end
+/// (`RTMIN+3`, `SIGRTMAX-2`, `RTMIN+20` which is `SIGRTMAX-10`), and the
+/// old aliases `IOT`, `CLD` and `POLL`. Anything else is
+/// [`Error::UnknownSignal`].
 ///
 /// # Examples
 ///
@@ -203,7 +204,7 @@ impl Signal {
     pub const RTMAX: Signal = Signal(64);
 
     /// The signal with number `n`, if Linux has one (1 to 64, 32 and 33
-    /// included: see [the module docs](self)).
+    /// included: see [Names](Signal#names)).
     pub fn from_raw(n: i32) -> Option<Signal> {
         (1..=64).contains(&n).then_some(Signal(n))
     }
@@ -246,8 +247,8 @@ impl fmt::Display for Signal {
 impl FromStr for Signal {
     type Err = Error;
 
-    /// Parses a name or a number as `kill` does (see [the module
-    /// docs](self)).
+    /// Parses a name or a number as `kill` does (see
+    /// [Parsing](Signal#parsing)).
     ///
     /// # Errors
     ///

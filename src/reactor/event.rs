@@ -323,7 +323,7 @@ impl Control<'_> {
     ///
     /// let mut reactor = Reactor::new()?;
     /// let mut cmd = Command::new("sh");
-    /// cmd.args(["-c", "trap 'echo got USR1; exit 0' USR1; echo ready; while :; do sleep 0.01; done"])
+    /// cmd.args(["-c", "trap 'echo got USR1; exit 0' USR1; echo ready; sleep 60 & wait"])
     ///     .timeout(Duration::from_secs(60));
     /// reactor.spawn(&cmd)?;
     /// let mut lines = Vec::new();
