@@ -672,7 +672,7 @@ fn kill_precision(runs: usize) -> Kill {
                 .expect("poll");
         }
         let (t1, signal) = exit.expect("exited");
-        all_sigkill &= signal == Some(libc::SIGKILL);
+        all_sigkill &= signal == Some(procrun::Signal::KILL);
         over.push((t1 - t0).as_secs_f64() * 1e3 - grace.as_secs_f64() * 1e3);
         while !reactor.is_empty() {
             reactor.poll(None, |_, _| {}).expect("poll");

@@ -9,48 +9,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::lines::DEFAULT_MAX_LINE;
-
-/// A signal number, as sent by a stop.
-///
-/// # Examples
-///
-/// ```
-/// use procrun::Signal;
-/// assert_eq!(Signal::TERM.as_raw(), 15);
-/// assert_eq!(Signal::from_raw(9), Some(Signal::KILL));
-/// assert_eq!(Signal::from_raw(0), None);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Signal(i32);
-
-impl Signal {
-    /// `SIGHUP`.
-    pub const HUP: Signal = Signal(1);
-    /// `SIGINT`.
-    pub const INT: Signal = Signal(2);
-    /// `SIGQUIT`.
-    pub const QUIT: Signal = Signal(3);
-    /// `SIGKILL`.
-    pub const KILL: Signal = Signal(9);
-    /// `SIGUSR1`.
-    pub const USR1: Signal = Signal(10);
-    /// `SIGUSR2`.
-    pub const USR2: Signal = Signal(12);
-    /// `SIGTERM`.
-    pub const TERM: Signal = Signal(15);
-    /// `SIGCONT`.
-    pub const CONT: Signal = Signal(18);
-
-    /// The signal with number `n`, if `n` is a valid signal number (1..=64).
-    pub fn from_raw(n: i32) -> Option<Signal> {
-        (1..=64).contains(&n).then_some(Signal(n))
-    }
-
-    /// The signal number.
-    pub fn as_raw(self) -> i32 {
-        self.0
-    }
-}
+use crate::signal::Signal;
 
 /// Where a child's stdin comes from.
 #[derive(Clone, Debug, Default)]

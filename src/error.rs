@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::exit::Exit;
+use crate::signal::Signal;
 
 /// Everything that can go wrong in procrun, one variant per cause a caller
 /// may act on.
@@ -83,15 +84,23 @@ pub enum Error {
     /// A signal reached neither the child nor its process group; the child
     /// runs on. Usually `EPERM`: the child made itself another user (a
     /// setuid program), which procrun may not signal.
-    #[error("cannot send signal {signal} to pid {pid}")]
+    #[error("cannot send {signal} to pid {pid}")]
     Signal {
         /// The child's pid.
         pid: u32,
-        /// The signal number.
-        signal: i32,
+        /// The signal.
+        signal: Signal,
         /// The OS error.
         #[source]
         source: io::Error,
+    },
+
+    /// A signal name or number that names no Linux signal (see
+    /// [`Signal`]'s `FromStr`).
+    #[error("unknown signal {name:?}: expected a name such as TERM or SIGTERM, or a number from 1 to 64")]
+    UnknownSignal {
+        /// The text as given.
+        name: String,
     },
 
     /// A handle names a child the reactor no longer (or never) supervised.

@@ -8,6 +8,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use crate::signal::Signal;
+
 /// A handle to one supervised child: an index plus a generation, so a handle
 /// kept after its child is gone never touches a newer child that reuses the
 /// slot. Small and `Copy`.
@@ -84,8 +86,32 @@ impl Exit {
     }
 
     /// The signal that killed the run, if one did.
-    pub fn signal(&self) -> Option<i32> {
-        self.status.signal()
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Event, Reactor, Signal};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "kill -BUS $$"]);
+    /// reactor.spawn(&cmd)?;
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             exit = Some(e);
+    ///         }
+    ///     })?;
+    /// }
+    /// let exit = exit.unwrap();
+    /// assert_eq!(exit.signal(), Some(Signal::BUS));
+    /// assert_eq!(exit.to_string(), "killed by SIGBUS");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn signal(&self) -> Option<Signal> {
+        // The kernel reports only signals 1 to 64, every one a `Signal`.
+        self.status.signal().and_then(Signal::from_raw)
     }
 
     /// Whether the run exited with code 0.
@@ -138,7 +164,7 @@ impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.code(), self.signal()) {
             (Some(c), _) => write!(f, "exit code {c}")?,
-            (None, Some(s)) => write!(f, "killed by signal {s}")?,
+            (None, Some(s)) => write!(f, "killed by {s}")?,
             (None, None) => write!(f, "{}", self.status)?,
         }
         if self.timed_out {

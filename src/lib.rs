@@ -139,9 +139,10 @@
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
-//! | [`Error::Signal`] | a stop that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
-//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child` |
-//! | [`Error::NotStarted`] | reading or waiting before start | `read_before_start_and_after_close_are_errors` |
+//! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
+//! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
+//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child`, `signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error` |
+//! | [`Error::NotStarted`] | reading, waiting or signalling before start | `read_before_start_and_after_close_are_errors`, `signal_before_start_is_an_error_and_after_the_end_sends_nothing` |
 //! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |
 //! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyRunning`] | a second concurrent run of an [`ExclusiveRunner`] | `exclusive_runner_refuses_a_concurrent_run_atomically` |
@@ -199,6 +200,7 @@ mod process;
 pub mod procfs;
 mod reactor;
 mod runner;
+mod signal;
 mod spawn;
 mod spec;
 mod sys;
@@ -211,7 +213,7 @@ pub mod timer;
 #[allow(dead_code)]
 mod timer;
 
-pub use command::{Command, Input, Output, Restart, Signal};
+pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
 pub use exit::{ChildId, Exit, Stream};
 pub use process::{
@@ -220,3 +222,4 @@ pub use process::{
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
+pub use signal::Signal;

@@ -8,8 +8,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::command::{Input, Output, Signal};
+use crate::command::{Input, Output};
 use crate::error::{Error, Result};
+use crate::signal::Signal;
 use crate::spec::Spec;
 use crate::sys::{self, ChildHandle, SpawnSpec};
 

@@ -9,8 +9,9 @@ use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
-use crate::command::{Command, Input, Output, Restart, Signal};
+use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
+use crate::signal::Signal;
 
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use procrun::{Command, Event, Reactor, Restart, Stream};
+use procrun::{Command, Event, Reactor, Restart, Signal, Stream};
 
 fn sh(script: &str) -> Command {
     let mut c = Command::new("sh");
@@ -97,7 +97,7 @@ fn kill_from_outside_is_a_failure_that_restarts() {
         .unwrap();
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     let e = exits_of(&recs, id)[0];
-    assert_eq!(e.signal(), Some(9));
+    assert_eq!(e.signal(), Some(Signal::KILL));
     assert!(!e.was_stopped(), "procrun did not send that signal");
     assert!(
         e.restart_in().is_some(),

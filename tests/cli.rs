@@ -241,7 +241,7 @@ fn exit_code_of_the_child_is_procruns() {
 fn child_killed_by_a_signal_exits_128_plus_the_signal() {
     let f = procrun(&["run", "--", "sh", "-c", "kill -9 $$"]);
     assert_eq!(f.code(), 128 + 9);
-    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+    assert!(f.err.contains("killed by SIGKILL"), "{}", f.err);
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn sigint_stops_a_child_ignoring_sigterm_after_the_grace_not_before() {
     let took = f.since_signal.unwrap();
     assert!(took >= Duration::from_secs(1), "exited after {took:?}");
     assert!(f.err.contains("SIGINT received"), "{}", f.err);
-    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+    assert!(f.err.contains("killed by SIGKILL"), "{}", f.err);
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "child unreaped"
@@ -300,7 +300,7 @@ fn sigint_reaches_the_child_as_sigterm_at_once() {
     let f = r.finish(Some(sent));
     assert_eq!(f.code(), 130);
     assert!(f.since_signal.unwrap() < Duration::from_secs(20), "{f:?}");
-    assert!(f.err.contains("killed by signal 15"), "{}", f.err);
+    assert!(f.err.contains("killed by SIGTERM"), "{}", f.err);
 }
 
 #[test]
@@ -324,7 +324,7 @@ fn sigterm_stops_every_child_and_exits_143() {
     let f = r.finish(Some(sent));
     assert_eq!(f.code(), 143);
     assert!(f.err.contains("stopping 2 processes"), "{}", f.err);
-    assert_eq!(f.err.matches("stopped, killed by signal 15").count(), 2);
+    assert_eq!(f.err.matches("stopped, killed by SIGTERM").count(), 2);
 }
 
 #[test]
@@ -345,7 +345,7 @@ fn second_sigint_kills_without_waiting_for_the_grace() {
     let f = r.finish(Some(sent));
     assert_eq!(f.code(), 130);
     assert!(f.since_signal.unwrap() < Duration::from_secs(30), "{f:?}");
-    assert!(f.err.contains("killed by signal 9"), "{}", f.err);
+    assert!(f.err.contains("killed by SIGKILL"), "{}", f.err);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
-use procrun::{Command, Reactor, Stream};
+use procrun::{Command, Reactor, Signal, Stream};
 
 /// A python child that joins its parent's process group (a group leader
 /// cannot `setsid`, but may move to another group of its session), says
@@ -54,7 +54,7 @@ fn stop_reaches_a_child_that_left_its_group() {
     r.stop(id).unwrap();
     recs.extend(run_to_done(&mut r, id));
     let e = exits_of(&recs, id);
-    assert_eq!(e[0].signal(), Some(15), "{recs:?}");
+    assert_eq!(e[0].signal(), Some(Signal::TERM), "{recs:?}");
     assert!(e[0].was_stopped());
 }
 
@@ -67,7 +67,11 @@ fn grace_ends_in_sigkill_for_a_child_that_left_its_group() {
     let _guard = KillOnDrop(pid);
     r.stop(id).unwrap();
     recs.extend(run_to_done(&mut r, id));
-    assert_eq!(exits_of(&recs, id)[0].signal(), Some(9), "{recs:?}");
+    assert_eq!(
+        exits_of(&recs, id)[0].signal(),
+        Some(Signal::KILL),
+        "{recs:?}"
+    );
 }
 
 #[test]
@@ -81,7 +85,7 @@ fn timeout_reaches_a_child_that_left_its_group() {
     recs.extend(run_to_done(&mut r, id));
     let e = exits_of(&recs, id);
     assert!(e[0].timed_out(), "{recs:?}");
-    assert_eq!(e[0].signal(), Some(15));
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use procrun::{Command, Reactor, Restart, Stream};
+use procrun::{Command, Reactor, Restart, Signal, Stream};
 
 /// One test at a time: one of them checks that no child of this process
 /// is left, which another test's running child would contradict.
@@ -56,7 +56,7 @@ fn exits_stops_restarts_and_group_kills_work_without_pidfds() {
     let _guard = KillOnDrop(grandchild);
     wait_dead(grandchild);
     let e = exits_of(&recs, trap);
-    assert_eq!(e[0].signal(), Some(9), "SIGKILL after the grace");
+    assert_eq!(e[0].signal(), Some(Signal::KILL), "SIGKILL after the grace");
     let e = exits_of(&recs, again);
     assert_eq!(e.len(), 3);
     assert!(e[2].restart_limit_reached());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{wait_dead, KillOnDrop, WATCHDOG};
 use procrun::{
-    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Stream,
+    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Signal, Stream,
 };
 
 fn lines(p: &Process) -> Vec<String> {
@@ -422,7 +422,7 @@ fn combined_output_time_limit_stops_with_escalation() {
         .unwrap();
     assert!(out.timed_out);
     assert_eq!(out.output, b"started\n");
-    assert_eq!(out.exit.unwrap().signal(), Some(9));
+    assert_eq!(out.exit.unwrap().signal(), Some(Signal::KILL));
     assert!(t0.elapsed() >= Duration::from_millis(600));
 }
 
@@ -716,7 +716,7 @@ fn duration_max_grace_still_stops_a_child_that_obeys_sigterm() {
             .unwrap();
         p.start().unwrap();
         p.close().unwrap();
-        assert_eq!(p.last_exit().unwrap().signal(), Some(15));
+        assert_eq!(p.last_exit().unwrap().signal(), Some(Signal::TERM));
         a_later_start_still_works();
     });
 }
@@ -884,5 +884,103 @@ fn combined_output_limit_and_builder_timeout_the_smaller_wins() {
             assert!(out.timed_out, "builder {builder:?}, call {call:?}");
             assert!(out.exit.unwrap().timed_out());
         }
+    });
+}
+
+/// Prints `ready`, then a line for each SIGUSR1, until something else ends
+/// it; its command timeout is the watchdog of every blocking read.
+fn signal_echo() -> procrun::ProcessBuilder {
+    Process::builder()
+        .command([
+            "sh",
+            "-c",
+            "trap 'echo got USR1' USR1; echo ready; while :; do sleep 60 & wait; done",
+        ])
+        .timeout(WATCHDOG)
+}
+
+fn next_line(r: &mut procrun::StreamReader) -> String {
+    let line = r.next_line_blocking().expect("stdout ended");
+    line.to_string_lossy().into_owned()
+}
+
+#[test]
+fn signal_reaches_the_process_and_kill_ends_the_run_not_the_process() {
+    close_races::with_watchdog(|| {
+        let p = signal_echo()
+            .restart(
+                Restart::on_error()
+                    .limit(1)
+                    .interval(Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut out = p.stdout().unwrap();
+        assert_eq!(next_line(&mut out), "ready");
+        // One at a time: two of the same signal pending at once are one.
+        for _ in 0..2 {
+            p.signal(Signal::USR1).unwrap();
+            assert_eq!(next_line(&mut out), "got USR1");
+        }
+        p.kill().unwrap();
+        assert_eq!(next_line(&mut out), "ready", "restarted after the kill");
+        p.kill().unwrap();
+        let e = p.wait().unwrap();
+        assert_eq!(e.signal(), Some(Signal::KILL));
+        assert!(!e.was_stopped() && e.restart_limit_reached());
+        let exits: Vec<_> = p.exits().collect();
+        assert_eq!(exits.len(), 2);
+        assert!(exits.iter().all(|e| e.signal() == Some(Signal::KILL)));
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn signal_before_start_is_an_error_and_after_the_end_sends_nothing() {
+    close_races::with_watchdog(|| {
+        let p = Process::builder().command(["true"]).build().unwrap();
+        assert!(matches!(p.signal(Signal::TERM), Err(Error::NotStarted)));
+        assert!(matches!(p.kill(), Err(Error::NotStarted)));
+        p.start().unwrap();
+        assert!(p.wait().unwrap().success());
+        p.signal(Signal::TERM).unwrap();
+        p.kill().unwrap();
+        p.close().unwrap();
+        p.kill().unwrap();
+        assert!(p.last_exit().unwrap().success());
+
+        let never = Process::builder().command(["true"]).build().unwrap();
+        never.close().unwrap();
+        assert!(matches!(never.kill(), Err(Error::NotStarted)));
+    });
+}
+
+#[test]
+fn kill_cuts_the_grace_of_a_close_on_another_thread_short() {
+    close_races::with_watchdog(|| {
+        let p = Arc::new(
+            Process::builder()
+                .command(["sh", "-c", "trap '' TERM; echo ready; sleep 600"])
+                .grace(Duration::from_secs(600))
+                .build()
+                .unwrap(),
+        );
+        p.start().unwrap();
+        let pid = p.pid().unwrap();
+        let _guard = KillOnDrop(pid);
+        assert_eq!(next_line(&mut p.stdout().unwrap()), "ready");
+        let closer = {
+            let p = p.clone();
+            std::thread::spawn(move || p.close())
+        };
+        let deadline = Instant::now() + WATCHDOG;
+        while !p.closed() {
+            assert!(Instant::now() < deadline, "watchdog: close never began");
+            std::thread::yield_now();
+        }
+        p.kill().unwrap();
+        closer.join().unwrap().unwrap();
+        assert_eq!(p.last_exit().unwrap().signal(), Some(Signal::KILL));
     });
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use procrun::{Command, Error, Event, Reactor, Restart, Stream};
+use procrun::{ChildId, Command, Error, Event, Reactor, Restart, Signal, Stream};
 
 fn sh(script: &str) -> Command {
     let mut c = Command::new("sh");
@@ -62,7 +62,7 @@ fn exit_codes_and_signals_are_reported() {
     let e = exits_of(&recs, code)[0];
     assert_eq!((e.code(), e.signal(), e.success()), (Some(7), None, false));
     let e = exits_of(&recs, killed)[0];
-    assert_eq!((e.code(), e.signal()), (None, Some(9)));
+    assert_eq!((e.code(), e.signal()), (None, Some(Signal::KILL)));
     assert!(!e.was_stopped());
     let e = exits_of(&recs, ok)[0];
     assert!(e.success() && e.is_final() && !e.restart_limit_reached());
@@ -135,7 +135,7 @@ fn stop_sends_sigterm_to_the_group() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     let e = exits_of(&recs, id)[0];
-    assert_eq!(e.signal(), Some(15));
+    assert_eq!(e.signal(), Some(Signal::TERM));
     assert!(e.was_stopped() && !e.timed_out() && e.is_final());
 }
 
@@ -155,7 +155,7 @@ fn stop_escalates_to_sigkill_after_grace_and_not_before() {
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     let took = t0.elapsed();
     let e = exits_of(&recs, id)[0];
-    assert_eq!(e.signal(), Some(9), "{e:?}");
+    assert_eq!(e.signal(), Some(Signal::KILL), "{e:?}");
     assert!(
         took >= grace,
         "SIGKILL came {took:?} after the stop, before the grace"
@@ -181,7 +181,7 @@ fn stop_wakes_a_stopped_child_with_sigcont() {
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     // SIGTERM, not the SIGKILL a minute later.
-    assert_eq!(exits_of(&recs, id)[0].signal(), Some(15));
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn timeout_stops_the_child_and_says_so() {
     let recs = run_to_done(&mut r, id);
     let e = exits_of(&recs, id)[0];
     assert!(e.timed_out() && e.was_stopped() && e.is_final());
-    assert_eq!(e.signal(), Some(15));
+    assert_eq!(e.signal(), Some(Signal::TERM));
 }
 
 #[test]
@@ -493,6 +493,20 @@ fn no_signal_handler_is_installed() {
 
 #[test]
 fn idle_reactor_waits_without_waking() {
+    // Other tests spawn children from their threads. A child that exits
+    // while its spawning thread has every signal blocked (posix_spawn does
+    // that around its clone) cannot have its SIGCHLD discarded at once, so
+    // the kernel hands it to a thread that does not block it, possibly
+    // this one, interrupting epoll_wait (EINTR) before the signal is
+    // ignored. That wake-up comes from outside the reactor; blocking
+    // signals in this thread keeps the count to the reactor's own.
+    // SAFETY: pthread_sigmask only changes this thread's mask, from a
+    // fully initialised set; no handler or memory of ours is involved.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
     let mut r = Reactor::new().unwrap();
     let mut c = Command::new("sleep");
     c.arg("1");
@@ -764,6 +778,127 @@ fn huge_durations_mean_never_and_panic_nowhere() {
             .unwrap();
     }
     let e = exits_of(&recs, sleeper);
-    assert_eq!(e[0].signal(), Some(15));
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
     assert!(e[0].was_stopped() && !e[0].timed_out());
+}
+
+/// A shell that prints `ready`, then a line for each SIGUSR1 and each
+/// SIGRTMIN+1 (35) it gets, until something else ends it. The signals also
+/// end the `sleep` in its group, which only starts the next one.
+fn signal_echo() -> Command {
+    let mut c = sh("trap 'echo got USR1' USR1; trap 'echo got RTMIN+1' 35; \
+         echo ready; while :; do sleep 60 & wait; done");
+    c.timeout(WATCHDOG);
+    c
+}
+
+fn count_line(recs: &[Rec], id: ChildId, line: &str) -> usize {
+    lines_of(recs, id, Stream::Stdout)
+        .iter()
+        .filter(|l| *l == line)
+        .count()
+}
+
+#[test]
+fn signal_reaches_the_child_each_time_and_starts_no_stop() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&signal_echo()).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 1);
+    // One at a time: two of the same signal pending at once are one.
+    for n in 1..=2 {
+        r.signal(id, Signal::USR1).unwrap();
+        drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "got USR1") == n);
+    }
+    let rt: Signal = "SIGRTMIN+1".parse().unwrap();
+    r.signal(id, rt).unwrap();
+    drive_until(&mut r, &mut recs, |rs| {
+        count_line(rs, id, "got RTMIN+1") == 1
+    });
+    assert!(exits_of(&recs, id).is_empty(), "{recs:?}");
+    assert!(r.contains(id));
+
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
+    assert!(!recs.iter().any(|x| matches!(x, Rec::SignalFailed(..))));
+}
+
+#[test]
+fn control_signal_and_kill_are_sent_after_the_event_that_asked_for_them() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&signal_echo()).unwrap();
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !recs.contains(&Rec::Done(id)) {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            match &ev {
+                Event::Line { line, .. } if *line == b"ready" => ctl.signal(id, Signal::USR1),
+                Event::Line { line, .. } if *line == b"got USR1" => ctl.kill(id),
+                _ => {}
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["ready", "got USR1"]);
+    let e = exits_of(&recs, id);
+    assert_eq!(e[0].signal(), Some(Signal::KILL));
+    assert!(!e[0].was_stopped());
+}
+
+#[test]
+fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = signal_echo();
+    c.restart(
+        Restart::on_error()
+            .limit(1)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 1);
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| count_line(rs, id, "ready") == 2);
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].signal(), Some(Signal::KILL));
+    assert!(!e[0].was_stopped(), "a kill is no stop");
+    assert!(e[0].restart_in().is_some(), "killed is failed: restarted");
+
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[1].signal(), Some(Signal::KILL));
+    assert!(e[1].is_final() && e[1].restart_limit_reached());
+    assert_eq!(e[1].to_string(), "killed by SIGKILL");
+}
+
+#[test]
+fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("exit 1");
+    c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| !exits_of(rs, id).is_empty());
+    // Waiting for its restart: nothing to signal, and no error.
+    assert!(exits_of(&recs, id)[0].restart_in().is_some());
+    r.signal(id, Signal::TERM).unwrap();
+    r.kill(id).unwrap();
+    assert!(r.contains(id));
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    assert_eq!(exits_of(&recs, id).len(), 1, "{recs:?}");
+
+    assert!(matches!(
+        r.signal(id, Signal::USR1),
+        Err(Error::UnknownChild)
+    ));
+    assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
 }

@@ -15,18 +15,23 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::shared::{Shared, StopFailure};
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
 use crate::reactor::{Event, Reactor, Waker};
+use crate::signal::Signal;
 use crate::spec::Spec;
 
 pub(crate) enum Cmd {
     Start(Arc<Shared>, Arc<Spec>),
     Stop(ChildId),
     Resume(ChildId),
+    /// Sends a signal; the outcome goes back through the sender (dropped
+    /// unanswered if the driver dies first).
+    Signal(ChildId, Signal, SyncSender<Result<()>>),
     /// Panics in the driver, as a bug in it would.
     #[cfg(test)]
     Panic,
@@ -121,6 +126,19 @@ impl Driver {
     pub(crate) fn send(&self, cmd: Cmd) {
         let _ = self.push(cmd);
     }
+
+    /// Sends `sig` to the current run of `id` and waits for the driver to
+    /// have sent it, so the caller learns whether it reached the child.
+    ///
+    /// # Errors
+    ///
+    /// What [`Reactor::signal`] says, but `Ok(())` for a child already
+    /// gone; [`Error::DriverGone`] when the driver thread ended first.
+    pub(crate) fn signal(&self, id: ChildId, sig: Signal) -> Result<()> {
+        let (tx, rx) = sync_channel(1);
+        self.push(Cmd::Signal(id, sig, tx))?;
+        rx.recv().unwrap_or(Err(Error::DriverGone))
+    }
 }
 
 /// What the driver thread serves, kept outside the serving loop so that
@@ -197,6 +215,15 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                 // to stop or resume.
                 Cmd::Stop(id) => drop(reactor.stop(id)),
                 Cmd::Resume(id) => drop(reactor.resume(id)),
+                Cmd::Signal(id, sig, reply) => {
+                    let r = match reactor.signal(id, sig) {
+                        // Done since the caller looked: there was nothing
+                        // left to signal, as for a run between restarts.
+                        Err(Error::UnknownChild) => Ok(()),
+                        r => r,
+                    };
+                    let _ = reply.send(r);
+                }
                 #[cfg(test)]
                 Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }

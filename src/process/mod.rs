@@ -44,9 +44,10 @@ pub use shared::OutputLine;
 use shared::{Shared, DEFAULT_BUFFER};
 pub use stream::{Exits, Lines, StreamReader};
 
-use crate::command::{Command, Output, Restart, Signal};
+use crate::command::{Command, Output, Restart};
 use crate::error::{Error, Result};
 use crate::exit::{ChildId, Exit};
+use crate::signal::Signal;
 use crate::spec::Spec;
 
 /// Options for a [`Process`] (gpud's `Op` and its `With…` options).
@@ -499,6 +500,92 @@ impl Process {
         }
         *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
         Ok(())
+    }
+
+    /// Sends `sig` to the current run, as
+    /// [`Reactor::signal`](crate::Reactor::signal) does (its process group
+    /// and the child itself if it left the group, or the child alone when
+    /// [detached](ProcessBuilder::detached)), and returns once it was sent.
+    /// No stop starts: the restart policy still decides what follows the
+    /// run's end.
+    ///
+    /// A process with no live run (it is waiting for a restart, or it is
+    /// done, closed or not) is sent nothing and `Ok(())` is returned: a
+    /// signal can always lose the race with an exit, and the exits tell
+    /// what happened. A signal during a [`close`](Self::close) on another
+    /// thread is sent: [`kill`](Self::kill) cuts a close's grace short.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`] before a successful [`start`](Self::start);
+    /// [`Error::Signal`] when the signal reached nothing of the child (it
+    /// made itself another user); [`Error::DriverGone`] when the driver
+    /// thread died.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Process, Signal};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "trap 'echo got USR1; exit 0' USR1; echo ready; sleep 60 & wait"])
+    ///     .build()?;
+    /// assert!(matches!(p.signal(Signal::USR1), Err(procrun::Error::NotStarted)));
+    /// p.start()?;
+    /// let mut out = p.stdout()?;
+    /// assert_eq!(out.next_line_blocking().unwrap().to_string_lossy(), "ready");
+    /// p.signal(Signal::USR1)?;
+    /// assert_eq!(out.next_line_blocking().unwrap().to_string_lossy(), "got USR1");
+    /// assert!(p.wait()?.success());
+    /// p.signal(Signal::USR1)?; // done: nothing to signal
+    /// p.close()?;
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn signal(&self, sig: Signal) -> Result<()> {
+        let st = self.shared.lock();
+        if !st.started {
+            return Err(Error::NotStarted);
+        }
+        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        let Some(id) = st.id else {
+            // The start failed, and is being undone.
+            return Err(Error::NotStarted);
+        };
+        if st.done {
+            return Ok(());
+        }
+        drop(st);
+        match self.driver() {
+            Some(d) => d.signal(id, sig),
+            None => Err(Error::NotStarted),
+        }
+    }
+
+    /// Sends `SIGKILL` to the current run: [`signal`](Self::signal) with
+    /// [`Signal::KILL`]. Unlike [`close`](Self::close), this ends the run,
+    /// not the process: the exit is not
+    /// [`was_stopped`](Exit::was_stopped) and a process restarted on error
+    /// is restarted.
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`](Self::signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Process, Signal};
+    ///
+    /// let p = Process::builder().command(["sleep", "60"]).build()?;
+    /// p.start()?;
+    /// p.kill()?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(exit.signal(), Some(Signal::KILL));
+    /// assert!(!exit.was_stopped());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn kill(&self) -> Result<()> {
+        self.signal(Signal::KILL)
     }
 
     /// Drops buffered output and lifts a pause, so a stop can complete with

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::exit::{ChildId, Exit, Stream};
+use crate::signal::Signal;
 
 /// Output buffered beyond this (per process, both streams) pauses the child
 /// until a reader catches up; reading below half of it resumes the child.
@@ -83,7 +84,7 @@ pub(crate) struct State {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StopFailure {
     pid: u32,
-    signal: i32,
+    signal: Signal,
     errno: Option<i32>,
 }
 

@@ -7,6 +7,7 @@ use super::children::StopCause;
 use super::{Ctx, Reactor};
 use crate::error::Error;
 use crate::exit::{ChildId, Exit, Stream};
+use crate::signal::Signal;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
@@ -48,11 +49,11 @@ pub enum Event<'a> {
         error: Error,
     },
     /// A signal of a stop (the stop signal, or `SIGKILL` when the grace
-    /// ended) reached neither the child nor its group, so the stop was not
-    /// sent: [`Error::Signal`], usually `EPERM` because the child made
-    /// itself another user. The stop stays under way (`SIGKILL` is still
-    /// tried when the grace ends) and the child is reaped whenever it
-    /// exits.
+    /// ended) or of a [`Control::signal`] reached neither the child nor its
+    /// group, so it was not sent: [`Error::Signal`], usually `EPERM`
+    /// because the child made itself another user. A stop stays under way
+    /// (`SIGKILL` is still tried when the grace ends) and the child is
+    /// reaped whenever it exits.
     #[non_exhaustive]
     SignalFailed {
         /// The child.
@@ -112,6 +113,7 @@ pub(crate) enum Request {
     Pause(ChildId),
     Resume(ChildId),
     Stop(ChildId),
+    Signal(ChildId, Signal),
 }
 
 /// Lets an event handler steer the reactor while it is delivering events.
@@ -139,6 +141,49 @@ impl Control<'_> {
     /// Stops the child, as [`Reactor::stop`](crate::Reactor::stop).
     pub fn stop(&mut self, id: ChildId) {
         self.requests.push(Request::Stop(id));
+    }
+
+    /// Sends `sig` to the child's current run, as
+    /// [`Reactor::signal`](crate::Reactor::signal). A signal that reaches
+    /// nothing comes back as [`Event::SignalFailed`]; one for a child
+    /// with no live run, or a stale handle, is not sent.
+    ///
+    /// # Examples
+    ///
+    /// A child told by its first line that it is ready gets `SIGUSR1`:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, Signal};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "trap 'echo got USR1; exit 0' USR1; echo ready; sleep 60 & wait"])
+    ///     .timeout(Duration::from_secs(60));
+    /// reactor.spawn(&cmd)?;
+    /// let mut lines = Vec::new();
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |ctl, event| {
+    ///         if let Event::Line { id, line, .. } = event {
+    ///             if line == b"ready" {
+    ///                 ctl.signal(id, Signal::USR1);
+    ///             }
+    ///             lines.push(String::from_utf8_lossy(line).into_owned());
+    ///         }
+    ///     })?;
+    /// }
+    /// assert_eq!(lines, ["ready", "got USR1"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn signal(&mut self, id: ChildId, sig: Signal) {
+        self.requests.push(Request::Signal(id, sig));
+    }
+
+    /// Sends `SIGKILL` to the child's current run, as
+    /// [`Reactor::kill`](crate::Reactor::kill): no stop, so the restart
+    /// policy still applies.
+    pub fn kill(&mut self, id: ChildId) {
+        self.signal(id, Signal::KILL);
     }
 }
 
@@ -180,6 +225,11 @@ impl Reactor {
                 Request::Stop(id) => {
                     if self.children.get(id).is_some() {
                         self.begin_stop(id.index, StopCause::Stop);
+                    }
+                }
+                Request::Signal(id, sig) => {
+                    if self.children.get(id).is_some() {
+                        self.signal_or_report(id.index, sig);
                     }
                 }
             }

@@ -11,10 +11,11 @@ use super::children::{Child, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
-use crate::command::{Input, Signal};
+use crate::command::Input;
 use crate::error::{Error, Result};
 use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
+use crate::signal::Signal;
 use crate::spawn::{spawn, Spawned};
 use crate::spec::Spec;
 
@@ -399,7 +400,7 @@ impl Reactor {
         };
         sent.map_err(|source| Error::Signal {
             pid: run.handle.pid(),
-            signal: sig.as_raw(),
+            signal: sig,
             source,
         })
     }

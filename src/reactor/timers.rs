@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::children::StopCause;
 use super::{Ctx, Reactor};
-use crate::command::Signal;
 use crate::exit::ChildId;
+use crate::signal::Signal;
 use crate::timer::TimerKey;
 
 #[derive(Clone, Copy, Debug)]

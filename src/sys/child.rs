@@ -168,6 +168,25 @@ fn to_pid(pid: u32) -> io::Result<Pid> {
         .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// Any Linux signal (1 to 64), real-time ones included: rustix names only
+/// the standard ones, and a caller may send any.
+///
+/// Only ever used to signal a child procrun spawned or that child's own
+/// process group, never this process.
+#[allow(unsafe_code)]
 fn to_signal(sig: i32) -> io::Result<Signal> {
-    Signal::from_named_raw(sig).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+    if let Some(s) = Signal::from_named_raw(sig) {
+        return Ok(s);
+    }
+    if !(1..=64).contains(&sig) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: `sig` is a valid non-zero Linux signal number. rustix makes
+    // this unsafe because the C library reserves some numbers (32 and 33,
+    // and the real-time range it hands out) for its own use in this
+    // process; the value goes only to a child or that child's own group
+    // (see above), which is never this process, so nothing here sends,
+    // consumes or blocks such a signal for this process or changes a
+    // handler of it.
+    Ok(unsafe { Signal::from_raw_unchecked(sig) })
 }

@@ -1,8 +1,10 @@
 //! The one place procrun talks to the OS.
 //!
 //! Everything here is a thin, safe wrapper over rustix, and over libc's
-//! `posix_spawn` (the only `unsafe` in the library, each block with its
-//! SAFETY argument); the rest of the crate never calls either directly.
+//! `posix_spawn` (with rustix's unchecked signal numbers, which a
+//! real-time signal needs, the only `unsafe` in the library, each block
+//! with its SAFETY argument); the rest of the crate never calls either
+//! directly.
 //! What this module provides:
 //!
 //! - spawning: [`spawn`] with a clean signal state;

@@ -277,27 +277,13 @@ impl fmt::Display for Ending<'_> {
         }
         match (e.code(), e.signal()) {
             (Some(c), _) => write!(f, "exited with code {c}")?,
-            (None, Some(s)) => write!(f, "killed by signal {s}{}", signal_name(s))?,
+            (None, Some(s)) => write!(f, "killed by {s}")?,
             (None, None) => write!(f, "ended ({})", e.status())?,
         }
         if e.status_lost() {
             f.write_str(" (status lost: reaped elsewhere)")?;
         }
         Ok(())
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        1 => " (SIGHUP)",
-        2 => " (SIGINT)",
-        3 => " (SIGQUIT)",
-        6 => " (SIGABRT)",
-        9 => " (SIGKILL)",
-        11 => " (SIGSEGV)",
-        13 => " (SIGPIPE)",
-        15 => " (SIGTERM)",
-        _ => "",
     }
 }
 

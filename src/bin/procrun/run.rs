@@ -10,7 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart};
+use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart, Signal};
 
 use crate::args::{RunArgs, What, BACKOFF_CAP};
 use crate::print::{Ending, Human, Printer};
@@ -58,7 +58,6 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         state,
         signals,
         grace: args.grace,
-        detached: args.detached,
         shutdown: None,
         signalled: None,
     };
@@ -212,7 +211,7 @@ fn status_of(exit: &Exit) -> u8 {
     } else if let Some(code) = exit.code() {
         (code & 0xff) as u8
     } else if let Some(sig) = exit.signal() {
-        128u8.saturating_add(sig as u8)
+        128u8.saturating_add(sig.as_raw() as u8)
     } else {
         1
     }
@@ -336,9 +335,8 @@ impl State {
 struct Supervisor {
     reactor: Reactor,
     state: State,
-    signals: Receiver<i32>,
+    signals: Receiver<Signal>,
     grace: Duration,
-    detached: bool,
     /// Set once procrun is stopping everything: the status to exit with.
     shutdown: Option<u8>,
     /// When a shutdown signal last came, and how many came.
@@ -423,23 +421,25 @@ impl Supervisor {
         Ok(())
     }
 
-    fn on_signal(&mut self, sig: i32) {
-        let name = signals::name(sig);
+    fn on_signal(&mut self, sig: Signal) {
         let count = self.signalled.map_or(0, |(_, n)| n) + 1;
         self.signalled = Some((Instant::now(), count));
         if self.shutdown.is_none() {
-            let status = 128u8.saturating_add(sig as u8);
-            self.stop_all(status, &format!("{name} received"));
+            let status = 128u8.saturating_add(sig.as_raw() as u8);
+            self.stop_all(status, &format!("{sig} received"));
             return;
         }
         self.state
             .printer
-            .info(format_args!("{name} received again: killing now"));
+            .info(format_args!("{sig} received again: killing now"));
         for c in self.state.children.iter().filter(|c| !c.done) {
-            // Between two polls: the reactor has not reaped this run, so the
-            // pid (and group) is still the child's.
-            if let Some(pid) = self.reactor.pid(c.id) {
-                signals::kill_now(pid, !self.detached);
+            match self.reactor.kill(c.id) {
+                // Gone since: nothing left to kill.
+                Ok(()) | Err(Error::UnknownChild) => {}
+                Err(e) => self
+                    .state
+                    .printer
+                    .error(format_args!("cannot kill {}: {e}", c.name)),
             }
         }
     }

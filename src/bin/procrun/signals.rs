@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
-use procrun::Waker;
+use procrun::{Signal, Waker};
 
 /// The signals that stop procrun and its children.
 const SHUTDOWN: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -59,7 +59,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// # Errors
 ///
 /// The OS error of the socket pair, the thread or `sigaction`.
-pub fn install(waker: Waker) -> io::Result<Receiver<i32>> {
+pub fn install(waker: Waker) -> io::Result<Receiver<Signal>> {
     let (mut reader, writer) = UnixStream::pair()?;
     writer.set_nonblocking(true)?;
     let (tx, rx) = mpsc::channel();
@@ -74,8 +74,9 @@ pub fn install(waker: Waker) -> io::Result<Receiver<i32>> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return,
                 };
-                for &sig in &buf[..n] {
-                    if tx.send(i32::from(sig)).is_err() {
+                // Only the handler writes here, one byte per signal it took.
+                for sig in buf[..n].iter().filter_map(|&b| Signal::from_raw(b.into())) {
+                    if tx.send(sig).is_err() {
                         return;
                     }
                 }
@@ -107,31 +108,4 @@ pub fn install(waker: Waker) -> io::Result<Receiver<i32>> {
         }
     }
     Ok(rx)
-}
-
-/// Sends SIGKILL to the process group led by `pid`, or to `pid` alone.
-///
-/// The caller must know `pid` is an unreaped child of this process (the
-/// reactor's `pid()` of a live run, asked between two polls, which are the
-/// only place it reaps): a zombie keeps its pid, and so its group id, from
-/// being reused.
-pub fn kill_now(pid: u32, group: bool) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    let target = if group { -pid } else { pid };
-    // SAFETY: kill takes plain integers and touches no memory of ours.
-    unsafe {
-        libc::kill(target, libc::SIGKILL);
-    }
-}
-
-/// The usual name of a shutdown signal, for messages.
-pub fn name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGINT => "SIGINT",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
 }
