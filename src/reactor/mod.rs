@@ -5,8 +5,16 @@
 //! [`mio::Poll`]. One timer wheel holds every kill escalation, timeout,
 //! restart delay and drain limit. Output is read into one buffer shared by
 //! all children and split into lines in place.
+//!
+//! This file holds the reactor as a whole (making one, spawning, polling)
+//! and the loop; the rest is in the file that owns it: `control` (what a
+//! caller can do to one child), `children` (the slab and a child's
+//! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
+//! `pipes` (the pipe slab and reading), `timers` (the wheel's timers),
+//! `event` (what the caller is told, and its answers).
 
 mod children;
+mod control;
 mod event;
 mod pipes;
 mod runs;
@@ -20,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
-use children::{Children, StopCause};
+use children::Children;
 use event::Request;
 pub use event::{Control, Event, Waker};
 use pipes::{Pipes, Source};
@@ -30,7 +38,6 @@ use timers::Timer;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
-use crate::signal::Signal;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
 
@@ -201,139 +208,6 @@ impl Reactor {
     /// Whether the handle names a child still supervised.
     pub fn contains(&self, id: ChildId) -> bool {
         self.children.get(id).is_some()
-    }
-
-    /// Stops the child: its stop signal (default `SIGTERM`) to its process
-    /// group (to the child alone when detached), then `SIGCONT` so a
-    /// stopped child sees it, then `SIGKILL` once the grace period ends. A
-    /// pending restart is cancelled. The stop is complete when the child is
-    /// reaped (its [`Exited`](Event::Exited) event). Stopping a child that
-    /// already exited, or stopping twice, does nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChild`] for a stale handle.
-    pub fn stop(&mut self, id: ChildId) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
-        }
-        self.begin_stop(id.index, StopCause::Stop);
-        Ok(())
-    }
-
-    /// Stops reading the child's output (see [`Control::pause`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChild`] for a stale handle.
-    pub fn pause(&mut self, id: ChildId) -> Result<()> {
-        let c = self.children.get_mut(id).ok_or(Error::UnknownChild)?;
-        c.paused = true;
-        Ok(())
-    }
-
-    /// Reads the child's output again.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChild`] for a stale handle.
-    pub fn resume(&mut self, id: ChildId) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
-        }
-        self.do_resume(id.index);
-        Ok(())
-    }
-
-    /// Sends `sig` to the child's current run as a stop would: to its
-    /// process group and to the child itself if it left the group, or to
-    /// the child alone when detached. Nothing else changes: no stop starts,
-    /// so [`Exit::was_stopped`] stays false and the restart policy decides
-    /// what follows the run's end.
-    ///
-    /// A child with no live run (it just exited and its
-    /// [`Exited`](Event::Exited) event is on its way, or it waits for a
-    /// restart) is sent nothing and `Ok(())` is returned: a signal can
-    /// always lose the race with an exit, so success never meant the child
-    /// acted on it, and the events tell what became of the child.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChild`] for a stale handle; [`Error::Signal`] when
-    /// the signal reached nothing of the run (it made itself another user).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use procrun::{Command, Event, Reactor, Signal};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let mut cmd = Command::new("sh");
-    /// cmd.args(["-c", "trap 'echo got USR1; exit 0' USR1; echo ready; sleep 60 & wait"])
-    ///     .timeout(Duration::from_secs(60));
-    /// let id = reactor.spawn(&cmd)?;
-    /// let (mut lines, mut signalled) = (Vec::new(), false);
-    /// while !reactor.is_empty() {
-    ///     reactor.poll(None, |_, event| {
-    ///         if let Event::Line { line, .. } = event {
-    ///             lines.push(String::from_utf8_lossy(line).into_owned());
-    ///         }
-    ///     })?;
-    ///     if lines == ["ready"] && !signalled {
-    ///         reactor.signal(id, Signal::USR1)?;
-    ///         signalled = true;
-    ///     }
-    /// }
-    /// assert_eq!(lines, ["ready", "got USR1"]);
-    /// # Ok::<(), procrun::Error>(())
-    /// ```
-    pub fn signal(&mut self, id: ChildId, sig: Signal) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
-        }
-        self.signal_run(id.index, sig)
-    }
-
-    /// Sends `SIGKILL` to the child's current run, as
-    /// [`signal`](Reactor::signal) does, at once and without a grace.
-    ///
-    /// Unlike [`stop`](Reactor::stop), this ends the run, not the child:
-    /// the exit is not [`was_stopped`](Exit::was_stopped), and a child
-    /// restarted on error is restarted (a kill is a failure, as one from
-    /// outside would be). To end a child for good without waiting for its
-    /// grace, [`stop`](Reactor::stop) it and then kill it.
-    ///
-    /// # Errors
-    ///
-    /// As [`signal`](Reactor::signal).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use procrun::{Command, Event, Reactor, Signal};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let mut cmd = Command::new("sleep");
-    /// cmd.arg("60");
-    /// let id = reactor.spawn(&cmd)?;
-    /// reactor.kill(id)?;
-    /// let mut exit = None;
-    /// while !reactor.is_empty() {
-    ///     reactor.poll(None, |_, event| {
-    ///         if let Event::Exited(e) = event {
-    ///             exit = Some(e);
-    ///         }
-    ///     })?;
-    /// }
-    /// let exit = exit.unwrap();
-    /// assert_eq!(exit.signal(), Some(Signal::KILL));
-    /// assert!(!exit.was_stopped());
-    /// assert!(matches!(reactor.kill(id), Err(procrun::Error::UnknownChild)));
-    /// # Ok::<(), procrun::Error>(())
-    /// ```
-    pub fn kill(&mut self, id: ChildId) -> Result<()> {
-        self.signal(id, Signal::KILL)
     }
 
     /// Waits for events (at most `timeout`, or until something happens when
