@@ -12,7 +12,7 @@ impl Reactor {
     /// group (to the child alone when detached), then `SIGCONT` so a
     /// stopped child sees it, then `SIGKILL` once the grace period ends. A
     /// pending restart is cancelled. The stop is complete when the child is
-    /// reaped (its [`Exited`](Event::Exited) event). Stopping a child that
+    /// reaped (its [`Exited`](super::Event::Exited) event). Stopping a child that
     /// already exited, or stopping twice, does nothing.
     ///
     /// # Errors
@@ -26,7 +26,7 @@ impl Reactor {
         Ok(())
     }
 
-    /// Stops reading the child's output (see [`Control::pause`]).
+    /// Stops reading the child's output (see [`Control::pause`](super::Control::pause)).
     ///
     /// # Errors
     ///
@@ -53,11 +53,11 @@ impl Reactor {
     /// Sends `sig` to the child's current run as a stop would: to its
     /// process group and to the child itself if it left the group, or to
     /// the child alone when detached. Nothing else changes: no stop starts,
-    /// so [`Exit::was_stopped`] stays false and the restart policy decides
+    /// so [`Exit::was_stopped`](crate::exit::Exit::was_stopped) stays false and the restart policy decides
     /// what follows the run's end.
     ///
     /// A child with no live run (it just exited and its
-    /// [`Exited`](Event::Exited) event is on its way, or it waits for a
+    /// [`Exited`](super::Event::Exited) event is on its way, or it waits for a
     /// restart) is sent nothing and `Ok(())` is returned: a signal can
     /// always lose the race with an exit, so success never meant the child
     /// acted on it, and the events tell what became of the child.
@@ -104,7 +104,7 @@ impl Reactor {
     /// [`signal`](Reactor::signal) does, at once and without a grace.
     ///
     /// Unlike [`stop`](Reactor::stop), this ends the run, not the child:
-    /// the exit is not [`was_stopped`](Exit::was_stopped), and a child
+    /// the exit is not [`was_stopped`](crate::exit::Exit::was_stopped), and a child
     /// restarted on error is restarted (a kill is a failure, as one from
     /// outside would be). To end a child for good without waiting for its
     /// grace, [`stop`](Reactor::stop) it and then kill it.
