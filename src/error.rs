@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::exit::Exit;
-use crate::signal::Signal;
+use crate::signal::{Signal, UnknownSignal};
 
 /// Everything that can go wrong in procrun, one variant per cause a caller
 /// may act on.
@@ -97,11 +97,8 @@ pub enum Error {
 
     /// A signal name or number that names no Linux signal (see
     /// [`Signal`]'s `FromStr`).
-    #[error("unknown signal {name:?}: expected a name such as TERM or SIGTERM, or a number from 1 to 64")]
-    UnknownSignal {
-        /// The text as given.
-        name: String,
-    },
+    #[error(transparent)]
+    UnknownSignal(#[from] UnknownSignal),
 
     /// A handle names a child the reactor no longer (or never) supervised.
     #[error("unknown or stale child handle")]

@@ -222,4 +222,4 @@ pub use process::{
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
-pub use signal::Signal;
+pub use signal::{Signal, UnknownSignal};

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
-
 /// A Linux signal, 1 to 64.
 ///
 /// Prints as its name (`SIGTERM`, `SIGRTMIN+3`) and parses from a name or
@@ -36,8 +34,9 @@ use crate::error::Error;
 /// `SIG` prefix, in any case (`TERM`, `SIGTERM`, `sigterm`), a number
 /// (`15`, also `SIG15`), a real-time signal as an offset from either end
 /// (`RTMIN+3`, `SIGRTMAX-2`, `RTMIN+20` which is `SIGRTMAX-10`), and the
-/// old aliases `IOT`, `CLD` and `POLL`. Anything else is
-/// [`Error::UnknownSignal`].
+/// old aliases `IOT`, `CLD` and `POLL`. Anything else is an
+/// [`UnknownSignal`] error (which `?` turns into
+/// [`Error::UnknownSignal`](crate::Error::UnknownSignal)).
 ///
 /// # Examples
 ///
@@ -53,9 +52,9 @@ use crate::error::Error;
 /// assert_eq!("15".parse::<Signal>()?, Signal::TERM);
 /// assert!(matches!(
 ///     "SIGNOPE".parse::<Signal>(),
-///     Err(procrun::Error::UnknownSignal { .. })
+///     Err(procrun::UnknownSignal { .. })
 /// ));
-/// # Ok::<(), procrun::Error>(())
+/// # Ok::<(), procrun::UnknownSignal>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Signal(i32);
@@ -244,18 +243,32 @@ impl fmt::Display for Signal {
     }
 }
 
+/// A signal name or number that names no Linux signal: the error of
+/// [`Signal`]'s `FromStr`. Defined here rather than as a variant of the
+/// crate's error so that `Signal`, on the ground floor, needs nothing above
+/// it; `?` turns it into [`Error::UnknownSignal`](crate::Error::UnknownSignal).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown signal {name:?}: expected a name such as TERM or SIGTERM, or a number from 1 to 64"
+)]
+#[non_exhaustive]
+pub struct UnknownSignal {
+    /// The text as given.
+    pub name: String,
+}
+
 impl FromStr for Signal {
-    type Err = Error;
+    type Err = UnknownSignal;
 
     /// Parses a name or a number as `kill` does (see
     /// [Parsing](Signal#parsing)).
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownSignal`] for anything that names no signal,
-    /// `0` and numbers past 64 included.
-    fn from_str(s: &str) -> Result<Signal, Error> {
-        parse(s).ok_or_else(|| Error::UnknownSignal { name: s.to_owned() })
+    /// [`UnknownSignal`] for anything that names no signal, `0` and
+    /// numbers past 64 included.
+    fn from_str(s: &str) -> Result<Signal, UnknownSignal> {
+        parse(s).ok_or_else(|| UnknownSignal { name: s.to_owned() })
     }
 }
 
@@ -424,7 +437,7 @@ mod tests {
         ];
         for s in bad {
             match s.parse::<Signal>() {
-                Err(Error::UnknownSignal { name }) => assert_eq!(name, s),
+                Err(UnknownSignal { name }) => assert_eq!(name, s),
                 other => panic!("{s:?} parsed as {other:?}"),
             }
         }
