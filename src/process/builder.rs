@@ -1,0 +1,280 @@
+//! [`ProcessBuilder`]: gpud's `Op` and its `With…` options, over a
+//! [`Command`] that holds everything the reactor runs by.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::script::{self, DEFAULT_SCRIPT_PATTERN};
+use super::shared::{Shared, DEFAULT_BUFFER};
+use super::{Process, Resources};
+use crate::command::{Command, Output, Restart};
+use crate::error::{Error, Result};
+use crate::signal::Signal;
+
+/// Options for a [`Process`] (gpud's `Op` and its `With…` options).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use procrun::{Process, Restart};
+///
+/// let p = Process::builder()
+///     .command(["journalctl", "-f", "-o", "cat"])
+///     .env(["SYSTEMD_COLORS=0"])
+///     .label("component", "kmsg")
+///     .restart(Restart::on_error().limit(3).interval(Duration::from_secs(5)))
+///     .build()?;
+/// assert_eq!(p.label("component"), Some("kmsg"));
+/// # Ok::<(), procrun::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProcessBuilder {
+    /// Everything the reactor runs by: environment, directory, output,
+    /// restart, limits. The program and its arguments come at
+    /// [`build`](Self::build), from the commands or the script.
+    cmd: Command,
+    commands: Vec<Vec<String>>,
+    script: Option<String>,
+    as_script: bool,
+    inline: bool,
+    script_dir: Option<PathBuf>,
+    script_pattern: String,
+    labels: BTreeMap<String, String>,
+    buffer: usize,
+}
+
+impl Default for ProcessBuilder {
+    fn default() -> Self {
+        ProcessBuilder {
+            cmd: Command::new(""),
+            commands: Vec::new(),
+            script: None,
+            as_script: false,
+            inline: false,
+            script_dir: None,
+            script_pattern: DEFAULT_SCRIPT_PATTERN.to_owned(),
+            labels: BTreeMap::new(),
+            buffer: DEFAULT_BUFFER,
+        }
+    }
+}
+
+impl ProcessBuilder {
+    /// Adds a command: a program and its arguments (`WithCommand`). Without
+    /// [`run_as_bash_script`](Self::run_as_bash_script) exactly one command
+    /// may be given; in a script, a one-element command is a shell line
+    /// used as written and a longer one is quoted word by word.
+    pub fn command<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.commands
+            .push(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds several commands (`WithCommands`).
+    pub fn commands<I, C, S>(mut self, cmds: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for c in cmds {
+            self = self.command(c);
+        }
+        self
+    }
+
+    /// Runs these whole script contents with bash, as given, no header
+    /// added (`WithBashScriptContentsToRun`).
+    pub fn script(mut self, contents: impl Into<String>) -> Self {
+        self.script = Some(contents.into());
+        self
+    }
+
+    /// Joins the commands into one bash script after [`SCRIPT_HEADER`](super::SCRIPT_HEADER)
+    /// (`WithRunAsBashScript`).
+    pub fn run_as_bash_script(mut self) -> Self {
+        self.as_script = true;
+        self
+    }
+
+    /// Keeps the script in memory instead of a temp file
+    /// (`WithRunBashInline`): nothing is written to disk, there is no
+    /// ARG_MAX limit, and the child's stdin stays free for the script.
+    pub fn inline(mut self) -> Self {
+        self.inline = true;
+        self
+    }
+
+    /// The directory of script files (default: the system temp dir).
+    pub fn script_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.script_dir = Some(dir.into());
+        self
+    }
+
+    /// The script file-name pattern; `*` becomes a random part (default
+    /// [`DEFAULT_SCRIPT_PATTERN`](super::DEFAULT_SCRIPT_PATTERN)).
+    pub fn script_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.script_pattern = pattern.into();
+        self
+    }
+
+    /// `KEY=VALUE` entries added to the inherited environment (`WithEnvs`);
+    /// validated at [`build`](Self::build).
+    pub fn env<I, S>(mut self, entries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let entries: Vec<String> = entries.into_iter().map(Into::into).collect();
+        self.cmd.env_entries(entries);
+        self
+    }
+
+    /// Replaces the environment with only the [`env`](Self::env) entries,
+    /// instead of adding them to the inherited one (the default).
+    pub fn env_clear(mut self) -> Self {
+        self.cmd.env_clear();
+        self
+    }
+
+    /// A label kept on the process (`WithLabel`).
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Writes both streams of the child to this file (`WithOutputFile`).
+    /// The child writes through duplicates of it; this handle is dropped
+    /// with the process, so pass a [`File::try_clone`] to keep the file open
+    /// yourself. Nothing is then readable through the process.
+    pub fn output_file(mut self, file: File) -> Self {
+        let file = Arc::new(file);
+        self.cmd
+            .stdout(Output::File(file.clone()))
+            .stderr(Output::File(file));
+        self
+    }
+
+    /// Restarts the child on failure (`WithRestartConfig`).
+    pub fn restart(mut self, policy: Restart) -> Self {
+        self.cmd.restart(policy);
+        self
+    }
+
+    /// Detached (`WithAllowDetachedProcess`): no process group of its own;
+    /// close signals only the child and its background jobs live on.
+    pub fn detached(mut self) -> Self {
+        self.cmd.detached(true);
+        self
+    }
+
+    /// The working directory.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cmd.current_dir(dir.into());
+        self
+    }
+
+    /// Stops the child after this long (as a context deadline would), on
+    /// the reactor's timer wheel; the exit then reports
+    /// [`Exit::timed_out`](crate::exit::Exit::timed_out). A duration too large to add to the current time
+    /// (such as [`Duration::MAX`]) is no timeout. The limit of
+    /// [`Process::start_and_wait_combined`] or of a runner is a timeout
+    /// too: given both, the smaller wins.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.cmd.timeout(d);
+        self
+    }
+
+    /// The grace between the stop signal and `SIGKILL` (default 3 s).
+    pub fn grace(mut self, d: Duration) -> Self {
+        self.cmd.grace(d);
+        self
+    }
+
+    /// The signal a stop starts with (default `SIGTERM`).
+    pub fn stop_signal(mut self, sig: Signal) -> Self {
+        self.cmd.stop_signal(sig);
+        self
+    }
+
+    /// The longest line delivered whole (default 64 KiB; gpud's
+    /// `WithInitialBufferSize`): a longer one is read in pieces flagged
+    /// [`partial`](super::OutputLine::partial) — by [`read`](super::read), [`Process::lines`]
+    /// and [`StreamReader::next_line_blocking`](super::StreamReader::next_line_blocking), while a byte reader
+    /// ([`std::io::Read`]) joins them again. 0 is [`Error::ZeroMaxLine`]
+    /// at [`build`](Self::build).
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.cmd.max_line(bytes);
+        self
+    }
+
+    /// How long output from processes outside the group that still hold
+    /// the pipes is read after the child exits (default 1 s).
+    pub fn drain(mut self, d: Duration) -> Self {
+        self.cmd.drain(d);
+        self
+    }
+
+    /// How much output may wait unread before the child is paused
+    /// (default 1 MiB).
+    pub fn buffer(mut self, bytes: usize) -> Self {
+        self.buffer = bytes.max(1);
+        self
+    }
+
+    /// Checks the options and makes the process (not started).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyProgram`] with no command and no script,
+    /// [`Error::InvalidCommand`] for several commands without
+    /// [`run_as_bash_script`](Self::run_as_bash_script) or both commands and
+    /// script contents, and what [`Command::validate`] reports
+    /// ([`Error::InvalidEnv`], [`Error::DuplicateEnv`], …).
+    pub fn build(self) -> Result<Process> {
+        let script = match (&self.script, self.as_script, self.commands.len()) {
+            (Some(_), _, n) if n > 0 => {
+                return Err(Error::InvalidCommand {
+                    reason: "both commands and script contents given".into(),
+                })
+            }
+            (Some(s), _, _) => Some(s.clone()),
+            (None, _, 0) => return Err(Error::EmptyProgram),
+            (None, true, _) => Some(script::from_commands(&self.commands)),
+            (None, false, 1) => None,
+            (None, false, _) => {
+                return Err(Error::InvalidCommand {
+                    reason: "several commands need run_as_bash_script".into(),
+                })
+            }
+        };
+        let mut cmd = self.cmd;
+        match &script {
+            Some(_) => cmd.program = "bash".into(),
+            None => {
+                let argv = &self.commands[0];
+                cmd.program = argv.first().map(String::as_str).unwrap_or("").into();
+                cmd.args = argv.iter().skip(1).map(Into::into).collect();
+            }
+        }
+        Ok(Process {
+            shared: Arc::new(Shared::new(self.buffer)),
+            spec: cmd.prepare()?,
+            script,
+            inline: self.inline,
+            script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
+            script_pattern: self.script_pattern,
+            labels: self.labels,
+            res: Mutex::new(Resources::default()),
+            driver: Mutex::new(None),
+        })
+    }
+}
