@@ -121,6 +121,13 @@
 //!   1 ms to 100 ms while children stay up; an exit is then seen up to
 //!   100 ms late and an idle reactor wakes up to ten times a second.
 //!   [`Reactor::uses_pidfd`] tells which mode runs.
+//! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
+//!   signal interrupts `epoll_wait`. That happens without any handler of
+//!   the host's: a child that exits while the thread that spawned it has
+//!   every signal blocked (as `posix_spawn` does around its clone) gets its
+//!   `SIGCHLD` queued rather than discarded, and the kernel wakes another
+//!   thread to take it. Loop on `poll`; do not take an empty return for a
+//!   timeout.
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
 //!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
 //!   reader catches up — as a full pipe would. [`read`] drops the lines of
