@@ -130,7 +130,7 @@
 //!
 //! | error | when | shown by |
 //! | --- | --- | --- |
-//! | [`Error::EmptyProgram`] | no program, or a builder with no command | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options` |
+//! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
 //! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::NulByte`] | NUL in program, argument, env or cwd | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected` |
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
@@ -160,7 +160,7 @@
 //! | `New(opts...)`, `Op`, `OpOption` | [`Process::builder`], [`ProcessBuilder::build`] |
 //! | `WithCommand`, `WithCommands` | [`ProcessBuilder::command`], [`ProcessBuilder::commands`] |
 //! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]) |
-//! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free) |
+//! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free; implies bash script mode) |
 //! | `WithBashScriptTmpDirectory`, `WithBashScriptFilePattern` | [`ProcessBuilder::script_dir`], [`ProcessBuilder::script_pattern`] ([`DEFAULT_SCRIPT_PATTERN`]) |
 //! | `WithEnvs` | [`ProcessBuilder::env`] (added to the inherited environment; [`ProcessBuilder::env_clear`] replaces it) |
 //! | `WithLabel` | [`ProcessBuilder::label`], [`Process::labels`] |

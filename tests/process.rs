@@ -984,3 +984,40 @@ fn kill_cuts_the_grace_of_a_close_on_another_thread_short() {
         assert_eq!(p.last_exit().unwrap().signal(), Some(Signal::KILL));
     });
 }
+
+#[test]
+fn empty_or_blank_script_contents_are_nothing_to_run() {
+    for contents in ["", " \n\t\n"] {
+        let r = Process::builder().script(contents).build();
+        assert!(matches!(r, Err(Error::EmptyProgram)), "{contents:?}: {r:?}");
+        let r = Process::builder().script(contents).inline().build();
+        assert!(
+            matches!(r, Err(Error::EmptyProgram)),
+            "inline {contents:?}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn inline_alone_runs_the_commands_as_one_bash_script() {
+    close_races::with_watchdog(|| {
+        let several = Process::builder()
+            .commands([vec!["echo hi"], vec!["echo there"]])
+            .inline()
+            .build()
+            .unwrap();
+        several.start().unwrap();
+        assert_eq!(lines(&several), ["hi", "there"]);
+        assert!(several.wait().unwrap().success());
+        assert!(several.script_path().is_none(), "inline writes no file");
+
+        let line = Process::builder()
+            .command(["echo hi && echo there"])
+            .inline()
+            .build()
+            .unwrap();
+        line.start().unwrap();
+        assert_eq!(lines(&line), ["hi", "there"]);
+        assert!(line.wait().unwrap().success());
+    });
+}
