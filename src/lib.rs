@@ -159,7 +159,7 @@
 //! | --- | --- |
 //! | `New(opts...)`, `Op`, `OpOption` | [`Process::builder`], [`ProcessBuilder::build`] |
 //! | `WithCommand`, `WithCommands` | [`ProcessBuilder::command`], [`ProcessBuilder::commands`] |
-//! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]) |
+//! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]; a file of mode 0600) |
 //! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free; implies bash script mode) |
 //! | `WithBashScriptTmpDirectory`, `WithBashScriptFilePattern` | [`ProcessBuilder::script_dir`], [`ProcessBuilder::script_pattern`] ([`DEFAULT_SCRIPT_PATTERN`]) |
 //! | `WithEnvs` | [`ProcessBuilder::env`] (added to the inherited environment; [`ProcessBuilder::env_clear`] replaces it) |

@@ -1021,3 +1021,21 @@ fn inline_alone_runs_the_commands_as_one_bash_script() {
         assert!(line.wait().unwrap().success());
     });
 }
+
+#[test]
+fn script_file_is_readable_and_writable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    close_races::with_watchdog(|| {
+        let p = Process::builder()
+            .script("echo ready; exec sleep 600")
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let _guard = KillOnDrop(p.pid().unwrap());
+        assert_eq!(next_line(&mut p.stdout().unwrap()), "ready");
+        let path = p.script_path().expect("a script file");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{path:?}");
+        p.close().unwrap();
+    });
+}
