@@ -1039,3 +1039,24 @@ fn script_file_is_readable_and_writable_by_its_owner_only() {
         p.close().unwrap();
     });
 }
+
+#[test]
+fn read_without_wait_reports_the_timeout_that_ended_the_process() {
+    close_races::with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "echo started; exec sleep 600"])
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let _guard = KillOnDrop(p.pid().unwrap());
+        let mut got = Vec::new();
+        let r = read(
+            &p,
+            ReadOptions::new().on_line(|l| got.push(l.to_string_lossy().into_owned())),
+        );
+        assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
+        assert_eq!(got, ["started"]);
+        assert!(p.wait().unwrap().timed_out());
+    });
+}
