@@ -166,7 +166,7 @@
 //! | `WithLabel` | [`ProcessBuilder::label`], [`Process::labels`] |
 //! | `WithOutputFile` | [`ProcessBuilder::output_file`] |
 //! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset) |
-//! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`] |
+//! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`]; for a runner, [`RunOptions::detached`](RunOptions#structfield.detached) |
 //! | `Start`, `Started` | [`Process::start`], [`Process::started`] |
 //! | `StartAndWaitForCombinedOutput` | [`Process::start_and_wait_combined`] |
 //! | `Close`, `Closed` | [`Process::close`], [`Process::closed`] |

@@ -1060,3 +1060,48 @@ fn read_without_wait_reports_the_timeout_that_ended_the_process() {
         assert!(p.wait().unwrap().timed_out());
     });
 }
+
+/// The pid of the `sleep 600` a runner script left in the background.
+fn runner_leaves_a_sleep(opts: RunOptions) -> u32 {
+    let runner = ExclusiveRunner::new();
+    let out = runner
+        .run_until_completion("sleep 600 >/dev/null 2>&1 &\necho $!\n", opts)
+        .unwrap();
+    assert!(out.error.is_none(), "{out:?}");
+    String::from_utf8_lossy(&out.output).trim().parse().unwrap()
+}
+
+/// The command name of `pid`, or `None` once it is gone or a zombie.
+fn live_comm(pid: u32) -> Option<String> {
+    match common::proc_state(pid) {
+        Some('Z') | None => None,
+        Some(_) => std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .ok()
+            .map(|c| c.trim().to_owned()),
+    }
+}
+
+#[test]
+fn detached_runner_leaves_background_jobs_running_and_attached_one_kills_them() {
+    close_races::with_watchdog(|| {
+        let pid = runner_leaves_a_sleep(RunOptions::default().detached());
+        let _guard = KillOnDrop(pid);
+        // Forked before bash echoed its pid, it may not have exec'd yet.
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            match live_comm(pid).as_deref() {
+                Some("sleep") => break,
+                Some(_) => assert!(
+                    Instant::now() < deadline,
+                    "watchdog: {pid} never became sleep"
+                ),
+                None => panic!("the detached run's background sleep {pid} died with it"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let pid = runner_leaves_a_sleep(RunOptions::default());
+        let _guard = KillOnDrop(pid);
+        wait_dead(pid);
+    });
+}
