@@ -141,8 +141,9 @@ impl Exit {
         self.restart_in.is_none()
     }
 
-    /// Whether the run failed and would have been restarted but for the
-    /// restart limit.
+    /// Whether the run would have been restarted but for the restart
+    /// limit: it failed, or under [`Restart::always`](crate::Restart::always)
+    /// it ended in any way but a stop.
     pub fn restart_limit_reached(&self) -> bool {
         self.limit_reached
     }

@@ -165,7 +165,7 @@
 //! | `WithEnvs` | [`ProcessBuilder::env`] (added to the inherited environment; [`ProcessBuilder::env_clear`] replaces it) |
 //! | `WithLabel` | [`ProcessBuilder::label`], [`Process::labels`] |
 //! | `WithOutputFile` | [`ProcessBuilder::output_file`] |
-//! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset) |
+//! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset, and [`Restart::always`] beside [`Restart::on_error`]) |
 //! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`]; for a runner, [`RunOptions::detached`](RunOptions#structfield.detached) |
 //! | `Start`, `Started` | [`Process::start`], [`Process::started`] |
 //! | `StartAndWaitForCombinedOutput` | [`Process::start_and_wait_combined`] |

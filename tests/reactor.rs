@@ -902,3 +902,76 @@ fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
     ));
     assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
 }
+
+#[test]
+fn restart_always_brings_back_a_run_that_exited_zero_up_to_the_limit() {
+    let mut r = Reactor::new().unwrap();
+    let interval = Duration::from_millis(20);
+    let mut c = sh("echo run");
+    c.restart(
+        Restart::always()
+            .limit(3)
+            .interval(interval)
+            .backoff(Duration::from_secs(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["run"; 4]);
+    let exits = exits_of(&recs, id);
+    assert!(exits.iter().all(|e| e.success() && !e.was_stopped()));
+    let delays: Vec<_> = exits.iter().map(|e| e.restart_in()).collect();
+    assert_eq!(
+        delays,
+        [Some(interval), Some(interval * 2), Some(interval * 4), None]
+    );
+    assert!(
+        exits[3].restart_limit_reached(),
+        "the limit counts successes"
+    );
+    assert!(exits[..3].iter().all(|e| !e.restart_limit_reached()));
+}
+
+#[test]
+fn restart_always_restarts_failures_and_reset_after_keeps_the_limit_away() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo run; exit 2");
+    c.restart(
+        Restart::always()
+            .limit(1)
+            .interval(Duration::from_millis(10))
+            .reset_after(Duration::ZERO),
+    );
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| exits_of(rs, id).len() >= 3);
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let exits = exits_of(&recs, id);
+    assert!(exits[..3]
+        .iter()
+        .all(|e| e.code() == Some(2) && e.restart_in().is_some()));
+}
+
+#[test]
+fn restart_always_ends_with_a_stop_or_a_timeout() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo ready; exec sleep 600");
+    c.restart(Restart::always().interval(Duration::from_millis(10)));
+    let stopped = r.spawn(&c).unwrap();
+    c.timeout(Duration::from_millis(200));
+    let timed = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, stopped, Stream::Stdout).len() == 1
+    });
+    r.stop(stopped).unwrap();
+    drive_until(&mut r, &mut recs, |rs| {
+        rs.contains(&Rec::Done(stopped)) && rs.contains(&Rec::Done(timed))
+    });
+    let e = exits_of(&recs, stopped);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].was_stopped() && e[0].is_final() && !e[0].restart_limit_reached());
+    let e = exits_of(&recs, timed);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].timed_out() && e[0].is_final() && !e[0].restart_limit_reached());
+}

@@ -170,7 +170,8 @@ impl ProcessBuilder {
         self
     }
 
-    /// Restarts the child on failure (`WithRestartConfig`).
+    /// Restarts the child on failure (`WithRestartConfig`), or after every
+    /// run with [`Restart::always`].
     pub fn restart(mut self, policy: Restart) -> Self {
         self.cmd.restart(policy);
         self

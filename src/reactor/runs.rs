@@ -211,11 +211,12 @@ impl Reactor {
         let mut restart_in = None;
         let mut limit_reached = false;
         let restarts = child.restarts;
-        if let (None, true, Some(policy)) = (
-            stopping,
-            failed,
-            child.respawn.as_ref().and_then(|c| c.restart),
-        ) {
+        let policy = child
+            .respawn
+            .as_ref()
+            .and_then(|c| c.restart)
+            .filter(|p| failed || p.restarts_success());
+        if let (None, Some(policy)) = (stopping, policy) {
             if policy
                 .get_reset_after()
                 .is_some_and(|d| started.elapsed() >= d)
