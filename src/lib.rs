@@ -171,7 +171,7 @@
 //! | `StartAndWaitForCombinedOutput` | [`Process::start_and_wait_combined`] |
 //! | `Close`, `Closed` | [`Process::close`], [`Process::closed`] |
 //! | `Wait()` | [`Process::wait`], [`Process::wait_timeout`], [`Process::try_wait`], [`Process::exits`] |
-//! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`] |
+//! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`]; each [`Exit`] also has the run's CPU time, peak RSS and wall time ([`Exit::user_time`], [`Exit::system_time`], [`Exit::max_rss_bytes`], [`Exit::wall_time`], as Go's `ProcessState`) |
 //! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`]), [`Process::lines`] |
 //! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd` | [`read`] with [`ReadOptions`] |
 //! | `WithInitialBufferSize` | [`ProcessBuilder::max_line`] (longer lines are read in pieces flagged [`partial`](OutputLine::partial)) |

@@ -975,3 +975,67 @@ fn restart_always_ends_with_a_stop_or_a_timeout() {
     assert_eq!(e.len(), 1, "{recs:?}");
     assert!(e[0].timed_out() && e[0].is_final() && !e[0].restart_limit_reached());
 }
+
+/// The one exit of a command run to the end.
+fn only_exit(c: &Command) -> procrun::Exit {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(c).unwrap();
+    let e = exits_of(&run_to_done(&mut r, id), id);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e[0]
+}
+
+#[test]
+fn exit_reports_the_cpu_time_a_busy_child_used() {
+    let e = only_exit(&sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
+    assert!(e.success(), "{e:?}");
+    assert!(e.user_time() > Duration::ZERO, "{e:?}");
+    assert!(
+        e.user_time() + e.system_time() <= e.wall_time() * 2,
+        "{e:?}"
+    );
+}
+
+#[test]
+fn exit_reports_the_peak_memory_of_a_child_that_allocates() {
+    // dd reads 50 MiB of zeros into one buffer: every page of it is
+    // written, so resident at once.
+    let mut c = Command::new("dd");
+    c.args(["if=/dev/zero", "of=/dev/null", "bs=50M", "count=1"]);
+    let e = only_exit(&c);
+    assert!(e.success(), "{e:?}");
+    assert!(e.max_rss_bytes() > 40 << 20, "{e:?}");
+
+    let small = only_exit(&Command::new("true"));
+    assert!(small.max_rss_bytes() > 0, "{small:?}");
+    assert!(small.max_rss_bytes() < e.max_rss_bytes(), "{small:?}");
+}
+
+#[test]
+fn exit_reports_the_wall_time_of_the_run() {
+    let mut c = Command::new("sleep");
+    c.arg("0.3");
+    let e = only_exit(&c);
+    assert!(e.wall_time() >= Duration::from_millis(300), "{e:?}");
+    assert!(e.user_time() < Duration::from_millis(300), "{e:?}");
+}
+
+#[test]
+fn a_killed_group_leader_still_reports_its_usage() {
+    let mut r = Reactor::new().unwrap();
+    let id = r
+        .spawn(&sh(
+            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo ready; sleep 600 & wait",
+        ))
+        .unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, id, Stream::Stdout) == ["ready"]
+    });
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e[0].signal(), Some(Signal::KILL), "{e:?}");
+    assert!(e[0].user_time() > Duration::ZERO, "{e:?}");
+    assert!(e[0].max_rss_bytes() > 0, "{e:?}");
+}
