@@ -199,6 +199,12 @@ impl Exit {
     /// `ru_maxrss`, which Linux counts in KiB; Go's
     /// `ProcessState.SysUsage`). Zero when the
     /// [`status_lost`](Self::status_lost).
+    ///
+    /// The kernel counts the memory a child had before its `exec` too, and
+    /// a child starts sharing this process's memory (`posix_spawn`, as
+    /// Go's `os/exec`, uses `vfork`): the value is never below this
+    /// process's own peak at the spawn, so it tells what the child used
+    /// only once the child outgrows its supervisor.
     pub fn max_rss_bytes(&self) -> u64 {
         self.max_rss_bytes
     }
