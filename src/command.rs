@@ -46,10 +46,14 @@ pub enum Output {
     Stdout,
 }
 
-/// When and how a child that failed is started again.
+/// When and how a child is started again: after a failed run
+/// ([`on_error`](Restart::on_error), gpud's `RestartConfig{OnError}`) or
+/// after every run ([`always`](Restart::always), for a watcher that may
+/// exit 0 and must come back).
 ///
 /// A run failed when it exited with a non-zero code or was killed by a
-/// signal procrun did not send. A stop (or timeout) never restarts.
+/// signal procrun did not send. A stop (or timeout) never restarts, under
+/// either policy.
 ///
 /// # Examples
 ///
@@ -68,6 +72,8 @@ pub enum Output {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restart {
+    /// Restart after a successful run too.
+    always: bool,
     limit: u32,
     interval: Duration,
     backoff_cap: Option<Duration>,
@@ -78,11 +84,38 @@ impl Restart {
     /// Restart after a failed run, without limit, every 5 s.
     pub fn on_error() -> Restart {
         Restart {
+            always: false,
             limit: 0,
             interval: Duration::from_secs(5),
             backoff_cap: None,
             reset_after: None,
         }
+    }
+
+    /// Restart after every run that was not stopped, a successful one too,
+    /// without limit, every 5 s; the other settings work as for
+    /// [`on_error`](Restart::on_error), and the limit counts every restart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::Restart;
+    ///
+    /// let policy = Restart::always().limit(3).interval(Duration::from_secs(1));
+    /// assert!(policy.restarts_success() && !Restart::on_error().restarts_success());
+    /// assert_eq!(policy.get_limit(), 3);
+    /// ```
+    pub fn always() -> Restart {
+        Restart {
+            always: true,
+            ..Restart::on_error()
+        }
+    }
+
+    /// Whether a successful run is restarted too ([`always`](Restart::always)).
+    pub fn restarts_success(&self) -> bool {
+        self.always
     }
 
     /// At most `n` restarts; 0 means no limit.
@@ -324,7 +357,8 @@ impl Command {
         self
     }
 
-    /// Restarts the child when it fails, by this policy.
+    /// Restarts the child by this policy: when it fails, or with
+    /// [`Restart::always`] whenever it ends without being stopped.
     pub fn restart(&mut self, policy: Restart) -> &mut Command {
         self.restart = Some(policy);
         self

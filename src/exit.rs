@@ -62,6 +62,10 @@ pub struct Exit {
     pub(crate) limit_reached: bool,
     pub(crate) status_lost: bool,
     pub(crate) restarts: u32,
+    pub(crate) user_time: Duration,
+    pub(crate) system_time: Duration,
+    pub(crate) max_rss_bytes: u64,
+    pub(crate) wall_time: Duration,
 }
 
 impl Exit {
@@ -141,8 +145,9 @@ impl Exit {
         self.restart_in.is_none()
     }
 
-    /// Whether the run failed and would have been restarted but for the
-    /// restart limit.
+    /// Whether the run would have been restarted but for the restart
+    /// limit: it failed, or under [`Restart::always`](crate::Restart::always)
+    /// it ended in any way but a stop.
     pub fn restart_limit_reached(&self) -> bool {
         self.limit_reached
     }
@@ -154,9 +159,61 @@ impl Exit {
 
     /// Whether the status was lost because something else in the process
     /// reaped the child (`waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`); the
-    /// status then reads as exit code 255.
+    /// status then reads as exit code 255, and the resource usage as zero.
     pub fn status_lost(&self) -> bool {
         self.status_lost
+    }
+
+    /// The CPU time the run spent in user mode: the child's own and that
+    /// of the descendants it waited for, as the kernel reports it at the
+    /// reap (Go's `ProcessState.UserTime`). Zero when the
+    /// [`status_lost`](Self::status_lost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["sleep", "0.2"]).build()?;
+    /// p.start()?;
+    /// let exit = p.wait()?;
+    /// assert!(exit.wall_time() >= Duration::from_millis(200));
+    /// // A sleeper uses next to no CPU; how little depends on the machine.
+    /// assert!(exit.user_time() + exit.system_time() < exit.wall_time());
+    /// assert!(exit.max_rss_bytes() > 0);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn user_time(&self) -> Duration {
+        self.user_time
+    }
+
+    /// The CPU time the run spent in the kernel, counted as
+    /// [`user_time`](Self::user_time) is (Go's `ProcessState.SystemTime`).
+    pub fn system_time(&self) -> Duration {
+        self.system_time
+    }
+
+    /// The run's peak resident set size in bytes: the largest of the
+    /// child's and of each descendant it waited for (the kernel's
+    /// `ru_maxrss`, which Linux counts in KiB; Go's
+    /// `ProcessState.SysUsage`). Zero when the
+    /// [`status_lost`](Self::status_lost).
+    ///
+    /// The kernel counts the memory a child had before its `exec` too, and
+    /// a child starts sharing this process's memory (`posix_spawn`, as
+    /// Go's `os/exec`, uses `vfork`): the value is never below this
+    /// process's own peak at the spawn, so it tells what the child used
+    /// only once the child outgrows its supervisor.
+    pub fn max_rss_bytes(&self) -> u64 {
+        self.max_rss_bytes
+    }
+
+    /// How long the run lasted, from its spawn to the reap that saw its
+    /// exit (without pidfds, the reap can come up to 100 ms after the
+    /// exit).
+    pub fn wall_time(&self) -> Duration {
+        self.wall_time
     }
 }
 

@@ -137,7 +137,7 @@
 //!
 //! | error | when | shown by |
 //! | --- | --- | --- |
-//! | [`Error::EmptyProgram`] | no program, or a builder with no command | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options` |
+//! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
 //! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::NulByte`] | NUL in program, argument, env or cwd | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected` |
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
@@ -154,7 +154,7 @@
 //! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |
 //! | [`Error::AlreadyRunning`] | a second concurrent run of an [`ExclusiveRunner`] | `exclusive_runner_refuses_a_concurrent_run_atomically` |
 //! | [`Error::Failed`] | an unsuccessful exit, where the API returns it | `read_wait_for_exit_returns_the_failure` |
-//! | [`Error::TimedOut`] | a wait past its limit; a run whose exit [`timed_out`](Exit::timed_out) | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it`, `runner_timeout_and_combined_output_timeout_report_timed_out` |
+//! | [`Error::TimedOut`] | a wait past its limit; a run, or a [`read`], whose exit [`timed_out`](Exit::timed_out) | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it`, `runner_timeout_and_combined_output_timeout_report_timed_out`, `read_without_wait_reports_the_timeout_that_ended_the_process` |
 //! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
@@ -166,19 +166,19 @@
 //! | --- | --- |
 //! | `New(opts...)`, `Op`, `OpOption` | [`Process::builder`], [`ProcessBuilder::build`] |
 //! | `WithCommand`, `WithCommands` | [`ProcessBuilder::command`], [`ProcessBuilder::commands`] |
-//! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]) |
-//! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free) |
+//! | `WithBashScriptContentsToRun`, `WithRunAsBashScript` | [`ProcessBuilder::script`], [`ProcessBuilder::run_as_bash_script`] ([`SCRIPT_HEADER`]; a file of mode 0600) |
+//! | `WithRunBashInline` | [`ProcessBuilder::inline`] (a memfd: no file, no ARG_MAX, stdin free; implies bash script mode) |
 //! | `WithBashScriptTmpDirectory`, `WithBashScriptFilePattern` | [`ProcessBuilder::script_dir`], [`ProcessBuilder::script_pattern`] ([`DEFAULT_SCRIPT_PATTERN`]) |
 //! | `WithEnvs` | [`ProcessBuilder::env`] (added to the inherited environment; [`ProcessBuilder::env_clear`] replaces it) |
 //! | `WithLabel` | [`ProcessBuilder::label`], [`Process::labels`] |
 //! | `WithOutputFile` | [`ProcessBuilder::output_file`] |
-//! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset) |
-//! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`] |
+//! | `WithRestartConfig` | [`ProcessBuilder::restart`] with [`Restart`] (plus backoff, reset, and [`Restart::always`] beside [`Restart::on_error`]) |
+//! | `WithAllowDetachedProcess` | [`ProcessBuilder::detached`]; for a runner, [`RunOptions::detached`](RunOptions#structfield.detached) |
 //! | `Start`, `Started` | [`Process::start`], [`Process::started`] |
 //! | `StartAndWaitForCombinedOutput` | [`Process::start_and_wait_combined`] |
 //! | `Close`, `Closed` | [`Process::close`], [`Process::closed`] |
 //! | `Wait()` | [`Process::wait`], [`Process::wait_timeout`], [`Process::try_wait`], [`Process::exits`] |
-//! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`] |
+//! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`]; each [`Exit`] also has the run's CPU time, peak RSS and wall time ([`Exit::user_time`], [`Exit::system_time`], [`Exit::max_rss_bytes`], [`Exit::wall_time`], as Go's `ProcessState`) |
 //! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`]), [`Process::lines`] |
 //! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd` | [`read`] with [`ReadOptions`] |
 //! | `WithInitialBufferSize` | [`ProcessBuilder::max_line`] (longer lines are read in pieces flagged [`partial`](OutputLine::partial)) |

@@ -33,12 +33,38 @@ pub struct RunOptions {
     /// its exit then reports [`Exit::timed_out`]. A duration too large to
     /// add to the current time (such as [`Duration::MAX`]) is no limit.
     pub timeout: Option<Duration>,
+    /// Runs the script detached, as
+    /// [`ProcessBuilder::detached`](crate::ProcessBuilder::detached) does
+    /// (gpud's `WithAllowDetachedProcess`): what it starts in the
+    /// background (`sleep 10 && systemctl restart agent &`) outlives the
+    /// run instead of being killed with its process group when the script
+    /// exits. A timeout then stops the script alone. Off by default.
+    pub detached: bool,
 }
 
 impl RunOptions {
     /// A time limit.
     pub fn timeout(d: Duration) -> RunOptions {
-        RunOptions { timeout: Some(d) }
+        RunOptions {
+            timeout: Some(d),
+            ..RunOptions::default()
+        }
+    }
+
+    /// These options, detached (see [`RunOptions::detached`](#structfield.detached)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::RunOptions;
+    ///
+    /// let opts = RunOptions::timeout(Duration::from_secs(60)).detached();
+    /// assert!(opts.detached && opts.timeout.is_some());
+    /// ```
+    pub fn detached(mut self) -> RunOptions {
+        self.detached = true;
+        self
     }
 }
 
@@ -120,7 +146,11 @@ impl Runner for ExclusiveRunner {
             return Err(Error::AlreadyRunning);
         }
         let _release = Release(&self.running);
-        let p = Process::builder().script(script).inline().build()?;
+        let mut builder = Process::builder().script(script).inline();
+        if opts.detached {
+            builder = builder.detached();
+        }
+        let p = builder.build()?;
         let out = p.run_combined(opts.timeout, self.cap)?;
         let error = match out.exit {
             Some(e) if e.timed_out() => Some(Error::TimedOut),

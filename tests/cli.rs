@@ -1018,3 +1018,54 @@ fn sigterm_stops_the_child_while_stdout_and_stderr_share_a_full_pipe() {
     assert_eq!(status.code(), Some(143));
     wait_group_gone(yes);
 }
+
+#[test]
+fn restart_always_brings_back_a_run_that_exited_zero() {
+    let f = procrun(&[
+        "run",
+        "--restart",
+        "always",
+        "--restart-limit",
+        "2",
+        "--restart-interval",
+        "100ms",
+        "--",
+        "sh",
+        "-c",
+        "echo run",
+    ]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert_eq!(f.out, "sh | run\n".repeat(3));
+    assert_eq!(f.err.matches("restarting in 100ms").count(), 2, "{}", f.err);
+    assert!(f.err.contains("restart limit reached"), "{}", f.err);
+}
+
+#[test]
+fn restart_on_error_spelled_either_way_leaves_a_success_alone() {
+    for flag in [&["--restart", "on-error"][..], &["--restart-on-error"]] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flag);
+        args.extend_from_slice(&["--restart-interval", "100ms", "--", "sh", "-c", "echo run"]);
+        let f = procrun(&args);
+        assert_eq!(f.code(), 0, "{flag:?}: {f:?}");
+        assert_eq!(f.out, "sh | run\n", "{flag:?}");
+        assert!(!f.err.contains("restarting"), "{flag:?}: {}", f.err);
+    }
+    let f = procrun(&["run", "--restart", "sometimes", "--", "true"]);
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert!(f.err.contains("'on-error' or 'always'"), "{}", f.err);
+}
+
+#[test]
+fn run_help_names_both_restart_policies() {
+    let f = procrun(&["run", "--help"]);
+    assert_eq!(f.code(), 0);
+    for want in [
+        "--restart WHEN",
+        "'always'",
+        "'on-error'",
+        "--restart-on-error",
+    ] {
+        assert!(f.out.contains(want), "{want}: {}", f.out);
+    }
+}

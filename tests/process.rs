@@ -984,3 +984,124 @@ fn kill_cuts_the_grace_of_a_close_on_another_thread_short() {
         assert_eq!(p.last_exit().unwrap().signal(), Some(Signal::KILL));
     });
 }
+
+#[test]
+fn empty_or_blank_script_contents_are_nothing_to_run() {
+    for contents in ["", " \n\t\n"] {
+        let r = Process::builder().script(contents).build();
+        assert!(matches!(r, Err(Error::EmptyProgram)), "{contents:?}: {r:?}");
+        let r = Process::builder().script(contents).inline().build();
+        assert!(
+            matches!(r, Err(Error::EmptyProgram)),
+            "inline {contents:?}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn inline_alone_runs_the_commands_as_one_bash_script() {
+    close_races::with_watchdog(|| {
+        let several = Process::builder()
+            .commands([vec!["echo hi"], vec!["echo there"]])
+            .inline()
+            .build()
+            .unwrap();
+        several.start().unwrap();
+        assert_eq!(lines(&several), ["hi", "there"]);
+        assert!(several.wait().unwrap().success());
+        assert!(several.script_path().is_none(), "inline writes no file");
+
+        let line = Process::builder()
+            .command(["echo hi && echo there"])
+            .inline()
+            .build()
+            .unwrap();
+        line.start().unwrap();
+        assert_eq!(lines(&line), ["hi", "there"]);
+        assert!(line.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn script_file_is_readable_and_writable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    close_races::with_watchdog(|| {
+        let p = Process::builder()
+            .script("echo ready; exec sleep 600")
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let _guard = KillOnDrop(p.pid().unwrap());
+        assert_eq!(next_line(&mut p.stdout().unwrap()), "ready");
+        let path = p.script_path().expect("a script file");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{path:?}");
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn read_without_wait_reports_the_timeout_that_ended_the_process() {
+    close_races::with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "echo started; exec sleep 600"])
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let _guard = KillOnDrop(p.pid().unwrap());
+        let mut got = Vec::new();
+        let r = read(
+            &p,
+            ReadOptions::new().on_line(|l| got.push(l.to_string_lossy().into_owned())),
+        );
+        assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
+        assert_eq!(got, ["started"]);
+        assert!(p.wait().unwrap().timed_out());
+    });
+}
+
+/// The pid of the `sleep 600` a runner script left in the background.
+fn runner_leaves_a_sleep(opts: RunOptions) -> u32 {
+    let runner = ExclusiveRunner::new();
+    let out = runner
+        .run_until_completion("sleep 600 >/dev/null 2>&1 &\necho $!\n", opts)
+        .unwrap();
+    assert!(out.error.is_none(), "{out:?}");
+    String::from_utf8_lossy(&out.output).trim().parse().unwrap()
+}
+
+/// The command name of `pid`, or `None` once it is gone or a zombie.
+fn live_comm(pid: u32) -> Option<String> {
+    match common::proc_state(pid) {
+        Some('Z') | None => None,
+        Some(_) => std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .ok()
+            .map(|c| c.trim().to_owned()),
+    }
+}
+
+#[test]
+fn detached_runner_leaves_background_jobs_running_and_attached_one_kills_them() {
+    close_races::with_watchdog(|| {
+        let pid = runner_leaves_a_sleep(RunOptions::default().detached());
+        let _guard = KillOnDrop(pid);
+        // Forked before bash echoed its pid, it may not have exec'd yet.
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            match live_comm(pid).as_deref() {
+                Some("sleep") => break,
+                Some(_) => assert!(
+                    Instant::now() < deadline,
+                    "watchdog: {pid} never became sleep"
+                ),
+                None => panic!("the detached run's background sleep {pid} died with it"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let pid = runner_leaves_a_sleep(RunOptions::default());
+        let _guard = KillOnDrop(pid);
+        wait_dead(pid);
+    });
+}

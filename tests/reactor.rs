@@ -902,3 +902,156 @@ fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
     ));
     assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
 }
+
+#[test]
+fn restart_always_brings_back_a_run_that_exited_zero_up_to_the_limit() {
+    let mut r = Reactor::new().unwrap();
+    let interval = Duration::from_millis(20);
+    let mut c = sh("echo run");
+    c.restart(
+        Restart::always()
+            .limit(3)
+            .interval(interval)
+            .backoff(Duration::from_secs(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["run"; 4]);
+    let exits = exits_of(&recs, id);
+    assert!(exits.iter().all(|e| e.success() && !e.was_stopped()));
+    let delays: Vec<_> = exits.iter().map(|e| e.restart_in()).collect();
+    assert_eq!(
+        delays,
+        [Some(interval), Some(interval * 2), Some(interval * 4), None]
+    );
+    assert!(
+        exits[3].restart_limit_reached(),
+        "the limit counts successes"
+    );
+    assert!(exits[..3].iter().all(|e| !e.restart_limit_reached()));
+}
+
+#[test]
+fn restart_always_restarts_failures_and_reset_after_keeps_the_limit_away() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo run; exit 2");
+    c.restart(
+        Restart::always()
+            .limit(1)
+            .interval(Duration::from_millis(10))
+            .reset_after(Duration::ZERO),
+    );
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| exits_of(rs, id).len() >= 3);
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let exits = exits_of(&recs, id);
+    assert!(exits[..3]
+        .iter()
+        .all(|e| e.code() == Some(2) && e.restart_in().is_some()));
+}
+
+#[test]
+fn restart_always_ends_with_a_stop_or_a_timeout() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("echo ready; exec sleep 600");
+    c.restart(Restart::always().interval(Duration::from_millis(10)));
+    let stopped = r.spawn(&c).unwrap();
+    c.timeout(Duration::from_millis(200));
+    let timed = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, stopped, Stream::Stdout).len() == 1
+    });
+    r.stop(stopped).unwrap();
+    drive_until(&mut r, &mut recs, |rs| {
+        rs.contains(&Rec::Done(stopped)) && rs.contains(&Rec::Done(timed))
+    });
+    let e = exits_of(&recs, stopped);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].was_stopped() && e[0].is_final() && !e[0].restart_limit_reached());
+    let e = exits_of(&recs, timed);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].timed_out() && e[0].is_final() && !e[0].restart_limit_reached());
+}
+
+/// The one exit of a command run to the end.
+fn only_exit(c: &Command) -> procrun::Exit {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(c).unwrap();
+    let e = exits_of(&run_to_done(&mut r, id), id);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e[0]
+}
+
+#[test]
+fn exit_reports_the_cpu_time_a_busy_child_used() {
+    let e = only_exit(&sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
+    assert!(e.success(), "{e:?}");
+    assert!(e.user_time() > Duration::ZERO, "{e:?}");
+    assert!(
+        e.user_time() + e.system_time() <= e.wall_time() * 2,
+        "{e:?}"
+    );
+}
+
+/// This process's peak resident set size in bytes.
+fn own_peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn exit_reports_the_peak_memory_of_a_child_that_allocates() {
+    // A spawned child's peak counts the memory it shared with this process
+    // before its exec, so it must outgrow this process's own peak by far
+    // for its allocation to be what the test sees.
+    let mib = own_peak_rss() / (1 << 20) + 50;
+    // dd reads that much from /dev/zero into one buffer: every page of it
+    // is written, so resident at once.
+    let mut c = Command::new("dd");
+    c.args([
+        "if=/dev/zero".to_string(),
+        "of=/dev/null".into(),
+        format!("bs={mib}M"),
+        "count=1".into(),
+    ]);
+    let e = only_exit(&c);
+    assert!(e.success(), "{e:?}");
+    assert!(e.max_rss_bytes() > (mib - 10) << 20, "{mib} MiB: {e:?}");
+}
+
+#[test]
+fn exit_reports_the_wall_time_of_the_run() {
+    let mut c = Command::new("sleep");
+    c.arg("0.3");
+    let e = only_exit(&c);
+    assert!(e.wall_time() >= Duration::from_millis(300), "{e:?}");
+    assert!(e.user_time() < Duration::from_millis(300), "{e:?}");
+}
+
+#[test]
+fn a_killed_group_leader_still_reports_its_usage() {
+    let mut r = Reactor::new().unwrap();
+    let id = r
+        .spawn(&sh(
+            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo ready; sleep 600 & wait",
+        ))
+        .unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, id, Stream::Stdout) == ["ready"]
+    });
+    r.kill(id).unwrap();
+    drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
+    let e = exits_of(&recs, id);
+    assert_eq!(e[0].signal(), Some(Signal::KILL), "{e:?}");
+    assert!(e[0].user_time() > Duration::ZERO, "{e:?}");
+    assert!(e[0].max_rss_bytes() > 0, "{e:?}");
+}

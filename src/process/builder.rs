@@ -92,7 +92,10 @@ impl ProcessBuilder {
     }
 
     /// Runs these whole script contents with bash, as given, no header
-    /// added (`WithBashScriptContentsToRun`).
+    /// added (`WithBashScriptContentsToRun`). Contents that are empty or
+    /// only whitespace are nothing to run: [`build`](Self::build) rejects
+    /// them with [`Error::EmptyProgram`], as gpud does empty ones (a script
+    /// of comments only is not looked into, and runs).
     pub fn script(mut self, contents: impl Into<String>) -> Self {
         self.script = Some(contents.into());
         self
@@ -108,6 +111,10 @@ impl ProcessBuilder {
     /// Keeps the script in memory instead of a temp file
     /// (`WithRunBashInline`): nothing is written to disk, there is no
     /// ARG_MAX limit, and the child's stdin stays free for the script.
+    /// Implies [`run_as_bash_script`](Self::run_as_bash_script), as gpud's
+    /// option does: the commands, even a single one, run as one bash
+    /// script, so `.command(["echo hi && echo there"]).inline()` runs that
+    /// line in bash.
     pub fn inline(mut self) -> Self {
         self.inline = true;
         self
@@ -163,7 +170,8 @@ impl ProcessBuilder {
         self
     }
 
-    /// Restarts the child on failure (`WithRestartConfig`).
+    /// Restarts the child on failure (`WithRestartConfig`), or after every
+    /// run with [`Restart::always`].
     pub fn restart(mut self, policy: Restart) -> Self {
         self.cmd.restart(policy);
         self
@@ -234,13 +242,18 @@ impl ProcessBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::EmptyProgram`] with no command and no script,
+    /// [`Error::EmptyProgram`] with no command and no script, or with
+    /// script contents that are empty or only whitespace,
     /// [`Error::InvalidCommand`] for several commands without
     /// [`run_as_bash_script`](Self::run_as_bash_script) or both commands and
     /// script contents, and what [`Command::validate`] reports
     /// ([`Error::InvalidEnv`], [`Error::DuplicateEnv`], …).
     pub fn build(self) -> Result<Process> {
-        let script = match (&self.script, self.as_script, self.commands.len()) {
+        if self.script.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(Error::EmptyProgram);
+        }
+        let as_script = self.as_script || self.inline;
+        let script = match (&self.script, as_script, self.commands.len()) {
             (Some(_), _, n) if n > 0 => {
                 return Err(Error::InvalidCommand {
                     reason: "both commands and script contents given".into(),

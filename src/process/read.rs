@@ -60,7 +60,9 @@ impl<'a> ReadOptions<'a> {
     }
 
     /// After the output ends, waits for the final exit and returns it, an
-    /// unsuccessful one as [`Error::Failed`] (`WithWaitForCmd`).
+    /// unsuccessful one as [`Error::Failed`] (`WithWaitForCmd`); one that
+    /// [`timed_out`](Exit::timed_out) is [`Error::TimedOut`], with or
+    /// without this option.
     pub fn wait_for_exit(mut self) -> Self {
         self.wait = true;
         self
@@ -79,7 +81,11 @@ impl<'a> ReadOptions<'a> {
 ///
 /// [`Error::NotStarted`], [`Error::Aborted`] (closed before or while
 /// reading), [`Error::DriverGone`] (the driver died and killed the child),
-/// and with `wait_for_exit` [`Error::Failed`] for an unsuccessful exit.
+/// [`Error::TimedOut`] when the process's timeout stopped it — the output
+/// ends only once the process is done, so this is known with or without
+/// `wait_for_exit`, as a context deadline is in gpud's `Read` (the exit is
+/// then [`Process::wait`]'s, [`timed_out`](Exit::timed_out)) — and with
+/// `wait_for_exit` [`Error::Failed`] for any other unsuccessful exit.
 ///
 /// # Examples
 ///
@@ -110,8 +116,17 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
     if process.closed() {
         return Err(Error::Aborted);
     }
-    if process.shared.lock().driver_gone {
-        return Err(Error::DriverGone);
+    let last = {
+        let st = process.shared.lock();
+        if st.driver_gone {
+            return Err(Error::DriverGone);
+        }
+        st.exits.last().copied()
+    };
+    // A timeout ends the output like a normal exit does: without this the
+    // caller would read a cut-off stream as a complete one.
+    if last.is_some_and(|e| e.timed_out()) {
+        return Err(Error::TimedOut);
     }
     if !opts.wait {
         return Ok(None);

@@ -64,8 +64,11 @@ pub(crate) fn from_commands(commands: &[Vec<String>]) -> String {
     s
 }
 
-/// Writes `script` to a new file in `dir` named by `pattern`, mode 0700.
-/// The file is removed when the returned path is dropped.
+/// Writes `script` to a new file in `dir` named by `pattern`, mode 0600:
+/// bash opens it as an argument and never execs it, so nobody needs the
+/// execute bit, and nobody but the owner may read what it holds (a script
+/// can carry secrets). The file is removed when the returned path is
+/// dropped.
 pub(crate) fn write_file(script: &str, dir: &Path, pattern: &str) -> Result<TempPath> {
     let (prefix, suffix) = match pattern.split_once('*') {
         Some((p, s)) => (p, s),
@@ -79,12 +82,12 @@ pub(crate) fn write_file(script: &str, dir: &Path, pattern: &str) -> Result<Temp
     let mut file = tempfile::Builder::new()
         .prefix(prefix)
         .suffix(suffix)
-        .permissions(std::fs::Permissions::from_mode(0o700))
+        .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)?;
     file.write_all(script.as_bytes())?;
     file.flush()?;
-    // Close our handle: an open writable fd would make exec of the file fail
-    // with ETXTBSY, and bash reads it by path.
+    // Close our handle: bash opens the file by its path, and a writable fd
+    // left open would outlive the need for it.
     Ok(file.into_temp_path())
 }
 
@@ -144,13 +147,13 @@ mod tests {
     }
 
     #[test]
-    fn script_file_has_mode_0700_and_the_pattern() {
+    fn script_file_has_mode_0600_and_the_pattern() {
         let dir = tempfile::tempdir().unwrap();
         let p = write_file("echo hi\n", dir.path(), "x-*.sh").unwrap();
         let name = p.file_name().unwrap().to_str().unwrap().to_owned();
         assert!(name.starts_with("x-") && name.ends_with(".sh"), "{name}");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(mode & 0o777, 0o600);
         let path = p.to_path_buf();
         drop(p);
         assert!(!path.exists());

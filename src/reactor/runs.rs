@@ -18,6 +18,7 @@ use crate::lines::LineReader;
 use crate::signal::Signal;
 use crate::spawn::{spawn, Spawned};
 use crate::spec::Spec;
+use crate::sys::Usage;
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
 /// pidfd needs no entry in the pipes slab, whose indexes are the other
@@ -94,6 +95,8 @@ impl Reactor {
             Input::Bytes(b) => Some(b.clone()),
             _ => None,
         };
+        // Before the spawn: a run's wall time counts its exec too.
+        let started = Instant::now();
         let Spawned {
             handle,
             no_pidfd,
@@ -154,10 +157,7 @@ impl Reactor {
         let child = self.children.at_mut(index);
         child.open_pipes += pipes.iter().flatten().count() as u32;
         child.pipes = pipes;
-        child.run = Some(Run {
-            handle,
-            started: Instant::now(),
-        });
+        child.run = Some(Run { handle, started });
         if let Some(e) = failed {
             // epoll could not take the fds (out of memory): the run cannot be
             // supervised, so end it now rather than leave it unwatched.
@@ -183,12 +183,14 @@ impl Reactor {
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
         let child = self.children.at_mut(index);
         let Some(run) = &child.run else { return false };
-        let (status, status_lost) = match run.handle.try_reap(!child.stop.detached) {
+        let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
             Ok(None) => return false, // spurious wake-up, or still running
-            Ok(Some(status)) => (status, false),
-            // ECHILD: the host reaped our child behind our back.
-            Err(_) => (lost_status(), true),
+            Ok(Some(r)) => (r.status, r.usage, false),
+            // ECHILD: the host reaped our child behind our back, and took
+            // its usage with it.
+            Err(_) => (lost_status(), Usage::default(), true),
         };
+        let wall_time = run.started.elapsed();
         let run = child.run.take().expect("checked above");
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
@@ -211,11 +213,12 @@ impl Reactor {
         let mut restart_in = None;
         let mut limit_reached = false;
         let restarts = child.restarts;
-        if let (None, true, Some(policy)) = (
-            stopping,
-            failed,
-            child.respawn.as_ref().and_then(|c| c.restart),
-        ) {
+        let policy = child
+            .respawn
+            .as_ref()
+            .and_then(|c| c.restart)
+            .filter(|p| failed || p.restarts_success());
+        if let (None, Some(policy)) = (stopping, policy) {
             if policy
                 .get_reset_after()
                 .is_some_and(|d| started.elapsed() >= d)
@@ -243,6 +246,10 @@ impl Reactor {
             limit_reached,
             status_lost,
             restarts,
+            user_time: usage.user,
+            system_time: usage.system,
+            max_rss_bytes: usage.max_rss_bytes,
+            wall_time,
         }));
         self.finish_exit(index, ctx);
         true

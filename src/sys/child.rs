@@ -1,10 +1,16 @@
 //! Watching, signalling and reaping one child: through its pidfd, or by its
 //! pid on kernels without pidfds.
+//!
+//! The reap is the raw `waitid` syscall: its fifth argument returns the
+//! child's resource usage, which neither the C library's `waitid` nor
+//! rustix's hands back.
+#![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 use rustix::process::{self as rp, Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 
@@ -53,6 +59,66 @@ impl ChildHandle {
             ChildHandle::Pidfd { fd, .. } => Some(fd),
             ChildHandle::Pid(_) => None,
         }
+    }
+
+    /// The `idtype` and `id` arguments of a raw `waitid` naming this child.
+    fn raw_wait_id(&self) -> io::Result<(libc::idtype_t, libc::c_int)> {
+        Ok(match self {
+            ChildHandle::Pidfd { fd, .. } => (libc::P_PIDFD, fd.as_raw_fd()),
+            ChildHandle::Pid(pid) => (libc::P_PID, to_pid(*pid)?.as_raw_nonzero().get()),
+        })
+    }
+
+    /// Reaps the child with `waitid(…, WEXITED | options, &rusage)`;
+    /// `Ok(None)` when `WNOHANG` found it still running.
+    fn reap(&self, options: libc::c_int) -> io::Result<Option<Reaped>> {
+        let (idtype, id) = self.raw_wait_id()?;
+        // SAFETY: siginfo_t and rusage are plain C structs of integers, for
+        // which all zeroes is a valid value; a zeroed si_pid is also how
+        // WNOHANG's "nothing exited" is told apart (waitid(2)).
+        let (mut info, mut usage): (libc::siginfo_t, libc::rusage) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        loop {
+            // SAFETY: the kernel writes only into `info` and `usage`, live
+            // locals of the layouts it expects for this ABI; `id` names our
+            // own unreaped child (a pidfd we own, or a pid that cannot be
+            // recycled while the child is unreaped), so no other process's
+            // status is consumed.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_waitid,
+                    idtype as libc::c_int,
+                    id,
+                    &mut info as *mut libc::siginfo_t,
+                    libc::WEXITED | options,
+                    &mut usage as *mut libc::rusage,
+                )
+            };
+            if r == 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        // SAFETY: after a successful waitid the kernel filled `info` as a
+        // SIGCHLD siginfo (or left it zeroed under WNOHANG), so its pid and
+        // status fields are the ones set.
+        let (pid, raw) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        let status = match info.si_code {
+            libc::CLD_EXITED => ExitStatus::from_raw((raw & 0xff) << 8),
+            libc::CLD_DUMPED => ExitStatus::from_raw(raw | 0x80),
+            // CLD_KILLED; WEXITED alone reports no other code.
+            _ => ExitStatus::from_raw(raw),
+        };
+        Ok(Some(Reaped {
+            status,
+            usage: Usage::from(&usage),
+        }))
     }
 
     fn wait_id(&self) -> io::Result<WaitId<'_>> {
@@ -105,7 +171,7 @@ impl ChildHandle {
     /// `kill_group`, every process left in the child's group is sent
     /// `SIGKILL` between seeing the exit and reaping: the leader is a zombie
     /// then, so the group id cannot have been recycled.
-    pub(crate) fn try_reap(&self, kill_group: bool) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_reap(&self, kill_group: bool) -> io::Result<Option<Reaped>> {
         if kill_group {
             let peek = rp::waitid(
                 self.wait_id()?,
@@ -119,20 +185,46 @@ impl ChildHandle {
             // its status lost.
             let _ = signal_group(self.pid(), Signal::KILL.as_raw());
         }
-        let status = rp::waitid(
-            self.wait_id()?,
-            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
-        )?;
-        Ok(status.and_then(to_exit_status))
+        self.reap(libc::WNOHANG)
     }
 
     /// Waits for the child to exit and reaps it.
-    pub(crate) fn reap_blocking(&self) -> io::Result<Option<ExitStatus>> {
-        loop {
-            match rp::waitid(self.wait_id()?, WaitIdOptions::EXITED) {
-                Err(rustix::io::Errno::INTR) => continue,
-                r => return Ok(r?.and_then(to_exit_status)),
-            }
+    pub(crate) fn reap_blocking(&self) -> io::Result<Option<Reaped>> {
+        self.reap(0)
+    }
+}
+
+/// A reaped run: its wait status and what it used.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reaped {
+    pub(crate) status: ExitStatus,
+    pub(crate) usage: Usage,
+}
+
+/// The resources a reaped child used, itself and the descendants it
+/// reaped (what `getrusage(RUSAGE_CHILDREN)` would add for it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) user: Duration,
+    pub(crate) system: Duration,
+    pub(crate) max_rss_bytes: u64,
+}
+
+impl From<&libc::rusage> for Usage {
+    fn from(ru: &libc::rusage) -> Usage {
+        let time = |t: libc::timeval| {
+            Duration::new(
+                u64::try_from(t.tv_sec).unwrap_or(0),
+                u32::try_from(t.tv_usec).unwrap_or(0).min(999_999) * 1000,
+            )
+        };
+        Usage {
+            user: time(ru.ru_utime),
+            system: time(ru.ru_stime),
+            // Linux counts it in KiB.
+            max_rss_bytes: u64::try_from(ru.ru_maxrss)
+                .unwrap_or(0)
+                .saturating_mul(1024),
         }
     }
 }
@@ -149,18 +241,6 @@ fn signal_group(pgid: u32, sig: i32) -> io::Result<()> {
     }
 }
 
-fn to_exit_status(s: rp::WaitIdStatus) -> Option<ExitStatus> {
-    // Rebuild the raw wait status so callers get a std ExitStatus with both
-    // code() and signal() behaving as for std::process::Child.
-    if let Some(code) = s.exit_status() {
-        Some(ExitStatus::from_raw((code & 0xff) << 8))
-    } else {
-        let core = if s.dumped() { 0x80 } else { 0 };
-        s.terminating_signal()
-            .map(|sig| ExitStatus::from_raw(sig | core))
-    }
-}
-
 fn to_pid(pid: u32) -> io::Result<Pid> {
     i32::try_from(pid)
         .ok()
@@ -173,7 +253,6 @@ fn to_pid(pid: u32) -> io::Result<Pid> {
 ///
 /// Only ever used to signal a child procrun spawned or that child's own
 /// process group, never this process.
-#[allow(unsafe_code)]
 fn to_signal(sig: i32) -> io::Result<Signal> {
     if let Some(s) = Signal::from_named_raw(sig) {
         return Ok(s);

@@ -1,17 +1,18 @@
 //! The one place procrun talks to the OS.
 //!
 //! Everything here is a thin, safe wrapper over rustix, and over libc's
-//! `posix_spawn` (with rustix's unchecked signal numbers, which a
-//! real-time signal needs, the only `unsafe` in the library, each block
-//! with its SAFETY argument); the rest of the crate never calls either
-//! directly.
+//! `posix_spawn` and raw `waitid` (with rustix's unchecked signal numbers,
+//! which a real-time signal needs, the only `unsafe` in the library, each
+//! block with its SAFETY argument); the rest of the crate never calls
+//! either directly.
 //! What this module provides:
 //!
 //! - spawning: [`spawn`] with a clean signal state;
 //!
 //! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
-//!   pidfds) to signal, reap (`waitid` with `WNOHANG`) and wait for one
-//!   child, its group with it (`signal_with_group`); [`pidfd_allowed`];
+//!   pidfds) to signal, reap (the raw `waitid` with `WNOHANG`, for the
+//!   [`Usage`] it returns) and wait for one child, its group with it
+//!   (`signal_with_group`); [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`], [`read`], [`write`],
 //!   and [`dev_null`] for null stdio;
@@ -25,7 +26,7 @@ mod pipe;
 pub(crate) mod procfs;
 mod spawn;
 
-pub(crate) use child::{pidfd_allowed, ChildHandle};
+pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, read, write};
 pub(crate) use spawn::{spawn, SpawnSpec};

@@ -33,12 +33,15 @@ Options:
   --timeout DURATION        stop each process after this long, restarts included
                             (0: no timeout); exit status 124
   --grace DURATION          time between SIGTERM and SIGKILL on a stop [default: 3s]
-  --restart-on-error        restart a process that fails (non-zero exit, or killed)
+  --restart WHEN            restart a process: 'on-error' when it fails (non-zero
+                            exit, or killed), 'always' whenever it ends; never
+                            after a stop or a timeout
+  --restart-on-error        the same as --restart on-error
   --restart-limit N         at most N restarts, 0 for no limit [default: 0]
   --restart-interval DUR    delay before a restart [default: 5s]
   --backoff                 double the delay after each restart, up to 60s
                             (--restart-limit, --restart-interval and --backoff
-                            imply --restart-on-error)
+                            imply --restart on-error unless --restart is given)
   --detached                keep processes in procrun's process group; a stop
                             signals the process alone, not what it started
   --env KEY=VALUE           set an environment variable (repeatable)
@@ -111,12 +114,19 @@ pub enum What {
     Named(Vec<(String, OsString)>),
 }
 
+/// When `run` restarts a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartWhen {
+    OnError,
+    Always,
+}
+
 #[derive(Debug)]
 pub struct RunArgs {
     pub what: What,
     pub timeout: Option<Duration>,
     pub grace: Duration,
-    pub restart: bool,
+    pub restart: Option<RestartWhen>,
     pub restart_limit: u32,
     pub restart_interval: Duration,
     pub backoff: bool,
@@ -245,7 +255,7 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
         what: What::Named(Vec::new()),
         timeout: None,
         grace: Duration::from_secs(3),
-        restart: false,
+        restart: None,
         restart_limit: 0,
         restart_interval: Duration::from_secs(5),
         backoff: false,
@@ -285,22 +295,29 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
                 a.timeout = (!d.is_zero()).then_some(d);
             }
             "--grace" => a.grace = o.duration(&flag, inline)?,
+            "--restart" => {
+                a.restart = Some(match o.str_value(&flag, inline)?.as_str() {
+                    "on-error" => RestartWhen::OnError,
+                    "always" => RestartWhen::Always,
+                    v => return Err(format!("run: --restart '{v}': use 'on-error' or 'always'")),
+                });
+            }
             "--restart-on-error" => {
                 o.no_value(&flag, inline)?;
-                a.restart = true;
+                a.restart = Some(RestartWhen::OnError);
             }
             "--restart-limit" => {
                 a.restart_limit = o.number(&flag, inline)?;
-                a.restart = true;
+                a.restart.get_or_insert(RestartWhen::OnError);
             }
             "--restart-interval" => {
                 a.restart_interval = o.duration(&flag, inline)?;
-                a.restart = true;
+                a.restart.get_or_insert(RestartWhen::OnError);
             }
             "--backoff" => {
                 o.no_value(&flag, inline)?;
                 a.backoff = true;
-                a.restart = true;
+                a.restart.get_or_insert(RestartWhen::OnError);
             }
             "--detached" => {
                 o.no_value(&flag, inline)?;
@@ -553,7 +570,7 @@ mod tests {
         assert_eq!(a.env, ["A=b"]);
         assert_eq!(a.grace, Duration::from_secs(3));
         assert_eq!(a.restart_interval, Duration::from_secs(5));
-        assert!(!a.restart);
+        assert_eq!(a.restart, None);
     }
 
     #[test]
@@ -566,7 +583,30 @@ mod tests {
             let mut v = vec!["run"];
             v.extend_from_slice(opt);
             v.extend_from_slice(&["--", "false"]);
-            assert!(run(&v).unwrap().restart, "{opt:?}");
+            assert_eq!(
+                run(&v).unwrap().restart,
+                Some(RestartWhen::OnError),
+                "{opt:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn restart_takes_when_and_the_knobs_keep_it() {
+        for (line, want) in [
+            (&["--restart", "always"][..], RestartWhen::Always),
+            (&["--restart=on-error"], RestartWhen::OnError),
+            (&["--restart-on-error"], RestartWhen::OnError),
+            (
+                &["--restart", "always", "--restart-limit", "2", "--backoff"],
+                RestartWhen::Always,
+            ),
+            (&["--backoff", "--restart", "always"], RestartWhen::Always),
+        ] {
+            let mut v = vec!["run"];
+            v.extend_from_slice(line);
+            v.extend_from_slice(&["--", "true"]);
+            assert_eq!(run(&v).unwrap().restart, Some(want), "{line:?}");
         }
     }
 
@@ -593,6 +633,8 @@ mod tests {
             &["run", "--quiet=yes", "--", "true"],
             &["run", "--max-line", "0", "--", "true"],
             &["run", "--restart-limit", "-1", "--", "true"],
+            &["run", "--restart", "sometimes", "--", "true"],
+            &["run", "--restart", "--", "true"],
             &["run", "--name", "noequals"],
             &["run", "--name", "=cmd"],
             &["run", "--name", "a=x", "--name", "a=y"],

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart, Signal};
 
-use crate::args::{RunArgs, What, BACKOFF_CAP};
+use crate::args::{RestartWhen, RunArgs, What, BACKOFF_CAP};
 use crate::print::{Ending, Human, Printer};
 use crate::{describe, signals, Failure};
 
@@ -98,10 +98,12 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         if let Some(t) = a.timeout {
             c.timeout(t);
         }
-        if a.restart {
-            let mut policy = Restart::on_error()
-                .limit(a.restart_limit)
-                .interval(a.restart_interval);
+        if let Some(when) = a.restart {
+            let policy = match when {
+                RestartWhen::OnError => Restart::on_error(),
+                RestartWhen::Always => Restart::always(),
+            };
+            let mut policy = policy.limit(a.restart_limit).interval(a.restart_interval);
             if a.backoff {
                 policy = policy.backoff(BACKOFF_CAP);
             }
