@@ -223,3 +223,9 @@ pub use process::{
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use signal::{Signal, UnknownSignal};
+
+// The README's snippets run as doctests, so what it shows stays true; the
+// type exists only while doctests are collected.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
