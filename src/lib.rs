@@ -182,6 +182,9 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
+
 mod command;
 mod error;
 mod exit;
