@@ -216,6 +216,35 @@ pub struct Command {
 
 impl Command {
     /// A command running `program`, looked up on `PATH` when it has no `/`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// let cmd = Command::new("uname");
+    /// assert_eq!(cmd.get_program(), "uname");
+    /// let (out, exit) = run(&cmd)?;
+    /// assert_eq!(out, ["Linux"]);
+    /// assert!(exit.success());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
             program: program.as_ref().to_owned(),
@@ -238,12 +267,49 @@ impl Command {
     }
 
     /// Adds an argument.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Command;
+    ///
+    /// let mut cmd = Command::new("echo");
+    /// cmd.arg("hello").arg("world");
+    /// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["hello", "world"]);
+    /// ```
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
     /// Adds arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo \"$1 and $2\"", "sh", "one", "two"]);
+    /// assert_eq!(run(&cmd)?.0, ["one and two"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
@@ -255,6 +321,33 @@ impl Command {
     }
 
     /// Sets one environment variable for the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo $GREETING"]).env("GREETING", "hello");
+    /// assert_eq!(run(&cmd)?.0, ["hello"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
         self.env
             .push((key.as_ref().to_owned(), Some(val.as_ref().to_owned())));
@@ -291,6 +384,36 @@ impl Command {
     }
 
     /// The child's working directory; it must exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// let mut cmd = Command::new("pwd");
+    /// cmd.current_dir("/");
+    /// assert_eq!(run(&cmd)?.0, ["/"]);
+    ///
+    /// cmd.current_dir("/no/such/directory");
+    /// assert!(matches!(run(&cmd), Err(procrun::Error::CwdNotFound { .. })));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -303,18 +426,106 @@ impl Command {
     }
 
     /// Feeds these bytes to the child's stdin, then closes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// let mut cmd = Command::new("cat");
+    /// cmd.stdin_bytes(b"one\ntwo\n".as_slice());
+    /// assert_eq!(run(&cmd)?.0, ["one", "two"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn stdin_bytes(&mut self, bytes: impl Into<Arc<[u8]>>) -> &mut Command {
         self.stdin = Input::Bytes(bytes.into());
         self
     }
 
     /// Where stdout goes (default: lines through the reactor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// use procrun::Output;
+    ///
+    /// let mut cmd = Command::new("echo");
+    /// cmd.arg("not kept").stdout(Output::Null);
+    /// let (out, exit) = run(&cmd)?;
+    /// assert!(out.is_empty() && exit.success());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn stdout(&mut self, out: Output) -> &mut Command {
         self.stdout = out;
         self
     }
 
     /// Where stderr goes (default: lines through the reactor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// use procrun::Output;
+    ///
+    /// // stderr into stdout's pipe: one stream, in the order written.
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo one; echo two >&2; echo three"])
+    ///     .stderr(Output::Stdout);
+    /// assert_eq!(run(&cmd)?.0, ["one", "two", "three"]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn stderr(&mut self, out: Output) -> &mut Command {
         self.stderr = out;
         self
@@ -338,6 +549,36 @@ impl Command {
     /// Stops the child (with the usual escalation) once it has been
     /// supervised this long, restarts included. A duration too large to add
     /// to the current time (such as [`Duration::MAX`]) is no timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// use std::time::Duration;
+    ///
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30").timeout(Duration::from_millis(100));
+    /// let (_, exit) = run(&cmd)?;
+    /// assert!(exit.timed_out() && exit.was_stopped());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn timeout(&mut self, d: Duration) -> &mut Command {
         self.timeout = Some(d);
         self
@@ -352,6 +593,30 @@ impl Command {
     /// How long a stop waits after the stop signal before `SIGKILL`
     /// (default 3 s). A duration too large to add to the current time (such
     /// as [`Duration::MAX`]) means `SIGKILL` never follows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, Signal};
+    ///
+    /// // A child that ignores SIGTERM is killed once the grace is over.
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "trap '' TERM; echo ready; exec sleep 30"])
+    ///     .grace(Duration::from_millis(200));
+    /// let mut reactor = Reactor::new()?;
+    /// reactor.spawn(&cmd)?;
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |ctl, event| match event {
+    ///         Event::Line { id, .. } => ctl.stop(id),
+    ///         Event::Exited(e) => exit = Some(e),
+    ///         _ => {}
+    ///     })?;
+    /// }
+    /// assert_eq!(exit.and_then(|e| e.signal()), Some(Signal::KILL));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn grace(&mut self, d: Duration) -> &mut Command {
         self.grace = d;
         self
@@ -359,6 +624,40 @@ impl Command {
 
     /// Restarts the child by this policy: when it fails, or with
     /// [`Restart::always`] whenever it ends without being stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use procrun::{Command, Event, Exit, Reactor, Stream};
+    /// # // Runs `cmd` to its end: its stdout lines and its last exit.
+    /// # fn run(cmd: &Command) -> procrun::Result<(Vec<String>, Exit)> {
+    /// #     let mut reactor = Reactor::new()?;
+    /// #     reactor.spawn(cmd)?;
+    /// #     let (mut out, mut last) = (Vec::new(), None);
+    /// #     while !reactor.is_empty() {
+    /// #         reactor.poll(None, |_, event| match event {
+    /// #             Event::Line { stream: Stream::Stdout, line, .. } => {
+    /// #                 out.push(String::from_utf8_lossy(line).into_owned())
+    /// #             }
+    /// #             Event::Exited(exit) => last = Some(exit),
+    /// #             _ => {}
+    /// #         })?;
+    /// #     }
+    /// #     Ok((out, last.expect("every run exits")))
+    /// # }
+    /// // `run` polls a fresh `Reactor` until the command is done.
+    /// use std::time::Duration;
+    /// use procrun::Restart;
+    ///
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo run; exit 1"])
+    ///     .restart(Restart::on_error().limit(2).interval(Duration::from_millis(10)));
+    /// let (out, last) = run(&cmd)?;
+    /// assert_eq!(out, ["run", "run", "run"]);
+    /// assert_eq!(last.restarts(), 2);
+    /// assert!(last.restart_limit_reached());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn restart(&mut self, policy: Restart) -> &mut Command {
         self.restart = Some(policy);
         self

@@ -51,6 +51,37 @@ impl fmt::Display for Stream {
 }
 
 /// How a run of a child ended.
+///
+/// # Examples
+///
+/// A child that fails, is restarted once, and fails again:
+///
+/// ```
+/// use std::time::Duration;
+/// use procrun::{Command, Event, Reactor, Restart};
+///
+/// let mut reactor = Reactor::new()?;
+/// let mut cmd = Command::new("sh");
+/// cmd.args(["-c", "exit 3"])
+///     .restart(Restart::on_error().limit(1).interval(Duration::from_millis(10)));
+/// reactor.spawn(&cmd)?;
+/// let mut exits = Vec::new();
+/// while !reactor.is_empty() {
+///     reactor.poll(None, |_, event| {
+///         if let Event::Exited(exit) = event {
+///             exits.push(exit);
+///         }
+///     })?;
+/// }
+/// let [first, last] = exits[..] else { panic!("{exits:?}") };
+/// assert_eq!(first.code(), Some(3));
+/// assert!(!first.success() && !first.is_final());
+/// assert_eq!(first.restart_in(), Some(Duration::from_millis(10)));
+/// assert_eq!((last.restarts(), last.is_final()), (1, true));
+/// assert!(last.restart_limit_reached());
+/// assert_eq!(last.to_string(), "exit code 3");
+/// # Ok::<(), procrun::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
     pub(crate) id: ChildId,

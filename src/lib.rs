@@ -189,6 +189,9 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
+
 mod command;
 mod error;
 mod exit;
@@ -230,3 +233,9 @@ pub use process::{
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use signal::{Signal, UnknownSignal};
+
+// The README's snippets run as doctests, so what it shows stays true; the
+// type exists only while doctests are collected.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

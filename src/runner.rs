@@ -69,6 +69,25 @@ impl RunOptions {
 }
 
 /// Runs bash scripts to completion.
+///
+/// # Examples
+///
+/// Code that needs a script run takes any runner:
+///
+/// ```
+/// use procrun::{ExclusiveRunner, RunOptions, Runner};
+///
+/// fn kernel_name(runner: &impl Runner) -> procrun::Result<String> {
+///     let out = runner.run_until_completion("uname -s", RunOptions::default())?;
+///     match out.error {
+///         Some(e) => Err(e),
+///         None => Ok(String::from_utf8_lossy(&out.output).trim().to_string()),
+///     }
+/// }
+///
+/// assert_eq!(kernel_name(&ExclusiveRunner::new())?, "Linux");
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub trait Runner {
     /// Runs `script` with bash and returns its output and exit.
     ///

@@ -62,6 +62,29 @@ struct Resources {
 /// `Send + Sync`: start it on one thread, read it on another, close it from
 /// a third. Dropping a started process stops it (without waiting) and
 /// removes its script file.
+///
+/// # Examples
+///
+/// A check whose lines are read on another thread while this one waits:
+///
+/// ```
+/// use std::thread;
+/// use procrun::Process;
+///
+/// let p = Process::builder()
+///     .command(["sh", "-c", "echo checking; uname -s; exit 1"])
+///     .build()?;
+/// p.start()?;
+/// let lines = p.lines()?;
+/// let reader = thread::spawn(move || {
+///     lines.map(|l| l.to_string_lossy().into_owned()).collect::<Vec<_>>()
+/// });
+/// let exit = p.wait()?;
+/// assert_eq!(exit.code(), Some(1));
+/// assert_eq!(reader.join().unwrap(), ["checking", "Linux"]);
+/// p.close()?;
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub struct Process {
     shared: Arc<Shared>,
     /// Parsed once at build; each start runs a copy with its script.
@@ -116,6 +139,20 @@ impl Process {
     /// script, and [`Error::DriverGone`] when the driver thread died before
     /// answering (a new start is served by a new driver). A failed start
     /// leaves no script file behind and can be tried again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Error, Process};
+    ///
+    /// let p = Process::builder().command(["true"]).build()?;
+    /// assert!(!p.started());
+    /// p.start()?;
+    /// assert!(p.started());
+    /// assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
+    /// assert!(p.wait()?.success());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn start(&self) -> Result<()> {
         self.start_with(false, None)
     }
@@ -202,6 +239,28 @@ impl Process {
     /// itself another user, a setuid program): the close returns without
     /// the reap rather than block for ever, the child runs on, and it is
     /// reaped whenever it exits. Every close of the process says so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Error, Process, Signal};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sleep", "30"])
+    ///     .grace(Duration::from_secs(5))
+    ///     .build()?;
+    /// p.start()?;
+    /// p.close()?;
+    /// // Reaped when close returns: no sleep is left behind.
+    /// let exit = p.last_exit().expect("close waits for the reap");
+    /// assert!(exit.was_stopped());
+    /// assert_eq!(exit.signal(), Some(Signal::TERM));
+    /// assert!(p.closed());
+    /// assert!(matches!(p.start(), Err(Error::Aborted)));
+    /// p.close()?; // closing again is fine
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn close(&self) -> Result<()> {
         let mut st = self.shared.lock();
         if !st.closed {
@@ -395,6 +454,23 @@ impl Process {
     ///
     /// [`Error::NotStarted`]; [`Error::DriverGone`] when the driver died
     /// (and killed the child) before the final exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Process, Restart};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "exit 4"])
+    ///     .restart(Restart::on_error().limit(1).interval(Duration::from_millis(10)))
+    ///     .build()?;
+    /// p.start()?;
+    /// // The final exit: the restart's.
+    /// let exit = p.wait()?;
+    /// assert_eq!((exit.code(), exit.restarts()), (Some(4), 1));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn wait(&self) -> Result<Exit> {
         // With no deadline the wait ends only once the process is done, and
         // a done process has exited at least once.
@@ -444,6 +520,22 @@ impl Process {
 
     /// A cursor over every exit: one per run, then the end. Any number of
     /// cursors see the same exits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Process, Restart};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "exit 2"])
+    ///     .restart(Restart::on_error().limit(2).interval(Duration::from_millis(10)))
+    ///     .build()?;
+    /// p.start()?;
+    /// let runs: Vec<u32> = p.exits().map(|e| e.restarts()).collect();
+    /// assert_eq!(runs, [0, 1, 2]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn exits(&self) -> Exits {
         Exits {
             shared: self.shared.clone(),
@@ -457,6 +549,22 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::NotStarted`], [`Error::Aborted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo one; echo noise >&2; printf 'two\\r\\n'"])
+    ///     .build()?;
+    /// p.start()?;
+    /// let mut out = String::new();
+    /// p.stdout()?.read_to_string(&mut out)?;
+    /// assert_eq!(out, "one\ntwo\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdout(&self) -> Result<StreamReader> {
         self.reader([true, false])
     }
@@ -475,6 +583,23 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::NotStarted`], [`Error::Aborted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Process, Stream};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo out; echo err >&2"])
+    ///     .build()?;
+    /// p.start()?;
+    /// // Two pipes: the order between them is the order they were read in.
+    /// let lines: Vec<_> = p.lines()?.map(|l| (l.stream, l.bytes)).collect();
+    /// assert_eq!(lines.len(), 2);
+    /// assert!(lines.contains(&(Stream::Stdout, b"out".to_vec())));
+    /// assert!(lines.contains(&(Stream::Stderr, b"err".to_vec())));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn lines(&self) -> Result<Lines> {
         Ok(Lines {
             inner: self.reader([true, true])?,

@@ -389,6 +389,14 @@ fn root_from_env(value: Option<OsString>) -> PathBuf {
 /// # Errors
 ///
 /// As [`Procfs::count_pids`].
+///
+/// # Examples
+///
+/// ```
+/// // This process is one of them.
+/// assert!(procrun::procfs::count_pids()? >= 1);
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub fn count_pids() -> Result<usize> {
     Procfs::new().count_pids()
 }
@@ -398,6 +406,19 @@ pub fn count_pids() -> Result<usize> {
 /// # Errors
 ///
 /// As [`Procfs::processes_by_state`].
+///
+/// # Examples
+///
+/// ```
+/// use procrun::procfs::{self, State};
+///
+/// let procs = procfs::processes_by_state()?;
+/// // This process is among them, and alive.
+/// let me = procs.iter().find(|p| p.pid() == std::process::id());
+/// assert!(me.is_some_and(|p| p.state() != State::Zombie));
+/// assert_eq!(procs.groups().map(|(_, g)| g.len()).sum::<usize>(), procs.len());
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub fn processes_by_state() -> Result<ByState> {
     Procfs::new().processes_by_state()
 }
@@ -407,6 +428,17 @@ pub fn processes_by_state() -> Result<ByState> {
 /// # Errors
 ///
 /// As [`Procfs::find_by_name`].
+///
+/// # Examples
+///
+/// ```
+/// use procrun::procfs;
+///
+/// let me = procfs::read_comm(std::process::id())?;
+/// let found = procfs::find_by_name(&me)?.expect("this process runs");
+/// assert!(found.comm().contains(&me));
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub fn find_by_name(name: &str) -> Result<Option<ProcessEntry>> {
     Procfs::new().find_by_name(name)
 }
@@ -416,6 +448,17 @@ pub fn find_by_name(name: &str) -> Result<Option<ProcessEntry>> {
 /// # Errors
 ///
 /// As [`Procfs::is_running`].
+///
+/// # Examples
+///
+/// ```
+/// use procrun::procfs;
+///
+/// let me = procfs::read_comm(std::process::id())?;
+/// assert!(procfs::is_running(&me)?);
+/// assert!(!procfs::is_running("no process is called this")?);
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub fn is_running(name: &str) -> Result<bool> {
     Procfs::new().is_running(name)
 }
@@ -425,6 +468,16 @@ pub fn is_running(name: &str) -> Result<bool> {
 /// # Errors
 ///
 /// As [`Procfs::read_comm`].
+///
+/// # Examples
+///
+/// ```
+/// let me = procrun::procfs::read_comm(std::process::id())?;
+/// // The kernel keeps the first 15 bytes of the name.
+/// assert!(!me.is_empty() && me.len() <= 15);
+/// assert!(procrun::procfs::read_comm(u32::MAX).is_err());
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub fn read_comm(pid: u32) -> Result<String> {
     Procfs::new().read_comm(pid)
 }

@@ -18,6 +18,34 @@ impl Reactor {
     /// # Errors
     ///
     /// [`Error::UnknownChild`] for a stale handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Error, Event, Reactor, Signal};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30").grace(Duration::from_secs(5));
+    /// let id = reactor.spawn(&cmd)?;
+    /// reactor.stop(id)?;
+    ///
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             exit = Some(e);
+    ///         }
+    ///     })?;
+    /// }
+    /// let exit = exit.expect("a stopped child is reaped");
+    /// assert!(exit.was_stopped());
+    /// assert_eq!(exit.signal(), Some(Signal::TERM));
+    /// // Its handle is stale now.
+    /// assert!(matches!(reactor.stop(id), Err(Error::UnknownChild)));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn stop(&mut self, id: ChildId) -> Result<()> {
         if self.children.get(id).is_none() {
             return Err(Error::UnknownChild);

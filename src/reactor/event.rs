@@ -12,6 +12,47 @@ use crate::signal::Signal;
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
 /// Lines borrow the reactor's read buffer: copy what you keep.
+///
+/// # Examples
+///
+/// A child's life as events: it starts, writes, exits, its streams close,
+/// and it is done.
+///
+/// ```
+/// use procrun::{Command, Event, Reactor, Stream};
+///
+/// let mut reactor = Reactor::new()?;
+/// let mut cmd = Command::new("sh");
+/// cmd.args(["-c", "echo out; echo err >&2"]);
+/// reactor.spawn(&cmd)?;
+///
+/// let mut seen = Vec::new();
+/// while !reactor.is_empty() {
+///     reactor.poll(None, |_, event| {
+///         seen.push(match event {
+///             Event::Started { .. } => "started".to_string(),
+///             Event::Line { stream, line, .. } => {
+///                 format!("{stream}: {}", String::from_utf8_lossy(line))
+///             }
+///             Event::Exited(exit) => format!("exited: {exit}"),
+///             Event::Closed { stream: Stream::Stdout, .. } => "stdout closed".into(),
+///             Event::Closed { .. } => "stderr closed".into(),
+///             Event::Done { .. } => "done".into(),
+///             _ => "other".into(),
+///         })
+///     })?;
+/// }
+/// assert_eq!(seen.first().map(String::as_str), Some("started"));
+/// assert_eq!(seen.last().map(String::as_str), Some("done"));
+/// for what in ["stdout: out", "stderr: err", "exited: exit code 0", "stdout closed", "stderr closed"] {
+///     assert!(seen.iter().any(|s| s == what), "{what} in {seen:?}");
+/// }
+/// // All a run wrote comes before its exit.
+/// let exited = seen.iter().position(|s| s.starts_with("exited")).unwrap();
+/// let lines = |s: &&String| s.starts_with("stdout: ") || s.starts_with("stderr: ");
+/// assert_eq!(seen[..exited].iter().filter(lines).count(), 2);
+/// # Ok::<(), procrun::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {

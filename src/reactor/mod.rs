@@ -22,7 +22,7 @@ mod timers;
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,36 @@ const WAKER: Token = Token(usize::MAX);
 /// Supervises any number of children from the calling thread.
 ///
 /// See the [crate documentation](crate) for a guide.
+///
+/// # Examples
+///
+/// Two children on one thread, each event tagged with its child:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use procrun::{Command, Event, Reactor};
+///
+/// let mut reactor = Reactor::new()?;
+/// let mut ok = Command::new("sh");
+/// ok.args(["-c", "exit 0"]);
+/// let mut failing = Command::new("sh");
+/// failing.args(["-c", "exit 7"]);
+/// let a = reactor.spawn(&ok)?;
+/// let b = reactor.spawn(&failing)?;
+/// assert_eq!(reactor.len(), 2);
+///
+/// let mut codes = HashMap::new();
+/// while !reactor.is_empty() {
+///     reactor.poll(None, |_ctl, event| {
+///         if let Event::Exited(exit) = event {
+///             codes.insert(exit.id(), exit.code());
+///         }
+///     })?;
+/// }
+/// assert_eq!(codes[&a], Some(0));
+/// assert_eq!(codes[&b], Some(7));
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub struct Reactor {
     poll: Poll,
     events: Events,
@@ -121,6 +151,18 @@ impl Reactor {
     ///
     /// The OS error if the epoll instance or the waker cannot be created,
     /// or `/dev/null` cannot be opened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert!(reactor.is_empty());
+    /// // Nothing to wait for: another loop may sleep on its fd for ever.
+    /// assert_eq!(reactor.next_timeout(), None);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn new() -> Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -168,6 +210,31 @@ impl Reactor {
     /// Everything [`Command::validate`] reports, [`Error::ProgramNotFound`],
     /// [`Error::Spawn`], or the OS error of a pipe or
     /// the epoll registration. Nothing is left running on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Error, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let id = reactor.spawn(&Command::new("true"))?;
+    /// assert!(reactor.contains(id));
+    /// assert!(reactor.pid(id).is_some());
+    ///
+    /// let mut started = false;
+    /// while reactor.contains(id) {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Started { id: started_id, .. } = event {
+    ///             started = started_id == id;
+    ///         }
+    ///     })?;
+    /// }
+    /// assert!(started);
+    ///
+    /// let missing = reactor.spawn(&Command::new("no-such-program-anywhere"));
+    /// assert!(matches!(missing, Err(Error::ProgramNotFound { .. })));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
         self.spawn_spec(Arc::new(cmd.prepare()?))
     }
@@ -181,6 +248,30 @@ impl Reactor {
     /// its [`AsFd`] impl) may sleep before calling [`poll`](Reactor::poll):
     /// zero when work is owed (queued events, a pipe cut off by the read
     /// budget), the time to the next timer, or `None` for no limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30").timeout(Duration::from_secs(60));
+    /// reactor.spawn(&cmd)?;
+    /// // The `Started` event is owed: poll at once.
+    /// assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    ///
+    /// reactor.poll(Some(Duration::ZERO), |_, _| {})?;
+    /// let wait = reactor.next_timeout().expect("the timeout is a timer");
+    /// // Then nothing is due before the timeout, about a minute away (the
+    /// // wheel rounds a deadline up to its next millisecond), unless exits
+    /// // are found by polling for want of pidfds.
+    /// if reactor.uses_pidfd() {
+    ///     assert!(wait > Duration::from_secs(50) && wait < Duration::from_secs(61));
+    /// }
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
         if !self.queued.is_empty() || !self.ready.is_empty() {
             return Some(Duration::ZERO);
@@ -361,6 +452,26 @@ impl AsFd for Reactor {
     /// [`poll`](Reactor::poll) with a zero timeout.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.poll.registry().as_fd()
+    }
+}
+
+impl AsRawFd for Reactor {
+    /// The epoll fd, as [`AsFd`] gives it, for APIs that still take a raw
+    /// fd (tokio's `AsyncFd`, mio's `SourceFd`). The reactor keeps owning
+    /// it: register it elsewhere, never close it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use procrun::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert_eq!(reactor.as_raw_fd(), reactor.as_fd().as_raw_fd());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
