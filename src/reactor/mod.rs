@@ -49,6 +49,8 @@ const READ_BUF: usize = 256 * 1024;
 /// per turn (the owed one, and one on a new edge if that drained it).
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 const WAKER: Token = Token(usize::MAX);
+/// Events taken from epoll per wait.
+const EVENTS: usize = 1024;
 
 /// Supervises any number of children from the calling thread.
 ///
@@ -102,6 +104,10 @@ pub struct Reactor {
     ready: Vec<Ready>,
     requests: Vec<Request>,
     tokens: Vec<Token>,
+    /// The last wait filled the events buffer, so epoll may hold more
+    /// ready fds. epoll does not raise a new edge for them on its own fd,
+    /// so a host loop waiting on that fd must be told to come back.
+    more_ready: bool,
     /// Whether children get pidfds (false once the kernel said ENOSYS, or
     /// when `PROCRUN_NO_PIDFD=1`).
     use_pidfd: bool,
@@ -168,7 +174,7 @@ impl Reactor {
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Reactor {
             poll,
-            events: Events::with_capacity(1024),
+            events: Events::with_capacity(EVENTS),
             waker,
             clock: Clock::new(),
             wheel: Wheel::new(),
@@ -180,6 +186,7 @@ impl Reactor {
             ready: Vec::new(),
             requests: Vec::new(),
             tokens: Vec::new(),
+            more_ready: false,
             use_pidfd: sys::pidfd_allowed(),
             exit_poll: ExitPoll::default(),
             wakeups: 0,
@@ -247,7 +254,8 @@ impl Reactor {
     /// How long another event loop that waits on this reactor's fd (see
     /// its [`AsFd`] impl) may sleep before calling [`poll`](Reactor::poll):
     /// zero when work is owed (queued events, a pipe cut off by the read
-    /// budget), the time to the next timer, or `None` for no limit.
+    /// budget, more ready fds than the last poll could take), the time to
+    /// the next timer, or `None` for no limit.
     ///
     /// # Examples
     ///
@@ -273,7 +281,7 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
-        if !self.queued.is_empty() || !self.ready.is_empty() {
+        if self.more_ready || !self.queued.is_empty() || !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
         let tick = self.wheel.next_deadline()?;
@@ -347,7 +355,7 @@ impl Reactor {
     }
 
     fn poll_inner(&mut self, timeout: Option<Duration>, ctx: &mut Ctx<'_>) -> io::Result<()> {
-        let owed = self.deliver_owed(ctx);
+        let owed = self.deliver_owed(ctx) || self.more_ready;
         let mut wait = if owed { Some(Duration::ZERO) } else { timeout };
         if let Some(tick) = self.wheel.next_deadline() {
             let until = self
@@ -367,6 +375,7 @@ impl Reactor {
         }
         self.tokens.clear();
         self.tokens.extend(self.events.iter().map(|e| e.token()));
+        self.more_ready = self.tokens.len() >= EVENTS;
         for i in 0..self.tokens.len() {
             let token = self.tokens[i];
             if token != WAKER {

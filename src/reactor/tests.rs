@@ -75,3 +75,43 @@ fn only_a_child_that_may_restart_keeps_its_command() {
     assert_eq!(kept.argv.len(), 2, "sleep 10");
     // Dropping the reactor kills and reaps both.
 }
+
+/// More ready fds than one wait takes: epoll raises no new edge on its own
+/// fd for the rest, so a host loop waiting on that fd would sleep on them.
+#[test]
+fn a_full_events_buffer_asks_the_host_to_come_back_at_once() {
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("60");
+    let n = super::EVENTS + 100;
+    let ids: Vec<_> = (0..n).map(|_| r.spawn(&cmd).unwrap()).collect();
+    let pids: Vec<u32> = ids.iter().map(|&id| r.pid(id).unwrap()).collect();
+    for &id in &ids {
+        r.stop(id).unwrap();
+    }
+    // Every child is a zombie before the poll, so every pidfd and pipe is
+    // ready at once: far more than one wait takes.
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    for &pid in &pids {
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rfind(')').and_then(|i| stat[i + 2..].chars().next());
+            if state == Some('Z') {
+                break;
+            }
+            assert!(Instant::now() < watchdog, "pid {pid} not dead yet");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // The queued Started events come first, on a zero wait.
+    while !r.queued.is_empty() {
+        r.poll(Some(Duration::ZERO), |_, _| {}).unwrap();
+    }
+    r.poll(Some(Duration::ZERO), |_, _| {}).unwrap();
+    assert_eq!(r.tokens.len(), super::EVENTS);
+    assert_eq!(r.next_timeout(), Some(Duration::ZERO));
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+}
