@@ -86,11 +86,11 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
                 path: dir.to_owned(),
             },
             _ => Error::ProgramNotFound {
-                program: cmd.program_name.clone(),
+                program: cmd.program_name(),
             },
         },
         _ => Error::Spawn {
-            program: cmd.program_name.clone(),
+            program: cmd.program_name(),
             source,
         },
     })?;
@@ -143,9 +143,9 @@ fn environment(spec: &Spec) -> Vec<CString> {
 /// The program's path: as given when it holds a `/`, else the first
 /// executable file of that name on the child's `PATH`.
 fn find_program(spec: &Spec, envp: &[CString]) -> Result<CString> {
-    let program = spec.program.as_bytes();
+    let program = spec.program().as_bytes();
     if program.contains(&b'/') {
-        return Ok(spec.program.clone());
+        return Ok(spec.program().clone());
     }
     let path = envp
         .iter()
@@ -164,7 +164,7 @@ fn find_program(spec: &Spec, envp: &[CString]) -> Result<CString> {
         }
     }
     Err(Error::ProgramNotFound {
-        program: spec.program_name.clone(),
+        program: spec.program_name(),
     })
 }
 

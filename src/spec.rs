@@ -16,12 +16,9 @@ use crate::signal::Signal;
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
 pub(crate) struct Spec {
-    /// The program as given, for messages.
-    pub(crate) program_name: String,
-    /// The program as given: a path when it holds a `/`, else a name
-    /// looked up on the child's `PATH` at each spawn, as `execvp` does.
-    pub(crate) program: CString,
-    /// `argv`, the program first.
+    /// `argv`, the program first, as given: a path when it holds a `/`,
+    /// else a name looked up on the child's `PATH` at each spawn, as
+    /// `execvp` does. Never empty.
     pub(crate) argv: Vec<CString>,
     /// Start from an empty environment instead of procrun's own.
     pub(crate) env_clear: bool,
@@ -48,6 +45,16 @@ pub(crate) struct StopSpec {
 }
 
 impl Spec {
+    /// The program as given.
+    pub(crate) fn program(&self) -> &CString {
+        &self.argv[0]
+    }
+
+    /// The program as given, for messages.
+    pub(crate) fn program_name(&self) -> String {
+        String::from_utf8_lossy(self.argv[0].as_bytes()).into_owned()
+    }
+
     /// Adds an argument: the script path a [`Process`](crate::Process)
     /// hands to bash at each start.
     pub(crate) fn push_arg(&mut self, arg: &OsStr) -> Result<()> {
@@ -65,7 +72,7 @@ impl Command {
         }
         let program = c_string("program", self.program.as_bytes())?;
         let mut argv = Vec::with_capacity(1 + self.args.len());
-        argv.push(program.clone());
+        argv.push(program);
         for a in &self.args {
             argv.push(c_string("argument", a.as_bytes())?);
         }
@@ -114,8 +121,6 @@ impl Command {
         };
         let max_line = NonZeroUsize::new(self.max_line).ok_or(Error::ZeroMaxLine)?;
         Ok(Spec {
-            program_name: self.program.to_string_lossy().into_owned(),
-            program,
             argv,
             env_clear: self.env_clear,
             env,

@@ -101,7 +101,7 @@ pub struct Process {
 impl std::fmt::Debug for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Process")
-            .field("program", &self.spec.program_name)
+            .field("program", &self.spec.program_name())
             .field("pid", &self.pid())
             .field("labels", &self.labels)
             .finish_non_exhaustive()
