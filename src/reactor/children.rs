@@ -80,13 +80,13 @@ pub(super) struct Child {
 }
 
 impl Child {
-    /// A child about to start its first run.
-    pub(super) fn new(spec: &Arc<Spec>) -> Child {
+    /// A child about to start its first run. Its spec is kept (in
+    /// `respawn`) only once the run started and only if it may restart: an
+    /// idle child that never restarts costs no strings at all.
+    pub(super) fn new(stop: StopSpec) -> Child {
         Child {
-            // A child that never restarts lets its spec go after the spawn:
-            // an idle child then costs no strings at all.
-            respawn: spec.restart.is_some().then(|| spec.clone()),
-            stop: spec.stop,
+            respawn: None,
+            stop,
             run: None,
             restarts: 0,
             stopping: None,

@@ -23,7 +23,6 @@ mod timers;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
@@ -243,7 +242,7 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
-        self.spawn_spec(Arc::new(cmd.prepare()?))
+        self.spawn_child(&cmd.prepare()?, None)
     }
 
     /// The pid of the child's current run, if one is alive.

@@ -51,9 +51,26 @@ impl Default for ExitPoll {
 impl Reactor {
     /// Adds a child and starts its first run; see [`Reactor::spawn`].
     pub(crate) fn spawn_spec(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
-        let id = self.children.insert(Child::new(&spec));
-        match self.start_run(id.index, &spec) {
+        self.spawn_child(&spec, Some(&spec))
+    }
+
+    /// Adds a child and starts its first run. A child that may restart
+    /// keeps the spec: `shared` if the caller has it in an `Arc`, else a
+    /// copy made after the spawn, when the spawn's transient allocations
+    /// (the environment, above all) are freed and the copy can take their
+    /// place rather than pin pages among them.
+    pub(super) fn spawn_child(
+        &mut self,
+        spec: &Spec,
+        shared: Option<&Arc<Spec>>,
+    ) -> Result<ChildId> {
+        let id = self.children.insert(Child::new(spec.stop));
+        match self.start_run(id.index, spec) {
             Ok(pid) => {
+                if spec.restart.is_some() {
+                    let kept = shared.map_or_else(|| Arc::new(spec.clone()), Arc::clone);
+                    self.children.at_mut(id.index).respawn = Some(kept);
+                }
                 if let Some(t) = spec.timeout {
                     let key = self.timer_in(t, Timer::Timeout(id));
                     self.children.at_mut(id.index).timeout_timer = key;
