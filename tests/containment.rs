@@ -423,3 +423,66 @@ fn kill_leftovers_spares_the_cgroups_of_live_agents() {
     drop(r);
     assert!(parent.children().is_empty(), "{:?}", parent.children());
 }
+
+#[test]
+fn closing_a_contained_process_ends_the_daemon_it_started() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let p = procrun::Process::builder()
+        .command(["sh", "-c", "setsid sleep 1000 & echo $!; exec sleep 1000"])
+        .cgroup(parent.path())
+        .kill_on_parent_death()
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let line = p.lines().unwrap().next().expect("the daemon's pid");
+    let daemon: u32 = line.to_string_lossy().trim().parse().unwrap();
+    let _guard = KillOnDrop(daemon);
+    p.close().unwrap();
+    wait_dead(daemon);
+    // The cgroup goes once empty, a moment after the close returns.
+    let deadline = Instant::now() + WATCHDOG;
+    while !parent.children().is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", parent.children());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_cli_contains_its_processes_when_asked() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("daemon");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
+        .args([
+            "run",
+            "--quiet",
+            "--timeout",
+            "1s",
+            "--kill-on-parent-death",
+            "--cgroup",
+        ])
+        .arg(parent.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$0\" & exec sleep 1000",
+        ])
+        .arg(&pidfile)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let daemon: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _guard = KillOnDrop(daemon);
+    wait_dead(daemon);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
