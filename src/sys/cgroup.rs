@@ -287,6 +287,50 @@ pub(crate) fn remove_tree(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The fallback for kernels before 5.14 cannot be reached through
+    /// `kill` here (the kernel has `cgroup.kill`), so it is driven
+    /// directly: a member that forks in a loop is still emptied out.
+    #[test]
+    fn freezing_and_killing_empties_a_cgroup_without_cgroup_kill() {
+        let (true, Some(mount)) = (rp::geteuid().is_root(), mount_point()) else {
+            eprintln!("skipped: needs root and a cgroup2 mount");
+            return;
+        };
+        let name = format!("procrun-test-{}-freeze", std::process::id());
+        let (cg, procs) = Cgroup::create(&mount, &name).unwrap();
+        // It forks only once moved in (told so on stdin): nothing it
+        // starts may be left outside the cgroup.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "read _; while :; do sleep 1000 & done"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id().to_string();
+        rustix::io::write(&procs, pid.as_bytes()).unwrap();
+        {
+            use std::io::Write;
+            let mut go = child.stdin.take().unwrap();
+            go.write_all(b"go\n").unwrap();
+        }
+        // Let it fork a few before the kill: a member list that grows
+        // while it is read is the case the freeze is for.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cg.pids().map_or(0, |p| p.len()) < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let r = cg.kill_frozen();
+        let empty = cg.wait_empty(Duration::from_secs(10));
+        if !empty {
+            let _ = cg.kill();
+            cg.wait_empty(Duration::from_secs(10));
+        }
+        let _ = child.wait();
+        let _ = cg.remove();
+        r.unwrap();
+        assert!(empty, "the cgroup kept members");
+        assert!(!cg.dir().exists());
+    }
+
     #[test]
     fn mountinfo_escapes_are_undone() {
         assert_eq!(unescape(br"/a\040b\134c"), b"/a b\\c");
