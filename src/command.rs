@@ -212,6 +212,8 @@ pub struct Command {
     pub(crate) grace: Duration,
     pub(crate) restart: Option<Restart>,
     pub(crate) drain: Duration,
+    pub(crate) cgroup: Option<PathBuf>,
+    pub(crate) kill_on_parent_death: bool,
 }
 
 impl Command {
@@ -263,6 +265,8 @@ impl Command {
             grace: Duration::from_secs(3),
             restart: None,
             drain: Duration::from_secs(1),
+            cgroup: None,
+            kill_on_parent_death: false,
         }
     }
 
@@ -669,6 +673,58 @@ impl Command {
     /// [`Duration::MAX`]) reads until the last of them closes the pipes.
     pub fn drain(&mut self, d: Duration) -> &mut Command {
         self.drain = d;
+        self
+    }
+
+    /// Contains each run in a cgroup of its own, made below `parent` (a
+    /// cgroup v2 directory procrun may write, such as a delegated
+    /// subtree) and named `procrun-<agent pid>-<n>`.
+    ///
+    /// The run starts inside it: the child moves itself in before it runs
+    /// anything, so no process of the run is ever outside. Then:
+    ///
+    /// - a stop (or timeout) reaches every process of the run, those that
+    ///   called `setsid` or daemonized included: the stop signal and
+    ///   `SIGCONT` to the group and to each member, and `SIGKILL` to the
+    ///   whole cgroup (`cgroup.kill`, or freezing it on kernels before
+    ///   5.14) when the grace ends or the stopped child is reaped;
+    /// - the run's [`Exited`](crate::Event::Exited) event still comes when
+    ///   the child itself is reaped, but its pipes are read until the
+    ///   cgroup is empty (not for the [`drain`](Command::drain) time) and a
+    ///   process left in the cgroup can still be stopped;
+    /// - the cgroup is removed once empty, and [`Done`](crate::Event::Done)
+    ///   comes only after that: it means the last process of the child is
+    ///   gone.
+    ///
+    /// Runs use `fork` rather than `posix_spawn` then (a little slower to
+    /// start). Cgroups left by an agent that died can be removed with
+    /// [`cgroup::kill_leftovers`](crate::cgroup::kill_leftovers).
+    ///
+    /// A `parent` that is not a cgroup v2 directory is
+    /// [`Error::NotCgroup2`](crate::Error::NotCgroup2) at spawn; one
+    /// procrun may not write is [`Error::CgroupAccess`](crate::Error::CgroupAccess).
+    pub fn cgroup(&mut self, parent: impl AsRef<Path>) -> &mut Command {
+        self.cgroup = Some(parent.as_ref().to_owned());
+        self
+    }
+
+    /// Kills each run with `SIGKILL` when the thread that started it
+    /// exits (`PR_SET_PDEATHSIG`), so a run does not outlive a supervisor
+    /// that crashed or was killed.
+    ///
+    /// `SIGKILL` rather than the stop signal: with the supervisor gone,
+    /// nobody is left to escalate after a grace, and a child ignoring
+    /// `SIGTERM` would live on. A run started while procrun dies is killed
+    /// too (it checks its parent after arming the signal). Only the run
+    /// itself is signalled, not what it started: pair this with
+    /// [`cgroup`](Command::cgroup) and
+    /// [`cgroup::kill_leftovers`](crate::cgroup::kill_leftovers) to reach
+    /// those. The kernel ties the signal to the spawning *thread*: a
+    /// [`Reactor`](crate::Reactor) must be driven from a thread that lives
+    /// as long as its children should (the handle API's driver thread
+    /// does). Runs use `fork` rather than `posix_spawn`.
+    pub fn kill_on_parent_death(&mut self) -> &mut Command {
+        self.kill_on_parent_death = true;
         self
     }
 

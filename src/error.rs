@@ -157,6 +157,32 @@ pub enum Error {
     #[error("procrun's driver thread is gone; its children were killed")]
     DriverGone,
 
+    /// The directory given to [`Command::cgroup`](crate::Command::cgroup)
+    /// is not a directory of a cgroup v2 file system: it does not exist, or
+    /// it is on another file system (cgroup v1, or no cgroup2 mounted).
+    #[error("{path:?} is not a cgroup v2 directory (cgroup2 is mounted at {mount:?})")]
+    NotCgroup2 {
+        /// The directory as given.
+        path: PathBuf,
+        /// Where this host mounts cgroup2, if it does (from
+        /// `/proc/self/mountinfo`): where a parent should be.
+        mount: Option<PathBuf>,
+    },
+
+    /// A run's cgroup could not be made, entered or removed below the
+    /// parent given to [`Command::cgroup`](crate::Command::cgroup): usually
+    /// `EACCES`, `EPERM` or `EROFS`, because procrun may not write there
+    /// (the parent is not delegated to its user). Nothing is left running
+    /// and no cgroup is left behind.
+    #[error("cannot make or enter a cgroup in {path:?}")]
+    CgroupAccess {
+        /// The cgroup (or its parent) that could not be written.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
     /// An OS error not covered by a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -105,6 +105,13 @@
 //!   the child exits, then closes the pipes. The child itself is always
 //!   reached: a stop signals it through its pidfd too when it left its
 //!   group.
+//! - **Contained runs** ([`Command::cgroup`]) reach what detached children
+//!   and `setsid` escapees do not: each run lives in a cgroup of its own, a
+//!   stop kills all of it, its pipes close when it is empty, and
+//!   [`Event::Done`] comes once the cgroup is removed. A cgroup outlives
+//!   its agent only if the agent dies without dropping its reactor;
+//!   [`cgroup::kill_leftovers`] ends those. [`Command::kill_on_parent_death`]
+//!   makes a run die with the thread that started it.
 //! - **A child that made itself another user** (a setuid-root program
 //!   calling `setuid(0)`) may not be signalled by an unprivileged procrun:
 //!   the failed stop is an [`Event::SignalFailed`] ([`Process::close`]
@@ -158,6 +165,8 @@
 //! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
+//! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
+//! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes) | — |
 //!
 //! # Parity with gpud `pkg/process`
@@ -192,6 +201,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
 
+pub mod cgroup;
 mod command;
 mod error;
 mod exit;

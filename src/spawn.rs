@@ -7,12 +7,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::spec::Spec;
-use crate::sys::{self, ChildHandle, SpawnSpec};
+use crate::sys::{self, Cgroup, ChildHandle, ForkExtras, ForkStage, SpawnSpec};
 
 /// `PATH` when the child's environment has none, as `execvp` assumes.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -25,7 +26,17 @@ pub(crate) struct Spawned {
     pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: Option<OwnedFd>,
     pub(crate) stderr: Option<OwnedFd>,
+    /// The run's cgroup, when contained; the child is in it.
+    pub(crate) cgroup: Option<Cgroup>,
 }
+
+/// What names a run's cgroup uniquely among all of this process's runs,
+/// whichever reactor spawns them.
+static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The prefix of every cgroup procrun makes; the agent's pid follows it,
+/// so a later agent can tell its own from a dead one's.
+pub(crate) const CGROUP_PREFIX: &str = "procrun-";
 
 /// Starts a run of `spec`.
 ///
@@ -77,7 +88,97 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         new_group: !cmd.stop.detached,
         stdio: [stdin_fd, out_fd, err_fd],
     };
-    let pid = sys::spawn(&os_spec).map_err(|source| match source.kind() {
+    let contained = match &spec.cgroup {
+        Some(parent) => Some(make_cgroup(parent)?),
+        None => None,
+    };
+    let started = if contained.is_some() || spec.die_with_parent {
+        let extras = ForkExtras {
+            cgroup_procs: contained.as_ref().map(|(_, procs)| procs.as_fd()),
+            die_with_parent: spec.die_with_parent,
+        };
+        sys::spawn_forked(&os_spec, &extras).map_err(|(stage, source)| match stage {
+            ForkStage::Exec => exec_error(cmd, source),
+            ForkStage::Cgroup => Error::CgroupAccess {
+                path: contained
+                    .as_ref()
+                    .map_or_else(Default::default, |(c, _)| c.dir().to_owned()),
+                source,
+            },
+            ForkStage::Fork | ForkStage::Setup => Error::Spawn {
+                program: cmd.program_name(),
+                source,
+            },
+        })
+    } else {
+        sys::spawn(&os_spec).map_err(|source| exec_error(cmd, source))
+    };
+    let (cgroup, procs) = contained.unzip();
+    // Only the child needed it.
+    drop(procs);
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            // The child, if any, failed and was reaped: the cgroup is empty.
+            if let Some(c) = cgroup {
+                let _ = c.remove();
+            }
+            return Err(e);
+        }
+    };
+    // The child's pipe ends must close in this process now, or procrun
+    // would hold a writer of each output pipe and never see EOF.
+    drop((stdin_child, out_child, err_child));
+    // The child is unreaped, so its pid cannot have been recycled yet and
+    // a pidfd opened now names exactly this child.
+    match ChildHandle::open(pid, want_pidfd) {
+        Ok((handle, got_pidfd)) => Ok(Spawned {
+            handle,
+            no_pidfd: want_pidfd && !got_pidfd,
+            stdin,
+            stdout,
+            stderr,
+            cgroup,
+        }),
+        Err(e) => {
+            // Without a handle the reactor cannot supervise it: do not leave
+            // it (or anything it started) running or unreaped.
+            let child = ChildHandle::Pid(pid);
+            let _ = child.signal(Signal::KILL.as_raw());
+            let _ = child.reap_blocking();
+            if let Some(c) = cgroup {
+                let _ = c.kill();
+                c.wait_empty(std::time::Duration::from_secs(1));
+                let _ = c.remove();
+            }
+            Err(Error::Io(e))
+        }
+    }
+}
+
+/// A new cgroup below `parent`, named for this agent and a sequence number
+/// (one taken by an earlier agent of the same pid is skipped), with its
+/// `cgroup.procs` open for the child.
+fn make_cgroup(parent: &Path) -> Result<(Cgroup, OwnedFd)> {
+    let me = std::process::id();
+    loop {
+        let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
+        match Cgroup::create(parent, &format!("{CGROUP_PREFIX}{me}-{n}")) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(Error::CgroupAccess {
+                    path: parent.to_owned(),
+                    source,
+                })
+            }
+            Ok(made) => return Ok(made),
+        }
+    }
+}
+
+/// The error of a failed `execve` (or `chdir` before it).
+fn exec_error(cmd: &Spec, source: io::Error) -> Error {
+    match source.kind() {
         // The working directory was there when the command was prepared;
         // if it is gone now, ENOENT is its, else the program's (or,
         // rarely, its #! interpreter's).
@@ -93,28 +194,6 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
             program: cmd.program_name(),
             source,
         },
-    })?;
-    // The child's pipe ends must close in this process now, or procrun
-    // would hold a writer of each output pipe and never see EOF.
-    drop((stdin_child, out_child, err_child));
-    // The child is unreaped, so its pid cannot have been recycled yet and
-    // a pidfd opened now names exactly this child.
-    match ChildHandle::open(pid, want_pidfd) {
-        Ok((handle, got_pidfd)) => Ok(Spawned {
-            handle,
-            no_pidfd: want_pidfd && !got_pidfd,
-            stdin,
-            stdout,
-            stderr,
-        }),
-        Err(e) => {
-            // Without a handle the reactor cannot supervise it: do not leave
-            // it running or unreaped.
-            let child = ChildHandle::Pid(pid);
-            let _ = child.signal(Signal::KILL.as_raw());
-            let _ = child.reap_blocking();
-            Err(Error::Io(e))
-        }
     }
 }
 

@@ -7,11 +7,13 @@
 use std::ffi::{CString, OsStr};
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
+use crate::sys::cgroup;
 
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
@@ -33,6 +35,10 @@ pub(crate) struct Spec {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stop: StopSpec,
     pub(crate) restart: Option<Restart>,
+    /// The cgroup v2 directory each run gets a cgroup of its own below.
+    pub(crate) cgroup: Option<PathBuf>,
+    /// `PR_SET_PDEATHSIG` with `SIGKILL` in each run.
+    pub(crate) die_with_parent: bool,
 }
 
 /// What stopping and reaping a run need of its command.
@@ -120,6 +126,14 @@ impl Command {
             None => None,
         };
         let max_line = NonZeroUsize::new(self.max_line).ok_or(Error::ZeroMaxLine)?;
+        if let Some(dir) = &self.cgroup {
+            if !cgroup::is_cgroup2(dir).unwrap_or(false) {
+                return Err(Error::NotCgroup2 {
+                    path: dir.clone(),
+                    mount: cgroup::mount_point(),
+                });
+            }
+        }
         Ok(Spec {
             argv,
             env_clear: self.env_clear,
@@ -137,6 +151,8 @@ impl Command {
                 drain: self.drain,
             },
             restart: self.restart,
+            cgroup: self.cgroup.clone(),
+            die_with_parent: self.kill_on_parent_death,
         })
     }
 }

@@ -184,6 +184,22 @@ impl ProcessBuilder {
         self
     }
 
+    /// Runs each start in a cgroup of its own below `parent`, a cgroup v2
+    /// directory procrun may write: [`close`](super::Process::close) then
+    /// ends every process the child started, daemons that called `setsid`
+    /// included. See [`Command::cgroup`].
+    pub fn cgroup(mut self, parent: impl Into<PathBuf>) -> Self {
+        self.cmd.cgroup(parent.into());
+        self
+    }
+
+    /// Kills the child (`SIGKILL`) when procrun's driver thread, and so
+    /// this process, dies. See [`Command::kill_on_parent_death`].
+    pub fn kill_on_parent_death(mut self) -> Self {
+        self.cmd.kill_on_parent_death();
+        self
+    }
+
     /// The working directory.
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cmd.current_dir(dir.into());

@@ -28,7 +28,7 @@
 //! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
 //! | RestartPending | `restart_timer` is `Some` |
-//! | Finished | `finished`; Done once `open_pipes` is 0 too |
+//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 too |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,6 +77,8 @@ pub(super) struct Child {
     pub(super) pending_exit: Option<Box<Exit>>,
     /// No run is alive and none will start again.
     pub(super) finished: bool,
+    /// Cgroups of contained runs not yet empty and removed.
+    pub(super) live_cgroups: u32,
 }
 
 impl Child {
@@ -98,12 +100,17 @@ impl Child {
             open_pipes: 0,
             pending_exit: None,
             finished: false,
+            live_cgroups: 0,
         }
     }
 
     /// Whether the child can go: nothing runs, will run, or is left to read.
     pub(super) fn is_done(&self) -> bool {
-        self.finished && self.open_pipes == 0 && self.pending_exit.is_none() && self.run.is_none()
+        self.finished
+            && self.open_pipes == 0
+            && self.pending_exit.is_none()
+            && self.run.is_none()
+            && self.live_cgroups == 0
     }
 
     /// Whether the current run is watched by polling rather than a pidfd.
@@ -125,6 +132,8 @@ pub(super) enum StopCause {
 pub(super) struct Run {
     pub(super) handle: ChildHandle,
     pub(super) started: Instant,
+    /// The slot of the run's cgroup, when contained.
+    pub(super) cgroup: Option<usize>,
 }
 
 impl Children {

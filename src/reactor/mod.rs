@@ -10,9 +10,11 @@
 //! and the loop; the rest is in the file that owns it: `control` (what a
 //! caller can do to one child), `children` (the slab and a child's
 //! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
-//! `pipes` (the pipe slab and reading), `timers` (the wheel's timers),
+//! `pipes` (the pipe slab and reading), `cgroups` (contained runs'
+//! cgroups), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers).
 
+mod cgroups;
 mod children;
 mod control;
 mod event;
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
+use cgroups::{Cgroups, CGROUP};
 use children::Children;
 use event::Request;
 pub use event::{Control, Event, Waker};
@@ -92,6 +95,8 @@ pub struct Reactor {
     wheel: Wheel<Timer>,
     children: Children,
     pipes: Pipes,
+    /// The cgroups of contained runs, until each is empty and removed.
+    cgroups: Cgroups,
     buf: Box<[u8]>,
     /// `/dev/null`, dup'ed into children for null stdio.
     null: OwnedFd,
@@ -179,6 +184,7 @@ impl Reactor {
             wheel: Wheel::new(),
             children: Children::default(),
             pipes: Pipes::default(),
+            cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             null: sys::dev_null()?,
             queued: VecDeque::new(),
@@ -438,6 +444,10 @@ impl Reactor {
             if watched {
                 self.check_exit(index, ctx);
             }
+            return;
+        }
+        if token & CGROUP != 0 {
+            self.cgroup_changed(token & !CGROUP, ctx);
             return;
         }
         match self.pipes.get(token) {

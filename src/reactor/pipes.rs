@@ -277,6 +277,7 @@ impl Reactor {
         let stream = p.stream;
         p.reader.finish(|l| ctx.emit(line(id, stream, l)));
         drop(p);
+        self.cgroups.forget_pipe(token);
         let c = self.children.at_mut(index);
         c.open_pipes -= 1;
         for slot in &mut c.pipes {

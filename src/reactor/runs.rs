@@ -120,6 +120,7 @@ impl Reactor {
             stdin,
             stdout,
             stderr,
+            cgroup,
         } = spawn(spec, use_pidfd, self.null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
@@ -171,14 +172,26 @@ impl Reactor {
             }
             stdin_token = Some(t);
         }
+        let cgroup = cgroup.map(|cg| {
+            let (slot, registered) = self.add_cgroup(index, cg, pipes);
+            if let Err(e) = registered {
+                failed.get_or_insert(e);
+            }
+            slot
+        });
         let child = self.children.at_mut(index);
         child.open_pipes += pipes.iter().flatten().count() as u32;
         child.pipes = pipes;
-        child.run = Some(Run { handle, started });
+        child.run = Some(Run {
+            handle,
+            started,
+            cgroup,
+        });
         if let Some(e) = failed {
             // epoll could not take the fds (out of memory): the run cannot be
             // supervised, so end it now rather than leave it unwatched.
             let _ = self.signal_run(index, Signal::KILL);
+            self.signal_cgroups(index, Signal::KILL);
             let child = self.children.at_mut(index);
             let run = child.run.take().expect("set above");
             let pipes = std::mem::take(&mut child.pipes);
@@ -190,6 +203,9 @@ impl Reactor {
             }
             for t in pipes.into_iter().flatten().chain(stdin_token) {
                 self.pipes.remove(self.poll.registry(), t);
+            }
+            if let Some(slot) = run.cgroup {
+                self.abandon_cgroup(slot);
             }
             return Err(Error::Io(e));
         }
@@ -219,13 +235,19 @@ impl Reactor {
             Some(fd) => pipes::deregister(self.poll.registry(), fd),
             None => self.exit_poll.polled -= 1,
         }
-        let (pid, started) = (run.handle.pid(), run.started);
+        let (pid, started, cgroup) = (run.handle.pid(), run.started, run.cgroup);
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let stopping = child.stopping;
+        if stopping.is_some() {
+            // The stop is of the whole run: what the stopped child leaves
+            // in its cgroup dies with it, as its group does.
+            self.signal_cgroups(index, Signal::KILL);
+        }
+        let child = self.children.at_mut(index);
         let failed = !status.success();
         let mut restart_in = None;
         let mut limit_reached = false;
@@ -269,6 +291,9 @@ impl Reactor {
             wall_time,
         }));
         self.finish_exit(index, ctx);
+        if let Some(slot) = cgroup {
+            self.cgroup_run_reaped(slot, ctx);
+        }
         true
     }
 
@@ -337,17 +362,22 @@ impl Reactor {
         } else {
             let c = self.children.at_mut(index);
             c.finished = true;
-            if let Some(k) = c.timeout_timer.take() {
-                self.wheel.cancel(k);
+            // A timeout still stops what a contained run left in its cgroup.
+            if c.live_cgroups == 0 {
+                if let Some(k) = c.timeout_timer.take() {
+                    self.wheel.cancel(k);
+                }
             }
         }
         // Whoever still holds the pipes (a process outside the group) gets
-        // the drain time, then the pipes are closed.
+        // the drain time, then the pipes are closed; a contained run's
+        // pipes are closed when its cgroup is empty instead.
         for token in pipes.into_iter().flatten() {
             if self
                 .pipes
                 .out(token)
                 .is_some_and(|p| p.drain_timer.is_none())
+                && !self.cgroups.holds_pipe(token)
             {
                 let key = self.timer_in(drain, Timer::Drain(token));
                 if let Some(p) = self.pipes.out_mut(token) {
@@ -363,6 +393,14 @@ impl Reactor {
     pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
         if self.children.at(index).is_some_and(Child::is_done) {
             let id = self.children.id_of(index);
+            // Left armed for a contained run's leftovers, which are gone.
+            let c = self.children.at_mut(index);
+            for k in [c.timeout_timer.take(), c.kill_timer.take()]
+                .into_iter()
+                .flatten()
+            {
+                self.wheel.cancel(k);
+            }
             self.children.remove(index);
             ctx.emit(Event::Done { id });
         }
@@ -370,7 +408,10 @@ impl Reactor {
 
     pub(super) fn begin_stop(&mut self, index: u32, cause: StopCause) {
         let c = self.children.at_mut(index);
-        if c.stopping.is_some() || c.finished {
+        // Processes a contained run left in its cgroup are the child's
+        // still: a stop after the run ended reaches them.
+        let lingering = c.live_cgroups > 0;
+        if c.stopping.is_some() || (c.finished && !lingering) {
             return;
         }
         if let Some(k) = c.restart_timer.take() {
@@ -385,11 +426,13 @@ impl Reactor {
             // Done comes when its pipes close, or on the next poll if they
             // already are.
             self.ready.push(Ready::MaybeDone(index));
+            if !lingering {
+                return;
+            }
+        } else if c.run.is_none() && !c.finished {
             return;
         }
-        if c.run.is_none() {
-            return;
-        }
+        let c = self.children.at_mut(index);
         c.stopping = Some(cause);
         let sig = c.stop.signal;
         let grace = c.stop.grace;
@@ -397,10 +440,12 @@ impl Reactor {
             self.wheel.cancel(k);
         }
         self.signal_or_report(index, sig);
+        self.signal_cgroups(index, sig);
         // A stopped (SIGSTOP) child would never act on the stop signal. If
         // the stop signal failed, so does this: reported once is enough.
         if sig != Signal::KILL {
             let _ = self.signal_run(index, Signal::CONT);
+            self.signal_cgroups(index, Signal::CONT);
         }
         let id = self.children.id_of(index);
         let key = self.timer_in(grace, Timer::Kill(id));
@@ -447,6 +492,9 @@ impl Drop for Reactor {
     /// procrun may not signal (it made itself another user) is not waited
     /// for: the drop never blocks on it.
     fn drop(&mut self) {
+        // Before the reaps: killing a group first and its cgroup only after
+        // would give a member that left the group time to fork on.
+        self.drop_cgroups_kill();
         for index in 0..self.children.end() {
             if self.children.at(index).is_some_and(|c| c.run.is_some()) {
                 let killed = self.signal_run(index, Signal::KILL).is_ok();
@@ -463,5 +511,6 @@ impl Drop for Reactor {
                 }
             }
         }
+        self.drop_cgroups();
     }
 }

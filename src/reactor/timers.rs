@@ -19,6 +19,8 @@ pub(super) enum Timer {
     Restart(ChildId),
     /// Close a pipe a process outside the group still holds.
     Drain(usize),
+    /// Try again to remove an empty cgroup the kernel said was busy.
+    CgroupRemove(usize),
 }
 
 impl Reactor {
@@ -40,6 +42,7 @@ impl Reactor {
                     };
                     c.kill_timer = None;
                     self.signal_or_report(id.index, Signal::KILL);
+                    self.signal_cgroups(id.index, Signal::KILL);
                 }
                 Timer::Timeout(id) => {
                     let Some(c) = self.children.get_mut(id) else {
@@ -60,6 +63,7 @@ impl Reactor {
                     self.restart(id, &spec, ctx);
                 }
                 Timer::ExitPoll => self.exit_poll_due(ctx),
+                Timer::CgroupRemove(slot) => self.remove_cgroup(slot, ctx),
                 Timer::Drain(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {
                         p.drain_timer = None;

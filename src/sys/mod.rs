@@ -7,7 +7,10 @@
 //! either directly.
 //! What this module provides:
 //!
-//! - spawning: [`spawn`] with a clean signal state;
+//! - spawning: [`spawn`] with a clean signal state, and [`spawn_forked`]
+//!   for a child that moves itself into a cgroup or dies with procrun;
+//! - cgroup v2: [`Cgroup`] (make, watch `populated`, kill, remove) and the
+//!   mount's place;
 //!
 //! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
 //!   pidfds) to signal, reap (the raw `waitid` with `WNOHANG`, for the
@@ -20,13 +23,17 @@
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
 //!   `getdents64` into a reused buffer, one-`read` file reads).
 
+pub(crate) mod cgroup;
 mod child;
+mod fork;
 mod memfd;
 mod pipe;
 pub(crate) mod procfs;
 mod spawn;
 
+pub(crate) use cgroup::Cgroup;
 pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
+pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, read, write};
 pub(crate) use spawn::{spawn, SpawnSpec};

@@ -44,6 +44,10 @@ Options:
                             imply --restart on-error unless --restart is given)
   --detached                keep processes in procrun's process group; a stop
                             signals the process alone, not what it started
+  --cgroup PARENT           run each process in a cgroup of its own below the
+                            cgroup v2 directory PARENT: a stop kills all it
+                            started, daemons included
+  --kill-on-parent-death    kill the processes (SIGKILL) if procrun dies
   --env KEY=VALUE           set an environment variable (repeatable)
   --cwd DIR                 working directory of the processes
   --max-line BYTES          print longer lines in pieces of BYTES [default: 65536]
@@ -131,6 +135,8 @@ pub struct RunArgs {
     pub restart_interval: Duration,
     pub backoff: bool,
     pub detached: bool,
+    pub cgroup: Option<PathBuf>,
+    pub kill_on_parent_death: bool,
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     pub max_line: Option<usize>,
@@ -260,6 +266,8 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
         restart_interval: Duration::from_secs(5),
         backoff: false,
         detached: false,
+        cgroup: None,
+        kill_on_parent_death: false,
         env: Vec::new(),
         cwd: None,
         max_line: None,
@@ -322,6 +330,11 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
             "--detached" => {
                 o.no_value(&flag, inline)?;
                 a.detached = true;
+            }
+            "--cgroup" => a.cgroup = Some(o.value(&flag, inline)?.into()),
+            "--kill-on-parent-death" => {
+                o.no_value(&flag, inline)?;
+                a.kill_on_parent_death = true;
             }
             "--env" => a.env.push(o.str_value(&flag, inline)?),
             "--cwd" => a.cwd = Some(o.value(&flag, inline)?.into()),
@@ -508,6 +521,23 @@ mod tests {
             Cli::Run(a) => Ok(a),
             other => panic!("not run: {other:?}"),
         }
+    }
+
+    #[test]
+    fn containment_flags_are_parsed() {
+        let a = run(&[
+            "run",
+            "--cgroup",
+            "/sys/fs/cgroup/agent",
+            "--kill-on-parent-death",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(a.cgroup, Some(PathBuf::from("/sys/fs/cgroup/agent")));
+        assert!(a.kill_on_parent_death);
+        let a = run(&["run", "--", "true"]).unwrap();
+        assert_eq!((a.cgroup, a.kill_on_parent_death), (None, false));
     }
 
     #[test]

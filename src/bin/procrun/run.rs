@@ -95,6 +95,12 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
     };
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
+        if let Some(parent) = &a.cgroup {
+            c.cgroup(parent);
+        }
+        if a.kill_on_parent_death {
+            c.kill_on_parent_death();
+        }
         if let Some(t) = a.timeout {
             c.timeout(t);
         }

@@ -1,0 +1,263 @@
+//! Contained runs (see [`Command::cgroup`](crate::Command::cgroup)): the
+//! slab of live run cgroups, each watched through its `cgroup.events`
+//! (token `CGROUP | slot`, `EPOLLPRI` on every `populated` change), and
+//! the reactor's work on them.
+//!
+//! A run's cgroup outlives the run's reap: processes the run started may
+//! live on in it (a daemon that called `setsid`), holding its pipes. The
+//! cgroup's end is when it is empty *and* its run was reaped — never
+//! guessed: the kernel says `populated 0`. Then the run's pipes are read to
+//! their end and closed, the directory removed, and the child may be Done.
+//!
+//! A stop reaches every cgroup of the child still alive (a restarted child
+//! may have several: the current run's and those of earlier runs whose
+//! escapees live on): the stop signal and `SIGCONT` to each member, and
+//! `SIGKILL` to all of them (`cgroup.kill`) when the grace ends or the
+//! stopped run is reaped.
+
+use std::time::Duration;
+
+use mio::Interest;
+
+use super::pipes;
+use super::timers::Timer;
+use super::{Ctx, Reactor};
+use crate::signal::Signal;
+use crate::sys::Cgroup;
+
+/// Set in the token of a cgroup's `cgroup.events`, whose low bits are its
+/// slot in [`Cgroups`].
+pub(super) const CGROUP: usize = 1 << (usize::BITS - 3);
+/// How long a drop waits for a killed cgroup to empty before leaving it
+/// (a member stuck in the kernel must not hang the drop).
+const DROP_WAIT: Duration = Duration::from_secs(2);
+
+/// The cgroups of contained runs not yet removed.
+#[derive(Default)]
+pub(super) struct Cgroups {
+    slots: Vec<Option<Contained>>,
+    free: Vec<usize>,
+}
+
+pub(super) struct Contained {
+    pub(super) cgroup: Cgroup,
+    /// The child whose run this cgroup holds.
+    pub(super) child: u32,
+    /// The run was reaped: an empty cgroup is then the end.
+    pub(super) reaped: bool,
+    /// The run's output pipes still open: read to their end when the
+    /// cgroup empties, instead of after the drain time.
+    pub(super) pipes: [Option<usize>; 2],
+    /// rmdir said EBUSY (the last member is still being torn down): retried
+    /// on a timer.
+    pub(super) retries: u32,
+}
+
+impl Cgroups {
+    fn insert(&mut self, c: Contained) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(c);
+                slot
+            }
+            None => {
+                self.slots.push(Some(c));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn take(&mut self, slot: usize) -> Option<Contained> {
+        let c = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(c)
+    }
+
+    pub(super) fn get(&self, slot: usize) -> Option<&Contained> {
+        self.slots.get(slot)?.as_ref()
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Contained> {
+        self.slots.get_mut(slot)?.as_mut()
+    }
+
+    /// The live cgroups of child `index`.
+    fn of_child(&self, index: u32) -> Vec<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(s, c)| c.as_ref().filter(|c| c.child == index).map(|_| s))
+            .collect()
+    }
+
+    /// Whether a live cgroup will close pipe `token` when it empties.
+    pub(super) fn holds_pipe(&self, token: usize) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .any(|c| c.pipes.contains(&Some(token)))
+    }
+
+    /// A pipe that closed is no longer the cgroup's to close.
+    pub(super) fn forget_pipe(&mut self, token: usize) {
+        for c in self.slots.iter_mut().flatten() {
+            for p in &mut c.pipes {
+                if *p == Some(token) {
+                    *p = None;
+                }
+            }
+        }
+    }
+}
+
+impl Reactor {
+    /// Takes charge of a new run's cgroup; returns its slot. A failed epoll
+    /// registration is returned along with the slot, as for pipes: the
+    /// caller ends the run.
+    pub(super) fn add_cgroup(
+        &mut self,
+        index: u32,
+        cgroup: Cgroup,
+        pipes: [Option<usize>; 2],
+    ) -> (usize, std::io::Result<()>) {
+        let slot = self.cgroups.insert(Contained {
+            cgroup,
+            child: index,
+            reaped: false,
+            pipes,
+            retries: 0,
+        });
+        let c = self.cgroups.get(slot).expect("just inserted");
+        let registered = pipes::register(
+            self.poll.registry(),
+            CGROUP | slot,
+            c.cgroup.events_fd(),
+            Interest::PRIORITY,
+        );
+        self.children.at_mut(index).live_cgroups += 1;
+        (slot, registered)
+    }
+
+    /// The run of cgroup `slot` was reaped.
+    pub(super) fn cgroup_run_reaped(&mut self, slot: usize, ctx: &mut Ctx<'_>) {
+        if let Some(c) = self.cgroups.get_mut(slot) {
+            c.reaped = true;
+        }
+        self.cgroup_changed(slot, ctx);
+    }
+
+    /// `cgroup.events` of `slot` changed (or its run was reaped): if the
+    /// cgroup is empty and its run reaped, the run is over.
+    pub(super) fn cgroup_changed(&mut self, slot: usize, ctx: &mut Ctx<'_>) {
+        let Some(c) = self.cgroups.get(slot) else {
+            return;
+        };
+        // Empty before the reap is the run's own exit on its way (its pidfd
+        // or the exit poll reports it): the reap comes back here.
+        if !c.reaped || matches!(c.cgroup.populated(), Ok(true)) {
+            return;
+        }
+        let index = c.child;
+        pipes::deregister(self.poll.registry(), c.cgroup.events_fd());
+        let pipes = c.pipes;
+        // Nobody of the run is left to write: what the pipes hold is read
+        // now, to EOF. A holder outside the cgroup (a copy in a child some
+        // other thread is spawning) still gets the drain time.
+        for token in pipes.into_iter().flatten() {
+            self.owe_read(token);
+            let drain = self.children.at(index).map(|c| c.stop.drain);
+            if let Some(p) = self.pipes.out(token) {
+                if p.drain_timer.is_none() {
+                    let key = drain.and_then(|d| self.timer_in(d, Timer::Drain(token)));
+                    if let Some(p) = self.pipes.out_mut(token) {
+                        p.drain_timer = key;
+                    }
+                }
+            }
+        }
+        if let Some(c) = self.cgroups.get_mut(slot) {
+            c.pipes = [None, None];
+        }
+        self.remove_cgroup(slot, ctx);
+    }
+
+    /// Removes the empty cgroup `slot`; retried on a timer while the kernel
+    /// still counts a member being torn down (EBUSY).
+    pub(super) fn remove_cgroup(&mut self, slot: usize, ctx: &mut Ctx<'_>) {
+        let Some(c) = self.cgroups.get_mut(slot) else {
+            return;
+        };
+        match c.cgroup.remove() {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && c.retries < 100 => {
+                c.retries += 1;
+                let ms = Duration::from_millis(u64::from(c.retries.min(20)));
+                let _ = self.timer_in(ms, Timer::CgroupRemove(slot));
+                return;
+            }
+            // Gone already, or not removable (EBUSY past the retries, a
+            // sub-cgroup the run made): nothing more procrun can do.
+            _ => {}
+        }
+        let c = self.cgroups.take(slot).expect("checked above");
+        let index = c.child;
+        drop(c);
+        let child = self.children.at_mut(index);
+        child.live_cgroups -= 1;
+        self.maybe_done(index, ctx);
+    }
+
+    /// Sends `sig` to every process in every live cgroup of child `index`;
+    /// `SIGKILL` goes to each cgroup as a whole (`cgroup.kill`).
+    pub(super) fn signal_cgroups(&mut self, index: u32, sig: Signal) {
+        for slot in self.cgroups.of_child(index) {
+            let Some(c) = self.cgroups.get(slot) else {
+                continue;
+            };
+            let _ = if sig == Signal::KILL {
+                c.cgroup.kill()
+            } else {
+                c.cgroup.signal_each(sig.as_raw())
+            };
+        }
+    }
+
+    /// A run that could not be supervised: its cgroup is killed, waited
+    /// for (bounded) and removed at once.
+    pub(super) fn abandon_cgroup(&mut self, slot: usize) {
+        if let Some(c) = self.cgroups.take(slot) {
+            pipes::deregister(self.poll.registry(), c.cgroup.events_fd());
+            let _ = c.cgroup.kill();
+            settle_and_remove(&c.cgroup);
+            self.children.at_mut(c.child).live_cgroups -= 1;
+        }
+    }
+
+    /// `SIGKILL` to every live cgroup, first thing in a drop.
+    pub(super) fn drop_cgroups_kill(&mut self) {
+        for c in self.cgroups.slots.iter().flatten() {
+            let _ = c.cgroup.kill();
+        }
+    }
+
+    /// Waits (bounded) for every killed cgroup to empty and removes it: a
+    /// dropped reactor leaves no process and no cgroup.
+    pub(super) fn drop_cgroups(&mut self) {
+        for c in self.cgroups.slots.iter_mut().filter_map(Option::take) {
+            settle_and_remove(&c.cgroup);
+        }
+    }
+}
+
+/// Waits (bounded) for a killed cgroup to empty, then removes it.
+fn settle_and_remove(c: &Cgroup) {
+    if c.wait_empty(DROP_WAIT) {
+        for _ in 0..100 {
+            match c.remove() {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                _ => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Starting a child with `fork` and `execve`, for what `posix_spawn`
+//! cannot do: a child that moves itself into its run's cgroup, or one that
+//! dies with procrun (`PR_SET_PDEATHSIG`), before it runs a single
+//! instruction of its program.
+//!
+//! Why fork and not `clone3(CLONE_INTO_CGROUP)`: the child writing itself
+//! into `cgroup.procs` (an fd the parent opened) before `execve` is just as
+//! race-free — nothing of the run exists outside the cgroup, since the
+//! child cannot fork or run its program before the write — and works on
+//! every kernel with cgroup v2 (4.5+), while `CLONE_INTO_CGROUP` needs 5.7
+//! and a raw `clone3` that glibc (2.36 here) does not wrap, leaving its
+//! thread state unset in the child. The price is a real fork (page tables
+//! copied) instead of posix_spawn's vfork, paid only by runs that ask for
+//! containment or death with the parent; every other run keeps
+//! `posix_spawn`.
+//!
+//! Between `fork` and `execve` the child runs only async-signal-safe raw
+//! calls on data prepared before the fork: no allocation, no lock, so
+//! another thread of procrun's holding the allocator's lock at fork time
+//! cannot deadlock it. A failure is reported to the parent through a
+//! CLOEXEC pipe (the stage and the errno), as std does: the parent reads
+//! EOF when `execve` succeeded.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr;
+
+use super::spawn::SpawnSpec;
+
+/// What the forked child does before `execve`, beyond what `posix_spawn`
+/// does for every child.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ForkExtras<'a> {
+    /// `cgroup.procs` of the run's cgroup, open for writing: the child
+    /// writes itself in first thing.
+    pub(crate) cgroup_procs: Option<BorrowedFd<'a>>,
+    /// `PR_SET_PDEATHSIG` with `SIGKILL`.
+    pub(crate) die_with_parent: bool,
+}
+
+/// Which step of the start failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ForkStage {
+    /// `fork` itself, or the error pipe.
+    Fork,
+    /// Moving into the cgroup.
+    Cgroup,
+    /// The process group, the death signal or the stdio fds.
+    Setup,
+    /// `chdir` or `execve`, as `posix_spawn` reports them.
+    Exec,
+}
+
+const STAGES: [ForkStage; 4] = [
+    ForkStage::Fork,
+    ForkStage::Cgroup,
+    ForkStage::Setup,
+    ForkStage::Exec,
+];
+
+/// Everything the child touches, as raw values and pointers into memory
+/// the parent keeps alive until the child has exec'ed or failed.
+struct Prepared {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    cwd: *const libc::c_char,
+    new_group: bool,
+    stdio: [libc::c_int; 3],
+    cgroup_procs: libc::c_int,
+    die_with_parent: bool,
+    parent: libc::pid_t,
+    report: libc::c_int,
+}
+
+/// Starts the child by `fork` and `execve` and returns its pid.
+///
+/// The child gets what [`spawn`](super::spawn) gives (a clean signal state,
+/// its own process group unless detached, stdio, cwd) plus `extras`.
+///
+/// # Errors
+///
+/// The stage that failed and its errno; the child, if one was made, is
+/// reaped before this returns.
+pub(crate) fn spawn_forked(
+    spec: &SpawnSpec<'_>,
+    extras: &ForkExtras<'_>,
+) -> Result<u32, (ForkStage, io::Error)> {
+    let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(ptr::null());
+    let mut envp: Vec<*const libc::c_char> = spec.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(ptr::null());
+    let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| (ForkStage::Fork, io::Error::from(e)))?;
+    let p = Prepared {
+        path: spec.path.as_ptr(),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        cwd: spec.cwd.map_or(ptr::null(), CStr::as_ptr),
+        new_group: spec.new_group,
+        stdio: spec.stdio.map(|fd| fd.as_raw_fd()),
+        cgroup_procs: extras.cgroup_procs.map_or(-1, |fd| fd.as_raw_fd()),
+        die_with_parent: extras.die_with_parent,
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::getpid() },
+        report: report_w.as_raw_fd(),
+    };
+
+    // Every signal blocked across the fork, so no handler of the host's
+    // runs in the child before its dispositions are reset.
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises `all`; pthread_sigmask reads it and
+    // writes the previous mask into `old`, a valid out-pointer.
+    unsafe {
+        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
+    }
+    // SAFETY: the child runs only `child`, which makes async-signal-safe
+    // calls on `p` (memory this process keeps alive: the child has its own
+    // copy of it) and never returns; the parent goes on as normal.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: in the child, straight after fork, as `child` requires.
+        unsafe { child(&p) }
+    }
+    let fork_err = io::Error::last_os_error();
+    // SAFETY: `old` was filled by the pthread_sigmask above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
+    drop(report_w);
+    if pid < 0 {
+        return Err((ForkStage::Fork, fork_err));
+    }
+    // The child's copy of the write end closes at its exec (CLOEXEC) or
+    // exit: EOF means it exec'ed, eight bytes are its stage and errno.
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(&report_r, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    drop((argv, envp));
+    if got < buf.len() {
+        return Ok(pid as u32);
+    }
+    let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    loop {
+        // SAFETY: `pid` is our child, unreaped: it is reaped here, once.
+        let r = unsafe { libc::waitpid(pid, ptr::null_mut(), 0) };
+        if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    let stage = STAGES
+        .get(stage as usize)
+        .copied()
+        .unwrap_or(ForkStage::Setup);
+    Err((stage, io::Error::from_raw_os_error(errno)))
+}
+
+/// The child's side, from fork to exec.
+///
+/// # Safety
+///
+/// Call only in the child of a fork, with `p` prepared as `spawn_forked`
+/// does; it never returns. Only async-signal-safe functions are called and
+/// nothing is allocated.
+unsafe fn child(p: &Prepared) -> ! {
+    let fail = |stage: ForkStage| -> ! {
+        let errno = *libc::__errno_location();
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+        msg[4..].copy_from_slice(&errno.to_ne_bytes());
+        libc::write(p.report, msg.as_ptr().cast(), msg.len());
+        libc::_exit(127)
+    };
+    // First: until this write the child is outside the run's cgroup, and
+    // it has run nothing of its own yet.
+    if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
+        fail(ForkStage::Cgroup);
+    }
+    if p.die_with_parent {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            fail(ForkStage::Setup);
+        }
+        // A parent that died before the prctl sent nothing: the child was
+        // re-parented already, and must go now, as the signal would have
+        // made it.
+        if libc::getppid() != p.parent {
+            libc::_exit(127);
+        }
+    }
+    if p.new_group && libc::setpgid(0, 0) != 0 {
+        fail(ForkStage::Setup);
+    }
+    // A source fd among 0-2 that is not its own target could be
+    // overwritten by an earlier dup2: move those above 2 first.
+    let mut src = p.stdio;
+    for (target, fd) in src.iter_mut().enumerate() {
+        if *fd < 3 && *fd != target as libc::c_int {
+            let moved = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3);
+            if moved < 0 {
+                fail(ForkStage::Setup);
+            }
+            *fd = moved;
+        }
+    }
+    for (target, &fd) in src.iter().enumerate() {
+        let target = target as libc::c_int;
+        // dup2 onto itself keeps FD_CLOEXEC, which would close the fd at
+        // exec; posix_spawn's adddup2 clears it in that case too.
+        let ok = if fd == target {
+            libc::fcntl(fd, libc::F_SETFD, 0) == 0
+        } else {
+            libc::dup2(fd, target) == target
+        };
+        if !ok {
+            fail(ForkStage::Setup);
+        }
+    }
+    if !p.cwd.is_null() && libc::chdir(p.cwd) != 0 {
+        fail(ForkStage::Exec);
+    }
+    // Every disposition to its default (a handler the host set would run
+    // here once signals are unblocked; an ignored signal would survive the
+    // exec), then nothing blocked. The raw syscall, because glibc's
+    // wrapper refuses the two signals it reserves for its threads, which
+    // the child (one thread, about to exec) may reset like any other. An
+    // all-zero kernel `sigaction` is SIG_DFL with no flags and no mask
+    // whatever the architecture's field order.
+    let dfl = [0u64; 4];
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+    }
+    let mut none = MaybeUninit::<libc::sigset_t>::uninit();
+    libc::sigemptyset(none.as_mut_ptr());
+    libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), ptr::null_mut());
+    libc::execve(p.path, p.argv, p.envp);
+    fail(ForkStage::Exec)
+}

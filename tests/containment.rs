@@ -1,0 +1,488 @@
+//! Contained runs (`Command::cgroup`): every process of a run, even one
+//! that called `setsid` or daemonized, is stopped with it; the run's end
+//! is its cgroup's emptiness, not a guessed drain time; no cgroup is left
+//! behind; children die with their agent (`kill_on_parent_death`) and an
+//! agent's leftovers are found and killed by name (`kill_leftovers`).
+//!
+//! Needs root and a cgroup2 mount (found through `/proc/self/mountinfo`);
+//! each test makes its own parent cgroup below the mount and removes it,
+//! with whatever is left in it, even when it fails. Without either it says
+//! `skipped: …` and passes without checking.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use procrun::{Command, Error, Reactor, Signal, Stream};
+
+/// A parent cgroup of the test's own; dropping it kills everything below
+/// it and removes it all.
+struct TestParent(PathBuf);
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl TestParent {
+    fn new() -> Option<TestParent> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to make cgroups");
+            return None;
+        }
+        let Some(mount) = procrun::cgroup::mount_point() else {
+            eprintln!("skipped: no cgroup2 mounted");
+            return None;
+        };
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = mount.join(format!("procrun-test-{}-{n}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&dir) {
+            eprintln!("skipped: cannot make {dir:?}: {e}");
+            return None;
+        }
+        Some(TestParent(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The cgroups below the parent.
+    fn children(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect()
+    }
+}
+
+fn populated(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.events"))
+        .map(|s| s.lines().any(|l| l == "populated 1"))
+        .unwrap_or(false)
+}
+
+/// Kills what is in `dir` and removes it, deepest first, with a watchdog.
+fn kill_and_remove(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            kill_and_remove(&entry.path());
+        }
+    }
+    let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while populated(dir) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while std::fs::remove_dir(dir).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Drop for TestParent {
+    fn drop(&mut self) {
+        kill_and_remove(&self.0);
+    }
+}
+
+/// The pid a line holds.
+fn pid_line(recs: &[Rec], id: procrun::ChildId, n: usize) -> Option<u32> {
+    lines_of(recs, id, Stream::Stdout)
+        .get(n)?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A run whose child leaves a daemon in a new session that ignores
+/// `SIGTERM` and prints its pid, then waits: outside the run's process
+/// group, only the cgroup reaches it.
+fn with_setsid_daemon(parent: &TestParent) -> Command {
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & exec sleep 1000",
+    ])
+    .cgroup(parent.path())
+    .grace(Duration::from_secs(30));
+    c
+}
+
+#[test]
+fn setsid_daemon_of_a_contained_run_dies_on_stop() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&with_setsid_daemon(&parent)).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| pid_line(rs, id, 0).is_some());
+    let daemon = pid_line(&recs, id, 0).unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert_ne!(
+        rustix::process::getsid(rustix::process::Pid::from_raw(daemon as i32)).ok(),
+        rustix::process::getsid(None).ok(),
+        "the daemon left the session"
+    );
+    let started = Instant::now();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    // The main child dies of SIGTERM at once; the daemon ignores it and is
+    // killed with the cgroup at the reap, long before the 30 s grace.
+    assert!(started.elapsed() < Duration::from_secs(20), "{recs:?}");
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
+    wait_dead(daemon);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+#[test]
+fn setsid_daemon_of_a_contained_run_dies_on_timeout() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = with_setsid_daemon(&parent);
+    cmd.timeout(Duration::from_secs(2));
+    let id = r.spawn(&cmd).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let daemon = pid_line(&recs, id, 0).expect("the daemon's pid");
+    let _guard = KillOnDrop(daemon);
+    let exit = exits_of(&recs, id)[0];
+    assert!(exit.timed_out(), "{recs:?}");
+    wait_dead(daemon);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+#[test]
+fn double_fork_daemon_holding_the_pipes_does_not_hold_up_the_exit_and_dies_with_the_stop() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("daemon-up");
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "(setsid sh -c 'echo $$; touch \"$0\"; exec sleep 1000' \"$0\" &); \
+         until [ -e \"$0\" ]; do sleep 0.01; done; echo main done",
+    ])
+    .arg(&flag)
+    .cgroup(parent.path())
+    // Were the pipes closed by the drain, the test would wait an hour.
+    .drain(Duration::from_secs(3600))
+    .grace(Duration::from_secs(30));
+    let id = r.spawn(&cmd).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        !exits_of(rs, id).is_empty() && pid_line(rs, id, 0).is_some()
+    });
+    let daemon = pid_line(&recs, id, 0).unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    assert!(lines_of(&recs, id, Stream::Stdout).contains(&"main done".to_string()));
+    // The daemon holds stdout: it stays open, and the child is not done.
+    assert!(!recs.contains(&Rec::Closed(id, Stream::Stdout)), "{recs:?}");
+    assert!(r.contains(id));
+    assert!(matches!(proc_state(daemon), Some(s) if s != 'Z'));
+    let stop_at = recs.len();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    wait_dead(daemon);
+    let closed = position(&recs, |e| *e == Rec::Closed(id, Stream::Stdout));
+    let done = position(&recs, |e| *e == Rec::Done(id));
+    assert!(stop_at <= closed && closed < done, "{recs:?}");
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+#[test]
+fn no_cgroup_is_left_after_many_contained_runs() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    const RUNS: usize = 1000;
+    const IN_FLIGHT: usize = 8;
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("true");
+    cmd.cgroup(parent.path());
+    let (mut started, mut done) = (0, 0);
+    let deadline = Instant::now() + WATCHDOG;
+    while done < RUNS {
+        assert!(Instant::now() < deadline, "watchdog: {done} of {RUNS} done");
+        while started < RUNS && started - done < IN_FLIGHT {
+            r.spawn(&cmd).unwrap();
+            started += 1;
+        }
+        r.poll(Some(Duration::from_millis(200)), |_, ev| {
+            if let procrun::Event::Exited(e) = &ev {
+                assert!(e.success(), "{e:?}");
+            }
+            if matches!(ev, procrun::Event::Done { .. }) {
+                done += 1;
+            }
+        })
+        .unwrap();
+        // Done comes only once the run's cgroup is removed.
+        assert!(parent.children().len() <= started - done);
+    }
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+#[test]
+fn a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in [tmp.path(), Path::new("/nonexistent/procrun-cgroup")] {
+        let mut cmd = Command::new("true");
+        cmd.cgroup(dir);
+        match Reactor::new().unwrap().spawn(&cmd) {
+            Err(Error::NotCgroup2 { path, .. }) => assert_eq!(path, dir),
+            other => panic!("{dir:?}: {other:?}"),
+        }
+        assert!(matches!(
+            procrun::cgroup::kill_leftovers(dir),
+            Err(Error::NotCgroup2 { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    std::fs::write(parent.path().join("cgroup.max.descendants"), "0").unwrap();
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("true");
+    cmd.cgroup(parent.path());
+    assert!(matches!(r.spawn(&cmd), Err(Error::CgroupAccess { .. })));
+    assert!(r.is_empty());
+}
+
+#[test]
+fn a_contained_run_that_fails_to_exec_leaves_no_cgroup() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let mut missing = Command::new("/nonexistent/procrun-program");
+    missing.cgroup(parent.path());
+    assert!(matches!(
+        r.spawn(&missing),
+        Err(Error::ProgramNotFound { .. })
+    ));
+    let mut not_exec = Command::new("/etc/hostname");
+    not_exec.cgroup(parent.path()).kill_on_parent_death();
+    assert!(matches!(r.spawn(&not_exec), Err(Error::Spawn { .. })));
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+    assert!(r.is_empty());
+}
+
+#[test]
+fn a_contained_run_gets_its_stdio_env_cwd_and_a_clean_signal_state() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "cat; pwd; echo $PROCRUN_X; grep -E '^(SigBlk|SigIgn)' /proc/self/status; \
+         cat /proc/self/cgroup | grep '^0::'; echo err >&2",
+    ])
+    .stdin_bytes(&b"in\n"[..])
+    .current_dir("/tmp")
+    .env("PROCRUN_X", "x")
+    .cgroup(parent.path())
+    .kill_on_parent_death();
+    let id = r.spawn(&cmd).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let out = lines_of(&recs, id, Stream::Stdout);
+    assert_eq!(&out[..3], ["in", "/tmp", "x"], "{recs:?}");
+    assert_eq!(out[3], "SigBlk:\t0000000000000000");
+    assert_eq!(out[4], "SigIgn:\t0000000000000000");
+    let name = parent.path().file_name().unwrap().to_str().unwrap();
+    assert!(
+        out[5].contains(&format!("/{name}/procrun-{}-", std::process::id())),
+        "{out:?}"
+    );
+    assert_eq!(lines_of(&recs, id, Stream::Stderr), ["err"]);
+    assert!(exits_of(&recs, id)[0].success());
+    assert!(parent.children().is_empty());
+}
+
+const HELPER: &str = "PROCRUN_CONTAINMENT_HELPER";
+
+/// Run as a helper (the test binary again, with `HELPER` naming the parent
+/// cgroup): an agent that starts a `kill_on_parent_death` child and a
+/// contained one that leaves a daemon, prints their pids and supervises
+/// until killed.
+fn helper_agent(parent: &Path) {
+    let mut r = Reactor::new().unwrap();
+    let mut plain = Command::new("sleep");
+    plain.arg("1000").kill_on_parent_death();
+    let a = r.spawn(&plain).unwrap();
+    let mut contained = Command::new("sh");
+    contained
+        .args(["-c", "setsid sleep 1000 & echo $!; exec sleep 1000"])
+        .cgroup(parent)
+        .kill_on_parent_death();
+    let b = r.spawn(&contained).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| pid_line(rs, b, 0).is_some());
+    println!(
+        "pids {} {} {}",
+        r.pid(a).unwrap(),
+        r.pid(b).unwrap(),
+        pid_line(&recs, b, 0).unwrap()
+    );
+    // Until the test kills this process; the watchdog ends a forgotten one.
+    drive_until(&mut r, &mut recs, |_| false);
+}
+
+#[test]
+fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
+    if let Some(parent) = std::env::var_os(HELPER) {
+        helper_agent(Path::new(&parent));
+        return;
+    }
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HELPER, parent.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _helper_guard = KillOnDrop(helper.id());
+    let mut pids = Vec::new();
+    // A failing helper closes stdout: the loop ends, the assert says so.
+    for line in BufReader::new(helper.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        // The harness prints the test's name on the same line.
+        if let Some(at) = line.find("pids ") {
+            pids = line[at + 5..]
+                .split(' ')
+                .map(|p| p.parse::<u32>().unwrap())
+                .collect();
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 3, "the helper printed no pids");
+    let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
+    let (plain, contained, daemon) = (pids[0], pids[1], pids[2]);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(helper.id() as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    helper.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in [plain, contained] {
+        while matches!(proc_state(pid), Some(s) if s != 'Z') {
+            assert!(Instant::now() < deadline, "pid {pid} outlived its agent");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // The daemon started by the contained run has no death signal: it is
+    // what the agent's leftover cgroup still holds.
+    assert!(matches!(proc_state(daemon), Some(s) if s != 'Z'));
+    let left = parent.children();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let removed = procrun::cgroup::kill_leftovers(parent.path()).unwrap();
+    assert_eq!(removed, left);
+    wait_dead(daemon);
+    assert!(parent.children().is_empty());
+}
+
+#[test]
+fn kill_leftovers_spares_the_cgroups_of_live_agents() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1000").cgroup(parent.path());
+    let id = r.spawn(&cmd).unwrap();
+    assert_eq!(
+        procrun::cgroup::kill_leftovers(parent.path()).unwrap(),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(parent.children().len(), 1);
+    assert!(r.pid(id).is_some());
+    // Dropping the reactor kills the run and removes its cgroup.
+    drop(r);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+#[test]
+fn closing_a_contained_process_ends_the_daemon_it_started() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let p = procrun::Process::builder()
+        .command(["sh", "-c", "setsid sleep 1000 & echo $!; exec sleep 1000"])
+        .cgroup(parent.path())
+        .kill_on_parent_death()
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    let line = p.lines().unwrap().next().expect("the daemon's pid");
+    let daemon: u32 = line.to_string_lossy().trim().parse().unwrap();
+    let _guard = KillOnDrop(daemon);
+    p.close().unwrap();
+    wait_dead(daemon);
+    // The cgroup goes once empty, a moment after the close returns.
+    let deadline = Instant::now() + WATCHDOG;
+    while !parent.children().is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", parent.children());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_cli_contains_its_processes_when_asked() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("daemon");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
+        .args([
+            "run",
+            "--quiet",
+            "--timeout",
+            "1s",
+            "--kill-on-parent-death",
+            "--cgroup",
+        ])
+        .arg(parent.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$0\" & exec sleep 1000",
+        ])
+        .arg(&pidfile)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let daemon: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _guard = KillOnDrop(daemon);
+    wait_dead(daemon);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
