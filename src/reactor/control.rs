@@ -8,6 +8,16 @@ use crate::exit::ChildId;
 use crate::signal::Signal;
 
 impl Reactor {
+    /// The pid of the child's current run, if one is alive.
+    pub fn pid(&self, id: ChildId) -> Option<u32> {
+        self.children.get(id)?.run.as_ref().map(|r| r.handle.pid())
+    }
+
+    /// Whether the handle names a child still supervised.
+    pub fn contains(&self, id: ChildId) -> bool {
+        self.children.get(id).is_some()
+    }
+
     /// Stops the child: its stop signal (default `SIGTERM`) to its process
     /// group (to the child alone when detached), then `SIGCONT` so a
     /// stopped child sees it, then `SIGKILL` once the grace period ends. A
@@ -17,7 +27,7 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
     ///
     /// # Examples
     ///
@@ -58,7 +68,7 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
     pub fn pause(&mut self, id: ChildId) -> Result<()> {
         let c = self.children.get_mut(id).ok_or(Error::UnknownChild)?;
         c.paused = true;
@@ -69,7 +79,7 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
     pub fn resume(&mut self, id: ChildId) -> Result<()> {
         if self.children.get(id).is_none() {
             return Err(Error::UnknownChild);
@@ -92,7 +102,7 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle; [`Error::Signal`] when
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle; [`Error::Signal`](crate::error::Error::Signal) when
     /// the signal reached nothing of the run (it made itself another user).
     ///
     /// # Examples

@@ -21,6 +21,7 @@ mod event;
 mod pipes;
 mod runs;
 mod timers;
+mod turn;
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,16 +30,17 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
-use cgroups::{Cgroups, CGROUP};
+use cgroups::Cgroups;
 use children::Children;
 use event::Request;
 pub use event::{Control, Event, Waker};
-use pipes::{Pipes, Source};
-use runs::{ExitPoll, PIDFD};
+use pipes::Pipes;
+use runs::ExitPoll;
 use timers::Timer;
+use turn::{Ctx, Queued, Ready};
 
 use crate::command::Command;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit::ChildId;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
@@ -119,41 +121,6 @@ pub struct Reactor {
     wakeups: u64,
 }
 
-#[derive(Debug)]
-enum Queued {
-    Started {
-        id: ChildId,
-        pid: u32,
-        restarts: u32,
-    },
-    SignalFailed {
-        id: ChildId,
-        error: Error,
-    },
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Ready {
-    Read(usize),
-    FinishExit(u32),
-    MaybeDone(u32),
-}
-
-/// The event handler and the requests it made, threaded through one `poll`.
-struct Ctx<'h> {
-    handler: &'h mut dyn FnMut(&mut Control<'_>, Event<'_>),
-    requests: Vec<Request>,
-}
-
-impl Ctx<'_> {
-    fn emit(&mut self, ev: Event<'_>) {
-        let mut ctl = Control {
-            requests: &mut self.requests,
-        };
-        (self.handler)(&mut ctl, ev);
-    }
-}
-
 impl Reactor {
     /// A reactor with no children.
     ///
@@ -219,8 +186,8 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// Everything [`Command::validate`] reports, [`Error::ProgramNotFound`],
-    /// [`Error::Spawn`], or the OS error of a pipe or
+    /// Everything [`Command::validate`] reports, [`Error::ProgramNotFound`](crate::error::Error::ProgramNotFound),
+    /// [`Error::Spawn`](crate::error::Error::Spawn), or the OS error of a pipe or
     /// the epoll registration. Nothing is left running on error.
     ///
     /// # Examples
@@ -249,11 +216,6 @@ impl Reactor {
     /// ```
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
         self.spawn_child(&cmd.prepare()?, None)
-    }
-
-    /// The pid of the child's current run, if one is alive.
-    pub fn pid(&self, id: ChildId) -> Option<u32> {
-        self.children.get(id)?.run.as_ref().map(|r| r.handle.pid())
     }
 
     /// How long another event loop that waits on this reactor's fd (see
@@ -307,11 +269,6 @@ impl Reactor {
     /// rather than by polling `waitid` on a backing-off timer.
     pub fn uses_pidfd(&self) -> bool {
         self.use_pidfd
-    }
-
-    /// Whether the handle names a child still supervised.
-    pub fn contains(&self, id: ChildId) -> bool {
-        self.children.get(id).is_some()
     }
 
     /// Waits for events (at most `timeout`, or until something happens when
@@ -391,75 +348,6 @@ impl Reactor {
         // Work raised while dispatching (a budget cut, a resume) is done on
         // the next call, with a zero wait.
         Ok(())
-    }
-
-    /// Delivers queued events and does owed work; true if there was any.
-    fn deliver_owed(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let mut any = false;
-        while let Some(q) = self.queued.pop_front() {
-            any = true;
-            match q {
-                Queued::Started { id, pid, restarts } => {
-                    ctx.emit(Event::Started { id, pid, restarts })
-                }
-                Queued::SignalFailed { id, error } => ctx.emit(Event::SignalFailed { id, error }),
-            }
-            self.apply_requests(ctx);
-        }
-        let ready = std::mem::take(&mut self.ready);
-        for r in &ready {
-            any = true;
-            match *r {
-                Ready::Read(token) => {
-                    if let Some(p) = self.pipes.out_mut(token) {
-                        p.owed = false;
-                    }
-                    self.read_pipe(token, READ_BUDGET, ctx);
-                }
-                Ready::FinishExit(index) => self.finish_exit(index, ctx),
-                Ready::MaybeDone(index) => self.maybe_done(index, ctx),
-            }
-        }
-        let mut ready = ready;
-        ready.clear();
-        if self.ready.is_empty() {
-            // Keep the allocation.
-            self.ready = ready;
-        }
-        any
-    }
-
-    fn dispatch(&mut self, token: usize, ctx: &mut Ctx<'_>) {
-        if token & PIDFD != 0 {
-            // A reaped run's pidfd is closed, which takes it out of epoll,
-            // and no slot is reused within one turn of the loop: a live
-            // run with a pidfd at this index is the one that woke us (and
-            // a wake-up that finds it running is tolerated anyway).
-            let index = (token & !PIDFD) as u32;
-            let watched = self
-                .children
-                .at(index)
-                .and_then(|c| c.run.as_ref())
-                .is_some_and(|r| r.handle.pidfd().is_some());
-            if watched {
-                self.check_exit(index, ctx);
-            }
-            return;
-        }
-        if token & CGROUP != 0 {
-            self.cgroup_changed(token & !CGROUP, ctx);
-            return;
-        }
-        match self.pipes.get(token) {
-            // An owed pipe is read at the start of the next turn, all of it
-            // up to the budget: a read now would double its share.
-            Some(Source::Out(p)) if p.owed => {}
-            Some(Source::Out(_)) => {
-                self.read_pipe(token, READ_BUDGET, ctx);
-            }
-            Some(Source::In(_)) => self.write_stdin(token),
-            None => {}
-        }
     }
 }
 

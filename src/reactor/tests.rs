@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use super::children::SLOT_SIZE;
+use super::pipes::Source;
 use super::{Event, Reactor};
-use super::{Source, READ_BUDGET, READ_BUF};
+use super::{READ_BUDGET, READ_BUF};
 use crate::command::{Command, Restart};
 
 /// A child's output read in one turn of the loop: the read owed from the

@@ -1,0 +1,117 @@
+//! One turn of the loop, beside [`Reactor::poll`]: owed work first (queued
+//! events, reads cut off by the budget, exits held back by a pause), then
+//! each fd epoll reported, by the kind its token names.
+
+use super::cgroups::CGROUP;
+use super::event::Request;
+use super::pipes::Source;
+use super::runs::PIDFD;
+use super::{Control, Event, Reactor, READ_BUDGET};
+use crate::error::Error;
+use crate::exit::ChildId;
+
+#[derive(Debug)]
+pub(super) enum Queued {
+    Started {
+        id: ChildId,
+        pid: u32,
+        restarts: u32,
+    },
+    SignalFailed {
+        id: ChildId,
+        error: Error,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Ready {
+    Read(usize),
+    FinishExit(u32),
+    MaybeDone(u32),
+}
+
+/// The event handler and the requests it made, threaded through one `poll`.
+pub(super) struct Ctx<'h> {
+    pub(super) handler: &'h mut dyn FnMut(&mut Control<'_>, Event<'_>),
+    pub(super) requests: Vec<Request>,
+}
+
+impl Ctx<'_> {
+    pub(super) fn emit(&mut self, ev: Event<'_>) {
+        let mut ctl = Control {
+            requests: &mut self.requests,
+        };
+        (self.handler)(&mut ctl, ev);
+    }
+}
+
+impl Reactor {
+    /// Delivers queued events and does owed work; true if there was any.
+    pub(super) fn deliver_owed(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let mut any = false;
+        while let Some(q) = self.queued.pop_front() {
+            any = true;
+            match q {
+                Queued::Started { id, pid, restarts } => {
+                    ctx.emit(Event::Started { id, pid, restarts })
+                }
+                Queued::SignalFailed { id, error } => ctx.emit(Event::SignalFailed { id, error }),
+            }
+            self.apply_requests(ctx);
+        }
+        let ready = std::mem::take(&mut self.ready);
+        for r in &ready {
+            any = true;
+            match *r {
+                Ready::Read(token) => {
+                    if let Some(p) = self.pipes.out_mut(token) {
+                        p.owed = false;
+                    }
+                    self.read_pipe(token, READ_BUDGET, ctx);
+                }
+                Ready::FinishExit(index) => self.finish_exit(index, ctx),
+                Ready::MaybeDone(index) => self.maybe_done(index, ctx),
+            }
+        }
+        let mut ready = ready;
+        ready.clear();
+        if self.ready.is_empty() {
+            // Keep the allocation.
+            self.ready = ready;
+        }
+        any
+    }
+
+    pub(super) fn dispatch(&mut self, token: usize, ctx: &mut Ctx<'_>) {
+        if token & PIDFD != 0 {
+            // A reaped run's pidfd is closed, which takes it out of epoll,
+            // and no slot is reused within one turn of the loop: a live
+            // run with a pidfd at this index is the one that woke us (and
+            // a wake-up that finds it running is tolerated anyway).
+            let index = (token & !PIDFD) as u32;
+            let watched = self
+                .children
+                .at(index)
+                .and_then(|c| c.run.as_ref())
+                .is_some_and(|r| r.handle.pidfd().is_some());
+            if watched {
+                self.check_exit(index, ctx);
+            }
+            return;
+        }
+        if token & CGROUP != 0 {
+            self.cgroup_changed(token & !CGROUP, ctx);
+            return;
+        }
+        match self.pipes.get(token) {
+            // An owed pipe is read at the start of the next turn, all of it
+            // up to the budget: a read now would double its share.
+            Some(Source::Out(p)) if p.owed => {}
+            Some(Source::Out(_)) => {
+                self.read_pipe(token, READ_BUDGET, ctx);
+            }
+            Some(Source::In(_)) => self.write_stdin(token),
+            None => {}
+        }
+    }
+}
