@@ -32,6 +32,11 @@ pub enum Output {
     /// Read by the reactor and delivered as lines (the default).
     #[default]
     Lines,
+    /// Read by the reactor and delivered as the bytes of each read
+    /// ([`Event::Data`](crate::Event::Data)), exactly as written: no
+    /// splitting, no line endings dropped or added. Ordering, the exit after
+    /// the output, and pausing are as for lines.
+    Raw,
     /// Written straight to this file by the child; procrun does not close
     /// the caller's file.
     File(Arc<File>),

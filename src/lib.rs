@@ -68,7 +68,9 @@
 //! - Exits are seen through pidfds: no signal handler is installed, and only
 //!   procrun's own children are reaped (`waitid` on each one's pidfd).
 //! - Every byte written to a piped stream reaches the caller once and in
-//!   order, split on `\n` (one `\r` before it dropped); all a run wrote
+//!   order, split on `\n` (one `\r` before it dropped), or as it was
+//!   written with [`Output::Raw`] and through the handle API's byte
+//!   readers and combined output; all a run wrote
 //!   before it exited comes before its [`Event::Exited`], its last line
 //!   included: without a `\n`, that line ends at EOF or with the run,
 //!   whichever comes first (a process outside the group may hold the pipe

@@ -180,7 +180,7 @@ fn is_executable(p: &Path) -> bool {
 /// it needs one of its own (a pipe, or a dup of the caller's file).
 fn output(out: &Output) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     Ok(match out {
-        Output::Lines => {
+        Output::Lines | Output::Raw => {
             let (ours, child_end) = sys::output_pipe()?;
             (Some(ours), Some(child_end))
         }

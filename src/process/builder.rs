@@ -278,9 +278,10 @@ impl ProcessBuilder {
                 cmd.args = argv.iter().skip(1).map(Into::into).collect();
             }
         }
+        let spec = cmd.prepare()?;
         Ok(Process {
-            shared: Arc::new(Shared::new(self.buffer)),
-            spec: cmd.prepare()?,
+            shared: Arc::new(Shared::new(self.buffer, spec.max_line)),
+            spec,
             script,
             inline: self.inline,
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),

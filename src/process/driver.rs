@@ -237,25 +237,25 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             let mut st = shared.lock();
             match ev {
                 Event::Started { pid, .. } => st.pid = Some(pid),
-                Event::Line {
-                    stream,
-                    line,
-                    partial,
-                    ..
-                } => {
+                Event::Data { stream, bytes, .. } => {
                     // After close nobody reads: drop output, never block.
-                    if !st.closed && st.push_line(stream, line, partial) {
+                    if !st.closed && st.push_data(stream, bytes) {
                         ctl.pause(id);
                     }
                 }
-                Event::Exited(e) => st.exits.push(e),
+                // The pipes are read raw; the lines are split in `shared`.
+                Event::Line { .. } => {}
+                Event::Exited(e) => {
+                    st.finish_lines(None);
+                    st.exits.push(e);
+                }
                 Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
                 Event::Done { .. } => st.done = true,
                 Event::SignalFailed { error, .. } => {
                     st.stop_failed = StopFailure::of(&error);
                     shared.notify_all_now(&st);
                 }
-                Event::Closed { .. } => {}
+                Event::Closed { stream, .. } => st.finish_lines(Some(stream)),
             }
             shared.notify(&st);
             if st.done {
@@ -355,7 +355,7 @@ mod tests {
             };
             // A start the dying driver took but never served, queued behind
             // the panic in one batch so it is not refused at the door.
-            let queued = Arc::new(Shared::new(1));
+            let queued = Arc::new(Shared::new(1, std::num::NonZeroUsize::MIN));
             queued.lock().start_pending = true;
             {
                 let mut q = old.queue();

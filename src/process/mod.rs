@@ -90,7 +90,7 @@ impl std::fmt::Debug for Process {
 #[non_exhaustive]
 pub struct CombinedOutput {
     /// stdout and stderr interleaved as the child wrote them (they share
-    /// one pipe), each line ended by `\n`.
+    /// one pipe), byte for byte: no line ending added or dropped.
     pub output: Vec<u8>,
     /// The final exit (`None` only if the process was closed before it was
     /// ever reaped, which a close does not allow).
@@ -157,6 +157,14 @@ impl Process {
         let mut spec = self.spec.clone();
         if merged && matches!(spec.stderr, Output::Lines) {
             spec.stderr = Output::Stdout;
+        }
+        // Raw pipes: byte readers get what the child wrote, and the lines
+        // are split here by the same splitter the reactor uses (see
+        // `shared`).
+        for out in [&mut spec.stdout, &mut spec.stderr] {
+            if matches!(out, Output::Lines) {
+                *out = Output::Raw;
+            }
         }
         if let Some(l) = limit {
             spec.timeout = Some(spec.timeout.map_or(l, |t| t.min(l)));
@@ -451,8 +459,17 @@ impl Process {
         }
     }
 
-    /// A reader of stdout (`StdoutReader`); lines end in `\n` (a `\r\n` is
-    /// read as `\n`).
+    /// A reader of stdout (`StdoutReader`): as [`std::io::Read`], the bytes
+    /// exactly as the child wrote them; as
+    /// [`next_line_blocking`](StreamReader::next_line_blocking), its lines.
+    ///
+    /// The process reads its pipes raw and splits lines itself, with the
+    /// reactor's splitter and the process's
+    /// [`max_line`](ProcessBuilder::max_line), so byte readers, line
+    /// readers and [`lines`](Self::lines) may all be taken at once: they
+    /// share one buffer per stream, each byte goes to one of them, and a
+    /// line a byte reader took the start of reaches a line reader as its
+    /// rest.
     ///
     /// # Errors
     ///
@@ -492,8 +509,6 @@ impl Process {
             driver: self.driver(),
             streams,
             discard_others: false,
-            pending: Vec::new(),
-            pos: 0,
         }
     }
 
@@ -553,17 +568,18 @@ impl Process {
         // Unchecked: a close from another thread right after this start is
         // the cancellation the caller gets the output so far for, not an
         // error.
-        let mut reader = self.reader_unchecked([true, true]);
+        // The merged pipe is read as stdout.
+        let mut reader = self.reader_unchecked([true, false]);
         let mut output = Vec::new();
-        while let Some(l) = reader.next_line_blocking() {
-            if output.len() < cap {
-                let room = cap - output.len();
-                let take = l.bytes.len().min(room);
-                output.extend_from_slice(&l.bytes[..take]);
-                if !l.partial && take < room {
-                    output.push(b'\n');
-                }
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            // Never fails: a reader blocks or returns what there is.
+            let n = std::io::Read::read(&mut reader, &mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
             }
+            let take = n.min(cap - output.len());
+            output.extend_from_slice(&chunk[..take]);
         }
         // The output ends before the exit when another thread closes the
         // process; the stop it started completes with the reap.

@@ -11,7 +11,7 @@ use crate::signal::Signal;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
-/// Lines borrow the reactor's read buffer: copy what you keep.
+/// Lines and data borrow the reactor's read buffer: copy what you keep.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
@@ -36,6 +36,18 @@ pub enum Event<'a> {
         line: &'a [u8],
         /// Whether this is a piece of a longer line that goes on.
         partial: bool,
+    },
+    /// What one read of an [`Output::Raw`](crate::Output::Raw) stream got,
+    /// byte for byte as the child wrote it; how the bytes are cut into
+    /// events depends on the timing of the reads and means nothing.
+    #[non_exhaustive]
+    Data {
+        /// The child.
+        id: ChildId,
+        /// The stream it came from.
+        stream: Stream,
+        /// The bytes (never empty).
+        bytes: &'a [u8],
     },
     /// A run ended. Every byte it wrote to its piped streams before it
     /// exited was delivered before this event.
@@ -99,6 +111,7 @@ impl Event<'_> {
         match self {
             Event::Started { id, .. }
             | Event::Line { id, .. }
+            | Event::Data { id, .. }
             | Event::RestartFailed { id, .. }
             | Event::SignalFailed { id, .. }
             | Event::Closed { id, .. }

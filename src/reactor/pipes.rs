@@ -38,6 +38,10 @@ pub(super) struct OutPipe {
     pub(super) child: u32,
     pub(super) stream: Stream,
     pub(super) reader: LineReader,
+    /// Each read is delivered as it is ([`Event::Data`]); the reader is
+    /// then never fed, so what the close and exit paths ask it to finish
+    /// is always nothing.
+    pub(super) raw: bool,
     pub(super) capacity: usize,
     pub(super) grow_tried: bool,
     /// A `Ready::Read` for this pipe is queued: edges until it runs need
@@ -53,6 +57,7 @@ impl OutPipe {
             child,
             stream,
             reader,
+            raw: false,
             capacity: DEFAULT_PIPE,
             grow_tried: false,
             owed: false,
@@ -198,7 +203,15 @@ impl Reactor {
                             p.capacity = c;
                         }
                     }
-                    p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                    if p.raw {
+                        ctx.emit(Event::Data {
+                            id,
+                            stream,
+                            bytes: &buf[..n],
+                        });
+                    } else {
+                        p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                    }
                     total += n;
                     self.apply_requests(ctx);
                     if total >= limit {

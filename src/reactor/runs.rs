@@ -11,7 +11,7 @@ use super::children::{Child, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
-use crate::command::Input;
+use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
@@ -127,6 +127,7 @@ impl Reactor {
                 self.arm_exit_poll();
             }
         }
+        let raw = [&spec.stdout, &spec.stderr].map(|o| matches!(o, Output::Raw));
         let mut pipes = [None, None];
         for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
             .into_iter()
@@ -134,7 +135,9 @@ impl Reactor {
         {
             let Some(fd) = fd else { continue };
             let reader = LineReader::with_max_line(max_line);
-            let pipe = Source::Out(OutPipe::new(fd, index, stream, reader));
+            let mut out = OutPipe::new(fd, index, stream, reader);
+            out.raw = raw[slot];
+            let pipe = Source::Out(out);
             let (t, registered) = self
                 .pipes
                 .insert(self.poll.registry(), pipe, Interest::READABLE);
