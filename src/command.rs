@@ -23,6 +23,12 @@ pub enum Input {
     /// These bytes, written by the reactor through a nonblocking pipe that
     /// is closed once they are written (or when the child stops reading).
     Bytes(Arc<[u8]>),
+    /// A pipe that stays open for what the caller writes while the child
+    /// runs ([`Reactor::write_stdin`](crate::Reactor::write_stdin),
+    /// [`Process::stdin`](crate::Process::stdin)), until it is closed
+    /// ([`Reactor::close_stdin`](crate::Reactor::close_stdin)) or the run
+    /// ends; each run of a restarted child gets a new one.
+    Stream,
 }
 
 /// Where one of a child's output streams goes.

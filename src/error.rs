@@ -157,6 +157,14 @@ pub enum Error {
     #[error("procrun's driver thread is gone; its children were killed")]
     DriverGone,
 
+    /// The child's stdin is not a stream: it was not spawned with
+    /// [`Input::Stream`](crate::Input::Stream) (or, for a
+    /// [`Process`](crate::Process), without
+    /// [`stdin_stream`](crate::ProcessBuilder::stdin_stream)), or the
+    /// process's stdin writer was taken already.
+    #[error("the child's stdin is not a stream procrun writes")]
+    NoStdin,
+
     /// An OS error not covered by a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -42,7 +42,7 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
     let mut stdin = None;
     let stdin_child: Option<OwnedFd> = match &cmd.stdin {
-        Input::Bytes(_) => {
+        Input::Bytes(_) | Input::Stream => {
             let (child_end, ours) = sys::input_pipe()?;
             stdin = Some(ours);
             Some(child_end)

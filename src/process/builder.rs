@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::script::{self, DEFAULT_SCRIPT_PATTERN};
 use super::shared::{Shared, DEFAULT_BUFFER};
 use super::{Process, Resources};
-use crate::command::{Command, Output, Restart};
+use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 
@@ -228,6 +228,14 @@ impl ProcessBuilder {
     /// the pipes is read after the child exits (default 1 s).
     pub fn drain(mut self, d: Duration) -> Self {
         self.cmd.drain(d);
+        self
+    }
+
+    /// Keeps a pipe to the child's stdin open for
+    /// [`Process::stdin`](super::Process::stdin) to write to (by default
+    /// stdin is `/dev/null`).
+    pub fn stdin_stream(mut self) -> Self {
+        self.cmd.stdin(Input::Stream);
         self
     }
 

@@ -26,6 +26,7 @@ mod driver;
 mod read;
 mod script;
 mod shared;
+mod stdin;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -43,9 +44,10 @@ use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
 pub use shared::OutputLine;
 use shared::Shared;
+pub use stdin::ChildStdin;
 pub use stream::{Exits, Lines, StreamReader};
 
-use crate::command::Output;
+use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::{ChildId, Exit};
 use crate::signal::Signal;
@@ -485,6 +487,34 @@ impl Process {
     /// [`Error::NotStarted`], [`Error::Aborted`].
     pub fn stderr(&self) -> Result<StreamReader> {
         self.reader([false, true])
+    }
+
+    /// The writer of the process's stdin, for a process built with
+    /// [`stdin_stream`](ProcessBuilder::stdin_stream); there is one per
+    /// start, and dropping it closes the stream (see [`ChildStdin`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`], [`Error::Aborted`], and [`Error::NoStdin`]
+    /// for a process without a stdin stream or whose writer was taken.
+    pub fn stdin(&self) -> Result<ChildStdin> {
+        self.check_readable()?;
+        if !matches!(self.spec.stdin, Input::Stream) {
+            return Err(Error::NoStdin);
+        }
+        let st = self.shared.lock();
+        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        let (Some(id), Some(driver)) = (st.id, self.driver()) else {
+            return Err(Error::NotStarted);
+        };
+        if std::mem::replace(&mut st.stdin_taken, true) {
+            return Err(Error::NoStdin);
+        }
+        Ok(ChildStdin {
+            shared: self.shared.clone(),
+            driver,
+            id,
+        })
     }
 
     /// The lines of both streams, in the order they were read.

@@ -79,6 +79,11 @@ pub(crate) struct State {
     pub(crate) buffered: usize,
     pub(crate) cap: usize,
     pub(crate) paused: bool,
+    /// Counts the stdin events (room again, closed): a writer refused for
+    /// a full queue waits for it to move.
+    pub(crate) stdin_turn: u64,
+    /// The stdin writer was handed out.
+    pub(crate) stdin_taken: bool,
     waiters: usize,
 }
 

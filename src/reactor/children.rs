@@ -33,6 +33,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::stdin::StdinState;
 use crate::exit::{ChildId, Exit};
 use crate::spec::{Spec, StopSpec};
 use crate::sys::ChildHandle;
@@ -77,6 +78,8 @@ pub(super) struct Child {
     pub(super) pending_exit: Option<Box<Exit>>,
     /// No run is alive and none will start again.
     pub(super) finished: bool,
+    /// The current run's stdin stream, if the command has one.
+    pub(super) stdin: StdinState,
 }
 
 impl Child {
@@ -98,6 +101,7 @@ impl Child {
             open_pipes: 0,
             pending_exit: None,
             finished: false,
+            stdin: StdinState::NotPiped,
         }
     }
 

@@ -49,6 +49,25 @@ pub enum Event<'a> {
         /// The bytes (never empty).
         bytes: &'a [u8],
     },
+    /// The child's stdin queue, which refused or cut short a
+    /// [`Reactor::write_stdin`](crate::Reactor::write_stdin), has room
+    /// again.
+    #[non_exhaustive]
+    StdinReady {
+        /// The child.
+        id: ChildId,
+    },
+    /// The stdin stream of the child's run was closed: all of it written
+    /// after [`Reactor::close_stdin`](crate::Reactor::close_stdin), or the
+    /// child closed its stdin (or exited) first. Later writes to it fail
+    /// with [`BrokenPipe`](std::io::ErrorKind::BrokenPipe).
+    #[non_exhaustive]
+    StdinClosed {
+        /// The child.
+        id: ChildId,
+        /// Bytes that were queued and never written: dropped.
+        unwritten: usize,
+    },
     /// A run ended. Every byte it wrote to its piped streams before it
     /// exited was delivered before this event.
     Exited(Exit),
@@ -112,6 +131,8 @@ impl Event<'_> {
             Event::Started { id, .. }
             | Event::Line { id, .. }
             | Event::Data { id, .. }
+            | Event::StdinReady { id, .. }
+            | Event::StdinClosed { id, .. }
             | Event::RestartFailed { id, .. }
             | Event::SignalFailed { id, .. }
             | Event::Closed { id, .. }

@@ -10,7 +10,7 @@
 //! and the loop; the rest is in the file that owns it: `control` (what a
 //! caller can do to one child), `children` (the slab and a child's
 //! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
-//! `pipes` (the pipe slab and reading), `timers` (the wheel's timers),
+//! `pipes` (the pipe slab and reading), `stdin` (feeding stdin), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers).
 
 mod children;
@@ -18,6 +18,7 @@ mod control;
 mod event;
 mod pipes;
 mod runs;
+mod stdin;
 mod timers;
 
 use std::collections::VecDeque;
@@ -95,6 +96,8 @@ enum Queued {
 #[derive(Clone, Copy, Debug)]
 enum Ready {
     Read(usize),
+    /// A stdin stream has queued bytes to write, or is to close.
+    Stdin(usize),
     FinishExit(u32),
     MaybeDone(u32),
 }
@@ -311,6 +314,7 @@ impl Reactor {
                     }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
+                Ready::Stdin(token) => self.feed_stdin(token, ctx),
                 Ready::FinishExit(index) => self.finish_exit(index, ctx),
                 Ready::MaybeDone(index) => self.maybe_done(index, ctx),
             }
@@ -348,7 +352,7 @@ impl Reactor {
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
             }
-            Some(Source::In(_)) => self.write_stdin(token),
+            Some(Source::In(_)) => self.feed_stdin(token, ctx),
             None => {}
         }
     }

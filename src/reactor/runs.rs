@@ -9,6 +9,7 @@ use mio::Interest;
 
 use super::children::{Child, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
+use super::stdin::{Feed, StdinState};
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
 use crate::command::{Input, Output};
@@ -91,10 +92,15 @@ impl Reactor {
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
         let max_line = spec.max_line;
-        let stdin_data = match &spec.stdin {
-            Input::Bytes(b) => Some(b.clone()),
+        let feed = match &spec.stdin {
+            Input::Bytes(b) => Some(Feed::Bytes {
+                data: b.clone(),
+                pos: 0,
+            }),
+            Input::Stream => Some(Feed::Stream(Default::default())),
             _ => None,
         };
+        let streaming = matches!(spec.stdin, Input::Stream);
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
         let Spawned {
@@ -147,8 +153,12 @@ impl Reactor {
             pipes[slot] = Some(t);
         }
         let mut stdin_token = None;
-        if let (Some(fd), Some(data)) = (stdin, stdin_data) {
-            let pipe = Source::In(InPipe { fd, data, pos: 0 });
+        if let (Some(fd), Some(feed)) = (stdin, feed) {
+            let pipe = Source::In(InPipe {
+                fd,
+                child: index,
+                feed,
+            });
             let (t, registered) = self
                 .pipes
                 .insert(self.poll.registry(), pipe, Interest::WRITABLE);
@@ -178,6 +188,9 @@ impl Reactor {
                 self.pipes.remove(self.poll.registry(), t);
             }
             return Err(Error::Io(e));
+        }
+        if let (true, Some(t)) = (streaming, stdin_token) {
+            self.children.at_mut(index).stdin = StdinState::Open(t);
         }
         Ok(pid)
     }
@@ -209,6 +222,7 @@ impl Reactor {
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
+        self.end_stdin(index, ctx);
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let stopping = child.stopping;
