@@ -23,6 +23,12 @@ pub enum Input {
     /// These bytes, written by the reactor through a nonblocking pipe that
     /// is closed once they are written (or when the child stops reading).
     Bytes(Arc<[u8]>),
+    /// A pipe that stays open for what the caller writes while the child
+    /// runs ([`Reactor::write_stdin`](crate::Reactor::write_stdin),
+    /// [`Process::stdin`](crate::Process::stdin)), until it is closed
+    /// ([`Reactor::close_stdin`](crate::Reactor::close_stdin)) or the run
+    /// ends; each run of a restarted child gets a new one.
+    Stream,
 }
 
 /// Where one of a child's output streams goes.
@@ -32,6 +38,11 @@ pub enum Output {
     /// Read by the reactor and delivered as lines (the default).
     #[default]
     Lines,
+    /// Read by the reactor and delivered as the bytes of each read
+    /// ([`Event::Data`](crate::Event::Data)), exactly as written: no
+    /// splitting, no line endings dropped or added. Ordering, the exit after
+    /// the output, and pausing are as for lines.
+    Raw,
     /// Written straight to this file by the child; procrun does not close
     /// the caller's file.
     File(Arc<File>),

@@ -183,6 +183,14 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The child's stdin is not a stream: it was not spawned with
+    /// [`Input::Stream`](crate::Input::Stream) (or, for a
+    /// [`Process`](crate::Process), without
+    /// [`stdin_stream`](crate::ProcessBuilder::stdin_stream)), or the
+    /// process's stdin writer was taken already.
+    #[error("the child's stdin is not a stream procrun writes")]
+    NoStdin,
+
     /// An OS error not covered by a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

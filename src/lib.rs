@@ -68,7 +68,9 @@
 //! - Exits are seen through pidfds: no signal handler is installed, and only
 //!   procrun's own children are reaped (`waitid` on each one's pidfd).
 //! - Every byte written to a piped stream reaches the caller once and in
-//!   order, split on `\n` (one `\r` before it dropped); all a run wrote
+//!   order, split on `\n` (one `\r` before it dropped), or as it was
+//!   written with [`Output::Raw`] and through the handle API's byte
+//!   readers and combined output; all a run wrote
 //!   before it exited comes before its [`Event::Exited`], its last line
 //!   included: without a `\n`, that line ends at EOF or with the run,
 //!   whichever comes first (a process outside the group may hold the pipe
@@ -120,8 +122,9 @@
 //! - **Inherited fds.** A child gets 0, 1 and 2 and no fd of procrun's. An
 //!   fd the host opened without `O_CLOEXEC` is inherited, as with
 //!   [`std::process::Command`].
-//! - **`SIGPIPE`.** Feeding stdin ([`Command::stdin_bytes`]) to a child that
-//!   exits early gets `EPIPE`, handled; a host that has not ignored
+//! - **`SIGPIPE`.** Feeding stdin ([`Command::stdin_bytes`], [`Input::Stream`])
+//!   to a child that exits early gets `EPIPE`, handled (a stream reports
+//!   what it dropped in [`Event::StdinClosed`]); a host that has not ignored
 //!   `SIGPIPE` (Rust programs do) would get the signal first.
 //! - **No pidfd** (Linux before 5.3, or `PROCRUN_NO_PIDFD=1`): exits are
 //!   found by `waitid` on each child's pid on a timer that backs off from
@@ -135,6 +138,12 @@
 //!   `SIGCHLD` queued rather than discarded, and the kernel wakes another
 //!   thread to take it. Loop on `poll`; do not take an empty return for a
 //!   timeout.
+//! - **Streaming stdin** ([`Input::Stream`], [`Reactor::write_stdin`],
+//!   [`Process::stdin`]) belongs to a run: it is closed when the run is
+//!   reaped, and bytes still queued then are dropped (counted in
+//!   [`Event::StdinClosed`]); a restarted run gets a new stream. At most
+//!   1 MiB waits per child beyond the pipe; a full queue refuses
+//!   (`WouldBlock`) until [`Event::StdinReady`].
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
 //!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
 //!   reader catches up — as a full pipe would. [`read`] drops the lines of
@@ -167,7 +176,8 @@
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
 //! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
-//! | [`Error::Io`] | any other OS error (epoll, pipes) | — |
+//! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte` |
+//! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe` |
 //!
 //! # Parity with gpud `pkg/process`
 //!
@@ -188,7 +198,7 @@
 //! | `Close`, `Closed` | [`Process::close`], [`Process::closed`] |
 //! | `Wait()` | [`Process::wait`], [`Process::wait_timeout`], [`Process::try_wait`], [`Process::exits`] |
 //! | `PID`, `ExitCode` | [`Process::pid`], [`Process::exit_status`], [`Process::last_exit`]; each [`Exit`] also has the run's CPU time, peak RSS and wall time ([`Exit::user_time`], [`Exit::system_time`], [`Exit::max_rss_bytes`], [`Exit::wall_time`], as Go's `ProcessState`) |
-//! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`]), [`Process::lines`] |
+//! | `StdoutReader`, `StderrReader` | [`Process::stdout`], [`Process::stderr`] ([`std::io::Read`], byte-exact), [`Process::lines`]; and beyond gpud, [`Process::stdin`] ([`std::io::Write`]) |
 //! | `Read`, `WithReadStdout`, `WithReadStderr`, `WithProcessLine`, `WithWaitForCmd` | [`read`] with [`ReadOptions`] |
 //! | `WithInitialBufferSize` | [`ProcessBuilder::max_line`] (longer lines are read in pieces flagged [`partial`](OutputLine::partial)) |
 //! | `Runner`, `NewExclusiveRunner`, `ErrProcessAlreadyRunning` | [`Runner`], [`ExclusiveRunner`], [`Error::AlreadyRunning`] |
@@ -237,8 +247,8 @@ pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
 pub use exit::{ChildId, Exit, Stream};
 pub use process::{
-    read, shell_quote, CombinedOutput, Exits, Lines, OutputLine, Process, ProcessBuilder,
-    ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
+    read, shell_quote, ChildStdin, CombinedOutput, Exits, Lines, OutputLine, Process,
+    ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};

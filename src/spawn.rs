@@ -53,7 +53,7 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
     let mut stdin = None;
     let stdin_child: Option<OwnedFd> = match &cmd.stdin {
-        Input::Bytes(_) => {
+        Input::Bytes(_) | Input::Stream => {
             let (child_end, ours) = sys::input_pipe()?;
             stdin = Some(ours);
             Some(child_end)
@@ -259,7 +259,7 @@ fn is_executable(p: &Path) -> bool {
 /// it needs one of its own (a pipe, or a dup of the caller's file).
 fn output(out: &Output) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     Ok(match out {
-        Output::Lines => {
+        Output::Lines | Output::Raw => {
             let (ours, child_end) = sys::output_pipe()?;
             (Some(ours), Some(child_end))
         }

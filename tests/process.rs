@@ -387,7 +387,8 @@ fn stdout_reader_is_an_io_read() {
     p.start().unwrap();
     let mut s = String::new();
     p.stdout().unwrap().read_to_string(&mut s).unwrap();
-    assert_eq!(s, "a\nb\nc\n");
+    // The bytes as written: no `\r` dropped, no `\n` added.
+    assert_eq!(s, "a\r\nb\nc");
     let mut e = String::new();
     p.stderr().unwrap().read_to_string(&mut e).unwrap();
     assert_eq!(e, "err\n");

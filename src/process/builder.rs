@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::script::{self, DEFAULT_SCRIPT_PATTERN};
 use super::shared::{Shared, DEFAULT_BUFFER};
 use super::{Process, Resources};
-use crate::command::{Command, Output, Restart};
+use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 
@@ -247,6 +247,14 @@ impl ProcessBuilder {
         self
     }
 
+    /// Keeps a pipe to the child's stdin open for
+    /// [`Process::stdin`](super::Process::stdin) to write to (by default
+    /// stdin is `/dev/null`).
+    pub fn stdin_stream(mut self) -> Self {
+        self.cmd.stdin(Input::Stream);
+        self
+    }
+
     /// How much output may wait unread before the child is paused
     /// (default 1 MiB).
     pub fn buffer(mut self, bytes: usize) -> Self {
@@ -294,9 +302,10 @@ impl ProcessBuilder {
                 cmd.args = argv.iter().skip(1).map(Into::into).collect();
             }
         }
+        let spec = cmd.prepare()?;
         Ok(Process {
-            shared: Arc::new(Shared::new(self.buffer)),
-            spec: cmd.prepare()?,
+            shared: Arc::new(Shared::new(self.buffer, spec.max_line)),
+            spec,
             script,
             inline: self.inline,
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),

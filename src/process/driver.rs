@@ -32,6 +32,10 @@ pub(crate) enum Cmd {
     /// Sends a signal; the outcome goes back through the sender (dropped
     /// unanswered if the driver dies first).
     Signal(ChildId, Signal, SyncSender<Result<()>>),
+    /// Queues bytes for the child's stdin; how many were taken goes back
+    /// through the sender.
+    WriteStdin(ChildId, Vec<u8>, SyncSender<Result<usize>>),
+    CloseStdin(ChildId),
     /// Panics in the driver, as a bug in it would.
     #[cfg(test)]
     Panic,
@@ -125,6 +129,19 @@ impl Driver {
     /// were killed with its reactor and their processes marked done.
     pub(crate) fn send(&self, cmd: Cmd) {
         let _ = self.push(cmd);
+    }
+
+    /// Queues `bytes` for the stdin of `id` and waits for the answer of
+    /// [`Reactor::write_stdin`].
+    ///
+    /// # Errors
+    ///
+    /// What [`Reactor::write_stdin`] says; [`Error::DriverGone`] when the
+    /// driver thread ended first.
+    pub(crate) fn write_stdin(&self, id: ChildId, bytes: Vec<u8>) -> Result<usize> {
+        let (tx, rx) = sync_channel(1);
+        self.push(Cmd::WriteStdin(id, bytes, tx))?;
+        rx.recv().unwrap_or(Err(Error::DriverGone))
     }
 
     /// Sends `sig` to the current run of `id` and waits for the driver to
@@ -224,6 +241,11 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                     };
                     let _ = reply.send(r);
                 }
+                Cmd::WriteStdin(id, bytes, reply) => {
+                    let _ = reply.send(reactor.write_stdin(id, &bytes));
+                }
+                // Gone or never piped: nothing to close.
+                Cmd::CloseStdin(id) => drop(reactor.close_stdin(id)),
                 #[cfg(test)]
                 Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }
@@ -237,25 +259,26 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             let mut st = shared.lock();
             match ev {
                 Event::Started { pid, .. } => st.pid = Some(pid),
-                Event::Line {
-                    stream,
-                    line,
-                    partial,
-                    ..
-                } => {
+                Event::Data { stream, bytes, .. } => {
                     // After close nobody reads: drop output, never block.
-                    if !st.closed && st.push_line(stream, line, partial) {
+                    if !st.closed && st.push_data(stream, bytes) {
                         ctl.pause(id);
                     }
                 }
-                Event::Exited(e) => st.exits.push(e),
+                // The pipes are read raw; the lines are split in `shared`.
+                Event::Line { .. } => {}
+                Event::Exited(e) => {
+                    st.finish_lines(None);
+                    st.exits.push(e);
+                }
                 Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
                 Event::Done { .. } => st.done = true,
                 Event::SignalFailed { error, .. } => {
                     st.stop_failed = StopFailure::of(&error);
                     shared.notify_all_now(&st);
                 }
-                Event::Closed { .. } => {}
+                Event::Closed { stream, .. } => st.finish_lines(Some(stream)),
+                Event::StdinReady { .. } | Event::StdinClosed { .. } => st.stdin_turn += 1,
             }
             shared.notify(&st);
             if st.done {
@@ -355,7 +378,7 @@ mod tests {
             };
             // A start the dying driver took but never served, queued behind
             // the panic in one batch so it is not refused at the door.
-            let queued = Arc::new(Shared::new(1));
+            let queued = Arc::new(Shared::new(1, std::num::NonZeroUsize::MIN));
             queued.lock().start_pending = true;
             {
                 let mut q = old.queue();

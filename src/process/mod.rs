@@ -26,6 +26,7 @@ mod driver;
 mod read;
 mod script;
 mod shared;
+mod stdin;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -43,9 +44,10 @@ use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
 pub use shared::OutputLine;
 use shared::Shared;
+pub use stdin::ChildStdin;
 pub use stream::{Exits, Lines, StreamReader};
 
-use crate::command::Output;
+use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::{ChildId, Exit};
 use crate::signal::Signal;
@@ -113,7 +115,7 @@ impl std::fmt::Debug for Process {
 #[non_exhaustive]
 pub struct CombinedOutput {
     /// stdout and stderr interleaved as the child wrote them (they share
-    /// one pipe), each line ended by `\n`.
+    /// one pipe), byte for byte: no line ending added or dropped.
     pub output: Vec<u8>,
     /// The final exit (`None` only if the process was closed before it was
     /// ever reaped, which a close does not allow).
@@ -194,6 +196,14 @@ impl Process {
         let mut spec = self.spec.clone();
         if merged && matches!(spec.stderr, Output::Lines) {
             spec.stderr = Output::Stdout;
+        }
+        // Raw pipes: byte readers get what the child wrote, and the lines
+        // are split here by the same splitter the reactor uses (see
+        // `shared`).
+        for out in [&mut spec.stdout, &mut spec.stderr] {
+            if matches!(out, Output::Lines) {
+                *out = Output::Raw;
+            }
         }
         if let Some(l) = limit {
             spec.timeout = Some(spec.timeout.map_or(l, |t| t.min(l)));
@@ -543,8 +553,17 @@ impl Process {
         }
     }
 
-    /// A reader of stdout (`StdoutReader`); lines end in `\n` (a `\r\n` is
-    /// read as `\n`).
+    /// A reader of stdout (`StdoutReader`): as [`std::io::Read`], the bytes
+    /// exactly as the child wrote them; as
+    /// [`next_line_blocking`](StreamReader::next_line_blocking), its lines.
+    ///
+    /// The process reads its pipes raw and splits lines itself, with the
+    /// reactor's splitter and the process's
+    /// [`max_line`](ProcessBuilder::max_line), so byte readers, line
+    /// readers and [`lines`](Self::lines) may all be taken at once: they
+    /// share one buffer per stream, each byte goes to one of them, and a
+    /// line a byte reader took the start of reaches a line reader as its
+    /// rest.
     ///
     /// # Errors
     ///
@@ -576,6 +595,34 @@ impl Process {
     /// [`Error::NotStarted`], [`Error::Aborted`].
     pub fn stderr(&self) -> Result<StreamReader> {
         self.reader([false, true])
+    }
+
+    /// The writer of the process's stdin, for a process built with
+    /// [`stdin_stream`](ProcessBuilder::stdin_stream); there is one per
+    /// start, and dropping it closes the stream (see [`ChildStdin`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`], [`Error::Aborted`], and [`Error::NoStdin`]
+    /// for a process without a stdin stream or whose writer was taken.
+    pub fn stdin(&self) -> Result<ChildStdin> {
+        self.check_readable()?;
+        if !matches!(self.spec.stdin, Input::Stream) {
+            return Err(Error::NoStdin);
+        }
+        let st = self.shared.lock();
+        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        let (Some(id), Some(driver)) = (st.id, self.driver()) else {
+            return Err(Error::NotStarted);
+        };
+        if std::mem::replace(&mut st.stdin_taken, true) {
+            return Err(Error::NoStdin);
+        }
+        Ok(ChildStdin {
+            shared: self.shared.clone(),
+            driver,
+            id,
+        })
     }
 
     /// The lines of both streams, in the order they were read.
@@ -617,8 +664,6 @@ impl Process {
             driver: self.driver(),
             streams,
             discard_others: false,
-            pending: Vec::new(),
-            pos: 0,
         }
     }
 
@@ -678,17 +723,18 @@ impl Process {
         // Unchecked: a close from another thread right after this start is
         // the cancellation the caller gets the output so far for, not an
         // error.
-        let mut reader = self.reader_unchecked([true, true]);
+        // The merged pipe is read as stdout.
+        let mut reader = self.reader_unchecked([true, false]);
         let mut output = Vec::new();
-        while let Some(l) = reader.next_line_blocking() {
-            if output.len() < cap {
-                let room = cap - output.len();
-                let take = l.bytes.len().min(room);
-                output.extend_from_slice(&l.bytes[..take]);
-                if !l.partial && take < room {
-                    output.push(b'\n');
-                }
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            // Never fails: a reader blocks or returns what there is.
+            let n = std::io::Read::read(&mut reader, &mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
             }
+            let take = n.min(cap - output.len());
+            output.extend_from_slice(&chunk[..take]);
         }
         // The output ends before the exit when another thread closes the
         // process; the stop it started completes with the reap.

@@ -2,11 +2,13 @@
 //! thread: exits, pid, and the buffered output of both streams.
 
 use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::error::Error;
 use crate::exit::{ChildId, Exit, Stream};
+use crate::lines::LineReader;
 use crate::signal::Signal;
 
 /// Output buffered beyond this (per process, both streams) pauses the child
@@ -77,6 +79,11 @@ pub(crate) struct State {
     pub(crate) buffered: usize,
     pub(crate) cap: usize,
     pub(crate) paused: bool,
+    /// Counts the stdin events (room again, closed): a writer refused for
+    /// a full queue waits for it to move.
+    pub(crate) stdin_turn: u64,
+    /// The stdin writer was handed out.
+    pub(crate) stdin_taken: bool,
     waiters: usize,
 }
 
@@ -116,17 +123,153 @@ impl StopFailure {
     }
 }
 
+/// One stream's unread output, kept as the bytes the child wrote, with
+/// the lines split off them by the stream's one [`LineReader`] (the
+/// reactor's splitter, fed here: the pipes are read raw). A byte reader
+/// takes bytes, a line reader takes lines: each byte goes to one of them,
+/// and a line a byte reader took part of comes to a line reader as its
+/// rest.
 #[derive(Debug, Default)]
 pub(crate) struct StreamBuf {
+    /// The bytes from stream offset `taken` on.
     bytes: VecDeque<u8>,
+    /// Lines split and not yet taken whole, oldest first.
     lines: VecDeque<Meta>,
+    /// Stream offset of the first byte of `bytes`.
+    taken: u64,
+    /// Stream offset past the last byte fed to the splitter.
+    fed: u64,
+    /// Stream offset where the line in progress starts.
+    split: u64,
+    splitter: LineReader,
+    /// The last byte fed: a `\r` ending one read may be half of a `\r\n`
+    /// the next read ends.
+    last: u8,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Meta {
-    len: usize,
+    /// Stream offsets of the line's first byte and of the byte after its
+    /// line ending; its content is the first `content` bytes.
+    start: u64,
+    end: u64,
+    content: usize,
     seq: u64,
     partial: bool,
+}
+
+impl StreamBuf {
+    fn new(max_line: NonZeroUsize) -> StreamBuf {
+        StreamBuf {
+            splitter: LineReader::with_max_line(max_line),
+            ..StreamBuf::default()
+        }
+    }
+
+    /// Appends what the child wrote and splits the lines it ends.
+    fn push(&mut self, data: &[u8], seq: &mut u64) {
+        self.bytes.extend(data);
+        let StreamBuf {
+            lines,
+            fed,
+            split,
+            splitter,
+            last,
+            ..
+        } = self;
+        let chunk_start = *fed;
+        splitter.feed(data, |l| {
+            let start = *split;
+            let content = l.bytes().len();
+            let end = if l.is_partial() {
+                start + content as u64
+            } else {
+                // The content is a prefix of the line's bytes, followed by
+                // `\n` or a dropped `\r` (maybe the last byte of the read
+                // before) and `\n`.
+                let at = start + content as u64;
+                let byte = match at.checked_sub(chunk_start) {
+                    Some(i) => data[i as usize],
+                    None => *last,
+                };
+                at + if byte == b'\r' { 2 } else { 1 }
+            };
+            lines.push_back(Meta {
+                start,
+                end,
+                content,
+                seq: *seq,
+                partial: l.is_partial(),
+            });
+            *seq += 1;
+            *split = end;
+        });
+        self.fed += data.len() as u64;
+        if let Some(&b) = data.last() {
+            self.last = b;
+        }
+    }
+
+    /// Ends the line in progress: the stream ended, or its run did.
+    fn finish(&mut self, seq: &mut u64) {
+        let StreamBuf {
+            lines,
+            split,
+            splitter,
+            ..
+        } = self;
+        splitter.finish(|l| {
+            let start = *split;
+            let end = start + l.bytes().len() as u64;
+            lines.push_back(Meta {
+                start,
+                end,
+                content: l.bytes().len(),
+                seq: *seq,
+                partial: l.is_partial(),
+            });
+            *seq += 1;
+            *split = end;
+        });
+    }
+
+    /// Drops the lines a byte reader took whole.
+    fn prune(&mut self) {
+        while self.lines.front().is_some_and(|m| m.end <= self.taken) {
+            self.lines.pop_front();
+        }
+    }
+
+    /// Takes up to `buf.len()` bytes; returns how many.
+    fn take_bytes(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.bytes.len());
+        let (a, b) = self.bytes.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        self.bytes.drain(..n);
+        self.taken += n as u64;
+        self.prune();
+        n
+    }
+
+    /// Takes the oldest line (or what a byte reader left of it) and
+    /// returns it with how many bytes of the stream it used up; `None` for
+    /// a line a byte reader took all the content of.
+    fn take_line(&mut self) -> (Option<(Vec<u8>, bool)>, usize) {
+        let Some(m) = self.lines.pop_front() else {
+            return (None, 0);
+        };
+        let content_end = m.start + m.content as u64;
+        let content = content_end.saturating_sub(self.taken) as usize;
+        let bytes: Vec<u8> = self.bytes.drain(..content).collect();
+        let used = (m.end - self.taken) as usize;
+        self.bytes.drain(..used - content);
+        let cut = self.taken > m.start;
+        self.taken = m.end;
+        let line = (!cut || content > 0).then_some((bytes, m.partial));
+        (line, used)
+    }
 }
 
 /// A line taken out of a process's buffer.
@@ -155,17 +298,11 @@ pub(crate) fn index(s: Stream) -> usize {
 }
 
 impl State {
-    /// Appends a line; returns whether the child should now be paused.
-    pub(crate) fn push_line(&mut self, stream: Stream, line: &[u8], partial: bool) -> bool {
-        let b = &mut self.out[index(stream)];
-        b.bytes.extend(line);
-        b.lines.push_back(Meta {
-            len: line.len(),
-            seq: self.seq,
-            partial,
-        });
-        self.seq += 1;
-        self.buffered += line.len() + 1;
+    /// Appends output of `stream`; returns whether the child should now be
+    /// paused.
+    pub(crate) fn push_data(&mut self, stream: Stream, data: &[u8]) -> bool {
+        self.out[index(stream)].push(data, &mut self.seq);
+        self.buffered += data.len();
         if !self.paused && self.buffered > self.cap {
             self.paused = true;
             return true;
@@ -173,26 +310,49 @@ impl State {
         false
     }
 
+    /// Ends the lines in progress of `stream`, or of both streams when a
+    /// run ended (its last line ends with it, as in the reactor).
+    pub(crate) fn finish_lines(&mut self, stream: Option<Stream>) {
+        for i in 0..2 {
+            if stream.map_or(true, |s| index(s) == i) {
+                self.out[i].finish(&mut self.seq);
+            }
+        }
+    }
+
     /// Takes the oldest line of the selected streams.
     pub(crate) fn pop_line(&mut self, streams: [bool; 2]) -> Option<OutputLine> {
-        let pick = (0..2)
-            .filter(|&i| streams[i])
-            .filter_map(|i| self.out[i].lines.front().map(|m| (m.seq, i)))
-            .min()?
-            .1;
-        let b = &mut self.out[pick];
-        let m = b.lines.pop_front()?;
-        let bytes: Vec<u8> = b.bytes.drain(..m.len).collect();
-        self.buffered -= m.len + 1;
-        Some(OutputLine {
-            stream: if pick == 0 {
-                Stream::Stdout
-            } else {
-                Stream::Stderr
-            },
-            bytes,
-            partial: m.partial,
-        })
+        loop {
+            let pick = (0..2)
+                .filter(|&i| streams[i])
+                .filter_map(|i| self.out[i].lines.front().map(|m| (m.seq, i)))
+                .min()?
+                .1;
+            let (line, used) = self.out[pick].take_line();
+            self.buffered -= used;
+            if let Some((bytes, partial)) = line {
+                return Some(OutputLine {
+                    stream: if pick == 0 {
+                        Stream::Stdout
+                    } else {
+                        Stream::Stderr
+                    },
+                    bytes,
+                    partial,
+                });
+            }
+        }
+    }
+
+    /// Takes up to `buf.len()` bytes of `stream` as the child wrote them.
+    pub(crate) fn take_bytes(&mut self, stream: Stream, buf: &mut [u8]) -> usize {
+        let n = self.out[index(stream)].take_bytes(buf);
+        self.buffered -= n;
+        n
+    }
+
+    pub(crate) fn has_bytes(&self, stream: Stream) -> bool {
+        !self.out[index(stream)].bytes.is_empty()
     }
 
     /// Whether reading has drained the buffer enough to resume the child.
@@ -210,10 +370,11 @@ impl State {
 }
 
 impl Shared {
-    pub(crate) fn new(cap: usize) -> Shared {
+    pub(crate) fn new(cap: usize, max_line: NonZeroUsize) -> Shared {
         Shared {
             state: Mutex::new(State {
                 cap,
+                out: [StreamBuf::new(max_line), StreamBuf::new(max_line)],
                 ..State::default()
             }),
             cv: Condvar::new(),
@@ -266,6 +427,85 @@ impl Shared {
                 }
             };
             st.waiters -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::model;
+    use crate::testutil::Rng;
+
+    fn stream(rng: &mut Rng, len: usize) -> Vec<u8> {
+        (0..len).map(|_| rng.pick(b"ab\r\n\n\0")).collect()
+    }
+
+    /// Pushes `data` in random chunks, as reads would cut it, and ends it.
+    fn fill(rng: &mut Rng, data: &[u8], max: usize) -> State {
+        let mut st = State {
+            cap: usize::MAX,
+            out: [0, 1].map(|_| StreamBuf::new(NonZeroUsize::new(max).unwrap())),
+            ..State::default()
+        };
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = 1 + rng.below(rest.len().min(9));
+            st.push_data(Stream::Stdout, &rest[..n]);
+            rest = &rest[n..];
+        }
+        st.finish_lines(None);
+        st
+    }
+
+    #[test]
+    fn lines_split_from_raw_output_are_the_splitters_in_every_chunking() {
+        let mut rng = Rng(13);
+        for round in 0..2000 {
+            let len = rng.below(40);
+            let data = stream(&mut rng, len);
+            let max = 1 + rng.below(6);
+            let mut st = fill(&mut rng, &data, max);
+            let mut got = Vec::new();
+            while let Some(l) = st.pop_line([true, true]) {
+                got.push((l.bytes, l.partial));
+            }
+            assert_eq!(got, model::split(&data, max), "round {round}: {data:?}");
+            // Every line's ending was measured right, or bytes would be
+            // left over (or a drain would have panicked).
+            assert_eq!(st.buffered, 0);
+        }
+    }
+
+    #[test]
+    fn byte_and_line_readers_share_the_stream_without_losing_a_byte() {
+        let mut rng = Rng(7);
+        for round in 0..2000 {
+            let len = rng.below(40);
+            let data = stream(&mut rng, len);
+            let mut st = fill(&mut rng, &data, 4);
+            // Bytes taken by either reader, in stream order: a byte reader
+            // gets them as written, a line reader its content.
+            let mut seen = Vec::new();
+            loop {
+                if rng.below(2) == 0 {
+                    let mut buf = [0; 5];
+                    let n = st.take_bytes(Stream::Stdout, &mut buf[..rng.below(6)]);
+                    seen.extend_from_slice(&buf[..n]);
+                } else if let Some(l) = st.pop_line([true, false]) {
+                    seen.extend_from_slice(&l.bytes);
+                }
+                if !st.has_bytes(Stream::Stdout) {
+                    break;
+                }
+            }
+            assert_eq!(st.buffered, 0, "round {round}");
+            assert!(st.pop_line([true, true]).is_none(), "round {round}");
+            // Only line endings may be missing, never content.
+            let kept: Vec<u8> = data.iter().copied().filter(|&b| b != b'\n').collect();
+            let seen: Vec<u8> = seen.into_iter().filter(|&b| b != b'\n').collect();
+            let strip = |v: Vec<u8>| -> Vec<u8> { v.into_iter().filter(|&b| b != b'\r').collect() };
+            assert_eq!(strip(seen), strip(kept), "round {round}: {data:?}");
         }
     }
 }

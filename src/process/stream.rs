@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::driver::{Cmd, Driver};
 use super::shared::{index, OutputLine, Shared};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, Stream};
 
 /// A cursor over a process's exits (see [`Process::exits`](super::Process::exits)).
 #[derive(Debug)]
@@ -69,8 +69,11 @@ impl Exits {
     }
 }
 
-/// Reads one or both streams of a process as bytes ([`io::Read`]) — lines
-/// each ended by `\n` — or as lines ([`StreamReader::next_line_blocking`]).
+/// Reads a stream of a process as bytes ([`io::Read`]: exactly as the child
+/// wrote them) or as lines ([`StreamReader::next_line_blocking`]).
+///
+/// Readers of one process share its buffer: each byte goes to one of them.
+/// A line a byte reader took part of reaches a line reader as its rest.
 #[derive(Debug)]
 pub struct StreamReader {
     pub(super) shared: Arc<Shared>,
@@ -79,8 +82,6 @@ pub struct StreamReader {
     /// Drop lines of the streams not selected instead of leaving them for
     /// another reader (what [`read`] does, so nobody blocks on them).
     pub(super) discard_others: bool,
-    pub(super) pending: Vec<u8>,
-    pub(super) pos: usize,
 }
 
 impl StreamReader {
@@ -118,22 +119,27 @@ impl StreamReader {
 }
 
 impl io::Read for StreamReader {
+    /// Reads the bytes of the reader's stream (stdout when it has both) as
+    /// the child wrote them; `Ok(0)` at the end of the output.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.pending.len() {
-            match self.next_line_blocking() {
-                None => return Ok(0),
-                Some(l) => {
-                    self.pending = l.bytes;
-                    if !l.partial {
-                        self.pending.push(b'\n');
-                    }
-                    self.pos = 0;
-                }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let stream = if self.streams[0] {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
+        let st = self.shared.lock();
+        let (mut st, _) = self.shared.wait_until(st, None, |s| {
+            s.has_bytes(stream) || s.done || s.closed || !s.started
+        });
+        let n = st.take_bytes(stream, buf);
+        if st.take_resume() {
+            if let (Some(id), Some(d)) = (st.id, &self.driver) {
+                d.send(Cmd::Resume(id));
             }
         }
-        let n = buf.len().min(self.pending.len() - self.pos);
-        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(n)
     }
 }

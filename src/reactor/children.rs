@@ -33,6 +33,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::stdin::StdinState;
 use crate::exit::{ChildId, Exit};
 use crate::spec::{Spec, StopSpec};
 use crate::sys::ChildHandle;
@@ -79,6 +80,8 @@ pub(super) struct Child {
     pub(super) finished: bool,
     /// Cgroups of contained runs not yet empty and removed.
     pub(super) live_cgroups: u32,
+    /// The current run's stdin stream, if the command has one.
+    pub(super) stdin: StdinState,
 }
 
 impl Child {
@@ -101,6 +104,7 @@ impl Child {
             pending_exit: None,
             finished: false,
             live_cgroups: 0,
+            stdin: StdinState::NotPiped,
         }
     }
 
@@ -132,8 +136,9 @@ pub(super) enum StopCause {
 pub(super) struct Run {
     pub(super) handle: ChildHandle,
     pub(super) started: Instant,
-    /// The slot of the run's cgroup, when contained.
-    pub(super) cgroup: Option<usize>,
+    /// The slot of the run's cgroup, when contained (`u32`: one per live
+    /// run, and it keeps an idle child small).
+    pub(super) cgroup: Option<u32>,
 }
 
 impl Children {

@@ -11,7 +11,7 @@ use crate::signal::Signal;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
-/// Lines borrow the reactor's read buffer: copy what you keep.
+/// Lines and data borrow the reactor's read buffer: copy what you keep.
 ///
 /// # Examples
 ///
@@ -78,6 +78,37 @@ pub enum Event<'a> {
         /// Whether this is a piece of a longer line that goes on.
         partial: bool,
     },
+    /// What one read of an [`Output::Raw`](crate::Output::Raw) stream got,
+    /// byte for byte as the child wrote it; how the bytes are cut into
+    /// events depends on the timing of the reads and means nothing.
+    #[non_exhaustive]
+    Data {
+        /// The child.
+        id: ChildId,
+        /// The stream it came from.
+        stream: Stream,
+        /// The bytes (never empty).
+        bytes: &'a [u8],
+    },
+    /// The child's stdin queue, which refused or cut short a
+    /// [`Reactor::write_stdin`](crate::Reactor::write_stdin), has room
+    /// again.
+    #[non_exhaustive]
+    StdinReady {
+        /// The child.
+        id: ChildId,
+    },
+    /// The stdin stream of the child's run was closed: all of it written
+    /// after [`Reactor::close_stdin`](crate::Reactor::close_stdin), or the
+    /// child closed its stdin (or exited) first. Later writes to it fail
+    /// with [`BrokenPipe`](std::io::ErrorKind::BrokenPipe).
+    #[non_exhaustive]
+    StdinClosed {
+        /// The child.
+        id: ChildId,
+        /// Bytes that were queued and never written: dropped.
+        unwritten: usize,
+    },
     /// A run ended. Every byte it wrote to its piped streams before it
     /// exited was delivered before this event.
     Exited(Exit),
@@ -140,6 +171,9 @@ impl Event<'_> {
         match self {
             Event::Started { id, .. }
             | Event::Line { id, .. }
+            | Event::Data { id, .. }
+            | Event::StdinReady { id, .. }
+            | Event::StdinClosed { id, .. }
             | Event::RestartFailed { id, .. }
             | Event::SignalFailed { id, .. }
             | Event::Closed { id, .. }

@@ -10,8 +10,8 @@
 //! and the loop; the rest is in the file that owns it: `control` (what a
 //! caller can do to one child), `children` (the slab and a child's
 //! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
-//! `pipes` (the pipe slab and reading), `cgroups` (contained runs'
-//! cgroups), `timers` (the wheel's timers),
+//! `pipes` (the pipe slab and reading), `stdin` (feeding stdin),
+//! `cgroups` (contained runs' cgroups), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers).
 
 mod cgroups;
@@ -20,6 +20,7 @@ mod control;
 mod event;
 mod pipes;
 mod runs;
+mod stdin;
 mod timers;
 mod turn;
 

@@ -1,15 +1,15 @@
 //! A child's pipes: the slab that holds procrun's ends (a pipe's epoll
 //! token is its index there), their registration, and the reactor's work
 //! on them: reading output into lines under the read budget, reading a
-//! reaped run's pipes to their end, feeding stdin, closing.
+//! reaped run's pipes to their end, closing (stdin is fed in `stdin`).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
+use super::stdin::Feed;
 use super::{Ctx, Event, Reactor, Ready};
 use crate::exit::{ChildId, Stream};
 use crate::lines::LineReader;
@@ -38,6 +38,10 @@ pub(super) struct OutPipe {
     pub(super) child: u32,
     pub(super) stream: Stream,
     pub(super) reader: LineReader,
+    /// Each read is delivered as it is ([`Event::Data`]); the reader is
+    /// then never fed, so what the close and exit paths ask it to finish
+    /// is always nothing.
+    pub(super) raw: bool,
     pub(super) capacity: usize,
     pub(super) grow_tried: bool,
     /// A `Ready::Read` for this pipe is queued: edges until it runs need
@@ -53,6 +57,7 @@ impl OutPipe {
             child,
             stream,
             reader,
+            raw: false,
             capacity: DEFAULT_PIPE,
             grow_tried: false,
             owed: false,
@@ -61,11 +66,12 @@ impl OutPipe {
     }
 }
 
-/// The write end of a child's stdin, with the bytes still to feed it.
+/// The write end of a child's stdin, with what is still to feed it
+/// (written in `stdin`).
 pub(super) struct InPipe {
     pub(super) fd: OwnedFd,
-    pub(super) data: Arc<[u8]>,
-    pub(super) pos: usize,
+    pub(super) child: u32,
+    pub(super) feed: Feed,
 }
 
 impl Source {
@@ -198,7 +204,15 @@ impl Reactor {
                             p.capacity = c;
                         }
                     }
-                    p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                    if p.raw {
+                        ctx.emit(Event::Data {
+                            id,
+                            stream,
+                            bytes: &buf[..n],
+                        });
+                    } else {
+                        p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                    }
                     total += n;
                     self.apply_requests(ctx);
                     if total >= limit {
@@ -287,27 +301,6 @@ impl Reactor {
         }
         ctx.emit(Event::Closed { id, stream });
         self.maybe_done(index, ctx);
-    }
-
-    pub(super) fn write_stdin(&mut self, token: usize) {
-        let Some(p) = self.pipes.in_mut(token) else {
-            return;
-        };
-        loop {
-            if p.pos == p.data.len() {
-                break;
-            }
-            match sys::write(&p.fd, &p.data[p.pos..]) {
-                Ok(n) => p.pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // EPIPE: the child closed its stdin or exited before reading
-                // it all; what it did not read is not ours to deliver.
-                Err(_) => break,
-            }
-        }
-        // All written (or unwritable): closing is the child's EOF.
-        self.pipes.remove(self.poll.registry(), token);
     }
 
     pub(super) fn do_resume(&mut self, index: u32) {

@@ -9,9 +9,10 @@ use mio::Interest;
 
 use super::children::{Child, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
+use super::stdin::{Feed, StdinState};
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
-use crate::command::Input;
+use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
@@ -108,10 +109,15 @@ impl Reactor {
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
         let max_line = spec.max_line;
-        let stdin_data = match &spec.stdin {
-            Input::Bytes(b) => Some(b.clone()),
+        let feed = match &spec.stdin {
+            Input::Bytes(b) => Some(Feed::Bytes {
+                data: b.clone(),
+                pos: 0,
+            }),
+            Input::Stream => Some(Feed::Stream(Default::default())),
             _ => None,
         };
+        let streaming = matches!(spec.stdin, Input::Stream);
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
         let Spawned {
@@ -145,6 +151,7 @@ impl Reactor {
                 self.arm_exit_poll();
             }
         }
+        let raw = [&spec.stdout, &spec.stderr].map(|o| matches!(o, Output::Raw));
         let mut pipes = [None, None];
         for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
             .into_iter()
@@ -152,7 +159,9 @@ impl Reactor {
         {
             let Some(fd) = fd else { continue };
             let reader = LineReader::with_max_line(max_line);
-            let pipe = Source::Out(OutPipe::new(fd, index, stream, reader));
+            let mut out = OutPipe::new(fd, index, stream, reader);
+            out.raw = raw[slot];
+            let pipe = Source::Out(out);
             let (t, registered) = self
                 .pipes
                 .insert(self.poll.registry(), pipe, Interest::READABLE);
@@ -162,8 +171,12 @@ impl Reactor {
             pipes[slot] = Some(t);
         }
         let mut stdin_token = None;
-        if let (Some(fd), Some(data)) = (stdin, stdin_data) {
-            let pipe = Source::In(InPipe { fd, data, pos: 0 });
+        if let (Some(fd), Some(feed)) = (stdin, feed) {
+            let pipe = Source::In(InPipe {
+                fd,
+                child: index,
+                feed,
+            });
             let (t, registered) = self
                 .pipes
                 .insert(self.poll.registry(), pipe, Interest::WRITABLE);
@@ -185,7 +198,7 @@ impl Reactor {
         child.run = Some(Run {
             handle,
             started,
-            cgroup,
+            cgroup: cgroup.map(|slot| slot as u32),
         });
         if let Some(e) = failed {
             // epoll could not take the fds (out of memory): the run cannot be
@@ -205,9 +218,12 @@ impl Reactor {
                 self.pipes.remove(self.poll.registry(), t);
             }
             if let Some(slot) = run.cgroup {
-                self.abandon_cgroup(slot);
+                self.abandon_cgroup(slot as usize);
             }
             return Err(Error::Io(e));
+        }
+        if let (true, Some(t)) = (streaming, stdin_token) {
+            self.children.at_mut(index).stdin = StdinState::Open(t as u32);
         }
         Ok(pid)
     }
@@ -239,6 +255,7 @@ impl Reactor {
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
+        self.end_stdin(index, ctx);
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let stopping = child.stopping;
@@ -292,7 +309,7 @@ impl Reactor {
         }));
         self.finish_exit(index, ctx);
         if let Some(slot) = cgroup {
-            self.cgroup_run_reaped(slot, ctx);
+            self.cgroup_run_reaped(slot as usize, ctx);
         }
         true
     }

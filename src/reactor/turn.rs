@@ -26,6 +26,8 @@ pub(super) enum Queued {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Ready {
     Read(usize),
+    /// A stdin stream has queued bytes to write, or is to close.
+    Stdin(usize),
     FinishExit(u32),
     MaybeDone(u32),
 }
@@ -69,6 +71,7 @@ impl Reactor {
                     }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
+                Ready::Stdin(token) => self.feed_stdin(token, ctx),
                 Ready::FinishExit(index) => self.finish_exit(index, ctx),
                 Ready::MaybeDone(index) => self.maybe_done(index, ctx),
             }
@@ -110,7 +113,7 @@ impl Reactor {
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
             }
-            Some(Source::In(_)) => self.write_stdin(token),
+            Some(Source::In(_)) => self.feed_stdin(token, ctx),
             None => {}
         }
     }

@@ -1,0 +1,100 @@
+//! [`ChildStdin`]: the blocking writer of a process's stdin stream.
+
+use std::io;
+use std::sync::Arc;
+
+use super::driver::{Cmd, Driver};
+use super::shared::Shared;
+use crate::error::Error;
+use crate::exit::ChildId;
+
+/// Bytes handed to the driver per write: a bound on the copy each write
+/// makes, well under the reactor's queue.
+const CHUNK: usize = 256 * 1024;
+
+/// Writes to the stdin of a [`Process`](super::Process) built with
+/// [`stdin_stream`](super::ProcessBuilder::stdin_stream), as
+/// [`std::process::ChildStdin`] does: a write blocks until the reactor
+/// took at least one byte (its queue holds up to 1 MiB beyond the pipe);
+/// dropping the writer closes the stream, and the child reads EOF once
+/// everything written before is.
+///
+/// Writes go to the process's current run; once it exited (or closed its
+/// stdin) they fail with [`BrokenPipe`](io::ErrorKind::BrokenPipe), and
+/// what it had not read yet is dropped. A restarted run gets a new stream,
+/// which this writer then writes to.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use procrun::Process;
+///
+/// let p = Process::builder().command(["wc", "-c"]).stdin_stream().build()?;
+/// p.start()?;
+/// let mut stdin = p.stdin()?;
+/// stdin.write_all(&[b'x'; 100_000])?;
+/// drop(stdin); // EOF
+/// let mut out = String::new();
+/// p.stdout()?.read_to_string(&mut out)?;
+/// assert_eq!(out.trim(), "100000");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ChildStdin {
+    pub(super) shared: Arc<Shared>,
+    pub(super) driver: Driver,
+    pub(super) id: ChildId,
+}
+
+impl io::Write for ChildStdin {
+    /// # Errors
+    ///
+    /// [`BrokenPipe`](io::ErrorKind::BrokenPipe) once the stream is
+    /// closed: the child closed its stdin or exited, or the process was
+    /// closed; [`Other`](io::ErrorKind::Other) wrapping
+    /// [`Error::DriverGone`] if the driver died.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let chunk = &buf[..buf.len().min(CHUNK)];
+        loop {
+            let turn = {
+                let st = self.shared.lock();
+                if st.closed || st.done {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                st.stdin_turn
+            };
+            match self.driver.write_stdin(self.id, chunk.to_vec()) {
+                Ok(n) => return Ok(n),
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Read before the refusal, so room made since is seen
+                    // as a change and not waited for.
+                    let st = self.shared.lock();
+                    drop(
+                        self.shared
+                            .wait_until(st, None, |s| s.stdin_turn != turn || s.closed || s.done),
+                    );
+                }
+                Err(Error::Io(e)) => return Err(e),
+                // Done since: nobody reads any more.
+                Err(Error::UnknownChild) => return Err(io::ErrorKind::BrokenPipe.into()),
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+    }
+
+    /// Nothing to do: a write returns once the reactor holds the bytes,
+    /// and it writes them all before the EOF a drop sends.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ChildStdin {
+    fn drop(&mut self) {
+        self.driver.send(Cmd::CloseStdin(self.id));
+    }
+}

@@ -1,0 +1,387 @@
+//! Streaming stdin: `Input::Stream` through the reactor (bounded queue,
+//! `StdinReady`, `close_stdin`, `StdinClosed`) and `Process::stdin()`.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use common::WATCHDOG;
+use procrun::{ChildId, Command, Error, Event, Input, Output, Process, Reactor, Signal, Stream};
+
+/// What the reactor told about one child, as owned values.
+#[derive(Default, Debug)]
+struct Seen {
+    out: Vec<u8>,
+    lines: Vec<Vec<u8>>,
+    ready: usize,
+    /// `unwritten` of each `StdinClosed`, and whether it came before the
+    /// exit.
+    closed: Vec<(usize, bool)>,
+    exit: Option<procrun::Exit>,
+    done: bool,
+}
+
+fn poll(reactor: &mut Reactor, seen: &mut Seen, deadline: Instant) {
+    assert!(Instant::now() < deadline, "watchdog: {seen:?}");
+    reactor
+        .poll(Some(Duration::from_millis(200)), |_, ev| match ev {
+            Event::Data {
+                stream: Stream::Stdout,
+                bytes,
+                ..
+            } => seen.out.extend_from_slice(bytes),
+            Event::Line { line, .. } => seen.lines.push(line.to_vec()),
+            Event::StdinReady { .. } => seen.ready += 1,
+            Event::StdinClosed { unwritten, .. } => {
+                seen.closed.push((unwritten, seen.exit.is_none()))
+            }
+            Event::Exited(e) => seen.exit = Some(e),
+            Event::Done { .. } => seen.done = true,
+            _ => {}
+        })
+        .unwrap();
+}
+
+fn is_kind(r: &procrun::Result<usize>, kind: io::ErrorKind) -> bool {
+    matches!(r, Err(Error::Io(e)) if e.kind() == kind)
+}
+
+fn streaming(program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Input::Stream)
+        .stdout(Output::Raw)
+        .timeout(WATCHDOG);
+    cmd
+}
+
+#[test]
+fn cat_fed_ten_mib_in_chunks_echoes_it_back_exactly() {
+    const TOTAL: usize = 10 * 1024 * 1024;
+    let data: Vec<u8> = (0..TOTAL).map(|i| (i * 7 + i / 4093) as u8).collect();
+    let mut reactor = Reactor::new().unwrap();
+    let id = reactor.spawn(&streaming("cat", &[])).unwrap();
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    let (mut sent, mut refused) = (0, 0);
+    while sent < TOTAL {
+        let end = (sent + 300_000).min(TOTAL);
+        match reactor.write_stdin(id, &data[sent..end]) {
+            Ok(n) => {
+                assert!(n > 0 && n <= end - sent);
+                sent += n;
+            }
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Full: nothing was taken, and room is announced.
+                refused += 1;
+                let before = seen.ready;
+                while seen.ready == before {
+                    poll(&mut reactor, &mut seen, deadline);
+                }
+            }
+            Err(e) => panic!("write_stdin: {e}"),
+        }
+        // cat's output must be read, or it blocks and stops reading too.
+        reactor
+            .poll(Some(Duration::ZERO), |_, ev| {
+                if let Event::Data { bytes, .. } = ev {
+                    seen.out.extend_from_slice(bytes);
+                }
+            })
+            .unwrap();
+    }
+    reactor.close_stdin(id).unwrap();
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert_eq!(seen.out.len(), TOTAL);
+    assert!(seen.out == data, "echo differs");
+    assert_eq!(seen.closed, [(0, true)]);
+    assert!(seen.exit.unwrap().success());
+    assert!(refused == 0 || seen.ready > 0);
+    assert!(matches!(
+        reactor.write_stdin(id, b"x"),
+        Err(Error::UnknownChild)
+    ));
+}
+
+#[test]
+fn lines_of_a_child_fed_over_time_come_back_one_by_one() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg("-s").stdin(Input::Stream).timeout(WATCHDOG);
+    let id = reactor.spawn(&cmd).unwrap();
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    for i in 0..5 {
+        let script = format!("echo line {i}\n");
+        assert_eq!(
+            reactor.write_stdin(id, script.as_bytes()).unwrap(),
+            script.len()
+        );
+        while seen.lines.len() <= i {
+            poll(&mut reactor, &mut seen, deadline);
+        }
+        assert_eq!(seen.lines[i], format!("line {i}").into_bytes());
+    }
+    reactor.write_stdin(id, b"exit 3\n").unwrap();
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert_eq!(seen.exit.unwrap().code(), Some(3));
+}
+
+#[test]
+fn a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe() {
+    let mut reactor = Reactor::new().unwrap();
+    // Reads nothing: the pipe fills, then the queue.
+    let id = reactor.spawn(&streaming("sleep", &["60"])).unwrap();
+    let chunk = vec![b'z'; 256 * 1024];
+    let mut queued = 0;
+    loop {
+        match reactor.write_stdin(id, &chunk) {
+            Ok(n) => queued += n,
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("write_stdin: {e}"),
+        }
+        assert!(queued < 64 * 1024 * 1024, "the queue never filled");
+    }
+    reactor.kill(id).unwrap();
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert_eq!(seen.exit.unwrap().signal(), Some(Signal::KILL));
+    assert_eq!(seen.closed.len(), 1);
+    let (unwritten, before_exit) = seen.closed[0];
+    assert!(before_exit);
+    assert!(unwritten >= 512 * 1024, "only {unwritten} reported dropped");
+    assert!(matches!(
+        reactor.write_stdin(id, b"x"),
+        Err(Error::UnknownChild)
+    ));
+}
+
+#[test]
+fn head_fed_more_than_it_reads_ends_the_stream_and_nothing_hangs() {
+    let mut reactor = Reactor::new().unwrap();
+    let id = reactor.spawn(&streaming("head", &["-c", "10"])).unwrap();
+    let chunk = vec![b'y'; 64 * 1024];
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    // Written until the stream breaks: refused while full, then broken.
+    loop {
+        let r = reactor.write_stdin(id, &chunk);
+        if is_kind(&r, io::ErrorKind::BrokenPipe) {
+            break;
+        }
+        if r.is_err() {
+            assert!(
+                is_kind(&r, io::ErrorKind::WouldBlock) || matches!(r, Err(Error::UnknownChild)),
+                "{r:?}"
+            );
+            if matches!(r, Err(Error::UnknownChild)) {
+                break;
+            }
+            poll(&mut reactor, &mut seen, deadline);
+        }
+    }
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert_eq!(seen.out, b"yyyyyyyyyy");
+    assert_eq!(seen.closed.len(), 1, "{seen:?}");
+}
+
+#[test]
+fn stdin_calls_on_a_child_without_a_stream_are_typed_errors() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut cmd = Command::new("cat");
+    cmd.stdin_bytes(&b"fixed"[..]).timeout(WATCHDOG);
+    let id = reactor.spawn(&cmd).unwrap();
+    assert!(matches!(reactor.write_stdin(id, b"x"), Err(Error::NoStdin)));
+    assert!(matches!(reactor.close_stdin(id), Err(Error::NoStdin)));
+    let s = reactor.spawn(&streaming("cat", &[])).unwrap();
+    assert_eq!(reactor.write_stdin(s, b"").unwrap(), 0);
+    reactor.close_stdin(s).unwrap();
+    reactor.close_stdin(s).unwrap();
+    assert!(is_kind(
+        &reactor.write_stdin(s, b"x"),
+        io::ErrorKind::BrokenPipe
+    ));
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    while !reactor.is_empty() {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert!(matches!(
+        reactor.write_stdin(s, b"x"),
+        Err(Error::UnknownChild)
+    ));
+    assert!(matches!(reactor.close_stdin(s), Err(Error::UnknownChild)));
+    let _: ChildId = id;
+}
+
+/// Runs `body` on its own thread and fails the test if it is still blocked
+/// after the watchdog.
+fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
+        }
+    }
+}
+
+#[test]
+fn process_stdin_copied_into_wc_counts_every_byte() {
+    with_watchdog(|| {
+        const TOTAL: usize = 5 * 1024 * 1024 + 7;
+        let p = Process::builder()
+            .command(["wc", "-c"])
+            .stdin_stream()
+            .timeout(WATCHDOG)
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        assert!(matches!(p.stdin(), Err(Error::NoStdin)), "a second writer");
+        let copied = io::copy(&mut io::repeat(b'q').take(TOTAL as u64), &mut stdin).unwrap();
+        assert_eq!(copied, TOTAL as u64);
+        drop(stdin);
+        let mut out = String::new();
+        p.stdout().unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out.trim(), TOTAL.to_string());
+        assert!(p.wait().unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn process_stdin_to_a_child_that_stops_reading_gets_broken_pipe() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["head", "-c", "10"])
+            .stdin_stream()
+            .timeout(WATCHDOG)
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        let err: io::Result<()> = stdin.write_all(&vec![b'h'; 1024 * 1024]).and_then(|()| {
+            // All of it may fit in pipe and queue before head exits: the
+            // stream breaks for the next write, at the latest.
+            loop {
+                stdin.write_all(b"more")?;
+            }
+        });
+        assert_eq!(err.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        let mut out = Vec::new();
+        p.stdout().unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hhhhhhhhhh");
+        assert!(p.wait().unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn process_bash_s_fed_commands_over_time() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["bash", "-s"])
+            .stdin_stream()
+            .timeout(WATCHDOG)
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        let mut out = p.stdout().unwrap();
+        for i in 0..3 {
+            writeln!(stdin, "echo step {i}").unwrap();
+            let line = out.next_line_blocking().unwrap();
+            assert_eq!(line.to_string_lossy(), format!("step {i}"));
+        }
+        drop(stdin);
+        assert!(out.next_line_blocking().is_none());
+        assert!(p.wait().unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn process_stdin_errors_are_typed_and_close_ends_a_blocked_writer() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["cat"]).build().unwrap();
+        assert!(matches!(p.stdin(), Err(Error::NotStarted)));
+        p.start().unwrap();
+        assert!(matches!(p.stdin(), Err(Error::NoStdin)));
+        p.close().unwrap();
+
+        // Reads nothing, so a writer fills pipe and queue and blocks; a
+        // close from another thread ends it.
+        let p = std::sync::Arc::new(
+            Process::builder()
+                .command(["sleep", "60"])
+                .stdin_stream()
+                .build()
+                .unwrap(),
+        );
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(&vec![0; 64 * 1024 * 1024]));
+        // Let the writer fill what it can; the close must end it anyway.
+        // Not needed for the check, only to let the writer fill and block
+        // first most of the time: the close must end it either way.
+        std::thread::sleep(Duration::from_millis(100));
+        p.close().unwrap();
+        let err = writer.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn a_full_queue_refuses_then_announces_room_once_the_child_reads_again() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut cmd = streaming("cat", &[]);
+    cmd.stdout(Output::Null);
+    let id = reactor.spawn(&cmd).unwrap();
+    // A stopped child reads nothing: pipe and queue fill for sure.
+    reactor.signal(id, Signal::STOP).unwrap();
+    let chunk = vec![b's'; 256 * 1024];
+    let mut taken = 0;
+    let refused = loop {
+        match reactor.write_stdin(id, &chunk) {
+            Ok(n) => taken += n,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(&refused, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock));
+    // Pipe (grown to at most 1 MiB) plus the 1 MiB queue.
+    assert!(
+        (1024 * 1024..=2 * 1024 * 1024 + 256 * 1024).contains(&taken),
+        "{taken}"
+    );
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    reactor.signal(id, Signal::CONT).unwrap();
+    while seen.ready == 0 {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert!(reactor.write_stdin(id, &chunk).unwrap() > 0);
+    reactor.close_stdin(id).unwrap();
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    assert_eq!(seen.ready, 1);
+    assert_eq!(seen.closed, [(0, true)]);
+    assert!(seen.exit.unwrap().success());
+}
