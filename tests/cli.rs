@@ -565,7 +565,6 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
     let cases: &[&[&str]] = &[
         &["run", "--timeout", "3x", "--", "true"],
         &["run", "--bogus", "--", "true"],
-        &["run", "--", "procrun-test-no-such-program"],
         &["run", "--script", "/nonexistent/procrun-test.sh"],
         &["run", "--env", "NOEQUALS", "--", "true"],
         &["run", "--env", "A=1", "--env", "A=2", "--", "true"],
@@ -583,8 +582,6 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
         assert_eq!(f.err.lines().count(), 1, "{args:?}: {:?}", f.err);
         assert!(f.err.starts_with("procrun: "), "{args:?}: {:?}", f.err);
     }
-    let f = procrun(&["run", "--", "procrun-test-no-such-program"]);
-    assert!(f.err.contains("program not found"), "{}", f.err);
 }
 
 #[test]
@@ -1066,6 +1063,128 @@ fn run_help_names_both_restart_policies() {
         "'on-error'",
         "--restart-on-error",
     ] {
+        assert!(f.out.contains(want), "{want}: {}", f.out);
+    }
+}
+
+/// The pid in the first `started (pid N)` note.
+fn started_pid(err: &str) -> u32 {
+    let rest = err
+        .split_once("started (pid ")
+        .unwrap_or_else(|| panic!("no start in {err:?}"))
+        .1;
+    rest[..rest.find(')').unwrap()].parse().unwrap()
+}
+
+/// One line on stderr, nothing on stdout, the given status.
+fn assert_one_line_failure(f: &Finished, status: i32, what: &str) {
+    assert_eq!(f.code(), status, "{what}: {f:?}");
+    assert_eq!(f.out, "", "{what}");
+    assert_eq!(f.err.lines().count(), 1, "{what}: {:?}", f.err);
+    assert!(f.err.starts_with("procrun: "), "{what}: {:?}", f.err);
+}
+
+#[test]
+fn program_not_found_exits_127_as_timeout_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    for program in ["procrun-test-no-such-program", missing.to_str().unwrap()] {
+        let f = procrun(&["run", "--", program]);
+        assert_one_line_failure(&f, 127, program);
+        assert!(f.err.contains("program not found"), "{}", f.err);
+    }
+}
+
+#[test]
+fn program_that_cannot_execute_exits_126_as_timeout_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_permission = dir.path().join("no-permission");
+    std::fs::write(&no_permission, "echo should-not-run\n").unwrap();
+    std::fs::set_permissions(
+        &no_permission,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let not_a_program = dir.path().join("not-a-program");
+    std::fs::write(&not_a_program, b"\x7fELF but not really").unwrap();
+    std::fs::set_permissions(
+        &not_a_program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for (path, reason) in [
+        (no_permission.as_path(), "Permission denied"),
+        (not_a_program.as_path(), "Exec format error"),
+        (dir.path(), "Permission denied"),
+    ] {
+        let f = procrun(&["run", "--", path.to_str().unwrap()]);
+        assert_one_line_failure(&f, 126, reason);
+        assert!(f.err.contains(reason), "{}", f.err);
+    }
+}
+
+#[test]
+fn timeout_ended_by_sigkill_after_the_grace_exits_137() {
+    // An ignored SIGTERM survives exec: sleep ignores it too.
+    let f = procrun(&[
+        "run",
+        "--timeout",
+        "200ms",
+        "--grace",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec sleep 100",
+    ]);
+    assert_eq!(f.code(), 137, "{f:?}");
+    assert!(f.err.contains("timed out, killed by SIGKILL"), "{}", f.err);
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn timeout_ended_by_the_stop_signal_exits_124_whatever_the_child_says() {
+    // The child catches SIGTERM and exits 0: still a timeout, as `timeout`.
+    let f = procrun(&[
+        "run",
+        "--timeout",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(f.code(), 124, "{f:?}");
+    assert!(f.err.contains("timed out, exited with code 0"), "{}", f.err);
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn preserve_status_exits_with_the_childs_own_status_after_a_timeout() {
+    for (script, want) in [
+        ("exec sleep 100", 128 + 15),
+        ("trap 'exit 5' TERM; while :; do sleep 0.05; done", 5),
+    ] {
+        let f = procrun(&[
+            "run",
+            "--preserve-status",
+            "--timeout",
+            "200ms",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(f.code(), want, "{script}: {f:?}");
+        assert!(f.err.contains("timed out"), "{}", f.err);
+        wait_group_gone(started_pid(&f.err));
+    }
+}
+
+#[test]
+fn run_help_documents_the_exit_statuses() {
+    let f = procrun(&["run", "--help"]);
+    for want in ["124", "126", "127", "137", "--preserve-status"] {
         assert!(f.out.contains(want), "{want}: {}", f.out);
     }
 }

@@ -32,6 +32,8 @@ Usage:
 Options:
   --timeout DURATION        stop each process after this long, restarts included
                             (0: no timeout); exit status 124
+  --preserve-status         after a timeout, exit with the process's own status
+                            rather than 124 or 137
   --grace DURATION          time between SIGTERM and SIGKILL on a stop [default: 3s]
   --restart WHEN            restart a process: 'on-error' when it fails (non-zero
                             exit, or killed), 'always' whenever it ends; never
@@ -70,13 +72,16 @@ sends SIGKILL at once. This holds when nothing reads procrun's stdout: output
 stdout does not take is then dropped (and counted on stderr) once it has taken
 nothing for the grace, or at the second signal.
 
-Exit status: the process's exit code; 128+N if signal N killed it; 124 if it
-timed out. With several processes, the first non-zero of those, in the order
-they ended (0 if none). 128+N when procrun itself was stopped by signal N
-(130 for Ctrl-C, 143 for SIGTERM); 141 when procrun's stdout was closed;
-2 for bad usage (unknown option, bad duration, program not found or not
-executable, script unreadable); 1 when procrun itself failed (such as the
-process limit reached at a start).
+Exit status (as coreutils 'timeout'): the process's exit code; 128+N if
+signal N killed it; 124 if it timed out and the stop signal ended it, 137 if
+it timed out and SIGKILL ended it (see --preserve-status); 127 if the
+program was not found, 126 if it cannot be executed (no permission, not a
+program, a directory). With several processes, the first non-zero of those,
+in the order they ended (0 if none). 128+N when procrun itself was stopped
+by signal N (130 for Ctrl-C, 143 for SIGTERM); 141 when procrun's stdout was
+closed; 2 for bad usage of procrun (unknown option, bad duration, bad
+--env, --cwd not found, script unreadable); 1 when procrun itself failed
+(such as the process limit reached at a start).
 ";
 
 pub const PS_USAGE: &str = "\
@@ -143,6 +148,7 @@ pub struct RunArgs {
     pub output: Option<PathBuf>,
     pub timestamps: bool,
     pub quiet: bool,
+    pub preserve_status: bool,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -274,6 +280,7 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
         output: None,
         timestamps: false,
         quiet: false,
+        preserve_status: false,
     };
     let mut program: Option<Vec<OsString>> = None;
     let mut script: Option<PathBuf> = None;
@@ -349,6 +356,10 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
             "--timestamps" => {
                 o.no_value(&flag, inline)?;
                 a.timestamps = true;
+            }
+            "--preserve-status" => {
+                o.no_value(&flag, inline)?;
+                a.preserve_status = true;
             }
             "--quiet" | "-q" => {
                 o.no_value(&flag, inline)?;
