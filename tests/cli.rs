@@ -1188,3 +1188,71 @@ fn run_help_documents_the_exit_statuses() {
         assert!(f.out.contains(want), "{want}: {}", f.out);
     }
 }
+
+#[test]
+fn signal_option_names_the_stop_signal_of_a_timeout() {
+    for (sig, name, status) in [
+        ("INT", "SIGINT", 124),
+        ("SIGHUP", "SIGHUP", 124),
+        ("9", "SIGKILL", 137),
+    ] {
+        let f = procrun(&["run", "-t", "200ms", "-s", sig, "--", "sleep", "100"]);
+        assert_eq!(f.code(), status, "{sig}: {f:?}");
+        assert!(
+            f.err.contains(&format!("timed out, killed by {name}")),
+            "{sig}: {}",
+            f.err
+        );
+        wait_group_gone(started_pid(&f.err));
+    }
+    let f = procrun(&["run", "--signal", "NOPE", "--", "true"]);
+    assert_one_line_failure(&f, 2, "unknown signal");
+    assert!(f.err.contains("unknown signal"), "{}", f.err);
+}
+
+#[test]
+fn kill_after_is_the_grace_before_sigkill() {
+    let start = Instant::now();
+    let f = procrun(&[
+        "run",
+        "--timeout=200ms",
+        "-k300ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec sleep 100",
+    ]);
+    assert_eq!(f.code(), 137, "{f:?}");
+    assert!(start.elapsed() >= Duration::from_millis(500), "{f:?}");
+    assert!(start.elapsed() < Duration::from_secs(30), "{f:?}");
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn compound_durations_are_accepted() {
+    let f = procrun(&["run", "--timeout", "0m0.2s", "--", "sleep", "100"]);
+    assert_eq!(f.code(), 124, "{f:?}");
+    wait_group_gone(started_pid(&f.err));
+    let f = procrun(&["run", "--timeout", "1m30", "--", "true"]);
+    assert_one_line_failure(&f, 2, "1m30");
+}
+
+#[test]
+fn a_mistyped_flag_gets_a_suggestion() {
+    for (typo, near) in [
+        ("--timout", "--timeout"),
+        ("-timeout", "--timeout"),
+        ("--kill-afer", "--kill-after"),
+    ] {
+        let f = procrun(&["run", typo, "1s", "--", "true"]);
+        assert_one_line_failure(&f, 2, typo);
+        assert!(
+            f.err.contains(&format!("did you mean {near}?")),
+            "{typo}: {}",
+            f.err
+        );
+    }
+    let f = procrun(&["run", "--frobnicate", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--frobnicate");
+    assert!(!f.err.contains("did you mean"), "{}", f.err);
+}

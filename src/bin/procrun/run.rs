@@ -109,6 +109,9 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         if let Some(t) = a.timeout {
             c.timeout(t);
         }
+        if let Some(sig) = a.stop_signal {
+            c.stop_signal(sig);
+        }
         if let Some(when) = a.restart {
             let policy = match when {
                 RestartWhen::OnError => Restart::on_error(),
