@@ -442,7 +442,7 @@ fn output_is_plain_when_not_a_terminal() {
 }
 
 #[test]
-fn output_file_gets_both_streams_and_nothing_is_printed() {
+fn output_file_gets_both_streams_with_prefixes_and_nothing_is_printed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.log");
     let f = procrun(&[
@@ -456,7 +456,12 @@ fn output_file_gets_both_streams_and_nothing_is_printed() {
     ]);
     assert_eq!(f.code(), 0);
     assert_eq!(f.out, "");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "out\nerr\n");
+    // Two pipes: the order of the two lines is the reader's, not the child's.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["sh ! err", "sh | out"], "{text:?}");
+    assert!(f.err.contains("sh * exited with code 0"), "{}", f.err);
 }
 
 #[test]
@@ -1255,4 +1260,168 @@ fn a_mistyped_flag_gets_a_suggestion() {
     let f = procrun(&["run", "--frobnicate", "--", "true"]);
     assert_one_line_failure(&f, 2, "--frobnicate");
     assert!(!f.err.contains("did you mean"), "{}", f.err);
+}
+
+/// procrun run with `input` on its stdin (a pipe, closed after it).
+fn procrun_with_stdin(args: &[&str], input: &str) -> Finished {
+    let mut cmd = procrun_cmd(args);
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn procrun");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    // A thread, so that a child that never reads cannot block the test.
+    thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: procrun did not exit");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    Finished {
+        status,
+        out: out.join().unwrap(),
+        err: err.join().unwrap(),
+        since_signal: None,
+    }
+}
+
+#[test]
+fn stdin_is_null_unless_inherited() {
+    let f = procrun_with_stdin(&["run", "--", "cat"], "hi\n");
+    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    let f = procrun_with_stdin(&["run", "--stdin", "null", "--", "cat"], "hi\n");
+    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    let f = procrun_with_stdin(&["run", "--stdin", "inherit", "--", "cat"], "hi\nthere\n");
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert_eq!(f.out, "cat | hi\ncat | there\n");
+    let help = procrun(&["run", "--help"]);
+    assert!(help.out.contains("--stdin WHEN"), "{}", help.out);
+    assert!(help.out.contains("[default: null]"), "{}", help.out);
+    let f = procrun(&["run", "--stdin", "tty", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--stdin tty");
+}
+
+#[test]
+fn quiet_with_an_output_file_still_writes_the_lines_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.log");
+    let f = procrun(&[
+        "run",
+        "-q",
+        "--output",
+        file.to_str().unwrap(),
+        "--",
+        "echo",
+        "kept",
+    ]);
+    assert_eq!((f.code(), f.out.as_str(), f.err.as_str()), (0, "", ""));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "echo | kept\n");
+}
+
+#[test]
+fn timestamps_wall_prefix_lines_and_notes_with_utc_time() {
+    let minute = || {
+        let out = Command::new("date")
+            .args(["-u", "+%Y-%m-%dT%H:%M"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let before = minute();
+    let f = procrun(&["run", "--timestamps=wall", "--", "echo", "hi"]);
+    let after = minute();
+    assert_eq!(f.code(), 0, "{f:?}");
+    let (stamp, rest) = f.out.split_once(' ').unwrap();
+    assert_eq!(rest, "echo | hi\n");
+    // 2024-05-01T09:30:00.250Z
+    assert_eq!(stamp.len(), 24, "{stamp}");
+    assert!(stamp.ends_with('Z') && &stamp[19..20] == ".", "{stamp}");
+    assert!(
+        stamp[..16] == before || stamp[..16] == after,
+        "{stamp} not {before} or {after}"
+    );
+    for note in f.err.lines() {
+        assert_eq!(note.split_once(' ').unwrap().0.len(), 24, "{note}");
+    }
+    let f = procrun(&["run", "--timestamps=elapsed", "--", "echo", "hi"]);
+    assert!(f.out.trim_start().starts_with("0."), "{}", f.out);
+    let f = procrun(&["run", "--timestamps=local", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--timestamps=local");
+}
+
+#[test]
+fn color_always_and_never_whatever_the_stream() {
+    let f = procrun(&[
+        "run",
+        "--color",
+        "always",
+        "--",
+        "sh",
+        "-c",
+        "echo o; echo e >&2",
+    ]);
+    assert!(f.out.contains("\x1b[36msh |\x1b[0m o"), "{:?}", f.out);
+    assert!(f.err.contains("\x1b[36msh *"), "{:?}", f.err);
+    let f = procrun(&["run", "--color=never", "--", "echo", "x"]);
+    assert_eq!(f.out, "echo | x\n");
+    let f = procrun(&["run", "--color", "sometimes", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--color sometimes");
+}
+
+#[test]
+fn color_auto_on_a_terminal_unless_term_is_dumb_or_no_color_is_set() {
+    // `script` gives procrun a terminal for its stdout and stderr.
+    let has_script = Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_script {
+        eprintln!("skipped: no script (util-linux) to give procrun a terminal");
+        return;
+    }
+    let on_tty = |args: &str, env: &[(&str, &str)]| -> String {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &format!("{BIN} run {args} -- echo hi"), "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_tty("", &[]);
+    assert!(coloured.contains("echo |\x1b[0m hi"), "{coloured:?}");
+    for (args, env, why) in [
+        ("", &[("TERM", "dumb")][..], "TERM=dumb"),
+        ("", &[("NO_COLOR", "1")][..], "NO_COLOR=1"),
+        ("--color never", &[][..], "--color never"),
+    ] {
+        let plain = on_tty(args, env);
+        assert!(plain.contains("echo | hi"), "{why}: {plain:?}");
+        assert!(!plain.contains('\x1b'), "{why}: {plain:?}");
+    }
 }

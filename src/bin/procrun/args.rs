@@ -60,9 +60,17 @@ Options:
   -e, --env KEY=VALUE       set an environment variable (repeatable)
   -C, --cwd DIR             working directory of the processes
   --max-line BYTES          print longer lines in pieces of BYTES [default: 65536]
-  --output FILE             append stdout and stderr of every process to FILE
-                            instead of printing them
-  --timestamps              prefix each line with the seconds since procrun started
+  --stdin WHEN              'null': every process reads /dev/null, so
+                            'echo hi | procrun run -- cat' prints nothing;
+                            'inherit': they share procrun's stdin [default: null]
+  --output FILE             append the lines ('NAME | line', 'NAME ! line') to
+                            FILE instead of printing them; notes stay on stderr
+  --timestamps[=WHEN]       prefix each line and note with a time: 'elapsed' (the
+                            default), seconds since procrun started; 'wall', the
+                            time of day in UTC (RFC 3339: 2024-05-01T09:30:00.250Z)
+  --color WHEN              colour the prefixes: 'auto' when the stream is a
+                            terminal, TERM is not 'dumb' and NO_COLOR is unset or
+                            empty; 'always'; 'never' [default: auto]
   -q, --quiet               print neither output nor start/exit notes
   -h, --help                print this help
 
@@ -73,7 +81,7 @@ Durations: a number with a unit (ns, us, ms, s, m, h, d), several added up
 Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 (stderr), on procrun's stdout; start, exit and restart notes as 'NAME * ...' on
 stderr. NAME is the program's file name, the script's, or the --name given.
-Prefixes are coloured when the stream is a terminal and NO_COLOR is unset.
+Prefixes are coloured as --color says.
 
 Ctrl-C, SIGTERM or SIGHUP stops every process (the stop signal to its process
 group, SIGKILL after the grace) and procrun exits once all are gone; a second one
@@ -139,6 +147,24 @@ pub enum RestartWhen {
     Always,
 }
 
+/// What `--timestamps` puts before each line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestamps {
+    /// Seconds since procrun started.
+    Elapsed,
+    /// The time of day, RFC 3339 in UTC.
+    Wall,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    /// On a terminal, unless `TERM=dumb` or `NO_COLOR` says otherwise.
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug)]
 pub struct RunArgs {
     pub what: What,
@@ -157,7 +183,10 @@ pub struct RunArgs {
     pub cwd: Option<PathBuf>,
     pub max_line: Option<usize>,
     pub output: Option<PathBuf>,
-    pub timestamps: bool,
+    pub timestamps: Option<Timestamps>,
+    pub color: ColorWhen,
+    /// `--stdin inherit`: the children share procrun's stdin.
+    pub stdin_inherit: bool,
     pub quiet: bool,
     pub preserve_status: bool,
 }
@@ -343,6 +372,8 @@ const RUN_FLAGS: &[&str] = &[
     "--max-line",
     "--output",
     "--timestamps",
+    "--color",
+    "--stdin",
     "--quiet",
     "--script",
     "--name",
@@ -374,7 +405,9 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
         cwd: None,
         max_line: None,
         output: None,
-        timestamps: false,
+        timestamps: None,
+        color: ColorWhen::Auto,
+        stdin_inherit: false,
         quiet: false,
         preserve_status: false,
     };
@@ -450,9 +483,39 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
                 a.max_line = Some(n);
             }
             "--output" => a.output = Some(o.value(&flag, inline)?.into()),
+            // The value only inline: `--timestamps wall` would be ambiguous
+            // with a program called `wall`.
             "--timestamps" => {
-                o.no_value(&flag, inline)?;
-                a.timestamps = true;
+                a.timestamps = Some(match inline.as_ref().map(|v| v.to_str()) {
+                    None | Some(Some("elapsed")) => Timestamps::Elapsed,
+                    Some(Some("wall")) => Timestamps::Wall,
+                    Some(v) => {
+                        return Err(format!(
+                            "run: --timestamps={}: use --timestamps, --timestamps=elapsed \
+                             or --timestamps=wall",
+                            v.unwrap_or("?")
+                        ))
+                    }
+                });
+            }
+            "--color" | "--colour" => {
+                a.color = match o.str_value(&flag, inline)?.as_str() {
+                    "auto" => ColorWhen::Auto,
+                    "always" => ColorWhen::Always,
+                    "never" => ColorWhen::Never,
+                    v => {
+                        return Err(format!(
+                            "run: --color '{v}': use 'auto', 'always' or 'never'"
+                        ))
+                    }
+                };
+            }
+            "--stdin" => {
+                a.stdin_inherit = match o.str_value(&flag, inline)?.as_str() {
+                    "inherit" => true,
+                    "null" => false,
+                    v => return Err(format!("run: --stdin '{v}': use 'inherit' or 'null'")),
+                };
             }
             "--preserve-status" => {
                 o.no_value(&flag, inline)?;

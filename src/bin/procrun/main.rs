@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod args;
+mod clock;
 mod duration;
 mod print;
 mod ps;

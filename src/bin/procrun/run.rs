@@ -7,13 +7,14 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart, Signal};
+use procrun::{
+    ChildId, Command, Control, Error, Event, Exit, Input, Output, Reactor, Restart, Signal,
+};
 
 use crate::args::{RestartWhen, RunArgs, What, BACKOFF_CAP};
-use crate::print::{Ending, Human, Printer};
+use crate::print::{self, Ending, Human, Printer};
 use crate::{describe, signals, Failure};
 
 /// As coreutils `timeout` reports a command it had to stop.
@@ -36,7 +37,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot take signals: {e}")))?;
     let names: Vec<&str> = specs.iter().map(|(n, _)| n.as_str()).collect();
     let mut state = State {
-        printer: Printer::new(&names, args.timestamps, args.quiet),
+        printer: Printer::new(&names, print_options(&args)?),
         children: Vec::with_capacity(specs.len()),
         index: HashMap::with_capacity(specs.len()),
         restart_limit: args.restart_limit,
@@ -94,10 +95,6 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             })
             .collect(),
     };
-    let output = match &a.output {
-        Some(path) => Some(Arc::new(open_output(path)?)),
-        None => None,
-    };
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
         if let Some(parent) = &a.cgroup {
@@ -129,10 +126,10 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         if let Some(n) = a.max_line {
             c.max_line(n);
         }
-        if let Some(f) = &output {
-            c.stdout(Output::File(f.clone()))
-                .stderr(Output::File(f.clone()));
-        } else if a.quiet {
+        if a.stdin_inherit {
+            c.stdin(Input::Inherit);
+        }
+        if a.quiet && a.output.is_none() {
             // Nothing will be printed: do not read it at all.
             c.stdout(Output::Null).stderr(Output::Null);
         }
@@ -158,6 +155,18 @@ fn readable_script(path: &Path) -> Result<PathBuf, String> {
     // open cannot block.
     File::open(&abs).map_err(|e| e.to_string())?;
     Ok(abs)
+}
+
+fn print_options(a: &RunArgs) -> Result<print::Options, Failure> {
+    Ok(print::Options {
+        timestamps: a.timestamps,
+        color: a.color,
+        quiet: a.quiet,
+        output: match &a.output {
+            Some(path) => Some((open_output(path)?, path.display().to_string())),
+            None => None,
+        },
+    })
 }
 
 /// Appended to, so that several children (and restarts) never overwrite
@@ -403,8 +412,10 @@ impl Supervisor {
             while let Ok(sig) = self.signals.try_recv() {
                 self.on_signal(sig);
             }
-            if self.state.printer.broken() && self.shutdown.is_none() {
-                self.stop_all(BROKEN_PIPE, "stdout was closed");
+            if self.shutdown.is_none() {
+                if let Some(why) = self.state.printer.broken() {
+                    self.stop_all(BROKEN_PIPE, &why);
+                }
             }
             if self.state.printer.caught_up() {
                 self.resume_all();
