@@ -1425,3 +1425,158 @@ fn color_auto_on_a_terminal_unless_term_is_dumb_or_no_color_is_set() {
         assert!(!plain.contains('\x1b'), "{why}: {plain:?}");
     }
 }
+
+/// Two copies of sleep running under `name`, killed and reaped on drop.
+struct Sleepers(Vec<Child>);
+
+impl Sleepers {
+    fn start(dir: &Path, name: &str) -> Sleepers {
+        let exe = dir.join(name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        Sleepers(
+            (0..2)
+                .map(|_| Command::new(&exe).arg("100").spawn().unwrap())
+                .collect(),
+        )
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.0.iter().map(Child::id).collect();
+        pids.sort_unstable();
+        pids
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `ps --name NAME -o pid` once both sleepers have exec'd (until then
+/// their name is still the test's).
+fn wait_both_named(name: &str, want: &[u32]) -> Finished {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let f = procrun(&["ps", "--name", name, "-o", "pid"]);
+        if f.out.lines().count() == want.len() || Instant::now() > deadline {
+            return f;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ps_name_lists_every_match_and_o_pid_prints_pids_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("prm{}", std::process::id());
+    let sleepers = Sleepers::start(dir.path(), &name);
+    let want = sleepers.pids();
+    let f = wait_both_named(&name, &want);
+    assert_eq!(f.code(), 0, "{f:?}");
+    let pids: Vec<u32> = f.out.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(pids, want, "{}", f.out);
+    let table = procrun(&["ps", "--name", &name]);
+    let rows: Vec<(u32, String)> = table
+        .out
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[0].parse().unwrap(), cols[2].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        want.iter().map(|&p| (p, name.clone())).collect::<Vec<_>>()
+    );
+    let short = procrun(&["ps", "--name", &name, "-opid"]);
+    assert_eq!(short.out, f.out);
+    drop(sleepers);
+    let gone = procrun(&["ps", "--name", &name, "-o", "pid"]);
+    assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
+}
+
+#[test]
+fn ps_json_is_an_array_of_objects_with_names_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A quote and a backslash, which JSON must escape.
+    let name = format!("p\"j\\{}", std::process::id() % 100_000);
+    let sleepers = Sleepers::start(dir.path(), &name);
+    let want = sleepers.pids();
+    wait_both_named(&name, &want);
+    let f = procrun(&["ps", "--name", &name, "--json"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut expected = String::from("[\n");
+    for (i, pid) in want.iter().enumerate() {
+        let sep = if i + 1 < want.len() { "," } else { "" };
+        expected.push_str(&format!(
+            "  {{\"pid\": {pid}, \"state\": \"sleep\", \"comm\": \"{escaped}\"}}{sep}\n"
+        ));
+    }
+    expected.push_str("]\n");
+    assert_eq!(f.out, expected);
+    let none = procrun(&["ps", "--name", "procrun-test-no-such-name", "--json"]);
+    assert_eq!((none.code(), none.out.as_str()), (1, "[]\n"));
+    // And a real JSON parser agrees, where there is one.
+    let check = format!(
+        "import json,sys; d=json.load(sys.stdin); \
+         assert [p['pid'] for p in d] == {want:?}, d; \
+         assert all(p['comm'] == sys.argv[1] for p in d), d"
+    );
+    let mut py = match Command::new("python3")
+        .args(["-c", &check, &name])
+        .stdin(Stdio::piped())
+        .spawn()
+    {
+        Ok(py) => py,
+        Err(e) => {
+            eprintln!("skipped (parsing with python3): {e}");
+            return;
+        }
+    };
+    {
+        use std::io::Write;
+        py.stdin
+            .take()
+            .unwrap()
+            .write_all(f.out.as_bytes())
+            .unwrap();
+    }
+    assert!(py.wait().unwrap().success(), "python3 rejects {:?}", f.out);
+    let all = procrun(&["ps", "--json"]);
+    let mut py = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys; assert len(json.load(sys.stdin)) > 0",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        py.stdin
+            .take()
+            .unwrap()
+            .write_all(all.out.as_bytes())
+            .unwrap();
+    }
+    assert!(py.wait().unwrap().success(), "python3 rejects ps --json");
+}
+
+#[test]
+fn ps_formats_exclude_each_other_and_counts() {
+    for args in [
+        &["ps", "-o", "pid", "--json"][..],
+        &["ps", "--count", "--json"],
+        &["ps", "--name", "x", "--exact", "-o", "pid"],
+        &["ps", "-o", "comm"],
+    ] {
+        let f = procrun(args);
+        assert_one_line_failure(&f, 2, &format!("{args:?}"));
+    }
+}

@@ -18,7 +18,7 @@ Usage:
   procrun run [OPTIONS] -- PROGRAM [ARGS...]
   procrun run [OPTIONS] --script FILE
   procrun run [OPTIONS] --name NAME=COMMAND [--name NAME=COMMAND...]
-  procrun ps [--state STATE] [--name NAME [--exact]] [--count]
+  procrun ps [--state STATE] [--name NAME [--exact]] [--count] [-o pid | --json]
   procrun --help | --version
 
 'procrun run --help' and 'procrun ps --help' list the options.
@@ -108,13 +108,18 @@ Usage:
   procrun ps                      count processes by state
   procrun ps --count              count processes
   procrun ps --state STATE        list processes in STATE
-  procrun ps --name NAME          the first process whose name contains NAME
-                                  (exit status 1 when there is none)
+  procrun ps --name NAME          every process whose name contains NAME
+                                  (exit status 1 when there is none, as pgrep)
   procrun ps --name NAME --exact  whether a process called NAME runs
                                   (exit status 0 if so, 1 if not)
 
 --state, --name and --count combine: list (or with --count, count) the
 processes in STATE whose name contains NAME.
+
+A listing (--state, --name, or all processes with -o or --json) prints:
+  (default)                       a table: PID, STATE, COMM under a header
+  -o pid, --output pid            the pids alone, one per line, for scripts
+  --json                          a JSON array of objects: pid, state, comm
 
 States: running (R), sleep (S), blocked (D), idle (I), stop (T),
 tracing-stop (t), zombie (Z), dead (X), parked (P).
@@ -197,6 +202,19 @@ pub struct PsArgs {
     pub name: Option<String>,
     pub exact: bool,
     pub count: bool,
+    pub format: PsFormat,
+}
+
+/// How `ps` prints a listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PsFormat {
+    /// PID, STATE, COMM under a header.
+    #[default]
+    Table,
+    /// `-o pid`: the pids alone, one per line, as `pgrep` prints them.
+    Pids,
+    /// `--json`: an array of objects.
+    Json,
 }
 
 /// The cap of `--backoff`: doubling a 5 s interval reaches it after four
@@ -380,7 +398,9 @@ const RUN_FLAGS: &[&str] = &[
 ];
 
 /// `ps`'s long flags.
-const PS_FLAGS: &[&str] = &["--help", "--state", "--name", "--exact", "--count"];
+const PS_FLAGS: &[&str] = &[
+    "--help", "--state", "--name", "--exact", "--count", "--output", "--json",
+];
 
 fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
     let mut o = Opts {
@@ -584,7 +604,7 @@ fn parse_ps(args: Vec<OsString>) -> Result<Cli, String> {
     let mut o = Opts {
         args: args.into_iter(),
         cmd: "ps",
-        short_values: "",
+        short_values: "o",
         known: PS_FLAGS,
     };
     let mut a = PsArgs::default();
@@ -613,13 +633,36 @@ fn parse_ps(args: Vec<OsString>) -> Result<Cli, String> {
                 o.no_value(&flag, inline)?;
                 a.count = true;
             }
+            "-o" | "--output" => {
+                let format = match o.str_value(&flag, inline)?.as_str() {
+                    "pid" => PsFormat::Pids,
+                    "table" => PsFormat::Table,
+                    v => return Err(format!("ps: {flag} '{v}': use 'pid' or 'table'")),
+                };
+                a.format = set_format(a.format, format)?;
+            }
+            "--json" => {
+                o.no_value(&flag, inline)?;
+                a.format = set_format(a.format, PsFormat::Json)?;
+            }
             _ => return Err(o.unknown(&flag)),
         }
     }
     if a.exact && (a.name.is_none() || a.state.is_some() || a.count) {
         return Err("ps: --exact goes with --name alone".into());
     }
+    if a.format != PsFormat::Table && (a.exact || a.count) {
+        return Err("ps: -o and --json go with a listing, not --count or --exact".into());
+    }
     Ok(Cli::Ps(a))
+}
+
+/// One way of printing only: `-o pid --json` is a mistake, not a choice.
+fn set_format(old: PsFormat, new: PsFormat) -> Result<PsFormat, String> {
+    if old != PsFormat::Table && old != new {
+        return Err("ps: give one of -o pid and --json".into());
+    }
+    Ok(new)
 }
 
 /// A state by its name (as `ps` prints it) or its `/proc/PID/stat` letter.
