@@ -15,6 +15,7 @@ mod ps;
 mod run;
 mod signals;
 mod sink;
+mod usage;
 
 use std::io::Write;
 use std::process::ExitCode;
