@@ -442,7 +442,7 @@ fn output_is_plain_when_not_a_terminal() {
 }
 
 #[test]
-fn output_file_gets_both_streams_and_nothing_is_printed() {
+fn output_file_gets_both_streams_with_prefixes_and_nothing_is_printed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.log");
     let f = procrun(&[
@@ -456,7 +456,12 @@ fn output_file_gets_both_streams_and_nothing_is_printed() {
     ]);
     assert_eq!(f.code(), 0);
     assert_eq!(f.out, "");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "out\nerr\n");
+    // Two pipes: the order of the two lines is the reader's, not the child's.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["sh ! err", "sh | out"], "{text:?}");
+    assert!(f.err.contains("sh * exited with code 0"), "{}", f.err);
 }
 
 #[test]
@@ -565,7 +570,6 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
     let cases: &[&[&str]] = &[
         &["run", "--timeout", "3x", "--", "true"],
         &["run", "--bogus", "--", "true"],
-        &["run", "--", "procrun-test-no-such-program"],
         &["run", "--script", "/nonexistent/procrun-test.sh"],
         &["run", "--env", "NOEQUALS", "--", "true"],
         &["run", "--env", "A=1", "--env", "A=2", "--", "true"],
@@ -583,8 +587,6 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
         assert_eq!(f.err.lines().count(), 1, "{args:?}: {:?}", f.err);
         assert!(f.err.starts_with("procrun: "), "{args:?}: {:?}", f.err);
     }
-    let f = procrun(&["run", "--", "procrun-test-no-such-program"]);
-    assert!(f.err.contains("program not found"), "{}", f.err);
 }
 
 #[test]
@@ -1067,5 +1069,514 @@ fn run_help_names_both_restart_policies() {
         "--restart-on-error",
     ] {
         assert!(f.out.contains(want), "{want}: {}", f.out);
+    }
+}
+
+/// The pid in the first `started (pid N)` note.
+fn started_pid(err: &str) -> u32 {
+    let rest = err
+        .split_once("started (pid ")
+        .unwrap_or_else(|| panic!("no start in {err:?}"))
+        .1;
+    rest[..rest.find(')').unwrap()].parse().unwrap()
+}
+
+/// One line on stderr, nothing on stdout, the given status.
+fn assert_one_line_failure(f: &Finished, status: i32, what: &str) {
+    assert_eq!(f.code(), status, "{what}: {f:?}");
+    assert_eq!(f.out, "", "{what}");
+    assert_eq!(f.err.lines().count(), 1, "{what}: {:?}", f.err);
+    assert!(f.err.starts_with("procrun: "), "{what}: {:?}", f.err);
+}
+
+#[test]
+fn program_not_found_exits_127_as_timeout_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    for program in ["procrun-test-no-such-program", missing.to_str().unwrap()] {
+        let f = procrun(&["run", "--", program]);
+        assert_one_line_failure(&f, 127, program);
+        assert!(f.err.contains("program not found"), "{}", f.err);
+    }
+}
+
+#[test]
+fn program_that_cannot_execute_exits_126_as_timeout_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_permission = dir.path().join("no-permission");
+    std::fs::write(&no_permission, "echo should-not-run\n").unwrap();
+    std::fs::set_permissions(
+        &no_permission,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let not_a_program = dir.path().join("not-a-program");
+    std::fs::write(&not_a_program, b"\x7fELF but not really").unwrap();
+    std::fs::set_permissions(
+        &not_a_program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for (path, reason) in [
+        (no_permission.as_path(), "Permission denied"),
+        (not_a_program.as_path(), "Exec format error"),
+        (dir.path(), "Permission denied"),
+    ] {
+        let f = procrun(&["run", "--", path.to_str().unwrap()]);
+        assert_one_line_failure(&f, 126, reason);
+        assert!(f.err.contains(reason), "{}", f.err);
+    }
+}
+
+#[test]
+fn timeout_ended_by_sigkill_after_the_grace_exits_137() {
+    // An ignored SIGTERM survives exec: sleep ignores it too.
+    let f = procrun(&[
+        "run",
+        "--timeout",
+        "200ms",
+        "--grace",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec sleep 100",
+    ]);
+    assert_eq!(f.code(), 137, "{f:?}");
+    assert!(f.err.contains("timed out, killed by SIGKILL"), "{}", f.err);
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn timeout_ended_by_the_stop_signal_exits_124_whatever_the_child_says() {
+    // The child catches SIGTERM and exits 0: still a timeout, as `timeout`.
+    let f = procrun(&[
+        "run",
+        "--timeout",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(f.code(), 124, "{f:?}");
+    assert!(f.err.contains("timed out, exited with code 0"), "{}", f.err);
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn preserve_status_exits_with_the_childs_own_status_after_a_timeout() {
+    for (script, want) in [
+        ("exec sleep 100", 128 + 15),
+        ("trap 'exit 5' TERM; while :; do sleep 0.05; done", 5),
+    ] {
+        let f = procrun(&[
+            "run",
+            "--preserve-status",
+            "--timeout",
+            "200ms",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(f.code(), want, "{script}: {f:?}");
+        assert!(f.err.contains("timed out"), "{}", f.err);
+        wait_group_gone(started_pid(&f.err));
+    }
+}
+
+#[test]
+fn run_help_documents_the_exit_statuses() {
+    let f = procrun(&["run", "--help"]);
+    for want in ["124", "126", "127", "137", "--preserve-status"] {
+        assert!(f.out.contains(want), "{want}: {}", f.out);
+    }
+}
+
+#[test]
+fn signal_option_names_the_stop_signal_of_a_timeout() {
+    for (sig, name, status) in [
+        ("INT", "SIGINT", 124),
+        ("SIGHUP", "SIGHUP", 124),
+        ("9", "SIGKILL", 137),
+    ] {
+        let f = procrun(&["run", "-t", "200ms", "-s", sig, "--", "sleep", "100"]);
+        assert_eq!(f.code(), status, "{sig}: {f:?}");
+        assert!(
+            f.err.contains(&format!("timed out, killed by {name}")),
+            "{sig}: {}",
+            f.err
+        );
+        wait_group_gone(started_pid(&f.err));
+    }
+    let f = procrun(&["run", "--signal", "NOPE", "--", "true"]);
+    assert_one_line_failure(&f, 2, "unknown signal");
+    assert!(f.err.contains("unknown signal"), "{}", f.err);
+}
+
+#[test]
+fn kill_after_is_the_grace_before_sigkill() {
+    let start = Instant::now();
+    let f = procrun(&[
+        "run",
+        "--timeout=200ms",
+        "-k300ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; exec sleep 100",
+    ]);
+    assert_eq!(f.code(), 137, "{f:?}");
+    assert!(start.elapsed() >= Duration::from_millis(500), "{f:?}");
+    assert!(start.elapsed() < Duration::from_secs(30), "{f:?}");
+    wait_group_gone(started_pid(&f.err));
+}
+
+#[test]
+fn compound_durations_are_accepted() {
+    let f = procrun(&["run", "--timeout", "0m0.2s", "--", "sleep", "100"]);
+    assert_eq!(f.code(), 124, "{f:?}");
+    wait_group_gone(started_pid(&f.err));
+    let f = procrun(&["run", "--timeout", "1m30", "--", "true"]);
+    assert_one_line_failure(&f, 2, "1m30");
+}
+
+#[test]
+fn a_mistyped_flag_gets_a_suggestion() {
+    for (typo, near) in [
+        ("--timout", "--timeout"),
+        ("-timeout", "--timeout"),
+        ("--kill-afer", "--kill-after"),
+    ] {
+        let f = procrun(&["run", typo, "1s", "--", "true"]);
+        assert_one_line_failure(&f, 2, typo);
+        assert!(
+            f.err.contains(&format!("did you mean {near}?")),
+            "{typo}: {}",
+            f.err
+        );
+    }
+    let f = procrun(&["run", "--frobnicate", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--frobnicate");
+    assert!(!f.err.contains("did you mean"), "{}", f.err);
+}
+
+/// procrun run with `input` on its stdin (a pipe, closed after it).
+fn procrun_with_stdin(args: &[&str], input: &str) -> Finished {
+    let mut cmd = procrun_cmd(args);
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn procrun");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    // A thread, so that a child that never reads cannot block the test.
+    thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: procrun did not exit");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    Finished {
+        status,
+        out: out.join().unwrap(),
+        err: err.join().unwrap(),
+        since_signal: None,
+    }
+}
+
+#[test]
+fn stdin_is_null_unless_inherited() {
+    let f = procrun_with_stdin(&["run", "--", "cat"], "hi\n");
+    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    let f = procrun_with_stdin(&["run", "--stdin", "null", "--", "cat"], "hi\n");
+    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    let f = procrun_with_stdin(&["run", "--stdin", "inherit", "--", "cat"], "hi\nthere\n");
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert_eq!(f.out, "cat | hi\ncat | there\n");
+    let help = procrun(&["run", "--help"]);
+    assert!(help.out.contains("--stdin WHEN"), "{}", help.out);
+    assert!(help.out.contains("[default: null]"), "{}", help.out);
+    let f = procrun(&["run", "--stdin", "tty", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--stdin tty");
+}
+
+#[test]
+fn quiet_with_an_output_file_still_writes_the_lines_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.log");
+    let f = procrun(&[
+        "run",
+        "-q",
+        "--output",
+        file.to_str().unwrap(),
+        "--",
+        "echo",
+        "kept",
+    ]);
+    assert_eq!((f.code(), f.out.as_str(), f.err.as_str()), (0, "", ""));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "echo | kept\n");
+}
+
+#[test]
+fn timestamps_wall_prefix_lines_and_notes_with_utc_time() {
+    let minute = || {
+        let out = Command::new("date")
+            .args(["-u", "+%Y-%m-%dT%H:%M"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let before = minute();
+    let f = procrun(&["run", "--timestamps=wall", "--", "echo", "hi"]);
+    let after = minute();
+    assert_eq!(f.code(), 0, "{f:?}");
+    let (stamp, rest) = f.out.split_once(' ').unwrap();
+    assert_eq!(rest, "echo | hi\n");
+    // 2024-05-01T09:30:00.250Z
+    assert_eq!(stamp.len(), 24, "{stamp}");
+    assert!(stamp.ends_with('Z') && &stamp[19..20] == ".", "{stamp}");
+    assert!(
+        stamp[..16] == before || stamp[..16] == after,
+        "{stamp} not {before} or {after}"
+    );
+    for note in f.err.lines() {
+        assert_eq!(note.split_once(' ').unwrap().0.len(), 24, "{note}");
+    }
+    let f = procrun(&["run", "--timestamps=elapsed", "--", "echo", "hi"]);
+    assert!(f.out.trim_start().starts_with("0."), "{}", f.out);
+    let f = procrun(&["run", "--timestamps=local", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--timestamps=local");
+}
+
+#[test]
+fn color_always_and_never_whatever_the_stream() {
+    let f = procrun(&[
+        "run",
+        "--color",
+        "always",
+        "--",
+        "sh",
+        "-c",
+        "echo o; echo e >&2",
+    ]);
+    assert!(f.out.contains("\x1b[36msh |\x1b[0m o"), "{:?}", f.out);
+    assert!(f.err.contains("\x1b[36msh *"), "{:?}", f.err);
+    let f = procrun(&["run", "--color=never", "--", "echo", "x"]);
+    assert_eq!(f.out, "echo | x\n");
+    let f = procrun(&["run", "--color", "sometimes", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--color sometimes");
+}
+
+#[test]
+fn color_auto_on_a_terminal_unless_term_is_dumb_or_no_color_is_set() {
+    // `script` gives procrun a terminal for its stdout and stderr.
+    let has_script = Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_script {
+        eprintln!("skipped: no script (util-linux) to give procrun a terminal");
+        return;
+    }
+    let on_tty = |args: &str, env: &[(&str, &str)]| -> String {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &format!("{BIN} run {args} -- echo hi"), "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_tty("", &[]);
+    assert!(coloured.contains("echo |\x1b[0m hi"), "{coloured:?}");
+    for (args, env, why) in [
+        ("", &[("TERM", "dumb")][..], "TERM=dumb"),
+        ("", &[("NO_COLOR", "1")][..], "NO_COLOR=1"),
+        ("--color never", &[][..], "--color never"),
+    ] {
+        let plain = on_tty(args, env);
+        assert!(plain.contains("echo | hi"), "{why}: {plain:?}");
+        assert!(!plain.contains('\x1b'), "{why}: {plain:?}");
+    }
+}
+
+/// Two copies of sleep running under `name`, killed and reaped on drop.
+struct Sleepers(Vec<Child>);
+
+impl Sleepers {
+    fn start(dir: &Path, name: &str) -> Sleepers {
+        let exe = dir.join(name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        Sleepers(
+            (0..2)
+                .map(|_| Command::new(&exe).arg("100").spawn().unwrap())
+                .collect(),
+        )
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.0.iter().map(Child::id).collect();
+        pids.sort_unstable();
+        pids
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `ps --name NAME -o pid` once both sleepers have exec'd (until then
+/// their name is still the test's).
+fn wait_both_named(name: &str, want: &[u32]) -> Finished {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let f = procrun(&["ps", "--name", name, "-o", "pid"]);
+        if f.out.lines().count() == want.len() || Instant::now() > deadline {
+            return f;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ps_name_lists_every_match_and_o_pid_prints_pids_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("prm{}", std::process::id());
+    let sleepers = Sleepers::start(dir.path(), &name);
+    let want = sleepers.pids();
+    let f = wait_both_named(&name, &want);
+    assert_eq!(f.code(), 0, "{f:?}");
+    let pids: Vec<u32> = f.out.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(pids, want, "{}", f.out);
+    let table = procrun(&["ps", "--name", &name]);
+    let rows: Vec<(u32, String)> = table
+        .out
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[0].parse().unwrap(), cols[2].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        want.iter().map(|&p| (p, name.clone())).collect::<Vec<_>>()
+    );
+    let short = procrun(&["ps", "--name", &name, "-opid"]);
+    assert_eq!(short.out, f.out);
+    drop(sleepers);
+    let gone = procrun(&["ps", "--name", &name, "-o", "pid"]);
+    assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
+}
+
+#[test]
+fn ps_json_is_an_array_of_objects_with_names_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A quote and a backslash, which JSON must escape.
+    let name = format!("p\"j\\{}", std::process::id() % 100_000);
+    let sleepers = Sleepers::start(dir.path(), &name);
+    let want = sleepers.pids();
+    wait_both_named(&name, &want);
+    let f = procrun(&["ps", "--name", &name, "--json"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut expected = String::from("[\n");
+    for (i, pid) in want.iter().enumerate() {
+        let sep = if i + 1 < want.len() { "," } else { "" };
+        expected.push_str(&format!(
+            "  {{\"pid\": {pid}, \"state\": \"sleep\", \"comm\": \"{escaped}\"}}{sep}\n"
+        ));
+    }
+    expected.push_str("]\n");
+    assert_eq!(f.out, expected);
+    let none = procrun(&["ps", "--name", "procrun-test-no-such-name", "--json"]);
+    assert_eq!((none.code(), none.out.as_str()), (1, "[]\n"));
+    // And a real JSON parser agrees, where there is one.
+    let check = format!(
+        "import json,sys; d=json.load(sys.stdin); \
+         assert [p['pid'] for p in d] == {want:?}, d; \
+         assert all(p['comm'] == sys.argv[1] for p in d), d"
+    );
+    let mut py = match Command::new("python3")
+        .args(["-c", &check, &name])
+        .stdin(Stdio::piped())
+        .spawn()
+    {
+        Ok(py) => py,
+        Err(e) => {
+            eprintln!("skipped (parsing with python3): {e}");
+            return;
+        }
+    };
+    {
+        use std::io::Write;
+        py.stdin
+            .take()
+            .unwrap()
+            .write_all(f.out.as_bytes())
+            .unwrap();
+    }
+    assert!(py.wait().unwrap().success(), "python3 rejects {:?}", f.out);
+    let all = procrun(&["ps", "--json"]);
+    let mut py = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys; assert len(json.load(sys.stdin)) > 0",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        py.stdin
+            .take()
+            .unwrap()
+            .write_all(all.out.as_bytes())
+            .unwrap();
+    }
+    assert!(py.wait().unwrap().success(), "python3 rejects ps --json");
+}
+
+#[test]
+fn ps_formats_exclude_each_other_and_counts() {
+    for args in [
+        &["ps", "-o", "pid", "--json"][..],
+        &["ps", "--count", "--json"],
+        &["ps", "--name", "x", "--exact", "-o", "pid"],
+        &["ps", "-o", "comm"],
+    ] {
+        let f = procrun(args);
+        assert_one_line_failure(&f, 2, &format!("{args:?}"));
     }
 }

@@ -8,11 +8,14 @@
 #![deny(unsafe_code)]
 
 mod args;
+mod clock;
+mod duration;
 mod print;
 mod ps;
 mod run;
 mod signals;
 mod sink;
+mod usage;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,6 +29,9 @@ pub enum Failure {
     Usage(String),
     /// The OS failed procrun: exit status 1.
     Runtime(String),
+    /// The program could not be started: 127 when it was not found, 126
+    /// when it cannot be executed, as shells and coreutils `timeout` say.
+    Exec(u8, String),
 }
 
 /// An error with its chain of sources on one line.
@@ -65,6 +71,10 @@ fn main() -> ExitCode {
         Err(Failure::Runtime(msg)) => {
             eprintln!("procrun: {msg}");
             1
+        }
+        Err(Failure::Exec(status, msg)) => {
+            eprintln!("procrun: {msg}");
+            status
         }
     })
 }

@@ -1,13 +1,17 @@
 //! How `run` prints: each child's lines with a name prefix on stdout, notes
 //! about starts, exits and restarts on stderr.
 
+use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use procrun::{Exit, Stream};
 
+use crate::args::{ColorWhen, Timestamps};
+use crate::clock::Utc;
 use crate::sink::{self, Sink};
 
 /// ANSI colours given to names in turn (foreman's order).
@@ -15,10 +19,41 @@ const PALETTE: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95
 const RESET: &str = "\x1b[0m";
 const STDERR_MARK: &str = "\x1b[1;31m";
 
-/// Whether a stream gets colour: a terminal, and `NO_COLOR` unset or empty
-/// (<https://no-color.org>).
-pub fn colour_for(is_terminal: bool) -> bool {
-    is_terminal && !matches!(std::env::var_os("NO_COLOR"), Some(v) if !v.is_empty())
+/// Whether a stream gets colour under `--color auto`: a terminal that is
+/// not `TERM=dumb` (which cannot show escapes), and `NO_COLOR` unset or
+/// empty (<https://no-color.org>).
+fn auto_colour(is_terminal: bool, term: Option<&OsStr>, no_color: Option<&OsStr>) -> bool {
+    is_terminal && term != Some(OsStr::new("dumb")) && no_color.map_or(true, OsStr::is_empty)
+}
+
+fn colour_for(when: ColorWhen, sink: &Sink) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => auto_colour(
+            sink.is_terminal(),
+            std::env::var_os("TERM").as_deref(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ),
+    }
+}
+
+/// How `run` prints, from its options.
+pub struct Options {
+    pub timestamps: Option<Timestamps>,
+    pub color: ColorWhen,
+    pub quiet: bool,
+    /// `--output FILE`, opened, and its name: the lines go there instead
+    /// of stdout.
+    pub output: Option<(File, String)>,
+}
+
+/// What starts each line with `--timestamps`.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// Seconds since this instant.
+    Elapsed(Instant),
+    Wall,
 }
 
 /// The prefixes of one child, built once.
@@ -62,12 +97,17 @@ const HIGH_WATER: usize = 64 * 1024;
 const LOW_WATER: usize = HIGH_WATER / 4;
 
 pub struct Printer {
+    /// stdout, or the `--output` file.
     out: Sink,
+    /// The `--output` file's name, for messages.
+    out_file: Option<String>,
     err: Sink,
     prefixes: Vec<Prefixes>,
-    /// Set with `--timestamps`: lines carry the time since this instant.
-    start: Option<Instant>,
+    clock: Option<Clock>,
+    /// Neither lines on stdout nor notes.
     quiet: bool,
+    /// Lines are printed (to a file, with `--output`) even with `--quiet`.
+    lines: bool,
     /// procrun is stopping: output beyond the high-water mark is dropped
     /// instead of pausing its child, whose exit a pause would hold back.
     dropping: bool,
@@ -77,28 +117,42 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(names: &[&str], timestamps: bool, quiet: bool) -> Printer {
-        let out_colour = colour_for(io::stdout().is_terminal());
-        let err_colour = colour_for(io::stderr().is_terminal());
+    pub fn new(names: &[&str], opts: Options) -> Printer {
+        let (out, out_file) = match opts.output {
+            Some((f, name)) => (Sink::file(f), Some(name)),
+            None => (Sink::stdout(), None),
+        };
+        let err = Sink::stderr();
+        let out_colour = colour_for(opts.color, &out);
+        let err_colour = colour_for(opts.color, &err);
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
-            out: Sink::stdout(),
-            err: Sink::stderr(),
+            lines: !opts.quiet || out_file.is_some(),
+            out,
+            out_file,
+            err,
             prefixes: names
                 .iter()
                 .enumerate()
                 .map(|(i, n)| Prefixes::new(n, width, i, out_colour, err_colour))
                 .collect(),
-            start: timestamps.then(Instant::now),
-            quiet,
+            clock: opts.timestamps.map(|t| match t {
+                Timestamps::Elapsed => Clock::Elapsed(Instant::now()),
+                Timestamps::Wall => Clock::Wall,
+            }),
+            quiet: opts.quiet,
             dropping: false,
             dropped: 0,
         }
     }
 
-    /// Whether stdout can no longer be written.
-    pub fn broken(&self) -> bool {
-        self.out.failed()
+    /// Why the lines can no longer be written, if they cannot.
+    pub fn broken(&self) -> Option<String> {
+        match (self.out.failed(), &self.out_file) {
+            (false, _) => None,
+            (true, None) => Some("stdout was closed".into()),
+            (true, Some(name)) => Some(format!("cannot write to {name}")),
+        }
     }
 
     /// Whether output waits for stdout or stderr to take it.
@@ -154,7 +208,7 @@ impl Printer {
     /// One line (or a piece of an over-long one) of child `index`, as raw
     /// bytes.
     pub fn line(&mut self, index: usize, stream: Stream, line: &[u8]) {
-        if self.out.failed() || self.quiet {
+        if self.out.failed() || !self.lines {
             return;
         }
         let p = &self.prefixes[index];
@@ -166,11 +220,9 @@ impl Printer {
             self.dropped += (prefix.len() + line.len() + 1) as u64;
             return;
         }
+        let clock = self.clock;
         let buf = self.out.buf();
-        if let Some(start) = self.start {
-            // Writing to a Vec cannot fail.
-            let _ = write!(buf, "{}", Stamp(start.elapsed()));
-        }
+        stamp(buf, clock);
         buf.extend_from_slice(prefix);
         buf.extend_from_slice(line);
         buf.push(b'\n');
@@ -181,7 +233,8 @@ impl Printer {
     pub fn flush(&mut self) {
         if let Err(e) = self.out.flush() {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                self.error(format_args!("cannot write to stdout: {e}"));
+                let name = self.out_file.clone().unwrap_or_else(|| "stdout".into());
+                self.error(format_args!("cannot write to {name}: {e}"));
             }
         }
         // Nowhere left to say that stderr failed.
@@ -193,7 +246,8 @@ impl Printer {
     /// behind). Nothing with `--quiet`.
     pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
         if !self.quiet {
-            let mut s = self.stamp();
+            let mut s = Vec::new();
+            stamp(&mut s, self.clock);
             s.extend_from_slice(self.prefixes[index].note.as_bytes());
             let _ = writeln!(s, "{msg}");
             self.queue_stderr(s);
@@ -209,19 +263,10 @@ impl Printer {
 
     /// A message from procrun itself on stderr; printed even with `--quiet`.
     pub fn error(&mut self, msg: fmt::Arguments<'_>) {
-        let mut s = self.stamp();
+        let mut s = Vec::new();
+        stamp(&mut s, self.clock);
         let _ = writeln!(s, "procrun: {msg}");
         self.queue_stderr(s);
-    }
-
-    /// The start of a line: the time stamp, if asked for.
-    fn stamp(&self) -> Vec<u8> {
-        let mut s = Vec::new();
-        if let Some(start) = self.start {
-            // Writing to a Vec cannot fail.
-            let _ = write!(s, "{}", Stamp(start.elapsed()));
-        }
-        s
     }
 
     fn queue_stderr(&mut self, s: Vec<u8>) {
@@ -236,6 +281,22 @@ impl Printer {
         self.err.buf().extend_from_slice(&s);
         let _ = self.err.flush();
     }
+}
+
+/// The start of a line: the time stamp, if asked for.
+fn stamp(buf: &mut Vec<u8>, clock: Option<Clock>) {
+    // Writing to a Vec cannot fail.
+    let _ = match clock {
+        None => Ok(()),
+        Some(Clock::Elapsed(start)) => write!(buf, "{}", Stamp(start.elapsed())),
+        Some(Clock::Wall) => {
+            // A clock set before 1970 is shown as 1970, not refused.
+            let since = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            write!(buf, "{} ", Utc(since))
+        }
+    };
 }
 
 /// Seconds since procrun started, to the millisecond.
@@ -320,6 +381,16 @@ mod tests {
         for (ms, s) in cases {
             assert_eq!(Human(Duration::from_millis(ms)).to_string(), s);
         }
+    }
+
+    #[test]
+    fn auto_colour_needs_a_terminal_that_is_not_dumb_and_no_no_color() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        assert!(auto_colour(true, os("xterm"), None));
+        assert!(auto_colour(true, None, os("")));
+        assert!(!auto_colour(false, os("xterm"), None));
+        assert!(!auto_colour(true, os("dumb"), None));
+        assert!(!auto_colour(true, os("xterm"), os("1")));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write};
 
 use procrun::procfs::{ProcessEntry, Procfs};
 
-use crate::args::PsArgs;
+use crate::args::{PsArgs, PsFormat};
 use crate::{describe, Failure};
 
 /// Prints what `args` asks for; the exit status to leave with (1 when a
@@ -18,6 +18,7 @@ pub fn ps(args: PsArgs) -> Result<u8, Failure> {
             state: None,
             name: None,
             count: false,
+            format: PsFormat::Table,
             ..
         } => {
             let procs = procfs.processes_by_state().map_err(fail)?;
@@ -47,35 +48,40 @@ pub fn ps(args: PsArgs) -> Result<u8, Failure> {
             (writeln!(out, "{name}: {word}"), u8::from(!running))
         }
         PsArgs {
-            state: None,
-            name: Some(name),
-            count: false,
+            state,
+            name,
+            count,
+            format,
             ..
-        } => match procfs.find_by_name(name).map_err(fail)? {
-            Some(p) => (table(&mut out, [&p]), 0),
-            None => (Ok(()), 1),
-        },
-        PsArgs {
-            state, name, count, ..
         } => {
             let procs = procfs.processes_by_state().map_err(fail)?;
             let in_state = match state {
                 Some(s) => procs.get(*s),
                 None => procs.iter().as_slice(),
             };
-            let found: Vec<&ProcessEntry> = in_state
+            let mut found: Vec<&ProcessEntry> = in_state
                 .iter()
                 .filter(|p| {
                     name.as_ref()
                         .map_or(true, |n| p.comm().contains(n.as_str()))
                 })
                 .collect();
+            // By state first is how the scan groups them; a reader (and
+            // `pgrep`) expects pid order.
+            found.sort_by_key(|p| p.pid());
             let status = u8::from(name.is_some() && found.is_empty());
-            if *count {
-                (writeln!(out, "{}", found.len()), status)
-            } else {
-                (table(&mut out, found), status)
-            }
+            let r = match (*count, format) {
+                (true, _) => writeln!(out, "{}", found.len()),
+                // Nothing at all for a name not found, as `pgrep`; JSON
+                // still prints its empty array, which a parser expects.
+                (false, PsFormat::Table) if status == 1 => Ok(()),
+                (false, PsFormat::Table) => table(&mut out, found),
+                (false, PsFormat::Pids) => {
+                    found.iter().try_for_each(|p| writeln!(out, "{}", p.pid()))
+                }
+                (false, PsFormat::Json) => json(&mut out, found),
+            };
+            (r, status)
         }
     };
     match r.and_then(|()| out.flush()) {
@@ -101,4 +107,70 @@ fn table<'a>(
         )?;
     }
     Ok(())
+}
+
+/// One object per line inside the array, so that `grep` still works on it.
+fn json<'a>(
+    out: &mut impl Write,
+    procs: impl IntoIterator<Item = &'a ProcessEntry>,
+) -> io::Result<()> {
+    let mut sep = "[\n";
+    for p in procs {
+        write!(
+            out,
+            "{sep}  {{\"pid\": {}, \"state\": {}, \"comm\": {}}}",
+            p.pid(),
+            JsonStr(p.state().as_str()),
+            JsonStr(p.comm())
+        )?;
+        sep = ",\n";
+    }
+    match sep {
+        "[\n" => writeln!(out, "[]"),
+        _ => writeln!(out, "\n]"),
+    }
+}
+
+/// A string as a JSON string literal (RFC 8259): quoted, with `"`, `\` and
+/// the control characters escaped. A name is whatever a process set with
+/// `prctl`, so every one of them can occur.
+struct JsonStr<'a>(&'a str);
+
+impl std::fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if u32::from(c) < 0x20 || c == '\u{7f}' => write!(f, "\\u{:04x}", u32::from(c))?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_control_characters() {
+        for (raw, want) in [
+            ("plain", r#""plain""#),
+            ("a\"b", r#""a\"b""#),
+            ("a\\b", r#""a\\b""#),
+            ("tab\there", r#""tab\there""#),
+            ("nl\ncr\r", r#""nl\ncr\r""#),
+            ("\u{1}\u{1f}\u{7f}", r#""\u0001\u001f\u007f""#),
+            ("kworker/0:1-événements", "\"kworker/0:1-événements\""),
+            ("", r#""""#),
+        ] {
+            assert_eq!(JsonStr(raw).to_string(), want, "{raw:?}");
+        }
+    }
 }

@@ -7,17 +7,22 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Control, Error, Event, Exit, Output, Reactor, Restart, Signal};
+use procrun::{
+    ChildId, Command, Control, Error, Event, Exit, Input, Output, Reactor, Restart, Signal,
+};
 
 use crate::args::{RestartWhen, RunArgs, What, BACKOFF_CAP};
-use crate::print::{Ending, Human, Printer};
+use crate::print::{self, Ending, Human, Printer};
 use crate::{describe, signals, Failure};
 
 /// As coreutils `timeout` reports a command it had to stop.
 const TIMED_OUT: u8 = 124;
+/// As shells and `timeout` report a program that exists but cannot run.
+const CANNOT_EXECUTE: u8 = 126;
+/// As shells and `timeout` report a program that is not there.
+const NOT_FOUND: u8 = 127;
 /// procrun's stdout went away: the status a shell shows for a process
 /// killed by SIGPIPE.
 const BROKEN_PIPE: u8 = 128 + 13;
@@ -32,10 +37,11 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot take signals: {e}")))?;
     let names: Vec<&str> = specs.iter().map(|(n, _)| n.as_str()).collect();
     let mut state = State {
-        printer: Printer::new(&names, args.timestamps, args.quiet),
+        printer: Printer::new(&names, print_options(&args)?),
         children: Vec::with_capacity(specs.len()),
         index: HashMap::with_capacity(specs.len()),
         restart_limit: args.restart_limit,
+        preserve_status: args.preserve_status,
         failure: None,
     };
     for (name, cmd) in &specs {
@@ -89,10 +95,6 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             })
             .collect(),
     };
-    let output = match &a.output {
-        Some(path) => Some(Arc::new(open_output(path)?)),
-        None => None,
-    };
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
         if let Some(parent) = &a.cgroup {
@@ -103,6 +105,9 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         }
         if let Some(t) = a.timeout {
             c.timeout(t);
+        }
+        if let Some(sig) = a.stop_signal {
+            c.stop_signal(sig);
         }
         if let Some(when) = a.restart {
             let policy = match when {
@@ -121,10 +126,10 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         if let Some(n) = a.max_line {
             c.max_line(n);
         }
-        if let Some(f) = &output {
-            c.stdout(Output::File(f.clone()))
-                .stderr(Output::File(f.clone()));
-        } else if a.quiet {
+        if a.stdin_inherit {
+            c.stdin(Input::Inherit);
+        }
+        if a.quiet && a.output.is_none() {
             // Nothing will be printed: do not read it at all.
             c.stdout(Output::Null).stderr(Output::Null);
         }
@@ -152,6 +157,18 @@ fn readable_script(path: &Path) -> Result<PathBuf, String> {
     Ok(abs)
 }
 
+fn print_options(a: &RunArgs) -> Result<print::Options, Failure> {
+    Ok(print::Options {
+        timestamps: a.timestamps,
+        color: a.color,
+        quiet: a.quiet,
+        output: match &a.output {
+            Some(path) => Some((open_output(path)?, path.display().to_string())),
+            None => None,
+        },
+    })
+}
+
 /// Appended to, so that several children (and restarts) never overwrite
 /// each other's lines.
 fn open_output(path: &Path) -> Result<File, Failure> {
@@ -167,35 +184,29 @@ fn base_name(program: &OsStr) -> String {
     name.to_string_lossy().into_owned()
 }
 
-/// Bad input is exit status 2; the OS failing procrun is 1.
+/// A program that is missing or cannot run is 127 or 126, so that procrun
+/// can stand in for `timeout` in scripts that test for those; other bad
+/// input is exit status 2; the OS failing procrun is 1.
 fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
     let msg = match what {
         What::Named(_) => format!("run: {name}: {}", describe(e)),
         _ => format!("run: {}", describe(e)),
     };
-    if is_bad_input(e) {
+    if let Some(status) = exec_status(e) {
+        Failure::Exec(status, msg)
+    } else if is_bad_input(e) {
         Failure::Usage(msg)
     } else {
         Failure::Runtime(msg)
     }
 }
 
-/// Whether the user can fix `e` by changing the command line. A spawn that
-/// fails for want of a resource (EAGAIN at the process limit, ENOMEM,
-/// EMFILE) is the host failing procrun, whatever was asked; so is any error
-/// not listed here.
-fn is_bad_input(e: &Error) -> bool {
+/// 127 or 126 when `e` is what exec said of the program itself.
+fn exec_status(e: &Error) -> Option<u8> {
     match e {
-        Error::ZeroMaxLine
-        | Error::EmptyProgram
-        | Error::ProgramNotFound { .. }
-        | Error::NulByte { .. }
-        | Error::InvalidEnv { .. }
-        | Error::DuplicateEnv { .. }
-        | Error::CwdNotFound { .. }
-        | Error::InvalidCommand { .. } => true,
-        // What exec says of the program itself: not executable, not a
-        // program, a path that cannot name one, arguments too long.
+        Error::ProgramNotFound { .. } => Some(NOT_FOUND),
+        // Not executable, not a program, a path that cannot name one,
+        // arguments too long: all of them `timeout`'s 126.
         Error::Spawn { source, .. } => matches!(
             source.raw_os_error(),
             Some(
@@ -206,22 +217,48 @@ fn is_bad_input(e: &Error) -> bool {
                     | libc::ELOOP
                     | libc::ENAMETOOLONG
                     | libc::E2BIG
+                    | libc::ETXTBSY
             )
-        ),
-        _ => false,
+        )
+        .then_some(CANNOT_EXECUTE),
+        _ => None,
     }
 }
 
-/// The exit status a run stands for.
-fn status_of(exit: &Exit) -> u8 {
-    if exit.timed_out() {
-        TIMED_OUT
-    } else if let Some(code) = exit.code() {
+/// Whether the user can fix `e` by changing the command line. A spawn that
+/// fails for want of a resource (EAGAIN at the process limit, ENOMEM,
+/// EMFILE) is the host failing procrun, whatever was asked; so is any error
+/// not listed here.
+fn is_bad_input(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::ZeroMaxLine
+            | Error::EmptyProgram
+            | Error::NulByte { .. }
+            | Error::InvalidEnv { .. }
+            | Error::DuplicateEnv { .. }
+            | Error::CwdNotFound { .. }
+            | Error::InvalidCommand { .. }
+    )
+}
+
+/// The exit status a run stands for, as coreutils `timeout` has it: a
+/// timed-out run is 124 when the stop signal ended it, but 137 when it took
+/// SIGKILL (after the grace, or as the stop signal), so that a script can
+/// tell a command that had to be killed; `preserve` keeps the run's own
+/// status even after a timeout.
+fn status_of(exit: &Exit, preserve: bool) -> u8 {
+    let own = if let Some(code) = exit.code() {
         (code & 0xff) as u8
     } else if let Some(sig) = exit.signal() {
         128u8.saturating_add(sig.as_raw() as u8)
     } else {
         1
+    };
+    if exit.timed_out() && !preserve && exit.signal() != Some(Signal::KILL) {
+        TIMED_OUT
+    } else {
+        own
     }
 }
 
@@ -241,6 +278,8 @@ struct State {
     children: Vec<Child>,
     index: HashMap<ChildId, usize>,
     restart_limit: u32,
+    /// `--preserve-status`: a timed-out run's own status, not 124.
+    preserve_status: bool,
     /// The status of the first child that finished unsuccessfully.
     failure: Option<u8>,
 }
@@ -332,7 +371,7 @@ impl State {
 
     fn record(&mut self, exit: &Exit) {
         if self.failure.is_none() {
-            let status = status_of(exit);
+            let status = status_of(exit, self.preserve_status);
             if status != 0 {
                 self.failure = Some(status);
             }
@@ -373,8 +412,10 @@ impl Supervisor {
             while let Ok(sig) = self.signals.try_recv() {
                 self.on_signal(sig);
             }
-            if self.state.printer.broken() && self.shutdown.is_none() {
-                self.stop_all(BROKEN_PIPE, "stdout was closed");
+            if self.shutdown.is_none() {
+                if let Some(why) = self.state.printer.broken() {
+                    self.stop_all(BROKEN_PIPE, &why);
+                }
             }
             if self.state.printer.caught_up() {
                 self.resume_all();

@@ -20,8 +20,9 @@
 //! one write blocks until the reader moves.
 #![allow(unsafe_code)]
 
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::fs::File;
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 /// At most this much per write to what may block (pipes, terminals,
@@ -30,9 +31,25 @@ const SMALL_WRITE: usize = libc::PIPE_BUF;
 /// Per write to a regular file, which no reader holds up.
 const LARGE_WRITE: usize = 256 * 1024;
 
-/// stdout or stderr with what it has not taken yet.
+/// Where a sink writes.
+enum Target {
+    Stdio(BorrowedFd<'static>),
+    /// `--output FILE`, owned so that it is closed with the sink.
+    File(File),
+}
+
+impl AsFd for Target {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Target::Stdio(fd) => *fd,
+            Target::File(f) => f.as_fd(),
+        }
+    }
+}
+
+/// stdout, stderr or an output file, with what it has not taken yet.
 pub struct Sink {
-    fd: BorrowedFd<'static>,
+    target: Target,
     chunk: usize,
     /// Owed: `pending[written..]`.
     pending: Vec<u8>,
@@ -43,15 +60,19 @@ pub struct Sink {
 
 impl Sink {
     pub fn stdout() -> Sink {
-        Sink::new(rustix::stdio::stdout())
+        Sink::new(Target::Stdio(rustix::stdio::stdout()))
     }
 
     pub fn stderr() -> Sink {
-        Sink::new(rustix::stdio::stderr())
+        Sink::new(Target::Stdio(rustix::stdio::stderr()))
     }
 
-    fn new(fd: BorrowedFd<'static>) -> Sink {
-        let never_blocks = rustix::fs::fstat(fd).is_ok_and(|st| {
+    pub fn file(file: File) -> Sink {
+        Sink::new(Target::File(file))
+    }
+
+    fn new(target: Target) -> Sink {
+        let never_blocks = rustix::fs::fstat(target.as_fd()).is_ok_and(|st| {
             let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
             matches!(
                 kind,
@@ -59,7 +80,7 @@ impl Sink {
             )
         });
         Sink {
-            fd,
+            target,
             chunk: if never_blocks {
                 LARGE_WRITE
             } else {
@@ -69,6 +90,11 @@ impl Sink {
             written: 0,
             failed: false,
         }
+    }
+
+    /// Whether this is a terminal (which may get colour).
+    pub fn is_terminal(&self) -> bool {
+        self.target.as_fd().is_terminal()
     }
 
     /// Bytes not written yet.
@@ -130,13 +156,14 @@ impl Sink {
     /// Writes a prefix of what is owed if the fd takes it now: the bytes
     /// written, 0 when it would have to wait. `Interrupted` is retried.
     fn write_now(&self) -> io::Result<usize> {
-        if !ready(&[(self.fd, libc::POLLOUT)], Some(Duration::ZERO))?[0] {
+        let fd = self.target.as_fd();
+        if !ready(&[(fd, libc::POLLOUT)], Some(Duration::ZERO))?[0] {
             return Ok(0);
         }
         let owed = &self.pending[self.written..];
         let piece = &owed[..owed.len().min(self.chunk)];
         loop {
-            match rustix::io::write(self.fd, piece) {
+            match rustix::io::write(fd, piece) {
                 Ok(n) => return Ok(n),
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
@@ -155,7 +182,7 @@ pub fn wait(sinks: [&Sink; 2], other: BorrowedFd<'_>, timeout: Option<Duration>)
     let mut fds = [(other, libc::POLLIN); 3];
     let mut n = 1;
     for s in sinks.into_iter().filter(|s| s.waits()) {
-        fds[n] = (s.fd, libc::POLLOUT);
+        fds[n] = (s.target.as_fd(), libc::POLLOUT);
         n += 1;
     }
     ready(&fds[..n], timeout).map(|_| ())
