@@ -581,7 +581,8 @@ impl Process {
     /// p.start()?;
     /// let mut out = String::new();
     /// p.stdout()?.read_to_string(&mut out)?;
-    /// assert_eq!(out, "one\ntwo\n");
+    /// // Byte for byte, `\r\n` included.
+    /// assert_eq!(out, "one\ntwo\r\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stdout(&self) -> Result<StreamReader> {
