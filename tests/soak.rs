@@ -144,9 +144,12 @@ fn run_script(dir: &std::path::Path, n: usize) {
 fn soak_bursts_come_before_their_exit() {
     use common::bursts::{assert_ordered, have_python, Burst};
     assert_ordered(Burst::PipeFull, 10_000);
+    eprintln!("10,000 pipe-full bursts: in order");
     assert_ordered(Burst::PipeFullNewline, 10_000);
+    eprintln!("10,000 pipe-full bursts ending in a newline: in order");
     if have_python() {
         assert_ordered(Burst::GrownPipe, 10_000);
+        eprintln!("10,000 bursts into a child-grown pipe: in order");
     } else {
         eprintln!("grown-pipe bursts skipped: python3 is needed");
     }
