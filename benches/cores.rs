@@ -20,6 +20,11 @@
 //!   child doing the same chunked count (`std_thread_per_child`), the best
 //!   blocking reads can do. Throughput is bytes per second.
 //!
+//! "C cores" is enforced: before each case the bench confines itself to C
+//! of the CPUs it may use (`sched_setaffinity`), and every thread and child
+//! made for the case inherits that, the writers included; so at one core,
+//! a thread per child gains nothing from a second core.
+//!
 //! Only stdout is piped in `cores_lines` (stderr goes to /dev/null for
 //! all), so each variant reads exactly one pipe per child.
 
@@ -48,6 +53,7 @@ const ENV_BYTES: &str = "PROCRUN_CORES_BYTES";
 /// The sizes of one run: under `cargo test` (no `--bench`), where criterion
 /// runs each case once, one core and little work.
 struct Plan {
+    cpus: Vec<usize>,
     cores: Vec<usize>,
     spawns_per_core: usize,
     bytes_per_writer: usize,
@@ -63,19 +69,22 @@ fn main() {
         return;
     }
     bare::raise_nofile();
+    let cpus = allowed_cpus();
     let plan = if std::env::args().any(|a| a == "--bench") {
-        let all = thread::available_parallelism().map_or(1, |n| n.get());
+        let all = cpus.len();
         let mut cores = vec![1, 2];
         if all > 2 {
             cores.push(all);
         }
         Plan {
+            cpus,
             cores,
             spawns_per_core: SPAWNS_PER_CORE,
             bytes_per_writer: BYTES_PER_WRITER,
         }
     } else {
         Plan {
+            cpus,
             cores: vec![1],
             spawns_per_core: 4,
             bytes_per_writer: 1 << 16,
@@ -111,6 +120,35 @@ fn writer(fifo: &std::path::Path, bytes: usize) {
     }
 }
 
+/// The CPUs this process may run on when it starts.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: the set is plain data, zeroed as CPU_ZERO would; the call
+    // writes at most `size_of` bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let r = libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        assert_eq!(r, 0, "sched_getaffinity");
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+/// Confines the calling thread, and what it starts from now on, to the
+/// first `n` of `cpus`.
+fn confine(cpus: &[usize], n: usize) {
+    // SAFETY: as in `allowed_cpus`; CPU_SET stays within CPU_SETSIZE, the
+    // bound of the indices `allowed_cpus` returns.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus.iter().take(n) {
+            libc::CPU_SET(c, &mut set);
+        }
+        let r = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(r, 0, "sched_setaffinity");
+    }
+}
+
 fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -126,6 +164,7 @@ fn spawn_reap(c: &mut Criterion, plan: &Plan) {
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
     let per = plan.spawns_per_core;
     for &cores in &plan.cores {
+        confine(&plan.cpus, cores);
         let n = cores * per;
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(
@@ -239,6 +278,7 @@ fn lines(c: &mut Criterion, plan: &Plan) {
     let fifo = Fifo::new();
     let per = (plan.bytes_per_writer / LINE) * LINE;
     for &cores in &plan.cores {
+        confine(&plan.cpus, cores);
         let n = cores * WRITERS_PER_CORE;
         let expected = n * per / LINE;
         group.throughput(Throughput::Bytes((n * per) as u64));
@@ -400,6 +440,7 @@ fn lines(c: &mut Criterion, plan: &Plan) {
         );
     }
     group.finish();
+    confine(&plan.cpus, plan.cpus.len());
 }
 
 async fn tokio_count_lines<R: tokio::io::AsyncRead + Unpin>(r: R) -> usize {
