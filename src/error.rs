@@ -157,6 +157,15 @@ pub enum Error {
     #[error("procrun's driver thread is gone; its children were killed")]
     DriverGone,
 
+    /// [`set_drivers`](crate::set_drivers) asked for another size than the
+    /// handle API's pool of drivers already has: the pool is made at the
+    /// first start and keeps its size.
+    #[error("procrun's driver pool already runs {running} driver(s); its size is fixed")]
+    DriversStarted {
+        /// The number of drivers the pool runs.
+        running: usize,
+    },
+
     /// The directory given to [`Command::cgroup`](crate::Command::cgroup)
     /// is not a directory of a cgroup v2 file system: it does not exist, or
     /// it is on another file system (cgroup v1, or no cgroup2 mounted).

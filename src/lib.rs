@@ -41,7 +41,14 @@
 //! **The handle API**, for code that wants gpud's shape: a [`Process`] is
 //! started, read ([`read`], [`Process::stdout`], [`Process::lines`]), waited
 //! for ([`Process::wait`], [`Process::exits`]) and closed from any thread.
-//! All processes share one driver thread that owns one reactor.
+//! The processes are served by a pool of driver threads, each owning one
+//! reactor: one thread by default, for any number of processes. When their
+//! output or spawns keep that core busy, [`set_drivers`] (before the first
+//! start) makes it one driver per core ([`Drivers::PerCore`]) or any
+//! number; each process starts on the driver with the fewest live
+//! processes and stays there, so its lines never change threads and the
+//! drivers share no lock. A driver that dies fails only its own processes
+//! ([`Error::DriverGone`]) and is replaced at the next start placed on it.
 //!
 //! ```
 //! use std::time::Duration;
@@ -174,6 +181,7 @@
 //! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
+//! | [`Error::DriversStarted`] | [`set_drivers`] asking for another size once the pool runs | `tests/pool.rs` `the_pool_size_is_fixed_once_it_runs` |
 //! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
 //! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte` |
@@ -247,8 +255,8 @@ pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
 pub use exit::{ChildId, Exit, Stream};
 pub use process::{
-    read, shell_quote, ChildStdin, CombinedOutput, Exits, Lines, OutputLine, Process,
-    ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
+    read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
+    Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};

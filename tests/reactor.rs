@@ -1055,3 +1055,61 @@ fn a_killed_group_leader_still_reports_its_usage() {
     assert!(e[0].user_time() > Duration::ZERO, "{e:?}");
     assert!(e[0].max_rss_bytes() > 0, "{e:?}");
 }
+
+/// One reactor per thread (the shape the handle API's pool runs): two
+/// reactors made here, moved to a thread each, run their children at the
+/// same time, and each sees the events of its own children only. A reactor
+/// that took another's exit (a `waitid` on any child) or its lines would
+/// count one too many or one too few.
+#[test]
+fn two_reactors_on_two_threads_each_see_only_their_own_children() {
+    const CHILDREN: usize = 20;
+    let workers: Vec<_> = ["left", "right"]
+        .into_iter()
+        .map(|tag| {
+            let mut r = Reactor::new().unwrap();
+            std::thread::spawn(move || {
+                let mut pids = std::collections::HashSet::new();
+                let mut ids = Vec::new();
+                for k in 0..CHILDREN {
+                    let id = r
+                        .spawn(&sh(&format!("echo {tag} {k}; echo {tag} {k} done >&2")))
+                        .unwrap();
+                    pids.insert(r.pid(id).unwrap());
+                    ids.push(id);
+                }
+                let recs = drive_all(&mut r);
+                for (k, &id) in ids.iter().enumerate() {
+                    assert_eq!(lines_of(&recs, id, Stream::Stdout), [format!("{tag} {k}")]);
+                    assert_eq!(
+                        lines_of(&recs, id, Stream::Stderr),
+                        [format!("{tag} {k} done")]
+                    );
+                    assert!(exits_of(&recs, id)[0].success());
+                }
+                let (mut started, mut exited) = (0, 0);
+                for rec in &recs {
+                    match rec {
+                        Rec::Started { pid, .. } => {
+                            assert!(pids.contains(pid), "{tag}: another's child {pid}");
+                            started += 1;
+                        }
+                        Rec::Exited(e) => {
+                            assert!(pids.contains(&e.pid()), "{tag}: another's exit {e:?}");
+                            exited += 1;
+                        }
+                        Rec::Line { line, .. } => {
+                            let text = String::from_utf8_lossy(line);
+                            assert!(text.starts_with(tag), "{tag}: another's line {text:?}");
+                        }
+                        _ => {}
+                    }
+                }
+                assert_eq!((started, exited), (CHILDREN, CHILDREN));
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}

@@ -12,53 +12,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use common::leftovers::{group_members, open_fds};
 use common::*;
 use procrun::{Command, Process, Reactor, Restart};
-
-/// This process's open fds, each with what it points to.
-fn open_fds() -> Vec<String> {
-    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let target = std::fs::read_link(e.path()).unwrap_or_default();
-            format!(
-                "{} -> {}",
-                e.file_name().to_string_lossy(),
-                target.display()
-            )
-        })
-        // The directory listing itself.
-        .filter(|f| !f.ends_with("/fd"))
-        .collect();
-    fds.sort();
-    fds
-}
-
-/// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
-/// Zombies are dead: orphans killed with their group wait there for init to
-/// reap them, which is not procrun's to do.
-fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
-    let mut left = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = after.split(' ');
-        let state = fields.next().unwrap();
-        let pgrp: u32 = fields.nth(1).unwrap().parse().unwrap();
-        if groups.contains(&pgrp) && state != "Z" {
-            left.push(pid);
-        }
-    }
-    left
-}
 
 fn soak(cycles: usize) {
     let scripts = tempfile::tempdir().unwrap();

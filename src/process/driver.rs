@@ -1,5 +1,6 @@
-//! The driver thread: one [`Reactor`] serving every
-//! [`Process`](super::Process) of the program.
+//! A driver thread: one [`Reactor`] serving the
+//! [`Process`](super::Process)es placed on it (the pool of drivers is in
+//! `pool`).
 //!
 //! # When the driver dies
 //!
@@ -9,14 +10,15 @@
 //! thread then marks the queue gone (nothing sent later is accepted), drops
 //! its reactor (which kills and reaps every child it supervised), marks the
 //! processes of those children done with [`Error::DriverGone`], and answers
-//! every start it had not answered with the same error. The next
-//! [`Driver::global`] starts a fresh driver.
+//! every start it had not answered with the same error. The next start
+//! placed on its slot of the pool starts a fresh driver there.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::shared::{Shared, StopFailure};
 use crate::error::{Error, Result};
@@ -50,6 +52,8 @@ pub(crate) struct Driver {
 struct Inner {
     queue: Mutex<Queue>,
     waker: Waker,
+    /// The live processes of this driver's slot in the pool (see `pool`).
+    live: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -59,31 +63,28 @@ struct Queue {
     gone: bool,
 }
 
-static GLOBAL: OnceLock<Mutex<Option<Driver>>> = OnceLock::new();
+/// Lowers a live count, never below zero: a driver dying in the middle of
+/// a start may let go of that process twice.
+fn release(live: &AtomicUsize) {
+    let _ = live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
 
 impl Driver {
-    /// The process-wide driver, started on first use and again after the
-    /// previous one died.
-    pub(crate) fn global() -> Result<Driver> {
-        let cell = GLOBAL.get_or_init(|| Mutex::new(None));
-        let mut slot = cell.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = slot.as_ref().filter(|d| !d.is_gone()) {
-            return Ok(d.clone());
-        }
-        let d = Driver::start()?;
-        *slot = Some(d.clone());
-        Ok(d)
-    }
-
-    fn start() -> Result<Driver> {
+    /// Starts the driver of slot `index` of the pool, counting its live
+    /// processes in `live`.
+    pub(crate) fn start(index: usize, live: Arc<AtomicUsize>) -> Result<Driver> {
         let reactor = Reactor::new()?;
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
             waker: reactor.waker(),
+            live,
         });
         let thread_inner = inner.clone();
         std::thread::Builder::new()
-            .name("procrun-driver".into())
+            // The kernel keeps 15 bytes of a thread's name: this one stays
+            // whole, and tells the pool's threads apart in `top -H`, up to
+            // slot 999.
+            .name(format!("procrun-drv-{index}"))
             .spawn(move || run(reactor, &thread_inner))
             .map_err(Error::Io)?;
         Ok(Driver { inner })
@@ -122,7 +123,14 @@ impl Driver {
     ///
     /// [`Error::DriverGone`] when the driver thread has ended.
     pub(crate) fn start_child(&self, shared: Arc<Shared>, spec: Arc<Spec>) -> Result<()> {
-        self.push(Cmd::Start(shared, spec))
+        // Counted before it is queued, so that starts racing on other
+        // threads see it and go to another driver.
+        self.inner.live.fetch_add(1, Ordering::Relaxed);
+        let r = self.push(Cmd::Start(shared, spec));
+        if r.is_err() {
+            release(&self.inner.live);
+        }
+        r
     }
 
     /// Sends a stop or a resume. To a gone driver it is moot: its children
@@ -185,6 +193,7 @@ fn run(reactor: Reactor, inner: &Inner) {
     // reaps them all, comes before any answer.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
     for shared in served.procs.values() {
+        release(&inner.live);
         let mut st = shared.lock();
         st.done = true;
         st.driver_gone = true;
@@ -204,6 +213,7 @@ fn run(reactor: Reactor, inner: &Inner) {
     for shared in starts {
         let mut st = shared.lock();
         if st.start_pending {
+            release(&inner.live);
             st.start_pending = false;
             st.start_result = Some(Err(Error::DriverGone));
         }
@@ -225,7 +235,7 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             match cmd {
                 Cmd::Start(shared, command) => {
                     served.starting = Some(shared.clone());
-                    start(reactor, &mut served.procs, &shared, &command);
+                    start(reactor, &mut served.procs, &shared, &command, &inner.live);
                     served.starting = None;
                 }
                 // A stale handle means the child is already gone: nothing
@@ -280,6 +290,11 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                 Event::Closed { stream, .. } => st.finish_lines(Some(stream)),
                 Event::StdinReady { .. } | Event::StdinClosed { .. } => st.stdin_turn += 1,
             }
+            if st.done {
+                // Before anyone is told: a caller that saw its process done
+                // and starts the next must find the count lowered.
+                release(&inner.live);
+            }
             shared.notify(&st);
             if st.done {
                 drop(st);
@@ -299,8 +314,12 @@ fn start(
     procs: &mut HashMap<ChildId, Arc<Shared>>,
     shared: &Arc<Shared>,
     spec: &Arc<Spec>,
+    live: &AtomicUsize,
 ) {
     let answer = |st: &mut super::shared::State, r: Result<()>| {
+        if r.is_err() {
+            release(live);
+        }
         st.start_result = Some(r);
         st.start_pending = false;
         shared.notify_all_now(st);
@@ -371,7 +390,7 @@ mod tests {
             );
             p.start().unwrap();
             let pid = p.pid().unwrap();
-            let old = Driver::global().unwrap();
+            let old = super::super::pool::pick().unwrap();
             let waiter = {
                 let p = p.clone();
                 std::thread::spawn(move || p.wait())
@@ -418,7 +437,10 @@ mod tests {
             let q = Process::builder().command(["true"]).build().unwrap();
             q.start().unwrap();
             assert!(q.wait().unwrap().success());
-            assert!(!Arc::ptr_eq(&Driver::global().unwrap().inner, &old.inner));
+            assert!(!Arc::ptr_eq(
+                &super::super::pool::pick().unwrap().inner,
+                &old.inner
+            ));
             tx.send(()).unwrap();
         });
         match rx.recv_timeout(Duration::from_secs(60)) {

@@ -1,9 +1,11 @@
 //! The blocking handle API, in the shape of gpud's `pkg/process`.
 //!
 //! A [`Process`] is built with a [`ProcessBuilder`], started, read, waited
-//! for and closed from any thread. Every process of the program is served
-//! by one driver thread that owns one [`Reactor`](crate::Reactor): one
-//! thread in total, not one per child.
+//! for and closed from any thread. The processes of the program are served
+//! by a pool of driver threads, each owning one
+//! [`Reactor`](crate::Reactor): one thread in total by default, never one
+//! per child; [`set_drivers`] makes it one per core. A process stays on the
+//! driver that started it.
 //!
 //! # Examples
 //!
@@ -23,6 +25,7 @@
 
 mod builder;
 mod driver;
+mod pool;
 mod read;
 mod script;
 mod shared;
@@ -39,6 +42,7 @@ use tempfile::TempPath;
 
 pub use builder::ProcessBuilder;
 use driver::{Cmd, Driver};
+pub use pool::{set_drivers, Drivers};
 pub use read::{read, ReadOptions};
 use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
@@ -220,7 +224,7 @@ impl Process {
                 res.file = Some(p);
             }
         }
-        let driver = Driver::global()?;
+        let driver = pool::pick()?;
         *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
         driver.start_child(self.shared.clone(), Arc::new(spec))?;
         let st = self.shared.lock();

@@ -90,6 +90,47 @@ const EVENTS: usize = 1024;
 /// assert_eq!(codes[&b], Some(7));
 /// # Ok::<(), procrun::Error>(())
 /// ```
+///
+/// # One reactor per thread
+///
+/// A reactor is `Send`: make it on one thread and move it to another
+/// (spawning and polling take `&mut self`, so one thread drives it at a
+/// time). To use more than one
+/// core, run one reactor per thread, each spawning and polling its own
+/// children: they share nothing but the process (its fd table and limits),
+/// each sees the events of its own children only, and none reaps another's
+/// (each waits on its own pidfds). A [`ChildId`] belongs to the reactor that
+/// made it; another reactor may hold a child with the same id. The handle
+/// API runs this way on a pool of drivers ([`set_drivers`](crate::set_drivers)).
+///
+/// ```
+/// use std::thread;
+/// use procrun::{Command, Event, Reactor};
+///
+/// let workers: Vec<_> = (0..2)
+///     .map(|n| {
+///         thread::spawn(move || {
+///             let mut reactor = Reactor::new()?;
+///             let mut cmd = Command::new("echo");
+///             cmd.arg(format!("worker {n}"));
+///             reactor.spawn(&cmd)?;
+///             let mut lines = Vec::new();
+///             while !reactor.is_empty() {
+///                 reactor.poll(None, |_, ev| {
+///                     if let Event::Line { line, .. } = ev {
+///                         lines.push(String::from_utf8_lossy(line).into_owned());
+///                     }
+///                 })?;
+///             }
+///             Ok::<_, procrun::Error>(lines)
+///         })
+///     })
+///     .collect();
+/// for (n, w) in workers.into_iter().enumerate() {
+///     assert_eq!(w.join().unwrap()?, [format!("worker {n}")]);
+/// }
+/// # Ok::<(), procrun::Error>(())
+/// ```
 pub struct Reactor {
     poll: Poll,
     events: Events,
@@ -121,6 +162,13 @@ pub struct Reactor {
     exit_poll: ExitPoll,
     wakeups: u64,
 }
+
+// One reactor per thread is a supported shape (see `Reactor`): a field
+// that is not `Send` must fail the build, not a user's.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Reactor>();
+};
 
 impl Reactor {
     /// A reactor with no children.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bursts;
+pub mod leftovers;
 
 use std::time::{Duration, Instant};
 

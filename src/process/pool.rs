@@ -1,0 +1,279 @@
+//! The pool of driver threads that serves the handle API.
+//!
+//! Each slot holds one [`Driver`] (its own thread and [`Reactor`]) and the
+//! number of live processes placed on it. A start goes to the slot with the
+//! fewest, and the [`Process`] stays on that driver for good: its lines
+//! never cross to another thread, and no lock is shared between drivers. A
+//! slot whose driver died gets a new one the next time it is picked; the
+//! dead one fails only its own callers.
+//!
+//! [`Reactor`]: crate::Reactor
+//! [`Process`]: super::Process
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::driver::Driver;
+use crate::error::{Error, Result};
+
+/// How many driver threads serve the handle API ([`Process`](super::Process),
+/// [`read`](super::read), the runners); see [`set_drivers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Drivers {
+    /// One per core the program may use
+    /// ([`std::thread::available_parallelism`], 1 if unknown).
+    PerCore,
+    /// Exactly this many.
+    Count(NonZeroUsize),
+}
+
+impl Default for Drivers {
+    /// One driver: one thread serves every process.
+    fn default() -> Drivers {
+        Drivers::Count(NonZeroUsize::MIN)
+    }
+}
+
+impl Drivers {
+    /// The number of threads this means on this machine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use procrun::Drivers;
+    ///
+    /// assert_eq!(Drivers::default().count().get(), 1);
+    /// assert_eq!(Drivers::Count(NonZeroUsize::new(3).unwrap()).count().get(), 3);
+    /// assert!(Drivers::PerCore.count().get() >= 1);
+    /// ```
+    pub fn count(self) -> NonZeroUsize {
+        match self {
+            Drivers::PerCore => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            Drivers::Count(n) => n,
+        }
+    }
+}
+
+/// Sets how many driver threads serve the handle API. Call it before the
+/// first [`Process`](super::Process) starts: the pool is made then, with
+/// every driver, and keeps its size for the life of the program.
+///
+/// Without a call the pool has one driver, which supervises thousands of
+/// children on one core; more pay off when their output or their spawns
+/// keep that core busy. Each process runs on the driver with the fewest
+/// live processes when it starts, and stays there.
+///
+/// # Errors
+///
+/// [`Error::DriversStarted`] when the pool already runs with another size:
+/// nothing changes (asking for the size it has is `Ok`).
+///
+/// # Examples
+///
+/// ```
+/// use procrun::{set_drivers, Drivers, Error, Process};
+///
+/// set_drivers(Drivers::PerCore)?;
+/// let p = Process::builder().command(["true"]).build()?;
+/// p.start()?;
+/// assert!(p.wait()?.success());
+/// // Fixed once a process has started.
+/// set_drivers(Drivers::PerCore)?;
+/// if Drivers::PerCore.count().get() != 1 {
+///     assert!(matches!(set_drivers(Drivers::default()), Err(Error::DriversStarted { .. })));
+/// }
+/// # Ok::<(), procrun::Error>(())
+/// ```
+pub fn set_drivers(drivers: Drivers) -> Result<()> {
+    let n = drivers.count().get();
+    let mut chosen = chosen();
+    // Under the lock the pool is made with, so a pool being made now
+    // either took this size or is seen here.
+    if let Some(pool) = POOL.get() {
+        let running = pool.slots.len();
+        return if running == n {
+            Ok(())
+        } else {
+            Err(Error::DriversStarted { running })
+        };
+    }
+    *chosen = Some(n);
+    Ok(())
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+/// The size [`set_drivers`] asked for; the pool is made under this lock.
+static CHOSEN: Mutex<Option<usize>> = Mutex::new(None);
+
+fn chosen() -> MutexGuard<'static, Option<usize>> {
+    CHOSEN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Pool {
+    slots: Box<[Slot]>,
+    /// Where the search for the least loaded slot starts, turning with each
+    /// start: processes that start one after another, each done before the
+    /// next, are spread too, instead of all landing on the first slot.
+    next: AtomicUsize,
+}
+
+struct Slot {
+    driver: Mutex<Option<Driver>>,
+    /// Processes placed here and not done: raised by the caller before its
+    /// start is queued (so concurrent starts see each other), lowered by
+    /// the driver when it lets go of the process. Kept across a driver's
+    /// replacement: the dead one lowers it for what it held.
+    live: Arc<AtomicUsize>,
+}
+
+fn pool() -> &'static Pool {
+    if let Some(p) = POOL.get() {
+        return p;
+    }
+    let chosen = chosen();
+    POOL.get_or_init(|| Pool::new(chosen.unwrap_or(1)))
+}
+
+impl Pool {
+    fn new(n: usize) -> Pool {
+        let slots: Box<[Slot]> = (0..n)
+            .map(|_| Slot {
+                driver: Mutex::new(None),
+                live: Arc::new(AtomicUsize::new(0)),
+            })
+            .collect();
+        // Every driver at once, so the threads and fds of the handle API
+        // are all there after the first start; one that fails to start
+        // is tried again when its slot is picked.
+        for (i, s) in slots.iter().enumerate() {
+            let _ = s.get(i);
+        }
+        Pool {
+            slots,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slot with the fewest live processes and its driver.
+    fn pick(&self) -> Result<(usize, Driver)> {
+        let n = self.slots.len();
+        let first = if n == 1 {
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        };
+        let i = (0..n)
+            .map(|k| (first + k) % n)
+            .min_by_key(|&i| self.slots[i].live.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        Ok((i, self.slots[i].get(i)?))
+    }
+}
+
+impl Slot {
+    fn get(&self, index: usize) -> Result<Driver> {
+        let mut d = self.driver.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = d.as_ref().filter(|d| !d.is_gone()) {
+            return Ok(d.clone());
+        }
+        let new = Driver::start(index, self.live.clone())?;
+        *d = Some(new.clone());
+        Ok(new)
+    }
+}
+
+/// The driver a new process should run on: the one with the fewest live
+/// processes, started (again) if need be.
+///
+/// # Errors
+///
+/// The OS error of a driver that could not be started (its epoll, waker or
+/// thread).
+pub(crate) fn pick() -> Result<Driver> {
+    Ok(pool().pick()?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::super::driver::Cmd;
+    use super::super::shared::Shared;
+    use super::*;
+    use crate::command::Command;
+
+    /// Starts `sleep 100` for a new process as `Process::start` does, on
+    /// the driver `pool` picks; returns the slot, driver and process.
+    fn start(pool: &Pool) -> (usize, Driver, Arc<Shared>) {
+        let (i, d) = pool.pick().unwrap();
+        let shared = Arc::new(Shared::new(1 << 20, std::num::NonZeroUsize::MIN));
+        {
+            let mut st = shared.lock();
+            st.started = true;
+            st.start_pending = true;
+        }
+        let mut cmd = Command::new("sleep");
+        cmd.arg("100");
+        d.start_child(shared.clone(), Arc::new(cmd.prepare().unwrap()))
+            .unwrap();
+        let st = shared.lock();
+        let (mut st, _) = shared.wait_until(st, None, |s| !s.start_pending);
+        st.start_result.take().unwrap().unwrap();
+        drop(st);
+        (i, d, shared)
+    }
+
+    fn done(shared: &Shared) -> bool {
+        let st = shared.lock();
+        let (st, _) = shared.wait_until(st, None, |s| s.done);
+        st.driver_gone
+    }
+
+    /// Every wait here would block forever on a driver that died without a
+    /// word, or on one that died for another's sake; the watchdog turns
+    /// such a hang into a failure.
+    #[test]
+    fn a_dead_driver_fails_only_its_own_processes_and_its_slot_gets_a_new_one() {
+        let (tx, rx) = mpsc::channel();
+        let body = std::thread::spawn(move || {
+            let pool = Pool::new(2);
+            let (ia, da, a) = start(&pool);
+            // Counted as soon as it was queued: the next start goes to the
+            // other, empty driver.
+            let (ib, db, b) = start(&pool);
+            assert_ne!(ia, ib);
+            let live = |i: usize| pool.slots[i].live.load(Ordering::Relaxed);
+            assert_eq!((live(ia), live(ib)), (1, 1));
+
+            da.send(Cmd::Panic);
+            assert!(done(&a), "the dead driver's process is marked so");
+            assert_eq!(live(ia), 0);
+            assert!(da.is_gone() && !db.is_gone());
+            assert!(!b.lock().done, "the other driver's child runs on");
+
+            // The dead slot is the least loaded, and gets a new driver.
+            let (ic, dc, c) = start(&pool);
+            assert_eq!(ic, ia);
+            assert!(!dc.is_gone());
+            for (d, s) in [(&db, &b), (&dc, &c)] {
+                let id = s.lock().id.unwrap();
+                d.send(Cmd::Stop(id));
+                assert!(!done(s), "stopped by its own driver");
+                assert!(s.lock().exits.last().unwrap().was_stopped());
+            }
+            assert_eq!((live(ia), live(ib)), (0, 0));
+            tx.send(()).unwrap();
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => body.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(body.join().unwrap_err())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: blocked on a driver"),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What a soak checks is left after it: this process's fds, and live
+//! members of the process groups it made.
+
+use std::collections::HashSet;
+
+/// This process's open fds, each with what it points to.
+pub fn open_fds() -> Vec<String> {
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let target = std::fs::read_link(e.path()).unwrap_or_default();
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            )
+        })
+        // The directory listing itself.
+        .filter(|f| !f.ends_with("/fd"))
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
+/// Zombies are dead: orphans killed with their group wait there for init to
+/// reap them, which is not procrun's to do.
+pub fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
+    let mut left = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let mut fields = after.split(' ');
+        let state = fields.next().unwrap();
+        let pgrp: u32 = fields.nth(1).unwrap().parse().unwrap();
+        if groups.contains(&pgrp) && state != "Z" {
+            left.push(pid);
+        }
+    }
+    left
+}
