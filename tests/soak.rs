@@ -12,7 +12,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::leftovers::{group_members, open_fds};
+use common::leftovers::{assert_nothing_left, open_fds};
 use common::*;
 use procrun::{Command, Process, Reactor, Restart};
 
@@ -64,23 +64,7 @@ fn soak(cycles: usize) {
         }
     }
     drop(r);
-    assert_eq!(open_fds(), fds, "fds leaked");
-    let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
-    assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");
-    assert_eq!(
-        group_members(&groups),
-        Vec::<u32>::new(),
-        "group members left"
-    );
-    assert!(
-        std::fs::read_dir(scripts.path()).unwrap().next().is_none(),
-        "script file left"
-    );
-    let grown = rss_kib().saturating_sub(rss);
-    assert!(
-        grown < 16 * 1024,
-        "RSS grew {grown} KiB over {cycles} cycles"
-    );
+    assert_nothing_left(&fds, &groups, scripts.path(), rss, cycles);
 }
 
 fn run_script(dir: &std::path::Path, n: usize) {

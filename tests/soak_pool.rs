@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
-use common::leftovers::{group_members, open_fds};
+use common::leftovers::{assert_nothing_left, open_fds};
 use common::*;
 use procrun::{set_drivers, Drivers, Process, Restart, Stream};
 
@@ -105,23 +105,7 @@ fn soak(cycles: usize) {
     for w in workers {
         groups.extend(w.join().unwrap());
     }
-    assert_eq!(open_fds(), fds, "fds leaked");
-    let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
-    assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");
-    assert_eq!(
-        group_members(&groups),
-        Vec::<u32>::new(),
-        "group members left"
-    );
-    assert!(
-        std::fs::read_dir(scripts.path()).unwrap().next().is_none(),
-        "script file left"
-    );
-    let grown = rss_kib().saturating_sub(rss);
-    assert!(
-        grown < 16 * 1024,
-        "RSS grew {grown} KiB over {cycles} cycles"
-    );
+    assert_nothing_left(&fds, &groups, scripts.path(), rss, cycles);
 }
 
 #[test]

@@ -47,3 +47,32 @@ pub fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
     }
     left
 }
+
+/// Asserts that a soak left nothing behind: the same fds as `fds`, no
+/// zombie, no live member of `groups`, no script file in `scripts`, and
+/// RSS within 16 MiB of `rss_before` (KiB) after `cycles` cycles.
+pub fn assert_nothing_left(
+    fds: &[String],
+    groups: &HashSet<u32>,
+    scripts: &std::path::Path,
+    rss_before: u64,
+    cycles: usize,
+) {
+    assert_eq!(open_fds(), fds, "fds leaked");
+    let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
+    assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");
+    assert_eq!(
+        group_members(groups),
+        Vec::<u32>::new(),
+        "group members left"
+    );
+    assert!(
+        std::fs::read_dir(scripts).unwrap().next().is_none(),
+        "script file left"
+    );
+    let grown = super::rss_kib().saturating_sub(rss_before);
+    assert!(
+        grown < 16 * 1024,
+        "RSS grew {grown} KiB over {cycles} cycles"
+    );
+}
