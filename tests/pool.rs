@@ -6,6 +6,7 @@
 //! drivers (each test asks for them first; the same size again is fine).
 
 mod close_races;
+mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;

@@ -9,7 +9,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{wait_dead, KillOnDrop, WATCHDOG};
+use common::{wait_dead, with_watchdog, KillOnDrop, WATCHDOG};
 use procrun::{
     read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Signal, Stream,
 };
@@ -664,24 +664,6 @@ fn a_grandchild_holding_the_pipe_holds_up_combined_output_only_for_the_drain() {
     assert!(text.ends_with("done\n"), "{text:?}");
     assert!(out.exit.unwrap().success() && !out.timed_out);
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
-}
-
-/// Runs `body` on its own thread and fails the test if it has not finished
-/// within the watchdog: a dead driver must fail a test, never hang the run.
-fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
-        }
-    }
 }
 
 /// What every `Duration::MAX` test ends with: whatever the duration did,

@@ -6,7 +6,7 @@ mod common;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use common::WATCHDOG;
+use common::{with_watchdog, WATCHDOG};
 use procrun::{ChildId, Command, Error, Event, Input, Output, Process, Reactor, Signal, Stream};
 
 /// What the reactor told about one child, as owned values.
@@ -222,24 +222,6 @@ fn stdin_calls_on_a_child_without_a_stream_are_typed_errors() {
     ));
     assert!(matches!(reactor.close_stdin(s), Err(Error::UnknownChild)));
     let _: ChildId = id;
-}
-
-/// Runs `body` on its own thread and fails the test if it is still blocked
-/// after the watchdog.
-fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
-        }
-    }
 }
 
 #[test]

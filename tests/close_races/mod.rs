@@ -16,23 +16,8 @@ use procrun::{Error, Process};
 /// machines are shared and noisy.
 pub const ROUND_WATCHDOG: Duration = Duration::from_secs(60);
 
-/// Runs `body` on its own thread and fails the test if it has not finished
-/// within [`ROUND_WATCHDOG`]: a hang must fail a test, never hang the run.
-pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    match rx.recv_timeout(ROUND_WATCHDOG) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test body is still blocked after {ROUND_WATCHDOG:?}")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
-        }
-    }
-}
+/// The shared watchdog, for the test binaries that include this module.
+pub use crate::common::with_watchdog;
 
 /// `(parent pid, state)` of `pid` from /proc, `None` once it is reaped.
 fn parent_and_state(pid: u32) -> Option<(u32, char)> {

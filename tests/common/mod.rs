@@ -13,6 +13,25 @@ use procrun::{ChildId, Event, Exit, Reactor, Stream};
 /// machines are shared and noisy.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
 
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// within [`WATCHDOG`]: a hang (a dead driver, a lost wake-up) must fail a
+/// test, never hang the run.
+pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rec {
     Started {
