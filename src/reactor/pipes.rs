@@ -291,7 +291,11 @@ impl Reactor {
         let stream = p.stream;
         p.reader.finish(|l| ctx.emit(line(id, stream, l)));
         drop(p);
-        self.cgroups.forget_pipe(token);
+        // Only a cgroup of this pipe's own child can hold it: an
+        // uncontained child's pipes skip the walk over contained runs.
+        if self.children.at(index).is_some_and(|c| c.live_cgroups > 0) {
+            self.cgroups.forget_pipe(token);
+        }
         let c = self.children.at_mut(index);
         c.open_pipes -= 1;
         for slot in &mut c.pipes {

@@ -389,12 +389,13 @@ impl Reactor {
         // Whoever still holds the pipes (a process outside the group) gets
         // the drain time, then the pipes are closed; a contained run's
         // pipes are closed when its cgroup is empty instead.
+        let contained = self.children.at(index).is_some_and(|c| c.live_cgroups > 0);
         for token in pipes.into_iter().flatten() {
             if self
                 .pipes
                 .out(token)
                 .is_some_and(|p| p.drain_timer.is_none())
-                && !self.cgroups.holds_pipe(token)
+                && !(contained && self.cgroups.holds_pipe(token))
             {
                 let key = self.timer_in(drain, Timer::Drain(token));
                 if let Some(p) = self.pipes.out_mut(token) {
