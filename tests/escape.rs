@@ -10,10 +10,36 @@ use std::time::Duration;
 use common::*;
 use procrun::{Command, Reactor, Signal, Stream};
 
-/// A python child that joins its parent's process group (a group leader
-/// cannot `setsid`, but may move to another group of its session), says
-/// so, and sleeps; with `ignore_term` it ignores `SIGTERM` too.
-fn leaver(ignore_term: bool) -> Option<Command> {
+/// A process group for a leaver to join: a `sleep` in a group of its own,
+/// in the test's session, killed and reaped on drop. Not the test's own
+/// group: in a pid namespace (a container) that group may be led from
+/// outside and have no number the child can name.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn new() -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new("sleep")
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .expect("spawn the group holder");
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A python child that joins another process group of its session (a group
+/// leader cannot `setsid`, but may move to another group of its session),
+/// says so, and sleeps; with `ignore_term` it ignores `SIGTERM` too. The
+/// group is the returned holder's; keep it alive while the child runs.
+fn leaver(ignore_term: bool) -> Option<(Command, Holder)> {
     if !common::bursts::have_python() {
         eprintln!("skipped: python3 is needed for a child that changes its group");
         return None;
@@ -23,12 +49,14 @@ fn leaver(ignore_term: bool) -> Option<Command> {
     } else {
         ""
     };
+    let holder = Holder::new();
     let mut c = Command::new("python3");
     c.arg("-c").arg(format!(
-        "import os, signal, time\n{ignore}os.setpgid(0, os.getpgid(os.getppid()))\n\
-         print(os.getpid(), os.getpgid(0), flush=True)\ntime.sleep(100)"
+        "import os, signal, time\n{ignore}os.setpgid(0, {})\n\
+         print(os.getpid(), os.getpgid(0), flush=True)\ntime.sleep(100)",
+        holder.0.id()
     ));
-    Some(c)
+    Some((c, holder))
 }
 
 /// Spawns `cmd` and waits until it has left its group; returns its pid.
@@ -47,7 +75,9 @@ fn spawn_and_leave(r: &mut Reactor, cmd: &Command) -> (procrun::ChildId, u32, Ve
 
 #[test]
 fn stop_reaches_a_child_that_left_its_group() {
-    let Some(cmd) = leaver(false) else { return };
+    let Some((cmd, _holder)) = leaver(false) else {
+        return;
+    };
     let mut r = Reactor::new().unwrap();
     let (id, pid, mut recs) = spawn_and_leave(&mut r, &cmd);
     let _guard = KillOnDrop(pid);
@@ -60,7 +90,9 @@ fn stop_reaches_a_child_that_left_its_group() {
 
 #[test]
 fn grace_ends_in_sigkill_for_a_child_that_left_its_group() {
-    let Some(mut cmd) = leaver(true) else { return };
+    let Some((mut cmd, _holder)) = leaver(true) else {
+        return;
+    };
     cmd.grace(Duration::from_millis(200));
     let mut r = Reactor::new().unwrap();
     let (id, pid, mut recs) = spawn_and_leave(&mut r, &cmd);
@@ -76,7 +108,9 @@ fn grace_ends_in_sigkill_for_a_child_that_left_its_group() {
 
 #[test]
 fn timeout_reaches_a_child_that_left_its_group() {
-    let Some(mut cmd) = leaver(false) else { return };
+    let Some((mut cmd, _holder)) = leaver(false) else {
+        return;
+    };
     // Long enough for python to start and move, on a loaded machine.
     cmd.timeout(Duration::from_secs(3));
     let mut r = Reactor::new().unwrap();
@@ -90,7 +124,9 @@ fn timeout_reaches_a_child_that_left_its_group() {
 
 #[test]
 fn dropping_the_reactor_kills_a_child_that_left_its_group_without_blocking() {
-    let Some(cmd) = leaver(true) else { return };
+    let Some((cmd, _holder)) = leaver(true) else {
+        return;
+    };
     let (pid_tx, pid_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {

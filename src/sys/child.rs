@@ -157,8 +157,10 @@ impl ChildHandle {
     pub(crate) fn signal_with_group(&self, sig: i32) -> io::Result<()> {
         let pid = self.pid();
         let group = signal_group(pid, sig);
-        let in_group = rp::getpgid(Some(to_pid(pid)?))
-            .is_ok_and(|g| i64::from(g.as_raw_nonzero().get()) == i64::from(pid));
+        // Not rustix's `getpgid`: for a group led from outside procrun's pid
+        // namespace the kernel answers 0, which its `Pid` cannot hold.
+        // SAFETY: `getpgid` only reads the kernel's process table.
+        let in_group = unsafe { libc::getpgid(pid as libc::pid_t) } == pid as libc::pid_t;
         if in_group {
             group
         } else {
