@@ -498,7 +498,10 @@ impl Reactor {
     pub(super) fn signal_or_report(&mut self, index: u32, sig: Signal) {
         if let Err(error) = self.signal_run(index, sig) {
             let id = self.children.id_of(index);
-            self.queued.push_back(Queued::SignalFailed { id, error });
+            self.queued.push_back(Queued::SignalFailed {
+                id,
+                error: Box::new(error),
+            });
         }
     }
 }

@@ -10,6 +10,11 @@ use super::{Control, Event, Reactor, READ_BUDGET};
 use crate::error::Error;
 use crate::exit::ChildId;
 
+/// An event owed to the next poll. One `Started` waits per child spawned
+/// between polls, so a caller that starts 1,000 children before polling
+/// grows the deque to 1,024 of these, and it keeps that capacity: the
+/// rare error is boxed so an entry stays 24 bytes, not the 104 an
+/// [`Error`] inline makes it.
 #[derive(Debug)]
 pub(super) enum Queued {
     Started {
@@ -19,7 +24,7 @@ pub(super) enum Queued {
     },
     SignalFailed {
         id: ChildId,
-        error: Error,
+        error: Box<Error>,
     },
 }
 
@@ -57,7 +62,9 @@ impl Reactor {
                 Queued::Started { id, pid, restarts } => {
                     ctx.emit(Event::Started { id, pid, restarts })
                 }
-                Queued::SignalFailed { id, error } => ctx.emit(Event::SignalFailed { id, error }),
+                Queued::SignalFailed { id, error } => {
+                    ctx.emit(Event::SignalFailed { id, error: *error })
+                }
             }
             self.apply_requests(ctx);
         }
