@@ -7,8 +7,9 @@
 //!   `BufReader::lines` task per pipe and a wait task; std with a reader
 //!   thread per pipe and a waiter thread; and a bare epoll + pidfd loop
 //!   holding nothing but the three fds per child. procrun runs twice: plain,
-//!   and with a restart policy on every child (it then keeps each child's
-//!   `Command` to start it again). Each variant runs in a
+//!   and with a restart policy on every child (it then keeps the prepared
+//!   command to start each child again: one copy, as every child runs the
+//!   same command). Each variant runs in a
 //!   fresh process of this binary, so their memory does not mix; RSS is
 //!   read before the first spawn (after the supervisor itself is set up)
 //!   and after every child is started and its readers wait. The same
@@ -45,7 +46,7 @@ use procrun::{Command, Event, Reactor, Restart};
 
 const VARIANTS: [&str; 4] = ["procrun", "tokio", "std", "bare"];
 /// The idle set adds procrun with a restart policy on every child, the case
-/// where the reactor keeps each child's `Command`.
+/// where the reactor keeps the command (shared by children of one command).
 const IDLE_VARIANTS: [&str; 5] = ["procrun", "procrun-restart", "tokio", "std", "bare"];
 
 struct Args {

@@ -8,6 +8,7 @@ use std::ffi::{CString, OsStr};
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::{Command, Input, Output, Restart};
@@ -59,6 +60,51 @@ impl Spec {
     /// The program as given, for messages.
     pub(crate) fn program_name(&self) -> String {
         String::from_utf8_lossy(self.argv[0].as_bytes()).into_owned()
+    }
+
+    /// Whether a run of `other` would be exactly a run of this spec, so one
+    /// kept copy can serve the restarts of both: what the caller gave
+    /// (stdin bytes, an output file) must be the very same object, and
+    /// everything else equal. Every field is named, so a field added to
+    /// `Spec` cannot be forgotten here.
+    pub(crate) fn same_as(&self, other: &Spec) -> bool {
+        let Spec {
+            argv,
+            env_clear,
+            env,
+            cwd,
+            stdin,
+            stdout,
+            stderr,
+            max_line,
+            timeout,
+            stop,
+            restart,
+            cgroup,
+            die_with_parent,
+        } = self;
+        let StopSpec {
+            detached,
+            signal,
+            grace,
+            drain,
+        } = stop;
+        *argv == other.argv
+            && *env_clear == other.env_clear
+            && *env == other.env
+            && *cwd == other.cwd
+            && same_input(stdin, &other.stdin)
+            && same_output(stdout, &other.stdout)
+            && same_output(stderr, &other.stderr)
+            && *max_line == other.max_line
+            && *timeout == other.timeout
+            && *detached == other.stop.detached
+            && *signal == other.stop.signal
+            && *grace == other.stop.grace
+            && *drain == other.stop.drain
+            && *restart == other.restart
+            && *cgroup == other.cgroup
+            && *die_with_parent == other.die_with_parent
     }
 
     /// Adds an argument: the script path a [`Process`](crate::Process)
@@ -157,10 +203,93 @@ impl Command {
     }
 }
 
+fn same_input(a: &Input, b: &Input) -> bool {
+    match (a, b) {
+        (Input::Bytes(a), Input::Bytes(b)) => Arc::ptr_eq(a, b),
+        (Input::Null, Input::Null)
+        | (Input::Inherit, Input::Inherit)
+        | (Input::Stream, Input::Stream) => true,
+        _ => false,
+    }
+}
+
+fn same_output(a: &Output, b: &Output) -> bool {
+    match (a, b) {
+        (Output::File(a), Output::File(b)) => Arc::ptr_eq(a, b),
+        (Output::Lines, Output::Lines)
+        | (Output::Raw, Output::Raw)
+        | (Output::Null, Output::Null)
+        | (Output::Inherit, Output::Inherit)
+        | (Output::Stdout, Output::Stdout) => true,
+        _ => false,
+    }
+}
+
 /// `bytes` as a C string, or [`Error::NulByte`] naming `what`.
 fn c_string(what: &'static str, bytes: &[u8]) -> Result<CString> {
     CString::new(bytes).map_err(|_| Error::NulByte {
         what,
         value: String::from_utf8_lossy(bytes).into_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::command::{Command, Output, Restart};
+    use crate::signal::Signal;
+
+    #[test]
+    fn a_spec_is_the_same_only_as_one_that_runs_alike() {
+        let mut base = Command::new("sleep");
+        base.arg("10").restart(Restart::on_error());
+        let spec = base.prepare().unwrap();
+        assert!(spec.same_as(&base.prepare().unwrap()));
+        let changes: [&dyn Fn(&mut Command); 10] = [
+            &|c| {
+                c.arg("x");
+            },
+            &|c| {
+                c.env("K", "v");
+            },
+            &|c| {
+                c.env_clear();
+            },
+            &|c| {
+                c.current_dir("/");
+            },
+            &|c| {
+                c.stdin_bytes(&b"x"[..]);
+            },
+            &|c| {
+                c.stdout(Output::Null);
+            },
+            &|c| {
+                c.timeout(Duration::from_secs(1));
+            },
+            &|c| {
+                c.stop_signal(Signal::INT);
+            },
+            &|c| {
+                c.restart(Restart::on_error().limit(3));
+            },
+            &|c| {
+                c.kill_on_parent_death();
+            },
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut other = base.clone();
+            change(&mut other);
+            assert!(!spec.same_as(&other.prepare().unwrap()), "change {i}");
+        }
+        // Equal bytes given twice are two inputs: only the same one is shared.
+        let mut a = base.clone();
+        a.stdin_bytes(&b"x"[..]);
+        let a = a.prepare().unwrap();
+        assert!(a.same_as(&a.clone()));
+        let mut b = base.clone();
+        b.stdin_bytes(&b"x"[..]);
+        assert!(!a.same_as(&b.prepare().unwrap()));
+    }
 }

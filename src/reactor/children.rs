@@ -54,7 +54,8 @@ pub(super) struct Slot {
 }
 
 /// What an idle child costs procrun: this, two pipe entries, and, only
-/// when it may restart, its [`Spec`].
+/// when it may restart, its [`Spec`] (one for all children spawned in a
+/// row from the same command).
 pub(super) struct Child {
     /// The spec, kept only while a restart may need it.
     pub(super) respawn: Option<Arc<Spec>>,

@@ -27,6 +27,7 @@ mod turn;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
@@ -43,6 +44,7 @@ use turn::{Ctx, Queued, Ready};
 use crate::command::Command;
 use crate::error::Result;
 use crate::exit::ChildId;
+use crate::spec::Spec;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
 
@@ -159,6 +161,11 @@ pub struct Reactor {
     /// Whether children get pidfds (false once the kernel said ENOSYS, or
     /// when `PROCRUN_NO_PIDFD=1`).
     use_pidfd: bool,
+    /// The spec last kept for a child's restarts, so children spawned from
+    /// the same command share one copy (a pool of workers keeps one spec,
+    /// not one per worker). Weak: it must not keep the command's stdin
+    /// bytes or output file alive once no child needs them.
+    last_kept: Weak<Spec>,
     exit_poll: ExitPoll,
     wakeups: u64,
 }
@@ -209,6 +216,7 @@ impl Reactor {
             tokens: Vec::new(),
             more_ready: false,
             use_pidfd: sys::pidfd_allowed(),
+            last_kept: Weak::new(),
             exit_poll: ExitPoll::default(),
             wakeups: 0,
         })

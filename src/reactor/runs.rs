@@ -56,8 +56,9 @@ impl Reactor {
     }
 
     /// Adds a child and starts its first run. A child that may restart
-    /// keeps the spec: `shared` if the caller has it in an `Arc`, else a
-    /// copy made after the spawn, when the spawn's transient allocations
+    /// keeps the spec: `shared` if the caller has it in an `Arc`, else
+    /// the one the last such child kept when the specs are the same, else
+    /// a copy made after the spawn, when the spawn's transient allocations
     /// (the environment, above all) are freed and the copy can take their
     /// place rather than pin pages among them.
     pub(super) fn spawn_child(
@@ -69,7 +70,10 @@ impl Reactor {
         match self.start_run(id.index, spec) {
             Ok(pid) => {
                 if spec.restart.is_some() {
-                    let kept = shared.map_or_else(|| Arc::new(spec.clone()), Arc::clone);
+                    let kept = match shared {
+                        Some(shared) => Arc::clone(shared),
+                        None => self.keep(spec),
+                    };
                     self.children.at_mut(id.index).respawn = Some(kept);
                 }
                 if let Some(t) = spec.timeout {
@@ -88,6 +92,17 @@ impl Reactor {
                 Err(e)
             }
         }
+    }
+
+    /// The kept copy of `spec`: the last one kept if it is still alive and
+    /// the same, else a new one, remembered for the next child.
+    fn keep(&mut self, spec: &Spec) -> Arc<Spec> {
+        if let Some(last) = self.last_kept.upgrade().filter(|l| l.same_as(spec)) {
+            return last;
+        }
+        let kept = Arc::new(spec.clone());
+        self.last_kept = Arc::downgrade(&kept);
+        kept
     }
 
     pub(super) fn restart(&mut self, id: ChildId, spec: &Spec, ctx: &mut Ctx<'_>) {
