@@ -70,6 +70,7 @@ mod tests;
 pub use clock::Clock;
 
 use std::fmt;
+use std::num::NonZeroU32;
 
 use level::{level_for, slot_for, slot_start, wheel_block_start, Level, NUM_LEVELS};
 use slab::{ListId, Node, Slab, NIL};
@@ -83,7 +84,8 @@ use slab::{ListId, Node, Slab, NIL};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey {
     index: u32,
-    generation: u32,
+    /// Never 0: `Option<TimerKey>` takes that value, so it is 8 bytes.
+    generation: NonZeroU32,
 }
 
 /// A hierarchical timer wheel holding values of type `T` until their

@@ -5,7 +5,11 @@
 //! of live timers stays bounded stops allocating. Each entry carries a
 //! generation bumped when it is freed; a key remembers the generation it was
 //! issued with, so a key of a fired or cancelled timer never matches the
-//! entry's next occupant.
+//! entry's next occupant. Generations are never 0, so an
+//! `Option<TimerKey>` is no bigger than a key (every supervised child holds
+//! three).
+
+use std::num::NonZeroU32;
 
 /// "No entry": the end of a list or of the free list.
 pub(super) const NIL: u32 = u32::MAX;
@@ -41,7 +45,7 @@ enum State<T> {
 }
 
 struct Entry<T> {
-    generation: u32,
+    generation: NonZeroU32,
     state: State<T>,
 }
 
@@ -74,7 +78,7 @@ impl<T> Slab<T> {
     /// # Panics
     ///
     /// When `u32::MAX` (2^32 - 1) timers are already live.
-    pub(super) fn insert(&mut self, node: Node<T>) -> (u32, u32) {
+    pub(super) fn insert(&mut self, node: Node<T>) -> (u32, NonZeroU32) {
         if self.free != NIL {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
@@ -91,15 +95,15 @@ impl<T> Slab<T> {
             .filter(|&i| i != NIL)
             .expect("timer wheel holds u32::MAX timers already");
         self.entries.push(Entry {
-            generation: 0,
+            generation: NonZeroU32::MIN,
             state: State::Occupied(node),
         });
         self.len += 1;
-        (index, 0)
+        (index, NonZeroU32::MIN)
     }
 
     /// The live node at `index` if it still has `generation`.
-    pub(super) fn get(&self, index: u32, generation: u32) -> Option<&Node<T>> {
+    pub(super) fn get(&self, index: u32, generation: NonZeroU32) -> Option<&Node<T>> {
         match self.entries.get(index as usize) {
             Some(Entry {
                 generation: g,
@@ -127,7 +131,7 @@ impl<T> Slab<T> {
 
     /// Frees the entry at `index` (already unlinked), returning its
     /// generation as it was and its value.
-    pub(super) fn remove(&mut self, index: u32) -> (u32, T) {
+    pub(super) fn remove(&mut self, index: u32) -> (NonZeroU32, T) {
         let entry = &mut self.entries[index as usize];
         let state = std::mem::replace(
             &mut entry.state,
@@ -139,11 +143,40 @@ impl<T> Slab<T> {
             unreachable!("removing vacant index {index}");
         };
         let generation = entry.generation;
-        // Wrapping: a key would have to be held across 2^32 reuses of one
-        // entry to be mistaken for a newer timer.
-        entry.generation = generation.wrapping_add(1);
+        // Wrapping (past 0): a key would have to be held across 2^32 - 1
+        // reuses of one entry to be mistaken for a newer timer.
+        entry.generation = generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
         self.free = index;
         self.len -= 1;
         (generation, node.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::{ListId, Node, Slab};
+
+    fn node() -> Node<()> {
+        Node {
+            deadline: 0,
+            list: ListId::Pending,
+            prev: super::NIL,
+            next: super::NIL,
+            value: (),
+        }
+    }
+
+    #[test]
+    fn a_generation_wraps_past_zero() {
+        let mut slab = Slab::new();
+        let (index, _) = slab.insert(node());
+        slab.entries[index as usize].generation = NonZeroU32::MAX;
+        let (old, ()) = slab.remove(index);
+        assert_eq!(old, NonZeroU32::MAX);
+        let (again, generation) = slab.insert(node());
+        assert_eq!((again, generation), (index, NonZeroU32::MIN));
+        assert!(slab.get(index, old).is_none(), "a stale key matched");
     }
 }

@@ -516,3 +516,12 @@ fn timer_from_clock_never_fires_early_and_at_most_one_tick_late() {
         assert!(fired, "not due one tick after {at:?}");
     }
 }
+
+/// Every supervised child holds three optional keys: the niche keeps each
+/// 8 bytes rather than 12.
+#[test]
+fn an_optional_key_is_no_bigger_than_a_key() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Option<TimerKey>>(), size_of::<TimerKey>());
+    assert_eq!(size_of::<TimerKey>(), 8);
+}
