@@ -71,7 +71,7 @@ pub(super) struct Child {
     pub(super) restart_timer: Option<TimerKey>,
     pub(super) paused: bool,
     /// Output pipes of the current (or last) run.
-    pub(super) pipes: [Option<usize>; 2],
+    pub(super) pipes: OutTokens,
     /// Output pipes open across all runs, lingering ones included.
     pub(super) open_pipes: u32,
     /// A reaped run whose exit event waits for its output to be read
@@ -100,7 +100,7 @@ impl Child {
             timeout_timer: None,
             restart_timer: None,
             paused: false,
-            pipes: [None, None],
+            pipes: OutTokens::default(),
             open_pipes: 0,
             pending_exit: None,
             finished: false,
@@ -123,6 +123,32 @@ impl Child {
         self.run
             .as_ref()
             .is_some_and(|r| r.handle.pidfd().is_none())
+    }
+}
+
+/// The pipe tokens of a run's stdout and stderr, as `u32` (a token is a
+/// slab index, at most one per open fd, so it fits): 16 bytes of every
+/// child's slot rather than 32.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct OutTokens([Option<u32>; 2]);
+
+impl OutTokens {
+    pub(super) fn new(tokens: [Option<usize>; 2]) -> OutTokens {
+        OutTokens(tokens.map(|t| t.map(|t| u32::try_from(t).expect("a slab index fits u32"))))
+    }
+
+    /// The tokens still held, stdout's first.
+    pub(super) fn tokens(self) -> impl Iterator<Item = usize> {
+        self.0.into_iter().flatten().map(|t| t as usize)
+    }
+
+    /// Forgets `token`, a pipe that closed.
+    pub(super) fn remove(&mut self, token: usize) {
+        for slot in &mut self.0 {
+            if slot.is_some_and(|t| t as usize == token) {
+                *slot = None;
+            }
+        }
     }
 }
 

@@ -298,11 +298,7 @@ impl Reactor {
         }
         let c = self.children.at_mut(index);
         c.open_pipes -= 1;
-        for slot in &mut c.pipes {
-            if *slot == Some(token) {
-                *slot = None;
-            }
-        }
+        c.pipes.remove(token);
         ctx.emit(Event::Closed { id, stream });
         self.maybe_done(index, ctx);
     }
@@ -315,7 +311,7 @@ impl Reactor {
         c.paused = false;
         // Edge-triggered: data that arrived while paused raises no new edge.
         let pipes = c.pipes;
-        for t in pipes.into_iter().flatten() {
+        for t in pipes.tokens() {
             self.owe_read(t);
         }
         let lingering: Vec<usize> = self.pipes.of_child(index).collect();

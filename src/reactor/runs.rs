@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use super::children::{Child, Run, StopCause};
+use super::children::{Child, OutTokens, Run, StopCause};
 use super::pipes::{self, InPipe, OutPipe, Source};
 use super::stdin::{Feed, StdinState};
 use super::timers::Timer;
@@ -209,7 +209,7 @@ impl Reactor {
         });
         let child = self.children.at_mut(index);
         child.open_pipes += pipes.iter().flatten().count() as u32;
-        child.pipes = pipes;
+        child.pipes = OutTokens::new(pipes);
         child.run = Some(Run {
             handle,
             started,
@@ -223,13 +223,13 @@ impl Reactor {
             let child = self.children.at_mut(index);
             let run = child.run.take().expect("set above");
             let pipes = std::mem::take(&mut child.pipes);
-            child.open_pipes -= pipes.iter().flatten().count() as u32;
+            child.open_pipes -= pipes.tokens().count() as u32;
             let _ = run.handle.reap_blocking();
             match run.handle.pidfd() {
                 Some(fd) => pipes::deregister(self.poll.registry(), fd),
                 None => self.exit_poll.polled -= 1,
             }
-            for t in pipes.into_iter().flatten().chain(stdin_token) {
+            for t in pipes.tokens().chain(stdin_token) {
                 self.pipes.remove(self.poll.registry(), t);
             }
             if let Some(slot) = run.cgroup {
@@ -375,7 +375,7 @@ impl Reactor {
         // The run is dead (and its group killed), so whatever it wrote sits
         // in the pipe: reading it to the end delivers all of it, even if a
         // process outside the group keeps the pipe open and writing.
-        for token in child.pipes.into_iter().flatten() {
+        for token in child.pipes.tokens() {
             if !self.read_after_exit(token, ctx) {
                 // Paused by the handler while reading: resuming comes back
                 // here, and the exit must wait for the rest of the output.
@@ -405,7 +405,7 @@ impl Reactor {
         // the drain time, then the pipes are closed; a contained run's
         // pipes are closed when its cgroup is empty instead.
         let contained = self.children.at(index).is_some_and(|c| c.live_cgroups > 0);
-        for token in pipes.into_iter().flatten() {
+        for token in pipes.tokens() {
             if self
                 .pipes
                 .out(token)
@@ -418,7 +418,7 @@ impl Reactor {
                 }
             }
         }
-        self.children.at_mut(index).pipes = [None, None];
+        self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
         self.maybe_done(index, ctx);
     }
