@@ -88,14 +88,14 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         new_group: !cmd.stop.detached,
         stdio: [stdin_fd, out_fd, err_fd],
     };
-    let contained = match &spec.cgroup {
+    let contained = match spec.confine.as_ref().and_then(|c| c.cgroup.as_ref()) {
         Some(parent) => Some(make_cgroup(parent)?),
         None => None,
     };
-    let started = if contained.is_some() || spec.die_with_parent {
+    let started = if let Some(confine) = &spec.confine {
         let extras = ForkExtras {
             cgroup_procs: contained.as_ref().map(|(_, procs)| procs.as_fd()),
-            die_with_parent: spec.die_with_parent,
+            die_with_parent: confine.die_with_parent,
         };
         sys::spawn_forked(&os_spec, &extras).map_err(|(stage, source)| match stage {
             ForkStage::Exec => exec_error(cmd, source),
