@@ -184,6 +184,7 @@
 //! | [`Error::DriversStarted`] | [`set_drivers`] asking for another size once the pool runs | `tests/pool.rs` `the_pool_size_is_fixed_once_it_runs` |
 //! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
+//! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
 //! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe` |
 //!

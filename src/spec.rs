@@ -14,6 +14,7 @@ use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::sys::cgroup;
+use crate::sys::Limits;
 
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
@@ -35,11 +36,24 @@ pub(crate) struct Spec {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stop: StopSpec,
     pub(crate) restart: Option<Restart>,
-    /// The cgroup v2 directory each run gets a cgroup of its own below.
-    pub(crate) cgroup: Option<PathBuf>,
+    /// The cgroup v2 directory each run gets a cgroup of its own below,
+    /// and its limits; boxed, as few commands are contained and a restart
+    /// policy keeps a `Spec` per child.
+    pub(crate) cgroup: Option<Box<Containment>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL` in each run.
     pub(crate) die_with_parent: bool,
 }
+
+/// Where a contained run's cgroup is made, and what it may use.
+#[derive(Clone, Debug)]
+pub(crate) struct Containment {
+    pub(crate) parent: PathBuf,
+    pub(crate) limits: Limits,
+}
+
+/// The largest `cpu.max` quota the kernel takes, in microseconds
+/// (`(1 << 44) - 1`, its bandwidth field); a larger one means no limit.
+const CPU_QUOTA_MAX_US: u128 = (1 << 44) - 1;
 
 /// What stopping and reaping a run need of its command.
 #[derive(Clone, Copy, Debug)]
@@ -126,14 +140,26 @@ impl Command {
             None => None,
         };
         let max_line = NonZeroUsize::new(self.max_line).ok_or(Error::ZeroMaxLine)?;
-        if let Some(dir) = &self.cgroup {
-            if !cgroup::is_cgroup2(dir).unwrap_or(false) {
-                return Err(Error::NotCgroup2 {
-                    path: dir.clone(),
-                    mount: cgroup::mount_point(),
-                });
-            }
-        }
+        let limits = self.checked_limits()?;
+        let cgroup =
+            match &self.cgroup {
+                Some(dir) => {
+                    if !cgroup::is_cgroup2(dir).unwrap_or(false) {
+                        return Err(Error::NotCgroup2 {
+                            path: dir.clone(),
+                            mount: cgroup::mount_point(),
+                        });
+                    }
+                    Some(Box::new(Containment {
+                        parent: dir.clone(),
+                        limits,
+                    }))
+                }
+                None if limits.any() => return Err(invalid(
+                    "memory_max, pids_max and cpu_max need a cgroup (Command::cgroup) to hold them",
+                )),
+                None => None,
+            };
         Ok(Spec {
             argv,
             env_clear: self.env_clear,
@@ -151,9 +177,48 @@ impl Command {
                 drain: self.drain,
             },
             restart: self.restart,
-            cgroup: self.cgroup.clone(),
+            cgroup,
             die_with_parent: self.kill_on_parent_death,
         })
+    }
+}
+
+impl Command {
+    /// The cgroup limits in the kernel's units, or why they cannot be.
+    fn checked_limits(&self) -> Result<Limits> {
+        let l = &self.limits;
+        if l.memory_max == Some(0) {
+            return Err(invalid("memory_max must be at least 1 byte"));
+        }
+        if l.pids_max == Some(0) {
+            return Err(invalid("pids_max must be at least 1"));
+        }
+        let cpu_max = match l.cpu_max {
+            Some((quota, period)) => {
+                let ms = Duration::from_millis(1);
+                if !(ms..=Duration::from_secs(1)).contains(&period) {
+                    return Err(invalid("cpu_max's period must be between 1 ms and 1 s"));
+                }
+                if quota < ms {
+                    return Err(invalid("cpu_max's quota must be at least 1 ms"));
+                }
+                let quota_us = quota.as_micros();
+                let quota = (quota_us <= CPU_QUOTA_MAX_US).then_some(quota_us as u64);
+                Some((quota, period.as_micros() as u64))
+            }
+            None => None,
+        };
+        Ok(Limits {
+            memory_max: l.memory_max,
+            pids_max: l.pids_max,
+            cpu_max,
+        })
+    }
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::InvalidCommand {
+        reason: reason.to_owned(),
     }
 }
 

@@ -497,3 +497,162 @@ fn the_cli_contains_its_processes_when_asked() {
     wait_dead(daemon);
     assert!(parent.children().is_empty(), "{:?}", parent.children());
 }
+
+/// Limits need a cgroup and values the kernel takes; checked before
+/// anything starts, on any machine.
+#[test]
+fn limits_without_a_cgroup_or_out_of_range_are_invalid() {
+    let mut r = Reactor::new().unwrap();
+    let ms = Duration::from_millis(1);
+    let parent = procrun::cgroup::mount_point().unwrap_or_else(|| "/nonexistent".into());
+    let plain = || Command::new("true");
+    let contained = || {
+        let mut c = Command::new("true");
+        c.cgroup(&parent);
+        c
+    };
+    let mut cases = [
+        ("memory, no cgroup", plain()),
+        ("pids, no cgroup", plain()),
+        ("cpu, no cgroup", plain()),
+        ("zero memory", contained()),
+        ("zero pids", contained()),
+        ("short period", contained()),
+        ("long period", contained()),
+        ("small quota", contained()),
+    ];
+    cases[0].1.memory_max(1 << 20);
+    cases[1].1.pids_max(10);
+    cases[2].1.cpu_max(ms, 100 * ms);
+    cases[3].1.memory_max(0);
+    cases[4].1.pids_max(0);
+    cases[5].1.cpu_max(ms, ms / 2);
+    cases[6].1.cpu_max(ms, 2000 * ms);
+    cases[7].1.cpu_max(ms / 2, 100 * ms);
+    for (what, cmd) in &cases {
+        match r.spawn(cmd) {
+            Err(Error::InvalidCommand { reason }) => eprintln!("{what}: {reason}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert!(r.is_empty());
+}
+
+/// Whether the controllers can be enabled below `parent` (its own parent
+/// must have them; on a hybrid host they are bound to cgroup v1 instead).
+fn enable_controllers(parent: &TestParent, names: &str) -> bool {
+    std::fs::write(parent.path().join("cgroup.subtree_control"), names).is_ok()
+}
+
+/// Asked for a limit its parent cannot give, a spawn fails with the
+/// controller's name, starts nothing and leaves no cgroup; never a run
+/// without its limit. This parent enables no controller for its children.
+#[test]
+fn a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let ms = Duration::from_millis(1);
+    let contained = || {
+        let mut c = Command::new("true");
+        c.cgroup(parent.path());
+        c
+    };
+    let mut cases = [
+        ("memory", contained()),
+        ("pids", contained()),
+        ("cpu", contained()),
+    ];
+    cases[0].1.memory_max(64 << 20);
+    cases[1].1.pids_max(16);
+    cases[2].1.cpu_max(50 * ms, 100 * ms);
+    for (name, cmd) in cases {
+        match r.spawn(&cmd) {
+            Err(Error::ControllerNotEnabled {
+                controller,
+                parent: p,
+            }) => {
+                assert_eq!((controller, p.as_path()), (name, parent.path()));
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+    assert!(r.is_empty());
+    // Without a limit the same parent contains runs as before.
+    let mut plain = Command::new("true");
+    plain.cgroup(parent.path());
+    let id = r.spawn(&plain).unwrap();
+    let exit = exits_of(&run_to_done(&mut r, id), id)[0];
+    assert!(exit.success() && !exit.oom_killed(), "{exit:?}");
+    assert_eq!(exit.peak_memory_bytes(), None);
+}
+
+/// Where the machine lets a test parent enable `pids` and `memory` (a
+/// unified cgroup2 host): a fork bomb stays within `pids_max`, and a run
+/// that outgrows `memory_max` is OOM-killed whole and says so, with its
+/// peak. Elsewhere (a hybrid host binds them to cgroup v1) it says it was
+/// skipped; the typed error is tested above.
+#[test]
+fn limits_hold_where_the_controllers_are_enabled() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    if !enable_controllers(&parent, "+pids +memory") {
+        eprintln!(
+            "skipped: the pids and memory controllers cannot be enabled below {:?}",
+            parent.path()
+        );
+        return;
+    }
+    let mut r = Reactor::new().unwrap();
+    // Eight processes at most: the shell and seven more. Each started
+    // sleeper prints a line; a fork past the limit fails, and dash then
+    // gives up the loop (it exits 2), so the run ends one way or the other.
+    let mut bomb = Command::new("sh");
+    bomb.args([
+        "-c",
+        "for i in $(seq 20); do (echo up; exec sleep 1000) & done; sleep 0.5; echo done",
+    ])
+    .cgroup(parent.path())
+    .pids_max(8)
+    .timeout(WATCHDOG);
+    let id = r.spawn(&bomb).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, id, Stream::Stdout).iter().any(|l| l == "done") || !exits_of(rs, id).is_empty()
+    });
+    // The sleepers keep the child alive (its cgroup is populated): a stop
+    // still reaches them.
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let ups = lines_of(&recs, id, Stream::Stdout)
+        .iter()
+        .filter(|l| *l == "up")
+        .count();
+    assert!((1..8).contains(&ups), "{ups} sleepers started: {recs:?}");
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+
+    // 16 MiB, and a child that holds 256 MiB.
+    let mut hog = Command::new("sh");
+    hog.args([
+        "-c",
+        "head -c 268435456 /dev/zero | tail -c 268435456 >/dev/null",
+    ])
+    .cgroup(parent.path())
+    .memory_max(16 << 20)
+    .timeout(WATCHDOG);
+    let id = r.spawn(&hog).unwrap();
+    let exit = exits_of(&run_to_done(&mut r, id), id)[0];
+    assert!(exit.oom_killed(), "{exit:?}");
+    assert!(!exit.success() && !exit.timed_out(), "{exit:?}");
+    if let Some(peak) = exit.peak_memory_bytes() {
+        assert!(
+            peak > 1 << 20 && peak <= 17 << 20,
+            "peak {peak} past a 16 MiB limit"
+        );
+    }
+    assert!(exit.to_string().contains("out of memory"), "{exit}");
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
