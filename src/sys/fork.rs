@@ -1,4 +1,4 @@
-//! Starting a child with `fork` and `execve`, for what `posix_spawn`
+//! Starting a child with `clone` and `execve`, for what `posix_spawn`
 //! cannot do: a child that moves itself into its run's cgroup, or one that
 //! dies with procrun (`PR_SET_PDEATHSIG`), before it runs a single
 //! instruction of its program.
@@ -9,12 +9,15 @@
 //! child cannot fork or run its program before the write — and works on
 //! every kernel with cgroup v2 (4.5+), while `CLONE_INTO_CGROUP` needs 5.7
 //! and a raw `clone3` that glibc (2.36 here) does not wrap, leaving its
-//! thread state unset in the child. The price is a real fork (page tables
-//! copied) instead of posix_spawn's vfork, paid only by runs that ask for
-//! containment or death with the parent; every other run keeps
-//! `posix_spawn`.
+//! thread state unset in the child.
 //!
-//! Between `fork` and `execve` the child runs only async-signal-safe raw
+//! Not `fork` either: the child is made as `posix_spawn` makes its own,
+//! with `clone(CLONE_VM | CLONE_VFORK)` on a stack of its own, so no page
+//! table is copied (a plain `fork` of a large agent costs a tenth of a
+//! millisecond more per run, see `benches/containment.rs`) and the parent
+//! thread waits until the child has exec'ed or failed.
+//!
+//! Between `clone` and `execve` the child runs only async-signal-safe raw
 //! calls on data prepared before the fork: no allocation, no lock, so
 //! another thread of procrun's holding the allocator's lock at fork time
 //! cannot deadlock it. A failure is reported to the parent through a
@@ -119,21 +122,30 @@ pub(crate) fn spawn_forked(
         libc::sigfillset(all.as_mut_ptr());
         libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
     }
-    // SAFETY: the child runs only `child`, which makes async-signal-safe
-    // calls on `p` (memory this process keeps alive: the child has its own
-    // copy of it) and never returns; the parent goes on as normal.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: in the child, straight after fork, as `child` requires.
-        unsafe { child(&p) }
-    }
-    let fork_err = io::Error::last_os_error();
+    let started = ChildStack::new().and_then(|stack| {
+        // SAFETY: `child_main` runs on `stack` (mapped, writable, and kept
+        // until this call returns, which with CLONE_VFORK is after the
+        // child's exec or exit) and reads `p`, which lives on this frame
+        // for as long. It makes only async-signal-safe calls and ends in
+        // `execve` or `_exit`, never returning into shared memory.
+        let pid = unsafe {
+            libc::clone(
+                child_main,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                ptr::addr_of!(p) as *mut libc::c_void,
+            )
+        };
+        if pid < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(pid)
+        }
+    });
     // SAFETY: `old` was filled by the pthread_sigmask above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
     drop(report_w);
-    if pid < 0 {
-        return Err((ForkStage::Fork, fork_err));
-    }
+    let pid = started.map_err(|e| (ForkStage::Fork, e))?;
     // The child's copy of the write end closes at its exec (CLOEXEC) or
     // exit: EOF means it exec'ed, eight bytes are its stage and errno.
     let mut buf = [0u8; 8];
@@ -166,12 +178,82 @@ pub(crate) fn spawn_forked(
     Err((stage, io::Error::from_raw_os_error(errno)))
 }
 
-/// The child's side, from fork to exec.
+/// Bytes of the child's stack: the few frames of `child` and of `execve`,
+/// with room to spare (it is only reserved; untouched pages cost nothing).
+const STACK_SIZE: usize = 256 * 1024;
+
+/// The stack the child runs on while it shares this process's memory, with
+/// a guard page below it; unmapped on drop.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> io::Result<ChildStack> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = STACK_SIZE + page;
+        // SAFETY: a fresh anonymous private mapping; nothing else points
+        // into it.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // The stack grows down: an overflow hits this page and faults
+        // instead of writing over memory the parent owns.
+        // SAFETY: the first page of the mapping made above.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The highest address, 16-byte aligned as every ABI wants of a stack
+    /// (a mapping's end is page-aligned).
+    fn top(&self) -> *mut libc::c_void {
+        self.base.cast::<u8>().wrapping_add(self.len).cast()
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used: with
+        // CLONE_VFORK the child left it (exec or exit) before `clone`
+        // returned.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// The child's entry point, as `clone` calls it.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Prepared` that `spawn_forked` passed, alive
+    // while the parent waits (CLONE_VFORK); this is the new child.
+    unsafe { child(&*(arg as *const Prepared)) }
+}
+
+/// The child's side, from `clone` to exec.
+///
+/// The child shares this process's memory (CLONE_VM, as `posix_spawn`
+/// does) until its exec, with the parent thread suspended meanwhile: it
+/// writes nothing the parent reads but errno, which the parent no longer
+/// looks at, and the report pipe. Its signal handlers are its own copy
+/// (no CLONE_SIGHAND), so resetting them leaves the parent's alone.
 ///
 /// # Safety
 ///
-/// Call only in the child of a fork, with `p` prepared as `spawn_forked`
-/// does; it never returns. Only async-signal-safe functions are called and
+/// Call only in a child made as `spawn_forked` makes it, with `p` prepared
+/// there; it never returns. Only async-signal-safe functions are called and
 /// nothing is allocated.
 unsafe fn child(p: &Prepared) -> ! {
     let fail = |stage: ForkStage| -> ! {
