@@ -120,7 +120,11 @@
 //!   [`Event::Done`] comes once the cgroup is removed. A cgroup outlives
 //!   its agent only if the agent dies without dropping its reactor;
 //!   [`cgroup::kill_leftovers`] ends those. [`Command::kill_on_parent_death`]
-//!   makes a run die with the thread that started it.
+//!   makes a run die with the thread that started it. Where the parent
+//!   enables the controllers, a contained run can be limited
+//!   ([`Command::memory_max`], [`Command::pids_max`], [`Command::cpu_max`])
+//!   and its [`Exit`] tells an OOM kill and its peak memory; where it does
+//!   not, asking for a limit is [`Error::ControllerNotEnabled`].
 //! - **A child that made itself another user** (a setuid-root program
 //!   calling `setuid(0)`) may not be signalled by an unprivileged procrun:
 //!   the failed stop is an [`Event::SignalFailed`] ([`Process::close`]
