@@ -142,6 +142,12 @@
 //!   1 ms to 100 ms while children stay up; an exit is then seen up to
 //!   100 ms late and an idle reactor wakes up to ten times a second.
 //!   [`Reactor::uses_pidfd`] tells which mode runs.
+//! - **No `CLONE_INTO_CGROUP`** (Linux before 5.7, a seccomp filter that
+//!   hides `clone3`, an architecture other than x86_64 and aarch64, or
+//!   `PROCRUN_NO_CLONE3=1`): a contained run's child writes itself into
+//!   its cgroup before it runs anything, instead of the kernel starting it
+//!   there. Nothing of the run is outside the cgroup either way; the write
+//!   costs a few hundred microseconds more per run.
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has

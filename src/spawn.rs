@@ -94,7 +94,7 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     };
     let started = if contained.is_some() || spec.die_with_parent {
         let extras = ForkExtras {
-            cgroup_procs: contained.as_ref().map(|(_, procs)| procs.as_fd()),
+            cgroup: contained.as_ref().map(|(_, dir)| dir.as_fd()),
             die_with_parent: spec.die_with_parent,
         };
         sys::spawn_forked(&os_spec, &extras).map_err(|(stage, source)| match stage {
@@ -113,9 +113,9 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     } else {
         sys::spawn(&os_spec).map_err(|source| exec_error(cmd, source))
     };
-    let (cgroup, procs) = contained.unzip();
-    // Only the child needed it.
-    drop(procs);
+    let (cgroup, cgroup_dir) = contained.unzip();
+    // Only the child's start needed it.
+    drop(cgroup_dir);
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
@@ -158,7 +158,7 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
 
 /// A new cgroup below the parent, named for this agent and a sequence
 /// number (one taken by an earlier agent of the same pid is skipped), with
-/// its limits written and its `cgroup.procs` open for the child.
+/// its limits written, and the directory open for the child to start in.
 ///
 /// The parent's `cgroup.subtree_control` is read first: a limit whose
 /// controller is not enabled there is refused before anything is made,
@@ -185,7 +185,7 @@ fn make_cgroup(c: &Containment) -> Result<(Cgroup, OwnedFd)> {
         });
     }
     let me = std::process::id();
-    let (mut cgroup, procs) = loop {
+    let (mut cgroup, handle) = loop {
         let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
         match Cgroup::create(parent, &format!("{CGROUP_PREFIX}{me}-{n}")) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -203,7 +203,7 @@ fn make_cgroup(c: &Containment) -> Result<(Cgroup, OwnedFd)> {
         let _ = cgroup.remove();
         return Err(Error::CgroupAccess { path, source });
     }
-    Ok((cgroup, procs))
+    Ok((cgroup, handle))
 }
 
 /// The error of a failed `execve` (or `chdir` before it).

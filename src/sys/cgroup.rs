@@ -158,8 +158,9 @@ pub(crate) struct Cgroup {
 
 impl Cgroup {
     /// Makes the directory `parent/name` and opens its files; also returns
-    /// `cgroup.procs` open for writing, the fd a child writes itself into.
-    /// Nothing is left behind on error.
+    /// the directory itself open (`O_DIRECTORY`), the fd a child is started
+    /// into (`CLONE_INTO_CGROUP`) or writes itself in through. Nothing is
+    /// left behind on error.
     ///
     /// # Errors
     ///
@@ -169,23 +170,24 @@ impl Cgroup {
         let dir = parent.join(name);
         fs::DirBuilder::new().mode(0o755).create(&dir)?;
         let opened = (|| {
-            let procs = OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))?;
+            let handle = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&dir)?;
             let events = OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_NONBLOCK)
                 .open(dir.join("cgroup.events"))?;
-            Ok::<_, io::Error>((OwnedFd::from(procs), OwnedFd::from(events)))
+            Ok::<_, io::Error>((OwnedFd::from(handle), OwnedFd::from(events)))
         })();
         match opened {
-            Ok((procs, events)) => Ok((
+            Ok((handle, events)) => Ok((
                 Cgroup {
                     dir,
                     events,
                     memory: false,
                 },
-                procs,
+                handle,
             )),
             Err(e) => {
                 let _ = fs::remove_dir(&dir);
@@ -415,7 +417,11 @@ mod tests {
             return;
         };
         let name = format!("procrun-test-{}-freeze", std::process::id());
-        let (cg, procs) = Cgroup::create(&mount, &name).unwrap();
+        let (cg, _) = Cgroup::create(&mount, &name).unwrap();
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(cg.dir().join("cgroup.procs"))
+            .unwrap();
         // It forks only once moved in (told so on stdin): nothing it
         // starts may be left outside the cgroup.
         let mut child = std::process::Command::new("sh")
@@ -425,6 +431,7 @@ mod tests {
             .unwrap();
         let pid = child.id().to_string();
         rustix::io::write(&procs, pid.as_bytes()).unwrap();
+        drop(procs);
         {
             use std::io::Write;
             let mut go = child.stdin.take().unwrap();
