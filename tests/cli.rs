@@ -1580,3 +1580,192 @@ fn ps_formats_exclude_each_other_and_counts() {
         assert_one_line_failure(&f, 2, &format!("{args:?}"));
     }
 }
+
+/// A directory holding `files` (name, text), for `procrun start` to run in.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write file");
+    }
+    dir
+}
+
+/// `procrun ARGS` run to its end in `dir`.
+fn procrun_in(dir: &Path, args: &[&str]) -> Finished {
+    let mut cmd = procrun_cmd(args);
+    cmd.current_dir(dir);
+    spawn_cmd(cmd).finish(None)
+}
+
+/// The pid `procrun` printed for `name`'s start (its note on stderr).
+fn started_pid_of(err: &str, name: &str) -> u32 {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(name) && l.contains("* started (pid "))
+        .unwrap_or_else(|| panic!("no start of {name} in {err}"));
+    started_pid(line)
+}
+
+#[test]
+fn start_stops_the_others_when_one_ends_and_exits_with_its_status() {
+    let dir = project(&[(
+        "Procfile",
+        "# two servers and a job that fails\n\
+         web: exec sleep 100\n\
+         \n\
+         worker: exec sleep 100\n\
+         job: echo working; exit 3\n",
+    )]);
+    let f = procrun_in(dir.path(), &["start", "-k", "10s"]);
+    assert_eq!(f.code(), 3, "{f:?}");
+    assert_eq!(f.out, "job    | working\n");
+    assert!(
+        f.err.contains("job ended: stopping 2 processes"),
+        "{}",
+        f.err
+    );
+    assert_eq!(
+        f.err.matches("stopped, killed by SIGTERM").count(),
+        2,
+        "{}",
+        f.err
+    );
+    for name in ["web", "worker"] {
+        wait_group_gone(started_pid_of(&f.err, name));
+    }
+}
+
+#[test]
+fn start_exits_0_when_the_first_to_end_succeeded() {
+    let dir = project(&[("Procfile", "web: exec sleep 100\nonce: true\n")]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(
+        f.err.contains("web  * stopped, killed by SIGTERM"),
+        "{}",
+        f.err
+    );
+    wait_group_gone(started_pid_of(&f.err, "web"));
+}
+
+#[test]
+fn start_runs_only_the_entries_named() {
+    let dir = project(&[("Procfile", "a: echo from a\nb: echo from b\nc: exit 9\n")]);
+    let f = procrun_in(dir.path(), &["start", "b"]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "b | from b\n"), "{f:?}");
+    let f = procrun_in(dir.path(), &["start", "-f", "Procfile", "nope"]);
+    assert_one_line_failure(&f, 2, "no entry 'nope' in Procfile");
+}
+
+#[test]
+fn start_sets_every_entrys_environment_from_dot_env() {
+    let dir = project(&[
+        (
+            "Procfile",
+            "one: echo \"1 $GREETING/$WHO\"\ntwo: sleep 100\n",
+        ),
+        (
+            ".env",
+            "# greetings\nexport GREETING=\"hello there\"\nWHO='$HOME' # literal\n",
+        ),
+        ("other.env", "GREETING=hi\nWHO=you\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert_eq!(f.out, "one | 1 hello there/$HOME\n");
+    wait_group_gone(started_pid_of(&f.err, "two"));
+    let f = procrun_in(dir.path(), &["start", "-e", "other.env", "one"]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "one | 1 hi/you\n"), "{f:?}");
+}
+
+#[test]
+fn start_with_a_missing_env_file_exits_2_naming_it() {
+    let dir = project(&[("Procfile", "web: true\n")]);
+    let f = procrun_in(dir.path(), &["start", "-e", "missing.env"]);
+    assert_one_line_failure(&f, 2, "missing.env");
+    // Without -e, no .env is no error.
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+}
+
+#[test]
+fn bad_procfile_and_env_lines_exit_2_naming_file_and_line() {
+    let dir = project(&[
+        ("Procfile", "web: true\n# fine\nweb server: true\n"),
+        ("good", "web: true\n"),
+        ("bad.env", "A=1\n\nB='open\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_one_line_failure(&f, 2, "Procfile:3");
+    let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "bad.env"]);
+    assert_one_line_failure(&f, 2, "bad.env:3");
+    let f = procrun_in(dir.path(), &["start", "-f", "absent"]);
+    assert_one_line_failure(&f, 2, "absent");
+    for bad in [&["start", "--name", "a=b"][..], &["start", "--", "true"]] {
+        let f = procrun_in(dir.path(), bad);
+        assert_one_line_failure(&f, 2, bad[1]);
+    }
+}
+
+#[test]
+fn start_stops_everything_on_sigterm_and_exits_143() {
+    let dir = project(&[(
+        "Procfile",
+        "a: echo ready; exec sleep 100\nb: echo ready; exec sleep 100\n",
+    )]);
+    let mut cmd = procrun_cmd(&["start"]);
+    cmd.current_dir(dir.path());
+    let mut r = spawn_cmd(cmd);
+    // The two start at once: their lines come in either order.
+    let first = r.wait_line(Src::Out, "| ready");
+    r.wait_line(
+        Src::Out,
+        if first.starts_with('a') {
+            "b | ready"
+        } else {
+            "a | ready"
+        },
+    );
+    let sent = r.signal("TERM");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 143, "{f:?}");
+    assert_eq!(
+        f.err.matches("stopped, killed by SIGTERM").count(),
+        2,
+        "{}",
+        f.err
+    );
+}
+
+#[test]
+fn run_exit_with_first_stops_the_others_and_named_alone_waits_for_all() {
+    let f = procrun(&[
+        "run",
+        "--exit-with-first",
+        "--name",
+        "server=exec sleep 100",
+        "--name",
+        "check=exit 4",
+    ]);
+    assert_eq!(f.code(), 4, "{f:?}");
+    assert!(
+        f.err.contains("check ended: stopping 1 process"),
+        "{}",
+        f.err
+    );
+    assert!(
+        f.err.contains("server * stopped, killed by SIGTERM"),
+        "{}",
+        f.err
+    );
+    wait_group_gone(started_pid_of(&f.err, "server"));
+    // Without it, a success first does not end the others.
+    let f = procrun(&[
+        "run",
+        "--name",
+        "slow=sleep 0.3; echo late",
+        "--name",
+        "fast=true",
+    ]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "slow | late\n"), "{f:?}");
+}

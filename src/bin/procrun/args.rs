@@ -10,12 +10,14 @@ use procrun::procfs::State;
 use procrun::Signal;
 
 use crate::duration::parse_duration;
-use crate::usage::{PS_USAGE, RUN_USAGE, USAGE};
+use crate::usage::{PS_USAGE, RUN_USAGE, START_USAGE, USAGE};
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Cli {
     Run(RunArgs),
+    /// `start`: a Procfile's entries, run as `run --name ... --exit-with-first`.
+    Start(RunArgs),
     Ps(PsArgs),
     Help(&'static str),
     Version,
@@ -30,6 +32,14 @@ pub enum What {
     Script(PathBuf),
     /// `bash -c COMMAND` for each (name, command).
     Named(Vec<(String, OsString)>),
+    /// `bash -c COMMAND` for each entry of a Procfile (`start`).
+    Procfile {
+        file: PathBuf,
+        /// `-e FILE`; `None`: `.env` when there is one.
+        env_file: Option<PathBuf>,
+        /// The entries to run, by name; all of them when empty.
+        only: Vec<String>,
+    },
 }
 
 /// When `run` restarts a process.
@@ -81,6 +91,8 @@ pub struct RunArgs {
     pub stdin_inherit: bool,
     pub quiet: bool,
     pub preserve_status: bool,
+    /// When the first process ends for good, stop the others (foreman).
+    pub exit_with_first: bool,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -116,11 +128,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
         return Err("no command given; see 'procrun --help'".into());
     };
     match first.to_str() {
-        Some("run") => parse_run(args.collect()),
+        Some("run") => parse_run(args.collect(), "run"),
+        Some("start") => parse_run(args.collect(), "start"),
         Some("ps") => parse_ps(args.collect()),
         Some("-h" | "--help") => Ok(Cli::Help(USAGE)),
         Some("help") => match args.next().as_deref().and_then(OsStr::to_str) {
             Some("run") => Ok(Cli::Help(RUN_USAGE)),
+            Some("start") => Ok(Cli::Help(START_USAGE)),
             Some("ps") => Ok(Cli::Help(PS_USAGE)),
             _ => Ok(Cli::Help(USAGE)),
         },
@@ -282,6 +296,35 @@ const RUN_FLAGS: &[&str] = &[
     "--quiet",
     "--script",
     "--name",
+    "--exit-with-first",
+];
+
+/// `start`'s long flags: `run`'s but for what names the commands (and
+/// `--env`, as `-e` is foreman's `.env` file here).
+const START_FLAGS: &[&str] = &[
+    "--help",
+    "--procfile",
+    "--env-file",
+    "--timeout",
+    "--signal",
+    "--kill-after",
+    "--grace",
+    "--preserve-status",
+    "--restart",
+    "--restart-on-error",
+    "--restart-limit",
+    "--restart-interval",
+    "--backoff",
+    "--detached",
+    "--cgroup",
+    "--kill-on-parent-death",
+    "--cwd",
+    "--max-line",
+    "--output",
+    "--timestamps",
+    "--color",
+    "--stdin",
+    "--quiet",
 ];
 
 /// `ps`'s long flags.
@@ -289,12 +332,15 @@ const PS_FLAGS: &[&str] = &[
     "--help", "--state", "--name", "--exact", "--count", "--output", "--json",
 ];
 
-fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
+/// `run`'s options, or `start`'s (`cmd`): the same but for what names the
+/// commands to run.
+fn parse_run(args: Vec<OsString>, cmd: &'static str) -> Result<Cli, String> {
+    let start = cmd == "start";
     let mut o = Opts {
         args: args.into_iter(),
-        cmd: "run",
-        short_values: "tskeC",
-        known: RUN_FLAGS,
+        cmd,
+        short_values: if start { "tskfeC" } else { "tskeC" },
+        known: if start { START_FLAGS } else { RUN_FLAGS },
     };
     let mut a = RunArgs {
         what: What::Named(Vec::new()),
@@ -317,13 +363,29 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
         stdin_inherit: false,
         quiet: false,
         preserve_status: false,
+        exit_with_first: start,
     };
+    let mut procfile: Option<PathBuf> = None;
+    let mut env_file: Option<PathBuf> = None;
+    let mut only: Vec<String> = Vec::new();
     let mut program: Option<Vec<OsString>> = None;
     let mut script: Option<PathBuf> = None;
     let mut named: Vec<(String, OsString)> = Vec::new();
     while let Some(next) = o.next() {
         let (flag, inline) = match next {
             Ok(opt) => opt,
+            Err(arg) if start => {
+                if arg == "--" {
+                    return Err("start: '--' takes no program here; name Procfile entries".into());
+                }
+                let name = arg
+                    .into_string()
+                    .map_err(|a| format!("start: entry name {a:?} is not UTF-8"))?;
+                if !only.contains(&name) {
+                    only.push(name);
+                }
+                continue;
+            }
             Err(arg) => {
                 // `--` or the first argument that is not an option: the
                 // rest is the program's, options included.
@@ -340,7 +402,17 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
             }
         };
         match flag.as_str() {
+            "-h" | "--help" if start => return Ok(Cli::Help(START_USAGE)),
             "-h" | "--help" => return Ok(Cli::Help(RUN_USAGE)),
+            "-f" | "--procfile" if start => procfile = Some(o.value(&flag, inline)?.into()),
+            "-e" | "--env-file" if start => env_file = Some(o.value(&flag, inline)?.into()),
+            "--env" | "--script" | "--name" | "--exit-with-first" if start => {
+                return Err(o.unknown(&flag))
+            }
+            "--exit-with-first" => {
+                o.no_value(&flag, inline)?;
+                a.exit_with_first = true;
+            }
             "-t" | "--timeout" => {
                 let d = o.duration(&flag, inline)?;
                 a.timeout = (!d.is_zero()).then_some(d);
@@ -444,6 +516,14 @@ fn parse_run(args: Vec<OsString>) -> Result<Cli, String> {
             }
             _ => return Err(o.unknown(&flag)),
         }
+    }
+    if start {
+        a.what = What::Procfile {
+            file: procfile.unwrap_or_else(|| "Procfile".into()),
+            env_file,
+            only,
+        };
+        return Ok(Cli::Start(a));
     }
     a.what =
         match (program, script, named.is_empty()) {
@@ -805,6 +885,60 @@ mod tests {
             assert_eq!(edit_distance(a, b), d, "{a} {b}");
             assert_eq!(edit_distance(b, a), d, "{b} {a}");
         }
+    }
+
+    #[test]
+    fn start_takes_a_procfile_an_env_file_names_and_runs_options() {
+        let Cli::Start(a) = parse(args(&[
+            "start",
+            "web",
+            "-f",
+            "Procs",
+            "-e.env.dev",
+            "-k",
+            "1s",
+            "worker",
+            "web",
+        ]))
+        .unwrap() else {
+            panic!("not start")
+        };
+        assert_eq!(
+            a.what,
+            What::Procfile {
+                file: "Procs".into(),
+                env_file: Some(".env.dev".into()),
+                only: vec!["web".into(), "worker".into()],
+            }
+        );
+        assert!(a.exit_with_first);
+        assert_eq!(a.grace, Duration::from_secs(1));
+        let Cli::Start(a) = parse(args(&["start"])).unwrap() else {
+            panic!("not start")
+        };
+        let all = What::Procfile {
+            file: "Procfile".into(),
+            env_file: None,
+            only: vec![],
+        };
+        assert_eq!(a.what, all);
+        for bad in [
+            &["start", "--name", "a=b"][..],
+            &["start", "--env", "A=1"],
+            &["start", "--script", "f"],
+            &["start", "--exit-with-first"],
+            &["start", "--", "true"],
+            &["start", "-f"],
+        ] {
+            let e = parse(args(bad)).expect_err(&format!("{bad:?}"));
+            assert!(!e.contains('\n') && !e.is_empty(), "{e:?}");
+        }
+        assert!(!run(&["run", "--name", "a=b"]).unwrap().exit_with_first);
+        assert!(
+            run(&["run", "--exit-with-first", "--name", "a=b"])
+                .unwrap()
+                .exit_with_first
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `procrun run` starts a program, a bash script or several named bash
 //! command lines on one reactor, prints their output line by line with a
 //! name prefix, restarts them, times them out, and stops them all (SIGTERM,
-//! then SIGKILL after a grace period) on Ctrl-C. `procrun ps` counts and
+//! then SIGKILL after a grace period) on Ctrl-C. `procrun start` runs a
+//! Procfile's entries that way, stopping all when one ends, as foreman. `procrun ps` counts and
 //! lists the host's processes through /proc. `procrun --help` says more.
 #![deny(unsafe_code)]
 
@@ -11,6 +12,7 @@ mod args;
 mod clock;
 mod duration;
 mod print;
+mod procfile;
 mod ps;
 mod run;
 mod signals;
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
             println!("procrun {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
-        Ok(Cli::Run(a)) => run::run(a),
+        Ok(Cli::Run(a) | Cli::Start(a)) => run::run(a),
         Ok(Cli::Ps(a)) => ps::ps(a),
         Err(msg) => Err(Failure::Usage(msg)),
     };

@@ -7,10 +7,12 @@ Usage:
   procrun run [OPTIONS] -- PROGRAM [ARGS...]
   procrun run [OPTIONS] --script FILE
   procrun run [OPTIONS] --name NAME=COMMAND [--name NAME=COMMAND...]
+  procrun start [-f Procfile] [-e .env] [OPTIONS] [NAME...]
   procrun ps [--state STATE] [--name NAME [--exact]] [--count] [-o pid | --json]
   procrun --help | --version
 
-'procrun run --help' and 'procrun ps --help' list the options.
+'procrun run --help', 'procrun start --help' and 'procrun ps --help' list
+the options.
 ";
 
 pub const RUN_USAGE: &str = "\
@@ -61,6 +63,10 @@ Options:
                             terminal, TERM is not 'dumb' and NO_COLOR is unset or
                             empty; 'always'; 'never' [default: auto]
   -q, --quiet               print neither output nor start/exit notes
+  --exit-with-first         when one process ends (for good: after its restarts),
+                            stop the others as on Ctrl-C, and exit with its
+                            status, as foreman does; without it procrun waits
+                            for all
   -h, --help                print this help
 
 Short options take their value next or attached: -t 5s, -t5s, -sKILL.
@@ -112,4 +118,35 @@ A listing (--state, --name, or all processes with -o or --json) prints:
 
 States: running (R), sleep (S), blocked (D), idle (I), stop (T),
 tracing-stop (t), zombie (Z), dead (X), parked (P).
+";
+
+pub const START_USAGE: &str = "\
+Run a Procfile's entries as foreman does: each line 'name: command' runs
+'bash -c command' with its output prefixed by the name; when one ends (for
+good: after its restarts), the others are stopped (the stop signal, SIGKILL
+after the grace) and procrun exits with the status of the one that ended.
+
+Usage:
+  procrun start [-f FILE] [-e FILE] [OPTIONS] [NAME...]
+
+  NAME...                   run only these entries [default: all of them]
+  -f, --procfile FILE       the Procfile [default: Procfile]
+  -e, --env-file FILE       set every entry's environment from FILE: KEY=VALUE
+                            lines, '#' comments, an optional 'export ', values
+                            in single quotes (as is) or double quotes (\\n \\t
+                            \\\" \\\\ \\$ unescaped) [default: .env, when there is one]
+
+Procfile: one 'name: command' a line (name: letters, digits, '_', '-');
+blank lines and lines starting with '#' are skipped.
+
+Every option of 'procrun run' but --env, --script, --name and
+--exit-with-first is taken, with the same meaning: -t, -s, -k/--grace,
+--preserve-status, --restart..., --detached, --cgroup, --kill-on-parent-death,
+-C, --max-line, --stdin, --output, --timestamps, --color, -q.
+See 'procrun run --help'.
+
+Exit status: that of the first entry to end, as 'procrun run' gives one
+process's (0, its code, 128+N, 124, 137, 127, 126); 130 or 143 when procrun
+was stopped by Ctrl-C or SIGTERM; 2 for bad usage, a bad Procfile or .env
+line (named as FILE:LINE), or an -e FILE that cannot be read.
 ";
