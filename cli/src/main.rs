@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod args;
+mod cli;
 mod clock;
 mod duration;
 mod print;
@@ -19,7 +20,6 @@ mod signals;
 mod sink;
 mod usage;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use args::Cli;
@@ -50,12 +50,9 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 
 fn main() -> ExitCode {
     let result = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Cli::Help(text)) => {
-            let _ = std::io::stdout().write_all(text.as_bytes());
-            Ok(0)
-        }
-        Ok(Cli::Version) => {
-            println!("procrun {}", env!("CARGO_PKG_VERSION"));
+        Ok(Cli::Print(help)) => {
+            // Help or version, on stdout; a closed stdout is no failure.
+            let _ = help.print();
             Ok(0)
         }
         Ok(Cli::Run(a) | Cli::Start(a)) => run::run(a),
