@@ -21,6 +21,9 @@ pub enum Cli {
     /// `start`: a Procfile's entries, run as `run --name ... --exit-with-first`.
     Start(RunArgs),
     Ps(PsArgs),
+    Completions(clap_complete::Shell),
+    /// `man`: procrun's page, or a subcommand's.
+    Man(Option<String>),
     /// `--help`, `--version`: clap's text, printed as it is (exit status 0).
     Print(clap::Error),
 }
@@ -118,6 +121,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
         Sub::Run(r) => run_args(r).map(Cli::Run),
         Sub::Start(s) => Ok(Cli::Start(start_args(s))),
         Sub::Ps(p) => ps_args(p).map(Cli::Ps),
+        Sub::Completions { shell } => Ok(Cli::Completions(shell)),
+        Sub::Man { command } => Ok(Cli::Man(command)),
     }
 }
 

@@ -45,6 +45,20 @@ pub enum Sub {
     /// With no option, counts processes by state.
     #[command(after_help = usage::PS_AFTER)]
     Ps(PsCli),
+    /// Print a completion script for SHELL to stdout
+    #[command(after_help = usage::COMPLETIONS_AFTER)]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print procrun's man page (roff) to stdout, or a subcommand's
+    #[command(after_help = usage::MAN_AFTER)]
+    Man {
+        /// The subcommand whose page to print (procrun-COMMAND(1))
+        #[arg(value_name = "COMMAND", value_parser = ["run", "start", "ps", "completions", "man"])]
+        command: Option<String>,
+    },
 }
 
 /// What `run` and `start` share: how processes are run, stopped, restarted

@@ -5,12 +5,15 @@
 //! name prefix, restarts them, times them out, and stops them all (SIGTERM,
 //! then SIGKILL after a grace period) on Ctrl-C. `procrun start` runs a
 //! Procfile's entries that way, stopping all when one ends, as foreman. `procrun ps` counts and
-//! lists the host's processes through /proc. `procrun --help` says more.
+//! lists the host's processes through /proc. `procrun completions SHELL`
+//! and `procrun man` print shell completions and the man page, made from
+//! the same definition as the parser. `procrun --help` says more.
 #![deny(unsafe_code)]
 
 mod args;
 mod cli;
 mod clock;
+mod docs;
 mod duration;
 mod print;
 mod procfile;
@@ -57,6 +60,8 @@ fn main() -> ExitCode {
         }
         Ok(Cli::Run(a) | Cli::Start(a)) => run::run(a),
         Ok(Cli::Ps(a)) => ps::ps(a),
+        Ok(Cli::Completions(shell)) => docs::completions(shell),
+        Ok(Cli::Man(command)) => docs::man(command.as_deref()),
         Err(msg) => Err(Failure::Usage(msg)),
     };
     // Returned rather than `process::exit`, so that the reactor's Drop has

@@ -3,7 +3,8 @@
 
 pub const AFTER: &str = "\
 'procrun run --help', 'procrun start --help' and 'procrun ps --help' list
-the options.";
+the options; 'procrun completions SHELL' and 'procrun man' print shell
+completions and the man page.";
 
 pub const RUN_AFTER: &str = "\
 Short options take their value next or attached: -t 5s, -t5s, -sKILL.
@@ -58,3 +59,15 @@ PID, STATE, COMM under a header unless -o pid or --json says otherwise.
 
 States: running (R), sleep (S), blocked (D), idle (I), stop (T),
 tracing-stop (t), zombie (Z), dead (X), parked (P).";
+
+pub const COMPLETIONS_AFTER: &str = "\
+Installed where each shell looks for them, for example:
+  procrun completions bash > ~/.local/share/bash-completion/completions/procrun
+  procrun completions zsh > ~/.zfunc/_procrun   (with fpath+=~/.zfunc in .zshrc)
+  procrun completions fish > ~/.config/fish/completions/procrun.fish";
+
+pub const MAN_AFTER: &str = "\
+Installed for man to find, for example:
+  mkdir -p ~/.local/share/man/man1
+  procrun man > ~/.local/share/man/man1/procrun.1
+  for c in run start ps; do procrun man $c > ~/.local/share/man/man1/procrun-$c.1; done";

@@ -1773,3 +1773,39 @@ fn run_exit_with_first_stops_the_others_and_named_alone_waits_for_all() {
     ]);
     assert_eq!((f.code(), f.out.as_str()), (0, "slow | late\n"), "{f:?}");
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let f = procrun(&["completions", shell]);
+        assert_eq!((f.code(), f.err.as_str()), (0, ""), "{shell}");
+        // Options without their dashes: fish spells them `-l timeout`.
+        for word in ["run", "start", "ps", "timeout", "procfile", "json"] {
+            assert!(f.out.contains(word), "{shell}: no {word}");
+        }
+    }
+    let f = procrun(&["completions", "tcsh"]);
+    assert_one_line_failure(&f, 2, "completions tcsh");
+}
+
+#[test]
+fn man_pages_are_roff_for_procrun_and_each_subcommand() {
+    let f = procrun(&["man"]);
+    assert_eq!((f.code(), f.err.as_str()), (0, ""));
+    assert!(f.out.contains(".TH procrun 1"), "{}", f.out);
+    for sub in ["run", "start", "ps"] {
+        assert!(f.out.contains(&format!("procrun\\-{sub}(1)")), "{sub}");
+    }
+    for (sub, option) in [
+        ("run", "\\-\\-timeout"),
+        ("start", "\\-\\-procfile"),
+        ("ps", "\\-\\-json"),
+    ] {
+        let f = procrun(&["man", sub]);
+        assert_eq!(f.code(), 0, "{sub}");
+        assert!(f.out.contains(&format!(".TH procrun-{sub} 1")), "{}", f.out);
+        assert!(f.out.contains(option), "{sub}: {}", f.out);
+    }
+    let f = procrun(&["man", "nope"]);
+    assert_one_line_failure(&f, 2, "man nope");
+}
