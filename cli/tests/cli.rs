@@ -1809,3 +1809,25 @@ fn man_pages_are_roff_for_procrun_and_each_subcommand() {
     let f = procrun(&["man", "nope"]);
     assert_one_line_failure(&f, 2, "man nope");
 }
+
+#[test]
+fn a_signal_ignored_when_procrun_starts_stays_ignored() {
+    // As `nohup` or a non-interactive shell's background job leaves it: the
+    // ignored disposition survives exec, and procrun must not take it back.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "trap '' INT; exec \"$0\" run -- sh -c 'echo ready; sleep 1; echo done'",
+        BIN,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut r = spawn_cmd(cmd);
+    r.wait_line(Src::Out, "sh | ready");
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(f.out.ends_with("sh | done\n"), "{f:?}");
+    assert!(!f.err.contains("SIGINT received"), "{}", f.err);
+}
