@@ -14,80 +14,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::cgroups::TestParent;
 use common::*;
 use procrun::{Command, Error, Reactor, Signal, Stream};
-
-/// A parent cgroup of the test's own; dropping it kills everything below
-/// it and removes it all.
-struct TestParent(PathBuf);
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-impl TestParent {
-    fn new() -> Option<TestParent> {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to make cgroups");
-            return None;
-        }
-        let Some(mount) = procrun::cgroup::mount_point() else {
-            eprintln!("skipped: no cgroup2 mounted");
-            return None;
-        };
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = mount.join(format!("procrun-test-{}-{n}", std::process::id()));
-        if let Err(e) = std::fs::create_dir(&dir) {
-            eprintln!("skipped: cannot make {dir:?}: {e}");
-            return None;
-        }
-        Some(TestParent(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The cgroups below the parent.
-    fn children(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect()
-    }
-}
-
-fn populated(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("cgroup.events"))
-        .map(|s| s.lines().any(|l| l == "populated 1"))
-        .unwrap_or(false)
-}
-
-/// Kills what is in `dir` and removes it, deepest first, with a watchdog.
-fn kill_and_remove(dir: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            kill_and_remove(&entry.path());
-        }
-    }
-    let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while populated(dir) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    while std::fs::remove_dir(dir).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-impl Drop for TestParent {
-    fn drop(&mut self) {
-        kill_and_remove(&self.0);
-    }
-}
 
 /// The pid a line holds.
 fn pid_line(recs: &[Rec], id: procrun::ChildId, n: usize) -> Option<u32> {
@@ -458,44 +389,6 @@ fn closing_a_contained_process_ends_the_daemon_it_started() {
         assert!(Instant::now() < deadline, "{:?}", parent.children());
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-#[test]
-fn the_cli_contains_its_processes_when_asked() {
-    let Some(parent) = TestParent::new() else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let pidfile = tmp.path().join("daemon");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
-        .args([
-            "run",
-            "--quiet",
-            "--timeout",
-            "1s",
-            "--kill-on-parent-death",
-            "--cgroup",
-        ])
-        .arg(parent.path())
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$0\" & exec sleep 1000",
-        ])
-        .arg(&pidfile)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(124), "{out:?}");
-    let daemon: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let _guard = KillOnDrop(daemon);
-    wait_dead(daemon);
-    assert!(parent.children().is_empty(), "{:?}", parent.children());
 }
 
 /// Limits need a cgroup and values the kernel takes; checked before
