@@ -60,6 +60,10 @@ pub struct RunArgs {
     pub backoff: bool,
     pub detached: bool,
     pub cgroup: Option<PathBuf>,
+    pub memory_max: Option<u64>,
+    pub pids_max: Option<u64>,
+    /// Percent of one CPU.
+    pub cpu_max: Option<u32>,
     pub kill_on_parent_death: bool,
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
@@ -147,6 +151,9 @@ fn supervised(s: Supervise, what: What) -> RunArgs {
         backoff: s.backoff,
         detached: s.detached,
         cgroup: s.cgroup,
+        memory_max: s.memory_max,
+        pids_max: s.pids_max,
+        cpu_max: s.cpu_max,
         kill_on_parent_death: s.kill_on_parent_death,
         env: Vec::new(),
         cwd: s.cwd,
@@ -263,7 +270,14 @@ fn one_line(e: &clap::Error, args: &[OsString]) -> String {
             .unwrap_or(line);
         parts.push(line);
     }
-    let mut msg = parts.join("; ");
+    // A line ending in ':' introduces the next ("not provided: --cgroup").
+    let mut msg = String::new();
+    for part in parts {
+        if !msg.is_empty() {
+            msg.push_str(if msg.ends_with(':') { " " } else { "; " });
+        }
+        msg.push_str(part);
+    }
     let suggested = [
         ContextKind::SuggestedArg,
         ContextKind::SuggestedSubcommand,
@@ -348,6 +362,51 @@ mod tests {
         assert!(a.kill_on_parent_death);
         let a = run(&["run", "--", "true"]).unwrap();
         assert_eq!((a.cgroup, a.kill_on_parent_death), (None, false));
+    }
+
+    #[test]
+    fn limits_are_parsed_and_need_a_cgroup() {
+        let a = run(&[
+            "run",
+            "--cgroup",
+            "/sys/fs/cgroup/agent",
+            "--memory-max",
+            "512M",
+            "--pids-max",
+            "64",
+            "--cpu-max",
+            "150%",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            (a.memory_max, a.pids_max, a.cpu_max),
+            (Some(512 << 20), Some(64), Some(150))
+        );
+        for bad in [
+            &["run", "--memory-max", "1G", "--", "true"][..],
+            &["run", "--cgroup", "/x", "--memory-max", "0", "--", "true"],
+            &["run", "--cgroup", "/x", "--memory-max", "1Q", "--", "true"],
+            &[
+                "run",
+                "--cgroup",
+                "/x",
+                "--memory-max",
+                "99999999999T",
+                "--",
+                "true",
+            ],
+            &["run", "--cgroup", "/x", "--pids-max", "0", "--", "true"],
+            &["run", "--cgroup", "/x", "--cpu-max", "0%", "--", "true"],
+            &["run", "--cgroup", "/x", "--cpu-max", "half", "--", "true"],
+        ] {
+            let e = run(bad).unwrap_err();
+            assert!(!e.contains('\n'), "{bad:?}: {e}");
+        }
+        assert_eq!(cli::parse_size("4096"), Ok(4096));
+        assert_eq!(cli::parse_size("2k"), Ok(2048));
+        assert_eq!(cli::parse_percent("50"), Ok(50));
     }
 
     #[test]

@@ -113,6 +113,20 @@ pub struct Supervise {
     /// directory PARENT: a stop kills all it started, daemons included
     #[arg(long, value_name = "PARENT", value_hint = clap::ValueHint::DirPath)]
     pub cgroup: Option<PathBuf>,
+    /// Limit each process's cgroup to this much memory, all it started
+    /// included (memory.max; K, M, G, T are powers of 1024): past it the
+    /// kernel OOM-kills the whole run; needs --cgroup
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "cgroup")]
+    pub memory_max: Option<u64>,
+    /// Limit each process's cgroup to N processes and threads (pids.max);
+    /// needs --cgroup
+    #[arg(long, value_name = "N", value_parser = parse_pids, requires = "cgroup")]
+    pub pids_max: Option<u64>,
+    /// Limit each process's cgroup to this share of one CPU, as systemd's
+    /// CPUQuota= (cpu.max: '50%' is half a core, '200%' two); needs
+    /// --cgroup
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "cgroup")]
+    pub cpu_max: Option<u32>,
     /// Kill the processes (SIGKILL) if procrun dies
     #[arg(long)]
     pub kill_on_parent_death: bool,
@@ -288,6 +302,46 @@ fn parse_max_line(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err("not a number of bytes".into()),
+    }
+}
+
+/// Bytes, with an optional binary suffix (`512M`, `2G`), as systemd's
+/// `MemoryMax=` takes them.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
+        Some(b'T' | b't') => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "not a size (BYTES, or a number with K, M, G or T)".to_string())?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_string())?;
+    if bytes == 0 {
+        return Err("must be at least 1 byte".into());
+    }
+    Ok(bytes)
+}
+
+fn parse_pids(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a number".into()),
+    }
+}
+
+/// A whole percentage of one CPU, `%` optional; at least 1 (the kernel's
+/// smallest quota is 1 ms of a 100 ms period).
+pub fn parse_percent(s: &str) -> Result<u32, String> {
+    match s.strip_suffix('%').unwrap_or(s).parse::<u32>() {
+        Ok(0) => Err("must be at least 1%".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a percentage (such as 50%)".into()),
     }
 }
 

@@ -108,6 +108,17 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         if let Some(parent) = &a.cgroup {
             c.cgroup(parent);
         }
+        if let Some(bytes) = a.memory_max {
+            c.memory_max(bytes);
+        }
+        if let Some(n) = a.pids_max {
+            c.pids_max(n);
+        }
+        if let Some(percent) = a.cpu_max {
+            // systemd's CPUQuota= over the kernel's default 100 ms period.
+            let period = Duration::from_millis(100);
+            c.cpu_max(period * percent / 100, period);
+        }
         if a.kill_on_parent_death {
             c.kill_on_parent_death();
         }

@@ -117,6 +117,50 @@ fn the_cli_contains_its_processes_when_asked() {
     assert!(parent.children().is_empty(), "{:?}", parent.children());
 }
 
+/// A limit the parent cannot give is refused before anything runs: one
+/// line naming the controller, exit 1, no cgroup left; without --cgroup
+/// it is bad usage.
+#[test]
+fn the_cli_refuses_a_limit_the_cgroup_cannot_hold() {
+    let procrun = |args: &[&str], parent: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"));
+        c.arg("run");
+        if let Some(p) = parent {
+            c.arg("--cgroup").arg(p);
+        }
+        c.args(args)
+            .args(["--", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = procrun(&["--memory-max", "64M"], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--cgroup <PARENT>"), "{err}");
+
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    // The test's parent enables no controller for its children.
+    for (flag, value, controller) in [
+        ("--memory-max", "64M", "memory"),
+        ("--pids-max", "16", "pids"),
+        ("--cpu-max", "50%", "cpu"),
+    ] {
+        let out = procrun(&[flag, value], Some(parent.path()));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("the {controller} controller is not enabled")),
+            "{err}"
+        );
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+}
+
 #[test]
 fn cli_says_when_its_stop_cannot_reach_a_root_child() {
     if !can_run() {
