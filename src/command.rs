@@ -224,7 +224,18 @@ pub struct Command {
     pub(crate) restart: Option<Restart>,
     pub(crate) drain: Duration,
     pub(crate) cgroup: Option<PathBuf>,
+    pub(crate) limits: CgroupLimits,
     pub(crate) kill_on_parent_death: bool,
+}
+
+/// The limits asked for with [`Command::memory_max`],
+/// [`Command::pids_max`] and [`Command::cpu_max`], as given; checked by
+/// [`Command::prepare`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CgroupLimits {
+    pub(crate) memory_max: Option<u64>,
+    pub(crate) pids_max: Option<u64>,
+    pub(crate) cpu_max: Option<(Duration, Duration)>,
 }
 
 impl Command {
@@ -277,6 +288,7 @@ impl Command {
             restart: None,
             drain: Duration::from_secs(1),
             cgroup: None,
+            limits: CgroupLimits::default(),
             kill_on_parent_death: false,
         }
     }
@@ -716,6 +728,67 @@ impl Command {
     /// procrun may not write is [`Error::CgroupAccess`](crate::Error::CgroupAccess).
     pub fn cgroup(&mut self, parent: impl AsRef<Path>) -> &mut Command {
         self.cgroup = Some(parent.as_ref().to_owned());
+        self
+    }
+
+    /// Limits the memory of each contained run, every process of it
+    /// together, to `bytes` (the cgroup's `memory.max`). Past it the kernel
+    /// reclaims and then OOM-kills: the whole run, not a process picked at
+    /// random (`memory.oom.group`), and the [`Exit`](crate::Exit) says so
+    /// with [`oom_killed`](crate::Exit::oom_killed).
+    ///
+    /// Needs [`cgroup`](Command::cgroup) with the `memory` controller
+    /// enabled below the parent (in its `cgroup.subtree_control`);
+    /// otherwise the spawn fails with
+    /// [`Error::ControllerNotEnabled`](crate::Error::ControllerNotEnabled),
+    /// never a run without its limit. Zero is
+    /// [`Error::InvalidCommand`](crate::Error::InvalidCommand).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Error, Reactor};
+    ///
+    /// let mut cmd = Command::new("nvidia-smi");
+    /// cmd.memory_max(256 << 20)
+    ///     .pids_max(64)
+    ///     .cpu_max(Duration::from_millis(50), Duration::from_millis(100));
+    /// // A limit needs a cgroup to hold it.
+    /// let err = Reactor::new()?.spawn(&cmd).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidCommand { .. }), "{err}");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn memory_max(&mut self, bytes: u64) -> &mut Command {
+        self.limits.memory_max = Some(bytes);
+        self
+    }
+
+    /// Limits the number of processes and threads each contained run may
+    /// have at once to `n` (the cgroup's `pids.max`): a fork past it fails
+    /// with `EAGAIN` in the run, so a fork bomb stays within `n`.
+    ///
+    /// Needs [`cgroup`](Command::cgroup) with the `pids` controller enabled
+    /// below the parent, as [`memory_max`](Command::memory_max) says. Zero
+    /// (nothing could start) is
+    /// [`Error::InvalidCommand`](crate::Error::InvalidCommand).
+    pub fn pids_max(&mut self, n: u64) -> &mut Command {
+        self.limits.pids_max = Some(n);
+        self
+    }
+
+    /// Limits the CPU time of each contained run to `quota` in every
+    /// `period` (the cgroup's `cpu.max`): `50ms` in `100ms` is half a core,
+    /// `200ms` in `100ms` two cores.
+    ///
+    /// The period must be between 1 ms and 1 s and the quota at least
+    /// 1 ms, as the kernel takes them (otherwise
+    /// [`Error::InvalidCommand`](crate::Error::InvalidCommand)); a quota
+    /// too large for the kernel (over about 203 days) means no limit.
+    /// Needs [`cgroup`](Command::cgroup) with the `cpu` controller enabled
+    /// below the parent, as [`memory_max`](Command::memory_max) says.
+    pub fn cpu_max(&mut self, quota: Duration, period: Duration) -> &mut Command {
+        self.limits.cpu_max = Some((quota, period));
         self
     }
 

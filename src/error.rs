@@ -192,6 +192,22 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A limit was asked for ([`Command::memory_max`](crate::Command::memory_max),
+    /// [`pids_max`](crate::Command::pids_max), [`cpu_max`](crate::Command::cpu_max))
+    /// whose controller is not enabled for the cgroups below the parent:
+    /// it is not in the parent's `cgroup.subtree_control` (on a hybrid
+    /// host the controller may be bound to a cgroup v1 hierarchy and
+    /// unavailable to cgroup2 altogether). Nothing was started and no
+    /// cgroup is left behind: procrun never runs a command without the
+    /// limit it was given.
+    #[error("the {controller} controller is not enabled below {parent:?} (not in its cgroup.subtree_control)")]
+    ControllerNotEnabled {
+        /// The controller's name: `memory`, `pids` or `cpu`.
+        controller: &'static str,
+        /// The parent cgroup given to [`Command::cgroup`](crate::Command::cgroup).
+        parent: PathBuf,
+    },
+
     /// The child's stdin is not a stream: it was not spawned with
     /// [`Input::Stream`](crate::Input::Stream) (or, for a
     /// [`Process`](crate::Process), without

@@ -97,6 +97,8 @@ pub struct Exit {
     pub(crate) system_time: Duration,
     pub(crate) max_rss_bytes: u64,
     pub(crate) wall_time: Duration,
+    pub(crate) oom_killed: bool,
+    pub(crate) peak_memory_bytes: Option<u64>,
 }
 
 impl Exit {
@@ -246,6 +248,27 @@ impl Exit {
     pub fn wall_time(&self) -> Duration {
         self.wall_time
     }
+
+    /// Whether the kernel's OOM killer ended a process of the run: a
+    /// contained run ([`Command::cgroup`](crate::Command::cgroup)) whose
+    /// cgroup has the memory controller, which counts OOM kills in its
+    /// `memory.events`. With
+    /// [`memory_max`](crate::Command::memory_max) an OOM kill takes the
+    /// whole run, so the run itself then ends by `SIGKILL`. Always false
+    /// for a run without the memory controller: procrun cannot tell an OOM
+    /// kill from another `SIGKILL` there.
+    pub fn oom_killed(&self) -> bool {
+        self.oom_killed
+    }
+
+    /// The most memory the run's cgroup used, every process of it together
+    /// (the cgroup's `memory.peak`, page cache included): for a contained
+    /// run with the memory controller on kernels 5.19 and later; `None`
+    /// elsewhere. Unlike [`max_rss_bytes`](Self::max_rss_bytes) it counts
+    /// only what the run's processes charged after they entered it.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        self.peak_memory_bytes
+    }
 }
 
 impl fmt::Display for Exit {
@@ -254,6 +277,9 @@ impl fmt::Display for Exit {
             (Some(c), _) => write!(f, "exit code {c}")?,
             (None, Some(s)) => write!(f, "killed by {s}")?,
             (None, None) => write!(f, "{}", self.status)?,
+        }
+        if self.oom_killed {
+            f.write_str(" (out of memory)")?;
         }
         if self.timed_out {
             f.write_str(" (timed out)")?;

@@ -120,7 +120,11 @@
 //!   [`Event::Done`] comes once the cgroup is removed. A cgroup outlives
 //!   its agent only if the agent dies without dropping its reactor;
 //!   [`cgroup::kill_leftovers`] ends those. [`Command::kill_on_parent_death`]
-//!   makes a run die with the thread that started it.
+//!   makes a run die with the thread that started it. Where the parent
+//!   enables the controllers, a contained run can be limited
+//!   ([`Command::memory_max`], [`Command::pids_max`], [`Command::cpu_max`])
+//!   and its [`Exit`] tells an OOM kill and its peak memory; where it does
+//!   not, asking for a limit is [`Error::ControllerNotEnabled`].
 //! - **A child that made itself another user** (a setuid-root program
 //!   calling `setuid(0)`) may not be signalled by an unprivileged procrun:
 //!   the failed stop is an [`Event::SignalFailed`] ([`Process::close`]
@@ -138,6 +142,12 @@
 //!   1 ms to 100 ms while children stay up; an exit is then seen up to
 //!   100 ms late and an idle reactor wakes up to ten times a second.
 //!   [`Reactor::uses_pidfd`] tells which mode runs.
+//! - **No `CLONE_INTO_CGROUP`** (Linux before 5.7, a seccomp filter that
+//!   hides `clone3`, an architecture other than x86_64 and aarch64, or
+//!   `PROCRUN_NO_CLONE3=1`): a contained run's child writes itself into
+//!   its cgroup before it runs anything, instead of the kernel starting it
+//!   there. Nothing of the run is outside the cgroup either way; the write
+//!   costs a few hundred microseconds more per run.
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has
@@ -184,6 +194,7 @@
 //! | [`Error::DriversStarted`] | [`set_drivers`] asking for another size once the pool runs | `tests/pool.rs` `the_pool_size_is_fixed_once_it_runs` |
 //! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
+//! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
 //! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe` |
 //!

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
-use crate::spec::Spec;
+use crate::spec::{Containment, Spec};
 use crate::sys::{self, Cgroup, ChildHandle, ForkExtras, ForkStage, SpawnSpec};
 
 /// `PATH` when the child's environment has none, as `execvp` assumes.
@@ -88,14 +88,14 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         new_group: !cmd.stop.detached,
         stdio: [stdin_fd, out_fd, err_fd],
     };
-    let contained = match spec.confine.as_ref().and_then(|c| c.cgroup.as_ref()) {
-        Some(parent) => Some(make_cgroup(parent)?),
+    let contained = match &spec.cgroup {
+        Some(c) => Some(make_cgroup(c)?),
         None => None,
     };
-    let started = if let Some(confine) = &spec.confine {
+    let started = if contained.is_some() || spec.die_with_parent {
         let extras = ForkExtras {
-            cgroup_procs: contained.as_ref().map(|(_, procs)| procs.as_fd()),
-            die_with_parent: confine.die_with_parent,
+            cgroup: contained.as_ref().map(|(_, dir)| dir.as_fd()),
+            die_with_parent: spec.die_with_parent,
         };
         sys::spawn_forked(&os_spec, &extras).map_err(|(stage, source)| match stage {
             ForkStage::Exec => exec_error(cmd, source),
@@ -113,9 +113,9 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     } else {
         sys::spawn(&os_spec).map_err(|source| exec_error(cmd, source))
     };
-    let (cgroup, procs) = contained.unzip();
-    // Only the child needed it.
-    drop(procs);
+    let (cgroup, cgroup_dir) = contained.unzip();
+    // Only the child's start needed it.
+    drop(cgroup_dir);
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
@@ -156,12 +156,36 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     }
 }
 
-/// A new cgroup below `parent`, named for this agent and a sequence number
-/// (one taken by an earlier agent of the same pid is skipped), with its
-/// `cgroup.procs` open for the child.
-fn make_cgroup(parent: &Path) -> Result<(Cgroup, OwnedFd)> {
+/// A new cgroup below the parent, named for this agent and a sequence
+/// number (one taken by an earlier agent of the same pid is skipped), with
+/// its limits written, and the directory open for the child to start in.
+///
+/// The parent's `cgroup.subtree_control` is read first: a limit whose
+/// controller is not enabled there is refused before anything is made,
+/// and an enabled memory controller means the run's end reports its OOM
+/// kills and peak memory.
+fn make_cgroup(c: &Containment) -> Result<(Cgroup, OwnedFd)> {
+    let parent = &c.parent;
+    let controllers = match sys::cgroup::subtree_controllers(parent) {
+        Ok(text) => text,
+        // Without limits the list only decides the memory report.
+        Err(_) if !c.limits.any() => String::new(),
+        Err(source) => {
+            return Err(Error::CgroupAccess {
+                path: parent.join("cgroup.subtree_control"),
+                source,
+            })
+        }
+    };
+    let enabled = |name: &str| controllers.split_whitespace().any(|c| c == name);
+    if let Some(controller) = c.limits.controllers().find(|c| !enabled(c)) {
+        return Err(Error::ControllerNotEnabled {
+            controller,
+            parent: parent.clone(),
+        });
+    }
     let me = std::process::id();
-    loop {
+    let (mut cgroup, handle) = loop {
         let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
         match Cgroup::create(parent, &format!("{CGROUP_PREFIX}{me}-{n}")) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -171,9 +195,15 @@ fn make_cgroup(parent: &Path) -> Result<(Cgroup, OwnedFd)> {
                     source,
                 })
             }
-            Ok(made) => return Ok(made),
+            Ok(made) => break made,
         }
+    };
+    if let Err((path, source)) = cgroup.set_limits(&c.limits, enabled("memory")) {
+        // Nothing is in it yet.
+        let _ = cgroup.remove();
+        return Err(Error::CgroupAccess { path, source });
     }
+    Ok((cgroup, handle))
 }
 
 /// The error of a failed `execve` (or `chdir` before it).

@@ -15,6 +15,7 @@ use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::sys::cgroup;
+use crate::sys::Limits;
 
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
@@ -36,20 +37,24 @@ pub(crate) struct Spec {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stop: StopSpec,
     pub(crate) restart: Option<Restart>,
-    /// `None` for a run that is neither contained nor bound to procrun's
-    /// life, as most are: boxed, so every spec (one is kept for each
-    /// restarting command) does not carry a path it has no use for.
-    pub(crate) confine: Option<Box<Confine>>,
-}
-
-/// How a run is confined: in a cgroup, killed with its parent, or both.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Confine {
-    /// The cgroup v2 directory each run gets a cgroup of its own below.
-    pub(crate) cgroup: Option<PathBuf>,
+    /// The cgroup v2 directory each run gets a cgroup of its own below,
+    /// and its limits; boxed, as few commands are contained and a restart
+    /// policy keeps a `Spec` per child.
+    pub(crate) cgroup: Option<Box<Containment>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL` in each run.
     pub(crate) die_with_parent: bool,
 }
+
+/// Where a contained run's cgroup is made, and what it may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Containment {
+    pub(crate) parent: PathBuf,
+    pub(crate) limits: Limits,
+}
+
+/// The largest `cpu.max` quota the kernel takes, in microseconds
+/// (`(1 << 44) - 1`, its bandwidth field); a larger one means no limit.
+const CPU_QUOTA_MAX_US: u128 = (1 << 44) - 1;
 
 /// What stopping and reaping a run need of its command.
 #[derive(Clone, Copy, Debug)]
@@ -89,7 +94,8 @@ impl Spec {
             timeout,
             stop,
             restart,
-            confine,
+            cgroup,
+            die_with_parent,
         } = self;
         let StopSpec {
             detached,
@@ -111,7 +117,8 @@ impl Spec {
             && *grace == other.stop.grace
             && *drain == other.stop.drain
             && *restart == other.restart
-            && *confine == other.confine
+            && *cgroup == other.cgroup
+            && *die_with_parent == other.die_with_parent
     }
 
     /// Adds an argument: the script path a [`Process`](crate::Process)
@@ -179,14 +186,26 @@ impl Command {
             None => None,
         };
         let max_line = NonZeroUsize::new(self.max_line).ok_or(Error::ZeroMaxLine)?;
-        if let Some(dir) = &self.cgroup {
-            if !cgroup::is_cgroup2(dir).unwrap_or(false) {
-                return Err(Error::NotCgroup2 {
-                    path: dir.clone(),
-                    mount: cgroup::mount_point(),
-                });
-            }
-        }
+        let limits = self.checked_limits()?;
+        let cgroup =
+            match &self.cgroup {
+                Some(dir) => {
+                    if !cgroup::is_cgroup2(dir).unwrap_or(false) {
+                        return Err(Error::NotCgroup2 {
+                            path: dir.clone(),
+                            mount: cgroup::mount_point(),
+                        });
+                    }
+                    Some(Box::new(Containment {
+                        parent: dir.clone(),
+                        limits,
+                    }))
+                }
+                None if limits.any() => return Err(invalid(
+                    "memory_max, pids_max and cpu_max need a cgroup (Command::cgroup) to hold them",
+                )),
+                None => None,
+            };
         Ok(Spec {
             argv,
             env_clear: self.env_clear,
@@ -204,13 +223,48 @@ impl Command {
                 drain: self.drain,
             },
             restart: self.restart,
-            confine: (self.cgroup.is_some() || self.kill_on_parent_death).then(|| {
-                Box::new(Confine {
-                    cgroup: self.cgroup.clone(),
-                    die_with_parent: self.kill_on_parent_death,
-                })
-            }),
+            cgroup,
+            die_with_parent: self.kill_on_parent_death,
         })
+    }
+}
+
+impl Command {
+    /// The cgroup limits in the kernel's units, or why they cannot be.
+    fn checked_limits(&self) -> Result<Limits> {
+        let l = &self.limits;
+        if l.memory_max == Some(0) {
+            return Err(invalid("memory_max must be at least 1 byte"));
+        }
+        if l.pids_max == Some(0) {
+            return Err(invalid("pids_max must be at least 1"));
+        }
+        let cpu_max = match l.cpu_max {
+            Some((quota, period)) => {
+                let ms = Duration::from_millis(1);
+                if !(ms..=Duration::from_secs(1)).contains(&period) {
+                    return Err(invalid("cpu_max's period must be between 1 ms and 1 s"));
+                }
+                if quota < ms {
+                    return Err(invalid("cpu_max's quota must be at least 1 ms"));
+                }
+                let quota_us = quota.as_micros();
+                let quota = (quota_us <= CPU_QUOTA_MAX_US).then_some(quota_us as u64);
+                Some((quota, period.as_micros() as u64))
+            }
+            None => None,
+        };
+        Ok(Limits {
+            memory_max: l.memory_max,
+            pids_max: l.pids_max,
+            cpu_max,
+        })
+    }
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::InvalidCommand {
+        reason: reason.to_owned(),
     }
 }
 
@@ -252,7 +306,7 @@ mod tests {
     use crate::signal::Signal;
 
     /// A restarting command's spec is kept while its children live; the
-    /// confinement fields inline made it 272 bytes (288 in its `Arc`).
+    /// cgroup parent inline made it 272 bytes (288 in its `Arc`).
     #[test]
     fn a_spec_is_256_bytes() {
         let size = std::mem::size_of::<super::Spec>();

@@ -14,80 +14,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::cgroups::TestParent;
 use common::*;
 use procrun::{Command, Error, Reactor, Signal, Stream};
-
-/// A parent cgroup of the test's own; dropping it kills everything below
-/// it and removes it all.
-struct TestParent(PathBuf);
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-impl TestParent {
-    fn new() -> Option<TestParent> {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to make cgroups");
-            return None;
-        }
-        let Some(mount) = procrun::cgroup::mount_point() else {
-            eprintln!("skipped: no cgroup2 mounted");
-            return None;
-        };
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = mount.join(format!("procrun-test-{}-{n}", std::process::id()));
-        if let Err(e) = std::fs::create_dir(&dir) {
-            eprintln!("skipped: cannot make {dir:?}: {e}");
-            return None;
-        }
-        Some(TestParent(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The cgroups below the parent.
-    fn children(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect()
-    }
-}
-
-fn populated(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("cgroup.events"))
-        .map(|s| s.lines().any(|l| l == "populated 1"))
-        .unwrap_or(false)
-}
-
-/// Kills what is in `dir` and removes it, deepest first, with a watchdog.
-fn kill_and_remove(dir: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            kill_and_remove(&entry.path());
-        }
-    }
-    let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while populated(dir) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    while std::fs::remove_dir(dir).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-impl Drop for TestParent {
-    fn drop(&mut self) {
-        kill_and_remove(&self.0);
-    }
-}
 
 /// The pid a line holds.
 fn pid_line(recs: &[Rec], id: procrun::ChildId, n: usize) -> Option<u32> {
@@ -460,40 +391,161 @@ fn closing_a_contained_process_ends_the_daemon_it_started() {
     }
 }
 
+/// Limits need a cgroup and values the kernel takes; checked before
+/// anything starts, on any machine.
 #[test]
-fn the_cli_contains_its_processes_when_asked() {
+fn limits_without_a_cgroup_or_out_of_range_are_invalid() {
+    let mut r = Reactor::new().unwrap();
+    let ms = Duration::from_millis(1);
+    let parent = procrun::cgroup::mount_point().unwrap_or_else(|| "/nonexistent".into());
+    let plain = || Command::new("true");
+    let contained = || {
+        let mut c = Command::new("true");
+        c.cgroup(&parent);
+        c
+    };
+    let mut cases = [
+        ("memory, no cgroup", plain()),
+        ("pids, no cgroup", plain()),
+        ("cpu, no cgroup", plain()),
+        ("zero memory", contained()),
+        ("zero pids", contained()),
+        ("short period", contained()),
+        ("long period", contained()),
+        ("small quota", contained()),
+    ];
+    cases[0].1.memory_max(1 << 20);
+    cases[1].1.pids_max(10);
+    cases[2].1.cpu_max(ms, 100 * ms);
+    cases[3].1.memory_max(0);
+    cases[4].1.pids_max(0);
+    cases[5].1.cpu_max(ms, ms / 2);
+    cases[6].1.cpu_max(ms, 2000 * ms);
+    cases[7].1.cpu_max(ms / 2, 100 * ms);
+    for (what, cmd) in &cases {
+        match r.spawn(cmd) {
+            Err(Error::InvalidCommand { reason }) => eprintln!("{what}: {reason}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert!(r.is_empty());
+}
+
+/// Whether the controllers can be enabled below `parent` (its own parent
+/// must have them; on a hybrid host they are bound to cgroup v1 instead).
+fn enable_controllers(parent: &TestParent, names: &str) -> bool {
+    std::fs::write(parent.path().join("cgroup.subtree_control"), names).is_ok()
+}
+
+/// Asked for a limit its parent cannot give, a spawn fails with the
+/// controller's name, starts nothing and leaves no cgroup; never a run
+/// without its limit. This parent enables no controller for its children.
+#[test]
+fn a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left() {
     let Some(parent) = TestParent::new() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let pidfile = tmp.path().join("daemon");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
-        .args([
-            "run",
-            "--quiet",
-            "--timeout",
-            "1s",
-            "--kill-on-parent-death",
-            "--cgroup",
-        ])
-        .arg(parent.path())
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$0\" & exec sleep 1000",
-        ])
-        .arg(&pidfile)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(124), "{out:?}");
-    let daemon: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let _guard = KillOnDrop(daemon);
-    wait_dead(daemon);
+    let mut r = Reactor::new().unwrap();
+    let ms = Duration::from_millis(1);
+    let contained = || {
+        let mut c = Command::new("true");
+        c.cgroup(parent.path());
+        c
+    };
+    let mut cases = [
+        ("memory", contained()),
+        ("pids", contained()),
+        ("cpu", contained()),
+    ];
+    cases[0].1.memory_max(64 << 20);
+    cases[1].1.pids_max(16);
+    cases[2].1.cpu_max(50 * ms, 100 * ms);
+    for (name, cmd) in cases {
+        match r.spawn(&cmd) {
+            Err(Error::ControllerNotEnabled {
+                controller,
+                parent: p,
+            }) => {
+                assert_eq!((controller, p.as_path()), (name, parent.path()));
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+    assert!(r.is_empty());
+    // Without a limit the same parent contains runs as before.
+    let mut plain = Command::new("true");
+    plain.cgroup(parent.path());
+    let id = r.spawn(&plain).unwrap();
+    let exit = exits_of(&run_to_done(&mut r, id), id)[0];
+    assert!(exit.success() && !exit.oom_killed(), "{exit:?}");
+    assert_eq!(exit.peak_memory_bytes(), None);
+}
+
+/// Where the machine lets a test parent enable `pids` and `memory` (a
+/// unified cgroup2 host): a fork bomb stays within `pids_max`, and a run
+/// that outgrows `memory_max` is OOM-killed whole and says so, with its
+/// peak. Elsewhere (a hybrid host binds them to cgroup v1) it says it was
+/// skipped; the typed error is tested above.
+#[test]
+fn limits_hold_where_the_controllers_are_enabled() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    if !enable_controllers(&parent, "+pids +memory") {
+        eprintln!(
+            "skipped: the pids and memory controllers cannot be enabled below {:?}",
+            parent.path()
+        );
+        return;
+    }
+    let mut r = Reactor::new().unwrap();
+    // Eight processes at most: the shell and seven more. Each started
+    // sleeper prints a line; a fork past the limit fails, and dash then
+    // gives up the loop (it exits 2), so the run ends one way or the other.
+    let mut bomb = Command::new("sh");
+    bomb.args([
+        "-c",
+        "for i in $(seq 20); do (echo up; exec sleep 1000) & done; sleep 0.5; echo done",
+    ])
+    .cgroup(parent.path())
+    .pids_max(8)
+    .timeout(WATCHDOG);
+    let id = r.spawn(&bomb).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        lines_of(rs, id, Stream::Stdout).iter().any(|l| l == "done") || !exits_of(rs, id).is_empty()
+    });
+    // The sleepers keep the child alive (its cgroup is populated): a stop
+    // still reaches them.
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let ups = lines_of(&recs, id, Stream::Stdout)
+        .iter()
+        .filter(|l| *l == "up")
+        .count();
+    assert!((1..8).contains(&ups), "{ups} sleepers started: {recs:?}");
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+
+    // 16 MiB, and a child that holds 256 MiB.
+    let mut hog = Command::new("sh");
+    hog.args([
+        "-c",
+        "head -c 268435456 /dev/zero | tail -c 268435456 >/dev/null",
+    ])
+    .cgroup(parent.path())
+    .memory_max(16 << 20)
+    .timeout(WATCHDOG);
+    let id = r.spawn(&hog).unwrap();
+    let exit = exits_of(&run_to_done(&mut r, id), id)[0];
+    assert!(exit.oom_killed(), "{exit:?}");
+    assert!(!exit.success() && !exit.timed_out(), "{exit:?}");
+    if let Some(peak) = exit.peak_memory_bytes() {
+        assert!(
+            peak > 1 << 20 && peak <= 17 << 20,
+            "peak {peak} past a 16 MiB limit"
+        );
+    }
+    assert!(exit.to_string().contains("out of memory"), "{exit}");
     assert!(parent.children().is_empty(), "{:?}", parent.children());
 }

@@ -11,36 +11,14 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::privilege::*;
 use common::*;
 use procrun::{Command, Reactor, Stream};
 
 const INNER: &str = "PROCRUN_PRIVILEGE_TEST_PROGRAM";
-
-const PROGRAM: &str = r#"
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    if (setuid(0) != 0) { perror("setuid"); return 1; }
-    printf("%d\n", getpid());
-    fflush(stdout);
-    if (argc > 1) sleep(atoi(argv[1]));
-    return 7;
-}
-"#;
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Sets up the program and runs test `name` again as uid 65534; returns
 /// false (after saying why) when this machine cannot.
@@ -63,81 +41,6 @@ fn run_unprivileged(name: &str) -> bool {
         .collect();
     assert!(status.success(), "the unprivileged run failed:\n{out}");
     true
-}
-
-/// Whether this machine can run the tests as they mean to.
-fn can_run() -> bool {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root to make a setuid-root program");
-        return false;
-    }
-    if !have("cc") || !have("setpriv") {
-        eprintln!("skipped: needs cc and setpriv");
-        return false;
-    }
-    true
-}
-
-/// A world-readable directory holding the setuid-root program.
-fn setuid_program() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let src = dir.path().join("setuid.c");
-    std::fs::write(&src, PROGRAM).unwrap();
-    let program = dir.path().join("setuid");
-    let built = std::process::Command::new("cc")
-        .arg("-o")
-        .arg(&program)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(built.success(), "cc failed");
-    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    (dir, program)
-}
-
-/// A copy of `binary` in `dir` that uid 65534 can run.
-fn reachable_copy(dir: &Path, binary: &Path) -> PathBuf {
-    let copy = dir.join(binary.file_name().unwrap());
-    std::fs::copy(binary, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    copy
-}
-
-/// `binary` run as uid and gid 65534, from its own directory.
-fn unprivileged(binary: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(binary)
-        .current_dir(binary.parent().unwrap());
-    cmd
-}
-
-/// Runs `cmd` to its end (killed at the watchdog): status, stdout, stderr.
-fn run_with_watchdog(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read on threads, so a chatty child never blocks on a full pipe.
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
-    let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: the unprivileged run did not end");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
 }
 
 fn inner_program() -> Option<PathBuf> {
@@ -207,33 +110,6 @@ fn stop_that_cannot_reach_a_root_child_is_reported() {
     assert!(exits_of(&recs, id).is_empty(), "it runs on");
     // Dropping the reactor must not wait for a child it cannot kill.
     drop(r);
-}
-
-#[test]
-fn cli_says_when_its_stop_cannot_reach_a_root_child() {
-    if !can_run() {
-        return;
-    }
-    let (dir, program) = setuid_program();
-    let procrun = reachable_copy(dir.path(), Path::new(env!("CARGO_BIN_EXE_procrun")));
-    let mut cmd = unprivileged(&procrun);
-    // The child sleeps 3 s as root: the timeout's stop fails, and procrun
-    // says so, then waits for the child to exit by itself.
-    cmd.args(["run", "--timeout", "300ms", "--grace", "300ms", "--"])
-        .arg(&program)
-        .arg("3");
-    let (status, out, err) = run_with_watchdog(cmd);
-    let _guards: Vec<KillOnDrop> = out
-        .lines()
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .map(KillOnDrop)
-        .collect();
-    assert!(err.contains("stop failed"), "stderr: {err}");
-    assert!(err.contains("Operation not permitted"), "stderr: {err}");
-    // The timeout did fire, so the status is timeout's 124, as coreutils'
-    // `timeout` has it for a command that outlived its time.
-    assert_eq!(status.code(), Some(124), "stdout: {out}\nstderr: {err}");
-    assert!(err.contains("exited with code 7"), "stderr: {err}");
 }
 
 #[test]

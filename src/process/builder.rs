@@ -193,6 +193,27 @@ impl ProcessBuilder {
         self
     }
 
+    /// Limits the memory of each start, every process of it together, with
+    /// [`cgroup`](Self::cgroup). See [`Command::memory_max`].
+    pub fn memory_max(mut self, bytes: u64) -> Self {
+        self.cmd.memory_max(bytes);
+        self
+    }
+
+    /// Limits the processes and threads of each start, with
+    /// [`cgroup`](Self::cgroup). See [`Command::pids_max`].
+    pub fn pids_max(mut self, n: u64) -> Self {
+        self.cmd.pids_max(n);
+        self
+    }
+
+    /// Limits the CPU time of each start to `quota` in every `period`, with
+    /// [`cgroup`](Self::cgroup). See [`Command::cpu_max`].
+    pub fn cpu_max(mut self, quota: Duration, period: Duration) -> Self {
+        self.cmd.cpu_max(quota, period);
+        self
+    }
+
     /// Kills the child (`SIGKILL`) when procrun's driver thread, and so
     /// this process, dies. See [`Command::kill_on_parent_death`].
     pub fn kill_on_parent_death(mut self) -> Self {

@@ -267,6 +267,11 @@ impl Reactor {
             None => self.exit_poll.polled -= 1,
         }
         let (pid, started, cgroup) = (run.handle.pid(), run.started, run.cgroup);
+        // Read at the reap, while the cgroup still holds its counters.
+        let memory = cgroup
+            .and_then(|slot| self.cgroups.get(slot as usize))
+            .and_then(|c| c.cgroup.memory_report())
+            .unwrap_or_default();
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
@@ -321,6 +326,8 @@ impl Reactor {
             system_time: usage.system,
             max_rss_bytes: usage.max_rss_bytes,
             wall_time,
+            oom_killed: memory.oom_kills > 0,
+            peak_memory_bytes: memory.peak,
         }));
         self.finish_exit(index, ctx);
         if let Some(slot) = cgroup {

@@ -72,17 +72,95 @@ fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Resource limits of a run's cgroup, as the kernel's files take them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `memory.max` in bytes.
+    pub(crate) memory_max: Option<u64>,
+    /// `pids.max`.
+    pub(crate) pids_max: Option<u64>,
+    /// `cpu.max`: the quota (`None` for `max`, no limit) and the period,
+    /// in microseconds.
+    pub(crate) cpu_max: Option<(Option<u64>, u64)>,
+}
+
+impl Limits {
+    /// Whether any limit is set.
+    pub(crate) fn any(&self) -> bool {
+        *self != Limits::default()
+    }
+
+    /// The controllers these limits need, by the names the kernel lists in
+    /// `cgroup.subtree_control`.
+    pub(crate) fn controllers(&self) -> impl Iterator<Item = &'static str> {
+        [
+            self.memory_max.map(|_| "memory"),
+            self.pids_max.map(|_| "pids"),
+            self.cpu_max.map(|_| "cpu"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The files to write and what, in order. `memory.oom.group` makes an
+    /// OOM kill take the whole run, as a stop does: a run with some of its
+    /// processes killed at random is worse than one that ended.
+    fn files(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(bytes) = self.memory_max {
+            out.push(("memory.max", bytes.to_string()));
+            out.push(("memory.oom.group", "1".to_owned()));
+        }
+        if let Some(n) = self.pids_max {
+            out.push(("pids.max", n.to_string()));
+        }
+        if let Some((quota, period)) = self.cpu_max {
+            let quota = quota.map_or_else(|| "max".to_owned(), |q| q.to_string());
+            out.push(("cpu.max", format!("{quota} {period}")));
+        }
+        out
+    }
+}
+
+/// The controllers enabled for the cgroups below `parent` (its
+/// `cgroup.subtree_control`, such as `cpu memory pids`).
+pub(crate) fn subtree_controllers(parent: &Path) -> io::Result<String> {
+    fs::read_to_string(parent.join("cgroup.subtree_control"))
+}
+
+/// What the memory controller says of a run's cgroup at its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MemoryReport {
+    /// `oom_kill` of `memory.events`: processes the OOM killer ended.
+    pub(crate) oom_kills: u64,
+    /// `memory.peak` (5.19+): the most memory the cgroup used.
+    pub(crate) peak: Option<u64>,
+}
+
+/// `memory.events`' `oom_kill` count; 0 when the line is absent.
+fn oom_kills(events: &str) -> u64 {
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A cgroup procrun made for one run, open on its `cgroup.events`.
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     dir: PathBuf,
     events: OwnedFd,
+    /// The memory controller is enabled for it: its end is reported from
+    /// `memory.events` and `memory.peak`.
+    memory: bool,
 }
 
 impl Cgroup {
     /// Makes the directory `parent/name` and opens its files; also returns
-    /// `cgroup.procs` open for writing, the fd a child writes itself into.
-    /// Nothing is left behind on error.
+    /// the directory itself open (`O_DIRECTORY`), the fd a child is started
+    /// into (`CLONE_INTO_CGROUP`) or writes itself in through. Nothing is
+    /// left behind on error.
     ///
     /// # Errors
     ///
@@ -92,17 +170,25 @@ impl Cgroup {
         let dir = parent.join(name);
         fs::DirBuilder::new().mode(0o755).create(&dir)?;
         let opened = (|| {
-            let procs = OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))?;
+            let handle = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&dir)?;
             let events = OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_NONBLOCK)
                 .open(dir.join("cgroup.events"))?;
-            Ok::<_, io::Error>((OwnedFd::from(procs), OwnedFd::from(events)))
+            Ok::<_, io::Error>((OwnedFd::from(handle), OwnedFd::from(events)))
         })();
         match opened {
-            Ok((procs, events)) => Ok((Cgroup { dir, events }, procs)),
+            Ok((handle, events)) => Ok((
+                Cgroup {
+                    dir,
+                    events,
+                    memory: false,
+                },
+                handle,
+            )),
             Err(e) => {
                 let _ = fs::remove_dir(&dir);
                 Err(e)
@@ -119,6 +205,40 @@ impl Cgroup {
         Ok(Cgroup {
             dir,
             events: events.into(),
+            memory: false,
+        })
+    }
+
+    /// Writes `limits` into the cgroup's files, before any process is in
+    /// it; `memory` says whether the memory controller is enabled for it
+    /// (whether its end can be reported). On error the file that refused
+    /// is named.
+    pub(crate) fn set_limits(
+        &mut self,
+        limits: &Limits,
+        memory: bool,
+    ) -> Result<(), (PathBuf, io::Error)> {
+        self.memory = memory;
+        for (file, value) in limits.files() {
+            let path = self.dir.join(file);
+            fs::write(&path, value.as_bytes()).map_err(|e| (path, e))?;
+        }
+        Ok(())
+    }
+
+    /// What the memory controller says of the cgroup now, when it is
+    /// enabled for it.
+    pub(crate) fn memory_report(&self) -> Option<MemoryReport> {
+        if !self.memory {
+            return None;
+        }
+        let events = fs::read_to_string(self.dir.join("memory.events")).ok()?;
+        let peak = fs::read_to_string(self.dir.join("memory.peak"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        Some(MemoryReport {
+            oom_kills: oom_kills(&events),
+            peak,
         })
     }
 
@@ -297,7 +417,11 @@ mod tests {
             return;
         };
         let name = format!("procrun-test-{}-freeze", std::process::id());
-        let (cg, procs) = Cgroup::create(&mount, &name).unwrap();
+        let (cg, _) = Cgroup::create(&mount, &name).unwrap();
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(cg.dir().join("cgroup.procs"))
+            .unwrap();
         // It forks only once moved in (told so on stdin): nothing it
         // starts may be left outside the cgroup.
         let mut child = std::process::Command::new("sh")
@@ -307,6 +431,7 @@ mod tests {
             .unwrap();
         let pid = child.id().to_string();
         rustix::io::write(&procs, pid.as_bytes()).unwrap();
+        drop(procs);
         {
             use std::io::Write;
             let mut go = child.stdin.take().unwrap();
@@ -329,6 +454,80 @@ mod tests {
         r.unwrap();
         assert!(empty, "the cgroup kept members");
         assert!(!cg.dir().exists());
+    }
+
+    /// The files and values written for each limit, checked in a plain
+    /// directory standing in for a cgroup (the machine's controllers may
+    /// not allow the real thing).
+    #[test]
+    fn limits_are_written_as_the_kernel_reads_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let events = std::fs::File::open(tmp.path()).unwrap();
+        let mut cg = Cgroup {
+            dir: tmp.path().to_owned(),
+            events: events.into(),
+            memory: false,
+        };
+        let limits = Limits {
+            memory_max: Some(512 << 20),
+            pids_max: Some(64),
+            cpu_max: Some((Some(50_000), 100_000)),
+        };
+        assert_eq!(
+            limits.controllers().collect::<Vec<_>>(),
+            ["memory", "pids", "cpu"]
+        );
+        cg.set_limits(&limits, true).unwrap();
+        let read = |f: &str| std::fs::read_to_string(tmp.path().join(f)).unwrap();
+        assert_eq!(read("memory.max"), "536870912");
+        assert_eq!(read("memory.oom.group"), "1");
+        assert_eq!(read("pids.max"), "64");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        let unlimited = Limits {
+            cpu_max: Some((None, 100_000)),
+            ..Limits::default()
+        };
+        cg.set_limits(&unlimited, true).unwrap();
+        assert_eq!(read("cpu.max"), "max 100000");
+        assert!(!Limits::default().any() && unlimited.any());
+
+        // Its end, from the files the memory controller keeps.
+        std::fs::write(
+            tmp.path().join("memory.events"),
+            "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 1\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("memory.peak"), "1048576\n").unwrap();
+        assert_eq!(
+            cg.memory_report(),
+            Some(MemoryReport {
+                oom_kills: 2,
+                peak: Some(1 << 20)
+            })
+        );
+        // Before 5.19 there is no `memory.peak`.
+        std::fs::remove_file(tmp.path().join("memory.peak")).unwrap();
+        assert_eq!(cg.memory_report().unwrap().peak, None);
+        cg.memory = false;
+        assert_eq!(cg.memory_report(), None);
+    }
+
+    #[test]
+    fn a_refused_limit_names_its_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let events = std::fs::File::open(tmp.path()).unwrap();
+        let mut cg = Cgroup {
+            dir: tmp.path().join("gone"),
+            events: events.into(),
+            memory: false,
+        };
+        let limits = Limits {
+            pids_max: Some(1),
+            ..Limits::default()
+        };
+        let (path, e) = cg.set_limits(&limits, false).unwrap_err();
+        assert_eq!(path, tmp.path().join("gone/pids.max"));
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

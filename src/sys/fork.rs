@@ -1,25 +1,35 @@
-//! Starting a child with `fork` and `execve`, for what `posix_spawn`
-//! cannot do: a child that moves itself into its run's cgroup, or one that
+//! Starting a child with `clone` and `execve`, for what `posix_spawn`
+//! cannot do: a child that starts inside its run's cgroup, or one that
 //! dies with procrun (`PR_SET_PDEATHSIG`), before it runs a single
 //! instruction of its program.
 //!
-//! Why fork and not `clone3(CLONE_INTO_CGROUP)`: the child writing itself
-//! into `cgroup.procs` (an fd the parent opened) before `execve` is just as
-//! race-free — nothing of the run exists outside the cgroup, since the
-//! child cannot fork or run its program before the write — and works on
-//! every kernel with cgroup v2 (4.5+), while `CLONE_INTO_CGROUP` needs 5.7
-//! and a raw `clone3` that glibc (2.36 here) does not wrap, leaving its
-//! thread state unset in the child. The price is a real fork (page tables
-//! copied) instead of posix_spawn's vfork, paid only by runs that ask for
-//! containment or death with the parent; every other run keeps
-//! `posix_spawn`.
+//! Not `fork`: the child is made as `posix_spawn` makes its own, sharing
+//! this process's memory (`CLONE_VM | CLONE_VFORK`) on a stack of its own
+//! until its exec, so no page table is copied (a plain `fork` of a large
+//! agent costs a tenth of a millisecond more per run, see
+//! `benches/containment.rs`) and the parent thread waits until the child
+//! has exec'ed or failed.
 //!
-//! Between `fork` and `execve` the child runs only async-signal-safe raw
-//! calls on data prepared before the fork: no allocation, no lock, so
-//! another thread of procrun's holding the allocator's lock at fork time
-//! cannot deadlock it. A failure is reported to the parent through a
-//! CLOEXEC pipe (the stage and the errno), as std does: the parent reads
-//! EOF when `execve` succeeded.
+//! Into a cgroup, two ways, both with no moment where a process of the
+//! run is outside it:
+//!
+//! - `clone3` with `CLONE_INTO_CGROUP` (Linux 5.7+, x86_64 and aarch64):
+//!   the kernel makes the child inside the cgroup. glibc does not wrap
+//!   `clone3`, so a few lines of assembly issue it and call the child's
+//!   entry on its new stack.
+//! - elsewhere (older kernels, a seccomp filter hiding `clone3`, other
+//!   architectures, or `PROCRUN_NO_CLONE3=1`): the child writes itself
+//!   into `cgroup.procs` first thing, before it can fork or run its
+//!   program. Just as race-free, on every kernel with cgroup v2 (4.5+),
+//!   but the move takes the cgroup core's lock for writing: a few hundred
+//!   microseconds more per run.
+//!
+//! Between `clone` and `execve` the child runs only async-signal-safe raw
+//! calls on data prepared before it: no allocation, no lock, so another
+//! thread of procrun's holding the allocator's lock cannot deadlock it.
+//! A failure is reported to the parent through a CLOEXEC pipe (the stage
+//! and the errno), as std does: the parent reads EOF when `execve`
+//! succeeded.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -27,6 +37,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::spawn::SpawnSpec;
 
@@ -34,9 +45,10 @@ use super::spawn::SpawnSpec;
 /// does for every child.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ForkExtras<'a> {
-    /// `cgroup.procs` of the run's cgroup, open for writing: the child
-    /// writes itself in first thing.
-    pub(crate) cgroup_procs: Option<BorrowedFd<'a>>,
+    /// The run's cgroup directory: the child starts in it
+    /// (`CLONE_INTO_CGROUP`) or, where the kernel cannot, writes itself
+    /// into its `cgroup.procs` first thing.
+    pub(crate) cgroup: Option<BorrowedFd<'a>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL`.
     pub(crate) die_with_parent: bool,
 }
@@ -95,14 +107,14 @@ pub(crate) fn spawn_forked(
     envp.push(ptr::null());
     let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| (ForkStage::Fork, io::Error::from(e)))?;
-    let p = Prepared {
+    let mut p = Prepared {
         path: spec.path.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         cwd: spec.cwd.map_or(ptr::null(), CStr::as_ptr),
         new_group: spec.new_group,
         stdio: spec.stdio.map(|fd| fd.as_raw_fd()),
-        cgroup_procs: extras.cgroup_procs.map_or(-1, |fd| fd.as_raw_fd()),
+        cgroup_procs: -1,
         die_with_parent: extras.die_with_parent,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
@@ -119,21 +131,53 @@ pub(crate) fn spawn_forked(
         libc::sigfillset(all.as_mut_ptr());
         libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
     }
-    // SAFETY: the child runs only `child`, which makes async-signal-safe
-    // calls on `p` (memory this process keeps alive: the child has its own
-    // copy of it) and never returns; the parent goes on as normal.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: in the child, straight after fork, as `child` requires.
-        unsafe { child(&p) }
-    }
-    let fork_err = io::Error::last_os_error();
+    // Kept until the child has exec'ed or failed: it writes through it.
+    let mut procs = None;
+    let started = ChildStack::new()
+        .map_err(|e| (ForkStage::Fork, e))
+        .and_then(|stack| {
+            if let Some(dir) = extras.cgroup {
+                match clone_into_cgroup(&stack, dir, &p) {
+                    Ok(pid) => return Ok(pid),
+                    // Any error: the kernel lacks it (remembered), or the
+                    // cgroup refused; the write below then fails with the
+                    // cgroup's own error, as on kernels without it.
+                    Err(_) => {
+                        let fd = rustix::fs::openat(
+                            dir,
+                            c"cgroup.procs",
+                            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                            rustix::fs::Mode::empty(),
+                        )
+                        .map_err(|e| (ForkStage::Cgroup, io::Error::from(e)))?;
+                        p.cgroup_procs = fd.as_raw_fd();
+                        procs = Some(fd);
+                    }
+                }
+            }
+            // SAFETY: `child_main` runs on `stack` (mapped, writable, and kept
+            // until this call returns, which with CLONE_VFORK is after the
+            // child's exec or exit) and reads `p`, which lives on this frame
+            // for as long. It makes only async-signal-safe calls and ends in
+            // `execve` or `_exit`, never returning into shared memory.
+            let pid = unsafe {
+                libc::clone(
+                    child_main,
+                    stack.top(),
+                    libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                    ptr::addr_of!(p) as *mut libc::c_void,
+                )
+            };
+            if pid < 0 {
+                Err((ForkStage::Fork, io::Error::last_os_error()))
+            } else {
+                Ok(pid)
+            }
+        });
     // SAFETY: `old` was filled by the pthread_sigmask above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
-    drop(report_w);
-    if pid < 0 {
-        return Err((ForkStage::Fork, fork_err));
-    }
+    drop((report_w, procs));
+    let pid = started?;
     // The child's copy of the write end closes at its exec (CLOEXEC) or
     // exit: EOF means it exec'ed, eight bytes are its stage and errno.
     let mut buf = [0u8; 8];
@@ -166,12 +210,243 @@ pub(crate) fn spawn_forked(
     Err((stage, io::Error::from_raw_os_error(errno)))
 }
 
-/// The child's side, from fork to exec.
+/// Bytes of the child's stack: the few frames of `child` and of `execve`,
+/// with room to spare (it is only reserved; untouched pages cost nothing).
+const STACK_SIZE: usize = 256 * 1024;
+
+/// The stack the child runs on while it shares this process's memory, with
+/// a guard page below it; unmapped on drop.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> io::Result<ChildStack> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = STACK_SIZE + page;
+        // SAFETY: a fresh anonymous private mapping; nothing else points
+        // into it.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // The stack grows down: an overflow hits this page and faults
+        // instead of writing over memory the parent owns.
+        // SAFETY: the first page of the mapping made above.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The lowest usable address (above the guard page) and the size.
+    fn usable(&self) -> (*mut libc::c_void, usize) {
+        let guard = self.len - STACK_SIZE;
+        (
+            self.base.cast::<u8>().wrapping_add(guard).cast(),
+            STACK_SIZE,
+        )
+    }
+
+    /// The highest address, 16-byte aligned as every ABI wants of a stack
+    /// (a mapping's end is page-aligned).
+    fn top(&self) -> *mut libc::c_void {
+        self.base.cast::<u8>().wrapping_add(self.len).cast()
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used: with
+        // CLONE_VFORK the child left it (exec or exit) before `clone`
+        // returned.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// The kernel's `struct clone_args` up to `cgroup` (its version 2, 88
+/// bytes, Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// `clone3`'s number, the same on every architecture (the unified table).
+const SYS_CLONE3: libc::c_long = 435;
+
+/// Set once the kernel has said it has no `clone3` (ENOSYS, before 5.3, or
+/// a seccomp filter that hides it) or no `CLONE_INTO_CGROUP` (E2BIG or
+/// EINVAL, before 5.7): later runs go straight to the write.
+static NO_CLONE_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
+
+/// Whether `CLONE_INTO_CGROUP` may be tried: false once the kernel refused
+/// it, or when `PROCRUN_NO_CLONE3=1` forces the fallback (so the tests can
+/// run both ways on one kernel).
+fn clone_into_cgroup_allowed() -> bool {
+    !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed)
+        && !matches!(std::env::var_os("PROCRUN_NO_CLONE3"), Some(v) if v == "1")
+}
+
+/// Starts the child directly inside the cgroup `dir`: `clone3` with
+/// `CLONE_INTO_CGROUP`, and `CLONE_VM | CLONE_VFORK` on `stack` as for
+/// the plain start. The kernel puts it there before it runs, without the
+/// migration a write to `cgroup.procs` costs (the cgroup core's global
+/// lock, taken for writing: a few hundred microseconds per run). Returns
+/// the pid, or the errno.
+fn clone_into_cgroup(
+    stack: &ChildStack,
+    dir: BorrowedFd<'_>,
+    p: &Prepared,
+) -> io::Result<libc::pid_t> {
+    if !clone_into_cgroup_allowed() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    let (low, size) = stack.usable();
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: low as u64,
+        stack_size: size as u64,
+        cgroup: dir.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: as for `libc::clone` in `spawn_forked`: the child runs
+    // `child_main` on `stack` with `p`, both alive until it has exec'ed or
+    // exited, which CLONE_VFORK waits for.
+    let r = unsafe { clone3_vfork(&args, child_main, ptr::addr_of!(*p) as *mut libc::c_void) };
+    if r < 0 {
+        let errno = (-r) as i32;
+        if matches!(errno, libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
+            NO_CLONE_INTO_CGROUP.store(true, Ordering::Relaxed);
+        }
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    Ok(r as libc::pid_t)
+}
+
+/// The raw `clone3` syscall for a child that shares this process's memory:
+/// the child comes back from the syscall on its new stack, where no frame
+/// of this function exists, so it must not return into Rust code. It calls
+/// `entry(arg)` straight from the assembly (which never returns) with a
+/// cleared frame pointer; the parent gets the syscall's result: the pid,
+/// or `-errno`.
 ///
 /// # Safety
 ///
-/// Call only in the child of a fork, with `p` prepared as `spawn_forked`
-/// does; it never returns. Only async-signal-safe functions are called and
+/// `args` must name a stack the child may use and `entry` must never
+/// return; what `entry` touches must stay alive until the child has
+/// exec'ed or exited (CLONE_VFORK makes the parent wait for that).
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_vfork(
+    args: &CloneArgs,
+    entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+) -> libc::c_long {
+    let ret: libc::c_long;
+    std::arch::asm!(
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        // The child, on its own stack (16-byte aligned: a page's end).
+        "xor ebp, ebp",
+        "mov rdi, r12",
+        "call r13",
+        "ud2",
+        "2:",
+        inlateout("rax") SYS_CLONE3 => ret,
+        in("rdi") args as *const CloneArgs,
+        in("rsi") std::mem::size_of::<CloneArgs>(),
+        in("r12") arg,
+        in("r13") entry,
+        lateout("rcx") _,
+        lateout("r11") _,
+        options(nostack),
+    );
+    ret
+}
+
+/// See the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+unsafe fn clone3_vfork(
+    args: &CloneArgs,
+    entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+) -> libc::c_long {
+    let ret: libc::c_long;
+    std::arch::asm!(
+        "svc 0",
+        "cbnz x0, 2f",
+        // The child, on its own stack (16-byte aligned: a page's end).
+        "mov x29, xzr",
+        "mov x30, xzr",
+        "mov x0, x20",
+        "blr x21",
+        "brk #1",
+        "2:",
+        in("x8") SYS_CLONE3,
+        inlateout("x0") args as *const CloneArgs => ret,
+        in("x1") std::mem::size_of::<CloneArgs>(),
+        in("x20") arg,
+        in("x21") entry,
+        options(nostack),
+    );
+    ret
+}
+
+/// Other architectures start contained children by the write to
+/// `cgroup.procs`.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn clone3_vfork(
+    _args: &CloneArgs,
+    _entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    _arg: *mut libc::c_void,
+) -> libc::c_long {
+    -(libc::ENOSYS as libc::c_long)
+}
+
+/// The child's entry point, as `clone` calls it.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Prepared` that `spawn_forked` passed, alive
+    // while the parent waits (CLONE_VFORK); this is the new child.
+    unsafe { child(&*(arg as *const Prepared)) }
+}
+
+/// The child's side, from `clone` to exec.
+///
+/// The child shares this process's memory (CLONE_VM, as `posix_spawn`
+/// does) until its exec, with the parent thread suspended meanwhile: it
+/// writes nothing the parent reads but errno, which the parent no longer
+/// looks at, and the report pipe. Its signal handlers are its own copy
+/// (no CLONE_SIGHAND), so resetting them leaves the parent's alone.
+///
+/// # Safety
+///
+/// Call only in a child made as `spawn_forked` makes it, with `p` prepared
+/// there; it never returns. Only async-signal-safe functions are called and
 /// nothing is allocated.
 unsafe fn child(p: &Prepared) -> ! {
     let fail = |stage: ForkStage| -> ! {
@@ -182,8 +457,9 @@ unsafe fn child(p: &Prepared) -> ! {
         libc::write(p.report, msg.as_ptr().cast(), msg.len());
         libc::_exit(127)
     };
-    // First: until this write the child is outside the run's cgroup, and
-    // it has run nothing of its own yet.
+    // First, when the kernel did not start it inside: until this write
+    // the child is outside the run's cgroup, and it has run nothing of its
+    // own yet.
     if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
         fail(ForkStage::Cgroup);
     }

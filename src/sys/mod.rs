@@ -31,7 +31,7 @@ mod pipe;
 pub(crate) mod procfs;
 mod spawn;
 
-pub(crate) use cgroup::Cgroup;
+pub(crate) use cgroup::{Cgroup, Limits};
 pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
 pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;

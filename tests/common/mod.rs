@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod bursts;
+pub mod cgroups;
 pub mod leftovers;
+pub mod privilege;
 
 use std::time::{Duration, Instant};
 

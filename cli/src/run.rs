@@ -15,6 +15,7 @@ use procrun::{
 
 use crate::args::{RestartWhen, RunArgs, What, BACKOFF_CAP};
 use crate::print::{self, Ending, Human, Printer};
+use crate::procfile::{load_dotenv, load_procfile};
 use crate::{describe, signals, Failure};
 
 /// As coreutils `timeout` reports a command it had to stop.
@@ -42,7 +43,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         index: HashMap::with_capacity(specs.len()),
         restart_limit: args.restart_limit,
         preserve_status: args.preserve_status,
+        exit_with_first: args.exit_with_first,
         failure: None,
+        first_ended: None,
     };
     for (name, cmd) in &specs {
         // On an error, dropping the reactor kills and reaps whatever was
@@ -94,11 +97,27 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
                 (name.clone(), c)
             })
             .collect(),
+        What::Procfile {
+            file,
+            env_file,
+            only,
+        } => procfile_commands(file, env_file.as_deref(), only)?,
     };
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
         if let Some(parent) = &a.cgroup {
             c.cgroup(parent);
+        }
+        if let Some(bytes) = a.memory_max {
+            c.memory_max(bytes);
+        }
+        if let Some(n) = a.pids_max {
+            c.pids_max(n);
+        }
+        if let Some(percent) = a.cpu_max {
+            // systemd's CPUQuota= over the kernel's default 100 ms period.
+            let period = Duration::from_millis(100);
+            c.cpu_max(period * percent / 100, period);
         }
         if a.kill_on_parent_death {
             c.kill_on_parent_death();
@@ -135,6 +154,41 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
         }
     }
     Ok(specs)
+}
+
+/// `bash -c COMMAND` for each entry of the Procfile `file` (those in
+/// `only`, when it names any), with the variables of the `.env` file.
+fn procfile_commands(
+    file: &Path,
+    env_file: Option<&Path>,
+    only: &[String],
+) -> Result<Vec<(String, Command)>, Failure> {
+    let usage = |why: String| Failure::Usage(format!("start: {why}"));
+    let mut entries = load_procfile(file).map_err(usage)?;
+    if let Some(missing) = only.iter().find(|n| !entries.iter().any(|(e, _)| e == *n)) {
+        return Err(usage(format!("no entry '{missing}' in {}", file.display())));
+    }
+    if !only.is_empty() {
+        entries.retain(|(name, _)| only.contains(name));
+    }
+    // A `.env` is optional unless asked for by name, as foreman has it.
+    let default_env = Path::new(".env");
+    let vars = match env_file {
+        Some(path) => load_dotenv(path).map_err(usage)?,
+        None if default_env.exists() => load_dotenv(default_env).map_err(usage)?,
+        None => Vec::new(),
+    };
+    Ok(entries
+        .into_iter()
+        .map(|(name, line)| {
+            let mut c = Command::new("bash");
+            c.arg("-c").arg(line);
+            for (k, v) in &vars {
+                c.env(k, v);
+            }
+            (name, c)
+        })
+        .collect())
 }
 
 /// The script's absolute path, so that --cwd does not change which file
@@ -190,6 +244,7 @@ fn base_name(program: &OsStr) -> String {
 fn spawn_failure(name: &str, what: &What, e: &Error) -> Failure {
     let msg = match what {
         What::Named(_) => format!("run: {name}: {}", describe(e)),
+        What::Procfile { .. } => format!("start: {name}: {}", describe(e)),
         _ => format!("run: {}", describe(e)),
     };
     if let Some(status) = exec_status(e) {
@@ -280,8 +335,13 @@ struct State {
     restart_limit: u32,
     /// `--preserve-status`: a timed-out run's own status, not 124.
     preserve_status: bool,
+    /// `--exit-with-first`: the first child to end for good stops the rest.
+    exit_with_first: bool,
     /// The status of the first child that finished unsuccessfully.
     failure: Option<u8>,
+    /// The first child to end for good, with its status: what
+    /// `--exit-with-first` stops the others for and exits with.
+    first_ended: Option<(usize, u8)>,
 }
 
 impl State {
@@ -332,7 +392,7 @@ impl State {
                     .note(i, format_args!("{}{then}", Ending(&exit)));
                 self.children[i].last = Some(exit);
                 if exit.is_final() {
-                    self.record(&exit);
+                    self.record(i, &exit);
                 }
             }
             Event::RestartFailed { id, error, .. } => {
@@ -345,7 +405,7 @@ impl State {
                     describe(&error)
                 ));
                 if let Some(last) = self.children[i].last {
-                    self.record(&last);
+                    self.record(i, &last);
                 }
             }
             Event::SignalFailed { id, error, .. } => {
@@ -369,12 +429,13 @@ impl State {
         }
     }
 
-    fn record(&mut self, exit: &Exit) {
-        if self.failure.is_none() {
-            let status = status_of(exit, self.preserve_status);
-            if status != 0 {
-                self.failure = Some(status);
-            }
+    fn record(&mut self, i: usize, exit: &Exit) {
+        let status = status_of(exit, self.preserve_status);
+        if self.failure.is_none() && status != 0 {
+            self.failure = Some(status);
+        }
+        if self.first_ended.is_none() {
+            self.first_ended = Some((i, status));
         }
     }
 }
@@ -415,6 +476,15 @@ impl Supervisor {
             if self.shutdown.is_none() {
                 if let Some(why) = self.state.printer.broken() {
                     self.stop_all(BROKEN_PIPE, &why);
+                }
+            }
+            if self.shutdown.is_none() && self.state.exit_with_first {
+                if let Some((i, status)) = self.state.first_ended {
+                    // Checked after the whole batch of events: a second
+                    // child that ended in the same poll is not stopped, and
+                    // its own ending changes nothing of the status.
+                    let why = format!("{} ended", self.state.children[i].name);
+                    self.stop_all(status, &why);
                 }
             }
             if self.state.printer.caught_up() {
@@ -515,6 +585,10 @@ impl Supervisor {
             .filter(|c| !c.done)
             .map(|c| c.id)
             .collect();
+        if live.is_empty() {
+            // Everyone ended together: nothing to stop, nothing to say.
+            return;
+        }
         self.state.printer.info(format_args!(
             "{why}: stopping {} process{} (SIGKILL after {})",
             live.len(),

@@ -3,21 +3,26 @@
 //! `procrun run` starts a program, a bash script or several named bash
 //! command lines on one reactor, prints their output line by line with a
 //! name prefix, restarts them, times them out, and stops them all (SIGTERM,
-//! then SIGKILL after a grace period) on Ctrl-C. `procrun ps` counts and
-//! lists the host's processes through /proc. `procrun --help` says more.
+//! then SIGKILL after a grace period) on Ctrl-C. `procrun start` runs a
+//! Procfile's entries that way, stopping all when one ends, as foreman. `procrun ps` counts and
+//! lists the host's processes through /proc. `procrun completions SHELL`
+//! and `procrun man` print shell completions and the man page, made from
+//! the same definition as the parser. `procrun --help` says more.
 #![deny(unsafe_code)]
 
 mod args;
+mod cli;
 mod clock;
+mod docs;
 mod duration;
 mod print;
+mod procfile;
 mod ps;
 mod run;
 mod signals;
 mod sink;
 mod usage;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use args::Cli;
@@ -48,16 +53,15 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 
 fn main() -> ExitCode {
     let result = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Cli::Help(text)) => {
-            let _ = std::io::stdout().write_all(text.as_bytes());
+        Ok(Cli::Print(help)) => {
+            // Help or version, on stdout; a closed stdout is no failure.
+            let _ = help.print();
             Ok(0)
         }
-        Ok(Cli::Version) => {
-            println!("procrun {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
-        Ok(Cli::Run(a)) => run::run(a),
+        Ok(Cli::Run(a) | Cli::Start(a)) => run::run(a),
         Ok(Cli::Ps(a)) => ps::ps(a),
+        Ok(Cli::Completions(shell)) => docs::completions(shell),
+        Ok(Cli::Man(command)) => docs::man(command.as_deref()),
         Err(msg) => Err(Failure::Usage(msg)),
     };
     // Returned rather than `process::exit`, so that the reactor's Drop has

@@ -1055,7 +1055,11 @@ fn restart_on_error_spelled_either_way_leaves_a_success_alone() {
     }
     let f = procrun(&["run", "--restart", "sometimes", "--", "true"]);
     assert_eq!(f.code(), 2, "{f:?}");
-    assert!(f.err.contains("'on-error' or 'always'"), "{}", f.err);
+    assert!(
+        f.err.contains("possible values: on-error, always"),
+        "{}",
+        f.err
+    );
 }
 
 #[test]
@@ -1063,7 +1067,7 @@ fn run_help_names_both_restart_policies() {
     let f = procrun(&["run", "--help"]);
     assert_eq!(f.code(), 0);
     for want in [
-        "--restart WHEN",
+        "--restart <WHEN>",
         "'always'",
         "'on-error'",
         "--restart-on-error",
@@ -1314,7 +1318,7 @@ fn stdin_is_null_unless_inherited() {
     assert_eq!(f.code(), 0, "{f:?}");
     assert_eq!(f.out, "cat | hi\ncat | there\n");
     let help = procrun(&["run", "--help"]);
-    assert!(help.out.contains("--stdin WHEN"), "{}", help.out);
+    assert!(help.out.contains("--stdin <WHEN>"), "{}", help.out);
     assert!(help.out.contains("[default: null]"), "{}", help.out);
     let f = procrun(&["run", "--stdin", "tty", "--", "true"]);
     assert_one_line_failure(&f, 2, "--stdin tty");
@@ -1579,4 +1583,251 @@ fn ps_formats_exclude_each_other_and_counts() {
         let f = procrun(args);
         assert_one_line_failure(&f, 2, &format!("{args:?}"));
     }
+}
+
+/// A directory holding `files` (name, text), for `procrun start` to run in.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write file");
+    }
+    dir
+}
+
+/// `procrun ARGS` run to its end in `dir`.
+fn procrun_in(dir: &Path, args: &[&str]) -> Finished {
+    let mut cmd = procrun_cmd(args);
+    cmd.current_dir(dir);
+    spawn_cmd(cmd).finish(None)
+}
+
+/// The pid `procrun` printed for `name`'s start (its note on stderr).
+fn started_pid_of(err: &str, name: &str) -> u32 {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(name) && l.contains("* started (pid "))
+        .unwrap_or_else(|| panic!("no start of {name} in {err}"));
+    started_pid(line)
+}
+
+#[test]
+fn start_stops_the_others_when_one_ends_and_exits_with_its_status() {
+    let dir = project(&[(
+        "Procfile",
+        "# two servers and a job that fails\n\
+         web: exec sleep 100\n\
+         \n\
+         worker: exec sleep 100\n\
+         job: echo working; exit 3\n",
+    )]);
+    let f = procrun_in(dir.path(), &["start", "-k", "10s"]);
+    assert_eq!(f.code(), 3, "{f:?}");
+    assert_eq!(f.out, "job    | working\n");
+    assert!(
+        f.err.contains("job ended: stopping 2 processes"),
+        "{}",
+        f.err
+    );
+    assert_eq!(
+        f.err.matches("stopped, killed by SIGTERM").count(),
+        2,
+        "{}",
+        f.err
+    );
+    for name in ["web", "worker"] {
+        wait_group_gone(started_pid_of(&f.err, name));
+    }
+}
+
+#[test]
+fn start_exits_0_when_the_first_to_end_succeeded() {
+    let dir = project(&[("Procfile", "web: exec sleep 100\nonce: true\n")]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(
+        f.err.contains("web  * stopped, killed by SIGTERM"),
+        "{}",
+        f.err
+    );
+    wait_group_gone(started_pid_of(&f.err, "web"));
+}
+
+#[test]
+fn start_runs_only_the_entries_named() {
+    let dir = project(&[("Procfile", "a: echo from a\nb: echo from b\nc: exit 9\n")]);
+    let f = procrun_in(dir.path(), &["start", "b"]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "b | from b\n"), "{f:?}");
+    let f = procrun_in(dir.path(), &["start", "-f", "Procfile", "nope"]);
+    assert_one_line_failure(&f, 2, "no entry 'nope' in Procfile");
+}
+
+#[test]
+fn start_sets_every_entrys_environment_from_dot_env() {
+    let dir = project(&[
+        (
+            "Procfile",
+            "one: echo \"1 $GREETING/$WHO\"\ntwo: sleep 100\n",
+        ),
+        (
+            ".env",
+            "# greetings\nexport GREETING=\"hello there\"\nWHO='$HOME' # literal\n",
+        ),
+        ("other.env", "GREETING=hi\nWHO=you\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert_eq!(f.out, "one | 1 hello there/$HOME\n");
+    wait_group_gone(started_pid_of(&f.err, "two"));
+    let f = procrun_in(dir.path(), &["start", "-e", "other.env", "one"]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "one | 1 hi/you\n"), "{f:?}");
+}
+
+#[test]
+fn start_with_a_missing_env_file_exits_2_naming_it() {
+    let dir = project(&[("Procfile", "web: true\n")]);
+    let f = procrun_in(dir.path(), &["start", "-e", "missing.env"]);
+    assert_one_line_failure(&f, 2, "missing.env");
+    // Without -e, no .env is no error.
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_eq!(f.code(), 0, "{f:?}");
+}
+
+#[test]
+fn bad_procfile_and_env_lines_exit_2_naming_file_and_line() {
+    let dir = project(&[
+        ("Procfile", "web: true\n# fine\nweb server: true\n"),
+        ("good", "web: true\n"),
+        ("bad.env", "A=1\n\nB='open\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_one_line_failure(&f, 2, "Procfile:3");
+    let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "bad.env"]);
+    assert_one_line_failure(&f, 2, "bad.env:3");
+    let f = procrun_in(dir.path(), &["start", "-f", "absent"]);
+    assert_one_line_failure(&f, 2, "absent");
+    for bad in [&["start", "--name", "a=b"][..], &["start", "--", "true"]] {
+        let f = procrun_in(dir.path(), bad);
+        assert_one_line_failure(&f, 2, bad[1]);
+    }
+}
+
+#[test]
+fn start_stops_everything_on_sigterm_and_exits_143() {
+    let dir = project(&[(
+        "Procfile",
+        "a: echo ready; exec sleep 100\nb: echo ready; exec sleep 100\n",
+    )]);
+    let mut cmd = procrun_cmd(&["start"]);
+    cmd.current_dir(dir.path());
+    let mut r = spawn_cmd(cmd);
+    // The two start at once: their lines come in either order.
+    let first = r.wait_line(Src::Out, "| ready");
+    r.wait_line(
+        Src::Out,
+        if first.starts_with('a') {
+            "b | ready"
+        } else {
+            "a | ready"
+        },
+    );
+    let sent = r.signal("TERM");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 143, "{f:?}");
+    assert_eq!(
+        f.err.matches("stopped, killed by SIGTERM").count(),
+        2,
+        "{}",
+        f.err
+    );
+}
+
+#[test]
+fn run_exit_with_first_stops_the_others_and_named_alone_waits_for_all() {
+    let f = procrun(&[
+        "run",
+        "--exit-with-first",
+        "--name",
+        "server=exec sleep 100",
+        "--name",
+        "check=exit 4",
+    ]);
+    assert_eq!(f.code(), 4, "{f:?}");
+    assert!(
+        f.err.contains("check ended: stopping 1 process"),
+        "{}",
+        f.err
+    );
+    assert!(
+        f.err.contains("server * stopped, killed by SIGTERM"),
+        "{}",
+        f.err
+    );
+    wait_group_gone(started_pid_of(&f.err, "server"));
+    // Without it, a success first does not end the others.
+    let f = procrun(&[
+        "run",
+        "--name",
+        "slow=sleep 0.3; echo late",
+        "--name",
+        "fast=true",
+    ]);
+    assert_eq!((f.code(), f.out.as_str()), (0, "slow | late\n"), "{f:?}");
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let f = procrun(&["completions", shell]);
+        assert_eq!((f.code(), f.err.as_str()), (0, ""), "{shell}");
+        // Options without their dashes: fish spells them `-l timeout`.
+        for word in ["run", "start", "ps", "timeout", "procfile", "json"] {
+            assert!(f.out.contains(word), "{shell}: no {word}");
+        }
+    }
+    let f = procrun(&["completions", "tcsh"]);
+    assert_one_line_failure(&f, 2, "completions tcsh");
+}
+
+#[test]
+fn man_pages_are_roff_for_procrun_and_each_subcommand() {
+    let f = procrun(&["man"]);
+    assert_eq!((f.code(), f.err.as_str()), (0, ""));
+    assert!(f.out.contains(".TH procrun 1"), "{}", f.out);
+    for sub in ["run", "start", "ps"] {
+        assert!(f.out.contains(&format!("procrun\\-{sub}(1)")), "{sub}");
+    }
+    for (sub, option) in [
+        ("run", "\\-\\-timeout"),
+        ("start", "\\-\\-procfile"),
+        ("ps", "\\-\\-json"),
+    ] {
+        let f = procrun(&["man", sub]);
+        assert_eq!(f.code(), 0, "{sub}");
+        assert!(f.out.contains(&format!(".TH procrun-{sub} 1")), "{}", f.out);
+        assert!(f.out.contains(option), "{sub}: {}", f.out);
+    }
+    let f = procrun(&["man", "nope"]);
+    assert_one_line_failure(&f, 2, "man nope");
+}
+
+#[test]
+fn a_signal_ignored_when_procrun_starts_stays_ignored() {
+    // As `nohup` or a non-interactive shell's background job leaves it: the
+    // ignored disposition survives exec, and procrun must not take it back.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "trap '' INT; exec \"$0\" run -- sh -c 'echo ready; sleep 1; echo done'",
+        BIN,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut r = spawn_cmd(cmd);
+    r.wait_line(Src::Out, "sh | ready");
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(f.out.ends_with("sh | done\n"), "{f:?}");
+    assert!(!f.err.contains("SIGINT received"), "{}", f.err);
 }

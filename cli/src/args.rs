@@ -1,0 +1,658 @@
+//! What the command line asks for, checked once: clap's parse (`cli.rs`)
+//! turned into the values `run`, `start` and `ps` take, and clap's errors
+//! turned into the one line procrun prints for bad usage.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
+use procrun::procfs::State;
+use procrun::Signal;
+
+use crate::cli::{self, Named, PsCli, PsOutput, RunCli, StartCli, StdinWhen, Sub, Supervise};
+pub use crate::cli::{ColorWhen, RestartWhen, Timestamps};
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Cli {
+    Run(RunArgs),
+    /// `start`: a Procfile's entries, run as `run --name ... --exit-with-first`.
+    Start(RunArgs),
+    Ps(PsArgs),
+    Completions(clap_complete::Shell),
+    /// `man`: procrun's page, or a subcommand's.
+    Man(Option<String>),
+    /// `--help`, `--version`: clap's text, printed as it is (exit status 0).
+    Print(clap::Error),
+}
+
+/// What `run` starts.
+#[derive(Debug, PartialEq)]
+pub enum What {
+    /// A program and its arguments.
+    Program(Vec<OsString>),
+    /// `bash FILE`.
+    Script(PathBuf),
+    /// `bash -c COMMAND` for each (name, command).
+    Named(Vec<(String, OsString)>),
+    /// `bash -c COMMAND` for each entry of a Procfile (`start`).
+    Procfile {
+        file: PathBuf,
+        /// `-e FILE`; `None`: `.env` when there is one.
+        env_file: Option<PathBuf>,
+        /// The entries to run, by name; all of them when empty.
+        only: Vec<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct RunArgs {
+    pub what: What,
+    pub timeout: Option<Duration>,
+    /// `None`: the library's default, SIGTERM.
+    pub stop_signal: Option<Signal>,
+    pub grace: Duration,
+    pub restart: Option<RestartWhen>,
+    pub restart_limit: u32,
+    pub restart_interval: Duration,
+    pub backoff: bool,
+    pub detached: bool,
+    pub cgroup: Option<PathBuf>,
+    pub memory_max: Option<u64>,
+    pub pids_max: Option<u64>,
+    /// Percent of one CPU.
+    pub cpu_max: Option<u32>,
+    pub kill_on_parent_death: bool,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub max_line: Option<usize>,
+    pub output: Option<PathBuf>,
+    pub timestamps: Option<Timestamps>,
+    pub color: ColorWhen,
+    /// `--stdin inherit`: the children share procrun's stdin.
+    pub stdin_inherit: bool,
+    pub quiet: bool,
+    pub preserve_status: bool,
+    /// When the first process ends for good, stop the others (foreman).
+    pub exit_with_first: bool,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct PsArgs {
+    pub state: Option<State>,
+    pub name: Option<String>,
+    pub exact: bool,
+    pub count: bool,
+    pub format: PsFormat,
+}
+
+/// How `ps` prints a listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PsFormat {
+    /// PID, STATE, COMM under a header.
+    #[default]
+    Table,
+    /// `-o pid`: the pids alone, one per line, as `pgrep` prints them.
+    Pids,
+    /// `--json`: an array of objects.
+    Json,
+}
+
+/// The cap of `--backoff`: doubling a 5 s interval reaches it after four
+/// restarts; a crash loop is then retried once a minute.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+
+/// Parses the arguments after the program name. The error is the one line
+/// to print after `procrun: `.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let argv = std::iter::once(OsString::from("procrun")).chain(args.iter().cloned());
+    let parsed = match cli::Cli::try_parse_from(argv) {
+        Ok(p) => p,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            return Ok(Cli::Print(e))
+        }
+        // clap's answer to no subcommand at all is the whole help, as an
+        // error: one line says it better.
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            return Err("no command given; see 'procrun --help'".into())
+        }
+        Err(e) => return Err(one_line(&e, &args)),
+    };
+    match parsed.command {
+        Sub::Run(r) => run_args(r).map(Cli::Run),
+        Sub::Start(s) => Ok(Cli::Start(start_args(s))),
+        Sub::Ps(p) => ps_args(p).map(Cli::Ps),
+        Sub::Completions { shell } => Ok(Cli::Completions(shell)),
+        Sub::Man { command } => Ok(Cli::Man(command)),
+    }
+}
+
+/// The options `run` and `start` share, with the restart knobs implying
+/// `--restart on-error` unless `--restart` says otherwise.
+fn supervised(s: Supervise, what: What) -> RunArgs {
+    let knobs = s.restart_limit.is_some() || s.restart_interval.is_some() || s.backoff;
+    let restart = match (s.restart, s.restart_on_error) {
+        (Some(when), _) => Some(when),
+        (None, true) => Some(RestartWhen::OnError),
+        (None, false) => knobs.then_some(RestartWhen::OnError),
+    };
+    RunArgs {
+        what,
+        // 0 is `timeout`'s "no timeout".
+        timeout: s.timeout.filter(|d| !d.is_zero()),
+        stop_signal: s.signal,
+        grace: s.grace,
+        restart,
+        restart_limit: s.restart_limit.unwrap_or(0),
+        restart_interval: s.restart_interval.unwrap_or(Duration::from_secs(5)),
+        backoff: s.backoff,
+        detached: s.detached,
+        cgroup: s.cgroup,
+        memory_max: s.memory_max,
+        pids_max: s.pids_max,
+        cpu_max: s.cpu_max,
+        kill_on_parent_death: s.kill_on_parent_death,
+        env: Vec::new(),
+        cwd: s.cwd,
+        max_line: s.max_line,
+        output: s.output,
+        timestamps: s.timestamps,
+        color: s.color,
+        stdin_inherit: s.stdin == StdinWhen::Inherit,
+        quiet: s.quiet,
+        preserve_status: s.preserve_status,
+        exit_with_first: false,
+    }
+}
+
+fn run_args(r: RunCli) -> Result<RunArgs, String> {
+    let what =
+        match (r.program.is_empty(), r.script, r.named.is_empty()) {
+            (false, None, true) => What::Program(r.program),
+            (true, Some(s), true) => What::Script(s),
+            (true, None, false) => {
+                let mut named: Vec<(String, OsString)> = Vec::with_capacity(r.named.len());
+                for Named { name, command } in r.named {
+                    if named.iter().any(|(n, _)| *n == name) {
+                        return Err(format!("run: --name {name:?} given twice"));
+                    }
+                    named.push((name, command));
+                }
+                What::Named(named)
+            }
+            (true, None, true) => {
+                return Err(
+                    "run: no command given; use -- PROGRAM, --script FILE or --name NAME=COMMAND"
+                        .into(),
+                )
+            }
+            _ => return Err(
+                "run: give one of -- PROGRAM, --script FILE or --name NAME=COMMAND, not several"
+                    .into(),
+            ),
+        };
+    let mut a = supervised(r.supervise, what);
+    a.env = r.env;
+    a.exit_with_first = r.exit_with_first;
+    Ok(a)
+}
+
+fn start_args(s: StartCli) -> RunArgs {
+    let mut only: Vec<String> = Vec::with_capacity(s.names.len());
+    for name in s.names {
+        if !only.contains(&name) {
+            only.push(name);
+        }
+    }
+    let what = What::Procfile {
+        file: s.procfile,
+        env_file: s.env_file,
+        only,
+    };
+    let mut a = supervised(s.supervise, what);
+    a.exit_with_first = true;
+    a
+}
+
+fn ps_args(p: PsCli) -> Result<PsArgs, String> {
+    let format = match (p.output, p.json) {
+        (Some(PsOutput::Pid), true) => return Err("ps: give one of -o pid and --json".into()),
+        (Some(PsOutput::Table), true) | (None, true) => PsFormat::Json,
+        (Some(PsOutput::Pid), false) => PsFormat::Pids,
+        (Some(PsOutput::Table) | None, false) => PsFormat::Table,
+    };
+    let a = PsArgs {
+        state: p.state,
+        name: p.name,
+        exact: p.exact,
+        count: p.count,
+        format,
+    };
+    if a.exact && (a.name.is_none() || a.state.is_some() || a.count) {
+        return Err("ps: --exact goes with --name alone".into());
+    }
+    if a.format != PsFormat::Table && (a.exact || a.count) {
+        return Err("ps: -o and --json go with a listing, not --count or --exact".into());
+    }
+    Ok(a)
+}
+
+/// clap's error on one line: its first line, what it lists (possible
+/// values), and its suggestion as `did you mean X?`; never the usage block
+/// and tips clap adds below, so that a script reading stderr gets one line
+/// per failure, as from `timeout` or `env`.
+fn one_line(e: &clap::Error, args: &[OsString]) -> String {
+    let sub = args
+        .first()
+        .and_then(|a| a.to_str())
+        .filter(|a| cli::Cli::command().find_subcommand(a).is_some());
+    if let Some(msg) = sub.and_then(|s| one_dash_long_flag(s, args)) {
+        return msg;
+    }
+    let rendered = e.render().to_string();
+    let mut parts: Vec<&str> = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() || line.starts_with("tip:") {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        // `[possible values: a, b]` reads as a clause of the line.
+        let line = line
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .unwrap_or(line);
+        parts.push(line);
+    }
+    // A line ending in ':' introduces the next ("not provided: --cgroup").
+    let mut msg = String::new();
+    for part in parts {
+        if !msg.is_empty() {
+            msg.push_str(if msg.ends_with(':') { " " } else { "; " });
+        }
+        msg.push_str(part);
+    }
+    let suggested = [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .find_map(|k| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    });
+    if let Some(near) = suggested {
+        msg.push_str(&format!("; did you mean {near}?"));
+    }
+    let help = match sub {
+        Some(s) => format!("procrun {s} --help"),
+        None => "procrun --help".into(),
+    };
+    if matches!(
+        e.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand | ErrorKind::MissingSubcommand
+    ) {
+        msg.push_str(&format!(" (see '{help}')"));
+    }
+    match sub {
+        Some(s) => format!("{s}: {msg}"),
+        None => msg,
+    }
+}
+
+/// `-timeout` is `--timeout` with a dash missing, though clap reads it as
+/// `-t imeout`: the message names the flag meant. Only the options before
+/// `--` are looked at; what follows is the program's.
+fn one_dash_long_flag(sub: &str, args: &[OsString]) -> Option<String> {
+    let cmd = cli::Cli::command();
+    let sc = cmd.find_subcommand(sub)?;
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str())
+        .filter(|a| a.len() > 2 && a.starts_with('-') && !a.starts_with("--"))
+        .find_map(|a| {
+            let long = a[1..].split('=').next()?;
+            sc.get_arguments()
+                .any(|arg| arg.get_long() == Some(long))
+                .then(|| format!("{sub}: unknown option '{a}'; did you mean --{long}?"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    fn run(s: &[&str]) -> Result<RunArgs, String> {
+        match parse(args(s))? {
+            Cli::Run(a) => Ok(a),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn containment_flags_are_parsed() {
+        let a = run(&[
+            "run",
+            "--cgroup",
+            "/sys/fs/cgroup/agent",
+            "--kill-on-parent-death",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(a.cgroup, Some(PathBuf::from("/sys/fs/cgroup/agent")));
+        assert!(a.kill_on_parent_death);
+        let a = run(&["run", "--", "true"]).unwrap();
+        assert_eq!((a.cgroup, a.kill_on_parent_death), (None, false));
+    }
+
+    #[test]
+    fn limits_are_parsed_and_need_a_cgroup() {
+        let a = run(&[
+            "run",
+            "--cgroup",
+            "/sys/fs/cgroup/agent",
+            "--memory-max",
+            "512M",
+            "--pids-max",
+            "64",
+            "--cpu-max",
+            "150%",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            (a.memory_max, a.pids_max, a.cpu_max),
+            (Some(512 << 20), Some(64), Some(150))
+        );
+        for bad in [
+            &["run", "--memory-max", "1G", "--", "true"][..],
+            &["run", "--cgroup", "/x", "--memory-max", "0", "--", "true"],
+            &["run", "--cgroup", "/x", "--memory-max", "1Q", "--", "true"],
+            &[
+                "run",
+                "--cgroup",
+                "/x",
+                "--memory-max",
+                "99999999999T",
+                "--",
+                "true",
+            ],
+            &["run", "--cgroup", "/x", "--pids-max", "0", "--", "true"],
+            &["run", "--cgroup", "/x", "--cpu-max", "0%", "--", "true"],
+            &["run", "--cgroup", "/x", "--cpu-max", "half", "--", "true"],
+        ] {
+            let e = run(bad).unwrap_err();
+            assert!(!e.contains('\n'), "{bad:?}: {e}");
+        }
+        assert_eq!(cli::parse_size("4096"), Ok(4096));
+        assert_eq!(cli::parse_size("2k"), Ok(2048));
+        assert_eq!(cli::parse_percent("50"), Ok(50));
+    }
+
+    #[test]
+    fn program_after_double_dash_keeps_its_own_options() {
+        let a = run(&["run", "--grace", "1s", "--", "ls", "--all", "-l"]).unwrap();
+        assert_eq!(a.what, What::Program(args(&["ls", "--all", "-l"])));
+        assert_eq!(a.grace, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn first_non_option_starts_the_program() {
+        let a = run(&["run", "--quiet", "echo", "--timeout", "x", "-h"]).unwrap();
+        assert_eq!(
+            a.what,
+            What::Program(args(&["echo", "--timeout", "x", "-h"]))
+        );
+        assert!(a.quiet && a.timeout.is_none());
+    }
+
+    #[test]
+    fn inline_values_and_defaults() {
+        let a = run(&["run", "--timeout=2m", "--env=A=b", "--", "true"]).unwrap();
+        assert_eq!(a.timeout, Some(Duration::from_secs(120)));
+        assert_eq!(a.env, ["A=b"]);
+        assert_eq!(a.grace, Duration::from_secs(3));
+        assert_eq!(a.restart_interval, Duration::from_secs(5));
+        assert_eq!(a.restart, None);
+        assert_eq!(a.color, ColorWhen::Auto);
+        assert!(!a.stdin_inherit);
+        let a = run(&["run", "--timeout", "0", "--", "true"]).unwrap();
+        assert_eq!(a.timeout, None);
+    }
+
+    #[test]
+    fn restart_options_imply_restart_on_error() {
+        for opt in [
+            &["--restart-limit", "2"][..],
+            &["--backoff"],
+            &["--restart-interval", "1s"],
+        ] {
+            let mut v = vec!["run"];
+            v.extend_from_slice(opt);
+            v.extend_from_slice(&["--", "false"]);
+            assert_eq!(
+                run(&v).unwrap().restart,
+                Some(RestartWhen::OnError),
+                "{opt:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn restart_takes_when_and_the_knobs_keep_it() {
+        for (line, want) in [
+            (&["--restart", "always"][..], RestartWhen::Always),
+            (&["--restart=on-error"], RestartWhen::OnError),
+            (&["--restart-on-error"], RestartWhen::OnError),
+            (
+                &["--restart", "always", "--restart-limit", "2", "--backoff"],
+                RestartWhen::Always,
+            ),
+            (&["--backoff", "--restart", "always"], RestartWhen::Always),
+        ] {
+            let mut v = vec!["run"];
+            v.extend_from_slice(line);
+            v.extend_from_slice(&["--", "true"]);
+            assert_eq!(run(&v).unwrap().restart, Some(want), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn named_commands_are_collected_in_order() {
+        let a = run(&["run", "--name", "web=a=b c", "--name=db=d"]).unwrap();
+        assert_eq!(
+            a.what,
+            What::Named(vec![
+                ("web".into(), "a=b c".into()),
+                ("db".into(), "d".into())
+            ])
+        );
+        assert!(!a.exit_with_first);
+        let a = run(&["run", "--exit-with-first", "--name", "a=b"]).unwrap();
+        assert!(a.exit_with_first);
+    }
+
+    #[test]
+    fn bad_run_lines_are_one_line_errors() {
+        for bad in [
+            &["run"][..],
+            &["run", "--"],
+            &["run", "--bogus", "--", "true"],
+            &["run", "--timeout", "3x", "--", "true"],
+            &["run", "--timeout"],
+            &["run", "--quiet=yes", "--", "true"],
+            &["run", "-qq", "--", "true"],
+            &["run", "--max-line", "0", "--", "true"],
+            &["run", "--restart-limit", "-1", "--", "true"],
+            &["run", "--restart", "sometimes", "--", "true"],
+            &["run", "--restart", "--", "true"],
+            &["run", "--name", "noequals"],
+            &["run", "--name", "=cmd"],
+            &["run", "--name", "a=x", "--name", "a=y"],
+            &["run", "--script", "f", "--", "true"],
+            &["run", "--script", "f", "--script", "g"],
+            &["run", "-s", "NOPE", "--", "true"],
+            &["run", "-s", "0", "--", "true"],
+            &["start", "--name", "a=b"],
+            &["start", "--env", "A=1"],
+            &["start", "--exit-with-first"],
+            &["start", "-f"],
+            &["ps", "extra"],
+            &["ps", "--exact"],
+            &["bogus"],
+            &["--bogus"],
+            &[],
+        ] {
+            let e = parse(args(bad)).expect_err(&format!("{bad:?}"));
+            assert!(!e.contains('\n') && !e.is_empty(), "{bad:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn ps_options_and_states() {
+        let Cli::Ps(a) = parse(args(&["ps", "--state", "D", "--count"])).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a,
+            PsArgs {
+                state: Some(State::DiskSleep),
+                count: true,
+                ..PsArgs::default()
+            }
+        );
+        for s in [
+            State::Running,
+            State::Sleeping,
+            State::DiskSleep,
+            State::Idle,
+            State::Stopped,
+            State::Zombie,
+            State::Dead,
+            State::Parked,
+        ] {
+            assert_eq!(cli::parse_state(s.as_str()), Ok(s));
+            assert_eq!(cli::parse_state(&(s.letter() as char).to_string()), Ok(s));
+        }
+        assert!(cli::parse_state("asleep").is_err());
+    }
+
+    #[test]
+    fn timeout_habits_short_flags_and_attached_values() {
+        let a = run(&["run", "-t", "1m30s", "-sKILL", "-k", "2s", "--", "true"]).unwrap();
+        assert_eq!(a.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(a.stop_signal, Some(Signal::KILL));
+        assert_eq!(a.grace, Duration::from_secs(2));
+        let a = run(&["run", "-t5", "-e", "A=1", "-eB=2", "-C/tmp", "-q", "true"]).unwrap();
+        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.env, ["A=1", "B=2"]);
+        assert_eq!(a.cwd, Some(PathBuf::from("/tmp")));
+        assert!(a.quiet);
+        for sig in ["TERM", "SIGTERM", "15", "term"] {
+            let a = run(&["run", "--signal", sig, "--", "true"]).unwrap();
+            assert_eq!(a.stop_signal, Some(Signal::TERM), "{sig}");
+        }
+        let a = run(&["run", "--kill-after=1.5s", "--", "true"]).unwrap();
+        assert_eq!(a.grace, Duration::from_millis(1500));
+        let a = run(&["run", "--timestamps", "wall"]).unwrap();
+        assert_eq!(a.timestamps, Some(Timestamps::Elapsed));
+        assert_eq!(a.what, What::Program(args(&["wall"])));
+        let a = run(&["run", "--timestamps=wall", "--colour", "never", "true"]).unwrap();
+        assert_eq!(a.timestamps, Some(Timestamps::Wall));
+        assert_eq!(a.color, ColorWhen::Never);
+    }
+
+    #[test]
+    fn unknown_flags_near_a_known_one_get_a_suggestion() {
+        for (typo, near) in [
+            ("--timout", "--timeout"),
+            ("--tiemout", "--timeout"),
+            ("-timeout", "--timeout"),
+            ("--gracee", "--grace"),
+            ("--restart-limt", "--restart-limit"),
+            ("--preserve-stauts", "--preserve-status"),
+            ("--singal", "--signal"),
+        ] {
+            let e = run(&["run", typo, "x", "--", "true"]).unwrap_err();
+            assert!(e.contains(&format!("did you mean {near}?")), "{typo}: {e}");
+        }
+        for far in ["--bogus", "-x", "--zz", "--frobnicate"] {
+            let e = run(&["run", far, "--", "true"]).unwrap_err();
+            assert!(!e.contains("did you mean"), "{far}: {e}");
+        }
+        let e = parse(args(&["ps", "--stat", "R"])).unwrap_err();
+        assert!(e.contains("did you mean --state?"), "{e}");
+        let e = parse(args(&["strat"])).unwrap_err();
+        assert!(e.contains("did you mean start?"), "{e}");
+    }
+
+    #[test]
+    fn start_takes_a_procfile_an_env_file_names_and_runs_options() {
+        let Cli::Start(a) = parse(args(&[
+            "start",
+            "web",
+            "-f",
+            "Procs",
+            "-e.env.dev",
+            "-k",
+            "1s",
+            "worker",
+            "web",
+        ]))
+        .unwrap() else {
+            panic!("not start")
+        };
+        assert_eq!(
+            a.what,
+            What::Procfile {
+                file: "Procs".into(),
+                env_file: Some(".env.dev".into()),
+                only: vec!["web".into(), "worker".into()],
+            }
+        );
+        assert!(a.exit_with_first);
+        assert_eq!(a.grace, Duration::from_secs(1));
+        let Cli::Start(a) = parse(args(&["start"])).unwrap() else {
+            panic!("not start")
+        };
+        let all = What::Procfile {
+            file: "Procfile".into(),
+            env_file: None,
+            only: vec![],
+        };
+        assert_eq!(a.what, all);
+    }
+
+    #[test]
+    fn help_and_version() {
+        for line in [
+            &["--help"][..],
+            &["-h"],
+            &["run", "--help"],
+            &["help", "ps"],
+            &["-V"],
+        ] {
+            assert!(matches!(parse(args(line)), Ok(Cli::Print(_))), "{line:?}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The command line's one definition, in clap: the parser, `--help`, the
+//! shell completions and the man page all come from it, so they cannot
+//! disagree. What the values mean, once checked, is `args.rs`'s.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use procrun::procfs::State;
+use procrun::Signal;
+
+use crate::duration::parse_duration;
+use crate::usage;
+
+/// Run and supervise commands, or look at the host's processes.
+#[derive(Debug, Parser)]
+#[command(name = "procrun", version, subcommand_required = true)]
+#[command(after_help = usage::AFTER)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Run commands, print their output line by line, stop them on Ctrl-C
+    ///
+    /// Runs a PROGRAM (after '--', or from the first argument that is not an
+    /// option), a bash script (--script FILE: runs 'bash FILE'), or named
+    /// bash command lines, all at once (--name NAME=COMMAND: runs 'bash -c
+    /// COMMAND').
+    #[command(after_help = usage::RUN_AFTER)]
+    Run(RunCli),
+    /// Run a Procfile's entries as foreman does, stopping all when one ends
+    ///
+    /// Each line 'name: command' runs 'bash -c command' with its output
+    /// prefixed by the name; when one ends (for good: after its restarts),
+    /// the others are stopped (the stop signal, SIGKILL after the grace) and
+    /// procrun exits with the status of the one that ended.
+    #[command(after_help = usage::START_AFTER)]
+    Start(StartCli),
+    /// Look at the host's processes through /proc (or $HOST_PROC)
+    ///
+    /// With no option, counts processes by state.
+    #[command(after_help = usage::PS_AFTER)]
+    Ps(PsCli),
+    /// Print a completion script for SHELL to stdout
+    #[command(after_help = usage::COMPLETIONS_AFTER)]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print procrun's man page (roff) to stdout, or a subcommand's
+    #[command(after_help = usage::MAN_AFTER)]
+    Man {
+        /// The subcommand whose page to print (procrun-COMMAND(1))
+        #[arg(value_name = "COMMAND", value_parser = ["run", "start", "ps", "completions", "man"])]
+        command: Option<String>,
+    },
+}
+
+/// What `run` and `start` share: how processes are run, stopped, restarted
+/// and printed.
+#[derive(Debug, Args)]
+pub struct Supervise {
+    /// Stop each process after this long, restarts included (0: no
+    /// timeout); exit status 124
+    #[arg(short = 't', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// The signal a stop (timeout, Ctrl-C) starts with: a name or number as
+    /// 'kill' takes it (TERM, SIGINT, 9) [default: TERM]
+    #[arg(short = 's', long, value_name = "SIGNAL", value_parser = parse_signal)]
+    pub signal: Option<Signal>,
+    /// Time between the stop signal and SIGKILL on a stop
+    #[arg(
+        short = 'k',
+        long = "kill-after",
+        visible_alias = "grace",
+        value_name = "DURATION",
+        default_value = "3s",
+        value_parser = parse_duration
+    )]
+    pub grace: Duration,
+    /// After a timeout, exit with the process's own status rather than 124
+    /// or 137
+    #[arg(long)]
+    pub preserve_status: bool,
+    /// Restart a process: 'on-error' when it fails (non-zero exit, or
+    /// killed), 'always' whenever it ends; never after a stop or a timeout
+    #[arg(long, value_name = "WHEN", value_enum)]
+    pub restart: Option<RestartWhen>,
+    /// The same as --restart on-error
+    #[arg(long)]
+    pub restart_on_error: bool,
+    /// At most N restarts, 0 for no limit [default: 0]
+    #[arg(long, value_name = "N")]
+    pub restart_limit: Option<u32>,
+    /// Delay before a restart [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub restart_interval: Option<Duration>,
+    /// Double the delay after each restart, up to 60s (--restart-limit,
+    /// --restart-interval and --backoff imply --restart on-error unless
+    /// --restart is given)
+    #[arg(long)]
+    pub backoff: bool,
+    /// Keep processes in procrun's process group; a stop signals the process
+    /// alone, not what it started
+    #[arg(long)]
+    pub detached: bool,
+    /// Run each process in a cgroup of its own below the cgroup v2
+    /// directory PARENT: a stop kills all it started, daemons included
+    #[arg(long, value_name = "PARENT", value_hint = clap::ValueHint::DirPath)]
+    pub cgroup: Option<PathBuf>,
+    /// Limit each process's cgroup to this much memory, all it started
+    /// included (memory.max; K, M, G, T are powers of 1024): past it the
+    /// kernel OOM-kills the whole run; needs --cgroup
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "cgroup")]
+    pub memory_max: Option<u64>,
+    /// Limit each process's cgroup to N processes and threads (pids.max);
+    /// needs --cgroup
+    #[arg(long, value_name = "N", value_parser = parse_pids, requires = "cgroup")]
+    pub pids_max: Option<u64>,
+    /// Limit each process's cgroup to this share of one CPU, as systemd's
+    /// CPUQuota= (cpu.max: '50%' is half a core, '200%' two); needs
+    /// --cgroup
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "cgroup")]
+    pub cpu_max: Option<u32>,
+    /// Kill the processes (SIGKILL) if procrun dies
+    #[arg(long)]
+    pub kill_on_parent_death: bool,
+    /// Working directory of the processes
+    #[arg(short = 'C', long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub cwd: Option<PathBuf>,
+    /// Print longer lines in pieces of BYTES [default: 65536]
+    #[arg(long, value_name = "BYTES", value_parser = parse_max_line)]
+    pub max_line: Option<usize>,
+    /// 'null': every process reads /dev/null, so 'echo hi | procrun run --
+    /// cat' prints nothing; 'inherit': they share procrun's stdin
+    #[arg(long, value_name = "WHEN", value_enum, default_value = "null")]
+    pub stdin: StdinWhen,
+    /// Append the lines ('NAME | line', 'NAME ! line') to FILE instead of
+    /// printing them; notes stay on stderr
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+    /// Prefix each line and note with a time: 'elapsed' (the default),
+    /// seconds since procrun started; 'wall', the time of day in UTC (RFC
+    /// 3339: 2024-05-01T09:30:00.250Z). The value only after '=': a
+    /// program may follow
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "elapsed"
+    )]
+    pub timestamps: Option<Timestamps>,
+    /// Colour the prefixes: 'auto' when the stream is a terminal, TERM is
+    /// not 'dumb' and NO_COLOR is unset or empty
+    #[arg(
+        long,
+        alias = "colour",
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub color: ColorWhen,
+    /// Print neither output nor start/exit notes
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunCli {
+    #[command(flatten)]
+    pub supervise: Supervise,
+    /// Set an environment variable (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run 'bash FILE'
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub script: Option<PathBuf>,
+    /// Run 'bash -c COMMAND' with its lines prefixed by NAME (repeatable:
+    /// all at once)
+    #[arg(long = "name", value_name = "NAME=COMMAND", value_parser = parse_named)]
+    pub named: Vec<Named>,
+    /// When one process ends (for good: after its restarts), stop the
+    /// others as on Ctrl-C and exit with its status, as foreman does;
+    /// without it procrun waits for all
+    #[arg(long)]
+    pub exit_with_first: bool,
+    /// The program and its arguments, its own options included
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        value_hint = clap::ValueHint::CommandWithArguments
+    )]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartCli {
+    /// The Procfile
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "FILE",
+        default_value = "Procfile",
+        value_hint = clap::ValueHint::FilePath
+    )]
+    pub procfile: PathBuf,
+    /// Set every entry's environment from FILE [default: .env, when there
+    /// is one]
+    #[arg(short = 'e', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub supervise: Supervise,
+    /// Run only these entries [default: all of them]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsCli {
+    /// List the processes in STATE (a name or its /proc letter)
+    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    pub state: Option<State>,
+    /// Every process whose name contains NAME (exit status 1 when there is
+    /// none, as pgrep)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// With --name: whether a process called exactly NAME runs (exit status
+    /// 0 if so, 1 if not)
+    #[arg(long)]
+    pub exact: bool,
+    /// Count the processes (those in STATE, or named, when given)
+    #[arg(long)]
+    pub count: bool,
+    /// 'pid': the pids alone, one per line, for scripts; 'table': PID,
+    /// STATE, COMM under a header
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum)]
+    pub output: Option<PsOutput>,
+    /// A JSON array of objects: pid, state, comm
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// When `run` restarts a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RestartWhen {
+    OnError,
+    Always,
+}
+
+/// What `--timestamps` puts before each line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Timestamps {
+    /// Seconds since procrun started.
+    Elapsed,
+    /// The time of day, RFC 3339 in UTC.
+    Wall,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `TERM=dumb` or `NO_COLOR` says otherwise.
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--stdin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StdinWhen {
+    Null,
+    Inherit,
+}
+
+/// `ps -o`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PsOutput {
+    Pid,
+    Table,
+}
+
+/// One `--name NAME=COMMAND`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named {
+    pub name: String,
+    pub command: OsString,
+}
+
+fn parse_signal(s: &str) -> Result<Signal, String> {
+    s.parse().map_err(|e: procrun::UnknownSignal| e.to_string())
+}
+
+fn parse_max_line(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a number of bytes".into()),
+    }
+}
+
+/// Bytes, with an optional binary suffix (`512M`, `2G`), as systemd's
+/// `MemoryMax=` takes them.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
+        Some(b'T' | b't') => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "not a size (BYTES, or a number with K, M, G or T)".to_string())?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_string())?;
+    if bytes == 0 {
+        return Err("must be at least 1 byte".into());
+    }
+    Ok(bytes)
+}
+
+fn parse_pids(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a number".into()),
+    }
+}
+
+/// A whole percentage of one CPU, `%` optional; at least 1 (the kernel's
+/// smallest quota is 1 ms of a 100 ms period).
+pub fn parse_percent(s: &str) -> Result<u32, String> {
+    match s.strip_suffix('%').unwrap_or(s).parse::<u32>() {
+        Ok(0) => Err("must be at least 1%".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a percentage (such as 50%)".into()),
+    }
+}
+
+fn parse_named(v: &str) -> Result<Named, String> {
+    match v.split_once('=') {
+        Some((name, command)) if !name.is_empty() && !command.is_empty() => Ok(Named {
+            name: name.to_owned(),
+            command: command.into(),
+        }),
+        _ => Err("not NAME=COMMAND".into()),
+    }
+}
+
+/// A state by its name (as `ps` prints it) or its `/proc/PID/stat` letter.
+pub fn parse_state(s: &str) -> Result<State, String> {
+    Ok(match s {
+        "running" | "R" => State::Running,
+        "sleep" | "sleeping" | "S" => State::Sleeping,
+        "blocked" | "disk-sleep" | "D" => State::DiskSleep,
+        "idle" | "I" => State::Idle,
+        "stop" | "stopped" | "T" => State::Stopped,
+        "tracing-stop" | "tracing stop" | "t" => State::TracingStop,
+        "zombie" | "Z" => State::Zombie,
+        "dead" | "X" => State::Dead,
+        "parked" | "P" => State::Parked,
+        _ => {
+            return Err(
+                "one of running, sleep, blocked, idle, stop, tracing-stop, zombie, \
+                        dead, parked"
+                    .into(),
+            )
+        }
+    })
+}

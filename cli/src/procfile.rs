@@ -1,0 +1,255 @@
+//! `procrun start`'s inputs: a Procfile (`name: command` lines) and a
+//! `.env` file (`KEY=VALUE` lines), as foreman and honcho read them.
+//!
+//! The parsers are pure (text in, entries or the first bad line out), so
+//! that every line shape is tested without a file; `load_*` add the reads
+//! and put the file's name before the line number of an error.
+
+use std::path::Path;
+
+/// A Procfile's entries in file order: (name, bash command line).
+///
+/// Blank lines and lines starting with `#` are skipped. A name is letters,
+/// digits, `_` and `-` (what foreman accepts, and what prints well as a
+/// prefix); the command is the rest of the line after `:`, trimmed.
+///
+/// # Errors
+///
+/// The 1-based number of the first line that is not an entry, with why.
+pub fn parse_procfile(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let no = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, command)) = line.split_once(':') else {
+            return Err((no, "not 'name: command'".into()));
+        };
+        let (name, command) = (name.trim(), command.trim());
+        if name.is_empty() || !name.chars().all(is_name_char) {
+            return Err((
+                no,
+                format!("bad name '{name}' (letters, digits, '_' and '-' only)"),
+            ));
+        }
+        if command.is_empty() {
+            return Err((no, format!("'{name}' has no command")));
+        }
+        if entries.iter().any(|(n, _)| n == name) {
+            return Err((no, format!("'{name}' given twice")));
+        }
+        entries.push((name.to_owned(), command.to_owned()));
+    }
+    if entries.is_empty() {
+        return Err((0, "no entries".into()));
+    }
+    Ok(entries)
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// A `.env` file's variables in file order: (key, value).
+///
+/// Each line is `KEY=VALUE`, optionally after `export `; blank lines and
+/// `#` lines are skipped. A value in single quotes is taken as it is; in
+/// double quotes, `\n`, `\t`, `\"`, `\\` and `\$` are unescaped; unquoted,
+/// it is trimmed and a ` #` starts a comment (as dotenv reads them).
+///
+/// # Errors
+///
+/// The 1-based number of the first line that is not a variable, with why.
+pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut vars = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let no = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err((no, "not KEY=VALUE".into()));
+        };
+        let key = key.trim_end();
+        let mut chars = key.chars();
+        let key_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !key_ok {
+            return Err((no, format!("bad variable name '{key}'")));
+        }
+        let value = unquote(value.trim_start()).map_err(|why| (no, why))?;
+        vars.push((key.to_owned(), value));
+    }
+    Ok(vars)
+}
+
+fn unquote(v: &str) -> Result<String, String> {
+    let Some(quote) = v.chars().next().filter(|&c| c == '\'' || c == '"') else {
+        // A `#` glued to the value (`a#b`) is part of it, as in a shell.
+        let v = match v.find(" #") {
+            Some(i) => &v[..i],
+            None => v,
+        };
+        return Ok(v.trim_end().to_owned());
+    };
+    let body = &v[1..];
+    let Some(end) = closing(body, quote) else {
+        return Err(format!("no closing {quote}"));
+    };
+    let rest = body[end + 1..].trim();
+    if !rest.is_empty() && !rest.starts_with('#') {
+        return Err(format!("text after the closing {quote}"));
+    }
+    let body = &body[..end];
+    if quote == '\'' {
+        return Ok(body.to_owned());
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(c @ ('"' | '\\' | '$')) => out.push(c),
+            // An unknown escape is kept as written, as bash keeps `\q`.
+            Some(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Ok(out)
+}
+
+/// The byte index of the quote that closes `body` (a backslash escapes a
+/// double quote, never a single one).
+fn closing(body: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quote == '"' => escaped = true,
+            c if c == quote => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Reads and parses a Procfile. The error is the one line to print.
+pub fn load_procfile(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = read(path)?;
+    parse_procfile(&text).map_err(|e| located(path, e))
+}
+
+/// Reads and parses a `.env` file. The error is the one line to print.
+pub fn load_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = read(path)?;
+    parse_dotenv(&text).map_err(|e| located(path, e))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn located(path: &Path, (no, why): (usize, String)) -> String {
+    match no {
+        0 => format!("{}: {why}", path.display()),
+        _ => format!("{}:{no}: {why}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn procfile_entries_in_order_comments_and_blanks_skipped() {
+        let text = "# services\n\nweb: python -m http.server 8000\n  worker:bin/work --queue=a:b  \r\nclock-1 : sleep 1\n";
+        assert_eq!(
+            parse_procfile(text),
+            Ok(pairs(&[
+                ("web", "python -m http.server 8000"),
+                ("worker", "bin/work --queue=a:b"),
+                ("clock-1", "sleep 1"),
+            ]))
+        );
+    }
+
+    #[test]
+    fn bad_procfile_lines_are_named_by_number() {
+        for (text, no) in [
+            ("web: a\nno colon here\n", 2),
+            (": cmd\n", 1),
+            ("web site: cmd\n", 1),
+            ("web:\n", 1),
+            ("web: a\n\nweb: b\n", 3),
+            ("wéb: a\n", 1),
+        ] {
+            assert_eq!(parse_procfile(text).map_err(|e| e.0), Err(no), "{text:?}");
+        }
+        assert_eq!(parse_procfile("# only\n\n").map_err(|e| e.0), Err(0));
+    }
+
+    #[test]
+    fn dotenv_values_plain_exported_and_quoted() {
+        let text = concat!(
+            "# settings\n",
+            "A=1\n",
+            "export B = two words \n",
+            "C='kept # as is $X'\n",
+            "D=\"line\\nnext \\\"q\\\" \\$HOME \\q\" # note\n",
+            "E=x #comment\n",
+            "F=a#b\n",
+            "G=\n",
+            "H='a\\n'\n",
+            "I=a=b\n",
+        );
+        assert_eq!(
+            parse_dotenv(text),
+            Ok(pairs(&[
+                ("A", "1"),
+                ("B", "two words"),
+                ("C", "kept # as is $X"),
+                ("D", "line\nnext \"q\" $HOME \\q"),
+                ("E", "x"),
+                ("F", "a#b"),
+                ("G", ""),
+                ("H", "a\\n"),
+                ("I", "a=b"),
+            ]))
+        );
+    }
+
+    #[test]
+    fn bad_dotenv_lines_are_named_by_number() {
+        for (text, no) in [
+            ("A=1\nNOEQUALS\n", 2),
+            ("=1\n", 1),
+            ("1A=x\n", 1),
+            ("A B=x\n", 1),
+            ("A='open\n", 1),
+            ("A=\"open\n", 1),
+            ("A='x' y\n", 1),
+        ] {
+            assert_eq!(parse_dotenv(text).map_err(|e| e.0), Err(no), "{text:?}");
+        }
+    }
+}

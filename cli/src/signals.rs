@@ -1,0 +1,85 @@
+//! Ctrl-C, SIGTERM and SIGHUP, through signal-hook.
+//!
+//! The library installs no signal handler, so the tool takes these signals
+//! itself. It cannot block them and `sigwait` for them: a blocked mask is
+//! inherited by every child std spawns, and a child with SIGTERM blocked
+//! would never see the stop signal (only the SIGKILL after the grace). So
+//! signal-hook's handler records them and a thread reads them, passes each
+//! on over a channel and wakes the reactor. A handled signal reverts to its
+//! default action in a child at `exec`, so children see these signals as
+//! usual.
+//!
+//! A signal ignored when procrun starts (`nohup`, or SIGINT for a
+//! background job of a non-interactive shell) stays ignored, as shells do.
+//! SIGHUP is taken too: when the terminal goes away, procrun must not die
+//! and leave its children, each in its own process group, running.
+
+use std::io;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+
+use procrun::{Signal, Waker};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// The signals that stop procrun and its children.
+const SHUTDOWN: [libc::c_int; 3] = [SIGINT, SIGTERM, SIGHUP];
+
+/// Takes each shutdown signal not ignored at start, and starts the thread
+/// that turns them into messages on the returned channel, waking `waker`
+/// after each.
+///
+/// # Errors
+///
+/// The OS error of registering a handler or starting the thread.
+pub fn install(waker: Waker) -> io::Result<Receiver<Signal>> {
+    let ignored = ignored_at_start();
+    let wanted: Vec<libc::c_int> = SHUTDOWN
+        .into_iter()
+        .filter(|&s| ignored & (1 << (s - 1)) == 0)
+        .collect();
+    let mut signals = Signals::new(&wanted)?;
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("procrun-signals".into())
+        .spawn(move || {
+            for raw in signals.forever() {
+                let Some(sig) = Signal::from_raw(raw) else {
+                    continue;
+                };
+                if tx.send(sig).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+            }
+        })?;
+    Ok(rx)
+}
+
+/// The signals ignored when procrun started, as a mask (bit N-1 for
+/// signal N), from `SigIgn` in /proc/self/status: read rather than asked
+/// of sigaction, which would take unsafe code. Unreadable, nothing is
+/// taken as ignored: procrun then stops its children on every signal.
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| sig_ign(&status))
+        .unwrap_or(0)
+}
+
+fn sig_ign(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sig_ign_is_the_hex_mask_of_the_status_line() {
+        let status = "Name:\tprocrun\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000003\n";
+        assert_eq!(sig_ign(status), Some(0b11));
+        assert_eq!(sig_ign("Name:\tx\n"), None);
+    }
+}

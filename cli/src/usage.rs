@@ -1,0 +1,73 @@
+//! The help texts clap cannot make from the options: what comes after the
+//! option list of `procrun`, `run`, `start` and `ps` (and in the man page).
+
+pub const AFTER: &str = "\
+'procrun run --help', 'procrun start --help' and 'procrun ps --help' list
+the options; 'procrun completions SHELL' and 'procrun man' print shell
+completions and the man page.";
+
+pub const RUN_AFTER: &str = "\
+Short options take their value next or attached: -t 5s, -t5s, -sKILL.
+Durations: a number with a unit (ns, us, ms, s, m, h, d), several added up
+(1m30s, 1h30m, 1.5s); a bare number is seconds.
+
+Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
+(stderr), on procrun's stdout; start, exit and restart notes as 'NAME * ...' on
+stderr. NAME is the program's file name, the script's, or the --name given.
+Prefixes are coloured as --color says.
+
+Ctrl-C, SIGTERM or SIGHUP stops every process (the stop signal to its process
+group, SIGKILL after the grace) and procrun exits once all are gone; a second one
+sends SIGKILL at once. This holds when nothing reads procrun's stdout: output
+stdout does not take is then dropped (and counted on stderr) once it has taken
+nothing for the grace, or at the second signal.
+
+Exit status (as coreutils 'timeout'): the process's exit code; 128+N if
+signal N killed it; 124 if it timed out and the stop signal ended it, 137 if
+it timed out and SIGKILL ended it (see --preserve-status); 127 if the
+program was not found, 126 if it cannot be executed (no permission, not a
+program, a directory). With several processes, the first non-zero of those,
+in the order they ended (0 if none); with --exit-with-first, that of the first
+to end. 128+N when procrun itself was stopped by signal N (130 for Ctrl-C, 143
+for SIGTERM); 141 when procrun's stdout was closed; 2 for bad usage of procrun
+(unknown option, bad duration, bad --env, --cwd not found, script
+unreadable); 1 when procrun itself failed (such as the process limit reached
+at a start).";
+
+pub const START_AFTER: &str = "\
+Procfile: one 'name: command' a line (name: letters, digits, '_', '-');
+blank lines and lines starting with '#' are skipped.
+
+.env: KEY=VALUE lines, '#' comments, an optional 'export ', values in single
+quotes (as they are) or double quotes (\\n \\t \\\" \\\\ \\$ unescaped); unquoted
+values are trimmed and ' #' starts a comment. Without -e, .env is read when
+there is one.
+
+The options mean what they mean for 'procrun run' (see 'procrun run --help').
+
+Exit status: that of the first entry to end, as 'procrun run' gives one
+process's (0, its code, 128+N, 124, 137, 127, 126); 130 or 143 when procrun
+was stopped by Ctrl-C or SIGTERM; 2 for bad usage, a bad Procfile or .env
+line (named as FILE:LINE), or an -e FILE that cannot be read.";
+
+pub const PS_AFTER: &str = "\
+--state, --name and --count combine: list (or with --count, count) the
+processes in STATE whose name contains NAME.
+
+A listing (--state, --name, or all processes with -o or --json) is a table of
+PID, STATE, COMM under a header unless -o pid or --json says otherwise.
+
+States: running (R), sleep (S), blocked (D), idle (I), stop (T),
+tracing-stop (t), zombie (Z), dead (X), parked (P).";
+
+pub const COMPLETIONS_AFTER: &str = "\
+Installed where each shell looks for them, for example:
+  procrun completions bash > ~/.local/share/bash-completion/completions/procrun
+  procrun completions zsh > ~/.zfunc/_procrun   (with fpath+=~/.zfunc in .zshrc)
+  procrun completions fish > ~/.config/fish/completions/procrun.fish";
+
+pub const MAN_AFTER: &str = "\
+Installed for man to find, for example:
+  mkdir -p ~/.local/share/man/man1
+  procrun man > ~/.local/share/man/man1/procrun.1
+  for c in run start ps; do procrun man $c > ~/.local/share/man/man1/procrun-$c.1; done";

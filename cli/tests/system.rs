@@ -1,0 +1,189 @@
+//! The tool on what the host gives it: a `HOST_PROC` tree with FIFOs in
+//! it, a cgroup to contain its processes in, a child that made itself root.
+//! The set-up helpers are the library tests' own.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cgroups::TestParent;
+use common::privilege::*;
+use common::*;
+use procrun::procfs::HOST_PROC;
+
+/// `procrun ps` under a `HOST_PROC` whose files include FIFOs (a read of
+/// one would wait for a writer forever) finishes and reports the sound
+/// processes. The variable is set on the child only.
+#[test]
+fn ps_under_a_host_proc_with_fifos_finishes() {
+    let tree = tempfile::tempdir().unwrap();
+    for (pid, comm) in [(1, "fakeinit"), (2, "badstat"), (3, "badcomm")] {
+        let dir = tree.path().join(pid.to_string());
+        fs::create_dir(&dir).unwrap();
+        let stat = format!("{pid} ({comm}) R 0 1\n");
+        let comm = format!("{comm}\n");
+        for (file, content) in [("stat", stat), ("comm", comm)] {
+            let bad = (pid, file) == (2, "stat") || (pid, file) == (3, "comm");
+            if bad {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    dir.join(file),
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o644),
+                    0,
+                )
+                .unwrap();
+            } else {
+                fs::write(dir.join(file), content).unwrap();
+            }
+        }
+    }
+    for (args, status, want) in [
+        (&["ps"][..], 0, "running"),
+        (&["ps", "--count"], 0, "3"),
+        (&["ps", "--state", "running"], 0, "badcomm"),
+        (&["ps", "--name", "init"], 0, "fakeinit"),
+        (&["ps", "--name", "badstat"], 1, ""),
+        (&["ps", "--name", "badcomm", "--exact"], 1, "not running"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_procrun"))
+            .args(args)
+            .env(HOST_PROC, tree.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("watchdog: procrun {args:?} still running after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "procrun {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(want), "procrun {args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn the_cli_contains_its_processes_when_asked() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("daemon");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
+        .args([
+            "run",
+            "--quiet",
+            "--timeout",
+            "1s",
+            "--kill-on-parent-death",
+            "--cgroup",
+        ])
+        .arg(parent.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$0\" & exec sleep 1000",
+        ])
+        .arg(&pidfile)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let daemon: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _guard = KillOnDrop(daemon);
+    wait_dead(daemon);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+/// A limit the parent cannot give is refused before anything runs: one
+/// line naming the controller, exit 1, no cgroup left; without --cgroup
+/// it is bad usage.
+#[test]
+fn the_cli_refuses_a_limit_the_cgroup_cannot_hold() {
+    let procrun = |args: &[&str], parent: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"));
+        c.arg("run");
+        if let Some(p) = parent {
+            c.arg("--cgroup").arg(p);
+        }
+        c.args(args)
+            .args(["--", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = procrun(&["--memory-max", "64M"], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--cgroup <PARENT>"), "{err}");
+
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    // The test's parent enables no controller for its children.
+    for (flag, value, controller) in [
+        ("--memory-max", "64M", "memory"),
+        ("--pids-max", "16", "pids"),
+        ("--cpu-max", "50%", "cpu"),
+    ] {
+        let out = procrun(&[flag, value], Some(parent.path()));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("the {controller} controller is not enabled")),
+            "{err}"
+        );
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+}
+
+#[test]
+fn cli_says_when_its_stop_cannot_reach_a_root_child() {
+    if !can_run() {
+        return;
+    }
+    let (dir, program) = setuid_program();
+    let procrun = reachable_copy(dir.path(), Path::new(env!("CARGO_BIN_EXE_procrun")));
+    let mut cmd = unprivileged(&procrun);
+    // The child sleeps 3 s as root: the timeout's stop fails, and procrun
+    // says so, then waits for the child to exit by itself.
+    cmd.args(["run", "--timeout", "300ms", "--grace", "300ms", "--"])
+        .arg(&program)
+        .arg("3");
+    let (status, out, err) = run_with_watchdog(cmd);
+    let _guards: Vec<KillOnDrop> = out
+        .lines()
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .map(KillOnDrop)
+        .collect();
+    assert!(err.contains("stop failed"), "stderr: {err}");
+    assert!(err.contains("Operation not permitted"), "stderr: {err}");
+    // The timeout did fire, so the status is timeout's 124, as coreutils'
+    // `timeout` has it for a command that outlived its time.
+    assert_eq!(status.code(), Some(124), "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("exited with code 7"), "stderr: {err}");
+}
