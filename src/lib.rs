@@ -138,6 +138,19 @@
 //!   1 ms to 100 ms while children stay up; an exit is then seen up to
 //!   100 ms late and an idle reactor wakes up to ten times a second.
 //!   [`Reactor::uses_pidfd`] tells which mode runs.
+//! - **Pipe sizes and the pipe quota.** A child's stdout or stderr pipe
+//!   (or stdin stream) found full is enlarged from 64 KiB to 1 MiB, so a
+//!   fast writer costs fewer wake-ups. The kernel counts pipe pages per
+//!   user (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default), and
+//!   once a user's pipes pass that quota an unprivileged user's new pipes
+//!   get 8 KiB and none may grow. procrun therefore keeps the enlargements
+//!   of all its reactors in the process within a quarter of the quota
+//!   (sixteen 1 MiB pipes by default; a quarter of 64 MiB where no quota
+//!   is set or the user is privileged): past that, full pipes stay at
+//!   64 KiB until enlarged ones close. The other processes of the user share the quota too; if
+//!   they spend it, the kernel refuses to grow procrun's pipes, which then
+//!   stay as they are. Nothing else changes: output is still read in
+//!   order, once, with the same backpressure.
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has

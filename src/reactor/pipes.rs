@@ -5,6 +5,8 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -19,12 +21,94 @@ use crate::sys;
 pub(super) const BIG_PIPE: usize = 1024 * 1024;
 /// The pipe size Linux gives a new pipe.
 pub(super) const DEFAULT_PIPE: usize = 64 * 1024;
+/// The kernel's default soft pipe quota (16,384 pages of 4 KiB), the
+/// bound on enlargements when the host sets none or it cannot be read.
+const DEFAULT_QUOTA: usize = 64 * 1024 * 1024;
 
 /// procrun's ends of every child's pipes, by token.
-#[derive(Default)]
 pub(super) struct Pipes {
     slots: Vec<Option<Source>>,
     free: Vec<usize>,
+    room: &'static Room,
+}
+
+impl Default for Pipes {
+    fn default() -> Pipes {
+        Pipes {
+            slots: Vec::new(),
+            free: Vec::new(),
+            room: Room::global(),
+        }
+    }
+}
+
+/// How many bytes of pipe enlargement procrun may still take: a quarter
+/// of the user's soft pipe quota, for all the pipes of all the reactors
+/// of the process together.
+///
+/// The quota is the user's, shared with every process the user runs. Once
+/// the user's pipes hold more than it, every new pipe of an unprivileged
+/// user gets two pages (8 KiB) and no pipe may grow: a supervisor that
+/// grew its pipes up to the quota would make the pipes of its next
+/// children, and of every other program of the user, a sixteenth of the
+/// default. So procrun grows a pipe only while its enlargements stay
+/// within a quarter of the quota (16 MiB of the default 64 MiB: sixteen
+/// pipes of 1 MiB), leaving the rest to default pipes; a busy pipe found
+/// full once the room is spent stays at the default 64 KiB, and is read
+/// in more, smaller reads, until enlarged pipes close and give their room
+/// back. A privileged user has no quota, but the same bound holds: it caps
+/// what children blocked on a slow consumer can park in the kernel.
+///
+/// One room per process, not per reactor: a pool of drivers must not take
+/// a quarter each. It is touched only when a pipe grows or an enlarged
+/// one closes, never per read.
+pub(super) struct Room {
+    left: AtomicUsize,
+}
+
+static ROOM: OnceLock<Room> = OnceLock::new();
+
+impl Room {
+    fn new(quota: Option<usize>) -> Room {
+        Room {
+            left: AtomicUsize::new(quota.unwrap_or(DEFAULT_QUOTA) / 4),
+        }
+    }
+
+    fn global() -> &'static Room {
+        ROOM.get_or_init(|| Room::new(sys::pipe_user_quota()))
+    }
+
+    /// Enlarges pipe `fd` of `capacity` bytes to [`BIG_PIPE`] if the room
+    /// allows: `None` when it does not (the pipe may ask again once other
+    /// pipes have closed), else the bytes taken from the room, 0 when the
+    /// kernel refused (past the quota by other processes of the user).
+    pub(super) fn grow(&self, fd: &OwnedFd, capacity: usize) -> Option<u32> {
+        let want = BIG_PIPE.saturating_sub(capacity);
+        // Reserved before the kernel is asked, so that reactors on other
+        // threads cannot spend the same bytes meanwhile.
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                l.checked_sub(want)
+            })
+            .ok()?;
+        let taken = match sys::grow_pipe(fd, BIG_PIPE) {
+            Ok(c) => c.saturating_sub(capacity).min(want),
+            Err(_) => 0,
+        };
+        self.give_back(want - taken);
+        // At most BIG_PIPE, which fits in 32 bits.
+        Some(taken as u32)
+    }
+
+    fn give_back(&self, taken: usize) {
+        self.left.fetch_add(taken, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn left(&self) -> usize {
+        self.left.load(Ordering::Relaxed)
+    }
 }
 
 pub(super) enum Source {
@@ -42,6 +126,9 @@ pub(super) struct OutPipe {
     /// then never fed, so what the close and exit paths ask it to finish
     /// is always nothing.
     pub(super) raw: bool,
+    /// What the pipe holds: past [`DEFAULT_PIPE`], what its enlargement
+    /// took from the [`Room`] (no field of its own: an idle child's state
+    /// stays small).
     pub(super) capacity: usize,
     pub(super) grow_tried: bool,
     /// A `Ready::Read` for this pipe is queued: edges until it runs need
@@ -72,6 +159,8 @@ pub(super) struct InPipe {
     pub(super) fd: OwnedFd,
     pub(super) child: u32,
     pub(super) feed: Feed,
+    /// Bytes of the [`Room`] this pipe's enlargement took.
+    pub(super) grown: u32,
 }
 
 impl Source {
@@ -79,6 +168,13 @@ impl Source {
         match self {
             Source::Out(p) => &p.fd,
             Source::In(p) => &p.fd,
+        }
+    }
+
+    fn grown(&self) -> usize {
+        match self {
+            Source::Out(p) => p.capacity.saturating_sub(DEFAULT_PIPE),
+            Source::In(p) => p.grown as usize,
         }
     }
 }
@@ -109,7 +205,20 @@ impl Pipes {
         let s = self.slots.get_mut(token)?.take()?;
         deregister(registry, s.fd());
         self.free.push(token);
+        // Given back before the close: the pipe's pages go with it.
+        self.room.give_back(s.grown());
         Some(s)
+    }
+
+    #[cfg(test)]
+    pub(super) fn room(&self) -> &'static Room {
+        self.room
+    }
+
+    /// What every open pipe took from the room.
+    #[cfg(test)]
+    pub(super) fn grown(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots.iter().flatten().map(Source::grown)
     }
 
     pub(super) fn get(&self, token: usize) -> Option<&Source> {
@@ -131,8 +240,21 @@ impl Pipes {
     }
 
     pub(super) fn in_mut(&mut self, token: usize) -> Option<&mut InPipe> {
+        self.in_and_room(token).map(|(p, _)| p)
+    }
+
+    /// Output pipe `token` and the room it may grow into.
+    fn out_and_room(&mut self, token: usize) -> Option<(&mut OutPipe, &'static Room)> {
         match self.slots.get_mut(token)?.as_mut()? {
-            Source::In(p) => Some(p),
+            Source::Out(p) => Some((p, self.room)),
+            Source::In(_) => None,
+        }
+    }
+
+    /// Stdin pipe `token` and the room it may grow into.
+    pub(super) fn in_and_room(&mut self, token: usize) -> Option<(&mut InPipe, &'static Room)> {
+        match self.slots.get_mut(token)?.as_mut()? {
+            Source::In(p) => Some((p, self.room)),
             Source::Out(_) => None,
         }
     }
@@ -178,7 +300,7 @@ impl Reactor {
                 buf,
                 ..
             } = self;
-            let Some(p) = pipes.out_mut(token) else {
+            let Some((p, room)) = pipes.out_and_room(token) else {
                 return ReadEnd::Closed;
             };
             let Some(child) = children.at(p.child) else {
@@ -198,10 +320,11 @@ impl Reactor {
                 Ok(n) => {
                     if n >= p.capacity && !p.grow_tried {
                         // The pipe was full: the child outpaces us one pipe
-                        // at a time. A bigger pipe means fewer wake-ups.
-                        p.grow_tried = true;
-                        if let Ok(c) = sys::grow_pipe(&p.fd, BIG_PIPE) {
-                            p.capacity = c;
+                        // at a time. A bigger pipe means fewer wake-ups,
+                        // while the room lasts.
+                        if let Some(taken) = room.grow(&p.fd, p.capacity) {
+                            p.grow_tried = true;
+                            p.capacity += taken as usize;
                         }
                     }
                     if p.raw {
@@ -345,5 +468,32 @@ pub(super) fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -
         stream,
         line: l.bytes(),
         partial: l.is_partial(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Room, BIG_PIPE, DEFAULT_PIPE};
+    use crate::sys;
+
+    #[test]
+    fn a_room_grows_pipes_while_it_lasts_and_takes_them_back() {
+        let big = BIG_PIPE - DEFAULT_PIPE;
+        // Room for one enlargement and a byte: a quarter of this quota.
+        let room = Room::new(Some(4 * (big + 1)));
+        let (a, _wa) = sys::output_pipe().unwrap();
+        let (b, _wb) = sys::output_pipe().unwrap();
+        let taken = room.grow(&a, DEFAULT_PIPE).expect("room for one");
+        // The kernel may refuse (an unprivileged user past the quota):
+        // then nothing is taken.
+        assert!(taken as usize == big || taken == 0, "{taken}");
+        assert_eq!(room.left(), big + 1 - taken as usize);
+        if taken > 0 {
+            assert_eq!(sys::pipe_size(&a).unwrap(), BIG_PIPE);
+            assert_eq!(room.grow(&b, DEFAULT_PIPE), None, "no room for two");
+            assert_eq!(sys::pipe_size(&b).unwrap(), DEFAULT_PIPE);
+        }
+        room.give_back(taken as usize);
+        assert_eq!(room.left(), big + 1);
     }
 }

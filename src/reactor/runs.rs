@@ -176,6 +176,7 @@ impl Reactor {
                 fd,
                 child: index,
                 feed,
+                grown: 0,
             });
             let (t, registered) = self
                 .pipes

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 
-use super::pipes::{Source, BIG_PIPE};
+use super::pipes::{Room, Source, DEFAULT_PIPE};
 use super::{Ctx, Event, Reactor, Ready};
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
@@ -112,7 +112,7 @@ impl Reactor {
     /// ```
     pub fn write_stdin(&mut self, id: ChildId, bytes: &[u8]) -> Result<usize> {
         let token = self.stdin_token(id)?;
-        let Some(p) = self.pipes.in_mut(token) else {
+        let Some((p, room)) = self.pipes.in_and_room(token) else {
             return Err(broken_pipe());
         };
         let Feed::Stream(q) = &mut p.feed else {
@@ -128,7 +128,7 @@ impl Reactor {
                 match sys::write(&p.fd, &bytes[written..]) {
                     Ok(n) => written += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if grow(q, &p.fd) {
+                        if grow(q, &p.fd, &mut p.grown, room) {
                             continue;
                         }
                         break;
@@ -211,7 +211,7 @@ impl Reactor {
     /// closes it when all is written and nothing more will come, or when
     /// the child stopped reading.
     pub(super) fn feed_stdin(&mut self, token: usize, ctx: &mut Ctx<'_>) {
-        let Some(p) = self.pipes.in_mut(token) else {
+        let Some((p, room)) = self.pipes.in_and_room(token) else {
             return;
         };
         let (q, fd) = match &mut p.feed {
@@ -233,12 +233,13 @@ impl Reactor {
             }
             Feed::Stream(q) => (q, &p.fd),
         };
+        let grown = &mut p.grown;
         q.owed = false;
         while !q.broken && !q.queue.is_empty() {
             match sys::write(fd, q.queue.as_slices().0) {
                 Ok(n) => drop(q.queue.drain(..n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !grow(q, fd) {
+                    if !grow(q, fd, grown, room) {
                         break;
                     }
                 }
@@ -286,12 +287,17 @@ impl Reactor {
     }
 }
 
-/// Grows a stream's pipe once, the first time the child falls behind:
-/// fewer, larger writes. True if the pipe has more room now.
-fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd) -> bool {
+/// Grows a stream's pipe once, the first time the child falls behind
+/// while the [`Room`] allows: fewer, larger writes. True if the pipe has
+/// more room now.
+fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd, grown: &mut u32, room: &Room) -> bool {
     if q.grow_tried {
         return false;
     }
+    let Some(taken) = room.grow(fd, DEFAULT_PIPE) else {
+        return false;
+    };
     q.grow_tried = true;
-    sys::grow_pipe(fd, BIG_PIPE).is_ok_and(|c| c > super::pipes::DEFAULT_PIPE)
+    *grown = taken;
+    taken > 0
 }

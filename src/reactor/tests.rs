@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::children::SLOT_SIZE;
-use super::pipes::Source;
+use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Event, Reactor};
 use super::{READ_BUDGET, READ_BUF};
 use crate::command::{Command, Restart};
@@ -47,6 +47,39 @@ fn read_budget_holds_per_turn_under_a_flood() {
         max <= MAX_PER_TURN,
         "{max} bytes in one turn (per turn: {turns:?})"
     );
+}
+
+/// Children that all fill their pipes get them enlarged only within the
+/// room (a quarter of the user's pipe quota, for the whole process), and
+/// every enlarged pipe gives its share back when it closes.
+#[test]
+fn pipe_growth_stays_within_the_room() {
+    let mut r = Reactor::new().unwrap();
+    let most = (r.pipes.room().left() + r.pipes.grown().sum::<usize>()) / (BIG_PIPE - DEFAULT_PIPE);
+    // More children than the room has big pipes for (other tests of this
+    // process may hold some of it), each writing as fast as it can, so
+    // every stdout is found full.
+    let ids: Vec<_> = (0..most + 8)
+        .map(|_| r.spawn(&Command::new("yes")).unwrap())
+        .collect();
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    for turn in 0.. {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+        let grown = r.pipes.grown().filter(|&g| g > 0).count();
+        assert!(grown <= most, "{grown} pipes grown, room for {most}");
+        if grown == most || turn == 50 {
+            break;
+        }
+    }
+    for id in ids {
+        r.stop(id).unwrap();
+    }
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+    assert_eq!(r.pipes.grown().sum::<usize>(), 0);
 }
 
 /// The 1 KiB per idle child the overhead bench holds procrun to, with

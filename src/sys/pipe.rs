@@ -49,6 +49,18 @@ pub(crate) fn grow_pipe(fd: impl AsFd, size: usize) -> io::Result<usize> {
     fcntl_setpipe_size(fd, size).map_err(Into::into)
 }
 
+/// The user's soft pipe quota in bytes (`/proc/sys/fs/pipe-user-pages-soft`,
+/// counted in pages), or `None` when it is off (0) or cannot be read.
+///
+/// Once every pipe of the user together holds more than this, an
+/// unprivileged user's new pipes get two pages each and no pipe may grow
+/// (pipe(7)): the quota is shared by every process of the user.
+pub(crate) fn pipe_user_quota() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft").ok()?;
+    let pages: usize = text.trim().parse().ok()?;
+    (pages > 0).then(|| pages.saturating_mul(rustix::param::page_size()))
+}
+
 /// The pipe's capacity now: the child may have changed it.
 pub(crate) fn pipe_size(fd: impl AsFd) -> io::Result<usize> {
     fcntl_getpipe_size(fd).map_err(Into::into)
