@@ -145,9 +145,10 @@
 //!   once a user's pipes pass that quota an unprivileged user's new pipes
 //!   get 8 KiB and none may grow. procrun therefore keeps the enlargements
 //!   of all its reactors in the process within a quarter of the quota
-//!   (sixteen 1 MiB pipes by default; a quarter of 64 MiB where no quota
-//!   is set or the user is privileged): past that, full pipes stay at
-//!   64 KiB until enlarged ones close. The other processes of the user share the quota too; if
+//!   (sixteen 1 MiB pipes by default): past that, full pipes stay at
+//!   64 KiB until enlarged ones close. A privileged process
+//!   (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), which the kernel exempts,
+//!   or one whose quota is off, grows every pipe found full. The other processes of the user share the quota too; if
 //!   they spend it, the kernel refuses to grow procrun's pipes, which then
 //!   stay as they are. Nothing else changes: output is still read in
 //!   order, once, with the same backpressure.

@@ -21,9 +21,6 @@ use crate::sys;
 pub(super) const BIG_PIPE: usize = 1024 * 1024;
 /// The pipe size Linux gives a new pipe.
 pub(super) const DEFAULT_PIPE: usize = 64 * 1024;
-/// The kernel's default soft pipe quota (16,384 pages of 4 KiB), the
-/// bound on enlargements when the host sets none or it cannot be read.
-const DEFAULT_QUOTA: usize = 64 * 1024 * 1024;
 
 /// procrun's ends of every child's pipes, by token.
 pub(super) struct Pipes {
@@ -43,21 +40,25 @@ impl Default for Pipes {
 }
 
 /// How many bytes of pipe enlargement procrun may still take: a quarter
-/// of the user's soft pipe quota, for all the pipes of all the reactors
-/// of the process together.
+/// of the soft pipe quota that binds the process, for all the pipes of all
+/// its reactors together.
 ///
 /// The quota is the user's, shared with every process the user runs. Once
 /// the user's pipes hold more than it, every new pipe of an unprivileged
 /// user gets two pages (8 KiB) and no pipe may grow: a supervisor that
 /// grew its pipes up to the quota would make the pipes of its next
-/// children, and of every other program of the user, a sixteenth of the
+/// children, and of every other program of the user, an eighth of the
 /// default. So procrun grows a pipe only while its enlargements stay
 /// within a quarter of the quota (16 MiB of the default 64 MiB: sixteen
 /// pipes of 1 MiB), leaving the rest to default pipes; a busy pipe found
 /// full once the room is spent stays at the default 64 KiB, and is read
 /// in more, smaller reads, until enlarged pipes close and give their room
-/// back. A privileged user has no quota, but the same bound holds: it caps
-/// what children blocked on a slow consumer can park in the kernel.
+/// back. A privileged process (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), or
+/// one whose quota is off, has no quota to keep to: its room has no end
+/// and every pipe found full grows, each to 1 MiB at most
+/// (`/proc/sys/fs/pipe-max-size` bounds it for others anyway). Capping
+/// it there would cost, measured at 1,000 children writing at once, four
+/// times the context switches for nothing the kernel asks.
 ///
 /// One room per process, not per reactor: a pool of drivers must not take
 /// a quarter each. It is touched only when a pipe grows or an enlarged
@@ -69,14 +70,15 @@ pub(super) struct Room {
 static ROOM: OnceLock<Room> = OnceLock::new();
 
 impl Room {
+    /// The room for `quota` (`None`: no quota, no end to the room).
     fn new(quota: Option<usize>) -> Room {
         Room {
-            left: AtomicUsize::new(quota.unwrap_or(DEFAULT_QUOTA) / 4),
+            left: AtomicUsize::new(quota.map_or(usize::MAX, |q| q / 4)),
         }
     }
 
     fn global() -> &'static Room {
-        ROOM.get_or_init(|| Room::new(sys::pipe_user_quota()))
+        ROOM.get_or_init(|| Room::new(sys::pipe_quota()))
     }
 
     /// Enlarges pipe `fd` of `capacity` bytes to [`BIG_PIPE`] if the room
@@ -495,5 +497,14 @@ mod tests {
         }
         room.give_back(taken as usize);
         assert_eq!(room.left(), big + 1);
+    }
+
+    #[test]
+    fn no_quota_means_a_room_without_end() {
+        let room = Room::new(None);
+        let pipes: Vec<_> = (0..4).map(|_| sys::output_pipe().unwrap()).collect();
+        for (r, _w) in &pipes {
+            assert!(room.grow(r, DEFAULT_PIPE).is_some());
+        }
     }
 }

@@ -18,7 +18,7 @@
 //!   (`signal_with_group`); [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`],
-//!   [`pipe_user_quota`], [`read`], [`write`],
+//!   [`pipe_quota`], [`read`], [`write`],
 //!   and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
@@ -37,6 +37,6 @@ pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
 pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
-    dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, pipe_user_quota, read, write,
+    dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
 };
 pub(crate) use spawn::{spawn, SpawnSpec};
