@@ -107,7 +107,6 @@ impl Room {
         self.left.fetch_add(taken, Ordering::Relaxed);
     }
 
-    #[cfg(test)]
     pub(super) fn left(&self) -> usize {
         self.left.load(Ordering::Relaxed)
     }
@@ -210,6 +209,23 @@ impl Pipes {
         // Given back before the close: the pipe's pages go with it.
         self.room.give_back(s.grown());
         Some(s)
+    }
+
+    /// Enlarges a new output pipe before its child can write, where no
+    /// quota binds (the room has no end). Grown only once found full, a
+    /// pipe is read 64 KiB at a time while its writer blocks at every
+    /// 64 KiB until then: measured at 100 children writing at once, that
+    /// cost procrun a third of its throughput (52 ms against 37 ms for
+    /// 64 MiB, the raw loop 30 ms). Under a quota the room is too small to
+    /// spend on children that may never write much.
+    pub(super) fn grow_before_use(&self, p: &mut OutPipe) {
+        if self.room.left() < usize::MAX / 2 {
+            return;
+        }
+        if let Some(taken) = self.room.grow(&p.fd, p.capacity) {
+            p.grow_tried = true;
+            p.capacity += taken as usize;
+        }
     }
 
     #[cfg(test)]
