@@ -148,6 +148,23 @@
 //!   its cgroup before it runs anything, instead of the kernel starting it
 //!   there. Nothing of the run is outside the cgroup either way; the write
 //!   costs a few hundred microseconds more per run.
+//! - **Pipe sizes and the pipe quota.** A child's stdout or stderr pipe
+//!   (or stdin stream) found full is enlarged from 64 KiB to 1 MiB, so a
+//!   fast writer costs fewer wake-ups. The kernel counts pipe pages per
+//!   user (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default), and
+//!   once a user's pipes pass that quota an unprivileged user's new pipes
+//!   get 8 KiB and none may grow. procrun therefore keeps the enlargements
+//!   of all its reactors in the process within a quarter of the quota
+//!   (sixteen 1 MiB pipes by default): past that, full pipes stay at
+//!   64 KiB until enlarged ones close. A privileged process
+//!   (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), which the kernel exempts,
+//!   or one whose quota is off, enlarges every output pipe at spawn, before
+//!   the child writes: the kernel allocates the pages only as they fill,
+//!   but each such pipe's slot table (about 10 KiB of kernel memory) is
+//!   there from the start. The other processes of the user share the quota too; if
+//!   they spend it, the kernel refuses to grow procrun's pipes, which then
+//!   stay as they are. Nothing else changes: output is still read in
+//!   order, once, with the same backpressure.
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has

@@ -176,6 +176,7 @@ impl Reactor {
             let reader = LineReader::with_max_line(max_line);
             let mut out = OutPipe::new(fd, index, stream, reader);
             out.raw = raw[slot];
+            self.pipes.grow_before_use(&mut out);
             let pipe = Source::Out(out);
             let (t, registered) = self
                 .pipes

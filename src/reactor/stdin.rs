@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 
-use super::pipes::{Source, BIG_PIPE};
+use super::pipes::{Room, Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Ctx, Event, Reactor, Ready};
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
@@ -48,7 +48,16 @@ pub(super) struct StdinQueue {
     /// A `Ready::Stdin` for this pipe is queued.
     owed: bool,
     grow_tried: bool,
+    /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
+    /// stream's pipe grows: fixed bytes are written once). A flag, not a
+    /// count: it fits in the padding, and an idle child's stdin entry
+    /// stays as small as its output pipes'.
+    pub(super) grown: bool,
 }
+
+/// What a stdin pipe's enlargement takes from the [`Room`]: the kernel
+/// gives at least the size asked for, so it is all or nothing.
+pub(super) const GROWN: usize = BIG_PIPE - DEFAULT_PIPE;
 
 /// Whether a child's current run has a stdin stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,7 +121,7 @@ impl Reactor {
     /// ```
     pub fn write_stdin(&mut self, id: ChildId, bytes: &[u8]) -> Result<usize> {
         let token = self.stdin_token(id)?;
-        let Some(p) = self.pipes.in_mut(token) else {
+        let Some((p, room)) = self.pipes.in_and_room(token) else {
             return Err(broken_pipe());
         };
         let Feed::Stream(q) = &mut p.feed else {
@@ -128,7 +137,7 @@ impl Reactor {
                 match sys::write(&p.fd, &bytes[written..]) {
                     Ok(n) => written += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if grow(q, &p.fd) {
+                        if grow(q, &p.fd, room) {
                             continue;
                         }
                         break;
@@ -211,7 +220,7 @@ impl Reactor {
     /// closes it when all is written and nothing more will come, or when
     /// the child stopped reading.
     pub(super) fn feed_stdin(&mut self, token: usize, ctx: &mut Ctx<'_>) {
-        let Some(p) = self.pipes.in_mut(token) else {
+        let Some((p, room)) = self.pipes.in_and_room(token) else {
             return;
         };
         let (q, fd) = match &mut p.feed {
@@ -238,7 +247,7 @@ impl Reactor {
             match sys::write(fd, q.queue.as_slices().0) {
                 Ok(n) => drop(q.queue.drain(..n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !grow(q, fd) {
+                    if !grow(q, fd, room) {
                         break;
                     }
                 }
@@ -286,12 +295,23 @@ impl Reactor {
     }
 }
 
-/// Grows a stream's pipe once, the first time the child falls behind:
-/// fewer, larger writes. True if the pipe has more room now.
-fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd) -> bool {
+/// Grows a stream's pipe once, the first time the child falls behind
+/// while the [`Room`] allows: fewer, larger writes. True if the pipe has
+/// more room now.
+fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd, room: &Room) -> bool {
     if q.grow_tried {
         return false;
     }
+    let Some(taken) = room.grow(fd, DEFAULT_PIPE) else {
+        return false;
+    };
     q.grow_tried = true;
-    sys::grow_pipe(fd, BIG_PIPE).is_ok_and(|c| c > super::pipes::DEFAULT_PIPE)
+    if taken as usize == GROWN {
+        q.grown = true;
+    } else {
+        // Never so (the kernel rounds a size up); were it, the flag could
+        // not give the partial amount back, so it goes back now.
+        room.give_back(taken as usize);
+    }
+    taken > 0
 }

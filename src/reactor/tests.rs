@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::children::SLOT_SIZE;
-use super::pipes::Source;
+use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Event, Reactor};
 use super::{READ_BUDGET, READ_BUF};
 use crate::command::{Command, Restart};
@@ -48,6 +48,54 @@ fn read_budget_holds_per_turn_under_a_flood() {
         max <= MAX_PER_TURN,
         "{max} bytes in one turn (per turn: {turns:?})"
     );
+}
+
+/// Children that all fill their pipes get them enlarged only within the
+/// room (a quarter of the pipe quota, for the whole process; no end to it
+/// for a privileged process, whose pipes grow at spawn), and every
+/// enlarged pipe gives its share back when it closes.
+#[test]
+fn pipe_growth_stays_within_the_room() {
+    let mut r = Reactor::new().unwrap();
+    let left = r.pipes.room().left();
+    let bounded = left < usize::MAX / 2;
+    // Other tests of this process may hold some of a bounded room.
+    let most = if bounded {
+        left / (BIG_PIPE - DEFAULT_PIPE)
+    } else {
+        usize::MAX
+    };
+    // More children than a bounded room has big pipes for, each writing as
+    // fast as it can, so every stdout is found full.
+    let n = if bounded { most + 8 } else { 8 };
+    let ids: Vec<_> = (0..n)
+        .map(|_| r.spawn(&Command::new("yes")).unwrap())
+        .collect();
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    for turn in 0.. {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+        let grown = r.pipes.grown().filter(|&g| g > 0).count();
+        assert!(grown <= most, "{grown} pipes grown, room for {most}");
+        seen = seen.max(grown);
+        if grown >= most.min(n) || turn == 50 {
+            break;
+        }
+    }
+    if !bounded {
+        // No quota: every output pipe grew at spawn, and the kernel
+        // refuses none.
+        assert_eq!(seen, 2 * n, "pipes grown");
+    }
+    for id in ids {
+        r.stop(id).unwrap();
+    }
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+    assert_eq!(r.pipes.grown().sum::<usize>(), 0);
 }
 
 /// The 1 KiB per idle child the overhead bench holds procrun to, with

@@ -17,7 +17,8 @@
 //!   [`Usage`] it returns) and wait for one child, its group with it
 //!   (`signal_with_group`); [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
-//!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`], [`read`], [`write`],
+//!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`],
+//!   [`pipe_quota`], [`read`], [`write`],
 //!   and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
@@ -35,5 +36,7 @@ pub(crate) use cgroup::{Cgroup, Limits};
 pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
 pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
-pub(crate) use pipe::{dev_null, grow_pipe, input_pipe, output_pipe, pipe_size, read, write};
+pub(crate) use pipe::{
+    dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
+};
 pub(crate) use spawn::{spawn, SpawnSpec};

@@ -49,6 +49,45 @@ pub(crate) fn grow_pipe(fd: impl AsFd, size: usize) -> io::Result<usize> {
     fcntl_setpipe_size(fd, size).map_err(Into::into)
 }
 
+/// The soft pipe quota that binds this process, in bytes: the user's
+/// (`/proc/sys/fs/pipe-user-pages-soft`, counted in pages), the kernel's
+/// default 64 MiB if that cannot be read, or `None` when it is off (0) or
+/// the process is privileged (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`
+/// effective), which the kernel exempts from it.
+///
+/// Once every pipe of the user together holds more than the quota, an
+/// unprivileged user's new pipes get two pages each and no pipe may grow
+/// (pipe(7)): the quota is shared by every process of the user.
+pub(crate) fn pipe_quota() -> Option<usize> {
+    if privileged_for_pipes() {
+        return None;
+    }
+    let pages = std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft")
+        .ok()
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(DEFAULT_QUOTA_PAGES);
+    (pages > 0).then(|| pages.saturating_mul(rustix::param::page_size()))
+}
+
+/// The kernel's default `pipe-user-pages-soft`.
+const DEFAULT_QUOTA_PAGES: usize = 16384;
+
+/// Whether the effective capabilities exempt this process from the pipe
+/// quota, as the kernel's `pipe_is_unprivileged_user` decides; false when
+/// they cannot be read (the quota is then assumed).
+fn privileged_for_pipes() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN | 1 << CAP_SYS_RESOURCE) != 0)
+}
+
 /// The pipe's capacity now: the child may have changed it.
 pub(crate) fn pipe_size(fd: impl AsFd) -> io::Result<usize> {
     fcntl_getpipe_size(fd).map_err(Into::into)
