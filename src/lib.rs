@@ -158,10 +158,11 @@
 //!   (sixteen 1 MiB pipes by default): past that, full pipes stay at
 //!   64 KiB until enlarged ones close. A privileged process
 //!   (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), which the kernel exempts,
-//!   or one whose quota is off, enlarges every output pipe at spawn, before
-//!   the child writes: the kernel allocates the pages only as they fill,
-//!   but each such pipe's slot table (about 10 KiB of kernel memory) is
-//!   there from the start. The other processes of the user share the quota too; if
+//!   or one whose quota is off, enlarges every stdout pipe at spawn, before
+//!   the child writes (stderr grows once found full): the kernel allocates
+//!   the pages only as they fill, but each such pipe's slot table (about
+//!   10 KiB of kernel memory, charged to procrun's memory cgroup) is there
+//!   from the start. The other processes of the user share the quota too; if
 //!   they spend it, the kernel refuses to grow procrun's pipes, which then
 //!   stay as they are. Nothing else changes: output is still read in
 //!   order, once, with the same backpressure.
