@@ -27,7 +27,7 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -134,15 +134,12 @@ fn std_cmd() -> std::process::Command {
 fn std_contained_once(parent: &Parent, n: u64) {
     let dir = parent.0.join(format!("by-hand-{n}"));
     fs::create_dir(&dir).unwrap();
-    let mut procs = fs::OpenOptions::new()
+    let procs = fs::OpenOptions::new()
         .write(true)
         .open(dir.join("cgroup.procs"))
         .unwrap();
     let mut cmd = std_cmd();
-    let fd = {
-        use std::os::fd::AsRawFd;
-        procs.as_raw_fd()
-    };
+    let fd = procs.as_raw_fd();
     // SAFETY: the hook only calls `write(2)`, which is async-signal-safe,
     // on an fd the parent keeps open until the spawn returns.
     unsafe {
@@ -157,7 +154,6 @@ fn std_contained_once(parent: &Parent, n: u64) {
     }
     let status = cmd.status().unwrap();
     assert!(status.success());
-    procs.flush().unwrap();
     drop(procs);
     // The exited member is uncharged asynchronously: EBUSY for a moment.
     while let Err(e) = fs::remove_dir(&dir) {
