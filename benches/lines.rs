@@ -40,7 +40,7 @@ fn stream(len: usize) -> Vec<u8> {
 fn lines(c: &mut Criterion) {
     let mut group = c.benchmark_group("lines");
     group.throughput(Throughput::Bytes(TOTAL as u64));
-    for len in [16, 64, 4096] {
+    for len in [16, 64, 256, 1024, 4096] {
         let data = stream(len);
         let expected = data.iter().filter(|&&b| b == b'\n').count();
 

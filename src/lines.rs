@@ -50,7 +50,7 @@
 //! A line that lies wholly inside one chunk is handed out as a slice of that
 //! chunk. Only a line that spans chunks is gathered in the reader's carry
 //! buffer, which holds at most one incomplete line. Each chunk is searched
-//! once with `memchr`; the carry is never searched again.
+//! once for its newlines; the carry is never searched again.
 //!
 //! # Examples
 //!
@@ -70,8 +70,9 @@
 // checks the reader against the same model.
 #[cfg(any(test, feature = "internals"))]
 pub mod model;
+mod scan;
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr;
 
 use std::num::NonZeroUsize;
 
@@ -259,10 +260,10 @@ impl LineReader {
         };
         let max = self.max;
         let mut start = 0;
-        for end in memchr_iter(b'\n', rest) {
+        scan::each_newline(rest, |end| {
             emit_line(&rest[start..end], max, &mut on_line);
             start = end + 1;
-        }
+        });
         self.hold_tail(&rest[start..], &mut on_line);
     }
 

@@ -39,7 +39,7 @@ pub use event::{Control, Event, Waker};
 use pipes::Pipes;
 use runs::ExitPoll;
 use timers::Timer;
-use turn::{Ctx, Queued, Ready};
+use turn::{Ctx, Handler, Queued, Ready};
 
 use crate::command::Command;
 use crate::error::Result;
@@ -363,17 +363,22 @@ impl Reactor {
     where
         F: FnMut(&mut Control<'_>, Event<'_>),
     {
+        let mut requests = std::mem::take(&mut self.requests);
         let mut ctx = Ctx {
             handler: &mut handler,
-            requests: std::mem::take(&mut self.requests),
+            requests: &mut requests,
         };
         let r = self.poll_inner(timeout, &mut ctx);
-        ctx.requests.clear();
-        self.requests = ctx.requests;
+        requests.clear();
+        self.requests = requests;
         r
     }
 
-    fn poll_inner(&mut self, timeout: Option<Duration>, ctx: &mut Ctx<'_>) -> io::Result<()> {
+    fn poll_inner<H: Handler>(
+        &mut self,
+        timeout: Option<Duration>,
+        ctx: &mut Ctx<'_, H>,
+    ) -> io::Result<()> {
         let owed = self.deliver_owed(ctx) || self.more_ready;
         let mut wait = if owed { Some(Duration::ZERO) } else { timeout };
         if let Some(tick) = self.wheel.next_deadline() {
@@ -401,7 +406,7 @@ impl Reactor {
                 self.dispatch(token.0, ctx);
             }
         }
-        self.fire_timers(ctx);
+        self.fire_timers(&mut ctx.dynamic());
         // Work raised while dispatching (a budget cut, a resume) is done on
         // the next call, with a zero wait.
         Ok(())

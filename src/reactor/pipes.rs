@@ -12,6 +12,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::stdin::Feed;
+use super::turn::Handler;
 use super::{Ctx, Event, Reactor, Ready};
 use crate::exit::{ChildId, Stream};
 use crate::lines::LineReader;
@@ -318,7 +319,12 @@ pub(super) fn deregister(registry: &Registry, fd: &OwnedFd) {
 impl Reactor {
     /// Reads a pipe until it would block, reaches EOF, is paused, or `limit`
     /// bytes were read (then more is owed on the next turn).
-    pub(super) fn read_pipe(&mut self, token: usize, limit: usize, ctx: &mut Ctx<'_>) -> ReadEnd {
+    pub(super) fn read_pipe<H: ?Sized + Handler>(
+        &mut self,
+        token: usize,
+        limit: usize,
+        ctx: &mut Ctx<'_, H>,
+    ) -> ReadEnd {
         let mut total = 0;
         loop {
             let Reactor {
@@ -341,7 +347,7 @@ impl Reactor {
             match sys::read(&p.fd, buf) {
                 Ok(0) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
-                    self.close_pipe(token, ctx);
+                    self.close_pipe(token, &mut ctx.dynamic());
                     return ReadEnd::Closed;
                 }
                 Ok(n) => {
@@ -364,7 +370,7 @@ impl Reactor {
                         p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
                     }
                     total += n;
-                    self.apply_requests(ctx);
+                    self.apply_requests(&mut ctx.dynamic());
                     if total >= limit {
                         self.owe_read(token);
                         return ReadEnd::Limit;
@@ -374,7 +380,7 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
-                    self.close_pipe(token, ctx);
+                    self.close_pipe(token, &mut ctx.dynamic());
                     return ReadEnd::Closed;
                 }
             }

@@ -38,23 +38,56 @@ pub(super) enum Ready {
 }
 
 /// The event handler and the requests it made, threaded through one `poll`.
-pub(super) struct Ctx<'h> {
-    pub(super) handler: &'h mut dyn FnMut(&mut Control<'_>, Event<'_>),
-    pub(super) requests: Vec<Request>,
+///
+/// The read path (`poll` → `dispatch` → `read_pipe`) is generic over the
+/// caller's handler, so the call made once per line is a direct call the
+/// compiler can inline, not one through a vtable; every colder path takes
+/// the default, `dyn Handler`, form, so one copy of that code serves every
+/// handler a program passes to `poll`.
+pub(super) struct Ctx<'h, H: ?Sized = dyn Handler + 'h> {
+    pub(super) handler: &'h mut H,
+    pub(super) requests: &'h mut Vec<Request>,
 }
 
-impl Ctx<'_> {
+/// What `poll` calls for each event, whether a closure or a closure behind
+/// `dyn`.
+pub(super) trait Handler {
+    fn on(&mut self, ctl: &mut Control<'_>, ev: Event<'_>);
+    fn as_dyn(&mut self) -> &mut dyn Handler;
+}
+
+impl<F: FnMut(&mut Control<'_>, Event<'_>)> Handler for F {
+    #[inline]
+    fn on(&mut self, ctl: &mut Control<'_>, ev: Event<'_>) {
+        self(ctl, ev)
+    }
+
+    fn as_dyn(&mut self) -> &mut dyn Handler {
+        self
+    }
+}
+
+impl<H: ?Sized + Handler> Ctx<'_, H> {
+    #[inline]
     pub(super) fn emit(&mut self, ev: Event<'_>) {
         let mut ctl = Control {
-            requests: &mut self.requests,
+            requests: self.requests,
         };
-        (self.handler)(&mut ctl, ev);
+        self.handler.on(&mut ctl, ev);
+    }
+
+    /// The same context in its `dyn` form, for the colder paths.
+    pub(super) fn dynamic(&mut self) -> Ctx<'_> {
+        Ctx {
+            handler: self.handler.as_dyn(),
+            requests: self.requests,
+        }
     }
 }
 
 impl Reactor {
     /// Delivers queued events and does owed work; true if there was any.
-    pub(super) fn deliver_owed(&mut self, ctx: &mut Ctx<'_>) -> bool {
+    pub(super) fn deliver_owed<H: Handler>(&mut self, ctx: &mut Ctx<'_, H>) -> bool {
         let mut any = false;
         while let Some(q) = self.queued.pop_front() {
             any = true;
@@ -66,7 +99,7 @@ impl Reactor {
                     ctx.emit(Event::SignalFailed { id, error: *error })
                 }
             }
-            self.apply_requests(ctx);
+            self.apply_requests(&mut ctx.dynamic());
         }
         let ready = std::mem::take(&mut self.ready);
         for r in &ready {
@@ -78,9 +111,9 @@ impl Reactor {
                     }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
-                Ready::Stdin(token) => self.feed_stdin(token, ctx),
-                Ready::FinishExit(index) => self.finish_exit(index, ctx),
-                Ready::MaybeDone(index) => self.maybe_done(index, ctx),
+                Ready::Stdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
+                Ready::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
+                Ready::MaybeDone(index) => self.maybe_done(index, &mut ctx.dynamic()),
             }
         }
         let mut ready = ready;
@@ -92,7 +125,7 @@ impl Reactor {
         any
     }
 
-    pub(super) fn dispatch(&mut self, token: usize, ctx: &mut Ctx<'_>) {
+    pub(super) fn dispatch<H: Handler>(&mut self, token: usize, ctx: &mut Ctx<'_, H>) {
         if token & PIDFD != 0 {
             // A reaped run's pidfd is closed, which takes it out of epoll,
             // and no slot is reused within one turn of the loop: a live
@@ -105,12 +138,12 @@ impl Reactor {
                 .and_then(|c| c.run.as_ref())
                 .is_some_and(|r| r.handle.pidfd().is_some());
             if watched {
-                self.check_exit(index, ctx);
+                self.check_exit(index, &mut ctx.dynamic());
             }
             return;
         }
         if token & CGROUP != 0 {
-            self.cgroup_changed(token & !CGROUP, ctx);
+            self.cgroup_changed(token & !CGROUP, &mut ctx.dynamic());
             return;
         }
         match self.pipes.get(token) {
@@ -120,7 +153,7 @@ impl Reactor {
             Some(Source::Out(_)) => {
                 self.read_pipe(token, READ_BUDGET, ctx);
             }
-            Some(Source::In(_)) => self.feed_stdin(token, ctx),
+            Some(Source::In(_)) => self.feed_stdin(token, &mut ctx.dynamic()),
             None => {}
         }
     }
