@@ -2,8 +2,8 @@
 //! low-overhead host agents: node health daemons, fleet agents, CI runners.
 //!
 //! One single-threaded [`Reactor`] on epoll watches every child through its
-//! pidfd and reads its nonblocking pipes; output is split into lines with
-//! `memchr` and handed out without copying; restarts, kill escalation and
+//! pidfd and reads its nonblocking pipes; output is split into lines 64
+//! bytes at a time and handed out without copying; restarts, kill escalation and
 //! timeouts run off one timer wheel. On top of it, a blocking
 //! [`Process`] API covers what gpud's Go package `pkg/process` offers, and
 //! [`procfs`] looks at the host's processes through `/proc`.

@@ -367,3 +367,66 @@ fn a_full_queue_refuses_then_announces_room_once_the_child_reads_again() {
     assert_eq!(seen.closed, [(0, true)]);
     assert!(seen.exit.unwrap().success());
 }
+
+#[test]
+fn a_restarted_run_gets_a_stream_of_its_own() {
+    #[derive(Default, Debug)]
+    struct Runs {
+        starts: Vec<u32>,
+        lines: Vec<Vec<u8>>,
+        exits: usize,
+        done: bool,
+    }
+    fn poll(reactor: &mut Reactor, runs: &mut Runs, deadline: Instant) {
+        assert!(Instant::now() < deadline, "watchdog: {runs:?}");
+        reactor
+            .poll(Some(Duration::from_millis(200)), |_, ev| match ev {
+                Event::Started { restarts, .. } => runs.starts.push(restarts),
+                Event::Line { line, .. } => runs.lines.push(line.to_vec()),
+                Event::Exited(e) => {
+                    assert_eq!(e.code(), Some(1), "{e}");
+                    runs.exits += 1;
+                }
+                Event::Done { .. } => runs.done = true,
+                _ => {}
+            })
+            .unwrap();
+    }
+
+    // Each run reads one line and fails. bash's `read` takes a pipe byte by
+    // byte, so what the first run leaves unread stays in its pipe: were the
+    // stream carried over, the second run would read "leftover".
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", r#"read -r line; echo "run $line"; exit 1"#])
+        .stdin(Input::Stream)
+        .restart(
+            procrun::Restart::on_error()
+                .limit(1)
+                .interval(Duration::from_millis(200)),
+        )
+        .timeout(WATCHDOG);
+    let mut reactor = Reactor::new().unwrap();
+    let id = reactor.spawn(&cmd).unwrap();
+    assert_eq!(reactor.write_stdin(id, b"one\nleftover\n").unwrap(), 13);
+    let deadline = Instant::now() + WATCHDOG;
+    let mut runs = Runs::default();
+    while runs.exits == 0 {
+        poll(&mut reactor, &mut runs, deadline);
+    }
+    // Between the runs (the restart waits 200 ms, and nothing happens
+    // between polls) there is no stream to write to.
+    assert!(is_kind(
+        &reactor.write_stdin(id, b"lost\n"),
+        io::ErrorKind::BrokenPipe
+    ));
+    while runs.starts.len() < 2 {
+        poll(&mut reactor, &mut runs, deadline);
+    }
+    assert_eq!(reactor.write_stdin(id, b"two\n").unwrap(), 4);
+    while !runs.done {
+        poll(&mut reactor, &mut runs, deadline);
+    }
+    assert_eq!(runs.lines, [&b"run one"[..], b"run two"]);
+    assert_eq!(runs.starts, [0, 1]);
+    assert_eq!(runs.exits, 2);
+}

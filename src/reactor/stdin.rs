@@ -87,6 +87,11 @@ impl Reactor {
     /// When fewer bytes than given were taken, an [`Event::StdinReady`]
     /// comes once the queue has room again.
     ///
+    /// Each run of a restarting child has a stream of its own: what one
+    /// run left queued or unread is dropped with it, writes between runs
+    /// get `BrokenPipe`, and writes after the next run's
+    /// [`Event::Started`] go to that run.
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownChild`] for a stale handle; [`Error::NoStdin`] when
