@@ -167,8 +167,11 @@ impl Exit {
     }
 
     /// When a restart follows, the delay before it. A stop or timeout during
-    /// that delay cancels the restart: [`Event::Done`](crate::Event::Done) then follows with no
-    /// further exit.
+    /// that delay cancels the restart: [`Event::Done`](crate::Event::Done)
+    /// then follows with no further exit, and says so (`restart_cancelled`,
+    /// and `timed_out` for the timeout). The handle API's
+    /// [`Process::wait`](crate::Process::wait) returns this exit as final
+    /// then, marked stopped (and timed out).
     pub fn restart_in(&self) -> Option<Duration> {
         self.restart_in
     }

@@ -1088,3 +1088,53 @@ fn detached_runner_leaves_background_jobs_running_and_attached_one_kills_them() 
         wait_dead(pid);
     });
 }
+
+#[test]
+fn a_timeout_during_the_restart_delay_is_the_final_exit_timed_out() {
+    with_watchdog(|| {
+        // The run fails at once and would restart in a minute; the timeout
+        // (seconds later, the run long gone) cancels that restart.
+        let build = || {
+            Process::builder()
+                .command(["sh", "-c", "echo try; exit 1"])
+                .restart(Restart::on_error().limit(5).interval(WATCHDOG))
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap()
+        };
+        let p = build();
+        p.start().unwrap();
+        let r = read(&p, ReadOptions::new());
+        assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
+        let e = p.wait().unwrap();
+        assert_eq!(e.code(), Some(1), "{e:?}");
+        assert!(e.is_final() && e.timed_out() && e.was_stopped(), "{e:?}");
+        p.close().unwrap();
+
+        let p = build();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(out.output, b"try\n");
+        let e = out.exit.unwrap();
+        assert!(e.is_final() && e.timed_out(), "{e:?}");
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn a_close_during_the_restart_delay_makes_the_last_exit_final_and_stopped() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "exit 1"])
+            .restart(Restart::on_error().limit(5).interval(WATCHDOG))
+            .build()
+            .unwrap();
+        let mut exits = p.exits();
+        p.start().unwrap();
+        let first = exits.next_timeout(WATCHDOG).unwrap().unwrap();
+        assert_eq!(first.restart_in(), Some(WATCHDOG));
+        p.close().unwrap();
+        let e = p.wait().unwrap();
+        assert_eq!(e.code(), Some(1), "{e:?}");
+        assert!(e.is_final() && e.was_stopped() && !e.timed_out(), "{e:?}");
+    });
+}

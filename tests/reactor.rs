@@ -1113,3 +1113,44 @@ fn two_reactors_on_two_threads_each_see_only_their_own_children() {
         w.join().unwrap();
     }
 }
+
+#[test]
+fn done_says_when_a_stop_or_the_timeout_cancelled_a_pending_restart() {
+    // (restart_cancelled, timed_out) of each child's Done.
+    fn run(reactor: &mut Reactor, cmd: &Command, stop: bool) -> (bool, bool) {
+        let id = reactor.spawn(cmd).unwrap();
+        let deadline = Instant::now() + WATCHDOG;
+        let mut done = None;
+        while done.is_none() {
+            assert!(Instant::now() < deadline, "watchdog");
+            let mut pending = false;
+            reactor
+                .poll(Some(Duration::from_millis(100)), |_, ev| match ev {
+                    Event::Exited(e) => pending = e.restart_in().is_some(),
+                    Event::Done {
+                        restart_cancelled,
+                        timed_out,
+                        ..
+                    } => done = Some((restart_cancelled, timed_out)),
+                    _ => {}
+                })
+                .unwrap();
+            if pending && stop {
+                reactor.stop(id).unwrap();
+            }
+        }
+        done.unwrap()
+    }
+    let mut reactor = Reactor::new().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exit 1"])
+        .restart(Restart::on_error().limit(3).interval(WATCHDOG))
+        .timeout(WATCHDOG * 2);
+    assert_eq!(run(&mut reactor, &cmd, true), (true, false));
+    cmd.timeout(Duration::from_secs(1));
+    assert_eq!(run(&mut reactor, &cmd, false), (true, true));
+    // Without a pending restart, neither.
+    let mut plain = Command::new("true");
+    plain.timeout(WATCHDOG);
+    assert_eq!(run(&mut reactor, &plain, false), (false, false));
+}

@@ -282,7 +282,23 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                     st.exits.push(e);
                 }
                 Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
-                Event::Done { .. } => st.done = true,
+                Event::Done {
+                    restart_cancelled,
+                    timed_out,
+                    ..
+                } => {
+                    if restart_cancelled {
+                        // The last exit promised a restart that a stop or
+                        // the timeout cancelled: to a caller waiting for
+                        // the final exit, that exit is it, ended by them.
+                        if let Some(last) = st.exits.last_mut() {
+                            last.restart_in = None;
+                            last.stopped = true;
+                            last.timed_out = timed_out;
+                        }
+                    }
+                    st.done = true
+                }
                 Event::SignalFailed { error, .. } => {
                     st.stop_failed = StopFailure::of(&error);
                     shared.notify_all_now(&st);

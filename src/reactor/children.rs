@@ -79,6 +79,9 @@ pub(super) struct Child {
     pub(super) pending_exit: Option<Box<Exit>>,
     /// No run is alive and none will start again.
     pub(super) finished: bool,
+    /// A stop ended the child while it waited to restart: its last exit
+    /// said a restart would follow, and none did.
+    pub(super) restart_cancelled: bool,
     /// Cgroups of contained runs not yet empty and removed.
     pub(super) live_cgroups: u32,
     /// The current run's stdin stream, if the command has one.
@@ -104,6 +107,7 @@ impl Child {
             open_pipes: 0,
             pending_exit: None,
             finished: false,
+            restart_cancelled: false,
             live_cgroups: 0,
             stdin: StdinState::NotPiped,
         }

@@ -149,6 +149,14 @@ pub enum Event<'a> {
     Done {
         /// The child.
         id: ChildId,
+        /// Whether a stop or the timeout ended the child while it waited
+        /// to restart: its last [`Exited`](Event::Exited) said a restart
+        /// would follow ([`Exit::restart_in`]), and none did.
+        restart_cancelled: bool,
+        /// Whether that was the command's timeout (never true without
+        /// `restart_cancelled`: a timeout that stops a run says so on the
+        /// run's [`Exit::timed_out`]).
+        timed_out: bool,
     },
 }
 

@@ -442,8 +442,14 @@ impl Reactor {
             {
                 self.wheel.cancel(k);
             }
+            let restart_cancelled = c.restart_cancelled;
+            let timed_out = restart_cancelled && c.stopping == Some(StopCause::Timeout);
             self.children.remove(index);
-            ctx.emit(Event::Done { id });
+            ctx.emit(Event::Done {
+                id,
+                restart_cancelled,
+                timed_out,
+            });
         }
     }
 
@@ -460,6 +466,7 @@ impl Reactor {
             self.wheel.cancel(k);
             let c = self.children.at_mut(index);
             c.finished = true;
+            c.restart_cancelled = true;
             c.stopping = Some(cause);
             if let Some(k) = c.timeout_timer.take() {
                 self.wheel.cancel(k);
