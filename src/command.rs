@@ -454,6 +454,11 @@ impl Command {
 
     /// Feeds these bytes to the child's stdin, then closes it.
     ///
+    /// Each run is fed from the start. What a run has not read when it is
+    /// reaped is dropped and the pipe closed, even if a process it left
+    /// behind still holds the pipe: nothing of a run stays open after its
+    /// exit.
+    ///
     /// # Examples
     ///
     /// ```

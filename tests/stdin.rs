@@ -430,3 +430,45 @@ fn a_restarted_run_gets_a_stream_of_its_own() {
     assert_eq!(runs.starts, [0, 1]);
     assert_eq!(runs.exits, 2);
 }
+
+#[test]
+fn bytes_fed_stdin_closes_with_the_run_while_an_outsider_holds_it_unread() {
+    // The run hands its stdin to a `setsid` sleep (out of its group, so
+    // the run's end does not kill it), which never reads; 1 MiB of input
+    // cannot all fit in the pipe. The pipe is the run's: it must close at
+    // the reap, not when the outsider goes.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        // Waits until the outsider has left the run's session (its
+        // session id becomes its pid), or the run's end would kill it.
+        "exec 3<&0; setsid sleep 60 <&3 >/dev/null 2>&1 & p=$!; \
+         until [ \"$(cut -d' ' -f6 /proc/$p/stat)\" = \"$p\" ]; do :; done; \
+         echo $p; exit 0",
+    ])
+    .stdin_bytes(vec![b'x'; 1 << 20])
+    .timeout(WATCHDOG);
+    let mut reactor = Reactor::new().unwrap();
+    reactor.spawn(&cmd).unwrap();
+    let mut seen = Seen::default();
+    let deadline = Instant::now() + WATCHDOG;
+    while !seen.done {
+        poll(&mut reactor, &mut seen, deadline);
+    }
+    let outsider: u32 = String::from_utf8(seen.lines[0].clone())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _guard = common::KillOnDrop(outsider);
+    assert!(seen.exit.unwrap().success());
+    let held = std::fs::read_link(format!("/proc/{outsider}/fd/0")).unwrap();
+    assert!(held.to_string_lossy().starts_with("pipe:"), "{held:?}");
+    let ours: Vec<_> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .collect();
+    assert!(
+        !ours.contains(&held),
+        "the run's stdin pipe {held:?} is still open after Done"
+    );
+}

@@ -238,8 +238,11 @@ impl Reactor {
             }
             return Err(Error::Io(e));
         }
-        if let (true, Some(t)) = (streaming, stdin_token) {
-            self.children.at_mut(index).stdin = StdinState::Open(t as u32);
+        if let Some(t) = stdin_token {
+            self.children.at_mut(index).stdin = match streaming {
+                true => StdinState::Open(t as u32),
+                false => StdinState::Feeding(t as u32),
+            };
         }
         Ok(pid)
     }

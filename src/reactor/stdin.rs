@@ -70,6 +70,11 @@ pub(super) enum StdinState {
     Open(u32),
     /// Closed: by the caller, by the child, or with the run.
     Closed,
+    /// Fed the command's [`Input::Bytes`](crate::Input::Bytes), at this
+    /// pipe token, until all is written: kept so that the run's end
+    /// closes the pipe even when a process outside the run holds its
+    /// read end and never reads.
+    Feeding(u32),
 }
 
 fn broken_pipe() -> Error {
@@ -203,7 +208,7 @@ impl Reactor {
     /// The token of the child's open stdin stream.
     fn stdin_token(&self, id: ChildId) -> Result<usize> {
         match self.children.get(id).ok_or(Error::UnknownChild)?.stdin {
-            StdinState::NotPiped => Err(Error::NoStdin),
+            StdinState::NotPiped | StdinState::Feeding(_) => Err(Error::NoStdin),
             StdinState::Closed => Err(broken_pipe()),
             StdinState::Open(t) => Ok(t as usize),
         }
@@ -242,7 +247,12 @@ impl Reactor {
                     }
                 }
                 // All written (or unwritable): closing is the child's EOF.
+                let child = p.child;
                 self.pipes.remove(self.poll.registry(), token);
+                let feeding = StdinState::Feeding(token as u32);
+                if self.children.at(child).is_some_and(|c| c.stdin == feeding) {
+                    self.children.at_mut(child).stdin = StdinState::NotPiped;
+                }
                 return;
             }
             Feed::Stream(q) => (q, &p.fd),
@@ -278,8 +288,16 @@ impl Reactor {
     /// Closes the stdin stream of child `index`'s run, which was reaped:
     /// nobody will read what is still queued.
     pub(super) fn end_stdin(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if let StdinState::Open(token) = self.children.at_mut(index).stdin {
-            self.close_stdin_pipe(index, token as usize, ctx);
+        match self.children.at_mut(index).stdin {
+            StdinState::Open(token) => self.close_stdin_pipe(index, token as usize, ctx),
+            StdinState::Feeding(token) => {
+                // Bytes the run never read are not ours to deliver (as on
+                // EPIPE); a holder outside the run must not keep the pipe,
+                // and with it an fd of the run, open after its exit.
+                self.pipes.remove(self.poll.registry(), token as usize);
+                self.children.at_mut(index).stdin = StdinState::NotPiped;
+            }
+            StdinState::NotPiped | StdinState::Closed => {}
         }
     }
 
