@@ -83,7 +83,7 @@ impl Driver {
         std::thread::Builder::new()
             // The kernel keeps 15 bytes of a thread's name: this one stays
             // whole, and tells the pool's threads apart in `top -H`, up to
-            // slot 999.
+            // slot 999 (of `MAX_DRIVERS`; the last few lose a digit).
             .name(format!("procrun-drv-{index}"))
             .spawn(move || run(reactor, &thread_inner))
             .map_err(Error::Io)?;

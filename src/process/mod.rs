@@ -42,7 +42,7 @@ use tempfile::TempPath;
 
 pub use builder::ProcessBuilder;
 use driver::{Cmd, Driver};
-pub use pool::{set_drivers, Drivers};
+pub use pool::{set_drivers, Drivers, MAX_DRIVERS};
 pub use read::{read, ReadOptions};
 use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
@@ -142,7 +142,8 @@ impl Process {
     /// [`Error::AlreadyStarted`], [`Error::Aborted`] after
     /// [`close`](Self::close), the spawn errors of
     /// [`Reactor::spawn`](crate::Reactor::spawn), I/O errors writing the
-    /// script, and [`Error::DriverGone`] when the driver thread died before
+    /// script, [`Error::Io`] when the driver it needs cannot be started (no
+    /// fd or thread left: `EMFILE`, `EAGAIN`), and [`Error::DriverGone`] when the driver thread died before
     /// answering (a new start is served by a new driver). A failed start
     /// leaves no script file behind and can be tried again.
     ///
