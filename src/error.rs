@@ -225,8 +225,9 @@ pub enum Error {
     /// [`Input::Stream`](crate::Input::Stream) (or, for a
     /// [`Process`](crate::Process), without
     /// [`stdin_stream`](crate::ProcessBuilder::stdin_stream)), or the
-    /// process's stdin writer was taken already.
-    #[error("the child's stdin is not a stream procrun writes")]
+    /// writer of the process's current run was taken already (each run of
+    /// a restart policy has one of its own).
+    #[error("the child's stdin is not a stream procrun writes, or its run's writer was taken")]
     NoStdin,
 
     /// An OS error not covered by a more specific variant.
