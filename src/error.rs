@@ -166,6 +166,19 @@ pub enum Error {
         running: usize,
     },
 
+    /// [`set_drivers`](crate::set_drivers) asked for more drivers than
+    /// [`MAX_DRIVERS`](crate::MAX_DRIVERS): each is a thread with its own
+    /// epoll and fds, all started at the first start, so such a pool
+    /// would exhaust the host (or not fit in memory) rather than serve
+    /// it. Nothing changes.
+    #[error("{asked} drivers asked for; at most {max} can serve the handle API")]
+    TooManyDrivers {
+        /// The number asked for.
+        asked: usize,
+        /// [`MAX_DRIVERS`](crate::MAX_DRIVERS).
+        max: usize,
+    },
+
     /// The directory given to [`Command::cgroup`](crate::Command::cgroup)
     /// is not a directory of a cgroup v2 file system: it does not exist, or
     /// it is on another file system (cgroup v1, or no cgroup2 mounted).
@@ -212,8 +225,9 @@ pub enum Error {
     /// [`Input::Stream`](crate::Input::Stream) (or, for a
     /// [`Process`](crate::Process), without
     /// [`stdin_stream`](crate::ProcessBuilder::stdin_stream)), or the
-    /// process's stdin writer was taken already.
-    #[error("the child's stdin is not a stream procrun writes")]
+    /// writer of the process's current run was taken already (each run of
+    /// a restart policy has one of its own).
+    #[error("the child's stdin is not a stream procrun writes, or its run's writer was taken")]
     NoStdin,
 
     /// An OS error not covered by a more specific variant.

@@ -45,7 +45,7 @@
 //! reactor: one thread by default, for any number of processes. When their
 //! output or spawns keep that core busy, [`set_drivers`] (before the first
 //! start) makes it one driver per core ([`Drivers::PerCore`]) or any
-//! number; each process starts on the driver with the fewest live
+//! number up to [`MAX_DRIVERS`]; each process starts on the driver with the fewest live
 //! processes and stays there, so its lines never change threads and the
 //! drivers share no lock. A driver that dies fails only its own processes
 //! ([`Error::DriverGone`]) and is replaced at the next start placed on it.
@@ -176,8 +176,10 @@
 //! - **Streaming stdin** ([`Input::Stream`], [`Reactor::write_stdin`],
 //!   [`Process::stdin`]) belongs to a run: it is closed when the run is
 //!   reaped, and bytes still queued then are dropped (counted in
-//!   [`Event::StdinClosed`]); a restarted run gets a new stream. At most
-//!   1 MiB waits per child beyond the pipe; a full queue refuses
+//!   [`Event::StdinClosed`]); a restarted run gets a new stream, and a
+//!   new [`ChildStdin`] from [`Process::stdin`] (one per run: an earlier
+//!   run's writer gets `BrokenPipe` and never closes the new stream). At
+//!   most 1 MiB waits per child beyond the pipe; a full queue refuses
 //!   (`WouldBlock`) until [`Event::StdinReady`].
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
 //!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
@@ -210,11 +212,12 @@
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
 //! | [`Error::DriversStarted`] | [`set_drivers`] asking for another size once the pool runs | `tests/pool.rs` `the_pool_size_is_fixed_once_it_runs` |
+//! | [`Error::TooManyDrivers`] | [`set_drivers`] asking for more than [`MAX_DRIVERS`] | `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start`; unit `checked_count_refuses_more_than_max_drivers` |
 //! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
 //! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
-//! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte` |
-//! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe` |
+//! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] for the same run | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte`, `process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one` |
+//! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Process::start`], a driver that cannot start (`EMFILE`, `EAGAIN`); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe`; `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start` |
 //!
 //! # Parity with gpud `pkg/process`
 //!
@@ -285,7 +288,8 @@ pub use error::{Error, Result};
 pub use exit::{ChildId, Exit, Stream};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
-    Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER,
+    Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
+    SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};

@@ -472,3 +472,86 @@ fn bytes_fed_stdin_closes_with_the_run_while_an_outsider_holds_it_unread() {
         "the run's stdin pipe {held:?} is still open after Done"
     );
 }
+
+/// `cat` fed through [`Process::stdin`], restarted once after it exits.
+fn restarting_cat() -> Process {
+    Process::builder()
+        .command(["cat"])
+        .stdin_stream()
+        .restart(
+            procrun::Restart::always()
+                .limit(1)
+                .interval(Duration::from_millis(10)),
+        )
+        .timeout(WATCHDOG)
+        .build()
+        .unwrap()
+}
+
+fn next_line(out: &mut procrun::StreamReader) -> String {
+    out.next_line_blocking()
+        .expect("a line before the end")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one() {
+    with_watchdog(|| {
+        let p = restarting_cat();
+        p.start().unwrap();
+        let mut out = p.stdout().unwrap();
+        let mut first = p.stdin().unwrap();
+        assert!(matches!(p.stdin(), Err(Error::NoStdin)), "one per run");
+        first.write_all(b"one\n").unwrap();
+        drop(first); // EOF: the run exits 0 and is restarted
+        assert_eq!(next_line(&mut out), "one");
+        let exit = p.exits().next().unwrap();
+        assert!(exit.success() && exit.restart_in().is_some(), "{exit}");
+
+        // Taken as soon as the first run exited: it waits for the second.
+        let mut second = p.stdin().unwrap();
+        assert!(matches!(p.stdin(), Err(Error::NoStdin)), "one per run");
+        second.write_all(b"two\n").unwrap();
+        assert_eq!(next_line(&mut out), "two");
+        drop(second);
+        let last = p.wait().unwrap();
+        assert!(last.success() && last.restarts() == 1, "{last}");
+        assert!(out.next_line_blocking().is_none());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn a_writer_of_an_earlier_run_gets_broken_pipe_and_its_drop_leaves_the_new_stream_open() {
+    with_watchdog(|| {
+        let p = restarting_cat();
+        p.start().unwrap();
+        let mut out = p.stdout().unwrap();
+        let first_pid = p.pid().unwrap();
+        let mut old = p.stdin().unwrap();
+        old.write_all(b"one\n").unwrap();
+        assert_eq!(next_line(&mut out), "one");
+        // The run ends with its writer still held.
+        p.kill().unwrap();
+        let deadline = Instant::now() + WATCHDOG;
+        while p.pid() == Some(first_pid) {
+            assert!(Instant::now() < deadline, "watchdog: no restart");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The second run is up: the old writer must not reach its stream.
+        let err = old.write_all(b"stray\n").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        drop(old);
+
+        let mut new = p.stdin().unwrap();
+        new.write_all(b"two\n").unwrap();
+        // Arrives (and nothing stray before it): the stream is open and
+        // only the new writer feeds it.
+        assert_eq!(next_line(&mut out), "two");
+        drop(new);
+        let last = p.wait().unwrap();
+        assert!(last.success() && last.restarts() == 1, "{last}");
+        p.close().unwrap();
+    });
+}

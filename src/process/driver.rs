@@ -34,10 +34,12 @@ pub(crate) enum Cmd {
     /// Sends a signal; the outcome goes back through the sender (dropped
     /// unanswered if the driver dies first).
     Signal(ChildId, Signal, SyncSender<Result<()>>),
-    /// Queues bytes for the child's stdin; how many were taken goes back
-    /// through the sender.
-    WriteStdin(ChildId, Vec<u8>, SyncSender<Result<usize>>),
-    CloseStdin(ChildId),
+    /// Queues bytes for the stdin of run `.1` of the child (see
+    /// [`run_is_current`]); how many were taken goes back through the
+    /// sender.
+    WriteStdin(ChildId, usize, Vec<u8>, SyncSender<Result<usize>>),
+    /// Closes the stdin of run `.1` of the child, if that run is current.
+    CloseStdin(ChildId, usize),
     /// Panics in the driver, as a bug in it would.
     #[cfg(test)]
     Panic,
@@ -83,7 +85,7 @@ impl Driver {
         std::thread::Builder::new()
             // The kernel keeps 15 bytes of a thread's name: this one stays
             // whole, and tells the pool's threads apart in `top -H`, up to
-            // slot 999.
+            // slot 999 (of `MAX_DRIVERS`; the last few lose a digit).
             .name(format!("procrun-drv-{index}"))
             .spawn(move || run(reactor, &thread_inner))
             .map_err(Error::Io)?;
@@ -146,9 +148,9 @@ impl Driver {
     ///
     /// What [`Reactor::write_stdin`] says; [`Error::DriverGone`] when the
     /// driver thread ended first.
-    pub(crate) fn write_stdin(&self, id: ChildId, bytes: Vec<u8>) -> Result<usize> {
+    pub(crate) fn write_stdin(&self, id: ChildId, run: usize, bytes: Vec<u8>) -> Result<usize> {
         let (tx, rx) = sync_channel(1);
-        self.push(Cmd::WriteStdin(id, bytes, tx))?;
+        self.push(Cmd::WriteStdin(id, run, bytes, tx))?;
         rx.recv().unwrap_or(Err(Error::DriverGone))
     }
 
@@ -251,11 +253,21 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                     };
                     let _ = reply.send(r);
                 }
-                Cmd::WriteStdin(id, bytes, reply) => {
-                    let _ = reply.send(reactor.write_stdin(id, &bytes));
+                Cmd::WriteStdin(id, run, bytes, reply) => {
+                    let r = if run_is_current(&served.procs, id, run) {
+                        reactor.write_stdin(id, &bytes)
+                    } else {
+                        Err(Error::Io(io::ErrorKind::BrokenPipe.into()))
+                    };
+                    let _ = reply.send(r);
                 }
-                // Gone or never piped: nothing to close.
-                Cmd::CloseStdin(id) => drop(reactor.close_stdin(id)),
+                // Gone or never piped: nothing to close. A writer of an
+                // earlier run must not close the stream of a later one.
+                Cmd::CloseStdin(id, run) => {
+                    if run_is_current(&served.procs, id, run) {
+                        drop(reactor.close_stdin(id));
+                    }
+                }
                 #[cfg(test)]
                 Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }
@@ -268,7 +280,10 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             };
             let mut st = shared.lock();
             match ev {
-                Event::Started { pid, .. } => st.pid = Some(pid),
+                Event::Started { pid, .. } => {
+                    st.pid = Some(pid);
+                    st.runs_started += 1;
+                }
                 Event::Data { stream, bytes, .. } => {
                     // After close nobody reads: drop output, never block.
                     if !st.closed && st.push_data(stream, bytes) {
@@ -321,6 +336,17 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
             return e;
         }
     }
+}
+
+/// Whether run `run` of child `id` (counted from 0) is the one the
+/// reactor's stream of `id` belongs to: the reactor keys a stream by the
+/// child, not by its run, so a writer of an earlier run would otherwise
+/// write into (and, dropped, close) a later run's stream. Exits are
+/// counted here, on the thread that polls, so the count is the reactor's
+/// own: a run is reaped, its `Exited` seen, before the next one starts.
+/// A child no longer served is left to the reactor to call stale.
+fn run_is_current(procs: &HashMap<ChildId, Arc<Shared>>, id: ChildId, run: usize) -> bool {
+    procs.get(&id).map_or(true, |s| s.lock().exits.len() == run)
 }
 
 /// Serves one start (see [`State`](super::shared::State) for how it meets

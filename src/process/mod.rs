@@ -42,7 +42,7 @@ use tempfile::TempPath;
 
 pub use builder::ProcessBuilder;
 use driver::{Cmd, Driver};
-pub use pool::{set_drivers, Drivers};
+pub use pool::{set_drivers, Drivers, MAX_DRIVERS};
 pub use read::{read, ReadOptions};
 use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
@@ -142,7 +142,8 @@ impl Process {
     /// [`Error::AlreadyStarted`], [`Error::Aborted`] after
     /// [`close`](Self::close), the spawn errors of
     /// [`Reactor::spawn`](crate::Reactor::spawn), I/O errors writing the
-    /// script, and [`Error::DriverGone`] when the driver thread died before
+    /// script, [`Error::Io`] when the driver it needs cannot be started (no
+    /// fd or thread left: `EMFILE`, `EAGAIN`), and [`Error::DriverGone`] when the driver thread died before
     /// answering (a new start is served by a new driver). A failed start
     /// leaves no script file behind and can be tried again.
     ///
@@ -602,31 +603,84 @@ impl Process {
         self.reader([false, true])
     }
 
-    /// The writer of the process's stdin, for a process built with
-    /// [`stdin_stream`](ProcessBuilder::stdin_stream); there is one per
-    /// start, and dropping it closes the stream (see [`ChildStdin`]).
+    /// The writer of the current run's stdin, for a process built with
+    /// [`stdin_stream`](ProcessBuilder::stdin_stream). There is one per
+    /// run: dropping it closes that run's stream (the child reads EOF),
+    /// and each run of a restart policy gets a stream of its own, whose
+    /// writer is taken with a new call. A writer of an earlier run gets
+    /// [`BrokenPipe`](std::io::ErrorKind::BrokenPipe) and its drop leaves
+    /// the later run's stream open (see [`ChildStdin`]).
+    ///
+    /// A run's writer stays taken until the run exits, also once it was
+    /// dropped: wait for the exit (with [`exits`](Self::exits)) before
+    /// asking for the next run's. Between runs (the last one exited, the
+    /// restart is not under way yet) it waits for the next run to start,
+    /// so that the writer is that run's; once the process is done it
+    /// returns a writer whose writes fail with `BrokenPipe`.
     ///
     /// # Errors
     ///
-    /// [`Error::NotStarted`], [`Error::Aborted`], and [`Error::NoStdin`]
-    /// for a process without a stdin stream or whose writer was taken.
+    /// [`Error::NotStarted`], [`Error::Aborted`] (also when the process
+    /// is closed while this waits), and [`Error::NoStdin`] for a process
+    /// without a stdin stream or whose current run's writer was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use procrun::{Process, Restart};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["cat"])
+    ///     .stdin_stream()
+    ///     .restart(Restart::always().limit(1).interval(Duration::from_millis(10)))
+    ///     .build()?;
+    /// p.start()?;
+    /// let mut out = p.stdout()?;
+    /// let mut exits = p.exits();
+    /// for word in ["first", "second"] {
+    ///     // One writer per run; its drop is the run's EOF.
+    ///     let mut stdin = p.stdin()?;
+    ///     writeln!(stdin, "{word}")?;
+    ///     drop(stdin);
+    ///     assert_eq!(out.next_line_blocking().unwrap().to_string_lossy(), word);
+    ///     // Until the run exits, its writer is the one that was taken.
+    ///     let exit = exits.next().unwrap();
+    ///     assert!(exit.success());
+    /// }
+    /// assert_eq!(p.wait()?.restarts(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdin(&self) -> Result<ChildStdin> {
         self.check_readable()?;
         if !matches!(self.spec.stdin, Input::Stream) {
             return Err(Error::NoStdin);
         }
         let st = self.shared.lock();
-        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
+        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
         let (Some(id), Some(driver)) = (st.id, self.driver()) else {
             return Err(Error::NotStarted);
         };
-        if std::mem::replace(&mut st.stdin_taken, true) {
+        // The run a writer taken now must feed: the one after the last
+        // exit, once its `Started` is seen (for the first run, shortly
+        // after the start; after an exit, when the restart comes).
+        let (mut st, _) = self.shared.wait_until(st, None, |s| {
+            s.runs_started > s.exits.len() || s.done || s.closed
+        });
+        if st.closed {
+            return Err(Error::Aborted);
+        }
+        let run = st.exits.len();
+        if st.stdin_taken == Some(run) {
             return Err(Error::NoStdin);
         }
+        st.stdin_taken = Some(run);
         Ok(ChildStdin {
             shared: self.shared.clone(),
             driver,
             id,
+            run,
         })
     }
 

@@ -17,15 +17,28 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use super::driver::Driver;
 use crate::error::{Error, Result};
 
+/// The most drivers [`set_drivers`] accepts.
+///
+/// A driver pays off per core it keeps busy, and [`Drivers::PerCore`] is
+/// the most a program needs; each costs a thread (its stack reserved) and
+/// an epoll with its fds, all made at the first start. 1,024 is more than
+/// the cores of any machine procrun serves, yet a pool that size stays a
+/// few thousand fds and threads; a count beyond it is a mistake (such as
+/// `NonZeroUsize::MAX`), refused with [`Error::TooManyDrivers`] rather
+/// than left to fail in the first start.
+pub const MAX_DRIVERS: usize = 1024;
+
 /// How many driver threads serve the handle API ([`Process`](super::Process),
 /// [`read`](super::read), the runners); see [`set_drivers`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Drivers {
     /// One per core the program may use
-    /// ([`std::thread::available_parallelism`], 1 if unknown).
+    /// ([`std::thread::available_parallelism`], 1 if unknown), at most
+    /// [`MAX_DRIVERS`].
     PerCore,
-    /// Exactly this many.
+    /// Exactly this many; [`set_drivers`] refuses more than
+    /// [`MAX_DRIVERS`].
     Count(NonZeroUsize),
 }
 
@@ -37,7 +50,8 @@ impl Default for Drivers {
 }
 
 impl Drivers {
-    /// The number of threads this means on this machine.
+    /// The number of threads this means on this machine (a
+    /// [`Count`](Drivers::Count) as given, even beyond [`MAX_DRIVERS`]).
     ///
     /// # Examples
     ///
@@ -51,7 +65,11 @@ impl Drivers {
     /// ```
     pub fn count(self) -> NonZeroUsize {
         match self {
-            Drivers::PerCore => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            // Capped, so that asking for one per core is never refused,
+            // however many cores the host has.
+            Drivers::PerCore => std::thread::available_parallelism()
+                .unwrap_or(NonZeroUsize::MIN)
+                .min(NonZeroUsize::new(MAX_DRIVERS).unwrap_or(NonZeroUsize::MIN)),
             Drivers::Count(n) => n,
         }
     }
@@ -68,8 +86,14 @@ impl Drivers {
 ///
 /// # Errors
 ///
+/// [`Error::TooManyDrivers`] for more than [`MAX_DRIVERS`], and
 /// [`Error::DriversStarted`] when the pool already runs with another size:
-/// nothing changes (asking for the size it has is `Ok`).
+/// nothing changes either way (asking for the size it has is `Ok`).
+///
+/// A driver that cannot be started when the pool is made (no thread or no
+/// fd left: `EAGAIN`, `EMFILE`) is not an error here: the
+/// [`Process::start`](super::Process::start) that needs it returns the OS
+/// error, and a later start tries again.
 ///
 /// # Examples
 ///
@@ -88,7 +112,7 @@ impl Drivers {
 /// # Ok::<(), procrun::Error>(())
 /// ```
 pub fn set_drivers(drivers: Drivers) -> Result<()> {
-    let n = drivers.count().get();
+    let n = checked_count(drivers)?;
     let mut chosen = chosen();
     // Under the lock the pool is made with, so a pool being made now
     // either took this size or is seen here.
@@ -102,6 +126,18 @@ pub fn set_drivers(drivers: Drivers) -> Result<()> {
     }
     *chosen = Some(n);
     Ok(())
+}
+
+/// The size `drivers` means, if the pool may have it.
+fn checked_count(drivers: Drivers) -> Result<usize> {
+    let n = drivers.count().get();
+    if n > MAX_DRIVERS {
+        return Err(Error::TooManyDrivers {
+            asked: n,
+            max: MAX_DRIVERS,
+        });
+    }
+    Ok(n)
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -205,6 +241,20 @@ mod tests {
     use super::super::shared::Shared;
     use super::*;
     use crate::command::Command;
+
+    #[test]
+    fn checked_count_refuses_more_than_max_drivers() {
+        let count = |n| Drivers::Count(NonZeroUsize::new(n).unwrap());
+        for n in [usize::MAX, MAX_DRIVERS + 1] {
+            assert!(matches!(
+                checked_count(count(n)),
+                Err(Error::TooManyDrivers { asked, max: MAX_DRIVERS }) if asked == n
+            ));
+        }
+        assert_eq!(checked_count(count(MAX_DRIVERS)).unwrap(), MAX_DRIVERS);
+        assert_eq!(checked_count(count(1)).unwrap(), 1);
+        assert!(checked_count(Drivers::PerCore).unwrap() <= MAX_DRIVERS);
+    }
 
     /// Starts `sleep 100` for a new process as `Process::start` does, on
     /// the driver `pool` picks; returns the slot, driver and process.

@@ -82,8 +82,12 @@ pub(crate) struct State {
     /// Counts the stdin events (room again, closed): a writer refused for
     /// a full queue waits for it to move.
     pub(crate) stdin_turn: u64,
-    /// The stdin writer was handed out.
-    pub(crate) stdin_taken: bool,
+    /// The run (counted from 0, as `exits.len()` counts it while it
+    /// runs) whose stdin writer was handed out: one writer per run.
+    pub(crate) stdin_taken: Option<usize>,
+    /// The runs whose `Started` the driver has seen: run `k` has started
+    /// once this is above `k`.
+    pub(crate) runs_started: usize,
     waiters: usize,
 }
 

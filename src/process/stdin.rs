@@ -19,10 +19,13 @@ const CHUNK: usize = 256 * 1024;
 /// dropping the writer closes the stream, and the child reads EOF once
 /// everything written before is.
 ///
-/// Writes go to the process's current run; once it exited (or closed its
-/// stdin) they fail with [`BrokenPipe`](io::ErrorKind::BrokenPipe), and
-/// what it had not read yet is dropped. A restarted run gets a new stream,
-/// which this writer then writes to.
+/// A writer belongs to one run of the process: the run that was current
+/// when [`Process::stdin`](super::Process::stdin) handed it out. Once that
+/// run exited (or closed its stdin) writes fail with
+/// [`BrokenPipe`](io::ErrorKind::BrokenPipe), and what it had not read yet
+/// is dropped. A restarted run gets a new stream, written by a new writer
+/// taken from `Process::stdin`: an older writer never writes to it, and
+/// dropping one never closes it.
 ///
 /// # Examples
 ///
@@ -45,13 +48,17 @@ pub struct ChildStdin {
     pub(super) shared: Arc<Shared>,
     pub(super) driver: Driver,
     pub(super) id: ChildId,
+    /// The run this writer feeds (counted from 0); the driver refuses it
+    /// any other run's stream.
+    pub(super) run: usize,
 }
 
 impl io::Write for ChildStdin {
     /// # Errors
     ///
     /// [`BrokenPipe`](io::ErrorKind::BrokenPipe) once the stream is
-    /// closed: the child closed its stdin or exited, or the process was
+    /// closed: the child closed its stdin or this writer's run exited
+    /// (even if the process was restarted since), or the process was
     /// closed; [`Other`](io::ErrorKind::Other) wrapping
     /// [`Error::DriverGone`] if the driver died.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -67,7 +74,7 @@ impl io::Write for ChildStdin {
                 }
                 st.stdin_turn
             };
-            match self.driver.write_stdin(self.id, chunk.to_vec()) {
+            match self.driver.write_stdin(self.id, self.run, chunk.to_vec()) {
                 Ok(n) => return Ok(n),
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Read before the refusal, so room made since is seen
@@ -95,6 +102,6 @@ impl io::Write for ChildStdin {
 
 impl Drop for ChildStdin {
     fn drop(&mut self) {
-        self.driver.send(Cmd::CloseStdin(self.id));
+        self.driver.send(Cmd::CloseStdin(self.id, self.run));
     }
 }
