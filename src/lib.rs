@@ -83,7 +83,9 @@
 //!   whichever comes first (a process outside the group may hold the pipe
 //!   open; what it writes later starts a new line).
 //! - Memory is bounded: a line longer than the limit comes in pieces flagged
-//!   partial, and a paused consumer stops the reading (the child blocks).
+//!   partial, and a paused consumer stops the reading (the child blocks);
+//!   the handle API holds at most its buffer and each stream's line in
+//!   progress.
 //! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
 //!   child's process group, then `SIGKILL` after the grace (default 3 s);
 //!   when a non-detached child exits, whatever is left of its group is
@@ -180,9 +182,13 @@
 //!   1 MiB waits per child beyond the pipe; a full queue refuses
 //!   (`WouldBlock`) until [`Event::StdinReady`].
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
-//!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
-//!   reader catches up — as a full pipe would. [`read`] drops the lines of
-//!   streams it was not asked for, so it never blocks on them.
+//!   output in whole lines ([`ProcessBuilder::buffer`]), then pauses the
+//!   child until a reader catches up — as a full pipe would. Each stream's
+//!   line in progress is held besides, up to [`ProcessBuilder::max_line`]:
+//!   a line longer than the buffer is read whole (or in the pieces
+//!   `max_line` cuts), never waited for while the child is paused.
+//!   [`read`] drops the lines of streams it was not asked for, so it never
+//!   blocks on them.
 //!
 //! # Errors
 //!

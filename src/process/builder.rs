@@ -276,8 +276,14 @@ impl ProcessBuilder {
         self
     }
 
-    /// How much output may wait unread before the child is paused
-    /// (default 1 MiB).
+    /// How much output, in whole lines, may wait unread before the child is
+    /// paused (default 1 MiB; 0 is taken as 1). Each stream's line in
+    /// progress is held besides, up to [`max_line`](Self::max_line) and its
+    /// line ending: a line reader takes only whole lines (or the pieces
+    /// [`max_line`](Self::max_line) cuts), so a child paused in the middle
+    /// of a line longer than the buffer would never let it finish. Memory
+    /// per process is thus at most about the buffer plus two lines of
+    /// `max_line`, plus what one read brings past the buffer.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
         self
