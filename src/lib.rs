@@ -196,7 +196,7 @@
 //! | --- | --- | --- |
 //! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
 //! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
-//! | [`Error::NulByte`] | NUL in program, argument, env or cwd | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected` |
+//! | [`Error::NulByte`] | NUL in program, argument, env or cwd; in bash script mode too, and in script contents (bash would drop it) | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected`; `a_nul_in_script_mode_is_a_nul_byte_error_at_build` |
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |

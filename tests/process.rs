@@ -1245,3 +1245,38 @@ fn combined_output_of_a_line_longer_than_the_buffer_is_complete() {
         p.close().unwrap();
     });
 }
+
+#[test]
+fn a_nul_in_script_mode_is_a_nul_byte_error_at_build() {
+    // bash drops a NUL from its input, so the command would run with
+    // other words than the ones given: refuse it as a plain command is.
+    let nul = |b: procrun::ProcessBuilder, what: &str| match b.build() {
+        Err(Error::NulByte { what: w, value }) => {
+            assert_eq!(w, what);
+            assert!(value.contains('\0'), "{value:?}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    let words = || Process::builder().command(["printf", "[%s]\\n", "a\0b"]);
+    nul(words().run_as_bash_script(), "argument");
+    nul(words().inline(), "argument");
+    nul(
+        Process::builder().command(["pr\0intf", "x"]).inline(),
+        "program",
+    );
+    nul(
+        Process::builder()
+            .command(["true"])
+            .command(["echo a\0b"])
+            .run_as_bash_script(),
+        "script line",
+    );
+    nul(
+        Process::builder().command(["echo a\0b"]).inline(),
+        "script line",
+    );
+    nul(Process::builder().script("echo ok\necho a\0b\n"), "script");
+    nul(Process::builder().script("echo a\0b").inline(), "script");
+    // Plain mode as before.
+    nul(words(), "argument");
+}
