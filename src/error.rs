@@ -32,10 +32,13 @@ pub enum Error {
     },
 
     /// A program name, argument, env entry or path contains a NUL byte,
-    /// which cannot be passed to `execve`.
+    /// which cannot be passed to `execve`; or a bash script holds one (a
+    /// word or line of its commands, or script contents), which bash would
+    /// drop.
     #[error("{what} contains a NUL byte: {value:?}")]
     NulByte {
-        /// Which part of the command held the NUL ("argument", "env entry", …).
+        /// Which part of the command held the NUL ("argument", "env entry",
+        /// "script", …).
         what: &'static str,
         /// The offending value, lossily decoded.
         value: String,

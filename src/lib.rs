@@ -83,7 +83,9 @@
 //!   whichever comes first (a process outside the group may hold the pipe
 //!   open; what it writes later starts a new line).
 //! - Memory is bounded: a line longer than the limit comes in pieces flagged
-//!   partial, and a paused consumer stops the reading (the child blocks).
+//!   partial, and a paused consumer stops the reading (the child blocks);
+//!   the handle API holds at most its buffer and each stream's line in
+//!   progress.
 //! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
 //!   child's process group, then `SIGKILL` after the grace (default 3 s);
 //!   when a non-detached child exits, whatever is left of its group is
@@ -182,9 +184,13 @@
 //!   most 1 MiB waits per child beyond the pipe; a full queue refuses
 //!   (`WouldBlock`) until [`Event::StdinReady`].
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
-//!   output ([`ProcessBuilder::buffer`]), then pauses the child until a
-//!   reader catches up — as a full pipe would. [`read`] drops the lines of
-//!   streams it was not asked for, so it never blocks on them.
+//!   output in whole lines ([`ProcessBuilder::buffer`]), then pauses the
+//!   child until a reader catches up — as a full pipe would. Each stream's
+//!   line in progress is held besides, up to [`ProcessBuilder::max_line`]:
+//!   a line longer than the buffer is read whole (or in the pieces
+//!   `max_line` cuts), never waited for while the child is paused.
+//!   [`read`] drops the lines of streams it was not asked for, so it never
+//!   blocks on them.
 //!
 //! # Errors
 //!
@@ -192,7 +198,7 @@
 //! | --- | --- | --- |
 //! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
 //! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
-//! | [`Error::NulByte`] | NUL in program, argument, env or cwd | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected` |
+//! | [`Error::NulByte`] | NUL in program, argument, env or cwd; in bash script mode too, and in script contents (bash would drop it) | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected`; `a_nul_in_script_mode_is_a_nul_byte_error_at_build` |
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |

@@ -1089,6 +1089,198 @@ fn detached_runner_leaves_background_jobs_running_and_attached_one_kills_them() 
     });
 }
 
+/// Starts `sh -c script` for the tests of lines longer than the buffer: a
+/// child paused for a line that only more output could finish hung its
+/// line reader. The timeout and `kill_on_parent_death` end the child when
+/// a reader hangs and the watchdog fails the test, so nothing is left.
+fn long_line_process(script: &str, buffer: Option<usize>, max_line: Option<usize>) -> Process {
+    let mut b = Process::builder()
+        .command(["sh", "-c", script])
+        .timeout(WATCHDOG / 2)
+        .kill_on_parent_death();
+    if let Some(n) = buffer {
+        b = b.buffer(n);
+    }
+    if let Some(n) = max_line {
+        b = b.max_line(n);
+    }
+    let p = b.build().unwrap();
+    p.start().unwrap();
+    p
+}
+
+#[test]
+fn a_line_longer_than_the_buffer_is_read_whole_not_hung() {
+    with_watchdog(|| {
+        let p = long_line_process(
+            // The pause lets the line in progress be read alone, past the
+            // buffer, before its end comes.
+            "head -c 100 /dev/zero | tr '\\0' a; sleep 0.2; echo; echo done",
+            Some(16),
+            None,
+        );
+        let mut got = Vec::new();
+        read(
+            &p,
+            ReadOptions::new()
+                .stdout()
+                .wait_for_exit()
+                .on_line(|l| got.push((l.to_string_lossy().into_owned(), l.partial))),
+        )
+        .unwrap();
+        assert_eq!(got, [("a".repeat(100), false), ("done".into(), false)]);
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn a_line_longer_than_the_default_buffer_within_max_line_is_read_whole() {
+    with_watchdog(|| {
+        let p = long_line_process(
+            "head -c 2000000 /dev/zero | tr '\\0' a; echo; echo done",
+            None,
+            Some(4 << 20),
+        );
+        let got: Vec<_> = p
+            .lines()
+            .unwrap()
+            .map(|l| (l.bytes.len(), l.partial))
+            .collect();
+        assert_eq!(got, [(2_000_000, false), (4, false)]);
+        assert!(p.wait().unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn lines_at_the_buffer_and_max_line_boundaries_are_read_in_order() {
+    with_watchdog(|| {
+        // max_line 16 and buffers around it: lines of 14 to 18 bytes, each
+        // ended by `\n` and by `\r\n`, so a line in progress reaches the
+        // buffer, the limit and one or two past them.
+        let mut script = String::new();
+        let mut want = Vec::new();
+        for n in 14..=18 {
+            for end in ["\\n", "\\r\\n"] {
+                script += &format!("printf '%s{end}' {}; ", "x".repeat(n));
+                want.push(("x".repeat(n.min(16)), n > 16));
+                if n > 16 {
+                    want.push(("x".repeat(n - 16), false));
+                }
+            }
+        }
+        // Then more than a pipe holds, so a child paused for good stays
+        // blocked (fold leaves its last line to the `echo`).
+        script += "head -c 1000000 /dev/zero | tr '\\0' y | fold -w 10; echo; echo done";
+        want.push(("done".into(), false));
+        for buffer in [1, 15, 16, 17, 18] {
+            let p = long_line_process(&script, Some(buffer), Some(16));
+            let mut ys = 0;
+            let got: Vec<_> = p
+                .lines()
+                .unwrap()
+                .filter(|l| {
+                    let y = l.bytes == b"yyyyyyyyyy";
+                    ys += if y { 10 } else { 0 };
+                    !y
+                })
+                .map(|l| (l.to_string_lossy().into_owned(), l.partial))
+                .collect();
+            assert_eq!(got, want, "buffer {buffer}");
+            assert_eq!(ys, 1_000_000, "buffer {buffer}");
+            assert!(p.wait().unwrap().success());
+            p.close().unwrap();
+        }
+    });
+}
+
+#[test]
+fn unfinished_lines_on_both_streams_together_past_the_buffer_are_read() {
+    with_watchdog(|| {
+        // Each stream's line in progress fits the buffer, both together do
+        // not; the child then writes more than a pipe holds, so it stays
+        // blocked if nobody reads on.
+        let p = long_line_process(
+            "printf %s aaaaaaaaaaaa; printf %s bbbbbbbbbbbb >&2; sleep 0.2; \
+             echo; echo >&2; head -c 3000000 /dev/zero | tr '\\0' x | fold -w 15; echo; echo done",
+            Some(16),
+            Some(16),
+        );
+        let (mut got, mut xs) = (Vec::new(), 0);
+        for l in p.lines().unwrap() {
+            if l.bytes.iter().all(|&b| b == b'x') {
+                xs += l.bytes.len();
+            } else {
+                got.push((l.stream == Stream::Stderr, l.to_string_lossy().into_owned()));
+            }
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (false, "aaaaaaaaaaaa".into()),
+                (false, "done".into()),
+                (true, "bbbbbbbbbbbb".into()),
+            ]
+        );
+        assert_eq!(xs, 3_000_000);
+        assert!(p.wait().unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn combined_output_of_a_line_longer_than_the_buffer_is_complete() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "head -c 100 /dev/zero | tr '\\0' a; echo"])
+            .buffer(16)
+            .timeout(WATCHDOG / 2)
+            .kill_on_parent_death()
+            .build()
+            .unwrap();
+        let out = p.start_and_wait_combined(None).unwrap();
+        assert_eq!(out.output, [&[b'a'; 100][..], b"\n"].concat());
+        assert!(out.exit.unwrap().success());
+        p.close().unwrap();
+    });
+}
+
+#[test]
+fn a_nul_in_script_mode_is_a_nul_byte_error_at_build() {
+    // bash drops a NUL from its input, so the command would run with
+    // other words than the ones given: refuse it as a plain command is.
+    let nul = |b: procrun::ProcessBuilder, what: &str| match b.build() {
+        Err(Error::NulByte { what: w, value }) => {
+            assert_eq!(w, what);
+            assert!(value.contains('\0'), "{value:?}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    let words = || Process::builder().command(["printf", "[%s]\\n", "a\0b"]);
+    nul(words().run_as_bash_script(), "argument");
+    nul(words().inline(), "argument");
+    nul(
+        Process::builder().command(["pr\0intf", "x"]).inline(),
+        "program",
+    );
+    nul(
+        Process::builder()
+            .command(["true"])
+            .command(["echo a\0b"])
+            .run_as_bash_script(),
+        "script line",
+    );
+    nul(
+        Process::builder().command(["echo a\0b"]).inline(),
+        "script line",
+    );
+    nul(Process::builder().script("echo ok\necho a\0b\n"), "script");
+    nul(Process::builder().script("echo a\0b").inline(), "script");
+    // Plain mode as before.
+    nul(words(), "argument");
+}
+
 #[test]
 fn a_timeout_during_the_restart_delay_is_the_final_exit_timed_out() {
     with_watchdog(|| {

@@ -95,7 +95,9 @@ impl ProcessBuilder {
     /// added (`WithBashScriptContentsToRun`). Contents that are empty or
     /// only whitespace are nothing to run: [`build`](Self::build) rejects
     /// them with [`Error::EmptyProgram`], as gpud does empty ones (a script
-    /// of comments only is not looked into, and runs).
+    /// of comments only is not looked into, and runs). Contents holding a
+    /// NUL are [`Error::NulByte`]: bash would drop it and run something
+    /// else than was written.
     pub fn script(mut self, contents: impl Into<String>) -> Self {
         self.script = Some(contents.into());
         self
@@ -276,8 +278,14 @@ impl ProcessBuilder {
         self
     }
 
-    /// How much output may wait unread before the child is paused
-    /// (default 1 MiB).
+    /// How much output, in whole lines, may wait unread before the child is
+    /// paused (default 1 MiB; 0 is taken as 1). Each stream's line in
+    /// progress is held besides, up to [`max_line`](Self::max_line) and its
+    /// line ending: a line reader takes only whole lines (or the pieces
+    /// [`max_line`](Self::max_line) cuts), so a child paused in the middle
+    /// of a line longer than the buffer would never let it finish. Memory
+    /// per process is thus at most about the buffer plus two lines of
+    /// `max_line`, plus what one read brings past the buffer.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
         self
@@ -291,8 +299,10 @@ impl ProcessBuilder {
     /// script contents that are empty or only whitespace,
     /// [`Error::InvalidCommand`] for several commands without
     /// [`run_as_bash_script`](Self::run_as_bash_script) or both commands and
-    /// script contents, and what [`Command::validate`] reports
-    /// ([`Error::InvalidEnv`], [`Error::DuplicateEnv`], …).
+    /// script contents, [`Error::NulByte`] for a NUL in a command, in bash
+    /// script mode too (bash would drop it, running other words than the
+    /// ones given), or in script contents, and what [`Command::validate`]
+    /// reports ([`Error::InvalidEnv`], [`Error::DuplicateEnv`], …).
     pub fn build(self) -> Result<Process> {
         if self.script.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(Error::EmptyProgram);
@@ -304,9 +314,17 @@ impl ProcessBuilder {
                     reason: "both commands and script contents given".into(),
                 })
             }
-            (Some(s), _, _) => Some(s.clone()),
+            (Some(s), _, _) => {
+                script::check_contents(s)?;
+                Some(s.clone())
+            }
             (None, _, 0) => return Err(Error::EmptyProgram),
-            (None, true, _) => Some(script::from_commands(&self.commands)),
+            (None, true, _) => {
+                // Before joining: the script text cannot tell which word
+                // held the NUL.
+                script::check_commands(&self.commands)?;
+                Some(script::from_commands(&self.commands))
+            }
             (None, false, 1) => None,
             (None, false, _) => {
                 return Err(Error::InvalidCommand {

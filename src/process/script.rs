@@ -20,6 +20,9 @@ pub const SCRIPT_HEADER: &str = "set -o pipefail\nset -o nounset\nset -o errexit
 pub const DEFAULT_SCRIPT_PATTERN: &str = "procrun-*.bash";
 
 /// Quotes `arg` for bash so it reaches the command as one word, unchanged.
+/// A NUL cannot be carried: bash drops it, so a script holding one is
+/// [`Error::NulByte`](crate::Error::NulByte) at
+/// [`ProcessBuilder::build`](crate::ProcessBuilder::build).
 ///
 /// # Examples
 ///
@@ -62,6 +65,44 @@ pub(crate) fn from_commands(commands: &[Vec<String>]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// [`Error::NulByte`] for a NUL in a word of the commands of a script:
+/// bash drops every NUL it reads, so the command would run silently with
+/// other words than the ones given (`a\0b` as `ab`), where a plain command
+/// gets the error from `execve`'s C strings. `what` is `"program"` or
+/// `"argument"` for a quoted word, `"script line"` for a one-element
+/// command (a shell line used as written).
+pub(crate) fn check_commands(commands: &[Vec<String>]) -> Result<()> {
+    for c in commands {
+        for (i, word) in c.iter().enumerate() {
+            if word.contains('\0') {
+                let what = match (c.len(), i) {
+                    (1, _) => "script line",
+                    (_, 0) => "program",
+                    _ => "argument",
+                };
+                return Err(Error::NulByte {
+                    what,
+                    value: word.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`Error::NulByte`] (`what` `"script"`, the value the line holding it)
+/// for a NUL in script contents, which bash would drop just as silently.
+/// Only that line is named: a script can be long, and carry secrets.
+pub(crate) fn check_contents(script: &str) -> Result<()> {
+    match script.split('\n').find(|l| l.contains('\0')) {
+        Some(line) => Err(Error::NulByte {
+            what: "script",
+            value: line.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Writes `script` to a new file in `dir` named by `pattern`, mode 0600:

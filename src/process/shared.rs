@@ -11,8 +11,11 @@ use crate::exit::{ChildId, Exit, Stream};
 use crate::lines::LineReader;
 use crate::signal::Signal;
 
-/// Output buffered beyond this (per process, both streams) pauses the child
-/// until a reader catches up; reading below half of it resumes the child.
+/// Whole lines buffered beyond this (per process, both streams) pause the
+/// child until a reader catches up; reading below half of it resumes the
+/// child. Each stream's line in progress is held besides, up to the line
+/// limit: a line reader can take only whole lines, and waiting for more of
+/// one from a paused child would wait forever.
 pub(crate) const DEFAULT_BUFFER: usize = 1 << 20;
 
 #[derive(Debug, Default)]
@@ -237,6 +240,13 @@ impl StreamBuf {
         });
     }
 
+    /// Bytes of lines split and not taken: what a reader can take without
+    /// more output. The line in progress (at most the line limit and its
+    /// ending, as the splitter hands out pieces at the limit) is not.
+    fn whole(&self) -> usize {
+        self.split.saturating_sub(self.taken) as usize
+    }
+
     /// Drops the lines a byte reader took whole.
     fn prune(&mut self) {
         while self.lines.front().is_some_and(|m| m.end <= self.taken) {
@@ -304,10 +314,17 @@ pub(crate) fn index(s: Stream) -> usize {
 impl State {
     /// Appends output of `stream`; returns whether the child should now be
     /// paused.
+    ///
+    /// Only whole lines count against the buffer. Were the lines in
+    /// progress counted, one longer than the buffer (or two, one per
+    /// stream, together) would pause the child with nothing a line reader
+    /// can take, and that reader would wait forever for the rest. Not
+    /// counting them keeps every pause with a line to take, and memory
+    /// stays bounded: the splitter cuts a line in progress at the limit.
     pub(crate) fn push_data(&mut self, stream: Stream, data: &[u8]) -> bool {
         self.out[index(stream)].push(data, &mut self.seq);
         self.buffered += data.len();
-        if !self.paused && self.buffered > self.cap {
+        if !self.paused && self.whole() > self.cap {
             self.paused = true;
             return true;
         }
@@ -359,9 +376,16 @@ impl State {
         !self.out[index(stream)].bytes.is_empty()
     }
 
+    /// Bytes of whole lines, of both streams, not yet taken.
+    fn whole(&self) -> usize {
+        self.out.iter().map(StreamBuf::whole).sum()
+    }
+
     /// Whether reading has drained the buffer enough to resume the child.
+    /// Whole lines only, as for the pause: with every whole line taken the
+    /// child always resumes, however long its lines in progress are.
     pub(crate) fn take_resume(&mut self) -> bool {
-        if self.paused && self.buffered <= self.cap / 2 {
+        if self.paused && self.whole() <= self.cap / 2 {
             self.paused = false;
             return true;
         }
@@ -479,6 +503,81 @@ mod tests {
             // left over (or a drain would have panicked).
             assert_eq!(st.buffered, 0);
         }
+    }
+
+    #[test]
+    fn a_paused_child_always_leaves_a_whole_line_to_take() {
+        // Whatever the buffer, the line limit and how reads cut the two
+        // streams, a line reader must find a line while the child is
+        // paused: it waits for none that only more output could finish.
+        let mut rng = Rng(29);
+        for round in 0..3000 {
+            let cap = 1 + rng.below(12);
+            let max = NonZeroUsize::new(1 + rng.below(20)).unwrap();
+            let mut st = State {
+                cap,
+                out: [0, 1].map(|_| StreamBuf::new(max)),
+                ..State::default()
+            };
+            let data = [0, 1].map(|_| {
+                let len = rng.below(80);
+                stream(&mut rng, len)
+            });
+            let mut at = [0, 0];
+            while at != [data[0].len(), data[1].len()] {
+                if st.paused {
+                    assert!(
+                        st.has_line([true, true]),
+                        "round {round}: cap {cap} max {max}"
+                    );
+                    assert!(st.pop_line([true, true]).is_some(), "round {round}");
+                    st.take_resume();
+                    continue;
+                }
+                let i = rng.below(2);
+                let n = (1 + rng.below(9)).min(data[i].len() - at[i]);
+                let stream = [Stream::Stdout, Stream::Stderr][i];
+                st.push_data(stream, &data[i][at[i]..at[i] + n]);
+                at[i] += n;
+            }
+        }
+    }
+
+    #[test]
+    fn taking_every_whole_line_resumes_the_child() {
+        // Lines in progress on both streams, together past half the buffer,
+        // must not keep the child paused once the whole lines are taken.
+        let max = NonZeroUsize::new(64).unwrap();
+        let mut st = State {
+            cap: 100,
+            out: [0, 1].map(|_| StreamBuf::new(max)),
+            ..State::default()
+        };
+        let line = [&[b'a'; 60][..], b"\n"].concat();
+        assert!(!st.push_data(Stream::Stdout, &line));
+        assert!(st.push_data(Stream::Stdout, &line));
+        assert!(!st.push_data(Stream::Stdout, &[b'b'; 40]));
+        assert!(!st.push_data(Stream::Stderr, &[b'c'; 40]));
+        while st.pop_line([true, true]).is_some() {}
+        assert!(st.take_resume());
+    }
+
+    #[test]
+    fn a_line_in_progress_longer_than_the_buffer_does_not_pause() {
+        let max = NonZeroUsize::new(1 << 16).unwrap();
+        let mut st = State {
+            cap: 16,
+            out: [0, 1].map(|_| StreamBuf::new(max)),
+            ..State::default()
+        };
+        for _ in 0..10 {
+            assert!(!st.push_data(Stream::Stdout, &[b'a'; 10]));
+        }
+        assert!(!st.has_line([true, true]));
+        // Once whole, the line is output waiting to be read like any other.
+        assert!(st.push_data(Stream::Stdout, b"\n"));
+        assert_eq!(st.pop_line([true, true]).unwrap().bytes, [b'a'; 100]);
+        assert!(st.take_resume());
     }
 
     #[test]
