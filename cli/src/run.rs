@@ -420,9 +420,30 @@ impl State {
                     describe(&error)
                 ));
             }
-            Event::Done { id, .. } => {
+            Event::Done {
+                id,
+                restart_cancelled,
+                timed_out,
+                ..
+            } => {
                 if let Some(i) = self.index.remove(&id) {
                     self.children[i].done = true;
+                    if restart_cancelled {
+                        // The last exit promised a restart that the stop or
+                        // the timeout cancelled: that exit was the end, and
+                        // a timeout is the child's status as for a run.
+                        let why = if timed_out { "timed out" } else { "stopped" };
+                        self.printer
+                            .note(i, format_args!("{why} while waiting to restart"));
+                        if let Some(last) = self.children[i].last {
+                            let status = if timed_out && !self.preserve_status {
+                                TIMED_OUT
+                            } else {
+                                status_of(&last, self.preserve_status)
+                            };
+                            self.record_status(i, status);
+                        }
+                    }
                 }
             }
             _ => {}
@@ -430,7 +451,10 @@ impl State {
     }
 
     fn record(&mut self, i: usize, exit: &Exit) {
-        let status = status_of(exit, self.preserve_status);
+        self.record_status(i, status_of(exit, self.preserve_status));
+    }
+
+    fn record_status(&mut self, i: usize, status: u8) {
         if self.failure.is_none() && status != 0 {
             self.failure = Some(status);
         }

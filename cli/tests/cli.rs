@@ -1847,3 +1847,60 @@ fn a_signal_ignored_when_procrun_starts_stays_ignored() {
     assert!(f.out.ends_with("sh | done\n"), "{f:?}");
     assert!(!f.err.contains("SIGINT received"), "{}", f.err);
 }
+
+#[test]
+fn a_timeout_while_waiting_to_restart_exits_124_and_says_so() {
+    // `false` fails at once and would restart in a minute; the timeout
+    // comes first, during the wait.
+    let args = [
+        "run",
+        "-t",
+        "1",
+        "--restart",
+        "on-error",
+        "--restart-interval",
+        "60s",
+        "--",
+        "false",
+    ];
+    let f = procrun(&args);
+    assert_eq!(f.code(), 124, "{f:?}");
+    assert!(
+        f.err
+            .contains("false * exited with code 1, restarting in 60s"),
+        "{}",
+        f.err
+    );
+    assert!(
+        f.err.contains("false * timed out while waiting to restart"),
+        "{}",
+        f.err
+    );
+    let mut preserved = vec!["run", "--preserve-status"];
+    preserved.extend_from_slice(&args[1..]);
+    assert_eq!(procrun(&preserved).code(), 1);
+}
+
+#[test]
+fn a_stop_while_waiting_to_restart_is_said() {
+    // `--exit-with-first`: `ok` ends for good and stops `fail`, which waits
+    // a minute to restart.
+    let f = procrun(&[
+        "run",
+        "--exit-with-first",
+        "--restart",
+        "on-error",
+        "--restart-interval",
+        "60s",
+        "--name",
+        "fail=exit 3",
+        "--name",
+        "ok=sleep 1",
+    ]);
+    assert!(
+        f.err.contains("fail * stopped while waiting to restart"),
+        "{}",
+        f.err
+    );
+    assert_eq!(f.code(), 0, "exits with the first to end: {f:?}");
+}
