@@ -1,4 +1,5 @@
-//! Ctrl-C, SIGTERM and SIGHUP, through signal-hook.
+//! Ctrl-C, SIGTERM, SIGHUP and the other signals that would end procrun,
+//! through signal-hook.
 //!
 //! The library installs no signal handler, so the tool takes these signals
 //! itself. It cannot block them and `sigwait` for them: a blocked mask is
@@ -12,18 +13,24 @@
 //! A signal ignored when procrun starts (`nohup`, or SIGINT for a
 //! background job of a non-interactive shell) stays ignored, as shells do.
 //! SIGHUP is taken too: when the terminal goes away, procrun must not die
-//! and leave its children, each in its own process group, running.
+//! and leave its children, each in its own process group, running. So are
+//! Ctrl-\ (SIGQUIT, which the terminal sends to procrun's group alone),
+//! SIGALRM, SIGUSR1 and SIGUSR2: their default action ends procrun without
+//! a word to its children, which would live on as orphans.
 
 use std::io;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
 use procrun::{Signal, Waker};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
-/// The signals that stop procrun and its children.
-const SHUTDOWN: [libc::c_int; 3] = [SIGINT, SIGTERM, SIGHUP];
+/// The signals that stop procrun and its children: every signal whose
+/// default action would end procrun and that a process can catch, but
+/// SIGPIPE (a closed stdout, handled where it is written) and the ones
+/// the kernel sends for faults or limits of procrun itself.
+const SHUTDOWN: [libc::c_int; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2];
 
 /// Takes each shutdown signal not ignored at start, and starts the thread
 /// that turns them into messages on the returned channel, waking `waker`

@@ -16,11 +16,13 @@ Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 stderr. NAME is the program's file name, the script's, or the --name given.
 Prefixes are coloured as --color says.
 
-Ctrl-C, SIGTERM or SIGHUP stops every process (the stop signal to its process
-group, SIGKILL after the grace) and procrun exits once all are gone; a second one
-sends SIGKILL at once. This holds when nothing reads procrun's stdout: output
-stdout does not take is then dropped (and counted on stderr) once it has taken
-nothing for the grace, or at the second signal.
+Ctrl-C, SIGTERM or SIGHUP (and Ctrl-\\ SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2,
+which would otherwise end procrun and orphan its processes) stops every process
+(the stop signal to its process group, SIGKILL after the grace) and procrun
+exits once all are gone; a second one sends SIGKILL at once. This holds when
+nothing reads procrun's stdout: output stdout does not take is then dropped
+(and counted on stderr) once it has taken nothing for the grace, or at the
+second signal.
 
 Exit status (as coreutils 'timeout'): the process's exit code; 128+N if
 signal N killed it; 124 if it timed out and the stop signal ended it, 137 if

@@ -56,14 +56,22 @@ fn procrun_cmd(args: &[&str]) -> Command {
     // procrun keeps a signal that was ignored when it started ignored (as
     // shells do), and an ignored disposition survives exec: a harness run
     // under `nohup`, or as a background job of a non-interactive shell,
-    // would hand procrun SIGHUP or SIGINT ignored, and the tests that send
+    // would hand procrun SIGHUP, SIGINT or SIGQUIT ignored, and the tests that send
     // them would wait for nothing. Each procrun starts as from a terminal.
     // SAFETY: between fork and exec only async-signal-safe calls are
     // allowed; `signal` is one, and it touches no memory of the parent.
     unsafe {
         use std::os::unix::process::CommandExt;
         c.pre_exec(|| {
-            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGQUIT,
+                libc::SIGALRM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+            ] {
                 libc::signal(sig, libc::SIG_DFL);
             }
             Ok(())
@@ -1903,4 +1911,33 @@ fn a_stop_while_waiting_to_restart_is_said() {
         f.err
     );
     assert_eq!(f.code(), 0, "exits with the first to end: {f:?}");
+}
+
+#[test]
+fn sigquit_and_the_user_signals_stop_the_children_instead_of_orphaning_them() {
+    for (sig, raw) in [("QUIT", 3), ("USR1", 10), ("USR2", 12), ("ALRM", 14)] {
+        let mut r = spawn(&["run", "--", "sh", "-c", "echo $$; exec sleep 100"]);
+        let line = r.wait_line(Src::Out, "sh | ");
+        let child: u32 = line.trim_start_matches("sh | ").trim().parse().unwrap();
+        // Ends the child if procrun did not (the assertion below fails).
+        struct Kill(u32);
+        impl Drop for Kill {
+            fn drop(&mut self) {
+                let _ = Command::new("kill")
+                    .args(["-9", &self.0.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _guard = Kill(child);
+        let sent = r.signal(sig);
+        let f = r.finish(Some(sent));
+        assert_eq!(f.code(), 128 + raw, "SIG{sig}: {f:?}");
+        assert!(f.err.contains(&format!("SIG{sig} received")), "{}", f.err);
+        // The child went with it: procrun reaped it before exiting.
+        assert!(
+            !Path::new(&format!("/proc/{child}")).exists(),
+            "SIG{sig}: the child {child} is still there"
+        );
+    }
 }
