@@ -309,22 +309,50 @@ fn one_line(e: &clap::Error, args: &[OsString]) -> String {
 }
 
 /// `-timeout` is `--timeout` with a dash missing, though clap reads it as
-/// `-t imeout`: the message names the flag meant. Only the options before
-/// `--` are looked at; what follows is the program's.
+/// `-t imeout`: the message names the flag meant. Only procrun's options
+/// are looked at: the walk stops at `--` or at the first argument that is
+/// neither an option nor an option's value, where the program and its own
+/// options (`find . -name x`) begin.
 fn one_dash_long_flag(sub: &str, args: &[OsString]) -> Option<String> {
     let cmd = cli::Cli::command();
     let sc = cmd.find_subcommand(sub)?;
-    args.iter()
-        .skip(1)
-        .take_while(|a| *a != "--")
-        .filter_map(|a| a.to_str())
-        .filter(|a| a.len() > 2 && a.starts_with('-') && !a.starts_with("--"))
-        .find_map(|a| {
+    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        // Not UTF-8: no option of procrun's, so the program.
+        let a = a.to_str()?;
+        if a == "--" || !a.starts_with('-') || a == "-" {
+            return None;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let value_next = !long.contains('=')
+                && sc
+                    .get_arguments()
+                    .any(|arg| arg.get_long() == Some(long) && takes_value(arg));
+            if value_next {
+                rest.next();
+            }
+            continue;
+        }
+        if a.len() > 2 {
             let long = a[1..].split('=').next()?;
-            sc.get_arguments()
-                .any(|arg| arg.get_long() == Some(long))
-                .then(|| format!("{sub}: unknown option '{a}'; did you mean --{long}?"))
-        })
+            if sc.get_arguments().any(|arg| arg.get_long() == Some(long)) {
+                return Some(format!(
+                    "{sub}: unknown option '{a}'; did you mean --{long}?"
+                ));
+            }
+        }
+        // `-t 5s` (value next) or `-t5s` (value attached).
+        let short = a[1..].chars().next()?;
+        let value_next = a[1..].chars().count() == 1
+            && sc
+                .get_arguments()
+                .any(|arg| arg.get_short() == Some(short) && takes_value(arg));
+        if value_next {
+            rest.next();
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -604,6 +632,18 @@ mod tests {
         assert!(e.contains("did you mean --state?"), "{e}");
         let e = parse(args(&["strat"])).unwrap_err();
         assert!(e.contains("did you mean start?"), "{e}");
+    }
+
+    #[test]
+    fn the_program_s_own_single_dash_options_are_not_taken_for_procrun_s() {
+        // The real error is the duration; `-name` is find's.
+        let e = run(&["run", "-t", "10x", "find", ".", "-name", "foo"]).unwrap_err();
+        assert!(e.contains("'10x'") && !e.contains("-name"), "{e}");
+        let e = run(&["run", "--timeout", "10x", "--name", "a=find -name x"]).unwrap_err();
+        assert!(e.contains("'10x'"), "{e}");
+        // procrun's own, before the program, still get the suggestion.
+        let e = run(&["run", "-t", "5", "-kill-after", "1", "find", "-name", "x"]).unwrap_err();
+        assert!(e.contains("did you mean --kill-after?"), "{e}");
     }
 
     #[test]

@@ -83,20 +83,24 @@ pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, (usize, String)
         if !key_ok {
             return Err((no, format!("bad variable name '{key}'")));
         }
-        let value = unquote(value.trim_start()).map_err(|why| (no, why))?;
+        let value = unquote(value).map_err(|why| (no, why))?;
         vars.push((key.to_owned(), value));
     }
     Ok(vars)
 }
 
-fn unquote(v: &str) -> Result<String, String> {
+/// The value after `=`, as written (a blank before it included: `A= #x`
+/// is an empty value and a comment).
+fn unquote(written: &str) -> Result<String, String> {
+    let v = written.trim_start();
     let Some(quote) = v.chars().next().filter(|&c| c == '\'' || c == '"') else {
-        // A `#` glued to the value (`a#b`) is part of it, as in a shell.
-        let v = match v.find(" #") {
-            Some(i) => &v[..i],
-            None => v,
-        };
-        return Ok(v.trim_end().to_owned());
+        // A `#` after a blank starts a comment; one glued to the value
+        // (`a#b`, or `A=#b`) is part of it, as in a shell.
+        let comment = written
+            .char_indices()
+            .find(|&(i, c)| c == '#' && written[..i].ends_with([' ', '\t']));
+        let v = comment.map_or(written, |(i, _)| &written[..i]);
+        return Ok(v.trim().to_owned());
     };
     let body = &v[1..];
     let Some(end) = closing(body, quote) else {
@@ -159,8 +163,22 @@ pub fn load_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
     parse_dotenv(&text).map_err(|e| located(path, e))
 }
 
+/// The file's text, less a UTF-8 byte order mark (editors on some systems
+/// write one, and it would glue itself to the first name). Bytes that are
+/// not UTF-8 are an error naming their line.
 fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            Err(located(path, (line, "not UTF-8 text".into())))
+        }
+    }
 }
 
 fn located(path: &Path, (no, why): (usize, String)) -> String {
@@ -221,6 +239,9 @@ mod tests {
             "G=\n",
             "H='a\\n'\n",
             "I=a=b\n",
+            "J= # only a comment\n",
+            "K=#glued\n",
+            "L=\t#tab\n",
         );
         assert_eq!(
             parse_dotenv(text),
@@ -234,6 +255,9 @@ mod tests {
                 ("G", ""),
                 ("H", "a\\n"),
                 ("I", "a=b"),
+                ("J", ""),
+                ("K", "#glued"),
+                ("L", ""),
             ]))
         );
     }
@@ -251,5 +275,16 @@ mod tests {
         ] {
             assert_eq!(parse_dotenv(text).map_err(|e| e.0), Err(no), "{text:?}");
         }
+    }
+
+    #[test]
+    fn files_lose_a_byte_order_mark_and_bad_bytes_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Procfile");
+        std::fs::write(&path, b"\xef\xbb\xbfweb: echo hi\n").unwrap();
+        assert_eq!(load_procfile(&path), Ok(pairs(&[("web", "echo hi")])));
+        std::fs::write(&path, b"A=1\nB=caf\xe9\n").unwrap();
+        let err = load_dotenv(&path).unwrap_err();
+        assert!(err.ends_with("Procfile:2: not UTF-8 text"), "{err}");
     }
 }
