@@ -137,7 +137,9 @@ pub struct Supervise {
     #[arg(long, value_name = "BYTES", value_parser = parse_max_line)]
     pub max_line: Option<usize>,
     /// 'null': every process reads /dev/null, so 'echo hi | procrun run --
-    /// cat' prints nothing; 'inherit': they share procrun's stdin
+    /// cat' prints nothing; 'inherit': they share procrun's stdin, which
+    /// must not be a terminal (each process runs in a process group of its
+    /// own, which a terminal stops at its first read)
     #[arg(long, value_name = "WHEN", value_enum, default_value = "null")]
     pub stdin: StdinWhen,
     /// Append the lines ('NAME | line', 'NAME ! line') to FILE instead of

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -146,6 +147,17 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             c.max_line(n);
         }
         if a.stdin_inherit {
+            if std::io::stdin().is_terminal() {
+                // Each process runs in a process group of its own, outside
+                // the terminal's foreground group: its first read of the
+                // terminal would stop it (SIGTTIN) for good, in silence.
+                return Err(Failure::Usage(
+                    "--stdin inherit: stdin is a terminal, which the processes cannot \
+                     read (each runs in a process group of its own, outside the \
+                     terminal's foreground); pipe or redirect their input instead"
+                        .into(),
+                ));
+            }
             c.stdin(Input::Inherit);
         }
         if a.quiet && a.output.is_none() {

@@ -1941,3 +1941,38 @@ fn sigquit_and_the_user_signals_stop_the_children_instead_of_orphaning_them() {
         );
     }
 }
+
+#[test]
+fn stdin_inherit_from_a_terminal_is_refused_not_left_stopped() {
+    // procrun on a pseudo-terminal (as in an interactive shell): a child
+    // in its own process group would be stopped by its first read.
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "run", "--stdin", "inherit", "--", "cat"])
+out = b""
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(st))
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script, BIN])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let f = spawn_cmd(cmd).finish(None);
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert!(
+        f.out.contains("--stdin inherit: stdin is a terminal"),
+        "{f:?}"
+    );
+}
