@@ -584,6 +584,15 @@ impl Supervisor {
             self.stop_all(status, &format!("{sig} received"));
             return;
         }
+        if count == 1 {
+            // The first signal, during a stop procrun started itself
+            // (--exit-with-first, a closed stdout): it asks for the stop
+            // under way, with its grace; the second one kills.
+            self.state.printer.info(format_args!(
+                "{sig} received: already stopping (a second signal kills at once)"
+            ));
+            return;
+        }
         self.state
             .printer
             .info(format_args!("{sig} received again: killing now"));

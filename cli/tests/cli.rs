@@ -1976,3 +1976,35 @@ sys.exit(os.waitstatus_to_exitcode(st))
         "{f:?}"
     );
 }
+
+#[test]
+fn the_first_signal_during_an_exit_with_first_stop_keeps_the_grace_the_second_kills() {
+    // `a` ends only once `b` ignores SIGTERM, so the stop has to wait.
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let ready = ready.to_str().unwrap();
+    let a = format!("a=until [ -e {ready} ]; do sleep 0.01; done; exit 4");
+    let b = format!("b=trap '' TERM; touch {ready}; sleep 100");
+    let mut r = spawn(&[
+        "run",
+        "--exit-with-first",
+        "--grace",
+        "60s",
+        "--name",
+        &a,
+        "--name",
+        &b,
+    ]);
+    r.wait_line(Src::Err, "a ended: stopping");
+    r.signal("INT");
+    r.wait_line(Src::Err, "SIGINT received: already stopping");
+    let sent = r.signal("INT");
+    let f = r.finish(Some(sent));
+    assert!(
+        f.err.contains("SIGINT received again: killing now"),
+        "{}",
+        f.err
+    );
+    assert!(f.since_signal.unwrap() < Duration::from_secs(30), "{f:?}");
+    assert_eq!(f.code(), 4, "the status of the first to end: {f:?}");
+}
