@@ -127,7 +127,8 @@ pub struct Supervise {
     /// --cgroup
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "cgroup")]
     pub cpu_max: Option<u32>,
-    /// Kill the processes (SIGKILL) if procrun dies
+    /// Kill each process (SIGKILL) if procrun dies; only the process
+    /// itself is signalled, not what it started
     #[arg(long)]
     pub kill_on_parent_death: bool,
     /// Working directory of the processes
