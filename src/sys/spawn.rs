@@ -143,21 +143,23 @@ impl Drop for Attrs {
     }
 }
 
-/// The standard signals this process ignores. Only an ignored disposition
-/// survives `execve` (handlers are reset by it), so these are the ones the
-/// child must get back at their default. Asking costs a few cheap syscalls
-/// here; resetting all 64 in the child would cost more on every spawn.
+/// The signals this process ignores, and glibc's two internal ones. Only
+/// an ignored disposition survives `execve` (handlers are reset by it), so
+/// these are the ones the child must get back at their default. Asking
+/// costs a cheap syscall per signal here; resetting all 64 in the child
+/// would cost more on every spawn.
 fn ignored_signals() -> libc::sigset_t {
     // SAFETY: sigemptyset initialises the set; sigaction with a null new
     // action only reads the current one into `old`, a valid out-pointer.
-    unsafe {
+    let mut set = unsafe {
         let mut set = MaybeUninit::<libc::sigset_t>::uninit();
         libc::sigemptyset(set.as_mut_ptr());
         let mut set = set.assume_init();
-        for sig in 1..32 {
+        for sig in 1..=libc::SIGRTMAX() {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
             }
+            // glibc refuses its internal signals (32, 33) here: not ignored.
             let mut old = MaybeUninit::<libc::sigaction>::zeroed();
             if libc::sigaction(sig, ptr::null(), old.as_mut_ptr()) == 0
                 && old.assume_init().sa_sigaction == libc::SIG_IGN
@@ -166,8 +168,31 @@ fn ignored_signals() -> libc::sigset_t {
             }
         }
         set
+    };
+    add_glibc_internal(&mut set);
+    set
+}
+
+/// glibc's `posix_spawn` child sets its internal signals (32 and 33,
+/// below `SIGRTMIN`) to `SIG_IGN` unless the default set names them, and
+/// the ignored disposition then survives the exec: every child would start
+/// with two real-time signals ignored. `sigaddset` refuses them, so their
+/// bits are set directly, as glibc reads them (bit `N - 1` of the set's
+/// `unsigned long` words, whatever the byte order).
+#[cfg(target_env = "gnu")]
+fn add_glibc_internal(set: &mut libc::sigset_t) {
+    const BITS: usize = 8 * std::mem::size_of::<libc::c_ulong>();
+    let words = (set as *mut libc::sigset_t).cast::<libc::c_ulong>();
+    for sig in [32usize, 33] {
+        // SAFETY: glibc's sigset_t is an array of 1,024 bits in
+        // `unsigned long` words (128 bytes), so the words holding bits 31
+        // and 32 are in it; `set` is a valid, exclusive reference.
+        unsafe { *words.add((sig - 1) / BITS) |= 1 << ((sig - 1) % BITS) };
     }
 }
+
+#[cfg(not(target_env = "gnu"))]
+fn add_glibc_internal(_: &mut libc::sigset_t) {}
 
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
