@@ -3,17 +3,16 @@
 //! on them: reading output into lines under the read budget, reading a
 //! reaped run's pipes to their end, closing (stdin is fed in `stdin`).
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use super::stdin::Feed;
-use super::turn::Handler;
-use super::{Ctx, Event, Reactor, Ready};
+use super::{Ctx, Event, Handler, Reactor, Ready};
 use crate::exit::{ChildId, Stream};
 use crate::lines::LineReader;
 use crate::sys;
@@ -157,13 +156,46 @@ impl OutPipe {
     }
 }
 
-/// The write end of a child's stdin, with what is still to feed it
-/// (written in `stdin`).
+/// The write end of a child's stdin, with what is still to feed it (the
+/// state is here, with every pipe's; `stdin` does the writing).
 pub(super) struct InPipe {
     pub(super) fd: OwnedFd,
     pub(super) child: u32,
     pub(super) feed: Feed,
 }
+
+/// What a stdin pipe is fed.
+pub(super) enum Feed {
+    /// Fixed bytes, written from `pos` on; the pipe closes once they are.
+    Bytes { data: Arc<[u8]>, pos: usize },
+    /// What the caller queues, until it closes the stream.
+    Stream(StdinQueue),
+}
+
+#[derive(Default)]
+pub(super) struct StdinQueue {
+    pub(super) queue: VecDeque<u8>,
+    /// The caller closed the stream: EOF once the queue drains.
+    pub(super) closing: bool,
+    /// A write was refused or cut short: the caller waits for
+    /// [`Event::StdinReady`].
+    pub(super) want_ready: bool,
+    /// A write failed (the child closed its stdin): the pipe is closed on
+    /// the next turn, where the event can be delivered.
+    pub(super) broken: bool,
+    /// A `Ready::Stdin` for this pipe is queued.
+    pub(super) owed: bool,
+    pub(super) grow_tried: bool,
+    /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
+    /// stream's pipe grows: fixed bytes are written once). A flag, not a
+    /// count: it fits in the padding, and an idle child's stdin entry
+    /// stays as small as its output pipes'.
+    pub(super) grown: bool,
+}
+
+/// What a stdin pipe's enlargement takes from the [`Room`]: the kernel
+/// gives at least the size asked for, so it is all or nothing.
+pub(super) const GROWN: usize = BIG_PIPE - DEFAULT_PIPE;
 
 impl Source {
     fn fd(&self) -> &OwnedFd {
@@ -177,7 +209,7 @@ impl Source {
         match self {
             Source::Out(p) => (p.capacity as usize).saturating_sub(DEFAULT_PIPE),
             Source::In(p) => match &p.feed {
-                Feed::Stream(q) if q.grown => super::stdin::GROWN,
+                Feed::Stream(q) if q.grown => GROWN,
                 Feed::Stream(_) => 0,
                 Feed::Bytes { .. } => 0,
             },

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 
 use super::children::{Child, OutTokens, Run, StopCause};
-use super::pipes::{self, InPipe, OutPipe, Source};
-use super::stdin::{Feed, StdinState};
+use super::pipes::{self, Feed, InPipe, OutPipe, Source};
+use super::stdin::StdinState;
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
 use crate::command::{Input, Output};

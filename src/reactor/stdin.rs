@@ -10,11 +10,9 @@
 //! [`Input::Bytes`]: crate::Input::Bytes
 //! [`Input::Stream`]: crate::Input::Stream
 
-use std::collections::VecDeque;
 use std::io;
-use std::sync::Arc;
 
-use super::pipes::{Room, Source, BIG_PIPE, DEFAULT_PIPE};
+use super::pipes::{Feed, Room, Source, StdinQueue, DEFAULT_PIPE, GROWN};
 use super::{Ctx, Event, Reactor, Ready};
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
@@ -25,39 +23,6 @@ pub(super) const STDIN_QUEUE: usize = 1024 * 1024;
 /// A queue emptied keeps at most this much of its allocation, so an idle
 /// child that was once fed a lot costs little.
 const KEEP: usize = 64 * 1024;
-
-/// What a stdin pipe is fed.
-pub(super) enum Feed {
-    /// Fixed bytes, written from `pos` on; the pipe closes once they are.
-    Bytes { data: Arc<[u8]>, pos: usize },
-    /// What the caller queues, until it closes the stream.
-    Stream(StdinQueue),
-}
-
-#[derive(Default)]
-pub(super) struct StdinQueue {
-    queue: VecDeque<u8>,
-    /// The caller closed the stream: EOF once the queue drains.
-    closing: bool,
-    /// A write was refused or cut short: the caller waits for
-    /// [`Event::StdinReady`].
-    want_ready: bool,
-    /// A write failed (the child closed its stdin): the pipe is closed on
-    /// the next turn, where the event can be delivered.
-    broken: bool,
-    /// A `Ready::Stdin` for this pipe is queued.
-    owed: bool,
-    grow_tried: bool,
-    /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
-    /// stream's pipe grows: fixed bytes are written once). A flag, not a
-    /// count: it fits in the padding, and an idle child's stdin entry
-    /// stays as small as its output pipes'.
-    pub(super) grown: bool,
-}
-
-/// What a stdin pipe's enlargement takes from the [`Room`]: the kernel
-/// gives at least the size asked for, so it is all or nothing.
-pub(super) const GROWN: usize = BIG_PIPE - DEFAULT_PIPE;
 
 /// Whether a child's current run has a stdin stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
