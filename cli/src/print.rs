@@ -108,7 +108,8 @@ pub struct Printer {
     quiet: bool,
     /// Lines are printed (to a file, with `--output`) even with `--quiet`.
     lines: bool,
-    /// procrun is stopping: output beyond the high-water mark is dropped
+    /// procrun is stopping and stdout has stopped taking output (or a
+    /// second signal came): output beyond the high-water mark is dropped
     /// instead of pausing its child, whose exit a pause would hold back.
     dropping: bool,
     /// Bytes dropped that way, or as notes stderr did not take, or given
@@ -193,6 +194,22 @@ impl Printer {
     /// to pause.
     pub fn drop_when_behind(&mut self) {
         self.dropping = true;
+    }
+
+    /// Whether `drop_when_behind` was called.
+    pub fn dropping(&self) -> bool {
+        self.dropping
+    }
+
+    /// Since when neither stdout nor stderr has taken anything of what it
+    /// owes (now when neither owes anything).
+    pub fn last_progress(&self) -> Instant {
+        [&self.out, &self.err]
+            .iter()
+            .filter(|s| !s.failed() && s.owed() > 0)
+            .map(|s| s.progress())
+            .max()
+            .unwrap_or_else(Instant::now)
     }
 
     /// Drops what stdout and stderr still owe.

@@ -23,7 +23,7 @@
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// At most this much per write to what may block (pipes, terminals,
 /// sockets): what the kernel writes to a pipe whole (`PIPE_BUF`).
@@ -56,6 +56,8 @@ pub struct Sink {
     written: usize,
     /// A write failed (EPIPE: the reader went away); nothing more is kept.
     failed: bool,
+    /// The last flush that wrote something or found nothing owed.
+    progress: Instant,
 }
 
 impl Sink {
@@ -89,6 +91,7 @@ impl Sink {
             pending: Vec::new(),
             written: 0,
             failed: false,
+            progress: Instant::now(),
         }
     }
 
@@ -106,6 +109,12 @@ impl Sink {
         self.failed
     }
 
+    /// Since when it has taken nothing of what it owes: the last flush
+    /// that wrote something or found nothing owed.
+    pub fn progress(&self) -> Instant {
+        self.progress
+    }
+
     /// Where to append what is to be written.
     pub fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.pending
@@ -119,15 +128,22 @@ impl Sink {
     /// what was owed is then dropped, and so is everything appended later.
     pub fn flush(&mut self) -> io::Result<()> {
         let mut r = Ok(());
+        let mut took = self.owed() == 0;
         while !self.failed && self.owed() > 0 {
             match self.write_now() {
                 Ok(0) => break,
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    took = true;
+                }
                 Err(e) => {
                     self.failed = true;
                     r = Err(e);
                 }
             }
+        }
+        if took {
+            self.progress = Instant::now();
         }
         if self.failed || self.written == self.pending.len() {
             self.pending.clear();

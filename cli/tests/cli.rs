@@ -1847,3 +1847,91 @@ fn a_signal_ignored_when_procrun_starts_stays_ignored() {
     assert!(f.out.ends_with("sh | done\n"), "{f:?}");
     assert!(!f.err.contains("SIGINT received"), "{}", f.err);
 }
+
+/// Waits (with the watchdog) until `path` holds a line containing `needle`.
+fn wait_file_line(path: &Path, needle: &str) {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().any(|l| l.contains(needle)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watchdog: no line with {needle:?} in {}: {text:?}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether the numbered lines of `b` in `out` are `b | 1` to `b | n`, in
+/// order; the first number missing or out of place if not.
+fn seq_lines_whole(out: &str, n: u32) -> Result<(), String> {
+    let mut want = 1;
+    for l in out.lines() {
+        let Some(num) = l.strip_prefix("b | ") else {
+            continue;
+        };
+        if num.starts_with(|c: char| c.is_ascii_digit()) {
+            if num != want.to_string() {
+                return Err(format!("line {want} expected, got {l:?}"));
+            }
+            want += 1;
+        }
+    }
+    if want == n + 1 {
+        Ok(())
+    } else {
+        Err(format!("only {} of {n} lines", want - 1))
+    }
+}
+
+#[test]
+fn sigterm_keeps_every_line_of_the_shutdown_output_in_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    let r = spawn(&[
+        "run",
+        "--color",
+        "never",
+        "--output",
+        file.to_str().unwrap(),
+        "--name",
+        "b=trap 'seq 1 30000; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    wait_file_line(&file, "b | ready");
+    let sent = r.signal("TERM");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 143, "{f:?}");
+    let out = std::fs::read_to_string(&file).unwrap();
+    if let Err(why) = seq_lines_whole(&out, 30000) {
+        panic!("{why}; stderr {:?}", f.err);
+    }
+    assert!(!f.err.contains("dropped"), "{:?}", f.err);
+}
+
+#[test]
+fn exit_with_first_keeps_every_line_of_the_others_shutdown_output_on_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("trapped");
+    let flag = flag.to_str().unwrap();
+    let a = format!("a=while [ ! -e {flag} ]; do sleep 0.01; done");
+    let b =
+        format!("b=trap 'seq 1 100000; exit 0' TERM; touch {flag}; while :; do sleep 0.05; done");
+    let f = procrun(&[
+        "run",
+        "--color",
+        "never",
+        "--exit-with-first",
+        "--name",
+        &a,
+        "--name",
+        &b,
+    ]);
+    assert_eq!(f.code(), 0, "stderr {:?}", f.err);
+    if let Err(why) = seq_lines_whole(&f.out, 100000) {
+        panic!("{why}; stderr {:?}", f.err);
+    }
+    assert!(!f.err.contains("dropped"), "{:?}", f.err);
+}
