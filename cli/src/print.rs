@@ -102,6 +102,9 @@ pub struct Printer {
     /// The `--output` file's name, for messages.
     out_file: Option<String>,
     err: Sink,
+    /// stdout and stderr are the same file: neither is written while the
+    /// other has half a line out.
+    shared: bool,
     prefixes: Vec<Prefixes>,
     clock: Option<Clock>,
     /// Neither lines on stdout nor notes.
@@ -129,6 +132,7 @@ impl Printer {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
             lines: !opts.quiet || out_file.is_some(),
+            shared: out.same_file(&err),
             out,
             out_file,
             err,
@@ -248,11 +252,34 @@ impl Printer {
     /// Writes out what stdout and stderr take now, without waiting; called
     /// once per turn of the loop.
     pub fn flush(&mut self) {
+        let held = self.shared && !self.err.at_line_start();
+        self.flush_out();
+        self.flush_err();
+        if held {
+            // stderr may just have ended the line that held stdout back.
+            self.flush_out();
+        }
+    }
+
+    /// Writes what stdout takes now, unless stderr, the same file, has
+    /// half a line out.
+    fn flush_out(&mut self) {
+        if self.shared && !self.err.at_line_start() {
+            return;
+        }
         if let Err(e) = self.out.flush() {
             if e.kind() != io::ErrorKind::BrokenPipe {
                 let name = self.out_file.clone().unwrap_or_else(|| "stdout".into());
                 self.error(format_args!("cannot write to {name}: {e}"));
             }
+        }
+    }
+
+    /// Writes what stderr takes now, unless stdout, the same file, has
+    /// half a line out.
+    fn flush_err(&mut self) {
+        if self.shared && !self.out.at_line_start() {
+            return;
         }
         // Nowhere left to say that stderr failed.
         let _ = self.err.flush();
@@ -287,7 +314,9 @@ impl Printer {
     }
 
     fn queue_stderr(&mut self, s: Vec<u8>) {
-        let _ = self.out.flush();
+        if !self.shared || self.err.at_line_start() {
+            let _ = self.out.flush();
+        }
         if self.err.failed() {
             return;
         }
@@ -296,7 +325,7 @@ impl Printer {
             return;
         }
         self.err.buf().extend_from_slice(&s);
-        let _ = self.err.flush();
+        self.flush_err();
     }
 }
 

@@ -1935,3 +1935,84 @@ fn exit_with_first_keeps_every_line_of_the_others_shutdown_output_on_a_pipe() {
     }
     assert!(!f.err.contains("dropped"), "{:?}", f.err);
 }
+
+/// The first line of `out` that is neither a line of `a` (`a | ` and x's
+/// only: the one cut by the stop may be short), a line of a child's
+/// stderr, nor a note, if any.
+fn first_broken_line(out: &str) -> Option<&str> {
+    out.lines().find(|l| {
+        let whole = l
+            .strip_prefix("a | ")
+            .is_some_and(|x| x.bytes().all(|b| b == b'x'));
+        let note = ["a ! ", "a * ", "b * ", "procrun: "]
+            .iter()
+            .any(|p| l.starts_with(p));
+        !(whole || note)
+    })
+}
+
+#[test]
+fn notes_never_land_inside_a_line_when_stdout_and_stderr_share_a_slow_pipe() {
+    // Lines longer than one atomic write (PIPE_BUF), and notes about b's
+    // restarts, into one pipe that the test first leaves full, then reads
+    // a page at a time, so that it often has room for a note while a line
+    // of a is half written.
+    let long = "x".repeat(10_000);
+    let a = format!("a=trap 'exit 0' TERM; while :; do echo {long}; done");
+    let mut p = Unread::spawn_shared(&[
+        "run",
+        "--color",
+        "never",
+        "--exit-with-first",
+        "--restart",
+        "always",
+        "--restart-interval",
+        "20ms",
+        "--restart-limit",
+        "40",
+        "--name",
+        &a,
+        "--name",
+        "b=sleep 0.01",
+    ]);
+    // Full: holding what it will hold (notes take slots of their own, so
+    // it may be short of its size).
+    let deadline = Instant::now() + WATCHDOG;
+    let mut held = 0;
+    loop {
+        thread::sleep(Duration::from_millis(300));
+        let now = rustix::io::ioctl_fionread(&p.unread).unwrap();
+        if now > 0 && now == held {
+            break;
+        }
+        held = now;
+        assert!(Instant::now() < deadline, "watchdog: the pipe never fills");
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        assert!(Instant::now() < deadline, "watchdog: procrun did not end");
+        let ended = p.child.try_wait().expect("try_wait");
+        let avail = rustix::io::ioctl_fionread(&p.unread).unwrap();
+        if avail == 0 {
+            // Nothing there: procrun has ended, or has not written yet.
+            if let Some(st) = ended {
+                break st;
+            }
+            thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let want = buf.len().min(avail as usize);
+        let n = rustix::io::read(&p.unread, &mut buf[..want]).unwrap();
+        out.extend_from_slice(&buf[..n]);
+        thread::sleep(Duration::from_micros(50));
+    };
+    let out = String::from_utf8_lossy(&out);
+    assert!(status.success(), "{status:?}");
+    assert!(out.contains("b * restarted"), "no note at all");
+    if let Some(l) = first_broken_line(&out) {
+        let shown = l.replace(&"x".repeat(100), "");
+        panic!("a broken line ({} bytes; less x's: {shown:?})", l.len());
+    }
+}
