@@ -1988,31 +1988,124 @@ fn notes_never_land_inside_a_line_when_stdout_and_stderr_share_a_slow_pipe() {
         held = now;
         assert!(Instant::now() < deadline, "watchdog: the pipe never fills");
     }
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        assert!(Instant::now() < deadline, "watchdog: procrun did not end");
-        let ended = p.child.try_wait().expect("try_wait");
-        let avail = rustix::io::ioctl_fionread(&p.unread).unwrap();
-        if avail == 0 {
-            // Nothing there: procrun has ended, or has not written yet.
-            if let Some(st) = ended {
-                break st;
-            }
-            thread::sleep(Duration::from_millis(1));
-            continue;
-        }
-        let want = buf.len().min(avail as usize);
-        let n = rustix::io::read(&p.unread, &mut buf[..want]).unwrap();
-        out.extend_from_slice(&buf[..n]);
-        thread::sleep(Duration::from_micros(50));
-    };
+    let (status, out) = read_paced(
+        &mut p.child,
+        std::os::fd::AsFd::as_fd(&p.unread),
+        4096,
+        Duration::from_micros(50),
+    );
     let out = String::from_utf8_lossy(&out);
     assert!(status.success(), "{status:?}");
     assert!(out.contains("b * restarted"), "no note at all");
     if let Some(l) = first_broken_line(&out) {
         let shown = l.replace(&"x".repeat(100), "");
         panic!("a broken line ({} bytes; less x's: {shown:?})", l.len());
+    }
+}
+
+/// Reads `fd` (a pipe of `child`'s) `piece` bytes at a time with `pause`
+/// after each read, until `child` has exited and the pipe is empty; the
+/// exit status and what was read. Never blocks in a read, so the watchdog
+/// holds.
+fn read_paced(
+    child: &mut Child,
+    fd: std::os::fd::BorrowedFd<'_>,
+    piece: usize,
+    pause: Duration,
+) -> (ExitStatus, Vec<u8>) {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; piece];
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: procrun did not end");
+        }
+        let ended = child.try_wait().expect("try_wait");
+        let avail = rustix::io::ioctl_fionread(fd).unwrap();
+        if avail == 0 {
+            // Nothing there: procrun has ended, or has not written yet.
+            if let Some(st) = ended {
+                return (st, out);
+            }
+            thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let want = piece.min(avail as usize);
+        let n = rustix::io::read(fd, &mut buf[..want]).unwrap();
+        out.extend_from_slice(&buf[..n]);
+        thread::sleep(pause);
+    }
+}
+
+#[test]
+fn sigterm_drops_nothing_while_a_slow_stdout_keeps_taking_past_the_grace() {
+    // b writes far more than procrun and the pipes hold, then is killed at
+    // the end of its grace; stdout takes a page every 10 ms, so draining
+    // what was held (its pipe grows to a MiB or so) takes longer than the
+    // grace, yet it never stops taking.
+    let mut child = procrun_cmd(&[
+        "run",
+        "--color",
+        "never",
+        "--grace",
+        "1s",
+        "--name",
+        "b=trap 'seq 1 1000000; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ])
+    .spawn()
+    .expect("spawn procrun");
+    let err = child.stderr.take().unwrap();
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(err).read_to_string(&mut s);
+        s
+    });
+    let out: std::os::fd::OwnedFd = child.stdout.take().unwrap().into();
+    let mut start = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !start.ends_with(b"b | ready\n") {
+        let mut byte = [0u8; 1];
+        if rustix::io::ioctl_fionread(&out).unwrap() == 0 {
+            assert!(Instant::now() < deadline, "watchdog: b never ready");
+            thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        rustix::io::read(&out, &mut byte).unwrap();
+        start.push(byte[0]);
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(st.success());
+    let (status, rest) = read_paced(
+        &mut child,
+        std::os::fd::AsFd::as_fd(&out),
+        4096,
+        Duration::from_millis(10),
+    );
+    let err = err.join().unwrap();
+    assert_eq!(status.code(), Some(143), "stderr {err:?}");
+    assert!(!err.contains("dropped"), "{err:?}");
+    // b | 1, b | 2, ... in order, but for the last, which SIGKILL may cut.
+    let rest = String::from_utf8_lossy(&rest);
+    let nums: Vec<&str> = rest
+        .lines()
+        .filter_map(|l| l.strip_prefix("b | "))
+        .collect();
+    assert!(
+        nums.len() > 10_000,
+        "only {} lines; stderr {err:?}",
+        nums.len()
+    );
+    for (i, n) in nums.iter().enumerate() {
+        let want = (i + 1).to_string();
+        let last = i + 1 == nums.len();
+        assert!(
+            *n == want || (last && want.starts_with(n)),
+            "line {want} expected, got {n:?}"
+        );
     }
 }
