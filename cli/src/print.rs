@@ -102,13 +102,17 @@ pub struct Printer {
     /// The `--output` file's name, for messages.
     out_file: Option<String>,
     err: Sink,
+    /// stdout and stderr are the same file: neither is written while the
+    /// other has half a line out.
+    shared: bool,
     prefixes: Vec<Prefixes>,
     clock: Option<Clock>,
     /// Neither lines on stdout nor notes.
     quiet: bool,
     /// Lines are printed (to a file, with `--output`) even with `--quiet`.
     lines: bool,
-    /// procrun is stopping: output beyond the high-water mark is dropped
+    /// procrun is stopping and stdout has stopped taking output (or a
+    /// second signal came): output beyond the high-water mark is dropped
     /// instead of pausing its child, whose exit a pause would hold back.
     dropping: bool,
     /// Bytes dropped that way, or as notes stderr did not take, or given
@@ -128,6 +132,7 @@ impl Printer {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
             lines: !opts.quiet || out_file.is_some(),
+            shared: out.same_file(&err),
             out,
             out_file,
             err,
@@ -195,6 +200,22 @@ impl Printer {
         self.dropping = true;
     }
 
+    /// Whether `drop_when_behind` was called.
+    pub fn dropping(&self) -> bool {
+        self.dropping
+    }
+
+    /// Since when neither stdout nor stderr has taken anything of what it
+    /// owes (now when neither owes anything).
+    pub fn last_progress(&self) -> Instant {
+        [&self.out, &self.err]
+            .iter()
+            .filter(|s| !s.failed() && s.owed() > 0)
+            .map(|s| s.progress())
+            .max()
+            .unwrap_or_else(Instant::now)
+    }
+
     /// Drops what stdout and stderr still owe.
     pub fn give_up(&mut self) {
         self.dropped += (self.out.give_up() + self.err.give_up()) as u64;
@@ -231,11 +252,34 @@ impl Printer {
     /// Writes out what stdout and stderr take now, without waiting; called
     /// once per turn of the loop.
     pub fn flush(&mut self) {
+        let held = self.shared && !self.err.at_line_start();
+        self.flush_out();
+        self.flush_err();
+        if held {
+            // stderr may just have ended the line that held stdout back.
+            self.flush_out();
+        }
+    }
+
+    /// Writes what stdout takes now, unless stderr, the same file, has
+    /// half a line out.
+    fn flush_out(&mut self) {
+        if self.shared && !self.err.at_line_start() {
+            return;
+        }
         if let Err(e) = self.out.flush() {
             if e.kind() != io::ErrorKind::BrokenPipe {
                 let name = self.out_file.clone().unwrap_or_else(|| "stdout".into());
                 self.error(format_args!("cannot write to {name}: {e}"));
             }
+        }
+    }
+
+    /// Writes what stderr takes now, unless stdout, the same file, has
+    /// half a line out.
+    fn flush_err(&mut self) {
+        if self.shared && !self.out.at_line_start() {
+            return;
         }
         // Nowhere left to say that stderr failed.
         let _ = self.err.flush();
@@ -270,7 +314,9 @@ impl Printer {
     }
 
     fn queue_stderr(&mut self, s: Vec<u8>) {
-        let _ = self.out.flush();
+        if !self.shared || self.err.at_line_start() {
+            let _ = self.out.flush();
+        }
         if self.err.failed() {
             return;
         }
@@ -279,7 +325,7 @@ impl Printer {
             return;
         }
         self.err.buf().extend_from_slice(&s);
-        let _ = self.err.flush();
+        self.flush_err();
     }
 }
 

@@ -494,10 +494,15 @@ impl Supervisor {
             if self.state.printer.waiting() {
                 // stdout holds output back: wake for it too, while the
                 // reactor (children, timers, and signals through its waker)
-                // is watched as usual.
+                // is watched as usual; and, after a stop signal, for the end
+                // of the patience with a stdout that takes nothing.
+                let mut wake = self.reactor.next_timeout();
+                if let Some(p) = self.patience().filter(|_| !self.state.printer.dropping()) {
+                    wake = Some(wake.map_or(p, |t| t.min(p)));
+                }
                 self.state
                     .printer
-                    .wait_with(self.reactor.as_fd(), self.reactor.next_timeout())
+                    .wait_with(self.reactor.as_fd(), wake)
                     .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
                 timeout = Some(Duration::ZERO);
             }
@@ -523,6 +528,13 @@ impl Supervisor {
                     self.stop_all(status, &why);
                 }
             }
+            if self.patience() == Some(Duration::ZERO) && !self.state.printer.dropping() {
+                // Children paused for a stdout that stopped taking output
+                // would never be seen to exit: what it does not take is
+                // dropped from now on.
+                self.state.printer.drop_when_behind();
+                self.resume_all();
+            }
             if self.state.printer.caught_up() {
                 self.resume_all();
             }
@@ -539,18 +551,27 @@ impl Supervisor {
             .unwrap_or_else(|| self.state.failure.unwrap_or(0)))
     }
 
-    /// Writes what stdout still owes once every child is gone. After a
-    /// shutdown signal this gives up when stdout takes nothing for the
-    /// grace period, or at once on another signal: the user asked procrun
-    /// to end, and a reader that stopped reading must not keep it alive.
+    /// How much longer output may wait for stdout (and stderr) to take it:
+    /// without limit before a shutdown signal; after one, until they have
+    /// taken nothing for the grace period; none after another: the user
+    /// asked procrun to end, and a reader that stopped reading must not
+    /// keep it alive.
+    fn patience(&self) -> Option<Duration> {
+        match self.signalled {
+            None => None,
+            Some((_, n)) if n > 1 => Some(Duration::ZERO),
+            Some((at, _)) => {
+                let since = self.state.printer.last_progress().max(at);
+                Some(self.grace.saturating_sub(since.elapsed()))
+            }
+        }
+    }
+
+    /// Writes what stdout still owes once every child is gone, giving up
+    /// when the patience ends.
     fn drain_stdout(&mut self) -> Result<(), Failure> {
-        let mut progress = Instant::now();
         while self.state.printer.waiting() {
-            let patience = match self.signalled {
-                None => None,
-                Some((_, n)) if n > 1 => Some(Duration::ZERO),
-                Some((at, _)) => Some(self.grace.saturating_sub(progress.max(at).elapsed())),
-            };
+            let patience = self.patience();
             if patience == Some(Duration::ZERO) {
                 self.state.printer.give_up();
                 break;
@@ -564,11 +585,7 @@ impl Supervisor {
             self.reactor
                 .poll(Some(Duration::ZERO), |_, _| {})
                 .map_err(|e| Failure::Runtime(format!("epoll failed: {e}")))?;
-            let owed = self.state.printer.owed();
             self.state.printer.flush();
-            if self.state.printer.owed() < owed {
-                progress = Instant::now();
-            }
             while let Ok(sig) = self.signals.try_recv() {
                 self.on_signal(sig);
             }
@@ -619,10 +636,9 @@ impl Supervisor {
 
     fn stop_all(&mut self, status: u8, why: &str) {
         self.shutdown = Some(status);
-        // A paused child's exit is not seen until its output is read, and
-        // stdout may never take it: from now on excess output is dropped.
-        self.state.printer.drop_when_behind();
-        self.resume_all();
+        // Children stay paused while stdout is behind, as before the stop:
+        // their last output is kept as long as stdout takes it (see
+        // `patience`).
         let live: Vec<ChildId> = self
             .state
             .children

@@ -18,12 +18,18 @@
 //! of the same pipe may fill it between the `poll` and the `write`, and a
 //! terminal stopped with Ctrl-S reports POLLOUT yet holds writes; then
 //! one write blocks until the reader moves.
+//!
+//! A write that has to be cut ends at a line end when the piece holds
+//! one, so that only lines longer than a piece are written in parts. When
+//! stdout and stderr are the same file (`2>&1`), the printer writes to
+//! neither while the other has written part of a line (`at_line_start`),
+//! so that nothing lands in the middle of a line.
 #![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// At most this much per write to what may block (pipes, terminals,
 /// sockets): what the kernel writes to a pipe whole (`PIPE_BUF`).
@@ -56,6 +62,10 @@ pub struct Sink {
     written: usize,
     /// A write failed (EPIPE: the reader went away); nothing more is kept.
     failed: bool,
+    /// The last flush that wrote something or found nothing owed.
+    progress: Instant,
+    /// What was written so far ends with a whole line (or is nothing).
+    at_line_start: bool,
 }
 
 impl Sink {
@@ -89,6 +99,8 @@ impl Sink {
             pending: Vec::new(),
             written: 0,
             failed: false,
+            progress: Instant::now(),
+            at_line_start: true,
         }
     }
 
@@ -106,6 +118,25 @@ impl Sink {
         self.failed
     }
 
+    /// Whether this and `other` write to the same file (the same pipe,
+    /// terminal or regular file), as after `2>&1`.
+    pub fn same_file(&self, other: &Sink) -> bool {
+        let id = |s: &Sink| rustix::fs::fstat(s.target.as_fd()).map(|st| (st.st_dev, st.st_ino));
+        matches!((id(self), id(other)), (Ok(a), Ok(b)) if a == b)
+    }
+
+    /// Whether no line is half written: what was written ends at a line
+    /// end, or the rest will never be written (given up, or failed).
+    pub fn at_line_start(&self) -> bool {
+        self.at_line_start || self.failed
+    }
+
+    /// Since when it has taken nothing of what it owes: the last flush
+    /// that wrote something or found nothing owed.
+    pub fn progress(&self) -> Instant {
+        self.progress
+    }
+
     /// Where to append what is to be written.
     pub fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.pending
@@ -119,15 +150,23 @@ impl Sink {
     /// what was owed is then dropped, and so is everything appended later.
     pub fn flush(&mut self) -> io::Result<()> {
         let mut r = Ok(());
+        let mut took = self.owed() == 0;
         while !self.failed && self.owed() > 0 {
             match self.write_now() {
                 Ok(0) => break,
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.at_line_start = self.pending[self.written - 1] == b'\n';
+                    took = true;
+                }
                 Err(e) => {
                     self.failed = true;
                     r = Err(e);
                 }
             }
+        }
+        if took {
+            self.progress = Instant::now();
         }
         if self.failed || self.written == self.pending.len() {
             self.pending.clear();
@@ -146,6 +185,8 @@ impl Sink {
         let n = self.owed();
         self.pending.clear();
         self.written = 0;
+        // The rest of a half-written line will never come.
+        self.at_line_start = true;
         n
     }
 
@@ -161,7 +202,13 @@ impl Sink {
             return Ok(0);
         }
         let owed = &self.pending[self.written..];
-        let piece = &owed[..owed.len().min(self.chunk)];
+        let mut piece = &owed[..owed.len().min(self.chunk)];
+        if piece.len() < owed.len() {
+            // Cut after the last whole line, if the piece holds one.
+            if let Some(end) = piece.iter().rposition(|&b| b == b'\n') {
+                piece = &piece[..=end];
+            }
+        }
         loop {
             match rustix::io::write(fd, piece) {
                 Ok(n) => return Ok(n),

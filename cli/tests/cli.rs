@@ -2008,3 +2008,265 @@ fn the_first_signal_during_an_exit_with_first_stop_keeps_the_grace_the_second_ki
     assert!(f.since_signal.unwrap() < Duration::from_secs(30), "{f:?}");
     assert_eq!(f.code(), 4, "the status of the first to end: {f:?}");
 }
+
+/// Waits (with the watchdog) until `path` holds a line containing `needle`.
+fn wait_file_line(path: &Path, needle: &str) {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().any(|l| l.contains(needle)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watchdog: no line with {needle:?} in {}: {text:?}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether the numbered lines of `b` in `out` are `b | 1` to `b | n`, in
+/// order; the first number missing or out of place if not.
+fn seq_lines_whole(out: &str, n: u32) -> Result<(), String> {
+    let mut want = 1;
+    for l in out.lines() {
+        let Some(num) = l.strip_prefix("b | ") else {
+            continue;
+        };
+        if num.starts_with(|c: char| c.is_ascii_digit()) {
+            if num != want.to_string() {
+                return Err(format!("line {want} expected, got {l:?}"));
+            }
+            want += 1;
+        }
+    }
+    if want == n + 1 {
+        Ok(())
+    } else {
+        Err(format!("only {} of {n} lines", want - 1))
+    }
+}
+
+#[test]
+fn sigterm_keeps_every_line_of_the_shutdown_output_in_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    let r = spawn(&[
+        "run",
+        "--color",
+        "never",
+        "--output",
+        file.to_str().unwrap(),
+        "--name",
+        "b=trap 'seq 1 30000; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    wait_file_line(&file, "b | ready");
+    let sent = r.signal("TERM");
+    let f = r.finish(Some(sent));
+    assert_eq!(f.code(), 143, "{f:?}");
+    let out = std::fs::read_to_string(&file).unwrap();
+    if let Err(why) = seq_lines_whole(&out, 30000) {
+        panic!("{why}; stderr {:?}", f.err);
+    }
+    assert!(!f.err.contains("dropped"), "{:?}", f.err);
+}
+
+#[test]
+fn exit_with_first_keeps_every_line_of_the_others_shutdown_output_on_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("trapped");
+    let flag = flag.to_str().unwrap();
+    let a = format!("a=while [ ! -e {flag} ]; do sleep 0.01; done");
+    let b =
+        format!("b=trap 'seq 1 100000; exit 0' TERM; touch {flag}; while :; do sleep 0.05; done");
+    let f = procrun(&[
+        "run",
+        "--color",
+        "never",
+        "--exit-with-first",
+        "--name",
+        &a,
+        "--name",
+        &b,
+    ]);
+    assert_eq!(f.code(), 0, "stderr {:?}", f.err);
+    if let Err(why) = seq_lines_whole(&f.out, 100000) {
+        panic!("{why}; stderr {:?}", f.err);
+    }
+    assert!(!f.err.contains("dropped"), "{:?}", f.err);
+}
+
+/// The first line of `out` that is neither a line of `a` (`a | ` and x's
+/// only: the one cut by the stop may be short), a line of a child's
+/// stderr, nor a note, if any.
+fn first_broken_line(out: &str) -> Option<&str> {
+    out.lines().find(|l| {
+        let whole = l
+            .strip_prefix("a | ")
+            .is_some_and(|x| x.bytes().all(|b| b == b'x'));
+        let note = ["a ! ", "a * ", "b * ", "procrun: "]
+            .iter()
+            .any(|p| l.starts_with(p));
+        !(whole || note)
+    })
+}
+
+#[test]
+fn notes_never_land_inside_a_line_when_stdout_and_stderr_share_a_slow_pipe() {
+    // Lines longer than one atomic write (PIPE_BUF), and notes about b's
+    // restarts, into one pipe that the test first leaves full, then reads
+    // a page at a time, so that it often has room for a note while a line
+    // of a is half written.
+    let long = "x".repeat(10_000);
+    let a = format!("a=trap 'exit 0' TERM; while :; do echo {long}; done");
+    let mut p = Unread::spawn_shared(&[
+        "run",
+        "--color",
+        "never",
+        "--exit-with-first",
+        "--restart",
+        "always",
+        "--restart-interval",
+        "20ms",
+        "--restart-limit",
+        "40",
+        "--name",
+        &a,
+        "--name",
+        "b=sleep 0.01",
+    ]);
+    // Full: holding what it will hold (notes take slots of their own, so
+    // it may be short of its size).
+    let deadline = Instant::now() + WATCHDOG;
+    let mut held = 0;
+    loop {
+        thread::sleep(Duration::from_millis(300));
+        let now = rustix::io::ioctl_fionread(&p.unread).unwrap();
+        if now > 0 && now == held {
+            break;
+        }
+        held = now;
+        assert!(Instant::now() < deadline, "watchdog: the pipe never fills");
+    }
+    let (status, out) = read_paced(
+        &mut p.child,
+        std::os::fd::AsFd::as_fd(&p.unread),
+        4096,
+        Duration::from_micros(50),
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(status.success(), "{status:?}");
+    assert!(out.contains("b * restarted"), "no note at all");
+    if let Some(l) = first_broken_line(&out) {
+        let shown = l.replace(&"x".repeat(100), "");
+        panic!("a broken line ({} bytes; less x's: {shown:?})", l.len());
+    }
+}
+
+/// Reads `fd` (a pipe of `child`'s) `piece` bytes at a time with `pause`
+/// after each read, until `child` has exited and the pipe is empty; the
+/// exit status and what was read. Never blocks in a read, so the watchdog
+/// holds.
+fn read_paced(
+    child: &mut Child,
+    fd: std::os::fd::BorrowedFd<'_>,
+    piece: usize,
+    pause: Duration,
+) -> (ExitStatus, Vec<u8>) {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; piece];
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: procrun did not end");
+        }
+        let ended = child.try_wait().expect("try_wait");
+        let avail = rustix::io::ioctl_fionread(fd).unwrap();
+        if avail == 0 {
+            // Nothing there: procrun has ended, or has not written yet.
+            if let Some(st) = ended {
+                return (st, out);
+            }
+            thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let want = piece.min(avail as usize);
+        let n = rustix::io::read(fd, &mut buf[..want]).unwrap();
+        out.extend_from_slice(&buf[..n]);
+        thread::sleep(pause);
+    }
+}
+
+#[test]
+fn sigterm_drops_nothing_while_a_slow_stdout_keeps_taking_past_the_grace() {
+    // b writes far more than procrun and the pipes hold, then is killed at
+    // the end of its grace; stdout takes a page every 10 ms, so draining
+    // what was held (its pipe grows to a MiB or so) takes longer than the
+    // grace, yet it never stops taking.
+    let mut child = procrun_cmd(&[
+        "run",
+        "--color",
+        "never",
+        "--grace",
+        "1s",
+        "--name",
+        "b=trap 'seq 1 1000000; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ])
+    .spawn()
+    .expect("spawn procrun");
+    let err = child.stderr.take().unwrap();
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(err).read_to_string(&mut s);
+        s
+    });
+    let out: std::os::fd::OwnedFd = child.stdout.take().unwrap().into();
+    let mut start = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !start.ends_with(b"b | ready\n") {
+        let mut byte = [0u8; 1];
+        if rustix::io::ioctl_fionread(&out).unwrap() == 0 {
+            assert!(Instant::now() < deadline, "watchdog: b never ready");
+            thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        rustix::io::read(&out, &mut byte).unwrap();
+        start.push(byte[0]);
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(st.success());
+    let (status, rest) = read_paced(
+        &mut child,
+        std::os::fd::AsFd::as_fd(&out),
+        4096,
+        Duration::from_millis(10),
+    );
+    let err = err.join().unwrap();
+    assert_eq!(status.code(), Some(143), "stderr {err:?}");
+    assert!(!err.contains("dropped"), "{err:?}");
+    // b | 1, b | 2, ... in order, but for the last, which SIGKILL may cut.
+    let rest = String::from_utf8_lossy(&rest);
+    let nums: Vec<&str> = rest
+        .lines()
+        .filter_map(|l| l.strip_prefix("b | "))
+        .collect();
+    assert!(
+        nums.len() > 10_000,
+        "only {} lines; stderr {err:?}",
+        nums.len()
+    );
+    for (i, n) in nums.iter().enumerate() {
+        let want = (i + 1).to_string();
+        let last = i + 1 == nums.len();
+        assert!(
+            *n == want || (last && want.starts_with(n)),
+            "line {want} expected, got {n:?}"
+        );
+    }
+}
