@@ -69,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         signals,
         grace: args.grace,
         shutdown: None,
+        stopping_since: None,
         signalled: None,
     };
     sup.run()
@@ -483,6 +484,8 @@ struct Supervisor {
     grace: Duration,
     /// Set once procrun is stopping everything: the status to exit with.
     shutdown: Option<u8>,
+    /// When that stop began.
+    stopping_since: Option<Instant>,
     /// When a shutdown signal last came, and how many came.
     signalled: Option<(Instant, u32)>,
 }
@@ -552,19 +555,19 @@ impl Supervisor {
     }
 
     /// How much longer output may wait for stdout (and stderr) to take it:
-    /// without limit before a shutdown signal; after one, until they have
-    /// taken nothing for the grace period; none after another: the user
+    /// without limit while nothing is stopping (a reader that does not read
+    /// holds the children back, as in any pipeline); once a stop began (a
+    /// signal, `--exit-with-first`, a closed stdout), until they have taken
+    /// nothing for the grace period; none after a second signal: the user
     /// asked procrun to end, and a reader that stopped reading must not
     /// keep it alive.
     fn patience(&self) -> Option<Duration> {
-        match self.signalled {
-            None => None,
-            Some((_, n)) if n > 1 => Some(Duration::ZERO),
-            Some((at, _)) => {
-                let since = self.state.printer.last_progress().max(at);
-                Some(self.grace.saturating_sub(since.elapsed()))
-            }
+        if self.signalled.is_some_and(|(_, n)| n > 1) {
+            return Some(Duration::ZERO);
         }
+        let at = self.stopping_since?;
+        let since = self.state.printer.last_progress().max(at);
+        Some(self.grace.saturating_sub(since.elapsed()))
     }
 
     /// Writes what stdout still owes once every child is gone, giving up
@@ -636,6 +639,7 @@ impl Supervisor {
 
     fn stop_all(&mut self, status: u8, why: &str) {
         self.shutdown = Some(status);
+        self.stopping_since.get_or_insert_with(Instant::now);
         // Children stay paused while stdout is behind, as before the stop:
         // their last output is kept as long as stdout takes it (see
         // `patience`).

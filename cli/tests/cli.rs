@@ -2270,3 +2270,45 @@ fn sigterm_drops_nothing_while_a_slow_stdout_keeps_taking_past_the_grace() {
         );
     }
 }
+
+#[test]
+fn a_stop_procrun_starts_itself_gives_up_on_a_stdout_that_takes_nothing() {
+    // stdout is a pipe nobody reads: `b` fills it and is paused; `a` ends
+    // and stops `b`, whose output then has nowhere to go. procrun must end
+    // once stdout has taken nothing for the grace (it waited forever).
+    let (unread, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let mut cmd = procrun_cmd(&[
+        "run",
+        "--exit-with-first",
+        "-k",
+        "1s",
+        "--name",
+        "a=sleep 0.5",
+        "--name",
+        "b=yes",
+    ]);
+    cmd.stdout(Stdio::from(w));
+    let mut child = cmd.spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let errs = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: procrun waited for a stdout that takes nothing");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    drop(unread);
+    let err = errs.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("dropped: stdout was not taking them"), "{err}");
+}
