@@ -152,12 +152,19 @@ impl Printer {
     }
 
     /// Why the lines can no longer be written, if they cannot.
-    pub fn broken(&self) -> Option<String> {
-        match (self.out.failed(), &self.out_file) {
-            (false, _) => None,
-            (true, None) => Some("stdout was closed".into()),
-            (true, Some(name)) => Some(format!("cannot write to {name}")),
+    /// Whether the reader closed stdout (EPIPE), rather than a write
+    /// failing for want of space or a device: the first is a closed
+    /// pipeline (exit status 141), the second a failure of procrun's (1).
+    pub fn broken(&self) -> Option<(bool, String)> {
+        if !self.out.failed() {
+            return None;
         }
+        let closed = self.out.closed();
+        Some(match (closed, &self.out_file) {
+            (true, None) => (true, "stdout was closed".into()),
+            (_, Some(name)) => (closed, format!("cannot write to {name}")),
+            (false, None) => (false, "cannot write to stdout".into()),
+        })
     }
 
     /// Whether output waits for stdout or stderr to take it.

@@ -28,6 +28,9 @@ const NOT_FOUND: u8 = 127;
 /// procrun's stdout went away: the status a shell shows for a process
 /// killed by SIGPIPE.
 const BROKEN_PIPE: u8 = 128 + 13;
+/// Exit status when writing the output failed otherwise (a full disk, a
+/// device gone): procrun failed, as for any error of its own.
+const WRITE_FAILED: u8 = 1;
 
 /// Runs what `args` asks for; the exit status to leave with.
 pub fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -518,8 +521,9 @@ impl Supervisor {
                 self.on_signal(sig);
             }
             if self.shutdown.is_none() {
-                if let Some(why) = self.state.printer.broken() {
-                    self.stop_all(BROKEN_PIPE, &why);
+                if let Some((closed, why)) = self.state.printer.broken() {
+                    let status = if closed { BROKEN_PIPE } else { WRITE_FAILED };
+                    self.stop_all(status, &why);
                 }
             }
             if self.shutdown.is_none() && self.state.exit_with_first {

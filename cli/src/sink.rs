@@ -60,8 +60,11 @@ pub struct Sink {
     /// Owed: `pending[written..]`.
     pending: Vec<u8>,
     written: usize,
-    /// A write failed (EPIPE: the reader went away); nothing more is kept.
+    /// A write failed (EPIPE: the reader went away; or the disk is full,
+    /// the device gone); nothing more is kept.
     failed: bool,
+    /// That failure was EPIPE: the reader closed its end.
+    closed: bool,
     /// The last flush that wrote something or found nothing owed.
     progress: Instant,
     /// What was written so far ends with a whole line (or is nothing).
@@ -99,6 +102,7 @@ impl Sink {
             pending: Vec::new(),
             written: 0,
             failed: false,
+            closed: false,
             progress: Instant::now(),
             at_line_start: true,
         }
@@ -116,6 +120,12 @@ impl Sink {
 
     pub fn failed(&self) -> bool {
         self.failed
+    }
+
+    /// Whether it failed because the reader closed its end (EPIPE), not
+    /// for want of space or a device.
+    pub fn closed(&self) -> bool {
+        self.closed
     }
 
     /// Whether this and `other` write to the same file (the same pipe,
@@ -161,6 +171,7 @@ impl Sink {
                 }
                 Err(e) => {
                     self.failed = true;
+                    self.closed = e.kind() == io::ErrorKind::BrokenPipe;
                     r = Err(e);
                 }
             }

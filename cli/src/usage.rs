@@ -34,7 +34,7 @@ to end. 128+N when procrun itself was stopped by signal N (130 for Ctrl-C, 143
 for SIGTERM); 141 when procrun's stdout was closed; 2 for bad usage of procrun
 (unknown option, bad duration, bad --env, --cwd not found, script
 unreadable); 1 when procrun itself failed (such as the process limit reached
-at a start).";
+at a start, or its output could not be written: a full disk).";
 
 pub const START_AFTER: &str = "\
 Procfile: one 'name: command' a line (name: letters, digits, '_', '-');

@@ -2312,3 +2312,27 @@ fn a_stop_procrun_starts_itself_gives_up_on_a_stdout_that_takes_nothing() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("dropped: stdout was not taking them"), "{err}");
 }
+
+#[test]
+fn a_full_disk_under_stdout_is_a_failure_of_procrun_not_a_closed_pipe() {
+    // 141 says the reader went away; ENOSPC is procrun failing to write.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = procrun_cmd(&["run", "--", "echo", "hi"]);
+    cmd.stdout(Stdio::from(full)).stderr(Stdio::piped());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(cmd.output().unwrap()));
+    let out = rx.recv_timeout(WATCHDOG).expect("watchdog: procrun hung");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot write to stdout: No space left"),
+        "{err}"
+    );
+    assert!(!err.contains("stdout was closed"), "{err}");
+    let f = procrun(&["run", "--output", "/dev/full", "--", "echo", "hi"]);
+    assert_eq!(f.code(), 1, "{f:?}");
+    assert!(f.err.contains("cannot write to /dev/full"), "{f:?}");
+}
