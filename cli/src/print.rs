@@ -275,10 +275,17 @@ impl Printer {
             return;
         }
         if let Err(e) = self.out.flush() {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                let name = self.out_file.clone().unwrap_or_else(|| "stdout".into());
-                self.error(format_args!("cannot write to {name}: {e}"));
-            }
+            self.out_failed(&e);
+        }
+    }
+
+    /// Says why stdout failed, unless its reader went away (then the
+    /// caller says "stdout was closed"). Once failed, stdout writes nothing
+    /// more, so the note this queues cannot fail stdout again.
+    fn out_failed(&mut self, e: &io::Error) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            let name = self.out_file.clone().unwrap_or_else(|| "stdout".into());
+            self.error(format_args!("cannot write to {name}: {e}"));
         }
     }
 
@@ -322,7 +329,11 @@ impl Printer {
 
     fn queue_stderr(&mut self, s: Vec<u8>) {
         if !self.shared || self.err.at_line_start() {
-            let _ = self.out.flush();
+            // What stdout owes goes first, so a terminal shows them in
+            // order; if that write fails, the failure is said first too.
+            if let Err(e) = self.out.flush() {
+                self.out_failed(&e);
+            }
         }
         if self.err.failed() {
             return;

@@ -547,6 +547,12 @@ impl Supervisor {
             }
         }
         self.drain_stdout()?;
+        if self.shutdown.is_none() {
+            // A write that failed only while draining the last output.
+            if let Some((closed, _)) = self.state.printer.broken() {
+                self.shutdown = Some(if closed { BROKEN_PIPE } else { WRITE_FAILED });
+            }
+        }
         let dropped = self.state.printer.dropped();
         if dropped > 0 {
             self.state.printer.error(format_args!(

@@ -915,14 +915,24 @@ impl Unread {
         }
     }
 
-    /// Waits until the pipe is full to its last page: procrun can write no
-    /// more, and (before the fix) sits blocked in write.
+    /// Waits until the pipe is full: procrun can write no more, and
+    /// (before the fix) sits blocked in write. Full is every page slot
+    /// taken, which FIONREAD cannot show: a write shorter than a page (a
+    /// small burst, or one cut at a line end) takes a slot of its own, so
+    /// a full pipe may hold less than its size. So: within a page of the
+    /// size, or past half of it and still for 100 ms.
     fn wait_pipe_full(&self) {
         let size = rustix::pipe::fcntl_getpipe_size(&self.unread).unwrap() as u64;
         let deadline = Instant::now() + WATCHDOG;
+        let (mut last, mut still) = (0, 0);
         loop {
             let unread = rustix::io::ioctl_fionread(&self.unread).unwrap();
             if unread + 4096 >= size {
+                return;
+            }
+            still = if unread == last { still + 1 } else { 0 };
+            last = unread;
+            if unread >= size / 2 && still >= 10 {
                 return;
             }
             assert!(
