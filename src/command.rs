@@ -63,8 +63,10 @@ pub enum Output {
 /// exit 0 and must come back).
 ///
 /// A run failed when it exited with a non-zero code or was killed by a
-/// signal procrun did not send. A stop (or timeout) never restarts, under
-/// either policy.
+/// signal, one sent with [`Reactor::signal`](crate::Reactor::signal) or
+/// [`Reactor::kill`](crate::Reactor::kill) included (a kill ends the run,
+/// not the child). A stop (or timeout) never restarts, under either
+/// policy, and cancels a restart that is pending.
 ///
 /// # Examples
 ///

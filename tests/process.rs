@@ -1330,3 +1330,34 @@ fn a_close_during_the_restart_delay_makes_the_last_exit_final_and_stopped() {
         assert!(e.is_final() && e.was_stopped() && !e.timed_out(), "{e:?}");
     });
 }
+
+#[test]
+fn close_of_a_paused_process_whose_run_ended_restarts_nothing_and_returns() {
+    with_watchdog(|| {
+        // Nobody reads: past the 1,000-byte buffer the child is paused;
+        // its 20 KB fit in the pipe, so it exits anyway and is reaped,
+        // its exit held back until its output is read. close() stops it
+        // then: no restart may follow (none ever did, with no limit).
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "head -c 20000 /dev/zero | tr '\\0' x | fold -w 99; exit 1",
+            ])
+            .buffer(1000)
+            .restart(Restart::always().interval(Duration::from_millis(50)))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let pid = p.pid().unwrap();
+        let deadline = Instant::now() + WATCHDOG;
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "pid {pid} never reaped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        p.close().unwrap();
+        let e = p.wait().unwrap();
+        assert_eq!(e.restarts(), 0, "{e:?}");
+        assert!(e.is_final() && e.was_stopped(), "{e:?}");
+    });
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -1151,4 +1152,200 @@ fn done_says_when_a_stop_or_the_timeout_cancelled_a_pending_restart() {
     let mut plain = Command::new("true");
     plain.timeout(WATCHDOG);
     assert_eq!(run(&mut reactor, &plain, false), (false, false));
+}
+
+/// What a handler saw, per child, as owned values.
+#[derive(Default, Debug)]
+struct Log {
+    started: Vec<(ChildId, u32)>,
+    lines: Vec<(ChildId, String)>,
+    exits: Vec<procrun::Exit>,
+    closed: Vec<(ChildId, Stream)>,
+    /// (id, restart_cancelled, timed_out)
+    done: Vec<(ChildId, bool, bool)>,
+}
+
+impl Log {
+    fn note(&mut self, ev: &Event<'_>) {
+        match *ev {
+            Event::Started { id, restarts, .. } => self.started.push((id, restarts)),
+            Event::Line { id, line, .. } => self
+                .lines
+                .push((id, String::from_utf8_lossy(line).into_owned())),
+            Event::Exited(e) => self.exits.push(e),
+            Event::Closed { id, stream, .. } => self.closed.push((id, stream)),
+            Event::Done {
+                id,
+                restart_cancelled,
+                timed_out,
+                ..
+            } => self.done.push((id, restart_cancelled, timed_out)),
+            _ => {}
+        }
+    }
+
+    fn is_done(&self, id: ChildId) -> bool {
+        self.done.iter().any(|d| d.0 == id)
+    }
+}
+
+/// Polls until `until` holds, failing at the watchdog; `on` may make
+/// requests for each event after it is logged.
+fn poll_until(
+    r: &mut Reactor,
+    log: &mut Log,
+    mut on: impl FnMut(&mut procrun::Control<'_>, &Event<'_>),
+    until: impl Fn(&Log) -> bool,
+) {
+    let deadline = Instant::now() + WATCHDOG;
+    while !until(log) {
+        assert!(Instant::now() < deadline, "watchdog: {log:?}");
+        r.poll(Some(Duration::from_millis(50)), |ctl, ev| {
+            log.note(&ev);
+            on(ctl, &ev);
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_stop_asked_in_the_exited_handler_cancels_the_restart() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("exit 1");
+    c.restart(
+        Restart::on_error()
+            .limit(3)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let mut log = Log::default();
+    poll_until(
+        &mut r,
+        &mut log,
+        |ctl, ev| {
+            if let Event::Exited(e) = ev {
+                ctl.stop(e.id());
+            }
+        },
+        |l| l.is_done(id),
+    );
+    assert_eq!(log.started, [(id, 0)], "{log:?}");
+    assert_eq!(log.exits.len(), 1);
+    assert_eq!(log.done, [(id, true, false)]);
+}
+
+#[test]
+fn a_kill_asked_when_another_child_exits_or_closes_its_output_is_carried_out() {
+    for on_close in [false, true] {
+        let mut r = Reactor::new().unwrap();
+        let a = r.spawn(&sh("echo a")).unwrap();
+        let b = r.spawn(&sh("exec sleep 600")).unwrap();
+        let mut log = Log::default();
+        poll_until(
+            &mut r,
+            &mut log,
+            |ctl, ev| match ev {
+                Event::Exited(e) if e.id() == a && !on_close => ctl.kill(b),
+                Event::Closed { id, stream, .. }
+                    if *id == a && *stream == Stream::Stdout && on_close =>
+                {
+                    ctl.kill(b)
+                }
+                _ => {}
+            },
+            |l| l.is_done(a) && l.is_done(b),
+        );
+        let eb = log.exits.iter().find(|e| e.id() == b).unwrap();
+        assert_eq!(
+            eb.signal(),
+            Some(Signal::KILL),
+            "on_close {on_close}: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn pause_then_resume_in_one_handler_leaves_the_child_running() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh("echo 1; echo 2; echo 3")).unwrap();
+    let mut log = Log::default();
+    poll_until(
+        &mut r,
+        &mut log,
+        |ctl, ev| {
+            if let Event::Line { id, .. } = ev {
+                ctl.pause(*id);
+                ctl.resume(*id);
+            }
+        },
+        |l| l.is_done(id),
+    );
+    let lines: Vec<&str> = log.lines.iter().map(|l| l.1.as_str()).collect();
+    assert_eq!(lines, ["1", "2", "3"]);
+}
+
+/// A child that prints its pid and fails, restarting on error; paused on
+/// its line, so its exit is held back once it is reaped. Returns once the
+/// run is reaped (its pid is gone), with the exit still held.
+fn paused_failed_run(r: &mut Reactor, cmd: &mut Command, log: &mut Log) -> ChildId {
+    cmd.restart(
+        Restart::on_error()
+            .limit(3)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(cmd).unwrap();
+    poll_until(
+        r,
+        log,
+        |ctl, ev| {
+            if let Event::Line { id, .. } = ev {
+                ctl.pause(*id);
+            }
+        },
+        |l| !l.lines.is_empty(),
+    );
+    let pid = log.lines[0].1.clone();
+    // Reaped by the reactor (through its pidfd, or its exit poll) while
+    // paused: the exit waits for the output, which waits for the resume.
+    poll_until(
+        r,
+        log,
+        |_, _| {},
+        |_| !Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    assert!(log.exits.is_empty(), "the exit came while paused: {log:?}");
+    id
+}
+
+#[test]
+fn a_stop_while_a_paused_exit_is_held_back_cancels_its_restart() {
+    let mut r = Reactor::new().unwrap();
+    let mut log = Log::default();
+    let id = paused_failed_run(&mut r, &mut sh("echo $$; exit 1"), &mut log);
+    r.stop(id).unwrap();
+    r.resume(id).unwrap();
+    poll_until(&mut r, &mut log, |_, _| {}, |l| l.is_done(id));
+    assert_eq!(log.started, [(id, 0)], "restarted after the stop: {log:?}");
+    assert_eq!(log.exits.len(), 1);
+    assert_eq!(log.done, [(id, true, false)]);
+}
+
+#[test]
+fn a_timeout_while_a_paused_exit_is_held_back_cancels_its_restart() {
+    let mut r = Reactor::new().unwrap();
+    let mut log = Log::default();
+    let mut cmd = sh("echo $$; exit 1");
+    cmd.timeout(Duration::from_secs(2));
+    let id = paused_failed_run(&mut r, &mut cmd, &mut log);
+    // The timeout comes while the exit is held.
+    let due = Instant::now() + Duration::from_secs(3);
+    poll_until(&mut r, &mut log, |_, _| {}, |_| Instant::now() > due);
+    r.resume(id).unwrap();
+    poll_until(&mut r, &mut log, |_, _| {}, |l| l.is_done(id));
+    assert_eq!(
+        log.started,
+        [(id, 0)],
+        "restarted after the timeout: {log:?}"
+    );
+    assert_eq!(log.done, [(id, true, true)]);
 }

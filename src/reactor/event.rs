@@ -201,8 +201,10 @@ pub(crate) enum Request {
 
 /// Lets an event handler steer the reactor while it is delivering events.
 ///
-/// Requests take effect after the current event (for a pause: before the
-/// next read of that child's pipes).
+/// Requests take effect after the current event, in the order they were
+/// made (for a pause: before the next read of that child's pipes), from
+/// the handler of any event: a stop asked when a run's
+/// [`Exited`](Event::Exited) says a restart follows cancels that restart.
 #[derive(Debug)]
 pub struct Control<'r> {
     pub(crate) requests: &'r mut Vec<Request>,
@@ -291,9 +293,10 @@ impl Waker {
 }
 
 impl Reactor {
-    /// Carries out what the handler asked for while it was called.
+    /// Carries out what the handler asked for while it was called, in the
+    /// order it asked (`pause` then `resume` leaves the child running).
     pub(super) fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
-        while let Some(r) = ctx.requests.pop() {
+        for r in ctx.requests.drain(..) {
             match r {
                 Request::Pause(id) => {
                     if let Some(c) = self.children.get_mut(id) {

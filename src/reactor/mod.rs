@@ -404,9 +404,14 @@ impl Reactor {
             let token = self.tokens[i];
             if token != WAKER {
                 self.dispatch(token.0, ctx);
+                // Requests made by the handlers of what that fd raised (an
+                // exit, a stream's close) take effect now, before the next
+                // fd is looked at.
+                self.apply_requests(&mut ctx.dynamic());
             }
         }
         self.fire_timers(&mut ctx.dynamic());
+        self.apply_requests(&mut ctx.dynamic());
         // Work raised while dispatching (a budget cut, a resume) is done on
         // the next call, with a zero wait.
         Ok(())

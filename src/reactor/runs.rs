@@ -399,7 +399,8 @@ impl Reactor {
         };
         let drain = child.stop.drain;
         let pipes = child.pipes;
-        if let Some(d) = exit.restart_in {
+        let cancelled = self.children.at(index).is_some_and(|c| c.restart_cancelled);
+        if let (Some(d), false) = (exit.restart_in, cancelled) {
             let key = self.timer_in(d, Timer::Restart(exit.id));
             self.children.at_mut(index).restart_timer = key;
         } else {
@@ -481,6 +482,20 @@ impl Reactor {
                 return;
             }
         } else if c.run.is_none() && !c.finished {
+            // Reaped, with its exit held back by a pause: that exit may
+            // promise a restart, which the stop (or timeout) cancels, as
+            // it would during the restart delay: the exit still says what
+            // the policy wanted, no restart follows, and Done says why.
+            if c.pending_exit
+                .as_ref()
+                .is_some_and(|e| e.restart_in.is_some())
+            {
+                c.restart_cancelled = true;
+                c.stopping = Some(cause);
+                if let Some(k) = c.timeout_timer.take() {
+                    self.wheel.cancel(k);
+                }
+            }
             return;
         }
         let c = self.children.at_mut(index);

@@ -115,6 +115,7 @@ impl Reactor {
                 Ready::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
                 Ready::MaybeDone(index) => self.maybe_done(index, &mut ctx.dynamic()),
             }
+            self.apply_requests(&mut ctx.dynamic());
         }
         let mut ready = ready;
         ready.clear();
