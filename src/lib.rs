@@ -186,9 +186,11 @@
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
 //!   output in whole lines ([`ProcessBuilder::buffer`]), then pauses the
 //!   child until a reader catches up — as a full pipe would. Each stream's
-//!   line in progress is held besides, up to [`ProcessBuilder::max_line`]:
-//!   a line longer than the buffer is read whole (or in the pieces
-//!   `max_line` cuts), never waited for while the child is paused.
+//!   line in progress is held besides, up to [`ProcessBuilder::max_line`]
+//!   (twice: as bytes and in the line splitter): a line longer than the
+//!   buffer is read whole (or in the pieces `max_line` cuts), never waited
+//!   for while the child is paused. A `max_line` of `usize::MAX` bounds no
+//!   line, and so no memory, for a child that never writes a `\n`.
 //!   [`read`] drops the lines of streams it was not asked for, so it never
 //!   blocks on them.
 //!

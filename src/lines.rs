@@ -319,7 +319,7 @@ impl LineReader {
                 (false, _) => {
                     emit(&self.carry[..max], true, on_line);
                     self.carry.clear();
-                    self.carry.push(b'\r');
+                    self.carry_extend(b"\r");
                 }
             }
         }
@@ -345,7 +345,9 @@ impl LineReader {
             None => {
                 match head {
                     [] => {}
-                    [b'\r'] => self.carry.push(b'\r'),
+                    // Not `push`: it would double a carry already at
+                    // `max`, past the `max + 1` bound.
+                    [b'\r'] => self.carry_extend(b"\r"),
                     _ => {
                         emit(&self.carry, true, on_line);
                         self.carry.clear();
@@ -647,6 +649,22 @@ mod tests {
             assert!(reader.carry.capacity() <= max + 1);
         }
         assert_eq!(bytes, 10 * max + 2);
+    }
+
+    #[test]
+    fn a_carry_full_to_max_takes_its_r_without_doubling() {
+        // `max` bytes in a chunk of their own, then `\r` and `\n` one by
+        // one: the `\r` joins a carry whose capacity is exactly `max`.
+        for max in [64, 100] {
+            let mut reader = LineReader::with_max_line(nz(max));
+            let mut lines = Vec::new();
+            let line = vec![b'x'; max];
+            for chunk in [&line[..], b"\r", b"\n"] {
+                reader.feed(chunk, |l| lines.push(l.bytes().len()));
+                assert!(reader.carry.capacity() <= max + 1, "max {max}");
+            }
+            assert_eq!(lines, [max]);
+        }
     }
 
     #[test]

@@ -316,7 +316,14 @@ fn one_line(e: &clap::Error, args: &[OsString]) -> String {
 fn one_dash_long_flag(sub: &str, args: &[OsString]) -> Option<String> {
     let cmd = cli::Cli::command();
     let sc = cmd.find_subcommand(sub)?;
-    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
+    // Whether the option's value may be the next argument: not for one
+    // whose value must follow `=` (`--timestamps[=WHEN]`), or that may
+    // come without one.
+    let takes_value = |arg: &clap::Arg| {
+        arg.get_action().takes_values()
+            && !arg.is_require_equals_set()
+            && arg.get_num_args().map_or(true, |n| n.min_values() > 0)
+    };
     let mut rest = args.iter().skip(1);
     while let Some(a) = rest.next() {
         // Not UTF-8: no option of procrun's, so the program.
@@ -644,6 +651,10 @@ mod tests {
         // procrun's own, before the program, still get the suggestion.
         let e = run(&["run", "-t", "5", "-kill-after", "1", "find", "-name", "x"]).unwrap_err();
         assert!(e.contains("did you mean --kill-after?"), "{e}");
+        // `--timestamps` takes its value after `=` only: what follows is
+        // not its value.
+        let e = run(&["run", "--timestamps", "-timeout", "5", "true"]).unwrap_err();
+        assert!(e.contains("did you mean --timeout?"), "{e}");
     }
 
     #[test]

@@ -11,13 +11,28 @@
 
 #![allow(unsafe_code)]
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr_iter;
 
 /// Calls `f` with the index of each `\n` in `hay`, in order.
 #[inline(always)]
 pub(super) fn each_newline<F: FnMut(usize)>(hay: &[u8], mut f: F) {
-    let mut i = 0;
     #[cfg(target_arch = "x86_64")]
+    let Some(start) = blocks(hay, &mut f) else {
+        return;
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let start = 0;
+    for end in memchr_iter(b'\n', &hay[start..]) {
+        f(start + end);
+    }
+}
+
+/// Walks `hay` 64 bytes at a time; returns where the tail shorter than a
+/// block starts, or `None` when a long line's search reached the end.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn blocks<F: FnMut(usize)>(hay: &[u8], f: &mut F) -> Option<usize> {
+    let mut i = 0;
     while let Some(block) = hay.get(i..i + 64) {
         let mut mask = newline_mask(block);
         if mask == 0 {
@@ -25,9 +40,7 @@ pub(super) fn each_newline<F: FnMut(usize)>(hay: &[u8], mut f: F) {
             // a short one says blocks pay again.
             let (mut start, mut from) = (i, i + 64);
             loop {
-                let Some(k) = memchr(b'\n', &hay[from..]) else {
-                    return;
-                };
+                let k = memchr::memchr(b'\n', &hay[from..])?;
                 let end = from + k;
                 f(end);
                 let long = end - start >= 64;
@@ -46,9 +59,7 @@ pub(super) fn each_newline<F: FnMut(usize)>(hay: &[u8], mut f: F) {
         }
         i += 64;
     }
-    for end in memchr_iter(b'\n', &hay[i..]) {
-        f(i + end);
-    }
+    Some(i)
 }
 
 /// Bit `k` set where `block[k]` is `\n`, for the first 64 bytes of `block`.

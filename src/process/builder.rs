@@ -283,9 +283,13 @@ impl ProcessBuilder {
     /// progress is held besides, up to [`max_line`](Self::max_line) and its
     /// line ending: a line reader takes only whole lines (or the pieces
     /// [`max_line`](Self::max_line) cuts), so a child paused in the middle
-    /// of a line longer than the buffer would never let it finish. Memory
-    /// per process is thus at most about the buffer plus two lines of
-    /// `max_line`, plus what one read brings past the buffer.
+    /// of a line longer than the buffer would never let it finish. A line
+    /// in progress is kept both as bytes (for the byte readers) and in the
+    /// line splitter, so memory per process is at most about the buffer
+    /// plus four times `max_line` (two per stream), plus what one read
+    /// brings past the buffer. With `max_line(usize::MAX)` ("no limit")
+    /// nothing bounds a line that never ends: a child writing endless
+    /// bytes without a `\n` is held in memory, not paused.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
         self

@@ -496,7 +496,11 @@ impl Reactor {
                     self.wheel.cancel(k);
                 }
             }
-            return;
+            // What a contained run left in its cgroup is still the
+            // child's: the stop reaches it, below.
+            if !lingering {
+                return;
+            }
         }
         let c = self.children.at_mut(index);
         c.stopping = Some(cause);
