@@ -9,8 +9,6 @@
 //! `memchr`, whose wider search skips long lines faster than blocks do,
 //! until a short line comes again.
 
-#![allow(unsafe_code)]
-
 use memchr::memchr_iter;
 
 /// Calls `f` with the index of each `\n` in `hay`, in order.
@@ -33,8 +31,11 @@ pub(super) fn each_newline<F: FnMut(usize)>(hay: &[u8], mut f: F) {
 #[inline(always)]
 fn blocks<F: FnMut(usize)>(hay: &[u8], f: &mut F) -> Option<usize> {
     let mut i = 0;
-    while let Some(block) = hay.get(i..i + 64) {
-        let mut mask = newline_mask(block);
+    while let Some(block) = hay
+        .get(i..i + 64)
+        .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+    {
+        let mut mask = crate::sys::newline_mask(block);
         if mask == 0 {
             // Long lines: memchr finds their ends, line after line, until
             // a short one says blocks pay again.
@@ -60,30 +61,6 @@ fn blocks<F: FnMut(usize)>(hay: &[u8], f: &mut F) -> Option<usize> {
         i += 64;
     }
     Some(i)
-}
-
-/// Bit `k` set where `block[k]` is `\n`, for the first 64 bytes of `block`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn newline_mask(block: &[u8]) -> u64 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-    };
-    assert!(block.len() >= 64);
-    // SAFETY: SSE2 is part of the x86_64 baseline, so its intrinsics exist
-    // on every CPU this code runs on. The four loads read bytes 0..64 of
-    // `block`, which the assert keeps in bounds; `loadu` needs no
-    // alignment. `movemask` sets only the low 16 bits, so each part fits
-    // its quarter of the mask.
-    unsafe {
-        let newline = _mm_set1_epi8(b'\n' as i8);
-        let p = block.as_ptr().cast::<__m128i>();
-        let part = |k: usize| {
-            let bytes = _mm_loadu_si128(p.add(k));
-            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline)) as u16 as u64
-        };
-        part(0) | part(1) << 16 | part(2) << 32 | part(3) << 48
-    }
 }
 
 #[cfg(test)]

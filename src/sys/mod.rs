@@ -2,9 +2,9 @@
 //!
 //! Everything here is a thin, safe wrapper over rustix, and over libc's
 //! `posix_spawn` and raw `waitid` (with rustix's unchecked signal numbers,
-//! which a real-time signal needs, the only `unsafe` in the library, each
-//! block with its SAFETY argument); the rest of the crate never calls
-//! either directly.
+//! which a real-time signal needs, and one SSE2 kernel of the line
+//! splitter: the only `unsafe` in the library, each block with its SAFETY
+//! argument); the rest of the crate never calls either directly.
 //! What this module provides:
 //!
 //! - spawning: [`spawn`] with a clean signal state, and [`spawn_forked`]
@@ -22,7 +22,8 @@
 //!   and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
-//!   `getdents64` into a reused buffer, one-`read` file reads).
+//!   `getdents64` into a reused buffer, one-`read` file reads);
+//! - the line splitter's SIMD kernel, `newline_mask` (x86_64).
 
 pub(crate) mod cgroup;
 mod child;
@@ -30,6 +31,7 @@ mod fork;
 mod memfd;
 mod pipe;
 pub(crate) mod procfs;
+mod simd;
 mod spawn;
 
 pub(crate) use cgroup::{Cgroup, Limits};
@@ -39,4 +41,6 @@ pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
 };
+#[cfg(target_arch = "x86_64")]
+pub(crate) use simd::newline_mask;
 pub(crate) use spawn::{spawn, SpawnSpec};
