@@ -952,11 +952,15 @@ impl Unread {
         assert!(st.success(), "kill -{sig} failed");
     }
 
-    /// Waits at most `bound` for procrun to exit; its status.
+    /// Waits at most `bound` for procrun to exit; its status. Everything
+    /// procrun wrote to stderr is in `err` then: a note written just before
+    /// its exit is still in the pipe when the exit is seen, so stderr is
+    /// read to its end (the reader thread's EOF) before returning.
     fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
         let deadline = Instant::now() + bound;
         loop {
             if let Some(st) = self.child.try_wait().expect("try_wait") {
+                self.read_err_to_end();
                 return st;
             }
             while let Ok(l) = self.lines.try_recv() {
@@ -969,6 +973,27 @@ impl Unread {
                 self.err
             );
             thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Unread {
+    /// Collects the rest of procrun's stderr, up to its EOF (with the
+    /// watchdog: a process that inherited it could hold it open).
+    fn read_err_to_end(&mut self) {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.err.push_str(&l);
+                    self.err.push('\n');
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("watchdog: procrun's stderr never ended; {:?}", self.err)
+                }
+            }
         }
     }
 }
