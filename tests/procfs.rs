@@ -730,11 +730,18 @@ fn reachable_copy_of_this_binary() -> Option<(tempfile::TempDir, PathBuf)> {
             continue;
         };
         let copy = dir.path().join("procfs-test");
-        let made = fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
-            .and_then(|()| fs::copy(&exe, &copy))
-            .and_then(|_| fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)));
+        // Copied by another process: see `common::install_executable`.
+        let made = fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).is_ok()
+            && std::process::Command::new("install")
+                .args(["-m", "0755"])
+                .arg(&exe)
+                .arg(&copy)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         // A full disk or a noexec mount of one base need not end the search.
-        if made.is_ok() {
+        if made {
             return Some((dir, copy));
         }
     }

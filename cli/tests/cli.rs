@@ -1,6 +1,9 @@
 //! The `procrun` command-line tool, driven as a user would: the built
 //! binary, real children, signals sent to it. Every wait has a watchdog.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -724,10 +727,12 @@ fn procrun_as_nobody(args: &[&str], nproc: Option<u32>) -> Finished {
     const UID: &str = "2000000123";
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("procrun");
-    std::fs::copy(BIN, &bin).unwrap();
-    for p in [dir.path(), bin.as_path()] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    }
+    common::install_executable(Path::new(BIN), &bin);
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let mut cmd = Command::new("prlimit");
     if let Some(n) = nproc {
         cmd.arg(format!("--nproc={n}"));
@@ -1174,12 +1179,7 @@ fn program_that_cannot_execute_exits_126_as_timeout_does() {
     )
     .unwrap();
     let not_a_program = dir.path().join("not-a-program");
-    std::fs::write(&not_a_program, b"\x7fELF but not really").unwrap();
-    std::fs::set_permissions(
-        &not_a_program,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    common::write_executable(&not_a_program, b"\x7fELF but not really");
     for (path, reason) in [
         (no_permission.as_path(), "Permission denied"),
         (not_a_program.as_path(), "Exec format error"),

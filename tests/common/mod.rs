@@ -194,3 +194,30 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// Puts an executable copy of `src` at `dst` (mode 0755) through a child
+/// process (`install`), never through a file this process opens for
+/// writing: tests run on parallel threads, and a thread forking while the
+/// copy's write fd is open hands that fd to its child until the child's
+/// exec, so running the copy in that window fails with "Text file busy"
+/// (ETXTBSY). The child's copy of the fd is gone once it is reaped.
+pub fn install_executable(src: &std::path::Path, dst: &std::path::Path) {
+    let st = std::process::Command::new("install")
+        .args(["-m", "0755"])
+        .arg(src)
+        .arg(dst)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("run install");
+    assert!(st.success(), "install {src:?} {dst:?}: {st}");
+}
+
+/// Writes `bytes` as an executable file at `dst` (mode 0755), as
+/// [`install_executable`] does: the bytes go to a file that is never run,
+/// and the executable is made from it by another process.
+pub fn write_executable(dst: &std::path::Path, bytes: &[u8]) {
+    let staged = dst.with_extension("staged");
+    std::fs::write(&staged, bytes).unwrap();
+    install_executable(&staged, dst);
+    std::fs::remove_file(&staged).unwrap();
+}

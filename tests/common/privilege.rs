@@ -63,8 +63,7 @@ pub fn setuid_program() -> (tempfile::TempDir, PathBuf) {
 /// A copy of `binary` in `dir` that uid 65534 can run.
 pub fn reachable_copy(dir: &Path, binary: &Path) -> PathBuf {
     let copy = dir.join(binary.file_name().unwrap());
-    std::fs::copy(binary, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    super::install_executable(binary, &copy);
     copy
 }
 
