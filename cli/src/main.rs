@@ -8,60 +8,45 @@
 //! lists the host's processes through /proc. `procrun completions SHELL`
 //! and `procrun man` print shell completions and the man page, made from
 //! the same definition as the parser. `procrun --help` says more.
+//!
+//! The layout, each module using only those listed after it: `main` runs
+//! what `flags::parse` returns; `run` (with `procfile` for `start`) and
+//! `ps` are the commands; `print` (with `clock` and `sink`) and `signals`
+//! serve `run`; `flags/` is the command line (its definition, what it
+//! parses into, its errors, completions and man pages); `failure` is why
+//! procrun gives up. The commands read `flags::config`, never clap's
+//! definition.
 #![deny(unsafe_code)]
 
-mod args;
-mod cli;
 mod clock;
-mod docs;
-mod duration;
+mod failure;
+mod flags;
 mod print;
 mod procfile;
 mod ps;
 mod run;
 mod signals;
 mod sink;
-mod usage;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
-use args::Cli;
-
-/// Why procrun gives up, with the one line it prints.
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad input: exit status 2.
-    Usage(String),
-    /// The OS failed procrun: exit status 1.
-    Runtime(String),
-    /// The program could not be started: 127 when it was not found, 126
-    /// when it cannot be executed, as shells and coreutils `timeout` say.
-    Exec(u8, String),
-}
-
-/// An error with its chain of sources on one line.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+use failure::Failure;
+use flags::config::Request;
 
 fn main() -> ExitCode {
-    let result = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Cli::Print(help)) => {
+    let result = match flags::parse::parse(std::env::args_os().skip(1)) {
+        Ok(Request::Print(help)) => {
             // Help or version, on stdout; a closed stdout is no failure.
             let _ = help.print();
             Ok(0)
         }
-        Ok(Cli::Run(a) | Cli::Start(a)) => run::run(a),
-        Ok(Cli::Ps(a)) => ps::ps(a),
-        Ok(Cli::Completions(shell)) => docs::completions(shell),
-        Ok(Cli::Man(command)) => docs::man(command.as_deref()),
+        Ok(Request::Run(a) | Request::Start(a)) => run::run(a),
+        Ok(Request::Ps(a)) => ps::ps(a),
+        Ok(Request::Completions(shell)) => write_out(&flags::doc::completions(shell)),
+        Ok(Request::Man(command)) => {
+            flags::doc::man(command.as_deref()).and_then(|page| write_out(&page))
+        }
         Err(msg) => Err(Failure::Usage(msg)),
     };
     // Returned rather than `process::exit`, so that the reactor's Drop has
@@ -81,4 +66,14 @@ fn main() -> ExitCode {
             status
         }
     })
+}
+
+/// A closed stdout (`procrun man | head`) is the reader's choice, not a
+/// failure to report.
+fn write_out(bytes: &[u8]) -> Result<u8, Failure> {
+    match io::stdout().lock().write_all(bytes) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::Runtime(format!("cannot write: {e}"))),
+    }
 }

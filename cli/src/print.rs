@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use procrun::{Exit, Stream};
 
-use crate::args::{ColorWhen, Timestamps};
 use crate::clock::Utc;
+use crate::flags::config::{ColorWhen, Timestamps};
 use crate::sink::{self, Sink};
 
 /// ANSI colours given to names in turn (foreman's order).

@@ -4,8 +4,8 @@ use std::io::{self, BufWriter, Write};
 
 use procrun::procfs::{ProcessEntry, Procfs};
 
-use crate::args::{PsArgs, PsFormat};
-use crate::{describe, Failure};
+use crate::failure::{describe, Failure};
+use crate::flags::config::{PsArgs, PsFormat};
 
 /// Prints what `args` asks for; the exit status to leave with (1 when a
 /// name was asked for and not found, as `pgrep` and `pidof`).

@@ -14,10 +14,11 @@ use procrun::{
     ChildId, Command, Control, Error, Event, Exit, Input, Output, Reactor, Restart, Signal,
 };
 
-use crate::args::{RestartWhen, RunArgs, What, BACKOFF_CAP};
+use crate::failure::{describe, Failure};
+use crate::flags::config::{RestartWhen, RunArgs, What, BACKOFF_CAP};
 use crate::print::{self, Ending, Human, Printer};
 use crate::procfile::{load_dotenv, load_procfile};
-use crate::{describe, signals, Failure};
+use crate::signals;
 
 /// As coreutils `timeout` reports a command it had to stop.
 const TIMED_OUT: u8 = 124;

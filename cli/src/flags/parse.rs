@@ -1,118 +1,31 @@
-//! What the command line asks for, checked once: clap's parse (`cli.rs`)
-//! turned into the values `run`, `start` and `ps` take, and clap's errors
-//! turned into the one line procrun prints for bad usage.
+//! The command line checked once: clap's parse by the definition
+//! (`defs.rs`) turned into what procrun is asked to do (`config.rs`), with
+//! the checks clap cannot make (one of PROGRAM, --script or --name; a
+//! name given twice; options of `ps` that do not go together). clap's own
+//! errors become one line in `error.rs`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser};
-use procrun::procfs::State;
-use procrun::Signal;
+use clap::error::ErrorKind;
+use clap::Parser;
 
-use crate::cli::{self, Named, PsCli, PsOutput, RunCli, StartCli, StdinWhen, Sub, Supervise};
-pub use crate::cli::{ColorWhen, RestartWhen, Timestamps};
-
-/// What the command line asks for.
-#[derive(Debug)]
-pub enum Cli {
-    Run(RunArgs),
-    /// `start`: a Procfile's entries, run as `run --name ... --exit-with-first`.
-    Start(RunArgs),
-    Ps(PsArgs),
-    Completions(clap_complete::Shell),
-    /// `man`: procrun's page, or a subcommand's.
-    Man(Option<String>),
-    /// `--help`, `--version`: clap's text, printed as it is (exit status 0).
-    Print(clap::Error),
-}
-
-/// What `run` starts.
-#[derive(Debug, PartialEq)]
-pub enum What {
-    /// A program and its arguments.
-    Program(Vec<OsString>),
-    /// `bash FILE`.
-    Script(PathBuf),
-    /// `bash -c COMMAND` for each (name, command).
-    Named(Vec<(String, OsString)>),
-    /// `bash -c COMMAND` for each entry of a Procfile (`start`).
-    Procfile {
-        file: PathBuf,
-        /// `-e FILE`; `None`: `.env` when there is one.
-        env_file: Option<PathBuf>,
-        /// The entries to run, by name; all of them when empty.
-        only: Vec<String>,
-    },
-}
-
-#[derive(Debug)]
-pub struct RunArgs {
-    pub what: What,
-    pub timeout: Option<Duration>,
-    /// `None`: the library's default, SIGTERM.
-    pub stop_signal: Option<Signal>,
-    pub grace: Duration,
-    pub restart: Option<RestartWhen>,
-    pub restart_limit: u32,
-    pub restart_interval: Duration,
-    pub backoff: bool,
-    pub detached: bool,
-    pub cgroup: Option<PathBuf>,
-    pub memory_max: Option<u64>,
-    pub pids_max: Option<u64>,
-    /// Percent of one CPU.
-    pub cpu_max: Option<u32>,
-    pub kill_on_parent_death: bool,
-    pub env: Vec<String>,
-    pub cwd: Option<PathBuf>,
-    pub max_line: Option<usize>,
-    pub output: Option<PathBuf>,
-    pub timestamps: Option<Timestamps>,
-    pub color: ColorWhen,
-    /// `--stdin inherit`: the children share procrun's stdin.
-    pub stdin_inherit: bool,
-    pub quiet: bool,
-    pub preserve_status: bool,
-    /// When the first process ends for good, stop the others (foreman).
-    pub exit_with_first: bool,
-}
-
-#[derive(Debug, Default, PartialEq)]
-pub struct PsArgs {
-    pub state: Option<State>,
-    pub name: Option<String>,
-    pub exact: bool,
-    pub count: bool,
-    pub format: PsFormat,
-}
-
-/// How `ps` prints a listing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PsFormat {
-    /// PID, STATE, COMM under a header.
-    #[default]
-    Table,
-    /// `-o pid`: the pids alone, one per line, as `pgrep` prints them.
-    Pids,
-    /// `--json`: an array of objects.
-    Json,
-}
-
-/// The cap of `--backoff`: doubling a 5 s interval reaches it after four
-/// restarts; a crash loop is then retried once a minute.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+use crate::flags::config::{PsArgs, PsFormat, Request, RestartWhen, RunArgs, What};
+use crate::flags::defs::{
+    CommandLine, PsFlags, PsOutput, RunFlags, StartFlags, StdinWhen, Sub, Supervise,
+};
+use crate::flags::error::one_line;
+use crate::flags::values::Named;
 
 /// Parses the arguments after the program name. The error is the one line
 /// to print after `procrun: `.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
     let args: Vec<OsString> = args.into_iter().collect();
     let argv = std::iter::once(OsString::from("procrun")).chain(args.iter().cloned());
-    let parsed = match cli::Cli::try_parse_from(argv) {
+    let parsed = match CommandLine::try_parse_from(argv) {
         Ok(p) => p,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            return Ok(Cli::Print(e))
+            return Ok(Request::Print(e))
         }
         // clap's answer to no subcommand at all is the whole help, as an
         // error: one line says it better.
@@ -122,11 +35,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
         Err(e) => return Err(one_line(&e, &args)),
     };
     match parsed.command {
-        Sub::Run(r) => run_args(r).map(Cli::Run),
-        Sub::Start(s) => Ok(Cli::Start(start_args(s))),
-        Sub::Ps(p) => ps_args(p).map(Cli::Ps),
-        Sub::Completions { shell } => Ok(Cli::Completions(shell)),
-        Sub::Man { command } => Ok(Cli::Man(command)),
+        Sub::Run(r) => run_args(r).map(Request::Run),
+        Sub::Start(s) => Ok(Request::Start(start_args(s))),
+        Sub::Ps(p) => ps_args(p).map(Request::Ps),
+        Sub::Completions { shell } => Ok(Request::Completions(shell)),
+        Sub::Man { command } => Ok(Request::Man(command)),
     }
 }
 
@@ -168,7 +81,7 @@ fn supervised(s: Supervise, what: What) -> RunArgs {
     }
 }
 
-fn run_args(r: RunCli) -> Result<RunArgs, String> {
+fn run_args(r: RunFlags) -> Result<RunArgs, String> {
     let what =
         match (r.program.is_empty(), r.script, r.named.is_empty()) {
             (false, None, true) => What::Program(r.program),
@@ -200,7 +113,7 @@ fn run_args(r: RunCli) -> Result<RunArgs, String> {
     Ok(a)
 }
 
-fn start_args(s: StartCli) -> RunArgs {
+fn start_args(s: StartFlags) -> RunArgs {
     let mut only: Vec<String> = Vec::with_capacity(s.names.len());
     for name in s.names {
         if !only.contains(&name) {
@@ -217,7 +130,7 @@ fn start_args(s: StartCli) -> RunArgs {
     a
 }
 
-fn ps_args(p: PsCli) -> Result<PsArgs, String> {
+fn ps_args(p: PsFlags) -> Result<PsArgs, String> {
     let format = match (p.output, p.json) {
         (Some(PsOutput::Pid), true) => return Err("ps: give one of -o pid and --json".into()),
         (Some(PsOutput::Table), true) | (None, true) => PsFormat::Json,
@@ -240,131 +153,16 @@ fn ps_args(p: PsCli) -> Result<PsArgs, String> {
     Ok(a)
 }
 
-/// clap's error on one line: its first line, what it lists (possible
-/// values), and its suggestion as `did you mean X?`; never the usage block
-/// and tips clap adds below, so that a script reading stderr gets one line
-/// per failure, as from `timeout` or `env`.
-fn one_line(e: &clap::Error, args: &[OsString]) -> String {
-    let sub = args
-        .first()
-        .and_then(|a| a.to_str())
-        .filter(|a| cli::Cli::command().find_subcommand(a).is_some());
-    if let Some(msg) = sub.and_then(|s| one_dash_long_flag(s, args)) {
-        return msg;
-    }
-    let rendered = e.render().to_string();
-    let mut parts: Vec<&str> = Vec::new();
-    for line in rendered.lines() {
-        let line = line.trim();
-        if line.starts_with("Usage:") || line.starts_with("For more information") {
-            break;
-        }
-        if line.is_empty() || line.starts_with("tip:") {
-            continue;
-        }
-        let line = line.strip_prefix("error: ").unwrap_or(line);
-        // `[possible values: a, b]` reads as a clause of the line.
-        let line = line
-            .strip_prefix('[')
-            .and_then(|l| l.strip_suffix(']'))
-            .unwrap_or(line);
-        parts.push(line);
-    }
-    // A line ending in ':' introduces the next ("not provided: --cgroup").
-    let mut msg = String::new();
-    for part in parts {
-        if !msg.is_empty() {
-            msg.push_str(if msg.ends_with(':') { " " } else { "; " });
-        }
-        msg.push_str(part);
-    }
-    let suggested = [
-        ContextKind::SuggestedArg,
-        ContextKind::SuggestedSubcommand,
-        ContextKind::SuggestedValue,
-    ]
-    .into_iter()
-    .find_map(|k| match e.get(k) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(v)) => v.first().cloned(),
-        _ => None,
-    });
-    if let Some(near) = suggested {
-        msg.push_str(&format!("; did you mean {near}?"));
-    }
-    let help = match sub {
-        Some(s) => format!("procrun {s} --help"),
-        None => "procrun --help".into(),
-    };
-    if matches!(
-        e.kind(),
-        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand | ErrorKind::MissingSubcommand
-    ) {
-        msg.push_str(&format!(" (see '{help}')"));
-    }
-    match sub {
-        Some(s) => format!("{s}: {msg}"),
-        None => msg,
-    }
-}
-
-/// `-timeout` is `--timeout` with a dash missing, though clap reads it as
-/// `-t imeout`: the message names the flag meant. Only procrun's options
-/// are looked at: the walk stops at `--` or at the first argument that is
-/// neither an option nor an option's value, where the program and its own
-/// options (`find . -name x`) begin.
-fn one_dash_long_flag(sub: &str, args: &[OsString]) -> Option<String> {
-    let cmd = cli::Cli::command();
-    let sc = cmd.find_subcommand(sub)?;
-    // Whether the option's value may be the next argument: not for one
-    // whose value must follow `=` (`--timestamps[=WHEN]`), or that may
-    // come without one.
-    let takes_value = |arg: &clap::Arg| {
-        arg.get_action().takes_values()
-            && !arg.is_require_equals_set()
-            && arg.get_num_args().map_or(true, |n| n.min_values() > 0)
-    };
-    let mut rest = args.iter().skip(1);
-    while let Some(a) = rest.next() {
-        // Not UTF-8: no option of procrun's, so the program.
-        let a = a.to_str()?;
-        if a == "--" || !a.starts_with('-') || a == "-" {
-            return None;
-        }
-        if let Some(long) = a.strip_prefix("--") {
-            let value_next = !long.contains('=')
-                && sc
-                    .get_arguments()
-                    .any(|arg| arg.get_long() == Some(long) && takes_value(arg));
-            if value_next {
-                rest.next();
-            }
-            continue;
-        }
-        if a.len() > 2 {
-            let long = a[1..].split('=').next()?;
-            if sc.get_arguments().any(|arg| arg.get_long() == Some(long)) {
-                return Some(format!(
-                    "{sub}: unknown option '{a}'; did you mean --{long}?"
-                ));
-            }
-        }
-        // `-t 5s` (value next) or `-t5s` (value attached).
-        let short = a[1..].chars().next()?;
-        let value_next = a[1..].chars().count() == 1
-            && sc
-                .get_arguments()
-                .any(|arg| arg.get_short() == Some(short) && takes_value(arg));
-        if value_next {
-            rest.next();
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use procrun::procfs::State;
+    use procrun::Signal;
+
     use super::*;
+    use crate::flags::config::{ColorWhen, Timestamps};
+    use crate::flags::values;
 
     fn args(s: &[&str]) -> Vec<OsString> {
         s.iter().map(OsString::from).collect()
@@ -372,14 +170,9 @@ mod tests {
 
     fn run(s: &[&str]) -> Result<RunArgs, String> {
         match parse(args(s))? {
-            Cli::Run(a) => Ok(a),
+            Request::Run(a) => Ok(a),
             other => panic!("not run: {other:?}"),
         }
-    }
-
-    #[test]
-    fn the_definition_is_consistent() {
-        cli::Cli::command().debug_assert();
     }
 
     #[test]
@@ -439,9 +232,9 @@ mod tests {
             let e = run(bad).unwrap_err();
             assert!(!e.contains('\n'), "{bad:?}: {e}");
         }
-        assert_eq!(cli::parse_size("4096"), Ok(4096));
-        assert_eq!(cli::parse_size("2k"), Ok(2048));
-        assert_eq!(cli::parse_percent("50"), Ok(50));
+        assert_eq!(values::parse_size("4096"), Ok(4096));
+        assert_eq!(values::parse_size("2k"), Ok(2048));
+        assert_eq!(values::parse_percent("50"), Ok(50));
     }
 
     #[test]
@@ -565,7 +358,7 @@ mod tests {
 
     #[test]
     fn ps_options_and_states() {
-        let Cli::Ps(a) = parse(args(&["ps", "--state", "D", "--count"])).unwrap() else {
+        let Request::Ps(a) = parse(args(&["ps", "--state", "D", "--count"])).unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -586,10 +379,13 @@ mod tests {
             State::Dead,
             State::Parked,
         ] {
-            assert_eq!(cli::parse_state(s.as_str()), Ok(s));
-            assert_eq!(cli::parse_state(&(s.letter() as char).to_string()), Ok(s));
+            assert_eq!(values::parse_state(s.as_str()), Ok(s));
+            assert_eq!(
+                values::parse_state(&(s.letter() as char).to_string()),
+                Ok(s)
+            );
         }
-        assert!(cli::parse_state("asleep").is_err());
+        assert!(values::parse_state("asleep").is_err());
     }
 
     #[test]
@@ -659,7 +455,7 @@ mod tests {
 
     #[test]
     fn start_takes_a_procfile_an_env_file_names_and_runs_options() {
-        let Cli::Start(a) = parse(args(&[
+        let Request::Start(a) = parse(args(&[
             "start",
             "web",
             "-f",
@@ -683,7 +479,7 @@ mod tests {
         );
         assert!(a.exit_with_first);
         assert_eq!(a.grace, Duration::from_secs(1));
-        let Cli::Start(a) = parse(args(&["start"])).unwrap() else {
+        let Request::Start(a) = parse(args(&["start"])).unwrap() else {
             panic!("not start")
         };
         let all = What::Procfile {
@@ -703,7 +499,10 @@ mod tests {
             &["help", "ps"],
             &["-V"],
         ] {
-            assert!(matches!(parse(args(line)), Ok(Cli::Print(_))), "{line:?}");
+            assert!(
+                matches!(parse(args(line)), Ok(Request::Print(_))),
+                "{line:?}"
+            );
         }
     }
 }

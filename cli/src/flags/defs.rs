@@ -1,6 +1,6 @@
 //! The command line's one definition, in clap: the parser, `--help`, the
 //! shell completions and the man page all come from it, so they cannot
-//! disagree. What the values mean, once checked, is `args.rs`'s.
+//! disagree. What the values mean, once checked, is `config.rs`'s.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,14 +10,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use procrun::procfs::State;
 use procrun::Signal;
 
-use crate::duration::parse_duration;
-use crate::usage;
+use crate::flags::config::{ColorWhen, RestartWhen, Timestamps};
+use crate::flags::duration::parse_duration;
+use crate::flags::usage;
+use crate::flags::values::{
+    parse_max_line, parse_named, parse_percent, parse_pids, parse_signal, parse_size, parse_state,
+    Named,
+};
 
 /// Run and supervise commands, or look at the host's processes.
 #[derive(Debug, Parser)]
 #[command(name = "procrun", version, subcommand_required = true)]
 #[command(after_help = usage::AFTER)]
-pub struct Cli {
+pub struct CommandLine {
     #[command(subcommand)]
     pub command: Sub,
 }
@@ -31,7 +36,7 @@ pub enum Sub {
     /// bash command lines, all at once (--name NAME=COMMAND: runs 'bash -c
     /// COMMAND').
     #[command(after_help = usage::RUN_AFTER)]
-    Run(RunCli),
+    Run(RunFlags),
     /// Run a Procfile's entries as foreman does, stopping all when one ends
     ///
     /// Each line 'name: command' runs 'bash -c command' with its output
@@ -39,12 +44,12 @@ pub enum Sub {
     /// the others are stopped (the stop signal, SIGKILL after the grace) and
     /// procrun exits with the status of the one that ended.
     #[command(after_help = usage::START_AFTER)]
-    Start(StartCli),
+    Start(StartFlags),
     /// Look at the host's processes through /proc (or $HOST_PROC)
     ///
     /// With no option, counts processes by state.
     #[command(after_help = usage::PS_AFTER)]
-    Ps(PsCli),
+    Ps(PsFlags),
     /// Print a completion script for SHELL to stdout
     #[command(after_help = usage::COMPLETIONS_AFTER)]
     Completions {
@@ -176,7 +181,7 @@ pub struct Supervise {
 }
 
 #[derive(Debug, Args)]
-pub struct RunCli {
+pub struct RunFlags {
     #[command(flatten)]
     pub supervise: Supervise,
     /// Set an environment variable (repeatable)
@@ -204,7 +209,7 @@ pub struct RunCli {
 }
 
 #[derive(Debug, Args)]
-pub struct StartCli {
+pub struct StartFlags {
     /// The Procfile
     #[arg(
         short = 'f',
@@ -226,7 +231,7 @@ pub struct StartCli {
 }
 
 #[derive(Debug, Args)]
-pub struct PsCli {
+pub struct PsFlags {
     /// List the processes in STATE (a name or its /proc letter)
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     pub state: Option<State>,
@@ -250,31 +255,6 @@ pub struct PsCli {
     pub json: bool,
 }
 
-/// When `run` restarts a process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RestartWhen {
-    OnError,
-    Always,
-}
-
-/// What `--timestamps` puts before each line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Timestamps {
-    /// Seconds since procrun started.
-    Elapsed,
-    /// The time of day, RFC 3339 in UTC.
-    Wall,
-}
-
-/// `--color`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
-    /// On a terminal, unless `TERM=dumb` or `NO_COLOR` says otherwise.
-    Auto,
-    Always,
-    Never,
-}
-
 /// `--stdin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StdinWhen {
@@ -289,93 +269,14 @@ pub enum PsOutput {
     Table,
 }
 
-/// One `--name NAME=COMMAND`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Named {
-    pub name: String,
-    pub command: OsString,
-}
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
 
-fn parse_signal(s: &str) -> Result<Signal, String> {
-    s.parse().map_err(|e: procrun::UnknownSignal| e.to_string())
-}
+    use super::*;
 
-fn parse_max_line(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("not a number of bytes".into()),
+    #[test]
+    fn the_definition_is_consistent() {
+        CommandLine::command().debug_assert();
     }
-}
-
-/// Bytes, with an optional binary suffix (`512M`, `2G`), as systemd's
-/// `MemoryMax=` takes them.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, shift) = match s.as_bytes().last() {
-        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
-        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
-        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
-        Some(b'T' | b't') => (&s[..s.len() - 1], 40),
-        _ => (s, 0),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "not a size (BYTES, or a number with K, M, G or T)".to_string())?;
-    let bytes = n
-        .checked_mul(1 << shift)
-        .ok_or_else(|| "too large".to_string())?;
-    if bytes == 0 {
-        return Err("must be at least 1 byte".into());
-    }
-    Ok(bytes)
-}
-
-fn parse_pids(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("not a number".into()),
-    }
-}
-
-/// A whole percentage of one CPU, `%` optional; at least 1 (the kernel's
-/// smallest quota is 1 ms of a 100 ms period).
-pub fn parse_percent(s: &str) -> Result<u32, String> {
-    match s.strip_suffix('%').unwrap_or(s).parse::<u32>() {
-        Ok(0) => Err("must be at least 1%".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("not a percentage (such as 50%)".into()),
-    }
-}
-
-fn parse_named(v: &str) -> Result<Named, String> {
-    match v.split_once('=') {
-        Some((name, command)) if !name.is_empty() && !command.is_empty() => Ok(Named {
-            name: name.to_owned(),
-            command: command.into(),
-        }),
-        _ => Err("not NAME=COMMAND".into()),
-    }
-}
-
-/// A state by its name (as `ps` prints it) or its `/proc/PID/stat` letter.
-pub fn parse_state(s: &str) -> Result<State, String> {
-    Ok(match s {
-        "running" | "R" => State::Running,
-        "sleep" | "sleeping" | "S" => State::Sleeping,
-        "blocked" | "disk-sleep" | "D" => State::DiskSleep,
-        "idle" | "I" => State::Idle,
-        "stop" | "stopped" | "T" => State::Stopped,
-        "tracing-stop" | "tracing stop" | "t" => State::TracingStop,
-        "zombie" | "Z" => State::Zombie,
-        "dead" | "X" => State::Dead,
-        "parked" | "P" => State::Parked,
-        _ => {
-            return Err(
-                "one of running, sleep, blocked, idle, stop, tracing-stop, zombie, \
-                        dead, parked"
-                    .into(),
-            )
-        }
-    })
 }
