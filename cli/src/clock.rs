@@ -1,49 +1,64 @@
-//! Wall-clock stamps in RFC 3339, UTC, formatted by hand: UTC needs no
-//! time-zone database, and a log read on another host (or after a change
-//! to daylight saving) then means the same instant.
+//! What starts each line and note with `--timestamps`: seconds since
+//! procrun started, or the wall-clock time in RFC 3339, UTC, as humantime
+//! writes it. UTC needs no time-zone database, and a log read on another
+//! host (or after a change to daylight saving) then means the same
+//! instant.
 
 use std::fmt;
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A time since the Unix epoch, shown as `2024-02-29T13:05:09.250Z`
-/// (milliseconds, truncated: a stamp is never later than the line).
-pub struct Utc(pub Duration);
+/// What starts each line with `--timestamps`.
+#[derive(Clone, Copy)]
+pub enum Clock {
+    /// Seconds since this instant.
+    Elapsed(Instant),
+    Wall,
+}
 
-impl fmt::Display for Utc {
+/// The start of a line: the time stamp, if asked for.
+pub fn stamp(buf: &mut Vec<u8>, clock: Option<Clock>) {
+    // Writing to a Vec cannot fail, nor can either stamp's Display.
+    let _ = match clock {
+        None => Ok(()),
+        Some(Clock::Elapsed(start)) => write!(buf, "{}", Stamp(start.elapsed())),
+        Some(Clock::Wall) => write!(buf, "{} ", wall(SystemTime::now())),
+    };
+}
+
+/// Seconds since procrun started, to the millisecond.
+struct Stamp(Duration);
+
+impl fmt::Display for Stamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.as_secs();
-        let (days, rest) = (secs / 86_400, secs % 86_400);
-        let (y, m, d) = civil(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rest / 3600,
-            rest / 60 % 60,
-            rest % 60,
-            self.0.subsec_millis()
-        )
+        write!(f, "{:>6}.{:03} ", self.0.as_secs(), self.0.subsec_millis())
     }
 }
 
-/// The proleptic Gregorian date `days` after 1970-01-01: the civil_from_days
-/// algorithm (eras of 400 years, each 146097 days, years counted from
-/// March so the leap day ends them).
-fn civil(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+/// The last instant an RFC 3339 year of four digits can write:
+/// 9999-12-31T23:59:59.999999999Z.
+const LAST: Duration = Duration::new(253_402_300_799, 999_999_999);
+
+/// `now` as `2024-02-29T13:05:09.250Z`: milliseconds, truncated (a stamp
+/// is never later than the line). A clock set before 1970 is shown as
+/// 1970 and one past 9999 as the end of 9999, not refused (humantime
+/// writes neither), so that every stamp has the same width.
+fn wall(now: SystemTime) -> humantime::Rfc3339Timestamp {
+    let now = now.max(UNIX_EPOCH);
+    // Where a SystemTime cannot reach 9999, there is nothing to clamp.
+    let now = UNIX_EPOCH
+        .checked_add(LAST)
+        .map_or(now, |last| now.min(last));
+    humantime::format_rfc3339_millis(now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(d: Duration) -> String {
+        wall(UNIX_EPOCH + d).to_string()
+    }
 
     #[test]
     fn known_instants_print_as_rfc3339_utc() {
@@ -55,8 +70,26 @@ mod tests {
             (4_102_444_800_000, "2100-01-01T00:00:00.000Z"),
             (253_402_300_799_000, "9999-12-31T23:59:59.000Z"),
         ] {
-            assert_eq!(Utc(Duration::from_millis(ms)).to_string(), want, "{ms}");
+            assert_eq!(at(Duration::from_millis(ms)), want, "{ms}");
         }
+        // Truncated, never rounded up past the line's own time.
+        assert_eq!(
+            at(Duration::new(59, 999_999_999)),
+            "1970-01-01T00:00:59.999Z"
+        );
+    }
+
+    #[test]
+    fn a_clock_past_9999_shows_the_last_instant_rfc_3339_can_write() {
+        let year_10000 = Duration::from_secs(253_402_300_800);
+        assert_eq!(at(year_10000), "9999-12-31T23:59:59.999Z");
+        assert_eq!(at(Duration::from_secs(u64::MAX / 4)), at(year_10000));
+    }
+
+    #[test]
+    fn a_clock_before_1970_shows_1970() {
+        let before = UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(wall(before).to_string(), "1970-01-01T00:00:00.000Z");
     }
 
     /// Against a day-by-day walk of the calendar, the obviously right way.
@@ -65,7 +98,8 @@ mod tests {
         let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
         let (mut y, mut m, mut d) = (1970, 1, 1);
         for days in 0..(530 * 366) {
-            assert_eq!(civil(days), (y, m, d), "day {days}");
+            let stamp = at(Duration::from_secs(days * 86_400));
+            assert_eq!(stamp[..10], format!("{y:04}-{m:02}-{d:02}"), "day {days}");
             let month_len = match m {
                 2 if leap(y) => 29,
                 2 => 28,
@@ -80,5 +114,13 @@ mod tests {
                 (m, y) = (1, y + 1);
             }
         }
+    }
+
+    #[test]
+    fn stamps_are_seconds_with_milliseconds() {
+        assert_eq!(
+            Stamp(Duration::from_millis(61_005)).to_string(),
+            "    61.005 "
+        );
     }
 }

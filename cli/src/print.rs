@@ -6,11 +6,11 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use procrun::{Exit, Stream};
 
-use crate::clock::Utc;
+use crate::clock::{stamp, Clock};
 use crate::flags::config::{ColorWhen, Timestamps};
 use crate::sink::{self, Sink};
 
@@ -46,14 +46,6 @@ pub struct Options {
     /// `--output FILE`, opened, and its name: the lines go there instead
     /// of stdout.
     pub output: Option<(File, String)>,
-}
-
-/// What starts each line with `--timestamps`.
-#[derive(Clone, Copy)]
-enum Clock {
-    /// Seconds since this instant.
-    Elapsed(Instant),
-    Wall,
 }
 
 /// The prefixes of one child, built once.
@@ -347,31 +339,6 @@ impl Printer {
     }
 }
 
-/// The start of a line: the time stamp, if asked for.
-fn stamp(buf: &mut Vec<u8>, clock: Option<Clock>) {
-    // Writing to a Vec cannot fail.
-    let _ = match clock {
-        None => Ok(()),
-        Some(Clock::Elapsed(start)) => write!(buf, "{}", Stamp(start.elapsed())),
-        Some(Clock::Wall) => {
-            // A clock set before 1970 is shown as 1970, not refused.
-            let since = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default();
-            write!(buf, "{} ", Utc(since))
-        }
-    };
-}
-
-/// Seconds since procrun started, to the millisecond.
-struct Stamp(Duration);
-
-impl fmt::Display for Stamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:>6}.{:03} ", self.0.as_secs(), self.0.subsec_millis())
-    }
-}
-
 /// A duration as the user would write it: `250ms`, `5s`, `1.5s`.
 pub struct Human(pub Duration);
 
@@ -455,13 +422,5 @@ mod tests {
         assert!(!auto_colour(false, os("xterm"), None));
         assert!(!auto_colour(true, os("dumb"), None));
         assert!(!auto_colour(true, os("xterm"), os("1")));
-    }
-
-    #[test]
-    fn stamps_are_seconds_with_milliseconds() {
-        assert_eq!(
-            Stamp(Duration::from_millis(61_005)).to_string(),
-            "    61.005 "
-        );
     }
 }
