@@ -260,7 +260,7 @@ mod tests {
                 reworded(
                     ErrorKind::InvalidSubcommand,
                     &[
-                        (ContextKind::InvalidSubcommand, s("strat")),
+                        (InvalidSubcommand, s("strat")),
                         (SuggestedSubcommand, list(&["start"])),
                     ],
                 ),

@@ -1,11 +1,11 @@
 //! procrun's command line, in one place: its definition, what it parses
 //! into, its error lines, and the completions and man pages made from it.
 //!
-//! The layers, each using only those below it:
+//! Its layers from the bottom up, each using only those before it:
 //!
 //! - `config`: what the command line asks for, once checked (`Request`
 //!   and the arguments of each command). The rest of the tool reads only
-//!   this and `parse`.
+//!   this, `parse` and `doc`, never clap's definition.
 //! - `duration`, `values`: the parsers of single option values; `usage`:
 //!   the help text clap cannot make from the options.
 //! - `defs`: the clap definition (`CommandLine`), on the three above.
