@@ -722,9 +722,10 @@ impl Command {
     ///   the child itself is reaped, but its pipes are read until the
     ///   cgroup is empty (not for the [`drain`](Command::drain) time) and a
     ///   process left in the cgroup can still be stopped;
-    /// - the cgroup is removed once empty, and [`Done`](crate::Event::Done)
-    ///   comes only after that: it means the last process of the child is
-    ///   gone.
+    /// - the cgroup is removed once empty, with the cgroups the run made
+    ///   below it (as container runtimes, `systemd-run` and build tools
+    ///   do), deepest first, and [`Done`](crate::Event::Done) comes only
+    ///   after that: it means the last process of the child is gone.
     ///
     /// Runs use `fork` rather than `posix_spawn` then (a little slower to
     /// start). Cgroups left by an agent that died can be removed with

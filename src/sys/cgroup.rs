@@ -362,10 +362,61 @@ impl Cgroup {
         }
     }
 
-    /// Removes the (empty) directory.
+    /// Removes the (empty) directory and the cgroups the run made below
+    /// it: see [`remove_tree`].
     pub(crate) fn remove(&self) -> io::Result<()> {
-        fs::remove_dir(&self.dir)
+        remove_tree(&self.dir)
     }
+
+    /// [`remove`](Cgroup::remove) once the cgroup is empty, retried for a
+    /// moment (about 100 ms) while rmdir says `EBUSY`: the kernel may still
+    /// count a member that is being torn down. For callers that may block;
+    /// the reactor retries on a timer instead.
+    pub(crate) fn remove_settled(&self) -> io::Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.remove() {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+/// `dir` and every cgroup below it, each before the cgroups below it.
+///
+/// A run may make cgroups of its own below the one procrun made for it
+/// (container runtimes, `systemd-run` and build tools do), as deep as it
+/// likes: the walk keeps a list rather than recursing, and holds no
+/// directory open from one level to the next. A cgroup below that cannot
+/// be listed (the run removed it meanwhile) has nothing below it as far as
+/// the walk knows, and a directory of another file system mounted in the
+/// tree is not the run's cgroup: it is not walked into.
+fn subtree(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(dir)?.dev();
+    let mut out = vec![dir.to_owned()];
+    let mut next = 0;
+    while let Some(at) = out.get(next) {
+        let listed = fs::read_dir(at);
+        next += 1;
+        let entries = match listed {
+            Ok(entries) => entries,
+            Err(e) if next == 1 => return Err(e),
+            Err(_) => continue,
+        };
+        let below: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.dev() == dev))
+            .collect();
+        out.extend(below);
+    }
+    Ok(out)
 }
 
 /// The procrun cgroups (names starting with `prefix`) directly below
@@ -391,16 +442,24 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     !matches!(rp::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
-/// Removes `dir` and every cgroup below it, deepest first (a run may have
-/// made sub-cgroups of its own where it was delegated one).
-pub(crate) fn remove_tree(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            remove_tree(&entry.path())?;
+/// Removes the (empty) cgroup `dir` and every cgroup below it (see
+/// [`subtree`]), deepest first: rmdir of a cgroup with a cgroup below it
+/// is `EBUSY`, so the other order could only fail. Every cgroup is tried;
+/// the first error is returned (one below that stays makes `dir` stay
+/// too). A cgroup below that is already gone is no error; `dir` gone is
+/// `NotFound`.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    let mut first = None;
+    for at in subtree(dir)?.iter().rev() {
+        match fs::remove_dir(at) {
+            Err(e) if at != dir && e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+            Ok(()) => {}
         }
     }
-    fs::remove_dir(dir)
+    first.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
