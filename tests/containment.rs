@@ -350,6 +350,100 @@ fn a_sub_cgroup_made_by_a_contained_run_is_removed_with_it_before_done() {
     );
 }
 
+/// A stop's signal reaches every process of the run, those in cgroups
+/// the run made below its own included: a daemon that flushes on
+/// `SIGTERM` gets to, rather than only the `SIGKILL` at the end of the
+/// grace. The run's shell ignores the stop and waits for the daemon, so
+/// only the daemon's own end can end the run before the grace.
+#[test]
+fn a_stop_signal_reaches_a_daemon_in_a_sub_cgroup_of_the_run() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "mkdir \"$cg/sub\" || exit 1; {} trap '' TERM; echo ready; wait",
+        daemon_in("sub", "daemon")
+    );
+    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
+    cmd.grace(Duration::from_secs(10));
+    let id = r.spawn(&cmd).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "daemon").is_some()
+            && lines_of(rs, id, Stream::Stdout)
+                .iter()
+                .any(|l| l == "ready")
+    });
+    let daemon = named_pid(&recs, id, "daemon").unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert_eq!(place_in_run(daemon), "sub");
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let out = lines_of(&recs, id, Stream::Stdout);
+    assert!(out.contains(&"flushed daemon".to_string()), "{recs:?}");
+    // Its shell ended of itself once the daemon had: no SIGKILL was needed.
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    wait_dead(daemon);
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+}
+
+/// Several levels deep and side by side: every member of every
+/// descendant cgroup gets the stop signal, an interior cgroup holding
+/// processes as well as a leaf, and the whole tree goes before Done.
+#[test]
+fn processes_in_sub_cgroups_several_levels_deep_are_stopped_and_all_removed() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "mkdir -p \"$cg/a/b/c/d\" \"$cg/a/e\" \"$cg/f/g\" || exit 1; {} {} {} \
+         trap '' TERM; echo ready; wait",
+        daemon_in("a/b/c/d", "deepest"),
+        daemon_in("a", "interior"),
+        daemon_in("a/e", "sibling"),
+    );
+    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
+    cmd.grace(Duration::from_secs(10));
+    let id = r.spawn(&cmd).unwrap();
+    let names = ["deepest", "interior", "sibling"];
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        names.iter().all(|n| named_pid(rs, id, n).is_some())
+            && lines_of(rs, id, Stream::Stdout)
+                .iter()
+                .any(|l| l == "ready")
+    });
+    let pids: Vec<u32> = names
+        .iter()
+        .map(|n| named_pid(&recs, id, n).unwrap())
+        .collect();
+    let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
+    for (pid, place) in pids.iter().zip(["a/b/c/d", "a", "a/e"]) {
+        assert_eq!(place_in_run(*pid), place);
+    }
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let out = lines_of(&recs, id, Stream::Stdout);
+    for name in names {
+        assert!(out.contains(&format!("flushed {name}")), "{name}: {recs:?}");
+    }
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    for pid in pids {
+        wait_dead(pid);
+    }
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+}
+
 /// A dropped reactor kills its runs and removes their cgroups, with the
 /// cgroups a run made below its own.
 #[test]

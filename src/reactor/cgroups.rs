@@ -13,9 +13,10 @@
 //!
 //! A stop reaches every cgroup of the child still alive (a restarted child
 //! may have several: the current run's and those of earlier runs whose
-//! escapees live on): the stop signal and `SIGCONT` to each member, and
-//! `SIGKILL` to all of them (`cgroup.kill`) when the grace ends or the
-//! stopped run is reaped.
+//! escapees live on): the stop signal and `SIGCONT` to each member, those
+//! of the cgroups a run made below its own included, and `SIGKILL` to all
+//! of them (`cgroup.kill`) when the grace ends or the stopped run is
+//! reaped.
 
 use std::time::Duration;
 
@@ -210,8 +211,9 @@ impl Reactor {
         self.maybe_done(index, ctx);
     }
 
-    /// Sends `sig` to every process in every live cgroup of child `index`;
-    /// `SIGKILL` goes to each cgroup as a whole (`cgroup.kill`).
+    /// Sends `sig` to every process in every live cgroup of child `index`
+    /// and in the cgroups below them; `SIGKILL` goes to each subtree as a
+    /// whole (`cgroup.kill`).
     pub(super) fn signal_cgroups(&mut self, index: u32, sig: Signal) {
         for slot in self.cgroups.of_child(index) {
             let Some(c) = self.cgroups.get(slot) else {
