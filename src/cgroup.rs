@@ -4,10 +4,11 @@
 //!
 //! Each contained run gets a cgroup named `procrun-<agent pid>-<n>` below
 //! the parent given. A reactor removes every cgroup it made once it is
-//! empty, and a dropped reactor kills and removes what it still has; only
-//! an agent that dies without dropping its reactor (killed, or crashed)
-//! leaves its cgroups, with whatever processes are still in them. The next
-//! agent finds them by name and ends them with [`kill_leftovers`].
+//! empty, with the cgroups the run made below it, and a dropped reactor
+//! kills and removes what it still has; only an agent that dies without
+//! dropping its reactor (killed, or crashed) leaves its cgroups, with
+//! whatever processes are still in them. The next agent finds them by
+//! name and ends them with [`kill_leftovers`].
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,8 @@ pub fn mount_point() -> Option<PathBuf> {
 }
 
 /// Kills every process in the cgroups a dead procrun agent left below
-/// `parent`, and removes those cgroups; returns the ones removed.
+/// `parent` (in the cgroups its runs made below those too), and removes
+/// them all; returns the leftovers removed.
 ///
 /// A leftover is a directory named `procrun-<pid>-…` whose `<pid>` is not
 /// a live process. Cgroups of this process and of live agents (several
@@ -83,7 +85,7 @@ pub fn kill_leftovers(parent: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
             if !c.wait_empty(std::time::Duration::from_secs(5)) {
                 return Err(std::io::Error::from_raw_os_error(libc::EBUSY));
             }
-            cgroup::remove_tree(&dir)
+            c.remove_settled()
         });
         match r {
             Ok(()) => removed.push(dir),

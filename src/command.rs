@@ -714,17 +714,20 @@ impl Command {
     /// anything, so no process of the run is ever outside. Then:
     ///
     /// - a stop (or timeout) reaches every process of the run, those that
-    ///   called `setsid` or daemonized included: the stop signal and
-    ///   `SIGCONT` to the group and to each member, and `SIGKILL` to the
-    ///   whole cgroup (`cgroup.kill`, or freezing it on kernels before
-    ///   5.14) when the grace ends or the stopped child is reaped;
+    ///   called `setsid` or daemonized included, and those in cgroups the
+    ///   run made below its own: the stop signal and `SIGCONT` to the
+    ///   group and to each member of the cgroup and of every cgroup below
+    ///   it, and `SIGKILL` to the whole subtree (`cgroup.kill`, or
+    ///   freezing it on kernels before 5.14) when the grace ends or the
+    ///   stopped child is reaped;
     /// - the run's [`Exited`](crate::Event::Exited) event still comes when
     ///   the child itself is reaped, but its pipes are read until the
     ///   cgroup is empty (not for the [`drain`](Command::drain) time) and a
     ///   process left in the cgroup can still be stopped;
-    /// - the cgroup is removed once empty, and [`Done`](crate::Event::Done)
-    ///   comes only after that: it means the last process of the child is
-    ///   gone.
+    /// - the cgroup is removed once empty, with the cgroups the run made
+    ///   below it (as container runtimes, `systemd-run` and build tools
+    ///   do), deepest first, and [`Done`](crate::Event::Done) comes only
+    ///   after that: it means the last process of the child is gone.
     ///
     /// Runs use `fork` rather than `posix_spawn` then (a little slower to
     /// start). Cgroups left by an agent that died can be removed with

@@ -119,10 +119,11 @@
 //! - **Contained runs** ([`Command::cgroup`]) reach what detached children
 //!   and `setsid` escapees do not: each run lives in a cgroup of its own, a
 //!   stop kills all of it, its pipes close when it is empty, and
-//!   [`Event::Done`] comes once the cgroup is removed. A cgroup outlives
-//!   its agent only if the agent dies without dropping its reactor;
-//!   [`cgroup::kill_leftovers`] ends those. [`Command::kill_on_parent_death`]
-//!   makes a run die with the thread that started it. Where the parent
+//!   [`Event::Done`] comes once the cgroup is removed (with the cgroups
+//!   the run made below it). A cgroup outlives its agent only if the agent
+//!   dies without dropping its reactor; [`cgroup::kill_leftovers`] ends
+//!   those. [`Command::kill_on_parent_death`] makes a run die with the
+//!   thread that started it. Where the parent
 //!   enables the controllers, a contained run can be limited
 //!   ([`Command::memory_max`], [`Command::pids_max`], [`Command::cpu_max`])
 //!   and its [`Exit`] tells an OOM kill and its peak memory; where it does

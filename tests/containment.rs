@@ -256,30 +256,333 @@ fn a_contained_run_gets_its_stdio_env_cwd_and_a_clean_signal_state() {
     assert!(parent.children().is_empty());
 }
 
+/// A contained run of `sh -c script`, where the script finds its own
+/// cgroup's directory in `$cg` (the cgroup2 mount comes in as `$0`).
+fn sh_knowing_its_cgroup(parent: &Path, script: &str) -> Command {
+    let mount = procrun::cgroup::mount_point().expect("a TestParent has a mount");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!(
+            "cg=\"$0$(sed -n 's/^0:://p' /proc/self/cgroup)\"; {script}"
+        ))
+        .arg(mount)
+        .cgroup(parent);
+    c
+}
+
+/// Shell that starts, in the background, a daemon in a new session that
+/// moves itself into the run's sub-cgroup `sub`, flushes (prints
+/// `flushed NAME`) and exits on `SIGTERM`, and prints `NAME PID` once it
+/// is in place with its handler set.
+fn daemon_in(sub: &str, name: &str) -> String {
+    format!(
+        "setsid sh -c 'echo $$ > \"$0/cgroup.procs\" || exit 1; \
+         trap \"echo flushed {name}; exit 0\" TERM; echo {name} $$; \
+         while :; do sleep 1000 & wait; done' \"$cg/{sub}\" &"
+    )
+}
+
+/// The pid a `NAME PID` line gives.
+fn named_pid(recs: &[Rec], id: procrun::ChildId, name: &str) -> Option<u32> {
+    lines_of(recs, id, Stream::Stdout)
+        .iter()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The cgroup of `pid` (its `0::` line), with the run's cgroup cut off:
+/// where in the run it is.
+fn place_in_run(pid: u32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let run = format!("/procrun-{}-", std::process::id());
+    let at = path.find(&run).expect("in a run's cgroup") + run.len();
+    path[at..].split_once('/').map_or("", |(_, p)| p).to_owned()
+}
+
+/// Every directory below `dir`, at any depth.
+fn dirs_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(e.path());
+            out.extend(dirs_below(&e.path()));
+        }
+    }
+    out
+}
+
+/// Container runtimes, `systemd-run` and build tools make cgroups below
+/// the one they run in. The run's cgroup goes with them, deepest first,
+/// and at once: not after rmdir's `EBUSY` (which a cgroup with a child
+/// cgroup always gets) was retried for ~1.8 s and given up.
+#[test]
+fn a_sub_cgroup_made_by_a_contained_run_is_removed_with_it_before_done() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let id = r
+        .spawn(&sh_knowing_its_cgroup(
+            parent.path(),
+            "mkdir \"$cg/sub\" && echo made",
+        ))
+        .unwrap();
+    let mut recs = Vec::new();
+    let mut exited_at = None;
+    drive_until(&mut r, &mut recs, |rs| {
+        if exited_at.is_none() && !exits_of(rs, id).is_empty() {
+            exited_at = Some(Instant::now());
+        }
+        rs.contains(&Rec::Done(id))
+    });
+    let exit_to_done = exited_at.unwrap().elapsed();
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    assert_eq!(lines_of(&recs, id, Stream::Stdout), ["made"]);
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+    // Nothing is waited for once the run is empty; the retries took 1.8 s.
+    assert!(
+        exit_to_done < Duration::from_millis(1500),
+        "Done {exit_to_done:?} after the exit"
+    );
+}
+
+/// A stop's signal reaches every process of the run, those in cgroups
+/// the run made below its own included: a daemon that flushes on
+/// `SIGTERM` gets to, rather than only the `SIGKILL` at the end of the
+/// grace. The run's shell ignores the stop and waits for the daemon, so
+/// only the daemon's own end can end the run before the grace.
+#[test]
+fn a_stop_signal_reaches_a_daemon_in_a_sub_cgroup_of_the_run() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "mkdir \"$cg/sub\" || exit 1; {} trap '' TERM; echo ready; wait",
+        daemon_in("sub", "daemon")
+    );
+    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
+    cmd.grace(Duration::from_secs(10));
+    let id = r.spawn(&cmd).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "daemon").is_some()
+            && lines_of(rs, id, Stream::Stdout)
+                .iter()
+                .any(|l| l == "ready")
+    });
+    let daemon = named_pid(&recs, id, "daemon").unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert_eq!(place_in_run(daemon), "sub");
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let out = lines_of(&recs, id, Stream::Stdout);
+    assert!(out.contains(&"flushed daemon".to_string()), "{recs:?}");
+    // Its shell ended of itself once the daemon had: no SIGKILL was needed.
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    wait_dead(daemon);
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+}
+
+/// Several levels deep and side by side: every member of every
+/// descendant cgroup gets the stop signal, an interior cgroup holding
+/// processes as well as a leaf, and the whole tree goes before Done.
+#[test]
+fn processes_in_sub_cgroups_several_levels_deep_are_stopped_and_all_removed() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "mkdir -p \"$cg/a/b/c/d\" \"$cg/a/e\" \"$cg/f/g\" || exit 1; {} {} {} \
+         trap '' TERM; echo ready; wait",
+        daemon_in("a/b/c/d", "deepest"),
+        daemon_in("a", "interior"),
+        daemon_in("a/e", "sibling"),
+    );
+    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
+    cmd.grace(Duration::from_secs(10));
+    let id = r.spawn(&cmd).unwrap();
+    let names = ["deepest", "interior", "sibling"];
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        names.iter().all(|n| named_pid(rs, id, n).is_some())
+            && lines_of(rs, id, Stream::Stdout)
+                .iter()
+                .any(|l| l == "ready")
+    });
+    let pids: Vec<u32> = names
+        .iter()
+        .map(|n| named_pid(&recs, id, n).unwrap())
+        .collect();
+    let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
+    for (pid, place) in pids.iter().zip(["a/b/c/d", "a", "a/e"]) {
+        assert_eq!(place_in_run(*pid), place);
+    }
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let out = lines_of(&recs, id, Stream::Stdout);
+    for name in names {
+        assert!(out.contains(&format!("flushed {name}")), "{name}: {recs:?}");
+    }
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    for pid in pids {
+        wait_dead(pid);
+    }
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+}
+
+/// A dropped reactor kills its runs and removes their cgroups, with the
+/// cgroups a run made below its own.
+#[test]
+fn dropping_the_reactor_removes_the_sub_cgroups_a_run_made() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let mut r = Reactor::new().unwrap();
+    let script = format!(
+        "mkdir -p \"$cg/a/b\" || exit 1; {} exec sleep 1000",
+        daemon_in("a/b", "daemon")
+    );
+    let id = r
+        .spawn(&sh_knowing_its_cgroup(parent.path(), &script))
+        .unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "daemon").is_some()
+    });
+    let daemon = named_pid(&recs, id, "daemon").unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert_eq!(place_in_run(daemon), "a/b");
+    drop(r);
+    wait_dead(daemon);
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
+}
+
+/// A mount on a directory, undone (lazily) on drop, so a failing test
+/// leaves nothing mounted.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn tmpfs(dir: &Path) -> Mounted {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "procrun-test"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount on {dir:?}");
+        Mounted(dir.to_owned())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A sub-cgroup that cannot be removed (here a mount point, `EBUSY` for
+/// good) is given up after bounded retries: the run is still Done, and a
+/// drop still returns. What is mounted there is not the run's to remove.
+#[test]
+fn a_sub_cgroup_that_cannot_be_removed_holds_up_neither_done_nor_a_drop() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    if !common::privilege::have("mount") {
+        eprintln!("skipped: needs mount");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The run makes `stuck`, says where, and waits for the test's flag.
+    let run = |flag: &Path| {
+        let mut c = sh_knowing_its_cgroup(
+            parent.path(),
+            "mkdir \"$cg/stuck\" && echo \"$cg/stuck\"; \
+             until [ -e \"$1\" ]; do sleep 0.01; done",
+        );
+        c.arg(flag);
+        c
+    };
+    let mut mounts = Vec::new();
+
+    let flag = tmp.path().join("done");
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&run(&flag)).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        !lines_of(rs, id, Stream::Stdout).is_empty()
+    });
+    let stuck = PathBuf::from(&lines_of(&recs, id, Stream::Stdout)[0]);
+    mounts.push(Mounted::tmpfs(&stuck));
+    std::fs::create_dir(stuck.join("not-a-cgroup")).unwrap();
+    std::fs::write(&flag, "").unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    assert!(stuck.join("not-a-cgroup").is_dir());
+
+    let flag = tmp.path().join("never");
+    let id = r.spawn(&run(&flag)).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        !lines_of(rs, id, Stream::Stdout).is_empty()
+    });
+    let stuck = PathBuf::from(&lines_of(&recs, id, Stream::Stdout)[0]);
+    mounts.push(Mounted::tmpfs(&stuck));
+    std::fs::create_dir(stuck.join("not-a-cgroup")).unwrap();
+    with_watchdog(move || drop(r));
+    assert!(stuck.join("not-a-cgroup").is_dir());
+}
+
 const HELPER: &str = "PROCRUN_CONTAINMENT_HELPER";
 
 /// Run as a helper (the test binary again, with `HELPER` naming the parent
 /// cgroup): an agent that starts a `kill_on_parent_death` child and a
-/// contained one that leaves a daemon, prints their pids and supervises
+/// contained one that leaves a daemon in its cgroup and another in a
+/// cgroup it made two levels below, prints their pids and supervises
 /// until killed.
 fn helper_agent(parent: &Path) {
     let mut r = Reactor::new().unwrap();
     let mut plain = Command::new("sleep");
     plain.arg("1000").kill_on_parent_death();
     let a = r.spawn(&plain).unwrap();
-    let mut contained = Command::new("sh");
-    contained
-        .args(["-c", "setsid sleep 1000 & echo $!; exec sleep 1000"])
-        .cgroup(parent)
-        .kill_on_parent_death();
+    let script = format!(
+        "setsid sleep 1000 & echo top $!; mkdir -p \"$cg/a/b\" || exit 1; {} exec sleep 1000",
+        daemon_in("a/b", "sub")
+    );
+    let mut contained = sh_knowing_its_cgroup(parent, &script);
+    contained.kill_on_parent_death();
     let b = r.spawn(&contained).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| pid_line(rs, b, 0).is_some());
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, b, "top").is_some() && named_pid(rs, b, "sub").is_some()
+    });
     println!(
-        "pids {} {} {}",
+        "pids {} {} {} {}",
         r.pid(a).unwrap(),
         r.pid(b).unwrap(),
-        pid_line(&recs, b, 0).unwrap()
+        named_pid(&recs, b, "top").unwrap(),
+        named_pid(&recs, b, "sub").unwrap()
     );
     // Until the test kills this process; the watchdog ends a forgotten one.
     drive_until(&mut r, &mut recs, |_| false);
@@ -319,9 +622,9 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
             break;
         }
     }
-    assert_eq!(pids.len(), 3, "the helper printed no pids");
+    assert_eq!(pids.len(), 4, "the helper printed no pids");
     let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
-    let (plain, contained, daemon) = (pids[0], pids[1], pids[2]);
+    let (plain, contained, daemons) = (pids[0], pids[1], &pids[2..]);
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(helper.id() as i32).unwrap(),
         rustix::process::Signal::KILL,
@@ -335,15 +638,24 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    // The daemon started by the contained run has no death signal: it is
-    // what the agent's leftover cgroup still holds.
-    assert!(matches!(proc_state(daemon), Some(s) if s != 'Z'));
+    // The daemons started by the contained run have no death signal: they
+    // are what the agent's leftover cgroup, and the one below it, still
+    // hold.
+    for &daemon in daemons {
+        assert!(matches!(proc_state(daemon), Some(s) if s != 'Z'));
+    }
     let left = parent.children();
     assert_eq!(left.len(), 1, "{left:?}");
     let removed = procrun::cgroup::kill_leftovers(parent.path()).unwrap();
     assert_eq!(removed, left);
-    wait_dead(daemon);
-    assert!(parent.children().is_empty());
+    for &daemon in daemons {
+        wait_dead(daemon);
+    }
+    assert!(
+        dirs_below(parent.path()).is_empty(),
+        "{:?}",
+        dirs_below(parent.path())
+    );
 }
 
 #[test]

@@ -6,14 +6,17 @@
 //! A run's cgroup outlives the run's reap: processes the run started may
 //! live on in it (a daemon that called `setsid`), holding its pipes. The
 //! cgroup's end is when it is empty *and* its run was reaped — never
-//! guessed: the kernel says `populated 0`. Then the run's pipes are read to
-//! their end and closed, the directory removed, and the child may be Done.
+//! guessed: the kernel says `populated 0` (which counts the cgroups below
+//! too). Then the run's pipes are read to their end and closed, the
+//! directory removed with any cgroups the run made below it, deepest first,
+//! and the child may be Done.
 //!
 //! A stop reaches every cgroup of the child still alive (a restarted child
 //! may have several: the current run's and those of earlier runs whose
-//! escapees live on): the stop signal and `SIGCONT` to each member, and
-//! `SIGKILL` to all of them (`cgroup.kill`) when the grace ends or the
-//! stopped run is reaped.
+//! escapees live on): the stop signal and `SIGCONT` to each member, those
+//! of the cgroups a run made below its own included, and `SIGKILL` to all
+//! of them (`cgroup.kill`) when the grace ends or the stopped run is
+//! reaped.
 
 use std::time::Duration;
 
@@ -181,8 +184,9 @@ impl Reactor {
         self.remove_cgroup(slot, ctx);
     }
 
-    /// Removes the empty cgroup `slot`; retried on a timer while the kernel
-    /// still counts a member being torn down (EBUSY).
+    /// Removes the empty cgroup `slot`, and the cgroups its run made below
+    /// it, deepest first; retried on a timer while the kernel still counts
+    /// a member being torn down (EBUSY).
     pub(super) fn remove_cgroup(&mut self, slot: usize, ctx: &mut Ctx<'_>) {
         let Some(c) = self.cgroups.get_mut(slot) else {
             return;
@@ -194,8 +198,9 @@ impl Reactor {
                 let _ = self.timer_in(ms, Timer::CgroupRemove(slot));
                 return;
             }
-            // Gone already, or not removable (EBUSY past the retries, a
-            // sub-cgroup the run made): nothing more procrun can do.
+            // Gone already, or not removable (EBUSY past the retries: a
+            // cgroup below that will not go, such as a mount point):
+            // nothing more procrun can do.
             _ => {}
         }
         let c = self.cgroups.take(slot).expect("checked above");
@@ -206,8 +211,9 @@ impl Reactor {
         self.maybe_done(index, ctx);
     }
 
-    /// Sends `sig` to every process in every live cgroup of child `index`;
-    /// `SIGKILL` goes to each cgroup as a whole (`cgroup.kill`).
+    /// Sends `sig` to every process in every live cgroup of child `index`
+    /// and in the cgroups below them; `SIGKILL` goes to each subtree as a
+    /// whole (`cgroup.kill`).
     pub(super) fn signal_cgroups(&mut self, index: u32, sig: Signal) {
         for slot in self.cgroups.of_child(index) {
             let Some(c) = self.cgroups.get(slot) else {
@@ -248,16 +254,10 @@ impl Reactor {
     }
 }
 
-/// Waits (bounded) for a killed cgroup to empty, then removes it.
+/// Waits (bounded) for a killed cgroup to empty, then removes it with the
+/// cgroups the run made below it.
 fn settle_and_remove(c: &Cgroup) {
     if c.wait_empty(DROP_WAIT) {
-        for _ in 0..100 {
-            match c.remove() {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                _ => break,
-            }
-        }
+        let _ = c.remove_settled();
     }
 }

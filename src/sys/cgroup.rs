@@ -264,10 +264,11 @@ impl Cgroup {
         Ok(line != b"0")
     }
 
-    /// `SIGKILL` to every process in the cgroup, forks in flight included:
-    /// `cgroup.kill` where the kernel has it (5.14), else the cgroup is
-    /// frozen (no member can fork or exit unseen then), every member
-    /// killed, and thawed.
+    /// `SIGKILL` to every process in the cgroup and the cgroups below it,
+    /// forks in flight included: `cgroup.kill` where the kernel has it
+    /// (5.14), else the cgroup is frozen (which freezes the cgroups below
+    /// too: no member can fork, move or exit unseen then), every member of
+    /// every cgroup of the subtree killed, and thawed.
     pub(crate) fn kill(&self) -> io::Result<()> {
         match fs::write(self.dir.join("cgroup.kill"), b"1") {
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.kill_frozen(),
@@ -303,18 +304,29 @@ impl Cgroup {
         r
     }
 
-    /// The pids of the cgroup's processes.
+    /// The pids of the processes in the cgroup and in every cgroup below
+    /// it (see [`subtree`]), each once.
+    ///
+    /// The lists are read one cgroup after the other: a member that moves
+    /// from a cgroup not yet read to one already read while they are may
+    /// be missed, unless the subtree is frozen. A cgroup below whose list
+    /// cannot be read lists nobody: gone (the run removed it meanwhile),
+    /// or threaded (its processes are listed by its domain, above it in
+    /// the subtree).
     fn pids(&self) -> io::Result<Vec<Pid>> {
-        let text = fs::read(self.dir.join("cgroup.procs"))?;
-        Ok(text
-            .split(|&b| b == b'\n')
-            .filter_map(|l| std::str::from_utf8(l).ok()?.parse::<i32>().ok())
-            .filter_map(Pid::from_raw)
-            .collect())
+        let mut pids = procs(&self.dir)?;
+        for below in subtree(&self.dir)?.iter().skip(1) {
+            pids.extend(procs(below).unwrap_or_default());
+        }
+        // A member that moved while the lists were read may be in two.
+        pids.sort_unstable_by_key(|p| p.as_raw_nonzero());
+        pids.dedup();
+        Ok(pids)
     }
 
-    /// Sends `sig` to every process in the cgroup (a stop's first signal,
-    /// which must reach members that left the run's process group too).
+    /// Sends `sig` to every process in the cgroup and in the cgroups below
+    /// it (a stop's first signal, which must reach members that left the
+    /// run's process group, or its cgroup for one the run made below it).
     ///
     /// The members are not pinned by anything, so each is taken by a pidfd
     /// first and the member list read again: a pidfd whose pid is still
@@ -362,10 +374,71 @@ impl Cgroup {
         }
     }
 
-    /// Removes the (empty) directory.
+    /// Removes the (empty) directory and the cgroups the run made below
+    /// it: see [`remove_tree`].
     pub(crate) fn remove(&self) -> io::Result<()> {
-        fs::remove_dir(&self.dir)
+        remove_tree(&self.dir)
     }
+
+    /// [`remove`](Cgroup::remove) once the cgroup is empty, retried for a
+    /// moment (about 100 ms) while rmdir says `EBUSY`: the kernel may still
+    /// count a member that is being torn down. For callers that may block;
+    /// the reactor retries on a timer instead.
+    pub(crate) fn remove_settled(&self) -> io::Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.remove() {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+/// `dir` and every cgroup below it, each before the cgroups below it.
+///
+/// A run may make cgroups of its own below the one procrun made for it
+/// (container runtimes, `systemd-run` and build tools do), as deep as it
+/// likes: the walk keeps a list rather than recursing, and holds no
+/// directory open from one level to the next. A cgroup below that cannot
+/// be listed (the run removed it meanwhile) has nothing below it as far as
+/// the walk knows, and a directory of another file system mounted in the
+/// tree is not the run's cgroup: it is not walked into.
+fn subtree(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(dir)?.dev();
+    let mut out = vec![dir.to_owned()];
+    let mut next = 0;
+    while let Some(at) = out.get(next) {
+        let listed = fs::read_dir(at);
+        next += 1;
+        let entries = match listed {
+            Ok(entries) => entries,
+            Err(e) if next == 1 => return Err(e),
+            Err(_) => continue,
+        };
+        let below: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.dev() == dev))
+            .collect();
+        out.extend(below);
+    }
+    Ok(out)
+}
+
+/// The pids in `dir`'s `cgroup.procs`.
+fn procs(dir: &Path) -> io::Result<Vec<Pid>> {
+    let text = fs::read(dir.join("cgroup.procs"))?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .filter_map(|l| std::str::from_utf8(l).ok()?.parse::<i32>().ok())
+        .filter_map(Pid::from_raw)
+        .collect())
 }
 
 /// The procrun cgroups (names starting with `prefix`) directly below
@@ -391,16 +464,24 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     !matches!(rp::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
-/// Removes `dir` and every cgroup below it, deepest first (a run may have
-/// made sub-cgroups of its own where it was delegated one).
-pub(crate) fn remove_tree(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            remove_tree(&entry.path())?;
+/// Removes the (empty) cgroup `dir` and every cgroup below it (see
+/// [`subtree`]), deepest first: rmdir of a cgroup with a cgroup below it
+/// is `EBUSY`, so the other order could only fail. Every cgroup is tried;
+/// the first error is returned (one below that stays makes `dir` stay
+/// too). A cgroup below that is already gone is no error; `dir` gone is
+/// `NotFound`.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    let mut first = None;
+    for at in subtree(dir)?.iter().rev() {
+        match fs::remove_dir(at) {
+            Err(e) if at != dir && e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+            Ok(()) => {}
         }
     }
-    fs::remove_dir(dir)
+    first.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -412,15 +493,31 @@ mod tests {
     /// directly: a member that forks in a loop is still emptied out.
     #[test]
     fn freezing_and_killing_empties_a_cgroup_without_cgroup_kill() {
+        freeze_and_kill_a_forker_in("freeze", "");
+    }
+
+    /// The freeze holds the whole subtree, and the members of every
+    /// cgroup below are killed too, not only the cgroup's own.
+    #[test]
+    fn freezing_and_killing_empties_the_cgroups_below_too() {
+        freeze_and_kill_a_forker_in("freeze-sub", "a/b/c");
+    }
+
+    /// Makes a cgroup and `sub` below it (`""`: the cgroup itself), puts a
+    /// process that forks in a loop in `sub`, and empties the cgroup with
+    /// [`Cgroup::kill_frozen`].
+    fn freeze_and_kill_a_forker_in(test: &str, sub: &str) {
         let (true, Some(mount)) = (rp::geteuid().is_root(), mount_point()) else {
             eprintln!("skipped: needs root and a cgroup2 mount");
             return;
         };
-        let name = format!("procrun-test-{}-freeze", std::process::id());
+        let name = format!("procrun-test-{}-{test}", std::process::id());
         let (cg, _) = Cgroup::create(&mount, &name).unwrap();
+        let inner = cg.dir().join(sub);
+        std::fs::create_dir_all(&inner).unwrap();
         let procs = std::fs::OpenOptions::new()
             .write(true)
-            .open(cg.dir().join("cgroup.procs"))
+            .open(inner.join("cgroup.procs"))
             .unwrap();
         // It forks only once moved in (told so on stdin): nothing it
         // starts may be left outside the cgroup.
