@@ -25,7 +25,7 @@ use super::shared::{Answer, Serve, Shared};
 use super::sync;
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
-use crate::reactor::{Reactor, Waker};
+use crate::reactor::{Event, Reactor, Waker};
 use crate::signal::Signal;
 use crate::spec::Spec;
 
@@ -43,7 +43,7 @@ pub(crate) enum Cmd {
     /// Closes the stdin of run `.1` of the child, if that run is current.
     CloseStdin(ChildId, usize),
     /// Panics in the driver, as a bug in it would.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     Panic,
 }
 
@@ -69,7 +69,7 @@ struct Queue {
 
 /// Lowers a live count, never below zero: a driver dying in the middle of
 /// a start may let go of that process twice.
-fn release(live: &AtomicUsize) {
+pub(super) fn release(live: &AtomicUsize) {
     let _ = live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }
 
@@ -203,7 +203,7 @@ impl Seam for Driver {
 /// whoever waits on it can still be answered after the loop panicked.
 #[derive(Default)]
 struct Served {
-    procs: HashMap<ChildId, sync::Arc<Shared>>,
+    procs: Procs,
     /// Commands taken from the queue and not handled yet.
     cmds: VecDeque<Cmd>,
     /// The start being handled, until it is answered.
@@ -225,15 +225,6 @@ fn run(reactor: Reactor, inner: &Inner) {
     // reaped (close's promise), so the reactor's drop, which kills and
     // reaps them all, comes before any answer.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
-    for shared in served.procs.values() {
-        let mut st = shared.lock();
-        if st.driver_gone() {
-            release(&inner.live);
-        }
-        shared.notify(&st);
-    }
-    // A start the loop died serving may have put its process in `procs`
-    // too: only the transition that finds it `Starting` lets go of it.
     let starts =
         served
             .starting
@@ -243,13 +234,59 @@ fn run(reactor: Reactor, inner: &Inner) {
                 Cmd::Start(shared, _) => Some(shared),
                 _ => None,
             }));
-    for shared in starts {
+    let_go(served.procs.values(), starts, &inner.live);
+}
+
+/// The processes a driver serves, by child.
+pub(super) type Procs = HashMap<ChildId, sync::Arc<Shared>>;
+
+/// What a dying driver owes the processes it served, once its reactor
+/// killed and reaped their children: those that ran are done, with no
+/// final exit, and the starts it took and never answered are answered
+/// with [`Error::DriverGone`]. A start the loop died serving may have put
+/// its process in `procs` too: only the transition that finds it
+/// `Starting` lets go of it, so no process is let go of twice.
+pub(super) fn let_go<'a>(
+    procs: impl IntoIterator<Item = &'a sync::Arc<Shared>>,
+    starts: impl IntoIterator<Item = sync::Arc<Shared>>,
+    live: &AtomicUsize,
+) {
+    for shared in procs {
         let mut st = shared.lock();
-        if st.start_refused() {
-            release(&inner.live);
+        if st.driver_gone() {
+            release(live);
         }
         shared.notify(&st);
     }
+    for shared in starts {
+        let mut st = shared.lock();
+        if st.start_refused() {
+            release(live);
+        }
+        shared.notify(&st);
+    }
+}
+
+/// Delivers a reactor event to the process of its child; returns whether
+/// to pause the child's output. A process done is let go of.
+pub(super) fn deliver(procs: &mut Procs, ev: &Event<'_>, live: &AtomicUsize) -> bool {
+    let id = ev.id();
+    let Some(shared) = procs.get(&id) else {
+        return false;
+    };
+    let mut st = shared.lock();
+    let r = st.on_event(ev);
+    if r.done {
+        // Before anyone is told: a caller that saw its process done and
+        // starts the next must find the count lowered.
+        release(live);
+    }
+    shared.notify(&st);
+    if r.done {
+        drop(st);
+        procs.remove(&id);
+    }
+    r.pause
 }
 
 /// Serves commands and reactor events until `epoll_wait` fails (it would
@@ -297,30 +334,14 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                         drop(reactor.close_stdin(id));
                     }
                 }
-                #[cfg(test)]
+                #[cfg(all(test, not(loom)))]
                 Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }
         }
         let procs = &mut served.procs;
         let r = reactor.poll(None, |ctl, ev| {
-            let id = ev.id();
-            let Some(shared) = procs.get(&id) else {
-                return;
-            };
-            let mut st = shared.lock();
-            let r = st.on_event(&ev);
-            if r.pause {
-                ctl.pause(id);
-            }
-            if r.done {
-                // Before anyone is told: a caller that saw its process done
-                // and starts the next must find the count lowered.
-                release(&inner.live);
-            }
-            shared.notify(&st);
-            if r.done {
-                drop(st);
-                procs.remove(&id);
+            if deliver(procs, &ev, &inner.live) {
+                ctl.pause(ev.id());
             }
         });
         if let Err(e) = r {
@@ -336,7 +357,7 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
 /// counted here, on the thread that polls, so the count is the reactor's
 /// own: a run is reaped, its `Exited` seen, before the next one starts.
 /// A child no longer served is left to the reactor to call stale.
-fn run_is_current(procs: &HashMap<ChildId, sync::Arc<Shared>>, id: ChildId, run: usize) -> bool {
+pub(super) fn run_is_current(procs: &Procs, id: ChildId, run: usize) -> bool {
     procs
         .get(&id)
         .map_or(true, |s| s.lock().run_is_current(run))
@@ -346,33 +367,54 @@ fn run_is_current(procs: &HashMap<ChildId, sync::Arc<Shared>>, id: ChildId, run:
 /// a close from another thread).
 fn start(
     reactor: &mut Reactor,
-    procs: &mut HashMap<ChildId, sync::Arc<Shared>>,
+    procs: &mut Procs,
     shared: &sync::Arc<Shared>,
     spec: &Arc<Spec>,
     live: &AtomicUsize,
 ) {
+    let spawn = || {
+        let id = reactor.spawn_spec(spec.clone())?;
+        Ok((id, reactor.pid(id)))
+    };
+    if let Some(id) = serve_start(procs, shared, live, spawn) {
+        drop(reactor.stop(id));
+    }
+}
+
+/// Serves a start with `spawn`, called without the lock (readers and
+/// closers of the process need not wait for an exec); returns the child
+/// to stop at once, its handle having been closed during the spawn (the
+/// close found no child to stop; it waits for this answer, then for the
+/// reap).
+pub(super) fn serve_start(
+    procs: &mut Procs,
+    shared: &sync::Arc<Shared>,
+    live: &AtomicUsize,
+    spawn: impl FnOnce() -> Result<(ChildId, Option<u32>)>,
+) -> Option<ChildId> {
     {
         let mut st = shared.lock();
         if matches!(st.serve_start(), Serve::Refused) {
             release(live);
-            return shared.notify(&st);
+            shared.notify(&st);
+            return None;
         }
     }
-    // Spawning without the lock: readers and closers of this process need
-    // not wait for an exec.
-    let r = reactor.spawn_spec(spec.clone());
-    if let Ok(id) = &r {
+    let r = spawn();
+    if let Ok((id, _)) = &r {
         procs.insert(*id, shared.clone());
     }
     let mut st = shared.lock();
-    match st.spawned(r.map(|id| (id, reactor.pid(id)))) {
-        Answer::Running => {}
-        // The close landed during the spawn and found no child to stop; it
-        // waits for this answer, then for the reap.
-        Answer::StopNow(id) => drop(reactor.stop(id)),
-        Answer::Refused => release(live),
-    }
+    let stop = match st.spawned(r) {
+        Answer::Running => None,
+        Answer::StopNow(id) => Some(id),
+        Answer::Refused => {
+            release(live);
+            None
+        }
+    };
     shared.notify(&st);
+    stop
 }
 
 impl std::fmt::Debug for Driver {

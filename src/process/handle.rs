@@ -19,15 +19,32 @@ use crate::signal::Signal;
 #[derive(Debug)]
 pub(crate) struct Handle<D, R> {
     pub(crate) shared: Arc<Shared>,
-    driver: Mutex<Option<D>>,
+    driver: DriverSlot<D>,
     res: Mutex<R>,
+}
+
+/// The driver of a process's last start that reached one, shared with its
+/// readers: a reader taken while a start runs on another thread must
+/// send its resumes to the driver that start picks, which it did not
+/// know yet when it was taken. Set before the start is queued, so that it
+/// holds the driver of any child the state names while that child runs
+/// (a new start, which replaces it, begins only once the state is `Idle`).
+pub(crate) type DriverSlot<D> = Arc<Mutex<Option<D>>>;
+
+/// Asks the driver in `slot` to resume the child a reader unpaused.
+pub(crate) fn resume<D: Seam>(slot: &Mutex<Option<D>>, r: Resume) {
+    if let Some(id) = r.0 {
+        if let Some(d) = lock(slot).clone() {
+            d.resume(id);
+        }
+    }
 }
 
 impl<D: Seam, R: Default> Handle<D, R> {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Handle {
             shared,
-            driver: Mutex::new(None),
+            driver: Arc::new(Mutex::new(None)),
             res: Mutex::new(R::default()),
         }
     }
@@ -73,18 +90,11 @@ impl<D: Seam, R: Default> Handle<D, R> {
         self.shared.wait_started(st).take_answer()
     }
 
-    fn resume(&self, r: Resume) {
-        if let (Some(id), Some(d)) = (r.0, self.driver()) {
-            d.resume(id);
-        }
-    }
-
     /// Closes: see [`Process::close`](super::Process::close) and the
     /// start against close in [`shared`](super::shared).
     pub(crate) fn close(&self) -> Result<()> {
         let mut st = self.shared.lock();
-        let resume = st.close();
-        self.resume(resume);
+        resume(&self.driver, st.close());
         self.shared.notify(&st);
         // A start under way is answered first: refused, or spawned and then
         // there is a child to wait for.
@@ -114,8 +124,7 @@ impl<D: Seam, R: Default> Handle<D, R> {
             if st.closed() {
                 None
             } else {
-                let resume = st.close();
-                self.resume(resume);
+                resume(&self.driver, st.close());
                 self.shared.notify(&st);
                 st.live()
             }
@@ -161,14 +170,9 @@ impl<D: Seam, R: Default> Handle<D, R> {
         Ok(())
     }
 
-    /// The driver a reader of the output asks to resume the child.
-    ///
-    /// # Errors
-    ///
-    /// As [`check_readable`](Self::check_readable).
-    pub(crate) fn reader_driver(&self) -> Result<Option<D>> {
-        self.check_readable()?;
-        Ok(self.driver())
+    /// Where a reader of the output finds the driver to resume the child.
+    pub(crate) fn driver_slot(&self) -> DriverSlot<D> {
+        self.driver.clone()
     }
 
     /// Hands out the stdin writer of the current run: its driver, child

@@ -27,6 +27,8 @@ mod buffer;
 mod builder;
 mod driver;
 mod handle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod pool;
 mod read;
 mod script;
@@ -582,18 +584,14 @@ impl Process {
     }
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
-        Ok(StreamReader {
-            shared: self.handle.shared.clone(),
-            driver: self.handle.reader_driver()?,
-            streams,
-            discard_others: false,
-        })
+        self.handle.check_readable()?;
+        Ok(self.reader_unchecked(streams))
     }
 
     fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
         StreamReader {
             shared: self.handle.shared.clone(),
-            driver: self.handle.driver(),
+            driver: self.handle.driver_slot(),
             streams,
             discard_others: false,
         }

@@ -4,9 +4,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
+use super::handle::{resume, DriverSlot};
 use super::seam::Seam;
-use super::shared::{index, OutputLine, Resume, Shared};
-use super::sync::Arc;
+use super::shared::{index, OutputLine, Shared};
+use super::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, Stream};
 
@@ -76,7 +77,8 @@ impl Exits {
 #[derive(Debug)]
 pub struct StreamReader {
     pub(super) shared: Arc<Shared>,
-    pub(super) driver: Option<Driver>,
+    /// The process's driver, looked up at each resume.
+    pub(super) driver: DriverSlot<Driver>,
     pub(super) streams: [bool; 2],
     /// Drop lines of the streams not selected instead of leaving them for
     /// another reader (what [`read`] does, so nobody blocks on them).
@@ -89,7 +91,7 @@ impl StreamReader {
     pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
         next_line(
             &self.shared,
-            self.driver.as_ref(),
+            &self.driver,
             self.streams,
             self.discard_others,
         )
@@ -101,7 +103,7 @@ impl StreamReader {
 /// What [`StreamReader::next_line_blocking`] does, on any driver.
 pub(super) fn next_line<D: Seam>(
     shared: &Shared,
-    driver: Option<&D>,
+    driver: &Mutex<Option<D>>,
     streams: [bool; 2],
     discard_others: bool,
 ) -> Option<OutputLine> {
@@ -127,7 +129,7 @@ pub(super) fn next_line<D: Seam>(
 /// output. What [`StreamReader`]'s [`io::Read`] does, on any driver.
 pub(super) fn read_bytes<D: Seam>(
     shared: &Shared,
-    driver: Option<&D>,
+    driver: &Mutex<Option<D>>,
     stream: Stream,
     buf: &mut [u8],
 ) -> usize {
@@ -136,14 +138,6 @@ pub(super) fn read_bytes<D: Seam>(
     let n = st.take_bytes(stream, buf);
     resume(driver, st.take_resume());
     n
-}
-
-/// Sends the resume that reading asked for: the child's output stays
-/// paused in the reactor until it comes, whatever the state says.
-fn resume<D: Seam>(driver: Option<&D>, r: Resume) {
-    if let (Some(id), Some(d)) = (r.0, driver) {
-        d.resume(id);
-    }
 }
 
 impl io::Read for StreamReader {
@@ -158,7 +152,7 @@ impl io::Read for StreamReader {
         } else {
             Stream::Stderr
         };
-        Ok(read_bytes(&self.shared, self.driver.as_ref(), stream, buf))
+        Ok(read_bytes(&self.shared, &self.driver, stream, buf))
     }
 }
 
