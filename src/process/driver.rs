@@ -238,7 +238,14 @@ fn run(reactor: Reactor, inner: &Inner) {
 }
 
 /// The processes a driver serves, by child.
-pub(super) type Procs = HashMap<ChildId, sync::Arc<Shared>>;
+pub(super) type Procs = HashMap<ChildId, sync::Arc<Shared>, ProcsHasher>;
+
+#[cfg(not(loom))]
+type ProcsHasher = std::collections::hash_map::RandomState;
+/// The model checker replays each interleaving, so what the driver does
+/// must not depend on a random seed (the order `let_go` visits them in).
+#[cfg(loom)]
+type ProcsHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// What a dying driver owes the processes it served, once its reactor
 /// killed and reaped their children: those that ran are done, with no

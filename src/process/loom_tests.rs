@@ -311,7 +311,7 @@ fn exit(id: ChildId, run: usize, restart: bool, stopped: bool) -> Exit {
 fn serve(d: StandIn) {
     let desk = &*d.0;
     let b = desk.behaviour;
-    let mut procs = Procs::new();
+    let mut procs = Procs::default();
     let mut kids: Vec<Kid> = Vec::new();
     let mut next_index = 0;
     loop {
