@@ -1361,3 +1361,56 @@ fn close_of_a_paused_process_whose_run_ended_restarts_nothing_and_returns() {
         assert!(e.is_final() && e.was_stopped(), "{e:?}");
     });
 }
+
+/// A reader taken on one thread while `start()` runs on another (the
+/// start begun, its driver not picked yet) must still resume the child
+/// that its reading unpauses: a full buffer pauses the child many times
+/// here, and a resume sent nowhere leaves it paused for ever. Each round
+/// spins for the reader from the instant the start begins, so that some
+/// rounds take it in that window.
+#[test]
+fn a_reader_taken_while_start_runs_resumes_the_child_it_reads() {
+    const ROUNDS: usize = 40;
+    const LINES: usize = 50;
+    for round in 0..ROUNDS {
+        let n = with_watchdog(move || {
+            let p = Arc::new(
+                Process::builder()
+                    .commands([[
+                        "sh",
+                        "-c",
+                        "i=0; while [ $i -lt 50 ]; do echo line; i=$((i+1)); done",
+                    ]])
+                    .run_as_bash_script()
+                    .buffer(16)
+                    .build()
+                    .unwrap(),
+            );
+            let go = Arc::new(Barrier::new(2));
+            let reader = {
+                let (p, go) = (p.clone(), go.clone());
+                std::thread::spawn(move || {
+                    go.wait();
+                    let mut out = loop {
+                        match p.stdout() {
+                            Ok(r) => break r,
+                            Err(Error::NotStarted) => std::hint::spin_loop(),
+                            Err(e) => panic!("stdout: {e}"),
+                        }
+                    };
+                    let mut n = 0;
+                    while out.next_line_blocking().is_some() {
+                        n += 1;
+                    }
+                    n
+                })
+            };
+            go.wait();
+            p.start().unwrap();
+            let n = reader.join().unwrap();
+            assert!(p.wait().unwrap().success());
+            n
+        });
+        assert_eq!(n, LINES, "round {round}");
+    }
+}

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::buffer::DEFAULT_BUFFER;
+use super::handle::Handle;
 use super::script::{self, DEFAULT_SCRIPT_PATTERN};
-use super::shared::{Shared, DEFAULT_BUFFER};
-use super::{Process, Resources};
+use super::shared::Shared;
+use super::{sync, Process};
 use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
@@ -347,15 +349,13 @@ impl ProcessBuilder {
         }
         let spec = cmd.prepare()?;
         Ok(Process {
-            shared: Arc::new(Shared::new(self.buffer, spec.max_line)),
+            handle: Handle::new(sync::Arc::new(Shared::new(self.buffer, spec.max_line))),
             spec,
             script,
             inline: self.inline,
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
             script_pattern: self.script_pattern,
             labels: self.labels,
-            res: Mutex::new(Resources::default()),
-            driver: Mutex::new(None),
         })
     }
 }

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::shared::{Shared, StopFailure};
+use super::seam::Seam;
+use super::shared::{Answer, Serve, Shared};
+use super::sync;
 use crate::error::{Error, Result};
 use crate::exit::ChildId;
 use crate::reactor::{Event, Reactor, Waker};
@@ -28,7 +30,7 @@ use crate::signal::Signal;
 use crate::spec::Spec;
 
 pub(crate) enum Cmd {
-    Start(Arc<Shared>, Arc<Spec>),
+    Start(sync::Arc<Shared>, Arc<Spec>),
     Stop(ChildId),
     Resume(ChildId),
     /// Sends a signal; the outcome goes back through the sender (dropped
@@ -41,7 +43,7 @@ pub(crate) enum Cmd {
     /// Closes the stdin of run `.1` of the child, if that run is current.
     CloseStdin(ChildId, usize),
     /// Panics in the driver, as a bug in it would.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     Panic,
 }
 
@@ -67,7 +69,7 @@ struct Queue {
 
 /// Lowers a live count, never below zero: a driver dying in the middle of
 /// a start may let go of that process twice.
-fn release(live: &AtomicUsize) {
+pub(super) fn release(live: &AtomicUsize) {
     let _ = live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }
 
@@ -124,7 +126,7 @@ impl Driver {
     /// # Errors
     ///
     /// [`Error::DriverGone`] when the driver thread has ended.
-    pub(crate) fn start_child(&self, shared: Arc<Shared>, spec: Arc<Spec>) -> Result<()> {
+    pub(crate) fn start_child(&self, shared: sync::Arc<Shared>, spec: Arc<Spec>) -> Result<()> {
         // Counted before it is queued, so that starts racing on other
         // threads see it and go to another driver.
         self.inner.live.fetch_add(1, Ordering::Relaxed);
@@ -135,8 +137,9 @@ impl Driver {
         r
     }
 
-    /// Sends a stop or a resume. To a gone driver it is moot: its children
-    /// were killed with its reactor and their processes marked done.
+    /// Sends a command nobody waits an answer for. To a gone driver it is
+    /// moot: its children were killed with its reactor and their processes
+    /// marked done.
     pub(crate) fn send(&self, cmd: Cmd) {
         let _ = self.push(cmd);
     }
@@ -168,15 +171,43 @@ impl Driver {
     }
 }
 
+impl Seam for Driver {
+    type Job = Arc<Spec>;
+
+    fn start(&self, shared: sync::Arc<Shared>, spec: Arc<Spec>) -> Result<()> {
+        self.start_child(shared, spec)
+    }
+
+    fn stop(&self, id: ChildId) {
+        self.send(Cmd::Stop(id));
+    }
+
+    fn resume(&self, id: ChildId) {
+        self.send(Cmd::Resume(id));
+    }
+
+    fn signal(&self, id: ChildId, sig: Signal) -> Result<()> {
+        Driver::signal(self, id, sig)
+    }
+
+    fn write_stdin(&self, id: ChildId, run: usize, bytes: Vec<u8>) -> Result<usize> {
+        Driver::write_stdin(self, id, run, bytes)
+    }
+
+    fn close_stdin(&self, id: ChildId, run: usize) {
+        self.send(Cmd::CloseStdin(id, run));
+    }
+}
+
 /// What the driver thread serves, kept outside the serving loop so that
 /// whoever waits on it can still be answered after the loop panicked.
 #[derive(Default)]
 struct Served {
-    procs: HashMap<ChildId, Arc<Shared>>,
+    procs: Procs,
     /// Commands taken from the queue and not handled yet.
     cmds: VecDeque<Cmd>,
     /// The start being handled, until it is answered.
-    starting: Option<Arc<Shared>>,
+    starting: Option<sync::Arc<Shared>>,
 }
 
 fn run(reactor: Reactor, inner: &Inner) {
@@ -194,15 +225,6 @@ fn run(reactor: Reactor, inner: &Inner) {
     // reaped (close's promise), so the reactor's drop, which kills and
     // reaps them all, comes before any answer.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
-    for shared in served.procs.values() {
-        release(&inner.live);
-        let mut st = shared.lock();
-        st.done = true;
-        st.driver_gone = true;
-        shared.notify_all_now(&st);
-    }
-    // After the processes are marked done: a failed start resets its
-    // process for a retry, and nothing may set `done` on it after that.
     let starts =
         served
             .starting
@@ -212,15 +234,66 @@ fn run(reactor: Reactor, inner: &Inner) {
                 Cmd::Start(shared, _) => Some(shared),
                 _ => None,
             }));
+    let_go(served.procs.values(), starts, &inner.live);
+}
+
+/// The processes a driver serves, by child.
+pub(super) type Procs = HashMap<ChildId, sync::Arc<Shared>, ProcsHasher>;
+
+#[cfg(not(loom))]
+type ProcsHasher = std::collections::hash_map::RandomState;
+/// The model checker replays each interleaving, so what the driver does
+/// must not depend on a random seed (the order `let_go` visits them in).
+#[cfg(loom)]
+type ProcsHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+/// What a dying driver owes the processes it served, once its reactor
+/// killed and reaped their children: those that ran are done, with no
+/// final exit, and the starts it took and never answered are answered
+/// with [`Error::DriverGone`]. A start the loop died serving may have put
+/// its process in `procs` too: only the transition that finds it
+/// `Starting` lets go of it, so no process is let go of twice.
+pub(super) fn let_go<'a>(
+    procs: impl IntoIterator<Item = &'a sync::Arc<Shared>>,
+    starts: impl IntoIterator<Item = sync::Arc<Shared>>,
+    live: &AtomicUsize,
+) {
+    for shared in procs {
+        let mut st = shared.lock();
+        if st.driver_gone() {
+            release(live);
+        }
+        shared.notify(&st);
+    }
     for shared in starts {
         let mut st = shared.lock();
-        if st.start_pending {
-            release(&inner.live);
-            st.start_pending = false;
-            st.start_result = Some(Err(Error::DriverGone));
+        if st.start_refused() {
+            release(live);
         }
-        shared.notify_all_now(&st);
+        shared.notify(&st);
     }
+}
+
+/// Delivers a reactor event to the process of its child; returns whether
+/// to pause the child's output. A process done is let go of.
+pub(super) fn deliver(procs: &mut Procs, ev: &Event<'_>, live: &AtomicUsize) -> bool {
+    let id = ev.id();
+    let Some(shared) = procs.get(&id) else {
+        return false;
+    };
+    let mut st = shared.lock();
+    let r = st.on_event(ev);
+    if r.done {
+        // Before anyone is told: a caller that saw its process done and
+        // starts the next must find the count lowered.
+        release(live);
+    }
+    shared.notify(&st);
+    if r.done {
+        drop(st);
+        procs.remove(&id);
+    }
+    r.pause
 }
 
 /// Serves commands and reactor events until `epoll_wait` fails (it would
@@ -268,68 +341,14 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
                         drop(reactor.close_stdin(id));
                     }
                 }
-                #[cfg(test)]
+                #[cfg(all(test, not(loom)))]
                 Cmd::Panic => panic!("procrun driver: panic injected by a test"),
             }
         }
         let procs = &mut served.procs;
         let r = reactor.poll(None, |ctl, ev| {
-            let id = ev.id();
-            let Some(shared) = procs.get(&id) else {
-                return;
-            };
-            let mut st = shared.lock();
-            match ev {
-                Event::Started { pid, .. } => {
-                    st.pid = Some(pid);
-                    st.runs_started += 1;
-                }
-                Event::Data { stream, bytes, .. } => {
-                    // After close nobody reads: drop output, never block.
-                    if !st.closed && st.push_data(stream, bytes) {
-                        ctl.pause(id);
-                    }
-                }
-                // The pipes are read raw; the lines are split in `shared`.
-                Event::Line { .. } => {}
-                Event::Exited(e) => {
-                    st.finish_lines(None);
-                    st.exits.push(e);
-                }
-                Event::RestartFailed { error, .. } => st.restart_error = Some(error.to_string()),
-                Event::Done {
-                    restart_cancelled,
-                    timed_out,
-                    ..
-                } => {
-                    if restart_cancelled {
-                        // The last exit promised a restart that a stop or
-                        // the timeout cancelled: to a caller waiting for
-                        // the final exit, that exit is it, ended by them.
-                        if let Some(last) = st.exits.last_mut() {
-                            last.restart_in = None;
-                            last.stopped = true;
-                            last.timed_out = timed_out;
-                        }
-                    }
-                    st.done = true
-                }
-                Event::SignalFailed { error, .. } => {
-                    st.stop_failed = StopFailure::of(&error);
-                    shared.notify_all_now(&st);
-                }
-                Event::Closed { stream, .. } => st.finish_lines(Some(stream)),
-                Event::StdinReady { .. } | Event::StdinClosed { .. } => st.stdin_turn += 1,
-            }
-            if st.done {
-                // Before anyone is told: a caller that saw its process done
-                // and starts the next must find the count lowered.
-                release(&inner.live);
-            }
-            shared.notify(&st);
-            if st.done {
-                drop(st);
-                procs.remove(&id);
+            if deliver(procs, &ev, &inner.live) {
+                ctl.pause(ev.id());
             }
         });
         if let Err(e) = r {
@@ -345,56 +364,64 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error
 /// counted here, on the thread that polls, so the count is the reactor's
 /// own: a run is reaped, its `Exited` seen, before the next one starts.
 /// A child no longer served is left to the reactor to call stale.
-fn run_is_current(procs: &HashMap<ChildId, Arc<Shared>>, id: ChildId, run: usize) -> bool {
-    procs.get(&id).map_or(true, |s| s.lock().exits.len() == run)
+pub(super) fn run_is_current(procs: &Procs, id: ChildId, run: usize) -> bool {
+    procs
+        .get(&id)
+        .map_or(true, |s| s.lock().run_is_current(run))
 }
 
 /// Serves one start (see [`State`](super::shared::State) for how it meets
 /// a close from another thread).
 fn start(
     reactor: &mut Reactor,
-    procs: &mut HashMap<ChildId, Arc<Shared>>,
-    shared: &Arc<Shared>,
+    procs: &mut Procs,
+    shared: &sync::Arc<Shared>,
     spec: &Arc<Spec>,
     live: &AtomicUsize,
 ) {
-    let answer = |st: &mut super::shared::State, r: Result<()>| {
-        if r.is_err() {
-            release(live);
-        }
-        st.start_result = Some(r);
-        st.start_pending = false;
-        shared.notify_all_now(st);
+    let spawn = || {
+        let id = reactor.spawn_spec(spec.clone())?;
+        Ok((id, reactor.pid(id)))
     };
+    if let Some(id) = serve_start(procs, shared, live, spawn) {
+        drop(reactor.stop(id));
+    }
+}
+
+/// Serves a start with `spawn`, called without the lock (readers and
+/// closers of the process need not wait for an exec); returns the child
+/// to stop at once, its handle having been closed during the spawn (the
+/// close found no child to stop; it waits for this answer, then for the
+/// reap).
+pub(super) fn serve_start(
+    procs: &mut Procs,
+    shared: &sync::Arc<Shared>,
+    live: &AtomicUsize,
+    spawn: impl FnOnce() -> Result<(ChildId, Option<u32>)>,
+) -> Option<ChildId> {
     {
         let mut st = shared.lock();
-        if st.closed {
-            // The close came first: nothing a closed handle asked for
-            // starts later.
-            return answer(&mut st, Err(Error::Aborted));
+        if matches!(st.serve_start(), Serve::Refused) {
+            release(live);
+            shared.notify(&st);
+            return None;
         }
     }
-    // Spawning without the lock: readers and closers of this process need
-    // not wait for an exec.
-    let r = reactor.spawn_spec(spec.clone());
-    if let Ok(id) = &r {
+    let r = spawn();
+    if let Ok((id, _)) = &r {
         procs.insert(*id, shared.clone());
     }
     let mut st = shared.lock();
-    match r {
-        Ok(id) => {
-            st.id = Some(id);
-            // Known before start() returns, as gpud's PID() is.
-            st.pid = reactor.pid(id);
-            if st.closed {
-                // The close landed during the spawn and found no child to
-                // stop; it waits for this answer, then for the reap.
-                drop(reactor.stop(id));
-            }
-            answer(&mut st, Ok(()));
+    let stop = match st.spawned(r) {
+        Answer::Running => None,
+        Answer::StopNow(id) => Some(id),
+        Answer::Refused => {
+            release(live);
+            None
         }
-        Err(e) => answer(&mut st, Err(e)),
-    }
+    };
+    shared.notify(&st);
+    stop
 }
 
 impl std::fmt::Debug for Driver {
@@ -403,7 +430,7 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
@@ -440,7 +467,7 @@ mod tests {
             // A start the dying driver took but never served, queued behind
             // the panic in one batch so it is not refused at the door.
             let queued = Arc::new(Shared::new(1, std::num::NonZeroUsize::MIN));
-            queued.lock().start_pending = true;
+            queued.lock().begin_start().unwrap();
             {
                 let mut q = old.queue();
                 q.cmds.push(Cmd::Panic);
@@ -454,11 +481,8 @@ mod tests {
             assert!(matches!(waiter.join().unwrap(), Err(Error::DriverGone)));
             assert_ne!(ppid(pid), Some(std::process::id()), "child left unreaped");
             let st = queued.lock();
-            let (mut st, _) = queued.wait_until(st, None, |s| !s.start_pending);
-            assert!(matches!(
-                st.start_result.take(),
-                Some(Err(Error::DriverGone))
-            ));
+            let mut st = queued.wait_started(st);
+            assert!(matches!(st.take_answer(), Err(Error::DriverGone)));
             drop(st);
             assert!(old.is_gone());
             assert!(matches!(

@@ -23,37 +23,43 @@
 //! # Ok::<(), procrun::Error>(())
 //! ```
 
+mod buffer;
 mod builder;
 mod driver;
+mod handle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod pool;
 mod read;
 mod script;
+mod seam;
 mod shared;
 mod stdin;
 mod stream;
+mod sync;
 
 use std::collections::BTreeMap;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tempfile::TempPath;
 
+pub use buffer::OutputLine;
 pub use builder::ProcessBuilder;
-use driver::{Cmd, Driver};
+use driver::Driver;
+use handle::Handle;
 pub use pool::{set_drivers, Drivers, MAX_DRIVERS};
 pub use read::{read, ReadOptions};
 use script::MemScript;
 pub use script::{shell_quote, DEFAULT_SCRIPT_PATTERN, SCRIPT_HEADER};
-pub use shared::OutputLine;
-use shared::Shared;
 pub use stdin::ChildStdin;
 pub use stream::{Exits, Lines, StreamReader};
 
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit};
+use crate::exit::Exit;
 use crate::signal::Signal;
 use crate::spec::Spec;
 
@@ -92,7 +98,8 @@ struct Resources {
 /// # Ok::<(), procrun::Error>(())
 /// ```
 pub struct Process {
-    shared: Arc<Shared>,
+    /// The lifecycle shared with the driver, the driver, the script.
+    handle: Handle<Driver, Resources>,
     /// Parsed once at build; each start runs a copy with its script.
     spec: Spec,
     script: Option<String>,
@@ -100,8 +107,6 @@ pub struct Process {
     script_dir: PathBuf,
     script_pattern: String,
     labels: BTreeMap<String, String>,
-    res: Mutex<Resources>,
-    driver: Mutex<Option<Driver>>,
 }
 
 impl std::fmt::Debug for Process {
@@ -169,42 +174,24 @@ impl Process {
     /// this start's timeout, so it runs on the reactor's wheel as the
     /// builder's does; the smaller of the two wins.
     fn start_with(&self, merged: bool, limit: Option<Duration>) -> Result<()> {
-        {
-            let mut st = self.shared.lock();
-            if st.closed {
-                return Err(Error::Aborted);
-            }
-            if st.started {
-                return Err(Error::AlreadyStarted);
-            }
-            st.started = true;
-            st.start_pending = true;
-        }
-        let r = self.start_inner(merged, limit);
-        if r.is_err() {
-            *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
-            // Back to not started, so the start can be tried again; a dead
-            // driver may have marked the child done before answering.
-            let mut st = self.shared.lock();
-            st.started = false;
-            st.start_pending = false;
-            st.id = None;
-            st.pid = None;
-            st.done = false;
-            st.driver_gone = false;
-            self.shared.notify_all_now(&st);
-        }
-        r
+        self.handle
+            .start(|res| self.prepare(res, merged, limit), pool::pick)
     }
 
-    fn start_inner(&self, merged: bool, limit: Option<Duration>) -> Result<()> {
+    /// The command of one start, with its script (kept in `res`).
+    fn prepare(
+        &self,
+        res: &mut Resources,
+        merged: bool,
+        limit: Option<Duration>,
+    ) -> Result<Arc<Spec>> {
         let mut spec = self.spec.clone();
         if merged && matches!(spec.stderr, Output::Lines) {
             spec.stderr = Output::Stdout;
         }
         // Raw pipes: byte readers get what the child wrote, and the lines
         // are split here by the same splitter the reactor uses (see
-        // `shared`).
+        // `buffer`).
         for out in [&mut spec.stdout, &mut spec.stderr] {
             if matches!(out, Output::Lines) {
                 *out = Output::Raw;
@@ -214,7 +201,6 @@ impl Process {
             spec.timeout = Some(spec.timeout.map_or(l, |t| t.min(l)));
         }
         if let Some(s) = &self.script {
-            let mut res = self.res.lock().unwrap_or_else(|p| p.into_inner());
             if self.inline {
                 let m = MemScript::new(s)?;
                 spec.push_arg(m.path().as_ref())?;
@@ -225,19 +211,12 @@ impl Process {
                 res.file = Some(p);
             }
         }
-        let driver = pool::pick()?;
-        *self.driver.lock().unwrap_or_else(|p| p.into_inner()) = Some(driver.clone());
-        driver.start_child(self.shared.clone(), Arc::new(spec))?;
-        let st = self.shared.lock();
-        let (mut st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
-        // The driver, alive or dying, answers every start it took.
-        st.start_result.take().unwrap_or(Err(Error::DriverGone))
+        Ok(Arc::new(spec))
     }
 
     /// Whether [`start`](Self::start) succeeded.
     pub fn started(&self) -> bool {
-        let st = self.shared.lock();
-        st.started && st.id.is_some()
+        self.handle.shared.lock().id().is_some()
     }
 
     /// Stops the process with escalation (stop signal, then `SIGKILL` after
@@ -277,39 +256,7 @@ impl Process {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn close(&self) -> Result<()> {
-        let mut st = self.shared.lock();
-        if !st.closed {
-            st.closed = true;
-            self.discard(&mut st);
-        }
-        // A start under way is answered first: refused, or spawned and then
-        // there is a child to wait for (see `State`).
-        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
-        if let Some(id) = st.id.filter(|_| !st.done) {
-            drop(st);
-            // Every close asks, not only the first: the driver stops a child
-            // once, and a close must not rely on another that may not have
-            // sent its stop yet.
-            if let Some(d) = self.driver() {
-                d.send(Cmd::Stop(id));
-            }
-            let st = self.shared.lock();
-            let (st, _) = self
-                .shared
-                .wait_until(st, None, |s| s.done || s.stop_failed.is_some());
-            if !st.done {
-                if let Some(f) = st.stop_failed {
-                    // Waiting for a reap that no signal can bring would
-                    // block for ever; the driver still reaps the child
-                    // whenever it exits.
-                    return Err(f.error());
-                }
-            }
-        } else {
-            drop(st);
-        }
-        *self.res.lock().unwrap_or_else(|p| p.into_inner()) = Resources::default();
-        Ok(())
+        self.handle.close()
     }
 
     /// Sends `sig` to the current run, as
@@ -352,23 +299,7 @@ impl Process {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn signal(&self, sig: Signal) -> Result<()> {
-        let st = self.shared.lock();
-        if !st.started {
-            return Err(Error::NotStarted);
-        }
-        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
-        let Some(id) = st.id else {
-            // The start failed, and is being undone.
-            return Err(Error::NotStarted);
-        };
-        if st.done {
-            return Ok(());
-        }
-        drop(st);
-        match self.driver() {
-            Some(d) => d.signal(id, sig),
-            None => Err(Error::NotStarted),
-        }
+        self.handle.signal(sig)
     }
 
     /// Sends `SIGKILL` to the current run: [`signal`](Self::signal) with
@@ -398,39 +329,15 @@ impl Process {
         self.signal(Signal::KILL)
     }
 
-    /// Drops buffered output and lifts a pause, so a stop can complete with
-    /// nobody reading. Returns the child to stop, if it runs.
-    fn discard(&self, st: &mut shared::State) -> Option<ChildId> {
-        st.out = Default::default();
-        st.buffered = 0;
-        st.cap = usize::MAX;
-        let id = st.id.filter(|_| !st.done);
-        if st.paused {
-            st.paused = false;
-            if let (Some(id), Some(d)) = (id, self.driver()) {
-                d.send(Cmd::Resume(id));
-            }
-        }
-        self.shared.notify_all_now(st);
-        id
-    }
-
-    fn driver(&self) -> Option<Driver> {
-        self.driver
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Whether [`close`](Self::close) was called.
     pub fn closed(&self) -> bool {
-        self.shared.lock().closed
+        self.handle.shared.lock().closed()
     }
 
     /// The pid of the current run (it changes on restart); `None` before
     /// the start.
     pub fn pid(&self) -> Option<u32> {
-        self.shared.lock().pid
+        self.handle.shared.lock().pid()
     }
 
     /// The status of the last exit; `None` before the first. A child killed
@@ -443,7 +350,7 @@ impl Process {
 
     /// The last exit, with how it came about; `None` before the first.
     pub fn last_exit(&self) -> Option<Exit> {
-        self.shared.lock().exits.last().copied()
+        self.handle.shared.lock().exits().last().copied()
     }
 
     /// The labels set with [`ProcessBuilder::label`].
@@ -459,8 +366,7 @@ impl Process {
     /// The script file of the current start, if the process runs one from
     /// disk.
     pub fn script_path(&self) -> Option<PathBuf> {
-        let res = self.res.lock().unwrap_or_else(|p| p.into_inner());
-        res.file.as_ref().map(|p| p.to_path_buf())
+        self.handle.res().file.as_ref().map(|p| p.to_path_buf())
     }
 
     /// Waits for the final exit (after any restarts).
@@ -513,24 +419,7 @@ impl Process {
     }
 
     fn wait_final(&self, deadline: Option<Instant>) -> Result<Option<Exit>> {
-        let st = self.shared.lock();
-        if !st.started {
-            return Err(Error::NotStarted);
-        }
-        // A start failing on another thread ends the wait too.
-        let (st, ok) = self
-            .shared
-            .wait_until(st, deadline, |s| s.done || !s.started);
-        if !ok {
-            return Ok(None);
-        }
-        if !st.started {
-            return Err(Error::NotStarted);
-        }
-        if st.driver_gone {
-            return Err(Error::DriverGone);
-        }
-        Ok(st.exits.last().copied())
+        self.handle.wait_final(deadline)
     }
 
     /// A cursor over every exit: one per run, then the end. Any number of
@@ -553,7 +442,7 @@ impl Process {
     /// ```
     pub fn exits(&self) -> Exits {
         Exits {
-            shared: self.shared.clone(),
+            shared: self.handle.shared.clone(),
             next: 0,
         }
     }
@@ -653,31 +542,13 @@ impl Process {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stdin(&self) -> Result<ChildStdin> {
-        self.check_readable()?;
+        self.handle.check_readable()?;
         if !matches!(self.spec.stdin, Input::Stream) {
             return Err(Error::NoStdin);
         }
-        let st = self.shared.lock();
-        let (st, _) = self.shared.wait_until(st, None, |s| !s.start_pending);
-        let (Some(id), Some(driver)) = (st.id, self.driver()) else {
-            return Err(Error::NotStarted);
-        };
-        // The run a writer taken now must feed: the one after the last
-        // exit, once its `Started` is seen (for the first run, shortly
-        // after the start; after an exit, when the restart comes).
-        let (mut st, _) = self.shared.wait_until(st, None, |s| {
-            s.runs_started > s.exits.len() || s.done || s.closed
-        });
-        if st.closed {
-            return Err(Error::Aborted);
-        }
-        let run = st.exits.len();
-        if st.stdin_taken == Some(run) {
-            return Err(Error::NoStdin);
-        }
-        st.stdin_taken = Some(run);
+        let (driver, id, run) = self.handle.stdin()?;
         Ok(ChildStdin {
-            shared: self.shared.clone(),
+            shared: self.handle.shared.clone(),
             driver,
             id,
             run,
@@ -713,28 +584,17 @@ impl Process {
     }
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
-        self.check_readable()?;
+        self.handle.check_readable()?;
         Ok(self.reader_unchecked(streams))
     }
 
     fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
         StreamReader {
-            shared: self.shared.clone(),
-            driver: self.driver(),
+            shared: self.handle.shared.clone(),
+            driver: self.handle.driver_slot(),
             streams,
             discard_others: false,
         }
-    }
-
-    fn check_readable(&self) -> Result<()> {
-        let st = self.shared.lock();
-        if st.closed {
-            return Err(Error::Aborted);
-        }
-        if !st.started {
-            return Err(Error::NotStarted);
-        }
-        Ok(())
     }
 
     /// Starts the process, collects stdout and stderr interleaved, and
@@ -815,19 +675,8 @@ pub(crate) fn deadline_in(d: Duration) -> Option<Instant> {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let id = {
-            let mut st = self.shared.lock();
-            if st.closed {
-                None
-            } else {
-                st.closed = true;
-                self.discard(&mut st)
-            }
-        };
-        if let (Some(id), Some(d)) = (id, self.driver()) {
-            d.send(Cmd::Stop(id));
-        }
-        // The script file goes with `res`; bash has it open already or is
-        // being stopped.
+        // The script file goes with the handle; bash has it open already
+        // or is being stopped.
+        self.handle.abandon();
     }
 }

@@ -232,7 +232,7 @@ pub(crate) fn pick() -> Result<Driver> {
     Ok(pool().pick()?.1)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
@@ -261,26 +261,19 @@ mod tests {
     fn start(pool: &Pool) -> (usize, Driver, Arc<Shared>) {
         let (i, d) = pool.pick().unwrap();
         let shared = Arc::new(Shared::new(1 << 20, std::num::NonZeroUsize::MIN));
-        {
-            let mut st = shared.lock();
-            st.started = true;
-            st.start_pending = true;
-        }
+        shared.lock().begin_start().unwrap();
         let mut cmd = Command::new("sleep");
         cmd.arg("100");
         d.start_child(shared.clone(), Arc::new(cmd.prepare().unwrap()))
             .unwrap();
         let st = shared.lock();
-        let (mut st, _) = shared.wait_until(st, None, |s| !s.start_pending);
-        st.start_result.take().unwrap().unwrap();
-        drop(st);
+        shared.wait_started(st).take_answer().unwrap();
         (i, d, shared)
     }
 
     fn done(shared: &Shared) -> bool {
         let st = shared.lock();
-        let (st, _) = shared.wait_until(st, None, |s| s.done);
-        st.driver_gone
+        shared.wait_done(st).is_driver_gone()
     }
 
     /// Every wait here would block forever on a driver that died without a
@@ -303,17 +296,17 @@ mod tests {
             assert!(done(&a), "the dead driver's process is marked so");
             assert_eq!(live(ia), 0);
             assert!(da.is_gone() && !db.is_gone());
-            assert!(!b.lock().done, "the other driver's child runs on");
+            assert!(!b.lock().is_done(), "the other driver's child runs on");
 
             // The dead slot is the least loaded, and gets a new driver.
             let (ic, dc, c) = start(&pool);
             assert_eq!(ic, ia);
             assert!(!dc.is_gone());
             for (d, s) in [(&db, &b), (&dc, &c)] {
-                let id = s.lock().id.unwrap();
+                let id = s.lock().id().unwrap();
                 d.send(Cmd::Stop(id));
                 assert!(!done(s), "stopped by its own driver");
-                assert!(s.lock().exits.last().unwrap().was_stopped());
+                assert!(s.lock().exits().last().unwrap().was_stopped());
             }
             assert_eq!((live(ia), live(ib)), (0, 0));
             tx.send(()).unwrap();

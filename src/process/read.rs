@@ -117,11 +117,11 @@ pub fn read(process: &Process, mut opts: ReadOptions<'_>) -> Result<Option<Exit>
         return Err(Error::Aborted);
     }
     let last = {
-        let st = process.shared.lock();
-        if st.driver_gone {
+        let st = process.handle.shared.lock();
+        if st.is_driver_gone() {
             return Err(Error::DriverGone);
         }
-        st.exits.last().copied()
+        st.exits().last().copied()
     };
     // A timeout ends the output like a normal exit does: without this the
     // caller would read a cut-off stream as a complete one.

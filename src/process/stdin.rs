@@ -1,10 +1,11 @@
 //! [`ChildStdin`]: the blocking writer of a process's stdin stream.
 
 use std::io;
-use std::sync::Arc;
 
-use super::driver::{Cmd, Driver};
+use super::driver::Driver;
+use super::seam::Seam;
 use super::shared::Shared;
+use super::sync::Arc;
 use crate::error::Error;
 use crate::exit::ChildId;
 
@@ -66,31 +67,7 @@ impl io::Write for ChildStdin {
             return Ok(0);
         }
         let chunk = &buf[..buf.len().min(CHUNK)];
-        loop {
-            let turn = {
-                let st = self.shared.lock();
-                if st.closed || st.done {
-                    return Err(io::ErrorKind::BrokenPipe.into());
-                }
-                st.stdin_turn
-            };
-            match self.driver.write_stdin(self.id, self.run, chunk.to_vec()) {
-                Ok(n) => return Ok(n),
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Read before the refusal, so room made since is seen
-                    // as a change and not waited for.
-                    let st = self.shared.lock();
-                    drop(
-                        self.shared
-                            .wait_until(st, None, |s| s.stdin_turn != turn || s.closed || s.done),
-                    );
-                }
-                Err(Error::Io(e)) => return Err(e),
-                // Done since: nobody reads any more.
-                Err(Error::UnknownChild) => return Err(io::ErrorKind::BrokenPipe.into()),
-                Err(e) => return Err(io::Error::other(e)),
-            }
-        }
+        write(&self.shared, &self.driver, self.id, self.run, chunk)
     }
 
     /// Nothing to do: a write returns once the reactor holds the bytes,
@@ -102,6 +79,39 @@ impl io::Write for ChildStdin {
 
 impl Drop for ChildStdin {
     fn drop(&mut self) {
-        self.driver.send(Cmd::CloseStdin(self.id, self.run));
+        self.driver.close_stdin(self.id, self.run);
+    }
+}
+
+/// Writes `chunk` (not empty) to run `run` of child `id`: what
+/// [`ChildStdin::write`] does, on any driver.
+pub(super) fn write<D: Seam>(
+    shared: &Shared,
+    driver: &D,
+    id: ChildId,
+    run: usize,
+    chunk: &[u8],
+) -> io::Result<usize> {
+    loop {
+        let turn = {
+            let st = shared.lock();
+            if st.closed() || st.is_done() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            st.stdin_turn()
+        };
+        match driver.write_stdin(id, run, chunk.to_vec()) {
+            Ok(n) => return Ok(n),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Read before the refusal, so room made since is seen as a
+                // change and not waited for.
+                let st = shared.lock();
+                drop(shared.wait_stdin_turn(st, turn));
+            }
+            Err(Error::Io(e)) => return Err(e),
+            // Done since: nobody reads any more.
+            Err(Error::UnknownChild) => return Err(io::ErrorKind::BrokenPipe.into()),
+            Err(e) => return Err(io::Error::other(e)),
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Reading a process: its exits one by one, its streams as bytes or lines.
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::driver::{Cmd, Driver};
+use super::driver::Driver;
+use super::handle::{resume, DriverSlot};
+use super::seam::Seam;
 use super::shared::{index, OutputLine, Shared};
+use super::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, Stream};
 
@@ -52,14 +54,12 @@ impl Exits {
     fn next_by(&mut self, deadline: Option<Instant>) -> Result<Option<Exit>> {
         let n = self.next;
         let st = self.shared.lock();
-        let (st, ok) = self
-            .shared
-            .wait_until(st, deadline, |s| s.exits.len() > n || s.done);
+        let (st, ok) = self.shared.wait_exit(st, n, deadline);
         if !ok {
             return Err(Error::TimedOut);
         }
-        let e = st.exits.get(n).copied();
-        if e.is_none() && st.driver_gone {
+        let e = st.exits().get(n).copied();
+        if e.is_none() && st.is_driver_gone() {
             return Err(Error::DriverGone);
         }
         if e.is_some() {
@@ -77,7 +77,8 @@ impl Exits {
 #[derive(Debug)]
 pub struct StreamReader {
     pub(super) shared: Arc<Shared>,
-    pub(super) driver: Option<Driver>,
+    /// The process's driver, looked up at each resume.
+    pub(super) driver: DriverSlot<Driver>,
     pub(super) streams: [bool; 2],
     /// Drop lines of the streams not selected instead of leaving them for
     /// another reader (what [`read`] does, so nobody blocks on them).
@@ -88,34 +89,55 @@ impl StreamReader {
     /// The next line, blocking; `None` at the end of the output (the
     /// process is done, or was closed).
     pub fn next_line_blocking(&mut self) -> Option<OutputLine> {
-        let streams = self.streams;
-        let take = if self.discard_others {
-            [true, true]
-        } else {
-            streams
-        };
-        let mut st = self.shared.lock();
-        loop {
-            let (g, _) = self
-                .shared
-                // A start failing on another thread ends the output too.
-                .wait_until(st, None, |s| {
-                    s.has_line(take) || s.done || s.closed || !s.started
-                });
-            st = g;
-            let line = st.pop_line(take);
-            if st.take_resume() {
-                if let (Some(id), Some(d)) = (st.id, &self.driver) {
-                    d.send(Cmd::Resume(id));
-                }
-            }
-            match line {
-                Some(l) if streams[index(l.stream)] => return Some(l),
-                Some(_) => continue,
-                None => return None,
-            }
+        next_line(
+            &self.shared,
+            &self.driver,
+            self.streams,
+            self.discard_others,
+        )
+    }
+}
+
+/// The next line of `streams`, blocking; with `discard_others`, lines of
+/// the other streams are dropped rather than left for another reader.
+/// What [`StreamReader::next_line_blocking`] does, on any driver.
+pub(super) fn next_line<D: Seam>(
+    shared: &Shared,
+    driver: &Mutex<Option<D>>,
+    streams: [bool; 2],
+    discard_others: bool,
+) -> Option<OutputLine> {
+    let take = if discard_others {
+        [true, true]
+    } else {
+        streams
+    };
+    let mut st = shared.lock();
+    loop {
+        st = shared.wait_line(st, take);
+        let line = st.pop_line(take);
+        resume(driver, st.take_resume());
+        match line {
+            Some(l) if streams[index(l.stream)] => return Some(l),
+            Some(_) => continue,
+            None => return None,
         }
     }
+}
+
+/// Up to `buf.len()` bytes of `stream`, blocking; 0 at the end of the
+/// output. What [`StreamReader`]'s [`io::Read`] does, on any driver.
+pub(super) fn read_bytes<D: Seam>(
+    shared: &Shared,
+    driver: &Mutex<Option<D>>,
+    stream: Stream,
+    buf: &mut [u8],
+) -> usize {
+    let st = shared.lock();
+    let mut st = shared.wait_bytes(st, stream);
+    let n = st.take_bytes(stream, buf);
+    resume(driver, st.take_resume());
+    n
 }
 
 impl io::Read for StreamReader {
@@ -130,17 +152,7 @@ impl io::Read for StreamReader {
         } else {
             Stream::Stderr
         };
-        let st = self.shared.lock();
-        let (mut st, _) = self.shared.wait_until(st, None, |s| {
-            s.has_bytes(stream) || s.done || s.closed || !s.started
-        });
-        let n = st.take_bytes(stream, buf);
-        if st.take_resume() {
-            if let (Some(id), Some(d)) = (st.id, &self.driver) {
-                d.send(Cmd::Resume(id));
-            }
-        }
-        Ok(n)
+        Ok(read_bytes(&self.shared, &self.driver, stream, buf))
     }
 }
 
