@@ -87,7 +87,8 @@
 //!   the handle API holds at most its buffer and each stream's line in
 //!   progress.
 //! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
-//!   child's process group, then `SIGKILL` after the grace (default 3 s);
+//!   child's process group (`SIGCONT` first for a job-control stop signal,
+//!   which it would discard), then `SIGKILL` after the grace (default 3 s);
 //!   when a non-detached child exits, whatever is left of its group is
 //!   killed while the leader is still a zombie, so a recycled pid is never
 //!   signalled.

@@ -1349,3 +1349,61 @@ fn a_timeout_while_a_paused_exit_is_held_back_cancels_its_restart() {
     );
     assert_eq!(log.done, [(id, true, true)]);
 }
+
+/// A shell that exits with `code` on `sig` (trapped, so it is no
+/// job-control stop for it), with a `sleep` in the background of its group
+/// (which `sig` stops: SIGKILL ends it with the group at the reap).
+/// `stopped`: it stops itself with SIGSTOP once ready.
+fn traps(sig: Signal, code: i32, stopped: bool) -> Command {
+    let stop = if stopped { "kill -STOP $$; " } else { "" };
+    let mut c = sh(&format!(
+        "trap 'exit {code}' {}; sleep 30 & echo ready; {stop}wait",
+        sig.as_raw()
+    ));
+    c.stop_signal(sig).grace(Duration::from_secs(5));
+    c
+}
+
+#[test]
+fn job_control_stop_signals_reach_a_child_that_handles_them() {
+    // SIGCONT discards a pending SIGTSTP, SIGTTIN or SIGTTOU, so a stop
+    // that sent one and then SIGCONT lost it whenever the child had not
+    // run in between, and it took SIGKILL after the grace.
+    let mut r = Reactor::new().unwrap();
+    for sig in [Signal::TSTP, Signal::TTIN, Signal::TTOU] {
+        for round in 0..5 {
+            let id = r.spawn(&traps(sig, 20, false)).unwrap();
+            let mut recs = Vec::new();
+            drive_until(&mut r, &mut recs, |r| {
+                !lines_of(r, id, Stream::Stdout).is_empty()
+            });
+            r.stop(id).unwrap();
+            drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+            let e = exits_of(&recs, id)[0];
+            assert_eq!(e.code(), Some(20), "{sig}, round {round}: {e:?}");
+            assert!(e.was_stopped());
+        }
+    }
+}
+
+#[test]
+fn job_control_stop_signals_reach_a_child_stopped_with_sigstop() {
+    let mut r = Reactor::new().unwrap();
+    for sig in [Signal::TSTP, Signal::TTIN, Signal::TTOU] {
+        let id = r.spawn(&traps(sig, 21, true)).unwrap();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |r| {
+            !lines_of(r, id, Stream::Stdout).is_empty()
+        });
+        let pid = r.pid(id).unwrap();
+        let deadline = Instant::now() + WATCHDOG;
+        while proc_state(pid) != Some('T') {
+            assert!(Instant::now() < deadline, "child never stopped itself");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        r.stop(id).unwrap();
+        drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+        let e = exits_of(&recs, id)[0];
+        assert_eq!(e.code(), Some(21), "{sig}: {e:?}");
+    }
+}

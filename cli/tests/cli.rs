@@ -1225,6 +1225,61 @@ fn preserve_status_exits_with_the_childs_own_status_after_a_timeout() {
 }
 
 #[test]
+fn a_job_control_stop_signal_reaches_a_child_that_handles_it() {
+    // SIGCONT discards a pending SIGTSTP, SIGTTIN or SIGTTOU: a stop that
+    // sent SIGCONT after one lost it, and the child took SIGKILL (137).
+    for sig in ["TSTP", "TTIN", "TTOU"] {
+        let script = format!("trap 'exit 20' {sig}; sleep 30 & wait");
+        let f = procrun(&[
+            "run",
+            "-t",
+            "300ms",
+            "-k",
+            "10s",
+            "-s",
+            sig,
+            "--preserve-status",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(f.code(), 20, "{sig}: {f:?}");
+        assert!(
+            f.err.contains("timed out, exited with code 20"),
+            "{}",
+            f.err
+        );
+    }
+    // The issue's own reproduction, where perl is installed.
+    let perl = Command::new("perl")
+        .args(["-e", "1"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !perl {
+        eprintln!("perl is not installed: its reproduction is skipped");
+        return;
+    }
+    let f = procrun(&[
+        "run",
+        "-t",
+        "300ms",
+        "-k",
+        "10s",
+        "-s",
+        "TSTP",
+        "--preserve-status",
+        "--",
+        "perl",
+        "-e",
+        "$SIG{TSTP}=sub{print \"got\\n\"; exit 20}; sleep 10",
+    ]);
+    assert_eq!(f.code(), 20, "{f:?}");
+    assert!(f.out.contains("got"), "{f:?}");
+}
+
+#[test]
 fn run_help_documents_the_exit_statuses() {
     let f = procrun(&["run", "--help"]);
     for want in ["124", "126", "127", "137", "--preserve-status"] {

@@ -20,7 +20,10 @@ impl Reactor {
 
     /// Stops the child: its stop signal (default `SIGTERM`) to its process
     /// group (to the child alone when detached), then `SIGCONT` so a
-    /// stopped child sees it, then `SIGKILL` once the grace period ends. A
+    /// stopped child sees it (`SIGCONT` first for `SIGTSTP`, `SIGTTIN`,
+    /// `SIGTTOU` and `SIGSTOP`, which it would discard: see
+    /// [`Command::stop_signal`](crate::Command::stop_signal)), then
+    /// `SIGKILL` once the grace period ends. A
     /// pending restart is cancelled. The stop is complete when the child is
     /// reaped (its [`Exited`](super::Event::Exited) event). Stopping a child that
     /// already exited, or stopping twice, does nothing.

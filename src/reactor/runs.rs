@@ -29,6 +29,8 @@ pub(super) const PIDFD: usize = 1 << (usize::BITS - 2);
 /// an exit, backing off to the max while children stay up.
 const EXIT_POLL_MIN_MS: u64 = 1;
 const EXIT_POLL_MAX_MS: u64 = 100;
+/// The signals a `SIGCONT` discards while they are pending.
+const DISCARDED_BY_CONT: [Signal; 4] = [Signal::STOP, Signal::TSTP, Signal::TTIN, Signal::TTOU];
 
 /// Finding exits of runs without a pidfd: a timer that backs off from
 /// [`EXIT_POLL_MIN_MS`] to [`EXIT_POLL_MAX_MS`] while no exit is found.
@@ -509,11 +511,23 @@ impl Reactor {
         if let Some(k) = c.timeout_timer.take() {
             self.wheel.cancel(k);
         }
+        // A stopped (SIGSTOP) child acts on nothing but SIGKILL until
+        // SIGCONT wakes it. SIGCONT follows the stop signal, as systemd
+        // sends it, so a stopped child wakes with the signal pending and
+        // acts on it first. But SIGCONT discards a pending job-control stop
+        // signal (signal(7)): one of those, chosen as the stop signal, goes
+        // after it, or a child that had not run in between never sees it.
+        // A failed SIGCONT is not reported: the stop signal's failure (the
+        // same cause) is, once.
+        let cont = sig != Signal::KILL;
+        let cont_first = cont && DISCARDED_BY_CONT.contains(&sig);
+        if cont_first {
+            let _ = self.signal_run(index, Signal::CONT);
+            self.signal_cgroups(index, Signal::CONT);
+        }
         self.signal_or_report(index, sig);
         self.signal_cgroups(index, sig);
-        // A stopped (SIGSTOP) child would never act on the stop signal. If
-        // the stop signal failed, so does this: reported once is enough.
-        if sig != Signal::KILL {
+        if cont && !cont_first {
             let _ = self.signal_run(index, Signal::CONT);
             self.signal_cgroups(index, Signal::CONT);
         }
