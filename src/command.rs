@@ -140,7 +140,9 @@ impl Restart {
     /// The delay before a restart (default 5 s); with
     /// [`backoff`](Restart::backoff), the first delay. A delay too large to
     /// add to the current time (such as [`Duration::MAX`]) means the restart
-    /// never comes: the child waits for it until stopped.
+    /// never comes: the child waits for it until stopped (or timed out), as
+    /// it would for a delay of centuries, and its exit's
+    /// [`restart_in`](crate::Exit::restart_in) is [`Duration::MAX`].
     pub fn interval(mut self, d: Duration) -> Restart {
         self.interval = d;
         self

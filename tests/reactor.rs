@@ -755,23 +755,27 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     let mut recs = Vec::new();
     drive_until(&mut r, &mut recs, |rs| {
         rs.contains(&Rec::Done(quick))
-            && rs.contains(&Rec::Done(failing))
+            && !exits_of(rs, failing).is_empty()
             && rs
                 .iter()
                 .any(|x| matches!(x, Rec::Started { id, .. } if *id == sleeper))
     });
     assert_eq!(lines_of(&recs, quick, Stream::Stdout), ["hi"]);
     assert!(exits_of(&recs, quick)[0].success());
+    // A restart delay no clock reaches is a restart that never comes: the
+    // child waits for it until stopped.
     let e = exits_of(&recs, failing);
-    assert_eq!(e.len(), 1, "a restart delay that never comes is no restart");
-    assert!(e[0].is_final());
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].restart_in(), Some(Duration::MAX));
+    assert!(!e[0].is_final());
     // The sleeper's timeout and grace are "never": only a stop ends it, and
     // SIGTERM does.
     r.stop(sleeper).unwrap();
+    r.stop(failing).unwrap();
     recs.clear();
     // A poll with a huge timeout must not overflow either.
     let deadline = Instant::now() + WATCHDOG;
-    while !recs.contains(&Rec::Done(sleeper)) {
+    while !recs.contains(&Rec::Done(sleeper)) || !recs.contains(&Rec::Done(failing)) {
         assert!(Instant::now() < deadline, "watchdog");
         r.poll(Some(Duration::MAX), |_, ev| recs.push(record(ev)))
             .unwrap();
@@ -779,6 +783,55 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     let e = exits_of(&recs, sleeper);
     assert_eq!(e[0].signal(), Some(Signal::TERM));
     assert!(e[0].was_stopped() && !e[0].timed_out());
+    assert!(exits_of(&recs, failing).is_empty(), "restarted: {recs:?}");
+}
+
+#[test]
+fn a_restart_delay_past_any_clock_waits_until_stopped_as_a_long_one_does() {
+    // 5,000,000 h fits an Instant, Duration::MAX does not: both mean a
+    // restart that never comes, so a stop or the timeout ends the wait,
+    // and Done says it cancelled the restart.
+    let long = Duration::from_secs(5_000_000 * 3600);
+    for delay in [Duration::MAX, long] {
+        for timeout in [None, Some(Duration::from_millis(300))] {
+            let mut r = Reactor::new().unwrap();
+            let mut c = sh("exit 3");
+            c.restart(Restart::on_error().interval(delay));
+            if let Some(t) = timeout {
+                c.timeout(t);
+            }
+            let id = r.spawn(&c).unwrap();
+            let mut done = None;
+            let mut exits = Vec::new();
+            let deadline = Instant::now() + WATCHDOG;
+            let spawned = Instant::now();
+            while done.is_none() {
+                assert!(Instant::now() < deadline, "watchdog");
+                r.poll(Some(Duration::from_millis(50)), |_, ev| match ev {
+                    Event::Exited(e) => exits.push(e),
+                    Event::Done {
+                        restart_cancelled,
+                        timed_out,
+                        ..
+                    } => done = Some((restart_cancelled, timed_out)),
+                    _ => {}
+                })
+                .unwrap();
+                // Without a timeout, still waiting half a second after the
+                // spawn (the exit came at once): then stop it.
+                let waiting = !exits.is_empty() && r.contains(id);
+                if timeout.is_none() && waiting && spawned.elapsed() > Duration::from_millis(500) {
+                    r.stop(id).unwrap();
+                }
+            }
+            let why = format!("{delay:?}, timeout {timeout:?}");
+            assert_eq!(exits.len(), 1, "{why}");
+            assert_eq!(exits[0].code(), Some(3), "{why}");
+            assert_eq!(exits[0].restart_in(), Some(delay), "{why}");
+            assert_eq!(done, Some((true, timeout.is_some())), "{why}");
+            assert!(spawned.elapsed() > Duration::from_millis(300), "{why}");
+        }
+    }
 }
 
 /// A shell that prints `ready`, then a line for each SIGUSR1 and each

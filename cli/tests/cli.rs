@@ -1955,6 +1955,57 @@ fn a_timeout_while_waiting_to_restart_exits_124_and_says_so() {
 }
 
 #[test]
+fn a_restart_interval_past_any_clock_waits_until_stopped_as_a_long_one_does() {
+    // 5000000h fits the clock, u64::MAX seconds do not: both are a restart
+    // that never comes, which the timeout ends (124, not the exit's 3).
+    for interval in ["18446744073709551615s", "5000000h"] {
+        let start = Instant::now();
+        let f = procrun(&[
+            "run",
+            "-t",
+            "500ms",
+            "--restart-interval",
+            interval,
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ]);
+        assert_eq!(f.code(), 124, "{interval}: {f:?}");
+        assert!(start.elapsed() >= Duration::from_millis(500), "{interval}");
+        assert!(
+            f.err.contains("sh * timed out while waiting to restart"),
+            "{interval}: {}",
+            f.err
+        );
+    }
+    let f = procrun(&[
+        "run",
+        "-t",
+        "500ms",
+        "--restart-interval",
+        "18446744073709551615s",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert!(
+        f.err
+            .contains("sh * exited with code 3, restart never due: waiting until stopped"),
+        "{}",
+        f.err
+    );
+    // The help says so.
+    let help = procrun(&["run", "--help"]).out.replace('\n', " ");
+    assert!(
+        help.contains("(18446744073709551615s) means never")
+            && help.contains("a restart never due"),
+        "{help}"
+    );
+}
+
+#[test]
 fn a_stop_while_waiting_to_restart_is_said() {
     // `--exit-with-first`: `ok` ends for good and stops `fail`, which waits
     // a minute to restart.

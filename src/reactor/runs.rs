@@ -307,11 +307,13 @@ impl Reactor {
             {
                 child.restarts = 0;
             }
-            let delay = policy.delay(child.restarts);
+            let mut delay = policy.delay(child.restarts);
             if Instant::now().checked_add(delay).is_none() {
-                // A delay no clock can reach means "never": the exit is
-                // final, rather than a restart that waits forever.
-            } else if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
+                // Past any clock: a restart never due, which the exit
+                // reports as the longest delay there is.
+                delay = Duration::MAX;
+            }
+            if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
                 restart_in = Some(delay);
                 child.restarts += 1;
             } else {
@@ -403,6 +405,8 @@ impl Reactor {
         let pipes = child.pipes;
         let cancelled = self.children.at(index).is_some_and(|c| c.restart_cancelled);
         if let (Some(d), false) = (exit.restart_in, cancelled) {
+            // None for a restart never due: the child then waits with no
+            // timer (see `Child::waits_to_restart`).
             let key = self.timer_in(d, Timer::Restart(exit.id));
             self.children.at_mut(index).restart_timer = key;
         } else {
@@ -467,9 +471,11 @@ impl Reactor {
         if c.stopping.is_some() || (c.finished && !lingering) {
             return;
         }
-        if let Some(k) = c.restart_timer.take() {
+        if c.waits_to_restart() {
             // Waiting to restart: the stop just ends it.
-            self.wheel.cancel(k);
+            if let Some(k) = c.restart_timer.take() {
+                self.wheel.cancel(k);
+            }
             let c = self.children.at_mut(index);
             c.finished = true;
             c.restart_cancelled = true;
