@@ -747,7 +747,10 @@ fn duration_max_restart_interval_waits_for_the_close() {
         let first = exits.next_timeout(WATCHDOG).unwrap().unwrap();
         assert_eq!(first.code(), Some(1));
         assert_eq!(first.restart_in(), Some(Duration::MAX));
-        assert!(p.wait_timeout(Duration::from_millis(300)).unwrap().is_none());
+        assert!(p
+            .wait_timeout(Duration::from_millis(300))
+            .unwrap()
+            .is_none());
         p.close().unwrap();
         // The close cancelled the restart: that exit is the final one.
         let last = p.wait().unwrap();
@@ -832,6 +835,24 @@ fn concurrent_closes_all_wait_for_the_reap() {
         0,
         "{early} of {} closes returned before the reap",
         rounds * closers
+    );
+}
+
+#[test]
+fn close_returns_only_when_nothing_of_the_group_is_left() {
+    // The script's sleep, in its group, was still alive when close() or
+    // wait() returned: the stop's SIGKILL had reached it, its death had
+    // not come yet.
+    let (rounds, closers, waiters) = (20, 16, 8);
+    let mut left = Vec::new();
+    for round in 0..rounds {
+        left.extend(with_watchdog(move || {
+            close_races::group_left_after_close_round(round, closers, waiters)
+        }));
+    }
+    assert!(
+        left.is_empty(),
+        "alive after close or wait returned: {left:?}"
     );
 }
 

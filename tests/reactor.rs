@@ -1460,3 +1460,70 @@ fn job_control_stop_signals_reach_a_child_stopped_with_sigstop() {
         assert_eq!(e.code(), Some(21), "{sig}: {e:?}");
     }
 }
+
+/// Members of group `pgid` still alive (zombies are dead: their reaper is
+/// not procrun).
+fn live_members(pgid: u32) -> Vec<u32> {
+    common::leftovers::group_members(&std::iter::once(pgid).collect())
+}
+
+/// Polls until the group led by `pid` has a member running `comm`.
+fn wait_member(pid: u32, comm: &str) {
+    let deadline = Instant::now() + WATCHDOG;
+    let has = || {
+        live_members(pid).iter().any(|m| {
+            std::fs::read_to_string(format!("/proc/{m}/comm")).is_ok_and(|c| c.trim_end() == comm)
+        })
+    };
+    while !has() {
+        assert!(Instant::now() < deadline, "group {pid} never ran {comm}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
+    // A bash script in the stop's group with a `sleep` of its own that
+    // ignores SIGTERM, so only the SIGKILL that follows the leader's end
+    // ends it: bash waiting for it, or stopped (SIGSTOP) beside it; the
+    // sleep holding the run's pipes, or not (its end then raises no event
+    // at all). Done must come only once the sleep is gone too.
+    let member = "sh -c \"trap '' TERM; exec sleep 30\"";
+    let scripts = [
+        format!("{member} & wait"),
+        format!("{member} >/dev/null 2>&1 & wait"),
+        format!("{member} & kill -STOP $$; wait"),
+        format!("{member} >/dev/null 2>&1 & kill -STOP $$; wait"),
+    ];
+    let mut r = Reactor::new().unwrap();
+    let mut left = Vec::new();
+    for round in 0..40 {
+        let script = &scripts[round % scripts.len()];
+        let mut c = Command::new("bash");
+        c.args(["-c", script]).grace(WATCHDOG);
+        let id = r.spawn(&c).unwrap();
+        let pid = r.pid(id).unwrap();
+        wait_member(pid, "sleep");
+        if script.contains("STOP") {
+            let deadline = Instant::now() + WATCHDOG;
+            while proc_state(pid) != Some('T') {
+                assert!(Instant::now() < deadline, "bash never stopped itself");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        r.stop(id).unwrap();
+        let recs = run_to_done(&mut r, id);
+        let members = live_members(pid);
+        if !members.is_empty() {
+            left.push((script, members));
+        }
+        // SIGTERM ended it, long before the grace.
+        assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
+    }
+    for (_, members) in &left {
+        for &pid in members {
+            drop(KillOnDrop(pid));
+        }
+    }
+    assert!(left.is_empty(), "alive after Done: {left:?}");
+}

@@ -28,7 +28,7 @@
 //! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
 //! | RestartPending | `run` and `pending_exit` are `None`, not `finished`; `restart_timer` is `Some`, or `None` for a restart never due |
-//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 too |
+//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 and, after a stop, nothing of its group is alive (the reactor's `settle` holds it until then) |
 
 use std::sync::Arc;
 use std::time::Instant;

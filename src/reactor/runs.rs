@@ -285,10 +285,15 @@ impl Reactor {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let stopping = child.stopping;
+        let (detached, grace) = (child.stop.detached, child.stop.grace);
         if stopping.is_some() {
             // The stop is of the whole run: what the stopped child leaves
-            // in its cgroup dies with it, as its group does.
+            // in its cgroup dies with it, as its group does, and it is
+            // over once that group is empty too.
             self.signal_cgroups(index, Signal::KILL);
+            if !detached {
+                self.settle_group(index, pid, grace);
+            }
         }
         let child = self.children.at_mut(index);
         let failed = !status.success();
@@ -442,7 +447,7 @@ impl Reactor {
     }
 
     pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if self.children.at(index).is_some_and(Child::is_done) {
+        if self.children.at(index).is_some_and(Child::is_done) && !self.settle.holds(index) {
             let id = self.children.id_of(index);
             // Left armed for a contained run's leftovers, which are gone.
             let c = self.children.at_mut(index);
