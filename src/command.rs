@@ -140,7 +140,9 @@ impl Restart {
     /// The delay before a restart (default 5 s); with
     /// [`backoff`](Restart::backoff), the first delay. A delay too large to
     /// add to the current time (such as [`Duration::MAX`]) means the restart
-    /// never comes: the child waits for it until stopped.
+    /// never comes: the child waits for it until stopped (or timed out), as
+    /// it would for a delay of centuries, and its exit's
+    /// [`restart_in`](crate::Exit::restart_in) is [`Duration::MAX`].
     pub fn interval(mut self, d: Duration) -> Restart {
         self.interval = d;
         self
@@ -618,7 +620,41 @@ impl Command {
         self
     }
 
-    /// The signal a stop starts with (default `SIGTERM`).
+    /// The signal a stop starts with (default `SIGTERM`); any signal may
+    /// be, and every one reaches the child, a stopped child too.
+    ///
+    /// A stop wakes a stopped (`SIGSTOP`) child with `SIGCONT`: after the
+    /// stop signal, as systemd sends it, so the child wakes with the
+    /// signal pending. `SIGCONT` discards a pending job-control stop
+    /// signal, so `SIGTSTP`, `SIGTTIN`, `SIGTTOU` and `SIGSTOP` are sent
+    /// after it instead: a child that handles `SIGTSTP` (say) runs its
+    /// handler, one that does not stops until `SIGKILL` ends the grace.
+    /// `SIGKILL` goes alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, Signal};
+    ///
+    /// // A child that saves its work on SIGTSTP and exits 20.
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "trap 'exit 20' TSTP; echo ready; sleep 30 & wait"])
+    ///     .stop_signal(Signal::TSTP)
+    ///     .grace(Duration::from_secs(30));
+    /// let mut reactor = Reactor::new()?;
+    /// reactor.spawn(&cmd)?;
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |ctl, event| match event {
+    ///         Event::Line { id, .. } => ctl.stop(id),
+    ///         Event::Exited(e) => exit = Some(e),
+    ///         _ => {}
+    ///     })?;
+    /// }
+    /// assert_eq!(exit.and_then(|e| e.code()), Some(20));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn stop_signal(&mut self, sig: Signal) -> &mut Command {
         self.stop_signal = sig;
         self

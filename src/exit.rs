@@ -166,7 +166,10 @@ impl Exit {
         self.timed_out
     }
 
-    /// When a restart follows, the delay before it. A stop or timeout during
+    /// When a restart follows, the delay before it: [`Duration::MAX`] when
+    /// the policy's delay lies past any clock, a restart never due (the
+    /// child waits for it until stopped, as
+    /// [`Restart::interval`](crate::Restart::interval) says). A stop or timeout during
     /// that delay cancels the restart: [`Event::Done`](crate::Event::Done)
     /// then follows with no further exit, and says so (`restart_cancelled`,
     /// and `timed_out` for the timeout). The handle API's

@@ -87,10 +87,14 @@
 //!   the handle API holds at most its buffer and each stream's line in
 //!   progress.
 //! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
-//!   child's process group, then `SIGKILL` after the grace (default 3 s);
+//!   child's process group (`SIGCONT` first for a job-control stop signal,
+//!   which it would discard), then `SIGKILL` after the grace (default 3 s);
 //!   when a non-detached child exits, whatever is left of its group is
 //!   killed while the leader is still a zombie, so a recycled pid is never
-//!   signalled.
+//!   signalled. A stop (a timeout, [`Process::close`]) is over, at
+//!   [`Event::Done`], when nothing of the run is left: the child reaped
+//!   and no member of its group (or cgroup) alive; a run that ends by
+//!   itself is Done without waiting for what its group's `SIGKILL` ends.
 //! - A child starts with no signal blocked and every signal at its default
 //!   action, whatever the spawning thread blocks or the host ignores (std's
 //!   `Command` hands both on, so a stop's `SIGTERM` could go unseen).
@@ -103,7 +107,7 @@
 //! - **Drop.** Dropping a [`Reactor`] kills every child it still runs (its
 //!   group with `SIGKILL`, or the child alone when detached) and reaps it.
 //!   Dropping a started [`Process`] starts a stop and does not wait; call
-//!   [`Process::close`] to wait for the reap.
+//!   [`Process::close`] to wait for the stop to be over.
 //! - **Who reaps.** procrun reaps its children itself. If the host program
 //!   calls `waitpid(-1)` or sets `SIGCHLD` to `SIG_IGN`, the kernel or that
 //!   code takes the exit status first: procrun still sees the exit, reports

@@ -732,7 +732,7 @@ fn duration_max_drain_reads_until_the_last_holder_closes_the_pipe() {
 }
 
 #[test]
-fn duration_max_restart_interval_is_no_restart() {
+fn duration_max_restart_interval_waits_for_the_close() {
     with_watchdog(|| {
         let p = Process::builder()
             .command(["sh", "-c", "exit 1"])
@@ -741,14 +741,22 @@ fn duration_max_restart_interval_is_no_restart() {
             .unwrap();
         let mut exits = p.exits();
         p.start().unwrap();
-        // A restart no clock reaches never comes: the first exit is final
-        // (the reactor's own test pins the same for the `Reactor`).
+        // A restart no clock reaches never comes: the process waits for it
+        // until closed, as during any restart delay (the reactor's own test
+        // pins the same for the `Reactor`).
         let first = exits.next_timeout(WATCHDOG).unwrap().unwrap();
         assert_eq!(first.code(), Some(1));
-        assert!(first.is_final());
-        assert!(exits.next_timeout(WATCHDOG).unwrap().is_none());
-        assert_eq!(p.wait().unwrap().code(), Some(1));
+        assert_eq!(first.restart_in(), Some(Duration::MAX));
+        assert!(p
+            .wait_timeout(Duration::from_millis(300))
+            .unwrap()
+            .is_none());
         p.close().unwrap();
+        // The close cancelled the restart: that exit is the final one.
+        let last = p.wait().unwrap();
+        assert_eq!(last.code(), Some(1));
+        assert!(last.is_final() && last.was_stopped(), "{last:?}");
+        assert!(exits.next_timeout(WATCHDOG).unwrap().is_none());
         a_later_start_still_works();
     });
 }
@@ -827,6 +835,24 @@ fn concurrent_closes_all_wait_for_the_reap() {
         0,
         "{early} of {} closes returned before the reap",
         rounds * closers
+    );
+}
+
+#[test]
+fn close_returns_only_when_nothing_of_the_group_is_left() {
+    // The script's sleep, in its group, was still alive when close() or
+    // wait() returned: the stop's SIGKILL had reached it, its death had
+    // not come yet.
+    let (rounds, closers, waiters) = (20, 16, 8);
+    let mut left = Vec::new();
+    for round in 0..rounds {
+        left.extend(with_watchdog(move || {
+            close_races::group_left_after_close_round(round, closers, waiters)
+        }));
+    }
+    assert!(
+        left.is_empty(),
+        "alive after close or wait returned: {left:?}"
     );
 }
 

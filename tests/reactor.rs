@@ -755,23 +755,27 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     let mut recs = Vec::new();
     drive_until(&mut r, &mut recs, |rs| {
         rs.contains(&Rec::Done(quick))
-            && rs.contains(&Rec::Done(failing))
+            && !exits_of(rs, failing).is_empty()
             && rs
                 .iter()
                 .any(|x| matches!(x, Rec::Started { id, .. } if *id == sleeper))
     });
     assert_eq!(lines_of(&recs, quick, Stream::Stdout), ["hi"]);
     assert!(exits_of(&recs, quick)[0].success());
+    // A restart delay no clock reaches is a restart that never comes: the
+    // child waits for it until stopped.
     let e = exits_of(&recs, failing);
-    assert_eq!(e.len(), 1, "a restart delay that never comes is no restart");
-    assert!(e[0].is_final());
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].restart_in(), Some(Duration::MAX));
+    assert!(!e[0].is_final());
     // The sleeper's timeout and grace are "never": only a stop ends it, and
     // SIGTERM does.
     r.stop(sleeper).unwrap();
+    r.stop(failing).unwrap();
     recs.clear();
     // A poll with a huge timeout must not overflow either.
     let deadline = Instant::now() + WATCHDOG;
-    while !recs.contains(&Rec::Done(sleeper)) {
+    while !recs.contains(&Rec::Done(sleeper)) || !recs.contains(&Rec::Done(failing)) {
         assert!(Instant::now() < deadline, "watchdog");
         r.poll(Some(Duration::MAX), |_, ev| recs.push(record(ev)))
             .unwrap();
@@ -779,6 +783,55 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     let e = exits_of(&recs, sleeper);
     assert_eq!(e[0].signal(), Some(Signal::TERM));
     assert!(e[0].was_stopped() && !e[0].timed_out());
+    assert!(exits_of(&recs, failing).is_empty(), "restarted: {recs:?}");
+}
+
+#[test]
+fn a_restart_delay_past_any_clock_waits_until_stopped_as_a_long_one_does() {
+    // 5,000,000 h fits an Instant, Duration::MAX does not: both mean a
+    // restart that never comes, so a stop or the timeout ends the wait,
+    // and Done says it cancelled the restart.
+    let long = Duration::from_secs(5_000_000 * 3600);
+    for delay in [Duration::MAX, long] {
+        for timeout in [None, Some(Duration::from_millis(300))] {
+            let mut r = Reactor::new().unwrap();
+            let mut c = sh("exit 3");
+            c.restart(Restart::on_error().interval(delay));
+            if let Some(t) = timeout {
+                c.timeout(t);
+            }
+            let id = r.spawn(&c).unwrap();
+            let mut done = None;
+            let mut exits = Vec::new();
+            let deadline = Instant::now() + WATCHDOG;
+            let spawned = Instant::now();
+            while done.is_none() {
+                assert!(Instant::now() < deadline, "watchdog");
+                r.poll(Some(Duration::from_millis(50)), |_, ev| match ev {
+                    Event::Exited(e) => exits.push(e),
+                    Event::Done {
+                        restart_cancelled,
+                        timed_out,
+                        ..
+                    } => done = Some((restart_cancelled, timed_out)),
+                    _ => {}
+                })
+                .unwrap();
+                // Without a timeout, still waiting half a second after the
+                // spawn (the exit came at once): then stop it.
+                let waiting = !exits.is_empty() && r.contains(id);
+                if timeout.is_none() && waiting && spawned.elapsed() > Duration::from_millis(500) {
+                    r.stop(id).unwrap();
+                }
+            }
+            let why = format!("{delay:?}, timeout {timeout:?}");
+            assert_eq!(exits.len(), 1, "{why}");
+            assert_eq!(exits[0].code(), Some(3), "{why}");
+            assert_eq!(exits[0].restart_in(), Some(delay), "{why}");
+            assert_eq!(done, Some((true, timeout.is_some())), "{why}");
+            assert!(spawned.elapsed() > Duration::from_millis(300), "{why}");
+        }
+    }
 }
 
 /// A shell that prints `ready`, then a line for each SIGUSR1 and each
@@ -1348,4 +1401,129 @@ fn a_timeout_while_a_paused_exit_is_held_back_cancels_its_restart() {
         "restarted after the timeout: {log:?}"
     );
     assert_eq!(log.done, [(id, true, true)]);
+}
+
+/// A shell that exits with `code` on `sig` (trapped, so it is no
+/// job-control stop for it), with a `sleep` in the background of its group
+/// (which `sig` stops: SIGKILL ends it with the group at the reap).
+/// `stopped`: it stops itself with SIGSTOP once ready.
+fn traps(sig: Signal, code: i32, stopped: bool) -> Command {
+    let stop = if stopped { "kill -STOP $$; " } else { "" };
+    let mut c = sh(&format!(
+        "trap 'exit {code}' {}; sleep 30 & echo ready; {stop}wait",
+        sig.as_raw()
+    ));
+    c.stop_signal(sig).grace(Duration::from_secs(5));
+    c
+}
+
+#[test]
+fn job_control_stop_signals_reach_a_child_that_handles_them() {
+    // SIGCONT discards a pending SIGTSTP, SIGTTIN or SIGTTOU, so a stop
+    // that sent one and then SIGCONT lost it whenever the child had not
+    // run in between, and it took SIGKILL after the grace.
+    let mut r = Reactor::new().unwrap();
+    for sig in [Signal::TSTP, Signal::TTIN, Signal::TTOU] {
+        for round in 0..5 {
+            let id = r.spawn(&traps(sig, 20, false)).unwrap();
+            let mut recs = Vec::new();
+            drive_until(&mut r, &mut recs, |r| {
+                !lines_of(r, id, Stream::Stdout).is_empty()
+            });
+            r.stop(id).unwrap();
+            drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+            let e = exits_of(&recs, id)[0];
+            assert_eq!(e.code(), Some(20), "{sig}, round {round}: {e:?}");
+            assert!(e.was_stopped());
+        }
+    }
+}
+
+#[test]
+fn job_control_stop_signals_reach_a_child_stopped_with_sigstop() {
+    let mut r = Reactor::new().unwrap();
+    for sig in [Signal::TSTP, Signal::TTIN, Signal::TTOU] {
+        let id = r.spawn(&traps(sig, 21, true)).unwrap();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |r| {
+            !lines_of(r, id, Stream::Stdout).is_empty()
+        });
+        let pid = r.pid(id).unwrap();
+        let deadline = Instant::now() + WATCHDOG;
+        while proc_state(pid) != Some('T') {
+            assert!(Instant::now() < deadline, "child never stopped itself");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        r.stop(id).unwrap();
+        drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
+        let e = exits_of(&recs, id)[0];
+        assert_eq!(e.code(), Some(21), "{sig}: {e:?}");
+    }
+}
+
+/// Members of group `pgid` still alive (zombies are dead: their reaper is
+/// not procrun).
+fn live_members(pgid: u32) -> Vec<u32> {
+    common::leftovers::group_members(&std::iter::once(pgid).collect())
+}
+
+/// Polls until the group led by `pid` has a member running `comm`.
+fn wait_member(pid: u32, comm: &str) {
+    let deadline = Instant::now() + WATCHDOG;
+    let has = || {
+        live_members(pid).iter().any(|m| {
+            std::fs::read_to_string(format!("/proc/{m}/comm")).is_ok_and(|c| c.trim_end() == comm)
+        })
+    };
+    while !has() {
+        assert!(Instant::now() < deadline, "group {pid} never ran {comm}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
+    // A bash script in the stop's group with a `sleep` of its own that
+    // ignores SIGTERM, so only the SIGKILL that follows the leader's end
+    // ends it: bash waiting for it, or stopped (SIGSTOP) beside it; the
+    // sleep holding the run's pipes, or not (its end then raises no event
+    // at all). Done must come only once the sleep is gone too.
+    let member = "sh -c \"trap '' TERM; exec sleep 30\"";
+    let scripts = [
+        format!("{member} & wait"),
+        format!("{member} >/dev/null 2>&1 & wait"),
+        format!("{member} & kill -STOP $$; wait"),
+        format!("{member} >/dev/null 2>&1 & kill -STOP $$; wait"),
+    ];
+    let mut r = Reactor::new().unwrap();
+    let mut left = Vec::new();
+    for round in 0..40 {
+        let script = &scripts[round % scripts.len()];
+        let mut c = Command::new("bash");
+        c.args(["-c", script]).grace(WATCHDOG);
+        let id = r.spawn(&c).unwrap();
+        let pid = r.pid(id).unwrap();
+        wait_member(pid, "sleep");
+        if script.contains("STOP") {
+            let deadline = Instant::now() + WATCHDOG;
+            while proc_state(pid) != Some('T') {
+                assert!(Instant::now() < deadline, "bash never stopped itself");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        r.stop(id).unwrap();
+        let recs = run_to_done(&mut r, id);
+        let members = live_members(pid);
+        if !members.is_empty() {
+            left.push((script, members));
+        }
+        // SIGTERM ended it, long before the grace.
+        assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
+    }
+    for (_, members) in &left {
+        for &pid in members {
+            drop(KillOnDrop(pid));
+        }
+    }
+    assert!(left.is_empty(), "alive after Done: {left:?}");
 }

@@ -401,6 +401,8 @@ impl State {
                     return;
                 };
                 let then = match exit.restart_in() {
+                    // The library's "never": a delay past any clock.
+                    Some(Duration::MAX) => ", restart never due: waiting until stopped".into(),
                     Some(d) => format!(", restarting in {}", Human(d)),
                     None if exit.restart_limit_reached() => ", restart limit reached".into(),
                     None => String::new(),

@@ -1250,6 +1250,61 @@ fn preserve_status_exits_with_the_childs_own_status_after_a_timeout() {
 }
 
 #[test]
+fn a_job_control_stop_signal_reaches_a_child_that_handles_it() {
+    // SIGCONT discards a pending SIGTSTP, SIGTTIN or SIGTTOU: a stop that
+    // sent SIGCONT after one lost it, and the child took SIGKILL (137).
+    for sig in ["TSTP", "TTIN", "TTOU"] {
+        let script = format!("trap 'exit 20' {sig}; sleep 30 & wait");
+        let f = procrun(&[
+            "run",
+            "-t",
+            "300ms",
+            "-k",
+            "10s",
+            "-s",
+            sig,
+            "--preserve-status",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(f.code(), 20, "{sig}: {f:?}");
+        assert!(
+            f.err.contains("timed out, exited with code 20"),
+            "{}",
+            f.err
+        );
+    }
+    // The issue's own reproduction, where perl is installed.
+    let perl = Command::new("perl")
+        .args(["-e", "1"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !perl {
+        eprintln!("perl is not installed: its reproduction is skipped");
+        return;
+    }
+    let f = procrun(&[
+        "run",
+        "-t",
+        "300ms",
+        "-k",
+        "10s",
+        "-s",
+        "TSTP",
+        "--preserve-status",
+        "--",
+        "perl",
+        "-e",
+        "$SIG{TSTP}=sub{print \"got\\n\"; exit 20}; sleep 10",
+    ]);
+    assert_eq!(f.code(), 20, "{f:?}");
+    assert!(f.out.contains("got"), "{f:?}");
+}
+
+#[test]
 fn run_help_documents_the_exit_statuses() {
     let f = procrun(&["run", "--help"]);
     for want in ["124", "126", "127", "137", "--preserve-status"] {
@@ -1922,6 +1977,57 @@ fn a_timeout_while_waiting_to_restart_exits_124_and_says_so() {
     let mut preserved = vec!["run", "--preserve-status"];
     preserved.extend_from_slice(&args[1..]);
     assert_eq!(procrun(&preserved).code(), 1);
+}
+
+#[test]
+fn a_restart_interval_past_any_clock_waits_until_stopped_as_a_long_one_does() {
+    // 5000000h fits the clock, u64::MAX seconds do not: both are a restart
+    // that never comes, which the timeout ends (124, not the exit's 3).
+    for interval in ["18446744073709551615s", "5000000h"] {
+        let start = Instant::now();
+        let f = procrun(&[
+            "run",
+            "-t",
+            "500ms",
+            "--restart-interval",
+            interval,
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ]);
+        assert_eq!(f.code(), 124, "{interval}: {f:?}");
+        assert!(start.elapsed() >= Duration::from_millis(500), "{interval}");
+        assert!(
+            f.err.contains("sh * timed out while waiting to restart"),
+            "{interval}: {}",
+            f.err
+        );
+    }
+    let f = procrun(&[
+        "run",
+        "-t",
+        "500ms",
+        "--restart-interval",
+        "18446744073709551615s",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert!(
+        f.err
+            .contains("sh * exited with code 3, restart never due: waiting until stopped"),
+        "{}",
+        f.err
+    );
+    // The help says so.
+    let help = procrun(&["run", "--help"]).out.replace('\n', " ");
+    assert!(
+        help.contains("(18446744073709551615s) means never")
+            && help.contains("a restart never due"),
+        "{help}"
+    );
 }
 
 #[test]

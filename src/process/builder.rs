@@ -248,7 +248,8 @@ impl ProcessBuilder {
         self
     }
 
-    /// The signal a stop starts with (default `SIGTERM`).
+    /// The signal a stop starts with (default `SIGTERM`); it reaches the
+    /// child however it is chosen, as [`Command::stop_signal`] says.
     pub fn stop_signal(mut self, sig: Signal) -> Self {
         self.cmd.stop_signal(sig);
         self

@@ -220,9 +220,12 @@ impl Process {
     }
 
     /// Stops the process with escalation (stop signal, then `SIGKILL` after
-    /// the grace), waits until it is reaped, and removes its script file.
-    /// Unread output is discarded. Closing twice, or before a start, is
-    /// fine. Every close returns only after the reap, also one racing a
+    /// the grace), waits until the stop is over, and removes its script
+    /// file: the child reaped and nothing of its process group (or, when
+    /// [contained](ProcessBuilder::cgroup), of its cgroup) left alive, as
+    /// for [`Event::Done`](crate::Event::Done). Unread output is discarded.
+    /// Closing twice, or before a start, is fine. Every close returns only
+    /// after that, also one racing a
     /// [`start`](Self::start) or another close on other threads; a start
     /// that loses the race to a close fails with [`Error::Aborted`] and
     /// starts nothing.
@@ -246,7 +249,7 @@ impl Process {
     ///     .build()?;
     /// p.start()?;
     /// p.close()?;
-    /// // Reaped when close returns: no sleep is left behind.
+    /// // Over when close returns: no sleep is left behind.
     /// let exit = p.last_exit().expect("close waits for the reap");
     /// assert!(exit.was_stopped());
     /// assert_eq!(exit.signal(), Some(Signal::TERM));

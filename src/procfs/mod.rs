@@ -66,6 +66,7 @@
 //!   [`Procfs::is_running`] matches the comm only.
 //! - A pid may be reused by a new process as soon as the old one is reaped.
 
+mod groups;
 mod model;
 mod parse;
 mod scan;
@@ -73,6 +74,7 @@ mod scan;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub(crate) use groups::groups_alive;
 pub use model::{ByState, ProcessEntry, State};
 
 use crate::error::{Error, Result};

@@ -69,6 +69,22 @@ pub(super) fn parse_stat(bytes: &[u8]) -> Result<Stat<'_>, &'static str> {
     }
 }
 
+/// The process group of a `/proc/PID/stat` line: the number after the
+/// state and the parent pid. `None` when the line holds none where the
+/// kernel puts it.
+pub(super) fn parse_pgrp(bytes: &[u8]) -> Option<u32> {
+    // The comm may hold anything but ends at the last `)`, as in
+    // `parse_stat`; only numbers, one space apart, follow the state.
+    let close = memrchr(b')', bytes)?;
+    let mut fields = bytes[close + 1..].split(|&b| b == b' ');
+    match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some([]), Some([_]), Some(ppid), Some(pgrp)) if parse_pid(ppid).is_some() => {
+            parse_pid(pgrp.strip_suffix(b"\n").unwrap_or(pgrp))
+        }
+        _ => None,
+    }
+}
+
 /// The comm held in the content of a `/proc/PID/comm` file: all of it but
 /// the one newline the kernel appends (a comm may itself end in a newline).
 pub(super) fn comm_file(bytes: &[u8]) -> &[u8] {
@@ -236,6 +252,29 @@ mod tests {
                     String::from_utf8_lossy(&line)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn pgrp_is_the_number_after_state_and_parent() {
+        let line = [&b"1234 (bash) S"[..], TAIL].concat();
+        assert_eq!(parse_pgrp(&line), Some(1));
+        assert_eq!(parse_pgrp(b"7 (a) b) 1 2) R 100 4242 4242 0"), Some(4242));
+        assert_eq!(parse_pgrp(b"7 (a) Z 100 4242\n"), Some(4242));
+        assert_eq!(parse_pgrp(b"7 (a) S 0 0"), Some(0));
+        for bad in [
+            &b""[..],
+            b"7 (a)",
+            b"7 (a) S",
+            b"7 (a) S 100",
+            b"7 (a) S 100 ",
+            b"7 (a) S 100 -1",
+            b"7 (a) S x 4242",
+            b"7 (a)  S 100 4242",
+            b"7 (a) SS 100 4242",
+            b"7 (a) S 100 99999999999",
+        ] {
+            assert_eq!(parse_pgrp(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -27,8 +27,8 @@
 //! | Running | `run` is `Some` |
 //! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
-//! | RestartPending | `restart_timer` is `Some` |
-//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 too |
+//! | RestartPending | `run` and `pending_exit` are `None`, not `finished`; `restart_timer` is `Some`, or `None` for a restart never due |
+//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 and, after a stop, nothing of its group is alive (the reactor's `settle` holds it until then) |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,6 +68,7 @@ pub(super) struct Child {
     pub(super) stopping: Option<StopCause>,
     pub(super) kill_timer: Option<TimerKey>,
     pub(super) timeout_timer: Option<TimerKey>,
+    /// The restart the child waits for (see [`Child::waits_to_restart`]).
     pub(super) restart_timer: Option<TimerKey>,
     pub(super) paused: bool,
     /// Output pipes of the current (or last) run.
@@ -120,6 +121,16 @@ impl Child {
             && self.pending_exit.is_none()
             && self.run.is_none()
             && self.live_cgroups == 0
+    }
+
+    /// Whether the child waits for a restart: at `restart_timer`, or, when
+    /// that is `None`, never: the delay lies past any clock, which means
+    /// "never" as a huge timeout or grace does, so only a stop (or the
+    /// timeout) ends the wait, as during a delay of centuries. Read off the
+    /// other fields rather than kept in a flag, which would cost every
+    /// slot 8 bytes: no run, no exit on its way, yet not finished.
+    pub(super) fn waits_to_restart(&self) -> bool {
+        self.run.is_none() && self.pending_exit.is_none() && !self.finished
     }
 
     /// Whether the current run is watched by polling rather than a pidfd.

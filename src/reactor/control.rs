@@ -20,10 +20,20 @@ impl Reactor {
 
     /// Stops the child: its stop signal (default `SIGTERM`) to its process
     /// group (to the child alone when detached), then `SIGCONT` so a
-    /// stopped child sees it, then `SIGKILL` once the grace period ends. A
-    /// pending restart is cancelled. The stop is complete when the child is
-    /// reaped (its [`Exited`](super::Event::Exited) event). Stopping a child that
-    /// already exited, or stopping twice, does nothing.
+    /// stopped child sees it (`SIGCONT` first for `SIGTSTP`, `SIGTTIN`,
+    /// `SIGTTOU` and `SIGSTOP`, which it would discard: see
+    /// [`Command::stop_signal`](crate::Command::stop_signal)), then
+    /// `SIGKILL` once the grace period ends. A
+    /// pending restart is cancelled. The child's
+    /// [`Exited`](super::Event::Exited) event comes when it is reaped (its
+    /// group is sent `SIGKILL` then); the stop is over at its
+    /// [`Done`](super::Event::Done), once nothing of the run is left alive
+    /// either: no member of its process group (zombies, which procrun does
+    /// not reap, count as gone) and, when contained, no process in its
+    /// cgroup. A member `SIGKILL` cannot end (stuck in the kernel) is
+    /// waited for at most the grace, from one second to ten, after the
+    /// reap. Stopping a child that already exited, or stopping twice, does
+    /// nothing.
     ///
     /// # Errors
     ///

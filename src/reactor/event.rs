@@ -143,8 +143,10 @@ pub enum Event<'a> {
         stream: Stream,
     },
     /// The child is finished: its last run was reaped, no restart is
-    /// pending and all its streams are closed. Its [`ChildId`] is stale
-    /// from now on.
+    /// pending and all its streams are closed; after a stop (or timeout),
+    /// nothing of its process group is alive either (see
+    /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's
+    /// cgroup is gone. Its [`ChildId`] is stale from now on.
     #[non_exhaustive]
     Done {
         /// The child.

@@ -11,7 +11,8 @@
 //! caller can do to one child), `children` (the slab and a child's
 //! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
 //! `pipes` (the pipe slab and reading), `stdin` (feeding stdin),
-//! `cgroups` (contained runs' cgroups), `timers` (the wheel's timers),
+//! `cgroups` (contained runs' cgroups), `settle` (the end of a stopped
+//! run's group), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers).
 
 mod cgroups;
@@ -20,6 +21,7 @@ mod control;
 mod event;
 mod pipes;
 mod runs;
+mod settle;
 mod stdin;
 mod timers;
 mod turn;
@@ -38,6 +40,7 @@ use event::Request;
 pub use event::{Control, Event, Waker};
 use pipes::Pipes;
 use runs::ExitPoll;
+use settle::Settle;
 use timers::Timer;
 use turn::{Ctx, Handler, Queued, Ready};
 
@@ -167,6 +170,9 @@ pub struct Reactor {
     /// bytes or output file alive once no child needs them.
     last_kept: Weak<Spec>,
     exit_poll: ExitPoll,
+    /// Groups of stopped runs whose leaders were reaped, until they are
+    /// empty.
+    settle: Settle,
     wakeups: u64,
 }
 
@@ -218,6 +224,7 @@ impl Reactor {
             use_pidfd: sys::pidfd_allowed(),
             last_kept: Weak::new(),
             exit_poll: ExitPoll::default(),
+            settle: Settle::default(),
             wakeups: 0,
         })
     }

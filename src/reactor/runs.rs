@@ -29,6 +29,8 @@ pub(super) const PIDFD: usize = 1 << (usize::BITS - 2);
 /// an exit, backing off to the max while children stay up.
 const EXIT_POLL_MIN_MS: u64 = 1;
 const EXIT_POLL_MAX_MS: u64 = 100;
+/// The signals a `SIGCONT` discards while they are pending.
+const DISCARDED_BY_CONT: [Signal; 4] = [Signal::STOP, Signal::TSTP, Signal::TTIN, Signal::TTOU];
 
 /// Finding exits of runs without a pidfd: a timer that backs off from
 /// [`EXIT_POLL_MIN_MS`] to [`EXIT_POLL_MAX_MS`] while no exit is found.
@@ -283,10 +285,15 @@ impl Reactor {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let stopping = child.stopping;
+        let (detached, grace) = (child.stop.detached, child.stop.grace);
         if stopping.is_some() {
             // The stop is of the whole run: what the stopped child leaves
-            // in its cgroup dies with it, as its group does.
+            // in its cgroup dies with it, as its group does, and it is
+            // over once that group is empty too.
             self.signal_cgroups(index, Signal::KILL);
+            if !detached {
+                self.settle_group(index, pid, grace);
+            }
         }
         let child = self.children.at_mut(index);
         let failed = !status.success();
@@ -305,11 +312,13 @@ impl Reactor {
             {
                 child.restarts = 0;
             }
-            let delay = policy.delay(child.restarts);
+            let mut delay = policy.delay(child.restarts);
             if Instant::now().checked_add(delay).is_none() {
-                // A delay no clock can reach means "never": the exit is
-                // final, rather than a restart that waits forever.
-            } else if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
+                // Past any clock: a restart never due, which the exit
+                // reports as the longest delay there is.
+                delay = Duration::MAX;
+            }
+            if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
                 restart_in = Some(delay);
                 child.restarts += 1;
             } else {
@@ -401,6 +410,8 @@ impl Reactor {
         let pipes = child.pipes;
         let cancelled = self.children.at(index).is_some_and(|c| c.restart_cancelled);
         if let (Some(d), false) = (exit.restart_in, cancelled) {
+            // None for a restart never due: the child then waits with no
+            // timer (see `Child::waits_to_restart`).
             let key = self.timer_in(d, Timer::Restart(exit.id));
             self.children.at_mut(index).restart_timer = key;
         } else {
@@ -436,7 +447,7 @@ impl Reactor {
     }
 
     pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if self.children.at(index).is_some_and(Child::is_done) {
+        if self.children.at(index).is_some_and(Child::is_done) && !self.settle.holds(index) {
             let id = self.children.id_of(index);
             // Left armed for a contained run's leftovers, which are gone.
             let c = self.children.at_mut(index);
@@ -465,9 +476,11 @@ impl Reactor {
         if c.stopping.is_some() || (c.finished && !lingering) {
             return;
         }
-        if let Some(k) = c.restart_timer.take() {
+        if c.waits_to_restart() {
             // Waiting to restart: the stop just ends it.
-            self.wheel.cancel(k);
+            if let Some(k) = c.restart_timer.take() {
+                self.wheel.cancel(k);
+            }
             let c = self.children.at_mut(index);
             c.finished = true;
             c.restart_cancelled = true;
@@ -509,11 +522,23 @@ impl Reactor {
         if let Some(k) = c.timeout_timer.take() {
             self.wheel.cancel(k);
         }
+        // A stopped (SIGSTOP) child acts on nothing but SIGKILL until
+        // SIGCONT wakes it. SIGCONT follows the stop signal, as systemd
+        // sends it, so a stopped child wakes with the signal pending and
+        // acts on it first. But SIGCONT discards a pending job-control stop
+        // signal (signal(7)): one of those, chosen as the stop signal, goes
+        // after it, or a child that had not run in between never sees it.
+        // A failed SIGCONT is not reported: the stop signal's failure (the
+        // same cause) is, once.
+        let cont = sig != Signal::KILL;
+        let cont_first = cont && DISCARDED_BY_CONT.contains(&sig);
+        if cont_first {
+            let _ = self.signal_run(index, Signal::CONT);
+            self.signal_cgroups(index, Signal::CONT);
+        }
         self.signal_or_report(index, sig);
         self.signal_cgroups(index, sig);
-        // A stopped (SIGSTOP) child would never act on the stop signal. If
-        // the stop signal failed, so does this: reported once is enough.
-        if sig != Signal::KILL {
+        if cont && !cont_first {
             let _ = self.signal_run(index, Signal::CONT);
             self.signal_cgroups(index, Signal::CONT);
         }

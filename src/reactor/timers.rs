@@ -21,6 +21,8 @@ pub(super) enum Timer {
     Drain(usize),
     /// Try again to remove an empty cgroup the kernel said was busy.
     CgroupRemove(usize),
+    /// Look again at the groups of stopped runs (see `settle`).
+    Settle,
 }
 
 impl Reactor {
@@ -63,6 +65,7 @@ impl Reactor {
                     self.restart(id, &spec, ctx);
                 }
                 Timer::ExitPoll => self.exit_poll_due(ctx),
+                Timer::Settle => self.settle_due(ctx),
                 Timer::CgroupRemove(slot) => self.remove_cgroup(slot, ctx),
                 Timer::Drain(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {

@@ -231,6 +231,24 @@ impl From<&libc::rusage> for Usage {
     }
 }
 
+/// Whether group `pgid` still has a member procrun may signal, a zombie
+/// included: signal 0 to the group, which sends nothing.
+///
+/// Once the group's leader is reaped its id is no longer pinned by it:
+/// the kernel keeps the number while any member uses it, but once the
+/// last one is gone a new process may get it and lead a group of its own,
+/// which this then counts. Only a check for the end of a group procrun
+/// killed may use this (a wrong "yes" makes it wait longer), never a real
+/// signal.
+pub(crate) fn group_has_members(pgid: u32) -> bool {
+    let Ok(pgid) = to_pid(pgid) else {
+        return false;
+    };
+    // ESRCH: none left. EPERM: only members procrun may not signal, which
+    // no stop of its own could end either.
+    rp::test_kill_process_group(pgid).is_ok()
+}
+
 /// Sends `sig` to every process of group `pgid`.
 ///
 /// The caller must know the group still exists under that id: procrun only

@@ -15,7 +15,8 @@
 //! - children: [`ChildHandle`] (a pidfd, or the bare pid on kernels without
 //!   pidfds) to signal, reap (the raw `waitid` with `WNOHANG`, for the
 //!   [`Usage`] it returns) and wait for one child, its group with it
-//!   (`signal_with_group`); [`pidfd_allowed`];
+//!   (`signal_with_group`); [`group_has_members`], to see a killed group
+//!   end; [`pidfd_allowed`];
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`],
 //!   [`pipe_quota`], [`read`], [`write`],
@@ -35,7 +36,7 @@ mod simd;
 mod spawn;
 
 pub(crate) use cgroup::{Cgroup, Limits};
-pub(crate) use child::{pidfd_allowed, ChildHandle, Usage};
+pub(crate) use child::{group_has_members, pidfd_allowed, ChildHandle, Usage};
 pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{

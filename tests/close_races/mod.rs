@@ -156,3 +156,73 @@ pub fn concurrent_closes_round(mark: &'static str, closers: usize) -> usize {
         .collect();
     threads.into_iter().map(|t| t.join().unwrap()).sum()
 }
+
+/// Live members of group `pgid` other than its leader, with their comm.
+fn members_but(pgid: u32) -> Vec<(u32, String)> {
+    crate::common::leftovers::group_members(&std::iter::once(pgid).collect())
+        .into_iter()
+        .filter(|&m| m != pgid)
+        .map(|m| {
+            let comm = std::fs::read_to_string(format!("/proc/{m}/comm")).unwrap_or_default();
+            (m, comm.trim_end().to_owned())
+        })
+        .collect()
+}
+
+/// One round of `closers` threads closing a bash script whose `sleep 30`
+/// is in its group, while `waiters` threads wait for its final exit: the
+/// members of the group still alive when a close or a wait returned
+/// (there must be none: a stop is over when nothing of the run is left).
+/// In odd rounds the sleep ignores SIGTERM, so only the SIGKILL that
+/// follows the script's end ends it. Survivors are killed before return.
+pub fn group_left_after_close_round(round: usize, closers: usize, waiters: usize) -> Vec<u32> {
+    let script = match round % 2 {
+        0 => "sleep 30",
+        _ => "sh -c \"trap '' TERM; exec sleep 30\" & wait",
+    };
+    let p = Arc::new(
+        Process::builder()
+            .script(script)
+            .grace(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    );
+    p.start().unwrap();
+    let pgid = p.pid().unwrap();
+    let deadline = std::time::Instant::now() + ROUND_WATCHDOG;
+    while !members_but(pgid).iter().any(|(_, comm)| comm == "sleep") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the script never ran its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let go = Arc::new(Barrier::new(closers + waiters));
+    let threads: Vec<_> = (0..closers + waiters)
+        .map(|n| {
+            let (p, go) = (p.clone(), go.clone());
+            std::thread::spawn(move || {
+                go.wait();
+                if n < closers {
+                    p.close().unwrap();
+                } else {
+                    p.wait().unwrap();
+                }
+                members_but(pgid)
+            })
+        })
+        .collect();
+    let mut left: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .map(|(m, _)| m)
+        .collect();
+    left.sort_unstable();
+    left.dedup();
+    for &m in &left {
+        if let Some(pid) = rustix::process::Pid::from_raw(m as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    left
+}

@@ -24,8 +24,9 @@ pub fn open_fds() -> Vec<String> {
 }
 
 /// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
-/// Zombies are dead: orphans killed with their group wait there for init to
-/// reap them, which is not procrun's to do.
+/// Zombies (and tasks being released, state X) are dead: orphans killed
+/// with their group wait there for init to reap them, which is not
+/// procrun's to do.
 pub fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
     let mut left = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -40,8 +41,11 @@ pub fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
         };
         let mut fields = after.split(' ');
         let state = fields.next().unwrap();
-        let pgrp: u32 = fields.nth(1).unwrap().parse().unwrap();
-        if groups.contains(&pgrp) && state != "Z" {
+        // A task being released (state X) shows its group as -1.
+        let Ok(pgrp) = fields.nth(1).unwrap().parse::<u32>() else {
+            continue;
+        };
+        if groups.contains(&pgrp) && !matches!(state, "Z" | "X") {
             left.push(pid);
         }
     }

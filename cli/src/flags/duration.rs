@@ -9,8 +9,10 @@ use std::time::Duration;
 /// `M` (humantime's month) is refused: beside `m` it is a minute mistyped
 /// far more often than a month meant, and a month would turn a short
 /// timeout into none at all. A sum too large for a `Duration` is refused;
-/// one that fits but lies past any clock (`500y`) is for the library to
-/// read as "never", which it does by saturating.
+/// one that fits but lies past any clock (`18446744073709551615s`) is for
+/// the library to read as "never": no timeout, no SIGKILL after the grace,
+/// a restart never due (waited for until a stop), as one of centuries
+/// (`5000000h`) behaves.
 ///
 /// # Errors
 ///
