@@ -9,7 +9,7 @@ pub mod privilege;
 
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Event, Exit, Reactor, Stream};
+use procrun::{ChildId, Command, Event, Exit, Reactor, Stream};
 
 /// How long any test waits for an event before failing. Generous: these
 /// machines are shared and noisy.
@@ -32,6 +32,13 @@ pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'stati
             std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
         }
     }
+}
+
+/// `sh -c script`: the tiny program most tests drive.
+pub fn sh(script: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", script]);
+    c
 }
 
 #[derive(Debug, Clone, PartialEq)]
