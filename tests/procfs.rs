@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use procrun::procfs::{Procfs, State};
+use procrun::procfs::{ProcessEntry, Procfs, State};
 use procrun::Error;
 use rustix::process::{kill_process, waitid, Pid, Signal, WaitId, WaitIdOptions};
 
@@ -489,6 +489,30 @@ fn fake_tree_non_numeric_entries_and_plain_files_are_ignored() {
         ]
     );
     assert!(!tree.procfs().is_running("impostor").unwrap());
+}
+
+/// Every way to a process carries the ids its stat line holds after the
+/// state; a line that stops early still gives its comm and state.
+#[test]
+fn fake_tree_entries_carry_parent_group_and_session() {
+    let tree = FakeProc::new();
+    tree.file("5", "stat", b"5 (leader) S 4 5 3 0 -1\n");
+    tree.file("5", "comm", b"leader\n");
+    tree.file("6", "stat", b"6 (short) R 5\n");
+    let ids = |p: &ProcessEntry| (p.pid(), p.ppid(), p.pgrp(), p.session());
+    let procs = tree.procfs().processes_by_state().unwrap();
+    let mut got: Vec<_> = procs.iter().map(ids).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [(5, Some(4), Some(5), Some(3)), (6, Some(5), None, None)]
+    );
+    assert_eq!(
+        ids(&tree.procfs().process(5).unwrap()),
+        (5, Some(4), Some(5), Some(3))
+    );
+    let found = tree.procfs().find_by_name("lead").unwrap().unwrap();
+    assert_eq!(ids(&found), (5, Some(4), Some(5), Some(3)));
 }
 
 #[test]
