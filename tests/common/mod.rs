@@ -162,11 +162,17 @@ pub fn position(recs: &[Rec], f: impl Fn(&Rec) -> bool) -> usize {
     recs.iter().position(f).expect("event not found")
 }
 
+/// What /proc says of process `pid`, read by the library's own parser; `None`
+/// once it is gone.
+pub fn proc_entry(pid: u32) -> Option<procrun::procfs::ProcessEntry> {
+    procrun::procfs::Procfs::with_root("/proc")
+        .process(pid)
+        .ok()
+}
+
 /// The state letter of a process from /proc, or None once it is gone.
 pub fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.chars().next()
+    proc_entry(pid).map(|p| char::from(p.state().letter()))
 }
 
 /// Waits (with the watchdog) until `pid` is gone or a zombie.
