@@ -184,6 +184,24 @@ pub fn wait_dead(pid: u32) {
     }
 }
 
+/// Waits (with the watchdog) for `child`, a process the test started
+/// itself; past the watchdog it is killed and reaped, and the test fails
+/// saying `what` did not end.
+pub fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: {what} after {WATCHDOG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Kills `pid` on drop, for processes a test leaves outside procrun's
 /// reach on purpose (detached survivors).
 pub struct KillOnDrop(pub u32);
