@@ -6,10 +6,13 @@ pub mod bursts;
 pub mod cgroups;
 pub mod leftovers;
 pub mod privilege;
+mod rss;
 
 use std::time::{Duration, Instant};
 
 use procrun::{ChildId, Command, Event, Exit, Reactor, Stream};
+
+pub use rss::rss_kib;
 
 /// How long any test waits for an event before failing. Generous: these
 /// machines are shared and noisy.
@@ -214,16 +217,6 @@ impl Drop for KillOnDrop {
             .stderr(std::process::Stdio::null())
             .status();
     }
-}
-
-/// This process's resident set size in KiB.
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// Puts an executable copy of `src` at `dst` (mode 0755) through a child
