@@ -22,6 +22,16 @@ pub const WATCHDOG: Duration = Duration::from_secs(60);
 /// within [`WATCHDOG`]: a hang (a dead driver, a lost wake-up) must fail a
 /// test, never hang the run.
 pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    within_watchdog("the test body", body)
+}
+
+/// [`with_watchdog`] for one step of a test, named by `what` when it hangs
+/// (a read that blocks on a FIFO, say). A thread left blocked ends with the
+/// test binary.
+pub fn within_watchdog<T: Send + 'static>(
+    what: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
         let _ = tx.send(body());
@@ -29,7 +39,7 @@ pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'stati
     match rx.recv_timeout(WATCHDOG) {
         Ok(v) => v,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+            panic!("watchdog: {what} is still blocked after {WATCHDOG:?}")
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
