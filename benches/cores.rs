@@ -29,26 +29,23 @@
 //! all), so each variant reads exactly one pipe per child.
 
 mod bare;
+#[path = "common/harness.rs"]
+mod harness;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Read;
 use std::process::Stdio;
 use std::sync::{mpsc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bare::Fifo;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use procrun::{Command, Event, Output, Reactor};
+use harness::LINE;
+use procrun::{Command, Output, Reactor};
 
-/// Bytes per line, `\n` included.
-const LINE: usize = 64;
 const SPAWNS_PER_CORE: usize = 100;
 const WRITERS_PER_CORE: usize = 2;
 const BYTES_PER_WRITER: usize = 32 << 20;
-const ENV_FIFO: &str = "PROCRUN_CORES_FIFO";
-const ENV_BYTES: &str = "PROCRUN_CORES_BYTES";
 
 /// The sizes of one run: under `cargo test` (no `--bench`), where criterion
 /// runs each case once, one core and little work.
@@ -60,12 +57,7 @@ struct Plan {
 }
 
 fn main() {
-    if let Some(fifo) = std::env::var_os(ENV_FIFO) {
-        let bytes = std::env::var(ENV_BYTES)
-            .ok()
-            .and_then(|b| b.parse().ok())
-            .expect("byte count");
-        writer(std::path::Path::new(&fifo), bytes);
+    if harness::run_if_writer() {
         return;
     }
     bare::raise_nofile();
@@ -94,30 +86,6 @@ fn main() {
     spawn_reap(&mut c, &plan);
     lines(&mut c, &plan);
     c.final_summary();
-}
-
-/// The child side of `cores_lines`: waits for its byte on the FIFO, then
-/// writes `bytes` bytes of lines.
-fn writer(fifo: &std::path::Path, bytes: usize) {
-    let mut f = File::open(fifo).expect("open fifo");
-    let mut one = [0u8; 1];
-    f.read_exact(&mut one).expect("release byte");
-    let mut chunk = vec![b'x'; 64 * 1024];
-    for line in chunk.chunks_mut(LINE) {
-        line[LINE - 1] = b'\n';
-    }
-    let mut out = File::from(
-        std::io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .expect("stdout"),
-    );
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk.len());
-        out.write_all(&chunk[..n]).expect("write");
-        left -= n;
-    }
 }
 
 /// The CPUs this process may run on when it starts.
@@ -181,18 +149,7 @@ fn spawn_reap(c: &mut Criterion, plan: &Plan) {
                                     for _ in 0..per {
                                         reactor.spawn(&cmd).expect("spawn");
                                     }
-                                    let mut exits = 0;
-                                    while !reactor.is_empty() {
-                                        reactor
-                                            .poll(None, |_, ev| {
-                                                if let Event::Exited(e) = ev {
-                                                    assert!(e.success());
-                                                    exits += 1;
-                                                }
-                                            })
-                                            .expect("poll");
-                                    }
-                                    exits
+                                    harness::reactor_exits(&mut reactor)
                                 })
                             })
                             .collect();
@@ -287,16 +244,14 @@ fn lines(c: &mut Criterion, plan: &Plan) {
             BenchmarkId::new("procrun_reactor_per_thread", cores),
             &cores,
             |b, &cores| {
-                let mut cmd = Command::new(&exe);
-                cmd.env(ENV_FIFO, fifo.path())
-                    .env(ENV_BYTES, per.to_string())
-                    .stderr(Output::Null);
+                let mut cmd = harness::procrun_writer(&exe, &fifo, per);
+                cmd.stderr(Output::Null);
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let (pids_tx, pids_rx) = mpsc::channel();
                         let go = Barrier::new(cores + 1);
-                        let (count, elapsed) = thread::scope(|s| {
+                        total += thread::scope(|s| {
                             let workers: Vec<_> = (0..cores)
                                 .map(|_| {
                                     let (pids_tx, go, cmd) = (pids_tx.clone(), &go, &cmd);
@@ -307,29 +262,16 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                                             pids_tx.send(reactor.pid(id).expect("pid")).unwrap();
                                         }
                                         go.wait();
-                                        let mut count = 0;
-                                        while !reactor.is_empty() {
-                                            reactor
-                                                .poll(None, |_, ev| {
-                                                    if let Event::Line { .. } = ev {
-                                                        count += 1;
-                                                    }
-                                                })
-                                                .expect("poll");
-                                        }
-                                        count
+                                        harness::reactor_lines(&mut reactor)
                                     })
                                 })
                                 .collect();
                             pids_rx.iter().take(n).for_each(bare::wait_blocked_in_read);
                             go.wait();
-                            let t0 = Instant::now();
-                            fifo.release(n);
-                            let count: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-                            (count, t0.elapsed())
+                            harness::release_and_count(&fifo, n, expected, || {
+                                workers.into_iter().map(|w| w.join().unwrap()).sum()
+                            })
                         });
-                        total += elapsed;
-                        assert_eq!(count, expected);
                     }
                     total
                 })
@@ -346,12 +288,8 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                             let mut pids = Vec::with_capacity(n);
                             let mut tasks = Vec::with_capacity(n);
                             for _ in 0..n {
-                                let mut child = tokio::process::Command::new(&exe)
-                                    .env(ENV_FIFO, fifo.path())
-                                    .env(ENV_BYTES, per.to_string())
-                                    .stdin(Stdio::null())
-                                    .stdout(Stdio::piped())
-                                    .stderr(Stdio::null())
+                                let writer = harness::std_writer(&exe, &fifo, per, Stdio::null());
+                                let mut child = tokio::process::Command::from(writer)
                                     .spawn()
                                     .expect("spawn");
                                 pids.push(child.id().expect("pid"));
@@ -360,7 +298,7 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                                     let count = if chunks {
                                         tokio_count_chunks(out).await
                                     } else {
-                                        tokio_count_lines(out).await
+                                        harness::tokio_count_lines(out).await
                                     };
                                     assert!(child.wait().await.expect("wait").success());
                                     count
@@ -369,17 +307,9 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                             (pids, tasks)
                         });
                         pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-                        let t0 = Instant::now();
-                        fifo.release(n);
-                        let count = rt.block_on(async {
-                            let mut count = 0;
-                            for t in tasks {
-                                count += t.await.expect("task");
-                            }
-                            count
+                        total += harness::release_and_count(&fifo, n, expected, || {
+                            harness::tokio_sum(&rt, tasks)
                         });
-                        total += t0.elapsed();
-                        assert_eq!(count, expected);
                     }
                     total
                 })
@@ -396,14 +326,10 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                     for _ in 0..iters {
                         let readers: Vec<_> = (0..n)
                             .map(|_| {
-                                let mut child = std::process::Command::new(&exe)
-                                    .env(ENV_FIFO, fifo.path())
-                                    .env(ENV_BYTES, per.to_string())
-                                    .stdin(Stdio::null())
-                                    .stdout(Stdio::piped())
-                                    .stderr(Stdio::null())
-                                    .spawn()
-                                    .expect("spawn");
+                                let mut child =
+                                    harness::std_writer(&exe, &fifo, per, Stdio::null())
+                                        .spawn()
+                                        .expect("spawn");
                                 let pid = child.id();
                                 let mut out = child.stdout.take().expect("stdout");
                                 let h = thread::spawn(move || {
@@ -427,12 +353,9 @@ fn lines(c: &mut Criterion, plan: &Plan) {
                         readers
                             .iter()
                             .for_each(|(p, _)| bare::wait_blocked_in_read(*p));
-                        let t0 = Instant::now();
-                        fifo.release(n);
-                        let count: usize =
-                            readers.into_iter().map(|(_, h)| h.join().unwrap()).sum();
-                        total += t0.elapsed();
-                        assert_eq!(count, expected);
+                        total += harness::release_and_count(&fifo, n, expected, || {
+                            readers.into_iter().map(|(_, h)| h.join().unwrap()).sum()
+                        });
                     }
                     total
                 })
@@ -441,17 +364,6 @@ fn lines(c: &mut Criterion, plan: &Plan) {
     }
     group.finish();
     confine(&plan.cpus, plan.cpus.len());
-}
-
-async fn tokio_count_lines<R: tokio::io::AsyncRead + Unpin>(r: R) -> usize {
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(r).lines();
-    let mut count = 0;
-    while let Some(line) = lines.next_line().await.expect("read") {
-        std::hint::black_box(line);
-        count += 1;
-    }
-    count
 }
 
 async fn tokio_count_chunks<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> usize {

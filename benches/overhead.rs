@@ -30,6 +30,8 @@
 //! [--kill-runs N] [--idle-secs S] [--json PATH]`.
 
 mod bare;
+#[path = "../tests/common/rss.rs"]
+mod rss;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -43,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use bare::{Epoll, Fifo};
 use procrun::{Command, Event, Reactor, Restart};
+use rss::rss_kib;
 
 const VARIANTS: [&str; 4] = ["procrun", "tokio", "std", "bare"];
 /// The idle set adds procrun with a restart policy on every child, the case
@@ -201,15 +204,6 @@ fn run_idle_variant(variant: &str, args: &Args) -> Idle {
         switches: field("switches") as u64,
         wakeups: u64::try_from(field("wakeups")).ok(),
     }
-}
-
-fn rss_kib() -> u64 {
-    let status = fs::read_to_string("/proc/self/status").expect("read status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
 }
 
 fn threads() -> usize {

@@ -25,32 +25,24 @@
 //! same writer.
 
 mod bare;
+#[path = "common/harness.rs"]
+mod harness;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bare::{Epoll, Fifo};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use procrun::{Command, Event, Reactor};
+use harness::LINE;
+use procrun::{Command, Reactor};
 
 const COUNTS: [usize; 4] = [1, 10, 100, 1000];
 /// Under `cargo test` (no `--bench`), where criterion runs each case once.
 const TEST_COUNTS: [usize; 2] = [1, 10];
-/// Bytes per line, `\n` included.
-const LINE: usize = 64;
-const ENV_FIFO: &str = "PROCRUN_SCALING_FIFO";
-const ENV_BYTES: &str = "PROCRUN_SCALING_BYTES";
 
 fn main() {
-    if let Some(fifo) = std::env::var_os(ENV_FIFO) {
-        let bytes = std::env::var(ENV_BYTES)
-            .ok()
-            .and_then(|b| b.parse().ok())
-            .expect("byte count");
-        writer(std::path::Path::new(&fifo), bytes);
+    if harness::run_if_writer() {
         return;
     }
     bare::raise_nofile();
@@ -63,30 +55,6 @@ fn main() {
     spawn_reap(&mut c, counts);
     lines(&mut c, counts);
     c.final_summary();
-}
-
-/// The child side of `scaling_lines`: waits for its byte on the FIFO, then
-/// writes `bytes` bytes of lines.
-fn writer(fifo: &std::path::Path, bytes: usize) {
-    let mut f = File::open(fifo).expect("open fifo");
-    let mut one = [0u8; 1];
-    f.read_exact(&mut one).expect("release byte");
-    let mut chunk = vec![b'x'; 64 * 1024];
-    for line in chunk.chunks_mut(LINE) {
-        line[LINE - 1] = b'\n';
-    }
-    let mut out = File::from(
-        std::io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .expect("stdout"),
-    );
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk.len());
-        out.write_all(&chunk[..n]).expect("write");
-        left -= n;
-    }
 }
 
 fn per_child_bytes(n: usize) -> usize {
@@ -112,18 +80,7 @@ fn spawn_reap(c: &mut Criterion, counts: &[usize]) {
                 for _ in 0..n {
                     reactor.spawn(&cmd).expect("spawn");
                 }
-                let mut exits = 0;
-                while !reactor.is_empty() {
-                    reactor
-                        .poll(None, |_, ev| {
-                            if let Event::Exited(e) = ev {
-                                assert!(e.success());
-                                exits += 1;
-                            }
-                        })
-                        .expect("poll");
-                }
-                assert_eq!(exits, n);
+                assert_eq!(harness::reactor_exits(&mut reactor), n);
             })
         });
         group.bench_with_input(BenchmarkId::new("tokio", n), &n, |b, &n| {
@@ -185,9 +142,7 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
 
         group.bench_with_input(BenchmarkId::new("procrun", n), &n, |b, &n| {
             let mut reactor = Reactor::new().expect("reactor");
-            let mut cmd = Command::new(&exe);
-            cmd.env(ENV_FIFO, fifo.path())
-                .env(ENV_BYTES, per.to_string());
+            let cmd = harness::procrun_writer(&exe, &fifo, per);
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -199,20 +154,9 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
                         .collect();
                     reactor.poll(Some(Duration::ZERO), |_, _| {}).expect("poll");
                     pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-                    let mut count = 0;
-                    let t0 = Instant::now();
-                    fifo.release(n);
-                    while !reactor.is_empty() {
-                        reactor
-                            .poll(None, |_, ev| {
-                                if let Event::Line { .. } = ev {
-                                    count += 1;
-                                }
-                            })
-                            .expect("poll");
-                    }
-                    total += t0.elapsed();
-                    assert_eq!(count, expected);
+                    total += harness::release_and_count(&fifo, n, expected, || {
+                        harness::reactor_lines(&mut reactor)
+                    });
                 }
                 total
             })
@@ -226,19 +170,15 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
                         let mut pids = Vec::with_capacity(n);
                         let mut tasks = Vec::with_capacity(3 * n);
                         for _ in 0..n {
-                            let mut child = tokio::process::Command::new(&exe)
-                                .env(ENV_FIFO, fifo.path())
-                                .env(ENV_BYTES, per.to_string())
-                                .stdin(Stdio::null())
-                                .stdout(Stdio::piped())
-                                .stderr(Stdio::piped())
+                            let writer = harness::std_writer(&exe, &fifo, per, Stdio::piped());
+                            let mut child = tokio::process::Command::from(writer)
                                 .spawn()
                                 .expect("spawn");
                             pids.push(child.id().expect("pid"));
                             let out = child.stdout.take().expect("stdout");
                             let err = child.stderr.take().expect("stderr");
-                            tasks.push(tokio::spawn(tokio_count(out)));
-                            tasks.push(tokio::spawn(tokio_count(err)));
+                            tasks.push(tokio::spawn(harness::tokio_count_lines(out)));
+                            tasks.push(tokio::spawn(harness::tokio_count_lines(err)));
                             tasks.push(tokio::spawn(async move {
                                 assert!(child.wait().await.expect("wait").success());
                                 0
@@ -247,17 +187,9 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
                         (pids, tasks)
                     });
                     pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-                    let t0 = Instant::now();
-                    fifo.release(n);
-                    let count = rt.block_on(async {
-                        let mut count = 0;
-                        for t in tasks {
-                            count += t.await.expect("task");
-                        }
-                        count
+                    total += harness::release_and_count(&fifo, n, expected, || {
+                        harness::tokio_sum(&rt, tasks)
                     });
-                    total += t0.elapsed();
-                    assert_eq!(count, expected);
                 }
                 total
             })
@@ -272,11 +204,9 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let kids = raw_spawn(&ep, &exe, &fifo, per, n);
-                        let t0 = Instant::now();
-                        fifo.release(n);
-                        let count = raw_drain(&ep, &mut events, &mut buf, kids, walk);
-                        total += t0.elapsed();
-                        assert_eq!(count, expected);
+                        total += harness::release_and_count(&fifo, n, expected, || {
+                            raw_drain(&ep, &mut events, &mut buf, kids, walk)
+                        });
                     }
                     total
                 })
@@ -286,17 +216,6 @@ fn lines(c: &mut Criterion, counts: &[usize]) {
     group.finish();
 }
 
-async fn tokio_count<R: tokio::io::AsyncRead + Unpin>(r: R) -> usize {
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(r).lines();
-    let mut count = 0;
-    while let Some(line) = lines.next_line().await.expect("read") {
-        std::hint::black_box(line);
-        count += 1;
-    }
-    count
-}
-
 /// Per child: its pidfd and the read ends of its stdout and stderr.
 type RawKid = [Option<OwnedFd>; 3];
 
@@ -304,12 +223,7 @@ fn raw_spawn(ep: &Epoll, exe: &std::path::Path, fifo: &Fifo, per: usize, n: usiz
     let mut kids = Vec::with_capacity(n);
     let mut pids = Vec::with_capacity(n);
     for i in 0..n {
-        let mut child = std::process::Command::new(exe)
-            .env(ENV_FIFO, fifo.path())
-            .env(ENV_BYTES, per.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = harness::std_writer(exe, fifo, per, Stdio::piped())
             .spawn()
             .expect("spawn");
         pids.push(child.id());

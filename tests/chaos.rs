@@ -11,12 +11,6 @@ use std::time::Duration;
 use common::*;
 use procrun::{Command, Event, Reactor, Restart, Signal, Stream};
 
-fn sh(script: &str) -> Command {
-    let mut c = Command::new("sh");
-    c.args(["-c", script]);
-    c
-}
-
 #[test]
 fn child_closing_stdout_early_keeps_running_and_is_reaped() {
     let mut r = Reactor::new().unwrap();

@@ -47,11 +47,7 @@ fn with_setsid_daemon(parent: &TestParent) -> Command {
 /// kernel answers 0 for a session led from outside the caller's pid
 /// namespace (a container's, as on CI), which rustix's `Pid` cannot hold.
 fn session_of(pid: u32) -> Option<i64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command's closing parenthesis: state, ppid, pgrp,
-    // session.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(3)?.parse().ok()
+    proc_entry(pid)?.session().map(i64::from)
 }
 
 #[test]

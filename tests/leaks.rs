@@ -3,19 +3,16 @@
 
 mod common;
 
+use common::leftovers::open_fds;
 use common::*;
 use procrun::{Command, Reactor, Restart};
 use std::time::Duration;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
 
 #[test]
 fn no_fd_or_zombie_left_after_a_thousand_cycles() {
     let before = open_fds();
     let mut r = Reactor::new().unwrap();
-    let reactor_fds = open_fds() - before;
+    let with_reactor = open_fds();
     let mut echo = Command::new("echo");
     echo.arg("x");
     let mut fail = Command::new("false");
@@ -39,7 +36,7 @@ fn no_fd_or_zombie_left_after_a_thousand_cycles() {
         }
         drive_all(&mut r);
     }
-    assert_eq!(open_fds(), before + reactor_fds, "fds leaked");
+    assert_eq!(open_fds(), with_reactor, "fds leaked");
     // No child of ours is left unreaped (ECHILD: no children at all).
     let w = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
     assert_eq!(w.err(), Some(rustix::io::Errno::CHILD), "a zombie is left");

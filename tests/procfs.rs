@@ -1,6 +1,8 @@
 //! procfs scans against the real /proc (children stopped and left as zombies
 //! on purpose) and against fake procfs trees written in a temp dir.
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -8,10 +10,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use procrun::procfs::{Procfs, State};
+use common::within_watchdog;
+use procrun::procfs::{ProcessEntry, Procfs, State};
 use procrun::Error;
 use rustix::process::{kill_process, waitid, Pid, Signal, WaitId, WaitIdOptions};
 
@@ -491,6 +493,30 @@ fn fake_tree_non_numeric_entries_and_plain_files_are_ignored() {
     assert!(!tree.procfs().is_running("impostor").unwrap());
 }
 
+/// Every way to a process carries the ids its stat line holds after the
+/// state; a line that stops early still gives its comm and state.
+#[test]
+fn fake_tree_entries_carry_parent_group_and_session() {
+    let tree = FakeProc::new();
+    tree.file("5", "stat", b"5 (leader) S 4 5 3 0 -1\n");
+    tree.file("5", "comm", b"leader\n");
+    tree.file("6", "stat", b"6 (short) R 5\n");
+    let ids = |p: &ProcessEntry| (p.pid(), p.ppid(), p.pgrp(), p.session());
+    let procs = tree.procfs().processes_by_state().unwrap();
+    let mut got: Vec<_> = procs.iter().map(ids).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [(5, Some(4), Some(5), Some(3)), (6, Some(5), None, None)]
+    );
+    assert_eq!(
+        ids(&tree.procfs().process(5).unwrap()),
+        (5, Some(4), Some(5), Some(3))
+    );
+    let found = tree.procfs().find_by_name("lead").unwrap().unwrap();
+    assert_eq!(ids(&found), (5, Some(4), Some(5), Some(3)));
+}
+
 #[test]
 fn fake_tree_read_comm_strips_only_the_final_newline() {
     let tree = FakeProc::new();
@@ -539,25 +565,6 @@ fn fake_tree_with_thousands_of_processes_lists_every_one() {
     assert!(procs.iter().all(|p| p.comm() == format!("p{}", p.pid())));
     assert!(tree.procfs().is_running("p2998").unwrap());
     assert!(!tree.procfs().is_running("p2999").unwrap(), "a zombie");
-}
-
-/// Runs `f` on a thread of its own and fails the test if it has not
-/// returned within 30 s: a read that blocks (on a FIFO, say) would otherwise
-/// hang the whole run. A thread left blocked ends with the test binary.
-fn within_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(value) => value,
-        Err(RecvTimeoutError::Timeout) => panic!("watchdog: {what} did not return within 30 s"),
-        // The closure panicked: report its panic, not a lost channel.
-        Err(RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("{what} returned without sending"),
-        },
-    }
 }
 
 fn mkfifo(path: &Path) {

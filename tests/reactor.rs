@@ -9,12 +9,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use procrun::{ChildId, Command, Error, Event, Reactor, Restart, Signal, Stream};
 
-fn sh(script: &str) -> Command {
-    let mut c = Command::new("sh");
-    c.args(["-c", script]);
-    c
-}
-
 #[test]
 fn lines_are_split_and_delivered_before_exit() {
     let mut r = Reactor::new().unwrap();

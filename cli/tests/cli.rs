@@ -4,6 +4,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -11,11 +12,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_procrun");
+use common::leftovers::group_members;
+use common::{wait_child, with_watchdog, WATCHDOG};
 
-/// How long anything may take before the test fails. Generous: these
-/// machines are shared and noisy.
-const WATCHDOG: Duration = Duration::from_secs(60);
+const BIN: &str = env!("CARGO_BIN_EXE_procrun");
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Src {
@@ -211,31 +211,16 @@ impl Drop for Running {
     }
 }
 
-/// The pids of the live (not zombie) processes in process group `pgid`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split(' ').collect();
-        if fields[0] != "Z" && fields[2] == pgid.to_string() {
-            pids.push(entry.file_name().to_string_lossy().parse().unwrap());
-        }
-    }
-    pids
-}
-
+/// Waits (with the watchdog) until process group `pgid` has no live (not
+/// zombie) member.
 fn wait_group_gone(pgid: u32) {
+    let group = HashSet::from([pgid]);
     let deadline = Instant::now() + WATCHDOG;
-    while !group_members(pgid).is_empty() {
+    while !group_members(&group).is_empty() {
         assert!(
             Instant::now() < deadline,
             "group {pgid} still has {:?}",
-            group_members(pgid)
+            group_members(&group)
         );
         thread::sleep(Duration::from_millis(10));
     }
@@ -578,17 +563,7 @@ fn closed_stdout_stops_the_children_and_exits_141() {
     out.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"yes | ");
     drop(out);
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("watchdog: procrun kept running with no reader");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_child(&mut child, "procrun kept running with no reader");
     assert_eq!(status.code(), Some(141));
 }
 
@@ -1013,7 +988,7 @@ impl Drop for Unread {
             let _ = self.child.wait();
         }
         if let Some(g) = self.child_group {
-            if !group_members(g).is_empty() {
+            if !group_members(&HashSet::from([g])).is_empty() {
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{g}")])
                     .status();
@@ -1402,18 +1377,7 @@ fn procrun_with_stdin(args: &[&str], input: &str) -> Finished {
         })
     };
     let (out, err) = (read(Box::new(out)), read(Box::new(err)));
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: procrun did not exit");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_child(&mut child, "procrun did not exit");
     Finished {
         status,
         out: out.join().unwrap(),
@@ -2436,18 +2400,7 @@ fn a_stop_procrun_starts_itself_gives_up_on_a_stdout_that_takes_nothing() {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: procrun waited for a stdout that takes nothing");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_child(&mut child, "procrun waited for a stdout that takes nothing");
     drop(unread);
     let err = errs.join().unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
@@ -2463,9 +2416,7 @@ fn a_full_disk_under_stdout_is_a_failure_of_procrun_not_a_closed_pipe() {
         .unwrap();
     let mut cmd = procrun_cmd(&["run", "--", "echo", "hi"]);
     cmd.stdout(Stdio::from(full)).stderr(Stdio::piped());
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(cmd.output().unwrap()));
-    let out = rx.recv_timeout(WATCHDOG).expect("watchdog: procrun hung");
+    let out = with_watchdog(move || cmd.output().unwrap());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

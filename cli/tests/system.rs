@@ -8,7 +8,6 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::cgroups::TestParent;
 use common::privilege::*;
@@ -58,15 +57,7 @@ fn ps_under_a_host_proc_with_fifos_finishes() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("watchdog: procrun {args:?} still running after 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_child(&mut child, &format!("procrun {args:?} still running"));
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(

@@ -440,9 +440,10 @@ mod tests {
 
     /// The parent pid of `pid` from /proc, or `None` once it is gone.
     fn ppid(pid: u32) -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let after = &stat[stat.rfind(')')? + 2..];
-        after.split(' ').nth(2)?.parse().ok()
+        crate::procfs::Procfs::with_root("/proc")
+            .process(pid)
+            .ok()?
+            .ppid()
     }
 
     /// Every step here would block forever on a driver that died without

@@ -193,11 +193,7 @@ impl Procfs {
                 continue;
             };
             match parse::parse_stat(stat) {
-                Ok(stat) => entries.push(ProcessEntry::new(
-                    pid.pid(),
-                    stat.comm,
-                    State::from_letter(stat.state),
-                )),
+                Ok(stat) => entries.push(ProcessEntry::from_stat(pid.pid(), &stat)),
                 Err(_) => scan.count_malformed(),
             }
         }
@@ -328,11 +324,7 @@ impl Procfs {
             path: path.clone(),
             reason,
         })?;
-        Ok(ProcessEntry::new(
-            pid,
-            stat.comm,
-            State::from_letter(stat.state),
-        ))
+        Ok(ProcessEntry::from_stat(pid, &stat))
     }
 
     /// Reads `ROOT/PID/FILE`, returning its path (for errors) and length.
@@ -371,7 +363,7 @@ impl Procfs {
             // The comm is checked again: the process may have renamed itself
             // between the two reads.
             if matches(stat.comm) && accepted(state) {
-                return Ok(Some(ProcessEntry::new(pid.pid(), stat.comm, state)));
+                return Ok(Some(ProcessEntry::from_stat(pid.pid(), &stat)));
             }
         }
         Ok(None)

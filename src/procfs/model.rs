@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::parse::{Ids, Stat};
+
 /// The scheduler state of a process, the third field of `/proc/PID/stat`.
 ///
 /// The letters are the kernel's (`fs/proc/array.c`); [`as_str`](State::as_str)
@@ -103,7 +105,8 @@ impl fmt::Display for State {
     }
 }
 
-/// One process as a scan saw it: pid, comm and state.
+/// One process as a scan saw it: pid, comm and state, and the ids of its
+/// parent, process group and session.
 ///
 /// # Examples
 ///
@@ -114,12 +117,14 @@ impl fmt::Display for State {
 /// assert_eq!(me.pid(), std::process::id());
 /// assert!(!me.comm().is_empty());
 /// assert_ne!(me.state(), State::Zombie);
+/// assert_eq!(me.ppid(), Some(std::os::unix::process::parent_id()));
 /// # Ok::<(), procrun::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProcessEntry {
     pid: u32,
     state: State,
+    ids: Ids,
     comm: Box<str>,
 }
 
@@ -128,7 +133,16 @@ impl ProcessEntry {
         ProcessEntry {
             pid,
             state,
+            ids: Ids::default(),
             comm: String::from_utf8_lossy(comm).into(),
+        }
+    }
+
+    /// The entry of process `pid` from its parsed stat line.
+    pub(super) fn from_stat(pid: u32, stat: &Stat<'_>) -> ProcessEntry {
+        ProcessEntry {
+            ids: stat.ids,
+            ..ProcessEntry::new(pid, stat.comm, State::from_letter(stat.state))
         }
     }
 
@@ -147,6 +161,46 @@ impl ProcessEntry {
     /// The state at the time of the scan.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The parent's pid.
+    ///
+    /// The ids are as the pid namespace of the procfs root sees them: 0 for
+    /// an id outside it (the parent of init and of kthreadd; a container's
+    /// first process's). `None` only under a root whose stat file stops
+    /// before the id or holds something else there: the kernel's always
+    /// holds all three.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::process::CommandExt;
+    ///
+    /// let procfs = procrun::procfs::Procfs::with_root("/proc");
+    /// let mut child = std::process::Command::new("sleep")
+    ///     .arg("10")
+    ///     .process_group(0)
+    ///     .spawn()?;
+    /// let entry = procfs.process(child.id())?;
+    /// assert_eq!(entry.ppid(), Some(std::process::id()));
+    /// assert_eq!(entry.pgrp(), Some(child.id()));
+    /// assert_eq!(entry.session(), procfs.process(std::process::id())?.session());
+    /// child.kill()?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ppid(&self) -> Option<u32> {
+        self.ids.ppid
+    }
+
+    /// The process group id (as [`ppid`](ProcessEntry::ppid)).
+    pub fn pgrp(&self) -> Option<u32> {
+        self.ids.pgrp
+    }
+
+    /// The session id (as [`ppid`](ProcessEntry::ppid)).
+    pub fn session(&self) -> Option<u32> {
+        self.ids.session
     }
 }
 

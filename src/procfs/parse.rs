@@ -1,6 +1,11 @@
 //! Pure parsers for what procfs hands out: pid directory names, the head of
 //! `/proc/PID/stat` and the content of `/proc/PID/comm`. No I/O, so every
 //! byte sequence can be thrown at them in tests.
+//!
+//! The one reader of a stat line: the crate's own tests and the integration
+//! tests ask /proc about a process through it too (by
+//! [`Procfs::process`](super::Procfs::process)), so that the kernel's layout
+//! is read one way only.
 
 use memchr::{memchr, memrchr};
 
@@ -27,7 +32,7 @@ pub(super) fn parse_pid(name: &[u8]) -> Option<u32> {
     Some(pid)
 }
 
-/// The two fields of `/proc/PID/stat` a scan needs.
+/// The fields of `/proc/PID/stat` a scan keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Stat<'a> {
     /// The command name, raw: any bytes but NUL, spaces, parentheses and
@@ -35,12 +40,50 @@ pub(super) struct Stat<'a> {
     pub(super) comm: &'a [u8],
     /// The state letter (`R`, `S`, `D`, …).
     pub(super) state: u8,
+    /// The ids the kernel writes after the state.
+    pub(super) ids: Ids,
 }
 
-/// Splits `PID (COMM) STATE …` into comm and state.
+/// The three ids that follow the state in a stat line, in the kernel's
+/// order. Each is `None` where the line stops before it or holds no
+/// decimal `u32` there: the kernel's lines always have all three, but a
+/// root written by hand may not, and its process still has a comm and a
+/// state to report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(super) struct Ids {
+    /// The parent's pid.
+    pub(super) ppid: Option<u32>,
+    /// The process group id.
+    pub(super) pgrp: Option<u32>,
+    /// The session id.
+    pub(super) session: Option<u32>,
+}
+
+impl Ids {
+    /// The ids at the start of `rest`, the bytes after the state letter
+    /// (` PPID PGRP SESSION TTY …\n`): fields one space apart, as the
+    /// kernel writes them.
+    fn parse(rest: &[u8]) -> Ids {
+        let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+        let Some(rest) = rest.strip_prefix(b" ") else {
+            return Ids::default();
+        };
+        let mut fields = rest.split(|&b| b == b' ').map(parse_pid);
+        let mut next = || fields.next().flatten();
+        Ids {
+            ppid: next(),
+            pgrp: next(),
+            session: next(),
+        }
+    }
+}
+
+/// Splits `PID (COMM) STATE PPID PGRP SESSION …` into comm, state and ids.
 ///
 /// The kernel writes the comm between parentheses without escaping, so the
 /// comm ends at the *last* `)`: nothing after it (numbers only) can hold one.
+/// A line needs no more than the state to be accepted; ids it lacks are
+/// `None` (see [`Ids`]).
 ///
 /// # Errors
 ///
@@ -63,6 +106,7 @@ pub(super) fn parse_stat(bytes: &[u8]) -> Result<Stat<'_>, &'static str> {
             Ok(Stat {
                 comm: &bytes[comm_start..close],
                 state: *state,
+                ids: Ids::parse(rest),
             })
         }
         _ => Err("no state letter after the command name"),
@@ -153,7 +197,12 @@ mod tests {
             parse_stat(&line),
             Ok(Stat {
                 comm: b"bash",
-                state: b'S'
+                state: b'S',
+                ids: Ids {
+                    ppid: Some(1),
+                    pgrp: Some(1),
+                    session: Some(1)
+                },
             })
         );
     }
@@ -252,6 +301,83 @@ mod tests {
                     String::from_utf8_lossy(&line)
                 );
             }
+        }
+    }
+
+    /// The obviously correct model of the ids: the line after the state
+    /// letter, less one final newline, as text; a space, then fields one
+    /// space apart, each a `u32` if it is all decimal digits (ten at most).
+    fn model_ids(line: &[u8]) -> [Option<u32>; 3] {
+        let close = line.iter().rposition(|&b| b == b')').unwrap();
+        let text = String::from_utf8_lossy(&line[close + 3..]);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let Some(fields) = text.strip_prefix(' ') else {
+            return [None; 3];
+        };
+        let id = |f: &str| {
+            let decimal = !f.is_empty() && f.len() <= 10 && f.bytes().all(|b| b.is_ascii_digit());
+            f.parse().ok().filter(|_| decimal)
+        };
+        let mut ids = fields.split(' ').map(id).chain([None; 3]);
+        [(); 3].map(|()| ids.next().unwrap())
+    }
+
+    fn ids_of(line: &[u8]) -> [Option<u32>; 3] {
+        let ids = parse_stat(line).unwrap().ids;
+        [ids.ppid, ids.pgrp, ids.session]
+    }
+
+    #[test]
+    fn stat_ids_are_the_three_fields_after_the_state() {
+        let line = b"4321 (ba) sh) S 4000 4321 3900 34816 4321 4194560 1355 0\n";
+        assert_eq!(ids_of(line), [Some(4000), Some(4321), Some(3900)]);
+        // init's parent, and a session led from outside the pid namespace.
+        assert_eq!(
+            ids_of(b"1 (init) S 0 1 0 0 -1\n"),
+            [Some(0), Some(1), Some(0)]
+        );
+    }
+
+    #[test]
+    fn stat_ids_missing_or_not_decimal_are_none_and_the_line_still_parses() {
+        let cases: &[(&[u8], [Option<u32>; 3])] = &[
+            (b"1 (a) Z", [None; 3]),
+            (b"1 (a) Z\n", [None; 3]),
+            (b"1 (a) Z 5", [Some(5), None, None]),
+            (b"1 (a) Z 5 6\n", [Some(5), Some(6), None]),
+            (b"1 (a) Z 5 6 7", [Some(5), Some(6), Some(7)]),
+            (b"1 (a) Z -1 +2 x", [None; 3]),
+            (
+                b"1 (a) Z 4294967296 4294967295 00000000001",
+                [None, Some(u32::MAX), None],
+            ),
+            (b"1 (a) Z 5  7", [Some(5), None, Some(7)]),
+            (b"1 (a) Z\n5 6 7", [None; 3]),
+            (b"1 (a) Z 5\n6 7", [None, Some(7), None]),
+        ];
+        for &(line, ids) in cases {
+            assert_eq!(ids_of(line), ids, "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(model_ids(line), ids, "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn stat_ids_agree_with_the_model_on_random_tails() {
+        let mut rng = Rng(0x5eed_0003);
+        let alphabet = b"0123456789  \n-x)";
+        for _ in 0..100_000 {
+            let len = rng.below(40);
+            let tail: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            let line = [&b"12 (c) S"[..], &tail].concat();
+            let Ok(stat) = parse_stat(&line) else {
+                continue;
+            };
+            assert_eq!(
+                [stat.ids.ppid, stat.ids.pgrp, stat.ids.session],
+                model_ids(&line),
+                "{:?}",
+                String::from_utf8_lossy(&line)
+            );
         }
     }
 

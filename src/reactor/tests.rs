@@ -185,9 +185,9 @@ fn a_full_events_buffer_asks_the_host_to_come_back_at_once() {
     let watchdog = Instant::now() + Duration::from_secs(60);
     for &pid in &pids {
         loop {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rfind(')').and_then(|i| stat[i + 2..].chars().next());
-            if state == Some('Z') {
+            let procfs = crate::procfs::Procfs::with_root("/proc");
+            let state = procfs.process(pid).map(|p| p.state());
+            if matches!(state, Ok(crate::procfs::State::Zombie)) {
                 break;
             }
             assert!(Instant::now() < watchdog, "pid {pid} not dead yet");

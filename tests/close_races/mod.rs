@@ -19,19 +19,15 @@ pub const ROUND_WATCHDOG: Duration = Duration::from_secs(60);
 /// The shared watchdog, for the test binaries that include this module.
 pub use crate::common::with_watchdog;
 
-/// `(parent pid, state)` of `pid` from /proc, `None` once it is reaped.
-fn parent_and_state(pid: u32) -> Option<(u32, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    let mut fields = after.split(' ');
-    let state = fields.next()?.chars().next()?;
-    Some((fields.next()?.parse().ok()?, state))
+/// The parent pid of `pid` from /proc, `None` once it is reaped.
+fn parent_of(pid: u32) -> Option<u32> {
+    crate::common::proc_entry(pid)?.ppid()
 }
 
 /// Whether `pid` is a child of ours not reaped yet (a zombie counts: a
 /// close must return after the reap).
 fn is_our_unreaped_child(pid: u32) -> bool {
-    parent_and_state(pid).is_some_and(|(ppid, _)| ppid == std::process::id())
+    parent_of(pid) == Some(std::process::id())
 }
 
 /// Our live children running `sleep <mark>`.
@@ -43,7 +39,7 @@ pub fn marked_children(mark: &str) -> Vec<u32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        if !matches!(parent_and_state(pid), Some((ppid, _)) if ppid == me) {
+        if parent_of(pid) != Some(me) {
             continue;
         }
         if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()) {

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use procrun::procfs::{Procfs, State};
+
 /// This process's open fds, each with what it points to.
 pub fn open_fds() -> Vec<String> {
     let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
@@ -23,32 +25,19 @@ pub fn open_fds() -> Vec<String> {
     fds
 }
 
-/// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp).
-/// Zombies (and tasks being released, state X) are dead: orphans killed
-/// with their group wait there for init to reap them, which is not
-/// procrun's to do.
+/// Processes still alive in any of `groups` (by /proc/PID/stat's pgrp), by
+/// pid. Zombies are dead: orphans killed with their group wait there for
+/// init to reap them, which is not procrun's to do. A task being released
+/// (state X) shows its group as -1, which `pgrp()` does not give.
 pub fn group_members(groups: &HashSet<u32>) -> Vec<u32> {
-    let mut left = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = after.split(' ');
-        let state = fields.next().unwrap();
-        // A task being released (state X) shows its group as -1.
-        let Ok(pgrp) = fields.nth(1).unwrap().parse::<u32>() else {
-            continue;
-        };
-        if groups.contains(&pgrp) && !matches!(state, "Z" | "X") {
-            left.push(pid);
-        }
-    }
+    let procs = Procfs::with_root("/proc").processes_by_state().unwrap();
+    let mut left: Vec<u32> = procs
+        .iter()
+        .filter(|p| p.state() != State::Zombie)
+        .filter(|p| p.pgrp().is_some_and(|g| groups.contains(&g)))
+        .map(|p| p.pid())
+        .collect();
+    left.sort_unstable();
     left
 }
 

@@ -6,10 +6,13 @@ pub mod bursts;
 pub mod cgroups;
 pub mod leftovers;
 pub mod privilege;
+mod rss;
 
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Event, Exit, Reactor, Stream};
+use procrun::{ChildId, Command, Event, Exit, Reactor, Stream};
+
+pub use rss::rss_kib;
 
 /// How long any test waits for an event before failing. Generous: these
 /// machines are shared and noisy.
@@ -19,6 +22,16 @@ pub const WATCHDOG: Duration = Duration::from_secs(60);
 /// within [`WATCHDOG`]: a hang (a dead driver, a lost wake-up) must fail a
 /// test, never hang the run.
 pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    within_watchdog("the test body", body)
+}
+
+/// [`with_watchdog`] for one step of a test, named by `what` when it hangs
+/// (a read that blocks on a FIFO, say). A thread left blocked ends with the
+/// test binary.
+pub fn within_watchdog<T: Send + 'static>(
+    what: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
         let _ = tx.send(body());
@@ -26,12 +39,19 @@ pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'stati
     match rx.recv_timeout(WATCHDOG) {
         Ok(v) => v,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test body is still blocked after {WATCHDOG:?}")
+            panic!("watchdog: {what} is still blocked after {WATCHDOG:?}")
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
         }
     }
+}
+
+/// `sh -c script`: the tiny program most tests drive.
+pub fn sh(script: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", script]);
+    c
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,11 +175,17 @@ pub fn position(recs: &[Rec], f: impl Fn(&Rec) -> bool) -> usize {
     recs.iter().position(f).expect("event not found")
 }
 
+/// What /proc says of process `pid`, read by the library's own parser; `None`
+/// once it is gone.
+pub fn proc_entry(pid: u32) -> Option<procrun::procfs::ProcessEntry> {
+    procrun::procfs::Procfs::with_root("/proc")
+        .process(pid)
+        .ok()
+}
+
 /// The state letter of a process from /proc, or None once it is gone.
 pub fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.chars().next()
+    proc_entry(pid).map(|p| char::from(p.state().letter()))
 }
 
 /// Waits (with the watchdog) until `pid` is gone or a zombie.
@@ -168,6 +194,24 @@ pub fn wait_dead(pid: u32) {
     while matches!(proc_state(pid), Some(s) if s != 'Z') {
         assert!(Instant::now() < deadline, "pid {pid} still alive");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (with the watchdog) for `child`, a process the test started
+/// itself; past the watchdog it is killed and reaped, and the test fails
+/// saying `what` did not end.
+pub fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: {what} after {WATCHDOG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -183,16 +227,6 @@ impl Drop for KillOnDrop {
             .stderr(std::process::Stdio::null())
             .status();
     }
-}
-
-/// This process's resident set size in KiB.
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// Puts an executable copy of `src` at `dst` (mode 0755) through a child

@@ -4,9 +4,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use super::WATCHDOG;
 
 pub const PROGRAM: &str = r#"
 #include <stdio.h>
@@ -90,17 +87,6 @@ pub fn run_with_watchdog(
     let err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: the unprivileged run did not end");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = super::wait_child(&mut child, "the unprivileged run did not end");
     (status, out.join().unwrap(), err.join().unwrap())
 }
