@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::WATCHDOG;
+use super::watchdog;
 
 pub const PROGRAM: &str = r#"
 #include <stdio.h>
@@ -90,7 +90,7 @@ pub fn run_with_watchdog(
     let err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
