@@ -1,6 +1,7 @@
 //! Containment helpers for runs started with
 //! [`Command::cgroup`](crate::Command::cgroup): where cgroup v2 is mounted,
-//! and cleaning up after an agent that died.
+//! the parent to use in a cgroup delegated to the agent
+//! ([`delegated_parent`]), and cleaning up after an agent that died.
 //!
 //! Each contained run gets a cgroup named `procrun-<agent pid>-<n>` below
 //! the parent given. A reactor removes every cgroup it made once it is
@@ -98,6 +99,63 @@ pub fn kill_leftovers(parent: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
         Some(e) => Err(e),
         None => Ok(removed),
     }
+}
+
+/// The leaf below its delegated cgroup that
+/// [`delegated_parent`] moves the agent into.
+pub const AGENT_LEAF: &str = "agent";
+
+/// Sets up containment for an agent whose cgroup was delegated to it (a
+/// systemd unit with `Delegate=yes`, or `systemd-run --scope -p
+/// Delegate=yes`), as systemd's delegation rules ask, and returns the
+/// parent to give [`Command::cgroup`](crate::Command::cgroup).
+///
+/// It finds this process's own cgroup, moves the whole process into the
+/// leaf [`AGENT_LEAF`] below it (made when missing), and enables there
+/// every controller the cgroup has (`memory`, `pids`, `cpu` where the unit
+/// got them), so that each run's cgroup, made beside that leaf, can take
+/// limits. The move comes first: a cgroup with controllers enabled for its
+/// children may hold no process of its own. Call it once, early, before
+/// starting threads that must stay in the unit's own cgroup (all threads
+/// move along). Calling it again finds the leaf and returns its parent.
+///
+/// # Errors
+///
+/// [`Error::NotCgroup2`] when cgroup v2 is not mounted;
+/// [`Error::NotDelegated`] when this process is in the root cgroup, or
+/// its cgroup carries no delegation mark (`trusted.delegate` or
+/// `user.delegate`) and is not owned by its user (a root agent needs the
+/// mark: systemd 251 and newer set it); [`Error::CgroupAccess`] when the
+/// cgroup cannot be written (a read-only or foreign cgroup). Nothing is
+/// changed by the first two.
+///
+/// # Examples
+///
+/// ```no_run
+/// let parent = procrun::cgroup::delegated_parent()?;
+/// let mut cmd = procrun::Command::new("make");
+/// cmd.cgroup(&parent).memory_max(1 << 30);
+/// # Ok::<(), procrun::Error>(())
+/// ```
+pub fn delegated_parent() -> Result<PathBuf> {
+    let own = cgroup::own_cgroup()?.ok_or(Error::NotCgroup2 {
+        path: PathBuf::from("/proc/self/cgroup"),
+        mount: None,
+    })?;
+    let mount = cgroup::mount_point();
+    // Already in the leaf: the cgroup above it is the parent.
+    let dir = match own.file_name() {
+        Some(name) if name == AGENT_LEAF => own.parent().unwrap_or(&own).to_owned(),
+        _ => own,
+    };
+    if Some(&dir) == mount.as_ref() || !cgroup::is_delegated(&dir).unwrap_or(false) {
+        return Err(Error::NotDelegated { path: dir });
+    }
+    cgroup::enter_leaf_and_enable(&dir, AGENT_LEAF).map_err(|source| Error::CgroupAccess {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
 }
 
 /// The agent pid in `procrun-<pid>-<n>`.

@@ -208,6 +208,19 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// [`cgroup::delegated_parent`](crate::cgroup::delegated_parent) found
+    /// this process in a cgroup that was not delegated to it: the root, or
+    /// one without systemd's delegation mark (the `trusted.delegate` or
+    /// `user.delegate` attribute a unit with `Delegate=yes` gets) that is
+    /// not owned by this process's user either. Its manager (systemd) owns
+    /// that cgroup and may move or remove what procrun would make there.
+    /// Nothing was changed.
+    #[error("this process's cgroup {path:?} is not delegated to it (no Delegate=yes)")]
+    NotDelegated {
+        /// The cgroup this process is in.
+        path: PathBuf,
+    },
+
     /// A limit was asked for ([`Command::memory_max`](crate::Command::memory_max),
     /// [`pids_max`](crate::Command::pids_max), [`cpu_max`](crate::Command::cpu_max))
     /// whose controller is not enabled for the cgroups below the parent:

@@ -71,7 +71,10 @@ fn setsid_daemon_of_a_contained_run_dies_on_stop() {
     recs.extend(run_to_done(&mut r, id));
     // The main child dies of SIGTERM at once; the daemon ignores it and is
     // killed with the cgroup at the reap, long before the 30 s grace.
-    assert!(started.elapsed() < Duration::from_secs(20), "{recs:?}");
+    assert!(
+        started.elapsed() < slow(Duration::from_secs(20)),
+        "{recs:?}"
+    );
     assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
     wait_dead(daemon);
     assert!(parent.children().is_empty(), "{:?}", parent.children());
@@ -142,16 +145,18 @@ fn no_cgroup_is_left_after_many_contained_runs() {
     let Some(parent) = TestParent::new() else {
         return;
     };
-    const RUNS: usize = 1000;
+    // Fewer where everything is slower (an emulated VM): the host runs
+    // them all.
+    let runs = 1000 / slowdown() as usize;
     const IN_FLIGHT: usize = 8;
     let mut r = Reactor::new().unwrap();
     let mut cmd = Command::new("true");
     cmd.cgroup(parent.path());
     let (mut started, mut done) = (0, 0);
-    let deadline = Instant::now() + WATCHDOG;
-    while done < RUNS {
-        assert!(Instant::now() < deadline, "watchdog: {done} of {RUNS} done");
-        while started < RUNS && started - done < IN_FLIGHT {
+    let deadline = Instant::now() + watchdog();
+    while done < runs {
+        assert!(Instant::now() < deadline, "watchdog: {done} of {runs} done");
+        while started < runs && started - done < IN_FLIGHT {
             r.spawn(&cmd).unwrap();
             started += 1;
         }
@@ -627,7 +632,7 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
     )
     .unwrap();
     helper.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + slow(Duration::from_secs(10));
     for pid in [plain, contained] {
         while matches!(proc_state(pid), Some(s) if s != 'Z') {
             assert!(Instant::now() < deadline, "pid {pid} outlived its agent");
@@ -692,7 +697,7 @@ fn closing_a_contained_process_ends_the_daemon_it_started() {
     p.close().unwrap();
     wait_dead(daemon);
     // The cgroup goes once empty, a moment after the close returns.
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     while !parent.children().is_empty() {
         assert!(Instant::now() < deadline, "{:?}", parent.children());
         std::thread::sleep(Duration::from_millis(10));
@@ -818,7 +823,7 @@ fn limits_hold_where_the_controllers_are_enabled() {
     ])
     .cgroup(parent.path())
     .pids_max(8)
-    .timeout(WATCHDOG);
+    .timeout(watchdog());
     let id = r.spawn(&bomb).unwrap();
     let mut recs = Vec::new();
     drive_until(&mut r, &mut recs, |rs| {
@@ -843,7 +848,7 @@ fn limits_hold_where_the_controllers_are_enabled() {
     ])
     .cgroup(parent.path())
     .memory_max(16 << 20)
-    .timeout(WATCHDOG);
+    .timeout(watchdog());
     let id = r.spawn(&hog).unwrap();
     let exit = exits_of(&run_to_done(&mut r, id), id)[0];
     assert!(exit.oom_killed(), "{exit:?}");
@@ -856,4 +861,148 @@ fn limits_hold_where_the_controllers_are_enabled() {
     }
     assert!(exit.to_string().contains("out of memory"), "{exit}");
     assert!(parent.children().is_empty(), "{:?}", parent.children());
+}
+
+const DELEGATE_HELPER: &str = "PROCRUN_DELEGATE_HELPER";
+
+/// Run as a helper (the test binary again, with `DELEGATE_HELPER` naming a
+/// cgroup): an agent that a manager placed in that cgroup calls
+/// `delegated_parent`, starts a contained run below what it returned
+/// (with a pids limit where its controllers allow one) and prints what
+/// each said, then waits for its stdin to close.
+fn helper_delegated_agent(cgroup: &Path) {
+    std::fs::write(cgroup.join("cgroup.procs"), "0").unwrap();
+    match procrun::cgroup::delegated_parent() {
+        Err(e) => println!("error {e:?}"),
+        Ok(parent) => {
+            println!("parent {}", parent.display());
+            let mut r = Reactor::new().unwrap();
+            let mut cmd = Command::new("cat");
+            cmd.arg("/proc/self/cgroup").cgroup(&parent);
+            let limited = std::fs::read_to_string(parent.join("cgroup.controllers"))
+                .unwrap()
+                .contains("pids");
+            if limited {
+                cmd.pids_max(8);
+            }
+            let id = r.spawn(&cmd).unwrap();
+            let recs = run_to_done(&mut r, id);
+            assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+            let line = lines_of(&recs, id, Stream::Stdout).join(" ");
+            println!("run limited={limited} {line}");
+        }
+    }
+    println!("done");
+    let _ = std::io::stdin().read_line(&mut String::new());
+}
+
+/// Starts the helper agent for `cgroup`; returns it (stdin piped) and the
+/// lines it printed up to `done`.
+fn delegated_agent_in(cgroup: &Path, test: &str) -> (std::process::Child, Vec<String>) {
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(DELEGATE_HELPER, cgroup)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    let mut out = BufReader::new(helper.stdout.take().unwrap());
+    for line in (&mut out).lines() {
+        let line = line.unwrap();
+        // The harness prints the test's name on the first line.
+        for word in ["error ", "parent ", "run ", "done"] {
+            if let Some(at) = line.find(word) {
+                said.push(line[at..].to_owned());
+            }
+        }
+        if said.last().is_some_and(|l| l == "done") {
+            break;
+        }
+    }
+    // Read by a thread until the helper ends: it writes a last line.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (helper, said)
+}
+
+fn mark_delegated(dir: &Path) -> bool {
+    rustix::fs::setxattr(
+        dir,
+        "trusted.delegate",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(|e| eprintln!("skipped: cannot mark {dir:?} delegated: {e}"))
+    .is_ok()
+}
+
+#[test]
+fn delegated_parent_moves_the_agent_into_a_leaf_and_enables_the_controllers_for_runs() {
+    const NAME: &str =
+        "delegated_parent_moves_the_agent_into_a_leaf_and_enables_the_controllers_for_runs";
+    if let Some(cgroup) = std::env::var_os(DELEGATE_HELPER) {
+        helper_delegated_agent(Path::new(&cgroup));
+        return;
+    }
+    let Some(unit) = TestParent::new() else {
+        return;
+    };
+    if !mark_delegated(unit.path()) {
+        return;
+    }
+    let (mut helper, said) = delegated_agent_in(unit.path(), NAME);
+    let _guard = KillOnDrop(helper.id());
+    assert_eq!(
+        said[0],
+        format!("parent {}", unit.path().display()),
+        "{said:?}"
+    );
+    // The run's cgroup is beside the agent's leaf, below the unit's.
+    let rel = unit
+        .path()
+        .strip_prefix(procrun::cgroup::mount_point().unwrap())
+        .unwrap();
+    let run_in = format!("0::/{}/procrun-{}-", rel.display(), helper.id());
+    assert!(said[1].contains(&run_in), "{said:?} not in {run_in}");
+    let leaf = unit.path().join(procrun::cgroup::AGENT_LEAF);
+    let members = std::fs::read_to_string(leaf.join("cgroup.procs")).unwrap();
+    assert_eq!(members.trim(), helper.id().to_string());
+    let read = |f: &str| {
+        let mut v: Vec<String> = std::fs::read_to_string(unit.path().join(f))
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(read("cgroup.subtree_control"), read("cgroup.controllers"));
+    drop(helper.stdin.take());
+    assert!(helper.wait().unwrap().success());
+}
+
+#[test]
+fn delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing() {
+    const NAME: &str = "delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing";
+    if let Some(cgroup) = std::env::var_os(DELEGATE_HELPER) {
+        helper_delegated_agent(Path::new(&cgroup));
+        return;
+    }
+    let Some(unit) = TestParent::new() else {
+        return;
+    };
+    let (mut helper, said) = delegated_agent_in(unit.path(), NAME);
+    let _guard = KillOnDrop(helper.id());
+    assert!(said[0].starts_with("error NotDelegated"), "{said:?}");
+    assert!(unit.children().is_empty(), "{:?}", unit.children());
+    let members = std::fs::read_to_string(unit.path().join("cgroup.procs")).unwrap();
+    assert_eq!(members.trim(), helper.id().to_string());
+    assert_eq!(
+        std::fs::read_to_string(unit.path().join("cgroup.subtree_control"))
+            .unwrap()
+            .trim(),
+        ""
+    );
+    drop(helper.stdin.take());
+    assert!(helper.wait().unwrap().success());
 }

@@ -356,7 +356,8 @@ impl fmt::Display for Human {
     }
 }
 
-/// How a run ended, in words: `exited with code 3`, `killed by SIGKILL`.
+/// How a run ended, in words: `exited with code 3`, `killed by SIGKILL`,
+/// `killed by SIGKILL (out of memory)`.
 pub struct Ending<'a>(pub &'a Exit);
 
 impl fmt::Display for Ending<'_> {
@@ -371,6 +372,10 @@ impl fmt::Display for Ending<'_> {
             (Some(c), _) => write!(f, "exited with code {c}")?,
             (None, Some(s)) => write!(f, "killed by {s}")?,
             (None, None) => write!(f, "ended ({})", e.status())?,
+        }
+        // The kernel's SIGKILL alone does not tell a limit from a kill.
+        if e.oom_killed() {
+            f.write_str(" (out of memory)")?;
         }
         if e.status_lost() {
             f.write_str(" (status lost: reaped elsewhere)")?;

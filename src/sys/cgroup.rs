@@ -484,6 +484,62 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
     first.map_or(Ok(()), Err)
 }
 
+/// This process's cgroup v2 directory: the `0::` line of
+/// `/proc/self/cgroup` below [`mount_point`]; `None` without cgroup2.
+pub(crate) fn own_cgroup() -> io::Result<Option<PathBuf>> {
+    let Some(mount) = mount_point() else {
+        return Ok(None);
+    };
+    let text = fs::read_to_string("/proc/self/cgroup")?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|rel| mount.join(rel.trim_start_matches('/'))))
+}
+
+/// Whether `dir` was delegated to this process: it carries the mark
+/// systemd puts on a `Delegate=yes` unit's cgroup (`trusted.delegate`,
+/// readable by root, or `user.delegate`, since systemd 252), or it belongs
+/// to this process's user when that is not root (systemd hands a
+/// delegated cgroup of a `User=` unit to that user; root owns every
+/// cgroup, so ownership says nothing for it).
+pub(crate) fn is_delegated(dir: &Path) -> io::Result<bool> {
+    for name in ["trusted.delegate", "user.delegate"] {
+        let mut value = [0u8; 8];
+        if let Ok(n) = rustix::fs::getxattr(dir, name, &mut value[..]) {
+            if &value[..n] == b"1" {
+                return Ok(true);
+            }
+        }
+    }
+    let owner = rustix::fs::stat(dir)?.st_uid;
+    let me = rustix::process::geteuid();
+    Ok(!me.is_root() && owner == me.as_raw())
+}
+
+/// Moves this whole process into `leaf` below `dir` (made when missing),
+/// then enables in `dir` every controller `dir` has, for the cgroups its
+/// runs will make beside that leaf: in that order, as a cgroup with
+/// controllers enabled for its children may hold no process itself.
+pub(crate) fn enter_leaf_and_enable(dir: &Path, leaf: &str) -> io::Result<()> {
+    let leaf = dir.join(leaf);
+    match fs::DirBuilder::new().mode(0o755).create(&leaf) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    // "0" is the writer itself: all its threads move with it.
+    fs::write(leaf.join("cgroup.procs"), "0")?;
+    let available = fs::read_to_string(dir.join("cgroup.controllers"))?;
+    let enable: Vec<String> = available
+        .split_whitespace()
+        .map(|c| format!("+{c}"))
+        .collect();
+    if !enable.is_empty() {
+        fs::write(dir.join("cgroup.subtree_control"), enable.join(" "))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,7 @@ fn kill_and_remove(dir: &Path) {
         }
     }
     let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + super::slow(Duration::from_secs(10));
     while populated(dir) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -14,12 +14,38 @@ use procrun::{ChildId, Command, Event, Exit, Reactor, Stream};
 
 pub use rss::rss_kib;
 
-/// How long any test waits for an event before failing. Generous: these
-/// machines are shared and noisy.
+/// How long any test waits for an event before failing, on this machine.
+/// Generous: these machines are shared and noisy. Read through
+/// [`watchdog`], which stretches it on a slower machine.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
 
+/// How many times slower than a plain host the tests run:
+/// `PROCRUN_TEST_SLOWDOWN` (a whole number, 1 when unset). An emulated VM
+/// (scripts/test-vm) sets it, so that the watchdogs and the time bounds of
+/// the tests that go through [`slow`] stretch by one setting.
+pub fn slowdown() -> u32 {
+    static FACTOR: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *FACTOR.get_or_init(|| match std::env::var("PROCRUN_TEST_SLOWDOWN") {
+        Err(_) => 1,
+        Ok(v) => match v.parse() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("PROCRUN_TEST_SLOWDOWN={v:?}: want a whole number from 1"),
+        },
+    })
+}
+
+/// A time bound of a test, stretched by [`slowdown`].
+pub fn slow(bound: Duration) -> Duration {
+    bound * slowdown()
+}
+
+/// [`WATCHDOG`] stretched by [`slowdown`].
+pub fn watchdog() -> Duration {
+    slow(WATCHDOG)
+}
+
 /// Runs `body` on its own thread and fails the test if it has not finished
-/// within [`WATCHDOG`]: a hang (a dead driver, a lost wake-up) must fail a
+/// within [`watchdog`]: a hang (a dead driver, a lost wake-up) must fail a
 /// test, never hang the run.
 pub fn with_watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
     within_watchdog("the test body", body)
@@ -36,10 +62,10 @@ pub fn within_watchdog<T: Send + 'static>(
     let h = std::thread::spawn(move || {
         let _ = tx.send(body());
     });
-    match rx.recv_timeout(WATCHDOG) {
+    match rx.recv_timeout(watchdog()) {
         Ok(v) => v,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: {what} is still blocked after {WATCHDOG:?}")
+            panic!("watchdog: {what} is still blocked after {:?}", watchdog())
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             std::panic::resume_unwind(h.join().expect_err("sent nothing, yet returned"))
@@ -108,7 +134,7 @@ pub fn drive_until(
     recs: &mut Vec<Rec>,
     mut until: impl FnMut(&[Rec]) -> bool,
 ) {
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     while !until(recs) {
         assert!(
             Instant::now() < deadline,
@@ -126,7 +152,7 @@ pub fn drive_until(
 /// Polls until the reactor supervises no child.
 pub fn drive_all(reactor: &mut Reactor) -> Vec<Rec> {
     let mut recs = Vec::new();
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     while !reactor.is_empty() {
         assert!(
             Instant::now() < deadline,
@@ -190,7 +216,7 @@ pub fn proc_state(pid: u32) -> Option<char> {
 
 /// Waits (with the watchdog) until `pid` is gone or a zombie.
 pub fn wait_dead(pid: u32) {
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     while matches!(proc_state(pid), Some(s) if s != 'Z') {
         assert!(Instant::now() < deadline, "pid {pid} still alive");
         std::thread::sleep(Duration::from_millis(20));
@@ -201,7 +227,7 @@ pub fn wait_dead(pid: u32) {
 /// itself; past the watchdog it is killed and reaped, and the test fails
 /// saying `what` did not end.
 pub fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WATCHDOG;
+    let deadline = Instant::now() + watchdog();
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
@@ -209,7 +235,7 @@ pub fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("watchdog: {what} after {WATCHDOG:?}");
+            panic!("watchdog: {what} after {:?}", watchdog());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
