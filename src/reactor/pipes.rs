@@ -2,6 +2,14 @@
 //! token is its index there), their registration, and the reactor's work
 //! on them: reading output into lines under the read budget, reading a
 //! reaped run's pipes to their end, closing (stdin is fed in `stdin`).
+//!
+//! A pipe found full (an output pipe, or a stdin stream's) is enlarged from
+//! [`DEFAULT_PIPE`] to [`BIG_PIPE`], so a fast writer costs fewer wake-ups,
+//! within the [`Room`] the user's pipe quota leaves; where no quota binds,
+//! stdout pipes grow at spawn ([`Pipes::grow_before_use`]). Where the
+//! kernel refuses, a pipe stays as it is. Nothing else changes with a
+//! pipe's size: output is still read in order, once, with the same
+//! backpressure.
 
 use std::collections::VecDeque;
 use std::io;
