@@ -136,10 +136,10 @@ pub(super) struct OutPipe {
     /// is always nothing.
     pub(super) raw: bool,
     /// What the pipe holds, in bytes; past [`DEFAULT_PIPE`], what its
-    /// enlargement took from the [`Room`] (no field of its own: an idle
-    /// child's state stays small). `u32` (the kernel's pipe size is an
-    /// `int`) keeps a pipe's entry, two per idle child, at 56 bytes rather
-    /// than 64.
+    /// enlargement took from the [`Room`].
+    // Not a field of its own for what the room gave, so an idle child's
+    // state stays small; `u32` (the kernel's pipe size is an `int`) keeps a
+    // pipe's entry, two per idle child, at 56 bytes rather than 64.
     pub(super) capacity: u32,
     pub(super) grow_tried: bool,
     /// A `Ready::Read` for this pipe is queued: edges until it runs need
@@ -195,9 +195,9 @@ pub(super) struct StdinQueue {
     pub(super) owed: bool,
     pub(super) grow_tried: bool,
     /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
-    /// stream's pipe grows: fixed bytes are written once). A flag, not a
-    /// count: it fits in the padding, and an idle child's stdin entry
-    /// stays as small as its output pipes'.
+    /// stream's pipe grows: fixed bytes are written once).
+    // A flag, not a count: it fits in the padding, and an idle child's
+    // stdin entry stays as small as its output pipes'.
     pub(super) grown: bool,
 }
 
