@@ -264,6 +264,8 @@ compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
 
 pub mod cgroup;
 mod command;
+#[cfg(test)]
+mod crate_docs;
 mod error;
 mod exit;
 // The pure parts are public only with the off-by-default `internals`
