@@ -2,9 +2,9 @@
 //! low-overhead host agents: node health daemons, fleet agents, CI runners.
 //!
 //! One single-threaded [`Reactor`] on epoll watches every child through its
-//! pidfd and reads its nonblocking pipes; output is split into lines 64
-//! bytes at a time and handed out without copying; restarts, kill escalation and
-//! timeouts run off one timer wheel. On top of it, a blocking
+//! pidfd and reads its nonblocking pipes; output is split into lines and
+//! handed out without copying; restarts, kill escalation and timeouts run
+//! off one timer wheel. On top of it, a blocking
 //! [`Process`] API covers what gpud's Go package `pkg/process` offers, and
 //! [`procfs`] looks at the host's processes through `/proc`.
 //!
@@ -70,37 +70,45 @@
 //!
 //! # What it guarantees
 //!
-//! - One thread runs the reactor, blocked only in `epoll_wait`, and with
-//!   nothing due it waits with no timeout: an idle reactor never wakes up.
-//! - Exits are seen through pidfds: no signal handler is installed, and only
-//!   procrun's own children are reaped (`waitid` on each one's pidfd).
-//! - Every byte written to a piped stream reaches the caller once and in
-//!   order, split on `\n` (one `\r` before it dropped), or as it was
-//!   written with [`Output::Raw`] and through the handle API's byte
-//!   readers and combined output; all a run wrote
-//!   before it exited comes before its [`Event::Exited`], its last line
-//!   included: without a `\n`, that line ends at EOF or with the run,
-//!   whichever comes first (a process outside the group may hold the pipe
-//!   open; what it writes later starts a new line).
-//! - Memory is bounded: a line longer than the limit comes in pieces flagged
-//!   partial, and a paused consumer stops the reading (the child blocks);
-//!   the handle API holds at most its buffer and each stream's line in
-//!   progress.
-//! - A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
-//!   child's process group (`SIGCONT` first for a job-control stop signal,
-//!   which it would discard), then `SIGKILL` after the grace (default 3 s);
-//!   when a non-detached child exits, whatever is left of its group is
-//!   killed while the leader is still a zombie, so a recycled pid is never
-//!   signalled. A stop (a timeout, [`Process::close`]) is over, at
-//!   [`Event::Done`], when nothing of the run is left: the child reaped
-//!   and no member of its group (or cgroup) alive; a run that ends by
-//!   itself is Done without waiting for what its group's `SIGKILL` ends.
-//! - A child starts with no signal blocked and every signal at its default
-//!   action, whatever the spawning thread blocks or the host ignores (std's
-//!   `Command` hands both on, so a stop's `SIGTERM` could go unseen).
-//! - Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
-//!   fd, zombie, script file or (unless detached) group member remains.
-//! - Bad input is a typed [`Error`], never a panic (table below).
+//! 1. One thread runs the reactor, blocked only in `epoll_wait`, and with
+//!    nothing due it waits with no timeout: an idle reactor never wakes up.
+//! 2. Exits are seen through pidfds: no signal handler is installed, and only
+//!    procrun's own children are reaped (`waitid` on each one's pidfd).
+//! 3. Every byte written to a piped stream reaches the caller once and in
+//!    order, split on `\n` (one `\r` before it dropped), or as it was
+//!    written with [`Output::Raw`] and through the handle API's byte
+//!    readers and combined output; all a run wrote
+//!    before it exited comes before its [`Event::Exited`], its last line
+//!    included: without a `\n`, that line ends at EOF or with the run,
+//!    whichever comes first (a process outside the group may hold the pipe
+//!    open; what it writes later starts a new line).
+//! 4. Memory is bounded: a line longer than the limit comes in pieces flagged
+//!    partial, and a paused consumer stops the reading (the child blocks);
+//!    the handle API holds at most its buffer and each stream's line in
+//!    progress.
+//! 5. A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
+//!    child's process group (`SIGCONT` first for a job-control stop signal,
+//!    which it would discard), then `SIGKILL` after the grace (default 3 s);
+//!    when a non-detached child exits, whatever is left of its group is
+//!    killed while the leader is still a zombie, so a recycled pid is never
+//!    signalled. A stop (a timeout, [`Process::close`]) is over, at
+//!    [`Event::Done`], when nothing of the run is left: the child reaped
+//!    and no member of its group (or cgroup) alive; a run that ends by
+//!    itself is Done without waiting for what its group's `SIGKILL` ends.
+//! 6. A child starts with no signal blocked and every signal at its default
+//!    action, whatever the spawning thread blocks or the host ignores (std's
+//!    `Command` hands both on, so a stop's `SIGTERM` could go unseen).
+//! 7. Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
+//!    fd, zombie, script file or (unless detached) group member remains.
+//! 8. Bad input is a typed [`Error`], never a panic (table below).
+//! 9. A stop, and the `SIGKILL` of a dropped [`Reactor`], reach the child
+//!    itself as well as its group: a child that left its group is still
+//!    stopped, timed out and killed, and no drop blocks on it. A contained
+//!    run is stopped as a whole (see the caveats).
+//! 10. Callers racing each other on one [`Process`] (a close against a
+//!     start, several closes, waits from many threads) see one consistent
+//!     state: every [`Process::close`] returns only once the stop is over,
+//!     and a start that loses the race to a close starts nothing.
 //!
 //! # Caveats
 //!
@@ -155,24 +163,14 @@
 //!   its cgroup before it runs anything, instead of the kernel starting it
 //!   there. Nothing of the run is outside the cgroup either way; the write
 //!   costs a few hundred microseconds more per run.
-//! - **Pipe sizes and the pipe quota.** A child's stdout or stderr pipe
-//!   (or stdin stream) found full is enlarged from 64 KiB to 1 MiB, so a
-//!   fast writer costs fewer wake-ups. The kernel counts pipe pages per
-//!   user (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default), and
-//!   once a user's pipes pass that quota an unprivileged user's new pipes
-//!   get 8 KiB and none may grow. procrun therefore keeps the enlargements
-//!   of all its reactors in the process within a quarter of the quota
-//!   (sixteen 1 MiB pipes by default): past that, full pipes stay at
-//!   64 KiB until enlarged ones close. A privileged process
-//!   (`CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), which the kernel exempts,
-//!   or one whose quota is off, enlarges every stdout pipe at spawn, before
-//!   the child writes (stderr grows once found full): the kernel allocates
-//!   the pages only as they fill, but each such pipe's slot table (about
-//!   10 KiB of kernel memory, charged to procrun's memory cgroup) is there
-//!   from the start. The other processes of the user share the quota too; if
-//!   they spend it, the kernel refuses to grow procrun's pipes, which then
-//!   stay as they are. Nothing else changes: output is still read in
-//!   order, once, with the same backpressure.
+//! - **The pipe quota.** A child's pipe found full is enlarged from
+//!   64 KiB to 1 MiB. The kernel counts pipe pages per user
+//!   (`/proc/sys/fs/pipe-user-pages-soft`), a quota shared by every process
+//!   of the user, past which their new pipes get 8 KiB: procrun's
+//!   enlargements, all reactors together, stay within a quarter of it. A
+//!   process the quota does not bind (privileged, or the quota off)
+//!   enlarges every stdout pipe at spawn, each costing about 10 KiB of
+//!   kernel memory, charged to its memory cgroup, from the start.
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has
@@ -266,6 +264,8 @@ compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
 
 pub mod cgroup;
 mod command;
+#[cfg(test)]
+mod crate_docs;
 mod error;
 mod exit;
 // The pure parts are public only with the off-by-default `internals`

@@ -1,6 +1,7 @@
 //! A child that leaves its process group (`setpgid` into another group) is
 //! still stopped, timed out and killed: procrun signals the child itself as
-//! well as its group (DESIGN.md guarantee 9), and no drop blocks on it.
+//! well as its group (guarantee 9 of the crate docs), and no drop blocks
+//! on it.
 
 mod common;
 

@@ -1,7 +1,7 @@
-//! Everything a run wrote comes before its exit event (guarantee 4), in
-//! the race where the run fills its pipe in one write and exits at once:
-//! the exit can be first on epoll's ready list, and the exit path must
-//! still read to the end of the pipe.
+//! Everything a run wrote comes before its exit event (guarantee 3
+//! of the crate docs), in the race where the run fills its pipe in one
+//! write and exits at once: the exit can be first on epoll's ready list,
+//! and the exit path must still read to the end of the pipe.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! The reactor against real processes: each guarantee of DESIGN.md, stops,
-//! timeouts, restarts and errors.
+//! The reactor against real processes: the guarantees of the crate docs,
+//! stops, timeouts, restarts and errors.
 
 mod common;
 

@@ -107,9 +107,9 @@ fn soak_short() {
     soak(500);
 }
 
-/// DESIGN.md guarantee 6 under load: 500 stops of a bash script whose
-/// `sleep` is in its group, ten at a time on one reactor, and no stop may
-/// be Done while a member of its group is alive. The sleep ignores
+/// Guarantee 5 of the crate docs under load: 500 stops of a bash script
+/// whose `sleep` is in its group, ten at a time on one reactor, and no stop
+/// may be Done while a member of its group is alive. The sleep ignores
 /// SIGTERM in half of them (only the SIGKILL after the script's end ends
 /// it), holds the run's pipes or not, and the script waits for it or is
 /// stopped (SIGSTOP) beside it.
@@ -197,10 +197,10 @@ fn soak_ten_thousand_cycles() {
 
 mod close_races;
 
-/// DESIGN.md guarantee 10 under load: `close()` against `start()`, and
-/// several `close()`s at once, 10,000 rounds each, and no round may leave
-/// a child or let a close return before the reap. Run it alone: the fds
-/// and children it has open at any moment would be counted as leaks by
+/// Guarantee 10 of the crate docs under load: `close()` against `start()`,
+/// and several `close()`s at once, 10,000 rounds each, and no round may
+/// leave a child or let a close return before the reap. Run it alone: the
+/// fds and children it has open at any moment would be counted as leaks by
 /// the cycle soak running beside it.
 #[test]
 #[ignore = "10,000 rounds of each close race, alone: cargo test --release --test soak soak_close_racing_start -- --ignored"]
@@ -231,10 +231,11 @@ fn soak_close_racing_start() {
     );
 }
 
-/// DESIGN.md guarantee 6 through the handle API under load: 500 rounds of
-/// a bash script whose `sleep` is in its group, closed by 16 threads at
-/// once while 8 wait for its final exit, and no close or wait may return
-/// while a member of the group is alive. Run it alone, as the close races.
+/// Guarantee 5 of the crate docs through the handle API under load: 500
+/// rounds of a bash script whose `sleep` is in its group, closed by 16
+/// threads at once while 8 wait for its final exit, and no close or wait
+/// may return while a member of the group is alive. Run it alone, as the
+/// close races.
 #[test]
 #[ignore = "500 rounds of 16 closes and 8 waits, alone: cargo test --release --test soak soak_closes_leave -- --ignored"]
 fn soak_closes_leave_nothing_of_the_group() {

@@ -75,8 +75,8 @@ pub(super) struct Child {
     pub(super) pipes: OutTokens,
     /// Output pipes open across all runs, lingering ones included.
     pub(super) open_pipes: u32,
-    /// A reaped run whose exit event waits for its output to be read
-    /// (boxed: it is there only for an instant, the slot all the time).
+    /// A reaped run whose exit event waits for its output to be read.
+    // Boxed: it is there only for an instant, the slot all the time.
     pub(super) pending_exit: Option<Box<Exit>>,
     /// No run is alive and none will start again.
     pub(super) finished: bool,
@@ -126,10 +126,11 @@ impl Child {
     /// Whether the child waits for a restart: at `restart_timer`, or, when
     /// that is `None`, never: the delay lies past any clock, which means
     /// "never" as a huge timeout or grace does, so only a stop (or the
-    /// timeout) ends the wait, as during a delay of centuries. Read off the
-    /// other fields rather than kept in a flag, which would cost every
-    /// slot 8 bytes: no run, no exit on its way, yet not finished.
+    /// timeout) ends the wait, as during a delay of centuries.
     pub(super) fn waits_to_restart(&self) -> bool {
+        // Read off the other fields rather than kept in a flag, which would
+        // cost every slot 8 bytes: no run, no exit on its way, yet not
+        // finished.
         self.run.is_none() && self.pending_exit.is_none() && !self.finished
     }
 
@@ -141,9 +142,9 @@ impl Child {
     }
 }
 
-/// The pipe tokens of a run's stdout and stderr, as `u32` (a token is a
-/// slab index, at most one per open fd, so it fits): 16 bytes of every
-/// child's slot rather than 32.
+/// The pipe tokens of a run's stdout and stderr.
+// As `u32` (a token is a slab index, at most one per open fd, so it
+// fits): 16 bytes of every child's slot rather than 32.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct OutTokens([Option<u32>; 2]);
 
@@ -178,8 +179,8 @@ pub(super) enum StopCause {
 pub(super) struct Run {
     pub(super) handle: ChildHandle,
     pub(super) started: Instant,
-    /// The slot of the run's cgroup, when contained (`u32`: one per live
-    /// run, and it keeps an idle child small).
+    /// The slot of the run's cgroup, when contained.
+    // `u32`: one per live run, and it keeps an idle child small.
     pub(super) cgroup: Option<u32>,
 }
 

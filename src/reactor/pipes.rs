@@ -2,6 +2,14 @@
 //! token is its index there), their registration, and the reactor's work
 //! on them: reading output into lines under the read budget, reading a
 //! reaped run's pipes to their end, closing (stdin is fed in `stdin`).
+//!
+//! A pipe found full (an output pipe, or a stdin stream's) is enlarged from
+//! [`DEFAULT_PIPE`] to [`BIG_PIPE`], so a fast writer costs fewer wake-ups,
+//! within the [`Room`] the user's pipe quota leaves; where no quota binds,
+//! stdout pipes grow at spawn ([`Pipes::grow_before_use`]). Where the
+//! kernel refuses, a pipe stays as it is. Nothing else changes with a
+//! pipe's size: output is still read in order, once, with the same
+//! backpressure.
 
 use std::collections::VecDeque;
 use std::io;
@@ -128,10 +136,10 @@ pub(super) struct OutPipe {
     /// is always nothing.
     pub(super) raw: bool,
     /// What the pipe holds, in bytes; past [`DEFAULT_PIPE`], what its
-    /// enlargement took from the [`Room`] (no field of its own: an idle
-    /// child's state stays small). `u32` (the kernel's pipe size is an
-    /// `int`) keeps a pipe's entry, two per idle child, at 56 bytes rather
-    /// than 64.
+    /// enlargement took from the [`Room`].
+    // Not a field of its own for what the room gave, so an idle child's
+    // state stays small; `u32` (the kernel's pipe size is an `int`) keeps a
+    // pipe's entry, two per idle child, at 56 bytes rather than 64.
     pub(super) capacity: u32,
     pub(super) grow_tried: bool,
     /// A `Ready::Read` for this pipe is queued: edges until it runs need
@@ -187,9 +195,9 @@ pub(super) struct StdinQueue {
     pub(super) owed: bool,
     pub(super) grow_tried: bool,
     /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
-    /// stream's pipe grows: fixed bytes are written once). A flag, not a
-    /// count: it fits in the padding, and an idle child's stdin entry
-    /// stays as small as its output pipes'.
+    /// stream's pipe grows: fixed bytes are written once).
+    // A flag, not a count: it fits in the padding, and an idle child's
+    // stdin entry stays as small as its output pipes'.
     pub(super) grown: bool,
 }
 

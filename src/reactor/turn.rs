@@ -10,11 +10,7 @@ use super::{Control, Event, Reactor, READ_BUDGET};
 use crate::error::Error;
 use crate::exit::ChildId;
 
-/// An event owed to the next poll. One `Started` waits per child spawned
-/// between polls, so a caller that starts 1,000 children before polling
-/// grows the deque to 1,024 of these, and it keeps that capacity: the
-/// rare error is boxed so an entry stays 24 bytes, not the 104 an
-/// [`Error`] inline makes it.
+/// An event owed to the next poll.
 #[derive(Debug)]
 pub(super) enum Queued {
     Started {
@@ -24,6 +20,11 @@ pub(super) enum Queued {
     },
     SignalFailed {
         id: ChildId,
+        // One `Started` waits per child spawned between polls, so a caller
+        // that starts 1,000 children before polling grows the deque to
+        // 1,024 entries, and it keeps that capacity: the rare error is
+        // boxed so an entry stays 24 bytes, not the 104 an `Error` inline
+        // makes it.
         error: Box<Error>,
     },
 }

@@ -84,7 +84,7 @@ use slab::{ListId, Node, Slab, NIL};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey {
     index: u32,
-    /// Never 0: `Option<TimerKey>` takes that value, so it is 8 bytes.
+    // Never 0: `Option<TimerKey>` takes that value, so it is 8 bytes.
     generation: NonZeroU32,
 }
 

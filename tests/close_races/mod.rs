@@ -1,6 +1,7 @@
-//! `close()` racing `start()` and other `close()`s (DESIGN.md guarantee
-//! 10), shared by the process tests and the soak: one round of each race,
-//! a watchdog, and a guard that kills what a failing round leaves.
+//! `close()` racing `start()` and other `close()`s (guarantee 10 of the
+//! crate docs), shared by the process tests and the soak: one round of
+//! each race, a watchdog, and a guard that kills what a failing round
+//! leaves.
 //!
 //! Each race marks its children with its own argument to `sleep`, and a
 //! child counts as ours only if /proc says we are its parent: a recycled
