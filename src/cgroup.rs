@@ -4,18 +4,81 @@
 //! ([`delegated_parent`]), and cleaning up after an agent that died.
 //!
 //! Each contained run gets a cgroup named `procrun-<agent pid>-<n>` below
-//! the parent given. A reactor removes every cgroup it made once it is
+//! the parent given, made here (the name, the limits written before any
+//! process is in it); the OS work is `sys::cgroup`'s, the watching of a
+//! live run's cgroup the reactor's. A reactor removes every cgroup it made once it is
 //! empty, with the cgroups the run made below it, and a dropped reactor
 //! kills and removes what it still has; only an agent that dies without
 //! dropping its reactor (killed, or crashed) leaves its cgroups, with
 //! whatever processes are still in them. The next agent finds them by
 //! name and ends them with [`kill_leftovers`].
 
+use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::spawn::CGROUP_PREFIX;
+use crate::spec::Containment;
 use crate::sys::cgroup::{self, Cgroup};
+
+/// What names a run's cgroup uniquely among all of this process's runs,
+/// whichever reactor spawns them.
+static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The prefix of every cgroup procrun makes; the agent's pid follows it,
+/// so a later agent can tell its own from a dead one's.
+pub(crate) const CGROUP_PREFIX: &str = "procrun-";
+
+/// A new cgroup below the parent, named for this agent and a sequence
+/// number (one taken by an earlier agent of the same pid is skipped), with
+/// its limits written, and the directory open for the child to start in.
+///
+/// The parent's `cgroup.subtree_control` is read first: a limit whose
+/// controller is not enabled there is refused before anything is made,
+/// and an enabled memory controller means the run's end reports its OOM
+/// kills and peak memory.
+pub(crate) fn create_for_run(c: &Containment) -> Result<(Cgroup, OwnedFd)> {
+    let parent = &c.parent;
+    let controllers = match cgroup::subtree_controllers(parent) {
+        Ok(text) => text,
+        // Without limits the list only decides the memory report.
+        Err(_) if !c.limits.any() => String::new(),
+        Err(source) => {
+            return Err(Error::CgroupAccess {
+                path: parent.join("cgroup.subtree_control"),
+                source,
+            })
+        }
+    };
+    let enabled = |name: &str| controllers.split_whitespace().any(|c| c == name);
+    if let Some(controller) = c.limits.controllers().find(|c| !enabled(c)) {
+        return Err(Error::ControllerNotEnabled {
+            controller,
+            parent: parent.clone(),
+        });
+    }
+    let me = std::process::id();
+    let (mut cgroup, handle) = loop {
+        let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
+        match Cgroup::create(parent, &format!("{CGROUP_PREFIX}{me}-{n}")) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(Error::CgroupAccess {
+                    path: parent.to_owned(),
+                    source,
+                })
+            }
+            Ok(made) => break made,
+        }
+    };
+    if let Err((path, source)) = cgroup.set_limits(&c.limits, enabled("memory")) {
+        // Nothing is in it yet.
+        let _ = cgroup.remove();
+        return Err(Error::CgroupAccess { path, source });
+    }
+    Ok((cgroup, handle))
+}
 
 /// Where the cgroup v2 hierarchy is mounted, read from
 /// `/proc/self/mountinfo` (`/sys/fs/cgroup` on most hosts,

@@ -283,7 +283,6 @@ mod lines;
 mod process;
 pub mod procfs;
 mod reactor;
-mod runner;
 mod signal;
 mod spawn;
 mod spec;
@@ -300,13 +299,13 @@ mod timer;
 pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
 pub use exit::{ChildId, Exit, Stream};
+pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
     Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
     SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
-pub use runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use signal::{Signal, UnknownSignal};
 
 // The README's snippets run as doctests, so what it shows stays true; the

@@ -7,12 +7,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
-use crate::spec::{Containment, Spec};
+use crate::spec::Spec;
 use crate::sys::{self, Cgroup, ChildHandle, ForkExtras, ForkStage, SpawnSpec};
 
 /// `PATH` when the child's environment has none, as `execvp` assumes.
@@ -29,14 +28,6 @@ pub(crate) struct Spawned {
     /// The run's cgroup, when contained; the child is in it.
     pub(crate) cgroup: Option<Cgroup>,
 }
-
-/// What names a run's cgroup uniquely among all of this process's runs,
-/// whichever reactor spawns them.
-static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// The prefix of every cgroup procrun makes; the agent's pid follows it,
-/// so a later agent can tell its own from a dead one's.
-pub(crate) const CGROUP_PREFIX: &str = "procrun-";
 
 /// Starts a run of `spec`.
 ///
@@ -89,7 +80,7 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         stdio: [stdin_fd, out_fd, err_fd],
     };
     let contained = match &spec.cgroup {
-        Some(c) => Some(make_cgroup(c)?),
+        Some(c) => Some(crate::cgroup::create_for_run(c)?),
         None => None,
     };
     let started = if contained.is_some() || spec.die_with_parent {
@@ -154,56 +145,6 @@ pub(crate) fn spawn(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
             Err(Error::Io(e))
         }
     }
-}
-
-/// A new cgroup below the parent, named for this agent and a sequence
-/// number (one taken by an earlier agent of the same pid is skipped), with
-/// its limits written, and the directory open for the child to start in.
-///
-/// The parent's `cgroup.subtree_control` is read first: a limit whose
-/// controller is not enabled there is refused before anything is made,
-/// and an enabled memory controller means the run's end reports its OOM
-/// kills and peak memory.
-fn make_cgroup(c: &Containment) -> Result<(Cgroup, OwnedFd)> {
-    let parent = &c.parent;
-    let controllers = match sys::cgroup::subtree_controllers(parent) {
-        Ok(text) => text,
-        // Without limits the list only decides the memory report.
-        Err(_) if !c.limits.any() => String::new(),
-        Err(source) => {
-            return Err(Error::CgroupAccess {
-                path: parent.join("cgroup.subtree_control"),
-                source,
-            })
-        }
-    };
-    let enabled = |name: &str| controllers.split_whitespace().any(|c| c == name);
-    if let Some(controller) = c.limits.controllers().find(|c| !enabled(c)) {
-        return Err(Error::ControllerNotEnabled {
-            controller,
-            parent: parent.clone(),
-        });
-    }
-    let me = std::process::id();
-    let (mut cgroup, handle) = loop {
-        let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
-        match Cgroup::create(parent, &format!("{CGROUP_PREFIX}{me}-{n}")) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(source) => {
-                return Err(Error::CgroupAccess {
-                    path: parent.to_owned(),
-                    source,
-                })
-            }
-            Ok(made) => break made,
-        }
-    };
-    if let Err((path, source)) = cgroup.set_limits(&c.limits, enabled("memory")) {
-        // Nothing is in it yet.
-        let _ = cgroup.remove();
-        return Err(Error::CgroupAccess { path, source });
-    }
-    Ok((cgroup, handle))
 }
 
 /// The error of a failed `execve` (or `chdir` before it).

@@ -103,6 +103,20 @@ impl Driver {
         self.queue().gone
     }
 
+    /// Queues `cmds` as one batch (the driver takes them in one turn) and
+    /// wakes the driver: the tests' way to put a command behind another.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn send_batch(&self, cmds: impl IntoIterator<Item = Cmd>) {
+        self.queue().cmds.extend(cmds);
+        let _ = self.inner.waker.wake();
+    }
+
+    /// Whether `self` and `other` are the same driver thread.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn same_as(&self, other: &Driver) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     fn push(&self, cmd: Cmd) -> Result<()> {
         {
             let mut q = self.queue();
@@ -427,95 +441,5 @@ pub(super) fn serve_start(
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Driver")
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    use super::*;
-    use crate::process::Process;
-
-    /// The parent pid of `pid` from /proc, or `None` once it is gone.
-    fn ppid(pid: u32) -> Option<u32> {
-        crate::procfs::Procfs::with_root("/proc")
-            .process(pid)
-            .ok()?
-            .ppid()
-    }
-
-    /// Every step here would block forever on a driver that died without
-    /// a word; the watchdog turns such a hang into a failure.
-    #[test]
-    fn a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced() {
-        let (tx, rx) = mpsc::channel();
-        let body = std::thread::spawn(move || {
-            let p = Arc::new(
-                Process::builder()
-                    .command(["sleep", "100"])
-                    .build()
-                    .unwrap(),
-            );
-            p.start().unwrap();
-            let pid = p.pid().unwrap();
-            let old = super::super::pool::pick().unwrap();
-            let waiter = {
-                let p = p.clone();
-                std::thread::spawn(move || p.wait())
-            };
-            // A start the dying driver took but never served, queued behind
-            // the panic in one batch so it is not refused at the door.
-            let queued = Arc::new(Shared::new(1, std::num::NonZeroUsize::MIN));
-            queued.lock().begin_start().unwrap();
-            {
-                let mut q = old.queue();
-                q.cmds.push(Cmd::Panic);
-                q.cmds.push(Cmd::Start(
-                    queued.clone(),
-                    Arc::new(crate::command::Command::new("true").prepare().unwrap()),
-                ));
-            }
-            old.inner.waker.wake().unwrap();
-
-            assert!(matches!(waiter.join().unwrap(), Err(Error::DriverGone)));
-            assert_ne!(ppid(pid), Some(std::process::id()), "child left unreaped");
-            let st = queued.lock();
-            let mut st = queued.wait_started(st);
-            assert!(matches!(st.take_answer(), Err(Error::DriverGone)));
-            drop(st);
-            assert!(old.is_gone());
-            assert!(matches!(
-                old.start_child(
-                    queued.clone(),
-                    Arc::new(crate::command::Command::new("true").prepare().unwrap())
-                ),
-                Err(Error::DriverGone)
-            ));
-            assert!(matches!(p.try_wait(), Err(Error::DriverGone)));
-            assert!(matches!(
-                p.exits().next_timeout(Duration::ZERO),
-                Err(Error::DriverGone)
-            ));
-            assert!(p.stdout().unwrap().next_line_blocking().is_none());
-            p.close().unwrap();
-
-            let q = Process::builder().command(["true"]).build().unwrap();
-            q.start().unwrap();
-            assert!(q.wait().unwrap().success());
-            assert!(!Arc::ptr_eq(
-                &super::super::pool::pick().unwrap().inner,
-                &old.inner
-            ));
-            tx.send(()).unwrap();
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) => body.join().unwrap(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                std::panic::resume_unwind(body.join().unwrap_err())
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: blocked on a dead driver"),
-        }
     }
 }

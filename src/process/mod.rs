@@ -31,6 +31,7 @@ mod handle;
 mod loom_tests;
 mod pool;
 mod read;
+pub(crate) mod runner;
 mod script;
 mod seam;
 mod shared;

@@ -237,10 +237,14 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    use std::sync::Arc;
+
     use super::super::driver::Cmd;
     use super::super::shared::Shared;
     use super::*;
     use crate::command::Command;
+    use crate::error::Error;
+    use crate::process::Process;
 
     #[test]
     fn checked_count_refuses_more_than_max_drivers() {
@@ -317,6 +321,82 @@ mod tests {
                 std::panic::resume_unwind(body.join().unwrap_err())
             }
             Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: blocked on a driver"),
+        }
+    }
+
+    /// The parent pid of `pid` from /proc, or `None` once it is gone.
+    fn ppid(pid: u32) -> Option<u32> {
+        crate::procfs::Procfs::with_root("/proc")
+            .process(pid)
+            .ok()?
+            .ppid()
+    }
+
+    /// Every step here would block forever on a driver that died without
+    /// a word; the watchdog turns such a hang into a failure.
+    #[test]
+    fn a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced() {
+        let (tx, rx) = mpsc::channel();
+        let body = std::thread::spawn(move || {
+            let p = Arc::new(
+                Process::builder()
+                    .command(["sleep", "100"])
+                    .build()
+                    .unwrap(),
+            );
+            p.start().unwrap();
+            let pid = p.pid().unwrap();
+            let old = pick().unwrap();
+            let waiter = {
+                let p = p.clone();
+                std::thread::spawn(move || p.wait())
+            };
+            // A start the dying driver took but never served, queued behind
+            // the panic in one batch so it is not refused at the door.
+            let queued = Arc::new(Shared::new(1, std::num::NonZeroUsize::MIN));
+            queued.lock().begin_start().unwrap();
+            old.send_batch([
+                Cmd::Panic,
+                Cmd::Start(
+                    queued.clone(),
+                    Arc::new(crate::command::Command::new("true").prepare().unwrap()),
+                ),
+            ]);
+
+            assert!(matches!(waiter.join().unwrap(), Err(Error::DriverGone)));
+            assert_ne!(ppid(pid), Some(std::process::id()), "child left unreaped");
+            let st = queued.lock();
+            let mut st = queued.wait_started(st);
+            assert!(matches!(st.take_answer(), Err(Error::DriverGone)));
+            drop(st);
+            assert!(old.is_gone());
+            assert!(matches!(
+                old.start_child(
+                    queued.clone(),
+                    Arc::new(crate::command::Command::new("true").prepare().unwrap())
+                ),
+                Err(Error::DriverGone)
+            ));
+            assert!(matches!(p.try_wait(), Err(Error::DriverGone)));
+            assert!(matches!(
+                p.exits().next_timeout(Duration::ZERO),
+                Err(Error::DriverGone)
+            ));
+            assert!(p.stdout().unwrap().next_line_blocking().is_none());
+            p.close().unwrap();
+
+            let q = Process::builder().command(["true"]).build().unwrap();
+            q.start().unwrap();
+            assert!(q.wait().unwrap().success());
+            assert!(!pick().unwrap().same_as(&old));
+            tx.send(()).unwrap();
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => body.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(body.join().unwrap_err())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: blocked on a dead driver"),
         }
     }
 }

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::Process;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::process::Process;
 
 /// What a run produced.
 #[derive(Debug)]
