@@ -88,6 +88,7 @@ impl Reactor {
                     pid,
                     restarts: 0,
                 });
+                self.check_child(id.index);
                 Ok(id)
             }
             Err(e) => {
@@ -121,6 +122,7 @@ impl Reactor {
                 self.maybe_done(id.index, ctx);
             }
         }
+        self.check_child(id.index);
     }
 
     /// Spawns a run of child `index` from `spec` and registers its fds.
@@ -331,6 +333,7 @@ impl Reactor {
         if let Some(slot) = cgroup {
             self.cgroup_run_reaped(slot as usize, ctx);
         }
+        self.check_child(index);
         true
     }
 
@@ -451,6 +454,7 @@ impl Reactor {
                 timed_out,
             });
         }
+        self.check_child(index);
     }
 
     pub(super) fn begin_stop(&mut self, index: u32, cause: StopCause) {
