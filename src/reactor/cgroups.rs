@@ -85,7 +85,7 @@ impl Cgroups {
     }
 
     /// The live cgroups of child `index`.
-    fn of_child(&self, index: u32) -> Vec<usize> {
+    pub(super) fn of_child(&self, index: u32) -> Vec<usize> {
         self.slots
             .iter()
             .enumerate()

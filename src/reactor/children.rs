@@ -4,36 +4,70 @@
 //!
 //! # A child's lifecycle
 //!
+//! A child is in exactly one [`Phase`] at a time:
+//!
 //! ```text
-//!   spawn ──► Running ── exit seen (pidfd readable, or the exit poll) ──► Exiting
-//!              │   ▲                                                     │
-//!              │   │ restart timer                 output read to its end │ (held while paused)
-//!              │   │                                                     ▼
-//!              │  RestartPending ◄── a restart is due ──────────── exit event
-//!              │   │                                                     │ final
-//!              │   │ stop / timeout (the restart is cancelled)           ▼
-//!              │   └──────────────────────────────────────────────► Finished
-//!              │                                                         │ every pipe closed
-//!              └─ stop / timeout: Stopping (stop signal, SIGKILL          ▼
-//!                 after the grace), then Exiting as above              Done: the slot is freed
+//!          spawn
+//!            │
+//!            ▼
+//!   ┌───► Running ─── stop / timeout: its stop signal, ──► Stopping
+//!   │        │        SIGKILL after the grace                  │
+//!   │        │ exit seen (pidfd readable, or the exit poll)    │ exit seen (its
+//!   │        ▼                                                 │ group is sent
+//!   │     Exiting ◄────────────────────────────────────────────┘ SIGKILL)
+//!   │        │ output read to its end (held while paused), then the exit event
+//!   │        ├── a restart is due ──► RestartPending ──┐ stop / timeout (the
+//!   │        │                          │              │ restart is cancelled),
+//!   └────────┼────── restart timer ─────┘              │ or the restart's spawn
+//!            │ final                                   │ failed
+//!            ▼                                         │
+//!         Finished ◄───────────────────────────────────┘
+//!            │ every pipe closed, every cgroup removed
+//!            ▼
+//!          Done: the slot is freed (a stopped run's group settled first)
 //! ```
 //!
-//! The states are read off a [`Child`]'s fields rather than kept in an
-//! enum, because several hold at once (a run may be stopping and paused,
-//! a finished child may still have lingering pipes):
+//! The phase is read off the child's fields by [`Child::phase`], not
+//! stored: a stored tag would cost every slot 8 bytes and could drift from
+//! the fields that say the same. The fields a phase asks for:
 //!
-//! | state | fields |
+//! | phase | fields |
 //! | --- | --- |
-//! | Running | `run` is `Some` |
+//! | Running | `run` is `Some`, `stopping` is `None` |
 //! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
 //! | RestartPending | `run` and `pending_exit` are `None`, not `finished`; `restart_timer` is `Some`, or `None` for a restart never due |
-//! | Finished | `finished`; Done once `open_pipes` and `live_cgroups` are 0 and, after a stop, nothing of its group is alive (the reactor's `settle` holds it until then) |
+//! | Finished | `finished`, with `open_pipes` or `live_cgroups` above 0 |
+//! | Done | `finished`, `open_pipes` and `live_cgroups` 0: freed at once, or when its stopped group settles |
+//!
+//! Beside the phase, facts that hold in several phases at once are kept
+//! as such, each in a field of its own:
+//!
+//! - `paused`: in any phase; it holds an Exiting child's exit event back.
+//! - `stopping`: set by a stop or the timeout and never cleared. A run
+//!   being stopped is Stopping; after its reap the cause stays, through
+//!   Exiting to Finished. A Finished child whose contained run left
+//!   processes in its cgroup can be stopped too (its cgroups are
+//!   signalled, and `kill_timer` runs).
+//! - `restart_cancelled`: a stop came while the child waited to restart,
+//!   or while its exit promising a restart was held back.
+//! - lingering pipes (`open_pipes` above the current run's `pipes`):
+//!   output pipes a process outside the group still holds, in any phase,
+//!   closed after the drain time.
+//! - `live_cgroups`: cgroups of contained runs not yet empty, in any
+//!   phase; they keep a Finished child from being Done.
+//! - a settling group (in the reactor's `settle`, not the slot): a stopped
+//!   run's group not yet empty after its leader's reap; it keeps a Done
+//!   child's slot until it is.
+//!
+//! [`Child::check`] asserts, in debug builds, what ties the fields
+//! together; the reactor calls it after each transition.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::stdin::StdinState;
+use super::Reactor;
 use crate::exit::{ChildId, Exit};
 use crate::spec::{Spec, StopSpec};
 use crate::sys::ChildHandle;
@@ -114,13 +148,23 @@ impl Child {
         }
     }
 
+    /// Where the child is in its lifecycle (see the module docs). A child
+    /// just made, before its first run starts, reads as `RestartPending`;
+    /// nothing sees it then.
+    pub(super) fn phase(&self) -> Phase {
+        match (&self.run, &self.pending_exit) {
+            (Some(_), _) if self.stopping.is_some() => Phase::Stopping,
+            (Some(_), _) => Phase::Running,
+            (None, Some(_)) => Phase::Exiting,
+            (None, None) if !self.finished => Phase::RestartPending,
+            (None, None) if self.open_pipes > 0 || self.live_cgroups > 0 => Phase::Finished,
+            (None, None) => Phase::Done,
+        }
+    }
+
     /// Whether the child can go: nothing runs, will run, or is left to read.
     pub(super) fn is_done(&self) -> bool {
-        self.finished
-            && self.open_pipes == 0
-            && self.pending_exit.is_none()
-            && self.run.is_none()
-            && self.live_cgroups == 0
+        self.phase() == Phase::Done
     }
 
     /// Whether the child waits for a restart: at `restart_timer`, or, when
@@ -128,10 +172,73 @@ impl Child {
     /// "never" as a huge timeout or grace does, so only a stop (or the
     /// timeout) ends the wait, as during a delay of centuries.
     pub(super) fn waits_to_restart(&self) -> bool {
-        // Read off the other fields rather than kept in a flag, which would
-        // cost every slot 8 bytes: no run, no exit on its way, yet not
-        // finished.
-        self.run.is_none() && self.pending_exit.is_none() && !self.finished
+        self.phase() == Phase::RestartPending
+    }
+
+    /// Asserts, in debug builds, what ties the child's fields together at
+    /// rest, between two transitions; a no-op in release builds.
+    pub(super) fn check(&self) {
+        let phase = self.phase();
+        let running = matches!(phase, Phase::Running | Phase::Stopping);
+        // One run at a time, and its exit only once it is reaped.
+        debug_assert!(
+            !(running && self.pending_exit.is_some()),
+            "a run and a pending exit at once"
+        );
+        // The restart timer is the wait for a restart and nothing else.
+        debug_assert!(
+            self.restart_timer.is_none() || phase == Phase::RestartPending,
+            "a restart timer in {phase:?}"
+        );
+        debug_assert!(
+            phase != Phase::RestartPending || self.respawn.is_some(),
+            "waiting to restart without the spec"
+        );
+        // A stop ends the child: no restart is waited for or promised,
+        // and it replaced the timeout.
+        if self.stopping.is_some() {
+            debug_assert!(
+                phase != Phase::RestartPending,
+                "waiting to restart while stopped"
+            );
+            debug_assert!(
+                self.timeout_timer.is_none(),
+                "a timeout timer while stopping"
+            );
+            debug_assert!(
+                self.restart_cancelled
+                    || !self
+                        .pending_exit
+                        .as_ref()
+                        .is_some_and(|e| e.restart_in.is_some()),
+                "a stopped child's exit promises a restart"
+            );
+        }
+        debug_assert!(
+            self.kill_timer.is_none() || self.stopping.is_some(),
+            "a kill timer with no stop under way"
+        );
+        debug_assert!(
+            !self.restart_cancelled || (self.stopping.is_some() && !running),
+            "a cancelled restart in {phase:?} with stop {:?}",
+            self.stopping
+        );
+        // The current run's pipes are held while it runs or its exit
+        // waits; the exit event lets them go (to linger, if held).
+        debug_assert!(
+            self.pipes.tokens().count() as u32 <= self.open_pipes,
+            "more current pipes than open ones"
+        );
+        debug_assert!(
+            running || phase == Phase::Exiting || self.pipes.tokens().next().is_none(),
+            "a run's pipes kept in {phase:?}"
+        );
+        // A run's stdin goes with its reap.
+        debug_assert!(
+            running || !matches!(self.stdin, StdinState::Open(_) | StdinState::Feeding(_)),
+            "a stdin pipe with no run ({:?})",
+            self.stdin
+        );
     }
 
     /// Whether the current run is watched by polling rather than a pidfd.
@@ -166,6 +273,29 @@ impl OutTokens {
             }
         }
     }
+}
+
+/// Where a child is in its lifecycle, derived by [`Child::phase`] (see
+/// the module docs for the drawing and the fields of each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// A run is alive.
+    Running,
+    /// A run is alive and a stop (or the timeout) is under way: its stop
+    /// signal was sent, `SIGKILL` follows after the grace.
+    Stopping,
+    /// The run was reaped; its exit event waits for its output to be read
+    /// to the end, or for a resume.
+    Exiting,
+    /// The exit event promised a restart: it comes at `restart_timer`, or
+    /// never when that is `None` (a delay past any clock).
+    RestartPending,
+    /// No run is alive and none will start again, but pipes or cgroups of
+    /// its runs are left.
+    Finished,
+    /// Nothing of the child is left in its slot: it is freed now, or once
+    /// a stopped run's group has settled.
+    Done,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,6 +391,43 @@ impl Children {
             .child
             .as_mut()
             .expect("internal index of a live child")
+    }
+}
+
+impl Reactor {
+    /// Asserts, in debug builds, the invariants of child `index` (see
+    /// [`Child::check`]) and those it shares with the reactor's other
+    /// tables; called after each transition. A free slot (the transition
+    /// let the child go) has none.
+    pub(super) fn check_child(&self, index: u32) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let Some(c) = self.children.at(index) else {
+            return;
+        };
+        c.check();
+        let cgroups = self.cgroups.of_child(index);
+        debug_assert_eq!(
+            cgroups.len(),
+            c.live_cgroups as usize,
+            "live cgroups of child {index}"
+        );
+        if let Some(slot) = c.run.as_ref().and_then(|r| r.cgroup) {
+            debug_assert!(
+                cgroups.contains(&(slot as usize))
+                    && self.cgroups.get(slot as usize).is_some_and(|g| !g.reaped),
+                "a live run's cgroup is not its child's, or marked reaped"
+            );
+        }
+        // Only a stopped run's group settles, after its reap.
+        debug_assert!(
+            !self.settle.holds(index)
+                || (c.stopping.is_some() && c.run.is_none() && !c.stop.detached),
+            "child {index} settles in {:?}, stop {:?}",
+            c.phase(),
+            c.stopping
+        );
     }
 }
 

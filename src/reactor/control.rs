@@ -71,6 +71,7 @@ impl Reactor {
             return Err(Error::UnknownChild);
         }
         self.begin_stop(id.index, StopCause::Stop);
+        self.check_child(id.index);
         Ok(())
     }
 

@@ -313,6 +313,7 @@ impl Reactor {
                 Request::Stop(id) => {
                     if self.children.get(id).is_some() {
                         self.begin_stop(id.index, StopCause::Stop);
+                        self.check_child(id.index);
                     }
                 }
                 Request::Signal(id, sig) => {

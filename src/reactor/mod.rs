@@ -11,6 +11,7 @@
 //! caller can do to one child), `children` (the slab and a child's
 //! lifecycle), `runs` (starting, reaping, restarting and stopping runs),
 //! `pipes` (the pipe slab and reading), `stdin` (feeding stdin),
+//! `restart` (what the restart policy makes of a run's end),
 //! `cgroups` (contained runs' cgroups), `settle` (the end of a stopped
 //! run's group), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers).
@@ -20,6 +21,7 @@ mod children;
 mod control;
 mod event;
 mod pipes;
+mod restart;
 mod runs;
 mod settle;
 mod stdin;

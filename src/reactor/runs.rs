@@ -9,6 +9,7 @@ use mio::Interest;
 
 use super::children::{Child, OutTokens, Run, StopCause};
 use super::pipes::{self, Feed, InPipe, OutPipe, Source};
+use super::restart::{self, Decision, RunEnd};
 use super::stdin::StdinState;
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
@@ -87,6 +88,7 @@ impl Reactor {
                     pid,
                     restarts: 0,
                 });
+                self.check_child(id.index);
                 Ok(id)
             }
             Err(e) => {
@@ -120,6 +122,7 @@ impl Reactor {
                 self.maybe_done(id.index, ctx);
             }
         }
+        self.check_child(id.index);
     }
 
     /// Spawns a run of child `index` from `spec` and registers its fds.
@@ -296,35 +299,19 @@ impl Reactor {
             }
         }
         let child = self.children.at_mut(index);
-        let failed = !status.success();
-        let mut restart_in = None;
-        let mut limit_reached = false;
         let restarts = child.restarts;
-        let policy = child
-            .respawn
-            .as_ref()
-            .and_then(|c| c.restart)
-            .filter(|p| failed || p.restarts_success());
-        if let (None, Some(policy)) = (stopping, policy) {
-            if policy
-                .get_reset_after()
-                .is_some_and(|d| started.elapsed() >= d)
-            {
-                child.restarts = 0;
-            }
-            let mut delay = policy.delay(child.restarts);
-            if Instant::now().checked_add(delay).is_none() {
-                // Past any clock: a restart never due, which the exit
-                // reports as the longest delay there is.
-                delay = Duration::MAX;
-            }
-            if policy.get_limit() == 0 || child.restarts < policy.get_limit() {
-                restart_in = Some(delay);
-                child.restarts += 1;
-            } else {
-                limit_reached = true;
-            }
+        let end = RunEnd {
+            failed: !status.success(),
+            stopped: stopping.is_some(),
+            ran: started.elapsed(),
+        };
+        let policy = child.respawn.as_ref().and_then(|c| c.restart);
+        let decision = restart::decide(policy, restarts, end, Instant::now());
+        if let Decision::Restart { restarts, .. } = decision {
+            child.restarts = restarts;
         }
+        let (restart_in, limit_reached) =
+            (decision.restart_in(), decision == Decision::LimitReached);
         child.pending_exit = Some(Box::new(Exit {
             id,
             pid,
@@ -346,6 +333,7 @@ impl Reactor {
         if let Some(slot) = cgroup {
             self.cgroup_run_reaped(slot as usize, ctx);
         }
+        self.check_child(index);
         true
     }
 
@@ -466,6 +454,7 @@ impl Reactor {
                 timed_out,
             });
         }
+        self.check_child(index);
     }
 
     pub(super) fn begin_stop(&mut self, index: u32, cause: StopCause) {

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::children::SLOT_SIZE;
+use super::children::{Child, Phase, SLOT_SIZE};
 use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Event, Reactor};
 use super::{READ_BUDGET, READ_BUF};
-use crate::command::{Command, Restart};
+use crate::command::{Command, Output, Restart};
+use crate::exit::ChildId;
 
 /// A child's output read in one turn of the loop: the read owed from the
 /// last turn, plus a read on a new edge if that one drained the pipe, each
@@ -205,4 +206,90 @@ fn a_full_events_buffer_asks_the_host_to_come_back_at_once() {
         }
     }
     assert!(full > 0, "no poll took a full buffer");
+}
+
+/// Polls until `until` holds of the reactor, or the watchdog expires.
+fn poll_until(r: &mut Reactor, watchdog: Instant, until: impl Fn(&Reactor) -> bool) {
+    while !until(r) {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(Some(Duration::from_millis(100)), |_, _| {}).unwrap();
+    }
+}
+
+fn phase(r: &Reactor, id: ChildId) -> Option<Phase> {
+    r.children.get(id).map(Child::phase)
+}
+
+/// The phases the module docs draw, as `Child::phase` reads them off a
+/// real child's fields at each step (with the invariants checked by the
+/// reactor after every transition, in a debug build).
+#[test]
+fn a_child_walks_through_the_named_phases() {
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    let mut r = Reactor::new().unwrap();
+
+    // Running, then killed: a failure, so RestartPending for an hour;
+    // the stop cancels that, and with no pipe or cgroup left it is Done
+    // until the next poll frees its slot.
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30")
+        .stdout(Output::Null)
+        .stderr(Output::Null)
+        .restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let id = r.spawn(&cmd).unwrap();
+    assert_eq!(phase(&r, id), Some(Phase::Running));
+    r.kill(id).unwrap();
+    poll_until(&mut r, watchdog, |r| r.pid(id).is_none());
+    assert_eq!(phase(&r, id), Some(Phase::RestartPending));
+    assert!(r.children.get(id).unwrap().restart_timer.is_some());
+    r.stop(id).unwrap();
+    assert_eq!(phase(&r, id), Some(Phase::Done));
+    poll_until(&mut r, watchdog, |r| !r.contains(id));
+
+    // Stopping, and reaped while paused: Exiting (the exit held back)
+    // with the stop's cause kept beside it, until the resume.
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30");
+    let id = r.spawn(&cmd).unwrap();
+    r.pause(id).unwrap();
+    r.stop(id).unwrap();
+    assert_eq!(phase(&r, id), Some(Phase::Stopping));
+    poll_until(&mut r, watchdog, |r| r.pid(id).is_none());
+    assert_eq!(phase(&r, id), Some(Phase::Exiting));
+    assert!(r.children.get(id).unwrap().stopping.is_some());
+    r.resume(id).unwrap();
+    poll_until(&mut r, watchdog, |r| !r.contains(id));
+
+    // Finished: the run exited, a process it left in its group still
+    // holds its stdout for the (long) drain time.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 30 & exit 0"])
+        .drain(Duration::from_secs(3600));
+    let id = r.spawn(&cmd).unwrap();
+    let pgid = r.pid(id).unwrap();
+    poll_until(&mut r, watchdog, |r| r.pid(id).is_none());
+    // The exit event comes in the same turn as the reap (nothing pauses).
+    assert_eq!(phase(&r, id), Some(Phase::Finished));
+    assert!(r.children.get(id).unwrap().open_pipes > 0);
+    // The leader was reaped: the id is pinned by the sleep it left.
+    let group = rustix::process::Pid::from_raw(pgid as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::KILL).unwrap();
+    poll_until(&mut r, watchdog, |r| !r.contains(id));
+}
+
+/// The invariants are checked, not just written down: a child whose
+/// fields contradict each other trips them in a debug build.
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "a cancelled restart")]
+fn a_cancelled_restart_without_a_stop_trips_the_invariants() {
+    let mut cmd = Command::new("true");
+    cmd.restart(Restart::on_error());
+    let spec = Arc::new(cmd.prepare().unwrap());
+    let mut child = Child::new(spec.stop);
+    child.respawn = Some(spec);
+    child.check();
+    child.finished = true;
+    child.restart_cancelled = true;
+    child.check();
 }

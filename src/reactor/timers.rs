@@ -45,6 +45,7 @@ impl Reactor {
                     c.kill_timer = None;
                     self.signal_or_report(id.index, Signal::KILL);
                     self.signal_cgroups(id.index, Signal::KILL);
+                    self.check_child(id.index);
                 }
                 Timer::Timeout(id) => {
                     let Some(c) = self.children.get_mut(id) else {
@@ -52,6 +53,7 @@ impl Reactor {
                     };
                     c.timeout_timer = None;
                     self.begin_stop(id.index, StopCause::Timeout);
+                    self.check_child(id.index);
                 }
                 Timer::Restart(id) => {
                     let Some(c) = self.children.get_mut(id) else {
