@@ -110,7 +110,11 @@ pub enum Event<'a> {
         unwritten: usize,
     },
     /// A run ended. Every byte it wrote to its piped streams before it
-    /// exited was delivered before this event.
+    /// exited was delivered before this event. The event comes at the
+    /// run's reap, which follows its exit at once, except during a stop:
+    /// a child that exits while other processes of its run are alive is
+    /// reaped only once they are gone or the grace ended (see
+    /// [`Reactor::stop`](crate::Reactor::stop)).
     Exited(Exit),
     /// A restart could not be started; no more runs follow.
     #[non_exhaustive]
@@ -144,7 +148,8 @@ pub enum Event<'a> {
     },
     /// The child is finished: its last run was reaped, no restart is
     /// pending and all its streams are closed; after a stop (or timeout),
-    /// nothing of its process group is alive either (see
+    /// nothing of its process group is alive either (its members had the
+    /// grace to finish, then `SIGKILL`: see
     /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's
     /// cgroup is gone. Its [`ChildId`] is stale from now on.
     #[non_exhaustive]

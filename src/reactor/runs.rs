@@ -9,6 +9,7 @@ use mio::Interest;
 
 use super::children::{Child, OutTokens, Run, StopCause};
 use super::pipes::{self, Feed, InPipe, OutPipe, Source};
+use super::settle::Linger;
 use super::stdin::StdinState;
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
@@ -250,7 +251,13 @@ impl Reactor {
     }
 
     /// Reaps the current run of child `index` if it exited; true if it did.
+    /// A stopped run's leader may be left unreaped a while (see `settle`).
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
+        let lingered = match self.leader_lingers(index) {
+            Linger::Yes => return false,
+            Linger::No => None,
+            Linger::Over(exited) => Some(exited),
+        };
         let child = self.children.at_mut(index);
         let Some(run) = &child.run else { return false };
         let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
@@ -260,12 +267,16 @@ impl Reactor {
             // its usage with it.
             Err(_) => (lost_status(), Usage::default(), true),
         };
-        let wall_time = run.started.elapsed();
+        let wall_time = lingered
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(run.started);
         let run = child.run.take().expect("checked above");
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
         }
         match run.handle.pidfd() {
+            // Left when the leader began to linger.
+            _ if lingered.is_some() => {}
             // Out of epoll before it closes: a child being spawned right now
             // holds a copy of the fd until its exec, which would keep the
             // registration (and its events) alive.
@@ -365,6 +376,11 @@ impl Reactor {
             (self.exit_poll.ms * 2).min(EXIT_POLL_MAX_MS)
         };
         self.arm_exit_poll();
+    }
+
+    /// A run without a pidfd is no longer looked at by the exit poll.
+    pub(super) fn exit_poll_forget(&mut self) {
+        self.exit_poll.polled -= 1;
     }
 
     pub(super) fn arm_exit_poll(&mut self) {
