@@ -172,9 +172,9 @@ impl Exit {
     /// [`Restart::interval`](crate::Restart::interval) says). A stop or timeout during
     /// that delay cancels the restart: [`Event::Done`](crate::Event::Done)
     /// then follows with no further exit, and says so (`restart_cancelled`,
-    /// and `timed_out` for the timeout). The handle API's
-    /// [`Process::wait`](crate::Process::wait) returns this exit as final
-    /// then, marked stopped (and timed out).
+    /// and `timed_out` for the timeout), carrying this exit as final:
+    /// marked stopped (and timed out), with no restart. The handle API's
+    /// [`Process::wait`](crate::Process::wait) returns that one.
     pub fn restart_in(&self) -> Option<Duration> {
         self.restart_in
     }

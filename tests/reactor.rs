@@ -1635,3 +1635,56 @@ fn a_group_member_ignoring_the_stop_signal_is_killed_when_the_grace_ends() {
         "the member outlived Done"
     );
 }
+
+#[test]
+fn done_carries_the_final_exit_read_right_once() {
+    // A stop during the restart delay, the timeout during it, and a run
+    // that ends for good by itself: Done's exit is the last Exited's, made
+    // final (no restart, stopped, timed out by the timeout) when the stop
+    // cancelled the restart it announced; else the same.
+    let mut r = Reactor::new().unwrap();
+    let mut failing = sh("exit 3");
+    failing.restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let stopped = r.spawn(&failing).unwrap();
+    failing.timeout(Duration::from_millis(300));
+    let timed = r.spawn(&failing).unwrap();
+    let plain = r.spawn(&sh("exit 4")).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        !exits_of(rs, stopped).is_empty() && !exits_of(rs, plain).is_empty()
+    });
+    r.stop(stopped).unwrap();
+    let mut dones = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !r.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog");
+        r.poll(Some(Duration::from_millis(100)), |_, ev| match ev {
+            Event::Done {
+                id,
+                restart_cancelled,
+                exit,
+                ..
+            } => dones.push((id, restart_cancelled, exit)),
+            ev => recs.push(record(ev)),
+        })
+        .unwrap();
+    }
+    for (id, restart_cancelled, exit) in dones {
+        let last = *exits_of(&recs, id).last().unwrap();
+        assert_eq!(exit.id(), id);
+        assert_eq!(exit.code(), last.code());
+        assert_eq!(exit.pid(), last.pid());
+        assert_eq!(exit.restarts(), last.restarts());
+        assert_eq!(exit.wall_time(), last.wall_time());
+        assert!(exit.is_final(), "{exit:?}");
+        if id == plain {
+            assert!(!restart_cancelled);
+            assert!(!exit.was_stopped() && !exit.timed_out());
+        } else {
+            assert!(restart_cancelled);
+            assert_eq!(last.restart_in(), Some(Duration::from_secs(3600)));
+            assert!(exit.was_stopped(), "{exit:?}");
+            assert_eq!(exit.timed_out(), id == timed, "{exit:?}");
+        }
+    }
+}

@@ -164,6 +164,14 @@ pub enum Event<'a> {
         /// `restart_cancelled`: a timeout that stops a run says so on the
         /// run's [`Exit::timed_out`]).
         timed_out: bool,
+        /// The child's final exit, as a caller waiting for it should read
+        /// it: its last [`Exited`](Event::Exited)'s exit, except when
+        /// `restart_cancelled`, where the restart it announced never came:
+        /// then it is final ([`Exit::restart_in`] is `None`), stopped, and
+        /// [`timed_out`](Exit::timed_out) when the timeout cancelled it.
+        /// After a [`RestartFailed`](Event::RestartFailed), the exit before
+        /// it, as it was.
+        exit: Exit,
     },
 }
 

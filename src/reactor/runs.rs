@@ -111,6 +111,7 @@ impl Reactor {
     pub(super) fn restart(&mut self, id: ChildId, spec: &Spec, ctx: &mut Ctx<'_>) {
         match self.start_run(id.index, spec) {
             Ok(pid) => {
+                self.last_exits.remove(&id.index);
                 let restarts = self.children.at_mut(id.index).restarts;
                 ctx.emit(Event::Started { id, pid, restarts });
             }
@@ -459,6 +460,7 @@ impl Reactor {
         }
         self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
+        self.last_exits.insert(index, exit);
         self.maybe_done(index, ctx);
     }
 
@@ -476,10 +478,22 @@ impl Reactor {
             let restart_cancelled = c.restart_cancelled;
             let timed_out = restart_cancelled && c.stopping == Some(StopCause::Timeout);
             self.children.remove(index);
+            let mut exit = *self
+                .last_exits
+                .remove(&index)
+                .expect("a child is Done only after a run of it was reaped");
+            if restart_cancelled {
+                // The exit announced a restart, which the stop or timeout
+                // cancelled: it was the last, ended by that stop.
+                exit.restart_in = None;
+                exit.stopped = true;
+                exit.timed_out = timed_out;
+            }
             ctx.emit(Event::Done {
                 id,
                 restart_cancelled,
                 timed_out,
+                exit,
             });
         }
     }
