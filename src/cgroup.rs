@@ -12,6 +12,11 @@
 //! dropping its reactor (killed, or crashed) leaves its cgroups, with
 //! whatever processes are still in them. The next agent finds them by
 //! name and ends them with [`kill_leftovers`].
+//!
+//! A stop of a contained run signals every process in its cgroup (a
+//! daemon that called `setsid` included) and gives each the whole grace:
+//! the run's child, dead of the stop signal, is reaped only once the
+//! cgroup is empty or the grace ends, when `cgroup.kill` ends the rest.
 
 use std::io;
 use std::os::fd::OwnedFd;

@@ -664,6 +664,13 @@ impl Command {
     /// (default 3 s). A duration too large to add to the current time (such
     /// as [`Duration::MAX`]) means `SIGKILL` never follows.
     ///
+    /// Every process of the run has the whole grace, not only the child:
+    /// one of its process group (or, when contained, of its cgroup) that
+    /// handles the stop signal may finish after the child died of it, and
+    /// the child's [`Exited`](crate::Event::Exited) then waits for it (see
+    /// [`Reactor::stop`](crate::Reactor::stop)). What is still alive when
+    /// the grace ends is killed.
+    ///
     /// # Examples
     ///
     /// ```

@@ -248,9 +248,11 @@ impl Exit {
         self.max_rss_bytes
     }
 
-    /// How long the run lasted, from its spawn to the reap that saw its
-    /// exit (without pidfds, the reap can come up to 100 ms after the
-    /// exit).
+    /// How long the run lasted, from its spawn to when its exit was seen
+    /// (without pidfds, up to 100 ms after the exit). A stopped child left
+    /// unreaped while the rest of its run finishes (see
+    /// [`Reactor::stop`](crate::Reactor::stop)) counts until its exit, not
+    /// its reap.
     pub fn wall_time(&self) -> Duration {
         self.wall_time
     }

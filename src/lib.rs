@@ -88,12 +88,14 @@
 //!    progress.
 //! 5. A stop sends the stop signal (default `SIGTERM`) and `SIGCONT` to the
 //!    child's process group (`SIGCONT` first for a job-control stop signal,
-//!    which it would discard), then `SIGKILL` after the grace (default 3 s);
-//!    when a non-detached child exits, whatever is left of its group is
-//!    killed while the leader is still a zombie, so a recycled pid is never
-//!    signalled. A stop (a timeout, [`Process::close`]) is over, at
-//!    [`Event::Done`], when nothing of the run is left: the child reaped
-//!    and no member of its group (or cgroup) alive; a run that ends by
+//!    which it would discard), then `SIGKILL` after the grace (default 3 s).
+//!    The grace is for every process of the run: a stopped child that exits
+//!    while members of its group (or cgroup) live on is left a zombie until
+//!    they are gone or the grace ends. Whatever is left of a non-detached
+//!    child's group is killed while the leader is still a zombie, so a
+//!    recycled pid is never signalled. A stop (a timeout, [`Process::close`])
+//!    is over, at [`Event::Done`], when nothing of the run is left: the child
+//!    reaped and no member of its group (or cgroup) alive; a run that ends by
 //!    itself is Done without waiting for what its group's `SIGKILL` ends.
 //! 6. A child starts with no signal blocked and every signal at its default
 //!    action, whatever the spawning thread blocks or the host ignores (std's

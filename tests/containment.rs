@@ -31,7 +31,8 @@ fn pid_line(recs: &[Rec], id: procrun::ChildId, n: usize) -> Option<u32> {
 
 /// A run whose child leaves a daemon in a new session that ignores
 /// `SIGTERM` and prints its pid, then waits: outside the run's process
-/// group, only the cgroup reaches it.
+/// group, only the cgroup reaches it, and only the `SIGKILL` at the end of
+/// the grace (two seconds) ends it.
 fn with_setsid_daemon(parent: &TestParent) -> Command {
     let mut c = Command::new("sh");
     c.args([
@@ -39,7 +40,7 @@ fn with_setsid_daemon(parent: &TestParent) -> Command {
         "setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & exec sleep 1000",
     ])
     .cgroup(parent.path())
-    .grace(Duration::from_secs(30));
+    .grace(Duration::from_secs(2));
     c
 }
 
@@ -70,11 +71,11 @@ fn setsid_daemon_of_a_contained_run_dies_on_stop() {
     r.stop(id).unwrap();
     recs.extend(run_to_done(&mut r, id));
     // The main child dies of SIGTERM at once; the daemon ignores it and is
-    // killed with the cgroup at the reap, long before the 30 s grace.
-    assert!(
-        started.elapsed() < slow(Duration::from_secs(20)),
-        "{recs:?}"
-    );
+    // killed with the cgroup when the grace ends, not before (a stop's
+    // grace is for every process of the run), nor long after.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(2), "{took:?} {recs:?}");
+    assert!(took < slow(Duration::from_secs(20)), "{took:?} {recs:?}");
     assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
     wait_dead(daemon);
     assert!(parent.children().is_empty(), "{:?}", parent.children());
@@ -1005,4 +1006,48 @@ fn delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing() {
     );
     drop(helper.stdin.take());
     assert!(helper.wait().unwrap().success());
+}
+
+#[test]
+fn a_stop_gives_a_setsid_daemon_of_a_contained_run_the_rest_of_the_grace() {
+    // The daemon left the run's group and session, not its cgroup: it was
+    // killed mid-flush by the cgroup.kill at the leader's reap.
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flushed");
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "setsid sh -c 'trap \"sleep 1; echo flushed; echo flushed >> $0; exit 0\" TERM; \
+         echo daemon $$; while :; do sleep 0.1; done' \"$0\" & exec sleep 1000",
+    ])
+    .arg(&file)
+    .cgroup(parent.path())
+    .grace(Duration::from_secs(10));
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "daemon").is_some()
+    });
+    let daemon = named_pid(&recs, id, "daemon").unwrap();
+    let _guard = KillOnDrop(daemon);
+    assert_ne!(session_of(daemon), session_of(std::process::id()));
+    let stopped = Instant::now();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let took = stopped.elapsed();
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
+    assert!(
+        lines_of(&recs, id, Stream::Stdout).contains(&"flushed".to_string()),
+        "{recs:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "flushed\n"
+    );
+    assert!(took < slow(Duration::from_secs(9)), "{took:?}");
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
 }

@@ -1478,10 +1478,11 @@ fn wait_member(pid: u32, comm: &str) {
 #[test]
 fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
     // A bash script in the stop's group with a `sleep` of its own that
-    // ignores SIGTERM, so only the SIGKILL that follows the leader's end
-    // ends it: bash waiting for it, or stopped (SIGSTOP) beside it; the
-    // sleep holding the run's pipes, or not (its end then raises no event
-    // at all). Done must come only once the sleep is gone too.
+    // ignores SIGTERM, so only the SIGKILL at the end of the grace ends it
+    // (the leader, dead of SIGTERM long before, is reaped then): bash
+    // waiting for it, or stopped (SIGSTOP) beside it; the sleep holding
+    // the run's pipes, or not (its end then raises no event at all). Done
+    // must come only once the sleep is gone too.
     let member = "sh -c \"trap '' TERM; exec sleep 30\"";
     let scripts = [
         format!("{member} & wait"),
@@ -1494,7 +1495,7 @@ fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
     for round in 0..40 {
         let script = &scripts[round % scripts.len()];
         let mut c = Command::new("bash");
-        c.args(["-c", script]).grace(WATCHDOG);
+        c.args(["-c", script]).grace(Duration::from_millis(500));
         let id = r.spawn(&c).unwrap();
         let pid = r.pid(id).unwrap();
         wait_member(pid, "sleep");
@@ -1520,4 +1521,164 @@ fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
         }
     }
     assert!(left.is_empty(), "alive after Done: {left:?}");
+}
+
+/// A run whose leader (`exec sleep`) dies of the stop's SIGTERM at once,
+/// beside a member of its group that flushes on SIGTERM for a second
+/// (writes `flushed` to the run's stdout and to `file`, exits 3), watched
+/// by another member that writes the flusher's exit status to `file`.
+/// The member prints `member PID` once its handler is set.
+fn leader_and_flushing_member(dir: &Path, file: &Path) -> Command {
+    let member = dir.join("member.sh");
+    std::fs::write(
+        &member,
+        "trap 'sleep 1; echo flushed; echo flushed >> \"$1\"; exit 3' TERM\n\
+         echo member $$\n\
+         while :; do sleep 0.1; done\n",
+    )
+    .unwrap();
+    // A trap interrupts `wait`, which then says 128 + the signal: waited
+    // for again until the member is gone, its own status is the last.
+    let watcher = dir.join("watcher.sh");
+    std::fs::write(
+        &watcher,
+        "trap : TERM\n\
+         sh \"$2\" \"$1\" & p=$!\n\
+         while kill -0 $p 2>/dev/null; do wait $p; s=$?; done\n\
+         echo \"member exited $s\" >> \"$1\"\n",
+    )
+    .unwrap();
+    let mut c = Command::new("sh");
+    c.args(["-c", "bash \"$0\" \"$1\" \"$2\" & exec sleep 100"])
+        .arg(&watcher)
+        .arg(file)
+        .arg(&member)
+        .grace(Duration::from_secs(10));
+    c
+}
+
+/// The pid a `NAME PID` line of `id`'s stdout gives.
+fn named_pid(recs: &[Rec], id: ChildId, name: &str) -> Option<u32> {
+    lines_of(recs, id, Stream::Stdout)
+        .iter()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_stop_gives_a_group_member_the_rest_of_the_grace_after_its_leader_died() {
+    // systemd's KillMode=control-group: every process of the unit has the
+    // whole stop timeout, not only its main one. The member was killed
+    // mid-flush when the leader's reap sent SIGKILL to the group.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flushed");
+    let mut r = Reactor::new().unwrap();
+    let id = r
+        .spawn(&leader_and_flushing_member(dir.path(), &file))
+        .unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "member").is_some()
+    });
+    let member = named_pid(&recs, id, "member").unwrap();
+    let _guard = KillOnDrop(member);
+    let stopped = Instant::now();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let took = stopped.elapsed();
+    let exit = exits_of(&recs, id)[0];
+    assert_eq!(exit.signal(), Some(Signal::TERM), "{recs:?}");
+    assert!(exit.was_stopped());
+    assert!(
+        lines_of(&recs, id, Stream::Stdout).contains(&"flushed".to_string()),
+        "{recs:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "flushed\nmember exited 3\n"
+    );
+    // The run was over when its members were: before the grace ended.
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(9), "{took:?}");
+    assert!(exit.wall_time() < took + Duration::from_secs(1));
+}
+
+#[test]
+fn a_group_member_ignoring_the_stop_signal_is_killed_when_the_grace_ends() {
+    let grace = Duration::from_secs(1);
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("sh -c \"trap '' TERM; echo member \\$\\$; exec sleep 100\" & exec sleep 100");
+    c.grace(grace);
+    let id = r.spawn(&c).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        named_pid(rs, id, "member").is_some()
+    });
+    let member = named_pid(&recs, id, "member").unwrap();
+    let _guard = KillOnDrop(member);
+    let stopped = Instant::now();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let took = stopped.elapsed();
+    // The leader died of the stop signal; its member lived on, ignoring
+    // it, until the grace ended, and was gone at Done.
+    assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
+    assert!(took >= grace, "Done {took:?} after the stop");
+    assert!(took < grace + Duration::from_secs(10), "{took:?}");
+    assert!(
+        matches!(proc_state(member), None | Some('Z')),
+        "the member outlived Done"
+    );
+}
+
+#[test]
+fn done_carries_the_final_exit_read_right_once() {
+    // A stop during the restart delay, the timeout during it, and a run
+    // that ends for good by itself: Done's exit is the last Exited's, made
+    // final (no restart, stopped, timed out by the timeout) when the stop
+    // cancelled the restart it announced; else the same.
+    let mut r = Reactor::new().unwrap();
+    let mut failing = sh("exit 3");
+    failing.restart(Restart::on_error().interval(Duration::from_secs(3600)));
+    let stopped = r.spawn(&failing).unwrap();
+    failing.timeout(Duration::from_millis(300));
+    let timed = r.spawn(&failing).unwrap();
+    let plain = r.spawn(&sh("exit 4")).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        !exits_of(rs, stopped).is_empty() && !exits_of(rs, plain).is_empty()
+    });
+    r.stop(stopped).unwrap();
+    let mut dones = Vec::new();
+    let deadline = Instant::now() + WATCHDOG;
+    while !r.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog");
+        r.poll(Some(Duration::from_millis(100)), |_, ev| match ev {
+            Event::Done {
+                id,
+                restart_cancelled,
+                exit,
+                ..
+            } => dones.push((id, restart_cancelled, exit)),
+            ev => recs.push(record(ev)),
+        })
+        .unwrap();
+    }
+    for (id, restart_cancelled, exit) in dones {
+        let last = *exits_of(&recs, id).last().unwrap();
+        assert_eq!(exit.id(), id);
+        assert_eq!(exit.code(), last.code());
+        assert_eq!(exit.pid(), last.pid());
+        assert_eq!(exit.restarts(), last.restarts());
+        assert_eq!(exit.wall_time(), last.wall_time());
+        assert!(exit.is_final(), "{exit:?}");
+        if id == plain {
+            assert!(!restart_cancelled);
+            assert!(!exit.was_stopped() && !exit.timed_out());
+        } else {
+            assert!(restart_cancelled);
+            assert_eq!(last.restart_in(), Some(Duration::from_secs(3600)));
+            assert!(exit.was_stopped(), "{exit:?}");
+            assert_eq!(exit.timed_out(), id == timed, "{exit:?}");
+        }
+    }
 }

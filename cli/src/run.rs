@@ -442,7 +442,7 @@ impl State {
             Event::Done {
                 id,
                 restart_cancelled,
-                timed_out,
+                exit,
                 ..
             } => {
                 if let Some(i) = self.index.remove(&id) {
@@ -450,18 +450,21 @@ impl State {
                     if restart_cancelled {
                         // The last exit promised a restart that the stop or
                         // the timeout cancelled: that exit was the end, and
-                        // a timeout is the child's status as for a run.
-                        let why = if timed_out { "timed out" } else { "stopped" };
+                        // a timeout is the child's status as for a run (the
+                        // signal that ended the run was not the timeout's).
+                        let why = if exit.timed_out() {
+                            "timed out"
+                        } else {
+                            "stopped"
+                        };
                         self.printer
                             .note(i, format_args!("{why} while waiting to restart"));
-                        if let Some(last) = self.children[i].last {
-                            let status = if timed_out && !self.preserve_status {
-                                TIMED_OUT
-                            } else {
-                                status_of(&last, self.preserve_status)
-                            };
-                            self.record_status(i, status);
-                        }
+                        let status = if exit.timed_out() && !self.preserve_status {
+                            TIMED_OUT
+                        } else {
+                            status_of(&exit, self.preserve_status)
+                        };
+                        self.record_status(i, status);
                     }
                 }
             }

@@ -466,6 +466,7 @@ fn serve(d: StandIn) {
                         id,
                         restart_cancelled: false,
                         timed_out: false,
+                        exit: exit(id, run, restart, stopped),
                     };
                     let _ = deliver(&mut procs, &ev, &desk.live);
                 }
@@ -486,12 +487,14 @@ fn stop(kids: &mut Vec<Kid>, procs: &mut Procs, desk: &Desk, id: ChildId) {
         return;
     };
     if kids[i].step == Step::Restarting {
-        kids.remove(i);
+        // The final exit: the last run's, its restart cancelled by the stop.
         let ev = Event::Done {
             id,
             restart_cancelled: true,
             timed_out: false,
+            exit: exit(id, kids[i].run, false, true),
         };
+        kids.remove(i);
         let _ = deliver(procs, &ev, &desk.live);
         return;
     }

@@ -405,20 +405,11 @@ impl State {
                 debug_assert!(self.exits.len() <= self.runs_started);
             }
             Event::RestartFailed { error, .. } => self.restart_error = Some(error.to_string()),
-            Event::Done {
-                restart_cancelled,
-                timed_out,
-                ..
-            } => {
-                if *restart_cancelled {
-                    // The last exit promised a restart that a stop or the
-                    // timeout cancelled: to a caller waiting for the final
-                    // exit, that exit is it, ended by them.
-                    if let Some(last) = self.exits.last_mut() {
-                        last.restart_in = None;
-                        last.stopped = true;
-                        last.timed_out = *timed_out;
-                    }
+            Event::Done { exit, .. } => {
+                // The last exit as final: one that announced a restart a
+                // stop or the timeout cancelled says so.
+                if let Some(last) = self.exits.last_mut() {
+                    *last = *exit;
                 }
                 if let Phase::Running(id) = self.phase {
                     self.phase = Phase::Done {

@@ -16,7 +16,9 @@
 //! escapees live on): the stop signal and `SIGCONT` to each member, those
 //! of the cgroups a run made below its own included, and `SIGKILL` to all
 //! of them (`cgroup.kill`) when the grace ends or the stopped run is
-//! reaped.
+//! reaped. A stopped run's leader that exits while its cgroups still hold
+//! processes is reaped only once they are empty or the grace ends (see
+//! `settle`): each member has the whole grace.
 
 use std::time::Duration;
 
@@ -156,8 +158,14 @@ impl Reactor {
             return;
         };
         // Empty before the reap is the run's own exit on its way (its pidfd
-        // or the exit poll reports it): the reap comes back here.
-        if !c.reaped || matches!(c.cgroup.populated(), Ok(true)) {
+        // or the exit poll reports it), or the end of what a stopped run's
+        // lingering leader waits for: the reap comes back here.
+        if !c.reaped {
+            let index = c.child;
+            self.leader_check(index, ctx);
+            return;
+        }
+        if matches!(c.cgroup.populated(), Ok(true)) {
             return;
         }
         let index = c.child;
@@ -225,6 +233,16 @@ impl Reactor {
                 c.cgroup.signal_each(sig.as_raw())
             };
         }
+    }
+
+    /// Whether a live cgroup of child `index` has a process in it (an
+    /// unreadable `cgroup.events` counts as empty).
+    pub(super) fn cgroups_populated(&self, index: u32) -> bool {
+        self.cgroups
+            .of_child(index)
+            .into_iter()
+            .filter_map(|slot| self.cgroups.get(slot))
+            .any(|c| matches!(c.cgroup.populated(), Ok(true)))
     }
 
     /// A run that could not be supervised: its cgroup is killed, waited

@@ -24,16 +24,25 @@ impl Reactor {
     /// `SIGTTOU` and `SIGSTOP`, which it would discard: see
     /// [`Command::stop_signal`](crate::Command::stop_signal)), then
     /// `SIGKILL` once the grace period ends. A
-    /// pending restart is cancelled. The child's
-    /// [`Exited`](super::Event::Exited) event comes when it is reaped (its
-    /// group is sent `SIGKILL` then); the stop is over at its
-    /// [`Done`](super::Event::Done), once nothing of the run is left alive
-    /// either: no member of its process group (zombies, which procrun does
-    /// not reap, count as gone) and, when contained, no process in its
-    /// cgroup. A member `SIGKILL` cannot end (stuck in the kernel) is
-    /// waited for at most the grace, from one second to ten, after the
-    /// reap. Stopping a child that already exited, or stopping twice, does
-    /// nothing.
+    /// pending restart is cancelled.
+    ///
+    /// The grace is for every process of the run, as systemd gives each
+    /// process of a unit the whole stop timeout: when the child exits
+    /// within the grace while members of its process group (or, when
+    /// contained, processes in its cgroup) are still alive, say flushing
+    /// on the stop signal, it is left unreaped (a zombie, which keeps its
+    /// group's id from being reused) until they are all gone or the grace
+    /// ends. Then it is reaped, what is left of its group and cgroup is
+    /// sent `SIGKILL`, and its [`Exited`](super::Event::Exited) event
+    /// comes: for such a run, later than the child's own exit (its
+    /// [`wall_time`](crate::exit::Exit::wall_time) still ends at that
+    /// exit). The stop is over at its [`Done`](super::Event::Done), once
+    /// nothing of the run is left alive: no member of its process group
+    /// (zombies, which procrun does not reap, count as gone) and, when
+    /// contained, no process in its cgroup. A member `SIGKILL` cannot end
+    /// (stuck in the kernel) is waited for at most the grace, from one
+    /// second to ten, after the reap. Stopping a child that already
+    /// exited, or stopping twice, does nothing.
     ///
     /// # Errors
     ///

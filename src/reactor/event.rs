@@ -110,7 +110,11 @@ pub enum Event<'a> {
         unwritten: usize,
     },
     /// A run ended. Every byte it wrote to its piped streams before it
-    /// exited was delivered before this event.
+    /// exited was delivered before this event. The event comes at the
+    /// run's reap, which follows its exit at once, except during a stop:
+    /// a child that exits while other processes of its run are alive is
+    /// reaped only once they are gone or the grace ended (see
+    /// [`Reactor::stop`](crate::Reactor::stop)).
     Exited(Exit),
     /// A restart could not be started; no more runs follow.
     #[non_exhaustive]
@@ -144,7 +148,8 @@ pub enum Event<'a> {
     },
     /// The child is finished: its last run was reaped, no restart is
     /// pending and all its streams are closed; after a stop (or timeout),
-    /// nothing of its process group is alive either (see
+    /// nothing of its process group is alive either (its members had the
+    /// grace to finish, then `SIGKILL`: see
     /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's
     /// cgroup is gone. Its [`ChildId`] is stale from now on.
     #[non_exhaustive]
@@ -159,6 +164,14 @@ pub enum Event<'a> {
         /// `restart_cancelled`: a timeout that stops a run says so on the
         /// run's [`Exit::timed_out`]).
         timed_out: bool,
+        /// The child's final exit, as a caller waiting for it should read
+        /// it: its last [`Exited`](Event::Exited)'s exit, except when
+        /// `restart_cancelled`, where the restart it announced never came:
+        /// then it is final ([`Exit::restart_in`] is `None`), stopped, and
+        /// [`timed_out`](Exit::timed_out) when the timeout cancelled it.
+        /// After a [`RestartFailed`](Event::RestartFailed), the exit before
+        /// it, as it was.
+        exit: Exit,
     },
 }
 

@@ -28,7 +28,7 @@ mod stdin;
 mod timers;
 mod turn;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Weak;
@@ -48,7 +48,7 @@ use turn::{Ctx, Handler, Queued, Ready};
 
 use crate::command::Command;
 use crate::error::Result;
-use crate::exit::ChildId;
+use crate::exit::{ChildId, Exit};
 use crate::spec::Spec;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
@@ -175,6 +175,11 @@ pub struct Reactor {
     /// Groups of stopped runs whose leaders were reaped, until they are
     /// empty.
     settle: Settle,
+    /// The last exit of each child whose last run was reaped, until it
+    /// restarts or is Done: its Done gives it back as final. Here rather
+    /// than in the child's slot, which every idle child pays for; the box
+    /// is the one the exit waited in.
+    last_exits: HashMap<u32, Box<Exit>>,
     wakeups: u64,
 }
 
@@ -227,6 +232,7 @@ impl Reactor {
             last_kept: Weak::new(),
             exit_poll: ExitPoll::default(),
             settle: Settle::default(),
+            last_exits: HashMap::new(),
             wakeups: 0,
         })
     }

@@ -10,6 +10,7 @@ use mio::Interest;
 use super::children::{Child, OutTokens, Run, StopCause};
 use super::pipes::{self, Feed, InPipe, OutPipe, Source};
 use super::restart::{self, Decision, RunEnd};
+use super::settle::Linger;
 use super::stdin::StdinState;
 use super::timers::Timer;
 use super::{Ctx, Event, Queued, Reactor, Ready};
@@ -112,6 +113,7 @@ impl Reactor {
     pub(super) fn restart(&mut self, id: ChildId, spec: &Spec, ctx: &mut Ctx<'_>) {
         match self.start_run(id.index, spec) {
             Ok(pid) => {
+                self.last_exits.remove(&id.index);
                 let restarts = self.children.at_mut(id.index).restarts;
                 ctx.emit(Event::Started { id, pid, restarts });
             }
@@ -253,7 +255,13 @@ impl Reactor {
     }
 
     /// Reaps the current run of child `index` if it exited; true if it did.
+    /// A stopped run's leader may be left unreaped a while (see `settle`).
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
+        let lingered = match self.leader_lingers(index) {
+            Linger::Yes => return false,
+            Linger::No => None,
+            Linger::Over(exited) => Some(exited),
+        };
         let child = self.children.at_mut(index);
         let Some(run) = &child.run else { return false };
         let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
@@ -263,12 +271,16 @@ impl Reactor {
             // its usage with it.
             Err(_) => (lost_status(), Usage::default(), true),
         };
-        let wall_time = run.started.elapsed();
+        let wall_time = lingered
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(run.started);
         let run = child.run.take().expect("checked above");
         if let Some(k) = child.kill_timer.take() {
             self.wheel.cancel(k);
         }
         match run.handle.pidfd() {
+            // Left when the leader began to linger.
+            _ if lingered.is_some() => {}
             // Out of epoll before it closes: a child being spawned right now
             // holds a copy of the fd until its exec, which would keep the
             // registration (and its events) alive.
@@ -355,6 +367,11 @@ impl Reactor {
         self.arm_exit_poll();
     }
 
+    /// A run without a pidfd is no longer looked at by the exit poll.
+    pub(super) fn exit_poll_forget(&mut self) {
+        self.exit_poll.polled -= 1;
+    }
+
     pub(super) fn arm_exit_poll(&mut self) {
         if let Some(k) = self.exit_poll.timer.take() {
             self.wheel.cancel(k);
@@ -431,6 +448,7 @@ impl Reactor {
         }
         self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
+        self.last_exits.insert(index, exit);
         self.maybe_done(index, ctx);
     }
 
@@ -448,10 +466,22 @@ impl Reactor {
             let restart_cancelled = c.restart_cancelled;
             let timed_out = restart_cancelled && c.stopping == Some(StopCause::Timeout);
             self.children.remove(index);
+            let mut exit = *self
+                .last_exits
+                .remove(&index)
+                .expect("a child is Done only after a run of it was reaped");
+            if restart_cancelled {
+                // The exit announced a restart, which the stop or timeout
+                // cancelled: it was the last, ended by that stop.
+                exit.restart_in = None;
+                exit.stopped = true;
+                exit.timed_out = timed_out;
+            }
             ctx.emit(Event::Done {
                 id,
                 restart_cancelled,
                 timed_out,
+                exit,
             });
         }
         self.check_child(index);

@@ -43,8 +43,12 @@ impl Reactor {
                         continue;
                     };
                     c.kill_timer = None;
-                    self.signal_or_report(id.index, Signal::KILL);
-                    self.signal_cgroups(id.index, Signal::KILL);
+                    // A lingering leader's reap kills what is left of its
+                    // run, its group pinned by the zombie till then.
+                    if !self.release_leader(id.index, ctx) {
+                        self.signal_or_report(id.index, Signal::KILL);
+                        self.signal_cgroups(id.index, Signal::KILL);
+                    }
                     self.check_child(id.index);
                 }
                 Timer::Timeout(id) => {

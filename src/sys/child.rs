@@ -175,11 +175,7 @@ impl ChildHandle {
     /// then, so the group id cannot have been recycled.
     pub(crate) fn try_reap(&self, kill_group: bool) -> io::Result<Option<Reaped>> {
         if kill_group {
-            let peek = rp::waitid(
-                self.wait_id()?,
-                WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
-            )?;
-            if peek.is_none() {
+            if !self.has_exited()? {
                 return Ok(None);
             }
             // A member procrun may not signal (one that made itself root)
@@ -188,6 +184,17 @@ impl ChildHandle {
             let _ = signal_group(self.pid(), Signal::KILL.as_raw());
         }
         self.reap(libc::WNOHANG)
+    }
+
+    /// Whether the child has exited, without reaping it: it stays a
+    /// zombie, whose pid (and so its group's id) the kernel cannot give to
+    /// another process until the reap.
+    pub(crate) fn has_exited(&self) -> io::Result<bool> {
+        let peek = rp::waitid(
+            self.wait_id()?,
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
+        )?;
+        Ok(peek.is_some())
     }
 
     /// Waits for the child to exit and reaps it.

@@ -170,8 +170,8 @@ fn members_but(pgid: u32) -> Vec<(u32, String)> {
 /// is in its group, while `waiters` threads wait for its final exit: the
 /// members of the group still alive when a close or a wait returned
 /// (there must be none: a stop is over when nothing of the run is left).
-/// In odd rounds the sleep ignores SIGTERM, so only the SIGKILL that
-/// follows the script's end ends it. Survivors are killed before return.
+/// In odd rounds the sleep ignores SIGTERM, so only the SIGKILL at the end
+/// of the grace ends it. Survivors are killed before return.
 pub fn group_left_after_close_round(round: usize, closers: usize, waiters: usize) -> Vec<u32> {
     let script = match round % 2 {
         0 => "sleep 30",
@@ -180,7 +180,7 @@ pub fn group_left_after_close_round(round: usize, closers: usize, waiters: usize
     let p = Arc::new(
         Process::builder()
             .script(script)
-            .grace(Duration::from_secs(30))
+            .grace(Duration::from_millis(500))
             .build()
             .unwrap(),
     );
