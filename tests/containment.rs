@@ -88,7 +88,8 @@ fn setsid_daemon_of_a_contained_run_dies_on_timeout() {
     };
     let mut r = Reactor::new().unwrap();
     let mut cmd = with_setsid_daemon(&parent);
-    cmd.timeout(Duration::from_secs(2));
+    // Long enough for the daemon to print its pid first, on a slow machine too.
+    cmd.timeout(slow(Duration::from_secs(2)));
     let id = r.spawn(&cmd).unwrap();
     let recs = run_to_done(&mut r, id);
     let daemon = pid_line(&recs, id, 0).expect("the daemon's pid");
