@@ -294,6 +294,7 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// `clone3`'s number, the same on every architecture (the unified table).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const SYS_CLONE3: libc::c_long = 435;
 
 /// Set once the kernel has said it has no `clone3` (ENOSYS, before 5.3, or
