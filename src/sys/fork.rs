@@ -215,6 +215,13 @@ const STACK_SIZE: usize = 256 * 1024;
 
 /// The stack the child runs on while it shares this process's memory, with
 /// a guard page below it; unmapped on drop.
+///
+/// AddressSanitizer checks the child's accesses like any other (the shadow
+/// memory is shared too) but does not know this stack: before the child's
+/// calls that never return it declines to unpoison "the thread's stack"
+/// and says so once per process ("ignoring requested
+/// __asan_handle_no_return"). Nothing is lost: its interceptors clear the
+/// mapping's shadow when it is mapped and unmapped.
 struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
