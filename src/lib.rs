@@ -260,6 +260,9 @@
 //! | context cancellation / deadline | [`ProcessBuilder::timeout`], [`Process::close`] from another thread |
 //! | `CountRunningPids`, `CountProcessesByStatus`, `FindProcessByName`, `ReadComm`, `CheckRunningByPid`, `HOST_PROC` | [`procfs`] |
 #![deny(unsafe_code)]
+// Inside an `unsafe fn` (the forked child's side, the raw `clone3`) each
+// unsafe operation still needs a block, and so a SAFETY line, of its own.
+#![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
 #[cfg(not(target_os = "linux"))]

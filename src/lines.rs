@@ -435,7 +435,7 @@ fn emit_long<F: FnMut(Line<'_>)>(mut line: &[u8], max: usize, on_line: &mut F) {
 mod tests {
     use super::model::{self, Lines};
     use super::*;
-    use crate::testutil::Rng;
+    use crate::testutil::{scale, Rng};
 
     fn nz(n: usize) -> NonZeroUsize {
         NonZeroUsize::new(n).expect("a test limit is not 0")
@@ -572,7 +572,7 @@ mod tests {
     fn random_streams_match_model_in_every_chunking() {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
         let alphabet = b"ab\r\r\n\n";
-        for _ in 0..3000 {
+        for _ in 0..scale(3_000, 12) {
             let len = rng.below(40);
             let stream: Vec<u8> = (0..len).map(|_| alphabet[rng.below(6)]).collect();
             let max = 1 + rng.below(8);
@@ -699,7 +699,7 @@ mod tests {
 
     #[test]
     fn max_line_of_usize_max_delivers_a_long_line_whole() {
-        let len = 1 << 20;
+        let len = scale(1 << 20, 1 << 12);
         let mut stream: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
         stream.extend_from_slice(b"\r\nz\n");
         let want = model::split(&stream, usize::MAX);

@@ -1,6 +1,18 @@
 //! Helpers shared by the unit tests, and by the timer bench, which includes
 //! this file by path: a bench cannot see a test-only module.
 
+/// `full` natively, `miri` under Miri: how many rounds (or bytes) a test of
+/// a pure module makes. Miri, which `scripts/test` runs those tests under,
+/// runs them a few thousand times slower, so there a test keeps the cases
+/// at the edges and fewer random ones.
+pub(crate) const fn scale(full: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        full
+    }
+}
+
 /// splitmix64: a fixed-seed source of test inputs, so a failure replays.
 #[derive(Debug)]
 pub(crate) struct Rng(pub(crate) u64);

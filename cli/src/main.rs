@@ -16,7 +16,9 @@
 //! parses into, its errors, completions and man pages); `failure` is why
 //! procrun gives up. The commands read `flags::config`, never clap's
 //! definition.
-#![deny(unsafe_code)]
+// No unsafe at all: the OS is reached through rustix's and signal-hook's
+// safe functions (libc gives only constants).
+#![forbid(unsafe_code)]
 
 mod clock;
 mod failure;

@@ -24,12 +24,12 @@
 //! stdout and stderr are the same file (`2>&1`), the printer writes to
 //! neither while the other has written part of a line (`at_line_start`),
 //! so that nothing lands in the middle of a line.
-#![allow(unsafe_code)]
-
 use std::fs::File;
 use std::io::{self, IsTerminal};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 /// At most this much per write to what may block (pipes, terminals,
 /// sockets): what the kernel writes to a pipe whole (`PIPE_BUF`).
@@ -209,7 +209,7 @@ impl Sink {
     /// written, 0 when it would have to wait. `Interrupted` is retried.
     fn write_now(&self) -> io::Result<usize> {
         let fd = self.target.as_fd();
-        if !ready(&[(fd, libc::POLLOUT)], Some(Duration::ZERO))?[0] {
+        if !ready(&[(fd, PollFlags::OUT)], Some(Duration::ZERO))?[0] {
             return Ok(0);
         }
         let owed = &self.pending[self.written..];
@@ -237,49 +237,34 @@ impl Sink {
 ///
 /// The error of `poll`; an interrupted wait returns `Ok`.
 pub fn wait(sinks: [&Sink; 2], other: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<()> {
-    let mut fds = [(other, libc::POLLIN); 3];
+    let mut fds = [(other, PollFlags::IN); 3];
     let mut n = 1;
     for s in sinks.into_iter().filter(|s| s.waits()) {
-        fds[n] = (s.target.as_fd(), libc::POLLOUT);
+        fds[n] = (s.target.as_fd(), PollFlags::OUT);
         n += 1;
     }
     ready(&fds[..n], timeout).map(|_| ())
 }
 
-/// `poll(2)` on up to three fds; for each, whether it is ready. An error or
-/// hang-up counts as ready: the next write or read reports it.
-fn ready(
-    fds: &[(BorrowedFd<'_>, libc::c_short)],
-    timeout: Option<Duration>,
-) -> io::Result<[bool; 3]> {
-    let mut pfds = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; 3];
-    let n = fds.len().min(pfds.len());
-    for (p, (fd, events)) in pfds.iter_mut().zip(fds) {
-        p.fd = fd.as_raw_fd();
-        p.events = *events;
-    }
-    // Rounded up, so that a timer due in 0.3 ms is not polled for with 0
-    // and the caller's loop never spins.
-    let ms = match timeout {
-        None => -1,
-        Some(d) => {
-            let ms = d.as_nanos().div_ceil(1_000_000);
-            libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-        }
+/// `poll(2)` on one to three fds; for each, whether it is ready. An error
+/// or hang-up counts as ready: the next write or read reports it.
+fn ready(fds: &[(BorrowedFd<'_>, PollFlags)], timeout: Option<Duration>) -> io::Result<[bool; 3]> {
+    let Some(&first) = fds.first() else {
+        return Ok([false; 3]);
     };
-    // SAFETY: `pfds` is a valid array of at least `n` pollfds that
-    // outlives the call; each fd is borrowed, so open during it.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok([false; 3]);
-        }
-        return Err(e);
+    let n = fds.len().min(3);
+    // Slots past `n` repeat the first fd and are not polled.
+    let mut pfds = [0, 1, 2].map(|i| {
+        let (fd, events) = fds.get(i).copied().unwrap_or(first);
+        PollFd::from_borrowed_fd(fd, events)
+    });
+    // `ppoll` takes the nanoseconds as they are, so a timer due in 0.3 ms
+    // is not polled for with 0 and the caller's loop never spins; a
+    // timeout past what a timespec holds is no limit.
+    let timeout = timeout.and_then(|d| Timespec::try_from(d).ok());
+    match rustix::event::poll(&mut pfds[..n], timeout.as_ref()) {
+        Ok(_) => Ok(pfds.map(|p| !p.revents().is_empty())),
+        Err(rustix::io::Errno::INTR) => Ok([false; 3]),
+        Err(e) => Err(e.into()),
     }
-    Ok(pfds.map(|p| p.revents != 0))
 }

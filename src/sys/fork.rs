@@ -84,7 +84,7 @@ struct Prepared {
     stdio: [libc::c_int; 3],
     cgroup_procs: libc::c_int,
     die_with_parent: bool,
-    parent: libc::pid_t,
+    parent: rustix::process::Pid,
     report: libc::c_int,
 }
 
@@ -116,8 +116,7 @@ pub(crate) fn spawn_forked(
         stdio: spec.stdio.map(|fd| fd.as_raw_fd()),
         cgroup_procs: -1,
         die_with_parent: extras.die_with_parent,
-        // SAFETY: getpid has no preconditions.
-        parent: unsafe { libc::getpid() },
+        parent: rustix::process::getpid(),
         report: report_w.as_raw_fd(),
     };
 
@@ -196,12 +195,12 @@ pub(crate) fn spawn_forked(
     }
     let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    loop {
-        // SAFETY: `pid` is our child, unreaped: it is reaped here, once.
-        let r = unsafe { libc::waitpid(pid, ptr::null_mut(), 0) };
-        if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
-        }
+    // Our child, unreaped (`clone` returned its positive pid): reaped
+    // here, once. (`None` would wait for any child.)
+    if let Some(child) = rustix::process::Pid::from_raw(pid) {
+        while let Err(rustix::io::Errno::INTR) =
+            rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+        {}
     }
     let stage = STAGES
         .get(stage as usize)
@@ -216,6 +215,13 @@ const STACK_SIZE: usize = 256 * 1024;
 
 /// The stack the child runs on while it shares this process's memory, with
 /// a guard page below it; unmapped on drop.
+///
+/// AddressSanitizer checks the child's accesses like any other (the shadow
+/// memory is shared too) but does not know this stack: before the child's
+/// calls that never return it declines to unpoison "the thread's stack"
+/// and says so once per process ("ignoring requested
+/// __asan_handle_no_return"). Nothing is lost: its interceptors clear the
+/// mapping's shadow when it is mapped and unmapped.
 struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
@@ -223,8 +229,7 @@ struct ChildStack {
 
 impl ChildStack {
     fn new() -> io::Result<ChildStack> {
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let page = rustix::param::page_size();
         let len = STACK_SIZE + page;
         // SAFETY: a fresh anonymous private mapping; nothing else points
         // into it.
@@ -296,6 +301,7 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// `clone3`'s number, the same on every architecture (the unified table).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const SYS_CLONE3: libc::c_long = 435;
 
 /// Set once the kernel has said it has no `clone3` (ENOSYS, before 5.3, or
@@ -370,25 +376,27 @@ unsafe fn clone3_vfork(
     // SAFETY: the caller's contract above; the parent's registers other
     // than rax, rcx and r11 (declared) survive the syscall, and the child
     // never comes back into this frame.
-    std::arch::asm!(
-        "syscall",
-        "test rax, rax",
-        "jnz 2f",
-        // The child, on its own stack (16-byte aligned: a page's end).
-        "xor ebp, ebp",
-        "mov rdi, r12",
-        "call r13",
-        "ud2",
-        "2:",
-        inlateout("rax") SYS_CLONE3 => ret,
-        in("rdi") args as *const CloneArgs,
-        in("rsi") std::mem::size_of::<CloneArgs>(),
-        in("r12") arg,
-        in("r13") entry,
-        lateout("rcx") _,
-        lateout("r11") _,
-        options(nostack),
-    );
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            // The child, on its own stack (16-byte aligned: a page's end).
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") SYS_CLONE3 => ret,
+            in("rdi") args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") arg,
+            in("r13") entry,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        )
+    };
     ret
 }
 
@@ -403,23 +411,25 @@ unsafe fn clone3_vfork(
     // SAFETY: the caller's contract above; the kernel keeps every register
     // but x0 (declared) across `svc`, and the child, which clears x29 and
     // x30, never comes back into this frame.
-    std::arch::asm!(
-        "svc 0",
-        "cbnz x0, 2f",
-        // The child, on its own stack (16-byte aligned: a page's end).
-        "mov x29, xzr",
-        "mov x30, xzr",
-        "mov x0, x20",
-        "blr x21",
-        "brk #1",
-        "2:",
-        in("x8") SYS_CLONE3,
-        inlateout("x0") args as *const CloneArgs => ret,
-        in("x1") std::mem::size_of::<CloneArgs>(),
-        in("x20") arg,
-        in("x21") entry,
-        options(nostack),
-    );
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            // The child, on its own stack (16-byte aligned: a page's end).
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "mov x0, x20",
+            "blr x21",
+            "brk #1",
+            "2:",
+            in("x8") SYS_CLONE3,
+            inlateout("x0") args as *const CloneArgs => ret,
+            in("x1") std::mem::size_of::<CloneArgs>(),
+            in("x20") arg,
+            in("x21") entry,
+            options(nostack),
+        )
+    };
     ret
 }
 
@@ -455,39 +465,59 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// there; it never returns. Only async-signal-safe functions are called and
 /// nothing is allocated.
 unsafe fn child(p: &Prepared) -> ! {
+    // Every call below is async-signal-safe and allocates nothing; what
+    // makes each one's arguments valid is said beside it.
     let fail = |stage: ForkStage| -> ! {
-        let errno = *libc::__errno_location();
+        // errno is this thread's (the parent's: CLONE_VM without a TLS of
+        // its own), and the parent reads it no more.
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
         let mut msg = [0u8; 8];
         msg[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
         msg[4..].copy_from_slice(&errno.to_ne_bytes());
-        libc::write(p.report, msg.as_ptr().cast(), msg.len());
-        libc::_exit(127)
+        // SAFETY: `msg` is 8 readable bytes for the call; `p.report` is the
+        // report pipe's write end, open until this child exits or execs.
+        // A short or failed write leaves the parent with fewer than 8
+        // bytes, which it takes for a start that went through.
+        unsafe { libc::write(p.report, msg.as_ptr().cast(), msg.len()) };
+        // SAFETY: `_exit` ends the child at once: no atexit handler or
+        // stdio flush of the parent's, whose memory it shares, runs.
+        unsafe { libc::_exit(127) }
     };
     // First, when the kernel did not start it inside: until this write
     // the child is outside the run's cgroup, and it has run nothing of its
     // own yet.
-    if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
-        fail(ForkStage::Cgroup);
+    if p.cgroup_procs >= 0 {
+        // SAFETY: one readable byte; `cgroup_procs` is the open
+        // `cgroup.procs` the parent holds until this child has exec'ed.
+        if unsafe { libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) } != 1 {
+            fail(ForkStage::Cgroup);
+        }
     }
     if p.die_with_parent {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number by value and
+        // changes only this process's own setting.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        if r != 0 {
             fail(ForkStage::Setup);
         }
         // A parent that died before the prctl sent nothing: the child was
         // re-parented already, and must go now, as the signal would have
         // made it.
-        if libc::getppid() != p.parent {
-            libc::_exit(127);
+        if rustix::process::getppid() != Some(p.parent) {
+            // SAFETY: as in `fail`.
+            unsafe { libc::_exit(127) };
         }
     }
-    if p.new_group && libc::setpgid(0, 0) != 0 {
+    // SAFETY: by value, on this process only.
+    if p.new_group && unsafe { libc::setpgid(0, 0) } != 0 {
         fail(ForkStage::Setup);
     }
     // A source fd among 0-2 that is not its own target could be
@@ -495,7 +525,9 @@ unsafe fn child(p: &Prepared) -> ! {
     let mut src = p.stdio;
     for (target, fd) in src.iter_mut().enumerate() {
         if *fd < 3 && *fd != target as libc::c_int {
-            let moved = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3);
+            // SAFETY: duplicates a descriptor of this child's table (its
+            // own copy: no CLONE_FILES); a bad fd is an error, no UB.
+            let moved = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3) };
             if moved < 0 {
                 fail(ForkStage::Setup);
             }
@@ -507,15 +539,21 @@ unsafe fn child(p: &Prepared) -> ! {
         // dup2 onto itself keeps FD_CLOEXEC, which would close the fd at
         // exec; posix_spawn's adddup2 clears it in that case too.
         let ok = if fd == target {
-            libc::fcntl(fd, libc::F_SETFD, 0) == 0
+            // SAFETY: as above: flags of a descriptor of this child's own
+            // table.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) == 0 }
         } else {
-            libc::dup2(fd, target) == target
+            // SAFETY: as above; the fd replaced at `target` is this
+            // child's copy, which nothing of the parent's uses.
+            unsafe { libc::dup2(fd, target) == target }
         };
         if !ok {
             fail(ForkStage::Setup);
         }
     }
-    if !p.cwd.is_null() && libc::chdir(p.cwd) != 0 {
+    // SAFETY: `cwd`, when set, points into the spec's C string, alive and
+    // NUL-terminated while the parent waits (CLONE_VFORK).
+    if !p.cwd.is_null() && unsafe { libc::chdir(p.cwd) } != 0 {
         fail(ForkStage::Exec);
     }
     // Every disposition to its default (a handler the host set would run
@@ -528,18 +566,33 @@ unsafe fn child(p: &Prepared) -> ! {
     let dfl = [0u64; 4];
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                dfl.as_ptr(),
-                ptr::null_mut::<u64>(),
-                8usize,
-            );
+            // SAFETY: the kernel reads one `struct sigaction` from `dfl`,
+            // 32 readable bytes, as many as its largest layout (handler,
+            // flags, restorer, and the 8-byte mask whose size is passed),
+            // and writes no old action (null). The dispositions are this
+            // child's own copy (no CLONE_SIGHAND).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    dfl.as_ptr(),
+                    ptr::null_mut::<u64>(),
+                    8usize,
+                )
+            };
         }
     }
     let mut none = MaybeUninit::<libc::sigset_t>::uninit();
-    libc::sigemptyset(none.as_mut_ptr());
-    libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), ptr::null_mut());
-    libc::execve(p.path, p.argv, p.envp);
+    // SAFETY: `none` is a writable sigset_t for sigemptyset to fill, and
+    // then read as the new mask; the old one is not asked for (null).
+    unsafe {
+        libc::sigemptyset(none.as_mut_ptr());
+        libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), ptr::null_mut());
+    }
+    // SAFETY: `path`, `argv` and `envp` point to the spec's C strings and
+    // to null-terminated arrays of pointers to them, all alive while the
+    // parent waits (CLONE_VFORK); on success nothing of this image runs
+    // again.
+    unsafe { libc::execve(p.path, p.argv, p.envp) };
     fail(ForkStage::Exec)
 }

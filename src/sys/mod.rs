@@ -1,10 +1,13 @@
 //! The one place procrun talks to the OS.
 //!
-//! Everything here is a thin, safe wrapper over rustix, and over libc's
-//! `posix_spawn` and raw `waitid` (with rustix's unchecked signal numbers,
-//! which a real-time signal needs, and one SSE2 kernel of the line
-//! splitter: the only `unsafe` in the library, each block with its SAFETY
-//! argument); the rest of the crate never calls either directly.
+//! Everything here is a thin, safe wrapper over rustix and, where rustix
+//! has no safe call, over libc (`posix_spawn`, `clone` and the forked
+//! child's calls, the raw `waitid`, and rustix's unchecked signal numbers,
+//! which a real-time signal needs), a few lines of assembly for `clone3`,
+//! and one SSE2 kernel of the line splitter: the only `unsafe` in the
+//! library, each block with its `// SAFETY:` argument (clippy's
+//! `undocumented_unsafe_blocks` denies one without); the rest of the crate
+//! calls none of them directly.
 //! What this module provides:
 //!
 //! - spawning: [`spawn`] with a clean signal state, and [`spawn_forked`]
@@ -24,7 +27,8 @@
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
 //!   `getdents64` into a reused buffer, one-`read` file reads);
-//! - the line splitter's SIMD kernel, `newline_mask` (x86_64).
+//! - the line splitter's SIMD kernel, `newline_mask` (where the target
+//!   enables SSE2).
 
 pub(crate) mod cgroup;
 mod child;
@@ -32,6 +36,10 @@ mod fork;
 mod memfd;
 mod pipe;
 pub(crate) mod procfs;
+#[cfg(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
 mod simd;
 mod spawn;
 
@@ -42,6 +50,9 @@ pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
 };
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
 pub(crate) use simd::newline_mask;
 pub(crate) use spawn::{spawn, SpawnSpec};

@@ -4,7 +4,7 @@ use super::level::{level_range, slot_range, NUM_LEVELS, WHEEL_RANGE};
 use super::model::Model;
 use super::slab::{ListId, NIL};
 use super::{Clock, TimerKey, Wheel};
-use crate::testutil::Rng;
+use crate::testutil::{scale, Rng};
 
 /// A span shorter than the range of a random level.
 fn within_a_level(rng: &mut Rng) -> u64 {
@@ -241,8 +241,8 @@ fn run_model(seed: u64, steps: usize) {
 
 #[test]
 fn wheel_matches_btreemap_model_over_random_operations() {
-    for seed in 0..40 {
-        run_model(seed, 4_000);
+    for seed in 0..scale(40, 2) as u64 {
+        run_model(seed, scale(4_000, 500));
     }
 }
 
@@ -251,7 +251,7 @@ fn next_deadline_is_exact_while_nothing_is_cancelled() {
     let mut rng = Rng(7);
     let mut wheel = Wheel::new();
     let mut model = Model::new();
-    for value in 0..20_000 {
+    for value in 0..scale(20_000, 300) as u64 {
         if rng.below_u64(3) == 0 {
             let now = any_now(&mut rng, &wheel);
             model.fire(&mut wheel, now, rng.below_u64(2) == 0);
@@ -283,7 +283,9 @@ fn cancelled_slot_minimum_leaves_an_early_but_safe_next_deadline() {
 #[test]
 fn many_timers_on_one_tick_all_fire_together() {
     let mut wheel = Wheel::new();
-    let keys: Vec<_> = (0..10_000).map(|i| wheel.insert(5_000, i)).collect();
+    let keys: Vec<_> = (0..scale(10_000, 500) as i32)
+        .map(|i| wheel.insert(5_000, i))
+        .collect();
     wheel.insert(5_001, -1);
     wheel.advance(4_999, |_, _| panic!("fired early"));
     let mut fired = Vec::new();
@@ -374,7 +376,7 @@ fn advance_jumping_far_ahead_fires_everything_due_in_order() {
     let mut rng = Rng(99);
     let mut wheel = Wheel::new();
     let mut deadlines = Vec::new();
-    for _ in 0..10_000 {
+    for _ in 0..scale(10_000, 500) {
         let d = any_deadline(&mut rng, 0);
         wheel.insert(d, d);
         deadlines.push(d);
@@ -451,11 +453,12 @@ fn poll_hands_out_one_timer_at_a_time_and_none_when_nothing_is_due() {
 fn steady_state_reuses_slab_entries() {
     let mut rng = Rng(3);
     let mut wheel = Wheel::new();
-    let mut live: Vec<_> = (0..1_000)
+    let live_count = scale(1_000, 100);
+    let mut live: Vec<_> = (0..live_count)
         .map(|_| wheel.insert(1 + rng.below_u64(100_000), ()))
         .collect();
     let capacity = wheel.slab.capacity();
-    for _ in 0..50_000 {
+    for _ in 0..scale(50_000, 1_000) {
         let i = rng.below_u64(live.len() as u64) as usize;
         assert!(wheel.cancel(live.swap_remove(i)).is_some());
         let now = wheel.elapsed() + 1;
@@ -466,7 +469,7 @@ fn steady_state_reuses_slab_entries() {
             let j = live.iter().position(|&k| k == key).unwrap();
             live[j] = wheel.insert(now + 1 + rng.below_u64(100_000), ());
         }
-        assert_eq!(wheel.len(), 1_000);
+        assert_eq!(wheel.len(), live_count);
     }
     assert_eq!(wheel.slab.capacity(), capacity);
 }
@@ -502,7 +505,7 @@ fn timer_from_clock_never_fires_early_and_at_most_one_tick_late() {
     let mut rng = Rng(11);
     let origin = Instant::now();
     let clock = Clock::with_origin(origin);
-    for _ in 0..10_000 {
+    for _ in 0..scale(10_000, 200) {
         let at = origin + Duration::from_nanos(1 + rng.below_u64(10_000_000_000));
         let mut wheel = Wheel::new();
         wheel.insert(clock.deadline_tick(at), ());
