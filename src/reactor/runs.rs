@@ -1,7 +1,8 @@
 //! A child's runs: starting one, seeing it exit, delivering its exit,
 //! restarting it, stopping it with escalation.
 
-use std::os::fd::AsFd;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use crate::lines::LineReader;
 use crate::signal::Signal;
 use crate::spawn::{spawn, Spawned};
 use crate::spec::Spec;
-use crate::sys::Usage;
+use crate::sys::{ChildHandle, Usage};
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
 /// pidfd needs no entry in the pipes slab, whose indexes are the other
@@ -130,7 +131,6 @@ impl Reactor {
     /// Spawns a run of child `index` from `spec` and registers its fds.
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
-        let max_line = spec.max_line;
         let feed = match &spec.stdin {
             Input::Bytes(b) => Some(Feed::Bytes {
                 data: b.clone(),
@@ -156,58 +156,12 @@ impl Reactor {
         let pid = handle.pid();
         // From here on the child runs: a failure below must not leave it
         // running unwatched or unreaped.
-        let mut failed = None;
-        match handle.pidfd() {
-            Some(fd) => {
-                failed = pipes::register(
-                    self.poll.registry(),
-                    PIDFD | index as usize,
-                    fd,
-                    Interest::READABLE,
-                )
-                .err();
-            }
-            None => {
-                self.exit_poll.polled += 1;
-                self.exit_poll.ms = EXIT_POLL_MIN_MS;
-                self.arm_exit_poll();
-            }
-        }
-        let raw = [&spec.stdout, &spec.stderr].map(|o| matches!(o, Output::Raw));
-        let mut pipes = [None, None];
-        for (slot, (fd, stream)) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
-            .into_iter()
-            .enumerate()
-        {
-            let Some(fd) = fd else { continue };
-            let reader = LineReader::with_max_line(max_line);
-            let mut out = OutPipe::new(fd, index, stream, reader);
-            out.raw = raw[slot];
-            self.pipes.grow_before_use(&mut out);
-            let pipe = Source::Out(out);
-            let (t, registered) = self
-                .pipes
-                .insert(self.poll.registry(), pipe, Interest::READABLE);
-            if let Err(e) = registered {
-                failed.get_or_insert(e);
-            }
-            pipes[slot] = Some(t);
-        }
-        let mut stdin_token = None;
-        if let (Some(fd), Some(feed)) = (stdin, feed) {
-            let pipe = Source::In(InPipe {
-                fd,
-                child: index,
-                feed,
-            });
-            let (t, registered) = self
-                .pipes
-                .insert(self.poll.registry(), pipe, Interest::WRITABLE);
-            if let Err(e) = registered {
-                failed.get_or_insert(e);
-            }
-            stdin_token = Some(t);
-        }
+        let mut failed = self.watch_exit(index, &handle).err();
+        let pipes = self.add_output_pipes(index, spec, [stdout, stderr], &mut failed);
+        let stdin_token = match (stdin, feed) {
+            (Some(fd), Some(feed)) => Some(self.add_stdin_pipe(index, fd, feed, &mut failed)),
+            _ => None,
+        };
         let cgroup = cgroup.map(|cg| {
             let (slot, registered) = self.add_cgroup(index, cg, pipes);
             if let Err(e) = registered {
@@ -224,25 +178,7 @@ impl Reactor {
             cgroup: cgroup.map(|slot| slot as u32),
         });
         if let Some(e) = failed {
-            // epoll could not take the fds (out of memory): the run cannot be
-            // supervised, so end it now rather than leave it unwatched.
-            let _ = self.signal_run(index, Signal::KILL);
-            self.signal_cgroups(index, Signal::KILL);
-            let child = self.children.at_mut(index);
-            let run = child.run.take().expect("set above");
-            let pipes = std::mem::take(&mut child.pipes);
-            child.open_pipes -= pipes.tokens().count() as u32;
-            let _ = run.handle.reap_blocking();
-            match run.handle.pidfd() {
-                Some(fd) => pipes::deregister(self.poll.registry(), fd),
-                None => self.exit_poll.polled -= 1,
-            }
-            for t in pipes.tokens().chain(stdin_token) {
-                self.pipes.remove(self.poll.registry(), t);
-            }
-            if let Some(slot) = run.cgroup {
-                self.abandon_cgroup(slot as usize);
-            }
+            self.abandon_run(index, stdin_token);
             return Err(Error::Io(e));
         }
         if let Some(t) = stdin_token {
@@ -252,6 +188,103 @@ impl Reactor {
             };
         }
         Ok(pid)
+    }
+
+    /// Watches a new run's exit: its pidfd in epoll, or the exit poll on
+    /// a kernel without pidfds.
+    fn watch_exit(&mut self, index: u32, handle: &ChildHandle) -> io::Result<()> {
+        match handle.pidfd() {
+            Some(fd) => pipes::register(
+                self.poll.registry(),
+                PIDFD | index as usize,
+                fd,
+                Interest::READABLE,
+            ),
+            None => {
+                self.exit_poll.polled += 1;
+                self.exit_poll.ms = EXIT_POLL_MIN_MS;
+                self.arm_exit_poll();
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a new run's stdout and stderr into the pipe slab; their
+    /// tokens. The first registration that fails is kept in `failed`.
+    fn add_output_pipes(
+        &mut self,
+        index: u32,
+        spec: &Spec,
+        fds: [Option<OwnedFd>; 2],
+        failed: &mut Option<io::Error>,
+    ) -> [Option<usize>; 2] {
+        let raw = [&spec.stdout, &spec.stderr].map(|o| matches!(o, Output::Raw));
+        let mut pipes = [None, None];
+        for (slot, (fd, stream)) in fds
+            .into_iter()
+            .zip([Stream::Stdout, Stream::Stderr])
+            .enumerate()
+        {
+            let Some(fd) = fd else { continue };
+            let reader = LineReader::with_max_line(spec.max_line);
+            let mut out = OutPipe::new(fd, index, stream, reader);
+            out.raw = raw[slot];
+            self.pipes.grow_before_use(&mut out);
+            let (t, registered) =
+                self.pipes
+                    .insert(self.poll.registry(), Source::Out(out), Interest::READABLE);
+            if let Err(e) = registered {
+                failed.get_or_insert(e);
+            }
+            pipes[slot] = Some(t);
+        }
+        pipes
+    }
+
+    /// Takes a new run's stdin pipe into the pipe slab; its token. A
+    /// failed registration is kept in `failed`.
+    fn add_stdin_pipe(
+        &mut self,
+        index: u32,
+        fd: OwnedFd,
+        feed: Feed,
+        failed: &mut Option<io::Error>,
+    ) -> usize {
+        let pipe = Source::In(InPipe {
+            fd,
+            child: index,
+            feed,
+        });
+        let (t, registered) = self
+            .pipes
+            .insert(self.poll.registry(), pipe, Interest::WRITABLE);
+        if let Err(e) = registered {
+            failed.get_or_insert(e);
+        }
+        t
+    }
+
+    /// Ends a run epoll could not take (out of memory): it cannot be
+    /// supervised, so it is killed, reaped and forgotten now rather than
+    /// left unwatched.
+    fn abandon_run(&mut self, index: u32, stdin_token: Option<usize>) {
+        let _ = self.signal_run(index, Signal::KILL);
+        self.signal_cgroups(index, Signal::KILL);
+        let child = self.children.at_mut(index);
+        let run = child.run.take().expect("a run just started");
+        let pipes = std::mem::take(&mut child.pipes);
+        child.open_pipes -= pipes.tokens().count() as u32;
+        let _ = run.handle.reap_blocking();
+        match run.handle.pidfd() {
+            Some(fd) => pipes::deregister(self.poll.registry(), fd),
+            None => self.exit_poll.polled -= 1,
+        }
+        for t in pipes.tokens().chain(stdin_token) {
+            self.pipes.remove(self.poll.registry(), t);
+        }
+        if let Some(slot) = run.cgroup {
+            self.abandon_cgroup(slot as usize);
+        }
     }
 
     /// Reaps the current run of child `index` if it exited; true if it did.
