@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Ok(Request::Man(command)) => {
             flags::doc::man(command.as_deref()).and_then(|page| write_out(&page))
         }
+        Err(msg) if raw_asked(std::env::args_os().skip(1)) => Err(Failure::Canceled(msg)),
         Err(msg) => Err(Failure::Usage(msg)),
     };
     // Returned rather than `process::exit`, so that the reactor's Drop has
@@ -63,11 +64,22 @@ fn main() -> ExitCode {
             eprintln!("procrun: {msg}");
             1
         }
+        Err(Failure::Canceled(msg)) => {
+            eprintln!("procrun: {msg}");
+            125
+        }
         Err(Failure::Exec(status, msg)) => {
             eprintln!("procrun: {msg}");
             status
         }
     })
+}
+
+/// Whether `--raw` is among procrun's own options (those before `--`) of
+/// a command line that did not parse: a script that stands procrun in for
+/// coreutils `timeout` then gets timeout's 125 for bad usage too.
+fn raw_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--raw")
 }
 
 /// A closed stdout (`procrun man | head`) is the reader's choice, not a

@@ -1,5 +1,6 @@
 //! How `run` prints: each child's lines with a name prefix on stdout, notes
-//! about starts, exits and restarts on stderr.
+//! about starts, exits and restarts on stderr; or, with `--raw`, the
+//! child's bytes as they are, stdout to stdout and stderr to stderr.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -46,6 +47,10 @@ pub struct Options {
     /// `--output FILE`, opened, and its name: the lines go there instead
     /// of stdout.
     pub output: Option<(File, String)>,
+    /// `--raw`: bytes passed through ([`Printer::data`]); notes only when
+    /// `verbose`.
+    pub raw: bool,
+    pub verbose: bool,
 }
 
 /// The prefixes of one child, built once.
@@ -99,8 +104,11 @@ pub struct Printer {
     shared: bool,
     prefixes: Vec<Prefixes>,
     clock: Option<Clock>,
-    /// Neither lines on stdout nor notes.
+    /// No notes (and no lines on stdout, unless `lines`).
     quiet: bool,
+    /// `--raw`: stderr takes the child's stderr too, so it may hold the
+    /// children back as stdout does.
+    raw: bool,
     /// Lines are printed (to a file, with `--output`) even with `--quiet`.
     lines: bool,
     /// procrun is stopping and stdout has stopped taking output (or a
@@ -124,7 +132,9 @@ impl Printer {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
             lines: !opts.quiet || out_file.is_some(),
-            shared: out.same_file(&err),
+            // Raw bytes hold no lines to keep whole; and a partial last
+            // line on one stream must not hold the other back for good.
+            shared: !opts.raw && out.same_file(&err),
             out,
             out_file,
             err,
@@ -137,7 +147,8 @@ impl Printer {
                 Timestamps::Elapsed => Clock::Elapsed(Instant::now()),
                 Timestamps::Wall => Clock::Wall,
             }),
-            quiet: opts.quiet,
+            quiet: opts.quiet || (opts.raw && !opts.verbose),
+            raw: opts.raw,
             dropping: false,
             dropped: 0,
         }
@@ -183,14 +194,18 @@ impl Printer {
         sink::wait([&self.out, &self.err], other, timeout)
     }
 
-    /// Whether stdout is so far behind that children should be paused.
+    /// Whether stdout (or, with `--raw`, stderr) is so far behind that
+    /// children should be paused.
     pub fn behind(&self) -> bool {
-        !self.dropping && !self.out.failed() && self.out.owed() >= HIGH_WATER
+        let behind = |s: &Sink| !s.failed() && s.owed() >= HIGH_WATER;
+        !self.dropping && (behind(&self.out) || (self.raw && behind(&self.err)))
     }
 
-    /// Whether stdout has caught up enough for paused children to go on.
+    /// Whether stdout (and, with `--raw`, stderr) has caught up enough for
+    /// paused children to go on.
     pub fn caught_up(&self) -> bool {
-        self.out.failed() || self.out.owed() <= LOW_WATER
+        let caught_up = |s: &Sink| s.failed() || s.owed() <= LOW_WATER;
+        caught_up(&self.out) && (!self.raw || caught_up(&self.err))
     }
 
     /// From now on, output that does not fit is dropped, never a reason
@@ -246,6 +261,26 @@ impl Printer {
         buf.extend_from_slice(prefix);
         buf.extend_from_slice(line);
         buf.push(b'\n');
+    }
+
+    /// Bytes of a child's `stream` under `--raw`, to procrun's own stream
+    /// of that name, as they are.
+    pub fn data(&mut self, stream: Stream, bytes: &[u8]) {
+        if !self.lines {
+            return;
+        }
+        let sink = match stream {
+            Stream::Stdout => &mut self.out,
+            Stream::Stderr => &mut self.err,
+        };
+        if sink.failed() {
+            return;
+        }
+        if self.dropping && sink.owed() >= HIGH_WATER {
+            self.dropped += bytes.len() as u64;
+            return;
+        }
+        sink.buf().extend_from_slice(bytes);
     }
 
     /// Writes out what stdout and stderr take now, without waiting; called

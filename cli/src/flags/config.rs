@@ -73,6 +73,11 @@ pub struct RunArgs {
     pub preserve_status: bool,
     /// When the first process ends for good, stop the others (foreman).
     pub exit_with_first: bool,
+    /// `--raw`: the output passed through byte for byte, signals
+    /// forwarded, as coreutils `timeout`.
+    pub raw: bool,
+    /// `-v`: notes printed even with `--raw`.
+    pub verbose: bool,
 }
 
 #[derive(Debug, Default, PartialEq)]

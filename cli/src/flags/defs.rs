@@ -194,6 +194,18 @@ pub struct RunFlags {
     /// all at once)
     #[arg(long = "name", value_name = "NAME=COMMAND", value_parser = parse_named)]
     pub named: Vec<Named>,
+    /// Pass the process's stdout and stderr through to procrun's, byte for
+    /// byte (no prefixes, no notes), and take signals as coreutils
+    /// 'timeout' does: each forwarded to the process as it is, SIGALRM
+    /// times it out now; procrun's own failures exit 125
+    #[arg(
+        long,
+        conflicts_with_all = ["named", "output", "timestamps"]
+    )]
+    pub raw: bool,
+    /// With --raw: print the start, exit and signal notes on stderr
+    #[arg(short = 'v', long, requires = "raw")]
+    pub verbose: bool,
     /// When one process ends (for good: after its restarts), stop the
     /// others as on Ctrl-C and exit with its status, as foreman does;
     /// without it procrun waits for all

@@ -78,6 +78,8 @@ fn supervised(s: Supervise, what: What) -> RunArgs {
         quiet: s.quiet,
         preserve_status: s.preserve_status,
         exit_with_first: false,
+        raw: false,
+        verbose: false,
     }
 }
 
@@ -110,6 +112,8 @@ fn run_args(r: RunFlags) -> Result<RunArgs, String> {
     let mut a = supervised(r.supervise, what);
     a.env = r.env;
     a.exit_with_first = r.exit_with_first;
+    a.raw = r.raw;
+    a.verbose = r.verbose;
     Ok(a)
 }
 
