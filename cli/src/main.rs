@@ -11,7 +11,7 @@
 //!
 //! The layout, each module using only those listed after it: `main` runs
 //! what `flags::parse` returns; `run` (with `procfile` for `start`) and
-//! `ps` are the commands; `print` (with `clock` and `sink`) and `signals`
+//! `ps` are the commands; `print` (with `clock`, `json` and `sink`) and `signals`
 //! serve `run`; `flags/` is the command line (its definition, what it
 //! parses into, its errors, completions and man pages); `failure` is why
 //! procrun gives up. The commands read `flags::config`, never clap's
@@ -23,6 +23,7 @@
 mod clock;
 mod failure;
 mod flags;
+mod json;
 mod print;
 mod procfile;
 mod ps;

@@ -21,7 +21,7 @@ use procrun::{
 
 use crate::failure::{describe, Failure};
 use crate::flags::config::{RestartWhen, RunArgs, What, BACKOFF_CAP};
-use crate::print::{self, Ending, Human, Printer};
+use crate::print::{self, Human, Note, Printer};
 use crate::procfile::{load_dotenv, load_procfile};
 use crate::signals;
 use crate::sink;
@@ -273,6 +273,7 @@ fn print_options(a: &RunArgs) -> Result<print::Options, Failure> {
         },
         raw: a.raw,
         verbose: a.verbose,
+        format: a.format,
     })
 }
 
@@ -411,10 +412,14 @@ impl State {
     fn on_event(&mut self, ctl: &mut Control<'_>, ev: Event<'_>) {
         match ev {
             Event::Line {
-                id, stream, line, ..
+                id,
+                stream,
+                line,
+                partial,
+                ..
             } => {
                 if let Some(&i) = self.index.get(&id) {
-                    self.printer.line(i, stream, line);
+                    self.printer.line(i, stream, line, partial);
                     // Paused here rather than after the poll, so that what
                     // is held is bounded by one read of the pipe.
                     if self.printer.behind() && !self.children[i].paused {
@@ -441,32 +446,20 @@ impl State {
                     return;
                 };
                 self.children[i].awaiting_restart = false;
-                if restarts == 0 {
-                    self.printer.note(i, format_args!("started (pid {pid})"));
-                } else {
-                    let of = match self.restart_limit {
-                        0 => String::new(),
-                        n => format!(" of {n}"),
-                    };
-                    self.printer.note(
-                        i,
-                        format_args!("restarted (pid {pid}, restart {restarts}{of})"),
-                    );
-                }
+                self.printer.note(
+                    i,
+                    Note::Started {
+                        pid,
+                        restarts,
+                        limit: self.restart_limit,
+                    },
+                );
             }
             Event::Exited(exit) => {
                 let Some(&i) = self.index.get(&exit.id()) else {
                     return;
                 };
-                let then = match exit.restart_in() {
-                    // The library's "never": a delay past any clock.
-                    Some(Duration::MAX) => ", restart never due: waiting until stopped".into(),
-                    Some(d) => format!(", restarting in {}", Human(d)),
-                    None if exit.restart_limit_reached() => ", restart limit reached".into(),
-                    None => String::new(),
-                };
-                self.printer
-                    .note(i, format_args!("{}{then}", Ending(&exit)));
+                self.printer.note(i, Note::Exited(&exit));
                 self.children[i].last = Some(exit);
                 self.children[i].awaiting_restart = exit.restart_in().is_some();
                 if self.end_restarts && exit.restart_in().is_some() {
@@ -482,11 +475,7 @@ impl State {
                 let Some(&i) = self.index.get(&id) else {
                     return;
                 };
-                self.printer.error(format_args!(
-                    "{}: restart failed: {}",
-                    self.children[i].name,
-                    describe(&error)
-                ));
+                self.printer.note(i, Note::RestartFailed(&describe(&error)));
                 if let Some(last) = self.children[i].last {
                     self.record(i, &last);
                 }
@@ -497,11 +486,7 @@ impl State {
                 };
                 // The stop did not reach the child: say so rather than wait
                 // in silence for an exit that may never come.
-                self.printer.error(format_args!(
-                    "{}: stop failed: {}",
-                    self.children[i].name,
-                    describe(&error)
-                ));
+                self.printer.note(i, Note::StopFailed(&describe(&error)));
             }
             Event::Done {
                 id,
@@ -516,13 +501,12 @@ impl State {
                         // the timeout cancelled: that exit was the end, and
                         // a timeout is the child's status as for a run (the
                         // signal that ended the run was not the timeout's).
-                        let why = if exit.timed_out() {
-                            "timed out"
-                        } else {
-                            "stopped"
-                        };
-                        self.printer
-                            .note(i, format_args!("{why} while waiting to restart"));
+                        self.printer.note(
+                            i,
+                            Note::RestartCancelled {
+                                timed_out: exit.timed_out(),
+                            },
+                        );
                         let timed_out = exit.timed_out() || self.alarmed;
                         let status = if timed_out && !self.preserve_status {
                             TIMED_OUT

@@ -78,6 +78,7 @@ pub struct RunArgs {
     pub raw: bool,
     /// `-v`: notes printed even with `--raw`.
     pub verbose: bool,
+    pub format: Format,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -119,6 +120,15 @@ pub enum Timestamps {
     Elapsed,
     /// The time of day, RFC 3339 in UTC.
     Wall,
+}
+
+/// `--format`: how lines and notes are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `NAME | line` on stdout, `NAME * note` on stderr.
+    Text,
+    /// One JSON object per line and per note, on stdout.
+    Json,
 }
 
 /// `--color`.

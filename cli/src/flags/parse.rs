@@ -80,6 +80,7 @@ fn supervised(s: Supervise, what: What) -> RunArgs {
         exit_with_first: false,
         raw: false,
         verbose: false,
+        format: s.format,
     }
 }
 
@@ -431,7 +432,7 @@ mod tests {
             let e = run(&["run", typo, "x", "--", "true"]).unwrap_err();
             assert!(e.contains(&format!("did you mean {near}?")), "{typo}: {e}");
         }
-        for far in ["--bogus", "-x", "--zz", "--frobnicate"] {
+        for far in ["--bogus", "-x", "--zz", "--wobble"] {
             let e = run(&["run", far, "--", "true"]).unwrap_err();
             assert!(!e.contains("did you mean"), "{far}: {e}");
         }

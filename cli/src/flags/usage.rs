@@ -19,6 +19,11 @@ Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 stderr. NAME is the program's file name, the script's, or the --name given.
 Prefixes are coloured as --color says.
 
+--format json: one JSON object a line on stdout for every line and note,
+with ts (RFC 3339) and event; a child's name and pid; a line's stream, line
+and partial, and line_b64 (its bytes in base64) when it is not UTF-8; a
+note's fields (exited: code, signal, timed_out, stopped, then, ...).
+
 Ctrl-C, SIGTERM or SIGHUP (and Ctrl-\\ SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2,
 which would otherwise end procrun and orphan its processes) stops every process
 (the stop signal to its process group, SIGKILL after the grace) and procrun
