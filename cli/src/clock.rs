@@ -43,7 +43,7 @@ const LAST: Duration = Duration::new(253_402_300_799, 999_999_999);
 /// is never later than the line). A clock set before 1970 is shown as
 /// 1970 and one past 9999 as the end of 9999, not refused (humantime
 /// writes neither), so that every stamp has the same width.
-fn wall(now: SystemTime) -> humantime::Rfc3339Timestamp {
+pub fn wall(now: SystemTime) -> humantime::Rfc3339Timestamp {
     let now = now.max(UNIX_EPOCH);
     // Where a SystemTime cannot reach 9999, there is nothing to clamp.
     let now = UNIX_EPOCH

@@ -10,6 +10,9 @@ pub enum Failure {
     /// The program could not be started: 127 when it was not found, 126
     /// when it cannot be executed, as shells and coreutils `timeout` say.
     Exec(u8, String),
+    /// Under `--raw`, a failure of procrun's own (bad input or the OS):
+    /// exit status 125, as coreutils `timeout` says its own failures.
+    Canceled(String),
 }
 
 /// An error with its chain of sources on one line.

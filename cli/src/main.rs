@@ -11,7 +11,7 @@
 //!
 //! The layout, each module using only those listed after it: `main` runs
 //! what `flags::parse` returns; `run` (with `procfile` for `start`) and
-//! `ps` are the commands; `print` (with `clock` and `sink`) and `signals`
+//! `ps` are the commands; `print` (with `clock`, `json` and `sink`) and `signals`
 //! serve `run`; `flags/` is the command line (its definition, what it
 //! parses into, its errors, completions and man pages); `failure` is why
 //! procrun gives up. The commands read `flags::config`, never clap's
@@ -23,6 +23,7 @@
 mod clock;
 mod failure;
 mod flags;
+mod json;
 mod print;
 mod procfile;
 mod ps;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Ok(Request::Man(command)) => {
             flags::doc::man(command.as_deref()).and_then(|page| write_out(&page))
         }
+        Err(msg) if raw_asked(std::env::args_os().skip(1)) => Err(Failure::Canceled(msg)),
         Err(msg) => Err(Failure::Usage(msg)),
     };
     // Returned rather than `process::exit`, so that the reactor's Drop has
@@ -63,11 +65,22 @@ fn main() -> ExitCode {
             eprintln!("procrun: {msg}");
             1
         }
+        Err(Failure::Canceled(msg)) => {
+            eprintln!("procrun: {msg}");
+            125
+        }
         Err(Failure::Exec(status, msg)) => {
             eprintln!("procrun: {msg}");
             status
         }
     })
+}
+
+/// Whether `--raw` is among procrun's own options (those before `--`) of
+/// a command line that did not parse: a script that stands procrun in for
+/// coreutils `timeout` then gets timeout's 125 for bad usage too.
+fn raw_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--raw")
 }
 
 /// A closed stdout (`procrun man | head`) is the reader's choice, not a

@@ -1,17 +1,20 @@
 //! How `run` prints: each child's lines with a name prefix on stdout, notes
-//! about starts, exits and restarts on stderr.
+//! about starts, exits and restarts on stderr; or, with `--raw`, the
+//! child's bytes as they are, stdout to stdout and stderr to stderr; or,
+//! with `--format json`, lines and notes alike as JSON objects on stdout.
 
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use procrun::{Exit, Stream};
 
-use crate::clock::{stamp, Clock};
-use crate::flags::config::{ColorWhen, Timestamps};
+use crate::clock::{stamp, wall, Clock};
+use crate::flags::config::{ColorWhen, Format, Timestamps};
+use crate::json::Object;
 use crate::sink::{self, Sink};
 
 /// ANSI colours given to names in turn (foreman's order).
@@ -46,6 +49,117 @@ pub struct Options {
     /// `--output FILE`, opened, and its name: the lines go there instead
     /// of stdout.
     pub output: Option<(File, String)>,
+    /// `--raw`: bytes passed through ([`Printer::data`]); notes only when
+    /// `verbose`.
+    pub raw: bool,
+    pub verbose: bool,
+    pub format: Format,
+}
+
+/// What a note says about a child.
+pub enum Note<'a> {
+    /// A run started: the first, or restart `restarts` of at most `limit`
+    /// (0: no limit).
+    Started { pid: u32, restarts: u32, limit: u32 },
+    /// A run ended.
+    Exited(&'a Exit),
+    /// A stop (or the timeout, `timed_out`) came while the child waited to
+    /// restart: no restart follows.
+    RestartCancelled { timed_out: bool },
+    /// A restart could not start: why (shown even with `--quiet`).
+    RestartFailed(&'a str),
+    /// A stop did not reach the child: why (shown even with `--quiet`).
+    StopFailed(&'a str),
+}
+
+impl Note<'_> {
+    /// An error rather than news: shown even with `--quiet`.
+    fn is_error(&self) -> bool {
+        matches!(self, Note::RestartFailed(_) | Note::StopFailed(_))
+    }
+
+    /// The note in words, as text notes have it.
+    fn text(&self) -> String {
+        match self {
+            Note::Started {
+                pid, restarts: 0, ..
+            } => format!("started (pid {pid})"),
+            Note::Started {
+                pid,
+                restarts,
+                limit,
+            } => {
+                let of = match limit {
+                    0 => String::new(),
+                    n => format!(" of {n}"),
+                };
+                format!("restarted (pid {pid}, restart {restarts}{of})")
+            }
+            Note::Exited(exit) => {
+                let then = match exit.restart_in() {
+                    // The library's "never": a delay past any clock.
+                    Some(Duration::MAX) => ", restart never due: waiting until stopped".into(),
+                    Some(d) => format!(", restarting in {}", Human(d)),
+                    None if exit.restart_limit_reached() => ", restart limit reached".into(),
+                    None => String::new(),
+                };
+                format!("{}{then}", Ending(exit))
+            }
+            Note::RestartCancelled { timed_out } => {
+                let why = if *timed_out { "timed out" } else { "stopped" };
+                format!("{why} while waiting to restart")
+            }
+            Note::RestartFailed(why) => format!("restart failed: {why}"),
+            Note::StopFailed(why) => format!("stop failed: {why}"),
+        }
+    }
+
+    /// The note's event and fields, after `ts`, `name` and `pid`.
+    fn json(&self, o: &mut Object<'_>) {
+        match self {
+            Note::Started {
+                restarts, limit, ..
+            } => {
+                o.str("event", "started")
+                    .num("restarts", u64::from(*restarts))
+                    .num("restart_limit", u64::from(*limit));
+            }
+            Note::Exited(exit) => {
+                o.str("event", "exited");
+                match exit.code() {
+                    Some(c) => o.int("code", i64::from(c)),
+                    None => o.null("code"),
+                };
+                match exit.signal() {
+                    Some(sig) => o.str("signal", &sig.to_string()),
+                    None => o.null("signal"),
+                };
+                o.bool("timed_out", exit.timed_out())
+                    .bool("stopped", exit.was_stopped())
+                    .bool("oom_killed", exit.oom_killed())
+                    .bool("status_lost", exit.status_lost());
+                match exit.restart_in() {
+                    Some(Duration::MAX) => o.str("then", "restart_never_due"),
+                    Some(d) => o.str("then", "restart").num(
+                        "restart_in_ms",
+                        d.as_millis().try_into().unwrap_or(u64::MAX),
+                    ),
+                    None if exit.restart_limit_reached() => o.str("then", "restart_limit_reached"),
+                    None => o.str("then", "end"),
+                };
+            }
+            Note::RestartCancelled { timed_out } => {
+                o.str("event", "restart_cancelled")
+                    .bool("timed_out", *timed_out);
+            }
+            Note::RestartFailed(why) => {
+                o.str("event", "restart_failed").str("error", why);
+            }
+            Note::StopFailed(why) => {
+                o.str("event", "stop_failed").str("error", why);
+            }
+        }
+    }
 }
 
 /// The prefixes of one child, built once.
@@ -98,9 +212,17 @@ pub struct Printer {
     /// other has half a line out.
     shared: bool,
     prefixes: Vec<Prefixes>,
+    /// `--format json`: lines and notes as JSON objects on `out`.
+    json: bool,
+    names: Vec<String>,
+    /// Each child's pid: that of its last run started (0 before).
+    pids: Vec<u32>,
     clock: Option<Clock>,
-    /// Neither lines on stdout nor notes.
+    /// No notes (and no lines on stdout, unless `lines`).
     quiet: bool,
+    /// `--raw`: stderr takes the child's stderr too, so it may hold the
+    /// children back as stdout does.
+    raw: bool,
     /// Lines are printed (to a file, with `--output`) even with `--quiet`.
     lines: bool,
     /// procrun is stopping and stdout has stopped taking output (or a
@@ -124,7 +246,9 @@ impl Printer {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Printer {
             lines: !opts.quiet || out_file.is_some(),
-            shared: out.same_file(&err),
+            // Raw bytes hold no lines to keep whole; and a partial last
+            // line on one stream must not hold the other back for good.
+            shared: !opts.raw && out.same_file(&err),
             out,
             out_file,
             err,
@@ -133,11 +257,15 @@ impl Printer {
                 .enumerate()
                 .map(|(i, n)| Prefixes::new(n, width, i, out_colour, err_colour))
                 .collect(),
+            json: opts.format == Format::Json,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            pids: vec![0; names.len()],
             clock: opts.timestamps.map(|t| match t {
                 Timestamps::Elapsed => Clock::Elapsed(Instant::now()),
                 Timestamps::Wall => Clock::Wall,
             }),
-            quiet: opts.quiet,
+            quiet: opts.quiet || (opts.raw && !opts.verbose),
+            raw: opts.raw,
             dropping: false,
             dropped: 0,
         }
@@ -183,14 +311,18 @@ impl Printer {
         sink::wait([&self.out, &self.err], other, timeout)
     }
 
-    /// Whether stdout is so far behind that children should be paused.
+    /// Whether stdout (or, with `--raw`, stderr) is so far behind that
+    /// children should be paused.
     pub fn behind(&self) -> bool {
-        !self.dropping && !self.out.failed() && self.out.owed() >= HIGH_WATER
+        let behind = |s: &Sink| !s.failed() && s.owed() >= HIGH_WATER;
+        !self.dropping && (behind(&self.out) || (self.raw && behind(&self.err)))
     }
 
-    /// Whether stdout has caught up enough for paused children to go on.
+    /// Whether stdout (and, with `--raw`, stderr) has caught up enough for
+    /// paused children to go on.
     pub fn caught_up(&self) -> bool {
-        self.out.failed() || self.out.owed() <= LOW_WATER
+        let caught_up = |s: &Sink| s.failed() || s.owed() <= LOW_WATER;
+        caught_up(&self.out) && (!self.raw || caught_up(&self.err))
     }
 
     /// From now on, output that does not fit is dropped, never a reason
@@ -225,10 +357,20 @@ impl Printer {
         self.dropped
     }
 
-    /// One line (or a piece of an over-long one) of child `index`, as raw
-    /// bytes.
-    pub fn line(&mut self, index: usize, stream: Stream, line: &[u8]) {
+    /// One line (or a piece of an over-long one, `partial`) of child
+    /// `index`, as raw bytes.
+    pub fn line(&mut self, index: usize, stream: Stream, line: &[u8], partial: bool) {
         if self.out.failed() || !self.lines {
+            return;
+        }
+        if self.json {
+            if let Some(mut o) = self.object(Some(index), line.len()) {
+                o.str("event", "line")
+                    .str("stream", stream.as_str())
+                    .line(line)
+                    .bool("partial", partial);
+                o.end();
+            }
             return;
         }
         let p = &self.prefixes[index];
@@ -246,6 +388,26 @@ impl Printer {
         buf.extend_from_slice(prefix);
         buf.extend_from_slice(line);
         buf.push(b'\n');
+    }
+
+    /// Bytes of a child's `stream` under `--raw`, to procrun's own stream
+    /// of that name, as they are.
+    pub fn data(&mut self, stream: Stream, bytes: &[u8]) {
+        if !self.lines {
+            return;
+        }
+        let sink = match stream {
+            Stream::Stdout => &mut self.out,
+            Stream::Stderr => &mut self.err,
+        };
+        if sink.failed() {
+            return;
+        }
+        if self.dropping && sink.owed() >= HIGH_WATER {
+            self.dropped += bytes.len() as u64;
+            return;
+        }
+        sink.buf().extend_from_slice(bytes);
     }
 
     /// Writes out what stdout and stderr take now, without waiting; called
@@ -291,24 +453,75 @@ impl Printer {
         let _ = self.err.flush();
     }
 
-    /// A note about child `index` on stderr, after what stdout takes now of
-    /// what it owes (so a terminal shows them in order, unless stdout is
-    /// behind). Nothing with `--quiet`.
-    pub fn note(&mut self, index: usize, msg: fmt::Arguments<'_>) {
-        if !self.quiet {
-            let mut s = Vec::new();
-            stamp(&mut s, self.clock);
-            s.extend_from_slice(self.prefixes[index].note.as_bytes());
-            let _ = writeln!(s, "{msg}");
-            self.queue_stderr(s);
+    /// A JSON object on `out` with `ts` and, for a child, its `name` and
+    /// `pid`; `None` when it is dropped (stdout far behind while
+    /// dropping; `len` bytes of it counted) or `out` failed.
+    fn object(&mut self, child: Option<usize>, len: usize) -> Option<Object<'_>> {
+        if self.out.failed() {
+            return None;
         }
+        if self.dropping && self.out.owed() >= HIGH_WATER {
+            self.dropped += len as u64;
+            return None;
+        }
+        let ts = wall(SystemTime::now()).to_string();
+        let mut o = Object::new(self.out.buf());
+        o.str("ts", &ts);
+        if let Some(i) = child {
+            o.str("name", &self.names[i])
+                .num("pid", u64::from(self.pids[i]));
+        }
+        Some(o)
     }
 
-    /// A note from procrun itself on stderr; nothing with `--quiet`.
-    pub fn info(&mut self, msg: fmt::Arguments<'_>) {
-        if !self.quiet {
-            self.error(msg);
+    /// A note about child `index` on stderr, after what stdout takes now of
+    /// what it owes (so a terminal shows them in order, unless stdout is
+    /// behind); with `--format json`, an object on stdout. Nothing with
+    /// `--quiet`, but errors.
+    pub fn note(&mut self, index: usize, note: Note<'_>) {
+        match note {
+            Note::Started { pid, .. } => self.pids[index] = pid,
+            Note::Exited(exit) => self.pids[index] = exit.pid(),
+            _ => {}
         }
+        if self.quiet && !note.is_error() {
+            return;
+        }
+        if self.json && !self.out.failed() {
+            if let Some(mut o) = self.object(Some(index), 0) {
+                note.json(&mut o);
+                o.end();
+            }
+            return;
+        }
+        if note.is_error() {
+            let name = &self.names[index];
+            let msg = format!("{name}: {}", note.text());
+            self.error(format_args!("{msg}"));
+            return;
+        }
+        let mut s = Vec::new();
+        stamp(&mut s, self.clock);
+        s.extend_from_slice(self.prefixes[index].note.as_bytes());
+        let _ = writeln!(s, "{}", note.text());
+        self.queue_stderr(s);
+    }
+
+    /// A note from procrun itself on stderr (with `--format json`, an
+    /// object on stdout); nothing with `--quiet`.
+    pub fn info(&mut self, msg: fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
+        }
+        if self.json && !self.out.failed() {
+            let message = msg.to_string();
+            if let Some(mut o) = self.object(None, message.len()) {
+                o.str("event", "info").str("message", &message);
+                o.end();
+            }
+            return;
+        }
+        self.error(msg);
     }
 
     /// A message from procrun itself on stderr; printed even with `--quiet`.

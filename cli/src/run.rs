@@ -1,5 +1,10 @@
 //! `procrun run`: start the commands on one reactor, print their lines as
 //! they come, stop them all on a signal, exit with their status.
+//!
+//! With `--raw` it stands in for coreutils `timeout`: the bytes pass
+//! through, a signal procrun takes is forwarded to the child as it is
+//! (SIGALRM times it out now) and the child's status is procrun's;
+//! procrun's own failures are 125.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -16,12 +21,15 @@ use procrun::{
 
 use crate::failure::{describe, Failure};
 use crate::flags::config::{RestartWhen, RunArgs, What, BACKOFF_CAP};
-use crate::print::{self, Ending, Human, Printer};
+use crate::print::{self, Human, Note, Printer};
 use crate::procfile::{load_dotenv, load_procfile};
 use crate::signals;
+use crate::sink;
 
 /// As coreutils `timeout` reports a command it had to stop.
 const TIMED_OUT: u8 = 124;
+/// As coreutils `timeout` reports a failure of its own (`--raw` only).
+const CANCELED: u8 = 125;
 /// As shells and `timeout` report a program that exists but cannot run.
 const CANNOT_EXECUTE: u8 = 126;
 /// As shells and `timeout` report a program that is not there.
@@ -35,6 +43,16 @@ const WRITE_FAILED: u8 = 1;
 
 /// Runs what `args` asks for; the exit status to leave with.
 pub fn run(args: RunArgs) -> Result<u8, Failure> {
+    if !args.raw {
+        return supervise(args);
+    }
+    match supervise(args) {
+        Err(Failure::Usage(msg) | Failure::Runtime(msg)) => Err(Failure::Canceled(msg)),
+        other => other,
+    }
+}
+
+fn supervise(args: RunArgs) -> Result<u8, Failure> {
     let specs = commands(&args)?;
     let mut reactor =
         Reactor::new().map_err(|e| Failure::Runtime(format!("cannot start: {}", describe(&e))))?;
@@ -51,6 +69,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         exit_with_first: args.exit_with_first,
         failure: None,
         first_ended: None,
+        raw: args.raw,
+        alarmed: false,
+        end_restarts: false,
     };
     for (name, cmd) in &specs {
         // On an error, dropping the reactor kills and reaps whatever was
@@ -65,6 +86,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             last: None,
             done: false,
             paused: false,
+            awaiting_restart: false,
         });
     }
     let mut sup = Supervisor {
@@ -75,6 +97,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         shutdown: None,
         stopping_since: None,
         signalled: None,
+        kill_at: None,
     };
     sup.run()
 }
@@ -165,6 +188,17 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             }
             c.stdin(Input::Inherit);
         }
+        if a.raw {
+            c.stdout(Output::Raw);
+            // procrun's stdout and stderr are one file (`2>&1`): so are the
+            // child's, so that the two interleave as the child wrote them,
+            // not as procrun happened to read them.
+            c.stderr(if sink::stdio_same_file() {
+                Output::Stdout
+            } else {
+                Output::Raw
+            });
+        }
         if a.quiet && a.output.is_none() {
             // Nothing will be printed: do not read it at all.
             c.stdout(Output::Null).stderr(Output::Null);
@@ -237,6 +271,9 @@ fn print_options(a: &RunArgs) -> Result<print::Options, Failure> {
             Some(path) => Some((open_output(path)?, path.display().to_string())),
             None => None,
         },
+        raw: a.raw,
+        verbose: a.verbose,
+        format: a.format,
     })
 }
 
@@ -319,7 +356,7 @@ fn is_bad_input(e: &Error) -> bool {
 /// SIGKILL (after the grace, or as the stop signal), so that a script can
 /// tell a command that had to be killed; `preserve` keeps the run's own
 /// status even after a timeout.
-fn status_of(exit: &Exit, preserve: bool) -> u8 {
+fn status_of(exit: &Exit, preserve: bool, alarmed: bool) -> u8 {
     let own = if let Some(code) = exit.code() {
         (code & 0xff) as u8
     } else if let Some(sig) = exit.signal() {
@@ -327,7 +364,8 @@ fn status_of(exit: &Exit, preserve: bool) -> u8 {
     } else {
         1
     };
-    if exit.timed_out() && !preserve && exit.signal() != Some(Signal::KILL) {
+    let timed_out = exit.timed_out() || alarmed;
+    if timed_out && !preserve && exit.signal() != Some(Signal::KILL) {
         TIMED_OUT
     } else {
         own
@@ -342,6 +380,8 @@ struct Child {
     done: bool,
     /// Not read while stdout is behind.
     paused: bool,
+    /// Its last run ended and another is due.
+    awaiting_restart: bool,
 }
 
 /// What the event handler needs (everything but the reactor it runs in).
@@ -359,18 +399,40 @@ struct State {
     /// The first child to end for good, with its status: what
     /// `--exit-with-first` stops the others for and exits with.
     first_ended: Option<(usize, u8)>,
+    /// `--raw`.
+    raw: bool,
+    /// `--raw` took SIGALRM: the runs it stopped timed out, as the
+    /// library's own timeout would have them.
+    alarmed: bool,
+    /// `--raw` forwarded a signal: a run it ends is the last.
+    end_restarts: bool,
 }
 
 impl State {
     fn on_event(&mut self, ctl: &mut Control<'_>, ev: Event<'_>) {
         match ev {
             Event::Line {
-                id, stream, line, ..
+                id,
+                stream,
+                line,
+                partial,
+                ..
             } => {
                 if let Some(&i) = self.index.get(&id) {
-                    self.printer.line(i, stream, line);
+                    self.printer.line(i, stream, line, partial);
                     // Paused here rather than after the poll, so that what
                     // is held is bounded by one read of the pipe.
+                    if self.printer.behind() && !self.children[i].paused {
+                        ctl.pause(id);
+                        self.children[i].paused = true;
+                    }
+                }
+            }
+            Event::Data {
+                id, stream, bytes, ..
+            } => {
+                if let Some(&i) = self.index.get(&id) {
+                    self.printer.data(stream, bytes);
                     if self.printer.behind() && !self.children[i].paused {
                         ctl.pause(id);
                         self.children[i].paused = true;
@@ -383,33 +445,28 @@ impl State {
                 let Some(&i) = self.index.get(&id) else {
                     return;
                 };
-                if restarts == 0 {
-                    self.printer.note(i, format_args!("started (pid {pid})"));
-                } else {
-                    let of = match self.restart_limit {
-                        0 => String::new(),
-                        n => format!(" of {n}"),
-                    };
-                    self.printer.note(
-                        i,
-                        format_args!("restarted (pid {pid}, restart {restarts}{of})"),
-                    );
-                }
+                self.children[i].awaiting_restart = false;
+                self.printer.note(
+                    i,
+                    Note::Started {
+                        pid,
+                        restarts,
+                        limit: self.restart_limit,
+                    },
+                );
             }
             Event::Exited(exit) => {
                 let Some(&i) = self.index.get(&exit.id()) else {
                     return;
                 };
-                let then = match exit.restart_in() {
-                    // The library's "never": a delay past any clock.
-                    Some(Duration::MAX) => ", restart never due: waiting until stopped".into(),
-                    Some(d) => format!(", restarting in {}", Human(d)),
-                    None if exit.restart_limit_reached() => ", restart limit reached".into(),
-                    None => String::new(),
-                };
-                self.printer
-                    .note(i, format_args!("{}{then}", Ending(&exit)));
+                self.printer.note(i, Note::Exited(&exit));
                 self.children[i].last = Some(exit);
+                self.children[i].awaiting_restart = exit.restart_in().is_some();
+                if self.end_restarts && exit.restart_in().is_some() {
+                    // timeout's child is not restarted after the signal it
+                    // was sent: the stop cancels the restart.
+                    ctl.stop(exit.id());
+                }
                 if exit.is_final() {
                     self.record(i, &exit);
                 }
@@ -418,11 +475,7 @@ impl State {
                 let Some(&i) = self.index.get(&id) else {
                     return;
                 };
-                self.printer.error(format_args!(
-                    "{}: restart failed: {}",
-                    self.children[i].name,
-                    describe(&error)
-                ));
+                self.printer.note(i, Note::RestartFailed(&describe(&error)));
                 if let Some(last) = self.children[i].last {
                     self.record(i, &last);
                 }
@@ -433,11 +486,7 @@ impl State {
                 };
                 // The stop did not reach the child: say so rather than wait
                 // in silence for an exit that may never come.
-                self.printer.error(format_args!(
-                    "{}: stop failed: {}",
-                    self.children[i].name,
-                    describe(&error)
-                ));
+                self.printer.note(i, Note::StopFailed(&describe(&error)));
             }
             Event::Done {
                 id,
@@ -452,17 +501,17 @@ impl State {
                         // the timeout cancelled: that exit was the end, and
                         // a timeout is the child's status as for a run (the
                         // signal that ended the run was not the timeout's).
-                        let why = if exit.timed_out() {
-                            "timed out"
-                        } else {
-                            "stopped"
-                        };
-                        self.printer
-                            .note(i, format_args!("{why} while waiting to restart"));
-                        let status = if exit.timed_out() && !self.preserve_status {
+                        self.printer.note(
+                            i,
+                            Note::RestartCancelled {
+                                timed_out: exit.timed_out(),
+                            },
+                        );
+                        let timed_out = exit.timed_out() || self.alarmed;
+                        let status = if timed_out && !self.preserve_status {
                             TIMED_OUT
                         } else {
-                            status_of(&exit, self.preserve_status)
+                            status_of(&exit, self.preserve_status, self.alarmed)
                         };
                         self.record_status(i, status);
                     }
@@ -473,7 +522,7 @@ impl State {
     }
 
     fn record(&mut self, i: usize, exit: &Exit) {
-        self.record_status(i, status_of(exit, self.preserve_status));
+        self.record_status(i, status_of(exit, self.preserve_status, self.alarmed));
     }
 
     fn record_status(&mut self, i: usize, status: u8) {
@@ -497,6 +546,9 @@ struct Supervisor {
     stopping_since: Option<Instant>,
     /// When a shutdown signal last came, and how many came.
     signalled: Option<(Instant, u32)>,
+    /// `--raw`: when the children a forwarded signal did not end get
+    /// SIGKILL (the grace after the first such signal).
+    kill_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -508,7 +560,7 @@ impl Supervisor {
                 // reactor (children, timers, and signals through its waker)
                 // is watched as usual; and, after a stop signal, for the end
                 // of the patience with a stdout that takes nothing.
-                let mut wake = self.reactor.next_timeout();
+                let mut wake = earliest(self.reactor.next_timeout(), self.until_kill());
                 if let Some(p) = self.patience().filter(|_| !self.state.printer.dropping()) {
                     wake = Some(wake.map_or(p, |t| t.min(p)));
                 }
@@ -518,6 +570,7 @@ impl Supervisor {
                     .map_err(|e| Failure::Runtime(format!("poll failed: {e}")))?;
                 timeout = Some(Duration::ZERO);
             }
+            let timeout = earliest(timeout, self.until_kill());
             let state = &mut self.state;
             self.reactor
                 .poll(timeout, |ctl, ev| state.on_event(ctl, ev))
@@ -526,9 +579,17 @@ impl Supervisor {
             while let Ok(sig) = self.signals.try_recv() {
                 self.on_signal(sig);
             }
+            if self.until_kill() == Some(Duration::ZERO) {
+                self.kill_at = None;
+                self.kill_all("the grace ended");
+            }
             if self.shutdown.is_none() {
                 if let Some((closed, why)) = self.state.printer.broken() {
-                    let status = if closed { BROKEN_PIPE } else { WRITE_FAILED };
+                    let status = if closed {
+                        BROKEN_PIPE
+                    } else {
+                        self.write_failed()
+                    };
                     self.stop_all(status, &why);
                 }
             }
@@ -556,7 +617,11 @@ impl Supervisor {
         if self.shutdown.is_none() {
             // A write that failed only while draining the last output.
             if let Some((closed, _)) = self.state.printer.broken() {
-                self.shutdown = Some(if closed { BROKEN_PIPE } else { WRITE_FAILED });
+                self.shutdown = Some(if closed {
+                    BROKEN_PIPE
+                } else {
+                    self.write_failed()
+                });
             }
         }
         let dropped = self.state.printer.dropped();
@@ -612,7 +677,93 @@ impl Supervisor {
         Ok(())
     }
 
+    /// The status for output that could not be written: procrun failed.
+    fn write_failed(&self) -> u8 {
+        if self.state.raw {
+            CANCELED
+        } else {
+            WRITE_FAILED
+        }
+    }
+
+    /// How long until `kill_at`, if it is set.
+    fn until_kill(&self) -> Option<Duration> {
+        self.kill_at
+            .map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// `--raw`: a signal taken as coreutils `timeout` takes it. SIGALRM is
+    /// the timeout, now: a stop as the timeout's, statuses 124 or 137.
+    /// Any other is sent to the children as it is (not the stop signal:
+    /// INT stays INT) and their status stays theirs; those it does not
+    /// end get SIGKILL after the grace, as `timeout -k` sends it, and
+    /// none of them is restarted.
+    fn forward(&mut self, sig: Signal) {
+        self.stopping_since.get_or_insert_with(Instant::now);
+        let live: Vec<(ChildId, bool)> = self
+            .state
+            .children
+            .iter()
+            .filter(|c| !c.done)
+            .map(|c| (c.id, c.awaiting_restart))
+            .collect();
+        if sig == Signal::ALRM {
+            if !self.state.alarmed {
+                self.state.alarmed = true;
+                self.state
+                    .printer
+                    .info(format_args!("{sig} received: timing out now"));
+                for (id, _) in live {
+                    let _ = self.reactor.stop(id);
+                }
+            }
+            return;
+        }
+        self.state.end_restarts = true;
+        if self.kill_at.is_none() {
+            // A grace past any clock is no SIGKILL at all.
+            self.kill_at = Instant::now().checked_add(self.grace);
+        }
+        self.state
+            .printer
+            .info(format_args!("{sig} received: forwarding it"));
+        for (id, awaiting_restart) in live {
+            let sent = if awaiting_restart {
+                // No run to send it to: the restart is what it cancels.
+                self.reactor.stop(id)
+            } else {
+                self.reactor.signal(id, sig)
+            };
+            match sent {
+                Ok(()) | Err(Error::UnknownChild) => {}
+                Err(e) => self
+                    .state
+                    .printer
+                    .error(format_args!("cannot forward {sig}: {}", describe(&e))),
+            }
+        }
+    }
+
+    /// SIGKILL to every child still alive.
+    fn kill_all(&mut self, why: &str) {
+        self.state.printer.info(format_args!("{why}: killing now"));
+        for c in self.state.children.iter().filter(|c| !c.done) {
+            match self.reactor.kill(c.id) {
+                // Gone since: nothing left to kill.
+                Ok(()) | Err(Error::UnknownChild) => {}
+                Err(e) => self
+                    .state
+                    .printer
+                    .error(format_args!("cannot kill {}: {e}", c.name)),
+            }
+        }
+    }
+
     fn on_signal(&mut self, sig: Signal) {
+        if self.state.raw {
+            self.forward(sig);
+            return;
+        }
         let count = self.signalled.map_or(0, |(_, n)| n) + 1;
         self.signalled = Some((Instant::now(), count));
         if self.shutdown.is_none() {
@@ -629,19 +780,7 @@ impl Supervisor {
             ));
             return;
         }
-        self.state
-            .printer
-            .info(format_args!("{sig} received again: killing now"));
-        for c in self.state.children.iter().filter(|c| !c.done) {
-            match self.reactor.kill(c.id) {
-                // Gone since: nothing left to kill.
-                Ok(()) | Err(Error::UnknownChild) => {}
-                Err(e) => self
-                    .state
-                    .printer
-                    .error(format_args!("cannot kill {}: {e}", c.name)),
-            }
-        }
+        self.kill_all(&format!("{sig} received again"));
     }
 
     /// Reads paused children again.
@@ -680,6 +819,14 @@ impl Supervisor {
             // A child between its exit and its Done has nothing to stop.
             let _ = self.reactor.stop(id);
         }
+    }
+}
+
+/// The sooner of two optional timeouts (`None`: none).
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

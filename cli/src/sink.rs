@@ -230,6 +230,11 @@ impl Sink {
     }
 }
 
+/// Whether procrun's stdout and stderr are one file (`2>&1`).
+pub fn stdio_same_file() -> bool {
+    Sink::stdout().same_file(&Sink::stderr())
+}
+
 /// Waits until one of `sinks` that owes output can be written or `other`
 /// is readable, for at most `timeout` (`None`: no limit).
 ///

@@ -1350,8 +1350,8 @@ fn a_mistyped_flag_gets_a_suggestion() {
             f.err
         );
     }
-    let f = procrun(&["run", "--frobnicate", "--", "true"]);
-    assert_one_line_failure(&f, 2, "--frobnicate");
+    let f = procrun(&["run", "--wobble", "--", "true"]);
+    assert_one_line_failure(&f, 2, "--wobble");
     assert!(!f.err.contains("did you mean"), "{}", f.err);
 }
 

@@ -73,6 +73,12 @@ pub struct RunArgs {
     pub preserve_status: bool,
     /// When the first process ends for good, stop the others (foreman).
     pub exit_with_first: bool,
+    /// `--raw`: the output passed through byte for byte, signals
+    /// forwarded, as coreutils `timeout`.
+    pub raw: bool,
+    /// `-v`: notes printed even with `--raw`.
+    pub verbose: bool,
+    pub format: Format,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -114,6 +120,15 @@ pub enum Timestamps {
     Elapsed,
     /// The time of day, RFC 3339 in UTC.
     Wall,
+}
+
+/// `--format`: how lines and notes are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `NAME | line` on stdout, `NAME * note` on stderr.
+    Text,
+    /// One JSON object per line and per note, on stdout.
+    Json,
 }
 
 /// `--color`.

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use procrun::procfs::State;
 use procrun::Signal;
 
-use crate::flags::config::{ColorWhen, RestartWhen, Timestamps};
+use crate::flags::config::{ColorWhen, Format, RestartWhen, Timestamps};
 use crate::flags::duration::parse_duration;
 use crate::flags::usage;
 use crate::flags::values::{
@@ -178,6 +178,17 @@ pub struct Supervise {
     /// Print neither output nor start/exit notes
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// 'text': 'NAME | line' on stdout, notes on stderr; 'json': one JSON
+    /// object a line for every line and every note, all on stdout (or
+    /// --output); procrun's errors stay text on stderr
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        default_value = "text",
+        conflicts_with = "timestamps"
+    )]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +205,18 @@ pub struct RunFlags {
     /// all at once)
     #[arg(long = "name", value_name = "NAME=COMMAND", value_parser = parse_named)]
     pub named: Vec<Named>,
+    /// Pass the process's stdout and stderr through to procrun's, byte for
+    /// byte (no prefixes, no notes), and take signals as coreutils
+    /// 'timeout' does: each forwarded to the process as it is, SIGALRM
+    /// times it out now; procrun's own failures exit 125
+    #[arg(
+        long,
+        conflicts_with_all = ["named", "output", "timestamps", "format"]
+    )]
+    pub raw: bool,
+    /// With --raw: print the start, exit and signal notes on stderr
+    #[arg(short = 'v', long, requires = "raw")]
+    pub verbose: bool,
     /// When one process ends (for good: after its restarts), stop the
     /// others as on Ctrl-C and exit with its status, as foreman does;
     /// without it procrun waits for all

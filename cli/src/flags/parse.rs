@@ -78,6 +78,9 @@ fn supervised(s: Supervise, what: What) -> RunArgs {
         quiet: s.quiet,
         preserve_status: s.preserve_status,
         exit_with_first: false,
+        raw: false,
+        verbose: false,
+        format: s.format,
     }
 }
 
@@ -110,6 +113,8 @@ fn run_args(r: RunFlags) -> Result<RunArgs, String> {
     let mut a = supervised(r.supervise, what);
     a.env = r.env;
     a.exit_with_first = r.exit_with_first;
+    a.raw = r.raw;
+    a.verbose = r.verbose;
     Ok(a)
 }
 
@@ -427,7 +432,7 @@ mod tests {
             let e = run(&["run", typo, "x", "--", "true"]).unwrap_err();
             assert!(e.contains(&format!("did you mean {near}?")), "{typo}: {e}");
         }
-        for far in ["--bogus", "-x", "--zz", "--frobnicate"] {
+        for far in ["--bogus", "-x", "--zz", "--wobble"] {
             let e = run(&["run", far, "--", "true"]).unwrap_err();
             assert!(!e.contains("did you mean"), "{far}: {e}");
         }

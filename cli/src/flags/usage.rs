@@ -19,6 +19,11 @@ Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 stderr. NAME is the program's file name, the script's, or the --name given.
 Prefixes are coloured as --color says.
 
+--format json: one JSON object a line on stdout for every line and note,
+with ts (RFC 3339) and event; a child's name and pid; a line's stream, line
+and partial, and line_b64 (its bytes in base64) when it is not UTF-8; a
+note's fields (exited: code, signal, timed_out, stopped, then, ...).
+
 Ctrl-C, SIGTERM or SIGHUP (and Ctrl-\\ SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2,
 which would otherwise end procrun and orphan its processes) stops every process
 (the stop signal to its process group, SIGKILL after the grace) and procrun
@@ -37,7 +42,15 @@ to end. 128+N when procrun itself was stopped by signal N (130 for Ctrl-C, 143
 for SIGTERM); 141 when procrun's stdout was closed; 2 for bad usage of procrun
 (unknown option, bad duration, bad --env, --cwd not found, script
 unreadable); 1 when procrun itself failed (such as the process limit reached
-at a start, or its output could not be written: a full disk).";
+at a start, or its output could not be written: a full disk).
+
+--raw stands in for 'timeout': the process's stdout and stderr reach
+procrun's byte for byte, with no prefix and no note (-v prints the notes on
+stderr). A signal procrun takes (INT, TERM, HUP, QUIT, USR1, USR2) is sent
+to the process as it is, SIGKILL follows after the grace if it is still
+alive, and procrun exits with the process's status; SIGALRM times the
+process out now (124, or 137). procrun's own failures, bad usage included,
+exit 125 instead of 1 or 2.";
 
 pub const START_AFTER: &str = "\
 Procfile: one 'name: command' a line (name: letters, digits, '_', '-');
