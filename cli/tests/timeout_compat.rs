@@ -1,0 +1,68 @@
+//! `procrun run` as a stand-in for coreutils `timeout`: the cases of
+//! coreutils' `tests/timeout/` and uutils' `tests/by-util/test_timeout.rs`
+//! that apply to procrun, each test named after the case it mirrors.
+//! Where procrun differs on purpose (its usage errors are 2, not 125; a
+//! default grace of 3 s where `timeout` has no `-k`), the test says so.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+
+use common::watchdog;
+
+const BIN: &str = env!("CARGO_BIN_EXE_procrun");
+
+/// What a finished command left: its exit status and its output.
+struct Done {
+    code: Option<i32>,
+    out: String,
+    err: String,
+}
+
+/// Runs `cmd` to its end with the watchdog: a procrun that hangs is
+/// killed (it kills and reaps its own children) and fails the test.
+fn finish(mut cmd: Command) -> Done {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = match rx.recv_timeout(watchdog()) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("watchdog: {cmd:?} did not end");
+        }
+    };
+    Done {
+        code: status.code(),
+        out: String::from_utf8_lossy(&stdout).into_owned(),
+        err: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// coreutils `timeout.sh`: "Ensure 'timeout' is immune to parent's SIGCHLD
+/// handler"; uutils `test_sigchld_ignored_by_parent`. An ignored SIGCHLD
+/// makes the kernel reap children itself, and their status would be lost.
+#[test]
+fn sigchld_ignored_by_parent() {
+    let mut c = Command::new("bash");
+    c.args(["-c", r#"trap "" CHLD; exec "$@""#, "bash", BIN])
+        .args(["run", "--", "sh", "-c", "exit 3"]);
+    let d = finish(c);
+    assert_eq!(d.code, Some(3), "stdout {:?}, stderr {:?}", d.out, d.err);
+    assert!(d.err.contains("exited with code 3"), "{}", d.err);
+}
