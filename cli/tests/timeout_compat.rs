@@ -54,6 +54,13 @@ fn finish(mut cmd: Command) -> Done {
     }
 }
 
+/// `procrun ARGS...` to its end.
+fn procrun(args: &[&str]) -> Done {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    finish(c)
+}
+
 /// coreutils `timeout.sh`: "Ensure 'timeout' is immune to parent's SIGCHLD
 /// handler"; uutils `test_sigchld_ignored_by_parent`. An ignored SIGCHLD
 /// makes the kernel reap children itself, and their status would be lost.
@@ -65,4 +72,48 @@ fn sigchld_ignored_by_parent() {
     let d = finish(c);
     assert_eq!(d.code, Some(3), "stdout {:?}, stderr {:?}", d.out, d.err);
     assert!(d.err.contains("exited with code 3"), "{}", d.err);
+}
+
+/// coreutils `timeout.sh`: "kill delay" (`timeout -s0 -k1 .1 sleep 10` is
+/// 128+KILL, not 124); uutils `test_foreground_signal0_kill_after`.
+#[test]
+fn signal0_kill_after() {
+    let d = procrun(&["run", "-s0", "-k.1", "-t", ".1", "--", "sleep", "10"]);
+    assert_eq!(d.code, Some(137), "{}", d.err);
+    assert!(d.err.contains("killed by SIGKILL"), "{}", d.err);
+}
+
+/// coreutils `timeout.sh`: "once the initial timeout triggers, the exit
+/// status will be 124 even if the command exits on its own accord": with
+/// signal 0 nothing ends the command at the timeout, and it ends by itself
+/// within the grace.
+#[test]
+fn signal0_command_ending_on_its_own_after_the_timeout_is_124() {
+    let d = procrun(&[
+        "run", "-s", "0", "-k", "1m", "-t", ".1", "--", "sleep", ".5",
+    ]);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+    assert!(d.err.contains("exited with code 0"), "{}", d.err);
+}
+
+/// Without `-k`, timeout never kills a command it sent signal 0; procrun's
+/// grace is 3 s unless given, so the command is killed when it ends.
+#[test]
+fn signal0_without_kill_after_is_killed_after_the_default_grace() {
+    let start = std::time::Instant::now();
+    let d = procrun(&["run", "-s", "0", "-t", ".1", "--", "sleep", "60"]);
+    assert_eq!(d.code, Some(137), "{}", d.err);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(3),
+        "{}",
+        d.err
+    );
+}
+
+/// uutils `test_zero_timeout`: `-s0 -k0` with no timeout leaves the command
+/// alone.
+#[test]
+fn zero_timeout_with_signal0() {
+    let d = procrun(&["run", "-t", "0", "-s0", "-k0", "--", "sleep", ".1"]);
+    assert_eq!(d.code, Some(0), "{}", d.err);
 }

@@ -75,7 +75,9 @@ pub struct Supervise {
     #[arg(short = 't', long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// The signal a stop (timeout, Ctrl-C) starts with: a name or number as
-    /// 'kill' takes it (TERM, SIGINT, 9) [default: TERM]
+    /// 'kill' takes it (TERM, SIGINT, 9); 0 sends nothing (but SIGCONT, as
+    /// timeout), so the process is killed when the grace (-k, 3s unless
+    /// given) ends, where timeout without -k lets it run on [default: TERM]
     #[arg(short = 's', long, value_name = "SIGNAL", value_parser = parse_signal)]
     pub signal: Option<Signal>,
     /// Time between the stop signal and SIGKILL on a stop

@@ -403,6 +403,9 @@ mod tests {
             let a = run(&["run", "--signal", sig, "--", "true"]).unwrap();
             assert_eq!(a.stop_signal, Some(Signal::TERM), "{sig}");
         }
+        // `-s 0`: the stop sends nothing but its SIGCONT, as timeout's.
+        let a = run(&["run", "-s", "0", "--", "true"]).unwrap();
+        assert_eq!(a.stop_signal, Some(Signal::CONT));
         let a = run(&["run", "--kill-after=1.5s", "--", "true"]).unwrap();
         assert_eq!(a.grace, Duration::from_millis(1500));
         let a = run(&["run", "--timestamps", "wall"]).unwrap();
