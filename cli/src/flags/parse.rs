@@ -340,7 +340,7 @@ mod tests {
             &["run", "--script", "f", "--", "true"],
             &["run", "--script", "f", "--script", "g"],
             &["run", "-s", "NOPE", "--", "true"],
-            &["run", "-s", "0", "--", "true"],
+            &["run", "-s", "65", "--", "true"],
             &["start", "--name", "a=b"],
             &["start", "--env", "A=1"],
             &["start", "--exit-with-first"],
