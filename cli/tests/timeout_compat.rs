@@ -117,3 +117,53 @@ fn zero_timeout_with_signal0() {
     let d = procrun(&["run", "-t", "0", "-s0", "-k0", "--", "sleep", ".1"]);
     assert_eq!(d.code, Some(0), "{}", d.err);
 }
+
+/// coreutils `timeout-parameters.sh`: "invalid command" (`timeout 10 .` is
+/// 126 where `env .` is): `.` is found on PATH only as a directory.
+#[test]
+fn invalid_command() {
+    let d = procrun(&["run", "-t", "10", "--", "."]);
+    assert_eq!(d.code, Some(126), "{}", d.err);
+}
+
+/// uutils `test_command_cannot_invoke`: a path to a directory is 126.
+#[test]
+fn command_cannot_invoke() {
+    let d = procrun(&["run", "-t", "1", "--", "/"]);
+    assert_eq!(d.code, Some(126), "{}", d.err);
+}
+
+/// A bare name found on PATH only as a file without an execute bit is 126,
+/// as `execvp`, `env` and shells have it; not there at all, 127.
+#[test]
+fn unexecutable_file_on_path_is_126_and_a_missing_one_127() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("procrun-plain");
+    std::fs::write(&file, "exit 0\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for (name, want) in [("procrun-plain", 126), ("procrun-absent", 127)] {
+        let mut c = Command::new(BIN);
+        c.args(["run", "-t", "10", "--", name])
+            .env("PATH", dir.path());
+        let d = finish(c);
+        assert_eq!(d.code, Some(want), "{name}: {}", d.err);
+        assert_eq!(d.err.lines().count(), 1, "{name}: {}", d.err);
+    }
+}
+
+/// coreutils `timeout-parameters.sh`: "no such command"; uutils
+/// `test_command_not_found`.
+#[test]
+fn no_such_command() {
+    let d = procrun(&["run", "-t", "10", "--", "no_such"]);
+    assert_eq!(d.code, Some(127), "{}", d.err);
+    let d = procrun(&[
+        "run",
+        "-t",
+        "1",
+        "--",
+        "/this/command/definitely/does/not/exist",
+    ]);
+    assert_eq!(d.code, Some(127), "{}", d.err);
+}
