@@ -1988,7 +1988,7 @@ fn a_restart_interval_past_any_clock_waits_until_stopped_as_a_long_one_does() {
     // The help says so.
     let help = procrun(&["run", "--help"]).out.replace('\n', " ");
     assert!(
-        help.contains("(18446744073709551615s) means never")
+        help.contains("(18446744073709551615s, 9223372036854775808d) means never")
             && help.contains("a restart never due"),
         "{help}"
     );

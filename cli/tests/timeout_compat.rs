@@ -167,3 +167,61 @@ fn no_such_command() {
     ]);
     assert_eq!(d.code, Some(127), "{}", d.err);
 }
+
+/// uutils `test_dont_overflow`; coreutils `timeout-large-parameters.sh`
+/// ("timeout overflow", `${TIME_T_OFLOW}d` and `$UINT_OFLOW`): a duration
+/// past any clock is capped, meaning never, for `-t` and `-k` alike.
+#[test]
+fn dont_overflow() {
+    for args in [
+        &["run", "-t", "9223372036854775808d", "--", "sleep", "0"][..],
+        &[
+            "run",
+            "-k",
+            "9223372036854775808d",
+            "-t",
+            "10",
+            "--",
+            "sleep",
+            "0",
+        ],
+        &["run", "-t", "4294967296", "--", "sleep", "0"],
+        &["run", "-t", "18446744073709551616", "--", "sleep", "0"],
+        &[
+            "run",
+            "-t",
+            "99999999999999999999999999999999999999999h",
+            "--",
+            "true",
+        ],
+    ] {
+        let d = procrun(args);
+        assert_eq!(d.code, Some(0), "{args:?}: {}", d.err);
+    }
+}
+
+/// The same rule in every unit: `18446744073709551615ms` is taken as the
+/// larger `18446744073709551615s` is.
+#[test]
+fn huge_milliseconds_are_taken_as_huge_seconds_are() {
+    for t in [
+        "18446744073709551615ms",
+        "18446744073709551615s",
+        "18446744073709551615us",
+    ] {
+        let d = procrun(&["run", "-t", t, "-k", t, "--", "true"]);
+        assert_eq!(d.code, Some(0), "{t}: {}", d.err);
+    }
+}
+
+/// uutils `test_dont_underflow` (`.0000000001`; its `1e-100` is exponent
+/// notation, which procrun does not take); coreutils
+/// `timeout-large-parameters.sh` "Ensure underflow times out immediately":
+/// above zero but below a nanosecond is a nanosecond, a timeout at once.
+#[test]
+fn dont_underflow() {
+    for t in [".0000000001", "0.0000000000000000000000001s", "0.5ns"] {
+        let d = procrun(&["run", "-t", t, "--", "sleep", "10"]);
+        assert_eq!(d.code, Some(124), "{t}: {}", d.err);
+    }
+}

@@ -9,10 +9,12 @@ completions and the man page.";
 pub const RUN_AFTER: &str = "\
 Short options take their value next or attached: -t 5s, -t5s, -sKILL.
 Durations: a number with a unit (ns, us, ms, s, m, h, d), several added up
-(1m30s, 1h30m, 1.5s); a bare number is seconds. One past any clock
-(18446744073709551615s) means never, as one of centuries (5000000h) does:
+(1m30s, 1h30m, 1.5s); a bare number is seconds. One rule in every unit,
+as timeout has it: one past any clock (18446744073709551615s,
+9223372036854775808d) means never, as one of centuries (5000000h) does:
 no timeout, no SIGKILL after the grace, a restart never due (the process
-waits for it until stopped or timed out).
+waits for it until stopped or timed out). A fraction rounds up to the
+nanosecond: one above 0 but below that (.0000000001) times out at once.
 
 Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 (stderr), on procrun's stdout; start, exit and restart notes as 'NAME * ...' on
