@@ -675,6 +675,51 @@ fn ps_name_finds_the_tests_own_child() {
     assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
 }
 
+#[test]
+fn ps_name_never_lists_procrun_itself_as_pgrep() {
+    // procrun under a name no other process has: its own comm matches.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("prs{}", std::process::id());
+    let me = dir.path().join(&name);
+    std::os::unix::fs::symlink(BIN, &me).unwrap();
+    let ps = |extra: &[&str]| {
+        let mut c = Command::new(&me);
+        c.args(["ps", "--name", &name])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        spawn_cmd(c).finish(None)
+    };
+    let alone = ps(&[]);
+    assert_eq!((alone.code(), alone.out.as_str()), (1, ""), "{alone:?}");
+    let exact = ps(&["--exact"]);
+    assert_eq!(exact.code(), 1, "{exact:?}");
+    assert_eq!(exact.out, format!("{name}: not running\n"));
+    assert_eq!(ps(&["--count"]).out, "0\n");
+    assert_eq!(ps(&["-o", "pid"]).out, "");
+    // Another process of that name is found, and only it.
+    let other = tempfile::tempdir().unwrap();
+    let exe = other.path().join(&name);
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = Command::new(&exe).arg("100").spawn().unwrap();
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + WATCHDOG;
+    let f = loop {
+        // Until it has exec'd, the child's name is still the test's.
+        let f = ps(&["-o", "pid"]);
+        if f.code() == 0 || Instant::now() > deadline {
+            break f;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let exact = ps(&["--exact"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(f.out, format!("{pid}\n"), "{f:?}");
+    assert_eq!((exact.code(), exact.out), (0, format!("{name}: running\n")));
+}
+
 /// Why a test that needs another uid cannot run here, if it cannot.
 fn cannot_switch_uid() -> Option<String> {
     if !rustix::process::geteuid().is_root() {

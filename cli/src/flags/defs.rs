@@ -237,8 +237,8 @@ pub struct PsFlags {
     /// List the processes in STATE (a name or its /proc letter)
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     pub state: Option<State>,
-    /// Every process whose name contains NAME (exit status 1 when there is
-    /// none, as pgrep)
+    /// Every process whose name contains NAME, procrun itself never among
+    /// them (exit status 1 when there is none, as pgrep)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// With --name: whether a process called exactly NAME runs (exit status
