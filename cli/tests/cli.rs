@@ -1934,6 +1934,21 @@ fn man_pages_are_roff_for_procrun_and_each_subcommand() {
 }
 
 #[test]
+fn man_pages_of_run_and_start_name_the_grace_alias_as_help_and_completions_do() {
+    for sub in ["run", "start"] {
+        let help = procrun(&[sub, "--help"]);
+        assert!(help.out.contains("--grace"), "{sub} --help: {}", help.out);
+        let man = procrun(&["man", sub]);
+        assert_eq!(man.code(), 0, "{sub}");
+        assert!(man.out.contains("\\-\\-grace"), "man {sub}: {}", man.out);
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let f = procrun(&["completions", shell]);
+        assert!(f.out.contains("grace"), "{shell}");
+    }
+}
+
+#[test]
 fn a_signal_ignored_when_procrun_starts_stays_ignored() {
     // As `nohup` or a non-interactive shell's background job leaves it: the
     // ignored disposition survives exec, and procrun must not take it back.
