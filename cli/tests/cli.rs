@@ -1835,6 +1835,60 @@ fn bad_procfile_and_env_lines_exit_2_naming_file_and_line() {
 }
 
 #[test]
+fn a_nul_byte_in_a_procfile_or_env_file_names_file_and_line() {
+    let dir = project(&[
+        ("Procfile", "web: true\njob: echo a\0b\n"),
+        ("good", "web: true\n"),
+        ("nul.env", "A=1\nB=x\0y\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_one_line_failure(&f, 2, "Procfile:2: contains a NUL byte");
+    assert!(
+        f.err.contains("Procfile:2: contains a NUL byte"),
+        "{}",
+        f.err
+    );
+    let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "nul.env"]);
+    assert_one_line_failure(&f, 2, "nul.env:2: contains a NUL byte");
+    assert!(
+        f.err.contains("nul.env:2: contains a NUL byte"),
+        "{}",
+        f.err
+    );
+}
+
+#[test]
+fn an_env_file_or_procfile_past_the_size_limit_exits_2_unread_past_it() {
+    let dir = project(&[("Procfile", "web: true\n")]);
+    // /dev/zero never ends: it must be refused, not read until memory
+    // runs out.
+    let f = procrun_in(dir.path(), &["start", "-e", "/dev/zero"]);
+    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
+    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    let f = procrun_in(dir.path(), &["start", "-f", "/dev/zero"]);
+    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
+    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+}
+
+#[test]
+fn a_procfile_of_100k_entries_is_read_in_linear_time() {
+    // A scan of the earlier entries for each took 17 s here; a set, well
+    // under a second. The bound allows for a loaded machine.
+    let text: String = (0..100_000)
+        .map(|i| format!("e{i}: exit {}\n", i % 7))
+        .collect();
+    let dir = project(&[("Procfile", &text)]);
+    let start = Instant::now();
+    let f = procrun_in(dir.path(), &["start", "e99995"]);
+    assert_eq!(f.code(), 99_995 % 7, "{f:?}");
+    assert!(
+        start.elapsed() < common::slow(Duration::from_secs(10)),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn start_stops_everything_on_sigterm_and_exits_143() {
     let dir = project(&[(
         "Procfile",

@@ -42,8 +42,10 @@ unreadable); 1 when procrun itself failed (such as the process limit reached
 at a start, or its output could not be written: a full disk).";
 
 pub const START_AFTER: &str = "\
-Procfile: one 'name: command' a line (name: letters, digits, '_', '-');
-blank lines and lines starting with '#' are skipped.
+Procfile: one 'name: command' a line (name: letters, digits, '_', '-';
+the command is all after the first ':', as foreman and honcho read it);
+blank lines and lines starting with '#' are skipped. A Procfile or .env
+file past 16 MiB, or holding a NUL byte, is refused (exit status 2).
 
 .env: KEY=VALUE lines, '#' comments, an optional 'export ', values in single
 quotes (as they are) or double quotes (\\n \\t \\\" \\\\ \\$ unescaped); unquoted
