@@ -1835,6 +1835,60 @@ fn bad_procfile_and_env_lines_exit_2_naming_file_and_line() {
 }
 
 #[test]
+fn start_runs_entries_in_the_procfiles_directory_with_its_env_as_foreman() {
+    let dir = project(&[(".env", "WHO=top\n")]);
+    let app = dir.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("Procfile"), "where: echo \"${PWD##*/} $WHO\"\n").unwrap();
+    std::fs::write(app.join(".env"), "WHO=app\n").unwrap();
+    let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "where | app app\n"),
+        "{f:?}"
+    );
+    // -e names a file from procrun's own directory, as foreman has it.
+    let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile", "-e", ".env"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "where | app top\n"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn start_root_is_where_entries_run_and_the_procfile_and_env_are_as_foreman_d() {
+    let dir = project(&[("Procfile", "top: echo \"top ${PWD##*/} $WHO\"\n")]);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(
+        root.join("Procfile"),
+        "inner: echo \"inner ${PWD##*/} $WHO\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".env"), "WHO=root-env\n").unwrap();
+    // --root alone: its Procfile, its .env, run there.
+    let f = procrun_in(dir.path(), &["start", "--root", "root"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "inner | inner root root-env\n"),
+        "{f:?}"
+    );
+    // With -f: that Procfile, run in the root with the root's .env.
+    let f = procrun_in(dir.path(), &["start", "-d", "root", "-f", "Procfile"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "top | top root root-env\n"),
+        "{f:?}"
+    );
+    let f = procrun_in(dir.path(), &["start", "-d", "missing"]);
+    assert_one_line_failure(&f, 2, "missing root");
+    // The help says so.
+    let help = procrun(&["start", "--help"]).out;
+    assert!(help.contains("--root <DIR>"), "{help}");
+}
+
+#[test]
 fn a_nul_byte_in_a_procfile_or_env_file_names_file_and_line() {
     let dir = project(&[
         ("Procfile", "web: true\njob: echo a\0b\n"),

@@ -212,17 +212,15 @@ pub struct RunFlags {
 
 #[derive(Debug, Args)]
 pub struct StartFlags {
-    /// The Procfile
-    #[arg(
-        short = 'f',
-        long,
-        value_name = "FILE",
-        default_value = "Procfile",
-        value_hint = clap::ValueHint::FilePath
-    )]
-    pub procfile: PathBuf,
-    /// Set every entry's environment from FILE [default: .env, when there
-    /// is one]
+    /// The Procfile [default: Procfile, in the root when --root is given]
+    #[arg(short = 'f', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub procfile: Option<PathBuf>,
+    /// The application's root, as foreman's: the entries run there and
+    /// its .env is read [default: the Procfile's directory]
+    #[arg(short = 'd', long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub root: Option<PathBuf>,
+    /// Set every entry's environment from FILE [default: .env in the root,
+    /// when there is one]
     #[arg(short = 'e', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub env_file: Option<PathBuf>,
     #[command(flatten)]

@@ -5,6 +5,7 @@
 //! errors become one line in `error.rs`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -120,8 +121,14 @@ fn start_args(s: StartFlags) -> RunArgs {
             only.push(name);
         }
     }
+    // As foreman: the root's Procfile when only the root is given.
+    let file = s.procfile.unwrap_or_else(|| match &s.root {
+        Some(root) => root.join("Procfile"),
+        None => PathBuf::from("Procfile"),
+    });
     let what = What::Procfile {
-        file: s.procfile,
+        file,
+        root: s.root,
         env_file: s.env_file,
         only,
     };
@@ -476,6 +483,7 @@ mod tests {
             a.what,
             What::Procfile {
                 file: "Procs".into(),
+                root: None,
                 env_file: Some(".env.dev".into()),
                 only: vec!["web".into(), "worker".into()],
             }
@@ -487,10 +495,21 @@ mod tests {
         };
         let all = What::Procfile {
             file: "Procfile".into(),
+            root: None,
             env_file: None,
             only: vec![],
         };
         assert_eq!(a.what, all);
+        let Request::Start(a) = parse(args(&["start", "-d", "app"])).unwrap() else {
+            panic!("not start")
+        };
+        let rooted = What::Procfile {
+            file: "app/Procfile".into(),
+            root: Some("app".into()),
+            env_file: None,
+            only: vec![],
+        };
+        assert_eq!(a.what, rooted);
     }
 
     #[test]

@@ -47,6 +47,12 @@ the command is all after the first ':', as foreman and honcho read it);
 blank lines and lines starting with '#' are skipped. A Procfile or .env
 file past 16 MiB, or holding a NUL byte, is refused (exit status 2).
 
+Where entries run, as foreman has it: in the Procfile's directory (-f
+app/Procfile runs them in app/ and reads app/.env), or in the root that
+-d/--root DIR names, whose Procfile and .env are read unless -f or -e name
+others; -e FILE and -f FILE are taken from procrun's own directory, and -C
+DIR still runs the entries there instead.
+
 .env: KEY=VALUE lines, '#' comments, an optional 'export ', values in single
 quotes (as they are) or double quotes (\\n \\t \\\" \\\\ \\$ unescaped); unquoted
 values are trimmed and ' #' starts a comment. Without -e, .env is read when
