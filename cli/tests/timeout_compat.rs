@@ -225,3 +225,282 @@ fn dont_underflow() {
         assert_eq!(d.code, Some(124), "{t}: {}", d.err);
     }
 }
+
+/// coreutils `timeout.sh`: "no timeout", "no timeout (suffix check)",
+/// "disabled timeout".
+#[test]
+fn no_timeout_suffix_and_disabled_timeout() {
+    for t in ["10", "1d", "0"] {
+        let d = procrun(&["run", "-t", t, "--", "true"]);
+        assert_eq!(d.code, Some(0), "{t}: {}", d.err);
+    }
+}
+
+/// coreutils `timeout.sh`: "exit status propagation"; uutils
+/// `test_subcommand_return_code`.
+#[test]
+fn exit_status_propagation() {
+    for (cmd, want) in [("exit 2", 2), ("true", 0), ("false", 1)] {
+        let d = procrun(&["run", "-t", "10", "--", "sh", "-c", cmd]);
+        assert_eq!(d.code, Some(want), "{cmd}: {}", d.err);
+    }
+}
+
+/// coreutils `timeout.sh`: "timeout"; uutils `test_foreground`, whose
+/// `--foreground` (the command left in timeout's process group and
+/// signalled alone) is procrun's `--detached`.
+#[test]
+fn timeout_and_foreground() {
+    for args in [&["-t", ".1"][..], &["--detached", "-t", ".1"]] {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--", "sleep", "10"]);
+        let d = procrun(&all);
+        assert_eq!(
+            (d.code, d.out.as_str()),
+            (Some(124), ""),
+            "{args:?}: {}",
+            d.err
+        );
+    }
+}
+
+/// coreutils `timeout.sh`: "exit status propagation even on timeout";
+/// uutils `test_preserve_status` (128 + SIGTERM).
+#[test]
+fn preserve_status() {
+    let d = procrun(&["run", "--preserve-status", "-t", ".1", "--", "sleep", "10"]);
+    assert_eq!(d.code, Some(128 + 15), "{}", d.err);
+}
+
+/// uutils `test_kill_after_preserves_timeout_exit_without_preserve_status`
+/// and `test_kill_after_long`.
+#[test]
+fn kill_after_keeps_124_when_the_stop_signal_ended_the_command() {
+    let d = procrun(&["run", "-k", "1", "-t", ".1", "--", "sleep", "10"]);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+    let d = procrun(&["run", "--kill-after=1", "-t", "1", "--", "sleep", "0"]);
+    assert_eq!(d.code, Some(0), "{}", d.err);
+}
+
+/// uutils `test_kill_signal_reports_signal_exit_code`: KILL as the stop
+/// signal is 128 + 9, with or without `-k`; another signal keeps 124.
+#[test]
+fn kill_signal_reports_signal_exit_code() {
+    for args in [
+        &["-s", "KILL", "-t", ".05"][..],
+        &["--signal=9", "-t", ".05"],
+        &["-s", "SIGKILL", "--kill-after=3", "-t", ".05"],
+        &["--detached", "-s", "KILL", "-t", ".05"],
+    ] {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--", "sleep", "20"]);
+        let d = procrun(&all);
+        assert_eq!(d.code, Some(128 + 9), "{args:?}: {}", d.err);
+    }
+    let d = procrun(&["run", "-s", "HUP", "-t", ".05", "--", "sleep", "20"]);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+}
+
+/// uutils `test_preserve_status_even_when_send_signal`: CONT does not end
+/// the command, whose own status is kept.
+#[test]
+fn preserve_status_even_when_send_signal() {
+    for spelling in ["CONT", "cOnT", "SIGcont"] {
+        let d = procrun(&[
+            "run",
+            "-s",
+            spelling,
+            "--preserve-status",
+            "-t",
+            ".1",
+            "--",
+            "sleep",
+            "1",
+        ]);
+        assert_eq!(d.code, Some(0), "{spelling}: {}", d.err);
+    }
+}
+
+/// uutils `test_realtime_signal_names`.
+#[test]
+fn realtime_signal_names() {
+    for sig in ["RTMAX", "RTMIN", "SIGRTMAX"] {
+        let d = procrun(&["run", "-s", sig, "-t", ".1", "--", "sleep", "10"]);
+        assert_eq!(d.code, Some(124), "{sig}: {}", d.err);
+    }
+}
+
+/// uutils `test_kill_subprocess`: the stop signal reaches the command,
+/// whose trap runs; the status is still the timeout's.
+#[test]
+fn kill_subprocess() {
+    let d = procrun(&[
+        "run",
+        "-t",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo inside_trap' TERM; sleep 5",
+    ]);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+    assert!(d.out.contains("inside_trap"), "{}", d.out);
+}
+
+/// coreutils `timeout.sh`: "Don't be confused when starting off with a
+/// child (Bug#9098)"; uutils `test_with_background_child`.
+#[test]
+fn with_background_child() {
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        r#"sleep .1 & exec "$0" run -t .5 -- sh -c 'sleep 2; echo foo'"#,
+        BIN,
+    ]);
+    let d = finish(c);
+    assert_eq!((d.code, d.out.as_str()), (Some(124), ""), "{}", d.err);
+    let d = procrun(&["run", "-t", ".5", "--", "sh", "-c", "sleep .1 & sleep 2"]);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+}
+
+/// coreutils `timeout-blocked.pl` "block-alrm": SIGALRM blocked by the
+/// parent changes nothing (procrun's timeout is no alarm).
+#[test]
+fn block_alrm() {
+    let mut c = Command::new(BIN);
+    c.args(["run", "-t", ".1", "--", "sleep", "10"]);
+    // SAFETY: between fork and exec only async-signal-safe calls are
+    // allowed; sigemptyset, sigaddset and sigprocmask are, and they touch
+    // only the local set.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        c.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGALRM);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let d = finish(c);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+}
+
+/// coreutils `init-parent.sh`: procrun as the init (pid 1) of a new pid
+/// namespace still waits for its command and times it out.
+#[test]
+fn init_parent() {
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: unshare --pid --fork is not available here");
+        return;
+    }
+    for (args, want) in [
+        (&["-t", "10", "--", "sleep", ".5"][..], 0),
+        (&["-t", ".1", "--", "sleep", "10"], 124),
+    ] {
+        let mut c = Command::new("unshare");
+        c.args(["--pid", "--fork", BIN, "run"]).args(args);
+        let d = finish(c);
+        assert_eq!(d.code, Some(want), "{args:?}: {}", d.err);
+    }
+}
+
+/// uutils `test_command_with_args` and `test_command_with_non_utf8_args`:
+/// the arguments reach the command as given (procrun prints its output
+/// behind a prefix; the byte-exact mode is `--raw`'s).
+#[test]
+fn command_with_args() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = procrun(&["run", "-t", "1700", "--", "echo", "-n", "abcd"]);
+    assert_eq!(
+        (d.code, d.out.as_str()),
+        (Some(0), "echo | abcd\n"),
+        "{}",
+        d.err
+    );
+    let mut c = Command::new(BIN);
+    c.args([
+        "run",
+        "-t",
+        "1700",
+        "--",
+        "sh",
+        "-c",
+        r#"test "$1" = "$(printf 'a\377b')""#,
+        "sh",
+    ])
+    .arg(std::ffi::OsStr::from_bytes(b"a\xffb"));
+    let d = finish(c);
+    assert_eq!(d.code, Some(0), "{}", d.err);
+}
+
+/// uutils `test_non_utf8_command_not_found` and
+/// `test_non_utf8_command_path`.
+#[test]
+fn non_utf8_command_paths() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join(std::ffi::OsStr::from_bytes(b"absent-\xff"));
+    let mut c = Command::new(BIN);
+    c.args(["run", "-t", "1", "--"]).arg(&absent);
+    let d = finish(c);
+    assert_eq!((d.code, d.out.as_str()), (Some(127), ""), "{}", d.err);
+    let sub = dir.path().join(std::ffi::OsStr::from_bytes(b"dir-\xff"));
+    std::fs::create_dir(&sub).unwrap();
+    std::os::unix::fs::symlink("/bin/echo", sub.join("echo")).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["run", "-t", "10", "--"])
+        .arg(sub.join("echo"))
+        .arg("ran");
+    let d = finish(c);
+    assert_eq!(
+        (d.code, d.out.as_str()),
+        (Some(0), "echo | ran\n"),
+        "{}",
+        d.err
+    );
+}
+
+/// coreutils `timeout-parameters.sh` ("invalid timeout", "invalid kill
+/// delay", "invalid timeout suffix", "invalid signal spec"); uutils
+/// `test_invalid_arg`, `test_invalid_time_interval`,
+/// `test_invalid_kill_after`, `test_command_empty_args`,
+/// `test_negative_interval`, `test_invalid_signal`,
+/// `test_invalid_multi_byte_characters`. timeout's usage error is 125;
+/// procrun's is 2 (as the README's exit-status table says), one line.
+#[test]
+fn invalid_parameters_are_usage_errors() {
+    for args in [
+        &["run", "-t", "invalid", "--", "sleep", "0"][..],
+        &["run", "--kill-after=invalid", "-t", "1", "--", "sleep", "0"],
+        &["run", "-t", "42D", "--", "sleep", "0"],
+        &["run", "-t", "xyz", "--", "sleep", "0"],
+        &["run", "-t", "'1", "--", "sleep", "0"],
+        &["run", "-k", "xyz", "-t", "1", "--", "sleep", "0"],
+        &["run", "-t", "", ""],
+        &["run", "-t", "-1", "--", "sleep", "0"],
+        &["run", "--signal=invalid", "-t", "1", "--", "sleep", "0"],
+        &["run", "-t", "10€", "--", "sleep", "0"],
+        &["run", "--definitely-invalid"],
+    ] {
+        let d = procrun(args);
+        assert_eq!(d.code, Some(2), "{args:?}: {}", d.err);
+        assert_eq!(d.err.lines().count(), 1, "{args:?}: {}", d.err);
+    }
+}
+
+/// coreutils `timeout-parameters.sh`: "floating point notation",
+/// "nanoseconds potentially supported".
+#[test]
+fn fractional_timeouts() {
+    for t in ["10.34", "9.999999999"] {
+        let d = procrun(&["run", "-t", t, "--", "sleep", "0"]);
+        assert_eq!(d.code, Some(0), "{t}: {}", d.err);
+    }
+}
