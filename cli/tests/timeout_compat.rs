@@ -504,3 +504,31 @@ fn fractional_timeouts() {
         assert_eq!(d.code, Some(0), "{t}: {}", d.err);
     }
 }
+
+/// coreutils `timeout-group.sh`: "Ensure cascaded timeouts work", a
+/// command that makes its own process group (the inner procrun) still
+/// times out: the outer stop signal reaches the inner procrun, which
+/// passes its own stop signal on to the command, whose trap runs. (The
+/// case sends the outer timeout SIGALRM by hand; procrun reads SIGALRM as
+/// a stop, not as its timeout, so the outer one times out by itself.)
+#[test]
+fn cascaded_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = "trap 'touch int.received; exit' INT; touch running; \
+               i=0; while [ $i -lt 200 ]; do sleep .1; i=$((i+1)); done";
+    let start = std::time::Instant::now();
+    let mut c = Command::new(BIN);
+    c.current_dir(dir.path()).args([
+        "run", "-s", "ALRM", "-t", "2", "--", BIN, "run", "-s", "INT", "-t", "25", "--", "sh",
+        "-c", cmd,
+    ]);
+    let d = finish(c);
+    assert_eq!(d.code, Some(124), "{}", d.err);
+    assert!(dir.path().join("running").exists(), "{}", d.err);
+    assert!(dir.path().join("int.received").exists(), "{}", d.err);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{}",
+        d.err
+    );
+}
