@@ -74,7 +74,10 @@ pub enum Error {
         reason: String,
     },
 
-    /// Starting the child failed.
+    /// Starting the child failed: `execve`'s error (EACCES for a file that
+    /// cannot be executed), or EACCES for a bare name found on `PATH` only
+    /// where it cannot be executed (a directory, a file without an execute
+    /// bit), as `execvp` reports it.
     #[error("failed to spawn {program:?}")]
     Spawn {
         /// The program that failed to start.

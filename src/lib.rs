@@ -211,7 +211,7 @@
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
-//! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error` |
+//! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
 //! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
 //! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child`, `signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error` |

@@ -191,7 +191,10 @@ fn environment(spec: &Spec) -> Vec<CString> {
 }
 
 /// The program's path: as given when it holds a `/`, else the first
-/// executable file of that name on the child's `PATH`.
+/// executable file of that name on the child's `PATH`. A name found only
+/// where it cannot be executed (a directory, a file without an execute
+/// bit, a directory that cannot be searched) is EACCES, as `execvp`
+/// reports it, not "not found".
 fn find_program(spec: &Spec, envp: &[CString]) -> Result<CString> {
     let program = spec.program().as_bytes();
     if program.contains(&b'/') {
@@ -201,17 +204,28 @@ fn find_program(spec: &Spec, envp: &[CString]) -> Result<CString> {
         .iter()
         .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
         .unwrap_or(DEFAULT_PATH.as_bytes());
+    let mut denied = false;
     for dir in path.split(|&b| b == b':') {
         // An empty entry is the current directory.
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
         let candidate = Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(program));
-        if is_executable(&candidate) {
-            // Both parts come from NUL-free C strings, so this cannot fail;
-            // if it did, the candidate would only be skipped.
-            if let Ok(c) = CString::new(candidate.into_os_string().into_encoded_bytes()) {
-                return Ok(c);
+        match is_executable(&candidate) {
+            Ok(true) => {
+                // Both parts come from NUL-free C strings, so this cannot
+                // fail; if it did, the candidate would only be skipped.
+                if let Ok(c) = CString::new(candidate.into_os_string().into_encoded_bytes()) {
+                    return Ok(c);
+                }
             }
+            Ok(false) => denied = true,
+            Err(e) => denied |= e.kind() == io::ErrorKind::PermissionDenied,
         }
+    }
+    if denied {
+        return Err(Error::Spawn {
+            program: spec.program_name(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        });
     }
     Err(Error::ProgramNotFound {
         program: spec.program_name(),
@@ -222,8 +236,10 @@ fn cwd_path(c: &std::ffi::CStr) -> &Path {
     Path::new(OsStr::from_bytes(c.to_bytes()))
 }
 
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+/// Whether `p` is an executable file; `Ok(false)` when it is there but
+/// is not one, the error when it cannot be looked at.
+fn is_executable(p: &Path) -> io::Result<bool> {
+    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// procrun's end of the stream (when it reads it) and the child's end when

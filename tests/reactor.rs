@@ -626,6 +626,51 @@ fn unexecutable_program_is_a_spawn_error() {
     }
 }
 
+/// As `execvp` (and `env`, and shells): a bare name found on `PATH` only
+/// as a directory or a file without an execute bit is EACCES, "cannot
+/// execute", not "not found"; an executable one further on still runs.
+#[test]
+fn bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (denied, runs) = (tmp.path().join("denied"), tmp.path().join("runs"));
+    std::fs::create_dir_all(denied.join("procrun-dir")).unwrap();
+    std::fs::write(denied.join("procrun-plain"), "exit 0\n").unwrap();
+    std::fs::set_permissions(
+        denied.join("procrun-plain"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::create_dir(&runs).unwrap();
+    std::fs::write(runs.join("procrun-plain"), "#!/bin/sh\nexit 7\n").unwrap();
+    std::fs::set_permissions(
+        runs.join("procrun-plain"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut r = Reactor::new().unwrap();
+    for name in ["procrun-dir", "procrun-plain"] {
+        let mut c = Command::new(name);
+        c.env("PATH", &denied);
+        match r.spawn(&c) {
+            Err(Error::Spawn { source, .. }) => {
+                assert_eq!(source.raw_os_error(), Some(libc::EACCES), "{name}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let mut c = Command::new("procrun-none");
+    c.env("PATH", &denied);
+    assert!(matches!(r.spawn(&c), Err(Error::ProgramNotFound { .. })));
+    // A denied candidate does not hide a runnable one later on PATH.
+    let mut c = Command::new("procrun-plain");
+    let path = std::env::join_paths([&denied, &runs]).unwrap();
+    c.env("PATH", &path);
+    let id = r.spawn(&c).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(exits_of(&recs, id)[0].code(), Some(7));
+}
+
 #[test]
 fn stderr_into_the_stdout_pipe_keeps_the_write_order() {
     let mut r = Reactor::new().unwrap();

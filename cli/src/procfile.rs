@@ -3,26 +3,42 @@
 //!
 //! The parsers are pure (text in, entries or the first bad line out), so
 //! that every line shape is tested without a file; `load_*` add the reads
-//! and put the file's name before the line number of an error.
+//! and put the file's name before the line number of an error. Both take
+//! time in proportion to the text, and a file larger than [`MAX_BYTES`] is
+//! refused unread past that size (`-e /dev/zero` is an error, not a read
+//! until memory runs out).
 
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::Path;
+
+/// The largest Procfile or `.env` file read: 16 MiB, some hundred
+/// thousand entries or variables, far past any written by hand.
+pub const MAX_BYTES: u64 = 16 << 20;
 
 /// A Procfile's entries in file order: (name, bash command line).
 ///
 /// Blank lines and lines starting with `#` are skipped. A name is letters,
 /// digits, `_` and `-` (what foreman accepts, and what prints well as a
-/// prefix); the command is the rest of the line after `:`, trimmed.
+/// prefix); the command is the rest of the line after the first `:`,
+/// trimmed, so `we:b: cmd` is entry `we` running `b: cmd`, as foreman's
+/// and honcho's `^([A-Za-z0-9_-]+):\s*(.+)$` reads it.
 ///
 /// # Errors
 ///
-/// The 1-based number of the first line that is not an entry, with why.
+/// The 1-based number of the first line that is not an entry, with why: a
+/// NUL byte (which no command line can carry) among them.
 pub fn parse_procfile(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
     let mut entries: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let no = i + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
+        }
+        if line.contains('\0') {
+            return Err((no, "contains a NUL byte".into()));
         }
         let Some((name, command)) = line.split_once(':') else {
             return Err((no, "not 'name: command'".into()));
@@ -37,7 +53,7 @@ pub fn parse_procfile(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
         if command.is_empty() {
             return Err((no, format!("'{name}' has no command")));
         }
-        if entries.iter().any(|(n, _)| n == name) {
+        if !seen.insert(name) {
             return Err((no, format!("'{name}' given twice")));
         }
         entries.push((name.to_owned(), command.to_owned()));
@@ -61,7 +77,8 @@ fn is_name_char(c: char) -> bool {
 ///
 /// # Errors
 ///
-/// The 1-based number of the first line that is not a variable, with why.
+/// The 1-based number of the first line that is not a variable, with why: a
+/// NUL byte (which no environment can carry) among them.
 pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
     let mut vars = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -69,6 +86,9 @@ pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, (usize, String)
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
+        }
+        if line.contains('\0') {
+            return Err((no, "contains a NUL byte".into()));
         }
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);
         let Some((key, value)) = line.split_once('=') else {
@@ -165,9 +185,21 @@ pub fn load_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
 
 /// The file's text, less a UTF-8 byte order mark (editors on some systems
 /// write one, and it would glue itself to the first name). Bytes that are
-/// not UTF-8 are an error naming their line.
+/// not UTF-8 are an error naming their line; a file past [`MAX_BYTES`] is
+/// an error read no further.
 fn read(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "{}: larger than {} MiB, more than a Procfile or .env file holds",
+            path.display(),
+            MAX_BYTES >> 20
+        ));
+    }
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(text.to_owned()),
@@ -220,6 +252,7 @@ mod tests {
             ("web:\n", 1),
             ("web: a\n\nweb: b\n", 3),
             ("wéb: a\n", 1),
+            ("web: a\nworker: b\0c\n", 2),
         ] {
             assert_eq!(parse_procfile(text).map_err(|e| e.0), Err(no), "{text:?}");
         }
@@ -272,6 +305,7 @@ mod tests {
             ("A='open\n", 1),
             ("A=\"open\n", 1),
             ("A='x' y\n", 1),
+            ("A=1\n\nB=x\0y\n", 3),
         ] {
             assert_eq!(parse_dotenv(text).map_err(|e| e.0), Err(no), "{text:?}");
         }
@@ -286,5 +320,49 @@ mod tests {
         std::fs::write(&path, b"A=1\nB=caf\xe9\n").unwrap();
         let err = load_dotenv(&path).unwrap_err();
         assert!(err.ends_with("Procfile:2: not UTF-8 text"), "{err}");
+    }
+
+    /// honcho's and foreman's line pattern, `^([A-Za-z0-9_-]+):\s*(.+)$`:
+    /// the name ends at the first `:`.
+    #[test]
+    fn a_second_colon_belongs_to_the_command_as_honcho_reads_it() {
+        assert_eq!(
+            parse_procfile("we:b: cmd\n"),
+            Ok(pairs(&[("we", "b: cmd")]))
+        );
+    }
+
+    #[test]
+    fn duplicates_among_many_entries_are_found_in_linear_time() {
+        let n = 100_000;
+        let mut text: String = (0..n).map(|i| format!("e{i}: exit {}\n", i % 7)).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(parse_procfile(&text).map(|e| e.len()), Ok(n));
+        text.push_str("e99999: again\n");
+        assert_eq!(parse_procfile(&text).map_err(|e| e.0), Err(n + 1));
+        // A scan of earlier entries took 17 s for one parse; a set, well
+        // under 1 s. The bound is for a loaded machine, not a measurement.
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_file_past_the_limit_is_refused_unread_past_it() {
+        let err = load_dotenv(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("/dev/zero: larger than 16 MiB"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Procfile");
+        let line = "web: echo 0123456789012345678901234567890123456789\n";
+        let fits = line.repeat(MAX_BYTES as usize / line.len());
+        // Past the limit by one byte.
+        let mut over = fits.clone();
+        over.push_str(&"#".repeat(MAX_BYTES as usize - fits.len() + 1));
+        std::fs::write(&path, &over).unwrap();
+        let err = load_procfile(&path).unwrap_err();
+        assert!(err.contains("larger than 16 MiB"), "{err}");
+        // At the limit, it is read (here: a duplicate on line 2).
+        over.pop();
+        std::fs::write(&path, &over).unwrap();
+        let err = load_procfile(&path).unwrap_err();
+        assert!(err.ends_with("Procfile:2: 'web' given twice"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use procrun::procfs::{ProcessEntry, Procfs};
+use procrun::procfs::{ProcessEntry, Procfs, State};
 
 use crate::failure::{describe, Failure};
 use crate::flags::config::{PsArgs, PsFormat};
@@ -43,7 +43,20 @@ pub fn ps(args: PsArgs) -> Result<u8, Failure> {
             exact: true,
             ..
         } => {
-            let running = procfs.is_running(name).map_err(fail)?;
+            // procrun is never one of the matches, as `pgrep` and `pidof`
+            // never report themselves: when its own comm is the name, the
+            // others are looked for.
+            let me = std::process::id();
+            let running = if procfs.read_comm(me).is_ok_and(|c| comm_is_name(&c, name)) {
+                let procs = procfs.processes_by_state().map_err(fail)?;
+                procs.iter().any(|p| {
+                    p.pid() != me
+                        && !matches!(p.state(), State::Zombie | State::Dead)
+                        && comm_is_name(p.comm(), name)
+                })
+            } else {
+                procfs.is_running(name).map_err(fail)?
+            };
             let word = if running { "running" } else { "not running" };
             (writeln!(out, "{name}: {word}"), u8::from(!running))
         }
@@ -59,11 +72,14 @@ pub fn ps(args: PsArgs) -> Result<u8, Failure> {
                 Some(s) => procs.get(*s),
                 None => procs.iter().as_slice(),
             };
+            let me = std::process::id();
+            // By name, procrun never lists itself, as `pgrep` never does:
+            // `procrun ps --name proc` could otherwise never exit 1.
             let mut found: Vec<&ProcessEntry> = in_state
                 .iter()
                 .filter(|p| {
                     name.as_ref()
-                        .map_or(true, |n| p.comm().contains(n.as_str()))
+                        .map_or(true, |n| p.pid() != me && p.comm().contains(n.as_str()))
                 })
                 .collect();
             // By state first is how the scan groups them; a reader (and
@@ -90,6 +106,13 @@ pub fn ps(args: PsArgs) -> Result<u8, Failure> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(status),
         Err(e) => Err(Failure::Runtime(format!("ps: cannot write: {e}"))),
     }
+}
+
+/// The library's rule for an exact name (`Procfs::is_running`): the comm
+/// is the name, or the 15 bytes the kernel keeps of a longer one.
+fn comm_is_name(comm: &str, name: &str) -> bool {
+    const COMM_MAX: usize = 15;
+    comm == name || (comm.len() == COMM_MAX && name.len() > COMM_MAX && name.starts_with(comm))
 }
 
 fn table<'a>(

@@ -128,9 +128,10 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             .collect(),
         What::Procfile {
             file,
+            root,
             env_file,
             only,
-        } => procfile_commands(file, env_file.as_deref(), only)?,
+        } => procfile_commands(file, root.as_deref(), env_file.as_deref(), only)?,
     };
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
@@ -208,9 +209,12 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
 }
 
 /// `bash -c COMMAND` for each entry of the Procfile `file` (those in
-/// `only`, when it names any), with the variables of the `.env` file.
+/// `only`, when it names any), run in `root` (the Procfile's directory
+/// unless given, as foreman has it), with the variables of the `.env`
+/// file (the root's unless given).
 fn procfile_commands(
     file: &Path,
+    root: Option<&Path>,
     env_file: Option<&Path>,
     only: &[String],
 ) -> Result<Vec<(String, Command)>, Failure> {
@@ -222,18 +226,26 @@ fn procfile_commands(
     if !only.is_empty() {
         entries.retain(|(name, _)| only.contains(name));
     }
+    // `Procfile` alone is in the current directory: its parent is "".
+    let root = root
+        .or(file.parent())
+        .filter(|r| !r.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !root.is_dir() {
+        return Err(usage(format!("root {} is not a directory", root.display())));
+    }
     // A `.env` is optional unless asked for by name, as foreman has it.
-    let default_env = Path::new(".env");
+    let default_env = root.join(".env");
     let vars = match env_file {
         Some(path) => load_dotenv(path).map_err(usage)?,
-        None if default_env.exists() => load_dotenv(default_env).map_err(usage)?,
+        None if default_env.exists() => load_dotenv(&default_env).map_err(usage)?,
         None => Vec::new(),
     };
     Ok(entries
         .into_iter()
         .map(|(name, line)| {
             let mut c = Command::new("bash");
-            c.arg("-c").arg(line);
+            c.arg("-c").arg(line).current_dir(root);
             for (k, v) in &vars {
                 c.env(k, v);
             }

@@ -17,13 +17,20 @@
 //! Ctrl-\ (SIGQUIT, which the terminal sends to procrun's group alone),
 //! SIGALRM, SIGUSR1 and SIGUSR2: their default action ends procrun without
 //! a word to its children, which would live on as orphans.
+//!
+//! SIGCHLD is the one ignored signal procrun does not keep: ignored, the
+//! kernel reaps every child as it exits and its status is lost, so
+//! procrun takes it back from an ignoring parent, as coreutils `timeout`
+//! resets it to its default.
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::thread;
 
 use procrun::{Signal, Waker};
-use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 /// The signals that stop procrun and its children: every signal whose
@@ -41,6 +48,15 @@ const SHUTDOWN: [libc::c_int; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, S
 /// The OS error of registering a handler or starting the thread.
 pub fn install(waker: Waker) -> io::Result<Receiver<Signal>> {
     let ignored = ignored_at_start();
+    if ignored & (1 << (SIGCHLD - 1)) != 0 {
+        // Any handler ends the kernel's reaping: a flag no one reads is the
+        // least one (SIG_DFL itself would take unsafe code). It is reset
+        // to the default in every child at exec, as an ignored SIGCHLD
+        // would not be. The wake-ups it adds are retried where they
+        // interrupt (epoll_wait, poll, writes), and it is taken only from
+        // a parent that ignored SIGCHLD.
+        signal_hook::flag::register(SIGCHLD, Arc::new(AtomicBool::new(false)))?;
+    }
     let wanted: Vec<libc::c_int> = SHUTDOWN
         .into_iter()
         .filter(|&s| ignored & (1 << (s - 1)) == 0)

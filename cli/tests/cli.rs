@@ -675,6 +675,51 @@ fn ps_name_finds_the_tests_own_child() {
     assert_eq!((gone.code(), gone.out.as_str()), (1, ""));
 }
 
+#[test]
+fn ps_name_never_lists_procrun_itself_as_pgrep() {
+    // procrun under a name no other process has: its own comm matches.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("prs{}", std::process::id());
+    let me = dir.path().join(&name);
+    std::os::unix::fs::symlink(BIN, &me).unwrap();
+    let ps = |extra: &[&str]| {
+        let mut c = Command::new(&me);
+        c.args(["ps", "--name", &name])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        spawn_cmd(c).finish(None)
+    };
+    let alone = ps(&[]);
+    assert_eq!((alone.code(), alone.out.as_str()), (1, ""), "{alone:?}");
+    let exact = ps(&["--exact"]);
+    assert_eq!(exact.code(), 1, "{exact:?}");
+    assert_eq!(exact.out, format!("{name}: not running\n"));
+    assert_eq!(ps(&["--count"]).out, "0\n");
+    assert_eq!(ps(&["-o", "pid"]).out, "");
+    // Another process of that name is found, and only it.
+    let other = tempfile::tempdir().unwrap();
+    let exe = other.path().join(&name);
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = Command::new(&exe).arg("100").spawn().unwrap();
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + WATCHDOG;
+    let f = loop {
+        // Until it has exec'd, the child's name is still the test's.
+        let f = ps(&["-o", "pid"]);
+        if f.code() == 0 || Instant::now() > deadline {
+            break f;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let exact = ps(&["--exact"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(f.out, format!("{pid}\n"), "{f:?}");
+    assert_eq!((exact.code(), exact.out), (0, format!("{name}: running\n")));
+}
+
 /// Why a test that needs another uid cannot run here, if it cannot.
 fn cannot_switch_uid() -> Option<String> {
     if !rustix::process::geteuid().is_root() {
@@ -1790,6 +1835,114 @@ fn bad_procfile_and_env_lines_exit_2_naming_file_and_line() {
 }
 
 #[test]
+fn start_runs_entries_in_the_procfiles_directory_with_its_env_as_foreman() {
+    let dir = project(&[(".env", "WHO=top\n")]);
+    let app = dir.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("Procfile"), "where: echo \"${PWD##*/} $WHO\"\n").unwrap();
+    std::fs::write(app.join(".env"), "WHO=app\n").unwrap();
+    let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "where | app app\n"),
+        "{f:?}"
+    );
+    // -e names a file from procrun's own directory, as foreman has it.
+    let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile", "-e", ".env"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "where | app top\n"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn start_root_is_where_entries_run_and_the_procfile_and_env_are_as_foreman_d() {
+    let dir = project(&[("Procfile", "top: echo \"top ${PWD##*/} $WHO\"\n")]);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(
+        root.join("Procfile"),
+        "inner: echo \"inner ${PWD##*/} $WHO\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".env"), "WHO=root-env\n").unwrap();
+    // --root alone: its Procfile, its .env, run there.
+    let f = procrun_in(dir.path(), &["start", "--root", "root"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "inner | inner root root-env\n"),
+        "{f:?}"
+    );
+    // With -f: that Procfile, run in the root with the root's .env.
+    let f = procrun_in(dir.path(), &["start", "-d", "root", "-f", "Procfile"]);
+    assert_eq!(
+        (f.code(), f.out.as_str()),
+        (0, "top | top root root-env\n"),
+        "{f:?}"
+    );
+    let f = procrun_in(dir.path(), &["start", "-d", "missing"]);
+    assert_one_line_failure(&f, 2, "missing root");
+    // The help says so.
+    let help = procrun(&["start", "--help"]).out;
+    assert!(help.contains("--root <DIR>"), "{help}");
+}
+
+#[test]
+fn a_nul_byte_in_a_procfile_or_env_file_names_file_and_line() {
+    let dir = project(&[
+        ("Procfile", "web: true\njob: echo a\0b\n"),
+        ("good", "web: true\n"),
+        ("nul.env", "A=1\nB=x\0y\n"),
+    ]);
+    let f = procrun_in(dir.path(), &["start"]);
+    assert_one_line_failure(&f, 2, "Procfile:2: contains a NUL byte");
+    assert!(
+        f.err.contains("Procfile:2: contains a NUL byte"),
+        "{}",
+        f.err
+    );
+    let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "nul.env"]);
+    assert_one_line_failure(&f, 2, "nul.env:2: contains a NUL byte");
+    assert!(
+        f.err.contains("nul.env:2: contains a NUL byte"),
+        "{}",
+        f.err
+    );
+}
+
+#[test]
+fn an_env_file_or_procfile_past_the_size_limit_exits_2_unread_past_it() {
+    let dir = project(&[("Procfile", "web: true\n")]);
+    // /dev/zero never ends: it must be refused, not read until memory
+    // runs out.
+    let f = procrun_in(dir.path(), &["start", "-e", "/dev/zero"]);
+    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
+    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    let f = procrun_in(dir.path(), &["start", "-f", "/dev/zero"]);
+    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
+    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+}
+
+#[test]
+fn a_procfile_of_100k_entries_is_read_in_linear_time() {
+    // A scan of the earlier entries for each took 17 s here; a set, well
+    // under a second. The bound allows for a loaded machine.
+    let text: String = (0..100_000)
+        .map(|i| format!("e{i}: exit {}\n", i % 7))
+        .collect();
+    let dir = project(&[("Procfile", &text)]);
+    let start = Instant::now();
+    let f = procrun_in(dir.path(), &["start", "e99995"]);
+    assert_eq!(f.code(), 99_995 % 7, "{f:?}");
+    assert!(
+        start.elapsed() < common::slow(Duration::from_secs(10)),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn start_stops_everything_on_sigterm_and_exits_143() {
     let dir = project(&[(
         "Procfile",
@@ -1886,6 +2039,21 @@ fn man_pages_are_roff_for_procrun_and_each_subcommand() {
     }
     let f = procrun(&["man", "nope"]);
     assert_one_line_failure(&f, 2, "man nope");
+}
+
+#[test]
+fn man_pages_of_run_and_start_name_the_grace_alias_as_help_and_completions_do() {
+    for sub in ["run", "start"] {
+        let help = procrun(&[sub, "--help"]);
+        assert!(help.out.contains("--grace"), "{sub} --help: {}", help.out);
+        let man = procrun(&["man", sub]);
+        assert_eq!(man.code(), 0, "{sub}");
+        assert!(man.out.contains("\\-\\-grace"), "man {sub}: {}", man.out);
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let f = procrun(&["completions", shell]);
+        assert!(f.out.contains("grace"), "{shell}");
+    }
 }
 
 #[test]
@@ -1988,7 +2156,7 @@ fn a_restart_interval_past_any_clock_waits_until_stopped_as_a_long_one_does() {
     // The help says so.
     let help = procrun(&["run", "--help"]).out.replace('\n', " ");
     assert!(
-        help.contains("(18446744073709551615s) means never")
+        help.contains("(18446744073709551615s, 9223372036854775808d) means never")
             && help.contains("a restart never due"),
         "{help}"
     );

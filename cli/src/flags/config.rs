@@ -36,7 +36,10 @@ pub enum What {
     /// `bash -c COMMAND` for each entry of a Procfile (`start`).
     Procfile {
         file: PathBuf,
-        /// `-e FILE`; `None`: `.env` when there is one.
+        /// `-d DIR`, where the entries run and `.env` is; `None`: the
+        /// Procfile's directory, as foreman has it.
+        root: Option<PathBuf>,
+        /// `-e FILE`; `None`: the root's `.env` when there is one.
         env_file: Option<PathBuf>,
         /// The entries to run, by name; all of them when empty.
         only: Vec<String>,

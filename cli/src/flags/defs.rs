@@ -75,7 +75,9 @@ pub struct Supervise {
     #[arg(short = 't', long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// The signal a stop (timeout, Ctrl-C) starts with: a name or number as
-    /// 'kill' takes it (TERM, SIGINT, 9) [default: TERM]
+    /// 'kill' takes it (TERM, SIGINT, 9); 0 sends nothing (but SIGCONT, as
+    /// timeout), so the process is killed when the grace (-k, 3s unless
+    /// given) ends, where timeout without -k lets it run on [default: TERM]
     #[arg(short = 's', long, value_name = "SIGNAL", value_parser = parse_signal)]
     pub signal: Option<Signal>,
     /// Time between the stop signal and SIGKILL on a stop
@@ -233,17 +235,15 @@ pub struct RunFlags {
 
 #[derive(Debug, Args)]
 pub struct StartFlags {
-    /// The Procfile
-    #[arg(
-        short = 'f',
-        long,
-        value_name = "FILE",
-        default_value = "Procfile",
-        value_hint = clap::ValueHint::FilePath
-    )]
-    pub procfile: PathBuf,
-    /// Set every entry's environment from FILE [default: .env, when there
-    /// is one]
+    /// The Procfile [default: Procfile, in the root when --root is given]
+    #[arg(short = 'f', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub procfile: Option<PathBuf>,
+    /// The application's root, as foreman's: the entries run there and
+    /// its .env is read [default: the Procfile's directory]
+    #[arg(short = 'd', long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub root: Option<PathBuf>,
+    /// Set every entry's environment from FILE [default: .env in the root,
+    /// when there is one]
     #[arg(short = 'e', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub env_file: Option<PathBuf>,
     #[command(flatten)]
@@ -258,8 +258,8 @@ pub struct PsFlags {
     /// List the processes in STATE (a name or its /proc letter)
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     pub state: Option<State>,
-    /// Every process whose name contains NAME (exit status 1 when there is
-    /// none, as pgrep)
+    /// Every process whose name contains NAME, procrun itself never among
+    /// them (exit status 1 when there is none, as pgrep)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// With --name: whether a process called exactly NAME runs (exit status

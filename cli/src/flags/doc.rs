@@ -27,6 +27,34 @@ pub fn man(command: Option<&str>) -> Result<Vec<u8>, Failure> {
             .cloned()
             .ok_or_else(|| Failure::Usage(format!("man: no command '{name}'")))?,
     };
+    // clap_mangen leaves out the aliases that --help and the completions
+    // list (`--grace`): said after each option's help, as --help says them.
+    let page = page.mut_args(|arg| {
+        let aliases: Vec<String> = arg
+            .get_visible_aliases()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| format!("--{a}"))
+            .collect();
+        if aliases.is_empty() {
+            return arg;
+        }
+        let word = if aliases.len() == 1 {
+            "alias"
+        } else {
+            "aliases"
+        };
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .map(|h| h.to_string());
+        let help = format!(
+            "{} [{word}: {}]",
+            help.unwrap_or_default(),
+            aliases.join(", ")
+        );
+        arg.long_help(help)
+    });
     let mut out = Vec::new();
     clap_mangen::Man::new(page)
         .render(&mut out)

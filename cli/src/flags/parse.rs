@@ -5,6 +5,7 @@
 //! errors become one line in `error.rs`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -125,8 +126,14 @@ fn start_args(s: StartFlags) -> RunArgs {
             only.push(name);
         }
     }
+    // As foreman: the root's Procfile when only the root is given.
+    let file = s.procfile.unwrap_or_else(|| match &s.root {
+        Some(root) => root.join("Procfile"),
+        None => PathBuf::from("Procfile"),
+    });
     let what = What::Procfile {
-        file: s.procfile,
+        file,
+        root: s.root,
         env_file: s.env_file,
         only,
     };
@@ -345,7 +352,7 @@ mod tests {
             &["run", "--script", "f", "--", "true"],
             &["run", "--script", "f", "--script", "g"],
             &["run", "-s", "NOPE", "--", "true"],
-            &["run", "-s", "0", "--", "true"],
+            &["run", "-s", "65", "--", "true"],
             &["start", "--name", "a=b"],
             &["start", "--env", "A=1"],
             &["start", "--exit-with-first"],
@@ -408,6 +415,9 @@ mod tests {
             let a = run(&["run", "--signal", sig, "--", "true"]).unwrap();
             assert_eq!(a.stop_signal, Some(Signal::TERM), "{sig}");
         }
+        // `-s 0`: the stop sends nothing but its SIGCONT, as timeout's.
+        let a = run(&["run", "-s", "0", "--", "true"]).unwrap();
+        assert_eq!(a.stop_signal, Some(Signal::CONT));
         let a = run(&["run", "--kill-after=1.5s", "--", "true"]).unwrap();
         assert_eq!(a.grace, Duration::from_millis(1500));
         let a = run(&["run", "--timestamps", "wall"]).unwrap();
@@ -478,6 +488,7 @@ mod tests {
             a.what,
             What::Procfile {
                 file: "Procs".into(),
+                root: None,
                 env_file: Some(".env.dev".into()),
                 only: vec!["web".into(), "worker".into()],
             }
@@ -489,10 +500,21 @@ mod tests {
         };
         let all = What::Procfile {
             file: "Procfile".into(),
+            root: None,
             env_file: None,
             only: vec![],
         };
         assert_eq!(a.what, all);
+        let Request::Start(a) = parse(args(&["start", "-d", "app"])).unwrap() else {
+            panic!("not start")
+        };
+        let rooted = What::Procfile {
+            file: "app/Procfile".into(),
+            root: Some("app".into()),
+            env_file: None,
+            only: vec![],
+        };
+        assert_eq!(a.what, rooted);
     }
 
     #[test]

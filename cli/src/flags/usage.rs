@@ -9,10 +9,12 @@ completions and the man page.";
 pub const RUN_AFTER: &str = "\
 Short options take their value next or attached: -t 5s, -t5s, -sKILL.
 Durations: a number with a unit (ns, us, ms, s, m, h, d), several added up
-(1m30s, 1h30m, 1.5s); a bare number is seconds. One past any clock
-(18446744073709551615s) means never, as one of centuries (5000000h) does:
+(1m30s, 1h30m, 1.5s); a bare number is seconds. One rule in every unit,
+as timeout has it: one past any clock (18446744073709551615s,
+9223372036854775808d) means never, as one of centuries (5000000h) does:
 no timeout, no SIGKILL after the grace, a restart never due (the process
-waits for it until stopped or timed out).
+waits for it until stopped or timed out). A fraction rounds up to the
+nanosecond: one above 0 but below that (.0000000001) times out at once.
 
 Output: each line as it arrives, as 'NAME | line' (stdout) or 'NAME ! line'
 (stderr), on procrun's stdout; start, exit and restart notes as 'NAME * ...' on
@@ -53,8 +55,16 @@ process out now (124, or 137). procrun's own failures, bad usage included,
 exit 125 instead of 1 or 2.";
 
 pub const START_AFTER: &str = "\
-Procfile: one 'name: command' a line (name: letters, digits, '_', '-');
-blank lines and lines starting with '#' are skipped.
+Procfile: one 'name: command' a line (name: letters, digits, '_', '-';
+the command is all after the first ':', as foreman and honcho read it);
+blank lines and lines starting with '#' are skipped. A Procfile or .env
+file past 16 MiB, or holding a NUL byte, is refused (exit status 2).
+
+Where entries run, as foreman has it: in the Procfile's directory (-f
+app/Procfile runs them in app/ and reads app/.env), or in the root that
+-d/--root DIR names, whose Procfile and .env are read unless -f or -e name
+others; -e FILE and -f FILE are taken from procrun's own directory, and -C
+DIR still runs the entries there instead.
 
 .env: KEY=VALUE lines, '#' comments, an optional 'export ', values in single
 quotes (as they are) or double quotes (\\n \\t \\\" \\\\ \\$ unescaped); unquoted

@@ -15,7 +15,14 @@ pub struct Named {
     pub command: OsString,
 }
 
+/// A signal as `kill` names it, or `0`: nothing but the `SIGCONT` every
+/// stop sends after its signal (coreutils `timeout -s 0` sends signal 0,
+/// which is nothing, then `SIGCONT` too), so that the stop is the SIGKILL
+/// at the end of the grace.
 pub fn parse_signal(s: &str) -> Result<Signal, String> {
+    if s == "0" {
+        return Ok(Signal::CONT);
+    }
     s.parse().map_err(|e: procrun::UnknownSignal| e.to_string())
 }
 
