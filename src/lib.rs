@@ -290,7 +290,6 @@ pub mod procfs;
 mod reactor;
 mod signal;
 mod spawn;
-mod spec;
 mod sys;
 #[cfg(test)]
 mod testutil;

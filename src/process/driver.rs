@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::exit::ChildId;
 use crate::reactor::{Event, Reactor, Waker};
 use crate::signal::Signal;
-use crate::spec::Spec;
+use crate::spawn::Spec;
 
 pub(crate) enum Cmd {
     Start(sync::Arc<Shared>, Arc<Spec>),

@@ -62,7 +62,7 @@ use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::signal::Signal;
-use crate::spec::Spec;
+use crate::spawn::Spec;
 
 #[derive(Default)]
 struct Resources {

@@ -69,7 +69,7 @@ use std::time::Instant;
 use super::stdin::StdinState;
 use super::Reactor;
 use crate::exit::{ChildId, Exit};
-use crate::spec::{Spec, StopSpec};
+use crate::spawn::{Spec, StopSpec};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 

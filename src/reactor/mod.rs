@@ -49,7 +49,7 @@ use turn::{Ctx, Handler, Queued, Ready};
 use crate::command::Command;
 use crate::error::Result;
 use crate::exit::{ChildId, Exit};
-use crate::spec::Spec;
+use crate::spawn::Spec;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
 

@@ -20,8 +20,7 @@ use crate::error::{Error, Result};
 use crate::exit::{lost_status, ChildId, Exit, Stream};
 use crate::lines::LineReader;
 use crate::signal::Signal;
-use crate::spawn::{spawn, Spawned};
-use crate::spec::Spec;
+use crate::spawn::{self, Spawned, Spec};
 use crate::sys::{ChildHandle, Usage};
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
@@ -149,7 +148,7 @@ impl Reactor {
             stdout,
             stderr,
             cgroup,
-        } = spawn(spec, use_pidfd, self.null.as_fd())?;
+        } = spawn::start(spec, use_pidfd, self.null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
         }

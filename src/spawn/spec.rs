@@ -7,10 +7,10 @@
 use std::ffi::{CString, OsStr};
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cgroup::Containment;
 use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
@@ -43,13 +43,6 @@ pub(crate) struct Spec {
     pub(crate) cgroup: Option<Box<Containment>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL` in each run.
     pub(crate) die_with_parent: bool,
-}
-
-/// Where a contained run's cgroup is made, and what it may use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Containment {
-    pub(crate) parent: PathBuf,
-    pub(crate) limits: Limits,
 }
 
 /// The largest `cpu.max` quota the kernel takes, in microseconds
