@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
-use crate::sys::{self, Cgroup, ChildHandle, ForkExtras, ForkStage, SpawnSpec};
+use crate::sys::{self, Cgroup, ChildHandle, ExecArgs, ForkExtras, ForkStage};
 
 pub(crate) use spec::{Spec, StopSpec};
 
@@ -47,7 +47,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     let stdio = Stdio::open(spec)?;
     let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
     let own = [own_in.as_fd(), own_out.as_fd(), own_err.as_fd()];
-    let args = SpawnSpec {
+    let args = ExecArgs {
         path: &path,
         argv: &spec.argv,
         envp: &envp,
@@ -185,17 +185,17 @@ fn child_fd<'a>(
 /// procrun, which `posix_spawn` cannot do.
 fn posix_spawn_or_fork(
     spec: &Spec,
-    args: &SpawnSpec<'_>,
+    args: &ExecArgs<'_>,
     contained: Option<&(Cgroup, OwnedFd)>,
 ) -> Result<u32> {
     if contained.is_none() && !spec.die_with_parent {
-        return sys::spawn(args).map_err(|source| exec_error(spec, source));
+        return sys::posix_spawn(args).map_err(|source| exec_error(spec, source));
     }
     let extras = ForkExtras {
         cgroup: contained.map(|(_, dir)| dir.as_fd()),
         die_with_parent: spec.die_with_parent,
     };
-    sys::spawn_forked(args, &extras).map_err(|(stage, source)| match stage {
+    sys::fork_exec(args, &extras).map_err(|(stage, source)| match stage {
         ForkStage::Exec => exec_error(spec, source),
         ForkStage::Cgroup => Error::CgroupAccess {
             path: contained.map_or_else(Default::default, |(c, _)| c.dir().to_owned()),
