@@ -394,7 +394,7 @@ fn start(
     live: &AtomicUsize,
 ) {
     let spawn = || {
-        let id = reactor.spawn_spec(spec.clone())?;
+        let id = reactor.add_shared_child(spec.clone())?;
         Ok((id, reactor.pid(id)))
     };
     if let Some(id) = serve_start(procs, shared, live, spawn) {

@@ -69,7 +69,7 @@ use std::time::Instant;
 use super::stdin::StdinState;
 use super::Reactor;
 use crate::exit::{ChildId, Exit};
-use crate::spawn::{Spec, StopSpec};
+use crate::spawn::{Spec, StopPolicy};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 
@@ -94,7 +94,7 @@ pub(super) struct Child {
     /// The spec, kept only while a restart may need it.
     pub(super) respawn: Option<Arc<Spec>>,
     /// What stopping and reaping need of the command.
-    pub(super) stop: StopSpec,
+    pub(super) stop: StopPolicy,
     pub(super) run: Option<Run>,
     /// Consecutive restarts (reset by `reset_after`).
     pub(super) restarts: u32,
@@ -127,7 +127,7 @@ impl Child {
     /// A child about to start its first run. Its spec is kept (in
     /// `respawn`) only once the run started and only if it may restart: an
     /// idle child that never restarts costs no strings at all.
-    pub(super) fn new(stop: StopSpec) -> Child {
+    pub(super) fn new(stop: StopPolicy) -> Child {
         Child {
             respawn: None,
             stop,

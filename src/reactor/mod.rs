@@ -287,7 +287,7 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
-        self.spawn_child(&cmd.prepare()?, None)
+        self.add_child(&cmd.prepare()?, None)
     }
 
     /// How long another event loop that waits on this reactor's fd (see

@@ -54,9 +54,11 @@ impl Default for ExitPoll {
 }
 
 impl Reactor {
-    /// Adds a child and starts its first run; see [`Reactor::spawn`].
-    pub(crate) fn spawn_spec(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
-        self.spawn_child(&spec, Some(&spec))
+    /// Adds a child of a spec the caller keeps in an `Arc` (a `Process`
+    /// restarting it), which the child shares rather than copies, and
+    /// starts its first run; see [`Reactor::spawn`].
+    pub(crate) fn add_shared_child(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
+        self.add_child(&spec, Some(&spec))
     }
 
     /// Adds a child and starts its first run. A child that may restart
@@ -65,11 +67,7 @@ impl Reactor {
     /// a copy made after the spawn, when the spawn's transient allocations
     /// (the environment, above all) are freed and the copy can take their
     /// place rather than pin pages among them.
-    pub(super) fn spawn_child(
-        &mut self,
-        spec: &Spec,
-        shared: Option<&Arc<Spec>>,
-    ) -> Result<ChildId> {
+    pub(super) fn add_child(&mut self, spec: &Spec, shared: Option<&Arc<Spec>>) -> Result<ChildId> {
         let id = self.children.insert(Child::new(spec.stop));
         match self.start_run(id.index, spec) {
             Ok(pid) => {
@@ -127,7 +125,8 @@ impl Reactor {
         self.check_child(id.index);
     }
 
-    /// Spawns a run of child `index` from `spec` and registers its fds.
+    /// Starts one run of the existing child `index` from `spec` (its first,
+    /// or a restart) and registers the run's fds.
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
         let feed = match &spec.stdin {

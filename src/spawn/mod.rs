@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::sys::{self, Cgroup, ChildHandle, ExecArgs, ForkExtras, ForkStage};
 
-pub(crate) use spec::{Spec, StopSpec};
+pub(crate) use spec::{Spec, StopPolicy};
 
 /// A child just started, with procrun's ends of its pipes.
 pub(crate) struct Spawned {

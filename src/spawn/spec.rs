@@ -35,7 +35,7 @@ pub(crate) struct Spec {
     pub(crate) stderr: Output,
     pub(crate) max_line: NonZeroUsize,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) stop: StopSpec,
+    pub(crate) stop: StopPolicy,
     pub(crate) restart: Option<Restart>,
     /// The cgroup v2 directory each run gets a cgroup of its own below,
     /// and its limits; boxed, as few commands are contained and a restart
@@ -49,9 +49,11 @@ pub(crate) struct Spec {
 /// (`(1 << 44) - 1`, its bandwidth field); a larger one means no limit.
 const CPU_QUOTA_MAX_US: u128 = (1 << 44) - 1;
 
-/// What stopping and reaping a run need of its command.
+/// How a run of the command is stopped and reaped: its stop signal, the
+/// grace before `SIGKILL`, the drain time left to its pipes, and whether
+/// it runs in a process group of its own (not `detached`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct StopSpec {
+pub(crate) struct StopPolicy {
     pub(crate) detached: bool,
     pub(crate) signal: Signal,
     pub(crate) grace: Duration,
@@ -90,7 +92,7 @@ impl Spec {
             cgroup,
             die_with_parent,
         } = self;
-        let StopSpec {
+        let StopPolicy {
             detached,
             signal,
             grace,
@@ -209,7 +211,7 @@ impl Command {
             stderr: self.stderr.clone(),
             max_line,
             timeout: self.timeout,
-            stop: StopSpec {
+            stop: StopPolicy {
                 detached: self.detached,
                 signal: self.stop_signal,
                 grace: self.grace,
