@@ -37,8 +37,9 @@ use super::shared::Shared;
 use super::stdin;
 use super::stream::{next_line, Exits};
 use super::sync::{lock, thread, Arc, Condvar, Mutex};
+use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit, Stream};
+use crate::exit::Exit;
 use crate::reactor::Event;
 use crate::signal::Signal;
 

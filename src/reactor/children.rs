@@ -68,7 +68,8 @@ use std::time::Instant;
 
 use super::stdin::StdinState;
 use super::Reactor;
-use crate::exit::{ChildId, Exit};
+use crate::child::ChildId;
+use crate::exit::Exit;
 use crate::spawn::{Spec, StopPolicy};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;

@@ -3,8 +3,8 @@
 
 use super::children::StopCause;
 use super::Reactor;
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::ChildId;
 use crate::signal::Signal;
 
 impl Reactor {

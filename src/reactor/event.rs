@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use super::children::StopCause;
 use super::{Ctx, Reactor};
+use crate::child::{ChildId, Stream};
 use crate::error::Error;
-use crate::exit::{ChildId, Exit, Stream};
+use crate::exit::Exit;
 use crate::signal::Signal;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).

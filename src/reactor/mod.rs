@@ -46,9 +46,10 @@ use settle::Settle;
 use timers::Timer;
 use turn::{Ctx, Handler, Queued, Ready};
 
+use crate::child::ChildId;
 use crate::command::Command;
 use crate::error::Result;
-use crate::exit::{ChildId, Exit};
+use crate::exit::Exit;
 use crate::spawn::Spec;
 use crate::sys;
 use crate::timer::{Clock, Wheel};

@@ -21,7 +21,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::{Ctx, Event, Handler, Reactor, Ready};
-use crate::exit::{ChildId, Stream};
+use crate::child::{ChildId, Stream};
 use crate::lines::LineReader;
 use crate::sys;
 

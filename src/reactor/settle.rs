@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use super::pipes;
 use super::timers::Timer;
 use super::{Ctx, Reactor};
-use crate::exit::ChildId;
+use crate::child::ChildId;
 use crate::procfs::groups_alive;
 use crate::sys::group_has_members;
 use crate::timer::TimerKey;

@@ -14,8 +14,8 @@ use std::io;
 
 use super::pipes::{Feed, Room, Source, StdinQueue, DEFAULT_PIPE, GROWN};
 use super::{Ctx, Event, Reactor, Ready};
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::ChildId;
 use crate::sys;
 
 /// How much a stream queues for one child beyond what its pipe holds.

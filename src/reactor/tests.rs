@@ -7,8 +7,8 @@ use super::children::{Child, Phase, SLOT_SIZE};
 use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Event, Reactor};
 use super::{READ_BUDGET, READ_BUF};
+use crate::child::ChildId;
 use crate::command::{Command, Output, Restart};
-use crate::exit::ChildId;
 
 /// A child's output read in one turn of the loop: the read owed from the
 /// last turn, plus a read on a new edge if that one drained the pipe, each

@@ -7,8 +7,8 @@ use super::event::Request;
 use super::pipes::Source;
 use super::runs::PIDFD;
 use super::{Control, Event, Reactor, READ_BUDGET};
+use crate::child::ChildId;
 use crate::error::Error;
-use crate::exit::ChildId;
 
 /// An event owed to the next poll.
 #[derive(Debug)]
