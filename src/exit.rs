@@ -12,6 +12,15 @@ use crate::signal::Signal;
 
 /// How a run of a child ended.
 ///
+/// # Names
+///
+/// What ended a run is asked by the cause's bare past participle:
+/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out),
+/// [`oom_killed`](Self::oom_killed), [`status_lost`](Self::status_lost),
+/// [`restart_limit_reached`](Self::restart_limit_reached); what holds of
+/// the child after it, with `is_`: [`is_final`](Self::is_final).
+/// [`success`](Self::success) reads as std's `ExitStatus::success`.
+///
 /// # Examples
 ///
 /// A child that fails, is restarted once, and fails again:
@@ -116,9 +125,18 @@ impl Exit {
         self.status.success()
     }
 
-    /// Whether procrun stopped it (a stop or a timeout).
-    pub fn was_stopped(&self) -> bool {
+    /// Whether procrun ended it by a stop request: a stop
+    /// ([`Reactor::stop`](crate::Reactor::stop), a close or drop of its
+    /// [`Process`](crate::Process)) or the command's timeout. Not a
+    /// `SIGSTOP`: a child paused by a signal has not ended.
+    pub fn stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// The old name of [`stopped`](Self::stopped).
+    #[deprecated(note = "renamed `stopped`: an exit's causes are bare past participles")]
+    pub fn was_stopped(&self) -> bool {
+        self.stopped()
     }
 
     /// Whether the stop was the command's timeout.

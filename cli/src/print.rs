@@ -365,7 +365,7 @@ impl fmt::Display for Ending<'_> {
         let e = self.0;
         if e.timed_out() {
             f.write_str("timed out, ")?;
-        } else if e.was_stopped() {
+        } else if e.stopped() {
             f.write_str("stopped, ")?;
         }
         match (e.code(), e.signal()) {

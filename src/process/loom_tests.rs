@@ -679,7 +679,7 @@ fn concurrent_closes_each_return_after_the_reap() {
             c.join().unwrap();
         }
         let exit = w.handle.wait_final(None).unwrap().unwrap();
-        assert!(exit.was_stopped());
+        assert!(exit.stopped());
         w.quit();
     });
 }
@@ -819,7 +819,7 @@ fn a_close_returns_once_a_dying_driver_reaped_the_child() {
         closer.join().unwrap();
         match w.handle.wait_final(None) {
             // The close's stop came first.
-            Ok(Some(exit)) => assert!(exit.was_stopped()),
+            Ok(Some(exit)) => assert!(exit.stopped()),
             r => assert!(matches!(r, Err(Error::DriverGone)), "{r:?}"),
         }
         assert_dead(w);
