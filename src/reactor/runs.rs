@@ -14,7 +14,7 @@ use super::restart::{self, Decision, RunEnd};
 use super::settle::Linger;
 use super::stdin::StdinState;
 use super::timers::Timer;
-use super::{Ctx, Event, Queued, Reactor, Ready};
+use super::{Ctx, Event, OwedEvent, OwedWork, Reactor};
 use crate::child::{ChildId, Stream};
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
@@ -83,7 +83,7 @@ impl Reactor {
                     let key = self.timer_in(t, Timer::Timeout(id));
                     self.children.at_mut(id.index).timeout_timer = key;
                 }
-                self.queued.push_back(Queued::Started {
+                self.owed_events.push_back(OwedEvent::Started {
                     id,
                     pid,
                     restarts: 0,
@@ -119,8 +119,8 @@ impl Reactor {
             Err(error) => {
                 ctx.emit(Event::RestartFailed { id, error });
                 let c = self.children.at_mut(id.index);
-                c.finished = true;
-                self.maybe_done(id.index, ctx);
+                c.runs_over = true;
+                self.deliver_done_if_due(id.index, ctx);
             }
         }
         self.check_child(id.index);
@@ -453,7 +453,7 @@ impl Reactor {
             self.children.at_mut(index).restart_timer = key;
         } else {
             let c = self.children.at_mut(index);
-            c.finished = true;
+            c.runs_over = true;
             // A timeout still stops what a contained run left in its cgroup.
             if c.live_cgroups == 0 {
                 if let Some(k) = c.timeout_timer.take() {
@@ -481,11 +481,13 @@ impl Reactor {
         self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
         self.last_exits.insert(index, exit);
-        self.maybe_done(index, ctx);
+        self.deliver_done_if_due(index, ctx);
     }
 
-    pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if self.children.at(index).is_some_and(Child::is_done) && !self.settle.holds(index) {
+    /// Delivers child `index`'s [`Event::Done`] and frees its slot, if it
+    /// is due (see `Child::done_is_due`) and no settling group holds it.
+    pub(super) fn deliver_done_if_due(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        if self.children.at(index).is_some_and(Child::done_is_due) && !self.settle.holds(index) {
             let id = self.children.id_of(index);
             // Left armed for a contained run's leftovers, which are gone.
             let c = self.children.at_mut(index);
@@ -524,7 +526,7 @@ impl Reactor {
         // Processes a contained run left in its cgroup are the child's
         // still: a stop after the run ended reaches them.
         let lingering = c.live_cgroups > 0;
-        if c.stopping.is_some() || (c.finished && !lingering) {
+        if c.stopping.is_some() || (c.runs_over && !lingering) {
             return;
         }
         if c.waits_to_restart() {
@@ -533,7 +535,7 @@ impl Reactor {
                 self.wheel.cancel(k);
             }
             let c = self.children.at_mut(index);
-            c.finished = true;
+            c.runs_over = true;
             c.restart_cancelled = true;
             c.stopping = Some(cause);
             if let Some(k) = c.timeout_timer.take() {
@@ -541,11 +543,11 @@ impl Reactor {
             }
             // Done comes when its pipes close, or on the next poll if they
             // already are.
-            self.ready.push(Ready::MaybeDone(index));
+            self.owed_work.push(OwedWork::DeliverDone(index));
             if !lingering {
                 return;
             }
-        } else if c.run.is_none() && !c.finished {
+        } else if c.run.is_none() && !c.runs_over {
             // Reaped, with its exit held back by a pause: that exit may
             // promise a restart, which the stop (or timeout) cancels, as
             // it would during the restart delay: the exit still says what
@@ -626,7 +628,7 @@ impl Reactor {
     pub(super) fn signal_or_report(&mut self, index: u32, sig: Signal) {
         if let Err(error) = self.signal_run(index, sig) {
             let id = self.children.id_of(index);
-            self.queued.push_back(Queued::SignalFailed {
+            self.owed_events.push_back(OwedEvent::SignalFailed {
                 id,
                 error: Box::new(error),
             });

@@ -267,7 +267,7 @@ impl Reactor {
         }
         for id in over {
             if self.children.get(id).is_some() {
-                self.maybe_done(id.index, ctx);
+                self.deliver_done_if_due(id.index, ctx);
             }
         }
         let free = self.leaders_free();
