@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use crate::exit::{lost_status, Exit};
 use crate::lines::LineReader;
 use crate::signal::Signal;
 use crate::spawn::{self, Spawned, Spec};
+use crate::sys::cgroup::MemoryReport;
 use crate::sys::{ChildHandle, Usage};
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
@@ -52,6 +54,21 @@ impl Default for ExitPoll {
             ms: EXIT_POLL_MIN_MS,
         }
     }
+}
+
+/// A run just reaped and let go of: what its exit needs.
+struct ReapedRun {
+    pid: u32,
+    status: ExitStatus,
+    usage: Usage,
+    /// Something else reaped it (see [`Exit::status_lost`]).
+    status_lost: bool,
+    started: Instant,
+    wall_time: Duration,
+    /// Its cgroup's slot, when contained.
+    cgroup: Option<u32>,
+    /// Read at the reap, while the cgroup still held its counters.
+    memory: MemoryReport,
 }
 
 impl Reactor {
@@ -289,15 +306,37 @@ impl Reactor {
     /// Reaps the current run of child `index` if it exited; true if it did.
     /// A stopped run's leader may be left unreaped a while (see `settle`).
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
+        let Some(reaped) = self.reap_run(index) else {
+            return false;
+        };
+        self.end_stdin(index, ctx);
+        let stopping = self.children.at_mut(index).stopping;
+        if stopping.is_some() {
+            self.end_stopped_run(index, reaped.pid);
+        }
+        let exit = self.decide_exit(index, &reaped, stopping);
+        self.children.at_mut(index).pending_exit = Some(Box::new(exit));
+        self.finish_exit(index, ctx);
+        if let Some(slot) = reaped.cgroup {
+            self.cgroup_run_reaped(slot as usize, ctx);
+        }
+        self.check_child(index);
+        true
+    }
+
+    /// Reaps the current run of child `index` and lets go of it (out of
+    /// epoll or the exit poll, its kill timer cancelled, its fds closed);
+    /// `None` while it runs, or while its leader is left to linger.
+    fn reap_run(&mut self, index: u32) -> Option<ReapedRun> {
         let lingered = match self.leader_lingers(index) {
-            Linger::Yes => return false,
+            Linger::Yes => return None,
             Linger::No => None,
             Linger::Over(exited) => Some(exited),
         };
         let child = self.children.at_mut(index);
-        let Some(run) = &child.run else { return false };
+        let run = child.run.as_ref()?;
         let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
-            Ok(None) => return false, // spurious wake-up, or still running
+            Ok(None) => return None, // spurious wake-up, or still running
             Ok(Some(r)) => (r.status, r.usage, false),
             // ECHILD: the host reaped our child behind our back, and took
             // its usage with it.
@@ -328,57 +367,66 @@ impl Reactor {
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
-        self.end_stdin(index, ctx);
+        Some(ReapedRun {
+            pid,
+            status,
+            usage,
+            status_lost,
+            started,
+            wall_time,
+            cgroup,
+            memory,
+        })
+    }
+
+    /// The stop is of the whole run: what the stopped child leaves in its
+    /// cgroup dies with it, as its group does, and it is over once that
+    /// group is empty too.
+    fn end_stopped_run(&mut self, index: u32, pid: u32) {
+        let child = self.children.at_mut(index);
+        let (detached, grace) = (child.stop.detached, child.stop.grace);
+        self.signal_cgroups(index, Signal::KILL);
+        if !detached {
+            self.settle_group(index, pid, grace);
+        }
+    }
+
+    /// The exit of child `index`'s reaped run, ended by a stop if
+    /// `stopping`, with what its restart policy decided (a restart is
+    /// counted here).
+    fn decide_exit(&mut self, index: u32, reaped: &ReapedRun, stopping: Option<StopCause>) -> Exit {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
-        let stopping = child.stopping;
-        let (detached, grace) = (child.stop.detached, child.stop.grace);
-        if stopping.is_some() {
-            // The stop is of the whole run: what the stopped child leaves
-            // in its cgroup dies with it, as its group does, and it is
-            // over once that group is empty too.
-            self.signal_cgroups(index, Signal::KILL);
-            if !detached {
-                self.settle_group(index, pid, grace);
-            }
-        }
-        let child = self.children.at_mut(index);
-        let restarts = child.restarts;
         let end = RunEnd {
-            failed: !status.success(),
+            failed: !reaped.status.success(),
             stopped: stopping.is_some(),
-            ran: started.elapsed(),
+            ran: reaped.started.elapsed(),
         };
         let policy = child.respawn.as_ref().and_then(|c| c.restart);
+        // The exit counts the restarts before this run's, not the one it
+        // may now be given.
+        let restarts = child.restarts;
         let decision = restart::decide(policy, restarts, end, Instant::now());
         if let Decision::Restart { restarts, .. } = decision {
             child.restarts = restarts;
         }
-        let (restart_in, limit_reached) =
-            (decision.restart_in(), decision == Decision::LimitReached);
-        child.pending_exit = Some(Box::new(Exit {
+        Exit {
             id,
-            pid,
-            status,
+            pid: reaped.pid,
+            status: reaped.status,
             stopped: stopping.is_some(),
             timed_out: stopping == Some(StopCause::Timeout),
-            restart_in,
-            limit_reached,
-            status_lost,
+            restart_in: decision.restart_in(),
+            limit_reached: decision == Decision::LimitReached,
+            status_lost: reaped.status_lost,
             restarts,
-            user_time: usage.user,
-            system_time: usage.system,
-            max_rss_bytes: usage.max_rss_bytes,
-            wall_time,
-            oom_killed: memory.oom_kills > 0,
-            peak_memory_bytes: memory.peak,
-        }));
-        self.finish_exit(index, ctx);
-        if let Some(slot) = cgroup {
-            self.cgroup_run_reaped(slot as usize, ctx);
+            user_time: reaped.usage.user,
+            system_time: reaped.usage.system,
+            max_rss_bytes: reaped.usage.max_rss_bytes,
+            wall_time: reaped.wall_time,
+            oom_killed: reaped.memory.oom_kills > 0,
+            peak_memory_bytes: reaped.memory.peak,
         }
-        self.check_child(index);
-        true
     }
 
     /// Looks for exited runs among those without a pidfd, then polls again
