@@ -24,8 +24,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::spec::Containment;
-use crate::sys::cgroup::{self, Cgroup};
+use crate::sys::cgroup::{self, Cgroup, Limits};
+
+/// Where a contained run's cgroup is made, and what it may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Containment {
+    pub(crate) parent: PathBuf,
+    pub(crate) limits: Limits,
+}
 
 /// What names a run's cgroup uniquely among all of this process's runs,
 /// whichever reactor spawns them.

@@ -612,7 +612,7 @@ impl Command {
     /// let mut cmd = Command::new("sleep");
     /// cmd.arg("30").timeout(Duration::from_millis(100));
     /// let (_, exit) = run(&cmd)?;
-    /// assert!(exit.timed_out() && exit.was_stopped());
+    /// assert!(exit.timed_out() && exit.stopped());
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn timeout(&mut self, d: Duration) -> &mut Command {

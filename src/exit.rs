@@ -1,56 +1,25 @@
-//! The words every layer shares about a child and how its runs end:
-//! [`ChildId`], [`Stream`], [`Exit`]. They sit on the ground floor, below
-//! the reactor that makes them and the error type that carries an
-//! [`Exit`], so neither points back up at the other.
+//! How a run of a child ended: [`Exit`]. It sits on the ground floor,
+//! below the reactor that makes it and the error type that carries it, so
+//! neither points back up at the other.
 
 use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use crate::child::ChildId;
 use crate::signal::Signal;
 
-/// A handle to one supervised child: an index plus a generation, so a handle
-/// kept after its child is gone never touches a newer child that reuses the
-/// slot. Small and `Copy`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ChildId {
-    pub(crate) index: u32,
-    pub(crate) generation: u32,
-}
-
-impl fmt::Debug for ChildId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChildId({}v{})", self.index, self.generation)
-    }
-}
-
-/// Which output stream a line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stream {
-    /// The child's stdout.
-    Stdout,
-    /// The child's stderr.
-    Stderr,
-}
-
-impl Stream {
-    /// `"stdout"` or `"stderr"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
-
-impl fmt::Display for Stream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// How a run of a child ended.
+///
+/// # Names
+///
+/// What ended a run is asked by the cause's bare past participle:
+/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out),
+/// [`oom_killed`](Self::oom_killed), [`status_lost`](Self::status_lost),
+/// [`restart_limit_reached`](Self::restart_limit_reached); what holds of
+/// the child after it, with `is_`: [`is_final`](Self::is_final).
+/// [`success`](Self::success) reads as std's `ExitStatus::success`.
 ///
 /// # Examples
 ///
@@ -156,9 +125,18 @@ impl Exit {
         self.status.success()
     }
 
-    /// Whether procrun stopped it (a stop or a timeout).
-    pub fn was_stopped(&self) -> bool {
+    /// Whether procrun ended it by a stop request: a stop
+    /// ([`Reactor::stop`](crate::Reactor::stop), a close or drop of its
+    /// [`Process`](crate::Process)) or the command's timeout. Not a
+    /// `SIGSTOP`: a child paused by a signal has not ended.
+    pub fn stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// The old name of [`stopped`](Self::stopped).
+    #[deprecated(note = "renamed `stopped`: an exit's causes are bare past participles")]
+    pub fn was_stopped(&self) -> bool {
+        self.stopped()
     }
 
     /// Whether the stop was the command's timeout.

@@ -269,6 +269,7 @@
 compile_error!("procrun supports Linux only: it needs pidfds, epoll and /proc");
 
 pub mod cgroup;
+mod child;
 mod command;
 #[cfg(test)]
 mod crate_docs;
@@ -290,7 +291,6 @@ pub mod procfs;
 mod reactor;
 mod signal;
 mod spawn;
-mod spec;
 mod sys;
 #[cfg(test)]
 mod testutil;
@@ -301,9 +301,10 @@ pub mod timer;
 #[allow(dead_code)]
 mod timer;
 
+pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
-pub use exit::{ChildId, Exit, Stream};
+pub use exit::Exit;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,

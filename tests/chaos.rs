@@ -92,7 +92,7 @@ fn kill_from_outside_is_a_failure_that_restarts() {
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     let e = exits_of(&recs, id)[0];
     assert_eq!(e.signal(), Some(Signal::KILL));
-    assert!(!e.was_stopped(), "procrun did not send that signal");
+    assert!(!e.stopped(), "procrun did not send that signal");
     assert!(
         e.restart_in().is_some(),
         "a signal from outside is a failure"
@@ -136,7 +136,7 @@ fn setsid_escapes_the_group_and_the_stop() {
     let _guard = KillOnDrop(escaped);
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
-    assert!(exits_of(&recs, id)[0].was_stopped());
+    assert!(exits_of(&recs, id)[0].stopped());
     assert!(
         matches!(proc_state(escaped), Some(s) if s != 'Z'),
         "the escapee is out of reach and lives on"

@@ -86,7 +86,7 @@ fn stop_reaches_a_child_that_left_its_group() {
     recs.extend(run_to_done(&mut r, id));
     let e = exits_of(&recs, id);
     assert_eq!(e[0].signal(), Some(Signal::TERM), "{recs:?}");
-    assert!(e[0].was_stopped());
+    assert!(e[0].stopped());
 }
 
 #[test]

@@ -117,7 +117,7 @@ fn two_hundred_processes_from_eight_threads_spread_over_both_drivers() {
                 std::thread::spawn(move || {
                     for p in chunk {
                         p.close().unwrap();
-                        assert!(p.last_exit().unwrap().was_stopped());
+                        assert!(p.last_exit().unwrap().stopped());
                     }
                 })
             })

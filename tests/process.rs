@@ -97,7 +97,7 @@ fn close_before_start_and_close_twice_are_fine() {
     p.close().unwrap();
     p.close().unwrap();
     wait_dead(pid);
-    assert!(p.last_exit().unwrap().was_stopped());
+    assert!(p.last_exit().unwrap().stopped());
 }
 
 #[test]
@@ -444,7 +444,7 @@ fn combined_output_is_cancelled_by_close_from_another_thread() {
     }
     p.close().unwrap();
     let out = t.join().unwrap();
-    assert!(out.exit.unwrap().was_stopped());
+    assert!(out.exit.unwrap().stopped());
 }
 
 #[test]
@@ -755,7 +755,7 @@ fn duration_max_restart_interval_waits_for_the_close() {
         // The close cancelled the restart: that exit is the final one.
         let last = p.wait().unwrap();
         assert_eq!(last.code(), Some(1));
-        assert!(last.is_final() && last.was_stopped(), "{last:?}");
+        assert!(last.is_final() && last.stopped(), "{last:?}");
         assert!(exits.next_timeout(WATCHDOG).unwrap().is_none());
         a_later_start_still_works();
     });
@@ -866,7 +866,7 @@ fn runner_timeout_and_combined_output_timeout_report_timed_out() {
         assert_eq!(run.output, b"before\n");
         assert!(matches!(run.error, Some(Error::TimedOut)), "{run:?}");
         let e = run.exit.unwrap();
-        assert!(e.timed_out() && e.was_stopped(), "{e:?}");
+        assert!(e.timed_out() && e.stopped(), "{e:?}");
 
         let p = Process::builder()
             .command(["sh", "-c", "echo before; exec sleep 30"])
@@ -875,7 +875,7 @@ fn runner_timeout_and_combined_output_timeout_report_timed_out() {
         let out = p.start_and_wait_combined(Some(limit)).unwrap();
         assert_eq!(out.output, b"before\n");
         let e = out.exit.unwrap();
-        assert!(out.timed_out && e.timed_out() && e.was_stopped(), "{e:?}");
+        assert!(out.timed_out && e.timed_out() && e.stopped(), "{e:?}");
     });
 }
 
@@ -937,7 +937,7 @@ fn signal_reaches_the_process_and_kill_ends_the_run_not_the_process() {
         p.kill().unwrap();
         let e = p.wait().unwrap();
         assert_eq!(e.signal(), Some(Signal::KILL));
-        assert!(!e.was_stopped() && e.restart_limit_reached());
+        assert!(!e.stopped() && e.restart_limit_reached());
         let exits: Vec<_> = p.exits().collect();
         assert_eq!(exits.len(), 2);
         assert!(exits.iter().all(|e| e.signal() == Some(Signal::KILL)));
@@ -1326,7 +1326,7 @@ fn a_timeout_during_the_restart_delay_is_the_final_exit_timed_out() {
         assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
         let e = p.wait().unwrap();
         assert_eq!(e.code(), Some(1), "{e:?}");
-        assert!(e.is_final() && e.timed_out() && e.was_stopped(), "{e:?}");
+        assert!(e.is_final() && e.timed_out() && e.stopped(), "{e:?}");
         p.close().unwrap();
 
         let p = build();
@@ -1353,7 +1353,7 @@ fn a_close_during_the_restart_delay_makes_the_last_exit_final_and_stopped() {
         p.close().unwrap();
         let e = p.wait().unwrap();
         assert_eq!(e.code(), Some(1), "{e:?}");
-        assert!(e.is_final() && e.was_stopped() && !e.timed_out(), "{e:?}");
+        assert!(e.is_final() && e.stopped() && !e.timed_out(), "{e:?}");
     });
 }
 
@@ -1384,7 +1384,7 @@ fn close_of_a_paused_process_whose_run_ended_restarts_nothing_and_returns() {
         p.close().unwrap();
         let e = p.wait().unwrap();
         assert_eq!(e.restarts(), 0, "{e:?}");
-        assert!(e.is_final() && e.was_stopped(), "{e:?}");
+        assert!(e.is_final() && e.stopped(), "{e:?}");
     });
 }
 

@@ -58,7 +58,7 @@ fn exit_codes_and_signals_are_reported() {
     assert_eq!((e.code(), e.signal(), e.success()), (Some(7), None, false));
     let e = exits_of(&recs, killed)[0];
     assert_eq!((e.code(), e.signal()), (None, Some(Signal::KILL)));
-    assert!(!e.was_stopped());
+    assert!(!e.stopped());
     let e = exits_of(&recs, ok)[0];
     assert!(e.success() && e.is_final() && !e.restart_limit_reached());
 }
@@ -131,7 +131,7 @@ fn stop_sends_sigterm_to_the_group() {
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     let e = exits_of(&recs, id)[0];
     assert_eq!(e.signal(), Some(Signal::TERM));
-    assert!(e.was_stopped() && !e.timed_out() && e.is_final());
+    assert!(e.stopped() && !e.timed_out() && e.is_final());
 }
 
 #[test]
@@ -213,7 +213,7 @@ fn timeout_stops_the_child_and_says_so() {
     let id = r.spawn(&c).unwrap();
     let recs = run_to_done(&mut r, id);
     let e = exits_of(&recs, id)[0];
-    assert!(e.timed_out() && e.was_stopped() && e.is_final());
+    assert!(e.timed_out() && e.stopped() && e.is_final());
     assert_eq!(e.signal(), Some(Signal::TERM));
 }
 
@@ -821,7 +821,7 @@ fn huge_durations_mean_never_and_panic_nowhere() {
     }
     let e = exits_of(&recs, sleeper);
     assert_eq!(e[0].signal(), Some(Signal::TERM));
-    assert!(e[0].was_stopped() && !e[0].timed_out());
+    assert!(e[0].stopped() && !e[0].timed_out());
     assert!(exits_of(&recs, failing).is_empty(), "restarted: {recs:?}");
 }
 
@@ -938,7 +938,7 @@ fn control_signal_and_kill_are_sent_after_the_event_that_asked_for_them() {
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["ready", "got USR1"]);
     let e = exits_of(&recs, id);
     assert_eq!(e[0].signal(), Some(Signal::KILL));
-    assert!(!e[0].was_stopped());
+    assert!(!e[0].stopped());
 }
 
 #[test]
@@ -958,7 +958,7 @@ fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
     let e = exits_of(&recs, id);
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].signal(), Some(Signal::KILL));
-    assert!(!e[0].was_stopped(), "a kill is no stop");
+    assert!(!e[0].stopped(), "a kill is no stop");
     assert!(e[0].restart_in().is_some(), "killed is failed: restarted");
 
     r.kill(id).unwrap();
@@ -1009,7 +1009,7 @@ fn restart_always_brings_back_a_run_that_exited_zero_up_to_the_limit() {
     let recs = run_to_done(&mut r, id);
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["run"; 4]);
     let exits = exits_of(&recs, id);
-    assert!(exits.iter().all(|e| e.success() && !e.was_stopped()));
+    assert!(exits.iter().all(|e| e.success() && !e.stopped()));
     let delays: Vec<_> = exits.iter().map(|e| e.restart_in()).collect();
     assert_eq!(
         delays,
@@ -1061,7 +1061,7 @@ fn restart_always_ends_with_a_stop_or_a_timeout() {
     });
     let e = exits_of(&recs, stopped);
     assert_eq!(e.len(), 1, "{recs:?}");
-    assert!(e[0].was_stopped() && e[0].is_final() && !e[0].restart_limit_reached());
+    assert!(e[0].stopped() && e[0].is_final() && !e[0].restart_limit_reached());
     let e = exits_of(&recs, timed);
     assert_eq!(e.len(), 1, "{recs:?}");
     assert!(e[0].timed_out() && e[0].is_final() && !e[0].restart_limit_reached());
@@ -1473,7 +1473,7 @@ fn job_control_stop_signals_reach_a_child_that_handles_them() {
             drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
             let e = exits_of(&recs, id)[0];
             assert_eq!(e.code(), Some(20), "{sig}, round {round}: {e:?}");
-            assert!(e.was_stopped());
+            assert!(e.stopped());
         }
     }
 }
@@ -1632,7 +1632,7 @@ fn a_stop_gives_a_group_member_the_rest_of_the_grace_after_its_leader_died() {
     let took = stopped.elapsed();
     let exit = exits_of(&recs, id)[0];
     assert_eq!(exit.signal(), Some(Signal::TERM), "{recs:?}");
-    assert!(exit.was_stopped());
+    assert!(exit.stopped());
     assert!(
         lines_of(&recs, id, Stream::Stdout).contains(&"flushed".to_string()),
         "{recs:?}"
@@ -1718,11 +1718,11 @@ fn done_carries_the_final_exit_read_right_once() {
         assert!(exit.is_final(), "{exit:?}");
         if id == plain {
             assert!(!restart_cancelled);
-            assert!(!exit.was_stopped() && !exit.timed_out());
+            assert!(!exit.stopped() && !exit.timed_out());
         } else {
             assert!(restart_cancelled);
             assert_eq!(last.restart_in(), Some(Duration::from_secs(3600)));
-            assert!(exit.was_stopped(), "{exit:?}");
+            assert!(exit.stopped(), "{exit:?}");
             assert_eq!(exit.timed_out(), id == timed, "{exit:?}");
         }
     }

@@ -62,7 +62,7 @@ fn cycle(dir: &Path, n: usize) -> Vec<u32> {
         }
         1 => {
             p.close().unwrap();
-            assert!(p.last_exit().unwrap().was_stopped());
+            assert!(p.last_exit().unwrap().stopped());
         }
         2 => assert!(p.wait().unwrap().timed_out()),
         3 => assert_eq!(p.wait().unwrap().restarts(), 2),

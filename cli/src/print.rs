@@ -135,7 +135,7 @@ impl Note<'_> {
                     None => o.null("signal"),
                 };
                 o.bool("timed_out", exit.timed_out())
-                    .bool("stopped", exit.was_stopped())
+                    .bool("stopped", exit.stopped())
                     .bool("oom_killed", exit.oom_killed())
                     .bool("status_lost", exit.status_lost());
                 match exit.restart_in() {
@@ -578,7 +578,7 @@ impl fmt::Display for Ending<'_> {
         let e = self.0;
         if e.timed_out() {
             f.write_str("timed out, ")?;
-        } else if e.was_stopped() {
+        } else if e.stopped() {
             f.write_str("stopped, ")?;
         }
         match (e.code(), e.signal()) {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 
-use crate::exit::Stream;
+use crate::child::Stream;
 use crate::lines::LineReader;
 
 /// Whole lines buffered beyond this (per process, both streams) pause the

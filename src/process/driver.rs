@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::seam::Seam;
 use super::shared::{Answer, Serve, Shared};
 use super::sync;
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::ChildId;
 use crate::reactor::{Event, Reactor, Waker};
 use crate::signal::Signal;
-use crate::spec::Spec;
+use crate::spawn::Spec;
 
 pub(crate) enum Cmd {
     Start(sync::Arc<Shared>, Arc<Spec>),
@@ -313,62 +313,78 @@ pub(super) fn deliver(procs: &mut Procs, ev: &Event<'_>, live: &AtomicUsize) -> 
 /// Serves commands and reactor events until `epoll_wait` fails (it would
 /// fail the same way in a tight loop: EBADF, EINVAL).
 fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error {
-    let mut taken = Vec::new();
+    let mut spare = Vec::new();
     loop {
-        std::mem::swap(
-            &mut taken,
-            &mut inner.queue.lock().unwrap_or_else(|p| p.into_inner()).cmds,
-        );
-        served.cmds.extend(taken.drain(..));
+        take_cmds(&inner.queue, &mut spare, &mut served.cmds);
         while let Some(cmd) = served.cmds.pop_front() {
-            match cmd {
-                Cmd::Start(shared, command) => {
-                    served.starting = Some(shared.clone());
-                    start(reactor, &mut served.procs, &shared, &command, &inner.live);
-                    served.starting = None;
-                }
-                // A stale handle means the child is already gone: nothing
-                // to stop or resume.
-                Cmd::Stop(id) => drop(reactor.stop(id)),
-                Cmd::Resume(id) => drop(reactor.resume(id)),
-                Cmd::Signal(id, sig, reply) => {
-                    let r = match reactor.signal(id, sig) {
-                        // Done since the caller looked: there was nothing
-                        // left to signal, as for a run between restarts.
-                        Err(Error::UnknownChild) => Ok(()),
-                        r => r,
-                    };
-                    let _ = reply.send(r);
-                }
-                Cmd::WriteStdin(id, run, bytes, reply) => {
-                    let r = if run_is_current(&served.procs, id, run) {
-                        reactor.write_stdin(id, &bytes)
-                    } else {
-                        Err(Error::Io(io::ErrorKind::BrokenPipe.into()))
-                    };
-                    let _ = reply.send(r);
-                }
-                // Gone or never piped: nothing to close. A writer of an
-                // earlier run must not close the stream of a later one.
-                Cmd::CloseStdin(id, run) => {
-                    if run_is_current(&served.procs, id, run) {
-                        drop(reactor.close_stdin(id));
-                    }
-                }
-                #[cfg(all(test, not(loom)))]
-                Cmd::Panic => panic!("procrun driver: panic injected by a test"),
-            }
+            serve_cmd(reactor, served, &inner.live, cmd);
         }
-        let procs = &mut served.procs;
-        let r = reactor.poll(None, |ctl, ev| {
-            if deliver(procs, &ev, &inner.live) {
-                ctl.pause(ev.id());
-            }
-        });
-        if let Err(e) = r {
+        if let Err(e) = poll_events(reactor, &mut served.procs, &inner.live) {
             return e;
         }
     }
+}
+
+/// Moves the commands callers queued behind those not handled yet. The
+/// queue's vector is swapped with `spare` (empty), so neither allocates
+/// once both have grown, and the lock is held only for the swap.
+fn take_cmds(queue: &Mutex<Queue>, spare: &mut Vec<Cmd>, cmds: &mut VecDeque<Cmd>) {
+    std::mem::swap(
+        spare,
+        &mut queue.lock().unwrap_or_else(|p| p.into_inner()).cmds,
+    );
+    cmds.extend(spare.drain(..));
+}
+
+/// Does what one command asks of the reactor, and answers it.
+fn serve_cmd(reactor: &mut Reactor, served: &mut Served, live: &AtomicUsize, cmd: Cmd) {
+    match cmd {
+        Cmd::Start(shared, command) => {
+            served.starting = Some(shared.clone());
+            start(reactor, &mut served.procs, &shared, &command, live);
+            served.starting = None;
+        }
+        // A stale handle means the child is already gone: nothing
+        // to stop or resume.
+        Cmd::Stop(id) => drop(reactor.stop(id)),
+        Cmd::Resume(id) => drop(reactor.resume(id)),
+        Cmd::Signal(id, sig, reply) => {
+            let r = match reactor.signal(id, sig) {
+                // Done since the caller looked: there was nothing
+                // left to signal, as for a run between restarts.
+                Err(Error::UnknownChild) => Ok(()),
+                r => r,
+            };
+            let _ = reply.send(r);
+        }
+        Cmd::WriteStdin(id, run, bytes, reply) => {
+            let r = if run_is_current(&served.procs, id, run) {
+                reactor.write_stdin(id, &bytes)
+            } else {
+                Err(Error::Io(io::ErrorKind::BrokenPipe.into()))
+            };
+            let _ = reply.send(r);
+        }
+        // Gone or never piped: nothing to close. A writer of an
+        // earlier run must not close the stream of a later one.
+        Cmd::CloseStdin(id, run) => {
+            if run_is_current(&served.procs, id, run) {
+                drop(reactor.close_stdin(id));
+            }
+        }
+        #[cfg(all(test, not(loom)))]
+        Cmd::Panic => panic!("procrun driver: panic injected by a test"),
+    }
+}
+
+/// Waits for reactor events (a command queued meanwhile wakes the wait
+/// through the waker) and delivers each to its process.
+fn poll_events(reactor: &mut Reactor, procs: &mut Procs, live: &AtomicUsize) -> io::Result<()> {
+    reactor.poll(None, |ctl, ev| {
+        if deliver(procs, &ev, live) {
+            ctl.pause(ev.id());
+        }
+    })
 }
 
 /// Whether run `run` of child `id` (counted from 0) is the one the
@@ -394,7 +410,7 @@ fn start(
     live: &AtomicUsize,
 ) {
     let spawn = || {
-        let id = reactor.spawn_spec(spec.clone())?;
+        let id = reactor.add_shared_child(spec.clone())?;
         Ok((id, reactor.pid(id)))
     };
     if let Some(id) = serve_start(procs, shared, live, spawn) {

@@ -10,8 +10,9 @@ use std::time::Instant;
 use super::seam::Seam;
 use super::shared::{Resume, Shared};
 use super::sync::{lock, Arc, Mutex, MutexGuard};
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit};
+use crate::exit::Exit;
 use crate::signal::Signal;
 
 /// A process's shared state, the driver its start went to, and what the

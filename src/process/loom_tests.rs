@@ -37,8 +37,9 @@ use super::shared::Shared;
 use super::stdin;
 use super::stream::{next_line, Exits};
 use super::sync::{lock, thread, Arc, Condvar, Mutex};
+use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit, Stream};
+use crate::exit::Exit;
 use crate::reactor::Event;
 use crate::signal::Signal;
 
@@ -678,7 +679,7 @@ fn concurrent_closes_each_return_after_the_reap() {
             c.join().unwrap();
         }
         let exit = w.handle.wait_final(None).unwrap().unwrap();
-        assert!(exit.was_stopped());
+        assert!(exit.stopped());
         w.quit();
     });
 }
@@ -818,7 +819,7 @@ fn a_close_returns_once_a_dying_driver_reaped_the_child() {
         closer.join().unwrap();
         match w.handle.wait_final(None) {
             // The close's stop came first.
-            Ok(Some(exit)) => assert!(exit.was_stopped()),
+            Ok(Some(exit)) => assert!(exit.stopped()),
             r => assert!(matches!(r, Err(Error::DriverGone)), "{r:?}"),
         }
         assert_dead(w);

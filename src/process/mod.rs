@@ -62,7 +62,7 @@ use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::signal::Signal;
-use crate::spec::Spec;
+use crate::spawn::Spec;
 
 #[derive(Default)]
 struct Resources {
@@ -252,7 +252,7 @@ impl Process {
     /// p.close()?;
     /// // Over when close returns: no sleep is left behind.
     /// let exit = p.last_exit().expect("close waits for the reap");
-    /// assert!(exit.was_stopped());
+    /// assert!(exit.stopped());
     /// assert_eq!(exit.signal(), Some(Signal::TERM));
     /// assert!(p.closed());
     /// assert!(matches!(p.start(), Err(Error::Aborted)));
@@ -309,7 +309,7 @@ impl Process {
     /// Sends `SIGKILL` to the current run: [`signal`](Self::signal) with
     /// [`Signal::KILL`]. Unlike [`close`](Self::close), this ends the run,
     /// not the process: the exit is not
-    /// [`was_stopped`](Exit::was_stopped) and a process restarted on error
+    /// [`stopped`](Exit::stopped) and a process restarted on error
     /// is restarted.
     ///
     /// # Errors
@@ -326,7 +326,7 @@ impl Process {
     /// p.kill()?;
     /// let exit = p.wait()?;
     /// assert_eq!(exit.signal(), Some(Signal::KILL));
-    /// assert!(!exit.was_stopped());
+    /// assert!(!exit.stopped());
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn kill(&self) -> Result<()> {

@@ -310,7 +310,7 @@ mod tests {
                 let id = s.lock().id().unwrap();
                 d.send(Cmd::Stop(id));
                 assert!(!done(s), "stopped by its own driver");
-                assert!(s.lock().exits().last().unwrap().was_stopped());
+                assert!(s.lock().exits().last().unwrap().stopped());
             }
             assert_eq!((live(ia), live(ib)), (0, 0));
             tx.send(()).unwrap();

@@ -7,8 +7,8 @@
 
 use super::shared::Shared;
 use super::sync::Arc;
+use crate::child::ChildId;
 use crate::error::Result;
-use crate::exit::ChildId;
 use crate::signal::Signal;
 
 /// A driver, as the handles of its processes see it. Requests without an

@@ -81,8 +81,9 @@ use std::time::Instant;
 
 use super::buffer::Buffer;
 use super::sync::{lock, Condvar, Mutex, MutexGuard};
+use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
-use crate::exit::{ChildId, Exit, Stream};
+use crate::exit::Exit;
 use crate::reactor::Event;
 use crate::signal::Signal;
 

@@ -6,8 +6,8 @@ use super::driver::Driver;
 use super::seam::Seam;
 use super::shared::Shared;
 use super::sync::Arc;
+use crate::child::ChildId;
 use crate::error::Error;
-use crate::exit::ChildId;
 
 /// Bytes handed to the driver per write: a bound on the copy each write
 /// makes, well under the reactor's queue.

@@ -8,8 +8,9 @@ use super::handle::{resume, DriverSlot};
 use super::seam::Seam;
 use super::shared::{index, OutputLine, Shared};
 use super::sync::{Arc, Mutex};
+use crate::child::Stream;
 use crate::error::{Error, Result};
-use crate::exit::{Exit, Stream};
+use crate::exit::Exit;
 
 /// A cursor over a process's exits (see [`Process::exits`](super::Process::exits)).
 #[derive(Debug)]

@@ -216,7 +216,7 @@ impl Reactor {
         drop(c);
         let child = self.children.at_mut(index);
         child.live_cgroups -= 1;
-        self.maybe_done(index, ctx);
+        self.deliver_done_if_due(index, ctx);
     }
 
     /// Sends `sig` to every process in every live cgroup of child `index`

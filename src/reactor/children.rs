@@ -19,12 +19,13 @@
 //!   │        ├── a restart is due ──► RestartPending ──┐ stop / timeout (the
 //!   │        │                          │              │ restart is cancelled),
 //!   └────────┼────── restart timer ─────┘              │ or the restart's spawn
-//!            │ final                                   │ failed
+//!            │ final: its runs are over                │ failed
 //!            ▼                                         │
-//!         Finished ◄───────────────────────────────────┘
+//!        Lingering ◄───────────────────────────────────┘
 //!            │ every pipe closed, every cgroup removed
 //!            ▼
-//!          Done: the slot is freed (a stopped run's group settled first)
+//!          Done: its Event::Done goes out and the slot is freed (a
+//!                stopped run's group settled first)
 //! ```
 //!
 //! The phase is read off the child's fields by [`Child::phase`], not
@@ -36,9 +37,9 @@
 //! | Running | `run` is `Some`, `stopping` is `None` |
 //! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
-//! | RestartPending | `run` and `pending_exit` are `None`, not `finished`; `restart_timer` is `Some`, or `None` for a restart never due |
-//! | Finished | `finished`, with `open_pipes` or `live_cgroups` above 0 |
-//! | Done | `finished`, `open_pipes` and `live_cgroups` 0: freed at once, or when its stopped group settles |
+//! | RestartPending | `run` and `pending_exit` are `None`, not `runs_over`; `restart_timer` is `Some`, or `None` for a restart never due |
+//! | Lingering | `runs_over`, with `open_pipes` or `live_cgroups` above 0 |
+//! | Done | `runs_over`, `open_pipes` and `live_cgroups` 0: its `Event::Done` is due, delivered and the slot freed at once, or when its stopped group settles |
 //!
 //! Beside the phase, facts that hold in several phases at once are kept
 //! as such, each in a field of its own:
@@ -46,7 +47,7 @@
 //! - `paused`: in any phase; it holds an Exiting child's exit event back.
 //! - `stopping`: set by a stop or the timeout and never cleared. A run
 //!   being stopped is Stopping; after its reap the cause stays, through
-//!   Exiting to Finished. A Finished child whose contained run left
+//!   Exiting to Lingering. A Lingering child whose contained run left
 //!   processes in its cgroup can be stopped too (its cgroups are
 //!   signalled, and `kill_timer` runs).
 //! - `restart_cancelled`: a stop came while the child waited to restart,
@@ -55,7 +56,7 @@
 //!   output pipes a process outside the group still holds, in any phase,
 //!   closed after the drain time.
 //! - `live_cgroups`: cgroups of contained runs not yet empty, in any
-//!   phase; they keep a Finished child from being Done.
+//!   phase; they keep a Lingering child from being Done.
 //! - a settling group (in the reactor's `settle`, not the slot): a stopped
 //!   run's group not yet empty after its leader's reap; it keeps a Done
 //!   child's slot until it is.
@@ -68,8 +69,9 @@ use std::time::Instant;
 
 use super::stdin::StdinState;
 use super::Reactor;
-use crate::exit::{ChildId, Exit};
-use crate::spec::{Spec, StopSpec};
+use crate::child::ChildId;
+use crate::exit::Exit;
+use crate::spawn::{Spec, StopPolicy};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 
@@ -94,7 +96,7 @@ pub(super) struct Child {
     /// The spec, kept only while a restart may need it.
     pub(super) respawn: Option<Arc<Spec>>,
     /// What stopping and reaping need of the command.
-    pub(super) stop: StopSpec,
+    pub(super) stop: StopPolicy,
     pub(super) run: Option<Run>,
     /// Consecutive restarts (reset by `reset_after`).
     pub(super) restarts: u32,
@@ -112,8 +114,8 @@ pub(super) struct Child {
     /// A reaped run whose exit event waits for its output to be read.
     // Boxed: it is there only for an instant, the slot all the time.
     pub(super) pending_exit: Option<Box<Exit>>,
-    /// No run is alive and none will start again.
-    pub(super) finished: bool,
+    /// Its runs are over: no run is alive and none will start again.
+    pub(super) runs_over: bool,
     /// A stop ended the child while it waited to restart: its last exit
     /// said a restart would follow, and none did.
     pub(super) restart_cancelled: bool,
@@ -127,7 +129,7 @@ impl Child {
     /// A child about to start its first run. Its spec is kept (in
     /// `respawn`) only once the run started and only if it may restart: an
     /// idle child that never restarts costs no strings at all.
-    pub(super) fn new(stop: StopSpec) -> Child {
+    pub(super) fn new(stop: StopPolicy) -> Child {
         Child {
             respawn: None,
             stop,
@@ -141,7 +143,7 @@ impl Child {
             pipes: OutTokens::default(),
             open_pipes: 0,
             pending_exit: None,
-            finished: false,
+            runs_over: false,
             restart_cancelled: false,
             live_cgroups: 0,
             stdin: StdinState::NotPiped,
@@ -156,14 +158,15 @@ impl Child {
             (Some(_), _) if self.stopping.is_some() => Phase::Stopping,
             (Some(_), _) => Phase::Running,
             (None, Some(_)) => Phase::Exiting,
-            (None, None) if !self.finished => Phase::RestartPending,
-            (None, None) if self.open_pipes > 0 || self.live_cgroups > 0 => Phase::Finished,
+            (None, None) if !self.runs_over => Phase::RestartPending,
+            (None, None) if self.open_pipes > 0 || self.live_cgroups > 0 => Phase::Lingering,
             (None, None) => Phase::Done,
         }
     }
 
-    /// Whether the child can go: nothing runs, will run, or is left to read.
-    pub(super) fn is_done(&self) -> bool {
+    /// Whether the child's `Event::Done` is due: nothing runs, will run,
+    /// or is left to read (a settling group may still hold it back).
+    pub(super) fn done_is_due(&self) -> bool {
         self.phase() == Phase::Done
     }
 
@@ -290,11 +293,11 @@ pub(super) enum Phase {
     /// The exit event promised a restart: it comes at `restart_timer`, or
     /// never when that is `None` (a delay past any clock).
     RestartPending,
-    /// No run is alive and none will start again, but pipes or cgroups of
-    /// its runs are left.
-    Finished,
-    /// Nothing of the child is left in its slot: it is freed now, or once
-    /// a stopped run's group has settled.
+    /// Its runs are over, but pipes or cgroups of its runs linger.
+    Lingering,
+    /// Its runs are over and nothing of them is left: its `Event::Done`
+    /// goes out and its slot is freed, now or once a stopped run's group
+    /// has settled.
     Done,
 }
 

@@ -3,8 +3,8 @@
 
 use super::children::StopCause;
 use super::Reactor;
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::ChildId;
 use crate::signal::Signal;
 
 impl Reactor {
@@ -69,7 +69,7 @@ impl Reactor {
     ///     })?;
     /// }
     /// let exit = exit.expect("a stopped child is reaped");
-    /// assert!(exit.was_stopped());
+    /// assert!(exit.stopped());
     /// assert_eq!(exit.signal(), Some(Signal::TERM));
     /// // Its handle is stale now.
     /// assert!(matches!(reactor.stop(id), Err(Error::UnknownChild)));
@@ -111,7 +111,7 @@ impl Reactor {
     /// Sends `sig` to the child's current run as a stop would: to its
     /// process group and to the child itself if it left the group, or to
     /// the child alone when detached. Nothing else changes: no stop starts,
-    /// so [`Exit::was_stopped`](crate::exit::Exit::was_stopped) stays false and the restart policy decides
+    /// so [`Exit::stopped`](crate::exit::Exit::stopped) stays false and the restart policy decides
     /// what follows the run's end.
     ///
     /// A child with no live run (it just exited and its
@@ -162,7 +162,7 @@ impl Reactor {
     /// [`signal`](Reactor::signal) does, at once and without a grace.
     ///
     /// Unlike [`stop`](Reactor::stop), this ends the run, not the child:
-    /// the exit is not [`was_stopped`](crate::exit::Exit::was_stopped), and a child
+    /// the exit is not [`stopped`](crate::exit::Exit::stopped), and a child
     /// restarted on error is restarted (a kill is a failure, as one from
     /// outside would be). To end a child for good without waiting for its
     /// grace, [`stop`](Reactor::stop) it and then kill it.
@@ -191,7 +191,7 @@ impl Reactor {
     /// }
     /// let exit = exit.unwrap();
     /// assert_eq!(exit.signal(), Some(Signal::KILL));
-    /// assert!(!exit.was_stopped());
+    /// assert!(!exit.stopped());
     /// assert!(matches!(reactor.kill(id), Err(procrun::Error::UnknownChild)));
     /// # Ok::<(), procrun::Error>(())
     /// ```

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use super::children::StopCause;
 use super::{Ctx, Reactor};
+use crate::child::{ChildId, Stream};
 use crate::error::Error;
-use crate::exit::{ChildId, Exit, Stream};
+use crate::exit::Exit;
 use crate::signal::Signal;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
@@ -146,8 +147,8 @@ pub enum Event<'a> {
         /// The stream.
         stream: Stream,
     },
-    /// The child is finished: its last run was reaped, no restart is
-    /// pending and all its streams are closed; after a stop (or timeout),
+    /// The child is done: its runs are over (its last run was reaped, no
+    /// restart is pending) and all its streams are closed; after a stop (or timeout),
     /// nothing of its process group is alive either (its members had the
     /// grace to finish, then `SIGKILL`: see
     /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's

@@ -44,12 +44,13 @@ use pipes::Pipes;
 use runs::ExitPoll;
 use settle::Settle;
 use timers::Timer;
-use turn::{Ctx, Handler, Queued, Ready};
+use turn::{Ctx, Handler, OwedEvent, OwedWork};
 
+use crate::child::ChildId;
 use crate::command::Command;
 use crate::error::Result;
-use crate::exit::{ChildId, Exit};
-use crate::spec::Spec;
+use crate::exit::Exit;
+use crate::spawn::Spec;
 use crate::sys;
 use crate::timer::{Clock, Wheel};
 
@@ -153,10 +154,10 @@ pub struct Reactor {
     null: OwnedFd,
     /// Events raised outside `poll` (a spawn's `Started`, a signal that
     /// reached nothing), delivered first.
-    queued: VecDeque<Queued>,
+    owed_events: VecDeque<OwedEvent>,
     /// Work owed without a new epoll edge: a pipe cut off by the read
     /// budget, a resumed pipe, an exit held back by a pause.
-    ready: Vec<Ready>,
+    owed_work: Vec<OwedWork>,
     requests: Vec<Request>,
     tokens: Vec<Token>,
     /// The last wait filled the events buffer, so epoll may hold more
@@ -223,8 +224,8 @@ impl Reactor {
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             null: sys::dev_null()?,
-            queued: VecDeque::new(),
-            ready: Vec::new(),
+            owed_events: VecDeque::new(),
+            owed_work: Vec::new(),
             requests: Vec::new(),
             tokens: Vec::new(),
             more_ready: false,
@@ -287,7 +288,7 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
-        self.spawn_child(&cmd.prepare()?, None)
+        self.add_child(&cmd.prepare()?, None)
     }
 
     /// How long another event loop that waits on this reactor's fd (see
@@ -320,7 +321,7 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
-        if self.more_ready || !self.queued.is_empty() || !self.ready.is_empty() {
+        if self.more_ready || !self.owed_events.is_empty() || !self.owed_work.is_empty() {
             return Some(Duration::ZERO);
         }
         let tick = self.wheel.next_deadline()?;

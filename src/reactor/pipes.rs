@@ -5,7 +5,7 @@
 //!
 //! A pipe found full (an output pipe, or a stdin stream's) is enlarged from
 //! [`DEFAULT_PIPE`] to [`BIG_PIPE`], so a fast writer costs fewer wake-ups,
-//! within the [`Room`] the user's pipe quota leaves; where no quota binds,
+//! within the [`GrowthRoom`] the user's pipe quota leaves; where no quota binds,
 //! stdout pipes grow at spawn ([`Pipes::grow_before_use`]). Where the
 //! kernel refuses, a pipe stays as it is. Nothing else changes with a
 //! pipe's size: output is still read in order, once, with the same
@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use super::{Ctx, Event, Handler, Reactor, Ready};
-use crate::exit::{ChildId, Stream};
+use super::{Ctx, Event, Handler, OwedWork, Reactor};
+use crate::child::{ChildId, Stream};
 use crate::lines::LineReader;
 use crate::sys;
 
@@ -34,7 +34,7 @@ pub(super) const DEFAULT_PIPE: usize = 64 * 1024;
 pub(super) struct Pipes {
     slots: Vec<Option<Source>>,
     free: Vec<usize>,
-    room: &'static Room,
+    room: &'static GrowthRoom,
 }
 
 impl Default for Pipes {
@@ -42,7 +42,7 @@ impl Default for Pipes {
         Pipes {
             slots: Vec::new(),
             free: Vec::new(),
-            room: Room::global(),
+            room: GrowthRoom::global(),
         }
     }
 }
@@ -71,22 +71,22 @@ impl Default for Pipes {
 /// One room per process, not per reactor: a pool of drivers must not take
 /// a quarter each. It is touched only when a pipe grows or an enlarged
 /// one closes, never per read.
-pub(super) struct Room {
+pub(super) struct GrowthRoom {
     left: AtomicUsize,
 }
 
-static ROOM: OnceLock<Room> = OnceLock::new();
+static GROWTH_ROOM: OnceLock<GrowthRoom> = OnceLock::new();
 
-impl Room {
+impl GrowthRoom {
     /// The room for `quota` (`None`: no quota, no end to the room).
-    fn new(quota: Option<usize>) -> Room {
-        Room {
+    fn new(quota: Option<usize>) -> GrowthRoom {
+        GrowthRoom {
             left: AtomicUsize::new(quota.map_or(usize::MAX, |q| q / 4)),
         }
     }
 
-    fn global() -> &'static Room {
-        ROOM.get_or_init(|| Room::new(sys::pipe_quota()))
+    fn global() -> &'static GrowthRoom {
+        GROWTH_ROOM.get_or_init(|| GrowthRoom::new(sys::pipe_quota()))
     }
 
     /// Enlarges pipe `fd` of `capacity` bytes to [`BIG_PIPE`] if the room
@@ -136,13 +136,13 @@ pub(super) struct OutPipe {
     /// is always nothing.
     pub(super) raw: bool,
     /// What the pipe holds, in bytes; past [`DEFAULT_PIPE`], what its
-    /// enlargement took from the [`Room`].
+    /// enlargement took from the [`GrowthRoom`].
     // Not a field of its own for what the room gave, so an idle child's
     // state stays small; `u32` (the kernel's pipe size is an `int`) keeps a
     // pipe's entry, two per idle child, at 56 bytes rather than 64.
     pub(super) capacity: u32,
     pub(super) grow_tried: bool,
-    /// A `Ready::Read` for this pipe is queued: edges until it runs need
+    /// A `OwedWork::ReadPipe` for this pipe is queued: edges until it runs need
     /// no read of their own, and no second entry is queued.
     pub(super) owed: bool,
     pub(super) drain_timer: Option<crate::timer::TimerKey>,
@@ -191,17 +191,17 @@ pub(super) struct StdinQueue {
     /// A write failed (the child closed its stdin): the pipe is closed on
     /// the next turn, where the event can be delivered.
     pub(super) broken: bool,
-    /// A `Ready::Stdin` for this pipe is queued.
+    /// A `OwedWork::FeedStdin` for this pipe is queued.
     pub(super) owed: bool,
     pub(super) grow_tried: bool,
-    /// The stream's pipe took [`GROWN`] bytes of the [`Room`] (only a
+    /// The stream's pipe took [`GROWN`] bytes of the [`GrowthRoom`] (only a
     /// stream's pipe grows: fixed bytes are written once).
     // A flag, not a count: it fits in the padding, and an idle child's
     // stdin entry stays as small as its output pipes'.
     pub(super) grown: bool,
 }
 
-/// What a stdin pipe's enlargement takes from the [`Room`]: the kernel
+/// What a stdin pipe's enlargement takes from the [`GrowthRoom`]: the kernel
 /// gives at least the size asked for, so it is all or nothing.
 pub(super) const GROWN: usize = BIG_PIPE - DEFAULT_PIPE;
 
@@ -279,7 +279,7 @@ impl Pipes {
     }
 
     #[cfg(test)]
-    pub(super) fn room(&self) -> &'static Room {
+    pub(super) fn room(&self) -> &'static GrowthRoom {
         self.room
     }
 
@@ -312,7 +312,7 @@ impl Pipes {
     }
 
     /// Output pipe `token` and the room it may grow into.
-    fn out_and_room(&mut self, token: usize) -> Option<(&mut OutPipe, &'static Room)> {
+    fn out_and_room(&mut self, token: usize) -> Option<(&mut OutPipe, &'static GrowthRoom)> {
         match self.slots.get_mut(token)?.as_mut()? {
             Source::Out(p) => Some((p, self.room)),
             Source::In(_) => None,
@@ -320,7 +320,10 @@ impl Pipes {
     }
 
     /// Stdin pipe `token` and the room it may grow into.
-    pub(super) fn in_and_room(&mut self, token: usize) -> Option<(&mut InPipe, &'static Room)> {
+    pub(super) fn in_and_room(
+        &mut self,
+        token: usize,
+    ) -> Option<(&mut InPipe, &'static GrowthRoom)> {
         match self.slots.get_mut(token)?.as_mut()? {
             Source::In(p) => Some((p, self.room)),
             Source::Out(_) => None,
@@ -364,7 +367,7 @@ impl Reactor {
         token: usize,
         limit: usize,
         ctx: &mut Ctx<'_, H>,
-    ) -> ReadEnd {
+    ) -> ReadOutcome {
         let mut total = 0;
         loop {
             let Reactor {
@@ -374,13 +377,13 @@ impl Reactor {
                 ..
             } = self;
             let Some((p, room)) = pipes.out_and_room(token) else {
-                return ReadEnd::Closed;
+                return ReadOutcome::Closed;
             };
             let Some(child) = children.at(p.child) else {
-                return ReadEnd::Closed;
+                return ReadOutcome::Closed;
             };
             if child.paused {
-                return ReadEnd::Paused;
+                return ReadOutcome::Paused;
             }
             let id = children.id_of(p.child);
             let stream = p.stream;
@@ -388,7 +391,7 @@ impl Reactor {
                 Ok(0) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, &mut ctx.dynamic());
-                    return ReadEnd::Closed;
+                    return ReadOutcome::Closed;
                 }
                 Ok(n) => {
                     if n >= p.capacity as usize && !p.grow_tried {
@@ -413,15 +416,15 @@ impl Reactor {
                     self.apply_requests(&mut ctx.dynamic());
                     if total >= limit {
                         self.owe_read(token);
-                        return ReadEnd::Limit;
+                        return ReadOutcome::Limit;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadEnd::Empty,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, &mut ctx.dynamic());
-                    return ReadEnd::Closed;
+                    return ReadOutcome::Closed;
                 }
             }
         }
@@ -442,14 +445,14 @@ impl Reactor {
             return true;
         };
         let mut end = self.read_pipe(token, cap.saturating_add(1), ctx);
-        if end == ReadEnd::Limit {
+        if end == ReadOutcome::Limit {
             let Some(p) = self.pipes.out(token) else {
                 return true;
             };
             let size = sys::pipe_size(&p.fd).unwrap_or(cap);
             end = self.read_pipe(token, size.saturating_add(1), ctx);
         }
-        if end == ReadEnd::Empty {
+        if end == ReadOutcome::Empty {
             // No EOF: another process holds the pipe (an escaped grandchild,
             // or a child another thread is spawning, which holds a copy of
             // every fd until its exec). The run's last line ends with the
@@ -461,7 +464,7 @@ impl Reactor {
                 p.reader.finish(|l| ctx.emit(line(id, stream, l)));
             }
         }
-        end != ReadEnd::Paused
+        end != ReadOutcome::Paused
     }
 
     /// Queues a read of pipe `token` for the next turn, unless one is.
@@ -469,7 +472,7 @@ impl Reactor {
         if let Some(p) = self.pipes.out_mut(token) {
             if !p.owed {
                 p.owed = true;
-                self.ready.push(Ready::Read(token));
+                self.owed_work.push(OwedWork::ReadPipe(token));
             }
         }
     }
@@ -496,7 +499,7 @@ impl Reactor {
         c.open_pipes -= 1;
         c.pipes.remove(token);
         ctx.emit(Event::Closed { id, stream });
-        self.maybe_done(index, ctx);
+        self.deliver_done_if_due(index, ctx);
     }
 
     pub(super) fn do_resume(&mut self, index: u32) {
@@ -514,13 +517,13 @@ impl Reactor {
         for t in lingering {
             self.owe_read(t);
         }
-        self.ready.push(Ready::FinishExit(index));
+        self.owed_work.push(OwedWork::FinishExit(index));
     }
 }
 
 /// Why [`Reactor::read_pipe`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ReadEnd {
+pub(super) enum ReadOutcome {
     /// The pipe is empty for now (EAGAIN).
     Empty,
     /// EOF or an error: the pipe was closed (or was not there).
@@ -542,14 +545,14 @@ pub(super) fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -
 
 #[cfg(test)]
 mod tests {
-    use super::{Room, BIG_PIPE, DEFAULT_PIPE};
+    use super::{GrowthRoom, BIG_PIPE, DEFAULT_PIPE};
     use crate::sys;
 
     #[test]
     fn a_room_grows_pipes_while_it_lasts_and_takes_them_back() {
         let big = BIG_PIPE - DEFAULT_PIPE;
-        // Room for one enlargement and a byte: a quarter of this quota.
-        let room = Room::new(Some(4 * (big + 1)));
+        // GrowthRoom for one enlargement and a byte: a quarter of this quota.
+        let room = GrowthRoom::new(Some(4 * (big + 1)));
         let (a, _wa) = sys::output_pipe().unwrap();
         let (b, _wb) = sys::output_pipe().unwrap();
         let taken = room.grow(&a, DEFAULT_PIPE).expect("room for one");
@@ -568,7 +571,7 @@ mod tests {
 
     #[test]
     fn no_quota_means_a_room_without_end() {
-        let room = Room::new(None);
+        let room = GrowthRoom::new(None);
         let pipes: Vec<_> = (0..4).map(|_| sys::output_pipe().unwrap()).collect();
         for (r, _w) in &pipes {
             assert!(room.grow(r, DEFAULT_PIPE).is_some());

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +15,15 @@ use super::restart::{self, Decision, RunEnd};
 use super::settle::Linger;
 use super::stdin::StdinState;
 use super::timers::Timer;
-use super::{Ctx, Event, Queued, Reactor, Ready};
+use super::{Ctx, Event, OwedEvent, OwedWork, Reactor};
+use crate::child::{ChildId, Stream};
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
-use crate::exit::{lost_status, ChildId, Exit, Stream};
+use crate::exit::{lost_status, Exit};
 use crate::lines::LineReader;
 use crate::signal::Signal;
-use crate::spawn::{spawn, Spawned};
-use crate::spec::Spec;
+use crate::spawn::{self, Spawned, Spec};
+use crate::sys::cgroup::MemoryReport;
 use crate::sys::{ChildHandle, Usage};
 
 /// Set in the token of a pidfd, whose low bits are the child's index: a
@@ -54,10 +56,27 @@ impl Default for ExitPoll {
     }
 }
 
+/// A run just reaped and let go of: what its exit needs.
+struct ReapedRun {
+    pid: u32,
+    status: ExitStatus,
+    usage: Usage,
+    /// Something else reaped it (see [`Exit::status_lost`]).
+    status_lost: bool,
+    started: Instant,
+    wall_time: Duration,
+    /// Its cgroup's slot, when contained.
+    cgroup: Option<u32>,
+    /// Read at the reap, while the cgroup still held its counters.
+    memory: MemoryReport,
+}
+
 impl Reactor {
-    /// Adds a child and starts its first run; see [`Reactor::spawn`].
-    pub(crate) fn spawn_spec(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
-        self.spawn_child(&spec, Some(&spec))
+    /// Adds a child of a spec the caller keeps in an `Arc` (a `Process`
+    /// restarting it), which the child shares rather than copies, and
+    /// starts its first run; see [`Reactor::spawn`].
+    pub(crate) fn add_shared_child(&mut self, spec: Arc<Spec>) -> Result<ChildId> {
+        self.add_child(&spec, Some(&spec))
     }
 
     /// Adds a child and starts its first run. A child that may restart
@@ -66,11 +85,7 @@ impl Reactor {
     /// a copy made after the spawn, when the spawn's transient allocations
     /// (the environment, above all) are freed and the copy can take their
     /// place rather than pin pages among them.
-    pub(super) fn spawn_child(
-        &mut self,
-        spec: &Spec,
-        shared: Option<&Arc<Spec>>,
-    ) -> Result<ChildId> {
+    pub(super) fn add_child(&mut self, spec: &Spec, shared: Option<&Arc<Spec>>) -> Result<ChildId> {
         let id = self.children.insert(Child::new(spec.stop));
         match self.start_run(id.index, spec) {
             Ok(pid) => {
@@ -85,7 +100,7 @@ impl Reactor {
                     let key = self.timer_in(t, Timer::Timeout(id));
                     self.children.at_mut(id.index).timeout_timer = key;
                 }
-                self.queued.push_back(Queued::Started {
+                self.owed_events.push_back(OwedEvent::Started {
                     id,
                     pid,
                     restarts: 0,
@@ -121,14 +136,15 @@ impl Reactor {
             Err(error) => {
                 ctx.emit(Event::RestartFailed { id, error });
                 let c = self.children.at_mut(id.index);
-                c.finished = true;
-                self.maybe_done(id.index, ctx);
+                c.runs_over = true;
+                self.deliver_done_if_due(id.index, ctx);
             }
         }
         self.check_child(id.index);
     }
 
-    /// Spawns a run of child `index` from `spec` and registers its fds.
+    /// Starts one run of the existing child `index` from `spec` (its first,
+    /// or a restart) and registers the run's fds.
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         let use_pidfd = self.use_pidfd;
         let feed = match &spec.stdin {
@@ -149,7 +165,7 @@ impl Reactor {
             stdout,
             stderr,
             cgroup,
-        } = spawn(spec, use_pidfd, self.null.as_fd())?;
+        } = spawn::start(spec, use_pidfd, self.null.as_fd())?;
         if no_pidfd {
             self.use_pidfd = false;
         }
@@ -290,15 +306,37 @@ impl Reactor {
     /// Reaps the current run of child `index` if it exited; true if it did.
     /// A stopped run's leader may be left unreaped a while (see `settle`).
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
+        let Some(reaped) = self.reap_run(index) else {
+            return false;
+        };
+        self.end_stdin(index, ctx);
+        let stopping = self.children.at_mut(index).stopping;
+        if stopping.is_some() {
+            self.end_stopped_run(index, reaped.pid);
+        }
+        let exit = self.decide_exit(index, &reaped, stopping);
+        self.children.at_mut(index).pending_exit = Some(Box::new(exit));
+        self.finish_exit(index, ctx);
+        if let Some(slot) = reaped.cgroup {
+            self.cgroup_run_reaped(slot as usize, ctx);
+        }
+        self.check_child(index);
+        true
+    }
+
+    /// Reaps the current run of child `index` and lets go of it (out of
+    /// epoll or the exit poll, its kill timer cancelled, its fds closed);
+    /// `None` while it runs, or while its leader is left to linger.
+    fn reap_run(&mut self, index: u32) -> Option<ReapedRun> {
         let lingered = match self.leader_lingers(index) {
-            Linger::Yes => return false,
+            Linger::Yes => return None,
             Linger::No => None,
             Linger::Over(exited) => Some(exited),
         };
         let child = self.children.at_mut(index);
-        let Some(run) = &child.run else { return false };
+        let run = child.run.as_ref()?;
         let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
-            Ok(None) => return false, // spurious wake-up, or still running
+            Ok(None) => return None, // spurious wake-up, or still running
             Ok(Some(r)) => (r.status, r.usage, false),
             // ECHILD: the host reaped our child behind our back, and took
             // its usage with it.
@@ -329,57 +367,66 @@ impl Reactor {
         // Closed now, before any event: once a caller sees the exit, no fd
         // of the run is left.
         drop(run);
-        self.end_stdin(index, ctx);
+        Some(ReapedRun {
+            pid,
+            status,
+            usage,
+            status_lost,
+            started,
+            wall_time,
+            cgroup,
+            memory,
+        })
+    }
+
+    /// The stop is of the whole run: what the stopped child leaves in its
+    /// cgroup dies with it, as its group does, and it is over once that
+    /// group is empty too.
+    fn end_stopped_run(&mut self, index: u32, pid: u32) {
+        let child = self.children.at_mut(index);
+        let (detached, grace) = (child.stop.detached, child.stop.grace);
+        self.signal_cgroups(index, Signal::KILL);
+        if !detached {
+            self.settle_group(index, pid, grace);
+        }
+    }
+
+    /// The exit of child `index`'s reaped run, ended by a stop if
+    /// `stopping`, with what its restart policy decided (a restart is
+    /// counted here).
+    fn decide_exit(&mut self, index: u32, reaped: &ReapedRun, stopping: Option<StopCause>) -> Exit {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
-        let stopping = child.stopping;
-        let (detached, grace) = (child.stop.detached, child.stop.grace);
-        if stopping.is_some() {
-            // The stop is of the whole run: what the stopped child leaves
-            // in its cgroup dies with it, as its group does, and it is
-            // over once that group is empty too.
-            self.signal_cgroups(index, Signal::KILL);
-            if !detached {
-                self.settle_group(index, pid, grace);
-            }
-        }
-        let child = self.children.at_mut(index);
-        let restarts = child.restarts;
         let end = RunEnd {
-            failed: !status.success(),
+            failed: !reaped.status.success(),
             stopped: stopping.is_some(),
-            ran: started.elapsed(),
+            ran: reaped.started.elapsed(),
         };
         let policy = child.respawn.as_ref().and_then(|c| c.restart);
+        // The exit counts the restarts before this run's, not the one it
+        // may now be given.
+        let restarts = child.restarts;
         let decision = restart::decide(policy, restarts, end, Instant::now());
         if let Decision::Restart { restarts, .. } = decision {
             child.restarts = restarts;
         }
-        let (restart_in, limit_reached) =
-            (decision.restart_in(), decision == Decision::LimitReached);
-        child.pending_exit = Some(Box::new(Exit {
+        Exit {
             id,
-            pid,
-            status,
+            pid: reaped.pid,
+            status: reaped.status,
             stopped: stopping.is_some(),
             timed_out: stopping == Some(StopCause::Timeout),
-            restart_in,
-            limit_reached,
-            status_lost,
+            restart_in: decision.restart_in(),
+            limit_reached: decision == Decision::LimitReached,
+            status_lost: reaped.status_lost,
             restarts,
-            user_time: usage.user,
-            system_time: usage.system,
-            max_rss_bytes: usage.max_rss_bytes,
-            wall_time,
-            oom_killed: memory.oom_kills > 0,
-            peak_memory_bytes: memory.peak,
-        }));
-        self.finish_exit(index, ctx);
-        if let Some(slot) = cgroup {
-            self.cgroup_run_reaped(slot as usize, ctx);
+            user_time: reaped.usage.user,
+            system_time: reaped.usage.system,
+            max_rss_bytes: reaped.usage.max_rss_bytes,
+            wall_time: reaped.wall_time,
+            oom_killed: reaped.memory.oom_kills > 0,
+            peak_memory_bytes: reaped.memory.peak,
         }
-        self.check_child(index);
-        true
     }
 
     /// Looks for exited runs among those without a pidfd, then polls again
@@ -454,7 +501,7 @@ impl Reactor {
             self.children.at_mut(index).restart_timer = key;
         } else {
             let c = self.children.at_mut(index);
-            c.finished = true;
+            c.runs_over = true;
             // A timeout still stops what a contained run left in its cgroup.
             if c.live_cgroups == 0 {
                 if let Some(k) = c.timeout_timer.take() {
@@ -482,11 +529,13 @@ impl Reactor {
         self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
         self.last_exits.insert(index, exit);
-        self.maybe_done(index, ctx);
+        self.deliver_done_if_due(index, ctx);
     }
 
-    pub(super) fn maybe_done(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if self.children.at(index).is_some_and(Child::is_done) && !self.settle.holds(index) {
+    /// Delivers child `index`'s [`Event::Done`] and frees its slot, if it
+    /// is due (see `Child::done_is_due`) and no settling group holds it.
+    pub(super) fn deliver_done_if_due(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        if self.children.at(index).is_some_and(Child::done_is_due) && !self.settle.holds(index) {
             let id = self.children.id_of(index);
             // Left armed for a contained run's leftovers, which are gone.
             let c = self.children.at_mut(index);
@@ -525,7 +574,7 @@ impl Reactor {
         // Processes a contained run left in its cgroup are the child's
         // still: a stop after the run ended reaches them.
         let lingering = c.live_cgroups > 0;
-        if c.stopping.is_some() || (c.finished && !lingering) {
+        if c.stopping.is_some() || (c.runs_over && !lingering) {
             return;
         }
         if c.waits_to_restart() {
@@ -534,7 +583,7 @@ impl Reactor {
                 self.wheel.cancel(k);
             }
             let c = self.children.at_mut(index);
-            c.finished = true;
+            c.runs_over = true;
             c.restart_cancelled = true;
             c.stopping = Some(cause);
             if let Some(k) = c.timeout_timer.take() {
@@ -542,11 +591,11 @@ impl Reactor {
             }
             // Done comes when its pipes close, or on the next poll if they
             // already are.
-            self.ready.push(Ready::MaybeDone(index));
+            self.owed_work.push(OwedWork::DeliverDone(index));
             if !lingering {
                 return;
             }
-        } else if c.run.is_none() && !c.finished {
+        } else if c.run.is_none() && !c.runs_over {
             // Reaped, with its exit held back by a pause: that exit may
             // promise a restart, which the stop (or timeout) cancels, as
             // it would during the restart delay: the exit still says what
@@ -627,7 +676,7 @@ impl Reactor {
     pub(super) fn signal_or_report(&mut self, index: u32, sig: Signal) {
         if let Err(error) = self.signal_run(index, sig) {
             let id = self.children.id_of(index);
-            self.queued.push_back(Queued::SignalFailed {
+            self.owed_events.push_back(OwedEvent::SignalFailed {
                 id,
                 error: Box::new(error),
             });

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use super::pipes;
 use super::timers::Timer;
 use super::{Ctx, Reactor};
-use crate::exit::ChildId;
+use crate::child::ChildId;
 use crate::procfs::groups_alive;
 use crate::sys::group_has_members;
 use crate::timer::TimerKey;
@@ -267,7 +267,7 @@ impl Reactor {
         }
         for id in over {
             if self.children.get(id).is_some() {
-                self.maybe_done(id.index, ctx);
+                self.deliver_done_if_due(id.index, ctx);
             }
         }
         let free = self.leaders_free();

@@ -12,10 +12,10 @@
 
 use std::io;
 
-use super::pipes::{Feed, Room, Source, StdinQueue, DEFAULT_PIPE, GROWN};
-use super::{Ctx, Event, Reactor, Ready};
+use super::pipes::{Feed, GrowthRoom, Source, StdinQueue, DEFAULT_PIPE, GROWN};
+use super::{Ctx, Event, OwedWork, Reactor};
+use crate::child::ChildId;
 use crate::error::{Error, Result};
-use crate::exit::ChildId;
 use crate::sys;
 
 /// How much a stream queues for one child beyond what its pipe holds.
@@ -185,7 +185,7 @@ impl Reactor {
             if let Feed::Stream(q) = &mut p.feed {
                 if !q.owed {
                     q.owed = true;
-                    self.ready.push(Ready::Stdin(token));
+                    self.owed_work.push(OwedWork::FeedStdin(token));
                 }
             }
         }
@@ -284,9 +284,9 @@ impl Reactor {
 }
 
 /// Grows a stream's pipe once, the first time the child falls behind
-/// while the [`Room`] allows: fewer, larger writes. True if the pipe has
+/// while the [`GrowthRoom`] allows: fewer, larger writes. True if the pipe has
 /// more room now.
-fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd, room: &Room) -> bool {
+fn grow(q: &mut StdinQueue, fd: &std::os::fd::OwnedFd, room: &GrowthRoom) -> bool {
     if q.grow_tried {
         return false;
     }

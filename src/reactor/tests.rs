@@ -7,8 +7,8 @@ use super::children::{Child, Phase, SLOT_SIZE};
 use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
 use super::{Event, Reactor};
 use super::{READ_BUDGET, READ_BUF};
+use crate::child::ChildId;
 use crate::command::{Command, Output, Restart};
-use crate::exit::ChildId;
 
 /// A child's output read in one turn of the loop: the read owed from the
 /// last turn, plus a read on a new edge if that one drained the pipe, each
@@ -126,7 +126,7 @@ fn idle_child_state_fits_in_272_bytes() {
 /// held an `Error` inline, a tenth of a KiB per child).
 #[test]
 fn queued_started_event_is_24_bytes() {
-    let size = std::mem::size_of::<super::turn::Queued>();
+    let size = std::mem::size_of::<super::turn::OwedEvent>();
     assert!(size <= 24, "{size} bytes per queued event");
 }
 
@@ -260,7 +260,7 @@ fn a_child_walks_through_the_named_phases() {
     r.resume(id).unwrap();
     poll_until(&mut r, watchdog, |r| !r.contains(id));
 
-    // Finished: the run exited, a process it left in its group still
+    // Lingering: the run exited, a process it left in its group still
     // holds its stdout for the (long) drain time.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "sleep 30 & exit 0"])
@@ -269,7 +269,7 @@ fn a_child_walks_through_the_named_phases() {
     let pgid = r.pid(id).unwrap();
     poll_until(&mut r, watchdog, |r| r.pid(id).is_none());
     // The exit event comes in the same turn as the reap (nothing pauses).
-    assert_eq!(phase(&r, id), Some(Phase::Finished));
+    assert_eq!(phase(&r, id), Some(Phase::Lingering));
     assert!(r.children.get(id).unwrap().open_pipes > 0);
     // The leader was reaped: the id is pinned by the sleep it left.
     let group = rustix::process::Pid::from_raw(pgid as i32).unwrap();
@@ -289,7 +289,7 @@ fn a_cancelled_restart_without_a_stop_trips_the_invariants() {
     let mut child = Child::new(spec.stop);
     child.respawn = Some(spec);
     child.check();
-    child.finished = true;
+    child.runs_over = true;
     child.restart_cancelled = true;
     child.check();
 }

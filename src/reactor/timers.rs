@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::children::StopCause;
 use super::{Ctx, Reactor};
-use crate::exit::ChildId;
+use crate::child::ChildId;
 use crate::signal::Signal;
 use crate::timer::TimerKey;
 

@@ -7,12 +7,12 @@ use super::event::Request;
 use super::pipes::Source;
 use super::runs::PIDFD;
 use super::{Control, Event, Reactor, READ_BUDGET};
+use crate::child::ChildId;
 use crate::error::Error;
-use crate::exit::ChildId;
 
 /// An event owed to the next poll.
 #[derive(Debug)]
-pub(super) enum Queued {
+pub(super) enum OwedEvent {
     Started {
         id: ChildId,
         pid: u32,
@@ -29,13 +29,18 @@ pub(super) enum Queued {
     },
 }
 
+/// Work owed to the next turn without a new epoll edge, each variant
+/// named for the call that does it.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Ready {
-    Read(usize),
+pub(super) enum OwedWork {
+    /// A pipe cut off by the read budget, or resumed.
+    ReadPipe(usize),
     /// A stdin stream has queued bytes to write, or is to close.
-    Stdin(usize),
+    FeedStdin(usize),
+    /// A resumed child's exit, held back by its pause.
     FinishExit(u32),
-    MaybeDone(u32),
+    /// A child whose restart a stop cancelled: its `Done` may be due.
+    DeliverDone(u32),
 }
 
 /// The event handler and the requests it made, threaded through one `poll`.
@@ -90,39 +95,39 @@ impl Reactor {
     /// Delivers queued events and does owed work; true if there was any.
     pub(super) fn deliver_owed<H: Handler>(&mut self, ctx: &mut Ctx<'_, H>) -> bool {
         let mut any = false;
-        while let Some(q) = self.queued.pop_front() {
+        while let Some(q) = self.owed_events.pop_front() {
             any = true;
             match q {
-                Queued::Started { id, pid, restarts } => {
+                OwedEvent::Started { id, pid, restarts } => {
                     ctx.emit(Event::Started { id, pid, restarts })
                 }
-                Queued::SignalFailed { id, error } => {
+                OwedEvent::SignalFailed { id, error } => {
                     ctx.emit(Event::SignalFailed { id, error: *error })
                 }
             }
             self.apply_requests(&mut ctx.dynamic());
         }
-        let ready = std::mem::take(&mut self.ready);
-        for r in &ready {
+        let work = std::mem::take(&mut self.owed_work);
+        for w in &work {
             any = true;
-            match *r {
-                Ready::Read(token) => {
+            match *w {
+                OwedWork::ReadPipe(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {
                         p.owed = false;
                     }
                     self.read_pipe(token, READ_BUDGET, ctx);
                 }
-                Ready::Stdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
-                Ready::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
-                Ready::MaybeDone(index) => self.maybe_done(index, &mut ctx.dynamic()),
+                OwedWork::FeedStdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
+                OwedWork::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
+                OwedWork::DeliverDone(index) => self.deliver_done_if_due(index, &mut ctx.dynamic()),
             }
             self.apply_requests(&mut ctx.dynamic());
         }
-        let mut ready = ready;
-        ready.clear();
-        if self.ready.is_empty() {
+        let mut work = work;
+        work.clear();
+        if self.owed_work.is_empty() {
             // Keep the allocation.
-            self.ready = ready;
+            self.owed_work = work;
         }
         any
     }

@@ -39,7 +39,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::spawn::SpawnSpec;
+use super::posix_spawn::ExecArgs;
 
 /// What the forked child does before `execve`, beyond what `posix_spawn`
 /// does for every child.
@@ -75,7 +75,7 @@ const STAGES: [ForkStage; 4] = [
 
 /// Everything the child touches, as raw values and pointers into memory
 /// the parent keeps alive until the child has exec'ed or failed.
-struct Prepared {
+struct ChildArgs {
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
@@ -90,30 +90,30 @@ struct Prepared {
 
 /// Starts the child by `fork` and `execve` and returns its pid.
 ///
-/// The child gets what [`spawn`](super::spawn) gives (a clean signal state,
+/// The child gets what [`posix_spawn`](super::posix_spawn()) gives (a clean signal state,
 /// its own process group unless detached, stdio, cwd) plus `extras`.
 ///
 /// # Errors
 ///
 /// The stage that failed and its errno; the child, if one was made, is
 /// reaped before this returns.
-pub(crate) fn spawn_forked(
-    spec: &SpawnSpec<'_>,
+pub(crate) fn fork_exec(
+    args: &ExecArgs<'_>,
     extras: &ForkExtras<'_>,
 ) -> Result<u32, (ForkStage, io::Error)> {
-    let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
+    let mut argv: Vec<*const libc::c_char> = args.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
-    let mut envp: Vec<*const libc::c_char> = spec.envp.iter().map(|e| e.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = args.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(ptr::null());
     let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| (ForkStage::Fork, io::Error::from(e)))?;
-    let mut p = Prepared {
-        path: spec.path.as_ptr(),
+    let mut p = ChildArgs {
+        path: args.path.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
-        cwd: spec.cwd.map_or(ptr::null(), CStr::as_ptr),
-        new_group: spec.new_group,
-        stdio: spec.stdio.map(|fd| fd.as_raw_fd()),
+        cwd: args.cwd.map_or(ptr::null(), CStr::as_ptr),
+        new_group: args.new_group,
+        stdio: args.stdio.map(|fd| fd.as_raw_fd()),
         cgroup_procs: -1,
         die_with_parent: extras.die_with_parent,
         parent: rustix::process::getpid(),
@@ -326,7 +326,7 @@ fn clone_into_cgroup_allowed() -> bool {
 fn clone_into_cgroup(
     stack: &ChildStack,
     dir: BorrowedFd<'_>,
-    p: &Prepared,
+    p: &ChildArgs,
 ) -> io::Result<libc::pid_t> {
     if !clone_into_cgroup_allowed() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -340,7 +340,7 @@ fn clone_into_cgroup(
         cgroup: dir.as_raw_fd() as u64,
         ..CloneArgs::default()
     };
-    // SAFETY: as for `libc::clone` in `spawn_forked`: the child runs
+    // SAFETY: as for `libc::clone` in `fork_exec`: the child runs
     // `child_main` on `stack` with `p`, both alive until it has exec'ed or
     // exited, which CLONE_VFORK waits for.
     let r = unsafe { clone3_vfork(&args, child_main, ptr::addr_of!(*p) as *mut libc::c_void) };
@@ -446,9 +446,9 @@ unsafe fn clone3_vfork(
 
 /// The child's entry point, as `clone` calls it.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `Prepared` that `spawn_forked` passed, alive
+    // SAFETY: `arg` is the `ChildArgs` that `fork_exec` passed, alive
     // while the parent waits (CLONE_VFORK); this is the new child.
-    unsafe { child(&*(arg as *const Prepared)) }
+    unsafe { child(&*(arg as *const ChildArgs)) }
 }
 
 /// The child's side, from `clone` to exec.
@@ -461,10 +461,10 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 ///
 /// # Safety
 ///
-/// Call only in a child made as `spawn_forked` makes it, with `p` prepared
+/// Call only in a child made as `fork_exec` makes it, with `p` prepared
 /// there; it never returns. Only async-signal-safe functions are called and
 /// nothing is allocated.
-unsafe fn child(p: &Prepared) -> ! {
+unsafe fn child(p: &ChildArgs) -> ! {
     // Every call below is async-signal-safe and allocates nothing; what
     // makes each one's arguments valid is said beside it.
     let fail = |stage: ForkStage| -> ! {
@@ -551,7 +551,7 @@ unsafe fn child(p: &Prepared) -> ! {
             fail(ForkStage::Setup);
         }
     }
-    // SAFETY: `cwd`, when set, points into the spec's C string, alive and
+    // SAFETY: `cwd`, when set, points into the arguments' C string, alive and
     // NUL-terminated while the parent waits (CLONE_VFORK).
     if !p.cwd.is_null() && unsafe { libc::chdir(p.cwd) } != 0 {
         fail(ForkStage::Exec);
@@ -589,7 +589,7 @@ unsafe fn child(p: &Prepared) -> ! {
         libc::sigemptyset(none.as_mut_ptr());
         libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), ptr::null_mut());
     }
-    // SAFETY: `path`, `argv` and `envp` point to the spec's C strings and
+    // SAFETY: `path`, `argv` and `envp` point to the arguments' C strings and
     // to null-terminated arrays of pointers to them, all alive while the
     // parent waits (CLONE_VFORK); on success nothing of this image runs
     // again.

@@ -10,8 +10,9 @@
 //! calls none of them directly.
 //! What this module provides:
 //!
-//! - spawning: [`spawn`] with a clean signal state, and [`spawn_forked`]
-//!   for a child that moves itself into a cgroup or dies with procrun;
+//! - starting a child from its [`ExecArgs`]: [`posix_spawn`] with a clean
+//!   signal state, and [`fork_exec`] for a child that starts in a cgroup
+//!   or dies with procrun;
 //! - cgroup v2: [`Cgroup`] (make, watch `populated`, kill, remove) and the
 //!   mount's place;
 //!
@@ -35,24 +36,24 @@ mod child;
 mod fork;
 mod memfd;
 mod pipe;
+mod posix_spawn;
 pub(crate) mod procfs;
 #[cfg(all(
     any(target_arch = "x86", target_arch = "x86_64"),
     target_feature = "sse2"
 ))]
 mod simd;
-mod spawn;
 
 pub(crate) use cgroup::{Cgroup, Limits};
 pub(crate) use child::{group_has_members, pidfd_allowed, ChildHandle, Usage};
-pub(crate) use fork::{spawn_forked, ForkExtras, ForkStage};
+pub(crate) use fork::{fork_exec, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
 };
+pub(crate) use posix_spawn::{posix_spawn, ExecArgs};
 #[cfg(all(
     any(target_arch = "x86", target_arch = "x86_64"),
     target_feature = "sse2"
 ))]
 pub(crate) use simd::newline_mask;
-pub(crate) use spawn::{spawn, SpawnSpec};

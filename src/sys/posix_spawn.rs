@@ -9,8 +9,10 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 
-/// What to start. All strings are NUL-free (the command was validated).
-pub(crate) struct SpawnSpec<'a> {
+/// What `execve` takes, and what the child gets before it: the program,
+/// its arguments and environment, its working directory, its process group
+/// and stdio. All strings are NUL-free (the command was validated).
+pub(crate) struct ExecArgs<'a> {
     /// The program's path, already looked up on `PATH`.
     pub(crate) path: &'a CStr,
     /// `argv`, `argv[0]` included.
@@ -35,22 +37,22 @@ pub(crate) struct SpawnSpec<'a> {
 ///
 /// The errno of `posix_spawn`, which glibc reports for a failed `execve`
 /// too (ENOENT, EACCES, ENOEXEC …).
-pub(crate) fn spawn(spec: &SpawnSpec<'_>) -> io::Result<u32> {
+pub(crate) fn posix_spawn(args: &ExecArgs<'_>) -> io::Result<u32> {
     let mut argv: Vec<*mut libc::c_char> =
-        spec.argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        args.argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
     argv.push(ptr::null_mut());
     let mut envp: Vec<*mut libc::c_char> =
-        spec.envp.iter().map(|e| e.as_ptr().cast_mut()).collect();
+        args.envp.iter().map(|e| e.as_ptr().cast_mut()).collect();
     envp.push(ptr::null_mut());
 
     let mut actions = FileActions::new()?;
-    for (target, fd) in spec.stdio.iter().enumerate() {
+    for (target, fd) in args.stdio.iter().enumerate() {
         actions.dup2(fd.as_raw_fd(), target as libc::c_int)?;
     }
-    if let Some(dir) = spec.cwd {
+    if let Some(dir) = args.cwd {
         actions.chdir(dir)?;
     }
-    let attrs = Attrs::new(spec.new_group)?;
+    let attrs = Attrs::new(args.new_group)?;
 
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the call: `path` and the strings
@@ -60,7 +62,7 @@ pub(crate) fn spawn(spec: &SpawnSpec<'_>) -> io::Result<u32> {
     let rc = unsafe {
         libc::posix_spawn(
             &mut pid,
-            spec.path.as_ptr(),
+            args.path.as_ptr(),
             &actions.0,
             &attrs.0,
             argv.as_ptr(),

@@ -7,10 +7,10 @@
 use std::ffi::{CString, OsStr};
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cgroup::Containment;
 use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
@@ -35,7 +35,7 @@ pub(crate) struct Spec {
     pub(crate) stderr: Output,
     pub(crate) max_line: NonZeroUsize,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) stop: StopSpec,
+    pub(crate) stop: StopPolicy,
     pub(crate) restart: Option<Restart>,
     /// The cgroup v2 directory each run gets a cgroup of its own below,
     /// and its limits; boxed, as few commands are contained and a restart
@@ -45,20 +45,15 @@ pub(crate) struct Spec {
     pub(crate) die_with_parent: bool,
 }
 
-/// Where a contained run's cgroup is made, and what it may use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Containment {
-    pub(crate) parent: PathBuf,
-    pub(crate) limits: Limits,
-}
-
 /// The largest `cpu.max` quota the kernel takes, in microseconds
 /// (`(1 << 44) - 1`, its bandwidth field); a larger one means no limit.
 const CPU_QUOTA_MAX_US: u128 = (1 << 44) - 1;
 
-/// What stopping and reaping a run need of its command.
+/// How a run of the command is stopped and reaped: its stop signal, the
+/// grace before `SIGKILL`, the drain time left to its pipes, and whether
+/// it runs in a process group of its own (not `detached`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct StopSpec {
+pub(crate) struct StopPolicy {
     pub(crate) detached: bool,
     pub(crate) signal: Signal,
     pub(crate) grace: Duration,
@@ -97,7 +92,7 @@ impl Spec {
             cgroup,
             die_with_parent,
         } = self;
-        let StopSpec {
+        let StopPolicy {
             detached,
             signal,
             grace,
@@ -216,7 +211,7 @@ impl Command {
             stderr: self.stderr.clone(),
             max_line,
             timeout: self.timeout,
-            stop: StopSpec {
+            stop: StopPolicy {
                 detached: self.detached,
                 signal: self.stop_signal,
                 grace: self.grace,

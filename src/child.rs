@@ -1,0 +1,46 @@
+//! The words every layer shares about a child: [`ChildId`], the handle to
+//! one supervised child, and [`Stream`], which of its output streams a
+//! line came from. They sit on the ground floor, below the reactor that
+//! hands them out and the [`Exit`](crate::Exit) that names its child.
+
+use std::fmt;
+
+/// A handle to one supervised child: an index plus a generation, so a handle
+/// kept after its child is gone never touches a newer child that reuses the
+/// slot. Small and `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Debug for ChildId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChildId({}v{})", self.index, self.generation)
+    }
+}
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// The child's stdout.
+    Stdout,
+    /// The child's stderr.
+    Stderr,
+}
+
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,255 @@
+//! Turning a prepared [`Spec`] into a running child: the program looked up on
+//! `PATH` and its environment ([`lookup`]), its pipes, its process group,
+//! its cgroup when contained, and a pidfd.
+//!
+//! [`start`] goes in steps: the `execve` arguments, the stdio ends
+//! ([`Stdio`]), the run's cgroup, the start itself ([`posix_spawn_or_fork`]),
+//! then the handle the reactor supervises it by ([`open_handle`]).
+
+mod lookup;
+mod spec;
+
+use std::ffi::{CStr, OsStr};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::command::{Input, Output};
+use crate::error::{Error, Result};
+use crate::signal::Signal;
+use crate::sys::{self, Cgroup, ChildHandle, ExecArgs, ForkExtras, ForkStage};
+
+pub(crate) use spec::{Spec, StopPolicy};
+
+/// A child just started, with procrun's ends of its pipes.
+pub(crate) struct Spawned {
+    pub(crate) handle: ChildHandle,
+    /// Whether a pidfd was asked for but the kernel has none.
+    pub(crate) no_pidfd: bool,
+    pub(crate) stdin: Option<OwnedFd>,
+    pub(crate) stdout: Option<OwnedFd>,
+    pub(crate) stderr: Option<OwnedFd>,
+    /// The run's cgroup, when contained; the child is in it.
+    pub(crate) cgroup: Option<Cgroup>,
+}
+
+/// Starts a run of `spec`.
+///
+/// `posix_spawn` (vfork speed) does the fork and exec; every fd procrun
+/// holds is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
+/// `null` (the reactor's one open `/dev/null`) and inherited stdio is
+/// procrun's own fd, both handed to `dup2` in the child as they are: no
+/// open or dup per spawn.
+pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
+    let envp = lookup::environment(spec);
+    let path = lookup::find_program(spec, &envp)?;
+    let stdio = Stdio::open(spec)?;
+    let (own_in, own_out, own_err) = (io::stdin(), io::stdout(), io::stderr());
+    let own = [own_in.as_fd(), own_out.as_fd(), own_err.as_fd()];
+    let args = ExecArgs {
+        path: &path,
+        argv: &spec.argv,
+        envp: &envp,
+        cwd: spec.cwd.as_deref(),
+        new_group: !spec.stop.detached,
+        stdio: stdio.child_fds(spec, own, null),
+    };
+    let contained = match &spec.cgroup {
+        Some(c) => Some(crate::cgroup::create_for_run(c)?),
+        None => None,
+    };
+    let started = posix_spawn_or_fork(spec, &args, contained.as_ref());
+    let (cgroup, cgroup_dir) = contained.unzip();
+    // Only the child's start needed it.
+    drop(cgroup_dir);
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            // The child, if any, failed and was reaped: the cgroup is empty.
+            if let Some(c) = cgroup {
+                let _ = c.remove();
+            }
+            return Err(e);
+        }
+    };
+    // The child's pipe ends must close in this process now, or procrun
+    // would hold a writer of each output pipe and never see EOF.
+    let [stdin, stdout, stderr] = stdio.into_ours();
+    let (handle, got_pidfd) = open_handle(pid, want_pidfd, cgroup.as_ref())?;
+    Ok(Spawned {
+        handle,
+        no_pidfd: want_pidfd && !got_pidfd,
+        stdin,
+        stdout,
+        stderr,
+        cgroup,
+    })
+}
+
+/// The three streams of a run about to start: procrun's ends and the
+/// child's, in the order stdin, stdout, stderr.
+struct Stdio {
+    /// procrun's ends: the write end of a stdin pipe, the read ends of
+    /// output pipes.
+    ours: [Option<OwnedFd>; 3],
+    /// The child's ends, where it needs its own (a pipe, or a dup of the
+    /// caller's file); closed in this process once the child has started.
+    child: [Option<OwnedFd>; 3],
+}
+
+impl Stdio {
+    /// Makes the pipes (and dups) the command's stdio asks for.
+    fn open(spec: &Spec) -> Result<Stdio> {
+        let (stdin, stdin_child) = match &spec.stdin {
+            Input::Bytes(_) | Input::Stream => {
+                let (child_end, ours) = sys::input_pipe()?;
+                (Some(ours), Some(child_end))
+            }
+            Input::Null | Input::Inherit => (None, None),
+        };
+        let (stdout, out_child) = output(&spec.stdout)?;
+        let (stderr, err_child) = match spec.stderr {
+            Output::Stdout => (None, None),
+            _ => output(&spec.stderr)?,
+        };
+        Ok(Stdio {
+            ours: [stdin, stdout, stderr],
+            child: [stdin_child, out_child, err_child],
+        })
+    }
+
+    /// The fds that become the child's 0, 1 and 2: its own end, else
+    /// procrun's stream of the same name (`own`) or `/dev/null`.
+    fn child_fds<'a>(
+        &'a self,
+        spec: &Spec,
+        own: [BorrowedFd<'a>; 3],
+        null: BorrowedFd<'a>,
+    ) -> [BorrowedFd<'a>; 3] {
+        let [in_child, out_child, err_child] = &self.child;
+        let stdin = match (&spec.stdin, in_child) {
+            (_, Some(fd)) => fd.as_fd(),
+            (Input::Inherit, None) => own[0],
+            _ => null,
+        };
+        let stdout = child_fd(&spec.stdout, out_child, own[1], null);
+        let stderr = match spec.stderr {
+            // One pipe (or file) for both: the kernel keeps the order in
+            // which the child wrote, which two pipes cannot.
+            Output::Stdout => stdout,
+            _ => child_fd(&spec.stderr, err_child, own[2], null),
+        };
+        [stdin, stdout, stderr]
+    }
+
+    /// procrun's ends, the child's closed.
+    fn into_ours(self) -> [Option<OwnedFd>; 3] {
+        drop(self.child);
+        self.ours
+    }
+}
+
+/// procrun's end of an output stream (when it reads it) and the child's
+/// end when it needs one of its own (a pipe, or a dup of the caller's file).
+fn output(out: &Output) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    Ok(match out {
+        Output::Lines | Output::Raw => {
+            let (ours, child_end) = sys::output_pipe()?;
+            (Some(ours), Some(child_end))
+        }
+        // A dup, so the caller's file stays open and theirs to close.
+        Output::File(f) => (None, Some(OwnedFd::from(f.try_clone()?))),
+        Output::Null | Output::Inherit | Output::Stdout => (None, None),
+    })
+}
+
+/// The fd the child gets for an output stream: its own end, else procrun's
+/// stream of the same name (`own`) or `/dev/null`.
+fn child_fd<'a>(
+    out: &Output,
+    child: &'a Option<OwnedFd>,
+    own: BorrowedFd<'a>,
+    null: BorrowedFd<'a>,
+) -> BorrowedFd<'a> {
+    match (child, out) {
+        (Some(fd), _) => fd.as_fd(),
+        (None, Output::Null) => null,
+        _ => own,
+    }
+}
+
+/// Starts the child and returns its pid: by `posix_spawn`, or by a fork
+/// and exec of procrun's own when the child must start in its run's
+/// cgroup (`contained`: the cgroup and its open directory) or die with
+/// procrun, which `posix_spawn` cannot do.
+fn posix_spawn_or_fork(
+    spec: &Spec,
+    args: &ExecArgs<'_>,
+    contained: Option<&(Cgroup, OwnedFd)>,
+) -> Result<u32> {
+    if contained.is_none() && !spec.die_with_parent {
+        return sys::posix_spawn(args).map_err(|source| exec_error(spec, source));
+    }
+    let extras = ForkExtras {
+        cgroup: contained.map(|(_, dir)| dir.as_fd()),
+        die_with_parent: spec.die_with_parent,
+    };
+    sys::fork_exec(args, &extras).map_err(|(stage, source)| match stage {
+        ForkStage::Exec => exec_error(spec, source),
+        ForkStage::Cgroup => Error::CgroupAccess {
+            path: contained.map_or_else(Default::default, |(c, _)| c.dir().to_owned()),
+            source,
+        },
+        ForkStage::Fork | ForkStage::Setup => Error::Spawn {
+            program: spec.program_name(),
+            source,
+        },
+    })
+}
+
+/// The handle the reactor supervises the started child `pid` by, and
+/// whether it is a pidfd. Without one the child is killed (its `cgroup`
+/// too), reaped, and the error returned.
+fn open_handle(pid: u32, want_pidfd: bool, cgroup: Option<&Cgroup>) -> Result<(ChildHandle, bool)> {
+    // The child is unreaped, so its pid cannot have been recycled yet and
+    // a pidfd opened now names exactly this child.
+    ChildHandle::open(pid, want_pidfd).map_err(|e| {
+        // Without a handle the reactor cannot supervise it: do not leave
+        // it (or anything it started) running or unreaped.
+        let child = ChildHandle::Pid(pid);
+        let _ = child.signal(Signal::KILL.as_raw());
+        let _ = child.reap_blocking();
+        if let Some(c) = cgroup {
+            let _ = c.kill();
+            c.wait_empty(std::time::Duration::from_secs(1));
+            let _ = c.remove();
+        }
+        Error::Io(e)
+    })
+}
+
+/// The error of a failed `execve` (or `chdir` before it).
+fn exec_error(cmd: &Spec, source: io::Error) -> Error {
+    match source.kind() {
+        // The working directory was there when the command was prepared;
+        // if it is gone now, ENOENT is its, else the program's (or,
+        // rarely, its #! interpreter's).
+        io::ErrorKind::NotFound => match cmd.cwd.as_deref().map(cwd_path) {
+            Some(dir) if !dir.is_dir() => Error::CwdNotFound {
+                path: dir.to_owned(),
+            },
+            _ => Error::ProgramNotFound {
+                program: cmd.program_name(),
+            },
+        },
+        _ => Error::Spawn {
+            program: cmd.program_name(),
+            source,
+        },
+    }
+}
+
+fn cwd_path(c: &CStr) -> &Path {
+    Path::new(OsStr::from_bytes(c.to_bytes()))
+}
