@@ -52,7 +52,10 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     }
 }
 
-fn supervise(args: RunArgs) -> Result<u8, Failure> {
+fn supervise(mut args: RunArgs) -> Result<u8, Failure> {
+    if args.cgroup.as_deref() == Some(Path::new(AUTO_CGROUP)) {
+        args.cgroup = Some(delegated_cgroup()?);
+    }
     let specs = commands(&args)?;
     let mut reactor =
         Reactor::new().map_err(|e| Failure::Runtime(format!("cannot start: {}", describe(&e))))?;
@@ -100,6 +103,24 @@ fn supervise(args: RunArgs) -> Result<u8, Failure> {
         kill_at: None,
     };
     sup.run()
+}
+
+/// `--cgroup auto`: the cgroup delegated to procrun, found (and procrun
+/// moved into its leaf) before any child starts, so that every run's
+/// cgroup is made beside that leaf.
+const AUTO_CGROUP: &str = "auto";
+
+fn delegated_cgroup() -> Result<PathBuf, Failure> {
+    procrun::cgroup::delegated_parent().map_err(|e| {
+        let hint = match e {
+            Error::NotDelegated { .. } => {
+                "; run procrun in a unit with Delegate=yes or under \
+                 `systemd-run --scope -p Delegate=yes`, or name a PARENT"
+            }
+            _ => "",
+        };
+        Failure::Runtime(format!("--cgroup auto: {}{hint}", describe(&e)))
+    })
 }
 
 /// Each command with its prefix name, every option applied.

@@ -178,3 +178,61 @@ fn cli_says_when_its_stop_cannot_reach_a_root_child() {
     assert_eq!(status.code(), Some(124), "stdout: {out}\nstderr: {err}");
     assert!(err.contains("exited with code 7"), "stderr: {err}");
 }
+
+/// `--cgroup auto` runs each process below the cgroup delegated to
+/// procrun, with procrun moved into the leaf beside them; in a cgroup
+/// that is not delegated it refuses before anything runs and changes
+/// nothing. procrun is started in the test's cgroup by a shell that moves
+/// itself there first, as a manager would have placed it.
+#[test]
+fn cgroup_auto_runs_below_the_delegated_cgroup_and_refuses_one_not_delegated() {
+    let Some(unit) = TestParent::new() else {
+        return;
+    };
+    let procrun_in_unit = || {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            "echo 0 > \"$1/cgroup.procs\" && \
+             exec \"$0\" run --raw --cgroup auto -- cat /proc/self/cgroup",
+            env!("CARGO_BIN_EXE_procrun"),
+        ])
+        .arg(unit.path())
+        .stdin(Stdio::null());
+        within_watchdog("procrun --cgroup auto", move || c.output().unwrap())
+    };
+
+    let out = procrun_in_unit();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not delegated") && err.contains("Delegate=yes"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(unit.children().is_empty(), "{:?}", unit.children());
+
+    let marked = rustix::fs::setxattr(
+        unit.path(),
+        "trusted.delegate",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    );
+    if let Err(e) = marked {
+        eprintln!("skipped: cannot mark {:?} delegated: {e}", unit.path());
+        return;
+    }
+    let out = procrun_in_unit();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rel = unit
+        .path()
+        .strip_prefix(procrun::cgroup::mount_point().unwrap())
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    let run_in = format!("::/{}/procrun-", rel.display());
+    assert!(line.contains(&run_in), "{line:?} not below {run_in}");
+    let leaf = unit.path().join(procrun::cgroup::AGENT_LEAF);
+    assert!(leaf.is_dir(), "{:?}", unit.children());
+    // The run's own cgroup is gone with it; the leaf is all that is left.
+    assert_eq!(unit.children(), vec![leaf]);
+}

@@ -117,7 +117,11 @@ pub struct Supervise {
     #[arg(long)]
     pub detached: bool,
     /// Run each process in a cgroup of its own below the cgroup v2
-    /// directory PARENT: a stop kills all it started, daemons included
+    /// directory PARENT: a stop kills all it started, daemons included.
+    /// `auto`: the cgroup delegated to procrun (a systemd unit with
+    /// Delegate=yes, `systemd-run --scope -p Delegate=yes`): procrun moves
+    /// itself into a leaf below it and runs each process beside that leaf
+    /// (`./auto` names a directory called auto)
     #[arg(long, value_name = "PARENT", value_hint = clap::ValueHint::DirPath)]
     pub cgroup: Option<PathBuf>,
     /// Limit each process's cgroup to this much memory, all it started
