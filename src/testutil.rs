@@ -41,3 +41,17 @@ impl Rng {
         from[self.below(from.len())]
     }
 }
+
+/// When a test that drives real children gives up: 60 s from now,
+/// stretched by `PROCRUN_TEST_SLOWDOWN` (a whole number, 1 when unset),
+/// which the emulated lanes (scripts/test-vm, scripts/test-aarch64) set,
+/// as the integration tests' watchdogs are.
+#[cfg(test)]
+pub(crate) fn watchdog() -> std::time::Instant {
+    let factor = std::env::var("PROCRUN_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    std::time::Instant::now() + std::time::Duration::from_secs(60) * factor
+}

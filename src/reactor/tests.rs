@@ -22,7 +22,7 @@ fn read_budget_holds_per_turn_under_a_flood() {
     // `yes` writes faster than 2-byte lines can be handed out, so read runs
     // end at the budget and every turn brings a new edge.
     let id = r.spawn(&Command::new("yes")).unwrap();
-    let watchdog = Instant::now() + Duration::from_secs(60);
+    let watchdog = crate::testutil::watchdog();
     let mut turns = Vec::new();
     // Turns that reached the budget; before the fix each such turn left one
     // more owed read behind, so the reads per turn grew without bound.
@@ -78,7 +78,7 @@ fn pipe_growth_stays_within_the_room() {
         // memory for nothing.
         assert_eq!(r.pipes.grown().filter(|&g| g > 0).count(), n);
     }
-    let watchdog = Instant::now() + Duration::from_secs(60);
+    let watchdog = crate::testutil::watchdog();
     let mut seen = 0;
     for turn in 0.. {
         assert!(Instant::now() < watchdog, "watchdog expired");
@@ -183,7 +183,7 @@ fn a_full_events_buffer_asks_the_host_to_come_back_at_once() {
     }
     // Every child is a zombie before the poll, so every pidfd and pipe is
     // ready at once: far more than one wait takes.
-    let watchdog = Instant::now() + Duration::from_secs(60);
+    let watchdog = crate::testutil::watchdog();
     for &pid in &pids {
         loop {
             let procfs = crate::procfs::Procfs::with_root("/proc");
@@ -225,7 +225,7 @@ fn phase(r: &Reactor, id: ChildId) -> Option<Phase> {
 /// reactor after every transition, in a debug build).
 #[test]
 fn a_child_walks_through_the_named_phases() {
-    let watchdog = Instant::now() + Duration::from_secs(60);
+    let watchdog = crate::testutil::watchdog();
     let mut r = Reactor::new().unwrap();
 
     // Running, then killed: a failure, so RestartPending for an hour;
