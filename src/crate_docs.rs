@@ -222,20 +222,20 @@ fn a_misnamed_test_in_the_error_table_is_caught() {
     let rows = [
         (
             "NotStarted",
-            "`tests/process.rs` `read_before_start_and_after_close_are_errors`",
+            "`tests/suite/process.rs` `read_before_start_and_after_close_are_errors`",
         ),
         // The name exists, but in the integration tests, not in `src/`.
         ("Spawn", "unit `unexecutable_program_is_a_spawn_error`"),
-        ("Io", "`tests/process.rs` `no_such_test_anywhere`"),
+        ("Io", "`tests/suite/process.rs` `no_such_test_anywhere`"),
         // A function that is not a test.
-        ("Procfs", "`tests/reactor.rs` `sh`"),
+        ("Procfs", "`tests/suite/reactor.rs` `sh`"),
     ];
     assert_eq!(
         missing_tests(&rows, &sources),
         [
             "Error::Spawn: no test `unexecutable_program_is_a_spawn_error` in src/",
-            "Error::Io: no test `no_such_test_anywhere` in tests/process.rs",
-            "Error::Procfs: no test `sh` in tests/reactor.rs",
+            "Error::Io: no test `no_such_test_anywhere` in tests/suite/process.rs",
+            "Error::Procfs: no test `sh` in tests/suite/reactor.rs",
         ]
     );
 }

@@ -203,7 +203,7 @@
 //!
 //! | error | when | shown by |
 //! | --- | --- | --- |
-//! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/reactor.rs` `bad_commands_are_typed_errors`; `tests/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
+//! | [`Error::EmptyProgram`] | no program, a builder with no command, or script contents empty or only whitespace | `tests/suite/reactor.rs` `bad_commands_are_typed_errors`; `tests/suite/process.rs` `build_rejects_bad_options`, `empty_or_blank_script_contents_are_nothing_to_run` |
 //! | [`Error::ProgramNotFound`] | not on `PATH`, or the path does not exist | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
 //! | [`Error::NulByte`] | NUL in program, argument, env or cwd; in bash script mode too, and in script contents (bash would drop it) | `bad_commands_are_typed_errors`; unit `nul_byte_in_argument_is_rejected`; `a_nul_in_script_mode_is_a_nul_byte_error_at_build` |
 //! | [`Error::InvalidEnv`] | env entry not `KEY=VALUE` | `bad_commands_are_typed_errors`, `build_rejects_bad_options` |
@@ -211,8 +211,8 @@
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
 //! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
-//! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
-//! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
+//! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/suite/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
+//! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/suite/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
 //! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child`, `signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error` |
 //! | [`Error::NotStarted`] | reading, waiting or signalling before start | `read_before_start_and_after_close_are_errors`, `signal_before_start_is_an_error_and_after_the_end_sends_nothing` |
@@ -221,17 +221,17 @@
 //! | [`Error::AlreadyRunning`] | a second concurrent run of an [`ExclusiveRunner`] | `exclusive_runner_refuses_a_concurrent_run_atomically` |
 //! | [`Error::Failed`] | an unsuccessful exit, where the API returns it | `read_wait_for_exit_returns_the_failure` |
 //! | [`Error::TimedOut`] | a wait past its limit; a run, or a [`read`], whose exit [`timed_out`](Exit::timed_out) | `wait_timeout_and_try_wait_do_not_block`, `exclusive_runner_returns_partial_output_on_timeout_and_caps_it`, `runner_timeout_and_combined_output_timeout_report_timed_out`, `read_without_wait_reports_the_timeout_that_ended_the_process` |
-//! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/procfs.rs` `missing_root_is_an_error_naming_it` |
+//! | [`Error::Procfs`] | a `/proc` root or file that cannot be read | `tests/suite/procfs.rs` `missing_root_is_an_error_naming_it` |
 //! | [`Error::ProcStat`] | a malformed stat file of one pid | `fake_tree_garbage_stat_of_one_pid_is_a_clear_error` |
 //! | [`Error::DriverGone`] | the handle API's driver thread died (a bug panicked it, or `epoll_wait` failed) | unit `a_dead_driver_fails_its_callers_reaps_its_children_and_is_replaced` |
 //! | [`Error::DriversStarted`] | [`set_drivers`] asking for another size once the pool runs | `tests/pool.rs` `the_pool_size_is_fixed_once_it_runs` |
 //! | [`Error::TooManyDrivers`] | [`set_drivers`] asking for more than [`MAX_DRIVERS`] | `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start`; unit `checked_count_refuses_more_than_max_drivers` |
-//! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
+//! | [`Error::NotCgroup2`] | a [`Command::cgroup`] parent that is not a cgroup v2 directory | `tests/suite/containment.rs` `a_parent_that_is_not_a_cgroup2_directory_is_a_typed_error` |
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
 //! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
-//! | [`Error::NotDelegated`] | [`cgroup::delegated_parent`] in a cgroup that was not delegated to this process (the root cgroup, or one without systemd's delegation mark or a non-root owner) | `tests/containment.rs` `delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing` |
-//! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] for the same run | `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte`, `process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one` |
-//! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Process::start`], a driver that cannot start (`EMFILE`, `EAGAIN`); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe`; `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start` |
+//! | [`Error::NotDelegated`] | [`cgroup::delegated_parent`] in a cgroup that was not delegated to this process (the root cgroup, or one without systemd's delegation mark or a non-root owner) | `tests/suite/containment.rs` `delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing` |
+//! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] for the same run | `tests/suite/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte`, `process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one` |
+//! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Process::start`], a driver that cannot start (`EMFILE`, `EAGAIN`); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/suite/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe`; `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start` |
 //!
 //! # Parity with gpud `pkg/process`
 //!

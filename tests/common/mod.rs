@@ -241,6 +241,18 @@ pub fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::
     }
 }
 
+/// The name the test harness knows test `test` of module `module` (its
+/// `module_path!()`) by, for a test that runs its own binary again on
+/// itself alone (`--exact`): the module's path below the crate root, so
+/// the same call names a test of a binary of its own and one folded into
+/// `tests/suite`.
+pub fn test_name(module: &str, test: &str) -> String {
+    match module.split_once("::") {
+        Some((_, below)) => format!("{below}::{test}"),
+        None => test.to_owned(),
+    }
+}
+
 /// Kills `pid` on drop, for processes a test leaves outside procrun's
 /// reach on purpose (detached survivors).
 pub struct KillOnDrop(pub u32);

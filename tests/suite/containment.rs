@@ -9,7 +9,7 @@
 //! with whatever is left in it, even when it fails. Without either it says
 //! `skipped: …` and passes without checking.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -603,7 +603,11 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
+            test_name(
+                module_path!(),
+                "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
+            )
+            .as_str(),
             "--nocapture",
             "--test-threads=1",
         ])
@@ -902,7 +906,12 @@ fn helper_delegated_agent(cgroup: &Path) {
 /// lines it printed up to `done`.
 fn delegated_agent_in(cgroup: &Path, test: &str) -> (std::process::Child, Vec<String>) {
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            test_name(module_path!(), test).as_str(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DELEGATE_HELPER, cgroup)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! procfs scans against the real /proc (children stopped and left as zombies
 //! on purpose) and against fake procfs trees written in a temp dir.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io;
@@ -795,7 +795,10 @@ fn unreadable_stat_is_skipped_and_counted() {
         return;
     };
     let out = Command::new(&exe)
-        .args(["--exact", "unreadable_stat_is_skipped_and_counted"])
+        .args([
+            "--exact",
+            common::test_name(module_path!(), "unreadable_stat_is_skipped_and_counted").as_str(),
+        ])
         .env(UNREADABLE_ROOT, tree.root())
         // The test's own working directory may be out of nobody's reach too.
         .current_dir(dir.path())

@@ -1,7 +1,7 @@
 //! Limits so large they mean "no limit" work through the public API instead
 //! of overflowing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use procrun::{Command, Reactor, Stream};

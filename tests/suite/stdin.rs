@@ -1,7 +1,7 @@
 //! Streaming stdin: `Input::Stream` through the reactor (bounded queue,
 //! `StdinReady`, `close_stdin`, `StdinClosed`) and `Process::stdin()`.
 
-mod common;
+use crate::common;
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};

@@ -1,8 +1,8 @@
 //! The gpud-compatible handle API against real processes: every row of the
 //! parity table, scripts, runners and the edge cases of close.
 
-mod close_races;
-mod common;
+use crate::close_races;
+use crate::common;
 
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::ExitStatusExt;

@@ -3,7 +3,7 @@
 //! write and exits at once: the exit can be first on epoll's ready list,
 //! and the exit path must still read to the end of the pipe.
 
-mod common;
+use crate::common;
 
 use common::bursts::{assert_ordered, have_python, Burst};
 

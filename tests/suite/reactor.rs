@@ -1,7 +1,7 @@
 //! The reactor against real processes: the guarantees of the crate docs,
 //! stops, timeouts, restarts and errors.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! well as its group (guarantee 9 of the crate docs), and no drop blocks
 //! on it.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::Duration;

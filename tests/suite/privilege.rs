@@ -9,7 +9,7 @@
 //! (the checkout may sit under a private one). Without root, `cc` or
 //! `setpriv` it says why and passes without checking.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,8 +29,13 @@ fn run_unprivileged(name: &str) -> bool {
     let (dir, program) = setuid_program();
     let me = reachable_copy(dir.path(), &std::env::current_exe().unwrap());
     let mut cmd = unprivileged(&me);
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INNER, &program);
+    cmd.args([
+        "--exact",
+        test_name(module_path!(), name).as_str(),
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(INNER, &program);
     let (status, out, _) = run_with_watchdog(cmd);
     // The inner run names the root children it could not stop; end them.
     let _guards: Vec<KillOnDrop> = out
@@ -40,6 +45,11 @@ fn run_unprivileged(name: &str) -> bool {
         .map(KillOnDrop)
         .collect();
     assert!(status.success(), "the unprivileged run failed:\n{out}");
+    // A name the harness does not know runs nothing, and passes.
+    assert!(
+        out.contains("1 passed"),
+        "the unprivileged run ran no test:\n{out}"
+    );
     true
 }
 

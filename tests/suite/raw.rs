@@ -1,7 +1,7 @@
 //! Raw output: bytes exactly as the child wrote them, through the reactor's
 //! `Output::Raw`, the handle API's byte readers and combined output.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
