@@ -270,7 +270,7 @@ impl Cgroup {
     /// too: no member can fork, move or exit unseen then), every member of
     /// every cgroup of the subtree killed, and thawed.
     pub(crate) fn kill(&self) -> io::Result<()> {
-        match fs::write(self.dir.join("cgroup.kill"), b"1") {
+        match write_file(&self.dir.join("cgroup.kill"), b"1") {
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.kill_frozen(),
             r => r,
         }
@@ -279,7 +279,7 @@ impl Cgroup {
     /// The freeze-and-kill fallback for kernels without `cgroup.kill`.
     pub(crate) fn kill_frozen(&self) -> io::Result<()> {
         let freeze = self.dir.join("cgroup.freeze");
-        fs::write(&freeze, b"1")?;
+        write_file(&freeze, b"1")?;
         // A frozen task still dies of SIGKILL, so each round empties the
         // cgroup of what it listed; a fork that got past the freeze shows
         // up in the next round. Bounded: a task stuck in the kernel (D
@@ -300,7 +300,7 @@ impl Cgroup {
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        let _ = fs::write(&freeze, b"0");
+        let _ = write_file(&freeze, b"0");
         r
     }
 
@@ -431,6 +431,14 @@ fn subtree(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Writes `data` to the existing file `path` (`fs::write` without its
+/// `O_CREAT`, which a cgroup directory refuses with EACCES even for a file
+/// it simply does not have).
+fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    OpenOptions::new().write(true).open(path)?.write_all(data)
+}
+
 /// The pids in `dir`'s `cgroup.procs`.
 fn procs(dir: &Path) -> io::Result<Vec<Pid>> {
     let text = fs::read(dir.join("cgroup.procs"))?;
@@ -545,24 +553,49 @@ mod tests {
     use super::*;
 
     /// The fallback for kernels before 5.14 cannot be reached through
-    /// `kill` here (the kernel has `cgroup.kill`), so it is driven
-    /// directly: a member that forks in a loop is still emptied out.
+    /// `kill` on a newer one (the kernel has `cgroup.kill`), so it is
+    /// driven directly: a member that forks in a loop is still emptied out.
     #[test]
     fn freezing_and_killing_empties_a_cgroup_without_cgroup_kill() {
-        freeze_and_kill_a_forker_in("freeze", "");
+        kill_a_forker_in("freeze", "", Cgroup::kill_frozen);
     }
 
     /// The freeze holds the whole subtree, and the members of every
     /// cgroup below are killed too, not only the cgroup's own.
     #[test]
     fn freezing_and_killing_empties_the_cgroups_below_too() {
-        freeze_and_kill_a_forker_in("freeze-sub", "a/b/c");
+        kill_a_forker_in("freeze-sub", "a/b/c", Cgroup::kill_frozen);
+    }
+
+    /// `kill` as the reactor calls it, through whichever way this kernel
+    /// has: `cgroup.kill`, or the freeze on a kernel before 5.14 (the VM
+    /// lane's old kernel).
+    #[test]
+    fn killing_empties_a_cgroup_and_those_below_on_this_kernel() {
+        kill_a_forker_in("kill-sub", "a/b", Cgroup::kill);
+    }
+
+    /// Writing a file the kernel does not have says `NotFound`, which is
+    /// how `kill` knows to fall back to the freeze: a plain `fs::write`
+    /// would ask to create it, which a cgroup directory refuses with
+    /// `PermissionDenied`.
+    #[test]
+    fn writing_a_cgroup_file_the_kernel_lacks_is_not_found() {
+        let (true, Some(mount)) = (rp::geteuid().is_root(), mount_point()) else {
+            eprintln!("skipped: needs root and a cgroup2 mount");
+            return;
+        };
+        let name = format!("procrun-test-{}-lacks", std::process::id());
+        let (cg, _) = Cgroup::create(&mount, &name).unwrap();
+        let r = write_file(&cg.dir().join("cgroup.no-such-file"), b"1");
+        let _ = cg.remove();
+        assert_eq!(r.map_err(|e| e.kind()), Err(io::ErrorKind::NotFound));
     }
 
     /// Makes a cgroup and `sub` below it (`""`: the cgroup itself), puts a
     /// process that forks in a loop in `sub`, and empties the cgroup with
-    /// [`Cgroup::kill_frozen`].
-    fn freeze_and_kill_a_forker_in(test: &str, sub: &str) {
+    /// `kill`.
+    fn kill_a_forker_in(test: &str, sub: &str, kill: fn(&Cgroup) -> io::Result<()>) {
         let (true, Some(mount)) = (rp::geteuid().is_root(), mount_point()) else {
             eprintln!("skipped: needs root and a cgroup2 mount");
             return;
@@ -596,10 +629,13 @@ mod tests {
         while cg.pids().map_or(0, |p| p.len()) < 5 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let r = cg.kill_frozen();
+        let r = kill(&cg);
         let empty = cg.wait_empty(Duration::from_secs(10));
         if !empty {
-            let _ = cg.kill();
+            // What `kill` missed, by both ways: the test must not hang on
+            // the forker it failed to end.
+            let _ = cg.kill_frozen();
+            let _ = child.kill();
             cg.wait_empty(Duration::from_secs(10));
         }
         let _ = child.wait();
