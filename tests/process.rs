@@ -1440,3 +1440,41 @@ fn a_reader_taken_while_start_runs_resumes_the_child_it_reads() {
         assert_eq!(n, LINES, "round {round}");
     }
 }
+
+#[test]
+fn pid_is_none_after_the_child_is_reaped_as_tokio_id() {
+    with_watchdog(|| {
+        // tokio's `Child::id()` is `None` once the child is reaped: a pid
+        // kept past the reap may name another process by the time it is
+        // used.
+        let p = Process::builder()
+            .command(["sh", "-c", "echo $$; exec sleep 30"])
+            .restart(Restart::on_error().limit(1).interval(Duration::from_secs(1)))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut out = p.stdout().unwrap();
+        let mut exits = p.exits();
+        let first: u32 = out.next_line_blocking().unwrap().to_string_lossy().parse().unwrap();
+        let _guard = KillOnDrop(first);
+        assert_eq!(p.pid(), Some(first));
+        p.kill().unwrap();
+        assert_eq!(exits.next().unwrap().pid(), first);
+        // Reaped, the restart 1 s away: no run, no pid.
+        assert_eq!(p.pid(), None);
+        // The restarted run has a pid again, its own.
+        let second: u32 = out.next_line_blocking().unwrap().to_string_lossy().parse().unwrap();
+        let _guard2 = KillOnDrop(second);
+        assert_eq!(p.pid(), Some(second));
+        p.close().unwrap();
+        assert_eq!(p.pid(), None);
+        assert_eq!(p.last_exit().unwrap().pid(), second);
+
+        // A run that ends by itself, no restart.
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        let pid = p.wait().unwrap().pid();
+        assert_ne!(pid, 0);
+        assert_eq!(p.pid(), None);
+    });
+}

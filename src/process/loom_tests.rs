@@ -716,6 +716,8 @@ fn waits_see_the_final_exit_and_only_it() {
             };
             let last = waiter.join().unwrap().unwrap().expect("a final exit");
             assert_eq!(last.restarts(), 1);
+            // Reaped for good: no pid to signal by.
+            assert_eq!(w.handle.shared.lock().pid(), None);
             assert_eq!(last.restart_in(), None);
             if let Some(e) = try_waiter.join().unwrap().unwrap() {
                 assert_eq!(e.restarts(), 1, "try_wait saw a run that was not the last");

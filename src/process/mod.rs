@@ -339,7 +339,26 @@ impl Process {
     }
 
     /// The pid of the current run (it changes on restart); `None` before
-    /// the start.
+    /// the start and once that run is reaped: between a run's exit and its
+    /// restart, once the process is done, and after [`close`](Self::close),
+    /// as tokio's `Child::id()`. A pid kept past the reap may name another
+    /// process the kernel gave it to; the pid of an ended run stays in its
+    /// [`Exit::pid`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["sleep", "30"]).build()?;
+    /// assert_eq!(p.pid(), None);
+    /// p.start()?;
+    /// let pid = p.pid().expect("known once start returns");
+    /// p.close()?;
+    /// assert_eq!(p.pid(), None);
+    /// assert_eq!(p.last_exit().map(|e| e.pid()), Some(pid));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn pid(&self) -> Option<u32> {
         self.handle.shared.lock().pid()
     }

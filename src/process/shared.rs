@@ -124,7 +124,10 @@ pub(crate) struct State {
     closed: bool,
     /// The driver's answer to a start, until the starter takes it.
     answer: Option<Result<()>>,
-    /// The pid of the current run.
+    /// The pid of the current run: `None` before it started and from its
+    /// reap on (between runs, once done), as tokio's `Child::id()`, so
+    /// that nobody signals a pid the kernel may have given to another
+    /// process.
     pid: Option<u32>,
     exits: Vec<Exit>,
     /// The runs whose `Started` the driver has seen: run `k` has started
@@ -382,6 +385,7 @@ impl State {
             id,
             driver_gone: true,
         };
+        self.pid = None;
         true
     }
 
@@ -401,6 +405,8 @@ impl State {
             // The pipes are read raw; the lines are split in `buffer`.
             Event::Line { .. } => {}
             Event::Exited(e) => {
+                // Reaped: the pid is free for the kernel to reuse.
+                self.pid = None;
                 self.buf.finish_lines(None);
                 self.exits.push(*e);
                 debug_assert!(self.exits.len() <= self.runs_started);
