@@ -1478,3 +1478,44 @@ fn pid_is_none_after_the_child_is_reaped_as_tokio_id() {
         assert_eq!(p.pid(), None);
     });
 }
+
+#[test]
+fn wait_closes_an_untaken_stdin_as_tokio_wait_drops_stdin() {
+    with_watchdog(|| {
+        // tokio's `Child::wait` drops the child's stdin before waiting, so
+        // a `cat` nobody writes to ends; so does this one, on every run.
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_stream()
+            .restart(Restart::always().limit(1).interval(Duration::from_millis(10)))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let exit = p.wait().unwrap();
+        assert!(exit.success() && exit.restarts() == 1, "{exit:?}");
+        let err = p.stdin().unwrap().write_all(b"late").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+
+        // A writer taken before the wait stays the caller's: what it
+        // writes reaches the child, and its drop is the EOF.
+        let p = Arc::new(
+            Process::builder()
+                .command(["cat"])
+                .stdin_stream()
+                .build()
+                .unwrap(),
+        );
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        let waiter = {
+            let p = p.clone();
+            std::thread::spawn(move || p.wait())
+        };
+        stdin.write_all(b"kept\n").unwrap();
+        let mut out = p.stdout().unwrap();
+        assert_eq!(out.next_line_blocking().unwrap().to_string_lossy(), "kept");
+        assert!(!waiter.is_finished());
+        drop(stdin);
+        assert!(waiter.join().unwrap().unwrap().success());
+    });
+}

@@ -275,7 +275,10 @@ impl ProcessBuilder {
 
     /// Keeps a pipe to the child's stdin open for
     /// [`Process::stdin`](super::Process::stdin) to write to (by default
-    /// stdin is `/dev/null`).
+    /// stdin is `/dev/null`). The stream of a run stays open until its
+    /// writer is dropped, or, when nobody took the writer, until
+    /// [`Process::wait`](super::Process::wait) closes it, as tokio's
+    /// `wait` drops the child's stdin.
     pub fn stdin_stream(mut self) -> Self {
         self.cmd.stdin(Input::Stream);
         self

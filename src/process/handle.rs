@@ -189,6 +189,37 @@ impl<D: Seam, R: Default> Handle<D, R> {
         Ok((driver, id, run))
     }
 
+    /// Waits for the final exit, closing first the stdin stream of each
+    /// run whose writer nobody took, as tokio's `wait` drops the child's
+    /// stdin: a child reading its stdin to the end (`cat`) would otherwise
+    /// never exit. Each run's writer is taken here once the run started,
+    /// so a writer asked for later gets [`Error::NoStdin`].
+    pub(crate) fn wait_closing_stdin(&self) -> Result<Option<Exit>> {
+        let st = self.shared.lock();
+        if !st.started() {
+            return Err(Error::NotStarted);
+        }
+        let mut st = self.shared.wait_started(st);
+        if let (Some(id), Some(driver)) = (st.id(), self.driver()) {
+            loop {
+                st = self.shared.wait_next_run(st);
+                if st.is_done() || st.closed() {
+                    break;
+                }
+                let run = st.exits().len();
+                // A writer taken already stays its taker's.
+                if st.take_stdin().is_ok() {
+                    drop(st);
+                    driver.close_stdin(id, run);
+                    st = self.shared.lock();
+                }
+                st = self.shared.wait_exit(st, run, None).0;
+            }
+        }
+        drop(st);
+        self.wait_final(None)
+    }
+
     /// Waits for the final exit until `deadline`.
     pub(crate) fn wait_final(&self, deadline: Option<Instant>) -> Result<Option<Exit>> {
         let st = self.shared.lock();

@@ -59,6 +59,8 @@ struct Behaviour {
     first_stdin_full: bool,
     /// The spawn fails (as for a program not found).
     spawn_fails: bool,
+    /// Each run exits once its stdin stream is closed, as `cat` does.
+    exits_on_eof: bool,
 }
 
 impl Behaviour {
@@ -71,6 +73,7 @@ impl Behaviour {
             stdin: false,
             first_stdin_full: false,
             spawn_fails: false,
+            exits_on_eof: false,
         }
     }
 }
@@ -282,6 +285,7 @@ impl Kid {
             Step::Running if self.paused => None,
             Step::Running if self.lines_left > 0 => Some(Action::Write),
             Step::Running if b.exits_alone || self.stopping => Some(Action::Exit),
+            Step::Running if b.exits_on_eof && !self.stdin_open => Some(Action::Exit),
             Step::Running => None,
         }
     }
@@ -770,6 +774,45 @@ fn a_stdin_writer_never_reaches_another_runs_stream() {
         let log = w.quit();
         for (writer, run) in log.writes.iter().chain(&log.stdin_closes) {
             assert_eq!(writer, run, "{log:?}");
+        }
+    });
+}
+
+#[test]
+fn a_wait_closes_each_runs_untaken_stdin_and_no_taken_one() {
+    let b = Behaviour {
+        runs: 2,
+        stdin: true,
+        exits_on_eof: true,
+        ..Behaviour::sleeper()
+    };
+    explore("a wait closing stdin against a writer", move || {
+        let w = World::new(b, usize::MAX);
+        start(&w.handle, &w.driver).unwrap();
+        let waiter = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.wait_closing_stdin())
+        };
+        // A writer taken by the caller, at any point against the wait: a
+        // run's stream is closed once, by the wait or by the writer's drop.
+        let writer = {
+            let (h, _) = w.parts();
+            thread::spawn(move || match h.stdin() {
+                Ok((d, id, run)) => {
+                    d.close_stdin(id, run);
+                    Some(run)
+                }
+                Err(Error::NoStdin) => None,
+                Err(e) => panic!("stdin: {e}"),
+            })
+        };
+        let exit = waiter.join().unwrap().unwrap().expect("a final exit");
+        assert_eq!(exit.restarts(), 1);
+        writer.join().unwrap();
+        let log = w.quit();
+        assert_eq!(log.stdin_closes.len(), 2, "{log:?}");
+        for (closer, run) in &log.stdin_closes {
+            assert_eq!(closer, run, "{log:?}");
         }
     });
 }

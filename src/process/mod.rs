@@ -394,6 +394,19 @@ impl Process {
 
     /// Waits for the final exit (after any restarts).
     ///
+    /// For a process built with
+    /// [`stdin_stream`](ProcessBuilder::stdin_stream), `wait` first closes
+    /// the stdin stream of every run whose writer nobody took with
+    /// [`stdin`](Self::stdin) (the current run's, and each restart's as it
+    /// starts), as tokio's `Child::wait` drops the child's stdin: a child
+    /// that reads its stdin to the end, such as `cat`, ends instead of
+    /// waiting for ever. A writer taken before stays its taker's, and the
+    /// child reads EOF when it is dropped; once a wait runs, `stdin` gives
+    /// [`Error::NoStdin`] for a run whose stream it closed.
+    /// [`wait_timeout`](Self::wait_timeout) and
+    /// [`try_wait`](Self::try_wait) leave stdin alone, as tokio's
+    /// `try_wait` does.
+    ///
     /// # Errors
     ///
     /// [`Error::NotStarted`]; [`Error::DriverGone`] when the driver died
@@ -413,12 +426,26 @@ impl Process {
     /// // The final exit: the restart's.
     /// let exit = p.wait()?;
     /// assert_eq!((exit.code(), exit.restarts()), (Some(4), 1));
+    ///
+    /// // Nobody took the writer of cat's stdin: the wait closes it.
+    /// let cat = Process::builder().command(["cat"]).stdin_stream().build()?;
+    /// cat.start()?;
+    /// assert!(cat.wait()?.success());
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn wait(&self) -> Result<Exit> {
         // With no deadline the wait ends only once the process is done, and
         // a done process has exited at least once.
-        self.wait_final(None)?.ok_or(Error::NotStarted)
+        self.wait_closing_stdin()?.ok_or(Error::NotStarted)
+    }
+
+    /// The final exit, closing the stdin streams nobody took first.
+    fn wait_closing_stdin(&self) -> Result<Option<Exit>> {
+        if matches!(self.spec.stdin, Input::Stream) {
+            self.handle.wait_closing_stdin()
+        } else {
+            self.wait_final(None)
+        }
     }
 
     /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
