@@ -1519,3 +1519,75 @@ fn wait_closes_an_untaken_stdin_as_tokio_wait_drops_stdin() {
         assert!(waiter.join().unwrap().unwrap().success());
     });
 }
+
+#[test]
+fn a_reader_taken_before_the_drop_reads_all_the_child_wrote_as_tokio_child_stdout_outlives_child() {
+    with_watchdog(|| {
+        // tokio's `ChildStdout` outlives its `Child`: killing on drop is
+        // right, losing what the child already wrote is not.
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "echo written-before-the-drop; echo ready >&2; exec sleep 30",
+            ])
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let pid = p.pid().unwrap();
+        let _guard = KillOnDrop(pid);
+        let mut out = p.stdout().unwrap();
+        let mut err = p.stderr().unwrap();
+        assert_eq!(err.next_line_blocking().unwrap().to_string_lossy(), "ready");
+        std::thread::sleep(Duration::from_millis(300));
+        drop(p);
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "written-before-the-drop\n");
+        // The end of the output is the end of the child: killed, reaped.
+        wait_dead(pid);
+        assert!(err.next_line_blocking().is_none());
+    });
+}
+
+#[test]
+fn a_paused_child_dropped_ends_whether_its_reader_reads_or_goes() {
+    with_watchdog(|| {
+        // The buffer fills and pauses `yes`; the drop stops it. A reader
+        // taken before reads on to the end of the output (resuming the
+        // child as it goes), or goes unread: either way the stop
+        // completes and the exit comes.
+        for read_on in [true, false] {
+            let p = Process::builder()
+                .command(["sh", "-c", "echo $$; exec yes"])
+                .buffer(4096)
+                .build()
+                .unwrap();
+            p.start().unwrap();
+            let pid = p.pid().unwrap();
+            let _guard = KillOnDrop(pid);
+            let mut out = p.stdout().unwrap();
+            let mut exits = p.exits();
+            let first = out.next_line_blocking().unwrap();
+            assert_eq!(first.to_string_lossy(), pid.to_string());
+            // Paused: nobody reads the pipe, `yes` blocks writing to it.
+            let wchan = format!("/proc/{pid}/wchan");
+            while !std::fs::read_to_string(&wchan)
+                .unwrap()
+                .contains("pipe_write")
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(p);
+            if read_on {
+                while let Some(line) = out.next_line_blocking() {
+                    assert_eq!(line.bytes, b"y");
+                }
+            }
+            drop(out);
+            let exit = exits.next().expect("the stopped run's exit");
+            assert!(exit.stopped(), "{exit:?}");
+            wait_dead(pid);
+        }
+    });
+}

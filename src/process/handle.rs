@@ -41,6 +41,16 @@ pub(crate) fn resume<D: Seam>(slot: &Mutex<Option<D>>, r: Resume) {
     }
 }
 
+/// A reader of the output of `shared` is dropped (see
+/// [`State::reader_gone`](super::shared::State::reader_gone)).
+pub(crate) fn reader_gone<D: Seam>(shared: &Shared, slot: &Mutex<Option<D>>) {
+    let mut st = shared.lock();
+    let r = st.reader_gone();
+    shared.notify(&st);
+    drop(st);
+    resume(slot, r);
+}
+
 impl<D: Seam, R: Default> Handle<D, R> {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Handle {
@@ -118,14 +128,15 @@ impl<D: Seam, R: Default> Handle<D, R> {
     }
 
     /// Closes without waiting, as a drop does: the stop is sent and the
-    /// driver reaps the child.
+    /// driver reaps the child. Readers taken before keep reading what the
+    /// child wrote until it is done.
     pub(crate) fn abandon(&self) {
         let live = {
             let mut st = self.shared.lock();
             if st.closed() {
                 None
             } else {
-                resume(&self.driver, st.close());
+                resume(&self.driver, st.abandon());
                 self.shared.notify(&st);
                 st.live()
             }
@@ -168,6 +179,26 @@ impl<D: Seam, R: Default> Handle<D, R> {
         if !st.started() {
             return Err(Error::NotStarted);
         }
+        Ok(())
+    }
+
+    /// Counts a reader of the output handed out; with `checked`, only
+    /// while it may be (as [`check_readable`](Self::check_readable)).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_readable`](Self::check_readable), when `checked`.
+    pub(crate) fn take_reader(&self, checked: bool) -> Result<()> {
+        let mut st = self.shared.lock();
+        if checked {
+            if st.closed() {
+                return Err(Error::Aborted);
+            }
+            if !st.started() {
+                return Err(Error::NotStarted);
+            }
+        }
+        st.reader_taken();
         Ok(())
     }
 

@@ -35,6 +35,7 @@ use super::handle::Handle;
 use super::seam::Seam;
 use super::shared::Shared;
 use super::stdin;
+use super::handle::reader_gone;
 use super::stream::{next_line, Exits};
 use super::sync::{lock, thread, Arc, Condvar, Mutex};
 use crate::child::{ChildId, Stream};
@@ -91,6 +92,8 @@ struct Log {
     writes: Vec<(usize, usize)>,
     /// For each stdin stream a writer's drop closed: the same.
     stdin_closes: Vec<(usize, usize)>,
+    /// Lines the children wrote, of all runs.
+    lines_written: usize,
 }
 
 /// What the script file of [`Process`](super::Process) is to a start:
@@ -441,6 +444,7 @@ fn serve(d: StandIn) {
             }
             Action::Write => {
                 k.lines_left -= 1;
+                lock(&desk.log).lines_written += 1;
                 let ev = Event::Data {
                     id,
                     stream: Stream::Stdout,
@@ -957,5 +961,71 @@ fn a_reader_made_while_the_start_is_under_way_resumes_the_child() {
         assert_eq!(read, 2);
         assert!(w.handle.wait_final(None).unwrap().is_some());
         w.quit();
+    });
+}
+
+#[test]
+fn a_drop_leaves_a_reader_taken_before_every_line_the_child_wrote() {
+    let b = Behaviour {
+        exits_alone: true,
+        lines: 2,
+        ..Behaviour::sleeper()
+    };
+    explore("a drop against a reader taken before it", move || {
+        // One line fills the buffer: the child pauses at once, and only
+        // the reader resumes it once the process is dropped.
+        let w = World::new(b, 1);
+        start(&w.handle, &w.driver).unwrap();
+        w.handle.take_reader(true).unwrap();
+        let reader = {
+            let (h, _) = w.parts();
+            thread::spawn(move || {
+                let d = h.driver_slot();
+                let mut n = 0;
+                while next_line(&h.shared, &d, [true, true], false).is_some() {
+                    n += 1;
+                }
+                reader_gone(&h.shared, &d);
+                n
+            })
+        };
+        let dropper = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.abandon())
+        };
+        dropper.join().unwrap();
+        let read = reader.join().unwrap();
+        assert!(w.handle.wait_final(None).unwrap().is_some());
+        let log = w.quit();
+        assert_eq!(read, log.lines_written, "a line written was lost");
+        assert_eq!(log.spawned, log.reaped);
+    });
+}
+
+#[test]
+fn a_drop_ends_a_paused_child_whose_reader_goes_unread() {
+    let b = Behaviour {
+        exits_alone: true,
+        lines: 2,
+        ..Behaviour::sleeper()
+    };
+    explore("a drop against a reader going unread", move || {
+        let w = World::new(b, 1);
+        start(&w.handle, &w.driver).unwrap();
+        w.handle.take_reader(true).unwrap();
+        let reader = {
+            let (h, _) = w.parts();
+            thread::spawn(move || reader_gone(&h.shared, &h.driver_slot()))
+        };
+        let dropper = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.abandon())
+        };
+        reader.join().unwrap();
+        dropper.join().unwrap();
+        // Nobody reads: the paused child must still end.
+        assert!(w.handle.wait_final(None).unwrap().is_some());
+        let log = w.quit();
+        assert_eq!(log.spawned, log.reaped);
     });
 }

@@ -74,7 +74,8 @@ struct Resources {
 ///
 /// `Send + Sync`: start it on one thread, read it on another, close it from
 /// a third. Dropping a started process stops it (without waiting) and
-/// removes its script file.
+/// removes its script file; readers taken before the drop still read
+/// everything the child wrote (see [`StreamReader`]).
 ///
 /// # Examples
 ///
@@ -634,11 +635,18 @@ impl Process {
     }
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
-        self.handle.check_readable()?;
-        Ok(self.reader_unchecked(streams))
+        self.handle.take_reader(true)?;
+        Ok(self.new_reader(streams))
     }
 
     fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
+        // Never fails unchecked.
+        let _ = self.handle.take_reader(false);
+        self.new_reader(streams)
+    }
+
+    /// A reader, counted already.
+    fn new_reader(&self, streams: [bool; 2]) -> StreamReader {
         StreamReader {
             shared: self.handle.shared.clone(),
             driver: self.handle.driver_slot(),
