@@ -308,6 +308,7 @@ pub use exit::Exit;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
+    ProcessOutput,
     Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
     SCRIPT_HEADER,
 };

@@ -1591,3 +1591,94 @@ fn a_paused_child_dropped_ends_whether_its_reader_reads_or_goes() {
         }
     });
 }
+
+#[test]
+fn output_keeps_the_streams_apart_with_a_big_stderr_as_std_command_output() {
+    with_watchdog(|| {
+        // std's and tokio's `Command::output()`: each stream apart, read
+        // as they come. Reading stdout to its end first would deadlock
+        // here: 3 MB of stderr fill the buffer before stdout ends.
+        let p = Process::builder()
+            .command(["sh", "-c", "yes err | head -c 3000000 >&2; echo done"])
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"done\n");
+        assert_eq!(out.stderr.len(), 3_000_000);
+        assert!(out.stderr.chunks(4).all(|c| c == &b"err\n"[..c.len()]));
+        assert!(!out.stdout_truncated && !out.stderr_truncated && !out.timed_out);
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_reads_both_big_streams_at_once() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "yes err | head -c 3000000 >&2 & yes out | head -c 3000000; wait",
+            ])
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout.len(), 3_000_000);
+        assert_eq!(out.stderr.len(), 3_000_000);
+        assert!(out.stdout.chunks(4).all(|c| c == &b"out\n"[..c.len()]));
+        assert!(out.stderr.chunks(4).all(|c| c == &b"err\n"[..c.len()]));
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_past_the_cap_keeps_the_head_and_says_truncated() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "yes | head -c 1000000; echo err >&2"])
+            .output_cap(1000)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"y\n".repeat(500));
+        assert!(out.stdout_truncated);
+        assert_eq!(out.stderr, b"err\n");
+        assert!(!out.stderr_truncated);
+        // The rest was read and dropped: the child ran to its end.
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_of_a_child_that_never_closes_its_output_ends_at_the_timeout() {
+    with_watchdog(|| {
+        // A background job holds both pipes open as long as the child.
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "echo partial; echo half >&2; sleep 30 & exec sleep 30",
+            ])
+            .timeout(Duration::from_millis(300))
+            .grace(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"partial\n");
+        assert_eq!(out.stderr, b"half\n");
+        assert!(out.timed_out && out.exit.unwrap().timed_out());
+    });
+}
+
+#[test]
+fn output_closes_an_untaken_stdin_as_std_output_does() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_stream()
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert!(out.stdout.is_empty() && out.exit.unwrap().success());
+    });
+}

@@ -47,7 +47,11 @@ pub struct ProcessBuilder {
     script_pattern: String,
     labels: BTreeMap<String, String>,
     buffer: usize,
+    output_cap: usize,
 }
+
+/// What [`Process::output`] keeps of each stream by default: 16 MiB.
+const DEFAULT_OUTPUT_CAP: usize = 16 << 20;
 
 impl Default for ProcessBuilder {
     fn default() -> Self {
@@ -61,6 +65,7 @@ impl Default for ProcessBuilder {
             script_pattern: DEFAULT_SCRIPT_PATTERN.to_owned(),
             labels: BTreeMap::new(),
             buffer: DEFAULT_BUFFER,
+            output_cap: DEFAULT_OUTPUT_CAP,
         }
     }
 }
@@ -301,6 +306,33 @@ impl ProcessBuilder {
         self
     }
 
+    /// How many bytes of each stream [`Process::output`] keeps (default
+    /// 16 MiB per stream): the first `bytes` of it. What the child writes
+    /// past them is still read, so the child never blocks on a full pipe,
+    /// and dropped; [`ProcessOutput::stdout_truncated`](super::ProcessOutput::stdout_truncated)
+    /// (or `stderr_truncated`) then says so. `usize::MAX` keeps
+    /// everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "yes | head -c 100000; echo short >&2"])
+    ///     .output_cap(4)
+    ///     .build()?;
+    /// let out = p.output()?;
+    /// assert_eq!((&out.stdout[..], out.stdout_truncated), (&b"y\ny\n"[..], true));
+    /// assert_eq!((&out.stderr[..], out.stderr_truncated), (&b"shor"[..], true));
+    /// assert!(out.exit.unwrap().success(), "the rest was read, not refused");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn output_cap(mut self, bytes: usize) -> Self {
+        self.output_cap = bytes;
+        self
+    }
+
     /// Checks the options and makes the process (not started).
     ///
     /// # Errors
@@ -360,6 +392,7 @@ impl ProcessBuilder {
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
             script_pattern: self.script_pattern,
             labels: self.labels,
+            output_cap: self.output_cap,
         })
     }
 }

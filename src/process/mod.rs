@@ -109,6 +109,8 @@ pub struct Process {
     script_dir: PathBuf,
     script_pattern: String,
     labels: BTreeMap<String, String>,
+    /// What [`Process::output`] keeps of each stream.
+    output_cap: usize,
 }
 
 impl std::fmt::Debug for Process {
@@ -133,6 +135,28 @@ pub struct CombinedOutput {
     pub exit: Option<Exit>,
     /// Whether its timeout stopped it: the final exit's
     /// [`Exit::timed_out`], whichever limit it was.
+    pub timed_out: bool,
+}
+
+/// What [`Process::output`] collected: each stream apart, as std's and
+/// tokio's `Command::output()` give them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProcessOutput {
+    /// stdout, byte for byte, up to [`ProcessBuilder::output_cap`].
+    pub stdout: Vec<u8>,
+    /// stderr, byte for byte, up to [`ProcessBuilder::output_cap`].
+    pub stderr: Vec<u8>,
+    /// The child wrote more to stdout than the cap: `stdout` holds the
+    /// first bytes, the rest was read and dropped.
+    pub stdout_truncated: bool,
+    /// The same, for stderr.
+    pub stderr_truncated: bool,
+    /// The final exit (`None` only if the process was closed before it was
+    /// ever reaped, which a close does not allow).
+    pub exit: Option<Exit>,
+    /// Whether its timeout stopped it: the final exit's
+    /// [`Exit::timed_out`].
     pub timed_out: bool,
 }
 
@@ -502,6 +526,17 @@ impl Process {
     /// exactly as the child wrote them; as
     /// [`next_line_blocking`](StreamReader::next_line_blocking), its lines.
     ///
+    /// One reader per stream: readers of a stream share its bytes, each
+    /// going to one of them, so two readers of stdout each see a part of
+    /// it. And never read one stream to its end while the other goes
+    /// unread: the [`buffer`](ProcessBuilder::buffer) bounds the unread
+    /// output of both streams together, so once the unread stderr fills
+    /// it the child is paused, and stdout never ends (a child writing
+    /// 3 MB to stderr before its last line to stdout deadlocks a reader
+    /// that reads stdout to its end first). Read the two on two threads,
+    /// read [`lines`](Self::lines), or let [`output`](Self::output)
+    /// collect both.
+    ///
     /// The process reads its pipes raw and splits lines itself, with the
     /// reactor's splitter and the process's
     /// [`max_line`](ProcessBuilder::max_line), so byte readers, line
@@ -534,7 +569,10 @@ impl Process {
         self.reader([true, false])
     }
 
-    /// A reader of stderr (`StderrReader`).
+    /// A reader of stderr (`StderrReader`). As for
+    /// [`stdout`](Self::stdout): one reader per stream, and reading
+    /// stderr to its end while stdout goes unread can deadlock once the
+    /// unread stdout fills the buffer.
     ///
     /// # Errors
     ///
@@ -606,7 +644,11 @@ impl Process {
         })
     }
 
-    /// The lines of both streams, in the order they were read.
+    /// The lines of both streams, in the order they were read. This
+    /// reader takes every line of both streams, so it cannot deadlock on
+    /// the buffer; a [`stdout`](Self::stdout) or [`stderr`](Self::stderr)
+    /// reader taken besides shares the lines with it (each goes to one of
+    /// them).
     ///
     /// # Errors
     ///
@@ -687,6 +729,86 @@ impl Process {
     /// ```
     pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
         self.run_combined(limit, usize::MAX)
+    }
+
+    /// Starts the process, collects stdout and stderr each apart, and waits
+    /// for the final exit, as std's and tokio's `Command::output()` do.
+    ///
+    /// Both streams are read as they come, whatever their sizes, so a
+    /// child that fills one while the other is still open never blocks
+    /// (reading one stream to its end before the other can: see
+    /// [`stdout`](Self::stdout)). Each keeps at most
+    /// [`output_cap`](ProcessBuilder::output_cap) bytes (16 MiB by
+    /// default): the rest is read and dropped, and
+    /// [`ProcessOutput::stdout_truncated`] or `stderr_truncated` says so.
+    /// With restarts, the runs' output follows one another. The
+    /// [`timeout`](ProcessBuilder::timeout) bounds it: the output so far
+    /// is returned with the exit that says
+    /// [`timed_out`](Exit::timed_out). A stdin stream nobody took is
+    /// closed, as [`wait`](Self::wait) does. A [`close`](Self::close)
+    /// from another thread also ends the call, with the output so far.
+    /// Output that goes elsewhere ([`output_file`](ProcessBuilder::output_file),
+    /// [`stdout`](ProcessBuilder::stdout) other than a pipe) is not seen.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`start`](Self::start). A failed exit is not an error:
+    /// look at [`ProcessOutput::exit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// // 3 MB to stderr before stdout ends: both read as they come.
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "head -c 3000000 /dev/zero >&2; echo done; exit 2"])
+    ///     .build()?;
+    /// let out = p.output()?;
+    /// assert_eq!(out.stdout, b"done\n");
+    /// assert_eq!(out.stderr.len(), 3_000_000);
+    /// assert!(!out.stdout_truncated && !out.stderr_truncated);
+    /// assert_eq!(out.exit.and_then(|e| e.code()), Some(2));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn output(&self) -> Result<ProcessOutput> {
+        self.start_with(false, None)?;
+        // Unchecked, as for the combined output: a close from another
+        // thread is a cancellation, not an error.
+        let reader = self.reader_unchecked([true, true]);
+        let read = std::thread::scope(|s| {
+            // The stdin streams nobody took are closed while the output is
+            // read: a `cat` ends only once its stdin does.
+            if matches!(self.spec.stdin, Input::Stream) {
+                std::thread::Builder::new()
+                    .name("procrun-output-stdin".into())
+                    .spawn_scoped(s, || self.handle.wait_closing_stdin())?;
+            }
+            Ok(stream::read_both(
+                &reader.shared,
+                &reader.driver,
+                self.output_cap,
+            ))
+        });
+        drop(reader);
+        let [stdout, stderr] = match read {
+            Ok(r) => r,
+            Err(e) => {
+                // No thread to close stdin with (`EAGAIN`): the output
+                // could wait for ever on a child reading it.
+                self.close()?;
+                return Err(Error::Io(e));
+            }
+        };
+        let exit = self.wait_final(None)?;
+        Ok(ProcessOutput {
+            stdout: stdout.bytes,
+            stderr: stderr.bytes,
+            stdout_truncated: stdout.truncated,
+            stderr_truncated: stderr.truncated,
+            exit,
+            timed_out: exit.is_some_and(|e| e.timed_out()),
+        })
     }
 
     /// [`start_and_wait_combined`](Self::start_and_wait_combined) keeping

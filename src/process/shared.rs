@@ -675,6 +675,14 @@ impl Shared {
             .0
     }
 
+    /// Until bytes of either stream are buffered or the output ended.
+    pub(crate) fn wait_any_bytes<'a>(&'a self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.wait_until(st, None, |s| {
+            s.buf.has_bytes(Stream::Stdout) || s.buf.has_bytes(Stream::Stderr) || s.output_ended()
+        })
+        .0
+    }
+
     /// Until bytes of `stream` are buffered or the output ended.
     pub(crate) fn wait_bytes<'a>(
         &'a self,

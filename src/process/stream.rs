@@ -173,6 +173,41 @@ pub(super) fn read_bytes<D: Seam>(
     n
 }
 
+/// What a stream collected up to a cap.
+#[derive(Debug, Default)]
+pub(super) struct Capped {
+    pub(super) bytes: Vec<u8>,
+    pub(super) truncated: bool,
+}
+
+/// Reads both streams to the end of the output, whichever has bytes
+/// first, so that neither fills the buffer while the other is waited for;
+/// keeps the first `cap` bytes of each and drops the rest (flagged).
+pub(super) fn read_both<D: Seam>(
+    shared: &Shared,
+    driver: &Mutex<Option<D>>,
+    cap: usize,
+) -> [Capped; 2] {
+    let mut out: [Capped; 2] = Default::default();
+    let mut chunk = vec![0; 64 * 1024];
+    loop {
+        let st = shared.lock();
+        let mut st = shared.wait_any_bytes(st);
+        let mut any = false;
+        for (stream, kept) in [Stream::Stdout, Stream::Stderr].into_iter().zip(&mut out) {
+            let n = st.take_bytes(stream, &mut chunk);
+            any |= n > 0;
+            let take = n.min(cap - kept.bytes.len());
+            kept.bytes.extend_from_slice(&chunk[..take]);
+            kept.truncated |= take < n;
+        }
+        resume(driver, st.take_resume());
+        if !any {
+            return out;
+        }
+    }
+}
+
 impl io::Read for StreamReader {
     /// Reads the bytes of the reader's stream (stdout when it has both) as
     /// the child wrote them; `Ok(0)` at the end of the output.
