@@ -308,9 +308,8 @@ pub use exit::Exit;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
-    ProcessOutput,
-    Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
-    SCRIPT_HEADER,
+    Process, ProcessBuilder, ProcessOutput, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN,
+    MAX_DRIVERS, SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use signal::{Signal, UnknownSignal};

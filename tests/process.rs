@@ -1449,13 +1449,22 @@ fn pid_is_none_after_the_child_is_reaped_as_tokio_id() {
         // used.
         let p = Process::builder()
             .command(["sh", "-c", "echo $$; exec sleep 30"])
-            .restart(Restart::on_error().limit(1).interval(Duration::from_secs(1)))
+            .restart(
+                Restart::on_error()
+                    .limit(1)
+                    .interval(Duration::from_secs(1)),
+            )
             .build()
             .unwrap();
         p.start().unwrap();
         let mut out = p.stdout().unwrap();
         let mut exits = p.exits();
-        let first: u32 = out.next_line_blocking().unwrap().to_string_lossy().parse().unwrap();
+        let first: u32 = out
+            .next_line_blocking()
+            .unwrap()
+            .to_string_lossy()
+            .parse()
+            .unwrap();
         let _guard = KillOnDrop(first);
         assert_eq!(p.pid(), Some(first));
         p.kill().unwrap();
@@ -1463,7 +1472,12 @@ fn pid_is_none_after_the_child_is_reaped_as_tokio_id() {
         // Reaped, the restart 1 s away: no run, no pid.
         assert_eq!(p.pid(), None);
         // The restarted run has a pid again, its own.
-        let second: u32 = out.next_line_blocking().unwrap().to_string_lossy().parse().unwrap();
+        let second: u32 = out
+            .next_line_blocking()
+            .unwrap()
+            .to_string_lossy()
+            .parse()
+            .unwrap();
         let _guard2 = KillOnDrop(second);
         assert_eq!(p.pid(), Some(second));
         p.close().unwrap();
@@ -1487,7 +1501,11 @@ fn wait_closes_an_untaken_stdin_as_tokio_wait_drops_stdin() {
         let p = Process::builder()
             .command(["cat"])
             .stdin_stream()
-            .restart(Restart::always().limit(1).interval(Duration::from_millis(10)))
+            .restart(
+                Restart::always()
+                    .limit(1)
+                    .interval(Duration::from_millis(10)),
+            )
             .build()
             .unwrap();
         p.start().unwrap();
@@ -1680,5 +1698,179 @@ fn output_closes_an_untaken_stdin_as_std_output_does() {
             .unwrap();
         let out = p.output().unwrap();
         assert!(out.stdout.is_empty() && out.exit.unwrap().success());
+    });
+}
+
+/// What fd `fd` of this test process is open on.
+fn own_fd(fd: u32) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn builder_env_var_and_env_remove_shape_the_childs_environment_as_command() {
+    with_watchdog(|| {
+        use std::os::unix::ffi::OsStrExt;
+        let value = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "printf '%s|%s' \"$PROCRUN_T\" \"${HOME-unset}\"",
+            ])
+            .env_var("PROCRUN_T", value)
+            .env_remove("HOME")
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"caf\xe9|unset");
+        // A variable set and then removed is not set.
+        let p = Process::builder()
+            .command(["sh", "-c", "echo \"${PROCRUN_T-unset}\""])
+            .env_var("PROCRUN_T", "1")
+            .env_remove("PROCRUN_T")
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"unset\n");
+    });
+}
+
+#[test]
+fn builder_stdin_bytes_feed_every_run_and_stdin_input_chooses_the_source() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_bytes(&b"fed\n"[..])
+            .restart(
+                Restart::always()
+                    .limit(1)
+                    .interval(Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"fed\nfed\n");
+        assert_eq!(out.exit.unwrap().restarts(), 1);
+
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin(procrun::Input::Bytes(Arc::from(&b"as bytes"[..])))
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"as bytes");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/0"])
+            .stdin(procrun::Input::Null)
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"/dev/null\n");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/0"])
+            .stdin(procrun::Input::Inherit)
+            .build()
+            .unwrap();
+        let out = String::from_utf8(p.output().unwrap().stdout).unwrap();
+        assert_eq!(out.trim_end(), own_fd(0));
+    });
+}
+
+#[test]
+fn builder_stdout_and_stderr_go_to_null_inherit_or_stdout_as_command() {
+    with_watchdog(|| {
+        use procrun::Output;
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stdout(Output::Null)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b""[..], &b"err\n"[..])
+        );
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stderr(Output::Null)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b""[..])
+        );
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stderr(Output::Stdout)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\nerr\n"[..], &b""[..])
+        );
+
+        // Inherited: the child's fd is the one this process has.
+        let p = Process::builder()
+            .command(["sh", "-c", "exec 3>&1; readlink /proc/self/fd/3 >&2"])
+            .stdout(Output::Inherit)
+            .build()
+            .unwrap();
+        let err = String::from_utf8(p.output().unwrap().stderr).unwrap();
+        assert_eq!(err.trim_end(), own_fd(1));
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/2"])
+            .stderr(Output::Inherit)
+            .build()
+            .unwrap();
+        let out = String::from_utf8(p.output().unwrap().stdout).unwrap();
+        assert_eq!(out.trim_end(), own_fd(2));
+    });
+}
+
+#[test]
+fn builder_takes_os_str_words_and_a_script_refuses_what_is_not_utf8() {
+    with_watchdog(|| {
+        use std::ffi::{OsStr, OsString};
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let word = OsStr::from_bytes(b"\xff\xfe");
+        let p = Process::builder()
+            .command([OsStr::new("printf"), OsStr::new("%s"), word])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"\xff\xfe");
+        // Owned words and paths too.
+        let p = Process::builder()
+            .command([
+                OsString::from("printf"),
+                OsString::from("%s"),
+                OsString::from_vec(b"\xfa".to_vec()),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"\xfa");
+        let p = Process::builder()
+            .command([
+                std::path::Path::new("/bin/echo"),
+                std::path::Path::new("path"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"path\n");
+        // A script is text: a word that is not UTF-8 has no place in it.
+        let r = Process::builder()
+            .command([OsStr::new("echo"), word])
+            .run_as_bash_script()
+            .build();
+        assert!(matches!(r, Err(Error::InvalidCommand { .. })), "{r:?}");
+        // A NUL is refused as before, run directly or in a script.
+        let r = Process::builder()
+            .command([OsStr::new("echo"), OsStr::new("a\0b")])
+            .build();
+        assert!(matches!(r, Err(Error::NulByte { .. })), "{r:?}");
     });
 }

@@ -31,11 +31,11 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::{Duration, Instant};
 
 use super::driver::{deliver, let_go, release, run_is_current, serve_start, Procs};
+use super::handle::reader_gone;
 use super::handle::Handle;
 use super::seam::Seam;
 use super::shared::Shared;
 use super::stdin;
-use super::handle::reader_gone;
 use super::stream::{next_line, Exits};
 use super::sync::{lock, thread, Arc, Condvar, Mutex};
 use crate::child::{ChildId, Stream};
