@@ -640,10 +640,19 @@ fn combined_output_keeps_the_order_the_child_wrote() {
 #[test]
 fn pid_is_known_as_soon_as_start_returns() {
     for _ in 0..50 {
-        let p = Process::builder().command(["true"]).build().unwrap();
+        let p = Process::builder().command(["sleep", "30"]).build().unwrap();
         p.start().unwrap();
         let pid = p.pid().expect("pid right after start");
-        assert_eq!(p.wait().unwrap().pid(), pid);
+        let _guard = KillOnDrop(pid);
+        p.close().unwrap();
+        assert_eq!(p.last_exit().unwrap().pid(), pid);
+        // A child that may be reaped already by the time start returns:
+        // its pid, or none once reaped, never another.
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        let pid = p.pid();
+        let exit = p.wait().unwrap();
+        assert!(pid.map_or(true, |pid| pid == exit.pid()), "{pid:?} {exit:?}");
     }
 }
 
