@@ -652,7 +652,10 @@ fn pid_is_known_as_soon_as_start_returns() {
         p.start().unwrap();
         let pid = p.pid();
         let exit = p.wait().unwrap();
-        assert!(pid.map_or(true, |pid| pid == exit.pid()), "{pid:?} {exit:?}");
+        assert!(
+            pid.map_or(true, |pid| pid == exit.pid()),
+            "{pid:?} {exit:?}"
+        );
     }
 }
 
