@@ -117,7 +117,9 @@
 //! - **Drop.** Dropping a [`Reactor`] kills every child it still runs (its
 //!   group with `SIGKILL`, or the child alone when detached) and reaps it.
 //!   Dropping a started [`Process`] starts a stop and does not wait; call
-//!   [`Process::close`] to wait for the stop to be over.
+//!   [`Process::close`] to wait for the stop to be over. A reader taken
+//!   before the drop still reads everything the child wrote, to its end
+//!   (a close drops the unread output instead).
 //! - **Who reaps.** procrun reaps its children itself. If the host program
 //!   calls `waitpid(-1)` or sets `SIGCHLD` to `SIG_IGN`, the kernel or that
 //!   code takes the exit status first: procrun still sees the exit, reports
@@ -197,7 +199,10 @@
 //!   for while the child is paused. A `max_line` of `usize::MAX` bounds no
 //!   line, and so no memory, for a child that never writes a `\n`.
 //!   [`read`] drops the lines of streams it was not asked for, so it never
-//!   blocks on them.
+//!   blocks on them. The bound is for both streams together: a reader
+//!   reading stdout to its end while stderr goes unread waits for ever
+//!   once stderr fills the buffer; [`Process::output`] reads both as
+//!   they come.
 //!
 //! # Errors
 //!
@@ -308,8 +313,8 @@ pub use exit::Exit;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
-    Process, ProcessBuilder, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
-    SCRIPT_HEADER,
+    Process, ProcessBuilder, ProcessOutput, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN,
+    MAX_DRIVERS, SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use signal::{Signal, UnknownSignal};

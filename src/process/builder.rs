@@ -2,6 +2,7 @@
 //! [`Command`] that holds everything the reactor runs by.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub struct ProcessBuilder {
     /// restart, limits. The program and its arguments come at
     /// [`build`](Self::build), from the commands or the script.
     cmd: Command,
-    commands: Vec<Vec<String>>,
+    commands: Vec<Vec<OsString>>,
     script: Option<String>,
     as_script: bool,
     inline: bool,
@@ -47,7 +48,11 @@ pub struct ProcessBuilder {
     script_pattern: String,
     labels: BTreeMap<String, String>,
     buffer: usize,
+    output_cap: usize,
 }
+
+/// What [`Process::output`] keeps of each stream by default: 16 MiB.
+const DEFAULT_OUTPUT_CAP: usize = 16 << 20;
 
 impl Default for ProcessBuilder {
     fn default() -> Self {
@@ -61,6 +66,7 @@ impl Default for ProcessBuilder {
             script_pattern: DEFAULT_SCRIPT_PATTERN.to_owned(),
             labels: BTreeMap::new(),
             buffer: DEFAULT_BUFFER,
+            output_cap: DEFAULT_OUTPUT_CAP,
         }
     }
 }
@@ -70,10 +76,29 @@ impl ProcessBuilder {
     /// [`run_as_bash_script`](Self::run_as_bash_script) exactly one command
     /// may be given; in a script, a one-element command is a shell line
     /// used as written and a longer one is quoted word by word.
+    ///
+    /// The words are [`OsStr`]s, as [`Command::arg`]'s: a program run
+    /// directly gets any bytes but NUL. A script is text, so there a word
+    /// that is not UTF-8 is [`Error::InvalidCommand`] at
+    /// [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use std::os::unix::ffi::OsStrExt;
+    /// use procrun::Process;
+    ///
+    /// // Not UTF-8, passed as it is.
+    /// let word = OsStr::from_bytes(b"caf\xe9");
+    /// let p = Process::builder().command([OsStr::new("printf"), OsStr::new("%s"), word]).build()?;
+    /// assert_eq!(p.output()?.stdout, b"caf\xe9");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn command<I, S>(mut self, argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<OsString>,
     {
         self.commands
             .push(argv.into_iter().map(Into::into).collect());
@@ -85,7 +110,7 @@ impl ProcessBuilder {
     where
         I: IntoIterator<Item = C>,
         C: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<OsString>,
     {
         for c in cmds {
             self = self.command(c);
@@ -153,6 +178,49 @@ impl ProcessBuilder {
     /// instead of adding them to the inherited one (the default).
     pub fn env_clear(mut self) -> Self {
         self.cmd.env_clear();
+        self
+    }
+
+    /// Sets one variable, as [`Command::env`]: key and value as
+    /// [`OsStr`]s, not UTF-8 if need be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo \"$GREETING\""])
+    ///     .env_var("GREETING", "hello")
+    ///     .build()?;
+    /// assert_eq!(p.output()?.stdout, b"hello\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn env_var(mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, val);
+        self
+    }
+
+    /// Removes a variable from the child's environment, inherited or set
+    /// before with [`env_var`](Self::env_var), as [`Command::env_remove`].
+    /// The [`env`](Self::env) entries are applied after, as
+    /// [`Command::env_entries`] are: an entry sets its key whatever was
+    /// removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo \"${HOME-unset}\""])
+    ///     .env_remove("HOME")
+    ///     .build()?;
+    /// assert_eq!(p.output()?.stdout, b"unset\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.cmd.env_remove(key);
         self
     }
 
@@ -275,9 +343,98 @@ impl ProcessBuilder {
 
     /// Keeps a pipe to the child's stdin open for
     /// [`Process::stdin`](super::Process::stdin) to write to (by default
-    /// stdin is `/dev/null`).
+    /// stdin is `/dev/null`). The stream of a run stays open until its
+    /// writer is dropped, or, when nobody took the writer, until
+    /// [`Process::wait`](super::Process::wait) closes it, as tokio's
+    /// `wait` drops the child's stdin.
     pub fn stdin_stream(mut self) -> Self {
         self.cmd.stdin(Input::Stream);
+        self
+    }
+
+    /// Where the child's stdin comes from, as [`Command::stdin`]:
+    /// [`Input::Null`] (the default), [`Input::Inherit`] (this process's
+    /// own stdin), [`Input::Bytes`] (see [`stdin_bytes`](Self::stdin_bytes))
+    /// or [`Input::Stream`] (see [`stdin_stream`](Self::stdin_stream)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Input, Process};
+    ///
+    /// let p = Process::builder().command(["cat"]).stdin(Input::Null).build()?;
+    /// let out = p.output()?;
+    /// assert!(out.stdout.is_empty() && out.exit.unwrap().success());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn stdin(mut self, input: Input) -> Self {
+        self.cmd.stdin(input);
+        self
+    }
+
+    /// Feeds these bytes to the child's stdin, then closes it, on every
+    /// run: [`Command::stdin_bytes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["tr", "a-z", "A-Z"])
+    ///     .stdin_bytes(&b"shout\n"[..])
+    ///     .build()?;
+    /// assert_eq!(p.output()?.stdout, b"SHOUT\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn stdin_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.cmd.stdin_bytes(bytes);
+        self
+    }
+
+    /// Where the child's stdout goes, as [`Command::stdout`]: read
+    /// through the process ([`Output::Lines`], the default, or
+    /// [`Output::Raw`]: both are read as bytes and split into lines here),
+    /// [`Output::Null`], [`Output::Inherit`] (this process's own stdout),
+    /// or [`Output::File`]. Output that is not read through the process
+    /// is not seen by its readers, nor by [`Process::output`](super::Process::output).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Output, Process};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo noise; echo kept >&2"])
+    ///     .stdout(Output::Null)
+    ///     .build()?;
+    /// let out = p.output()?;
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b""[..], &b"kept\n"[..]));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn stdout(mut self, out: Output) -> Self {
+        self.cmd.stdout(out);
+        self
+    }
+
+    /// Where the child's stderr goes, as [`Command::stderr`]; besides the
+    /// choices of [`stdout`](Self::stdout), [`Output::Stdout`] sends it to
+    /// wherever stdout goes (to stdout's pipe: read as stdout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Output, Process};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo out; echo err >&2"])
+    ///     .stderr(Output::Stdout)
+    ///     .build()?;
+    /// assert_eq!(p.output()?.stdout, b"out\nerr\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn stderr(mut self, out: Output) -> Self {
+        self.cmd.stderr(out);
         self
     }
 
@@ -295,6 +452,33 @@ impl ProcessBuilder {
     /// bytes without a `\n` is held in memory, not paused.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of each stream [`Process::output`] keeps (default
+    /// 16 MiB per stream): the first `bytes` of it. What the child writes
+    /// past them is still read, so the child never blocks on a full pipe,
+    /// and dropped; [`ProcessOutput::stdout_truncated`](super::ProcessOutput::stdout_truncated)
+    /// (or `stderr_truncated`) then says so. `usize::MAX` keeps
+    /// everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "yes | head -c 100000; echo short >&2"])
+    ///     .output_cap(4)
+    ///     .build()?;
+    /// let out = p.output()?;
+    /// assert_eq!((&out.stdout[..], out.stdout_truncated), (&b"y\ny\n"[..], true));
+    /// assert_eq!((&out.stderr[..], out.stderr_truncated), (&b"shor"[..], true));
+    /// assert!(out.exit.unwrap().success(), "the rest was read, not refused");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn output_cap(mut self, bytes: usize) -> Self {
+        self.output_cap = bytes;
         self
     }
 
@@ -327,10 +511,11 @@ impl ProcessBuilder {
             }
             (None, _, 0) => return Err(Error::EmptyProgram),
             (None, true, _) => {
+                let commands = script_words(&self.commands)?;
                 // Before joining: the script text cannot tell which word
                 // held the NUL.
-                script::check_commands(&self.commands)?;
-                Some(script::from_commands(&self.commands))
+                script::check_commands(&commands)?;
+                Some(script::from_commands(&commands))
             }
             (None, false, 1) => None,
             (None, false, _) => {
@@ -344,8 +529,8 @@ impl ProcessBuilder {
             Some(_) => cmd.program = "bash".into(),
             None => {
                 let argv = &self.commands[0];
-                cmd.program = argv.first().map(String::as_str).unwrap_or("").into();
-                cmd.args = argv.iter().skip(1).map(Into::into).collect();
+                cmd.program = argv.first().cloned().unwrap_or_default();
+                cmd.args = argv[1.min(argv.len())..].to_vec();
             }
         }
         let spec = cmd.prepare()?;
@@ -357,6 +542,26 @@ impl ProcessBuilder {
             script_dir: self.script_dir.unwrap_or_else(std::env::temp_dir),
             script_pattern: self.script_pattern,
             labels: self.labels,
+            output_cap: self.output_cap,
         })
     }
+}
+
+/// The commands of a script as text: a script is a string, so a word
+/// that is not UTF-8 cannot be written into it as given.
+fn script_words(commands: &[Vec<OsString>]) -> Result<Vec<Vec<String>>> {
+    commands
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|w| {
+                    w.to_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::InvalidCommand {
+                            reason: format!("a word of a bash script is not UTF-8: {w:?}"),
+                        })
+                })
+                .collect()
+        })
+        .collect()
 }

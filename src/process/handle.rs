@@ -41,6 +41,16 @@ pub(crate) fn resume<D: Seam>(slot: &Mutex<Option<D>>, r: Resume) {
     }
 }
 
+/// A reader of the output of `shared` is dropped (see
+/// [`State::reader_gone`](super::shared::State::reader_gone)).
+pub(crate) fn reader_gone<D: Seam>(shared: &Shared, slot: &Mutex<Option<D>>) {
+    let mut st = shared.lock();
+    let r = st.reader_gone();
+    shared.notify(&st);
+    drop(st);
+    resume(slot, r);
+}
+
 impl<D: Seam, R: Default> Handle<D, R> {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Handle {
@@ -118,14 +128,15 @@ impl<D: Seam, R: Default> Handle<D, R> {
     }
 
     /// Closes without waiting, as a drop does: the stop is sent and the
-    /// driver reaps the child.
+    /// driver reaps the child. Readers taken before keep reading what the
+    /// child wrote until it is done.
     pub(crate) fn abandon(&self) {
         let live = {
             let mut st = self.shared.lock();
             if st.closed() {
                 None
             } else {
-                resume(&self.driver, st.close());
+                resume(&self.driver, st.abandon());
                 self.shared.notify(&st);
                 st.live()
             }
@@ -171,6 +182,26 @@ impl<D: Seam, R: Default> Handle<D, R> {
         Ok(())
     }
 
+    /// Counts a reader of the output handed out; with `checked`, only
+    /// while it may be (as [`check_readable`](Self::check_readable)).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_readable`](Self::check_readable), when `checked`.
+    pub(crate) fn take_reader(&self, checked: bool) -> Result<()> {
+        let mut st = self.shared.lock();
+        if checked {
+            if st.closed() {
+                return Err(Error::Aborted);
+            }
+            if !st.started() {
+                return Err(Error::NotStarted);
+            }
+        }
+        st.reader_taken();
+        Ok(())
+    }
+
     /// Where a reader of the output finds the driver to resume the child.
     pub(crate) fn driver_slot(&self) -> DriverSlot<D> {
         self.driver.clone()
@@ -187,6 +218,37 @@ impl<D: Seam, R: Default> Handle<D, R> {
         let mut st = self.shared.wait_next_run(st);
         let run = st.take_stdin()?;
         Ok((driver, id, run))
+    }
+
+    /// Waits for the final exit, closing first the stdin stream of each
+    /// run whose writer nobody took, as tokio's `wait` drops the child's
+    /// stdin: a child reading its stdin to the end (`cat`) would otherwise
+    /// never exit. Each run's writer is taken here once the run started,
+    /// so a writer asked for later gets [`Error::NoStdin`].
+    pub(crate) fn wait_closing_stdin(&self) -> Result<Option<Exit>> {
+        let st = self.shared.lock();
+        if !st.started() {
+            return Err(Error::NotStarted);
+        }
+        let mut st = self.shared.wait_started(st);
+        if let (Some(id), Some(driver)) = (st.id(), self.driver()) {
+            loop {
+                st = self.shared.wait_next_run(st);
+                if st.is_done() || st.closed() {
+                    break;
+                }
+                let run = st.exits().len();
+                // A writer taken already stays its taker's.
+                if st.take_stdin().is_ok() {
+                    drop(st);
+                    driver.close_stdin(id, run);
+                    st = self.shared.lock();
+                }
+                st = self.shared.wait_exit(st, run, None).0;
+            }
+        }
+        drop(st);
+        self.wait_final(None)
     }
 
     /// Waits for the final exit until `deadline`.

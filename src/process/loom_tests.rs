@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::{Duration, Instant};
 
 use super::driver::{deliver, let_go, release, run_is_current, serve_start, Procs};
+use super::handle::reader_gone;
 use super::handle::Handle;
 use super::seam::Seam;
 use super::shared::Shared;
@@ -59,6 +60,8 @@ struct Behaviour {
     first_stdin_full: bool,
     /// The spawn fails (as for a program not found).
     spawn_fails: bool,
+    /// Each run exits once its stdin stream is closed, as `cat` does.
+    exits_on_eof: bool,
 }
 
 impl Behaviour {
@@ -71,6 +74,7 @@ impl Behaviour {
             stdin: false,
             first_stdin_full: false,
             spawn_fails: false,
+            exits_on_eof: false,
         }
     }
 }
@@ -88,6 +92,8 @@ struct Log {
     writes: Vec<(usize, usize)>,
     /// For each stdin stream a writer's drop closed: the same.
     stdin_closes: Vec<(usize, usize)>,
+    /// Lines the children wrote, of all runs.
+    lines_written: usize,
 }
 
 /// What the script file of [`Process`](super::Process) is to a start:
@@ -282,6 +288,7 @@ impl Kid {
             Step::Running if self.paused => None,
             Step::Running if self.lines_left > 0 => Some(Action::Write),
             Step::Running if b.exits_alone || self.stopping => Some(Action::Exit),
+            Step::Running if b.exits_on_eof && !self.stdin_open => Some(Action::Exit),
             Step::Running => None,
         }
     }
@@ -437,6 +444,7 @@ fn serve(d: StandIn) {
             }
             Action::Write => {
                 k.lines_left -= 1;
+                lock(&desk.log).lines_written += 1;
                 let ev = Event::Data {
                     id,
                     stream: Stream::Stdout,
@@ -716,6 +724,8 @@ fn waits_see_the_final_exit_and_only_it() {
             };
             let last = waiter.join().unwrap().unwrap().expect("a final exit");
             assert_eq!(last.restarts(), 1);
+            // Reaped for good: no pid to signal by.
+            assert_eq!(w.handle.shared.lock().pid(), None);
             assert_eq!(last.restart_in(), None);
             if let Some(e) = try_waiter.join().unwrap().unwrap() {
                 assert_eq!(e.restarts(), 1, "try_wait saw a run that was not the last");
@@ -768,6 +778,45 @@ fn a_stdin_writer_never_reaches_another_runs_stream() {
         let log = w.quit();
         for (writer, run) in log.writes.iter().chain(&log.stdin_closes) {
             assert_eq!(writer, run, "{log:?}");
+        }
+    });
+}
+
+#[test]
+fn a_wait_closes_each_runs_untaken_stdin_and_no_taken_one() {
+    let b = Behaviour {
+        runs: 2,
+        stdin: true,
+        exits_on_eof: true,
+        ..Behaviour::sleeper()
+    };
+    explore("a wait closing stdin against a writer", move || {
+        let w = World::new(b, usize::MAX);
+        start(&w.handle, &w.driver).unwrap();
+        let waiter = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.wait_closing_stdin())
+        };
+        // A writer taken by the caller, at any point against the wait: a
+        // run's stream is closed once, by the wait or by the writer's drop.
+        let writer = {
+            let (h, _) = w.parts();
+            thread::spawn(move || match h.stdin() {
+                Ok((d, id, run)) => {
+                    d.close_stdin(id, run);
+                    Some(run)
+                }
+                Err(Error::NoStdin) => None,
+                Err(e) => panic!("stdin: {e}"),
+            })
+        };
+        let exit = waiter.join().unwrap().unwrap().expect("a final exit");
+        assert_eq!(exit.restarts(), 1);
+        writer.join().unwrap();
+        let log = w.quit();
+        assert_eq!(log.stdin_closes.len(), 2, "{log:?}");
+        for (closer, run) in &log.stdin_closes {
+            assert_eq!(closer, run, "{log:?}");
         }
     });
 }
@@ -912,5 +961,71 @@ fn a_reader_made_while_the_start_is_under_way_resumes_the_child() {
         assert_eq!(read, 2);
         assert!(w.handle.wait_final(None).unwrap().is_some());
         w.quit();
+    });
+}
+
+#[test]
+fn a_drop_leaves_a_reader_taken_before_every_line_the_child_wrote() {
+    let b = Behaviour {
+        exits_alone: true,
+        lines: 2,
+        ..Behaviour::sleeper()
+    };
+    explore("a drop against a reader taken before it", move || {
+        // One line fills the buffer: the child pauses at once, and only
+        // the reader resumes it once the process is dropped.
+        let w = World::new(b, 1);
+        start(&w.handle, &w.driver).unwrap();
+        w.handle.take_reader(true).unwrap();
+        let reader = {
+            let (h, _) = w.parts();
+            thread::spawn(move || {
+                let d = h.driver_slot();
+                let mut n = 0;
+                while next_line(&h.shared, &d, [true, true], false).is_some() {
+                    n += 1;
+                }
+                reader_gone(&h.shared, &d);
+                n
+            })
+        };
+        let dropper = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.abandon())
+        };
+        dropper.join().unwrap();
+        let read = reader.join().unwrap();
+        assert!(w.handle.wait_final(None).unwrap().is_some());
+        let log = w.quit();
+        assert_eq!(read, log.lines_written, "a line written was lost");
+        assert_eq!(log.spawned, log.reaped);
+    });
+}
+
+#[test]
+fn a_drop_ends_a_paused_child_whose_reader_goes_unread() {
+    let b = Behaviour {
+        exits_alone: true,
+        lines: 2,
+        ..Behaviour::sleeper()
+    };
+    explore("a drop against a reader going unread", move || {
+        let w = World::new(b, 1);
+        start(&w.handle, &w.driver).unwrap();
+        w.handle.take_reader(true).unwrap();
+        let reader = {
+            let (h, _) = w.parts();
+            thread::spawn(move || reader_gone(&h.shared, &h.driver_slot()))
+        };
+        let dropper = {
+            let (h, _) = w.parts();
+            thread::spawn(move || h.abandon())
+        };
+        reader.join().unwrap();
+        dropper.join().unwrap();
+        // Nobody reads: the paused child must still end.
+        assert!(w.handle.wait_final(None).unwrap().is_some());
+        let log = w.quit();
+        assert_eq!(log.spawned, log.reaped);
     });
 }

@@ -74,7 +74,8 @@ struct Resources {
 ///
 /// `Send + Sync`: start it on one thread, read it on another, close it from
 /// a third. Dropping a started process stops it (without waiting) and
-/// removes its script file.
+/// removes its script file; readers taken before the drop still read
+/// everything the child wrote (see [`StreamReader`]).
 ///
 /// # Examples
 ///
@@ -108,6 +109,8 @@ pub struct Process {
     script_dir: PathBuf,
     script_pattern: String,
     labels: BTreeMap<String, String>,
+    /// What [`Process::output`] keeps of each stream.
+    output_cap: usize,
 }
 
 impl std::fmt::Debug for Process {
@@ -132,6 +135,28 @@ pub struct CombinedOutput {
     pub exit: Option<Exit>,
     /// Whether its timeout stopped it: the final exit's
     /// [`Exit::timed_out`], whichever limit it was.
+    pub timed_out: bool,
+}
+
+/// What [`Process::output`] collected: each stream apart, as std's and
+/// tokio's `Command::output()` give them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProcessOutput {
+    /// stdout, byte for byte, up to [`ProcessBuilder::output_cap`].
+    pub stdout: Vec<u8>,
+    /// stderr, byte for byte, up to [`ProcessBuilder::output_cap`].
+    pub stderr: Vec<u8>,
+    /// The child wrote more to stdout than the cap: `stdout` holds the
+    /// first bytes, the rest was read and dropped.
+    pub stdout_truncated: bool,
+    /// The same, for stderr.
+    pub stderr_truncated: bool,
+    /// The final exit (`None` only if the process was closed before it was
+    /// ever reaped, which a close does not allow).
+    pub exit: Option<Exit>,
+    /// Whether its timeout stopped it: the final exit's
+    /// [`Exit::timed_out`].
     pub timed_out: bool,
 }
 
@@ -339,7 +364,26 @@ impl Process {
     }
 
     /// The pid of the current run (it changes on restart); `None` before
-    /// the start.
+    /// the start and once that run is reaped: between a run's exit and its
+    /// restart, once the process is done, and after [`close`](Self::close),
+    /// as tokio's `Child::id()`. A pid kept past the reap may name another
+    /// process the kernel gave it to; the pid of an ended run stays in its
+    /// [`Exit::pid`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["sleep", "30"]).build()?;
+    /// assert_eq!(p.pid(), None);
+    /// p.start()?;
+    /// let pid = p.pid().expect("known once start returns");
+    /// p.close()?;
+    /// assert_eq!(p.pid(), None);
+    /// assert_eq!(p.last_exit().map(|e| e.pid()), Some(pid));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn pid(&self) -> Option<u32> {
         self.handle.shared.lock().pid()
     }
@@ -375,6 +419,19 @@ impl Process {
 
     /// Waits for the final exit (after any restarts).
     ///
+    /// For a process built with
+    /// [`stdin_stream`](ProcessBuilder::stdin_stream), `wait` first closes
+    /// the stdin stream of every run whose writer nobody took with
+    /// [`stdin`](Self::stdin) (the current run's, and each restart's as it
+    /// starts), as tokio's `Child::wait` drops the child's stdin: a child
+    /// that reads its stdin to the end, such as `cat`, ends instead of
+    /// waiting for ever. A writer taken before stays its taker's, and the
+    /// child reads EOF when it is dropped; once a wait runs, `stdin` gives
+    /// [`Error::NoStdin`] for a run whose stream it closed.
+    /// [`wait_timeout`](Self::wait_timeout) and
+    /// [`try_wait`](Self::try_wait) leave stdin alone, as tokio's
+    /// `try_wait` does.
+    ///
     /// # Errors
     ///
     /// [`Error::NotStarted`]; [`Error::DriverGone`] when the driver died
@@ -394,12 +451,26 @@ impl Process {
     /// // The final exit: the restart's.
     /// let exit = p.wait()?;
     /// assert_eq!((exit.code(), exit.restarts()), (Some(4), 1));
+    ///
+    /// // Nobody took the writer of cat's stdin: the wait closes it.
+    /// let cat = Process::builder().command(["cat"]).stdin_stream().build()?;
+    /// cat.start()?;
+    /// assert!(cat.wait()?.success());
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn wait(&self) -> Result<Exit> {
         // With no deadline the wait ends only once the process is done, and
         // a done process has exited at least once.
-        self.wait_final(None)?.ok_or(Error::NotStarted)
+        self.wait_closing_stdin()?.ok_or(Error::NotStarted)
+    }
+
+    /// The final exit, closing the stdin streams nobody took first.
+    fn wait_closing_stdin(&self) -> Result<Option<Exit>> {
+        if matches!(self.spec.stdin, Input::Stream) {
+            self.handle.wait_closing_stdin()
+        } else {
+            self.wait_final(None)
+        }
     }
 
     /// Waits at most `limit` for the final exit; `Ok(None)` if it has not
@@ -455,6 +526,17 @@ impl Process {
     /// exactly as the child wrote them; as
     /// [`next_line_blocking`](StreamReader::next_line_blocking), its lines.
     ///
+    /// One reader per stream: readers of a stream share its bytes, each
+    /// going to one of them, so two readers of stdout each see a part of
+    /// it. And never read one stream to its end while the other goes
+    /// unread: the [`buffer`](ProcessBuilder::buffer) bounds the unread
+    /// output of both streams together, so once the unread stderr fills
+    /// it the child is paused, and stdout never ends (a child writing
+    /// 3 MB to stderr before its last line to stdout deadlocks a reader
+    /// that reads stdout to its end first). Read the two on two threads,
+    /// read [`lines`](Self::lines), or let [`output`](Self::output)
+    /// collect both.
+    ///
     /// The process reads its pipes raw and splits lines itself, with the
     /// reactor's splitter and the process's
     /// [`max_line`](ProcessBuilder::max_line), so byte readers, line
@@ -487,7 +569,10 @@ impl Process {
         self.reader([true, false])
     }
 
-    /// A reader of stderr (`StderrReader`).
+    /// A reader of stderr (`StderrReader`). As for
+    /// [`stdout`](Self::stdout): one reader per stream, and reading
+    /// stderr to its end while stdout goes unread can deadlock once the
+    /// unread stdout fills the buffer.
     ///
     /// # Errors
     ///
@@ -559,7 +644,11 @@ impl Process {
         })
     }
 
-    /// The lines of both streams, in the order they were read.
+    /// The lines of both streams, in the order they were read. This
+    /// reader takes every line of both streams, so it cannot deadlock on
+    /// the buffer; a [`stdout`](Self::stdout) or [`stderr`](Self::stderr)
+    /// reader taken besides shares the lines with it (each goes to one of
+    /// them).
     ///
     /// # Errors
     ///
@@ -588,11 +677,18 @@ impl Process {
     }
 
     fn reader(&self, streams: [bool; 2]) -> Result<StreamReader> {
-        self.handle.check_readable()?;
-        Ok(self.reader_unchecked(streams))
+        self.handle.take_reader(true)?;
+        Ok(self.new_reader(streams))
     }
 
     fn reader_unchecked(&self, streams: [bool; 2]) -> StreamReader {
+        // Never fails unchecked.
+        let _ = self.handle.take_reader(false);
+        self.new_reader(streams)
+    }
+
+    /// A reader, counted already.
+    fn new_reader(&self, streams: [bool; 2]) -> StreamReader {
         StreamReader {
             shared: self.handle.shared.clone(),
             driver: self.handle.driver_slot(),
@@ -633,6 +729,86 @@ impl Process {
     /// ```
     pub fn start_and_wait_combined(&self, limit: Option<Duration>) -> Result<CombinedOutput> {
         self.run_combined(limit, usize::MAX)
+    }
+
+    /// Starts the process, collects stdout and stderr each apart, and waits
+    /// for the final exit, as std's and tokio's `Command::output()` do.
+    ///
+    /// Both streams are read as they come, whatever their sizes, so a
+    /// child that fills one while the other is still open never blocks
+    /// (reading one stream to its end before the other can: see
+    /// [`stdout`](Self::stdout)). Each keeps at most
+    /// [`output_cap`](ProcessBuilder::output_cap) bytes (16 MiB by
+    /// default): the rest is read and dropped, and
+    /// [`ProcessOutput::stdout_truncated`] or `stderr_truncated` says so.
+    /// With restarts, the runs' output follows one another. The
+    /// [`timeout`](ProcessBuilder::timeout) bounds it: the output so far
+    /// is returned with the exit that says
+    /// [`timed_out`](Exit::timed_out). A stdin stream nobody took is
+    /// closed, as [`wait`](Self::wait) does. A [`close`](Self::close)
+    /// from another thread also ends the call, with the output so far.
+    /// Output that goes elsewhere ([`output_file`](ProcessBuilder::output_file),
+    /// [`stdout`](ProcessBuilder::stdout) other than a pipe) is not seen.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`start`](Self::start). A failed exit is not an error:
+    /// look at [`ProcessOutput::exit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// // 3 MB to stderr before stdout ends: both read as they come.
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "head -c 3000000 /dev/zero >&2; echo done; exit 2"])
+    ///     .build()?;
+    /// let out = p.output()?;
+    /// assert_eq!(out.stdout, b"done\n");
+    /// assert_eq!(out.stderr.len(), 3_000_000);
+    /// assert!(!out.stdout_truncated && !out.stderr_truncated);
+    /// assert_eq!(out.exit.and_then(|e| e.code()), Some(2));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn output(&self) -> Result<ProcessOutput> {
+        self.start_with(false, None)?;
+        // Unchecked, as for the combined output: a close from another
+        // thread is a cancellation, not an error.
+        let reader = self.reader_unchecked([true, true]);
+        let read = std::thread::scope(|s| {
+            // The stdin streams nobody took are closed while the output is
+            // read: a `cat` ends only once its stdin does.
+            if matches!(self.spec.stdin, Input::Stream) {
+                std::thread::Builder::new()
+                    .name("procrun-output-stdin".into())
+                    .spawn_scoped(s, || self.handle.wait_closing_stdin())?;
+            }
+            Ok(stream::read_both(
+                &reader.shared,
+                &reader.driver,
+                self.output_cap,
+            ))
+        });
+        drop(reader);
+        let [stdout, stderr] = match read {
+            Ok(r) => r,
+            Err(e) => {
+                // No thread to close stdin with (`EAGAIN`): the output
+                // could wait for ever on a child reading it.
+                self.close()?;
+                return Err(Error::Io(e));
+            }
+        };
+        let exit = self.wait_final(None)?;
+        Ok(ProcessOutput {
+            stdout: stdout.bytes,
+            stderr: stderr.bytes,
+            stdout_truncated: stdout.truncated,
+            stderr_truncated: stderr.truncated,
+            exit,
+            timed_out: exit.is_some_and(|e| e.timed_out()),
+        })
     }
 
     /// [`start_and_wait_combined`](Self::start_and_wait_combined) keeping

@@ -19,6 +19,8 @@
 //!
 //!   closed: a flag beside the phase, set by the first close (H) in any
 //!   phase and never cleared.
+//!   kept: set beside closed by a drop (H: abandon) while readers are out;
+//!   cleared when the last of them goes (H: reader_gone).
 //! ```
 //!
 //! (H) marks a transition a handle makes, (D) one the driver makes; each
@@ -48,6 +50,12 @@
 //! 6. Every wait is one of the named waits of [`Shared`], and ends on a
 //!    state only transitions bring, each followed by a notify: a waiter is
 //!    never left asleep on a state that came.
+//! 7. A reader owns what was read for it: a drop of the process (as
+//!    against a close) with readers out keeps the output (`kept`), goes
+//!    on buffering what the child writes until it is done, and keeps the
+//!    bound (the readers resume the child). Only when no reader is left
+//!    is the output dropped and a pause lifted, so the stop completes
+//!    with nobody reading, as after a close.
 //!
 //! # Start against close
 //!
@@ -124,7 +132,10 @@ pub(crate) struct State {
     closed: bool,
     /// The driver's answer to a start, until the starter takes it.
     answer: Option<Result<()>>,
-    /// The pid of the current run.
+    /// The pid of the current run: `None` before it started and from its
+    /// reap on (between runs, once done), as tokio's `Child::id()`, so
+    /// that nobody signals a pid the kernel may have given to another
+    /// process.
     pid: Option<u32>,
     exits: Vec<Exit>,
     /// The runs whose `Started` the driver has seen: run `k` has started
@@ -141,6 +152,11 @@ pub(crate) struct State {
     /// The run (counted from 0, as `exits.len()` counts it while it runs)
     /// whose stdin writer was handed out: one writer per run.
     stdin_taken: Option<usize>,
+    /// The readers of the output not dropped yet.
+    readers: usize,
+    /// The process was dropped while readers were out: its output is
+    /// still read for them, until it is done or the last of them goes.
+    kept: bool,
     buf: Buffer,
     /// Threads asleep in a wait: a notify with none is skipped.
     waiters: usize,
@@ -235,6 +251,8 @@ impl State {
             stop_failed: None,
             stdin_turn: 0,
             stdin_taken: None,
+            readers: 0,
+            kept: false,
             buf: Buffer::new(cap, max_line),
             waiters: 0,
         }
@@ -290,6 +308,35 @@ impl State {
         self.closed = true;
         let paused = self.buf.discard();
         Resume(self.live().filter(|_| paused))
+    }
+
+    /// The process is dropped: closed, as by [`close`](Self::close), but
+    /// with readers out their output is kept for them (invariant 7)
+    /// instead of dropped.
+    pub(crate) fn abandon(&mut self) -> Resume {
+        if self.closed || self.readers == 0 {
+            return self.close();
+        }
+        self.closed = true;
+        self.kept = true;
+        Resume(None)
+    }
+
+    /// A reader of the output is handed out.
+    pub(crate) fn reader_taken(&mut self) {
+        self.readers += 1;
+    }
+
+    /// A reader of the output is dropped; the last one of a dropped
+    /// process lets its output go, as a close would have.
+    pub(crate) fn reader_gone(&mut self) -> Resume {
+        self.readers -= 1;
+        if self.kept && self.readers == 0 {
+            self.kept = false;
+            let paused = self.buf.discard();
+            return Resume(self.live().filter(|_| paused));
+        }
+        Resume(None)
     }
 
     /// Hands out the stdin writer of the current run, once per run;
@@ -382,6 +429,7 @@ impl State {
             id,
             driver_gone: true,
         };
+        self.pid = None;
         true
     }
 
@@ -394,13 +442,16 @@ impl State {
                 self.runs_started += 1;
                 debug_assert!(self.runs_started <= self.exits.len() + 1);
             }
-            // After close nobody reads: drop output, never pause.
+            // After close nobody reads: drop output, never pause. After a
+            // drop with readers out, they still do.
             Event::Data { stream, bytes, .. } => {
-                r.pause = !self.closed && self.buf.push(*stream, bytes)
+                r.pause = self.reading() && self.buf.push(*stream, bytes)
             }
             // The pipes are read raw; the lines are split in `buffer`.
             Event::Line { .. } => {}
             Event::Exited(e) => {
+                // Reaped: the pid is free for the kernel to reuse.
+                self.pid = None;
                 self.buf.finish_lines(None);
                 self.exits.push(*e);
                 debug_assert!(self.exits.len() <= self.runs_started);
@@ -515,10 +566,16 @@ impl State {
         self.buf.take_bytes(stream, buf)
     }
 
+    /// Whether anyone may still read the output: not closed, or dropped
+    /// with readers out.
+    fn reading(&self) -> bool {
+        !self.closed || self.kept
+    }
+
     /// Whether a reader of `streams` has nothing more to wait for: the
     /// output ended (done, closed, or the start failed and was undone).
     fn output_ended(&self) -> bool {
-        self.is_done() || self.closed || !self.started()
+        self.is_done() || !self.reading() || !self.started()
     }
 }
 
@@ -616,6 +673,14 @@ impl Shared {
     ) -> MutexGuard<'a, State> {
         self.wait_until(st, None, |s| s.buf.has_line(streams) || s.output_ended())
             .0
+    }
+
+    /// Until bytes of either stream are buffered or the output ended.
+    pub(crate) fn wait_any_bytes<'a>(&'a self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.wait_until(st, None, |s| {
+            s.buf.has_bytes(Stream::Stdout) || s.buf.has_bytes(Stream::Stderr) || s.output_ended()
+        })
+        .0
     }
 
     /// Until bytes of `stream` are buffered or the output ended.

@@ -4,7 +4,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
-use super::handle::{resume, DriverSlot};
+use super::handle::{reader_gone, resume, DriverSlot};
 use super::seam::Seam;
 use super::shared::{index, OutputLine, Shared};
 use super::sync::{Arc, Mutex};
@@ -75,6 +75,32 @@ impl Exits {
 ///
 /// Readers of one process share its buffer: each byte goes to one of them.
 /// A line a byte reader took part of reaches a line reader as its rest.
+///
+/// A reader owns what was read for it: dropping the
+/// [`Process`](super::Process) kills the child, but a reader taken before
+/// still reads everything the child wrote, until its end, as tokio's
+/// `ChildStdout` outlives its `Child`. (A [`close`](super::Process::close)
+/// drops the unread output instead.)
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Read;
+/// use procrun::Process;
+///
+/// let p = Process::builder()
+///     .command(["sh", "-c", "echo written-before-the-drop; exec sleep 30"])
+///     .build()?;
+/// p.start()?;
+/// let mut out = p.stdout()?;
+/// let mut first = [0; 7];
+/// out.read_exact(&mut first)?;
+/// drop(p); // sleep is stopped
+/// let mut rest = String::new();
+/// out.read_to_string(&mut rest)?;
+/// assert_eq!(rest, "-before-the-drop\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct StreamReader {
     pub(super) shared: Arc<Shared>,
@@ -84,6 +110,12 @@ pub struct StreamReader {
     /// Drop lines of the streams not selected instead of leaving them for
     /// another reader (what [`read`] does, so nobody blocks on them).
     pub(super) discard_others: bool,
+}
+
+impl Drop for StreamReader {
+    fn drop(&mut self) {
+        reader_gone(&self.shared, &self.driver);
+    }
 }
 
 impl StreamReader {
@@ -139,6 +171,41 @@ pub(super) fn read_bytes<D: Seam>(
     let n = st.take_bytes(stream, buf);
     resume(driver, st.take_resume());
     n
+}
+
+/// What a stream collected up to a cap.
+#[derive(Debug, Default)]
+pub(super) struct Capped {
+    pub(super) bytes: Vec<u8>,
+    pub(super) truncated: bool,
+}
+
+/// Reads both streams to the end of the output, whichever has bytes
+/// first, so that neither fills the buffer while the other is waited for;
+/// keeps the first `cap` bytes of each and drops the rest (flagged).
+pub(super) fn read_both<D: Seam>(
+    shared: &Shared,
+    driver: &Mutex<Option<D>>,
+    cap: usize,
+) -> [Capped; 2] {
+    let mut out: [Capped; 2] = Default::default();
+    let mut chunk = vec![0; 64 * 1024];
+    loop {
+        let st = shared.lock();
+        let mut st = shared.wait_any_bytes(st);
+        let mut any = false;
+        for (stream, kept) in [Stream::Stdout, Stream::Stderr].into_iter().zip(&mut out) {
+            let n = st.take_bytes(stream, &mut chunk);
+            any |= n > 0;
+            let take = n.min(cap - kept.bytes.len());
+            kept.bytes.extend_from_slice(&chunk[..take]);
+            kept.truncated |= take < n;
+        }
+        resume(driver, st.take_resume());
+        if !any {
+            return out;
+        }
+    }
 }
 
 impl io::Read for StreamReader {

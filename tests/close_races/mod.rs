@@ -94,8 +94,13 @@ pub fn close_racing_start_round(mark: &'static str, round: usize) -> Vec<u32> {
         let (p, go) = (p.clone(), go.clone());
         std::thread::spawn(move || {
             go.wait();
-            p.start()
-                .map(|()| p.pid().expect("pid known when start returns"))
+            // Reaped already by the racing close, the run has no pid any
+            // more: its exit has (set in the same step that drops it).
+            p.start().map(|()| {
+                p.pid()
+                    .or_else(|| p.last_exit().map(|e| e.pid()))
+                    .expect("pid known when start returns")
+            })
         })
     };
     let closer = {

@@ -640,10 +640,22 @@ fn combined_output_keeps_the_order_the_child_wrote() {
 #[test]
 fn pid_is_known_as_soon_as_start_returns() {
     for _ in 0..50 {
-        let p = Process::builder().command(["true"]).build().unwrap();
+        let p = Process::builder().command(["sleep", "30"]).build().unwrap();
         p.start().unwrap();
         let pid = p.pid().expect("pid right after start");
-        assert_eq!(p.wait().unwrap().pid(), pid);
+        let _guard = KillOnDrop(pid);
+        p.close().unwrap();
+        assert_eq!(p.last_exit().unwrap().pid(), pid);
+        // A child that may be reaped already by the time start returns:
+        // its pid, or none once reaped, never another.
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        let pid = p.pid();
+        let exit = p.wait().unwrap();
+        assert!(
+            pid.map_or(true, |pid| pid == exit.pid()),
+            "{pid:?} {exit:?}"
+        );
     }
 }
 
@@ -1439,4 +1451,438 @@ fn a_reader_taken_while_start_runs_resumes_the_child_it_reads() {
         });
         assert_eq!(n, LINES, "round {round}");
     }
+}
+
+#[test]
+fn pid_is_none_after_the_child_is_reaped_as_tokio_id() {
+    with_watchdog(|| {
+        // tokio's `Child::id()` is `None` once the child is reaped: a pid
+        // kept past the reap may name another process by the time it is
+        // used.
+        let p = Process::builder()
+            .command(["sh", "-c", "echo $$; exec sleep 30"])
+            .restart(
+                Restart::on_error()
+                    .limit(1)
+                    .interval(Duration::from_secs(1)),
+            )
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut out = p.stdout().unwrap();
+        let mut exits = p.exits();
+        let first: u32 = out
+            .next_line_blocking()
+            .unwrap()
+            .to_string_lossy()
+            .parse()
+            .unwrap();
+        let _guard = KillOnDrop(first);
+        assert_eq!(p.pid(), Some(first));
+        p.kill().unwrap();
+        assert_eq!(exits.next().unwrap().pid(), first);
+        // Reaped, the restart 1 s away: no run, no pid.
+        assert_eq!(p.pid(), None);
+        // The restarted run has a pid again, its own.
+        let second: u32 = out
+            .next_line_blocking()
+            .unwrap()
+            .to_string_lossy()
+            .parse()
+            .unwrap();
+        let _guard2 = KillOnDrop(second);
+        assert_eq!(p.pid(), Some(second));
+        p.close().unwrap();
+        assert_eq!(p.pid(), None);
+        assert_eq!(p.last_exit().unwrap().pid(), second);
+
+        // A run that ends by itself, no restart.
+        let p = Process::builder().command(["true"]).build().unwrap();
+        p.start().unwrap();
+        let pid = p.wait().unwrap().pid();
+        assert_ne!(pid, 0);
+        assert_eq!(p.pid(), None);
+    });
+}
+
+#[test]
+fn wait_closes_an_untaken_stdin_as_tokio_wait_drops_stdin() {
+    with_watchdog(|| {
+        // tokio's `Child::wait` drops the child's stdin before waiting, so
+        // a `cat` nobody writes to ends; so does this one, on every run.
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_stream()
+            .restart(
+                Restart::always()
+                    .limit(1)
+                    .interval(Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let exit = p.wait().unwrap();
+        assert!(exit.success() && exit.restarts() == 1, "{exit:?}");
+        let err = p.stdin().unwrap().write_all(b"late").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+
+        // A writer taken before the wait stays the caller's: what it
+        // writes reaches the child, and its drop is the EOF.
+        let p = Arc::new(
+            Process::builder()
+                .command(["cat"])
+                .stdin_stream()
+                .build()
+                .unwrap(),
+        );
+        p.start().unwrap();
+        let mut stdin = p.stdin().unwrap();
+        let waiter = {
+            let p = p.clone();
+            std::thread::spawn(move || p.wait())
+        };
+        stdin.write_all(b"kept\n").unwrap();
+        let mut out = p.stdout().unwrap();
+        assert_eq!(out.next_line_blocking().unwrap().to_string_lossy(), "kept");
+        assert!(!waiter.is_finished());
+        drop(stdin);
+        assert!(waiter.join().unwrap().unwrap().success());
+    });
+}
+
+#[test]
+fn a_reader_taken_before_the_drop_reads_all_the_child_wrote_as_tokio_child_stdout_outlives_child() {
+    with_watchdog(|| {
+        // tokio's `ChildStdout` outlives its `Child`: killing on drop is
+        // right, losing what the child already wrote is not.
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "echo written-before-the-drop; echo ready >&2; exec sleep 30",
+            ])
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let pid = p.pid().unwrap();
+        let _guard = KillOnDrop(pid);
+        let mut out = p.stdout().unwrap();
+        let mut err = p.stderr().unwrap();
+        assert_eq!(err.next_line_blocking().unwrap().to_string_lossy(), "ready");
+        std::thread::sleep(Duration::from_millis(300));
+        drop(p);
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "written-before-the-drop\n");
+        // The end of the output is the end of the child: killed, reaped.
+        wait_dead(pid);
+        assert!(err.next_line_blocking().is_none());
+    });
+}
+
+#[test]
+fn a_paused_child_dropped_ends_whether_its_reader_reads_or_goes() {
+    with_watchdog(|| {
+        // The buffer fills and pauses `yes`; the drop stops it. A reader
+        // taken before reads on to the end of the output (resuming the
+        // child as it goes), or goes unread: either way the stop
+        // completes and the exit comes.
+        for read_on in [true, false] {
+            let p = Process::builder()
+                .command(["sh", "-c", "echo $$; exec yes"])
+                .buffer(4096)
+                .build()
+                .unwrap();
+            p.start().unwrap();
+            let pid = p.pid().unwrap();
+            let _guard = KillOnDrop(pid);
+            let mut out = p.stdout().unwrap();
+            let mut exits = p.exits();
+            let first = out.next_line_blocking().unwrap();
+            assert_eq!(first.to_string_lossy(), pid.to_string());
+            // Paused: nobody reads the pipe, `yes` blocks writing to it.
+            let wchan = format!("/proc/{pid}/wchan");
+            while !std::fs::read_to_string(&wchan)
+                .unwrap()
+                .contains("pipe_write")
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(p);
+            if read_on {
+                while let Some(line) = out.next_line_blocking() {
+                    assert_eq!(line.bytes, b"y");
+                }
+            }
+            drop(out);
+            let exit = exits.next().expect("the stopped run's exit");
+            assert!(exit.stopped(), "{exit:?}");
+            wait_dead(pid);
+        }
+    });
+}
+
+#[test]
+fn output_keeps_the_streams_apart_with_a_big_stderr_as_std_command_output() {
+    with_watchdog(|| {
+        // std's and tokio's `Command::output()`: each stream apart, read
+        // as they come. Reading stdout to its end first would deadlock
+        // here: 3 MB of stderr fill the buffer before stdout ends.
+        let p = Process::builder()
+            .command(["sh", "-c", "yes err | head -c 3000000 >&2; echo done"])
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"done\n");
+        assert_eq!(out.stderr.len(), 3_000_000);
+        assert!(out.stderr.chunks(4).all(|c| c == &b"err\n"[..c.len()]));
+        assert!(!out.stdout_truncated && !out.stderr_truncated && !out.timed_out);
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_reads_both_big_streams_at_once() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "yes err | head -c 3000000 >&2 & yes out | head -c 3000000; wait",
+            ])
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout.len(), 3_000_000);
+        assert_eq!(out.stderr.len(), 3_000_000);
+        assert!(out.stdout.chunks(4).all(|c| c == &b"out\n"[..c.len()]));
+        assert!(out.stderr.chunks(4).all(|c| c == &b"err\n"[..c.len()]));
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_past_the_cap_keeps_the_head_and_says_truncated() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["sh", "-c", "yes | head -c 1000000; echo err >&2"])
+            .output_cap(1000)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"y\n".repeat(500));
+        assert!(out.stdout_truncated);
+        assert_eq!(out.stderr, b"err\n");
+        assert!(!out.stderr_truncated);
+        // The rest was read and dropped: the child ran to its end.
+        assert!(out.exit.unwrap().success());
+    });
+}
+
+#[test]
+fn output_of_a_child_that_never_closes_its_output_ends_at_the_timeout() {
+    with_watchdog(|| {
+        // A background job holds both pipes open as long as the child.
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "echo partial; echo half >&2; sleep 30 & exec sleep 30",
+            ])
+            .timeout(Duration::from_millis(300))
+            .grace(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"partial\n");
+        assert_eq!(out.stderr, b"half\n");
+        assert!(out.timed_out && out.exit.unwrap().timed_out());
+    });
+}
+
+#[test]
+fn output_closes_an_untaken_stdin_as_std_output_does() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_stream()
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert!(out.stdout.is_empty() && out.exit.unwrap().success());
+    });
+}
+
+/// What fd `fd` of this test process is open on.
+fn own_fd(fd: u32) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn builder_env_var_and_env_remove_shape_the_childs_environment_as_command() {
+    with_watchdog(|| {
+        use std::os::unix::ffi::OsStrExt;
+        let value = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        let p = Process::builder()
+            .command([
+                "sh",
+                "-c",
+                "printf '%s|%s' \"$PROCRUN_T\" \"${HOME-unset}\"",
+            ])
+            .env_var("PROCRUN_T", value)
+            .env_remove("HOME")
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"caf\xe9|unset");
+        // A variable set and then removed is not set.
+        let p = Process::builder()
+            .command(["sh", "-c", "echo \"${PROCRUN_T-unset}\""])
+            .env_var("PROCRUN_T", "1")
+            .env_remove("PROCRUN_T")
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"unset\n");
+    });
+}
+
+#[test]
+fn builder_stdin_bytes_feed_every_run_and_stdin_input_chooses_the_source() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin_bytes(&b"fed\n"[..])
+            .restart(
+                Restart::always()
+                    .limit(1)
+                    .interval(Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(out.stdout, b"fed\nfed\n");
+        assert_eq!(out.exit.unwrap().restarts(), 1);
+
+        let p = Process::builder()
+            .command(["cat"])
+            .stdin(procrun::Input::Bytes(Arc::from(&b"as bytes"[..])))
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"as bytes");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/0"])
+            .stdin(procrun::Input::Null)
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"/dev/null\n");
+
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/0"])
+            .stdin(procrun::Input::Inherit)
+            .build()
+            .unwrap();
+        let out = String::from_utf8(p.output().unwrap().stdout).unwrap();
+        assert_eq!(out.trim_end(), own_fd(0));
+    });
+}
+
+#[test]
+fn builder_stdout_and_stderr_go_to_null_inherit_or_stdout_as_command() {
+    with_watchdog(|| {
+        use procrun::Output;
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stdout(Output::Null)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b""[..], &b"err\n"[..])
+        );
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stderr(Output::Null)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b""[..])
+        );
+
+        let p = Process::builder()
+            .command(["sh", "-c", "echo out; echo err >&2"])
+            .stderr(Output::Stdout)
+            .build()
+            .unwrap();
+        let out = p.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\nerr\n"[..], &b""[..])
+        );
+
+        // Inherited: the child's fd is the one this process has.
+        let p = Process::builder()
+            .command(["sh", "-c", "exec 3>&1; readlink /proc/self/fd/3 >&2"])
+            .stdout(Output::Inherit)
+            .build()
+            .unwrap();
+        let err = String::from_utf8(p.output().unwrap().stderr).unwrap();
+        assert_eq!(err.trim_end(), own_fd(1));
+        let p = Process::builder()
+            .command(["sh", "-c", "readlink /proc/self/fd/2"])
+            .stderr(Output::Inherit)
+            .build()
+            .unwrap();
+        let out = String::from_utf8(p.output().unwrap().stdout).unwrap();
+        assert_eq!(out.trim_end(), own_fd(2));
+    });
+}
+
+#[test]
+fn builder_takes_os_str_words_and_a_script_refuses_what_is_not_utf8() {
+    with_watchdog(|| {
+        use std::ffi::{OsStr, OsString};
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let word = OsStr::from_bytes(b"\xff\xfe");
+        let p = Process::builder()
+            .command([OsStr::new("printf"), OsStr::new("%s"), word])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"\xff\xfe");
+        // Owned words and paths too.
+        let p = Process::builder()
+            .command([
+                OsString::from("printf"),
+                OsString::from("%s"),
+                OsString::from_vec(b"\xfa".to_vec()),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"\xfa");
+        let p = Process::builder()
+            .command([
+                std::path::Path::new("/bin/echo"),
+                std::path::Path::new("path"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(p.output().unwrap().stdout, b"path\n");
+        // A script is text: a word that is not UTF-8 has no place in it.
+        let r = Process::builder()
+            .command([OsStr::new("echo"), word])
+            .run_as_bash_script()
+            .build();
+        assert!(matches!(r, Err(Error::InvalidCommand { .. })), "{r:?}");
+        // A NUL is refused as before, run directly or in a script.
+        let r = Process::builder()
+            .command([OsStr::new("echo"), OsStr::new("a\0b")])
+            .build();
+        assert!(matches!(r, Err(Error::NulByte { .. })), "{r:?}");
+    });
 }
