@@ -15,7 +15,8 @@ use crate::signal::Signal;
 /// # Names
 ///
 /// What ended a run is asked by the cause's bare past participle:
-/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out),
+/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out) (and which
+/// timeout by [`timeout_kind`](Self::timeout_kind)),
 /// [`oom_killed`](Self::oom_killed), [`status_lost`](Self::status_lost),
 /// [`restart_limit_reached`](Self::restart_limit_reached); what holds of
 /// the child after it, with `is_`: [`is_final`](Self::is_final).
@@ -57,7 +58,7 @@ pub struct Exit {
     pub(crate) pid: u32,
     pub(crate) status: ExitStatus,
     pub(crate) stopped: bool,
-    pub(crate) timed_out: bool,
+    pub(crate) timeout: Option<TimeoutKind>,
     pub(crate) restart_in: Option<Duration>,
     pub(crate) limit_reached: bool,
     pub(crate) status_lost: bool,
@@ -127,8 +128,8 @@ impl Exit {
 
     /// Whether procrun ended it by a stop request: a stop
     /// ([`Reactor::stop`](crate::Reactor::stop), a close or drop of its
-    /// [`Process`](crate::Process)) or the command's timeout. Not a
-    /// `SIGSTOP`: a child paused by a signal has not ended.
+    /// [`Process`](crate::Process)) or one of the command's timeouts. Not
+    /// a `SIGSTOP`: a child paused by a signal has not ended.
     pub fn stopped(&self) -> bool {
         self.stopped
     }
@@ -139,9 +140,47 @@ impl Exit {
         self.stopped()
     }
 
-    /// Whether the stop was the command's timeout.
+    /// Whether the stop was one of the command's timeouts: the child's
+    /// ([`Command::timeout`](crate::Command::timeout)) or the run's
+    /// ([`Command::run_timeout`](crate::Command::run_timeout));
+    /// [`timeout_kind`](Self::timeout_kind) says which.
     pub fn timed_out(&self) -> bool {
-        self.timed_out
+        self.timeout.is_some()
+    }
+
+    /// Which timeout ended the run, if one did: `Some` exactly when
+    /// [`timed_out`](Self::timed_out). A run that its run timeout was
+    /// stopping when the child's timeout fired too reports the child's:
+    /// that one ended the child, and no restart follows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, TimeoutKind};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30").timeout(Duration::from_millis(100));
+    /// reactor.spawn(&cmd)?;
+    /// cmd.timeout(Duration::MAX).run_timeout(Duration::from_millis(100));
+    /// reactor.spawn(&cmd)?;
+    /// let mut kinds = Vec::new();
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(exit) = event {
+    ///             assert!(exit.timed_out());
+    ///             kinds.push(exit.timeout_kind());
+    ///             assert!(exit.to_string().ends_with("timed out)"), "{exit}");
+    ///         }
+    ///     })?;
+    /// }
+    /// kinds.sort();
+    /// assert_eq!(kinds, [Some(TimeoutKind::Child), Some(TimeoutKind::Run)]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn timeout_kind(&self) -> Option<TimeoutKind> {
+        self.timeout
     }
 
     /// When a restart follows, the delay before it: [`Duration::MAX`] when
@@ -267,13 +306,30 @@ impl fmt::Display for Exit {
         if self.oom_killed {
             f.write_str(" (out of memory)")?;
         }
-        if self.timed_out {
-            f.write_str(" (timed out)")?;
+        if let Some(kind) = self.timeout {
+            f.write_str(match kind {
+                TimeoutKind::Child => " (timed out)",
+                TimeoutKind::Run => " (run timed out)",
+            })?;
         } else if self.stopped {
             f.write_str(" (stopped)")?;
         }
         Ok(())
     }
+}
+
+/// Which of a command's timeouts ended a run (see
+/// [`Exit::timeout_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The child's: [`Command::timeout`](crate::Command::timeout), which
+    /// spans every run and after which nothing restarts.
+    Child,
+    /// The run's: [`Command::run_timeout`](crate::Command::run_timeout),
+    /// counted from the run's start; the restart policy then applies as
+    /// to any failed run.
+    Run,
 }
 
 /// The status reported when something else reaped the child first.

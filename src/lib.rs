@@ -304,7 +304,7 @@ mod timer;
 pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
-pub use exit::Exit;
+pub use exit::{Exit, TimeoutKind};
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
