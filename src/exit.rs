@@ -82,12 +82,16 @@ impl Exit {
         self.pid
     }
 
-    /// The wait status, as std reports it.
+    /// The wait status, as std reports it. When the
+    /// [`status_lost`](Self::status_lost), one that is neither an exit
+    /// code nor a signal (nor a success): whatever a caller asks of it,
+    /// it cannot be taken for a real status.
     pub fn status(&self) -> ExitStatus {
         self.status
     }
 
-    /// The exit code, when the run exited rather than being killed.
+    /// The exit code, when the run exited rather than being killed;
+    /// `None` too when the [`status_lost`](Self::status_lost).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
@@ -214,8 +218,40 @@ impl Exit {
     }
 
     /// Whether the status was lost because something else in the process
-    /// reaped the child (`waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`); the
-    /// status then reads as exit code 255, and the resource usage as zero.
+    /// reaped the child: a `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN` (or
+    /// with `SA_NOCLDWAIT`) after the spawn — with it set before, the
+    /// spawn fails with [`Error::SigchldIgnored`](crate::Error::SigchldIgnored)
+    /// instead. Nothing is known of how the run ended then: no
+    /// [`code`](Self::code), no [`signal`](Self::signal), not a
+    /// [`success`](Self::success), the resource usage zero, and it
+    /// displays as `status unknown (reaped elsewhere)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "sleep 0.2; exit 3"]);
+    /// reactor.spawn(&cmd)?;
+    /// // The host ignores SIGCHLD once the child runs: the kernel reaps it.
+    /// // SAFETY: SIG_IGN runs no code, and a doctest is a process of its own.
+    /// unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             exit = Some(e);
+    ///         }
+    ///     })?;
+    /// }
+    /// let exit = exit.unwrap();
+    /// assert!(exit.status_lost());
+    /// assert_eq!((exit.code(), exit.signal(), exit.success()), (None, None, false));
+    /// assert_eq!(exit.to_string(), "status unknown (reaped elsewhere)");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn status_lost(&self) -> bool {
         self.status_lost
     }
@@ -301,6 +337,7 @@ impl fmt::Display for Exit {
         match (self.code(), self.signal()) {
             (Some(c), _) => write!(f, "exit code {c}")?,
             (None, Some(s)) => write!(f, "killed by {s}")?,
+            (None, None) if self.status_lost => f.write_str("status unknown (reaped elsewhere)")?,
             (None, None) => write!(f, "{}", self.status)?,
         }
         if self.oom_killed {
@@ -332,7 +369,12 @@ pub enum TimeoutKind {
     Run,
 }
 
-/// The status reported when something else reaped the child first.
+/// The status reported when something else reaped the child first: one
+/// that is no exit (`WIFEXITED` needs the low 7 bits 0), no kill by a
+/// signal (`WIFSIGNALED` excludes 0x7f there), no stop (`WIFSTOPPED`
+/// needs the low byte 0x7f) and no continue (0xffff), so std's accessors
+/// all say `None`, and it is not a success. Not exit code 255: a caller
+/// could not tell that from a real one.
 pub(crate) fn lost_status() -> ExitStatus {
-    ExitStatus::from_raw(255 << 8)
+    ExitStatus::from_raw(0xff)
 }
