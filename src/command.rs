@@ -65,8 +65,11 @@ pub enum Output {
 /// A run failed when it exited with a non-zero code or was killed by a
 /// signal, one sent with [`Reactor::signal`](crate::Reactor::signal) or
 /// [`Reactor::kill`](crate::Reactor::kill) included (a kill ends the run,
-/// not the child). A stop (or timeout) never restarts, under either
-/// policy, and cancels a restart that is pending.
+/// not the child), and one that its [`run
+/// timeout`](Command::run_timeout) ended, as systemd counts a unit's
+/// `RuntimeMaxSec=` a failure. A stop (or the command's
+/// [`timeout`](Command::timeout), which spans every run) never restarts,
+/// under either policy, and cancels a restart that is pending.
 ///
 /// # Examples
 ///
@@ -223,6 +226,7 @@ pub struct Command {
     pub(crate) detached: bool,
     pub(crate) max_line: usize,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) run_timeout: Option<Duration>,
     pub(crate) stop_signal: Signal,
     pub(crate) grace: Duration,
     pub(crate) restart: Option<Restart>,
@@ -287,6 +291,7 @@ impl Command {
             detached: false,
             max_line: DEFAULT_MAX_LINE,
             timeout: None,
+            run_timeout: None,
             stop_signal: Signal::TERM,
             grace: Duration::from_secs(3),
             restart: None,
@@ -583,8 +588,10 @@ impl Command {
     }
 
     /// Stops the child (with the usual escalation) once it has been
-    /// supervised this long, restarts included. A duration too large to add
-    /// to the current time (such as [`Duration::MAX`]) is no timeout.
+    /// supervised this long, restarts included: the child's whole life,
+    /// which no restart follows. [`run_timeout`](Self::run_timeout) bounds
+    /// each run instead. A duration too large to add to the current time
+    /// (such as [`Duration::MAX`]) is no timeout.
     ///
     /// # Examples
     ///
@@ -617,6 +624,60 @@ impl Command {
     /// ```
     pub fn timeout(&mut self, d: Duration) -> &mut Command {
         self.timeout = Some(d);
+        self
+    }
+
+    /// Stops each run (with the usual escalation) once it has run this
+    /// long, from its own start: systemd's `RuntimeMaxSec=`, where
+    /// [`timeout`](Self::timeout) spans every run of the child. A run it
+    /// ends counts as failed, as systemd counts it, whatever status the
+    /// stop left: [`Restart::on_error`] (and [`Restart::always`]) restart
+    /// it, within the policy's limit, and the next run gets the whole
+    /// time again. Its [`Exit`](crate::Exit) is
+    /// [`stopped`](crate::Exit::stopped) and
+    /// [`timed_out`](crate::Exit::timed_out), and
+    /// [`timeout_kind`](crate::Exit::timeout_kind) tells it from the
+    /// command's timeout. A run that ends first cancels its timer. Given
+    /// both, whichever comes first fires. A stop, or the command's
+    /// timeout, that comes while a run timeout stops the run takes its
+    /// place (the grace already running goes on): the exit reports that
+    /// one, and nothing restarts.
+    /// A duration too large to add to the current time (such as
+    /// [`Duration::MAX`]) is no timeout.
+    ///
+    /// # Examples
+    ///
+    /// A poller that may hang gets 100 ms a run and three runs:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, Restart, TimeoutKind};
+    ///
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30")
+    ///     .run_timeout(Duration::from_millis(100))
+    ///     .restart(Restart::on_error().limit(2).interval(Duration::ZERO));
+    /// let mut reactor = Reactor::new()?;
+    /// reactor.spawn(&cmd)?;
+    /// let mut exits = Vec::new();
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(exit) = event {
+    ///             exits.push(exit);
+    ///         }
+    ///     })?;
+    /// }
+    /// assert_eq!(exits.len(), 3);
+    /// for exit in &exits {
+    ///     assert!(exit.timed_out() && exit.stopped());
+    ///     assert_eq!(exit.timeout_kind(), Some(TimeoutKind::Run));
+    ///     assert!(exit.wall_time() >= Duration::from_millis(100));
+    /// }
+    /// assert!(exits[2].is_final() && exits[2].restart_limit_reached());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn run_timeout(&mut self, d: Duration) -> &mut Command {
+        self.run_timeout = Some(d);
         self
     }
 

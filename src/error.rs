@@ -240,6 +240,55 @@ pub enum Error {
         parent: PathBuf,
     },
 
+    /// `SIGCHLD` is ignored in this process (its action is `SIG_IGN`, or
+    /// it has the `SA_NOCLDWAIT` flag), so the kernel would reap every
+    /// child at its exit and its status would be lost: procrun refuses to
+    /// spawn rather than report a made-up one. It never changes the
+    /// host's dispositions itself; reset `SIGCHLD` to `SIG_DFL` (without
+    /// `SA_NOCLDWAIT`) where the agent starts, as coreutils `timeout`
+    /// does, and spawn again. A disposition set that way after a spawn
+    /// loses that run's status: its exit then says
+    /// [`status_lost`](crate::Exit::status_lost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Error, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// // An agent whose parent ignored SIGCHLD (a shell's `trap '' CHLD`
+    /// // goes on across its exec).
+    /// // SAFETY: SIG_IGN runs no code, and a doctest is a process of its own.
+    /// unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    /// let err = reactor.spawn(&Command::new("true")).unwrap_err();
+    /// assert!(matches!(err, Error::SigchldIgnored { nocldwait: false }));
+    /// // What the error says to do, at the agent's start.
+    /// // SAFETY: as above, with SIG_DFL.
+    /// unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "exit 3"]);
+    /// reactor.spawn(&cmd)?;
+    /// let mut code = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             code = e.code();
+    ///         }
+    ///     })?;
+    /// }
+    /// assert_eq!(code, Some(3));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    #[error(
+        "SIGCHLD is {} in this process, so the kernel would reap the child and lose its exit status; \
+         set SIGCHLD to SIG_DFL before spawning",
+        if *.nocldwait { "set with SA_NOCLDWAIT" } else { "ignored (SIG_IGN)" }
+    )]
+    SigchldIgnored {
+        /// The `SA_NOCLDWAIT` flag ignores it, rather than `SIG_IGN`.
+        nocldwait: bool,
+    },
+
     /// The child's stdin is not a stream: it was not spawned with
     /// [`Input::Stream`](crate::Input::Stream) (or, for a
     /// [`Process`](crate::Process), without

@@ -15,7 +15,8 @@ use crate::signal::Signal;
 /// # Names
 ///
 /// What ended a run is asked by the cause's bare past participle:
-/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out),
+/// [`stopped`](Self::stopped), [`timed_out`](Self::timed_out) (and which
+/// timeout by [`timeout_kind`](Self::timeout_kind)),
 /// [`oom_killed`](Self::oom_killed), [`status_lost`](Self::status_lost),
 /// [`restart_limit_reached`](Self::restart_limit_reached); what holds of
 /// the child after it, with `is_`: [`is_final`](Self::is_final).
@@ -57,7 +58,7 @@ pub struct Exit {
     pub(crate) pid: u32,
     pub(crate) status: ExitStatus,
     pub(crate) stopped: bool,
-    pub(crate) timed_out: bool,
+    pub(crate) timeout: Option<TimeoutKind>,
     pub(crate) restart_in: Option<Duration>,
     pub(crate) limit_reached: bool,
     pub(crate) status_lost: bool,
@@ -81,12 +82,16 @@ impl Exit {
         self.pid
     }
 
-    /// The wait status, as std reports it.
+    /// The wait status, as std reports it. When the
+    /// [`status_lost`](Self::status_lost), one that is neither an exit
+    /// code nor a signal (nor a success): whatever a caller asks of it,
+    /// it cannot be taken for a real status.
     pub fn status(&self) -> ExitStatus {
         self.status
     }
 
-    /// The exit code, when the run exited rather than being killed.
+    /// The exit code, when the run exited rather than being killed;
+    /// `None` too when the [`status_lost`](Self::status_lost).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
@@ -127,8 +132,8 @@ impl Exit {
 
     /// Whether procrun ended it by a stop request: a stop
     /// ([`Reactor::stop`](crate::Reactor::stop), a close or drop of its
-    /// [`Process`](crate::Process)) or the command's timeout. Not a
-    /// `SIGSTOP`: a child paused by a signal has not ended.
+    /// [`Process`](crate::Process)) or one of the command's timeouts. Not
+    /// a `SIGSTOP`: a child paused by a signal has not ended.
     pub fn stopped(&self) -> bool {
         self.stopped
     }
@@ -139,9 +144,47 @@ impl Exit {
         self.stopped()
     }
 
-    /// Whether the stop was the command's timeout.
+    /// Whether the stop was one of the command's timeouts: the child's
+    /// ([`Command::timeout`](crate::Command::timeout)) or the run's
+    /// ([`Command::run_timeout`](crate::Command::run_timeout));
+    /// [`timeout_kind`](Self::timeout_kind) says which.
     pub fn timed_out(&self) -> bool {
-        self.timed_out
+        self.timeout.is_some()
+    }
+
+    /// Which timeout ended the run, if one did: `Some` exactly when
+    /// [`timed_out`](Self::timed_out). A run that its run timeout was
+    /// stopping when the child's timeout fired too reports the child's:
+    /// that one ended the child, and no restart follows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Command, Event, Reactor, TimeoutKind};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sleep");
+    /// cmd.arg("30").timeout(Duration::from_millis(100));
+    /// reactor.spawn(&cmd)?;
+    /// cmd.timeout(Duration::MAX).run_timeout(Duration::from_millis(100));
+    /// reactor.spawn(&cmd)?;
+    /// let mut kinds = Vec::new();
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(exit) = event {
+    ///             assert!(exit.timed_out());
+    ///             kinds.push(exit.timeout_kind());
+    ///             assert!(exit.to_string().ends_with("timed out)"), "{exit}");
+    ///         }
+    ///     })?;
+    /// }
+    /// kinds.sort();
+    /// assert_eq!(kinds, [Some(TimeoutKind::Child), Some(TimeoutKind::Run)]);
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn timeout_kind(&self) -> Option<TimeoutKind> {
+        self.timeout
     }
 
     /// When a restart follows, the delay before it: [`Duration::MAX`] when
@@ -175,8 +218,40 @@ impl Exit {
     }
 
     /// Whether the status was lost because something else in the process
-    /// reaped the child (`waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`); the
-    /// status then reads as exit code 255, and the resource usage as zero.
+    /// reaped the child: a `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN` (or
+    /// with `SA_NOCLDWAIT`) after the spawn — with it set before, the
+    /// spawn fails with [`Error::SigchldIgnored`](crate::Error::SigchldIgnored)
+    /// instead. Nothing is known of how the run ended then: no
+    /// [`code`](Self::code), no [`signal`](Self::signal), not a
+    /// [`success`](Self::success), the resource usage zero, and it
+    /// displays as `status unknown (reaped elsewhere)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "sleep 0.2; exit 3"]);
+    /// reactor.spawn(&cmd)?;
+    /// // The host ignores SIGCHLD once the child runs: the kernel reaps it.
+    /// // SAFETY: SIG_IGN runs no code, and a doctest is a process of its own.
+    /// unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             exit = Some(e);
+    ///         }
+    ///     })?;
+    /// }
+    /// let exit = exit.unwrap();
+    /// assert!(exit.status_lost());
+    /// assert_eq!((exit.code(), exit.signal(), exit.success()), (None, None, false));
+    /// assert_eq!(exit.to_string(), "status unknown (reaped elsewhere)");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn status_lost(&self) -> bool {
         self.status_lost
     }
@@ -262,13 +337,17 @@ impl fmt::Display for Exit {
         match (self.code(), self.signal()) {
             (Some(c), _) => write!(f, "exit code {c}")?,
             (None, Some(s)) => write!(f, "killed by {s}")?,
+            (None, None) if self.status_lost => f.write_str("status unknown (reaped elsewhere)")?,
             (None, None) => write!(f, "{}", self.status)?,
         }
         if self.oom_killed {
             f.write_str(" (out of memory)")?;
         }
-        if self.timed_out {
-            f.write_str(" (timed out)")?;
+        if let Some(kind) = self.timeout {
+            f.write_str(match kind {
+                TimeoutKind::Child => " (timed out)",
+                TimeoutKind::Run => " (run timed out)",
+            })?;
         } else if self.stopped {
             f.write_str(" (stopped)")?;
         }
@@ -276,7 +355,26 @@ impl fmt::Display for Exit {
     }
 }
 
-/// The status reported when something else reaped the child first.
+/// Which of a command's timeouts ended a run (see
+/// [`Exit::timeout_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The child's: [`Command::timeout`](crate::Command::timeout), which
+    /// spans every run and after which nothing restarts.
+    Child,
+    /// The run's: [`Command::run_timeout`](crate::Command::run_timeout),
+    /// counted from the run's start; the restart policy then applies as
+    /// to any failed run.
+    Run,
+}
+
+/// The status reported when something else reaped the child first: one
+/// that is no exit (`WIFEXITED` needs the low 7 bits 0), no kill by a
+/// signal (`WIFSIGNALED` excludes 0x7f there), no stop (`WIFSTOPPED`
+/// needs the low byte 0x7f) and no continue (0xffff), so std's accessors
+/// all say `None`, and it is not a success. Not exit code 255: a caller
+/// could not tell that from a real one.
 pub(crate) fn lost_status() -> ExitStatus {
-    ExitStatus::from_raw(255 << 8)
+    ExitStatus::from_raw(0xff)
 }

@@ -120,10 +120,15 @@
 //!   [`Process::close`] to wait for the stop to be over. A reader taken
 //!   before the drop still reads everything the child wrote, to its end
 //!   (a close drops the unread output instead).
-//! - **Who reaps.** procrun reaps its children itself. If the host program
-//!   calls `waitpid(-1)` or sets `SIGCHLD` to `SIG_IGN`, the kernel or that
-//!   code takes the exit status first: procrun still sees the exit, reports
-//!   it with [`Exit::status_lost`] and exit code 255.
+//! - **Who reaps.** procrun reaps its children itself, and never changes
+//!   the host's signal dispositions. A host whose `SIGCHLD` is ignored
+//!   (`SIG_IGN`, or the `SA_NOCLDWAIT` flag, perhaps inherited from
+//!   whoever started it) has the kernel reap every child at its exit: a
+//!   spawn then fails with [`Error::SigchldIgnored`]; reset `SIGCHLD` to
+//!   `SIG_DFL` at the agent's start. If the host calls `waitpid(-1)`, or
+//!   ignores `SIGCHLD` after a spawn, that code or the kernel takes the
+//!   exit status first: procrun still sees the exit and reports it with
+//!   [`Exit::status_lost`], no exit code and no signal.
 //! - **Detached children** (see [`Command::detached`]) stay in the caller's
 //!   process group; a stop signals the child alone and what it started in
 //!   the background lives on, outside procrun's reach. So does any process
@@ -235,6 +240,7 @@
 //! | [`Error::CgroupAccess`] | a run's cgroup cannot be made or entered below that parent | `a_parent_that_refuses_new_cgroups_is_a_typed_error_and_nothing_leaks` |
 //! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
 //! | [`Error::NotDelegated`] | [`cgroup::delegated_parent`] in a cgroup that was not delegated to this process (the root cgroup, or one without systemd's delegation mark or a non-root owner) | `tests/suite/containment.rs` `delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing` |
+//! | [`Error::SigchldIgnored`] | a spawn (or restart) while `SIGCHLD` is `SIG_IGN` or has `SA_NOCLDWAIT` in this process | `tests/sigchld.rs` `spawn_with_sigchld_ignored_is_a_typed_error_and_works_again_after_sig_dfl`, `spawn_with_sa_nocldwait_is_a_typed_error_and_works_again_after_sig_dfl` |
 //! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] for the same run | `tests/suite/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte`, `process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Process::start`], a driver that cannot start (`EMFILE`, `EAGAIN`); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/suite/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe`; `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start` |
 //!
@@ -309,7 +315,7 @@ mod timer;
 pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Restart};
 pub use error::{Error, Result};
-pub use exit::Exit;
+pub use exit::{Exit, TimeoutKind};
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,

@@ -310,6 +310,33 @@ impl ProcessBuilder {
         self
     }
 
+    /// Stops each run after this long from its own start, where
+    /// [`timeout`](Self::timeout) spans every run: see
+    /// [`Command::run_timeout`](crate::Command::run_timeout). A run it
+    /// ends counts as failed, so the restart policy restarts it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procrun::{Process, Restart, TimeoutKind};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sleep", "30"])
+    ///     .run_timeout(Duration::from_millis(100))
+    ///     .restart(Restart::on_error().limit(1).interval(Duration::ZERO))
+    ///     .build()?;
+    /// p.start()?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(exit.timeout_kind(), Some(TimeoutKind::Run));
+    /// assert!(exit.restarts() == 1 && exit.restart_limit_reached());
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn run_timeout(mut self, d: Duration) -> Self {
+        self.cmd.run_timeout(d);
+        self
+    }
+
     /// The grace between the stop signal and `SIGKILL` (default 3 s).
     pub fn grace(mut self, d: Duration) -> Self {
         self.cmd.grace(d);

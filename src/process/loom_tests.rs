@@ -300,7 +300,7 @@ fn exit(id: ChildId, run: usize, restart: bool, stopped: bool) -> Exit {
         pid: 100 + run as u32,
         status: ExitStatus::from_raw(0),
         stopped,
-        timed_out: false,
+        timeout: None,
         restart_in: restart.then_some(Duration::ZERO),
         limit_reached: false,
         status_lost: false,

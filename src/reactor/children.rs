@@ -35,7 +35,7 @@
 //! | phase | fields |
 //! | --- | --- |
 //! | Running | `run` is `Some`, `stopping` is `None` |
-//! | Stopping | `run` is `Some`, `stopping` is `Some` (and `kill_timer` until the grace ends) |
+//! | Stopping | `run` is `Some`, `stopping` is `Some` (and `stop_timer` until the grace ends) |
 //! | Exiting | `run` is `None`, `pending_exit` is `Some` |
 //! | RestartPending | `run` and `pending_exit` are `None`, not `runs_over`; `restart_timer` is `Some`, or `None` for a restart never due |
 //! | Lingering | `runs_over`, with `open_pipes` or `live_cgroups` above 0 |
@@ -45,11 +45,14 @@
 //! as such, each in a field of its own:
 //!
 //! - `paused`: in any phase; it holds an Exiting child's exit event back.
-//! - `stopping`: set by a stop or the timeout and never cleared. A run
+//! - `stopping`: set by a stop or the timeout and never cleared, but for
+//!   a run timeout's: that one stops the run, not the child, and is
+//!   cleared at the reap when the policy restarts the child (a stop or
+//!   the child's timeout arriving while it runs takes its place). A run
 //!   being stopped is Stopping; after its reap the cause stays, through
 //!   Exiting to Lingering. A Lingering child whose contained run left
 //!   processes in its cgroup can be stopped too (its cgroups are
-//!   signalled, and `kill_timer` runs).
+//!   signalled, and `stop_timer` runs).
 //! - `restart_cancelled`: a stop came while the child waited to restart,
 //!   or while its exit promising a restart was held back.
 //! - lingering pipes (`open_pipes` above the current run's `pipes`):
@@ -70,7 +73,7 @@ use std::time::Instant;
 use super::stdin::StdinState;
 use super::Reactor;
 use crate::child::ChildId;
-use crate::exit::Exit;
+use crate::exit::{Exit, TimeoutKind};
 use crate::spawn::{Spec, StopPolicy};
 use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
@@ -102,7 +105,11 @@ pub(super) struct Child {
     pub(super) restarts: u32,
     /// Why a stop is under way, if one is.
     pub(super) stopping: Option<StopCause>,
-    pub(super) kill_timer: Option<TimerKey>,
+    /// The timer of the run's end: while it runs, its run timeout
+    /// (`Timer::RunTimeout`); once a stop began, the stop's `SIGKILL`
+    /// (`Timer::Kill`). One field, as the two never overlap: a stop
+    /// replaces the run timeout, and the reap cancels either.
+    pub(super) stop_timer: Option<TimerKey>,
     pub(super) timeout_timer: Option<TimerKey>,
     /// The restart the child waits for (see [`Child::waits_to_restart`]).
     pub(super) restart_timer: Option<TimerKey>,
@@ -136,7 +143,7 @@ impl Child {
             run: None,
             restarts: 0,
             stopping: None,
-            kill_timer: None,
+            stop_timer: None,
             timeout_timer: None,
             restart_timer: None,
             paused: false,
@@ -198,14 +205,16 @@ impl Child {
             "waiting to restart without the spec"
         );
         // A stop ends the child: no restart is waited for or promised,
-        // and it replaced the timeout.
+        // and it replaced the timeout. A run timeout's stop ends the run
+        // only: the child's timeout stays armed, and the reap, which
+        // decides whether a restart follows, clears it if one does.
         if self.stopping.is_some() {
             debug_assert!(
                 phase != Phase::RestartPending,
                 "waiting to restart while stopped"
             );
             debug_assert!(
-                self.timeout_timer.is_none(),
+                self.timeout_timer.is_none() || self.stopping == Some(StopCause::RunTimeout),
                 "a timeout timer while stopping"
             );
             debug_assert!(
@@ -218,8 +227,8 @@ impl Child {
             );
         }
         debug_assert!(
-            self.kill_timer.is_none() || self.stopping.is_some(),
-            "a kill timer with no stop under way"
+            self.stop_timer.is_none() || self.stopping.is_some() || phase == Phase::Running,
+            "a stop timer in {phase:?} with no stop under way"
         );
         debug_assert!(
             !self.restart_cancelled || (self.stopping.is_some() && !running),
@@ -301,10 +310,32 @@ pub(super) enum Phase {
     Done,
 }
 
+/// Why a stop is under way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum StopCause {
+    /// A caller's stop: it ends the child.
     Stop,
+    /// The child's timeout (`Command::timeout`): it ends the child.
     Timeout,
+    /// The run's timeout (`Command::run_timeout`): it ends the run, which
+    /// counts as failed; the restart policy decides what follows.
+    RunTimeout,
+}
+
+impl StopCause {
+    /// Whether the stop ends the child, not just its run.
+    pub(super) fn ends_child(self) -> bool {
+        self != StopCause::RunTimeout
+    }
+
+    /// The timeout the stop is, if it is one.
+    pub(super) fn timeout(self) -> Option<TimeoutKind> {
+        match self {
+            StopCause::Stop => None,
+            StopCause::Timeout => Some(TimeoutKind::Child),
+            StopCause::RunTimeout => Some(TimeoutKind::Run),
+        }
+    }
 }
 
 /// A live run; watched through its pidfd (token `PIDFD | index`) when the

@@ -19,7 +19,7 @@ use super::{Ctx, Event, OwedEvent, OwedWork, Reactor};
 use crate::child::{ChildId, Stream};
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
-use crate::exit::{lost_status, Exit};
+use crate::exit::{lost_status, Exit, TimeoutKind};
 use crate::lines::LineReader;
 use crate::signal::Signal;
 use crate::spawn::{self, Spawned, Spec};
@@ -197,6 +197,11 @@ impl Reactor {
             self.abandon_run(index, stdin_token);
             return Err(Error::Io(e));
         }
+        if let Some(t) = spec.run_timeout {
+            let id = self.children.id_of(index);
+            let key = self.timer_in(t, Timer::RunTimeout(id));
+            self.children.at_mut(index).stop_timer = key;
+        }
         if let Some(t) = stdin_token {
             self.children.at_mut(index).stdin = match streaming {
                 true => StdinState::Open(t as u32),
@@ -311,10 +316,19 @@ impl Reactor {
         };
         self.end_stdin(index, ctx);
         let stopping = self.children.at_mut(index).stopping;
-        if stopping.is_some() {
-            self.end_stopped_run(index, reaped.pid);
-        }
         let exit = self.decide_exit(index, &reaped, stopping);
+        if stopping.is_some() {
+            if exit.restart_in.is_some() {
+                // Only a run timeout's stop restarts: it ended the run,
+                // whose leftovers in its cgroup die as a stop's do (its
+                // group was sent SIGKILL at the reap); the child lives
+                // on, and no Done waits for them to settle.
+                self.signal_cgroups(index, Signal::KILL);
+                self.children.at_mut(index).stopping = None;
+            } else {
+                self.end_stopped_run(index, reaped.pid);
+            }
+        }
         self.children.at_mut(index).pending_exit = Some(Box::new(exit));
         self.finish_exit(index, ctx);
         if let Some(slot) = reaped.cgroup {
@@ -346,7 +360,9 @@ impl Reactor {
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(run.started);
         let run = child.run.take().expect("checked above");
-        if let Some(k) = child.kill_timer.take() {
+        // Its run timeout or its stop's SIGKILL: either goes with it, and
+        // the next run gets a timer of its own.
+        if let Some(k) = child.stop_timer.take() {
             self.wheel.cancel(k);
         }
         match run.handle.pidfd() {
@@ -398,8 +414,10 @@ impl Reactor {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let end = RunEnd {
-            failed: !reaped.status.success(),
-            stopped: stopping.is_some(),
+            // A run its timeout ended failed, whatever status the stop
+            // left it (systemd's `RuntimeMaxSec=` is a failure too).
+            failed: !reaped.status.success() || stopping == Some(StopCause::RunTimeout),
+            stopped: stopping.is_some_and(StopCause::ends_child),
             ran: reaped.started.elapsed(),
         };
         let policy = child.respawn.as_ref().and_then(|c| c.restart);
@@ -415,7 +433,7 @@ impl Reactor {
             pid: reaped.pid,
             status: reaped.status,
             stopped: stopping.is_some(),
-            timed_out: stopping == Some(StopCause::Timeout),
+            timeout: stopping.and_then(StopCause::timeout),
             restart_in: decision.restart_in(),
             limit_reached: decision == Decision::LimitReached,
             status_lost: reaped.status_lost,
@@ -539,7 +557,7 @@ impl Reactor {
             let id = self.children.id_of(index);
             // Left armed for a contained run's leftovers, which are gone.
             let c = self.children.at_mut(index);
-            for k in [c.timeout_timer.take(), c.kill_timer.take()]
+            for k in [c.timeout_timer.take(), c.stop_timer.take()]
                 .into_iter()
                 .flatten()
             {
@@ -557,7 +575,7 @@ impl Reactor {
                 // cancelled: it was the last, ended by that stop.
                 exit.restart_in = None;
                 exit.stopped = true;
-                exit.timed_out = timed_out;
+                exit.timeout = timed_out.then_some(TimeoutKind::Child);
             }
             ctx.emit(Event::Done {
                 id,
@@ -574,6 +592,15 @@ impl Reactor {
         // Processes a contained run left in its cgroup are the child's
         // still: a stop after the run ended reaches them.
         let lingering = c.live_cgroups > 0;
+        if c.stopping == Some(StopCause::RunTimeout) && cause.ends_child() {
+            // The run's stop is under way, its signals sent and its grace
+            // running: now it ends the child too, and says why.
+            c.stopping = Some(cause);
+            if let Some(k) = c.timeout_timer.take() {
+                self.wheel.cancel(k);
+            }
+            return;
+        }
         if c.stopping.is_some() || (c.runs_over && !lingering) {
             return;
         }
@@ -620,7 +647,14 @@ impl Reactor {
         c.stopping = Some(cause);
         let sig = c.stop.signal;
         let grace = c.stop.grace;
-        if let Some(k) = c.timeout_timer.take() {
+        // The run's timeout is replaced by this stop (its SIGKILL takes
+        // the timer's place); the child's only by a stop that ends the
+        // child.
+        let child_timer = match cause.ends_child() {
+            true => c.timeout_timer.take(),
+            false => None,
+        };
+        for k in [c.stop_timer.take(), child_timer].into_iter().flatten() {
             self.wheel.cancel(k);
         }
         // A stopped (SIGSTOP) child acts on nothing but SIGKILL until
@@ -645,7 +679,7 @@ impl Reactor {
         }
         let id = self.children.id_of(index);
         let key = self.timer_in(grace, Timer::Kill(id));
-        self.children.at_mut(index).kill_timer = key;
+        self.children.at_mut(index).stop_timer = key;
     }
 
     /// Signals the live run of child `index`: its group while the leader is

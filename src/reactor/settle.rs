@@ -162,7 +162,7 @@ impl Reactor {
             return Linger::No;
         };
         // A grace of "never" arms no kill timer, and never ends.
-        let in_grace = c.kill_timer.is_some() || Instant::now().checked_add(c.stop.grace).is_none();
+        let in_grace = c.stop_timer.is_some() || Instant::now().checked_add(c.stop.grace).is_none();
         let Some(run) = c.run.as_ref().filter(|_| c.stopping.is_some() && in_grace) else {
             return Linger::No;
         };

@@ -13,7 +13,10 @@ use crate::timer::TimerKey;
 pub(super) enum Timer {
     /// The grace of a stop is over: `SIGKILL`.
     Kill(ChildId),
+    /// The child's timeout: a stop that ends it.
     Timeout(ChildId),
+    /// The current run's timeout: a stop of that run.
+    RunTimeout(ChildId),
     /// Look for exits of runs without a pidfd.
     ExitPoll,
     Restart(ChildId),
@@ -42,7 +45,7 @@ impl Reactor {
                     let Some(c) = self.children.get_mut(id) else {
                         continue;
                     };
-                    c.kill_timer = None;
+                    c.stop_timer = None;
                     // A lingering leader's reap kills what is left of its
                     // run, its group pinned by the zombie till then.
                     if !self.release_leader(id.index, ctx) {
@@ -57,6 +60,16 @@ impl Reactor {
                     };
                     c.timeout_timer = None;
                     self.begin_stop(id.index, StopCause::Timeout);
+                    self.check_child(id.index);
+                }
+                Timer::RunTimeout(id) => {
+                    // Cancelled by a stop and at the reap: the run it was
+                    // armed for is the one alive, and runs on unstopped.
+                    let Some(c) = self.children.get_mut(id) else {
+                        continue;
+                    };
+                    c.stop_timer = None;
+                    self.begin_stop(id.index, StopCause::RunTimeout);
                     self.check_child(id.index);
                 }
                 Timer::Restart(id) => {

@@ -27,7 +27,7 @@ pub(super) fn environment(spec: &Spec) -> Vec<CString> {
             }
         }
     }
-    for (key, entry) in &spec.env {
+    for (key, entry) in spec.env.iter() {
         vars.retain(|(k, _)| k != key);
         if let Some(entry) = entry {
             vars.push((key.clone(), entry.clone()));

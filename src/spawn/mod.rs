@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
-use crate::sys::{self, Cgroup, ChildHandle, ExecArgs, ForkExtras, ForkStage};
+use crate::sys::{self, Cgroup, ChildHandle, ChildSignal, ExecArgs, ForkExtras, ForkStage};
 
 pub(crate) use spec::{Spec, StopPolicy};
 
@@ -42,6 +42,14 @@ pub(crate) struct Spawned {
 /// procrun's own fd, both handed to `dup2` in the child as they are: no
 /// open or dup per spawn.
 pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
+    // Asked at every spawn, restarts too: the host may change it at any
+    // time, and a child started under it would have its status taken by
+    // the kernel.
+    match sys::child_signal() {
+        ChildSignal::Kept => {}
+        ChildSignal::Ignored => return Err(Error::SigchldIgnored { nocldwait: false }),
+        ChildSignal::NoCldWait => return Err(Error::SigchldIgnored { nocldwait: true }),
+    }
     let envp = lookup::environment(spec);
     let path = lookup::find_program(spec, &envp)?;
     let stdio = Stdio::open(spec)?;

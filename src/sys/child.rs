@@ -27,6 +27,42 @@ pub(crate) enum ChildHandle {
     Pid(u32),
 }
 
+/// What this process's `SIGCHLD` disposition does to its children's
+/// exits, as far as reaping goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChildSignal {
+    /// An exited child stays a zombie until reaped: its status is ours.
+    Kept,
+    /// `SIG_IGN`: the kernel reaps every child at its exit.
+    Ignored,
+    /// `SA_NOCLDWAIT` set: the kernel reaps every child at its exit too.
+    NoCldWait,
+}
+
+/// This process's `SIGCHLD` disposition, queried (never changed: the
+/// host's dispositions are its own). One `rt_sigaction` call, cheap next
+/// to a spawn.
+pub(crate) fn child_signal() -> ChildSignal {
+    // SAFETY: a `sigaction` of zeroes is a valid value of the plain C
+    // struct; with a null new action the call only writes the current one
+    // into `old`, which lives across the call, and changes nothing.
+    let (r, old) = unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        let r = libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old);
+        (r, old)
+    };
+    if r != 0 {
+        // It fails only for an invalid signal number, which SIGCHLD is not.
+        ChildSignal::Kept
+    } else if old.sa_sigaction == libc::SIG_IGN {
+        ChildSignal::Ignored
+    } else if old.sa_flags & libc::SA_NOCLDWAIT != 0 {
+        ChildSignal::NoCldWait
+    } else {
+        ChildSignal::Kept
+    }
+}
+
 /// Whether pidfds may be used: false when `PROCRUN_NO_PIDFD=1` forces the
 /// fallback (so the whole suite can be run on it).
 pub(crate) fn pidfd_allowed() -> bool {

@@ -20,7 +20,8 @@
 //!   pidfds) to signal, reap (the raw `waitid` with `WNOHANG`, for the
 //!   [`Usage`] it returns) and wait for one child, its group with it
 //!   (`signal_with_group`); [`group_has_members`], to see a killed group
-//!   end; [`pidfd_allowed`];
+//!   end; [`pidfd_allowed`]; [`child_signal`], whether the kernel would
+//!   reap them first;
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`],
 //!   [`pipe_quota`], [`read`], [`write`],
@@ -45,7 +46,9 @@ pub(crate) mod procfs;
 mod simd;
 
 pub(crate) use cgroup::{Cgroup, Limits};
-pub(crate) use child::{group_has_members, pidfd_allowed, ChildHandle, Usage};
+pub(crate) use child::{
+    child_signal, group_has_members, pidfd_allowed, ChildHandle, ChildSignal, Usage,
+};
 pub(crate) use fork::{fork_exec, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{

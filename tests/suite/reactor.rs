@@ -1727,3 +1727,160 @@ fn done_carries_the_final_exit_read_right_once() {
         }
     }
 }
+
+/// Every exit of a child and its Done's exit (the final one, whether a
+/// run's exit or the one a cancelled restart left), polled to the end.
+fn exits_to_done(reactor: &mut Reactor, id: ChildId) -> (Vec<procrun::Exit>, procrun::Exit) {
+    let deadline = Instant::now() + watchdog();
+    let (mut exits, mut done) = (Vec::new(), None);
+    while done.is_none() {
+        assert!(Instant::now() < deadline, "watchdog: {exits:?}");
+        reactor
+            .poll(Some(Duration::from_millis(200)), |_, ev| match ev {
+                Event::Exited(e) if e.id() == id => exits.push(e),
+                Event::Done { id: d, exit, .. } if d == id => done = Some(exit),
+                _ => {}
+            })
+            .unwrap();
+    }
+    (exits, done.unwrap())
+}
+
+#[test]
+fn run_timeout_stops_each_run_and_the_policy_restarts_it() {
+    let mut r = Reactor::new().unwrap();
+    let limit = Duration::from_millis(200);
+    let mut c = Command::new("sleep");
+    c.arg("600").run_timeout(limit).restart(
+        Restart::on_error()
+            .limit(2)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits.len(), 3, "{exits:?}");
+    for (n, e) in exits.iter().enumerate() {
+        assert!(e.timed_out() && e.stopped(), "{e:?}");
+        assert_eq!(e.timeout_kind(), Some(procrun::TimeoutKind::Run));
+        assert_eq!(e.signal(), Some(Signal::TERM));
+        assert_eq!(e.restarts(), n as u32);
+        assert!(e.wall_time() >= limit, "{e:?}");
+        assert_eq!(e.to_string(), "killed by SIGTERM (run timed out)");
+    }
+    assert!(exits[..2].iter().all(|e| !e.is_final()));
+    assert!(last.is_final() && last.restart_limit_reached(), "{last:?}");
+    assert_eq!(last, exits[2]);
+}
+
+/// systemd's `RuntimeMaxSec=` puts the unit in a failed state, which
+/// `Restart=on-failure` restarts, however the stopped service exits.
+#[test]
+fn run_timeout_is_a_failure_even_when_the_run_exits_0_as_systemd_runtime_max_sec() {
+    let mut r = Reactor::new().unwrap();
+    let mut c = sh("trap 'exit 0' TERM; echo up; sleep 600 & wait");
+    c.run_timeout(Duration::from_millis(300)).restart(
+        Restart::on_error()
+            .limit(1)
+            .interval(Duration::from_millis(10)),
+    );
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    assert!(
+        exits.iter().all(|e| e.success() && e.timed_out()),
+        "{exits:?}"
+    );
+    assert_eq!(exits[0].restart_in(), Some(Duration::from_millis(10)));
+    assert!(last.restart_limit_reached(), "{last:?}");
+}
+
+#[test]
+fn child_timeout_and_run_timeout_each_fire() {
+    use procrun::TimeoutKind;
+    let mut r = Reactor::new().unwrap();
+    let policy = Restart::always().interval(Duration::from_millis(10));
+    // The run's comes first, the child's never: no policy, one run.
+    let mut c = Command::new("sleep");
+    c.arg("600")
+        .run_timeout(Duration::from_millis(200))
+        .timeout(WATCHDOG);
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits, [last]);
+    assert_eq!(last.timeout_kind(), Some(TimeoutKind::Run));
+    // The child's comes first: it ends the child, the policy aside.
+    c.run_timeout(WATCHDOG)
+        .timeout(Duration::from_millis(200))
+        .restart(policy);
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits, [last]);
+    assert_eq!(last.timeout_kind(), Some(TimeoutKind::Child));
+    assert_eq!(last.to_string(), "killed by SIGTERM (timed out)");
+    assert!(last.is_final() && !last.restart_limit_reached());
+    // Both: runs end by the run's until the child's ends them all.
+    c.run_timeout(Duration::from_millis(150))
+        .timeout(Duration::from_millis(1000));
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert!(exits.len() >= 2, "{exits:?}");
+    let (runs, _) = exits.split_at(exits.len() - 1);
+    assert!(
+        runs.iter()
+            .all(|e| e.timeout_kind() == Some(TimeoutKind::Run) && !e.is_final()),
+        "{exits:?}"
+    );
+    // Whether it came during a run or a restart's delay, the final exit
+    // is the child's timeout's.
+    assert_eq!(last.timeout_kind(), Some(TimeoutKind::Child), "{last:?}");
+    assert!(last.is_final() && last.stopped());
+}
+
+#[test]
+fn child_timeout_during_a_run_timeouts_grace_ends_the_child() {
+    let mut r = Reactor::new().unwrap();
+    // Deaf to SIGTERM: the run timeout's grace runs to its SIGKILL, and
+    // the child's timeout fires within it.
+    let mut c = sh("trap '' TERM; echo up; while :; do sleep 0.05; done");
+    c.run_timeout(Duration::from_millis(200))
+        .timeout(Duration::from_millis(700))
+        .grace(Duration::from_millis(1500))
+        .restart(Restart::always().interval(Duration::from_millis(10)));
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits, [last], "no restart after the child's timeout");
+    assert_eq!(last.timeout_kind(), Some(procrun::TimeoutKind::Child));
+    assert_eq!(last.signal(), Some(Signal::KILL));
+    // SIGKILL at the end of the run timeout's grace, not the child's.
+    assert!(
+        last.wall_time() < Duration::from_millis(200 + 1500 + 1000),
+        "{last:?}"
+    );
+    assert!(last.is_final() && !last.restart_limit_reached());
+}
+
+#[test]
+fn run_timeout_is_cancelled_when_the_run_exits_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("ran");
+    let mut r = Reactor::new().unwrap();
+    // Run 1 fails at 2 s, before its 4 s timeout; run 2 lasts 3 s, so run
+    // 1's timer, left armed, would stop it 2 s in, and its own does not
+    // fire.
+    let mut c = sh(&format!(
+        "if [ -e {m} ]; then sleep 3; exit 0; fi; touch {m}; sleep 2; exit 1",
+        m = mark.display()
+    ));
+    c.run_timeout(Duration::from_secs(4))
+        .restart(Restart::on_error().interval(Duration::ZERO));
+    let id = r.spawn(&c).unwrap();
+    let (exits, last) = exits_to_done(&mut r, id);
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    assert_eq!(exits[0].code(), Some(1));
+    assert!(!exits[0].timed_out() && !exits[0].stopped());
+    assert!(
+        last.success() && !last.timed_out() && !last.stopped(),
+        "{last:?}"
+    );
+    assert_eq!(last.restarts(), 1);
+}
