@@ -1727,3 +1727,31 @@ fn done_carries_the_final_exit_read_right_once() {
         }
     }
 }
+
+/// `poll` answers with the crate's one error type, as `spawn` and `stop`
+/// do, and keeps the OS error of a failed `epoll_wait` as its source:
+/// here `EINVAL`, from an epoll fd number that now names `/dev/null`.
+#[test]
+fn poll_fails_with_the_crate_error_keeping_the_os_error() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    let mut r = Reactor::new().unwrap();
+    let polled: procrun::Result<()> = r.poll(Some(Duration::ZERO), |_, _| {});
+    polled.unwrap();
+
+    let null = std::fs::File::open("/dev/null").unwrap();
+    // SAFETY: the number is the reactor's open epoll fd; the `OwnedFd` made
+    // of it is forgotten below, never closed, so the reactor keeps owning it.
+    let mut epoll = unsafe { OwnedFd::from_raw_fd(r.as_raw_fd()) };
+    rustix::io::dup2(&null, &mut epoll).unwrap();
+    std::mem::forget(epoll);
+    let err = r.poll(Some(Duration::ZERO), |_, _| {}).unwrap_err();
+    match &err {
+        Error::Io(e) => assert_eq!(e.raw_os_error(), Some(libc_einval()), "{e}"),
+        other => panic!("not an OS error: {other:?}"),
+    }
+}
+
+fn libc_einval() -> i32 {
+    rustix::io::Errno::INVAL.raw_os_error()
+}

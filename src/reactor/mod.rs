@@ -352,8 +352,11 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// The OS error of `epoll_wait` (an interrupted wait is not an error:
-    /// it returns `Ok` with no events).
+    /// [`Error::Io`](crate::error::Error::Io) with the OS error of
+    /// `epoll_wait` as its source (an interrupted wait is not an error: it
+    /// returns `Ok` with no events). The error is procrun's one
+    /// [`Error`](crate::error::Error), as every other call's, so a loop
+    /// that spawns and polls needs one `?`.
     ///
     /// # Examples
     ///
@@ -375,7 +378,7 @@ impl Reactor {
     /// assert_eq!(lines, [b"hello"]);
     /// # Ok::<(), procrun::Error>(())
     /// ```
-    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> io::Result<()>
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> Result<()>
     where
         F: FnMut(&mut Control<'_>, Event<'_>),
     {
@@ -387,7 +390,7 @@ impl Reactor {
         let r = self.poll_inner(timeout, &mut ctx);
         requests.clear();
         self.requests = requests;
-        r
+        Ok(r?)
     }
 
     fn poll_inner<H: Handler>(
