@@ -187,8 +187,9 @@ fn stopping_twice_and_stopping_an_exited_child_are_harmless() {
     r.stop(id).unwrap();
     let recs = run_to_done(&mut r, id);
     assert_eq!(exits_of(&recs, id).len(), 1);
-    // The handle is stale once the child is done.
-    assert!(matches!(r.stop(id), Err(Error::UnknownChild)));
+    // Once the child is done, a stop is a no-op that succeeds.
+    assert!(!r.contains(id));
+    r.stop(id).unwrap();
 }
 
 #[test]
@@ -198,9 +199,19 @@ fn stale_handle_never_touches_a_newer_child() {
     run_to_done(&mut r, old);
     let new = r.spawn(Command::new("sleep").arg("100")).unwrap();
     assert_ne!(old, new);
-    assert!(matches!(r.stop(old), Err(Error::UnknownChild)));
+    // The old id is done: its calls succeed and do nothing to the child
+    // that took its slot.
+    r.stop(old).unwrap();
+    r.kill(old).unwrap();
+    r.pause(old).unwrap();
     assert!(r.pid(old).is_none());
     assert!(r.pid(new).is_some());
+    let mut recs = Vec::new();
+    r.poll(Some(Duration::from_millis(100)), |_, ev| {
+        recs.push(record(ev))
+    })
+    .unwrap();
+    assert!(exits_of(&recs, new).is_empty(), "{recs:?}");
     r.stop(new).unwrap();
     run_to_done(&mut r, new);
 }
@@ -971,7 +982,7 @@ fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
 }
 
 #[test]
-fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
+fn signal_with_no_live_run_or_once_done_sends_nothing_and_succeeds() {
     let mut r = Reactor::new().unwrap();
     let mut c = sh("exit 1");
     c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
@@ -987,11 +998,8 @@ fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
     drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
     assert_eq!(exits_of(&recs, id).len(), 1, "{recs:?}");
 
-    assert!(matches!(
-        r.signal(id, Signal::USR1),
-        Err(Error::UnknownChild)
-    ));
-    assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
+    r.signal(id, Signal::USR1).unwrap();
+    r.kill(id).unwrap();
 }
 
 #[test]
@@ -1754,4 +1762,64 @@ fn poll_fails_with_the_crate_error_keeping_the_os_error() {
 
 fn libc_einval() -> i32 {
     rustix::io::Errno::INVAL.raw_os_error()
+}
+
+/// tokio's `Child::kill` after `wait` is `Ok`: so is every call on a child
+/// this reactor ran to its end, so that a shutdown path's `?` does not
+/// abort on a child that finished first.
+#[test]
+fn tokio_kill_after_wait_is_ok() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh("exit 3")).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(exits_of(&recs, id)[0].code(), Some(3));
+    assert!(!r.contains(id));
+    r.kill(id).unwrap();
+    r.signal(id, Signal::TERM).unwrap();
+    r.stop(id).unwrap();
+    r.pause(id).unwrap();
+    r.resume(id).unwrap();
+    // And nothing was queued for it: a poll delivers no event.
+    let mut late = Vec::new();
+    r.poll(Some(Duration::ZERO), |_, ev| late.push(record(ev)))
+        .unwrap();
+    assert!(late.is_empty(), "{late:?}");
+}
+
+/// An id another reactor issued names nothing here, even when its index
+/// and generation are those of a live child of this reactor (each
+/// reactor's first child is index 0, generation 1): it is
+/// `UnknownChild`, and this reactor's child is not touched.
+#[test]
+fn an_id_another_reactor_issued_is_unknown_and_touches_nothing() {
+    let mut mine = Reactor::new().unwrap();
+    let mut theirs = Reactor::new().unwrap();
+    let my_id = mine.spawn(Command::new("sleep").arg("100")).unwrap();
+    let their_id = theirs.spawn(&Command::new("true")).unwrap();
+    assert_ne!(my_id, their_id);
+    assert!(!mine.contains(their_id));
+    assert!(mine.pid(their_id).is_none());
+    for r in [
+        mine.stop(their_id),
+        mine.kill(their_id),
+        mine.signal(their_id, Signal::TERM),
+        mine.pause(their_id),
+        mine.resume(their_id),
+    ] {
+        assert!(matches!(r, Err(Error::UnknownChild)), "{r:?}");
+    }
+    // Done in its own reactor, it is still unknown to this one.
+    run_to_done(&mut theirs, their_id);
+    assert!(matches!(mine.stop(their_id), Err(Error::UnknownChild)));
+    theirs.stop(their_id).unwrap();
+
+    let mut recs = Vec::new();
+    mine.poll(Some(Duration::from_millis(100)), |_, ev| {
+        recs.push(record(ev))
+    })
+    .unwrap();
+    assert!(exits_of(&recs, my_id).is_empty(), "{recs:?}");
+    mine.stop(my_id).unwrap();
+    let recs = run_to_done(&mut mine, my_id);
+    assert_eq!(exits_of(&recs, my_id)[0].signal(), Some(Signal::TERM));
 }

@@ -64,6 +64,7 @@
 //! [`Child::check`] asserts, in debug builds, what ties the fields
 //! together; the reactor calls it after each transition.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,12 +77,13 @@ use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 
 /// The slab of children.
-#[derive(Default)]
 pub(super) struct Children {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Children inserted and not yet removed.
     live: usize,
+    /// This reactor's identity, carried by every id it issues.
+    reactor: u32,
 }
 
 pub(super) struct Slot {
@@ -317,7 +319,24 @@ pub(super) struct Run {
     pub(super) cgroup: Option<u32>,
 }
 
+/// The last reactor identity handed out; 0 is never one, so an id made
+/// up with it is issued by no reactor.
+static REACTORS: AtomicU32 = AtomicU32::new(0);
+
 impl Children {
+    /// An empty slab with an identity of its own.
+    pub(super) fn new() -> Children {
+        Children {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            reactor: REACTORS
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1)
+                .max(1),
+        }
+    }
+
     /// Takes a slot for `child` and returns its new id.
     pub(super) fn insert(&mut self, child: Child) -> ChildId {
         let index = match self.free.pop() {
@@ -337,6 +356,7 @@ impl Children {
         ChildId {
             index,
             generation: slot.generation,
+            reactor: self.reactor,
         }
     }
 
@@ -362,13 +382,27 @@ impl Children {
         ChildId {
             index,
             generation: self.slots[index as usize].generation,
+            reactor: self.reactor,
         }
+    }
+
+    /// Whether this slab issued `id`, to a child live or done: a slot's
+    /// generations up to its current one were all handed out (a slot's
+    /// first is 1). After 4 billion children in one slot the count wraps,
+    /// and the ids of the first wrap read as never issued.
+    pub(super) fn issued(&self, id: ChildId) -> bool {
+        id.reactor == self.reactor
+            && id.generation != 0
+            && self
+                .slots
+                .get(id.index as usize)
+                .is_some_and(|s| id.generation <= s.generation)
     }
 
     /// The child `id` names, unless the handle is stale.
     pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
         let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.generation != id.generation || id.reactor != self.reactor {
             return None;
         }
         slot.child.as_ref()
@@ -376,7 +410,7 @@ impl Children {
 
     pub(super) fn get_mut(&mut self, id: ChildId) -> Option<&mut Child> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.generation != id.generation || id.reactor != self.reactor {
             return None;
         }
         slot.child.as_mut()

@@ -152,7 +152,9 @@ pub enum Event<'a> {
     /// nothing of its process group is alive either (its members had the
     /// grace to finish, then `SIGKILL`: see
     /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's
-    /// cgroup is gone. Its [`ChildId`] is stale from now on.
+    /// cgroup is gone. Its [`ChildId`] names no supervised child from now
+    /// on ([`Reactor::contains`](super::Reactor::contains) is false): a
+    /// stop, signal, pause or resume of it does nothing and succeeds.
     #[non_exhaustive]
     Done {
         /// The child.

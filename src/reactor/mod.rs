@@ -108,7 +108,8 @@ const EVENTS: usize = 1024;
 /// children: they share nothing but the process (its fd table and limits),
 /// each sees the events of its own children only, and none reaps another's
 /// (each waits on its own pidfds). A [`ChildId`] belongs to the reactor that
-/// made it; another reactor may hold a child with the same id. The handle
+/// made it and carries its identity: given to another reactor, it is
+/// [`Error::UnknownChild`](crate::error::Error::UnknownChild). The handle
 /// API runs this way on a pool of drivers ([`set_drivers`](crate::set_drivers)).
 ///
 /// ```
@@ -219,7 +220,7 @@ impl Reactor {
             waker,
             clock: Clock::new(),
             wheel: Wheel::new(),
-            children: Children::default(),
+            children: Children::new(),
             pipes: Pipes::default(),
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
