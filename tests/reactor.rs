@@ -1823,3 +1823,123 @@ fn an_id_another_reactor_issued_is_unknown_and_touches_nothing() {
     let recs = run_to_done(&mut mine, my_id);
     assert_eq!(exits_of(&recs, my_id)[0].signal(), Some(Signal::TERM));
 }
+
+/// A handler that spawns gets the id at once, and the child is started,
+/// watched and announced (its `Started`, before any other event of it)
+/// before that `poll` returns.
+#[test]
+fn a_follow_up_spawned_from_an_exited_handler_starts_within_the_same_poll() {
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&sh("exit 4")).unwrap();
+    let follow = sh("echo follow-up; exit 5");
+    let mut recs = Vec::new();
+    let mut spawned = None;
+    let deadline = Instant::now() + watchdog();
+    while spawned.is_none() {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if let Event::Exited(e) = &ev {
+                if e.id() == first {
+                    spawned = Some(ctl.spawn(&follow).unwrap());
+                }
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    let next = spawned.unwrap();
+    assert_ne!(next, first);
+    // Taken in and announced within the poll that spawned it, after the
+    // event whose handler spawned it (and what that event led to at once:
+    // the first child's Done).
+    assert!(r.contains(next));
+    let exited = position(&recs, |e| matches!(e, Rec::Exited(x) if x.id() == first));
+    let started = position(
+        &recs,
+        |e| matches!(e, Rec::Started { id, restarts: 0, .. } if *id == next),
+    );
+    assert!(exited < started, "{recs:?}");
+    let mut after = recs.clone();
+    drive_until(&mut r, &mut after, |rs| rs.contains(&Rec::Done(next)));
+    assert_eq!(lines_of(&after, next, Stream::Stdout), ["follow-up"]);
+    assert_eq!(exits_of(&after, next)[0].code(), Some(5));
+    let started_at = position(
+        &after,
+        |e| matches!(e, Rec::Started { id, .. } if *id == next),
+    );
+    assert!(after[..started_at]
+        .iter()
+        .all(|e| !matches!(e, Rec::Line { .. })));
+    if !r.is_empty() {
+        drive_all(&mut r);
+    }
+}
+
+/// A spawn that fails is the handler's error at once, and leaves nothing:
+/// no child, no id in use, no event.
+#[test]
+fn a_spawn_error_is_returned_to_the_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let unexecutable = dir.path().join("not-executable");
+    std::fs::write(&unexecutable, "#!/bin/sh\n").unwrap();
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&Command::new("true")).unwrap();
+    let mut errors = Vec::new();
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    while !r.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if let Event::Exited(_) = &ev {
+                errors.push(ctl.spawn(&Command::new("no-such-program-anywhere")));
+                errors.push(ctl.spawn(&Command::new(&unexecutable)));
+                errors.push(ctl.spawn(&Command::new("")));
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    assert!(
+        matches!(errors[0], Err(Error::ProgramNotFound { .. })),
+        "{errors:?}"
+    );
+    assert!(
+        matches!(&errors[1], Err(Error::Spawn { source, .. }) if source.raw_os_error() == Some(13)),
+        "{errors:?}"
+    );
+    assert!(matches!(errors[2], Err(Error::EmptyProgram)), "{errors:?}");
+    assert!(recs.iter().all(|e| e.id_is(first)), "{recs:?}");
+}
+
+/// Requests a handler makes for the child it just spawned apply after it
+/// is taken in: a stop asked in the same handler stops it.
+#[test]
+fn a_stop_for_a_child_spawned_in_the_same_handler_stops_it() {
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&Command::new("true")).unwrap();
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("100");
+    let mut spawned = None;
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    while spawned.is_none() || !recs.contains(&Rec::Done(spawned.unwrap())) {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if matches!(&ev, Event::Done { id, .. } if *id == first) {
+                // The slot `first` had is free now, and may be this one's.
+                let id = ctl.spawn(&sleeper).unwrap();
+                ctl.stop(id);
+                spawned = Some(id);
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    let id = spawned.unwrap();
+    assert_ne!(id, first);
+    assert!(!r.contains(first) && !r.contains(id));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].stopped(), "{:?}", e[0]);
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
+}

@@ -79,11 +79,49 @@ use crate::timer::TimerKey;
 /// The slab of children.
 pub(super) struct Children {
     slots: Vec<Slot>,
-    free: Vec<u32>,
     /// Children inserted and not yet removed.
     live: usize,
     /// This reactor's identity, carried by every id it issues.
     reactor: u32,
+}
+
+/// The ids a reactor hands out: its free slots, each with the generation
+/// it issues next, and the end of the slab. Kept apart from the slots so
+/// that [`Control::spawn`](super::Control::spawn) can take an id in the
+/// middle of a turn, while the reactor is busy delivering an event:
+/// `poll` lends them to the turn, and every slot freed during it goes
+/// back here.
+#[derive(Default)]
+pub(super) struct Ids {
+    /// 0 only in the stand-in a reactor holds while a turn has its ids.
+    reactor: u32,
+    free: Vec<(u32, u32)>,
+    /// One past the highest index handed out.
+    end: u32,
+}
+
+impl Ids {
+    pub(super) fn new(reactor: u32) -> Ids {
+        Ids {
+            reactor,
+            free: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// A new id: a free slot's next generation, or a slot past the end.
+    pub(super) fn take(&mut self) -> ChildId {
+        debug_assert!(self.reactor != 0, "an id taken from a turn's stand-in");
+        let (index, generation) = self.free.pop().unwrap_or_else(|| {
+            self.end += 1;
+            (self.end - 1, 1)
+        });
+        ChildId {
+            index,
+            generation,
+            reactor: self.reactor,
+        }
+    }
 }
 
 pub(super) struct Slot {
@@ -323,47 +361,57 @@ pub(super) struct Run {
 /// up with it is issued by no reactor.
 static REACTORS: AtomicU32 = AtomicU32::new(0);
 
+/// A new reactor identity.
+pub(super) fn new_reactor() -> u32 {
+    REACTORS
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(1)
+        .max(1)
+}
+
 impl Children {
-    /// An empty slab with an identity of its own.
-    pub(super) fn new() -> Children {
+    /// An empty slab for reactor `reactor`.
+    pub(super) fn new(reactor: u32) -> Children {
         Children {
             slots: Vec::new(),
-            free: Vec::new(),
             live: 0,
-            reactor: REACTORS
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_add(1)
-                .max(1),
+            reactor,
         }
     }
 
-    /// Takes a slot for `child` and returns its new id.
-    pub(super) fn insert(&mut self, child: Child) -> ChildId {
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    child: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
+    /// Takes a slot for `child` under a new id from `ids`.
+    pub(super) fn insert(&mut self, ids: &mut Ids, child: Child) -> ChildId {
+        let id = ids.take();
+        self.put(id, child);
+        id
+    }
+
+    /// Puts `child` in the slot of `id`, an id taken from this reactor's
+    /// [`Ids`] and not put yet.
+    pub(super) fn put(&mut self, id: ChildId, child: Child) {
+        debug_assert_eq!(id.reactor, self.reactor);
+        let index = id.index as usize;
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || Slot {
+                generation: 0,
+                child: None,
+            });
+        }
+        let slot = &mut self.slots[index];
+        debug_assert!(slot.child.is_none(), "slot {index} taken twice");
+        slot.generation = id.generation;
         slot.child = Some(child);
         self.live += 1;
-        ChildId {
-            index,
-            generation: slot.generation,
-            reactor: self.reactor,
-        }
     }
 
-    /// Frees the slot of child `index`; its id is stale from now on.
-    pub(super) fn remove(&mut self, index: u32) {
-        if self.slots[index as usize].child.take().is_some() {
-            self.free.push(index);
+    /// Frees the slot of child `index` into `ids`; its id names no child
+    /// from now on. Generation 0 is skipped when the count wraps: it is
+    /// never issued.
+    pub(super) fn remove(&mut self, index: u32, ids: &mut Ids) {
+        let slot = &mut self.slots[index as usize];
+        if slot.child.take().is_some() {
+            ids.free
+                .push((index, slot.generation.wrapping_add(1).max(1)));
             self.live -= 1;
         }
     }
