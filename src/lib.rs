@@ -115,7 +115,8 @@
 //! # Caveats
 //!
 //! - **Drop.** Dropping a [`Reactor`] kills every child it still runs (its
-//!   group with `SIGKILL`, or the child alone when detached) and reaps it.
+//!   group with `SIGKILL`, or the child alone when detached) and reaps it,
+//!   with no grace: [`Reactor::shutdown`] stops them gracefully first.
 //!   Dropping a started [`Process`] starts a stop and does not wait; call
 //!   [`Process::close`] to wait for the stop to be over.
 //! - **Who reaps.** procrun reaps its children itself. If the host program

@@ -1943,3 +1943,245 @@ fn a_stop_for_a_child_spawned_in_the_same_handler_stops_it() {
     assert!(e[0].stopped(), "{:?}", e[0]);
     assert_eq!(e[0].signal(), Some(Signal::TERM));
 }
+
+/// Children that trap `SIGTERM` and take a while to flush each get their
+/// grace: every one exits by itself (code 0, stopped), says it flushed,
+/// and is Done before `shutdown` returns, well before the deadline.
+#[test]
+fn shutdown_gives_many_children_their_grace_and_a_done_each() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("trap 'sleep 0.3; echo flushed; exit 0' TERM; echo up; \
+             while :; do sleep 1 & wait; done");
+        c.grace(Duration::from_secs(60));
+        let ids: Vec<_> = (0..20).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter()
+                .all(|&id| lines_of(rs, id, Stream::Stdout) == ["up"])
+        });
+        let mut listed: Vec<_> = r.children().collect();
+        listed.sort_by_key(|id| format!("{id:?}"));
+        let mut expected = ids.clone();
+        expected.sort_by_key(|id| format!("{id:?}"));
+        assert_eq!(listed, expected);
+
+        let begun = Instant::now();
+        let mut during = Vec::new();
+        r.shutdown(Duration::from_secs(50), |_, ev| during.push(record(ev)))
+            .unwrap();
+        assert!(begun.elapsed() >= Duration::from_millis(300));
+        assert!(
+            begun.elapsed() < slow(Duration::from_secs(30)),
+            "{:?}",
+            begun.elapsed()
+        );
+        assert!(r.is_empty() && r.children().next().is_none());
+        for &id in &ids {
+            assert_eq!(lines_of(&during, id, Stream::Stdout), ["flushed"], "{id:?}");
+            let e = exits_of(&during, id);
+            assert_eq!(e.len(), 1, "{id:?}: {e:?}");
+            assert!(e[0].stopped() && e[0].code() == Some(0), "{:?}", e[0]);
+            assert_eq!(during.iter().filter(|x| **x == Rec::Done(id)).count(), 1);
+        }
+    });
+}
+
+/// What ignores `SIGTERM` is killed once the deadline passes, long before
+/// its own grace would end, and nothing of it is left.
+#[test]
+fn shutdown_kills_what_is_left_at_the_deadline() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("trap '' TERM; echo up; while :; do sleep 1; done");
+        c.grace(Duration::from_secs(3600));
+        let ids: Vec<_> = (0..5).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter()
+                .all(|&id| lines_of(rs, id, Stream::Stdout) == ["up"])
+        });
+        let pids: Vec<u32> = ids.iter().map(|&id| r.pid(id).unwrap()).collect();
+
+        let begun = Instant::now();
+        let mut during = Vec::new();
+        r.shutdown(Duration::from_millis(500), |_, ev| during.push(record(ev)))
+            .unwrap();
+        let took = begun.elapsed();
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(took < slow(Duration::from_secs(30)), "{took:?}");
+        assert!(r.is_empty());
+        for (&id, &pid) in ids.iter().zip(&pids) {
+            let e = exits_of(&during, id);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].signal(), Some(Signal::KILL), "{:?}", e[0]);
+            assert!(e[0].stopped());
+            assert!(during.contains(&Rec::Done(id)));
+            assert!(proc_state(pid).is_none(), "pid {pid} is left");
+        }
+        // Their groups (the `sleep 1` beside each) are gone too.
+        let groups = pids.iter().copied().collect();
+        assert_eq!(common::leftovers::group_members(&groups), Vec::<u32>::new());
+    });
+}
+
+/// A shutdown ends every restart policy: a child waiting for its restart
+/// is done at once, a running one is stopped, and no run starts after the
+/// shutdown began; a child a handler spawns meanwhile is stopped too.
+#[test]
+fn shutdown_starts_no_restart_and_stops_what_a_handler_spawns() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("sleep 0.1; exit 1");
+        c.restart(Restart::on_error().interval(Duration::from_millis(50)));
+        let ids: Vec<_> = (0..6).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter().all(|&id| exits_of(rs, id).len() >= 2)
+        });
+
+        let mut during = Vec::new();
+        let mut spawned = None;
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("100");
+        r.shutdown(Duration::from_secs(50), |ctl, ev| {
+            if spawned.is_none() {
+                spawned = Some(ctl.spawn(&sleeper).unwrap());
+            }
+            during.push(record(ev));
+        })
+        .unwrap();
+        assert!(r.is_empty());
+        let spawned = spawned.unwrap();
+        for &id in &ids {
+            assert!(
+                !during
+                    .iter()
+                    .any(|e| matches!(e, Rec::Started { id: i, .. } if *i == id)),
+                "{id:?} restarted during the shutdown: {during:?}"
+            );
+            assert!(during.contains(&Rec::Done(id)), "{id:?}");
+            if let Some(e) = exits_of(&during, id).last() {
+                assert!(e.is_final(), "{e:?}");
+            }
+        }
+        let e = exits_of(&during, spawned);
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].stopped() && e[0].signal() == Some(Signal::TERM),
+            "{:?}",
+            e[0]
+        );
+        assert!(during.contains(&Rec::Done(spawned)));
+    });
+}
+
+// The shutdown example's own code, run by the tests below in a process of
+// its own (this test binary, started again on the helper below), since an
+// integration test cannot name an example's binary.
+#[path = "../examples/shutdown.rs"]
+#[allow(dead_code)]
+mod shutdown_example;
+
+/// Not a test: the shutdown example's `run`, for the tests that start it
+/// in a child process (with `PROCRUN_SHUTDOWN_EXAMPLE` set to its number
+/// of reactors) and signal it. Run alone, it does nothing.
+#[test]
+#[ignore = "the shutdown example, started by the tests that signal it"]
+fn shutdown_example_main() {
+    if let Ok(reactors) = std::env::var("PROCRUN_SHUTDOWN_EXAMPLE") {
+        shutdown_example::run(reactors.parse().unwrap()).unwrap();
+    }
+}
+
+/// Starts the shutdown example with `reactors` reactors, sends it `sig`
+/// once every agent is ready, and checks that it exits 0, each worker
+/// flushed, every child was done, and no child or group member is left.
+fn shutdown_example_ends_cleanly_on(reactors: usize, sig: rustix::process::Signal) {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "shutdown_example_main",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PROCRUN_SHUTDOWN_EXAMPLE", reactors.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child.id());
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    let ready = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.ends_with(": ready") && l.starts_with("agent "))
+            .count()
+    };
+    while ready(&lines) < reactors {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => lines.push(l),
+            Err(e) => panic!("watchdog ({e:?}): the example is not ready: {lines:?}"),
+        }
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, sig).unwrap();
+    let status = wait_child(&mut child, "the example did not end on its signal");
+    // The reader ends at EOF, which came with the exit.
+    loop {
+        match rx.recv_timeout(watchdog()) {
+            Ok(l) => lines.push(l),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("watchdog ({e:?}): output never ended"),
+        }
+    }
+    assert!(status.success(), "{status}: {lines:#?}");
+    let summary = format!(
+        "summary: {reactors} reactor(s), {} children done, none left",
+        5 * reactors
+    );
+    assert!(lines.contains(&summary), "{lines:#?}");
+    let flushed = lines.iter().filter(|l| *l == "worker: flushed").count();
+    assert_eq!(flushed, reactors, "{lines:#?}");
+    let pids: Vec<u32> = lines
+        .iter()
+        .filter_map(|l| l.split(" pid ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(pids.len() >= 5 * reactors, "{lines:#?}");
+    for &p in &pids {
+        assert!(
+            matches!(proc_state(p), None | Some('Z')),
+            "child {p} is left"
+        );
+    }
+    let groups = pids.iter().copied().collect();
+    assert_eq!(common::leftovers::group_members(&groups), Vec::<u32>::new());
+}
+
+#[test]
+fn shutdown_example_ends_cleanly_on_sigterm() {
+    shutdown_example_ends_cleanly_on(1, rustix::process::Signal::TERM);
+}
+
+/// The multi-threaded host: the signal lands on the example's signal
+/// thread, which wakes both reactors' threads through their wakers.
+#[test]
+fn shutdown_example_with_two_reactor_threads_ends_cleanly_on_sigint() {
+    shutdown_example_ends_cleanly_on(2, rustix::process::Signal::INT);
+}

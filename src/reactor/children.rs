@@ -416,6 +416,20 @@ impl Children {
         }
     }
 
+    /// The ids of the children supervised, by index.
+    pub(super) fn ids(&self) -> impl Iterator<Item = ChildId> + '_ {
+        let reactor = self.reactor;
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.child.is_some())
+            .map(move |(index, s)| ChildId {
+                index: index as u32,
+                generation: s.generation,
+                reactor,
+            })
+    }
+
     /// How many children are supervised.
     pub(super) fn len(&self) -> usize {
         self.live

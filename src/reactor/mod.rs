@@ -15,7 +15,8 @@
 //! `cgroups` (contained runs' cgroups), `settle` (the end of a stopped
 //! run's group), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers), `spawns` (children
-//! a handler starts, taken in after its event).
+//! a handler starts, taken in after its event), `shutdown` (the children
+//! listed, stopped all at once, and a graceful shutdown).
 
 mod cgroups;
 mod children;
@@ -25,6 +26,7 @@ mod pipes;
 mod restart;
 mod runs;
 mod settle;
+mod shutdown;
 mod spawns;
 mod stdin;
 mod timers;
