@@ -7,16 +7,31 @@ use std::fmt;
 
 /// A handle to one supervised child: an index plus a generation, so a handle
 /// kept after its child is gone never touches a newer child that reuses the
-/// slot. Small and `Copy`.
+/// slot, and the identity of the reactor that issued it, so a handle given
+/// to another reactor names nothing there (ids of two reactors are never
+/// equal). Small (12 bytes) and `Copy`.
+///
+/// A handle whose child is done stays known to its reactor: stopping,
+/// signalling, killing, pausing or resuming it does nothing and succeeds,
+/// as tokio's `Child::kill` after `wait` does. Only a handle the reactor
+/// never issued is [`Error::UnknownChild`](crate::Error::UnknownChild).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChildId {
     pub(crate) index: u32,
     pub(crate) generation: u32,
+    /// The issuing reactor, unique among the reactors of the process
+    /// (they are counted from 1, and 4 billion of them would have to be
+    /// made before one number came back).
+    pub(crate) reactor: u32,
 }
 
 impl fmt::Debug for ChildId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChildId({}v{})", self.index, self.generation)
+        write!(
+            f,
+            "ChildId({}v{}@{})",
+            self.index, self.generation, self.reactor
+        )
     }
 }
 

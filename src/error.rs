@@ -106,7 +106,10 @@ pub enum Error {
     #[error(transparent)]
     UnknownSignal(#[from] UnknownSignal),
 
-    /// A handle names a child the reactor no longer (or never) supervised.
+    /// A handle names no child of this reactor: it was never issued here
+    /// (another reactor's id). Stopping, signalling, pausing or resuming a
+    /// child of this reactor that is done is not an error (it does
+    /// nothing); writing to or closing the stdin of one is.
     #[error("unknown or stale child handle")]
     UnknownChild,
 

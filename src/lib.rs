@@ -115,7 +115,8 @@
 //! # Caveats
 //!
 //! - **Drop.** Dropping a [`Reactor`] kills every child it still runs (its
-//!   group with `SIGKILL`, or the child alone when detached) and reaps it.
+//!   group with `SIGKILL`, or the child alone when detached) and reaps it,
+//!   with no grace: [`Reactor::shutdown`] stops them gracefully first.
 //!   Dropping a started [`Process`] starts a stop and does not wait; call
 //!   [`Process::close`] to wait for the stop to be over. A reader taken
 //!   before the drop still reads everything the child wrote, to its end
@@ -224,7 +225,7 @@
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/suite/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
 //! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/suite/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
-//! | [`Error::UnknownChild`] | a stale [`ChildId`] | `stale_handle_never_touches_a_newer_child`, `signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error` |
+//! | [`Error::UnknownChild`] | a [`ChildId`] the reactor never issued (another reactor's); the stdin calls of a child that is done (its stop, signal, pause and resume are no-ops) | `an_id_another_reactor_issued_is_unknown_and_touches_nothing`, `tokio_kill_after_wait_is_ok`; `tests/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors` |
 //! | [`Error::NotStarted`] | reading, waiting or signalling before start | `read_before_start_and_after_close_are_errors`, `signal_before_start_is_an_error_and_after_the_end_sends_nothing` |
 //! | [`Error::AlreadyStarted`] | a second start | `start_twice_and_start_after_close_are_errors` |
 //! | [`Error::Aborted`] | start, read after close | `start_twice_and_start_after_close_are_errors`, `read_before_start_and_after_close_are_errors` |

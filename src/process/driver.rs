@@ -312,7 +312,7 @@ pub(super) fn deliver(procs: &mut Procs, ev: &Event<'_>, live: &AtomicUsize) -> 
 
 /// Serves commands and reactor events until `epoll_wait` fails (it would
 /// fail the same way in a tight loop: EBADF, EINVAL).
-fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> io::Error {
+fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> Error {
     let mut spare = Vec::new();
     loop {
         take_cmds(&inner.queue, &mut spare, &mut served.cmds);
@@ -379,7 +379,7 @@ fn serve_cmd(reactor: &mut Reactor, served: &mut Served, live: &AtomicUsize, cmd
 
 /// Waits for reactor events (a command queued meanwhile wakes the wait
 /// through the waker) and delivers each to its process.
-fn poll_events(reactor: &mut Reactor, procs: &mut Procs, live: &AtomicUsize) -> io::Result<()> {
+fn poll_events(reactor: &mut Reactor, procs: &mut Procs, live: &AtomicUsize) -> Result<()> {
     reactor.poll(None, |ctl, ev| {
         if deliver(procs, &ev, live) {
             ctl.pause(ev.id());

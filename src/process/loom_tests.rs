@@ -341,6 +341,7 @@ fn serve(d: StandIn) {
                         let id = ChildId {
                             index: next_index,
                             generation: 1,
+                            reactor: 1,
                         };
                         d.count(id, false);
                         next_index += 1;

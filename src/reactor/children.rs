@@ -67,6 +67,7 @@
 //! [`Child::check`] asserts, in debug builds, what ties the fields
 //! together; the reactor calls it after each transition.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,12 +80,51 @@ use crate::sys::ChildHandle;
 use crate::timer::TimerKey;
 
 /// The slab of children.
-#[derive(Default)]
 pub(super) struct Children {
     slots: Vec<Slot>,
-    free: Vec<u32>,
     /// Children inserted and not yet removed.
     live: usize,
+    /// This reactor's identity, carried by every id it issues.
+    reactor: u32,
+}
+
+/// The ids a reactor hands out: its free slots, each with the generation
+/// it issues next, and the end of the slab. Kept apart from the slots so
+/// that [`Control::spawn`](super::Control::spawn) can take an id in the
+/// middle of a turn, while the reactor is busy delivering an event:
+/// `poll` lends them to the turn, and every slot freed during it goes
+/// back here.
+#[derive(Default)]
+pub(super) struct Ids {
+    /// 0 only in the stand-in a reactor holds while a turn has its ids.
+    reactor: u32,
+    free: Vec<(u32, u32)>,
+    /// One past the highest index handed out.
+    end: u32,
+}
+
+impl Ids {
+    pub(super) fn new(reactor: u32) -> Ids {
+        Ids {
+            reactor,
+            free: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// A new id: a free slot's next generation, or a slot past the end.
+    pub(super) fn take(&mut self) -> ChildId {
+        debug_assert!(self.reactor != 0, "an id taken from a turn's stand-in");
+        let (index, generation) = self.free.pop().unwrap_or_else(|| {
+            self.end += 1;
+            (self.end - 1, 1)
+        });
+        ChildId {
+            index,
+            generation,
+            reactor: self.reactor,
+        }
+    }
 }
 
 pub(super) struct Slot {
@@ -348,35 +388,77 @@ pub(super) struct Run {
     pub(super) cgroup: Option<u32>,
 }
 
+/// The last reactor identity handed out; 0 is never one, so an id made
+/// up with it is issued by no reactor.
+static REACTORS: AtomicU32 = AtomicU32::new(0);
+
+/// A new reactor identity.
+pub(super) fn new_reactor() -> u32 {
+    REACTORS
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(1)
+        .max(1)
+}
+
 impl Children {
-    /// Takes a slot for `child` and returns its new id.
-    pub(super) fn insert(&mut self, child: Child) -> ChildId {
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    child: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.child = Some(child);
-        self.live += 1;
-        ChildId {
-            index,
-            generation: slot.generation,
+    /// An empty slab for reactor `reactor`.
+    pub(super) fn new(reactor: u32) -> Children {
+        Children {
+            slots: Vec::new(),
+            live: 0,
+            reactor,
         }
     }
 
-    /// Frees the slot of child `index`; its id is stale from now on.
-    pub(super) fn remove(&mut self, index: u32) {
-        if self.slots[index as usize].child.take().is_some() {
-            self.free.push(index);
+    /// Takes a slot for `child` under a new id from `ids`.
+    pub(super) fn insert(&mut self, ids: &mut Ids, child: Child) -> ChildId {
+        let id = ids.take();
+        self.put(id, child);
+        id
+    }
+
+    /// Puts `child` in the slot of `id`, an id taken from this reactor's
+    /// [`Ids`] and not put yet.
+    pub(super) fn put(&mut self, id: ChildId, child: Child) {
+        debug_assert_eq!(id.reactor, self.reactor);
+        let index = id.index as usize;
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || Slot {
+                generation: 0,
+                child: None,
+            });
+        }
+        let slot = &mut self.slots[index];
+        debug_assert!(slot.child.is_none(), "slot {index} taken twice");
+        slot.generation = id.generation;
+        slot.child = Some(child);
+        self.live += 1;
+    }
+
+    /// Frees the slot of child `index` into `ids`; its id names no child
+    /// from now on. Generation 0 is skipped when the count wraps: it is
+    /// never issued.
+    pub(super) fn remove(&mut self, index: u32, ids: &mut Ids) {
+        let slot = &mut self.slots[index as usize];
+        if slot.child.take().is_some() {
+            ids.free
+                .push((index, slot.generation.wrapping_add(1).max(1)));
             self.live -= 1;
         }
+    }
+
+    /// The ids of the children supervised, by index.
+    pub(super) fn ids(&self) -> impl Iterator<Item = ChildId> + '_ {
+        let reactor = self.reactor;
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.child.is_some())
+            .map(move |(index, s)| ChildId {
+                index: index as u32,
+                generation: s.generation,
+                reactor,
+            })
     }
 
     /// How many children are supervised.
@@ -393,13 +475,27 @@ impl Children {
         ChildId {
             index,
             generation: self.slots[index as usize].generation,
+            reactor: self.reactor,
         }
+    }
+
+    /// Whether this slab issued `id`, to a child live or done: a slot's
+    /// generations up to its current one were all handed out (a slot's
+    /// first is 1). After 4 billion children in one slot the count wraps,
+    /// and the ids of the first wrap read as never issued.
+    pub(super) fn issued(&self, id: ChildId) -> bool {
+        id.reactor == self.reactor
+            && id.generation != 0
+            && self
+                .slots
+                .get(id.index as usize)
+                .is_some_and(|s| id.generation <= s.generation)
     }
 
     /// The child `id` names, unless the handle is stale.
     pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
         let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.generation != id.generation || id.reactor != self.reactor {
             return None;
         }
         slot.child.as_ref()
@@ -407,7 +503,7 @@ impl Children {
 
     pub(super) fn get_mut(&mut self, id: ChildId) -> Option<&mut Child> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.generation != id.generation || id.reactor != self.reactor {
             return None;
         }
         slot.child.as_mut()

@@ -8,6 +8,19 @@ use crate::error::{Error, Result};
 use crate::signal::Signal;
 
 impl Reactor {
+    /// Whether `id` names a child still supervised (true), or one this
+    /// reactor issued that is done (false), for the calls that make a
+    /// done child a no-op.
+    fn live(&self, id: ChildId) -> Result<bool> {
+        if self.children.get(id).is_some() {
+            Ok(true)
+        } else if self.children.issued(id) {
+            Ok(false)
+        } else {
+            Err(Error::UnknownChild)
+        }
+    }
+
     /// The pid of the child's current run, if one is alive.
     pub fn pid(&self, id: ChildId) -> Option<u32> {
         self.children.get(id)?.run.as_ref().map(|r| r.handle.pid())
@@ -42,11 +55,16 @@ impl Reactor {
     /// contained, no process in its cgroup. A member `SIGKILL` cannot end
     /// (stuck in the kernel) is waited for at most the grace, from one
     /// second to ten, after the reap. Stopping a child that already
-    /// exited, or stopping twice, does nothing.
+    /// exited, stopping twice, or stopping a child that is done (its
+    /// [`Done`](super::Event::Done) was delivered) does nothing and
+    /// returns `Ok`, as tokio's `Child::kill` after `wait` does: a
+    /// shutdown path may stop every id it kept without checking which
+    /// are still alive.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for an id
+    /// this reactor never issued (another reactor's, or made up).
     ///
     /// # Examples
     ///
@@ -71,40 +89,67 @@ impl Reactor {
     /// let exit = exit.expect("a stopped child is reaped");
     /// assert!(exit.stopped());
     /// assert_eq!(exit.signal(), Some(Signal::TERM));
-    /// // Its handle is stale now.
-    /// assert!(matches!(reactor.stop(id), Err(Error::UnknownChild)));
+    /// // Done: stopping it again is a no-op, not an error.
+    /// assert!(!reactor.contains(id));
+    /// reactor.stop(id)?;
+    /// // An id this reactor never issued is an error.
+    /// let other = Reactor::new()?.spawn(&Command::new("true"))?;
+    /// assert!(matches!(reactor.stop(other), Err(Error::UnknownChild)));
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn stop(&mut self, id: ChildId) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
+        if self.live(id)? {
+            self.begin_stop(id.index, StopCause::Stop);
+            self.check_child(id.index);
         }
-        self.begin_stop(id.index, StopCause::Stop);
-        self.check_child(id.index);
         Ok(())
     }
 
     /// Stops reading the child's output (see [`Control::pause`](super::Control::pause)).
+    /// A child that is done has nothing left to read: pausing it does
+    /// nothing.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for an id
+    /// this reactor never issued.
     pub fn pause(&mut self, id: ChildId) -> Result<()> {
-        let c = self.children.get_mut(id).ok_or(Error::UnknownChild)?;
-        c.paused = true;
+        if self.live(id)? {
+            self.children.at_mut(id.index).paused = true;
+        }
         Ok(())
     }
 
-    /// Reads the child's output again.
+    /// Reads the child's output again; for a child that is done, nothing.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle.
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for an id
+    /// this reactor never issued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Error, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let id = reactor.spawn(&Command::new("true"))?;
+    /// reactor.pause(id)?;
+    /// reactor.resume(id)?;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, _| {})?;
+    /// }
+    /// // Done: both are no-ops now.
+    /// reactor.pause(id)?;
+    /// reactor.resume(id)?;
+    /// let stranger = Reactor::new()?.spawn(&Command::new("true"))?;
+    /// assert!(matches!(reactor.resume(stranger), Err(Error::UnknownChild)));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
     pub fn resume(&mut self, id: ChildId) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
+        if self.live(id)? {
+            self.do_resume(id.index);
         }
-        self.do_resume(id.index);
         Ok(())
     }
 
@@ -115,14 +160,16 @@ impl Reactor {
     /// what follows the run's end.
     ///
     /// A child with no live run (it just exited and its
-    /// [`Exited`](super::Event::Exited) event is on its way, or it waits for a
-    /// restart) is sent nothing and `Ok(())` is returned: a signal can
-    /// always lose the race with an exit, so success never meant the child
-    /// acted on it, and the events tell what became of the child.
+    /// [`Exited`](super::Event::Exited) event is on its way, it waits for a
+    /// restart, or it is done) is sent nothing and `Ok(())` is returned: a
+    /// signal can always lose the race with an exit, so success never
+    /// meant the child acted on it, and the events tell what became of the
+    /// child.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for a stale handle; [`Error::Signal`](crate::error::Error::Signal) when
+    /// [`Error::UnknownChild`](crate::error::Error::UnknownChild) for an id
+    /// this reactor never issued; [`Error::Signal`](crate::error::Error::Signal) when
     /// the signal reached nothing of the run (it made itself another user).
     ///
     /// # Examples
@@ -152,8 +199,8 @@ impl Reactor {
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn signal(&mut self, id: ChildId, sig: Signal) -> Result<()> {
-        if self.children.get(id).is_none() {
-            return Err(Error::UnknownChild);
+        if !self.live(id)? {
+            return Ok(());
         }
         self.signal_run(id.index, sig)
     }
@@ -192,7 +239,8 @@ impl Reactor {
     /// let exit = exit.unwrap();
     /// assert_eq!(exit.signal(), Some(Signal::KILL));
     /// assert!(!exit.stopped());
-    /// assert!(matches!(reactor.kill(id), Err(procrun::Error::UnknownChild)));
+    /// // Killing a child that is done is a no-op, as tokio's kill after wait.
+    /// reactor.kill(id)?;
     /// # Ok::<(), procrun::Error>(())
     /// ```
     pub fn kill(&mut self, id: ChildId) -> Result<()> {

@@ -1,14 +1,19 @@
 //! What the reactor tells its caller, and how the caller answers.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::children::StopCause;
+use super::spawns::{Pending, Spawns};
 use super::{Ctx, Reactor};
 use crate::child::{ChildId, Stream};
-use crate::error::Error;
+use crate::command::Command;
+use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::signal::Signal;
+use crate::spawn;
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
@@ -152,7 +157,9 @@ pub enum Event<'a> {
     /// nothing of its process group is alive either (its members had the
     /// grace to finish, then `SIGKILL`: see
     /// [`Reactor::stop`](super::Reactor::stop)), and a contained run's
-    /// cgroup is gone. Its [`ChildId`] is stale from now on.
+    /// cgroup is gone. Its [`ChildId`] names no supervised child from now
+    /// on ([`Reactor::contains`](super::Reactor::contains) is false): a
+    /// stop, signal, pause or resume of it does nothing and succeeds.
     #[non_exhaustive]
     Done {
         /// The child.
@@ -213,6 +220,8 @@ pub(crate) enum Request {
     Resume(ChildId),
     Stop(ChildId),
     Signal(ChildId, Signal),
+    /// Take in the child a handler spawned (the first pending).
+    Spawn(ChildId),
 }
 
 /// Lets an event handler steer the reactor while it is delivering events.
@@ -221,12 +230,85 @@ pub(crate) enum Request {
 /// made (for a pause: before the next read of that child's pipes), from
 /// the handler of any event: a stop asked when a run's
 /// [`Exited`](Event::Exited) says a restart follows cancels that restart.
-#[derive(Debug)]
+/// A [`spawn`](Control::spawn) starts its child at once.
 pub struct Control<'r> {
     pub(crate) requests: &'r mut Vec<Request>,
+    pub(super) spawns: &'r mut Spawns,
+    pub(super) null: BorrowedFd<'r>,
+    pub(super) use_pidfd: bool,
+}
+
+impl std::fmt::Debug for Control<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("requests", &self.requests)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Control<'_> {
+    /// Starts a child from the handler, as [`Reactor::spawn`] does
+    /// between polls: the process is started now and its id returned at
+    /// once; the reactor takes it in (watches its exit, reads its pipes,
+    /// arms its timeout) right after the current event, and its
+    /// [`Started`](Event::Started) event follows, in this same poll,
+    /// before any other event of it.
+    ///
+    /// Requests for the new id made later in the same handler (a stop, a
+    /// pause) apply after it is taken in, in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reactor::spawn`]: the command's validation errors,
+    /// [`Error::ProgramNotFound`], [`Error::Spawn`] and the OS errors of
+    /// the spawn, returned to the handler; nothing is left running. In the
+    /// rare case that epoll then refuses the child's fds (out of memory),
+    /// it is killed and reaped right after the event and reported as
+    /// [`Event::RestartFailed`] for its id, with no `Done`.
+    ///
+    /// # Examples
+    ///
+    /// A follow-up child started from the first one's exit, and a spawn
+    /// error handed back to the handler:
+    ///
+    /// ```
+    /// use procrun::{Command, Error, Event, Reactor};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let first = reactor.spawn(&Command::new("true"))?;
+    /// let mut echo = Command::new("echo");
+    /// echo.arg("follow-up");
+    /// let (mut follow_up, mut missing, mut lines) = (None, None, Vec::new());
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |ctl, event| match event {
+    ///         Event::Exited(exit) if exit.id() == first => {
+    ///             follow_up = Some(ctl.spawn(&echo).expect("echo starts"));
+    ///             missing = Some(ctl.spawn(&Command::new("no-such-program-anywhere")));
+    ///         }
+    ///         Event::Line { id, line, .. } => lines.push((id, line.to_vec())),
+    ///         _ => {}
+    ///     })?;
+    /// }
+    /// assert_eq!(lines, [(follow_up.unwrap(), b"follow-up".to_vec())]);
+    /// assert!(matches!(missing, Some(Err(Error::ProgramNotFound { .. }))));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn spawn(&mut self, cmd: &Command) -> Result<ChildId> {
+        let spec = cmd.prepare()?;
+        // Before the spawn: a run's wall time counts its exec too.
+        let started = Instant::now();
+        let spawned = spawn::start(&spec, self.use_pidfd, self.null)?;
+        let id = self.spawns.ids.take();
+        self.spawns.pending.push_back(Pending {
+            id,
+            spec,
+            started,
+            spawned: Some(spawned),
+        });
+        self.requests.push(Request::Spawn(id));
+        Ok(id)
+    }
+
     /// Stops reading the child's output: its pipes fill and the child blocks
     /// on write. Nothing is dropped. A pause also holds back the child's
     /// exit event until its output is drained.
@@ -312,8 +394,13 @@ impl Reactor {
     /// Carries out what the handler asked for while it was called, in the
     /// order it asked (`pause` then `resume` leaves the child running).
     pub(super) fn apply_requests(&mut self, ctx: &mut Ctx<'_>) {
-        for r in ctx.requests.drain(..) {
+        // By index: taking a spawned child in may emit an event, whose
+        // handler's requests join the end of the list.
+        let mut i = 0;
+        while let Some(&r) = ctx.requests.get(i) {
+            i += 1;
             match r {
+                Request::Spawn(id) => self.take_in_spawned(id, ctx),
                 Request::Pause(id) => {
                     if let Some(c) = self.children.get_mut(id) {
                         c.paused = true;
@@ -337,5 +424,6 @@ impl Reactor {
                 }
             }
         }
+        ctx.requests.clear();
     }
 }

@@ -14,7 +14,9 @@
 //! `restart` (what the restart policy makes of a run's end),
 //! `cgroups` (contained runs' cgroups), `settle` (the end of a stopped
 //! run's group), `timers` (the wheel's timers),
-//! `event` (what the caller is told, and its answers).
+//! `event` (what the caller is told, and its answers), `spawns` (children
+//! a handler starts, taken in after its event), `shutdown` (the children
+//! listed, stopped all at once, and a graceful shutdown).
 
 mod cgroups;
 mod children;
@@ -24,6 +26,8 @@ mod pipes;
 mod restart;
 mod runs;
 mod settle;
+mod shutdown;
+mod spawns;
 mod stdin;
 mod timers;
 mod turn;
@@ -31,18 +35,19 @@ mod turn;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
 use cgroups::Cgroups;
-use children::Children;
+use children::{new_reactor, Children};
 use event::Request;
 pub use event::{Control, Event, Waker};
 use pipes::Pipes;
 use runs::ExitPoll;
 use settle::Settle;
+use spawns::Spawns;
 use timers::Timer;
 use turn::{Ctx, Handler, OwedEvent, OwedWork};
 
@@ -108,7 +113,8 @@ const EVENTS: usize = 1024;
 /// children: they share nothing but the process (its fd table and limits),
 /// each sees the events of its own children only, and none reaps another's
 /// (each waits on its own pidfds). A [`ChildId`] belongs to the reactor that
-/// made it; another reactor may hold a child with the same id. The handle
+/// made it and carries its identity: given to another reactor, it is
+/// [`Error::UnknownChild`](crate::error::Error::UnknownChild). The handle
 /// API runs this way on a pool of drivers ([`set_drivers`](crate::set_drivers)).
 ///
 /// ```
@@ -150,8 +156,12 @@ pub struct Reactor {
     /// The cgroups of contained runs, until each is empty and removed.
     cgroups: Cgroups,
     buf: Box<[u8]>,
-    /// `/dev/null`, dup'ed into children for null stdio.
-    null: OwnedFd,
+    /// `/dev/null`, dup'ed into children for null stdio; shared with the
+    /// handlers of a turn, which may spawn.
+    null: Arc<OwnedFd>,
+    /// The ids this reactor hands out and the children handlers spawned,
+    /// lent to each turn (a stand-in is here meanwhile).
+    spawns: Spawns,
     /// Events raised outside `poll` (a spawn's `Started`, a signal that
     /// reached nothing), delivered first.
     owed_events: VecDeque<OwedEvent>,
@@ -213,17 +223,19 @@ impl Reactor {
     pub fn new() -> Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let identity = new_reactor();
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS),
             waker,
             clock: Clock::new(),
             wheel: Wheel::new(),
-            children: Children::default(),
+            children: Children::new(identity),
+            spawns: Spawns::new(identity),
             pipes: Pipes::default(),
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
-            null: sys::dev_null()?,
+            null: Arc::new(sys::dev_null()?),
             owed_events: VecDeque::new(),
             owed_work: Vec::new(),
             requests: Vec::new(),
@@ -352,8 +364,11 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// The OS error of `epoll_wait` (an interrupted wait is not an error:
-    /// it returns `Ok` with no events).
+    /// [`Error::Io`](crate::error::Error::Io) with the OS error of
+    /// `epoll_wait` as its source (an interrupted wait is not an error: it
+    /// returns `Ok` with no events). The error is procrun's one
+    /// [`Error`](crate::error::Error), as every other call's, so a loop
+    /// that spawns and polls needs one `?`.
     ///
     /// # Examples
     ///
@@ -375,19 +390,29 @@ impl Reactor {
     /// assert_eq!(lines, [b"hello"]);
     /// # Ok::<(), procrun::Error>(())
     /// ```
-    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> io::Result<()>
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> Result<()>
     where
         F: FnMut(&mut Control<'_>, Event<'_>),
     {
-        let mut requests = std::mem::take(&mut self.requests);
+        let mut turn = Turn {
+            requests: std::mem::take(&mut self.requests),
+            spawns: std::mem::take(&mut self.spawns),
+            reactor: self,
+        };
+        let null = Arc::clone(&turn.reactor.null);
         let mut ctx = Ctx {
             handler: &mut handler,
-            requests: &mut requests,
+            requests: &mut turn.requests,
+            spawns: &mut turn.spawns,
+            null: null.as_fd(),
+            use_pidfd: turn.reactor.use_pidfd,
         };
-        let r = self.poll_inner(timeout, &mut ctx);
-        requests.clear();
-        self.requests = requests;
-        r
+        let r = turn.reactor.poll_inner(timeout, &mut ctx);
+        debug_assert!(
+            turn.spawns.pending.is_empty(),
+            "a spawned child not taken in"
+        );
+        Ok(r?)
     }
 
     fn poll_inner<H: Handler>(
@@ -431,6 +456,26 @@ impl Reactor {
         // Work raised while dispatching (a budget cut, a resume) is done on
         // the next call, with a zero wait.
         Ok(())
+    }
+}
+
+/// What a `poll` takes out of the reactor for its turn, given back when
+/// the turn ends, even by a handler's panic: a reactor used after a caught
+/// panic still hands out its own ids.
+struct Turn<'r> {
+    reactor: &'r mut Reactor,
+    requests: Vec<Request>,
+    spawns: Spawns,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.requests.clear();
+        self.reactor.requests = std::mem::take(&mut self.requests);
+        // Children a panicking handler spawned and the turn did not take
+        // in are killed and reaped as they drop (see `Pending`).
+        self.spawns.pending.clear();
+        self.reactor.spawns = std::mem::take(&mut self.spawns);
     }
 }
 

@@ -86,33 +86,41 @@ impl Reactor {
     /// (the environment, above all) are freed and the copy can take their
     /// place rather than pin pages among them.
     pub(super) fn add_child(&mut self, spec: &Spec, shared: Option<&Arc<Spec>>) -> Result<ChildId> {
-        let id = self.children.insert(Child::new(spec.stop));
+        let id = self
+            .children
+            .insert(&mut self.spawns.ids, Child::new(spec.stop));
         match self.start_run(id.index, spec) {
             Ok(pid) => {
-                if spec.restart.is_some() {
-                    let kept = match shared {
-                        Some(shared) => Arc::clone(shared),
-                        None => self.keep(spec),
-                    };
-                    self.children.at_mut(id.index).respawn = Some(kept);
-                }
-                if let Some(t) = spec.timeout {
-                    let key = self.timer_in(t, Timer::Timeout(id));
-                    self.children.at_mut(id.index).timeout_timer = key;
-                }
+                self.child_started(id, spec, shared);
                 self.owed_events.push_back(OwedEvent::Started {
                     id,
                     pid,
                     restarts: 0,
                 });
-                self.check_child(id.index);
                 Ok(id)
             }
             Err(e) => {
-                self.children.remove(id.index);
+                self.children.remove(id.index, &mut self.spawns.ids);
                 Err(e)
             }
         }
+    }
+
+    /// What follows a child's first run's start: its spec kept if it may
+    /// restart, its timeout armed. Its `Started` is the caller's.
+    pub(super) fn child_started(&mut self, id: ChildId, spec: &Spec, shared: Option<&Arc<Spec>>) {
+        if spec.restart.is_some() {
+            let kept = match shared {
+                Some(shared) => Arc::clone(shared),
+                None => self.keep(spec),
+            };
+            self.children.at_mut(id.index).respawn = Some(kept);
+        }
+        if let Some(t) = spec.timeout {
+            let key = self.timer_in(t, Timer::Timeout(id));
+            self.children.at_mut(id.index).timeout_timer = key;
+        }
+        self.check_child(id.index);
     }
 
     /// The kept copy of `spec`: the last one kept if it is still alive and
@@ -146,7 +154,22 @@ impl Reactor {
     /// Starts one run of the existing child `index` from `spec` (its first,
     /// or a restart) and registers the run's fds.
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
-        let use_pidfd = self.use_pidfd;
+        // Before the spawn: a run's wall time counts its exec too.
+        let started = Instant::now();
+        let spawned = spawn::start(spec, self.use_pidfd, self.null.as_fd())?;
+        self.take_in_run(index, spec, spawned, started)
+    }
+
+    /// Takes a run just spawned into child `index`: its fds into epoll,
+    /// its pipes into the slab; its pid. On error the run is killed and
+    /// reaped.
+    pub(super) fn take_in_run(
+        &mut self,
+        index: u32,
+        spec: &Spec,
+        spawned: Spawned,
+        started: Instant,
+    ) -> Result<u32> {
         let feed = match &spec.stdin {
             Input::Bytes(b) => Some(Feed::Bytes {
                 data: b.clone(),
@@ -156,8 +179,6 @@ impl Reactor {
             _ => None,
         };
         let streaming = matches!(spec.stdin, Input::Stream);
-        // Before the spawn: a run's wall time counts its exec too.
-        let started = Instant::now();
         let Spawned {
             handle,
             no_pidfd,
@@ -165,7 +186,7 @@ impl Reactor {
             stdout,
             stderr,
             cgroup,
-        } = spawn::start(spec, use_pidfd, self.null.as_fd())?;
+        } = spawned;
         if no_pidfd {
             self.use_pidfd = false;
         }
@@ -565,7 +586,7 @@ impl Reactor {
             }
             let restart_cancelled = c.restart_cancelled;
             let timed_out = restart_cancelled && c.stopping == Some(StopCause::Timeout);
-            self.children.remove(index);
+            self.children.remove(index, &mut ctx.spawns.ids);
             let mut exit = *self
                 .last_exits
                 .remove(&index)

@@ -293,3 +293,34 @@ fn a_cancelled_restart_without_a_stop_trips_the_invariants() {
     child.restart_cancelled = true;
     child.check();
 }
+
+/// Ids taken while a turn has them (a handler's spawn) and ids taken
+/// between polls come from one list: a freed slot is taken again under a
+/// newer generation, and every generation handed out reads as issued.
+#[test]
+fn a_freed_slot_is_taken_again_under_a_newer_generation() {
+    use super::children::{Children, Ids};
+    use crate::spawn::StopPolicy;
+
+    let stop = StopPolicy {
+        detached: false,
+        signal: crate::signal::Signal::TERM,
+        grace: Duration::from_secs(1),
+        drain: Duration::from_secs(1),
+    };
+    let mut ids = Ids::new(7);
+    let mut children = Children::new(7);
+    let a = children.insert(&mut ids, Child::new(stop));
+    let b = ids.take();
+    children.put(b, Child::new(stop));
+    assert_eq!((a.index, a.generation, b.index), (0, 1, 1));
+    children.remove(a.index, &mut ids);
+    assert!(children.get(a).is_none() && children.issued(a));
+    let c = ids.take();
+    children.put(c, Child::new(stop));
+    assert_eq!((c.index, c.generation), (0, 2));
+    assert!(children.get(a).is_none() && children.get(c).is_some());
+    assert_eq!(children.len(), 2);
+    let foreign = ChildId { reactor: 8, ..c };
+    assert!(children.get(foreign).is_none() && !children.issued(foreign));
+}

@@ -2,10 +2,13 @@
 //! events, reads cut off by the budget, exits held back by a pause), then
 //! each fd epoll reported, by the kind its token names.
 
+use std::os::fd::BorrowedFd;
+
 use super::cgroups::CGROUP;
 use super::event::Request;
 use super::pipes::Source;
 use super::runs::PIDFD;
+use super::spawns::Spawns;
 use super::{Control, Event, Reactor, READ_BUDGET};
 use crate::child::ChildId;
 use crate::error::Error;
@@ -53,6 +56,13 @@ pub(super) enum OwedWork {
 pub(super) struct Ctx<'h, H: ?Sized = dyn Handler + 'h> {
     pub(super) handler: &'h mut H,
     pub(super) requests: &'h mut Vec<Request>,
+    /// The reactor's ids and the children handlers started, lent to the
+    /// turn so that a handler can spawn.
+    pub(super) spawns: &'h mut Spawns,
+    /// What a handler's spawn needs of the reactor: its `/dev/null`, and
+    /// whether to ask for pidfds.
+    pub(super) null: BorrowedFd<'h>,
+    pub(super) use_pidfd: bool,
 }
 
 /// What `poll` calls for each event, whether a closure or a closure behind
@@ -78,6 +88,9 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
     pub(super) fn emit(&mut self, ev: Event<'_>) {
         let mut ctl = Control {
             requests: self.requests,
+            spawns: self.spawns,
+            null: self.null,
+            use_pidfd: self.use_pidfd,
         };
         self.handler.on(&mut ctl, ev);
     }
@@ -87,6 +100,9 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
         Ctx {
             handler: self.handler.as_dyn(),
             requests: self.requests,
+            spawns: self.spawns,
+            null: self.null,
+            use_pidfd: self.use_pidfd,
         }
     }
 }
@@ -134,10 +150,11 @@ impl Reactor {
 
     pub(super) fn dispatch<H: Handler>(&mut self, token: usize, ctx: &mut Ctx<'_, H>) {
         if token & PIDFD != 0 {
-            // A reaped run's pidfd is closed, which takes it out of epoll,
-            // and no slot is reused within one turn of the loop: a live
-            // run with a pidfd at this index is the one that woke us (and
-            // a wake-up that finds it running is tolerated anyway).
+            // A reaped run's pidfd is closed, which takes it out of epoll.
+            // A slot freed in this turn may be taken by a child a handler
+            // spawned: a live run with a pidfd at this index is then not
+            // the one that woke us, and its check finds it running, a
+            // spurious wake-up the reap tolerates.
             let index = (token & !PIDFD) as u32;
             let watched = self
                 .children

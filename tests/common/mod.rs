@@ -100,6 +100,21 @@ pub enum Rec {
     Done(ChildId),
 }
 
+impl Rec {
+    /// Whether the event is about child `id`.
+    pub fn id_is(&self, id: ChildId) -> bool {
+        let of = match self {
+            Rec::Started { id, .. } | Rec::Line { id, .. } => *id,
+            Rec::Exited(e) => e.id(),
+            Rec::RestartFailed(id)
+            | Rec::SignalFailed(id, _)
+            | Rec::Closed(id, _)
+            | Rec::Done(id) => *id,
+        };
+        of == id
+    }
+}
+
 pub fn record(ev: Event<'_>) -> Rec {
     match ev {
         Event::Started {

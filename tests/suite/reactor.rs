@@ -187,8 +187,9 @@ fn stopping_twice_and_stopping_an_exited_child_are_harmless() {
     r.stop(id).unwrap();
     let recs = run_to_done(&mut r, id);
     assert_eq!(exits_of(&recs, id).len(), 1);
-    // The handle is stale once the child is done.
-    assert!(matches!(r.stop(id), Err(Error::UnknownChild)));
+    // Once the child is done, a stop is a no-op that succeeds.
+    assert!(!r.contains(id));
+    r.stop(id).unwrap();
 }
 
 #[test]
@@ -198,9 +199,19 @@ fn stale_handle_never_touches_a_newer_child() {
     run_to_done(&mut r, old);
     let new = r.spawn(Command::new("sleep").arg("100")).unwrap();
     assert_ne!(old, new);
-    assert!(matches!(r.stop(old), Err(Error::UnknownChild)));
+    // The old id is done: its calls succeed and do nothing to the child
+    // that took its slot.
+    r.stop(old).unwrap();
+    r.kill(old).unwrap();
+    r.pause(old).unwrap();
     assert!(r.pid(old).is_none());
     assert!(r.pid(new).is_some());
+    let mut recs = Vec::new();
+    r.poll(Some(Duration::from_millis(100)), |_, ev| {
+        recs.push(record(ev))
+    })
+    .unwrap();
+    assert!(exits_of(&recs, new).is_empty(), "{recs:?}");
     r.stop(new).unwrap();
     run_to_done(&mut r, new);
 }
@@ -971,7 +982,7 @@ fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
 }
 
 #[test]
-fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
+fn signal_with_no_live_run_or_once_done_sends_nothing_and_succeeds() {
     let mut r = Reactor::new().unwrap();
     let mut c = sh("exit 1");
     c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
@@ -987,11 +998,8 @@ fn signal_with_no_live_run_sends_nothing_and_a_stale_id_is_an_error() {
     drive_until(&mut r, &mut recs, |rs| rs.contains(&Rec::Done(id)));
     assert_eq!(exits_of(&recs, id).len(), 1, "{recs:?}");
 
-    assert!(matches!(
-        r.signal(id, Signal::USR1),
-        Err(Error::UnknownChild)
-    ));
-    assert!(matches!(r.kill(id), Err(Error::UnknownChild)));
+    r.signal(id, Signal::USR1).unwrap();
+    r.kill(id).unwrap();
 }
 
 #[test]
@@ -1883,4 +1891,454 @@ fn run_timeout_is_cancelled_when_the_run_exits_first() {
         "{last:?}"
     );
     assert_eq!(last.restarts(), 1);
+}
+
+/// `poll` answers with the crate's one error type, as `spawn` and `stop`
+/// do, and keeps the OS error of a failed `epoll_wait` as its source:
+/// here `EINVAL`, from an epoll fd number that now names `/dev/null`.
+#[test]
+fn poll_fails_with_the_crate_error_keeping_the_os_error() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    let mut r = Reactor::new().unwrap();
+    let polled: procrun::Result<()> = r.poll(Some(Duration::ZERO), |_, _| {});
+    polled.unwrap();
+
+    let null = std::fs::File::open("/dev/null").unwrap();
+    // SAFETY: the number is the reactor's open epoll fd; the `OwnedFd` made
+    // of it is forgotten below, never closed, so the reactor keeps owning it.
+    let mut epoll = unsafe { OwnedFd::from_raw_fd(r.as_raw_fd()) };
+    rustix::io::dup2(&null, &mut epoll).unwrap();
+    std::mem::forget(epoll);
+    let err = r.poll(Some(Duration::ZERO), |_, _| {}).unwrap_err();
+    match &err {
+        Error::Io(e) => assert_eq!(e.raw_os_error(), Some(libc_einval()), "{e}"),
+        other => panic!("not an OS error: {other:?}"),
+    }
+}
+
+fn libc_einval() -> i32 {
+    rustix::io::Errno::INVAL.raw_os_error()
+}
+
+/// tokio's `Child::kill` after `wait` is `Ok`: so is every call on a child
+/// this reactor ran to its end, so that a shutdown path's `?` does not
+/// abort on a child that finished first.
+#[test]
+fn tokio_kill_after_wait_is_ok() {
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn(&sh("exit 3")).unwrap();
+    let recs = run_to_done(&mut r, id);
+    assert_eq!(exits_of(&recs, id)[0].code(), Some(3));
+    assert!(!r.contains(id));
+    r.kill(id).unwrap();
+    r.signal(id, Signal::TERM).unwrap();
+    r.stop(id).unwrap();
+    r.pause(id).unwrap();
+    r.resume(id).unwrap();
+    // And nothing was queued for it: a poll delivers no event.
+    let mut late = Vec::new();
+    r.poll(Some(Duration::ZERO), |_, ev| late.push(record(ev)))
+        .unwrap();
+    assert!(late.is_empty(), "{late:?}");
+}
+
+/// An id another reactor issued names nothing here, even when its index
+/// and generation are those of a live child of this reactor (each
+/// reactor's first child is index 0, generation 1): it is
+/// `UnknownChild`, and this reactor's child is not touched.
+#[test]
+fn an_id_another_reactor_issued_is_unknown_and_touches_nothing() {
+    let mut mine = Reactor::new().unwrap();
+    let mut theirs = Reactor::new().unwrap();
+    let my_id = mine.spawn(Command::new("sleep").arg("100")).unwrap();
+    let their_id = theirs.spawn(&Command::new("true")).unwrap();
+    assert_ne!(my_id, their_id);
+    assert!(!mine.contains(their_id));
+    assert!(mine.pid(their_id).is_none());
+    for r in [
+        mine.stop(their_id),
+        mine.kill(their_id),
+        mine.signal(their_id, Signal::TERM),
+        mine.pause(their_id),
+        mine.resume(their_id),
+    ] {
+        assert!(matches!(r, Err(Error::UnknownChild)), "{r:?}");
+    }
+    // Done in its own reactor, it is still unknown to this one.
+    run_to_done(&mut theirs, their_id);
+    assert!(matches!(mine.stop(their_id), Err(Error::UnknownChild)));
+    theirs.stop(their_id).unwrap();
+
+    let mut recs = Vec::new();
+    mine.poll(Some(Duration::from_millis(100)), |_, ev| {
+        recs.push(record(ev))
+    })
+    .unwrap();
+    assert!(exits_of(&recs, my_id).is_empty(), "{recs:?}");
+    mine.stop(my_id).unwrap();
+    let recs = run_to_done(&mut mine, my_id);
+    assert_eq!(exits_of(&recs, my_id)[0].signal(), Some(Signal::TERM));
+}
+
+/// A handler that spawns gets the id at once, and the child is started,
+/// watched and announced (its `Started`, before any other event of it)
+/// before that `poll` returns.
+#[test]
+fn a_follow_up_spawned_from_an_exited_handler_starts_within_the_same_poll() {
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&sh("exit 4")).unwrap();
+    let follow = sh("echo follow-up; exit 5");
+    let mut recs = Vec::new();
+    let mut spawned = None;
+    let deadline = Instant::now() + watchdog();
+    while spawned.is_none() {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if let Event::Exited(e) = &ev {
+                if e.id() == first {
+                    spawned = Some(ctl.spawn(&follow).unwrap());
+                }
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    let next = spawned.unwrap();
+    assert_ne!(next, first);
+    // Taken in and announced within the poll that spawned it, after the
+    // event whose handler spawned it (and what that event led to at once:
+    // the first child's Done).
+    assert!(r.contains(next));
+    let exited = position(&recs, |e| matches!(e, Rec::Exited(x) if x.id() == first));
+    let started = position(
+        &recs,
+        |e| matches!(e, Rec::Started { id, restarts: 0, .. } if *id == next),
+    );
+    assert!(exited < started, "{recs:?}");
+    let mut after = recs.clone();
+    drive_until(&mut r, &mut after, |rs| rs.contains(&Rec::Done(next)));
+    assert_eq!(lines_of(&after, next, Stream::Stdout), ["follow-up"]);
+    assert_eq!(exits_of(&after, next)[0].code(), Some(5));
+    let started_at = position(
+        &after,
+        |e| matches!(e, Rec::Started { id, .. } if *id == next),
+    );
+    assert!(after[..started_at]
+        .iter()
+        .all(|e| !matches!(e, Rec::Line { .. })));
+    if !r.is_empty() {
+        drive_all(&mut r);
+    }
+}
+
+/// A spawn that fails is the handler's error at once, and leaves nothing:
+/// no child, no id in use, no event.
+#[test]
+fn a_spawn_error_is_returned_to_the_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let unexecutable = dir.path().join("not-executable");
+    std::fs::write(&unexecutable, "#!/bin/sh\n").unwrap();
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&Command::new("true")).unwrap();
+    let mut errors = Vec::new();
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    while !r.is_empty() {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if let Event::Exited(_) = &ev {
+                errors.push(ctl.spawn(&Command::new("no-such-program-anywhere")));
+                errors.push(ctl.spawn(&Command::new(&unexecutable)));
+                errors.push(ctl.spawn(&Command::new("")));
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    assert!(
+        matches!(errors[0], Err(Error::ProgramNotFound { .. })),
+        "{errors:?}"
+    );
+    assert!(
+        matches!(&errors[1], Err(Error::Spawn { source, .. }) if source.raw_os_error() == Some(13)),
+        "{errors:?}"
+    );
+    assert!(matches!(errors[2], Err(Error::EmptyProgram)), "{errors:?}");
+    assert!(recs.iter().all(|e| e.id_is(first)), "{recs:?}");
+}
+
+/// Requests a handler makes for the child it just spawned apply after it
+/// is taken in: a stop asked in the same handler stops it.
+#[test]
+fn a_stop_for_a_child_spawned_in_the_same_handler_stops_it() {
+    let mut r = Reactor::new().unwrap();
+    let first = r.spawn(&Command::new("true")).unwrap();
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("100");
+    let mut spawned = None;
+    let mut recs = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    while spawned.is_none() || !recs.contains(&Rec::Done(spawned.unwrap())) {
+        assert!(Instant::now() < deadline, "watchdog: {recs:?}");
+        r.poll(Some(Duration::from_millis(200)), |ctl, ev| {
+            if matches!(&ev, Event::Done { id, .. } if *id == first) {
+                // The slot `first` had is free now, and may be this one's.
+                let id = ctl.spawn(&sleeper).unwrap();
+                ctl.stop(id);
+                spawned = Some(id);
+            }
+            recs.push(record(ev));
+        })
+        .unwrap();
+    }
+    let id = spawned.unwrap();
+    assert_ne!(id, first);
+    assert!(!r.contains(first) && !r.contains(id));
+    let e = exits_of(&recs, id);
+    assert_eq!(e.len(), 1, "{recs:?}");
+    assert!(e[0].stopped(), "{:?}", e[0]);
+    assert_eq!(e[0].signal(), Some(Signal::TERM));
+}
+
+/// Children that trap `SIGTERM` and take a while to flush each get their
+/// grace: every one exits by itself (code 0, stopped), says it flushed,
+/// and is Done before `shutdown` returns, well before the deadline.
+#[test]
+fn shutdown_gives_many_children_their_grace_and_a_done_each() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("trap 'sleep 0.3; echo flushed; exit 0' TERM; echo up; \
+             while :; do sleep 1 & wait; done");
+        c.grace(Duration::from_secs(60));
+        let ids: Vec<_> = (0..20).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter()
+                .all(|&id| lines_of(rs, id, Stream::Stdout) == ["up"])
+        });
+        let mut listed: Vec<_> = r.children().collect();
+        listed.sort_by_key(|id| format!("{id:?}"));
+        let mut expected = ids.clone();
+        expected.sort_by_key(|id| format!("{id:?}"));
+        assert_eq!(listed, expected);
+
+        let begun = Instant::now();
+        let mut during = Vec::new();
+        r.shutdown(Duration::from_secs(50), |_, ev| during.push(record(ev)))
+            .unwrap();
+        assert!(begun.elapsed() >= Duration::from_millis(300));
+        assert!(
+            begun.elapsed() < slow(Duration::from_secs(30)),
+            "{:?}",
+            begun.elapsed()
+        );
+        assert!(r.is_empty() && r.children().next().is_none());
+        for &id in &ids {
+            assert_eq!(lines_of(&during, id, Stream::Stdout), ["flushed"], "{id:?}");
+            let e = exits_of(&during, id);
+            assert_eq!(e.len(), 1, "{id:?}: {e:?}");
+            assert!(e[0].stopped() && e[0].code() == Some(0), "{:?}", e[0]);
+            assert_eq!(during.iter().filter(|x| **x == Rec::Done(id)).count(), 1);
+        }
+    });
+}
+
+/// What ignores `SIGTERM` is killed once the deadline passes, long before
+/// its own grace would end, and nothing of it is left.
+#[test]
+fn shutdown_kills_what_is_left_at_the_deadline() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("trap '' TERM; echo up; while :; do sleep 1; done");
+        c.grace(Duration::from_secs(3600));
+        let ids: Vec<_> = (0..5).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter()
+                .all(|&id| lines_of(rs, id, Stream::Stdout) == ["up"])
+        });
+        let pids: Vec<u32> = ids.iter().map(|&id| r.pid(id).unwrap()).collect();
+
+        let begun = Instant::now();
+        let mut during = Vec::new();
+        r.shutdown(Duration::from_millis(500), |_, ev| during.push(record(ev)))
+            .unwrap();
+        let took = begun.elapsed();
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(took < slow(Duration::from_secs(30)), "{took:?}");
+        assert!(r.is_empty());
+        for (&id, &pid) in ids.iter().zip(&pids) {
+            let e = exits_of(&during, id);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].signal(), Some(Signal::KILL), "{:?}", e[0]);
+            assert!(e[0].stopped());
+            assert!(during.contains(&Rec::Done(id)));
+            assert!(proc_state(pid).is_none(), "pid {pid} is left");
+        }
+        // Their groups (the `sleep 1` beside each) are gone too.
+        let groups = pids.iter().copied().collect();
+        assert_eq!(common::leftovers::group_members(&groups), Vec::<u32>::new());
+    });
+}
+
+/// A shutdown ends every restart policy: a child waiting for its restart
+/// is done at once, a running one is stopped, and no run starts after the
+/// shutdown began; a child a handler spawns meanwhile is stopped too.
+#[test]
+fn shutdown_starts_no_restart_and_stops_what_a_handler_spawns() {
+    with_watchdog(|| {
+        let mut r = Reactor::new().unwrap();
+        let mut c = sh("sleep 0.1; exit 1");
+        c.restart(Restart::on_error().interval(Duration::from_millis(50)));
+        let ids: Vec<_> = (0..6).map(|_| r.spawn(&c).unwrap()).collect();
+        let mut recs = Vec::new();
+        drive_until(&mut r, &mut recs, |rs| {
+            ids.iter().all(|&id| exits_of(rs, id).len() >= 2)
+        });
+
+        let mut during = Vec::new();
+        let mut spawned = None;
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("100");
+        r.shutdown(Duration::from_secs(50), |ctl, ev| {
+            if spawned.is_none() {
+                spawned = Some(ctl.spawn(&sleeper).unwrap());
+            }
+            during.push(record(ev));
+        })
+        .unwrap();
+        assert!(r.is_empty());
+        let spawned = spawned.unwrap();
+        for &id in &ids {
+            assert!(
+                !during
+                    .iter()
+                    .any(|e| matches!(e, Rec::Started { id: i, .. } if *i == id)),
+                "{id:?} restarted during the shutdown: {during:?}"
+            );
+            assert!(during.contains(&Rec::Done(id)), "{id:?}");
+            if let Some(e) = exits_of(&during, id).last() {
+                assert!(e.is_final(), "{e:?}");
+            }
+        }
+        let e = exits_of(&during, spawned);
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].stopped() && e[0].signal() == Some(Signal::TERM),
+            "{:?}",
+            e[0]
+        );
+        assert!(during.contains(&Rec::Done(spawned)));
+    });
+}
+
+// The shutdown example's own code, run by the tests below in a process of
+// its own (this test binary, started again on the helper below), since an
+// integration test cannot name an example's binary.
+#[path = "../../examples/shutdown.rs"]
+#[allow(dead_code)]
+mod shutdown_example;
+
+/// Not a test: the shutdown example's `run`, for the tests that start it
+/// in a child process (with `PROCRUN_SHUTDOWN_EXAMPLE` set to its number
+/// of reactors) and signal it. Run alone, it does nothing.
+#[test]
+#[ignore = "the shutdown example, started by the tests that signal it"]
+fn shutdown_example_main() {
+    if let Ok(reactors) = std::env::var("PROCRUN_SHUTDOWN_EXAMPLE") {
+        shutdown_example::run(reactors.parse().unwrap()).unwrap();
+    }
+}
+
+/// Starts the shutdown example with `reactors` reactors, sends it `sig`
+/// once every agent is ready, and checks that it exits 0, each worker
+/// flushed, every child was done, and no child or group member is left.
+fn shutdown_example_ends_cleanly_on(reactors: usize, sig: rustix::process::Signal) {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            test_name(module_path!(), "shutdown_example_main").as_str(),
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PROCRUN_SHUTDOWN_EXAMPLE", reactors.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child.id());
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + watchdog();
+    let ready = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.ends_with(": ready") && l.starts_with("agent "))
+            .count()
+    };
+    while ready(&lines) < reactors {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => lines.push(l),
+            Err(e) => panic!("watchdog ({e:?}): the example is not ready: {lines:?}"),
+        }
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, sig).unwrap();
+    let status = wait_child(&mut child, "the example did not end on its signal");
+    // The reader ends at EOF, which came with the exit.
+    loop {
+        match rx.recv_timeout(watchdog()) {
+            Ok(l) => lines.push(l),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("watchdog ({e:?}): output never ended"),
+        }
+    }
+    assert!(status.success(), "{status}: {lines:#?}");
+    let summary = format!(
+        "summary: {reactors} reactor(s), {} children done, none left",
+        5 * reactors
+    );
+    assert!(lines.contains(&summary), "{lines:#?}");
+    let flushed = lines.iter().filter(|l| *l == "worker: flushed").count();
+    assert_eq!(flushed, reactors, "{lines:#?}");
+    let pids: Vec<u32> = lines
+        .iter()
+        .filter_map(|l| l.split(" pid ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(pids.len() >= 5 * reactors, "{lines:#?}");
+    for &p in &pids {
+        assert!(
+            matches!(proc_state(p), None | Some('Z')),
+            "child {p} is left"
+        );
+    }
+    let groups = pids.iter().copied().collect();
+    assert_eq!(common::leftovers::group_members(&groups), Vec::<u32>::new());
+}
+
+#[test]
+fn shutdown_example_ends_cleanly_on_sigterm() {
+    shutdown_example_ends_cleanly_on(1, rustix::process::Signal::TERM);
+}
+
+/// The multi-threaded host: the signal lands on the example's signal
+/// thread, which wakes both reactors' threads through their wakers.
+#[test]
+fn shutdown_example_with_two_reactor_threads_ends_cleanly_on_sigint() {
+    shutdown_example_ends_cleanly_on(2, rustix::process::Signal::INT);
 }
