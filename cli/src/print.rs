@@ -584,14 +584,15 @@ impl fmt::Display for Ending<'_> {
         match (e.code(), e.signal()) {
             (Some(c), _) => write!(f, "exited with code {c}")?,
             (None, Some(s)) => write!(f, "killed by {s}")?,
+            // No code and no signal: the status went to whoever reaped it.
+            (None, None) if e.status_lost() => {
+                f.write_str("ended, status unknown (reaped elsewhere)")?
+            }
             (None, None) => write!(f, "ended ({})", e.status())?,
         }
         // The kernel's SIGKILL alone does not tell a limit from a kill.
         if e.oom_killed() {
             f.write_str(" (out of memory)")?;
-        }
-        if e.status_lost() {
-            f.write_str(" (status lost: reaped elsewhere)")?;
         }
         Ok(())
     }

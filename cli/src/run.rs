@@ -37,6 +37,12 @@ const NOT_FOUND: u8 = 127;
 /// procrun's stdout went away: the status a shell shows for a process
 /// killed by SIGPIPE.
 const BROKEN_PIPE: u8 = 128 + 13;
+/// Exit status for a run whose status went to whoever reaped it (another
+/// `waitpid(-1)` in procrun's process, or a SIGCHLD ignored after the
+/// spawn). procrun resets SIGCHLD at its start, so only code in its own
+/// process could take a status; the library reports no code for it.
+const STATUS_UNKNOWN: u8 = 255;
+
 /// Exit status when writing the output failed otherwise (a full disk, a
 /// device gone): procrun failed, as for any error of its own.
 const WRITE_FAILED: u8 = 1;
@@ -394,6 +400,8 @@ fn status_of(exit: &Exit, preserve: bool, alarmed: bool) -> u8 {
         (code & 0xff) as u8
     } else if let Some(sig) = exit.signal() {
         128u8.saturating_add(sig.as_raw() as u8)
+    } else if exit.status_lost() {
+        STATUS_UNKNOWN
     } else {
         1
     };
