@@ -931,6 +931,11 @@ fn delegated_agent_in(cgroup: &Path, test: &str) -> (std::process::Child, Vec<St
             break;
         }
     }
+    if said.is_empty() {
+        // It ended without a word: say how, with what its harness printed
+        // (its stderr went to this test's).
+        panic!("the helper agent said nothing: {:?}", helper.wait());
+    }
     // Read by a thread until the helper ends: it writes a last line.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     (helper, said)
