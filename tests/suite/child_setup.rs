@@ -138,12 +138,43 @@ fn credentials_switch_the_child_to_an_unused_user_group_and_groups() {
     finish(&mut r, id);
 }
 
+/// Runs test `name` again as root with the supplementary groups 60127 and
+/// 60128 (this process may have none to leave behind); false (after
+/// saying why) when this machine cannot.
+fn run_with_groups(name: &str) -> bool {
+    if !is_root() || !common::privilege::have("setpriv") {
+        eprintln!("skipped: needs root and setpriv");
+        return false;
+    }
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.arg("--groups=60127,60128")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            test_name(module_path!(), name).as_str(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, "1");
+    let (status, out, err) = run_with_watchdog(cmd);
+    assert!(
+        status.success(),
+        "the run with groups failed:\n{out}\n{err}"
+    );
+    assert!(
+        out.contains("1 passed"),
+        "the run with groups ran no test:\n{out}"
+    );
+    true
+}
+
 #[test]
 fn a_new_uid_without_groups_leaves_the_supervisors_groups_behind() {
-    if !is_root() {
-        eprintln!("skipped: needs root to switch users");
+    if !inner() {
+        run_with_groups("a_new_uid_without_groups_leaves_the_supervisors_groups_behind");
         return;
     }
+    assert_eq!(status_field(std::process::id(), "Groups"), "60127 60128");
     let mut r = Reactor::new().unwrap();
     let mut cmd = sleeper();
     cmd.uid(60123).gid(60123);
@@ -455,4 +486,56 @@ fn a_target_above_the_childs_fd_limit_is_a_child_setup_error() {
         })
     ));
     assert!(r.is_empty());
+}
+
+const AGENT: &str = "PROCRUN_CHILD_SETUP_AGENT";
+
+/// A child that dies with its agent still does when it runs as another
+/// user: a change of credentials clears the death signal, so it must be
+/// armed after the switch. The agent is this binary again; the test kills
+/// it and waits for the child to die.
+#[test]
+fn a_child_switched_to_another_user_still_dies_with_its_agent() {
+    if std::env::var_os(AGENT).is_some() {
+        let mut r = Reactor::new().unwrap();
+        // Longer than the watchdog: only the death signal ends it in time.
+        let mut cmd = Command::new("sleep");
+        cmd.arg("1000").uid(60123).gid(60123).kill_on_parent_death();
+        let (_, pid) = start(&mut r, &cmd);
+        println!("pid {pid}");
+        // Until the test kills this process; the watchdog ends a forgotten one.
+        drive_until(&mut r, &mut Vec::new(), |_| false);
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut agent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            test_name(
+                module_path!(),
+                "a_child_switched_to_another_user_still_dies_with_its_agent",
+            )
+            .as_str(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(AGENT, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _agent_guard = KillOnDrop(agent.id());
+    let out = agent.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+    let pid: u32 = lines
+        // The harness prints the test's name before it, on the same line.
+        .find_map(|l| l.ok()?.split("pid ").nth(1)?.trim().parse().ok())
+        .expect("the agent names its child");
+    let _child_guard = KillOnDrop(pid);
+    assert_eq!(status_field(pid, "Uid"), "60123 60123 60123 60123");
+    agent.kill().unwrap();
+    wait_child(&mut agent, "the killed agent");
+    wait_dead(pid);
 }
