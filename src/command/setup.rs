@@ -205,6 +205,10 @@ impl Command {
     /// [`groups`](Command::groups), a procrun that may drops its own
     /// supplementary groups from the child, as std does.
     ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
+    ///
     /// # Errors
     ///
     /// At spawn, [`Error::Credentials`] when procrun may not switch
@@ -249,6 +253,10 @@ impl Command {
     /// Runs the child with group `gid` (std's `CommandExt::gid`): its real,
     /// effective and saved group id, set before the user id.
     ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
+    ///
     /// # Errors
     ///
     /// At spawn, [`Error::Credentials`] when procrun may not switch.
@@ -269,6 +277,10 @@ impl Command {
 
     /// The child's supplementary groups (std's `CommandExt::groups`),
     /// set first (`setgroups`); an empty list drops them all.
+    ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
     ///
     /// # Errors
     ///
@@ -297,6 +309,10 @@ impl Command {
     /// A later call for the same resource replaces an earlier one. Set
     /// before the credentials change, so a root procrun may raise a hard
     /// limit for a child that runs as another user.
+    ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
     ///
     /// # Errors
     ///
@@ -340,6 +356,10 @@ impl Command {
 
     /// The child's file mode creation mask (`umask`, e.g. `0o027`).
     ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidCommand`] for a mask with bits above `0o777`.
@@ -378,6 +398,10 @@ impl Command {
 
     /// The child's nice value, -20 (first served) to 19 (last), as
     /// `nice -n` and systemd's `Nice=` take it.
+    ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
     ///
     /// # Errors
     ///
@@ -422,6 +446,10 @@ impl Command {
     /// the agent. Written to the child's `/proc/self/oom_score_adj` before
     /// its credentials change.
     ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidCommand`] outside -1000..=1000; at spawn,
@@ -464,6 +492,10 @@ impl Command {
     /// `NoNewPrivileges=yes`): neither it nor anything it runs can gain
     /// privileges through a setuid or setgid program or file capabilities.
     ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
+    ///
     /// # Examples
     ///
     /// ```
@@ -504,6 +536,10 @@ impl Command {
     /// caller that keeps using the fd passes a duplicate
     /// ([`OwnedFd::try_clone`]). The child's descriptor shares the open
     /// file (offset, flags) with procrun's, as after `dup2`.
+    ///
+    /// Runs of a command with this setting start by procrun's own `clone`
+    /// and `execve` rather than `posix_spawn`, which cannot run code in
+    /// the child.
     ///
     /// # Errors
     ///
