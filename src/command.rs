@@ -11,6 +11,11 @@ use crate::error::Result;
 use crate::lines::DEFAULT_MAX_LINE;
 use crate::signal::Signal;
 
+mod setup;
+
+pub use setup::Resource;
+pub(crate) use setup::Setup;
+
 /// Where a child's stdin comes from.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -234,6 +239,9 @@ pub struct Command {
     pub(crate) cgroup: Option<PathBuf>,
     pub(crate) limits: CgroupLimits,
     pub(crate) kill_on_parent_death: bool,
+    /// What the child is set up with before its exec: `arg0`,
+    /// credentials, resource limits, passed fds (`command/setup.rs`).
+    pub(crate) setup: Setup,
 }
 
 /// The limits asked for with [`Command::memory_max`],
@@ -299,6 +307,7 @@ impl Command {
             cgroup: None,
             limits: CgroupLimits::default(),
             kill_on_parent_death: false,
+            setup: Setup::default(),
         }
     }
 

@@ -87,6 +87,41 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The child could not take the credentials asked for
+    /// ([`Command::uid`](crate::Command::uid),
+    /// [`gid`](crate::Command::gid), [`groups`](crate::Command::groups)):
+    /// usually `EPERM`, procrun being neither root nor holding
+    /// `CAP_SETUID`/`CAP_SETGID`. The child ran nothing of its program and
+    /// was reaped; nothing is left running.
+    #[error("cannot run {program:?} with the credentials asked for: {step} failed")]
+    Credentials {
+        /// The program that was to start.
+        program: String,
+        /// The call that failed: `setgroups`, `setgid` or `setuid`.
+        step: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The child could not be set up as asked before its exec: a resource
+    /// limit ([`Command::rlimit`](crate::Command::rlimit): `EPERM` raising
+    /// a hard limit without privilege), the nice value or
+    /// `oom_score_adj` (`EACCES` lowering it without privilege),
+    /// `no_new_privs`, or a passed fd (a target above the fd limit). The
+    /// child ran nothing of its program and was reaped.
+    #[error("cannot set up {program:?}: setting {step} failed")]
+    ChildSetup {
+        /// The program that was to start.
+        program: String,
+        /// What failed: "a resource limit", "the nice value",
+        /// "oom_score_adj", "no_new_privs" or "a passed fd".
+        step: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
     /// A signal reached neither the child nor its process group; the child
     /// runs on. Usually `EPERM`: the child made itself another user (a
     /// setuid program), which procrun may not signal.

@@ -155,7 +155,8 @@
 //!   the failed stop is an [`Event::SignalFailed`] ([`Process::close`]
 //!   returns [`Error::Signal`] instead of waiting), and the child is reaped
 //!   with its real status whenever it exits.
-//! - **Inherited fds.** A child gets 0, 1 and 2 and no fd of procrun's. An
+//! - **Inherited fds.** A child gets 0, 1 and 2, the fds given to
+//!   [`Command::pass_fd`] at their numbers, and no other fd of procrun's. An
 //!   fd the host opened without `O_CLOEXEC` is inherited, as with
 //!   [`std::process::Command`].
 //! - **`SIGPIPE`.** Feeding stdin ([`Command::stdin_bytes`], [`Input::Stream`])
@@ -221,8 +222,10 @@
 //! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
-//! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected` |
+//! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern; a bad child setting ([`Command::rlimit`] soft above hard, [`Command::nice`], [`Command::oom_score_adj`] or [`Command::umask`] out of range, a [`Command::pass_fd`] target of 0-2 or given twice) | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected`; `tests/suite/child_setup.rs` `bad_settings_are_invalid_command_errors_at_prepare` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/suite/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
+//! | [`Error::Credentials`] | a [`Command::uid`], [`Command::gid`] or [`Command::groups`] procrun may not switch to (not root) | `tests/suite/child_setup.rs` `a_switch_without_privilege_is_a_credentials_error_and_nothing_runs` |
+//! | [`Error::ChildSetup`] | a resource limit, nice value, `oom_score_adj` or passed fd the kernel refuses in the child | `tests/suite/child_setup.rs` `raising_a_limit_without_privilege_is_a_child_setup_error`, `a_target_above_the_childs_fd_limit_is_a_child_setup_error` |
 //! | [`Error::Signal`] | a stop or a [`Reactor::signal`] that reaches nothing of the child (it made itself another user) | `tests/suite/privilege.rs` `stop_that_cannot_reach_a_root_child_is_reported`, `close_of_a_process_it_cannot_stop_returns_the_error_instead_of_blocking` |
 //! | [`Error::UnknownSignal`] | a signal name or number that names no Linux signal | unit `anything_else_is_a_typed_error_naming_the_input`; doctest of [`Signal`] |
 //! | [`Error::UnknownChild`] | a [`ChildId`] the reactor never issued (another reactor's); the stdin calls of a child that is done (its stop, signal, pause and resume are no-ops) | `an_id_another_reactor_issued_is_unknown_and_touches_nothing`, `tokio_kill_after_wait_is_ok`; `tests/suite/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors` |
@@ -314,7 +317,7 @@ pub mod timer;
 mod timer;
 
 pub use child::{ChildId, Stream};
-pub use command::{Command, Input, Output, Restart};
+pub use command::{Command, Input, Output, Resource, Restart};
 pub use error::{Error, Result};
 pub use exit::{Exit, TimeoutKind};
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};

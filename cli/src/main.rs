@@ -20,6 +20,7 @@
 // safe functions (libc gives only constants).
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod clock;
 mod failure;
 mod flags;

@@ -19,6 +19,7 @@ use procrun::{
     ChildId, Command, Control, Error, Event, Exit, Input, Output, Reactor, Restart, Signal,
 };
 
+use crate::accounts;
 use crate::failure::{describe, Failure};
 use crate::flags::config::{RestartWhen, RunArgs, What, BACKOFF_CAP};
 use crate::print::{self, Human, Note, Printer};
@@ -160,8 +161,39 @@ fn commands(a: &RunArgs) -> Result<Vec<(String, Command)>, Failure> {
             only,
         } => procfile_commands(file, root.as_deref(), env_file.as_deref(), only)?,
     };
+    let credentials = accounts::resolve(Path::new("/etc"), a.user.as_deref(), a.group.as_deref())
+        .map_err(|why| {
+        let command = match a.what {
+            What::Procfile { .. } => "start",
+            _ => "run",
+        };
+        Failure::Usage(format!("{command}: {why}"))
+    })?;
     for (_, c) in &mut specs {
         c.grace(a.grace).detached(a.detached).env_entries(&a.env);
+        if let Some(id) = &credentials {
+            if let Some(groups) = &id.groups {
+                c.groups(groups);
+            }
+            if let Some(gid) = id.gid {
+                c.gid(gid);
+            }
+            if let Some(uid) = id.uid {
+                c.uid(uid);
+            }
+        }
+        if let Some(n) = a.nice {
+            c.nice(n);
+        }
+        if let Some(adj) = a.oom_score_adj {
+            c.oom_score_adj(adj);
+        }
+        for &(resource, soft, hard) in &a.rlimits {
+            c.rlimit(resource, soft, hard);
+        }
+        if let Some(mask) = a.umask {
+            c.umask(mask);
+        }
         if let Some(parent) = &a.cgroup {
             c.cgroup(parent);
         }

@@ -236,3 +236,81 @@ fn cgroup_auto_runs_below_the_delegated_cgroup_and_refuses_one_not_delegated() {
     // The run's own cgroup is gone with it; the leaf is all that is left.
     assert_eq!(unit.children(), vec![leaf]);
 }
+
+/// `procrun run` with the child settings, to its end: status and stdout.
+fn run_settings(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_child(&mut child, &format!("procrun {args:?} still running"));
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rlimit_umask_nice_and_oom_score_adj_reach_the_child() {
+    let (code, out, err) = run_settings(&[
+        "run",
+        "--rlimit",
+        "NOFILE=77",
+        "--rlimit",
+        "core=0:infinity",
+        "--umask",
+        "027",
+        "--nice",
+        "5",
+        "--oom-score-adj",
+        "900",
+        "--",
+        "sh",
+        "-c",
+        "ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc; umask; \
+         cat /proc/self/oom_score_adj; cut -d' ' -f19 /proc/$$/stat",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out, "sh | 77\nsh | 77\nsh | 0\nsh | unlimited\nsh | 0027\nsh | 900\nsh | 5\n",
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_child_settings_are_usage_errors() {
+    for args in [
+        &["run", "--rlimit", "NOFILE", "--", "true"][..],
+        &["run", "--rlimit", "FILES=1", "--", "true"],
+        &["run", "--rlimit", "NOFILE=9:8", "--", "true"],
+        &["run", "--umask", "0888", "--", "true"],
+        &["run", "--nice", "20", "--", "true"],
+        &["run", "--oom-score-adj", "-1001", "--", "true"],
+        &["run", "--user", "no-such-user-procrun", "--", "true"],
+        &["run", "--group", "no-such-group-procrun", "--", "true"],
+        &["run", "--user", "60123", "--", "true"],
+    ] {
+        let (code, _, err) = run_settings(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn user_and_group_switch_the_child() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let (code, out, err) =
+        run_settings(&["run", "--user", "60123", "--group", "60124", "--", "id"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "id | uid=60123 gid=60124 groups=60124\n", "{err}");
+    // A name: its uid, its primary group, and its supplementary groups.
+    let (code, out, err) = run_settings(&["run", "--user", "root", "--", "id", "-u"]);
+    assert_eq!((code, out.as_str()), (Some(0), "id | 0\n"), "{err}");
+}

@@ -592,3 +592,185 @@ fn script_words(commands: &[Vec<OsString>]) -> Result<Vec<Vec<String>>> {
         })
         .collect()
 }
+
+/// What the child is set up with before its exec, as
+/// [`Command`]'s methods of the same names set it.
+impl ProcessBuilder {
+    /// The child's `argv[0]`; see [`Command::arg0`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo $0"])
+    ///     .arg0("health-check")
+    ///     .build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"health-check\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn arg0(mut self, arg0: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg0(arg0);
+        self
+    }
+
+    /// Runs the child as user `uid`; see [`Command::uid`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["id", "-u"]).uid(60123).gid(60123).build();
+    /// assert!(p.is_ok());
+    /// ```
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.cmd.uid(uid);
+        self
+    }
+
+    /// Runs the child with group `gid`; see [`Command::gid`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// assert!(Process::builder().command(["id"]).gid(60123).build().is_ok());
+    /// ```
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.cmd.gid(gid);
+        self
+    }
+
+    /// The child's supplementary groups; see [`Command::groups`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Error, Process};
+    ///
+    /// assert!(Process::builder().command(["id"]).groups(&[60123]).build().is_ok());
+    /// let many = Process::builder().command(["id"]).groups(&vec![1; 65_537]).build();
+    /// assert!(matches!(many, Err(Error::InvalidCommand { .. })));
+    /// ```
+    pub fn groups(mut self, groups: &[u32]) -> Self {
+        self.cmd.groups(groups);
+        self
+    }
+
+    /// A resource limit of the child; see [`Command::rlimit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Process, Resource};
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "ulimit -n"])
+    ///     .rlimit(Resource::Nofile, 77, 77)
+    ///     .build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"77\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn rlimit(mut self, resource: crate::command::Resource, soft: u64, hard: u64) -> Self {
+        self.cmd.rlimit(resource, soft, hard);
+        self
+    }
+
+    /// The child's umask; see [`Command::umask`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["sh", "-c", "umask"]).umask(0o027).build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"0027\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.cmd.umask(mask);
+        self
+    }
+
+    /// The child's nice value; see [`Command::nice`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder().command(["nice"]).nice(19).build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"19\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn nice(mut self, nice: i32) -> Self {
+        self.cmd.nice(nice);
+        self
+    }
+
+    /// The child's `oom_score_adj`; see [`Command::oom_score_adj`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["cat", "/proc/self/oom_score_adj"])
+    ///     .oom_score_adj(1000)
+    ///     .build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"1000\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn oom_score_adj(mut self, adj: i32) -> Self {
+        self.cmd.oom_score_adj(adj);
+        self
+    }
+
+    /// Sets `no_new_privs` in the child; see [`Command::no_new_privs`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["grep", "NoNewPrivs", "/proc/self/status"])
+    ///     .no_new_privs()
+    ///     .build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"NoNewPrivs:\t1\n");
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn no_new_privs(mut self) -> Self {
+        self.cmd.no_new_privs();
+        self
+    }
+
+    /// Passes `fd` to the child at number `target`; see
+    /// [`Command::pass_fd`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let null = std::fs::File::open("/dev/null")?;
+    /// let p = Process::builder()
+    ///     .command(["readlink", "/proc/self/fd/5"])
+    ///     .pass_fd(null, 5)
+    ///     .build()?;
+    /// assert_eq!(p.start_and_wait_combined(None)?.output, b"/dev/null\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pass_fd(
+        mut self,
+        fd: impl Into<std::os::fd::OwnedFd>,
+        target: std::os::fd::RawFd,
+    ) -> Self {
+        self.cmd.pass_fd(fd, target);
+        self
+    }
+}

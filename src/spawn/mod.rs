@@ -7,6 +7,7 @@
 //! then the handle the reactor supervises it by ([`open_handle`]).
 
 mod lookup;
+mod setup;
 mod spec;
 
 use std::ffi::{CStr, OsStr};
@@ -58,8 +59,9 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     let args = ExecArgs {
         path: &path,
         argv: &spec.argv,
+        arg0: spec.setup.as_ref().and_then(|s| s.arg0.as_deref()),
         envp: &envp,
-        cwd: spec.cwd.as_deref(),
+        cwd: spec.cwd(),
         new_group: !spec.stop.detached,
         stdio: stdio.child_fds(spec, own, null),
     };
@@ -189,19 +191,21 @@ fn child_fd<'a>(
 
 /// Starts the child and returns its pid: by `posix_spawn`, or by a fork
 /// and exec of procrun's own when the child must start in its run's
-/// cgroup (`contained`: the cgroup and its open directory) or die with
-/// procrun, which `posix_spawn` cannot do.
+/// cgroup (`contained`: the cgroup and its open directory), die with
+/// procrun, or be set up before its exec (credentials, limits, passed
+/// fds: [`Spec::needs_fork`]), which `posix_spawn` cannot do.
 fn posix_spawn_or_fork(
     spec: &Spec,
     args: &ExecArgs<'_>,
     contained: Option<&(Cgroup, OwnedFd)>,
 ) -> Result<u32> {
-    if contained.is_none() && !spec.die_with_parent {
+    if contained.is_none() && !spec.die_with_parent && !spec.needs_fork() {
         return sys::posix_spawn(args).map_err(|source| exec_error(spec, source));
     }
     let extras = ForkExtras {
         cgroup: contained.map(|(_, dir)| dir.as_fd()),
         die_with_parent: spec.die_with_parent,
+        setup: spec.setup.as_deref(),
     };
     sys::fork_exec(args, &extras).map_err(|(stage, source)| match stage {
         ForkStage::Exec => exec_error(spec, source),
@@ -211,6 +215,30 @@ fn posix_spawn_or_fork(
         },
         ForkStage::Fork | ForkStage::Setup => Error::Spawn {
             program: spec.program_name(),
+            source,
+        },
+        ForkStage::Groups | ForkStage::Gid | ForkStage::Uid => Error::Credentials {
+            program: spec.program_name(),
+            step: match stage {
+                ForkStage::Groups => "setgroups",
+                ForkStage::Gid => "setgid",
+                _ => "setuid",
+            },
+            source,
+        },
+        ForkStage::Rlimit
+        | ForkStage::Nice
+        | ForkStage::OomScoreAdj
+        | ForkStage::NoNewPrivs
+        | ForkStage::PassFd => Error::ChildSetup {
+            program: spec.program_name(),
+            step: match stage {
+                ForkStage::Rlimit => "a resource limit",
+                ForkStage::Nice => "the nice value",
+                ForkStage::OomScoreAdj => "oom_score_adj",
+                ForkStage::NoNewPrivs => "no_new_privs",
+                _ => "a passed fd",
+            },
             source,
         },
     })
@@ -243,7 +271,7 @@ fn exec_error(cmd: &Spec, source: io::Error) -> Error {
         // The working directory was there when the command was prepared;
         // if it is gone now, ENOENT is its, else the program's (or,
         // rarely, its #! interpreter's).
-        io::ErrorKind::NotFound => match cmd.cwd.as_deref().map(cwd_path) {
+        io::ErrorKind::NotFound => match cmd.cwd().map(cwd_path) {
             Some(dir) if !dir.is_dir() => Error::CwdNotFound {
                 path: dir.to_owned(),
             },

@@ -4,7 +4,7 @@
 //! what the world says at spawn time (a program missing from `PATH`, an
 //! exec error), never on what was checked.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::sys::cgroup;
-use crate::sys::Limits;
+use crate::sys::{ChildSetup, Limits};
 
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
@@ -32,7 +32,6 @@ pub(crate) struct Spec {
     /// Changes to the environment in the order given: the key, and the
     /// whole `KEY=VALUE` entry or `None` to remove the key.
     pub(crate) env: Box<[(Vec<u8>, Option<CString>)]>,
-    pub(crate) cwd: Option<CString>,
     pub(crate) stdin: Input,
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
@@ -47,6 +46,10 @@ pub(crate) struct Spec {
     pub(crate) cgroup: Option<Box<Containment>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL` in each run.
     pub(crate) die_with_parent: bool,
+    /// The working directory, `arg0`, credentials, resource limits and
+    /// passed fds, when any is asked for; boxed, as most commands have
+    /// none (and a spec stays small: restarts keep one per child).
+    pub(crate) setup: Option<Box<ChildSetup>>,
 }
 
 /// The largest `cpu.max` quota the kernel takes, in microseconds
@@ -85,7 +88,6 @@ impl Spec {
             argv,
             env_clear,
             env,
-            cwd,
             stdin,
             stdout,
             stderr,
@@ -96,6 +98,7 @@ impl Spec {
             restart,
             cgroup,
             die_with_parent,
+            setup,
         } = self;
         let StopPolicy {
             detached,
@@ -106,7 +109,6 @@ impl Spec {
         *argv == other.argv
             && *env_clear == other.env_clear
             && *env == other.env
-            && *cwd == other.cwd
             && same_input(stdin, &other.stdin)
             && same_output(stdout, &other.stdout)
             && same_output(stderr, &other.stderr)
@@ -120,6 +122,21 @@ impl Spec {
             && *restart == other.restart
             && *cgroup == other.cgroup
             && *die_with_parent == other.die_with_parent
+            && match (setup, &other.setup) {
+                (Some(a), Some(b)) => a.same_as(b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
+    }
+
+    /// The child's working directory, when not procrun's.
+    pub(crate) fn cwd(&self) -> Option<&CStr> {
+        self.setup.as_ref().and_then(|s| s.cwd.as_deref())
+    }
+
+    /// Whether a run needs code of procrun's between fork and exec for
+    /// the settings of [`ChildSetup`].
+    pub(crate) fn needs_fork(&self) -> bool {
+        self.setup.as_ref().is_some_and(|s| s.needs_fork())
     }
 
     /// Adds an argument: the script path a [`Process`](crate::Process)
@@ -213,7 +230,6 @@ impl Command {
             argv: argv.into_boxed_slice(),
             env_clear: self.env_clear,
             env: env.into_boxed_slice(),
-            cwd,
             stdin: self.stdin.clone(),
             stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
@@ -229,6 +245,7 @@ impl Command {
             restart: self.restart,
             cgroup,
             die_with_parent: self.kill_on_parent_death,
+            setup: super::setup::prepare(&self.setup, cwd)?,
         })
     }
 }
@@ -323,7 +340,7 @@ mod tests {
         base.arg("10").restart(Restart::on_error());
         let spec = base.prepare().unwrap();
         assert!(spec.same_as(&base.prepare().unwrap()));
-        let changes: [&dyn Fn(&mut Command); 11] = [
+        let changes: [&dyn Fn(&mut Command); 13] = [
             &|c| {
                 c.arg("x");
             },
@@ -356,6 +373,12 @@ mod tests {
             },
             &|c| {
                 c.kill_on_parent_death();
+            },
+            &|c| {
+                c.arg0("other");
+            },
+            &|c| {
+                c.rlimit(crate::command::Resource::Core, 0, 0);
             },
         ];
         for (i, change) in changes.iter().enumerate() {

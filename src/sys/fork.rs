@@ -1,7 +1,8 @@
 //! Starting a child with `clone` and `execve`, for what `posix_spawn`
-//! cannot do: a child that starts inside its run's cgroup, or one that
-//! dies with procrun (`PR_SET_PDEATHSIG`), before it runs a single
-//! instruction of its program.
+//! cannot do: a child that starts inside its run's cgroup, one that dies
+//! with procrun (`PR_SET_PDEATHSIG`), or one set up with other credentials,
+//! resource limits, scheduling or extra fds ([`ChildSetup`]), before it
+//! runs a single instruction of its program.
 //!
 //! Not `fork`: the child is made as `posix_spawn` makes its own, sharing
 //! this process's memory (`CLONE_VM | CLONE_VFORK`) on a stack of its own
@@ -35,11 +36,12 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::posix_spawn::ExecArgs;
+use super::setup::ChildSetup;
 
 /// What the forked child does before `execve`, beyond what `posix_spawn`
 /// does for every child.
@@ -51,6 +53,8 @@ pub(crate) struct ForkExtras<'a> {
     pub(crate) cgroup: Option<BorrowedFd<'a>>,
     /// `PR_SET_PDEATHSIG` with `SIGKILL`.
     pub(crate) die_with_parent: bool,
+    /// Credentials, limits, scheduling and fds to pass.
+    pub(crate) setup: Option<&'a ChildSetup>,
 }
 
 /// Which step of the start failed.
@@ -64,13 +68,38 @@ pub(crate) enum ForkStage {
     Setup,
     /// `chdir` or `execve`, as `posix_spawn` reports them.
     Exec,
+    /// `setgroups`.
+    Groups,
+    /// `setgid`.
+    Gid,
+    /// `setuid`.
+    Uid,
+    /// A resource limit.
+    Rlimit,
+    /// The nice value.
+    Nice,
+    /// Writing `oom_score_adj`.
+    OomScoreAdj,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Moving a passed fd to its number.
+    PassFd,
 }
 
-const STAGES: [ForkStage; 4] = [
+/// Every stage, at the index of its discriminant (what the report carries).
+const STAGES: [ForkStage; 12] = [
     ForkStage::Fork,
     ForkStage::Cgroup,
     ForkStage::Setup,
     ForkStage::Exec,
+    ForkStage::Groups,
+    ForkStage::Gid,
+    ForkStage::Uid,
+    ForkStage::Rlimit,
+    ForkStage::Nice,
+    ForkStage::OomScoreAdj,
+    ForkStage::NoNewPrivs,
+    ForkStage::PassFd,
 ];
 
 /// Everything the child touches, as raw values and pointers into memory
@@ -86,6 +115,22 @@ struct ChildArgs {
     die_with_parent: bool,
     parent: rustix::process::Pid,
     report: libc::c_int,
+    /// `setgroups`' list, or null for none; `drop_groups`: with a new uid
+    /// and no list, clear the supplementary groups where allowed.
+    groups: *const libc::gid_t,
+    ngroups: usize,
+    drop_groups: bool,
+    gid: Option<libc::gid_t>,
+    uid: Option<libc::uid_t>,
+    rlimits: *const (libc::c_int, u64, u64),
+    nrlimits: usize,
+    umask: Option<libc::mode_t>,
+    nice: Option<libc::c_int>,
+    oom_score_adj: Option<([u8; 8], usize)>,
+    no_new_privs: bool,
+    /// Each passed fd (a dup above every target) and its target.
+    fds: *const (libc::c_int, libc::c_int),
+    nfds: usize,
 }
 
 /// Starts the child by `fork` and `execve` and returns its pid.
@@ -102,11 +147,44 @@ pub(crate) fn fork_exec(
     extras: &ForkExtras<'_>,
 ) -> Result<u32, (ForkStage, io::Error)> {
     let mut argv: Vec<*const libc::c_char> = args.argv.iter().map(|a| a.as_ptr()).collect();
+    if let Some(arg0) = args.arg0 {
+        argv[0] = arg0.as_ptr();
+    }
     argv.push(ptr::null());
     let mut envp: Vec<*const libc::c_char> = args.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(ptr::null());
     let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| (ForkStage::Fork, io::Error::from(e)))?;
+    let empty = ChildSetup::default();
+    let setup = extras.setup.unwrap_or(&empty);
+    // The child moves each passed fd to its target with dup2, which
+    // closes whatever had that number: a source fd, the report pipe or a
+    // stdio source of the child's. Each is dup'ed here above the highest
+    // target (as systemd does), so no dup2 of the child's hits another's
+    // source, and the report pipe outlives every target. The stdio fds
+    // are at 0-2 before any passed fd moves.
+    let (report_w, passed) = match setup.fds.iter().map(|(_, t)| *t).max() {
+        Some(top) => {
+            let above = |fd: BorrowedFd<'_>| {
+                rustix::io::fcntl_dupfd_cloexec(fd, top + 1)
+                    .map_err(|e| (ForkStage::PassFd, io::Error::from(e)))
+            };
+            let report = above(report_w.as_fd())?;
+            // Only the copy above the targets may stay open here: the
+            // parent reads EOF once no write end but the child's is left.
+            drop(report_w);
+            let mut passed = Vec::with_capacity(setup.fds.len());
+            for (fd, target) in &setup.fds {
+                passed.push((above(fd.as_fd())?, *target));
+            }
+            (report, passed)
+        }
+        None => (report_w, Vec::new()),
+    };
+    let moved: Vec<(libc::c_int, libc::c_int)> = passed
+        .iter()
+        .map(|(fd, target)| (fd.as_raw_fd(), *target))
+        .collect();
     let mut p = ChildArgs {
         path: args.path.as_ptr(),
         argv: argv.as_ptr(),
@@ -118,6 +196,19 @@ pub(crate) fn fork_exec(
         die_with_parent: extras.die_with_parent,
         parent: rustix::process::getpid(),
         report: report_w.as_raw_fd(),
+        groups: setup.groups.as_ref().map_or(ptr::null(), |g| g.as_ptr()),
+        ngroups: setup.groups.as_ref().map_or(0, Vec::len),
+        drop_groups: setup.uid.is_some() && setup.groups.is_none(),
+        gid: setup.gid,
+        uid: setup.uid,
+        rlimits: setup.rlimits.as_ptr(),
+        nrlimits: setup.rlimits.len(),
+        umask: setup.umask,
+        nice: setup.nice,
+        oom_score_adj: setup.oom_score_adj,
+        no_new_privs: setup.no_new_privs,
+        fds: moved.as_ptr(),
+        nfds: moved.len(),
     };
 
     // Every signal blocked across the fork, so no handler of the host's
@@ -175,7 +266,7 @@ pub(crate) fn fork_exec(
         });
     // SAFETY: `old` was filled by the pthread_sigmask above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
-    drop((report_w, procs));
+    drop((report_w, procs, passed));
     let pid = started?;
     // The child's copy of the write end closes at its exec (CLOEXEC) or
     // exit: EOF means it exec'ed, eight bytes are its stage and errno.
@@ -189,7 +280,7 @@ pub(crate) fn fork_exec(
             Err(_) => break,
         }
     }
-    drop((argv, envp));
+    drop((argv, envp, moved));
     if got < buf.len() {
         return Ok(pid as u32);
     }
@@ -493,29 +584,6 @@ unsafe fn child(p: &ChildArgs) -> ! {
             fail(ForkStage::Cgroup);
         }
     }
-    if p.die_with_parent {
-        // SAFETY: PR_SET_PDEATHSIG takes a signal number by value and
-        // changes only this process's own setting.
-        let r = unsafe {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        };
-        if r != 0 {
-            fail(ForkStage::Setup);
-        }
-        // A parent that died before the prctl sent nothing: the child was
-        // re-parented already, and must go now, as the signal would have
-        // made it.
-        if rustix::process::getppid() != Some(p.parent) {
-            // SAFETY: as in `fail`.
-            unsafe { libc::_exit(127) };
-        }
-    }
     // SAFETY: by value, on this process only.
     if p.new_group && unsafe { libc::setpgid(0, 0) } != 0 {
         fail(ForkStage::Setup);
@@ -551,6 +619,39 @@ unsafe fn child(p: &ChildArgs) -> ! {
             fail(ForkStage::Setup);
         }
     }
+    // SAFETY: the fds and the limits point into the parent's vectors,
+    // alive while it waits (CLONE_VFORK), `n*` entries each.
+    if let Err(stage) = unsafe { pass_fds_and_limits(p) } {
+        fail(stage);
+    }
+    // SAFETY: as above, for the group list.
+    if let Err(stage) = unsafe { credentials(p) } {
+        fail(stage);
+    }
+    // After the credentials: a change of them clears the death signal.
+    if p.die_with_parent {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number by value and
+        // changes only this process's own setting.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        if r != 0 {
+            fail(ForkStage::Setup);
+        }
+        // A parent that died before the prctl sent nothing: the child was
+        // re-parented already, and must go now, as the signal would have
+        // made it.
+        if rustix::process::getppid() != Some(p.parent) {
+            // SAFETY: as in `fail`.
+            unsafe { libc::_exit(127) };
+        }
+    }
     // SAFETY: `cwd`, when set, points into the arguments' C string, alive and
     // NUL-terminated while the parent waits (CLONE_VFORK).
     if !p.cwd.is_null() && unsafe { libc::chdir(p.cwd) } != 0 {
@@ -582,6 +683,10 @@ unsafe fn child(p: &ChildArgs) -> ! {
             };
         }
     }
+    // SAFETY: by value, on this process only.
+    if p.no_new_privs && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        fail(ForkStage::NoNewPrivs);
+    }
     let mut none = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: `none` is a writable sigset_t for sigemptyset to fill, and
     // then read as the new mask; the old one is not asked for (null).
@@ -595,4 +700,135 @@ unsafe fn child(p: &ChildArgs) -> ! {
     // again.
     unsafe { libc::execve(p.path, p.argv, p.envp) };
     fail(ForkStage::Exec)
+}
+
+/// The child's passed fds, resource limits, nice value, `oom_score_adj`
+/// and umask, in that order: all before the credentials change, so a root
+/// procrun may raise a hard limit, a priority or an OOM protection for a
+/// child that runs as another user.
+///
+/// # Safety
+///
+/// Only in the child of `fork_exec`, with `p` as prepared there: `fds` and
+/// `rlimits` point to `nfds` and `nrlimits` entries alive until it has
+/// exec'ed. An error is the stage that failed, with errno as it left.
+unsafe fn pass_fds_and_limits(p: &ChildArgs) -> Result<(), ForkStage> {
+    for i in 0..p.nfds {
+        // SAFETY: `i < nfds` entries of the parent's vector.
+        let (fd, target) = unsafe { *p.fds.add(i) };
+        // Every source is above every target (moved so by the parent):
+        // no dup2 here closes a source still to come. The new number is
+        // not CLOEXEC, so the program gets it.
+        // SAFETY: descriptors of this child's own table (no CLONE_FILES).
+        if unsafe { libc::dup2(fd, target) } != target {
+            return Err(ForkStage::PassFd);
+        }
+    }
+    for i in 0..p.nrlimits {
+        // SAFETY: `i < nrlimits` entries of the parent's vector.
+        let (resource, soft, hard) = unsafe { *p.rlimits.add(i) };
+        let limit = libc::rlimit64 {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: the kernel reads one `rlimit64` from `limit` and writes
+        // no old one (null); pid 0 is this process. The raw call, as for
+        // every call below that the C library might route through its
+        // thread bookkeeping, which this child shares with the parent.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                resource,
+                &limit as *const libc::rlimit64,
+                ptr::null_mut::<libc::rlimit64>(),
+            )
+        };
+        if r != 0 {
+            return Err(ForkStage::Rlimit);
+        }
+    }
+    if let Some(nice) = p.nice {
+        // SAFETY: by value; the kernel's call takes the nice value itself
+        // (-20..=19, checked when prepared) and applies to this process's
+        // one thread.
+        let r = unsafe { libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, nice) };
+        if r != 0 {
+            return Err(ForkStage::Nice);
+        }
+    }
+    if let Some((text, len)) = p.oom_score_adj {
+        // SAFETY: a NUL-terminated literal path; the fd is this child's
+        // and closed here (CLOEXEC besides).
+        let fd = unsafe {
+            libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(ForkStage::OomScoreAdj);
+        }
+        // SAFETY: `len` (at most 5) readable bytes of `text`, a copy on
+        // this child's stack.
+        let wrote = unsafe { libc::write(fd, text.as_ptr().cast(), len) };
+        if wrote != len as isize {
+            return Err(ForkStage::OomScoreAdj);
+        }
+        // SAFETY: the fd opened above, closed once.
+        unsafe { libc::close(fd) };
+    }
+    if let Some(mask) = p.umask {
+        // SAFETY: by value; it cannot fail.
+        unsafe { libc::umask(mask) };
+    }
+    Ok(())
+}
+
+/// The child's supplementary groups, group and user, in the order in
+/// which no step leaves it with more than asked for: the groups while it
+/// may still set them, the group while it may still change it, the user
+/// last (after it, nothing can be changed back).
+///
+/// Raw system calls, never the C library's `setuid` and kin: glibc makes
+/// every thread of a process change its ids together by signalling each
+/// one, and this child, sharing the parent's memory, would signal the
+/// parent's threads and change their credentials. The raw calls change
+/// only this process's one thread, which is the whole of it.
+///
+/// # Safety
+///
+/// Only in the child of `fork_exec`, with `p` as prepared there: `groups`
+/// points to `ngroups` ids alive until it has exec'ed. An error is the
+/// stage that failed, with errno as it left.
+unsafe fn credentials(p: &ChildArgs) -> Result<(), ForkStage> {
+    if !p.groups.is_null() {
+        // SAFETY: `ngroups` ids at `groups` (a list's pointer, never
+        // dangling even when empty).
+        if unsafe { libc::syscall(libc::SYS_setgroups, p.ngroups, p.groups) } != 0 {
+            return Err(ForkStage::Groups);
+        }
+    } else if p.drop_groups {
+        // As std: a root procrun's own groups (root's, say) must not go
+        // with the child to another user; one that may not change them
+        // (EPERM) has none to give beyond what the user may have anyway.
+        // SAFETY: an empty list; the pointer is not read.
+        let r = unsafe { libc::syscall(libc::SYS_setgroups, 0usize, ptr::null::<libc::gid_t>()) };
+        if r != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+            return Err(ForkStage::Groups);
+        }
+    }
+    if let Some(gid) = p.gid {
+        // SAFETY: by value; real, effective and saved ids of this process.
+        if unsafe { libc::syscall(libc::SYS_setgid, gid) } != 0 {
+            return Err(ForkStage::Gid);
+        }
+    }
+    if let Some(uid) = p.uid {
+        // SAFETY: as for the group.
+        if unsafe { libc::syscall(libc::SYS_setuid, uid) } != 0 {
+            return Err(ForkStage::Uid);
+        }
+    }
+    Ok(())
 }

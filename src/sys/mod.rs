@@ -39,6 +39,7 @@ mod memfd;
 mod pipe;
 mod posix_spawn;
 pub(crate) mod procfs;
+mod setup;
 #[cfg(all(
     any(target_arch = "x86", target_arch = "x86_64"),
     target_feature = "sse2"
@@ -55,6 +56,7 @@ pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
 };
 pub(crate) use posix_spawn::{posix_spawn, ExecArgs};
+pub(crate) use setup::{rlimit_resource, ChildSetup};
 #[cfg(all(
     any(target_arch = "x86", target_arch = "x86_64"),
     target_feature = "sse2"

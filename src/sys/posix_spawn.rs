@@ -17,6 +17,8 @@ pub(crate) struct ExecArgs<'a> {
     pub(crate) path: &'a CStr,
     /// `argv`, `argv[0]` included.
     pub(crate) argv: &'a [CString],
+    /// What the child gets as `argv[0]` instead of `argv`'s first.
+    pub(crate) arg0: Option<&'a CStr>,
     /// The whole environment, as `KEY=VALUE`.
     pub(crate) envp: &'a [CString],
     pub(crate) cwd: Option<&'a CStr>,
@@ -40,6 +42,9 @@ pub(crate) struct ExecArgs<'a> {
 pub(crate) fn posix_spawn(args: &ExecArgs<'_>) -> io::Result<u32> {
     let mut argv: Vec<*mut libc::c_char> =
         args.argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    if let Some(arg0) = args.arg0 {
+        argv[0] = arg0.as_ptr().cast_mut();
+    }
     argv.push(ptr::null_mut());
     let mut envp: Vec<*mut libc::c_char> =
         args.envp.iter().map(|e| e.as_ptr().cast_mut()).collect();

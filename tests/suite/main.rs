@@ -17,6 +17,7 @@ mod close_races;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod child_setup;
 mod containment;
 mod escape;
 mod limits;

@@ -64,6 +64,13 @@ pub struct RunArgs {
     /// Percent of one CPU.
     pub cpu_max: Option<u32>,
     pub kill_on_parent_death: bool,
+    /// `--user`, `--group`, as given (resolved when the commands are made).
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub nice: Option<i32>,
+    pub oom_score_adj: Option<i32>,
+    pub rlimits: Vec<(procrun::Resource, u64, u64)>,
+    pub umask: Option<u32>,
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     pub max_line: Option<usize>,

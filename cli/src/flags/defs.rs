@@ -14,9 +14,10 @@ use crate::flags::config::{ColorWhen, Format, RestartWhen, Timestamps};
 use crate::flags::duration::parse_duration;
 use crate::flags::usage;
 use crate::flags::values::{
-    parse_max_line, parse_named, parse_percent, parse_pids, parse_signal, parse_size, parse_state,
-    Named,
+    parse_max_line, parse_named, parse_nice, parse_oom_score_adj, parse_percent, parse_pids,
+    parse_rlimit, parse_signal, parse_size, parse_state, parse_umask, Named,
 };
+use procrun::Resource;
 
 /// Run and supervise commands, or look at the host's processes.
 #[derive(Debug, Parser)]
@@ -142,6 +143,34 @@ pub struct Supervise {
     /// itself is signalled, not what it started
     #[arg(long)]
     pub kill_on_parent_death: bool,
+    /// Run the processes as this user (procrun must be root): a name of
+    /// /etc/passwd brings its group and the groups /etc/group lists it in,
+    /// as login does; a number not in /etc/passwd needs --group. Names of
+    /// other account databases (LDAP, sssd) are not looked up: give
+    /// numbers
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Run the processes with this group (a name of /etc/group or a
+    /// number), instead of the user's own
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Run the processes at this nice value, -20 (first served) to 19
+    /// (last); below procrun's own needs root
+    #[arg(long, value_name = "N", value_parser = parse_nice, allow_negative_numbers = true)]
+    pub nice: Option<i32>,
+    /// The processes' oom_score_adj, -1000 (never OOM-killed) to 1000
+    /// (killed first): 1000 makes them die before procrun
+    #[arg(long, value_name = "N", value_parser = parse_oom_score_adj, allow_negative_numbers = true)]
+    pub oom_score_adj: Option<i32>,
+    /// A resource limit of the processes, as systemd's LimitNOFILE=: NAME
+    /// is NOFILE, CORE, AS, CPU, NPROC, FSIZE, DATA, STACK, MEMLOCK, …; one
+    /// value sets the soft and hard limit, SOFT:HARD each; 'infinity' is
+    /// no limit (repeatable)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = parse_rlimit)]
+    pub rlimit: Vec<(Resource, u64, u64)>,
+    /// The processes' umask, in octal (027)
+    #[arg(long, value_name = "MASK", value_parser = parse_umask)]
+    pub umask: Option<u32>,
     /// Working directory of the processes
     #[arg(short = 'C', long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub cwd: Option<PathBuf>,

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 
 use procrun::procfs::State;
-use procrun::Signal;
+use procrun::{Resource, Signal};
 
 /// One `--name NAME=COMMAND`.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +81,63 @@ pub fn parse_named(v: &str) -> Result<Named, String> {
             command: command.into(),
         }),
         _ => Err("not NAME=COMMAND".into()),
+    }
+}
+
+/// One `--rlimit NAME=SOFT[:HARD]`, as systemd's `LimitNAME=`: one value
+/// sets both limits; `infinity` (or `unlimited`) is no limit.
+pub fn parse_rlimit(s: &str) -> Result<(Resource, u64, u64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or("not NAME=SOFT[:HARD] (such as NOFILE=1024 or NOFILE=1024:4096)")?;
+    let resource: Resource = name.parse().map_err(|_| {
+        let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
+        format!("no resource limit {name:?} (one of {})", names.join(", "))
+    })?;
+    let number = |v: &str| -> Result<u64, String> {
+        match v {
+            "infinity" | "unlimited" => Ok(u64::MAX),
+            _ => v
+                .parse()
+                .map_err(|_| format!("{v:?} is not a number or 'infinity'")),
+        }
+    };
+    let (soft, hard) = match value.split_once(':') {
+        Some((soft, hard)) => (number(soft)?, number(hard)?),
+        None => {
+            let both = number(value)?;
+            (both, both)
+        }
+    };
+    if soft > hard {
+        return Err(format!(
+            "the soft limit {soft} is above the hard limit {hard}"
+        ));
+    }
+    Ok((resource, soft, hard))
+}
+
+/// A umask in octal, as `umask` takes it (`027`, `0027`).
+pub fn parse_umask(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err("not an octal mask of at most 0777 (such as 027)".into()),
+    }
+}
+
+/// A nice value, -20 to 19.
+pub fn parse_nice(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(n) if (-20..=19).contains(&n) => Ok(n),
+        _ => Err("not a nice value from -20 to 19".into()),
+    }
+}
+
+/// An `oom_score_adj`, -1000 to 1000.
+pub fn parse_oom_score_adj(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(n) if (-1000..=1000).contains(&n) => Ok(n),
+        _ => Err("not a value from -1000 to 1000".into()),
     }
 }
 
