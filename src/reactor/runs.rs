@@ -768,3 +768,38 @@ impl Drop for Reactor {
         self.drop_cgroups();
     }
 }
+
+// Children a handler spawned (`Control::spawn`), taken in after its event.
+impl Reactor {
+    /// Takes in the child a handler spawned under `id`, the first one
+    /// pending: its slot, its fds in epoll, its timers, and its `Started`
+    /// at once, before anything of it can be read or reaped (a slot or
+    /// pipe token freed in this turn and taken by it may still be in the
+    /// turn's list of ready fds, or its exit be polled for by this turn's
+    /// timers). If epoll refuses its fds (out of memory) it
+    /// is killed and reaped, its id freed, and the failure is its
+    /// [`Event::RestartFailed`].
+    pub(super) fn take_in_spawned(&mut self, id: ChildId, ctx: &mut Ctx<'_>) {
+        let Some(mut p) = ctx.spawns.pending.pop_front() else {
+            debug_assert!(false, "no child pending for {id:?}");
+            return;
+        };
+        debug_assert_eq!(p.id, id);
+        let spawned = p.spawned.take().expect("a pending child is taken in once");
+        self.children.put(id, Child::new(p.spec.stop));
+        match self.take_in_run(id.index, &p.spec, spawned, p.started) {
+            Ok(pid) => {
+                self.child_started(id, &p.spec, None);
+                ctx.emit(Event::Started {
+                    id,
+                    pid,
+                    restarts: 0,
+                });
+            }
+            Err(error) => {
+                self.children.remove(id.index, &mut ctx.spawns.ids);
+                ctx.emit(Event::RestartFailed { id, error });
+            }
+        }
+    }
+}
