@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{proc_state, sh, watchdog};
 use procrun::tokio::{Child, Driver};
-use procrun::{Command, Output, Signal};
+use procrun::{Command, Input, Output, Signal};
+use tokio::io::AsyncWriteExt;
 
 /// Runs `test` on a `current_thread` runtime, then on a `multi_thread` one
 /// with two workers, each under the watchdog.
@@ -63,9 +64,15 @@ fn handles_are_send_and_static() {
 #[test]
 fn simple() {
     both(|| async {
-        let mut child = procrun::tokio::spawn(&sh("exit 2")).unwrap();
+        // The reactor reaps a child as soon as it exits, so the child
+        // waits for its stdin's EOF: its pid is read while it surely runs.
+        let mut cmd = sh("read _; exit 2");
+        cmd.stdin(Input::Stream);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let stdin = child.take_stdin().unwrap();
         let pid = child.id().expect("a pid while it runs");
         assert!(pid > 0);
+        drop(stdin);
         let exit = child.wait().await.unwrap();
         assert_eq!(exit.code(), Some(2));
         assert_eq!(exit.pid(), pid);
@@ -284,5 +291,77 @@ fn child_output_collects_past_the_buffer_bound() {
             .collect();
         assert!(out.stdout == expected, "{} bytes", out.stdout.len());
         assert!(out.exit.success());
+    });
+}
+
+#[test]
+fn stdin_dropped_is_eof_for_the_child() {
+    both(|| async {
+        let mut cmd = Command::new("tr");
+        cmd.args(["a-z", "A-Z"]).stdin(Input::Stream);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdin = child.take_stdin().expect("a stream");
+        assert!(child.take_stdin().is_none(), "taken once");
+        stdin.write_all(b"hello\nworld").await.unwrap();
+        drop(stdin);
+        assert_eq!(line(&mut child).await, "HELLO");
+        assert_eq!(line(&mut child).await, "WORLD");
+        assert!(child.wait().await.unwrap().success());
+        // No stream to take from a child whose stdin is not one.
+        let mut other = procrun::tokio::spawn(&Command::new("true")).unwrap();
+        assert!(other.take_stdin().is_none());
+        other.wait().await.unwrap();
+    });
+}
+
+#[test]
+fn stdin_waits_for_room_and_writes_every_byte() {
+    both(|| async {
+        // Slower than the writer, so the pipe and the queue fill and the
+        // writer waits for room over and over.
+        let mut cmd = sh("sleep 0.2; wc -c");
+        cmd.stdin(Input::Stream);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            stdin.write_all(&chunk).await.unwrap();
+        }
+        stdin.shutdown().await.unwrap();
+        assert_eq!(line(&mut child).await.trim(), (64 * 64 * 1024).to_string());
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+// process_issue_2174.rs: `issue_2174`: a writer blocked on a full stdin
+// ends with an error when the child is killed, rather than hanging.
+#[test]
+fn issue_2174() {
+    both(|| async {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30").stdin(Input::Stream).stdout(Output::Null);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = written.clone();
+        let writer = tokio::spawn(async move {
+            let data = [0u8; 8192];
+            loop {
+                if let Err(e) = stdin.write_all(&data).await {
+                    return e;
+                }
+                counter.fetch_add(data.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        // Past the pipe and the queue: the writer waits for room.
+        let deadline = Instant::now() + watchdog();
+        while written.load(std::sync::atomic::Ordering::Relaxed) < (1 << 20) {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap();
+        let error = writer.await.unwrap();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
     });
 }

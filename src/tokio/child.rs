@@ -4,6 +4,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use super::core::{poll_slot, Core, State};
+use super::stdin::ChildStdin;
 use crate::child::{ChildId, Stream};
 use crate::error::Result;
 use crate::exit::Exit;
@@ -65,13 +66,24 @@ impl Child {
     }
 
     /// The pid of the child's current run; `None` once it is reaped (and
-    /// between a run and its restart).
+    /// between a run and its restart). The reactor reaps a child as soon
+    /// as it exits, so a child that ends at once may show `None` on the
+    /// first call: its pid is on its exit ([`Exit::pid`]).
     pub fn id(&self) -> Option<u32> {
         self.core
             .lock()
             .slots
             .get(&self.id)
             .and_then(|slot| slot.pid)
+    }
+
+    /// The child's stdin, an `AsyncWrite`, for a command whose stdin is
+    /// [`Input::Stream`](crate::Input::Stream); `None` for any other, and
+    /// once taken.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        let mut state = self.core.lock();
+        let slot = state.slots.get_mut(&self.id)?;
+        std::mem::take(&mut slot.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
     }
 
     /// Whether dropping this handle kills a child that is not done

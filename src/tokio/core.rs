@@ -77,11 +77,21 @@ pub(super) struct Slot {
     /// The handle is gone: output is dropped, and the slot with the Done.
     pub(super) orphan: bool,
     pub(super) waker: Option<Waker>,
+    /// The child's stdin is a stream, not taken yet.
+    pub(super) stdin: bool,
+    /// The task writing to the child's stdin, waiting for room.
+    pub(super) stdin_waker: Option<Waker>,
 }
 
 impl Slot {
     fn wake(&mut self) {
         if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn wake_stdin(&mut self) {
+        if let Some(w) = self.stdin_waker.take() {
             w.wake();
         }
     }
@@ -172,7 +182,14 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
     };
     match event {
         Event::Started { pid, .. } => slot.pid = Some(pid),
-        Event::Exited(_) => slot.pid = None,
+        Event::Exited(_) => {
+            slot.pid = None;
+            slot.wake_stdin();
+        }
+        Event::StdinReady { .. } | Event::StdinClosed { .. } => {
+            slot.wake_stdin();
+            return;
+        }
         Event::Line {
             stream,
             line,
@@ -199,6 +216,7 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
         }
         Event::Done { exit, .. } => {
             slot.pid = None;
+            slot.wake_stdin();
             slot.done = Some(exit);
             if slot.orphan {
                 slots.remove(&id);
@@ -221,6 +239,7 @@ impl Drop for Unpumped {
         state.pumped = false;
         for slot in state.slots.values_mut() {
             slot.wake();
+            slot.wake_stdin();
         }
     }
 }

@@ -7,7 +7,8 @@
 //! child is a [`Child`] handle (`Send + 'static`): [`wait`](Child::wait),
 //! [`try_wait`](Child::try_wait), [`kill`](Child::kill),
 //! [`signal`](Child::signal), [`stop`](Child::stop) (the escalation),
-//! [`next_line`](Child::next_line), [`output`](Child::output).
+//! [`next_line`](Child::next_line), [`output`](Child::output), and its
+//! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)).
 //! [`spawn`] and [`output`] use the [shared](Driver::shared) driver of
 //! the runtime they are called on; [`Driver::new`] makes another.
 //!
@@ -63,6 +64,7 @@
 
 mod child;
 mod core;
+mod stdin;
 
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
@@ -71,7 +73,8 @@ use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildOutput};
 use self::core::{Core, Slot};
-use crate::command::{Command, Output};
+pub use self::stdin::ChildStdin;
+use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
 
 /// One reactor for async handles, driven by a task on the runtime; cheap
@@ -142,6 +145,7 @@ impl Driver {
             id,
             Slot {
                 pid,
+                stdin: matches!(cmd.stdin, Input::Stream),
                 ..Slot::default()
             },
         );
