@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{proc_state, sh, watchdog};
 use procrun::tokio::{Child, Driver};
 use procrun::{Command, Input, Output, Signal};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `test` on a `current_thread` runtime, then on a `multi_thread` one
 /// with two workers, each under the watchdog.
@@ -363,5 +363,75 @@ fn issue_2174() {
         let error = writer.await.unwrap();
         assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
         assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
+    });
+}
+
+#[test]
+fn raw_streams_read_byte_for_byte_to_their_end() {
+    both(|| async {
+        let mut cmd = sh("printf 'a\\r\\nb\\0c'; printf 'e\\n\\n' >&2");
+        cmd.stdout(Output::Raw).stderr(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdout = child.take_stdout().expect("raw stdout");
+        let mut stderr = child.take_stderr().expect("raw stderr");
+        assert!(child.take_stdout().is_none(), "taken once");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (o, e) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        o.unwrap();
+        e.unwrap();
+        assert_eq!(out, b"a\r\nb\0c");
+        assert_eq!(err, b"e\n\n");
+        assert!(child.wait().await.unwrap().success());
+        // No reader for a stream of lines.
+        let mut lines = procrun::tokio::spawn(&Command::new("true")).unwrap();
+        assert!(lines.take_stdout().is_none() && lines.take_stderr().is_none());
+        lines.wait().await.unwrap();
+    });
+}
+
+#[test]
+fn raw_reader_outlives_the_child_handle() {
+    both(|| async {
+        let mut cmd = sh("read _; printf 'after the drop'");
+        cmd.stdin(Input::Stream).stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        child.kill_on_drop(false);
+        let stdin = child.take_stdin().unwrap();
+        let mut stdout = child.take_stdout().unwrap();
+        drop(child);
+        // The child writes only once its handle is gone.
+        drop(stdin);
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "after the drop");
+    });
+}
+
+#[test]
+fn raw_reader_takes_every_byte_past_the_buffer_bound() {
+    both(|| async {
+        let mut cmd = Command::new("seq");
+        cmd.arg("400000").stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdout = child.take_stdout().unwrap();
+        // Time for the child to write past the bound and be paused before
+        // anything is read (the check below holds either way; this makes
+        // the resume on reading the path it takes).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut out = Vec::new();
+        // Small reads, so the child is paused and resumed many times.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        let expected: Vec<u8> = (1..=400_000)
+            .flat_map(|n| format!("{n}\n").into_bytes())
+            .collect();
+        assert!(out == expected, "{} bytes", out.len());
+        assert!(child.wait().await.unwrap().success());
     });
 }

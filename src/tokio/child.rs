@@ -3,7 +3,8 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use super::core::{poll_slot, Core, State};
+use super::core::{index, poll_slot, Core, Reader, State};
+use super::read::ChildStdout;
 use super::stdin::ChildStdin;
 use crate::child::{ChildId, Stream};
 use crate::error::Result;
@@ -16,8 +17,9 @@ use crate::signal::Signal;
 /// from any task of any runtime.
 ///
 /// The child's lines (of streams left at [`Output::Lines`], the default)
-/// wait in the handle until [`next_line`](Child::next_line) takes them; past
-/// 1 MiB of them the child is paused (it blocks on its next write) until
+/// wait in the handle until [`next_line`](Child::next_line) takes them (and
+/// the bytes of [`Output::Raw`] streams until their
+/// [reader](Child::take_stdout) does); past 1 MiB of them the child is paused (it blocks on its next write) until
 /// they are taken, so a handle that never reads a chatty child's output
 /// and only waits for it waits for ever, as with a pipe nobody reads:
 /// give such a child [`Output::Null`], or collect it with
@@ -31,6 +33,7 @@ use crate::signal::Signal;
 ///
 /// [`Output::Lines`]: crate::Output::Lines
 /// [`Output::Null`]: crate::Output::Null
+/// [`Output::Raw`]: crate::Output::Raw
 #[derive(Debug)]
 pub struct Child {
     core: Arc<Core>,
@@ -84,6 +87,29 @@ impl Child {
         let mut state = self.core.lock();
         let slot = state.slots.get_mut(&self.id)?;
         std::mem::take(&mut slot.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
+    }
+
+    /// The child's stdout, an `AsyncRead`, for a command whose stdout is
+    /// [`Output::Raw`](crate::Output::Raw); `None` for any other, and once
+    /// taken.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.take_reader(Stream::Stdout)
+    }
+
+    /// The child's stderr, as [`take_stdout`](Child::take_stdout).
+    pub fn take_stderr(&mut self) -> Option<ChildStdout> {
+        self.take_reader(Stream::Stderr)
+    }
+
+    fn take_reader(&mut self, stream: Stream) -> Option<ChildStdout> {
+        let mut state = self.core.lock();
+        let slot = state.slots.get_mut(&self.id)?;
+        let reader = &mut slot.reader[index(stream)];
+        if *reader != Reader::Untaken {
+            return None;
+        }
+        *reader = Reader::Live;
+        Some(ChildStdout::new(Arc::clone(&self.core), self.id, stream))
     }
 
     /// Whether dropping this handle kills a child that is not done
@@ -223,8 +249,8 @@ impl Child {
             exit,
         };
         if let Some(slot) = slot {
-            out.stdout = std::mem::take(&mut slot.raw[0]);
-            out.stderr = std::mem::take(&mut slot.raw[1]);
+            out.stdout = std::mem::take(&mut slot.raw[0]).into();
+            out.stderr = std::mem::take(&mut slot.raw[1]).into();
             for line in slot.lines.drain(..) {
                 let to = match line.stream {
                     Stream::Stdout => &mut out.stdout,
@@ -251,13 +277,21 @@ impl Drop for Child {
         let Some(slot) = state.slots.get_mut(&id) else {
             return;
         };
+        slot.orphan = true;
         if slot.done.is_some() {
-            state.slots.remove(&id);
+            if slot.unwanted() {
+                state.slots.remove(&id);
+            }
             return;
         }
-        slot.orphan = true;
         slot.lines.clear();
-        slot.raw = Default::default();
+        // A reader out lives on (as the blocking API's do); the rest goes.
+        for i in 0..2 {
+            if slot.reader[i] != Reader::Live {
+                slot.discard(i);
+            }
+        }
+        slot.buffered = slot.raw.iter().map(|r| r.len()).sum();
         slot.waker = None;
         let resume = slot.take_resume();
         // The reactor knows a child that is not done; errors cannot

@@ -43,8 +43,9 @@ use crate::exit::Exit;
 use crate::process::OutputLine;
 use crate::reactor::{Control, Event, Reactor};
 
-/// Whole lines buffered beyond this (per child, both streams) pause the
-/// child until its handle takes them; taking them below half resumes it.
+/// Whole lines and raw bytes buffered beyond this (per child, both
+/// streams) pause the child until its handles take them; taking them below
+/// half resumes it.
 pub(super) const LINE_BUFFER: usize = 1 << 20;
 
 pub(crate) struct Core {
@@ -60,6 +61,21 @@ pub(super) struct State {
     pumped: bool,
 }
 
+/// Who reads a stream's raw bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Reader {
+    /// Not a raw stream: its lines go to `next_line`.
+    #[default]
+    Lines,
+    /// A raw stream whose reader is not taken: its bytes wait for it or
+    /// for `output`.
+    Untaken,
+    /// Its reader is out: the slot stays while it lives.
+    Live,
+    /// Its reader was dropped: its bytes are dropped.
+    Dropped,
+}
+
 /// What one child's handle has not taken yet.
 #[derive(Default)]
 pub(super) struct Slot {
@@ -67,11 +83,17 @@ pub(super) struct Slot {
     /// The final exit, once the child is done.
     pub(super) done: Option<Exit>,
     pub(super) lines: VecDeque<OutputLine>,
-    /// Bytes of `lines`.
+    /// Bytes of `lines` and `raw`.
     pub(super) buffered: usize,
     pub(super) paused: bool,
     /// The bytes of `Output::Raw` streams, stdout then stderr.
-    pub(super) raw: [Vec<u8>; 2],
+    pub(super) raw: [VecDeque<u8>; 2],
+    /// Which of them reached their end.
+    pub(super) closed: [bool; 2],
+    /// Who reads each stream's raw bytes.
+    pub(super) reader: [Reader; 2],
+    /// The tasks reading stdout and stderr, waiting for bytes.
+    pub(super) read_waker: [Option<Waker>; 2],
     /// Keep every byte, unbounded: an `output()` is collecting.
     pub(super) collect: bool,
     /// The handle is gone: output is dropped, and the slot with the Done.
@@ -102,11 +124,62 @@ impl Slot {
         if let Some(l) = &line {
             self.buffered -= l.bytes.len();
         }
+        (line, self.taken())
+    }
+
+    /// Copies raw bytes of stream `i` into `buf`, as many as fit; whether
+    /// the child was paused and may go on.
+    pub(super) fn take_raw(&mut self, i: usize, buf: &mut ::tokio::io::ReadBuf<'_>) -> bool {
+        let raw = &mut self.raw[i];
+        let n = raw.len().min(buf.remaining());
+        let (a, b) = raw.as_slices();
+        let from_a = n.min(a.len());
+        buf.put_slice(&a[..from_a]);
+        buf.put_slice(&b[..n - from_a]);
+        raw.drain(..n);
+        self.buffered -= n;
+        self.taken()
+    }
+
+    /// After a take: whether a pause for want of a reader is over.
+    fn taken(&mut self) -> bool {
         let resume = self.paused && self.buffered <= LINE_BUFFER / 2;
         if resume {
             self.paused = false;
         }
-        (line, resume)
+        resume
+    }
+
+    /// Drops what stream `i` holds and all it gets from now on: its
+    /// reader is gone. Whether the child was paused and may go on.
+    pub(super) fn discard(&mut self, i: usize) -> bool {
+        self.reader[i] = Reader::Dropped;
+        self.read_waker[i] = None;
+        self.buffered -= self.raw[i].len();
+        self.raw[i] = VecDeque::new();
+        self.taken()
+    }
+
+    /// Whether nothing will take anything from the slot any more: the
+    /// child's handle and every reader are gone.
+    pub(super) fn unwanted(&self) -> bool {
+        self.orphan && !self.reader.contains(&Reader::Live)
+    }
+
+    /// Parks the reader of stream `i`.
+    pub(super) fn park_reader(&mut self, i: usize, waker: &Waker) {
+        match &self.read_waker[i] {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.read_waker[i] = Some(waker.clone()),
+        }
+    }
+
+    /// Pauses the child if its buffers are past the bound.
+    fn bound(&mut self, ctl: &mut Control<'_>, id: ChildId) {
+        if !self.collect && !self.paused && self.buffered > LINE_BUFFER {
+            self.paused = true;
+            ctl.pause(id);
+        }
     }
 
     /// Lifts a pause for want of a reader; whether there was one.
@@ -202,23 +275,29 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
                 bytes: line.to_vec(),
                 partial,
             });
-            if !slot.collect && !slot.paused && slot.buffered > LINE_BUFFER {
-                slot.paused = true;
-                ctl.pause(id);
+            slot.bound(ctl, id);
+        }
+        // An orphan's raw streams are `Dropped` but for a reader out.
+        Event::Data { stream, bytes, .. } => {
+            let i = index(stream);
+            if slot.reader[i] != Reader::Dropped {
+                slot.raw[i].extend(bytes);
+                slot.buffered += bytes.len();
+                slot.bound(ctl, id);
+                wake(&mut slot.read_waker[i]);
             }
         }
-        Event::Data { stream, bytes, .. } if !slot.orphan => {
-            let i = match stream {
-                Stream::Stdout => 0,
-                Stream::Stderr => 1,
-            };
-            slot.raw[i].extend_from_slice(bytes);
+        Event::Closed { stream, .. } => {
+            let i = index(stream);
+            slot.closed[i] = true;
+            wake(&mut slot.read_waker[i]);
+            return;
         }
         Event::Done { exit, .. } => {
             slot.pid = None;
             slot.wake_stdin();
             slot.done = Some(exit);
-            if slot.orphan {
+            if slot.unwanted() {
                 slots.remove(&id);
                 return;
             }
@@ -226,6 +305,19 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
         _ => return,
     }
     slot.wake();
+}
+
+pub(super) fn index(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+fn wake(waker: &mut Option<Waker>) {
+    if let Some(w) = waker.take() {
+        w.wake();
+    }
 }
 
 /// Marks the driver unpumped when the pump ends (its runtime shut down, or
@@ -240,6 +332,9 @@ impl Drop for Unpumped {
         for slot in state.slots.values_mut() {
             slot.wake();
             slot.wake_stdin();
+            for w in &mut slot.read_waker {
+                wake(w);
+            }
         }
     }
 }

@@ -8,7 +8,9 @@
 //! [`try_wait`](Child::try_wait), [`kill`](Child::kill),
 //! [`signal`](Child::signal), [`stop`](Child::stop) (the escalation),
 //! [`next_line`](Child::next_line), [`output`](Child::output), and its
-//! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)).
+//! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)), its raw
+//! stdout and stderr as `AsyncRead`s ([`take_stdout`](Child::take_stdout),
+//! [`take_stderr`](Child::take_stderr)).
 //! [`spawn`] and [`output`] use the [shared](Driver::shared) driver of
 //! the runtime they are called on; [`Driver::new`] makes another.
 //!
@@ -64,6 +66,7 @@
 
 mod child;
 mod core;
+mod read;
 mod stdin;
 
 use std::io;
@@ -72,7 +75,8 @@ use std::sync::{Arc, Mutex, Weak};
 use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildOutput};
-use self::core::{Core, Slot};
+use self::core::{Core, Reader, Slot};
+pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
 use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
@@ -146,6 +150,10 @@ impl Driver {
             Slot {
                 pid,
                 stdin: matches!(cmd.stdin, Input::Stream),
+                reader: [&cmd.stdout, &cmd.stderr].map(|o| match o {
+                    Output::Raw => Reader::Untaken,
+                    _ => Reader::Lines,
+                }),
                 ..Slot::default()
             },
         );
