@@ -68,6 +68,11 @@
 //! # Ok::<(), procrun::Error>(())
 //! ```
 //!
+//! With the `tokio` feature, a third: **async handles** in `procrun::tokio`
+//! (a `Child` per child, with `wait`, `stop`, `next_line`, `output`) on a
+//! reactor driven by the tokio runtime's own I/O driver and timers: no
+//! thread, no blocking call.
+//!
 //! # What it guarantees
 //!
 //! 1. One thread runs the reactor, blocked only in `epoll_wait`, and with
@@ -315,6 +320,8 @@ pub mod timer;
 #[cfg(not(feature = "internals"))]
 #[allow(dead_code)]
 mod timer;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Resource, Restart};

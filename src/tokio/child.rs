@@ -1,0 +1,312 @@
+//! A handle per child: waiting, signalling, stopping, its lines.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use super::core::{index, poll_slot, Core, Reader, State};
+use super::read::ChildStdout;
+use super::stdin::ChildStdin;
+use crate::child::{ChildId, Stream};
+use crate::error::Result;
+use crate::exit::Exit;
+use crate::process::OutputLine;
+use crate::signal::Signal;
+
+/// A child started by [`spawn`](super::spawn) or
+/// [`Driver::spawn`](super::Driver::spawn): `Send + 'static`, usable
+/// from any task of any runtime.
+///
+/// The child's lines (of streams left at [`Output::Lines`], the default)
+/// wait in the handle until [`next_line`](Child::next_line) takes them (and
+/// the bytes of [`Output::Raw`] streams until their
+/// [reader](Child::take_stdout) does); past 1 MiB of them the child is paused (it blocks on its next write) until
+/// they are taken, so a handle that never reads a chatty child's output
+/// and only waits for it waits for ever, as with a pipe nobody reads:
+/// give such a child [`Output::Null`], or collect it with
+/// [`output`](Child::output).
+///
+/// Dropping the handle of a child that is not done kills it (a stop
+/// without grace: no restart follows, `SIGKILL` reaches its process group
+/// at once), unless [`kill_on_drop(false)`](Child::kill_on_drop) was
+/// set: then it runs on, its output is dropped, and it is reaped when it
+/// ends. Either way no zombie is left behind.
+///
+/// [`Output::Lines`]: crate::Output::Lines
+/// [`Output::Null`]: crate::Output::Null
+/// [`Output::Raw`]: crate::Output::Raw
+#[derive(Debug)]
+pub struct Child {
+    core: Arc<Core>,
+    id: ChildId,
+    kill_on_drop: bool,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+/// What [`Child::output`] and [`output`](super::output) collect: both
+/// streams apart and the final exit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildOutput {
+    /// stdout, byte for byte when it was [`Output::Raw`](crate::Output::Raw).
+    pub stdout: Vec<u8>,
+    /// stderr, the same way.
+    pub stderr: Vec<u8>,
+    /// The child's final exit.
+    pub exit: Exit,
+}
+
+impl Child {
+    pub(super) fn new(core: Arc<Core>, id: ChildId) -> Child {
+        Child {
+            core,
+            id,
+            kill_on_drop: true,
+        }
+    }
+
+    /// The pid of the child's current run; `None` once it is reaped (and
+    /// between a run and its restart). The reactor reaps a child as soon
+    /// as it exits, so a child that ends at once may show `None` on the
+    /// first call: its pid is on its exit ([`Exit::pid`]).
+    pub fn id(&self) -> Option<u32> {
+        self.core
+            .lock()
+            .slots
+            .get(&self.id)
+            .and_then(|slot| slot.pid)
+    }
+
+    /// The child's stdin, an `AsyncWrite`, for a command whose stdin is
+    /// [`Input::Stream`](crate::Input::Stream); `None` for any other, and
+    /// once taken.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        let mut state = self.core.lock();
+        let slot = state.slots.get_mut(&self.id)?;
+        std::mem::take(&mut slot.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
+    }
+
+    /// The child's stdout, an `AsyncRead`, for a command whose stdout is
+    /// [`Output::Raw`](crate::Output::Raw); `None` for any other, and once
+    /// taken.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.take_reader(Stream::Stdout)
+    }
+
+    /// The child's stderr, as [`take_stdout`](Child::take_stdout).
+    pub fn take_stderr(&mut self) -> Option<ChildStdout> {
+        self.take_reader(Stream::Stderr)
+    }
+
+    fn take_reader(&mut self, stream: Stream) -> Option<ChildStdout> {
+        let mut state = self.core.lock();
+        let slot = state.slots.get_mut(&self.id)?;
+        let reader = &mut slot.reader[index(stream)];
+        if *reader != Reader::Untaken {
+            return None;
+        }
+        *reader = Reader::Live;
+        Some(ChildStdout::new(Arc::clone(&self.core), self.id, stream))
+    }
+
+    /// Whether dropping this handle kills a child that is not done
+    /// (default: true).
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Child {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// Waits until the child is done and gives its final exit: its last
+    /// run reaped, no restart to come, its streams closed (and, after a
+    /// stop, nothing of its process group left).
+    ///
+    /// Cancellation-safe and fused: a dropped `wait` loses nothing, and
+    /// once the child is done every call gives the same exit at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) when polled outside a tokio runtime
+    /// while the driver has no task on one.
+    pub async fn wait(&mut self) -> Result<Exit> {
+        let id = self.id;
+        poll_fn(|cx| poll_slot(&self.core, id, cx, |state| done(state, id))).await
+    }
+
+    /// The final exit if the child is done, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// None today; a `Result` as `std`'s and tokio's `try_wait`.
+    pub fn try_wait(&mut self) -> Result<Option<Exit>> {
+        Ok(done(&mut self.core.lock(), self.id))
+    }
+
+    /// Sends `SIGKILL` to the child's current run (its process group, as
+    /// [`Reactor::kill`](crate::Reactor::kill)); without waiting. The
+    /// restart policy still decides what follows: [`stop`](Child::stop) ends
+    /// the child for good. Killing a child that is done does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signal`](crate::Error::Signal) if the signal reached
+    /// nothing of the run (it made itself another user).
+    pub fn kill(&mut self) -> Result<()> {
+        self.signal(Signal::KILL)
+    }
+
+    /// Sends `sig` to the child's current run, as
+    /// [`Reactor::signal`](crate::Reactor::signal).
+    ///
+    /// # Errors
+    ///
+    /// As [`kill`](Child::kill).
+    pub fn signal(&mut self, sig: Signal) -> Result<()> {
+        let r = self.core.lock().reactor.signal(self.id, sig);
+        self.core.kick();
+        r
+    }
+
+    /// Stops the child as [`Reactor::stop`](crate::Reactor::stop) does (its
+    /// stop signal, then `SIGKILL` to what is left when the grace ends; no
+    /// restart after it) and waits until it is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Child::wait).
+    pub async fn stop(&mut self) -> Result<Exit> {
+        // A finished child is Ok: the stop does nothing.
+        self.core.lock().reactor.stop(self.id)?;
+        self.core.kick();
+        self.wait().await
+    }
+
+    /// The next line the child wrote to a stream left at
+    /// [`Output::Lines`](crate::Output::Lines), stdout's and stderr's in the
+    /// order the reactor split them; `None` once the child is done and
+    /// every line was taken.
+    ///
+    /// Cancellation-safe: a dropped `next_line` takes no line.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Child::wait).
+    pub async fn next_line(&mut self) -> Result<Option<OutputLine>> {
+        let id = self.id;
+        let core = Arc::clone(&self.core);
+        poll_fn(|cx| {
+            poll_slot(&core, id, cx, |state| {
+                let slot = state.slots.get_mut(&id)?;
+                let (line, resume) = slot.take_line();
+                if resume {
+                    // The reactor knows the child: it is not done while
+                    // paused with lines to take.
+                    let _ = state.reactor.resume(id);
+                    core.kick();
+                }
+                match line {
+                    Some(line) => Some(Some(line)),
+                    None if slot.done.is_some() => Some(None),
+                    None => None,
+                }
+            })
+        })
+        .await
+    }
+
+    /// Waits until the child is done, collecting all it writes, and gives
+    /// both streams apart with the final exit; no bound on what is kept.
+    ///
+    /// A stream at [`Output::Raw`](crate::Output::Raw) comes byte for byte;
+    /// one at [`Output::Lines`](crate::Output::Lines) as its lines not taken
+    /// yet, each ended by `\n` (a `\r\n` the child wrote becomes `\n`, and a
+    /// last line without one gets it). [`output`](super::output) spawns
+    /// with both streams raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Child::wait).
+    pub async fn output(mut self) -> Result<ChildOutput> {
+        {
+            let mut state = self.core.lock();
+            let id = self.id;
+            if let Some(slot) = state.slots.get_mut(&id) {
+                slot.collect = true;
+                if slot.take_resume() {
+                    let _ = state.reactor.resume(id);
+                }
+            }
+        }
+        self.core.kick();
+        let exit = self.wait().await?;
+        let mut state = self.core.lock();
+        let slot = state.slots.get_mut(&self.id);
+        let mut out = ChildOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exit,
+        };
+        if let Some(slot) = slot {
+            out.stdout = std::mem::take(&mut slot.raw[0]).into();
+            out.stderr = std::mem::take(&mut slot.raw[1]).into();
+            for line in slot.lines.drain(..) {
+                let to = match line.stream {
+                    Stream::Stdout => &mut out.stdout,
+                    Stream::Stderr => &mut out.stderr,
+                };
+                to.extend_from_slice(&line.bytes);
+                if !line.partial {
+                    to.push(b'\n');
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn done(state: &mut State, id: ChildId) -> Option<Exit> {
+    state.slots.get(&id).and_then(|slot| slot.done)
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let mut state = self.core.lock();
+        let id = self.id;
+        let Some(slot) = state.slots.get_mut(&id) else {
+            return;
+        };
+        slot.orphan = true;
+        if slot.done.is_some() {
+            if slot.unwanted() {
+                state.slots.remove(&id);
+            }
+            return;
+        }
+        slot.lines.clear();
+        // A reader out lives on (as the blocking API's do); the rest goes.
+        for i in 0..2 {
+            if slot.reader[i] != Reader::Live {
+                slot.discard(i);
+            }
+        }
+        slot.buffered = slot.raw.iter().map(|r| r.len()).sum();
+        slot.waker = None;
+        let resume = slot.take_resume();
+        // The reactor knows a child that is not done; errors cannot
+        // happen here and would have nowhere to go.
+        if resume {
+            let _ = state.reactor.resume(id);
+        }
+        if self.kill_on_drop {
+            let _ = state.reactor.stop(id);
+            let _ = state.reactor.kill(id);
+        }
+        // Someone must reap it: a pump where this drop runs, if none does
+        // (outside any runtime, the next pump or the driver's own drop).
+        let _ = self.core.ensure_pump(&mut state);
+        drop(state);
+        self.core.kick();
+    }
+}

@@ -1,0 +1,422 @@
+//! The state every handle of one [`Driver`](super::Driver) shares: the
+//! reactor, what each child's handle has not taken yet, and the task that
+//! drives the reactor from the runtime's I/O driver.
+//!
+//! # Why a task, and a lock
+//!
+//! One task per driver (the pump) waits on the reactor's epoll fd through
+//! tokio's own I/O driver (`AsyncFd`), on the reactor's next timer, and on
+//! a `Notify` that handles raise when they changed the reactor; it polls
+//! the reactor with a zero timeout and files each event into the child's
+//! slot, waking the task waiting on it. Handles act on the reactor directly
+//! under the lock (a spawn, a signal, a stop: no channel, no reply to await)
+//! and read their slot under it. Only the pump ever polls, so there is no
+//! contest for `AsyncFd`'s single waker, and a future dropped mid-wait
+//! loses nothing: what it waited for lands in the slot whoever is waiting.
+//!
+//! The lock is held for a turn of the reactor or a call on it, never
+//! across an `.await`.
+//!
+//! # When the runtime goes
+//!
+//! A pump dies with its runtime. Its guard marks the driver unpumped and
+//! wakes every waiting handle; the next handle polled (on whatever runtime
+//! it runs now) starts a new pump there. The reactor and its children live
+//! on in the shared state meanwhile.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest;
+use ::tokio::sync::Notify;
+
+use crate::child::{ChildId, Stream};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::process::OutputLine;
+use crate::reactor::{Control, Event, Reactor};
+
+/// Whole lines and raw bytes buffered beyond this (per child, both
+/// streams) pause the child until its handles take them; taking them below
+/// half resumes it.
+pub(super) const LINE_BUFFER: usize = 1 << 20;
+
+pub(crate) struct Core {
+    pub(super) state: Mutex<State>,
+    /// Raised by handles that changed the reactor (a spawn owes a
+    /// `Started`, a stop arms a timer): the pump looks again.
+    pub(super) notify: Notify,
+}
+
+pub(super) struct State {
+    pub(super) reactor: Reactor,
+    pub(super) slots: HashMap<ChildId, Slot>,
+    pumped: bool,
+}
+
+/// Who reads a stream's raw bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Reader {
+    /// Not a raw stream: its lines go to `next_line`.
+    #[default]
+    Lines,
+    /// A raw stream whose reader is not taken: its bytes wait for it or
+    /// for `output`.
+    Untaken,
+    /// Its reader is out: the slot stays while it lives.
+    Live,
+    /// Its reader was dropped: its bytes are dropped.
+    Dropped,
+}
+
+/// What one child's handle has not taken yet.
+#[derive(Default)]
+pub(super) struct Slot {
+    pub(super) pid: Option<u32>,
+    /// The final exit, once the child is done.
+    pub(super) done: Option<Exit>,
+    pub(super) lines: VecDeque<OutputLine>,
+    /// Bytes of `lines` and `raw`.
+    pub(super) buffered: usize,
+    pub(super) paused: bool,
+    /// The bytes of `Output::Raw` streams, stdout then stderr.
+    pub(super) raw: [VecDeque<u8>; 2],
+    /// Which of them reached their end.
+    pub(super) closed: [bool; 2],
+    /// Who reads each stream's raw bytes.
+    pub(super) reader: [Reader; 2],
+    /// The tasks reading stdout and stderr, waiting for bytes.
+    pub(super) read_waker: [Option<Waker>; 2],
+    /// Keep every byte, unbounded: an `output()` is collecting.
+    pub(super) collect: bool,
+    /// The handle is gone: output is dropped, and the slot with the Done.
+    pub(super) orphan: bool,
+    pub(super) waker: Option<Waker>,
+    /// The child's stdin is a stream, not taken yet.
+    pub(super) stdin: bool,
+    /// The task writing to the child's stdin, waiting for room.
+    pub(super) stdin_waker: Option<Waker>,
+}
+
+impl Slot {
+    fn wake(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn wake_stdin(&mut self) {
+        if let Some(w) = self.stdin_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Takes the next line; whether the child was paused and may go on.
+    pub(super) fn take_line(&mut self) -> (Option<OutputLine>, bool) {
+        let line = self.lines.pop_front();
+        if let Some(l) = &line {
+            self.buffered -= l.bytes.len();
+        }
+        (line, self.taken())
+    }
+
+    /// Copies raw bytes of stream `i` into `buf`, as many as fit; whether
+    /// the child was paused and may go on.
+    pub(super) fn take_raw(&mut self, i: usize, buf: &mut ::tokio::io::ReadBuf<'_>) -> bool {
+        let raw = &mut self.raw[i];
+        let n = raw.len().min(buf.remaining());
+        let (a, b) = raw.as_slices();
+        let from_a = n.min(a.len());
+        buf.put_slice(&a[..from_a]);
+        buf.put_slice(&b[..n - from_a]);
+        raw.drain(..n);
+        self.buffered -= n;
+        self.taken()
+    }
+
+    /// After a take: whether a pause for want of a reader is over.
+    fn taken(&mut self) -> bool {
+        let resume = self.paused && self.buffered <= LINE_BUFFER / 2;
+        if resume {
+            self.paused = false;
+        }
+        resume
+    }
+
+    /// Drops what stream `i` holds and all it gets from now on: its
+    /// reader is gone. Whether the child was paused and may go on.
+    pub(super) fn discard(&mut self, i: usize) -> bool {
+        self.reader[i] = Reader::Dropped;
+        self.read_waker[i] = None;
+        self.buffered -= self.raw[i].len();
+        self.raw[i] = VecDeque::new();
+        self.taken()
+    }
+
+    /// Whether nothing will take anything from the slot any more: the
+    /// child's handle and every reader are gone.
+    pub(super) fn unwanted(&self) -> bool {
+        self.orphan && !self.reader.contains(&Reader::Live)
+    }
+
+    /// Parks the reader of stream `i`.
+    pub(super) fn park_reader(&mut self, i: usize, waker: &Waker) {
+        match &self.read_waker[i] {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.read_waker[i] = Some(waker.clone()),
+        }
+    }
+
+    /// Pauses the child if its buffers are past the bound.
+    fn bound(&mut self, ctl: &mut Control<'_>, id: ChildId) {
+        if !self.collect && !self.paused && self.buffered > LINE_BUFFER {
+            self.paused = true;
+            ctl.pause(id);
+        }
+    }
+
+    /// Lifts a pause for want of a reader; whether there was one.
+    pub(super) fn take_resume(&mut self) -> bool {
+        std::mem::take(&mut self.paused)
+    }
+
+    /// Registers `waker` for the next change of this slot.
+    pub(super) fn park(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
+}
+
+impl Core {
+    pub(super) fn new() -> Result<Arc<Core>> {
+        Ok(Arc::new(Core {
+            state: Mutex::new(State {
+                reactor: Reactor::new()?,
+                slots: HashMap::new(),
+                pumped: false,
+            }),
+            notify: Notify::new(),
+        }))
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic under the lock (a bug) leaves state that is still whole:
+        // each change to it is a single assignment or call.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the pump on the current runtime unless one runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when called outside a tokio runtime.
+    pub(super) fn ensure_pump(self: &Arc<Core>, state: &mut State) -> Result<()> {
+        if state.pumped {
+            return Ok(());
+        }
+        let handle =
+            ::tokio::runtime::Handle::try_current().map_err(|e| Error::Io(io::Error::other(e)))?;
+        // A dup of the reactor's epoll fd: the registration with tokio is
+        // the pump's, and ends with it, while the reactor lives on here.
+        let fd = state.reactor.as_fd().try_clone_to_owned()?;
+        state.pumped = true;
+        handle.spawn(pump(Arc::clone(self), fd));
+        Ok(())
+    }
+
+    /// Wakes the pump to look at the reactor again.
+    pub(super) fn kick(&self) {
+        self.notify.notify_one();
+    }
+}
+
+impl State {
+    /// Polls the reactor once without waiting and files its events.
+    fn turn(&mut self) -> Result<()> {
+        let State { reactor, slots, .. } = self;
+        reactor.poll(Some(Duration::ZERO), |ctl, event| file(slots, ctl, event))
+    }
+}
+
+/// Files one event into its child's slot.
+fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<'_>) {
+    let id = event.id();
+    let Some(slot) = slots.get_mut(&id) else {
+        return;
+    };
+    match event {
+        Event::Started { pid, .. } => slot.pid = Some(pid),
+        Event::Exited(_) => {
+            slot.pid = None;
+            slot.wake_stdin();
+        }
+        Event::StdinReady { .. } | Event::StdinClosed { .. } => {
+            slot.wake_stdin();
+            return;
+        }
+        Event::Line {
+            stream,
+            line,
+            partial,
+            ..
+        } if !slot.orphan => {
+            slot.buffered += line.len();
+            slot.lines.push_back(OutputLine {
+                stream,
+                bytes: line.to_vec(),
+                partial,
+            });
+            slot.bound(ctl, id);
+        }
+        // An orphan's raw streams are `Dropped` but for a reader out.
+        Event::Data { stream, bytes, .. } => {
+            let i = index(stream);
+            if slot.reader[i] != Reader::Dropped {
+                slot.raw[i].extend(bytes);
+                slot.buffered += bytes.len();
+                slot.bound(ctl, id);
+                wake(&mut slot.read_waker[i]);
+            }
+        }
+        Event::Closed { stream, .. } => {
+            let i = index(stream);
+            slot.closed[i] = true;
+            wake(&mut slot.read_waker[i]);
+            return;
+        }
+        Event::Done { exit, .. } => {
+            slot.pid = None;
+            slot.wake_stdin();
+            slot.done = Some(exit);
+            if slot.unwanted() {
+                slots.remove(&id);
+                return;
+            }
+        }
+        _ => return,
+    }
+    slot.wake();
+}
+
+pub(super) fn index(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+fn wake(waker: &mut Option<Waker>) {
+    if let Some(w) = waker.take() {
+        w.wake();
+    }
+}
+
+/// Marks the driver unpumped when the pump ends (its runtime shut down, or
+/// it had nothing left to do) and wakes every waiting handle, so one of
+/// them starts a new pump where it runs.
+struct Unpumped(Arc<Core>);
+
+impl Drop for Unpumped {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.pumped = false;
+        for slot in state.slots.values_mut() {
+            slot.wake();
+            slot.wake_stdin();
+            for w in &mut slot.read_waker {
+                wake(w);
+            }
+        }
+    }
+}
+
+/// Registers `fd` with the current runtime's I/O driver.
+///
+/// The crate's one `unsafe` outside `sys`: tokio asks its caller to
+/// promise the fd stays the same open file for the registration's life.
+#[allow(unsafe_code)]
+fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the `AsyncFd` owns the `OwnedFd`, which is open from its
+    // creation to its drop (after the `AsyncFd` deregisters it) and whose
+    // `as_raw_fd` always gives the same fd.
+    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
+}
+
+async fn pump(core: Arc<Core>, fd: OwnedFd) {
+    let _unpumped = Unpumped(Arc::clone(&core));
+    let fd = match register(fd) {
+        Ok(fd) => fd,
+        // The handles see the pump gone and try again; a runtime whose I/O
+        // driver refuses the fd refuses it again, and each try says so to
+        // nobody: nothing better is known here.
+        Err(_) => return,
+    };
+    loop {
+        let timeout = {
+            let mut state = core.lock();
+            if state.turn().is_err() {
+                return;
+            }
+            if state.slots.is_empty() && state.reactor.is_empty() {
+                // Nothing to drive: the next spawn starts a pump again.
+                return;
+            }
+            state.reactor.next_timeout()
+        };
+        let mut sleep = pin!(timeout.map(::tokio::time::sleep));
+        let mut notified = pin!(core.notify.notified());
+        let go_on = poll_fn(|cx| {
+            match fd.poll_read_ready(cx) {
+                // Cleared before the turn drains the epoll fd, so news
+                // arriving meanwhile raises a new edge for the next wait.
+                Poll::Ready(Ok(mut guard)) => {
+                    guard.clear_ready();
+                    return Poll::Ready(true);
+                }
+                // The runtime is shutting down: the next one takes over.
+                Poll::Ready(Err(_)) => return Poll::Ready(false),
+                Poll::Pending => {}
+            }
+            if let Some(s) = sleep.as_mut().as_pin_mut() {
+                if s.poll(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+            }
+            notified.as_mut().poll(cx).map(|()| true)
+        })
+        .await;
+        if !go_on {
+            return;
+        }
+    }
+}
+
+/// Waits on `slot` of `id` until `ready` gives a value, starting a pump
+/// where none runs.
+pub(super) fn poll_slot<T>(
+    core: &Arc<Core>,
+    id: ChildId,
+    cx: &mut std::task::Context<'_>,
+    mut ready: impl FnMut(&mut State) -> Option<T>,
+) -> Poll<Result<T>> {
+    let mut state = core.lock();
+    if let Some(v) = ready(&mut state) {
+        return Poll::Ready(Ok(v));
+    }
+    if let Err(e) = core.ensure_pump(&mut state) {
+        return Poll::Ready(Err(e));
+    }
+    if let Some(slot) = state.slots.get_mut(&id) {
+        slot.park(cx.waker());
+    }
+    Poll::Pending
+}

@@ -1,0 +1,117 @@
+//! A child's stdin as an `AsyncWrite`.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ::tokio::io::AsyncWrite;
+
+use super::core::Core;
+use crate::child::ChildId;
+use crate::error::Error;
+
+/// The stdin stream of a [`Child`](super::Child), taken with
+/// [`Child::take_stdin`](super::Child::take_stdin): an `AsyncWrite`.
+///
+/// A write takes what fits in the pipe and the reactor's queue behind it
+/// (1 MiB); when both are full it waits until the child reads
+/// (backpressure). Bytes taken reach the child in order: `flush` has
+/// nothing to do. `shutdown`, or dropping the writer, closes the stream
+/// once the queue is written: the child reads EOF. Once the stream is
+/// closed (the child closed it or ended), writes fail with
+/// [`BrokenPipe`](io::ErrorKind::BrokenPipe).
+///
+/// # Examples
+///
+/// ```
+/// use procrun::{Command, Input};
+/// use tokio::io::AsyncWriteExt;
+///
+/// # ::tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let mut cmd = Command::new("tr");
+/// cmd.args(["a-z", "A-Z"]).stdin(Input::Stream);
+/// let mut child = procrun::tokio::spawn(&cmd)?;
+/// let mut stdin = child.take_stdin().expect("a stream");
+/// stdin.write_all(b"hello\n").await?;
+/// drop(stdin); // EOF: `tr` ends.
+/// let line = child.next_line().await?.expect("a line");
+/// assert_eq!(line.bytes, b"HELLO");
+/// assert!(child.wait().await?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ChildStdin {
+    core: Arc<Core>,
+    id: ChildId,
+}
+
+impl ChildStdin {
+    pub(super) fn new(core: Arc<Core>, id: ChildId) -> ChildStdin {
+        ChildStdin { core, id }
+    }
+}
+
+/// procrun's error as the `io::Error` an `AsyncWrite` gives.
+fn io_error(e: Error) -> io::Error {
+    match e {
+        Error::Io(e) => e,
+        // The child is done: its stream went with it.
+        Error::UnknownChild => io::ErrorKind::BrokenPipe.into(),
+        e => io::Error::other(e),
+    }
+}
+
+impl AsyncWrite for ChildStdin {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut state = self.core.lock();
+        match state.reactor.write_stdin(self.id, buf) {
+            Ok(n) => {
+                drop(state);
+                // A broken pipe found by the write is told on a turn.
+                self.core.kick();
+                Poll::Ready(Ok(n))
+            }
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Under the lock the pump files events under: the
+                // `StdinReady` this waits for cannot slip in before.
+                if let Err(e) = self.core.ensure_pump(&mut state) {
+                    return Poll::Ready(Err(io_error(e)));
+                }
+                if let Some(slot) = state.slots.get_mut(&self.id) {
+                    slot.stdin_waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(io_error(e))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = self.core.lock().reactor.close_stdin(self.id);
+        self.core.kick();
+        match r {
+            // A child that is done has no stream left to close.
+            Ok(()) | Err(Error::UnknownChild) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(io_error(e))),
+        }
+    }
+}
+
+impl Drop for ChildStdin {
+    fn drop(&mut self) {
+        // EOF for the child; on a child that is done, nothing to do.
+        let _ = self.core.lock().reactor.close_stdin(self.id);
+        self.core.kick();
+    }
+}
