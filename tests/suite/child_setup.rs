@@ -267,7 +267,17 @@ fn arg0_is_the_childs_argv0_by_posix_spawn_and_by_fork() {
             cmd.umask(0o022);
         }
         let (id, pid) = start(&mut r, &cmd);
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        // A spawn returns once the child's exec has its new memory, which
+        // can be before the kernel has set where its arguments lie: until
+        // then its cmdline reads empty.
+        let deadline = std::time::Instant::now() + watchdog();
+        let cmdline = loop {
+            let c = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            if !c.is_empty() || std::time::Instant::now() > deadline {
+                break c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
         assert_eq!(cmdline, b"health-check\x0060\x00", "fork: {fork}");
         finish(&mut r, id);
     }
