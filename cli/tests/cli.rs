@@ -56,30 +56,7 @@ fn procrun_cmd(args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // procrun keeps a signal that was ignored when it started ignored (as
-    // shells do), and an ignored disposition survives exec: a harness run
-    // under `nohup`, or as a background job of a non-interactive shell,
-    // would hand procrun SIGHUP, SIGINT or SIGQUIT ignored, and the tests that send
-    // them would wait for nothing. Each procrun starts as from a terminal.
-    // SAFETY: between fork and exec only async-signal-safe calls are
-    // allowed; `signal` is one, and it touches no memory of the parent.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        c.pre_exec(|| {
-            for sig in [
-                libc::SIGHUP,
-                libc::SIGINT,
-                libc::SIGTERM,
-                libc::SIGQUIT,
-                libc::SIGALRM,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ] {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-            Ok(())
-        });
-    }
+    common::with_default_signals(&mut c);
     c
 }
 

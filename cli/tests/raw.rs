@@ -24,28 +24,7 @@ fn procrun_cmd(args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // As in cli.rs: each procrun starts with the signals it takes at their
-    // default, whatever the harness was started with (procrun keeps an
-    // ignored one ignored).
-    // SAFETY: between fork and exec only async-signal-safe calls are
-    // allowed; `signal` is one, and it touches no memory of the parent.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        c.pre_exec(|| {
-            for sig in [
-                libc::SIGHUP,
-                libc::SIGINT,
-                libc::SIGTERM,
-                libc::SIGQUIT,
-                libc::SIGALRM,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ] {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-            Ok(())
-        });
-    }
+    common::with_default_signals(&mut c);
     c
 }
 

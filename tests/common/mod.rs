@@ -308,3 +308,32 @@ pub fn write_executable(dst: &std::path::Path, bytes: &[u8]) {
     install_executable(&staged, dst);
     std::fs::remove_file(&staged).unwrap();
 }
+
+/// Has `cmd` start with the signals the tests send (HUP, INT, TERM, QUIT,
+/// ALRM, USR1, USR2) at their default actions. procrun keeps a signal that
+/// was ignored when it started ignored (as shells do), and an ignored
+/// disposition survives exec: a harness run under `nohup`, or as a
+/// background job of a non-interactive shell, would hand procrun SIGHUP,
+/// SIGINT or SIGQUIT ignored, and the tests that send them would wait for
+/// nothing. Each procrun so started starts as from a terminal.
+pub fn with_default_signals(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls are
+    // allowed; `signal` is one, and it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGQUIT,
+                libc::SIGALRM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
