@@ -45,7 +45,14 @@ fn main() -> ExitCode {
             let _ = help.print();
             Ok(0)
         }
-        Ok(Request::Run(a) | Request::Start(a)) => run::run(a),
+        Ok(Request::Run(a) | Request::Start(a)) => run::run(a).map(|end| {
+            // After the reactor is gone (`run` has returned): every child is
+            // reaped and all output written.
+            if let Some(sig) = end.died_of {
+                signals::die_of(sig);
+            }
+            end.status
+        }),
         Ok(Request::Ps(a)) => ps::ps(a),
         Ok(Request::Completions(shell)) => write_out(&flags::doc::completions(shell)),
         Ok(Request::Man(command)) => {

@@ -48,8 +48,28 @@ const STATUS_UNKNOWN: u8 = 255;
 /// device gone): procrun failed, as for any error of its own.
 const WRITE_FAILED: u8 = 1;
 
-/// Runs what `args` asks for; the exit status to leave with.
-pub fn run(args: RunArgs) -> Result<u8, Failure> {
+/// How procrun ends after its runs: the exit status, and with `--raw` the
+/// signal to die of instead, as coreutils `timeout` does when its command
+/// was killed by a signal that was not its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending {
+    /// The exit status (for a signal, 128 + its number: what procrun exits
+    /// with when it cannot die of the signal).
+    pub status: u8,
+    pub died_of: Option<Signal>,
+}
+
+impl Ending {
+    fn status(status: u8) -> Ending {
+        Ending {
+            status,
+            died_of: None,
+        }
+    }
+}
+
+/// Runs what `args` asks for; how to end.
+pub fn run(args: RunArgs) -> Result<Ending, Failure> {
     if !args.raw {
         return supervise(args);
     }
@@ -59,7 +79,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     }
 }
 
-fn supervise(mut args: RunArgs) -> Result<u8, Failure> {
+fn supervise(mut args: RunArgs) -> Result<Ending, Failure> {
     if args.cgroup.as_deref() == Some(Path::new(AUTO_CGROUP)) {
         args.cgroup = Some(delegated_cgroup()?);
     }
@@ -82,6 +102,8 @@ fn supervise(mut args: RunArgs) -> Result<u8, Failure> {
         raw: args.raw,
         alarmed: false,
         end_restarts: false,
+        died_of: None,
+        killed: false,
     };
     for (name, cmd) in &specs {
         // On an error, dropping the reactor kills and reaps whatever was
@@ -479,6 +501,12 @@ struct State {
     alarmed: bool,
     /// `--raw` forwarded a signal: a run it ends is the last.
     end_restarts: bool,
+    /// `--raw`: the signal that ended the run whose status procrun exits
+    /// with, when neither a timeout nor procrun's own SIGKILL sent it.
+    died_of: Option<Signal>,
+    /// `--raw` sent SIGKILL itself (the grace after a forwarded signal):
+    /// the runs it ends were killed as a timed-out run is.
+    killed: bool,
 }
 
 impl State {
@@ -595,7 +623,15 @@ impl State {
     }
 
     fn record(&mut self, i: usize, exit: &Exit) {
-        self.record_status(i, status_of(exit, self.preserve_status, self.alarmed));
+        let status = status_of(exit, self.preserve_status, self.alarmed);
+        if self.raw && self.failure.is_none() && status != 0 {
+            // coreutils `timeout` dies of the signal that killed its command
+            // (not of the one it sent at the timeout or after it), so that
+            // its own parent sees that signal, as with no timeout between.
+            let ours = exit.timed_out() || self.alarmed || self.killed;
+            self.died_of = exit.signal().filter(|_| !ours);
+        }
+        self.record_status(i, status);
     }
 
     fn record_status(&mut self, i: usize, status: u8) {
@@ -625,7 +661,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn run(&mut self) -> Result<u8, Failure> {
+    fn run(&mut self) -> Result<Ending, Failure> {
         while !self.reactor.is_empty() {
             let mut timeout = None;
             if self.state.printer.waiting() {
@@ -703,9 +739,13 @@ impl Supervisor {
                 "{dropped} bytes of output dropped: stdout was not taking them"
             ));
         }
-        Ok(self
-            .shutdown
-            .unwrap_or_else(|| self.state.failure.unwrap_or(0)))
+        Ok(match self.shutdown {
+            Some(status) => Ending::status(status),
+            None => Ending {
+                status: self.state.failure.unwrap_or(0),
+                died_of: self.state.died_of,
+            },
+        })
     }
 
     /// How much longer output may wait for stdout (and stderr) to take it:
@@ -820,6 +860,7 @@ impl Supervisor {
     /// SIGKILL to every child still alive.
     fn kill_all(&mut self, why: &str) {
         self.state.printer.info(format_args!("{why}: killing now"));
+        self.state.killed = true;
         for c in self.state.children.iter().filter(|c| !c.done) {
             match self.reactor.kill(c.id) {
                 // Gone since: nothing left to kill.

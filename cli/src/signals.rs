@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::thread;
 
 use procrun::{Signal, Waker};
+use rustix::process as prctl;
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
@@ -93,6 +94,27 @@ fn ignored_at_start() -> u64 {
 fn sig_ign(status: &str) -> Option<u64> {
     let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// Ends procrun by `sig`, the signal that killed its command, as coreutils
+/// `timeout` does: its parent then sees the same death as with no procrun
+/// between (a shell prints "Segmentation fault", a `wait` reports the
+/// signal, not an exit status). Returns only where that cannot be done:
+/// then procrun exits with 128 + the signal's number instead.
+pub fn die_of(sig: Signal) {
+    // procrun's own core would land where the command's did, under the same
+    // name, and overwrite it: none is written, as `timeout` has it.
+    if prctl::set_dumpable_behavior(prctl::DumpableBehavior::NotDumpable).is_err() {
+        return;
+    }
+    let raw = sig.as_raw();
+    // Back to the default action (a handled signal, or SIGPIPE, which Rust
+    // ignores at start), unblocked, raised. A signal the table does not
+    // know (a real-time one) has no handler of procrun's: raised as it is,
+    // and if it was ignored when procrun started, it stays so.
+    if signal_hook::low_level::emulate_default_handler(raw).is_err() {
+        let _ = signal_hook::low_level::raise(raw);
+    }
 }
 
 #[cfg(test)]

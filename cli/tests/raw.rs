@@ -9,6 +9,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -352,6 +353,36 @@ fn raw_forwards_each_signal_as_it_is_and_exits_with_the_childs_status() {
         assert_eq!(f.code(), 7, "{sig}: the child's own status");
         assert_eq!(f.err, b"", "{sig}");
     }
+}
+
+/// coreutils `timeout` dies of the signal that killed its command (core
+/// dumps off), so that its parent sees what it would see with no timeout
+/// between: a signal the tool handles (TERM), one Rust ignores at start
+/// (PIPE), one that dumps core (SEGV), and a real-time one the table of
+/// signal names does not hold.
+#[test]
+fn raw_dies_of_the_signal_that_killed_the_command_as_timeout_does() {
+    for (sig, want) in [("TERM", 15), ("PIPE", 13), ("SEGV", 11), ("35", 35)] {
+        let f = procrun(&["run", "--raw", "--", "sh", "-c", &format!("kill -{sig} $$")]);
+        assert_eq!(f.status.signal(), Some(want), "{sig}: {f:?}");
+        assert!(
+            !f.status.core_dumped(),
+            "{sig}: procrun dumped its own core"
+        );
+        assert_eq!(f.err, b"", "{sig}");
+    }
+}
+
+/// A timed-out command (SIGALRM's stop, or procrun's SIGKILL after the
+/// grace) is no death to share: procrun exits with a status, as `timeout`.
+#[test]
+fn raw_timeout_by_signal_is_an_exit_status_not_a_death() {
+    let f = procrun(&["run", "--raw", "-t", ".2", "--", "sleep", "30"]);
+    assert_eq!(f.code(), 124, "{}", f.err());
+    let f = procrun(&[
+        "run", "--raw", "-t", ".2", "-s", "KILL", "--", "sleep", "30",
+    ]);
+    assert_eq!(f.code(), 137, "{}", f.err());
 }
 
 #[test]

@@ -50,9 +50,10 @@ at a start, or its output could not be written: a full disk).
 procrun's byte for byte, with no prefix and no note (-v prints the notes on
 stderr). A signal procrun takes (INT, TERM, HUP, QUIT, USR1, USR2) is sent
 to the process as it is, SIGKILL follows after the grace if it is still
-alive, and procrun exits with the process's status; SIGALRM times the
-process out now (124, or 137). procrun's own failures, bad usage included,
-exit 125 instead of 1 or 2.";
+alive, and procrun exits with the process's status (killed by a signal
+that was not the timeout's, procrun dies of that signal, without a core
+dump); SIGALRM times the process out now (124, or 137). procrun's own
+failures, bad usage included, exit 125 instead of 1 or 2.";
 
 pub const START_AFTER: &str = "\
 Procfile: one 'name: command' a line (name: letters, digits, '_', '-';
