@@ -143,8 +143,8 @@ pub enum Error {
 
     /// A handle names no child of this reactor: it was never issued here
     /// (another reactor's id). Stopping, signalling, pausing or resuming a
-    /// child of this reactor that is done is not an error (it does
-    /// nothing); writing to or closing the stdin of one is.
+    /// child of this reactor that is done, or closing its stdin, is not an
+    /// error (it does nothing); writing to its stdin is a broken pipe.
     #[error("unknown or stale child handle")]
     UnknownChild,
 

@@ -108,9 +108,8 @@ pub(super) fn write<D: Seam>(
                 let st = shared.lock();
                 drop(shared.wait_stdin_turn(st, turn));
             }
+            // A broken pipe too once the child is done: nobody reads.
             Err(Error::Io(e)) => return Err(e),
-            // Done since: nobody reads any more.
-            Err(Error::UnknownChild) => return Err(io::ErrorKind::BrokenPipe.into()),
             Err(e) => return Err(io::Error::other(e)),
         }
     }

@@ -64,13 +64,15 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle; [`Error::NoStdin`] when
-    /// the child's stdin is not a stream; an [`Error::Io`] of kind
+    /// [`Error::UnknownChild`] for an id this reactor never issued;
+    /// [`Error::NoStdin`] when the child's stdin is not a stream; an
+    /// [`Error::Io`] of kind
     /// [`WouldBlock`](io::ErrorKind::WouldBlock) when the queue is full
     /// (nothing was taken), and of kind
     /// [`BrokenPipe`](io::ErrorKind::BrokenPipe) once the stream is closed
     /// (by [`close_stdin`](Reactor::close_stdin), by the child, or because
-    /// the run ended).
+    /// the run ended, the child's last included: writing to a child that
+    /// is done is a broken pipe).
     ///
     /// # Examples
     ///
@@ -149,13 +151,13 @@ impl Reactor {
 
     /// Closes the stdin stream of the child's current run once what is
     /// queued is written: the child then reads EOF. An
-    /// [`Event::StdinClosed`] follows. Closing a closed stream does
-    /// nothing.
+    /// [`Event::StdinClosed`] follows. Closing a closed stream, or the
+    /// stdin of a child that is done, does nothing.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChild`] for a stale handle; [`Error::NoStdin`] when
-    /// the child's stdin is not a stream.
+    /// [`Error::UnknownChild`] for an id this reactor never issued;
+    /// [`Error::NoStdin`] when the child's stdin is not a stream.
     pub fn close_stdin(&mut self, id: ChildId) -> Result<()> {
         let token = match self.stdin_token(id) {
             Err(Error::Io(_)) => return Ok(()),
@@ -170,9 +172,17 @@ impl Reactor {
         Ok(())
     }
 
-    /// The token of the child's open stdin stream.
+    /// The token of the child's open stdin stream. A child that is done
+    /// has none: its stream is closed, as between runs.
     fn stdin_token(&self, id: ChildId) -> Result<usize> {
-        match self.children.get(id).ok_or(Error::UnknownChild)?.stdin {
+        let Some(child) = self.children.get(id) else {
+            return Err(if self.children.issued(id) {
+                broken_pipe()
+            } else {
+                Error::UnknownChild
+            });
+        };
+        match child.stdin {
             StdinState::NotPiped | StdinState::Feeding(_) => Err(Error::NoStdin),
             StdinState::Closed => Err(broken_pipe()),
             StdinState::Open(t) => Ok(t as usize),
