@@ -62,7 +62,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         arg0: spec.setup.as_ref().and_then(|s| s.arg0.as_deref()),
         envp: &envp,
         cwd: spec.cwd(),
-        new_group: !spec.stop.detached,
+        group: (!spec.stop.detached).then_some(0),
         stdio: stdio.child_fds(spec, own, null),
     };
     let contained = match &spec.cgroup {
