@@ -306,6 +306,7 @@ pub mod lines;
 #[cfg(not(feature = "internals"))]
 #[allow(dead_code)]
 mod lines;
+mod pipeline;
 mod process;
 pub mod procfs;
 mod reactor;
@@ -326,7 +327,8 @@ pub mod tokio;
 pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Resource, Restart};
 pub use error::{Error, Result};
-pub use exit::{Exit, TimeoutKind};
+pub use exit::{Exit, StageExit, TimeoutKind};
+pub use pipeline::Pipeline;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,

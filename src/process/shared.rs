@@ -474,6 +474,9 @@ impl State {
             Event::SignalFailed { error, .. } => self.stop_failed = StopFailure::of(error),
             Event::Closed { stream, .. } => self.buf.finish_lines(Some(*stream)),
             Event::StdinReady { .. } | Event::StdinClosed { .. } => self.stdin_turn += 1,
+            // A pipeline's run ends with one exit, `pipefail`'s, which
+            // names its failed stage.
+            Event::StageExited(_) => {}
         }
         r
     }

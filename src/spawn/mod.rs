@@ -7,6 +7,7 @@
 //! then the handle the reactor supervises it by ([`open_handle`]).
 
 mod lookup;
+mod pipeline;
 mod setup;
 mod spec;
 
@@ -33,6 +34,9 @@ pub(crate) struct Spawned {
     pub(crate) stderr: Option<OwnedFd>,
     /// The run's cgroup, when contained; the child is in it.
     pub(crate) cgroup: Option<Cgroup>,
+    /// A pipeline's stages after the first (which is `handle`, the
+    /// leader of their process group), in order; empty for a command.
+    pub(crate) stages: Vec<ChildHandle>,
 }
 
 /// Starts a run of `spec`.
@@ -50,6 +54,9 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         ChildSignal::Kept => {}
         ChildSignal::Ignored => return Err(Error::SigchldIgnored { nocldwait: false }),
         ChildSignal::NoCldWait => return Err(Error::SigchldIgnored { nocldwait: true }),
+    }
+    if let Some(up) = &spec.upstream {
+        return pipeline::start(spec, up, want_pidfd, null);
     }
     let envp = lookup::environment(spec);
     let path = lookup::find_program(spec, &envp)?;
@@ -94,6 +101,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         stdout,
         stderr,
         cgroup,
+        stages: Vec::new(),
     })
 }
 
