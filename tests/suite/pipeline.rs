@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::*;
 use procrun::{
     ChildId, Command, Error, Event, Input, Output, Pipeline, Process, Reactor, Restart, Signal,
@@ -330,4 +331,83 @@ fn process_pipe_runs_a_pipeline_with_pipefail() {
             .build();
         assert!(matches!(bad, Err(Error::InvalidCommand { .. })));
     });
+}
+
+#[test]
+fn a_contained_pipeline_runs_every_stage_in_its_one_cgroup() {
+    let Some(parent) = common::cgroups::TestParent::new() else {
+        return;
+    };
+    let place = "grep '^0::' /proc/self/cgroup";
+    let mut last = sh(&format!("cat; {place}"));
+    last.cgroup(parent.path());
+    let mut p = Pipeline::new(sh(place));
+    p.pipe(sh(&format!("cat; {place}"))).pipe(last);
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn_pipeline(&p).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let places = lines_of(&recs, id, Stream::Stdout);
+    assert_eq!(places.len(), 3, "{recs:?}");
+    assert!(places.iter().all(|l| *l == places[0]), "{places:?}");
+    let parent_name = parent.path().file_name().unwrap().to_string_lossy();
+    assert!(places[0].contains(&*parent_name), "{places:?}");
+    assert!(exits_of(&recs, id)[0].success());
+    // Done comes once the run's cgroup is removed.
+    assert_eq!(parent.children(), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn a_stop_after_the_first_stage_exited_reaches_the_stages_left() {
+    // The first stage is gone (a zombie, unreaped: it holds the group's
+    // id while the others run), and the stop still reaches the rest.
+    let mut last = sh("cat; echo read-all; exec sleep 300");
+    last.grace(Duration::from_secs(30));
+    let mut p = Pipeline::new(sh("echo x"));
+    p.pipe(last);
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn_pipeline(&p).unwrap();
+    let leader = r.pid(id).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |recs| {
+        lines_of(recs, id, Stream::Stdout).contains(&"read-all".to_string())
+    });
+    assert_eq!(proc_state(leader), Some('Z'), "the first stage has exited");
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let stages = stage_exits(&recs, id);
+    let first = stages.iter().find(|s| s.stage() == 0).unwrap();
+    let last = stages.iter().find(|s| s.stage() == 1).unwrap();
+    assert_eq!(first.code(), Some(0));
+    assert_eq!(last.signal(), Some(Signal::TERM));
+    let exit = exits_of(&recs, id)[0];
+    assert_eq!(
+        (exit.signal(), exit.failed_stage()),
+        (Some(Signal::TERM), Some(1))
+    );
+}
+
+#[test]
+fn a_detached_pipeline_is_stopped_stage_by_stage() {
+    let mut last = sh("echo ready; exec sleep 300");
+    last.detached(true).grace(Duration::from_secs(30));
+    let mut p = Pipeline::new(Command::new("sleep").arg("300").clone());
+    p.pipe(Command::new("sleep").arg("300").clone()).pipe(last);
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn_pipeline(&p).unwrap();
+    let leader = r.pid(id).unwrap();
+    // No group of its own: the stages stay in procrun's.
+    let ours = proc_entry(std::process::id()).unwrap().pgrp();
+    assert_eq!(proc_entry(leader).unwrap().pgrp(), ours);
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |recs| {
+        lines_of(recs, id, Stream::Stdout) == ["ready"]
+    });
+    r.stop(id).unwrap();
+    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let stages = stage_exits(&recs, id);
+    assert_eq!(stages.len(), 3);
+    assert!(
+        stages.iter().all(|s| s.signal() == Some(Signal::TERM)),
+        "{stages:?}"
+    );
 }
