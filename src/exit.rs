@@ -82,7 +82,9 @@ impl Exit {
         self.id
     }
 
-    /// The pid of the run that ended.
+    /// The pid of the run that ended; for a
+    /// [`Pipeline`](crate::Pipeline), its first stage's (the id of the
+    /// stages' process group).
     pub fn pid(&self) -> u32 {
         self.pid
     }

@@ -125,7 +125,7 @@ impl ProcessBuilder {
 
     /// Pipes the stdout of the command (or of the last command piped to)
     /// into this one's stdin, as a shell's `|` does: the process runs a
-    /// [`Pipeline`](crate::Pipeline), whose stages all get the builder's
+    /// [`Pipeline`], whose stages all get the builder's
     /// environment, directory and child settings, and whose whole is
     /// supervised by the builder's (timeouts, restarts, stop, containment;
     /// its stdin is the first stage's, its output the last stage's, and

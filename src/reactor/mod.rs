@@ -16,7 +16,8 @@
 //! run's group), `timers` (the wheel's timers),
 //! `event` (what the caller is told, and its answers), `spawns` (children
 //! a handler starts, taken in after its event), `shutdown` (the children
-//! listed, stopped all at once, and a graceful shutdown).
+//! listed, stopped all at once, and a graceful shutdown), `stages` (the
+//! stages of a pipeline's run after its first).
 
 mod cgroups;
 mod children;

@@ -4,7 +4,8 @@
 //!
 //! [`start`] goes in steps: the `execve` arguments, the stdio ends
 //! ([`Stdio`]), the run's cgroup, the start itself ([`posix_spawn_or_fork`]),
-//! then the handle the reactor supervises it by ([`open_handle`]).
+//! then the handle the reactor supervises it by ([`open_handle`]). A
+//! pipeline's stages start in [`pipeline`], with the same steps each.
 
 mod lookup;
 mod pipeline;
