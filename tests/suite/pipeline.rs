@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::common;
 use crate::common::*;
 use procrun::{
     ChildId, Command, Error, Event, Input, Output, Pipeline, Process, Reactor, Restart, Signal,
@@ -331,29 +330,6 @@ fn process_pipe_runs_a_pipeline_with_pipefail() {
             .build();
         assert!(matches!(bad, Err(Error::InvalidCommand { .. })));
     });
-}
-
-#[test]
-fn a_contained_pipeline_runs_every_stage_in_its_one_cgroup() {
-    let Some(parent) = common::cgroups::TestParent::new() else {
-        return;
-    };
-    let place = "grep '^0::' /proc/self/cgroup";
-    let mut last = sh(&format!("cat; {place}"));
-    last.cgroup(parent.path());
-    let mut p = Pipeline::new(sh(place));
-    p.pipe(sh(&format!("cat; {place}"))).pipe(last);
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
-    let places = lines_of(&recs, id, Stream::Stdout);
-    assert_eq!(places.len(), 3, "{recs:?}");
-    assert!(places.iter().all(|l| *l == places[0]), "{places:?}");
-    let parent_name = parent.path().file_name().unwrap().to_string_lossy();
-    assert!(places[0].contains(&*parent_name), "{places:?}");
-    assert!(exits_of(&recs, id)[0].success());
-    // Done comes once the run's cgroup is removed.
-    assert_eq!(parent.children(), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]
