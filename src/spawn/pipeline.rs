@@ -138,62 +138,21 @@ pub(super) fn start(
         handles: Vec::with_capacity(up.stages.len() + 1),
         group: !spec.stop.detached,
     };
-    let mut upstream: Option<OwnedFd> = None;
-    let count = up.stages.len() + 1;
-    for k in 0..count {
-        let stage = up.stages.get(k).unwrap_or(spec);
-        let result = (|| {
-            // Blocking at both ends: they are the stages', not procrun's.
-            let next = match up.links.get(k) {
-                Some(_) => Some(sys::stage_pipe()?),
-                None => None,
-            };
-            let stdin = upstream.as_ref().map_or(whole[0], |r| r.as_fd());
-            let [stdout, stderr] = match (up.links.get(k), &next) {
-                (Some(link), Some((_, w))) => {
-                    stage_outputs(stage, *link, w.as_fd(), whole, own, null)
-                }
-                _ => [whole[1], whole[2]],
-            };
-            let envp = lookup::environment(stage);
-            let path = lookup::find_program(stage, &envp)?;
-            let leader = started.handles.first().map_or(0, ChildHandle::pid);
-            let args = ExecArgs {
-                path: &path,
-                argv: &stage.argv,
-                arg0: stage.setup.as_ref().and_then(|s| s.arg0.as_deref()),
-                envp: &envp,
-                cwd: stage.cwd(),
-                group: started.group.then_some(leader),
-                stdio: [stdin, stdout, stderr],
-            };
-            let pid = posix_spawn_or_fork(stage, &args, contained.as_ref())?;
-            // The pipe's write end is the stage's now; its read end the
-            // next stage's, closed here once that one has started.
-            Ok((pid, next.map(|(r, _)| r)))
-        })();
-        let (pid, next) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                started.abandon(contained.as_ref().map(|(c, _)| c));
-                if let Some((c, _)) = contained {
-                    let _ = c.remove();
-                }
-                return Err(e);
-            }
-        };
-        upstream = next;
-        // Opened at once: the stage is unreaped, so its pid names it still.
-        match open_handle(pid, want_pidfd, None) {
-            Ok((handle, _)) => started.handles.push(handle),
-            Err(e) => {
-                started.abandon(contained.as_ref().map(|(c, _)| c));
-                if let Some((c, _)) = contained {
-                    let _ = c.remove();
-                }
-                return Err(e);
-            }
+    let stages = start_stages(
+        spec,
+        up,
+        &mut started,
+        [whole, own],
+        null,
+        contained.as_ref(),
+        want_pidfd,
+    );
+    if let Err(e) = stages {
+        started.abandon(contained.as_ref().map(|(c, _)| c));
+        if let Some((c, _)) = contained {
+            let _ = c.remove();
         }
+        return Err(e);
     }
     let (cgroup, cgroup_dir) = contained.unzip();
     drop(cgroup_dir);
@@ -210,6 +169,58 @@ pub(super) fn start(
         cgroup,
         stages: handles.collect(),
     })
+}
+
+/// Starts each stage in turn into `started`, the pipe to the next one
+/// made just before it and both of procrun's ends closed as soon as the
+/// two stages have theirs (a writer left open here would keep the next
+/// stage from ever reading EOF). `[whole, own]` are the pipeline's own
+/// stdio fds and procrun's, `contained` the run's cgroup and its
+/// directory.
+fn start_stages(
+    spec: &Spec,
+    up: &Upstream,
+    started: &mut Started,
+    [whole, own]: [[BorrowedFd<'_>; 3]; 2],
+    null: BorrowedFd<'_>,
+    contained: Option<&(Cgroup, OwnedFd)>,
+    want_pidfd: bool,
+) -> Result<()> {
+    let mut upstream: Option<OwnedFd> = None;
+    for k in 0..=up.stages.len() {
+        let stage = up.stages.get(k).unwrap_or(spec);
+        // Blocking at both ends: they are the stages', not procrun's.
+        let next = match up.links.get(k) {
+            Some(_) => Some(sys::stage_pipe()?),
+            None => None,
+        };
+        let stdin = upstream.as_ref().map_or(whole[0], |r| r.as_fd());
+        let [stdout, stderr] = match (up.links.get(k), &next) {
+            (Some(link), Some((_, w))) => stage_outputs(stage, *link, w.as_fd(), whole, own, null),
+            _ => [whole[1], whole[2]],
+        };
+        let envp = lookup::environment(stage);
+        let path = lookup::find_program(stage, &envp)?;
+        let leader = started.handles.first().map_or(0, ChildHandle::pid);
+        let args = ExecArgs {
+            path: &path,
+            argv: &stage.argv,
+            arg0: stage.setup.as_ref().and_then(|s| s.arg0.as_deref()),
+            envp: &envp,
+            cwd: stage.cwd(),
+            group: started.group.then_some(leader),
+            stdio: [stdin, stdout, stderr],
+        };
+        let pid = posix_spawn_or_fork(stage, &args, contained)?;
+        // Opened at once: the stage is unreaped, so its pid names it
+        // still. On error `open_handle` kills and reaps it.
+        let (handle, _) = open_handle(pid, want_pidfd, None)?;
+        started.handles.push(handle);
+        // The write end is the stage's now, and the read end the next
+        // stage's once it has started.
+        upstream = next.map(|(r, _)| r);
+    }
+    Ok(())
 }
 
 /// The stages started so far, to be ended if a later one cannot start.
