@@ -283,3 +283,58 @@ fn stage_outputs<'a>(
         Stream::Stderr => [other(&stage.stdout, 1), pipe],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::child::Stream;
+    use crate::command::{Command, Input};
+    use crate::pipeline::Pipeline;
+
+    fn pipeline(first: &str, link: Stream) -> Pipeline {
+        let mut p = Pipeline::new(Command::new(first));
+        match link {
+            Stream::Stdout => p.pipe(Command::new("cat")),
+            Stream::Stderr => p.pipe_stderr(Command::new("cat")),
+        };
+        p
+    }
+
+    /// A restarting pipeline's spec is kept and shared as a command's is:
+    /// only with a pipeline of the same stages joined the same way.
+    #[test]
+    fn a_pipeline_spec_is_the_same_only_as_one_with_the_same_stages() {
+        let spec = pipeline("yes", Stream::Stdout).prepare().unwrap();
+        assert!(spec.same_as(&pipeline("yes", Stream::Stdout).prepare().unwrap()));
+        for other in [
+            pipeline("true", Stream::Stdout),
+            pipeline("yes", Stream::Stderr),
+        ] {
+            assert!(!spec.same_as(&other.prepare().unwrap()));
+        }
+        // The last stage alone is another run.
+        assert!(!spec.same_as(&Command::new("cat").prepare().unwrap()));
+    }
+
+    /// The first stage's stdin is the pipeline's; the stages before the
+    /// last are kept beside it, in order.
+    #[test]
+    fn the_pipelines_stdin_is_its_first_stages() {
+        let mut first = Command::new("cat");
+        first.stdin_bytes(&b"x"[..]);
+        let mut p = Pipeline::new(first);
+        p.pipe(Command::new("sort")).pipe(Command::new("uniq"));
+        let spec = p.prepare().unwrap();
+        assert!(matches!(spec.stdin, Input::Bytes(ref b) if &b[..] == b"x"));
+        assert_eq!(spec.program().to_bytes(), b"uniq");
+        let up = spec.upstream.as_ref().unwrap();
+        let names: Vec<_> = up.stages.iter().map(|s| s.program_name()).collect();
+        assert_eq!(names, ["cat", "sort"]);
+        assert_eq!(&up.links[..], [Stream::Stdout, Stream::Stdout]);
+        // One stage is a command, with no upstream.
+        assert!(Pipeline::new(Command::new("cat"))
+            .prepare()
+            .unwrap()
+            .upstream
+            .is_none());
+    }
+}
