@@ -323,6 +323,13 @@ fn process_pipe_runs_a_pipeline_with_pipefail() {
         assert_eq!(out.stdout, b"x");
         let exit = out.exit.unwrap();
         assert_eq!((exit.code(), exit.failed_stage()), (Some(6), Some(1)));
+        let mut stages: Vec<_> = p
+            .stage_exits()
+            .iter()
+            .map(|s| (s.stage(), s.code()))
+            .collect();
+        stages.sort();
+        assert_eq!(stages, [(0, Some(0)), (1, Some(6)), (2, Some(0))]);
 
         let bad = Process::builder()
             .commands([["a"], ["b"]])
