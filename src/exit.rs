@@ -69,6 +69,11 @@ pub struct Exit {
     pub(crate) wall_time: Duration,
     pub(crate) oom_killed: bool,
     pub(crate) peak_memory_bytes: Option<u64>,
+    /// A pipeline's stage whose status this is, when one failed, plus
+    /// one; 0 for none. Not an `Option<u32>`: that would take the exit
+    /// past 120 bytes, and every `Result` with it (a pipeline has at most
+    /// `u16::MAX` stages).
+    pub(crate) failed_stage: u16,
 }
 
 impl Exit {
@@ -77,7 +82,9 @@ impl Exit {
         self.id
     }
 
-    /// The pid of the run that ended.
+    /// The pid of the run that ended; for a
+    /// [`Pipeline`](crate::Pipeline), its first stage's (the id of the
+    /// stages' process group).
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -329,6 +336,96 @@ impl Exit {
     /// only what the run's processes charged after they entered it.
     pub fn peak_memory_bytes(&self) -> Option<u64> {
         self.peak_memory_bytes
+    }
+
+    /// For a [`Pipeline`](crate::Pipeline) whose run failed, which stage
+    /// the status is of (counting from 0): `pipefail`'s choice, the last
+    /// stage that failed. `None` for a run that succeeded, for a run
+    /// whose status was lost, and for a command that is no pipeline.
+    /// Every stage's own status comes in its
+    /// [`Event::StageExited`](crate::Event::StageExited).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Event, Pipeline, Reactor};
+    ///
+    /// let mut failing = Command::new("sh");
+    /// failing.args(["-c", "echo data; exit 4"]);
+    /// let mut p = Pipeline::new(failing);
+    /// p.pipe(Command::new("cat"));
+    /// let mut reactor = Reactor::new()?;
+    /// reactor.spawn_pipeline(&p)?;
+    /// let mut exit = None;
+    /// while !reactor.is_empty() {
+    ///     reactor.poll(None, |_, event| {
+    ///         if let Event::Exited(e) = event {
+    ///             exit = Some(e);
+    ///         }
+    ///     })?;
+    /// }
+    /// let exit = exit.unwrap();
+    /// // `cat` succeeded, but the pipeline fails with its first stage.
+    /// assert_eq!((exit.code(), exit.failed_stage()), (Some(4), Some(0)));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn failed_stage(&self) -> Option<usize> {
+        (self.failed_stage as usize).checked_sub(1)
+    }
+}
+
+/// How one stage of a [`Pipeline`](crate::Pipeline) ended, in its
+/// [`Event::StageExited`](crate::Event::StageExited); the run as a whole
+/// ends with an [`Exit`] once every stage has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageExit {
+    pub(crate) id: ChildId,
+    pub(crate) stage: u32,
+    pub(crate) pid: u32,
+    pub(crate) status: ExitStatus,
+    pub(crate) status_lost: bool,
+}
+
+impl StageExit {
+    /// The pipeline's child.
+    pub fn id(&self) -> ChildId {
+        self.id
+    }
+
+    /// Which stage, counting from 0.
+    pub fn stage(&self) -> usize {
+        self.stage as usize
+    }
+
+    /// The stage's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The stage's wait status (see [`Exit::status`]).
+    pub fn status(&self) -> ExitStatus {
+        self.status
+    }
+
+    /// The stage's exit code, when it exited rather than being killed.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that killed the stage, if one did.
+    pub fn signal(&self) -> Option<Signal> {
+        self.status.signal().and_then(Signal::from_raw)
+    }
+
+    /// Whether the stage exited with code 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Whether something else reaped the stage first (see
+    /// [`Exit::status_lost`]).
+    pub fn status_lost(&self) -> bool {
+        self.status_lost
     }
 }
 

@@ -68,6 +68,13 @@
 //! # Ok::<(), procrun::Error>(())
 //! ```
 //!
+//! Several commands can run as one child, each one's stdout piped to the
+//! next one's stdin through a pipe procrun never reads: a [`Pipeline`],
+//! started by [`Reactor::spawn_pipeline`] or [`ProcessBuilder::pipe`], is
+//! stopped, timed out and restarted as a whole, and ends with `pipefail`'s
+//! status ([`Exit::failed_stage`]) after each stage's
+//! [`Event::StageExited`].
+//!
 //! With the `tokio` feature, a third: **async handles** in `procrun::tokio`
 //! (a `Child` per child, with `wait`, `stop`, `next_line`, `output`) on a
 //! reactor driven by the tokio runtime's own I/O driver and timers: no
@@ -202,6 +209,16 @@
 //!   run's writer gets `BrokenPipe` and never closes the new stream). At
 //!   most 1 MiB waits per child beyond the pipe; a full queue refuses
 //!   (`WouldBlock`) until [`Event::StdinReady`].
+//! - **Pipelines** ([`Pipeline`]) are one child to the reactor: their
+//!   [`Started`](Event::Started), [`Exit::pid`] and [`Reactor::pid`] give
+//!   the first stage's pid, the process group's id. The first stage is
+//!   reaped last, once every other stage is (its reap kills what is left
+//!   of its group), so it stays a zombie while the others run. An
+//!   [`Event::StageExited`] may come before all its stage wrote is
+//!   delivered; the run's [`Event::Exited`] keeps the promise for the
+//!   whole. Earlier stages' streams left at their default share the last
+//!   stage's. A handler's [`Control::spawn`] starts commands, not
+//!   pipelines.
 //! - **Handle API buffering.** A [`Process`] buffers up to 1 MiB of unread
 //!   output in whole lines ([`ProcessBuilder::buffer`]), then pauses the
 //!   child until a reader catches up — as a full pipe would. Each stream's
@@ -227,7 +244,7 @@
 //! | [`Error::DuplicateEnv`] | the same key twice | `build_rejects_bad_options`; doctest of [`Command::validate`] |
 //! | [`Error::CwdNotFound`] | working directory missing | `bad_commands_are_typed_errors`; `script_file_is_removed_on_drop_and_on_failed_start` |
 //! | [`Error::ZeroMaxLine`] | a line limit of 0 | unit `zero_max_line_is_rejected`; `read_gets_lines_longer_than_the_process_max_line_in_partial_pieces` |
-//! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern; a bad child setting ([`Command::rlimit`] soft above hard, [`Command::nice`], [`Command::oom_score_adj`] or [`Command::umask`] out of range, a [`Command::pass_fd`] target of 0-2 or given twice) | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected`; `tests/suite/child_setup.rs` `bad_settings_are_invalid_command_errors_at_prepare` |
+//! | [`Error::InvalidCommand`] | several commands without script mode; a bad script pattern; a bad child setting ([`Command::rlimit`] soft above hard, [`Command::nice`], [`Command::oom_score_adj`] or [`Command::umask`] out of range, a [`Command::pass_fd`] target of 0-2 or given twice); a [`Pipeline`] setting of the whole on a stage but the last, a stdin on a stage after the first, or a [`ProcessBuilder::pipe`] without exactly one command | `build_rejects_bad_options`; unit `pattern_with_a_slash_is_rejected`; `tests/suite/child_setup.rs` `bad_settings_are_invalid_command_errors_at_prepare`; `tests/suite/pipeline.rs` `settings_of_the_whole_on_another_stage_are_invalid`, `process_pipe_runs_a_pipeline_with_pipefail` |
 //! | [`Error::Spawn`] | `execve` failed otherwise (e.g. not executable); a bare name found on `PATH` only where it cannot be executed (EACCES, as `execvp`) | `tests/suite/reactor.rs` `unexecutable_program_is_a_spawn_error`, `bare_name_found_on_path_only_where_it_cannot_execute_is_eacces_as_execvp` |
 //! | [`Error::Credentials`] | a [`Command::uid`], [`Command::gid`] or [`Command::groups`] procrun may not switch to (not root) | `tests/suite/child_setup.rs` `a_switch_without_privilege_is_a_credentials_error_and_nothing_runs` |
 //! | [`Error::ChildSetup`] | a resource limit, nice value, `oom_score_adj` or passed fd the kernel refuses in the child | `tests/suite/child_setup.rs` `raising_a_limit_without_privilege_is_a_child_setup_error`, `a_target_above_the_childs_fd_limit_is_a_child_setup_error` |
@@ -306,6 +323,7 @@ pub mod lines;
 #[cfg(not(feature = "internals"))]
 #[allow(dead_code)]
 mod lines;
+mod pipeline;
 mod process;
 pub mod procfs;
 mod reactor;
@@ -326,7 +344,8 @@ pub mod tokio;
 pub use child::{ChildId, Stream};
 pub use command::{Command, Input, Output, Resource, Restart};
 pub use error::{Error, Result};
-pub use exit::{Exit, TimeoutKind};
+pub use exit::{Exit, StageExit, TimeoutKind};
+pub use pipeline::Pipeline;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
     read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,

@@ -15,7 +15,9 @@ use super::shared::Shared;
 use super::{sync, Process};
 use crate::command::{Command, Input, Output, Restart};
 use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
 use crate::signal::Signal;
+use crate::spawn::Spec;
 
 /// Options for a [`Process`] (gpud's `Op` and its `With…` options).
 ///
@@ -41,6 +43,8 @@ pub struct ProcessBuilder {
     /// [`build`](Self::build), from the commands or the script.
     cmd: Command,
     commands: Vec<Vec<OsString>>,
+    /// Commands the command's output is piped through, in order.
+    pipes: Vec<Vec<OsString>>,
     script: Option<String>,
     as_script: bool,
     inline: bool,
@@ -59,6 +63,7 @@ impl Default for ProcessBuilder {
         ProcessBuilder {
             cmd: Command::new(""),
             commands: Vec::new(),
+            pipes: Vec::new(),
             script: None,
             as_script: false,
             inline: false,
@@ -115,6 +120,52 @@ impl ProcessBuilder {
         for c in cmds {
             self = self.command(c);
         }
+        self
+    }
+
+    /// Pipes the stdout of the command (or of the last command piped to)
+    /// into this one's stdin, as a shell's `|` does: the process runs a
+    /// [`Pipeline`], whose stages all get the builder's
+    /// environment, directory and child settings, and whose whole is
+    /// supervised by the builder's (timeouts, restarts, stop, containment;
+    /// its stdin is the first stage's, its output the last stage's, and
+    /// every stage's stderr is the process's). procrun copies no byte
+    /// between the stages. The process's exit has `pipefail`'s status,
+    /// and names the failed stage ([`Exit::failed_stage`](crate::Exit::failed_stage)).
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) reports [`Error::InvalidCommand`] unless
+    /// exactly one [`command`](Self::command) comes before the pipes, and
+    /// no script.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["printf", "b\\na\\nc\\n"])
+    ///     .pipe(["sort"])
+    ///     .pipe(["tr", "a-z", "A-Z"])
+    ///     .build()?;
+    /// assert_eq!(p.output()?.stdout, b"A\nB\nC\n");
+    ///
+    /// let failing = Process::builder()
+    ///     .command(["sh", "-c", "exit 3"])
+    ///     .pipe(["cat"])
+    ///     .build()?;
+    /// failing.start()?;
+    /// let exit = failing.wait()?;
+    /// assert_eq!((exit.code(), exit.failed_stage()), (Some(3), Some(0)));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn pipe<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.pipes.push(argv.into_iter().map(Into::into).collect());
         self
     }
 
@@ -551,7 +602,16 @@ impl ProcessBuilder {
                 })
             }
         };
-        let mut cmd = self.cmd;
+        if !self.pipes.is_empty() {
+            if script.is_some() || self.commands.len() != 1 {
+                return Err(Error::InvalidCommand {
+                    reason: "a pipe needs exactly one command before it, and no script".into(),
+                });
+            }
+            let spec = self.pipeline().prepare()?;
+            return Ok(self.into_process(spec, None));
+        }
+        let mut cmd = self.cmd.clone();
         match &script {
             Some(_) => cmd.program = "bash".into(),
             None => {
@@ -561,7 +621,11 @@ impl ProcessBuilder {
             }
         }
         let spec = cmd.prepare()?;
-        Ok(Process {
+        Ok(self.into_process(spec, script))
+    }
+
+    fn into_process(self, spec: Spec, script: Option<String>) -> Process {
+        Process {
             handle: Handle::new(sync::Arc::new(Shared::new(self.buffer, spec.max_line))),
             spec,
             script,
@@ -570,7 +634,37 @@ impl ProcessBuilder {
             script_pattern: self.script_pattern,
             labels: self.labels,
             output_cap: self.output_cap,
-        })
+        }
+    }
+
+    /// The command and its pipes as a pipeline: each stage with the
+    /// builder's environment, directory and child settings, the last
+    /// with everything else of the builder's too, the first with its
+    /// stdin.
+    fn pipeline(&self) -> Pipeline {
+        let stage = |argv: &[OsString]| {
+            let mut c = Command::new(argv.first().cloned().unwrap_or_default());
+            c.args = argv[1.min(argv.len())..].to_vec();
+            c.env_clear = self.cmd.env_clear;
+            c.env = self.cmd.env.clone();
+            c.env_entries = self.cmd.env_entries.clone();
+            c.cwd = self.cmd.cwd.clone();
+            c.setup = self.cmd.setup.clone();
+            c
+        };
+        let mut first = stage(&self.commands[0]);
+        first.stdin = self.cmd.stdin.clone();
+        let mut pipeline = Pipeline::new(first);
+        let (last, middle) = self.pipes.split_last().expect("pipes were given");
+        for argv in middle {
+            pipeline.pipe(stage(argv));
+        }
+        let mut last_stage = self.cmd.clone();
+        last_stage.program = last.first().cloned().unwrap_or_default();
+        last_stage.args = last[1.min(last.len())..].to_vec();
+        last_stage.stdin = Input::Null;
+        pipeline.pipe(last_stage);
+        pipeline
     }
 }
 

@@ -311,6 +311,7 @@ fn exit(id: ChildId, run: usize, restart: bool, stopped: bool) -> Exit {
         wall_time: Duration::ZERO,
         oom_killed: false,
         peak_memory_bytes: None,
+        failed_stage: 0,
     }
 }
 

@@ -60,7 +60,7 @@ pub use stream::{Exits, Lines, StreamReader};
 
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::signal::Signal;
 use crate::spawn::Spec;
 
@@ -399,6 +399,32 @@ impl Process {
     /// The last exit, with how it came about; `None` before the first.
     pub fn last_exit(&self) -> Option<Exit> {
         self.handle.shared.lock().exits().last().copied()
+    }
+
+    /// For a pipeline ([`ProcessBuilder::pipe`]), how each stage of the
+    /// current run ended, in the order they were reaped (the first stage
+    /// last): those reaped so far while it runs, all of them once it
+    /// ended, until a restart starts the next run. Empty for a command.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::Process;
+    ///
+    /// let p = Process::builder()
+    ///     .command(["sh", "-c", "echo x; exit 2"])
+    ///     .pipe(["cat"])
+    ///     .build()?;
+    /// p.start()?;
+    /// let exit = p.wait()?;
+    /// let mut stages: Vec<_> = p.stage_exits().iter().map(|s| (s.stage(), s.code())).collect();
+    /// stages.sort();
+    /// assert_eq!(stages, [(0, Some(2)), (1, Some(0))]);
+    /// assert_eq!(exit.failed_stage(), Some(0));
+    /// # Ok::<(), procrun::Error>(())
+    /// ```
+    pub fn stage_exits(&self) -> Vec<StageExit> {
+        self.handle.shared.lock().stage_exits().to_vec()
     }
 
     /// The labels set with [`ProcessBuilder::label`].

@@ -91,7 +91,7 @@ use super::buffer::Buffer;
 use super::sync::{lock, Condvar, Mutex, MutexGuard};
 use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::reactor::Event;
 use crate::signal::Signal;
 
@@ -138,6 +138,9 @@ pub(crate) struct State {
     /// process.
     pid: Option<u32>,
     exits: Vec<Exit>,
+    /// The ends of a pipeline's stages in its current run, as they are
+    /// reaped, or in its last run once that ended (empty for a command).
+    stage_exits: Vec<StageExit>,
     /// The runs whose `Started` the driver has seen: run `k` has started
     /// once this is above `k`.
     runs_started: usize,
@@ -246,6 +249,7 @@ impl State {
             answer: None,
             pid: None,
             exits: Vec::new(),
+            stage_exits: Vec::new(),
             runs_started: 0,
             restart_error: None,
             stop_failed: None,
@@ -439,6 +443,7 @@ impl State {
         match ev {
             Event::Started { pid, .. } => {
                 self.pid = Some(*pid);
+                self.stage_exits.clear();
                 self.runs_started += 1;
                 debug_assert!(self.runs_started <= self.exits.len() + 1);
             }
@@ -474,6 +479,7 @@ impl State {
             Event::SignalFailed { error, .. } => self.stop_failed = StopFailure::of(error),
             Event::Closed { stream, .. } => self.buf.finish_lines(Some(*stream)),
             Event::StdinReady { .. } | Event::StdinClosed { .. } => self.stdin_turn += 1,
+            Event::StageExited(e) => self.stage_exits.push(*e),
         }
         r
     }
@@ -529,6 +535,10 @@ impl State {
 
     pub(crate) fn exits(&self) -> &[Exit] {
         &self.exits
+    }
+
+    pub(crate) fn stage_exits(&self) -> &[StageExit] {
+        &self.stage_exits
     }
 
     /// How a close ends once [`Shared::wait_closed`] returned.

@@ -11,7 +11,7 @@ use super::{Ctx, Reactor};
 use crate::child::{ChildId, Stream};
 use crate::command::Command;
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::signal::Signal;
 use crate::spawn;
 
@@ -122,6 +122,13 @@ pub enum Event<'a> {
     /// reaped only once they are gone or the grace ended (see
     /// [`Reactor::stop`](crate::Reactor::stop)).
     Exited(Exit),
+    /// One stage of a [`Pipeline`](crate::Pipeline)'s run was reaped. Each
+    /// stage's comes as it is reaped, in any order but the first stage's
+    /// last (it leads the stages' process group, whose id its zombie
+    /// keeps until the others are reaped); the run's
+    /// [`Exited`](Event::Exited) follows the last of them. Unlike that
+    /// one, it may come before all the stage wrote has been delivered.
+    StageExited(StageExit),
     /// A restart could not be started; no more runs follow.
     #[non_exhaustive]
     RestartFailed {
@@ -210,6 +217,7 @@ impl Event<'_> {
             | Event::Closed { id, .. }
             | Event::Done { id, .. } => *id,
             Event::Exited(e) => e.id(),
+            Event::StageExited(e) => e.id(),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::children::{Child, OutTokens, Run, StopCause};
 use super::pipes::{self, Feed, InPipe, OutPipe, Source};
 use super::restart::{self, Decision, RunEnd};
 use super::settle::Linger;
+use super::stages::Ended;
 use super::stdin::StdinState;
 use super::timers::Timer;
 use super::{Ctx, Event, OwedEvent, OwedWork, Reactor};
@@ -186,6 +187,7 @@ impl Reactor {
             stdout,
             stderr,
             cgroup,
+            stages,
         } = spawned;
         if no_pidfd {
             self.use_pidfd = false;
@@ -194,6 +196,9 @@ impl Reactor {
         // From here on the child runs: a failure below must not leave it
         // running unwatched or unreaped.
         let mut failed = self.watch_exit(index, &handle).err();
+        if let Err(e) = self.take_in_stages(index, stages) {
+            failed.get_or_insert(e);
+        }
         let pipes = self.add_output_pipes(index, spec, [stdout, stderr], &mut failed);
         let stdin_token = match (stdin, feed) {
             (Some(fd), Some(feed)) => Some(self.add_stdin_pipe(index, fd, feed, &mut failed)),
@@ -312,6 +317,7 @@ impl Reactor {
     fn abandon_run(&mut self, index: u32, stdin_token: Option<usize>) {
         let _ = self.signal_run(index, Signal::KILL);
         self.signal_cgroups(index, Signal::KILL);
+        self.end_stages(index, true);
         let child = self.children.at_mut(index);
         let run = child.run.take().expect("a run just started");
         let pipes = std::mem::take(&mut child.pipes);
@@ -332,12 +338,28 @@ impl Reactor {
     /// Reaps the current run of child `index` if it exited; true if it did.
     /// A stopped run's leader may be left unreaped a while (see `settle`).
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
-        let Some(reaped) = self.reap_run(index) else {
+        // A pipeline's first stage leads its group: its reap would kill
+        // the stages still running, so it waits for them.
+        if !self.stages_over(index, ctx) {
+            return false;
+        }
+        let Some(mut reaped) = self.reap_run(index) else {
             return false;
         };
+        let first = Ended {
+            status: reaped.status,
+            usage: reaped.usage,
+            status_lost: reaped.status_lost,
+        };
+        let whole = self.stages_end(index, reaped.pid, first, ctx);
+        if let Some(w) = &whole {
+            (reaped.status, reaped.usage) = (w.ended.status, w.ended.usage);
+            reaped.status_lost = w.ended.status_lost;
+        }
         self.end_stdin(index, ctx);
         let stopping = self.children.at_mut(index).stopping;
-        let exit = self.decide_exit(index, &reaped, stopping);
+        let mut exit = self.decide_exit(index, &reaped, stopping);
+        exit.failed_stage = whole.and_then(|w| w.failed_stage).map_or(0, |k| k + 1);
         if stopping.is_some() {
             if exit.restart_in.is_some() {
                 // Only a run timeout's stop restarts: it ended the run,
@@ -465,6 +487,7 @@ impl Reactor {
             wall_time: reaped.wall_time,
             oom_killed: reaped.memory.oom_kills > 0,
             peak_memory_bytes: reaped.memory.peak,
+            failed_stage: 0,
         }
     }
 
@@ -718,8 +741,10 @@ impl Reactor {
         } else {
             run.handle.signal_with_group(sig.as_raw())
         };
+        let (detached, leader) = (c.stop.detached, run.handle.pid());
+        self.signal_stages(index, sig, detached, leader);
         sent.map_err(|source| Error::Signal {
-            pid: run.handle.pid(),
+            pid: leader,
             signal: sig,
             source,
         })
@@ -752,6 +777,7 @@ impl Drop for Reactor {
         for index in 0..self.children.end() {
             if self.children.at(index).is_some_and(|c| c.run.is_some()) {
                 let killed = self.signal_run(index, Signal::KILL).is_ok();
+                self.end_stages(index, killed);
                 if let Some(run) = self.children.at_mut(index).run.take() {
                     // SIGKILL reached the child itself, so the reap comes.
                     // A child procrun may not signal could run for ever:

@@ -9,6 +9,7 @@ use super::event::Request;
 use super::pipes::Source;
 use super::runs::PIDFD;
 use super::spawns::Spawns;
+use super::stages::STAGE;
 use super::{Control, Event, Reactor, READ_BUDGET};
 use crate::child::ChildId;
 use crate::error::Error;
@@ -168,6 +169,15 @@ impl Reactor {
         }
         if token & CGROUP != 0 {
             self.cgroup_changed(token & !CGROUP, &mut ctx.dynamic());
+            return;
+        }
+        if token & STAGE != 0 {
+            // A later stage of a pipeline exited: the run's check reaps
+            // it, and the run too once it was the last one left.
+            let index = (token & !STAGE) as u32;
+            if self.children.at(index).is_some_and(|c| c.run.is_some()) {
+                self.check_exit(index, &mut ctx.dynamic());
+            }
             return;
         }
         match self.pipes.get(token) {

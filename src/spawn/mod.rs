@@ -4,9 +4,11 @@
 //!
 //! [`start`] goes in steps: the `execve` arguments, the stdio ends
 //! ([`Stdio`]), the run's cgroup, the start itself ([`posix_spawn_or_fork`]),
-//! then the handle the reactor supervises it by ([`open_handle`]).
+//! then the handle the reactor supervises it by ([`open_handle`]). A
+//! pipeline's stages start in [`pipeline`], with the same steps each.
 
 mod lookup;
+mod pipeline;
 mod setup;
 mod spec;
 
@@ -33,6 +35,9 @@ pub(crate) struct Spawned {
     pub(crate) stderr: Option<OwnedFd>,
     /// The run's cgroup, when contained; the child is in it.
     pub(crate) cgroup: Option<Cgroup>,
+    /// A pipeline's stages after the first (which is `handle`, the
+    /// leader of their process group), in order; empty for a command.
+    pub(crate) stages: Vec<ChildHandle>,
 }
 
 /// Starts a run of `spec`.
@@ -51,6 +56,9 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         ChildSignal::Ignored => return Err(Error::SigchldIgnored { nocldwait: false }),
         ChildSignal::NoCldWait => return Err(Error::SigchldIgnored { nocldwait: true }),
     }
+    if let Some(up) = &spec.upstream {
+        return pipeline::start(spec, up, want_pidfd, null);
+    }
     let envp = lookup::environment(spec);
     let path = lookup::find_program(spec, &envp)?;
     let stdio = Stdio::open(spec)?;
@@ -62,7 +70,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         arg0: spec.setup.as_ref().and_then(|s| s.arg0.as_deref()),
         envp: &envp,
         cwd: spec.cwd(),
-        new_group: !spec.stop.detached,
+        group: (!spec.stop.detached).then_some(0),
         stdio: stdio.child_fds(spec, own, null),
     };
     let contained = match &spec.cgroup {
@@ -94,6 +102,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         stdout,
         stderr,
         cgroup,
+        stages: Vec::new(),
     })
 }
 

@@ -17,6 +17,8 @@ use crate::signal::Signal;
 use crate::sys::cgroup;
 use crate::sys::{ChildSetup, Limits};
 
+use super::pipeline::Upstream;
+
 /// A checked command, ready to spawn as often as restarts need.
 #[derive(Clone, Debug)]
 pub(crate) struct Spec {
@@ -50,6 +52,10 @@ pub(crate) struct Spec {
     /// passed fds, when any is asked for; boxed, as most commands have
     /// none (and a spec stays small: restarts keep one per child).
     pub(crate) setup: Option<Box<ChildSetup>>,
+    /// The stages before this one when it is the last of a pipeline
+    /// (whose supervision and streams are then this spec's); boxed, as
+    /// few commands are pipelines.
+    pub(crate) upstream: Option<Box<Upstream>>,
 }
 
 /// The largest `cpu.max` quota the kernel takes, in microseconds
@@ -99,6 +105,7 @@ impl Spec {
             cgroup,
             die_with_parent,
             setup,
+            upstream,
         } = self;
         let StopPolicy {
             detached,
@@ -123,6 +130,10 @@ impl Spec {
             && *cgroup == other.cgroup
             && *die_with_parent == other.die_with_parent
             && match (setup, &other.setup) {
+                (Some(a), Some(b)) => a.same_as(b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
+            && match (upstream, &other.upstream) {
                 (Some(a), Some(b)) => a.same_as(b),
                 (a, b) => a.is_none() && b.is_none(),
             }
@@ -246,6 +257,7 @@ impl Command {
             cgroup,
             die_with_parent: self.kill_on_parent_death,
             setup: super::setup::prepare(&self.setup, cwd)?,
+            upstream: None,
         })
     }
 }
@@ -283,7 +295,7 @@ impl Command {
     }
 }
 
-fn invalid(reason: &str) -> Error {
+pub(super) fn invalid(reason: &str) -> Error {
     Error::InvalidCommand {
         reason: reason.to_owned(),
     }

@@ -204,6 +204,19 @@ impl ChildHandle {
         }
     }
 
+    /// Sends `sig` to the child alone unless it is in group `pgid`, which
+    /// a signal to that group reached already: a stage of a pipeline that
+    /// left its pipeline's group.
+    pub(crate) fn signal_outside_group(&self, pgid: u32, sig: i32) -> io::Result<()> {
+        // SAFETY: `getpgid` only reads the kernel's process table.
+        let group = unsafe { libc::getpgid(self.pid() as libc::pid_t) };
+        if group == pgid as libc::pid_t {
+            Ok(())
+        } else {
+            self.signal(sig)
+        }
+    }
+
     /// Reaps the child if it has exited; `Ok(None)` when it has not (a
     /// readable pidfd is a hint, and a wake-up can be spurious). With
     /// `kill_group`, every process left in the child's group is sent

@@ -109,7 +109,8 @@ struct ChildArgs {
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     cwd: *const libc::c_char,
-    new_group: bool,
+    /// `setpgid`'s pgid, or -1 to stay in procrun's group.
+    group: libc::pid_t,
     stdio: [libc::c_int; 3],
     cgroup_procs: libc::c_int,
     die_with_parent: bool,
@@ -190,7 +191,7 @@ pub(crate) fn fork_exec(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         cwd: args.cwd.map_or(ptr::null(), CStr::as_ptr),
-        new_group: args.new_group,
+        group: args.group.map_or(-1, |g| g as libc::pid_t),
         stdio: args.stdio.map(|fd| fd.as_raw_fd()),
         cgroup_procs: -1,
         die_with_parent: extras.die_with_parent,
@@ -585,7 +586,7 @@ unsafe fn child(p: &ChildArgs) -> ! {
         }
     }
     // SAFETY: by value, on this process only.
-    if p.new_group && unsafe { libc::setpgid(0, 0) } != 0 {
+    if p.group >= 0 && unsafe { libc::setpgid(0, p.group) } != 0 {
         fail(ForkStage::Setup);
     }
     // A source fd among 0-2 that is not its own target could be

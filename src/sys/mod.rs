@@ -23,9 +23,9 @@
 //!   end; [`pidfd_allowed`]; [`child_signal`], whether the kernel would
 //!   reap them first;
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
-//!   nonblocking on procrun's end), [`grow_pipe`], [`pipe_size`],
-//!   [`pipe_quota`], [`read`], [`write`],
-//!   and [`dev_null`] for null stdio;
+//!   nonblocking on procrun's end), [`stage_pipe`] between two stages of a
+//!   pipeline, [`grow_pipe`], [`pipe_size`], [`pipe_quota`], [`read`],
+//!   [`write`], and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
 //!   `getdents64` into a reused buffer, one-`read` file reads);
@@ -53,7 +53,7 @@ pub(crate) use child::{
 pub(crate) use fork::{fork_exec, ForkExtras, ForkStage};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
-    dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, write,
+    dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, stage_pipe, write,
 };
 pub(crate) use posix_spawn::{posix_spawn, ExecArgs};
 pub(crate) use setup::{rlimit_resource, ChildSetup};

@@ -24,6 +24,13 @@ pub(crate) fn input_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
+/// A pipe between two stages of a pipeline: `(read end, write end)`,
+/// both CLOEXEC and blocking. Each stage gets its end by dup2; procrun
+/// closes both once they have.
+pub(crate) fn stage_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(pipe_with(PipeFlags::CLOEXEC)?)
+}
+
 fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
     // O_NONBLOCK lives in the file status flags, so F_SETFL is the right
     // call here (unlike FD_CLOEXEC, which F_SETFL silently ignores). A new

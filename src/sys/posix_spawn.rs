@@ -22,8 +22,10 @@ pub(crate) struct ExecArgs<'a> {
     /// The whole environment, as `KEY=VALUE`.
     pub(crate) envp: &'a [CString],
     pub(crate) cwd: Option<&'a CStr>,
-    /// Make the child the leader of a new process group.
-    pub(crate) new_group: bool,
+    /// The process group the child moves to, as `setpgid(0, pgid)` takes
+    /// it: `Some(0)` a new group it leads, `Some(pgid)` the group of an
+    /// earlier stage of its pipeline, `None` the caller's (detached).
+    pub(crate) group: Option<u32>,
     /// The fds that become the child's 0, 1 and 2.
     pub(crate) stdio: [BorrowedFd<'a>; 3],
 }
@@ -57,7 +59,7 @@ pub(crate) fn posix_spawn(args: &ExecArgs<'_>) -> io::Result<u32> {
     if let Some(dir) = args.cwd {
         actions.chdir(dir)?;
     }
-    let attrs = Attrs::new(args.new_group)?;
+    let attrs = Attrs::new(args.group)?;
 
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the call: `path` and the strings
@@ -115,7 +117,7 @@ impl Drop for FileActions {
 struct Attrs(libc::posix_spawnattr_t);
 
 impl Attrs {
-    fn new(new_group: bool) -> io::Result<Attrs> {
+    fn new(group: Option<u32>) -> io::Result<Attrs> {
         let mut a = MaybeUninit::uninit();
         // SAFETY: as for FileActions::new.
         check(unsafe { libc::posix_spawnattr_init(a.as_mut_ptr()) })?;
@@ -133,9 +135,12 @@ impl Attrs {
             ))?;
             let ignored = ignored_signals();
             check(libc::posix_spawnattr_setsigdefault(&mut attrs.0, &ignored))?;
-            if new_group {
+            if let Some(pgid) = group {
                 flags |= libc::POSIX_SPAWN_SETPGROUP;
-                check(libc::posix_spawnattr_setpgroup(&mut attrs.0, 0))?;
+                check(libc::posix_spawnattr_setpgroup(
+                    &mut attrs.0,
+                    pgid as libc::pid_t,
+                ))?;
             }
             check(libc::posix_spawnattr_setflags(&mut attrs.0, flags as _))?;
         }

@@ -10,7 +10,7 @@ mod rss;
 
 use std::time::{Duration, Instant};
 
-use procrun::{ChildId, Command, Event, Exit, Reactor, Stream};
+use procrun::{ChildId, Command, Event, Exit, Reactor, StageExit, Stream};
 
 pub use rss::rss_kib;
 
@@ -94,6 +94,7 @@ pub enum Rec {
         partial: bool,
     },
     Exited(Exit),
+    StageExited(StageExit),
     RestartFailed(ChildId),
     SignalFailed(ChildId, String),
     Closed(ChildId, Stream),
@@ -106,6 +107,7 @@ impl Rec {
         let of = match self {
             Rec::Started { id, .. } | Rec::Line { id, .. } => *id,
             Rec::Exited(e) => e.id(),
+            Rec::StageExited(e) => e.id(),
             Rec::RestartFailed(id)
             | Rec::SignalFailed(id, _)
             | Rec::Closed(id, _)
@@ -133,6 +135,7 @@ pub fn record(ev: Event<'_>) -> Rec {
             partial,
         },
         Event::Exited(e) => Rec::Exited(e),
+        Event::StageExited(e) => Rec::StageExited(e),
         Event::RestartFailed { id, .. } => Rec::RestartFailed(id),
         Event::SignalFailed { id, error, .. } => Rec::SignalFailed(id, error.to_string()),
         Event::Closed { id, stream, .. } => Rec::Closed(id, stream),

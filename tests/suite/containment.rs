@@ -1066,3 +1066,26 @@ fn a_stop_gives_a_setsid_daemon_of_a_contained_run_the_rest_of_the_grace() {
     assert!(took < slow(Duration::from_secs(9)), "{took:?}");
     assert!(parent.children().is_empty(), "{:?}", parent.children());
 }
+
+#[test]
+fn a_contained_pipeline_runs_every_stage_in_its_one_cgroup() {
+    let Some(parent) = TestParent::new() else {
+        return;
+    };
+    let place = "grep '^0::' /proc/self/cgroup";
+    let mut last = sh(&format!("cat; {place}"));
+    last.cgroup(parent.path());
+    let mut p = procrun::Pipeline::new(sh(place));
+    p.pipe(sh(&format!("cat; {place}"))).pipe(last);
+    let mut r = Reactor::new().unwrap();
+    let id = r.spawn_pipeline(&p).unwrap();
+    let recs = run_to_done(&mut r, id);
+    let places = lines_of(&recs, id, Stream::Stdout);
+    assert_eq!(places.len(), 3, "{recs:?}");
+    assert!(places.iter().all(|l| *l == places[0]), "{places:?}");
+    let parent_name = parent.path().file_name().unwrap().to_string_lossy();
+    assert!(places[0].contains(&*parent_name), "{places:?}");
+    assert!(exits_of(&recs, id)[0].success());
+    // Done comes once the run's cgroup is removed.
+    assert_eq!(parent.children(), Vec::<std::path::PathBuf>::new());
+}

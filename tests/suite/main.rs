@@ -22,6 +22,7 @@ mod containment;
 mod escape;
 mod limits;
 mod ordering;
+mod pipeline;
 mod privilege;
 mod process;
 mod procfs;
