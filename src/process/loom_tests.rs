@@ -372,7 +372,8 @@ fn serve(d: StandIn) {
                 Cmd::WriteStdin(id, run, len, reply) => {
                     let r = if run_is_current(&procs, id, run) {
                         match kids.iter().find(|k| k.id == id) {
-                            None => Err(Error::UnknownChild),
+                            // Done, as the reactor has it: its stream is closed.
+                            None => Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())),
                             Some(k) if !k.stdin_open => {
                                 Err(Error::Io(std::io::ErrorKind::BrokenPipe.into()))
                             }
