@@ -107,6 +107,11 @@
 //!    `Command` hands both on, so a stop's `SIGTERM` could go unseen).
 //! 7. Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
 //!    fd, zombie, script file or (unless detached) group member remains.
+//!    An [`Event::Exited`] is delivered before the reap, the child a
+//!    zombie while the handler runs; the reap, the group's `SIGKILL` and
+//!    the close of the run's pidfd follow before [`Reactor::poll`]
+//!    returns, so once it returns no fd of the run is left (but output
+//!    pipes a process outside the group holds, until the drain time).
 //! 8. Bad input is a typed [`Error`], never a panic (table below).
 //! 9. A stop, and the `SIGKILL` of a dropped [`Reactor`], reach the child
 //!    itself as well as its group: a child that left its group is still
