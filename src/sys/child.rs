@@ -228,7 +228,11 @@ impl ChildHandle {
     /// group's id) the kernel cannot give to another process until
     /// [`try_reap`](Self::try_reap). The kernel reports a zombie's usage
     /// under `WNOWAIT` as the reap would: its own and that of the
-    /// children it reaped.
+    /// children it reaped. Its status too, with one exception on older
+    /// kernels, whose `WNOWAIT` answer is the main thread's own exit code
+    /// rather than the process's: a process whose main thread ended alone
+    /// (`pthread_exit`) before another thread ended the process reads as
+    /// exited 0 there.
     pub(crate) fn peek(&self) -> io::Result<Option<Reaped>> {
         self.reap(libc::WNOHANG | libc::WNOWAIT)
     }
