@@ -1,6 +1,7 @@
 //! Contained runs (see [`Command::cgroup`](crate::Command::cgroup)): the
 //! slab of live run cgroups, each watched through its `cgroup.events`
-//! (token `CGROUP | slot`, `EPOLLPRI` on every `populated` change), and
+//! (token `CGROUP | slot`, `EPOLLPRI` on every `populated` or `frozen`
+//! change), and
 //! the reactor's work on them.
 //!
 //! A run's cgroup outlives the run's reap: processes the run started may
@@ -16,7 +17,9 @@
 //! escapees live on): the stop signal and `SIGCONT` to each member, those
 //! of the cgroups a run made below its own included, and `SIGKILL` to all
 //! of them (`cgroup.kill`) when the grace ends or the stopped run is
-//! reaped.
+//! reaped. A stopped run's leader that exits while its cgroups still hold
+//! processes is reaped only once they are empty or the grace ends (see
+//! `settle`): each member has the whole grace.
 //!
 //! A kernel without `cgroup.kill` (before 5.14) has the cgroup frozen
 //! instead, its members killed and the cgroup thawed; the reactor does not
@@ -25,9 +28,7 @@
 //! timer, a round of `SIGKILL`s at a time ([`KILL_ROUND`] apart, for
 //! forks that got past the freeze) until no member is left or
 //! [`KILL_LIMIT`] has passed (a member stuck in the kernel that cannot
-//! freeze); then the thaw. A stopped run's leader that exits while its cgroups still hold
-//! processes is reaped only once they are empty or the grace ends (see
-//! `settle`): each member has the whole grace.
+//! freeze); then the thaw.
 
 use std::time::{Duration, Instant};
 
