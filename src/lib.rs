@@ -114,6 +114,11 @@
 //!    `Command` hands both on, so a stop's `SIGTERM` could go unseen).
 //! 7. Nothing leaks: every fd procrun makes is `O_CLOEXEC`; after the reap no
 //!    fd, zombie, script file or (unless detached) group member remains.
+//!    An [`Event::Exited`] is delivered before the reap, the child a
+//!    zombie while the handler runs; the reap, the group's `SIGKILL` and
+//!    the close of the run's pidfd follow before [`Reactor::poll`]
+//!    returns, so once it returns no fd of the run is left (but output
+//!    pipes a process outside the group holds, until the drain time).
 //! 8. Bad input is a typed [`Error`], never a panic (table below).
 //! 9. A stop, and the `SIGKILL` of a dropped [`Reactor`], reach the child
 //!    itself as well as its group: a child that left its group is still
@@ -186,6 +191,13 @@
 //!   its cgroup before it runs anything, instead of the kernel starting it
 //!   there. Nothing of the run is outside the cgroup either way; the write
 //!   costs a few hundred microseconds more per run.
+//! - **No `cgroup.kill`** (Linux before 5.14, or
+//!   `PROCRUN_NO_CGROUP_KILL=1`): a contained run's cgroup is killed by
+//!   freezing it (no member can fork or move unseen), sending `SIGKILL` to
+//!   every member and thawing it. The reactor does not wait for the
+//!   freeze: it goes on when `cgroup.events` says the cgroup is frozen, a
+//!   round of kills at a time a millisecond apart; a member that cannot
+//!   freeze (stuck in the kernel) is taken through a pidfd after a second.
 //! - **The pipe quota.** A child's pipe found full is enlarged from
 //!   64 KiB to 1 MiB. The kernel counts pipe pages per user
 //!   (`/proc/sys/fs/pipe-user-pages-soft`), a quota shared by every process

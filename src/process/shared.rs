@@ -455,7 +455,8 @@ impl State {
             // The pipes are read raw; the lines are split in `buffer`.
             Event::Line { .. } => {}
             Event::Exited(e) => {
-                // Reaped: the pid is free for the kernel to reuse.
+                // Reaped once the handler returns: the pid is free for the
+                // kernel to reuse from then on.
                 self.pid = None;
                 self.buf.finish_lines(None);
                 self.exits.push(*e);

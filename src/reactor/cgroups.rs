@@ -1,6 +1,7 @@
 //! Contained runs (see [`Command::cgroup`](crate::Command::cgroup)): the
 //! slab of live run cgroups, each watched through its `cgroup.events`
-//! (token `CGROUP | slot`, `EPOLLPRI` on every `populated` change), and
+//! (token `CGROUP | slot`, `EPOLLPRI` on every `populated` or `frozen`
+//! change), and
 //! the reactor's work on them.
 //!
 //! A run's cgroup outlives the run's reap: processes the run started may
@@ -19,8 +20,17 @@
 //! reaped. A stopped run's leader that exits while its cgroups still hold
 //! processes is reaped only once they are empty or the grace ends (see
 //! `settle`): each member has the whole grace.
+//!
+//! A kernel without `cgroup.kill` (before 5.14) has the cgroup frozen
+//! instead, its members killed and the cgroup thawed; the reactor does not
+//! wait for any of it: the freeze is written and the kill goes on when
+//! `cgroup.events` says `frozen` (its fd is watched already) or on a
+//! timer, a round of `SIGKILL`s at a time ([`KILL_ROUND`] apart, for
+//! forks that got past the freeze) until no member is left or
+//! [`KILL_LIMIT`] has passed (a member stuck in the kernel that cannot
+//! freeze); then the thaw.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 
@@ -28,7 +38,8 @@ use super::pipes;
 use super::timers::Timer;
 use super::{Ctx, Reactor};
 use crate::signal::Signal;
-use crate::sys::Cgroup;
+use crate::sys::{cgroup_kill_allowed, Cgroup};
+use crate::timer::TimerKey;
 
 /// Set in the token of a cgroup's `cgroup.events`, whose low bits are its
 /// slot in [`Cgroups`].
@@ -36,12 +47,30 @@ pub(super) const CGROUP: usize = 1 << (usize::BITS - 3);
 /// How long a drop waits for a killed cgroup to empty before leaving it
 /// (a member stuck in the kernel must not hang the drop).
 const DROP_WAIT: Duration = Duration::from_secs(2);
+/// A frozen kill looks again this often for a cgroup not yet frozen (its
+/// events fd says so at once, the timer is the fallback) and for members
+/// a round missed.
+const KILL_ROUND: Duration = Duration::from_millis(1);
+/// A frozen kill ends this long after its freeze, members left or not: a
+/// member stuck in the kernel may never freeze nor die.
+const KILL_LIMIT: Duration = Duration::from_secs(1);
 
 /// The cgroups of contained runs not yet removed.
-#[derive(Default)]
 pub(super) struct Cgroups {
     slots: Vec<Option<Contained>>,
     free: Vec<usize>,
+    /// Whether `cgroup.kill` may be used (see [`cgroup_kill_allowed`]).
+    pub(super) kill_file: bool,
+}
+
+impl Default for Cgroups {
+    fn default() -> Cgroups {
+        Cgroups {
+            slots: Vec::new(),
+            free: Vec::new(),
+            kill_file: cgroup_kill_allowed(),
+        }
+    }
 }
 
 pub(super) struct Contained {
@@ -56,6 +85,15 @@ pub(super) struct Contained {
     /// rmdir said EBUSY (the last member is still being torn down): retried
     /// on a timer.
     pub(super) retries: u32,
+    /// A kill by freezing under way.
+    pub(super) freezing: Option<FrozenKill>,
+}
+
+/// A kill by freezing under way (a kernel without `cgroup.kill`): the
+/// cgroup was frozen, and its members are killed once it is.
+pub(super) struct FrozenKill {
+    give_up: Instant,
+    timer: Option<TimerKey>,
 }
 
 impl Cgroups {
@@ -131,6 +169,7 @@ impl Reactor {
             reaped: false,
             pipes,
             retries: 0,
+            freezing: None,
         });
         let c = self.cgroups.get(slot).expect("just inserted");
         let registered = pipes::register(
@@ -154,6 +193,8 @@ impl Reactor {
     /// `cgroup.events` of `slot` changed (or its run was reaped): if the
     /// cgroup is empty and its run reaped, the run is over.
     pub(super) fn cgroup_changed(&mut self, slot: usize, ctx: &mut Ctx<'_>) {
+        // A frozen kill waits for `frozen`, which this fd reports too.
+        self.frozen_kill_step(slot);
         let Some(c) = self.cgroups.get(slot) else {
             return;
         };
@@ -213,6 +254,7 @@ impl Reactor {
         }
         let c = self.cgroups.take(slot).expect("checked above");
         let index = c.child;
+        self.cancel_kill_round(&c);
         drop(c);
         let child = self.children.at_mut(index);
         child.live_cgroups -= 1;
@@ -227,11 +269,91 @@ impl Reactor {
             let Some(c) = self.cgroups.get(slot) else {
                 continue;
             };
-            let _ = if sig == Signal::KILL {
-                c.cgroup.kill()
+            if sig == Signal::KILL {
+                self.kill_cgroup(slot);
             } else {
-                c.cgroup.signal_each(sig.as_raw())
-            };
+                let _ = c.cgroup.signal_each(sig.as_raw());
+            }
+        }
+    }
+
+    /// `SIGKILL` to everything in cgroup `slot` and below it: at once with
+    /// `cgroup.kill`, else a frozen kill begins (see the module docs). A
+    /// kill under way already reaches every member, later ones included.
+    fn kill_cgroup(&mut self, slot: usize) {
+        let kill_file = self.cgroups.kill_file;
+        let Some(c) = self.cgroups.get_mut(slot) else {
+            return;
+        };
+        if c.freezing.is_some() {
+            return;
+        }
+        // An error (the cgroup is gone, or has no freezer: before 5.2)
+        // leaves nothing a retry would change; the run's own group is
+        // killed apart from this.
+        if let Ok(false) = c.cgroup.start_kill(kill_file) {
+            let give_up = Instant::now() + KILL_LIMIT;
+            c.freezing = Some(FrozenKill {
+                give_up,
+                timer: None,
+            });
+            self.arm_kill_round(slot);
+        }
+    }
+
+    fn arm_kill_round(&mut self, slot: usize) {
+        let key = self.timer_in(KILL_ROUND, Timer::CgroupKill(slot));
+        if let Some(k) = self.cgroups.get_mut(slot).and_then(|c| c.freezing.as_mut()) {
+            k.timer = key;
+        }
+    }
+
+    /// A cgroup let go of takes its frozen kill's timer with it: its slot
+    /// may hold another cgroup by the time it would fire.
+    fn cancel_kill_round(&mut self, c: &Contained) {
+        if let Some(k) = c.freezing.as_ref().and_then(|f| f.timer) {
+            self.wheel.cancel(k);
+        }
+    }
+
+    /// The timer of cgroup `slot`'s frozen kill fired.
+    pub(super) fn kill_round_due(&mut self, slot: usize) {
+        if let Some(k) = self.cgroups.get_mut(slot).and_then(|c| c.freezing.as_mut()) {
+            k.timer = None;
+        }
+        self.frozen_kill_step(slot);
+    }
+
+    /// The next step of cgroup `slot`'s frozen kill, if one is under way:
+    /// a round of kills once the cgroup is frozen (or the limit passed),
+    /// the thaw once no member is left; else a look again later.
+    fn frozen_kill_step(&mut self, slot: usize) {
+        let Some(c) = self.cgroups.get_mut(slot) else {
+            return;
+        };
+        let Some(k) = c.freezing.as_mut() else {
+            return;
+        };
+        if let Some(key) = k.timer.take() {
+            self.wheel.cancel(key);
+        }
+        let over = Instant::now() >= k.give_up;
+        // Killing by pid is safe only once the members cannot exit and
+        // free their pids meanwhile. Past the limit, a member that never
+        // froze (stuck in the kernel) is taken by a pidfd first instead.
+        let done = if c.cgroup.frozen().unwrap_or(false) {
+            c.cgroup.kill_round().unwrap_or(true)
+        } else if over {
+            let _ = c.cgroup.signal_each(Signal::KILL.as_raw());
+            true
+        } else {
+            false
+        };
+        if done || over {
+            let _ = c.cgroup.thaw();
+            c.freezing = None;
+        } else {
+            self.arm_kill_round(slot);
         }
     }
 
@@ -249,6 +371,7 @@ impl Reactor {
     /// for (bounded) and removed at once.
     pub(super) fn abandon_cgroup(&mut self, slot: usize) {
         if let Some(c) = self.cgroups.take(slot) {
+            self.cancel_kill_round(&c);
             pipes::deregister(self.poll.registry(), c.cgroup.events_fd());
             let _ = c.cgroup.kill();
             settle_and_remove(&c.cgroup);

@@ -116,11 +116,21 @@ pub enum Event<'a> {
         unwritten: usize,
     },
     /// A run ended. Every byte it wrote to its piped streams before it
-    /// exited was delivered before this event. The event comes at the
-    /// run's reap, which follows its exit at once, except during a stop:
+    /// exited was delivered before this event. The event comes as soon as
+    /// the run's exit is seen and its output read, except during a stop:
     /// a child that exits while other processes of its run are alive is
-    /// reaped only once they are gone or the grace ended (see
+    /// left unreaped until they are gone or the grace ended (see
     /// [`Reactor::stop`](crate::Reactor::stop)).
+    ///
+    /// While the handler runs, the run's child is still unreaped (a
+    /// zombie, unless a pause held the event back): its pid, and its
+    /// group's id, cannot belong to another process yet. Once the handler
+    /// returns, and before [`poll`](crate::Reactor::poll) does, what is
+    /// left of its group is sent `SIGKILL` (unless it is
+    /// [detached](crate::Command::detached)), the child is reaped and its
+    /// pidfd closed: once `poll` returns, no fd of the run is left but
+    /// output pipes a process outside its group still holds (closed after
+    /// the [drain](crate::Command::drain) time).
     Exited(Exit),
     /// One stage of a [`Pipeline`](crate::Pipeline)'s run was reaped. Each
     /// stage's comes as it is reaped, in any order but the first stage's

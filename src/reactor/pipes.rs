@@ -430,14 +430,15 @@ impl Reactor {
         }
     }
 
-    /// Reads what a reaped run left in pipe `token`: all of it, and its last
-    /// line even without `\n`, so all of the run's output comes before its
-    /// exit. Returns false if a pause stopped the read.
+    /// Reads what an exited run left in pipe `token`: all of it, and its
+    /// last line even without `\n`, so all of the run's output comes before
+    /// its exit. Returns false if a pause stopped the read.
     ///
-    /// The run is dead, so the pipe holds at most its capacity of the run's
-    /// bytes; one read past that sees the EOF (or EAGAIN when a process
-    /// outside the group still holds the pipe, whose writes are not the
-    /// run's and must not hold up its exit). The capacity procrun knows is
+    /// The run's leader is dead, so the pipe holds at most its capacity of
+    /// the run's bytes; one read past that sees the EOF (or EAGAIN when
+    /// another process still holds the pipe: one outside the group, or a
+    /// member the group's `SIGKILL`, sent once the exit is delivered, has
+    /// not reached yet; its later writes must not hold up the exit). The capacity procrun knows is
     /// the one it set; the child may have grown the pipe itself, which a
     /// read that reaches the known capacity asks the kernel about.
     pub(super) fn read_after_exit(&mut self, token: usize, ctx: &mut Ctx<'_>) -> bool {

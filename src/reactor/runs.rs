@@ -57,8 +57,8 @@ impl Default for ExitPoll {
     }
 }
 
-/// A run just reaped and let go of: what its exit needs.
-struct ReapedRun {
+/// A run seen exited and let go of: what its exit needs.
+struct ExitedRun {
     pid: u32,
     status: ExitStatus,
     usage: Usage,
@@ -68,8 +68,34 @@ struct ReapedRun {
     wall_time: Duration,
     /// Its cgroup's slot, when contained.
     cgroup: Option<u32>,
-    /// Read at the reap, while the cgroup still held its counters.
+    /// Read when the exit was seen, while the cgroup still held its
+    /// counters.
     memory: MemoryReport,
+    leader: Leader,
+}
+
+/// The leader of a run seen exited, left unreaped while its exit is
+/// delivered: a zombie, which pins its pid and so its group's id, so the
+/// group may still be signalled. Dropping it ends the run: `SIGKILL` to
+/// what is left of its group (unless detached), the reap, and the pidfd
+/// closed.
+///
+/// A drop is the one way it ends, so a handler that panics while the exit
+/// is delivered leaves no zombie behind (only its pidfd leaves epoll by
+/// being closed, see [`Reactor::reap_leader`]).
+struct Leader {
+    handle: ChildHandle,
+    kill_group: bool,
+    /// Out of epoll (or the exit poll) already: it lingered.
+    lingered: bool,
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        // Seen exited, so the reap does not wait; an error (ECHILD: the
+        // host reaped it after the exit was seen) leaves nothing to do.
+        let _ = self.handle.try_reap(self.kill_group);
+    }
 }
 
 impl Reactor {
@@ -335,56 +361,72 @@ impl Reactor {
         }
     }
 
-    /// Reaps the current run of child `index` if it exited; true if it did.
-    /// A stopped run's leader may be left unreaped a while (see `settle`).
+    /// Delivers the exit of the current run of child `index` if it exited;
+    /// true if it did. A stopped run's leader may be left unreaped a while
+    /// (see `settle`).
+    ///
+    /// The exit is delivered as soon as the run's status is known and its
+    /// output read, with its leader still a zombie: the group's `SIGKILL`,
+    /// the reap and the close of the pidfd come once the handler of
+    /// `Exited` returned (at once if a pause holds the exit back), then
+    /// what a stopped run's end needs. The kernel keeps the group's id
+    /// while the zombie leader holds it, so the kill still reaches only
+    /// the run's own group; and none of it is in the way of the exit.
     pub(super) fn check_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
         // A pipeline's first stage leads its group: its reap would kill
         // the stages still running, so it waits for them.
         if !self.stages_over(index, ctx) {
             return false;
         }
-        let Some(mut reaped) = self.reap_run(index) else {
+        let Some(mut exited) = self.see_exit(index) else {
             return false;
         };
         let first = Ended {
-            status: reaped.status,
-            usage: reaped.usage,
-            status_lost: reaped.status_lost,
+            status: exited.status,
+            usage: exited.usage,
+            status_lost: exited.status_lost,
         };
-        let whole = self.stages_end(index, reaped.pid, first, ctx);
+        let whole = self.stages_end(index, exited.pid, first, ctx);
         if let Some(w) = &whole {
-            (reaped.status, reaped.usage) = (w.ended.status, w.ended.usage);
-            reaped.status_lost = w.ended.status_lost;
+            (exited.status, exited.usage) = (w.ended.status, w.ended.usage);
+            exited.status_lost = w.ended.status_lost;
         }
         self.end_stdin(index, ctx);
         let stopping = self.children.at_mut(index).stopping;
-        let mut exit = self.decide_exit(index, &reaped, stopping);
+        let mut exit = self.decide_exit(index, &exited, stopping);
         exit.failed_stage = whole.and_then(|w| w.failed_stage).map_or(0, |k| k + 1);
-        if stopping.is_some() {
-            if exit.restart_in.is_some() {
-                // Only a run timeout's stop restarts: it ended the run,
-                // whose leftovers in its cgroup die as a stop's do (its
-                // group was sent SIGKILL at the reap); the child lives
-                // on, and no Done waits for them to settle.
-                self.signal_cgroups(index, Signal::KILL);
-                self.children.at_mut(index).stopping = None;
-            } else {
-                self.end_stopped_run(index, reaped.pid);
-            }
+        // Only a run timeout's stop restarts: it ended the run, whose
+        // leftovers in its cgroup die as a stop's do (its group is sent
+        // SIGKILL at the reap); the child lives on, and no Done waits for
+        // them to settle.
+        let restarts = stopping.is_some() && exit.restart_in.is_some();
+        let child = self.children.at_mut(index);
+        if restarts {
+            child.stopping = None;
         }
-        self.children.at_mut(index).pending_exit = Some(Box::new(exit));
-        self.finish_exit(index, ctx);
-        if let Some(slot) = reaped.cgroup {
+        child.pending_exit = Some(Box::new(exit));
+        let delivered = self.deliver_exit(index, ctx);
+        self.reap_leader(exited.leader);
+        if restarts {
+            self.signal_cgroups(index, Signal::KILL);
+        } else if stopping.is_some() {
+            self.end_stopped_run(index, exited.pid);
+        }
+        if delivered {
+            self.deliver_done_if_due(index, ctx);
+        }
+        if let Some(slot) = exited.cgroup {
             self.cgroup_run_reaped(slot as usize, ctx);
         }
         self.check_child(index);
         true
     }
 
-    /// Reaps the current run of child `index` and lets go of it (out of
-    /// epoll or the exit poll, its kill timer cancelled, its fds closed);
-    /// `None` while it runs, or while its leader is left to linger.
-    fn reap_run(&mut self, index: u32) -> Option<ReapedRun> {
+    /// Sees whether the current run of child `index` exited, without
+    /// reaping it, and lets go of it (out of the exit poll, its kill timer
+    /// cancelled); `None` while it runs, or while its leader is left to
+    /// linger.
+    fn see_exit(&mut self, index: u32) -> Option<ExitedRun> {
         let lingered = match self.leader_lingers(index) {
             Linger::Yes => return None,
             Linger::No => None,
@@ -392,7 +434,7 @@ impl Reactor {
         };
         let child = self.children.at_mut(index);
         let run = child.run.as_ref()?;
-        let (status, usage, status_lost) = match run.handle.try_reap(!child.stop.detached) {
+        let (status, usage, status_lost) = match run.handle.peek() {
             Ok(None) => return None, // spurious wake-up, or still running
             Ok(Some(r)) => (r.status, r.usage, false),
             // ECHILD: the host reaped our child behind our back, and took
@@ -402,31 +444,23 @@ impl Reactor {
         let wall_time = lingered
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(run.started);
+        let kill_group = !child.stop.detached;
         let run = child.run.take().expect("checked above");
         // Its run timeout or its stop's SIGKILL: either goes with it, and
         // the next run gets a timer of its own.
         if let Some(k) = child.stop_timer.take() {
             self.wheel.cancel(k);
         }
-        match run.handle.pidfd() {
-            // Left when the leader began to linger.
-            _ if lingered.is_some() => {}
-            // Out of epoll before it closes: a child being spawned right now
-            // holds a copy of the fd until its exec, which would keep the
-            // registration (and its events) alive.
-            Some(fd) => pipes::deregister(self.poll.registry(), fd),
-            None => self.exit_poll.polled -= 1,
+        if lingered.is_none() && run.handle.pidfd().is_none() {
+            self.exit_poll.polled -= 1;
         }
         let (pid, started, cgroup) = (run.handle.pid(), run.started, run.cgroup);
-        // Read at the reap, while the cgroup still holds its counters.
+        // Read now, while the cgroup still holds its counters.
         let memory = cgroup
             .and_then(|slot| self.cgroups.get(slot as usize))
             .and_then(|c| c.cgroup.memory_report())
             .unwrap_or_default();
-        // Closed now, before any event: once a caller sees the exit, no fd
-        // of the run is left.
-        drop(run);
-        Some(ReapedRun {
+        Some(ExitedRun {
             pid,
             status,
             usage,
@@ -435,7 +469,27 @@ impl Reactor {
             wall_time,
             cgroup,
             memory,
+            leader: Leader {
+                handle: run.handle,
+                kill_group,
+                lingered: lingered.is_some(),
+            },
         })
+    }
+
+    /// Ends a run whose exit was delivered (or held back): its pidfd out
+    /// of epoll, then its group killed, its leader reaped and the pidfd
+    /// closed, by the drop. Once this returns, no fd of the run is left
+    /// but output pipes a process outside its group still holds (each
+    /// closed after the drain time).
+    fn reap_leader(&mut self, leader: Leader) {
+        if let (Some(fd), false) = (leader.handle.pidfd(), leader.lingered) {
+            // Out of epoll before it closes: a child being spawned right
+            // now holds a copy of the fd until its exec, which would keep
+            // the registration (and its events) alive.
+            pipes::deregister(self.poll.registry(), fd);
+        }
+        drop(leader);
     }
 
     /// The stop is of the whole run: what the stopped child leaves in its
@@ -450,10 +504,10 @@ impl Reactor {
         }
     }
 
-    /// The exit of child `index`'s reaped run, ended by a stop if
+    /// The exit of child `index`'s exited run, ended by a stop if
     /// `stopping`, with what its restart policy decided (a restart is
     /// counted here).
-    fn decide_exit(&mut self, index: u32, reaped: &ReapedRun, stopping: Option<StopCause>) -> Exit {
+    fn decide_exit(&mut self, index: u32, reaped: &ExitedRun, stopping: Option<StopCause>) -> Exit {
         let id = self.children.id_of(index);
         let child = self.children.at_mut(index);
         let end = RunEnd {
@@ -530,28 +584,39 @@ impl Reactor {
         self.poll_exits(ctx);
     }
 
-    /// Delivers a reaped run's remaining output, then its exit event; held
-    /// back while the child is paused (resume calls this again).
+    /// Delivers an exit a pause held back (see [`Reactor::deliver_exit`]),
+    /// and the child's Done if that is due then.
     pub(super) fn finish_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        if self.deliver_exit(index, ctx) {
+            self.deliver_done_if_due(index, ctx);
+        }
+    }
+
+    /// Delivers an exited run's remaining output, then its exit event;
+    /// held back while the child is paused (resume comes back through
+    /// [`Reactor::finish_exit`]). True if the exit was delivered.
+    fn deliver_exit(&mut self, index: u32, ctx: &mut Ctx<'_>) -> bool {
         let Some(child) = self.children.at(index) else {
-            return;
+            return false;
         };
         if child.pending_exit.is_none() || child.paused {
-            return;
+            return false;
         }
-        // The run is dead (and its group killed), so whatever it wrote sits
-        // in the pipe: reading it to the end delivers all of it, even if a
-        // process outside the group keeps the pipe open and writing.
+        // The leader is dead, so whatever it wrote sits in the pipe:
+        // reading it to the end delivers all of it, even if another
+        // process keeps the pipe open and writing (one outside the group,
+        // or a member the group's SIGKILL, once the exit is out, has not
+        // reached yet): the read stops at what the pipe held.
         for token in child.pipes.tokens() {
             if !self.read_after_exit(token, ctx) {
                 // Paused by the handler while reading: resuming comes back
                 // here, and the exit must wait for the rest of the output.
-                return;
+                return false;
             }
         }
         let child = self.children.at_mut(index);
         let Some(exit) = child.pending_exit.take() else {
-            return;
+            return false;
         };
         let drain = child.stop.drain;
         let pipes = child.pipes;
@@ -591,7 +656,7 @@ impl Reactor {
         self.children.at_mut(index).pipes = OutTokens::default();
         ctx.emit(Event::Exited(*exit));
         self.last_exits.insert(index, exit);
-        self.deliver_done_if_due(index, ctx);
+        true
     }
 
     /// Delivers child `index`'s [`Event::Done`] and frees its slot, if it

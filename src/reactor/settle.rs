@@ -35,9 +35,9 @@
 //! (the `/proc` scan, zombies dead, for a group: `kill(-pgid, 0)` cannot
 //! tell while the zombie leader is in it; the cgroup's `populated`, whose
 //! changes also wake the loop, for a contained run, whose group is in its
-//! cgroup), or when the grace ends (the stop's kill timer), the leader is
-//! reaped as any stopped leader is: `SIGKILL` to the group and the cgroup,
-//! then Exited, then Done once settled as above.
+//! cgroup), or when the grace ends (the stop's kill timer), its exit goes
+//! as any stopped run's does: Exited, then `SIGKILL` to the group and the
+//! cgroup and the reap, then Done once settled as above.
 
 use std::time::{Duration, Instant};
 

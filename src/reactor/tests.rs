@@ -324,3 +324,70 @@ fn a_freed_slot_is_taken_again_under_a_newer_generation() {
     let foreign = ChildId { reactor: 8, ..c };
     assert!(children.get(foreign).is_none() && !children.issued(foreign));
 }
+
+/// A cgroup of a test's own below the cgroup2 mount, removed on drop
+/// (whatever the test left in it is killed first).
+struct TestCgroup(std::path::PathBuf);
+
+impl TestCgroup {
+    /// `None` (and the test skipped) without root or a cgroup2 mount.
+    fn new(name: &str) -> Option<TestCgroup> {
+        let (true, Some(mount)) = (
+            rustix::process::geteuid().is_root(),
+            crate::sys::cgroup::mount_point(),
+        ) else {
+            eprintln!("skipped: needs root and a cgroup2 mount");
+            return None;
+        };
+        let dir = mount.join(format!("procrun-test-{}-{name}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(TestCgroup(dir))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        if let Ok(c) = crate::sys::Cgroup::open(self.0.clone()) {
+            let _ = c.kill();
+            c.wait_empty(Duration::from_secs(10));
+            let _ = c.remove_settled();
+        }
+    }
+}
+
+/// On a kernel without `cgroup.kill` (forced here: this one may have it)
+/// a contained run's `SIGKILL` freezes its cgroup and returns; the kill
+/// goes on from the cgroup's events and a timer, a round at a time, and
+/// never waits in the reactor. A kill that waited for the members to die
+/// (up to a second, as the blocking fallback does) would have thawed the
+/// cgroup before the stop that began it returned.
+#[test]
+fn a_frozen_kill_of_a_cgroup_never_waits_in_the_reactor() {
+    use crate::signal::Signal;
+    let Some(parent) = TestCgroup::new("frozen-kill") else {
+        return;
+    };
+    let watchdog = crate::testutil::watchdog();
+    let mut r = Reactor::new().unwrap();
+    r.cgroups.kill_file = false;
+    let mut cmd = Command::new("sh");
+    // A forker, whose children a kill must catch too.
+    cmd.args(["-c", "while :; do sleep 1000 & done"])
+        .cgroup(&parent.0)
+        .stop_signal(Signal::KILL);
+    let id = r.spawn(&cmd).unwrap();
+    let slot = r.cgroups.of_child(id.index)[0];
+    let dir = r.cgroups.get(slot).unwrap().cgroup.dir().to_owned();
+    let members =
+        || std::fs::read_to_string(dir.join("cgroup.procs")).map_or(0, |p| p.lines().count());
+    while members() < 5 {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(Some(Duration::from_millis(10)), |_, _| {}).unwrap();
+    }
+    // The stop signal is SIGKILL: the stop kills the cgroup itself.
+    r.stop(id).unwrap();
+    let freeze = std::fs::read_to_string(dir.join("cgroup.freeze")).unwrap();
+    poll_until(&mut r, watchdog, |r| r.is_empty());
+    assert_eq!(freeze.trim(), "1", "the cgroup right after the stop");
+    assert!(!dir.exists(), "the run's cgroup is removed");
+}

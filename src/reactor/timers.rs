@@ -24,6 +24,8 @@ pub(super) enum Timer {
     Drain(usize),
     /// Try again to remove an empty cgroup the kernel said was busy.
     CgroupRemove(usize),
+    /// The next step of a cgroup's kill by freezing (see `cgroups`).
+    CgroupKill(usize),
     /// Look again at the groups of stopped runs (see `settle`).
     Settle,
 }
@@ -86,6 +88,7 @@ impl Reactor {
                 Timer::ExitPoll => self.exit_poll_due(ctx),
                 Timer::Settle => self.settle_due(ctx),
                 Timer::CgroupRemove(slot) => self.remove_cgroup(slot, ctx),
+                Timer::CgroupKill(slot) => self.kill_round_due(slot),
                 Timer::Drain(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {
                         p.drain_timer = None;

@@ -254,12 +254,25 @@ impl Cgroup {
     /// Whether any process is in the cgroup (or a cgroup below it). Reading
     /// also re-arms the fd's notification.
     pub(crate) fn populated(&self) -> io::Result<bool> {
+        self.event(b"populated ")
+    }
+
+    /// Whether the cgroup is frozen: every process in it and in the
+    /// cgroups below it stopped by the freezer (`frozen 1`, since 5.2; a
+    /// change raises `EPOLLPRI` on the events fd, as `populated` does).
+    pub(crate) fn frozen(&self) -> io::Result<bool> {
+        self.event(b"frozen ")
+    }
+
+    /// The flag `key` of `cgroup.events` (`InvalidData` when the kernel
+    /// has no such line).
+    fn event(&self, key: &[u8]) -> io::Result<bool> {
         let mut buf = [0u8; 256];
         let n = rustix::io::pread(&self.events, &mut buf, 0)?;
         let text = &buf[..n];
         let line = text
             .split(|&b| b == b'\n')
-            .find_map(|l| l.strip_prefix(b"populated "))
+            .find_map(|l| l.strip_prefix(key))
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
         Ok(line != b"0")
     }
@@ -268,39 +281,74 @@ impl Cgroup {
     /// forks in flight included: `cgroup.kill` where the kernel has it
     /// (5.14), else the cgroup is frozen (which freezes the cgroups below
     /// too: no member can fork, move or exit unseen then), every member of
-    /// every cgroup of the subtree killed, and thawed.
+    /// every cgroup of the subtree killed, and thawed. For callers that may
+    /// block (up to a second, on a member stuck in the kernel); the reactor
+    /// goes through [`start_kill`](Cgroup::start_kill) instead.
     pub(crate) fn kill(&self) -> io::Result<()> {
-        match write_file(&self.dir.join("cgroup.kill"), b"1") {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.kill_frozen(),
-            r => r,
+        match self.start_kill(cgroup_kill_allowed())? {
+            true => Ok(()),
+            false => self.kill_frozen_rounds(),
         }
     }
 
-    /// The freeze-and-kill fallback for kernels without `cgroup.kill`.
+    /// Begins a kill of the whole cgroup without waiting: `cgroup.kill`
+    /// (when `kill_file` and the kernel has it), which is the whole of it,
+    /// and `Ok(true)`; else the cgroup is frozen and `Ok(false)`: the caller
+    /// goes on with [`kill_round`](Cgroup::kill_round) once it is
+    /// [`frozen`](Cgroup::frozen), then [`thaw`](Cgroup::thaw)s it.
+    pub(crate) fn start_kill(&self, kill_file: bool) -> io::Result<bool> {
+        if kill_file {
+            match write_file(&self.dir.join("cgroup.kill"), b"1") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                r => return r.map(|()| true),
+            }
+        }
+        write_file(&self.dir.join("cgroup.freeze"), b"1")?;
+        Ok(false)
+    }
+
+    /// One round of a frozen cgroup's kill: `SIGKILL` to every member
+    /// listed; true when none was left. A frozen member still dies of
+    /// `SIGKILL`, so each round empties the cgroup of what it listed, and
+    /// it cannot exit and free its pid before the kill lands: the pid is
+    /// still the member's. A fork that got past the freeze shows up in the
+    /// next round.
+    pub(crate) fn kill_round(&self) -> io::Result<bool> {
+        let pids = self.pids()?;
+        for &pid in &pids {
+            let _ = rp::kill_process(pid, Signal::KILL);
+        }
+        Ok(pids.is_empty())
+    }
+
+    /// Ends a freeze (a frozen kill's last step).
+    pub(crate) fn thaw(&self) -> io::Result<()> {
+        write_file(&self.dir.join("cgroup.freeze"), b"0")
+    }
+
+    /// The freeze-and-kill fallback for kernels without `cgroup.kill`,
+    /// blocking, whatever the kernel has (the tests of the fallback on a
+    /// newer kernel).
+    #[cfg(test)]
     pub(crate) fn kill_frozen(&self) -> io::Result<()> {
-        let freeze = self.dir.join("cgroup.freeze");
-        write_file(&freeze, b"1")?;
-        // A frozen task still dies of SIGKILL, so each round empties the
-        // cgroup of what it listed; a fork that got past the freeze shows
-        // up in the next round. Bounded: a task stuck in the kernel (D
-        // state) must not hang the caller.
+        write_file(&self.dir.join("cgroup.freeze"), b"1")?;
+        self.kill_frozen_rounds()
+    }
+
+    /// Kill rounds on a cgroup just frozen, a millisecond apart, until it
+    /// is empty, then the thaw. Bounded: a task stuck in the kernel (D
+    /// state) must not hang the caller.
+    fn kill_frozen_rounds(&self) -> io::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(1);
         let r = loop {
-            let pids = match self.pids() {
-                Ok(p) => p,
+            match self.kill_round() {
+                Ok(false) if Instant::now() < deadline => {}
+                Ok(_) => break Ok(()),
                 Err(e) => break Err(e),
-            };
-            if pids.is_empty() || Instant::now() >= deadline {
-                break Ok(());
-            }
-            for pid in pids {
-                // Frozen, a member cannot exit and free its pid before the
-                // kill lands: the pid is still this member's.
-                let _ = rp::kill_process(pid, Signal::KILL);
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        let _ = write_file(&freeze, b"0");
+        let _ = self.thaw();
         r
     }
 
@@ -396,6 +444,13 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// Whether `cgroup.kill` may be used: false when `PROCRUN_NO_CGROUP_KILL=1`
+/// forces the freeze that kernels before 5.14 need (so the tests of
+/// contained runs can be run on it on any kernel).
+pub(crate) fn cgroup_kill_allowed() -> bool {
+    !matches!(std::env::var_os("PROCRUN_NO_CGROUP_KILL"), Some(v) if v == "1")
 }
 
 /// `dir` and every cgroup below it, each before the cgroups below it.
@@ -567,9 +622,35 @@ mod tests {
         kill_a_forker_in("freeze-sub", "a/b/c", Cgroup::kill_frozen);
     }
 
-    /// `kill` as the reactor calls it, through whichever way this kernel
-    /// has: `cgroup.kill`, or the freeze on a kernel before 5.14 (the VM
-    /// lane's old kernel).
+    /// The kill the reactor drives without waiting on a kernel without
+    /// `cgroup.kill`, step by step: the freeze, rounds of `SIGKILL` once
+    /// `cgroup.events` says the subtree is frozen, the thaw.
+    #[test]
+    fn kill_rounds_once_frozen_empty_a_cgroup_and_those_below() {
+        kill_a_forker_in("rounds-sub", "a/b", |cg| {
+            if cg.start_kill(false)? {
+                return Err(io::Error::other("killed without the freeze"));
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !cg.frozen()? {
+                if Instant::now() > deadline {
+                    return Err(io::Error::other("never frozen"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            while !cg.kill_round()? {
+                if Instant::now() > deadline {
+                    return Err(io::Error::other("members left after the rounds"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            cg.thaw()
+        });
+    }
+
+    /// `kill` as a drop calls it, through whichever way this kernel has:
+    /// `cgroup.kill`, or the freeze on a kernel before 5.14 (the VM lane's
+    /// old kernel).
     #[test]
     fn killing_empties_a_cgroup_and_those_below_on_this_kernel() {
         kill_a_forker_in("kill-sub", "a/b", Cgroup::kill);

@@ -105,8 +105,9 @@ impl ChildHandle {
         })
     }
 
-    /// Reaps the child with `waitid(…, WEXITED | options, &rusage)`;
-    /// `Ok(None)` when `WNOHANG` found it still running.
+    /// Reaps the child with `waitid(…, WEXITED | options, &rusage)`, or
+    /// only looks with `WNOWAIT`; `Ok(None)` when `WNOHANG` found it still
+    /// running.
     fn reap(&self, options: libc::c_int) -> io::Result<Option<Reaped>> {
         let (idtype, id) = self.raw_wait_id()?;
         // SAFETY: siginfo_t and rusage are plain C structs of integers, for
@@ -233,6 +234,20 @@ impl ChildHandle {
             let _ = signal_group(self.pid(), Signal::KILL.as_raw());
         }
         self.reap(libc::WNOHANG)
+    }
+
+    /// The status and usage of the child if it has exited, without
+    /// reaping it (`WNOWAIT`): it stays a zombie, whose pid (and so its
+    /// group's id) the kernel cannot give to another process until
+    /// [`try_reap`](Self::try_reap). The kernel reports a zombie's usage
+    /// under `WNOWAIT` as the reap would: its own and that of the
+    /// children it reaped. Its status too, with one exception on older
+    /// kernels, whose `WNOWAIT` answer is the main thread's own exit code
+    /// rather than the process's: a process whose main thread ended alone
+    /// (`pthread_exit`) before another thread ended the process reads as
+    /// exited 0 there.
+    pub(crate) fn peek(&self) -> io::Result<Option<Reaped>> {
+        self.reap(libc::WNOHANG | libc::WNOWAIT)
     }
 
     /// Whether the child has exited, without reaping it: it stays a

@@ -46,7 +46,7 @@ mod setup;
 ))]
 mod simd;
 
-pub(crate) use cgroup::{Cgroup, Limits};
+pub(crate) use cgroup::{cgroup_kill_allowed, Cgroup, Limits};
 pub(crate) use child::{
     child_signal, group_has_members, pidfd_allowed, ChildHandle, ChildSignal, Usage,
 };

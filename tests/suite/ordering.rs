@@ -48,3 +48,64 @@ fn last_line_without_newline_comes_before_exit_while_others_hold_the_pipe() {
     let exit = position(&recs, |r| matches!(r, Rec::Exited(_)));
     assert!(tail < exit, "{recs:?}");
 }
+
+/// The pidfds this process holds on `pid`: the `Pid:` line of each fd's
+/// fdinfo names the process a pidfd refers to.
+fn pidfds_on(pid: u32) -> Vec<String> {
+    let want = format!("Pid:\t{pid}");
+    std::fs::read_dir("/proc/self/fdinfo")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|info| info.lines().any(|l| l == want))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// An exit is delivered as soon as the run's status is known and its
+/// output read, with its leader still unreaped (a zombie, which pins its
+/// pid and its group's id); the group's `SIGKILL`, the reap and the
+/// close of the pidfd follow once the handler returns, and none of it is
+/// left when `poll` returns. tokio's `Child::wait` hands out a status only
+/// once reaped; here the handler hears of the exit first, and the poll
+/// still returns with the run gone.
+#[test]
+fn exit_comes_before_the_reap_and_poll_returns_with_the_run_gone() {
+    use common::*;
+    use procrun::{Event, Reactor, Stream};
+    use std::time::{Duration, Instant};
+    with_watchdog(|| {
+        // A member of the run's group outlives its leader: the group's
+        // SIGKILL ends it.
+        let mut r = Reactor::new().unwrap();
+        let id = r.spawn(&sh("sleep 30 & echo $!; exit 3")).unwrap();
+        let pid = r.pid(id).unwrap();
+        let mut recs = Vec::new();
+        let mut in_handler = None;
+        let deadline = Instant::now() + watchdog();
+        while in_handler.is_none() {
+            assert!(Instant::now() < deadline, "no exit: {recs:?}");
+            r.poll(Some(Duration::from_millis(200)), |_, ev| {
+                if let Event::Exited(_) = ev {
+                    in_handler = Some((proc_state(pid), pidfds_on(pid).len()));
+                }
+                recs.push(record(ev));
+            })
+            .unwrap();
+        }
+        let member: u32 = lines_of(&recs, id, Stream::Stdout)[0].parse().unwrap();
+        let _guard = KillOnDrop(member);
+        let (state, pidfds) = in_handler.unwrap();
+        assert_eq!(state, Some('Z'), "the leader, in the Exited handler");
+        if r.uses_pidfd() {
+            assert_eq!(pidfds, 1, "its pidfd, in the Exited handler");
+        }
+        assert_eq!(exits_of(&recs, id)[0].code(), Some(3));
+        // The poll that delivered the exit has returned.
+        assert_eq!(proc_state(pid), None, "the leader is reaped");
+        assert_eq!(pidfds_on(pid), Vec::<String>::new(), "its pidfd is closed");
+        wait_dead(member);
+        drive_all(&mut r);
+    })
+}
