@@ -343,3 +343,12 @@ pub enum Error {
 
 /// `Result` with procrun's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A command (or pipeline) that cannot run as it is set, for `reason`.
+    pub(crate) fn invalid_command(reason: &str) -> Error {
+        Error::InvalidCommand {
+            reason: reason.to_owned(),
+        }
+    }
+}

@@ -12,11 +12,10 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use super::spec::invalid;
 use super::{lookup, open_handle, posix_spawn_or_fork, Spawned, Spec, Stdio};
 use crate::child::Stream;
 use crate::command::{Command, Input, Output};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::signal::Signal;
 use crate::sys::{self, Cgroup, ChildHandle, ExecArgs};
@@ -56,22 +55,24 @@ impl Pipeline {
         }
         // A stage's number fits an exit's `u16` (plus one for "none").
         if self.stages.len() > usize::from(u16::MAX) {
-            return Err(invalid("a pipeline has at most 65,535 stages"));
+            return Err(Error::invalid_command(
+                "a pipeline has at most 65,535 stages",
+            ));
         }
         if !matches!(last.stdin, Input::Null) {
-            return Err(invalid(
+            return Err(Error::invalid_command(
                 "a pipeline stage after the first reads the pipe: give stdin to the first",
             ));
         }
         let mut stages = Vec::with_capacity(earlier.len());
         for (k, cmd) in earlier.iter().enumerate() {
             if let Some(setting) = supervision_setting(cmd) {
-                return Err(invalid(&format!(
+                return Err(Error::invalid_command(&format!(
                     "{setting} of a pipeline is its last stage's: stage {k} may not set it"
                 )));
             }
             if k > 0 && !matches!(cmd.stdin, Input::Null) {
-                return Err(invalid(
+                return Err(Error::invalid_command(
                     "a pipeline stage after the first reads the pipe: give stdin to the first",
                 ));
             }

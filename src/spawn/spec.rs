@@ -232,7 +232,7 @@ impl Command {
                         limits,
                     }))
                 }
-                None if limits.any() => return Err(invalid(
+                None if limits.any() => return Err(Error::invalid_command(
                     "memory_max, pids_max and cpu_max need a cgroup (Command::cgroup) to hold them",
                 )),
                 None => None,
@@ -267,19 +267,23 @@ impl Command {
     fn checked_limits(&self) -> Result<Limits> {
         let l = &self.limits;
         if l.memory_max == Some(0) {
-            return Err(invalid("memory_max must be at least 1 byte"));
+            return Err(Error::invalid_command("memory_max must be at least 1 byte"));
         }
         if l.pids_max == Some(0) {
-            return Err(invalid("pids_max must be at least 1"));
+            return Err(Error::invalid_command("pids_max must be at least 1"));
         }
         let cpu_max = match l.cpu_max {
             Some((quota, period)) => {
                 let ms = Duration::from_millis(1);
                 if !(ms..=Duration::from_secs(1)).contains(&period) {
-                    return Err(invalid("cpu_max's period must be between 1 ms and 1 s"));
+                    return Err(Error::invalid_command(
+                        "cpu_max's period must be between 1 ms and 1 s",
+                    ));
                 }
                 if quota < ms {
-                    return Err(invalid("cpu_max's quota must be at least 1 ms"));
+                    return Err(Error::invalid_command(
+                        "cpu_max's quota must be at least 1 ms",
+                    ));
                 }
                 let quota_us = quota.as_micros();
                 let quota = (quota_us <= CPU_QUOTA_MAX_US).then_some(quota_us as u64);
@@ -292,12 +296,6 @@ impl Command {
             pids_max: l.pids_max,
             cpu_max,
         })
-    }
-}
-
-pub(super) fn invalid(reason: &str) -> Error {
-    Error::InvalidCommand {
-        reason: reason.to_owned(),
     }
 }
 
