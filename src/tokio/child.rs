@@ -6,10 +6,9 @@ use std::sync::Arc;
 use super::core::{index, poll_slot, Core, Reader, State};
 use super::read::ChildStdout;
 use super::stdin::ChildStdin;
-use crate::child::{ChildId, Stream};
+use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::Result;
 use crate::exit::Exit;
-use crate::process::OutputLine;
 use crate::signal::Signal;
 
 /// A child started by [`spawn`](super::spawn) or

@@ -37,10 +37,9 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
-use crate::child::{ChildId, Stream};
+use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::process::OutputLine;
 use crate::reactor::{Control, Event, Reactor};
 
 /// Whole lines and raw bytes buffered beyond this (per child, both
