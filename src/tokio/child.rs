@@ -1,5 +1,6 @@
 //! A handle per child: waiting, signalling, stopping, its lines.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
 
@@ -18,11 +19,13 @@ use crate::signal::Signal;
 /// The child's lines (of streams left at [`Output::Lines`], the default)
 /// wait in the handle until [`next_line`](Child::next_line) takes them (and
 /// the bytes of [`Output::Raw`] streams until their
-/// [reader](Child::take_stdout) does); past 1 MiB of them the child is paused (it blocks on its next write) until
-/// they are taken, so a handle that never reads a chatty child's output
-/// and only waits for it waits for ever, as with a pipe nobody reads:
-/// give such a child [`Output::Null`], or collect it with
-/// [`output`](Child::output).
+/// [reader](Child::take_stdout) does); past 1 MiB of them the child is
+/// paused (it blocks on its next write) until they are taken, so a handle
+/// that never reads a chatty child's output and only waits for it waits
+/// for ever, as with a pipe nobody reads: give such a child
+/// [`Output::Null`], or collect it with [`output`](Child::output).
+/// `next_line` takes every line waiting at once and hands them out one by
+/// one, so up to twice that bound may be held for a child read slowly.
 ///
 /// Dropping the handle of a child that is not done kills it (a stop
 /// without grace: no restart follows, `SIGKILL` reaches its process group
@@ -38,6 +41,9 @@ pub struct Child {
     core: Arc<Core>,
     id: ChildId,
     kill_on_drop: bool,
+    /// Lines taken from the driver in one go, handed out one by one
+    /// without its lock.
+    taken: VecDeque<OutputLine>,
 }
 
 impl std::fmt::Debug for Core {
@@ -64,6 +70,7 @@ impl Child {
             core,
             id,
             kill_on_drop: true,
+            taken: VecDeque::new(),
         }
     }
 
@@ -85,7 +92,8 @@ impl Child {
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         let mut state = self.core.lock();
         let slot = state.slots.get_mut(&self.id)?;
-        std::mem::take(&mut slot.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
+        let io = slot.io.as_mut()?;
+        std::mem::take(&mut io.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
     }
 
     /// The child's stdout, an `AsyncRead`, for a command whose stdout is
@@ -103,7 +111,7 @@ impl Child {
     fn take_reader(&mut self, stream: Stream) -> Option<ChildStdout> {
         let mut state = self.core.lock();
         let slot = state.slots.get_mut(&self.id)?;
-        let reader = &mut slot.reader[index(stream)];
+        let reader = &mut slot.io.as_mut()?.reader[index(stream)];
         if *reader != Reader::Untaken {
             return None;
         }
@@ -193,23 +201,28 @@ impl Child {
     ///
     /// As [`wait`](Child::wait).
     pub async fn next_line(&mut self) -> Result<Option<OutputLine>> {
-        let id = self.id;
-        let core = Arc::clone(&self.core);
+        if let Some(line) = self.taken.pop_front() {
+            return Ok(Some(line));
+        }
+        let Child {
+            core, id, taken, ..
+        } = self;
+        let id = *id;
         poll_fn(|cx| {
-            poll_slot(&core, id, cx, |state| {
+            poll_slot(core, id, cx, |state| {
                 let slot = state.slots.get_mut(&id)?;
-                let (line, resume) = slot.take_line();
-                if resume {
+                if slot.lines.is_empty() {
+                    return slot.done().is_some().then_some(None);
+                }
+                // Every line waiting, in one take: one lock for a batch.
+                std::mem::swap(taken, &mut slot.lines);
+                if slot.take_lines(taken) {
                     // The reactor knows the child: it is not done while
                     // paused with lines to take.
                     let _ = state.reactor.resume(id);
                     core.kick();
                 }
-                match line {
-                    Some(line) => Some(Some(line)),
-                    None if slot.done.is_some() => Some(None),
-                    None => None,
-                }
+                Some(taken.pop_front())
             })
         })
         .await
@@ -248,9 +261,11 @@ impl Child {
             exit,
         };
         if let Some(slot) = slot {
-            out.stdout = std::mem::take(&mut slot.raw[0]).into();
-            out.stderr = std::mem::take(&mut slot.raw[1]).into();
-            for line in slot.lines.drain(..) {
+            if let Some(io) = &mut slot.io {
+                out.stdout = std::mem::take(&mut io.raw[0]).into();
+                out.stderr = std::mem::take(&mut io.raw[1]).into();
+            }
+            for line in self.taken.drain(..).chain(slot.lines.drain(..)) {
                 let to = match line.stream {
                     Stream::Stdout => &mut out.stdout,
                     Stream::Stderr => &mut out.stderr,
@@ -266,7 +281,7 @@ impl Child {
 }
 
 fn done(state: &mut State, id: ChildId) -> Option<Exit> {
-    state.slots.get(&id).and_then(|slot| slot.done)
+    state.slots.get(&id).and_then(|slot| slot.done())
 }
 
 impl Drop for Child {
@@ -277,7 +292,7 @@ impl Drop for Child {
             return;
         };
         slot.orphan = true;
-        if slot.done.is_some() {
+        if slot.done().is_some() {
             if slot.unwanted() {
                 state.slots.remove(&id);
             }
@@ -286,11 +301,14 @@ impl Drop for Child {
         slot.lines.clear();
         // A reader out lives on (as the blocking API's do); the rest goes.
         for i in 0..2 {
-            if slot.reader[i] != Reader::Live {
+            if slot.reader(i) != Reader::Live {
                 slot.discard(i);
             }
         }
-        slot.buffered = slot.raw.iter().map(|r| r.len()).sum();
+        slot.buffered = slot
+            .io
+            .as_ref()
+            .map_or(0, |io| io.raw.iter().map(|r| r.len()).sum());
         slot.waker = None;
         let resume = slot.take_resume();
         // The reactor knows a child that is not done; errors cannot

@@ -76,15 +76,31 @@ pub(super) enum Reader {
 }
 
 /// What one child's handle has not taken yet.
+///
+/// Kept small (a thousand idle children hold a thousand of these): the
+/// exit and the state of raw streams and a stdin stream are boxed, made
+/// only when the child is done or has such a stream.
 #[derive(Default)]
 pub(super) struct Slot {
     pub(super) pid: Option<u32>,
     /// The final exit, once the child is done.
-    pub(super) done: Option<Exit>,
+    done: Option<Box<Exit>>,
     pub(super) lines: VecDeque<OutputLine>,
-    /// Bytes of `lines` and `raw`.
+    /// Bytes of `lines` and of the raw streams.
     pub(super) buffered: usize,
     pub(super) paused: bool,
+    /// Keep every byte, unbounded: an `output()` is collecting.
+    pub(super) collect: bool,
+    /// The handle is gone: output is dropped, and the slot with the Done.
+    pub(super) orphan: bool,
+    pub(super) waker: Option<Waker>,
+    /// For a child with a raw stream or a stdin stream.
+    pub(super) io: Option<Box<Io>>,
+}
+
+/// A child's raw streams and stdin stream.
+#[derive(Default)]
+pub(super) struct Io {
     /// The bytes of `Output::Raw` streams, stdout then stderr.
     pub(super) raw: [VecDeque<u8>; 2],
     /// Which of them reached their end.
@@ -93,11 +109,6 @@ pub(super) struct Slot {
     pub(super) reader: [Reader; 2],
     /// The tasks reading stdout and stderr, waiting for bytes.
     pub(super) read_waker: [Option<Waker>; 2],
-    /// Keep every byte, unbounded: an `output()` is collecting.
-    pub(super) collect: bool,
-    /// The handle is gone: output is dropped, and the slot with the Done.
-    pub(super) orphan: bool,
-    pub(super) waker: Option<Waker>,
     /// The child's stdin is a stream, not taken yet.
     pub(super) stdin: bool,
     /// The task writing to the child's stdin, waiting for room.
@@ -105,6 +116,32 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    /// A slot for a child whose streams are as given.
+    pub(super) fn new(pid: Option<u32>, stdin: bool, raw: [bool; 2]) -> Slot {
+        let io = (stdin || raw.contains(&true)).then(|| {
+            Box::new(Io {
+                stdin,
+                reader: raw.map(|r| if r { Reader::Untaken } else { Reader::Lines }),
+                ..Io::default()
+            })
+        });
+        Slot {
+            pid,
+            io,
+            ..Slot::default()
+        }
+    }
+
+    /// The final exit, once the child is done.
+    pub(super) fn done(&self) -> Option<Exit> {
+        self.done.as_deref().copied()
+    }
+
+    /// Who reads stream `i`'s raw bytes.
+    pub(super) fn reader(&self, i: usize) -> Reader {
+        self.io.as_ref().map_or(Reader::Lines, |io| io.reader[i])
+    }
+
     fn wake(&mut self) {
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -112,24 +149,34 @@ impl Slot {
     }
 
     fn wake_stdin(&mut self) {
-        if let Some(w) = self.stdin_waker.take() {
-            w.wake();
+        if let Some(io) = &mut self.io {
+            wake(&mut io.stdin_waker);
         }
     }
 
-    /// Takes the next line; whether the child was paused and may go on.
-    pub(super) fn take_line(&mut self) -> (Option<OutputLine>, bool) {
-        let line = self.lines.pop_front();
-        if let Some(l) = &line {
-            self.buffered -= l.bytes.len();
+    /// Wakes every task waiting on the slot.
+    fn wake_all(&mut self) {
+        self.wake();
+        if let Some(io) = &mut self.io {
+            wake(&mut io.stdin_waker);
+            io.read_waker.iter_mut().for_each(wake);
         }
-        (line, self.taken())
+    }
+
+    /// Counts `lines`, just taken out of the slot, as taken; whether the
+    /// child was paused and may go on.
+    pub(super) fn take_lines(&mut self, lines: &VecDeque<OutputLine>) -> bool {
+        self.buffered -= lines.iter().map(|l| l.bytes.len()).sum::<usize>();
+        self.taken()
     }
 
     /// Copies raw bytes of stream `i` into `buf`, as many as fit; whether
     /// the child was paused and may go on.
     pub(super) fn take_raw(&mut self, i: usize, buf: &mut ::tokio::io::ReadBuf<'_>) -> bool {
-        let raw = &mut self.raw[i];
+        let Some(io) = &mut self.io else {
+            return false;
+        };
+        let raw = &mut io.raw[i];
         let n = raw.len().min(buf.remaining());
         let (a, b) = raw.as_slices();
         let from_a = n.min(a.len());
@@ -152,24 +199,25 @@ impl Slot {
     /// Drops what stream `i` holds and all it gets from now on: its
     /// reader is gone. Whether the child was paused and may go on.
     pub(super) fn discard(&mut self, i: usize) -> bool {
-        self.reader[i] = Reader::Dropped;
-        self.read_waker[i] = None;
-        self.buffered -= self.raw[i].len();
-        self.raw[i] = VecDeque::new();
+        if let Some(io) = &mut self.io {
+            io.reader[i] = Reader::Dropped;
+            io.read_waker[i] = None;
+            self.buffered -= io.raw[i].len();
+            io.raw[i] = VecDeque::new();
+        }
         self.taken()
     }
 
     /// Whether nothing will take anything from the slot any more: the
     /// child's handle and every reader are gone.
     pub(super) fn unwanted(&self) -> bool {
-        self.orphan && !self.reader.contains(&Reader::Live)
+        self.orphan && ![0, 1].iter().any(|&i| self.reader(i) == Reader::Live)
     }
 
     /// Parks the reader of stream `i`.
     pub(super) fn park_reader(&mut self, i: usize, waker: &Waker) {
-        match &self.read_waker[i] {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.read_waker[i] = Some(waker.clone()),
+        if let Some(io) = &mut self.io {
+            park(&mut io.read_waker[i], waker);
         }
     }
 
@@ -188,10 +236,15 @@ impl Slot {
 
     /// Registers `waker` for the next change of this slot.
     pub(super) fn park(&mut self, waker: &Waker) {
-        match &self.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
-        }
+        park(&mut self.waker, waker);
+    }
+}
+
+/// Keeps `waker` in `slot`, unless what is there wakes the same task.
+pub(super) fn park(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
     }
 }
 
@@ -279,23 +332,30 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
         // An orphan's raw streams are `Dropped` but for a reader out.
         Event::Data { stream, bytes, .. } => {
             let i = index(stream);
-            if slot.reader[i] != Reader::Dropped {
-                slot.raw[i].extend(bytes);
-                slot.buffered += bytes.len();
-                slot.bound(ctl, id);
-                wake(&mut slot.read_waker[i]);
-            }
+            let Some(io) = slot
+                .io
+                .as_mut()
+                .filter(|io| io.reader[i] != Reader::Dropped)
+            else {
+                return;
+            };
+            io.raw[i].extend(bytes);
+            wake(&mut io.read_waker[i]);
+            slot.buffered += bytes.len();
+            slot.bound(ctl, id);
         }
         Event::Closed { stream, .. } => {
-            let i = index(stream);
-            slot.closed[i] = true;
-            wake(&mut slot.read_waker[i]);
+            if let Some(io) = &mut slot.io {
+                let i = index(stream);
+                io.closed[i] = true;
+                wake(&mut io.read_waker[i]);
+            }
             return;
         }
         Event::Done { exit, .. } => {
             slot.pid = None;
             slot.wake_stdin();
-            slot.done = Some(exit);
+            slot.done = Some(Box::new(exit));
             if slot.unwanted() {
                 slots.remove(&id);
                 return;
@@ -329,11 +389,7 @@ impl Drop for Unpumped {
         let mut state = self.0.lock();
         state.pumped = false;
         for slot in state.slots.values_mut() {
-            slot.wake();
-            slot.wake_stdin();
-            for w in &mut slot.read_waker {
-                wake(w);
-            }
+            slot.wake_all();
         }
     }
 }

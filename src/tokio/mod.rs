@@ -75,7 +75,7 @@ use std::sync::{Arc, Mutex, Weak};
 use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildOutput};
-use self::core::{Core, Reader, Slot};
+use self::core::{Core, Slot};
 pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
 use crate::command::{Command, Input, Output};
@@ -145,18 +145,10 @@ impl Driver {
         self.core.ensure_pump(&mut state)?;
         let id = state.reactor.spawn(cmd)?;
         let pid = state.reactor.pid(id);
-        state.slots.insert(
-            id,
-            Slot {
-                pid,
-                stdin: matches!(cmd.stdin, Input::Stream),
-                reader: [&cmd.stdout, &cmd.stderr].map(|o| match o {
-                    Output::Raw => Reader::Untaken,
-                    _ => Reader::Lines,
-                }),
-                ..Slot::default()
-            },
-        );
+        let raw = [&cmd.stdout, &cmd.stderr].map(|o| matches!(o, Output::Raw));
+        state
+            .slots
+            .insert(id, Slot::new(pid, matches!(cmd.stdin, Input::Stream), raw));
         drop(state);
         // The child's `Started` is owed: the pump looks again.
         self.core.kick();

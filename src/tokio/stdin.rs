@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::AsyncWrite;
 
-use super::core::Core;
+use super::core::{park, Core};
 use crate::child::ChildId;
 use crate::error::Error;
 
@@ -84,8 +84,8 @@ impl AsyncWrite for ChildStdin {
                 if let Err(e) = self.core.ensure_pump(&mut state) {
                     return Poll::Ready(Err(io_error(e)));
                 }
-                if let Some(slot) = state.slots.get_mut(&self.id) {
-                    slot.stdin_waker = Some(cx.waker().clone());
+                if let Some(io) = state.slots.get_mut(&self.id).and_then(|s| s.io.as_mut()) {
+                    park(&mut io.stdin_waker, cx.waker());
                 }
                 Poll::Pending
             }
