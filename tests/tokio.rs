@@ -435,3 +435,60 @@ fn raw_reader_takes_every_byte_past_the_buffer_bound() {
         assert!(child.wait().await.unwrap().success());
     });
 }
+
+/// A child that reads nothing for `idle`, then everything to EOF and says
+/// how many bytes came.
+fn late_reader(idle: &str) -> Command {
+    let mut cmd = sh(&format!("sleep {idle}; wc -c"));
+    cmd.stdin(Input::Stream);
+    cmd
+}
+
+// tokio's `AsyncWriteExt::flush`: bytes accepted by a write may wait in
+// the reactor's queue (the pipe full); a flush returns once they are all
+// in the pipe, here only after the child began to read.
+#[test]
+fn stdin_flush_waits_until_the_queue_is_in_the_pipe() {
+    both(|| async {
+        let started = Instant::now();
+        let mut child = procrun::tokio::spawn(&late_reader("0.5")).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        // More than a pipe holds (1 MiB at most, once grown), less than
+        // the pipe and the queue together: the write takes it all at once.
+        let bytes = vec![b'x'; 1536 * 1024];
+        stdin.write_all(&bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "flushed after {:?}, before the child read anything",
+            started.elapsed()
+        );
+        drop(stdin);
+        assert_eq!(line(&mut child).await.trim(), bytes.len().to_string());
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+// tokio's `AsyncWriteExt::shutdown` flushes, then closes: once it returns,
+// every byte is in the pipe and the pipe closed, so the child reads EOF.
+#[test]
+fn stdin_shutdown_returns_once_every_byte_is_written_and_the_stream_closed() {
+    both(|| async {
+        let started = Instant::now();
+        let mut child = procrun::tokio::spawn(&late_reader("0.5")).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        let bytes = vec![b'x'; 1536 * 1024];
+        stdin.write_all(&bytes).await.unwrap();
+        stdin.shutdown().await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "shut down after {:?}, before the child read anything",
+            started.elapsed()
+        );
+        // Closed: a write now is refused.
+        let e = stdin.write_all(b"more").await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(line(&mut child).await.trim(), bytes.len().to_string());
+        assert!(child.wait().await.unwrap().success());
+    });
+}

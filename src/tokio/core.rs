@@ -111,6 +111,8 @@ pub(super) struct Io {
     pub(super) read_waker: [Option<Waker>; 2],
     /// The child's stdin is a stream, not taken yet.
     pub(super) stdin: bool,
+    /// The current run's stdin stream is closed (its `StdinClosed` came).
+    pub(super) stdin_closed: bool,
     /// The task writing to the child's stdin, waiting for room.
     pub(super) stdin_waker: Option<Waker>,
 }
@@ -306,12 +308,25 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
         return;
     };
     match event {
-        Event::Started { pid, .. } => slot.pid = Some(pid),
+        Event::Started { pid, .. } => {
+            slot.pid = Some(pid);
+            // A new run, a new stream.
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = false;
+            }
+        }
         Event::Exited(_) => {
             slot.pid = None;
             slot.wake_stdin();
         }
-        Event::StdinReady { .. } | Event::StdinClosed { .. } => {
+        Event::StdinReady { .. } => {
+            slot.wake_stdin();
+            return;
+        }
+        Event::StdinClosed { .. } => {
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = true;
+            }
             slot.wake_stdin();
             return;
         }
@@ -356,6 +371,9 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
             slot.pid = None;
             slot.wake_stdin();
             slot.done = Some(Box::new(exit));
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = true;
+            }
             if slot.unwanted() {
                 slots.remove(&id);
                 return;
