@@ -181,6 +181,25 @@ fn process_spawned_and_wait_in_different_runtime() {
     });
 }
 
+// The same, the first runtime gone before its driver task ever ran: a
+// `current_thread` runtime runs tasks only when its `block_on` waits,
+// and this one never waits.
+#[test]
+fn process_spawned_in_a_runtime_that_never_ran_its_driver_is_waited_for_in_another() {
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut child = first.block_on(async { procrun::tokio::spawn(&sh("read _; exit 4")).unwrap() });
+    drop(first);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let exit = tokio::time::timeout(watchdog(), child.wait())
+            .await
+            .expect("the second runtime drives the child");
+        assert_eq!(exit.unwrap().code(), Some(4));
+    });
+}
+
 // process_change_of_runtime.rs: `process_spawned_outside_runtime`, where
 // tokio panics: here it is an error, and nothing is started.
 #[test]

@@ -19,17 +19,19 @@
 //!
 //! # When the runtime goes
 //!
-//! A pump dies with its runtime. Its guard marks the driver unpumped and
-//! wakes every waiting handle; the next handle polled (on whatever runtime
-//! it runs now) starts a new pump there. The reactor and its children live
-//! on in the shared state meanwhile.
+//! A pump dies with its runtime. The driver knows its pump by a token the
+//! pump's future holds from its creation, so a pump dropped before it
+//! ever ran (its runtime gone first) is known to be gone too. A pump that
+//! ran wakes every waiting handle as it ends; the next handle polled (on
+//! whatever runtime it runs now) starts a new pump there. The reactor and
+//! its children live on in the shared state meanwhile.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -49,6 +51,10 @@ pub(super) const LINE_BUFFER: usize = 1 << 20;
 
 pub(crate) struct Core {
     pub(super) state: Mutex<State>,
+    /// What starting a child takes from the reactor, kept here so that
+    /// spawns run outside the lock.
+    pub(super) use_pidfd: bool,
+    pub(super) null: Arc<OwnedFd>,
     /// Raised by handles that changed the reactor (a spawn owes a
     /// `Started`, a stop arms a timer): the pump looks again.
     pub(super) notify: Notify,
@@ -57,7 +63,8 @@ pub(crate) struct Core {
 pub(super) struct State {
     pub(super) reactor: Reactor,
     pub(super) slots: HashMap<ChildId, Slot>,
-    pumped: bool,
+    /// The running pump's token: alive while its future exists.
+    pump: Weak<()>,
 }
 
 /// Who reads a stream's raw bytes.
@@ -252,12 +259,16 @@ pub(super) fn park(slot: &mut Option<Waker>, waker: &Waker) {
 
 impl Core {
     pub(super) fn new() -> Result<Arc<Core>> {
+        let reactor = Reactor::new()?;
+        let (use_pidfd, null) = reactor.spawn_context();
         Ok(Arc::new(Core {
             state: Mutex::new(State {
-                reactor: Reactor::new()?,
+                reactor,
                 slots: HashMap::new(),
-                pumped: false,
+                pump: Weak::new(),
             }),
+            use_pidfd,
+            null,
             notify: Notify::new(),
         }))
     }
@@ -274,7 +285,7 @@ impl Core {
     ///
     /// [`Error::Io`] when called outside a tokio runtime.
     pub(super) fn ensure_pump(self: &Arc<Core>, state: &mut State) -> Result<()> {
-        if state.pumped {
+        if state.pump.strong_count() > 0 {
             return Ok(());
         }
         let handle =
@@ -282,8 +293,9 @@ impl Core {
         // A dup of the reactor's epoll fd: the registration with tokio is
         // the pump's, and ends with it, while the reactor lives on here.
         let fd = state.reactor.as_fd().try_clone_to_owned()?;
-        state.pumped = true;
-        handle.spawn(pump(Arc::clone(self), fd));
+        let token = Arc::new(());
+        state.pump = Arc::downgrade(&token);
+        handle.spawn(pump(Arc::clone(self), fd, token));
         Ok(())
     }
 
@@ -397,15 +409,16 @@ fn wake(waker: &mut Option<Waker>) {
     }
 }
 
-/// Marks the driver unpumped when the pump ends (its runtime shut down, or
-/// it had nothing left to do) and wakes every waiting handle, so one of
-/// them starts a new pump where it runs.
-struct Unpumped(Arc<Core>);
+/// Ends the pump's token when the pump ends (its runtime shut down, or it
+/// had nothing left to do) and wakes every waiting handle, so one of them
+/// starts a new pump where it runs.
+struct Unpumped(Arc<Core>, Option<Arc<()>>);
 
 impl Drop for Unpumped {
     fn drop(&mut self) {
+        // Before the wakes: a handle woken sees the pump gone.
+        drop(self.1.take());
         let mut state = self.0.lock();
-        state.pumped = false;
         for slot in state.slots.values_mut() {
             slot.wake_all();
         }
@@ -424,8 +437,9 @@ fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
 }
 
-async fn pump(core: Arc<Core>, fd: OwnedFd) {
-    let _unpumped = Unpumped(Arc::clone(&core));
+/// The driver's task. `token` lives as long as the future, polled or not.
+async fn pump(core: Arc<Core>, fd: OwnedFd, token: Arc<()>) {
+    let _unpumped = Unpumped(Arc::clone(&core), Some(token));
     let fd = match register(fd) {
         Ok(fd) => fd,
         // The handles see the pump gone and try again; a runtime whose I/O
