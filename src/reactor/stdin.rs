@@ -180,6 +180,8 @@ impl Reactor {
     ///
     /// As [`write_stdin`](Reactor::write_stdin): `BrokenPipe` once the
     /// stream is closed.
+    // Used by the async layer only.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn stdin_queued(&mut self, id: ChildId) -> Result<usize> {
         let token = self.stdin_token(id)?;
         let Some(p) = self.pipes.in_mut(token) else {
