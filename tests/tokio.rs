@@ -1,7 +1,9 @@
 //! The async API (`procrun::tokio`) on both runtime flavours, with the
 //! cases of tokio's own process tests it mirrors named after them
 //! (`process_smoke`, `process_kill_on_drop`, `process_kill_after_wait`,
-//! `process_issue_42`, `process_change_of_runtime`).
+//! `process_issue_42`, `process_issue_2174`, `process_change_of_runtime`,
+//! `process_arg0`) and the examples of tokio::process's docs
+//! (`tokio_doc_example_*`). Not ported: `process_raw_handle` (Windows).
 
 mod common;
 
@@ -509,5 +511,57 @@ fn stdin_shutdown_returns_once_every_byte_is_written_and_the_stream_closed() {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
         assert_eq!(line(&mut child).await.trim(), bytes.len().to_string());
         assert!(child.wait().await.unwrap().success());
+    });
+}
+
+// process_arg0.rs: `arg0`.
+#[test]
+fn arg0() {
+    both(|| async {
+        let mut cmd = Command::new("sh");
+        cmd.arg0("test_string").args(["-c", "echo $0"]);
+        let out = procrun::tokio::output(&cmd).await.unwrap();
+        assert_eq!(out.stdout, b"test_string\n");
+    });
+}
+
+// tokio::process's module docs: `echo hello world` run and its output
+// checked; the status of a child waited for from another task.
+#[test]
+fn tokio_doc_example_output_and_status() {
+    both(|| async {
+        let out = procrun::tokio::output(Command::new("echo").args(["hello", "world"]))
+            .await
+            .unwrap();
+        assert!(out.exit.success());
+        assert_eq!(out.stdout, b"hello world\n");
+        let mut child = procrun::tokio::spawn(Command::new("echo").arg("hello")).unwrap();
+        let status = tokio::spawn(async move { child.wait().await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success());
+    });
+}
+
+// tokio::process's module docs: a child's stdout read as lines with
+// `BufReader::lines` while another task waits for the child.
+#[test]
+fn tokio_doc_example_reads_stdout_lines_while_a_task_waits() {
+    use tokio::io::AsyncBufReadExt;
+    both(|| async {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo one; echo two; echo three"])
+            .stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let stdout = child.take_stdout().expect("a raw stream");
+        let waiter = tokio::spawn(async move { child.wait().await.unwrap() });
+        let mut reader = tokio::io::BufReader::new(stdout).lines();
+        let mut lines = Vec::new();
+        while let Some(line) = reader.next_line().await.unwrap() {
+            lines.push(line);
+        }
+        assert_eq!(lines, ["one", "two", "three"]);
+        assert!(waiter.await.unwrap().success());
     });
 }
