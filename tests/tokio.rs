@@ -565,3 +565,29 @@ fn tokio_doc_example_reads_stdout_lines_while_a_task_waits() {
         assert!(waiter.await.unwrap().success());
     });
 }
+
+// The reactor reuses a gone child's place for the next one; a handle that
+// has not taken its child's exit yet keeps it all the same.
+#[test]
+fn a_done_childs_handle_keeps_its_exit_while_later_children_take_its_place() {
+    both(|| async {
+        let driver = Driver::new().unwrap();
+        let mut first = driver.spawn(&sh("exit 3")).unwrap();
+        // Done for the driver, not yet taken by the handle.
+        let deadline = Instant::now() + watchdog();
+        while first.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut later = Vec::new();
+        for n in 0..4 {
+            let mut child = driver.spawn(&sh(&format!("exit {}", 10 + n))).unwrap();
+            assert_eq!(child.wait().await.unwrap().code(), Some(10 + n));
+            later.push(child);
+        }
+        assert_eq!(first.wait().await.unwrap().code(), Some(3));
+        for (n, mut child) in later.into_iter().enumerate() {
+            assert_eq!(child.wait().await.unwrap().code(), Some(10 + n as i32));
+        }
+    });
+}

@@ -62,7 +62,7 @@ pub(crate) struct Core {
 
 pub(super) struct State {
     pub(super) reactor: Reactor,
-    pub(super) slots: HashMap<ChildId, Slot>,
+    pub(super) slots: Slots,
     /// The running pump's token: alive while its future exists.
     pump: Weak<()>,
 }
@@ -80,6 +80,70 @@ pub(super) enum Reader {
     Live,
     /// Its reader was dropped: its bytes are dropped.
     Dropped,
+}
+
+/// The slots of a driver's children, at their index in the reactor's slab
+/// (dense, and reused as children go): no hashing on every event, and no
+/// more room than the vector's growth leaves (a hash map keeps up to half
+/// its buckets empty, which doubled the slots' cost per idle child).
+///
+/// The reactor gives a gone child's index to the next one while the
+/// gone child's handle may still hold its slot (its exit not taken): such
+/// a slot moves to `older`, keyed by the whole id.
+#[derive(Default)]
+pub(super) struct Slots {
+    by_index: Vec<Option<(ChildId, Slot)>>,
+    older: HashMap<ChildId, Slot>,
+    len: usize,
+}
+
+impl Slots {
+    pub(super) fn get(&self, id: &ChildId) -> Option<&Slot> {
+        match self.by_index.get(id.index as usize)? {
+            Some((held, slot)) if held == id => Some(slot),
+            _ => self.older.get(id),
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, id: &ChildId) -> Option<&mut Slot> {
+        match self.by_index.get_mut(id.index as usize)? {
+            Some((held, slot)) if held == id => Some(slot),
+            _ => self.older.get_mut(id),
+        }
+    }
+
+    /// Keeps `slot` for `id`, a child the reactor just issued.
+    pub(super) fn insert(&mut self, id: ChildId, slot: Slot) {
+        let i = id.index as usize;
+        if i >= self.by_index.len() {
+            self.by_index.resize_with(i + 1, || None);
+        }
+        if let Some((old, old_slot)) = self.by_index[i].replace((id, slot)) {
+            self.older.insert(old, old_slot);
+        }
+        self.len += 1;
+    }
+
+    pub(super) fn remove(&mut self, id: &ChildId) -> Option<Slot> {
+        let entry = self.by_index.get_mut(id.index as usize)?;
+        let slot = match entry {
+            Some((held, _)) if held == id => entry.take().map(|(_, slot)| slot),
+            _ => self.older.remove(id),
+        };
+        if slot.is_some() {
+            self.len -= 1;
+        }
+        slot
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        let current = self.by_index.iter_mut().flatten().map(|(_, slot)| slot);
+        current.chain(self.older.values_mut())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// What one child's handle has not taken yet.
@@ -264,7 +328,7 @@ impl Core {
         Ok(Arc::new(Core {
             state: Mutex::new(State {
                 reactor,
-                slots: HashMap::new(),
+                slots: Slots::default(),
                 pump: Weak::new(),
             }),
             use_pidfd,
@@ -314,7 +378,7 @@ impl State {
 }
 
 /// Files one event into its child's slot.
-fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<'_>) {
+fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
     let id = event.id();
     let Some(slot) = slots.get_mut(&id) else {
         return;
