@@ -591,3 +591,21 @@ fn a_done_childs_handle_keeps_its_exit_while_later_children_take_its_place() {
         }
     });
 }
+
+#[test]
+fn lines_as_a_stream_give_every_line_then_end_with_the_child() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    both(|| async {
+        let mut child = procrun::tokio::spawn(&sh("seq 5; echo err >&2; exit 1")).unwrap();
+        let mut lines = child.lines();
+        let mut seen = Vec::new();
+        while let Some(line) = std::future::poll_fn(|cx| Pin::new(&mut lines).poll_next(cx)).await {
+            seen.push(line.unwrap().to_string_lossy().into_owned());
+        }
+        seen.sort();
+        assert_eq!(seen, ["1", "2", "3", "4", "5", "err"]);
+        // Ended because the child is done.
+        assert_eq!(child.try_wait().unwrap().and_then(|e| e.code()), Some(1));
+    });
+}

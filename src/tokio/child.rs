@@ -2,7 +2,11 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream as AsyncStream;
 
 use super::core::{index, poll_slot, Core, Reader, State};
 use super::read::ChildStdout;
@@ -201,31 +205,63 @@ impl Child {
     ///
     /// As [`wait`](Child::wait).
     pub async fn next_line(&mut self) -> Result<Option<OutputLine>> {
+        poll_fn(|cx| self.poll_next_line(cx)).await
+    }
+
+    /// The child's lines as a [`Stream`](futures_core::Stream) (the trait of `futures-core`,
+    /// which `futures` and `tokio-stream` re-export): the lines
+    /// [`next_line`](Child::next_line) gives, ending once the child is
+    /// done and every line was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    /// use procrun::Command;
+    ///
+    /// # ::tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let mut child = procrun::tokio::spawn(Command::new("seq").arg("3"))?;
+    /// let mut lines = child.lines();
+    /// let mut seen = Vec::new();
+    /// // `StreamExt::next` of futures or tokio-stream does the same.
+    /// while let Some(line) = poll_fn(|cx| Pin::new(&mut lines).poll_next(cx)).await {
+    ///     seen.push(line?.to_string_lossy().into_owned());
+    /// }
+    /// assert_eq!(seen, ["1", "2", "3"]);
+    /// assert!(child.wait().await?.success());
+    /// # Ok::<(), procrun::Error>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lines(&mut self) -> ChildLines<'_> {
+        ChildLines { child: self }
+    }
+
+    fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<OutputLine>>> {
         if let Some(line) = self.taken.pop_front() {
-            return Ok(Some(line));
+            return Poll::Ready(Ok(Some(line)));
         }
         let Child {
             core, id, taken, ..
         } = self;
         let id = *id;
-        poll_fn(|cx| {
-            poll_slot(core, id, cx, |state| {
-                let slot = state.slots.get_mut(&id)?;
-                if slot.lines.is_empty() {
-                    return slot.done().is_some().then_some(None);
-                }
-                // Every line waiting, in one take: one lock for a batch.
-                std::mem::swap(taken, &mut slot.lines);
-                if slot.take_lines(taken) {
-                    // The reactor knows the child: it is not done while
-                    // paused with lines to take.
-                    let _ = state.reactor.resume(id);
-                    core.kick();
-                }
-                Some(taken.pop_front())
-            })
+        poll_slot(core, id, cx, |state| {
+            let slot = state.slots.get_mut(&id)?;
+            if slot.lines.is_empty() {
+                return slot.done().is_some().then_some(None);
+            }
+            // Every line waiting, in one take: one lock for a batch.
+            std::mem::swap(taken, &mut slot.lines);
+            if slot.take_lines(taken) {
+                // The reactor knows the child: it is not done while
+                // paused with lines to take.
+                let _ = state.reactor.resume(id);
+                core.kick();
+            }
+            Some(taken.pop_front())
         })
-        .await
     }
 
     /// Waits until the child is done, collecting all it writes, and gives
@@ -325,5 +361,20 @@ impl Drop for Child {
         let _ = self.core.ensure_pump(&mut state);
         drop(state);
         self.core.kick();
+    }
+}
+
+/// A child's lines as a [`Stream`](futures_core::Stream), from
+/// [`Child::lines`].
+#[derive(Debug)]
+pub struct ChildLines<'a> {
+    child: &'a mut Child,
+}
+
+impl AsyncStream for ChildLines<'_> {
+    type Item = Result<OutputLine>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.child.poll_next_line(cx).map(Result::transpose)
     }
 }
