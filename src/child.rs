@@ -1,6 +1,6 @@
 //! The words every layer shares about a child: [`ChildId`], the handle to
-//! one supervised child, and [`Stream`], which of its output streams a
-//! line came from. They sit on the ground floor, below the reactor that
+//! one supervised child, [`Stream`], which of its output streams a line
+//! came from, and [`OutputLine`], a line as the handle APIs hand it out. They sit on the ground floor, below the reactor that
 //! hands them out and the [`Exit`](crate::Exit) that names its child.
 
 use std::fmt;
@@ -57,5 +57,25 @@ impl Stream {
 impl fmt::Display for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// One line a child wrote, owned: what the handle APIs (blocking and
+/// async) give out, where the reactor's [`Event::Line`](crate::Event::Line)
+/// lends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputLine {
+    /// The stream it came from.
+    pub stream: Stream,
+    /// The line without its line ending.
+    pub bytes: Vec<u8>,
+    /// Whether this is a piece of a longer line that goes on.
+    pub partial: bool,
+}
+
+impl OutputLine {
+    /// The line as text, invalid UTF-8 replaced.
+    pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
     }
 }

@@ -353,22 +353,23 @@ mod timer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-pub use child::{ChildId, Stream};
+pub use child::{ChildId, OutputLine, Stream};
 pub use command::{Command, Input, Output, Resource, Restart};
 pub use error::{Error, Result};
 pub use exit::{Exit, StageExit, TimeoutKind};
 pub use pipeline::Pipeline;
 pub use process::runner::{ExclusiveRunner, RunOptions, RunOutput, Runner};
 pub use process::{
-    read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, OutputLine,
-    Process, ProcessBuilder, ProcessOutput, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN,
-    MAX_DRIVERS, SCRIPT_HEADER,
+    read, set_drivers, shell_quote, ChildStdin, CombinedOutput, Drivers, Exits, Lines, Process,
+    ProcessBuilder, ProcessOutput, ReadOptions, StreamReader, DEFAULT_SCRIPT_PATTERN, MAX_DRIVERS,
+    SCRIPT_HEADER,
 };
 pub use reactor::{Control, Event, Reactor, Waker};
 pub use signal::{Signal, UnknownSignal};
 
 // The README's snippets run as doctests, so what it shows stays true; the
-// type exists only while doctests are collected.
+// type exists only while doctests are collected, and with the `tokio`
+// feature, which one of them uses (`cargo test --features tokio --doc`).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "tokio"))]
 pub struct ReadmeDoctests;

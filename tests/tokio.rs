@@ -1,7 +1,9 @@
 //! The async API (`procrun::tokio`) on both runtime flavours, with the
 //! cases of tokio's own process tests it mirrors named after them
 //! (`process_smoke`, `process_kill_on_drop`, `process_kill_after_wait`,
-//! `process_issue_42`, `process_change_of_runtime`).
+//! `process_issue_42`, `process_issue_2174`, `process_change_of_runtime`,
+//! `process_arg0`) and the examples of tokio::process's docs
+//! (`tokio_doc_example_*`). Not ported: `process_raw_handle` (Windows).
 
 mod common;
 
@@ -173,6 +175,25 @@ fn process_spawned_and_wait_in_different_runtime() {
     let mut child = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(async { procrun::tokio::spawn(&sh("read _; exit 4")).unwrap() });
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let exit = tokio::time::timeout(watchdog(), child.wait())
+            .await
+            .expect("the second runtime drives the child");
+        assert_eq!(exit.unwrap().code(), Some(4));
+    });
+}
+
+// The same, the first runtime gone before its driver task ever ran: a
+// `current_thread` runtime runs tasks only when its `block_on` waits,
+// and this one never waits.
+#[test]
+fn process_spawned_in_a_runtime_that_never_ran_its_driver_is_waited_for_in_another() {
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut child = first.block_on(async { procrun::tokio::spawn(&sh("read _; exit 4")).unwrap() });
+    drop(first);
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let exit = tokio::time::timeout(watchdog(), child.wait())
             .await
@@ -433,5 +454,158 @@ fn raw_reader_takes_every_byte_past_the_buffer_bound() {
             .collect();
         assert!(out == expected, "{} bytes", out.len());
         assert!(child.wait().await.unwrap().success());
+    });
+}
+
+/// A child that reads nothing for `idle`, then everything to EOF and says
+/// how many bytes came.
+fn late_reader(idle: &str) -> Command {
+    let mut cmd = sh(&format!("sleep {idle}; wc -c"));
+    cmd.stdin(Input::Stream);
+    cmd
+}
+
+// tokio's `AsyncWriteExt::flush`: bytes accepted by a write may wait in
+// the reactor's queue (the pipe full); a flush returns once they are all
+// in the pipe, here only after the child began to read.
+#[test]
+fn stdin_flush_waits_until_the_queue_is_in_the_pipe() {
+    both(|| async {
+        let started = Instant::now();
+        let mut child = procrun::tokio::spawn(&late_reader("0.5")).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        // More than a pipe holds (1 MiB at most, once grown), less than
+        // the pipe and the queue together: the write takes it all at once.
+        let bytes = vec![b'x'; 1536 * 1024];
+        stdin.write_all(&bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "flushed after {:?}, before the child read anything",
+            started.elapsed()
+        );
+        drop(stdin);
+        assert_eq!(line(&mut child).await.trim(), bytes.len().to_string());
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+// tokio's `AsyncWriteExt::shutdown` flushes, then closes: once it returns,
+// every byte is in the pipe and the pipe closed, so the child reads EOF.
+#[test]
+fn stdin_shutdown_returns_once_every_byte_is_written_and_the_stream_closed() {
+    both(|| async {
+        let started = Instant::now();
+        let mut child = procrun::tokio::spawn(&late_reader("0.5")).unwrap();
+        let mut stdin = child.take_stdin().unwrap();
+        let bytes = vec![b'x'; 1536 * 1024];
+        stdin.write_all(&bytes).await.unwrap();
+        stdin.shutdown().await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "shut down after {:?}, before the child read anything",
+            started.elapsed()
+        );
+        // Closed: a write now is refused.
+        let e = stdin.write_all(b"more").await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(line(&mut child).await.trim(), bytes.len().to_string());
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+// process_arg0.rs: `arg0`.
+#[test]
+fn arg0() {
+    both(|| async {
+        let mut cmd = Command::new("sh");
+        cmd.arg0("test_string").args(["-c", "echo $0"]);
+        let out = procrun::tokio::output(&cmd).await.unwrap();
+        assert_eq!(out.stdout, b"test_string\n");
+    });
+}
+
+// tokio::process's module docs: `echo hello world` run and its output
+// checked; the status of a child waited for from another task.
+#[test]
+fn tokio_doc_example_output_and_status() {
+    both(|| async {
+        let out = procrun::tokio::output(Command::new("echo").args(["hello", "world"]))
+            .await
+            .unwrap();
+        assert!(out.exit.success());
+        assert_eq!(out.stdout, b"hello world\n");
+        let mut child = procrun::tokio::spawn(Command::new("echo").arg("hello")).unwrap();
+        let status = tokio::spawn(async move { child.wait().await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success());
+    });
+}
+
+// tokio::process's module docs: a child's stdout read as lines with
+// `BufReader::lines` while another task waits for the child.
+#[test]
+fn tokio_doc_example_reads_stdout_lines_while_a_task_waits() {
+    use tokio::io::AsyncBufReadExt;
+    both(|| async {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo one; echo two; echo three"])
+            .stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let stdout = child.take_stdout().expect("a raw stream");
+        let waiter = tokio::spawn(async move { child.wait().await.unwrap() });
+        let mut reader = tokio::io::BufReader::new(stdout).lines();
+        let mut lines = Vec::new();
+        while let Some(line) = reader.next_line().await.unwrap() {
+            lines.push(line);
+        }
+        assert_eq!(lines, ["one", "two", "three"]);
+        assert!(waiter.await.unwrap().success());
+    });
+}
+
+// The reactor reuses a gone child's place for the next one; a handle that
+// has not taken its child's exit yet keeps it all the same.
+#[test]
+fn a_done_childs_handle_keeps_its_exit_while_later_children_take_its_place() {
+    both(|| async {
+        let driver = Driver::new().unwrap();
+        let mut first = driver.spawn(&sh("exit 3")).unwrap();
+        // Done for the driver, not yet taken by the handle.
+        let deadline = Instant::now() + watchdog();
+        while first.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut later = Vec::new();
+        for n in 0..4 {
+            let mut child = driver.spawn(&sh(&format!("exit {}", 10 + n))).unwrap();
+            assert_eq!(child.wait().await.unwrap().code(), Some(10 + n));
+            later.push(child);
+        }
+        assert_eq!(first.wait().await.unwrap().code(), Some(3));
+        for (n, mut child) in later.into_iter().enumerate() {
+            assert_eq!(child.wait().await.unwrap().code(), Some(10 + n as i32));
+        }
+    });
+}
+
+#[test]
+fn lines_as_a_stream_give_every_line_then_end_with_the_child() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    both(|| async {
+        let mut child = procrun::tokio::spawn(&sh("seq 5; echo err >&2; exit 1")).unwrap();
+        let mut lines = child.lines();
+        let mut seen = Vec::new();
+        while let Some(line) = std::future::poll_fn(|cx| Pin::new(&mut lines).poll_next(cx)).await {
+            seen.push(line.unwrap().to_string_lossy().into_owned());
+        }
+        seen.sort();
+        assert_eq!(seen, ["1", "2", "3", "4", "5", "err"]);
+        // Ended because the child is done.
+        assert_eq!(child.try_wait().unwrap().and_then(|e| e.code()), Some(1));
     });
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 
-use crate::child::Stream;
+use crate::child::{OutputLine, Stream};
 use crate::lines::LineReader;
 
 /// Whole lines buffered beyond this (per process, both streams) pause the
@@ -191,24 +191,6 @@ impl StreamBuf {
         self.taken = m.end;
         let line = (!cut || content > 0).then_some((bytes, m.partial));
         (line, used)
-    }
-}
-
-/// A line taken out of a process's buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputLine {
-    /// The stream it came from.
-    pub stream: Stream,
-    /// The line without its line ending.
-    pub bytes: Vec<u8>,
-    /// Whether this is a piece of a longer line that goes on.
-    pub partial: bool,
-}
-
-impl OutputLine {
-    /// The line as text, invalid UTF-8 replaced.
-    pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes)
     }
 }
 

@@ -403,7 +403,7 @@ impl ProcessBuilder {
 
     /// The longest line delivered whole (default 64 KiB; gpud's
     /// `WithInitialBufferSize`): a longer one is read in pieces flagged
-    /// [`partial`](super::OutputLine::partial) — by [`read`](super::read), [`Process::lines`]
+    /// [`partial`](crate::OutputLine::partial) — by [`read`](super::read), [`Process::lines`]
     /// and [`StreamReader::next_line_blocking`](super::StreamReader::next_line_blocking), while a byte reader
     /// ([`std::io::Read`]) joins them again. 0 is [`Error::ZeroMaxLine`]
     /// at [`build`](Self::build).

@@ -47,7 +47,6 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempPath;
 
-pub use buffer::OutputLine;
 pub use builder::ProcessBuilder;
 use driver::Driver;
 use handle::Handle;

@@ -1,6 +1,7 @@
 //! `read(process, options)`: gpud's `Read` with its `ReadOp` options.
 
-use super::{OutputLine, Process};
+use super::Process;
+use crate::child::OutputLine;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 

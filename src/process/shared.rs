@@ -89,13 +89,13 @@ use std::time::Instant;
 
 use super::buffer::Buffer;
 use super::sync::{lock, Condvar, Mutex, MutexGuard};
-use crate::child::{ChildId, Stream};
+use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, StageExit};
 use crate::reactor::Event;
 use crate::signal::Signal;
 
-pub(crate) use super::buffer::{index, OutputLine};
+pub(crate) use super::buffer::index;
 
 /// The state and the condition variable its waiters sleep on.
 #[derive(Debug)]

@@ -113,10 +113,28 @@ impl Reactor {
     /// (the environment, above all) are freed and the copy can take their
     /// place rather than pin pages among them.
     pub(super) fn add_child(&mut self, spec: &Spec, shared: Option<&Arc<Spec>>) -> Result<ChildId> {
+        // Before the spawn: a run's wall time counts its exec too.
+        let started = Instant::now();
+        let spawned = spawn::start(spec, self.use_pidfd, self.null.as_fd())?;
+        self.add_spawned(spec, shared, spawned, started)
+    }
+
+    /// Adds a child whose first run was started (by `spawn::start`, with
+    /// [`spawn_context`](Reactor::spawn_context)) at `started`, maybe
+    /// outside the reactor: the async layer starts children without
+    /// holding the lock its reactor is behind. On error the run is killed
+    /// and reaped.
+    pub(crate) fn add_spawned(
+        &mut self,
+        spec: &Spec,
+        shared: Option<&Arc<Spec>>,
+        spawned: Spawned,
+        started: Instant,
+    ) -> Result<ChildId> {
         let id = self
             .children
             .insert(&mut self.spawns.ids, Child::new(spec.stop));
-        match self.start_run(id.index, spec) {
+        match self.take_in_run(id.index, spec, spawned, started) {
             Ok(pid) => {
                 self.child_started(id, spec, shared);
                 self.owed_events.push_back(OwedEvent::Started {
@@ -131,6 +149,14 @@ impl Reactor {
                 Err(e)
             }
         }
+    }
+
+    /// What `spawn::start` takes from this reactor: whether to watch
+    /// exits through pidfds, and its `/dev/null`.
+    // Used by the async layer only.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn spawn_context(&self) -> (bool, Arc<OwnedFd>) {
+        (self.use_pidfd, Arc::clone(&self.null))
     }
 
     /// What follows a child's first run's start: its spec kept if it may

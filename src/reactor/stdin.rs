@@ -172,6 +172,36 @@ impl Reactor {
         Ok(())
     }
 
+    /// How many bytes queued for the stdin stream of the child's current
+    /// run are not in its pipe yet. While some are, the next write that
+    /// brings them to half the queue or fewer is followed by an
+    /// [`Event::StdinReady`], so a caller waiting for the queue to drain
+    /// (the async layer's flush) is told to look again.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_stdin`](Reactor::write_stdin): `BrokenPipe` once the
+    /// stream is closed.
+    // Used by the async layer only.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn stdin_queued(&mut self, id: ChildId) -> Result<usize> {
+        let token = self.stdin_token(id)?;
+        let Some(p) = self.pipes.in_mut(token) else {
+            return Err(broken_pipe());
+        };
+        let Feed::Stream(q) = &mut p.feed else {
+            return Err(Error::NoStdin);
+        };
+        if q.broken {
+            return Err(broken_pipe());
+        }
+        let n = q.queue.len();
+        if n > 0 {
+            q.want_ready = true;
+        }
+        Ok(n)
+    }
+
     /// The token of the child's open stdin stream. A child that is done
     /// has none: its stream is closed, as between runs.
     fn stdin_token(&self, id: ChildId) -> Result<usize> {

@@ -1,15 +1,19 @@
 //! A handle per child: waiting, signalling, stopping, its lines.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream as AsyncStream;
 
 use super::core::{index, poll_slot, Core, Reader, State};
 use super::read::ChildStdout;
 use super::stdin::ChildStdin;
-use crate::child::{ChildId, Stream};
+use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::Result;
 use crate::exit::Exit;
-use crate::process::OutputLine;
 use crate::signal::Signal;
 
 /// A child started by [`spawn`](super::spawn) or
@@ -19,11 +23,13 @@ use crate::signal::Signal;
 /// The child's lines (of streams left at [`Output::Lines`], the default)
 /// wait in the handle until [`next_line`](Child::next_line) takes them (and
 /// the bytes of [`Output::Raw`] streams until their
-/// [reader](Child::take_stdout) does); past 1 MiB of them the child is paused (it blocks on its next write) until
-/// they are taken, so a handle that never reads a chatty child's output
-/// and only waits for it waits for ever, as with a pipe nobody reads:
-/// give such a child [`Output::Null`], or collect it with
-/// [`output`](Child::output).
+/// [reader](Child::take_stdout) does); past 1 MiB of them the child is
+/// paused (it blocks on its next write) until they are taken, so a handle
+/// that never reads a chatty child's output and only waits for it waits
+/// for ever, as with a pipe nobody reads: give such a child
+/// [`Output::Null`], or collect it with [`output`](Child::output).
+/// `next_line` takes every line waiting at once and hands them out one by
+/// one, so up to twice that bound may be held for a child read slowly.
 ///
 /// Dropping the handle of a child that is not done kills it (a stop
 /// without grace: no restart follows, `SIGKILL` reaches its process group
@@ -39,6 +45,9 @@ pub struct Child {
     core: Arc<Core>,
     id: ChildId,
     kill_on_drop: bool,
+    /// Lines taken from the driver in one go, handed out one by one
+    /// without its lock.
+    taken: VecDeque<OutputLine>,
 }
 
 impl std::fmt::Debug for Core {
@@ -65,6 +74,7 @@ impl Child {
             core,
             id,
             kill_on_drop: true,
+            taken: VecDeque::new(),
         }
     }
 
@@ -86,7 +96,8 @@ impl Child {
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         let mut state = self.core.lock();
         let slot = state.slots.get_mut(&self.id)?;
-        std::mem::take(&mut slot.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
+        let io = slot.io.as_mut()?;
+        std::mem::take(&mut io.stdin).then(|| ChildStdin::new(Arc::clone(&self.core), self.id))
     }
 
     /// The child's stdout, an `AsyncRead`, for a command whose stdout is
@@ -104,7 +115,7 @@ impl Child {
     fn take_reader(&mut self, stream: Stream) -> Option<ChildStdout> {
         let mut state = self.core.lock();
         let slot = state.slots.get_mut(&self.id)?;
-        let reader = &mut slot.reader[index(stream)];
+        let reader = &mut slot.io.as_mut()?.reader[index(stream)];
         if *reader != Reader::Untaken {
             return None;
         }
@@ -194,26 +205,63 @@ impl Child {
     ///
     /// As [`wait`](Child::wait).
     pub async fn next_line(&mut self) -> Result<Option<OutputLine>> {
-        let id = self.id;
-        let core = Arc::clone(&self.core);
-        poll_fn(|cx| {
-            poll_slot(&core, id, cx, |state| {
-                let slot = state.slots.get_mut(&id)?;
-                let (line, resume) = slot.take_line();
-                if resume {
-                    // The reactor knows the child: it is not done while
-                    // paused with lines to take.
-                    let _ = state.reactor.resume(id);
-                    core.kick();
-                }
-                match line {
-                    Some(line) => Some(Some(line)),
-                    None if slot.done.is_some() => Some(None),
-                    None => None,
-                }
-            })
+        poll_fn(|cx| self.poll_next_line(cx)).await
+    }
+
+    /// The child's lines as a [`Stream`](futures_core::Stream) (the trait of `futures-core`,
+    /// which `futures` and `tokio-stream` re-export): the lines
+    /// [`next_line`](Child::next_line) gives, ending once the child is
+    /// done and every line was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    /// use procrun::Command;
+    ///
+    /// # ::tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let mut child = procrun::tokio::spawn(Command::new("seq").arg("3"))?;
+    /// let mut lines = child.lines();
+    /// let mut seen = Vec::new();
+    /// // `StreamExt::next` of futures or tokio-stream does the same.
+    /// while let Some(line) = poll_fn(|cx| Pin::new(&mut lines).poll_next(cx)).await {
+    ///     seen.push(line?.to_string_lossy().into_owned());
+    /// }
+    /// assert_eq!(seen, ["1", "2", "3"]);
+    /// assert!(child.wait().await?.success());
+    /// # Ok::<(), procrun::Error>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lines(&mut self) -> ChildLines<'_> {
+        ChildLines { child: self }
+    }
+
+    fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<OutputLine>>> {
+        if let Some(line) = self.taken.pop_front() {
+            return Poll::Ready(Ok(Some(line)));
+        }
+        let Child {
+            core, id, taken, ..
+        } = self;
+        let id = *id;
+        poll_slot(core, id, cx, |state| {
+            let slot = state.slots.get_mut(&id)?;
+            if slot.lines.is_empty() {
+                return slot.done().is_some().then_some(None);
+            }
+            // Every line waiting, in one take: one lock for a batch.
+            std::mem::swap(taken, &mut slot.lines);
+            if slot.take_lines(taken) {
+                // The reactor knows the child: it is not done while
+                // paused with lines to take.
+                let _ = state.reactor.resume(id);
+                core.kick();
+            }
+            Some(taken.pop_front())
         })
-        .await
     }
 
     /// Waits until the child is done, collecting all it writes, and gives
@@ -249,9 +297,11 @@ impl Child {
             exit,
         };
         if let Some(slot) = slot {
-            out.stdout = std::mem::take(&mut slot.raw[0]).into();
-            out.stderr = std::mem::take(&mut slot.raw[1]).into();
-            for line in slot.lines.drain(..) {
+            if let Some(io) = &mut slot.io {
+                out.stdout = std::mem::take(&mut io.raw[0]).into();
+                out.stderr = std::mem::take(&mut io.raw[1]).into();
+            }
+            for line in self.taken.drain(..).chain(slot.lines.drain(..)) {
                 let to = match line.stream {
                     Stream::Stdout => &mut out.stdout,
                     Stream::Stderr => &mut out.stderr,
@@ -267,7 +317,7 @@ impl Child {
 }
 
 fn done(state: &mut State, id: ChildId) -> Option<Exit> {
-    state.slots.get(&id).and_then(|slot| slot.done)
+    state.slots.get(&id).and_then(|slot| slot.done())
 }
 
 impl Drop for Child {
@@ -278,7 +328,7 @@ impl Drop for Child {
             return;
         };
         slot.orphan = true;
-        if slot.done.is_some() {
+        if slot.done().is_some() {
             if slot.unwanted() {
                 state.slots.remove(&id);
             }
@@ -287,11 +337,14 @@ impl Drop for Child {
         slot.lines.clear();
         // A reader out lives on (as the blocking API's do); the rest goes.
         for i in 0..2 {
-            if slot.reader[i] != Reader::Live {
+            if slot.reader(i) != Reader::Live {
                 slot.discard(i);
             }
         }
-        slot.buffered = slot.raw.iter().map(|r| r.len()).sum();
+        slot.buffered = slot
+            .io
+            .as_ref()
+            .map_or(0, |io| io.raw.iter().map(|r| r.len()).sum());
         slot.waker = None;
         let resume = slot.take_resume();
         // The reactor knows a child that is not done; errors cannot
@@ -308,5 +361,20 @@ impl Drop for Child {
         let _ = self.core.ensure_pump(&mut state);
         drop(state);
         self.core.kick();
+    }
+}
+
+/// A child's lines as a [`Stream`](futures_core::Stream), from
+/// [`Child::lines`].
+#[derive(Debug)]
+pub struct ChildLines<'a> {
+    child: &'a mut Child,
+}
+
+impl AsyncStream for ChildLines<'_> {
+    type Item = Result<OutputLine>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.child.poll_next_line(cx).map(Result::transpose)
     }
 }

@@ -19,17 +19,19 @@
 //!
 //! # When the runtime goes
 //!
-//! A pump dies with its runtime. Its guard marks the driver unpumped and
-//! wakes every waiting handle; the next handle polled (on whatever runtime
-//! it runs now) starts a new pump there. The reactor and its children live
-//! on in the shared state meanwhile.
+//! A pump dies with its runtime. The driver knows its pump by a token the
+//! pump's future holds from its creation, so a pump dropped before it
+//! ever ran (its runtime gone first) is known to be gone too. A pump that
+//! ran wakes every waiting handle as it ends; the next handle polled (on
+//! whatever runtime it runs now) starts a new pump there. The reactor and
+//! its children live on in the shared state meanwhile.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -37,10 +39,9 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
-use crate::child::{ChildId, Stream};
+use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::process::OutputLine;
 use crate::reactor::{Control, Event, Reactor};
 
 /// Whole lines and raw bytes buffered beyond this (per child, both
@@ -50,6 +51,10 @@ pub(super) const LINE_BUFFER: usize = 1 << 20;
 
 pub(crate) struct Core {
     pub(super) state: Mutex<State>,
+    /// What starting a child takes from the reactor, kept here so that
+    /// spawns run outside the lock.
+    pub(super) use_pidfd: bool,
+    pub(super) null: Arc<OwnedFd>,
     /// Raised by handles that changed the reactor (a spawn owes a
     /// `Started`, a stop arms a timer): the pump looks again.
     pub(super) notify: Notify,
@@ -57,8 +62,9 @@ pub(crate) struct Core {
 
 pub(super) struct State {
     pub(super) reactor: Reactor,
-    pub(super) slots: HashMap<ChildId, Slot>,
-    pumped: bool,
+    pub(super) slots: Slots,
+    /// The running pump's token: alive while its future exists.
+    pump: Weak<()>,
 }
 
 /// Who reads a stream's raw bytes.
@@ -76,16 +82,96 @@ pub(super) enum Reader {
     Dropped,
 }
 
+/// The slots of a driver's children, at their index in the reactor's slab
+/// (dense, and reused as children go): no hashing on every event, and no
+/// more room than the vector's growth leaves (a hash map keeps up to half
+/// its buckets empty, which doubled the slots' cost per idle child).
+///
+/// The reactor gives a gone child's index to the next one while the
+/// gone child's handle may still hold its slot (its exit not taken): such
+/// a slot moves to `older`, keyed by the whole id.
+#[derive(Default)]
+pub(super) struct Slots {
+    by_index: Vec<Option<(ChildId, Slot)>>,
+    older: HashMap<ChildId, Slot>,
+    len: usize,
+}
+
+impl Slots {
+    pub(super) fn get(&self, id: &ChildId) -> Option<&Slot> {
+        match self.by_index.get(id.index as usize)? {
+            Some((held, slot)) if held == id => Some(slot),
+            _ => self.older.get(id),
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, id: &ChildId) -> Option<&mut Slot> {
+        match self.by_index.get_mut(id.index as usize)? {
+            Some((held, slot)) if held == id => Some(slot),
+            _ => self.older.get_mut(id),
+        }
+    }
+
+    /// Keeps `slot` for `id`, a child the reactor just issued.
+    pub(super) fn insert(&mut self, id: ChildId, slot: Slot) {
+        let i = id.index as usize;
+        if i >= self.by_index.len() {
+            self.by_index.resize_with(i + 1, || None);
+        }
+        if let Some((old, old_slot)) = self.by_index[i].replace((id, slot)) {
+            self.older.insert(old, old_slot);
+        }
+        self.len += 1;
+    }
+
+    pub(super) fn remove(&mut self, id: &ChildId) -> Option<Slot> {
+        let entry = self.by_index.get_mut(id.index as usize)?;
+        let slot = match entry {
+            Some((held, _)) if held == id => entry.take().map(|(_, slot)| slot),
+            _ => self.older.remove(id),
+        };
+        if slot.is_some() {
+            self.len -= 1;
+        }
+        slot
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        let current = self.by_index.iter_mut().flatten().map(|(_, slot)| slot);
+        current.chain(self.older.values_mut())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// What one child's handle has not taken yet.
+///
+/// Kept small (a thousand idle children hold a thousand of these): the
+/// exit and the state of raw streams and a stdin stream are boxed, made
+/// only when the child is done or has such a stream.
 #[derive(Default)]
 pub(super) struct Slot {
     pub(super) pid: Option<u32>,
     /// The final exit, once the child is done.
-    pub(super) done: Option<Exit>,
+    done: Option<Box<Exit>>,
     pub(super) lines: VecDeque<OutputLine>,
-    /// Bytes of `lines` and `raw`.
+    /// Bytes of `lines` and of the raw streams.
     pub(super) buffered: usize,
     pub(super) paused: bool,
+    /// Keep every byte, unbounded: an `output()` is collecting.
+    pub(super) collect: bool,
+    /// The handle is gone: output is dropped, and the slot with the Done.
+    pub(super) orphan: bool,
+    pub(super) waker: Option<Waker>,
+    /// For a child with a raw stream or a stdin stream.
+    pub(super) io: Option<Box<Io>>,
+}
+
+/// A child's raw streams and stdin stream.
+#[derive(Default)]
+pub(super) struct Io {
     /// The bytes of `Output::Raw` streams, stdout then stderr.
     pub(super) raw: [VecDeque<u8>; 2],
     /// Which of them reached their end.
@@ -94,18 +180,41 @@ pub(super) struct Slot {
     pub(super) reader: [Reader; 2],
     /// The tasks reading stdout and stderr, waiting for bytes.
     pub(super) read_waker: [Option<Waker>; 2],
-    /// Keep every byte, unbounded: an `output()` is collecting.
-    pub(super) collect: bool,
-    /// The handle is gone: output is dropped, and the slot with the Done.
-    pub(super) orphan: bool,
-    pub(super) waker: Option<Waker>,
     /// The child's stdin is a stream, not taken yet.
     pub(super) stdin: bool,
+    /// The current run's stdin stream is closed (its `StdinClosed` came).
+    pub(super) stdin_closed: bool,
     /// The task writing to the child's stdin, waiting for room.
     pub(super) stdin_waker: Option<Waker>,
 }
 
 impl Slot {
+    /// A slot for a child whose streams are as given.
+    pub(super) fn new(pid: Option<u32>, stdin: bool, raw: [bool; 2]) -> Slot {
+        let io = (stdin || raw.contains(&true)).then(|| {
+            Box::new(Io {
+                stdin,
+                reader: raw.map(|r| if r { Reader::Untaken } else { Reader::Lines }),
+                ..Io::default()
+            })
+        });
+        Slot {
+            pid,
+            io,
+            ..Slot::default()
+        }
+    }
+
+    /// The final exit, once the child is done.
+    pub(super) fn done(&self) -> Option<Exit> {
+        self.done.as_deref().copied()
+    }
+
+    /// Who reads stream `i`'s raw bytes.
+    pub(super) fn reader(&self, i: usize) -> Reader {
+        self.io.as_ref().map_or(Reader::Lines, |io| io.reader[i])
+    }
+
     fn wake(&mut self) {
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -113,24 +222,34 @@ impl Slot {
     }
 
     fn wake_stdin(&mut self) {
-        if let Some(w) = self.stdin_waker.take() {
-            w.wake();
+        if let Some(io) = &mut self.io {
+            wake(&mut io.stdin_waker);
         }
     }
 
-    /// Takes the next line; whether the child was paused and may go on.
-    pub(super) fn take_line(&mut self) -> (Option<OutputLine>, bool) {
-        let line = self.lines.pop_front();
-        if let Some(l) = &line {
-            self.buffered -= l.bytes.len();
+    /// Wakes every task waiting on the slot.
+    fn wake_all(&mut self) {
+        self.wake();
+        if let Some(io) = &mut self.io {
+            wake(&mut io.stdin_waker);
+            io.read_waker.iter_mut().for_each(wake);
         }
-        (line, self.taken())
+    }
+
+    /// Counts `lines`, just taken out of the slot, as taken; whether the
+    /// child was paused and may go on.
+    pub(super) fn take_lines(&mut self, lines: &VecDeque<OutputLine>) -> bool {
+        self.buffered -= lines.iter().map(|l| l.bytes.len()).sum::<usize>();
+        self.taken()
     }
 
     /// Copies raw bytes of stream `i` into `buf`, as many as fit; whether
     /// the child was paused and may go on.
     pub(super) fn take_raw(&mut self, i: usize, buf: &mut ::tokio::io::ReadBuf<'_>) -> bool {
-        let raw = &mut self.raw[i];
+        let Some(io) = &mut self.io else {
+            return false;
+        };
+        let raw = &mut io.raw[i];
         let n = raw.len().min(buf.remaining());
         let (a, b) = raw.as_slices();
         let from_a = n.min(a.len());
@@ -153,24 +272,25 @@ impl Slot {
     /// Drops what stream `i` holds and all it gets from now on: its
     /// reader is gone. Whether the child was paused and may go on.
     pub(super) fn discard(&mut self, i: usize) -> bool {
-        self.reader[i] = Reader::Dropped;
-        self.read_waker[i] = None;
-        self.buffered -= self.raw[i].len();
-        self.raw[i] = VecDeque::new();
+        if let Some(io) = &mut self.io {
+            io.reader[i] = Reader::Dropped;
+            io.read_waker[i] = None;
+            self.buffered -= io.raw[i].len();
+            io.raw[i] = VecDeque::new();
+        }
         self.taken()
     }
 
     /// Whether nothing will take anything from the slot any more: the
     /// child's handle and every reader are gone.
     pub(super) fn unwanted(&self) -> bool {
-        self.orphan && !self.reader.contains(&Reader::Live)
+        self.orphan && ![0, 1].iter().any(|&i| self.reader(i) == Reader::Live)
     }
 
     /// Parks the reader of stream `i`.
     pub(super) fn park_reader(&mut self, i: usize, waker: &Waker) {
-        match &self.read_waker[i] {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.read_waker[i] = Some(waker.clone()),
+        if let Some(io) = &mut self.io {
+            park(&mut io.read_waker[i], waker);
         }
     }
 
@@ -189,21 +309,30 @@ impl Slot {
 
     /// Registers `waker` for the next change of this slot.
     pub(super) fn park(&mut self, waker: &Waker) {
-        match &self.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
-        }
+        park(&mut self.waker, waker);
+    }
+}
+
+/// Keeps `waker` in `slot`, unless what is there wakes the same task.
+pub(super) fn park(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
     }
 }
 
 impl Core {
     pub(super) fn new() -> Result<Arc<Core>> {
+        let reactor = Reactor::new()?;
+        let (use_pidfd, null) = reactor.spawn_context();
         Ok(Arc::new(Core {
             state: Mutex::new(State {
-                reactor: Reactor::new()?,
-                slots: HashMap::new(),
-                pumped: false,
+                reactor,
+                slots: Slots::default(),
+                pump: Weak::new(),
             }),
+            use_pidfd,
+            null,
             notify: Notify::new(),
         }))
     }
@@ -220,7 +349,7 @@ impl Core {
     ///
     /// [`Error::Io`] when called outside a tokio runtime.
     pub(super) fn ensure_pump(self: &Arc<Core>, state: &mut State) -> Result<()> {
-        if state.pumped {
+        if state.pump.strong_count() > 0 {
             return Ok(());
         }
         let handle =
@@ -228,8 +357,9 @@ impl Core {
         // A dup of the reactor's epoll fd: the registration with tokio is
         // the pump's, and ends with it, while the reactor lives on here.
         let fd = state.reactor.as_fd().try_clone_to_owned()?;
-        state.pumped = true;
-        handle.spawn(pump(Arc::clone(self), fd));
+        let token = Arc::new(());
+        state.pump = Arc::downgrade(&token);
+        handle.spawn(pump(Arc::clone(self), fd, token));
         Ok(())
     }
 
@@ -248,18 +378,31 @@ impl State {
 }
 
 /// Files one event into its child's slot.
-fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<'_>) {
+fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
     let id = event.id();
     let Some(slot) = slots.get_mut(&id) else {
         return;
     };
     match event {
-        Event::Started { pid, .. } => slot.pid = Some(pid),
+        Event::Started { pid, .. } => {
+            slot.pid = Some(pid);
+            // A new run, a new stream.
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = false;
+            }
+        }
         Event::Exited(_) => {
             slot.pid = None;
             slot.wake_stdin();
         }
-        Event::StdinReady { .. } | Event::StdinClosed { .. } => {
+        Event::StdinReady { .. } => {
+            slot.wake_stdin();
+            return;
+        }
+        Event::StdinClosed { .. } => {
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = true;
+            }
             slot.wake_stdin();
             return;
         }
@@ -280,23 +423,33 @@ fn file(slots: &mut HashMap<ChildId, Slot>, ctl: &mut Control<'_>, event: Event<
         // An orphan's raw streams are `Dropped` but for a reader out.
         Event::Data { stream, bytes, .. } => {
             let i = index(stream);
-            if slot.reader[i] != Reader::Dropped {
-                slot.raw[i].extend(bytes);
-                slot.buffered += bytes.len();
-                slot.bound(ctl, id);
-                wake(&mut slot.read_waker[i]);
-            }
+            let Some(io) = slot
+                .io
+                .as_mut()
+                .filter(|io| io.reader[i] != Reader::Dropped)
+            else {
+                return;
+            };
+            io.raw[i].extend(bytes);
+            wake(&mut io.read_waker[i]);
+            slot.buffered += bytes.len();
+            slot.bound(ctl, id);
         }
         Event::Closed { stream, .. } => {
-            let i = index(stream);
-            slot.closed[i] = true;
-            wake(&mut slot.read_waker[i]);
+            if let Some(io) = &mut slot.io {
+                let i = index(stream);
+                io.closed[i] = true;
+                wake(&mut io.read_waker[i]);
+            }
             return;
         }
         Event::Done { exit, .. } => {
             slot.pid = None;
             slot.wake_stdin();
-            slot.done = Some(exit);
+            slot.done = Some(Box::new(exit));
+            if let Some(io) = &mut slot.io {
+                io.stdin_closed = true;
+            }
             if slot.unwanted() {
                 slots.remove(&id);
                 return;
@@ -320,21 +473,18 @@ fn wake(waker: &mut Option<Waker>) {
     }
 }
 
-/// Marks the driver unpumped when the pump ends (its runtime shut down, or
-/// it had nothing left to do) and wakes every waiting handle, so one of
-/// them starts a new pump where it runs.
-struct Unpumped(Arc<Core>);
+/// Ends the pump's token when the pump ends (its runtime shut down, or it
+/// had nothing left to do) and wakes every waiting handle, so one of them
+/// starts a new pump where it runs.
+struct Unpumped(Arc<Core>, Option<Arc<()>>);
 
 impl Drop for Unpumped {
     fn drop(&mut self) {
+        // Before the wakes: a handle woken sees the pump gone.
+        drop(self.1.take());
         let mut state = self.0.lock();
-        state.pumped = false;
         for slot in state.slots.values_mut() {
-            slot.wake();
-            slot.wake_stdin();
-            for w in &mut slot.read_waker {
-                wake(w);
-            }
+            slot.wake_all();
         }
     }
 }
@@ -351,8 +501,9 @@ fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
 }
 
-async fn pump(core: Arc<Core>, fd: OwnedFd) {
-    let _unpumped = Unpumped(Arc::clone(&core));
+/// The driver's task. `token` lives as long as the future, polled or not.
+async fn pump(core: Arc<Core>, fd: OwnedFd, token: Arc<()>) {
+    let _unpumped = Unpumped(Arc::clone(&core), Some(token));
     let fd = match register(fd) {
         Ok(fd) => fd,
         // The handles see the pump gone and try again; a runtime whose I/O

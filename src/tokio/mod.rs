@@ -7,7 +7,8 @@
 //! child is a [`Child`] handle (`Send + 'static`): [`wait`](Child::wait),
 //! [`try_wait`](Child::try_wait), [`kill`](Child::kill),
 //! [`signal`](Child::signal), [`stop`](Child::stop) (the escalation),
-//! [`next_line`](Child::next_line), [`output`](Child::output), and its
+//! [`next_line`](Child::next_line) (or [`lines`](Child::lines), a
+//! `Stream`), [`output`](Child::output), and its
 //! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)), its raw
 //! stdout and stderr as `AsyncRead`s ([`take_stdout`](Child::take_stdout),
 //! [`take_stderr`](Child::take_stderr)).
@@ -70,16 +71,19 @@ mod read;
 mod stdin;
 
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use ::tokio::runtime::{Handle, Id};
 
-pub use self::child::{Child, ChildOutput};
-use self::core::{Core, Reader, Slot};
+pub use self::child::{Child, ChildLines, ChildOutput};
+use self::core::{Core, Slot};
 pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
 use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
+use crate::spawn;
 
 /// One reactor for async handles, driven by a task on the runtime; cheap
 /// to clone (the clones share it). Its children live as long as their
@@ -141,22 +145,26 @@ impl Driver {
     /// [`Error::Io`] outside a tokio runtime (nothing is
     /// started then).
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
+        // First, so that nothing is started outside a runtime.
+        Handle::try_current().map_err(|e| Error::Io(io::Error::other(e)))?;
+        // The spawn itself (about 0.3 ms: the parent waits for the child's
+        // exec) runs outside the lock, so other tasks' handles and the pump
+        // go on meanwhile, and spawns on several workers overlap.
+        let spec = cmd.prepare()?;
+        let started = Instant::now();
+        let spawned = spawn::start(&spec, self.core.use_pidfd, self.core.null.as_fd())?;
         let mut state = self.core.lock();
-        self.core.ensure_pump(&mut state)?;
-        let id = state.reactor.spawn(cmd)?;
+        let id = state.reactor.add_spawned(&spec, None, spawned, started)?;
         let pid = state.reactor.pid(id);
-        state.slots.insert(
-            id,
-            Slot {
-                pid,
-                stdin: matches!(cmd.stdin, Input::Stream),
-                reader: [&cmd.stdout, &cmd.stderr].map(|o| match o {
-                    Output::Raw => Reader::Untaken,
-                    _ => Reader::Lines,
-                }),
-                ..Slot::default()
-            },
-        );
+        let raw = [&cmd.stdout, &cmd.stderr].map(|o| matches!(o, Output::Raw));
+        state
+            .slots
+            .insert(id, Slot::new(pid, matches!(cmd.stdin, Input::Stream), raw));
+        // In the lock the child was added under, so a pump that finds
+        // nothing to drive cannot end between the two. It cannot fail for
+        // want of a runtime now; a failure to dup the reactor's fd is met
+        // again, and said, by the handle's first wait.
+        let _ = self.core.ensure_pump(&mut state);
         drop(state);
         // The child's `Started` is owed: the pump looks again.
         self.core.kick();

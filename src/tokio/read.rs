@@ -70,7 +70,7 @@ impl AsyncRead for ChildStdout {
             // Gone with its child's handle: nothing more comes.
             return Poll::Ready(Ok(()));
         };
-        if !slot.raw[i].is_empty() {
+        if slot.io.as_ref().is_some_and(|io| !io.raw[i].is_empty()) {
             if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
@@ -82,7 +82,7 @@ impl AsyncRead for ChildStdout {
             }
             return Poll::Ready(Ok(()));
         }
-        if slot.closed[i] || slot.done.is_some() {
+        if slot.io.as_ref().map_or(true, |io| io.closed[i]) || slot.done().is_some() {
             return Poll::Ready(Ok(()));
         }
         slot.park_reader(i, cx.waker());
@@ -100,7 +100,7 @@ impl Drop for ChildStdout {
             return;
         };
         let resume = slot.discard(index(self.stream));
-        if slot.done.is_some() && slot.unwanted() {
+        if slot.done().is_some() && slot.unwanted() {
             state.slots.remove(&self.id);
         } else if resume {
             let _ = state.reactor.resume(self.id);

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::AsyncWrite;
 
-use super::core::Core;
+use super::core::{park, Core, State};
 use crate::child::ChildId;
 use crate::error::Error;
 
@@ -16,11 +16,14 @@ use crate::error::Error;
 ///
 /// A write takes what fits in the pipe and the reactor's queue behind it
 /// (1 MiB); when both are full it waits until the child reads
-/// (backpressure). Bytes taken reach the child in order: `flush` has
-/// nothing to do. `shutdown`, or dropping the writer, closes the stream
-/// once the queue is written: the child reads EOF. Once the stream is
-/// closed (the child closed it or ended), writes fail with
-/// [`BrokenPipe`](io::ErrorKind::BrokenPipe).
+/// (backpressure). Bytes taken reach the child in order. `flush` waits
+/// until every byte taken is in the pipe (the queue drained).
+/// `shutdown` closes the stream once the queue is written and returns
+/// when it is closed: the child reads EOF after the last byte. Dropping
+/// the writer closes it the same way, without waiting. Once the stream is
+/// closed (by `shutdown`, or the child closed it or ended), writes and
+/// flushes fail with [`BrokenPipe`](io::ErrorKind::BrokenPipe); a
+/// `shutdown` then does nothing.
 ///
 /// # Examples
 ///
@@ -78,33 +81,60 @@ impl AsyncWrite for ChildStdin {
                 self.core.kick();
                 Poll::Ready(Ok(n))
             }
+            // Under the lock the pump files events under: the
+            // `StdinReady` this waits for cannot slip in before.
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Under the lock the pump files events under: the
-                // `StdinReady` this waits for cannot slip in before.
-                if let Err(e) = self.core.ensure_pump(&mut state) {
-                    return Poll::Ready(Err(io_error(e)));
-                }
-                if let Some(slot) = state.slots.get_mut(&self.id) {
-                    slot.stdin_waker = Some(cx.waker().clone());
-                }
-                Poll::Pending
+                self.park(&mut state, cx).map_ok(|()| 0)
             }
             Err(e) => Poll::Ready(Err(io_error(e))),
         }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let r = self.core.lock().reactor.close_stdin(self.id);
-        self.core.kick();
-        match r {
-            // A child that is done has no stream left to close.
-            Ok(()) | Err(Error::UnknownChild) => Poll::Ready(Ok(())),
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut state = self.core.lock();
+        match state.reactor.stdin_queued(self.id) {
+            Ok(0) => Poll::Ready(Ok(())),
+            // Its `StdinReady` comes under the lock the pump files events
+            // under, so it cannot slip in before the park.
+            Ok(_) => self.park(&mut state, cx),
             Err(e) => Poll::Ready(Err(io_error(e))),
         }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut state = self.core.lock();
+        let closed = state
+            .slots
+            .get(&self.id)
+            .and_then(|s| s.io.as_ref())
+            .map_or(true, |io| io.stdin_closed);
+        if closed {
+            return Poll::Ready(Ok(()));
+        }
+        match state.reactor.close_stdin(self.id) {
+            // A child that is done has no stream left to close.
+            Ok(()) | Err(Error::UnknownChild) => {}
+            Err(e) => return Poll::Ready(Err(io_error(e))),
+        }
+        // The close is written on a turn; its `StdinClosed` wakes this.
+        let r = self.park(&mut state, cx);
+        drop(state);
+        self.core.kick();
+        r
+    }
+}
+
+impl ChildStdin {
+    /// Waits for the child's stdin to change (room, a drained queue, the
+    /// close), starting a pump where none runs.
+    fn park(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = self.core.ensure_pump(state) {
+            return Poll::Ready(Err(io_error(e)));
+        }
+        if let Some(io) = state.slots.get_mut(&self.id).and_then(|s| s.io.as_mut()) {
+            park(&mut io.stdin_waker, cx.waker());
+        }
+        Poll::Pending
     }
 }
 
