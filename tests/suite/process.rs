@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{wait_dead, with_watchdog, KillOnDrop, WATCHDOG};
 use procrun::{
-    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Signal, Stream,
+    read, Error, ExclusiveRunner, Process, ProcessBuilder, ReadOptions, Restart, RunOptions,
+    Runner, Signal, Stream,
 };
 
 fn lines(p: &Process) -> Vec<String> {
@@ -1793,38 +1794,27 @@ fn builder_stdin_bytes_feed_every_run_and_stdin_input_chooses_the_source() {
 fn builder_stdout_and_stderr_go_to_null_inherit_or_stdout_as_command() {
     with_watchdog(|| {
         use procrun::Output;
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stdout(Output::Null)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b""[..], &b"err\n"[..])
+        type Case = (
+            fn(ProcessBuilder) -> ProcessBuilder,
+            &'static [u8],
+            &'static [u8],
         );
-
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stderr(Output::Null)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b"out\n"[..], &b""[..])
-        );
-
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stderr(Output::Stdout)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b"out\nerr\n"[..], &b""[..])
-        );
+        let cases: [Case; 3] = [
+            (|b| b.stdout(Output::Null), b"", b"err\n"),
+            (|b| b.stderr(Output::Null), b"out\n", b""),
+            (|b| b.stderr(Output::Stdout), b"out\nerr\n", b""),
+        ];
+        for (i, (route, stdout, stderr)) in cases.into_iter().enumerate() {
+            let p = route(Process::builder().command(["sh", "-c", "echo out; echo err >&2"]))
+                .build()
+                .unwrap();
+            let out = p.output().unwrap();
+            assert_eq!(
+                (&out.stdout[..], &out.stderr[..]),
+                (stdout, stderr),
+                "case {i}"
+            );
+        }
 
         // Inherited: the child's fd is the one this process has.
         let p = Process::builder()
