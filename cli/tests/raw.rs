@@ -101,6 +101,18 @@ fn procrun(args: &[&str]) -> Finished {
     spawn(args).finish()
 }
 
+/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT`, sends procrun `sig`
+/// once the script has said `ready`, and waits for the end.
+fn raw_sh_signalled_when_ready(flags: &[&str], script: &str, sig: &str) -> Finished {
+    let mut args = vec!["run", "--raw"];
+    args.extend(flags);
+    args.extend(["--", "sh", "-c", script]);
+    let run = spawn(&args);
+    run.wait_out("ready\n");
+    run.signal(sig);
+    run.finish()
+}
+
 impl Running {
     /// Waits (with the watchdog) until procrun's stdout holds `needle`.
     fn wait_out(&self, needle: &str) {
@@ -345,10 +357,7 @@ fn trapping(sig: &str) -> String {
 #[test]
 fn raw_forwards_each_signal_as_it_is_and_exits_with_the_childs_status() {
     for sig in ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2"] {
-        let run = spawn(&["run", "--raw", "--", "sh", "-c", &trapping(sig)]);
-        run.wait_out("ready\n");
-        run.signal(sig);
-        let f = run.finish();
+        let f = raw_sh_signalled_when_ready(&[], &trapping(sig), sig);
         assert_eq!(f.out(), format!("ready\ngot-{sig}"), "{sig}: {}", f.err());
         assert_eq!(f.code(), 7, "{sig}: the child's own status");
         assert_eq!(f.err, b"", "{sig}");
@@ -387,21 +396,11 @@ fn raw_timeout_by_signal_is_an_exit_status_not_a_death() {
 
 #[test]
 fn raw_forwarded_signal_ends_restarts() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--restart",
-        "always",
-        "--restart-interval",
-        "10ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["--restart", "always", "--restart-interval", "10ms"],
         &trapping("INT"),
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+        "INT",
+    );
     assert_eq!(f.out(), "ready\ngot-INT");
     assert_eq!(f.code(), 7);
 }
@@ -409,19 +408,7 @@ fn raw_forwarded_signal_ends_restarts() {
 #[test]
 fn raw_forwarded_signal_the_child_ignores_is_followed_by_sigkill_after_the_grace() {
     let started = Instant::now();
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-k",
-        "1s",
-        "--",
-        "sh",
-        "-c",
-        "trap '' INT; echo ready; sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+    let f = raw_sh_signalled_when_ready(&["-k", "1s"], "trap '' INT; echo ready; sleep 30", "INT");
     assert_eq!(f.code(), 137, "{}", f.err());
     assert!(started.elapsed() < slow(Duration::from_secs(20)));
 }
@@ -429,17 +416,7 @@ fn raw_forwarded_signal_the_child_ignores_is_followed_by_sigkill_after_the_grace
 #[test]
 fn raw_sigalrm_times_the_child_out_now_and_exits_124() {
     let started = Instant::now();
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    let f = run.finish();
+    let f = raw_sh_signalled_when_ready(&[], "echo ready; exec sleep 30", "ALRM");
     assert_eq!(f.code(), 124, "{}", f.err());
     assert_eq!(f.out, b"ready\n");
     assert_eq!(f.err, b"");
@@ -448,35 +425,19 @@ fn raw_sigalrm_times_the_child_out_now_and_exits_124() {
 
 #[test]
 fn raw_sigalrm_with_a_child_ignoring_the_stop_signal_exits_137() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-k",
-        "500ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-k", "500ms"],
         "trap '' TERM; echo ready; sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    assert_eq!(run.finish().code(), 137);
+        "ALRM",
+    );
+    assert_eq!(f.code(), 137);
 }
 
 #[test]
 fn raw_sigalrm_with_preserve_status_exits_with_the_childs_status() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--preserve-status",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    assert_eq!(run.finish().code(), 128 + 15);
+    let f =
+        raw_sh_signalled_when_ready(&["--preserve-status"], "echo ready; exec sleep 30", "ALRM");
+    assert_eq!(f.code(), 128 + 15);
 }
 
 #[test]
@@ -696,38 +657,22 @@ fn uutils_test_kill_subprocess() {
 
 #[test]
 fn uutils_test_terminate_child_on_receiving_terminate() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-t",
-        "10",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-t", "10"],
         "trap 'echo child received TERM' TERM; echo ready; sleep 5",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("TERM");
-    let f = run.finish();
+        "TERM",
+    );
     assert_eq!(f.code(), 143);
     assert!(f.out().contains("child received TERM"), "{:?}", f.out());
 }
 
 #[test]
 fn uutils_test_forward_sigint_to_child() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-t",
-        "10",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-t", "10"],
         "trap 'echo got_int; exit 42' INT; echo ready; sleep 5",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+        "INT",
+    );
     assert!(f.out().contains("got_int"), "{:?}", f.out());
     assert_eq!(f.code(), 42);
 }
