@@ -130,12 +130,7 @@ impl Running {
     /// Sends `sig` (a name `kill` knows) to procrun; returns when it was sent.
     fn signal(&self, sig: &str) -> Instant {
         let sent = Instant::now();
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
         sent
     }
 
@@ -946,12 +941,7 @@ impl Unread {
     }
 
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
     }
 
     /// Waits at most `bound` for procrun to exit; its status. Everything
@@ -2486,11 +2476,7 @@ fn sigterm_drops_nothing_while_a_slow_stdout_keeps_taking_past_the_grace() {
         rustix::io::read(&out, &mut byte).unwrap();
         start.push(byte[0]);
     }
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(st.success());
+    common::send_signal(child.id(), "TERM");
     let (status, rest) = read_paced(
         &mut child,
         std::os::fd::AsFd::as_fd(&out),

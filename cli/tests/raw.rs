@@ -130,12 +130,7 @@ impl Running {
 
     /// Sends `sig` (a name `kill` knows) to procrun.
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
     }
 
     /// Waits (with the watchdog) for procrun to exit and for all its output.

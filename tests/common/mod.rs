@@ -241,6 +241,18 @@ pub fn wait_dead(pid: u32) {
     }
 }
 
+/// Sends `sig` (a name `kill` knows) to `pid` with kill(1), failing the
+/// test if it could not be sent.
+#[track_caller]
+pub fn send_signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(st.success(), "kill -{sig} failed");
+}
+
 /// Waits (with the watchdog) for `child`, a process the test started
 /// itself; past the watchdog it is killed and reaped, and the test fails
 /// saying `what` did not end.
