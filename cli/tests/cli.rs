@@ -1137,6 +1137,12 @@ fn started_pid(err: &str) -> u32 {
 }
 
 /// One line on stderr, nothing on stdout, the given status.
+/// procrun exited 0 having printed exactly `out`.
+#[track_caller]
+fn assert_success_printing(f: &Finished, out: &str) {
+    assert_eq!((f.code(), f.out.as_str()), (0, out), "{f:?}");
+}
+
 fn assert_one_line_failure(f: &Finished, status: i32, what: &str) {
     assert_eq!(f.code(), status, "{what}: {f:?}");
     assert_eq!(f.out, "", "{what}");
@@ -1401,9 +1407,9 @@ fn procrun_with_stdin(args: &[&str], input: &str) -> Finished {
 #[test]
 fn stdin_is_null_unless_inherited() {
     let f = procrun_with_stdin(&["run", "--", "cat"], "hi\n");
-    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    assert_success_printing(&f, "");
     let f = procrun_with_stdin(&["run", "--stdin", "null", "--", "cat"], "hi\n");
-    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    assert_success_printing(&f, "");
     let f = procrun_with_stdin(&["run", "--stdin", "inherit", "--", "cat"], "hi\nthere\n");
     assert_eq!(f.code(), 0, "{f:?}");
     assert_eq!(f.out, "cat | hi\ncat | there\n");
@@ -1746,7 +1752,7 @@ fn start_exits_0_when_the_first_to_end_succeeded() {
 fn start_runs_only_the_entries_named() {
     let dir = project(&[("Procfile", "a: echo from a\nb: echo from b\nc: exit 9\n")]);
     let f = procrun_in(dir.path(), &["start", "b"]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "b | from b\n"), "{f:?}");
+    assert_success_printing(&f, "b | from b\n");
     let f = procrun_in(dir.path(), &["start", "-f", "Procfile", "nope"]);
     assert_one_line_failure(&f, 2, "no entry 'nope' in Procfile");
 }
@@ -1769,7 +1775,7 @@ fn start_sets_every_entrys_environment_from_dot_env() {
     assert_eq!(f.out, "one | 1 hello there/$HOME\n");
     wait_group_gone(started_pid_of(&f.err, "two"));
     let f = procrun_in(dir.path(), &["start", "-e", "other.env", "one"]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "one | 1 hi/you\n"), "{f:?}");
+    assert_success_printing(&f, "one | 1 hi/you\n");
 }
 
 #[test]
@@ -1809,18 +1815,10 @@ fn start_runs_entries_in_the_procfiles_directory_with_its_env_as_foreman() {
     std::fs::write(app.join("Procfile"), "where: echo \"${PWD##*/} $WHO\"\n").unwrap();
     std::fs::write(app.join(".env"), "WHO=app\n").unwrap();
     let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "where | app app\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "where | app app\n");
     // -e names a file from procrun's own directory, as foreman has it.
     let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile", "-e", ".env"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "where | app top\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "where | app top\n");
 }
 
 #[test]
@@ -1836,18 +1834,10 @@ fn start_root_is_where_entries_run_and_the_procfile_and_env_are_as_foreman_d() {
     std::fs::write(root.join(".env"), "WHO=root-env\n").unwrap();
     // --root alone: its Procfile, its .env, run there.
     let f = procrun_in(dir.path(), &["start", "--root", "root"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "inner | inner root root-env\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "inner | inner root root-env\n");
     // With -f: that Procfile, run in the root with the root's .env.
     let f = procrun_in(dir.path(), &["start", "-d", "root", "-f", "Procfile"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "top | top root root-env\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "top | top root root-env\n");
     let f = procrun_in(dir.path(), &["start", "-d", "missing"]);
     assert_one_line_failure(&f, 2, "missing root");
     // The help says so.
@@ -1969,7 +1959,7 @@ fn run_exit_with_first_stops_the_others_and_named_alone_waits_for_all() {
         "--name",
         "fast=true",
     ]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "slow | late\n"), "{f:?}");
+    assert_success_printing(&f, "slow | late\n");
 }
 
 #[test]
