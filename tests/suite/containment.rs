@@ -315,6 +315,7 @@ fn dirs_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Fails the test if any cgroup is left below `dir`.
+#[track_caller]
 fn assert_no_cgroup_below(dir: &Path) {
     assert!(dirs_below(dir).is_empty(), "{:?}", dirs_below(dir));
 }

@@ -159,6 +159,7 @@ fn stop_escalates_to_sigkill_after_grace_and_not_before() {
 
 /// Waits (with the watchdog) until `pid`, which stops itself with SIGSTOP
 /// once ready, is stopped; `who` names it when it never does.
+#[track_caller]
 fn wait_stopped(pid: u32, who: &str) {
     let deadline = Instant::now() + WATCHDOG;
     while proc_state(pid) != Some('T') {
