@@ -283,6 +283,18 @@ pub fn test_name(module: &str, test: &str) -> String {
     }
 }
 
+/// The arguments that have this test binary run test `test` of module
+/// `module` (its `module_path!()`) alone: `--exact` on its [`test_name`],
+/// its output shown, on one thread.
+pub fn alone(module: &str, test: &str) -> [String; 4] {
+    [
+        "--exact".to_owned(),
+        test_name(module, test),
+        "--nocapture".to_owned(),
+        "--test-threads=1".to_owned(),
+    ]
+}
+
 /// Kills `pid` on drop, for processes a test leaves outside procrun's
 /// reach on purpose (detached survivors).
 pub struct KillOnDrop(pub u32);

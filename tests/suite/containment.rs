@@ -590,16 +590,10 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
         return;
     };
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(
-                module_path!(),
-                "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
-            )
-            .as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(alone(
+            module_path!(),
+            "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
+        ))
         .env(HELPER, parent.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -891,12 +885,7 @@ fn helper_delegated_agent(cgroup: &Path) {
 /// lines it printed up to `done`.
 fn delegated_agent_in(cgroup: &Path, test: &str) -> (std::process::Child, Vec<String>) {
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(module_path!(), test).as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(alone(module_path!(), test))
         .env(DELEGATE_HELPER, cgroup)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
