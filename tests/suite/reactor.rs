@@ -321,15 +321,23 @@ fn successful_exit_is_not_restarted() {
     assert_eq!(exits_of(&recs, id).len(), 1);
 }
 
-#[test]
-fn stop_cancels_a_pending_restart() {
-    let mut r = Reactor::new().unwrap();
+/// Spawns a run that fails and restarts in an hour, and drives it to its
+/// first exit, which must announce that restart: the child is between
+/// runs.
+fn waiting_for_restart(r: &mut Reactor) -> (ChildId, Vec<Rec>) {
     let mut c = sh("exit 1");
     c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
     let id = r.spawn(&c).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
+    drive_until(r, &mut recs, |rs| !exits_of(rs, id).is_empty());
     assert!(exits_of(&recs, id)[0].restart_in().is_some());
+    (id, recs)
+}
+
+#[test]
+fn stop_cancels_a_pending_restart() {
+    let mut r = Reactor::new().unwrap();
+    let (id, mut recs) = waiting_for_restart(&mut r);
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     assert_eq!(exits_of(&recs, id).len(), 1);
@@ -991,13 +999,8 @@ fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
 #[test]
 fn signal_with_no_live_run_or_once_done_sends_nothing_and_succeeds() {
     let mut r = Reactor::new().unwrap();
-    let mut c = sh("exit 1");
-    c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
-    let id = r.spawn(&c).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| !exits_of(rs, id).is_empty());
+    let (id, mut recs) = waiting_for_restart(&mut r);
     // Waiting for its restart: nothing to signal, and no error.
-    assert!(exits_of(&recs, id)[0].restart_in().is_some());
     r.signal(id, Signal::TERM).unwrap();
     r.kill(id).unwrap();
     assert!(r.contains(id));
