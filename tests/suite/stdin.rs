@@ -72,6 +72,18 @@ fn streaming(program: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// A started `Process` of `command` whose stdin is a stream.
+fn started_streaming(command: &[&str]) -> Process {
+    let p = Process::builder()
+        .command(command.iter().copied())
+        .stdin_stream()
+        .timeout(WATCHDOG)
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    p
+}
+
 #[test]
 fn cat_fed_ten_mib_in_chunks_echoes_it_back_exactly() {
     const TOTAL: usize = 10 * 1024 * 1024;
@@ -244,13 +256,7 @@ fn stdin_calls_on_a_child_without_a_stream_are_typed_errors() {
 fn process_stdin_copied_into_wc_counts_every_byte() {
     with_watchdog(|| {
         const TOTAL: usize = 5 * 1024 * 1024 + 7;
-        let p = Process::builder()
-            .command(["wc", "-c"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["wc", "-c"]);
         let mut stdin = p.stdin().unwrap();
         assert!(matches!(p.stdin(), Err(Error::NoStdin)), "a second writer");
         let copied = io::copy(&mut io::repeat(b'q').take(TOTAL as u64), &mut stdin).unwrap();
@@ -267,13 +273,7 @@ fn process_stdin_copied_into_wc_counts_every_byte() {
 #[test]
 fn process_stdin_to_a_child_that_stops_reading_gets_broken_pipe() {
     with_watchdog(|| {
-        let p = Process::builder()
-            .command(["head", "-c", "10"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["head", "-c", "10"]);
         let mut stdin = p.stdin().unwrap();
         let err: io::Result<()> = stdin.write_all(&vec![b'h'; 1024 * 1024]).and_then(|()| {
             // All of it may fit in pipe and queue before head exits: the
@@ -294,13 +294,7 @@ fn process_stdin_to_a_child_that_stops_reading_gets_broken_pipe() {
 #[test]
 fn process_bash_s_fed_commands_over_time() {
     with_watchdog(|| {
-        let p = Process::builder()
-            .command(["bash", "-s"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["bash", "-s"]);
         let mut stdin = p.stdin().unwrap();
         let mut out = p.stdout().unwrap();
         for i in 0..3 {
