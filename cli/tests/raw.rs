@@ -101,13 +101,23 @@ fn procrun(args: &[&str]) -> Finished {
     spawn(args).finish()
 }
 
-/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT`, sends procrun `sig`
-/// once the script has said `ready`, and waits for the end.
-fn raw_sh_signalled_when_ready(flags: &[&str], script: &str, sig: &str) -> Finished {
+/// `run --raw FLAGS -- sh -c SCRIPT`.
+fn raw_sh_args<'a>(flags: &[&'a str], script: &'a str) -> Vec<&'a str> {
     let mut args = vec!["run", "--raw"];
     args.extend(flags);
     args.extend(["--", "sh", "-c", script]);
-    let run = spawn(&args);
+    args
+}
+
+/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT` to its end.
+fn raw_sh(flags: &[&str], script: &str) -> Finished {
+    procrun(&raw_sh_args(flags, script))
+}
+
+/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT`, sends procrun `sig`
+/// once the script has said `ready`, and waits for the end.
+fn raw_sh_signalled_when_ready(flags: &[&str], script: &str, sig: &str) -> Finished {
+    let run = spawn(&raw_sh_args(flags, script));
     run.wait_out("ready\n");
     run.signal(sig);
     run.finish()
@@ -264,18 +274,10 @@ fn raw_keeps_a_last_line_without_newline_and_a_lone_cr() {
 
 #[test]
 fn raw_output_of_every_restart_follows_the_previous_one() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "--restart-limit",
-        "2",
-        "--restart-interval",
-        "10ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh(
+        &["--restart-limit", "2", "--restart-interval", "10ms"],
         "printf 'run\\0'; printf 'e' >&2; exit 1",
-    ]);
+    );
     assert_eq!(f.code(), 1);
     assert_eq!(f.out, b"run\0run\0run\0");
     assert_eq!(f.err, b"eee");
@@ -310,14 +312,7 @@ fn raw_interleaves_stdout_and_stderr_as_written_when_they_are_one_pipe() {
 
 #[test]
 fn raw_prints_nothing_of_its_own_without_verbose() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "--",
-        "sh",
-        "-c",
-        "printf out; printf err >&2; exit 3",
-    ]);
+    let f = raw_sh(&[], "printf out; printf err >&2; exit 3");
     assert_eq!(f.code(), 3);
     assert_eq!(f.out, b"out");
     assert_eq!(f.err, b"err");
@@ -367,7 +362,7 @@ fn raw_forwards_each_signal_as_it_is_and_exits_with_the_childs_status() {
 #[test]
 fn raw_dies_of_the_signal_that_killed_the_command_as_timeout_does() {
     for (sig, want) in [("TERM", 15), ("PIPE", 13), ("SEGV", 11), ("35", 35)] {
-        let f = procrun(&["run", "--raw", "--", "sh", "-c", &format!("kill -{sig} $$")]);
+        let f = raw_sh(&[], &format!("kill -{sig} $$"));
         assert_eq!(f.status.signal(), Some(want), "{sig}: {f:?}");
         assert!(
             !f.status.core_dumped(),
@@ -468,7 +463,7 @@ fn coreutils_timeout_no_timeout() {
 
 #[test]
 fn coreutils_timeout_exit_status_propagation() {
-    let f = procrun(&["run", "--raw", "-t", "10", "--", "sh", "-c", "exit 2"]);
+    let f = raw_sh(&["-t", "10"], "exit 2");
     assert_eq!(f.code(), 2);
 }
 
@@ -636,16 +631,7 @@ fn uutils_test_preserve_status_even_when_send_signal() {
 
 #[test]
 fn uutils_test_kill_subprocess() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "-t",
-        "1",
-        "--",
-        "sh",
-        "-c",
-        "trap 'echo inside_trap' TERM; sleep 5",
-    ]);
+    let f = raw_sh(&["-t", "1"], "trap 'echo inside_trap' TERM; sleep 5");
     assert_eq!(f.code(), 124);
     assert!(f.out().contains("inside_trap"), "{:?}", f.out());
 }
@@ -692,16 +678,7 @@ fn uutils_test_command_cannot_invoke() {
 
 #[test]
 fn uutils_test_with_background_child() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "-t",
-        "500ms",
-        "--",
-        "sh",
-        "-c",
-        "sleep 0.1 & sleep 2",
-    ]);
+    let f = raw_sh(&["-t", "500ms"], "sleep 0.1 & sleep 2");
     assert_eq!(f.code(), 124);
     assert_eq!(f.out, b"");
 }
