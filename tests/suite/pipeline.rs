@@ -158,6 +158,18 @@ fn a_first_stage_that_exits_early_does_not_end_the_stages_after_it() {
     assert!(exits_of(&recs, id)[0].success());
 }
 
+/// Drives `id` until its only line is `ready`, then stops it and drives
+/// it to Done: the events.
+fn stop_once_ready(r: &mut Reactor, id: ChildId) -> Vec<Rec> {
+    let mut recs = Vec::new();
+    drive_until(r, &mut recs, |recs| {
+        lines_of(recs, id, Stream::Stdout) == ["ready"]
+    });
+    r.stop(id).unwrap();
+    drive_until(r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    recs
+}
+
 #[test]
 fn stop_reaches_every_stage() {
     let mut last = sh("echo ready; cat >/dev/null; sleep 300");
@@ -166,12 +178,7 @@ fn stop_reaches_every_stage() {
     p.pipe(sh("exec sleep 300")).pipe(last);
     let mut r = Reactor::new().unwrap();
     let id = r.spawn_pipeline(&p).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |recs| {
-        lines_of(recs, id, Stream::Stdout) == ["ready"]
-    });
-    r.stop(id).unwrap();
-    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let recs = stop_once_ready(&mut r, id);
     let stages = stage_exits(&recs, id);
     assert_eq!(stages.len(), 3, "{recs:?}");
     for s in &stages {
@@ -377,12 +384,7 @@ fn a_detached_pipeline_is_stopped_stage_by_stage() {
     // No group of its own: the stages stay in procrun's.
     let ours = proc_entry(std::process::id()).unwrap().pgrp();
     assert_eq!(proc_entry(leader).unwrap().pgrp(), ours);
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |recs| {
-        lines_of(recs, id, Stream::Stdout) == ["ready"]
-    });
-    r.stop(id).unwrap();
-    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let recs = stop_once_ready(&mut r, id);
     let stages = stage_exits(&recs, id);
     assert_eq!(stages.len(), 3);
     assert!(
