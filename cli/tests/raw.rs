@@ -7,7 +7,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{slow, watchdog};
+use common::{slow, temp_file, watchdog, xorshift64};
 
 const BIN: &str = env!("CARGO_BIN_EXE_procrun");
 
@@ -194,12 +194,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// planted often, one stretch of `long` bytes without a `\n`, and a last
 /// byte that is no `\n`.
 fn hostile(len: usize, long: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut next = xorshift64(seed);
     let mut v: Vec<u8> = (0..len)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             match x % 16 {
                 0 => b'\r',
                 1 => b'\n',
@@ -217,13 +215,6 @@ fn hostile(len: usize, long: usize, seed: u64) -> Vec<u8> {
     }
     *v.last_mut().unwrap() = b'x';
     v
-}
-
-fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(data).unwrap();
-    f.flush().unwrap();
-    f
 }
 
 /// Where `a` and `b` first differ, for a failure message short enough to

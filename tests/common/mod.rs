@@ -295,6 +295,27 @@ pub fn alone(module: &str, test: &str) -> [String; 4] {
     ]
 }
 
+/// A xorshift64 generator from `seed` (made odd, so never zero): random
+/// test data, the same for the same seed on every run.
+pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// A temporary file holding `data`, removed on drop.
+pub fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(data).unwrap();
+    f.flush().unwrap();
+    f
+}
+
 /// Kills `pid` on drop, for processes a test leaves outside procrun's
 /// reach on purpose (detached survivors).
 pub struct KillOnDrop(pub u32);
