@@ -1143,11 +1143,19 @@ fn assert_success_printing(f: &Finished, out: &str) {
     assert_eq!((f.code(), f.out.as_str()), (0, out), "{f:?}");
 }
 
+#[track_caller]
 fn assert_one_line_failure(f: &Finished, status: i32, what: &str) {
     assert_eq!(f.code(), status, "{what}: {f:?}");
     assert_eq!(f.out, "", "{what}");
     assert_eq!(f.err.lines().count(), 1, "{what}: {:?}", f.err);
     assert!(f.err.starts_with("procrun: "), "{what}: {:?}", f.err);
+}
+
+/// `assert_one_line_failure`, and the line says `what`.
+#[track_caller]
+fn assert_one_line_failure_saying(f: &Finished, status: i32, what: &str) {
+    assert_one_line_failure(f, status, what);
+    assert!(f.err.contains(what), "{}", f.err);
 }
 
 #[test]
@@ -1322,8 +1330,7 @@ fn signal_option_names_the_stop_signal_of_a_timeout() {
         wait_group_gone(started_pid(&f.err));
     }
     let f = procrun(&["run", "--signal", "NOPE", "--", "true"]);
-    assert_one_line_failure(&f, 2, "unknown signal");
-    assert!(f.err.contains("unknown signal"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "unknown signal");
 }
 
 #[test]
@@ -1853,19 +1860,9 @@ fn a_nul_byte_in_a_procfile_or_env_file_names_file_and_line() {
         ("nul.env", "A=1\nB=x\0y\n"),
     ]);
     let f = procrun_in(dir.path(), &["start"]);
-    assert_one_line_failure(&f, 2, "Procfile:2: contains a NUL byte");
-    assert!(
-        f.err.contains("Procfile:2: contains a NUL byte"),
-        "{}",
-        f.err
-    );
+    assert_one_line_failure_saying(&f, 2, "Procfile:2: contains a NUL byte");
     let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "nul.env"]);
-    assert_one_line_failure(&f, 2, "nul.env:2: contains a NUL byte");
-    assert!(
-        f.err.contains("nul.env:2: contains a NUL byte"),
-        "{}",
-        f.err
-    );
+    assert_one_line_failure_saying(&f, 2, "nul.env:2: contains a NUL byte");
 }
 
 #[test]
@@ -1874,11 +1871,9 @@ fn an_env_file_or_procfile_past_the_size_limit_exits_2_unread_past_it() {
     // /dev/zero never ends: it must be refused, not read until memory
     // runs out.
     let f = procrun_in(dir.path(), &["start", "-e", "/dev/zero"]);
-    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
-    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "/dev/zero: larger than 16 MiB");
     let f = procrun_in(dir.path(), &["start", "-f", "/dev/zero"]);
-    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
-    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "/dev/zero: larger than 16 MiB");
 }
 
 #[test]
