@@ -130,12 +130,7 @@ impl Running {
     /// Sends `sig` (a name `kill` knows) to procrun; returns when it was sent.
     fn signal(&self, sig: &str) -> Instant {
         let sent = Instant::now();
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
         sent
     }
 
@@ -946,12 +941,7 @@ impl Unread {
     }
 
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
     }
 
     /// Waits at most `bound` for procrun to exit; its status. Everything
@@ -1147,11 +1137,25 @@ fn started_pid(err: &str) -> u32 {
 }
 
 /// One line on stderr, nothing on stdout, the given status.
+/// procrun exited 0 having printed exactly `out`.
+#[track_caller]
+fn assert_success_printing(f: &Finished, out: &str) {
+    assert_eq!((f.code(), f.out.as_str()), (0, out), "{f:?}");
+}
+
+#[track_caller]
 fn assert_one_line_failure(f: &Finished, status: i32, what: &str) {
     assert_eq!(f.code(), status, "{what}: {f:?}");
     assert_eq!(f.out, "", "{what}");
     assert_eq!(f.err.lines().count(), 1, "{what}: {:?}", f.err);
     assert!(f.err.starts_with("procrun: "), "{what}: {:?}", f.err);
+}
+
+/// `assert_one_line_failure`, and the line says `what`.
+#[track_caller]
+fn assert_one_line_failure_saying(f: &Finished, status: i32, what: &str) {
+    assert_one_line_failure(f, status, what);
+    assert!(f.err.contains(what), "{}", f.err);
 }
 
 #[test]
@@ -1326,8 +1330,7 @@ fn signal_option_names_the_stop_signal_of_a_timeout() {
         wait_group_gone(started_pid(&f.err));
     }
     let f = procrun(&["run", "--signal", "NOPE", "--", "true"]);
-    assert_one_line_failure(&f, 2, "unknown signal");
-    assert!(f.err.contains("unknown signal"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "unknown signal");
 }
 
 #[test]
@@ -1411,9 +1414,9 @@ fn procrun_with_stdin(args: &[&str], input: &str) -> Finished {
 #[test]
 fn stdin_is_null_unless_inherited() {
     let f = procrun_with_stdin(&["run", "--", "cat"], "hi\n");
-    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    assert_success_printing(&f, "");
     let f = procrun_with_stdin(&["run", "--stdin", "null", "--", "cat"], "hi\n");
-    assert_eq!((f.code(), f.out.as_str()), (0, ""), "{f:?}");
+    assert_success_printing(&f, "");
     let f = procrun_with_stdin(&["run", "--stdin", "inherit", "--", "cat"], "hi\nthere\n");
     assert_eq!(f.code(), 0, "{f:?}");
     assert_eq!(f.out, "cat | hi\ncat | there\n");
@@ -1756,7 +1759,7 @@ fn start_exits_0_when_the_first_to_end_succeeded() {
 fn start_runs_only_the_entries_named() {
     let dir = project(&[("Procfile", "a: echo from a\nb: echo from b\nc: exit 9\n")]);
     let f = procrun_in(dir.path(), &["start", "b"]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "b | from b\n"), "{f:?}");
+    assert_success_printing(&f, "b | from b\n");
     let f = procrun_in(dir.path(), &["start", "-f", "Procfile", "nope"]);
     assert_one_line_failure(&f, 2, "no entry 'nope' in Procfile");
 }
@@ -1779,7 +1782,7 @@ fn start_sets_every_entrys_environment_from_dot_env() {
     assert_eq!(f.out, "one | 1 hello there/$HOME\n");
     wait_group_gone(started_pid_of(&f.err, "two"));
     let f = procrun_in(dir.path(), &["start", "-e", "other.env", "one"]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "one | 1 hi/you\n"), "{f:?}");
+    assert_success_printing(&f, "one | 1 hi/you\n");
 }
 
 #[test]
@@ -1819,18 +1822,10 @@ fn start_runs_entries_in_the_procfiles_directory_with_its_env_as_foreman() {
     std::fs::write(app.join("Procfile"), "where: echo \"${PWD##*/} $WHO\"\n").unwrap();
     std::fs::write(app.join(".env"), "WHO=app\n").unwrap();
     let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "where | app app\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "where | app app\n");
     // -e names a file from procrun's own directory, as foreman has it.
     let f = procrun_in(dir.path(), &["start", "-f", "app/Procfile", "-e", ".env"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "where | app top\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "where | app top\n");
 }
 
 #[test]
@@ -1846,18 +1841,10 @@ fn start_root_is_where_entries_run_and_the_procfile_and_env_are_as_foreman_d() {
     std::fs::write(root.join(".env"), "WHO=root-env\n").unwrap();
     // --root alone: its Procfile, its .env, run there.
     let f = procrun_in(dir.path(), &["start", "--root", "root"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "inner | inner root root-env\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "inner | inner root root-env\n");
     // With -f: that Procfile, run in the root with the root's .env.
     let f = procrun_in(dir.path(), &["start", "-d", "root", "-f", "Procfile"]);
-    assert_eq!(
-        (f.code(), f.out.as_str()),
-        (0, "top | top root root-env\n"),
-        "{f:?}"
-    );
+    assert_success_printing(&f, "top | top root root-env\n");
     let f = procrun_in(dir.path(), &["start", "-d", "missing"]);
     assert_one_line_failure(&f, 2, "missing root");
     // The help says so.
@@ -1873,19 +1860,9 @@ fn a_nul_byte_in_a_procfile_or_env_file_names_file_and_line() {
         ("nul.env", "A=1\nB=x\0y\n"),
     ]);
     let f = procrun_in(dir.path(), &["start"]);
-    assert_one_line_failure(&f, 2, "Procfile:2: contains a NUL byte");
-    assert!(
-        f.err.contains("Procfile:2: contains a NUL byte"),
-        "{}",
-        f.err
-    );
+    assert_one_line_failure_saying(&f, 2, "Procfile:2: contains a NUL byte");
     let f = procrun_in(dir.path(), &["start", "-f", "good", "-e", "nul.env"]);
-    assert_one_line_failure(&f, 2, "nul.env:2: contains a NUL byte");
-    assert!(
-        f.err.contains("nul.env:2: contains a NUL byte"),
-        "{}",
-        f.err
-    );
+    assert_one_line_failure_saying(&f, 2, "nul.env:2: contains a NUL byte");
 }
 
 #[test]
@@ -1894,11 +1871,9 @@ fn an_env_file_or_procfile_past_the_size_limit_exits_2_unread_past_it() {
     // /dev/zero never ends: it must be refused, not read until memory
     // runs out.
     let f = procrun_in(dir.path(), &["start", "-e", "/dev/zero"]);
-    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
-    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "/dev/zero: larger than 16 MiB");
     let f = procrun_in(dir.path(), &["start", "-f", "/dev/zero"]);
-    assert_one_line_failure(&f, 2, "/dev/zero: larger than 16 MiB");
-    assert!(f.err.contains("/dev/zero: larger than 16 MiB"), "{}", f.err);
+    assert_one_line_failure_saying(&f, 2, "/dev/zero: larger than 16 MiB");
 }
 
 #[test]
@@ -1979,7 +1954,7 @@ fn run_exit_with_first_stops_the_others_and_named_alone_waits_for_all() {
         "--name",
         "fast=true",
     ]);
-    assert_eq!((f.code(), f.out.as_str()), (0, "slow | late\n"), "{f:?}");
+    assert_success_printing(&f, "slow | late\n");
 }
 
 #[test]
@@ -2486,11 +2461,7 @@ fn sigterm_drops_nothing_while_a_slow_stdout_keeps_taking_past_the_grace() {
         rustix::io::read(&out, &mut byte).unwrap();
         start.push(byte[0]);
     }
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(st.success());
+    common::send_signal(child.id(), "TERM");
     let (status, rest) = read_paced(
         &mut child,
         std::os::fd::AsFd::as_fd(&out),

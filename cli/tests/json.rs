@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::with_watchdog;
+use common::{temp_file, with_watchdog, xorshift64};
 
 const BIN: &str = env!("CARGO_BIN_EXE_procrun");
 
@@ -113,13 +113,7 @@ for raw in sys.stdin.buffer:
 /// must escape planted often, one line of 200 kB (past --max-line's 64
 /// KiB, so it comes in pieces), each line ended by `\n`.
 fn hostile(lines: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift64(seed);
     let planted: [&[u8]; 8] = [
         b"\"",
         b"\\",
@@ -153,13 +147,6 @@ fn hostile(lines: usize, seed: u64) -> Vec<u8> {
         v.push(b'\n');
     }
     v
-}
-
-fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(data).unwrap();
-    f.flush().unwrap();
-    f
 }
 
 /// What the lines of one stream of one run say the child wrote.

@@ -7,7 +7,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{slow, watchdog};
+use common::{slow, temp_file, watchdog, xorshift64};
 
 const BIN: &str = env!("CARGO_BIN_EXE_procrun");
 
@@ -101,6 +101,28 @@ fn procrun(args: &[&str]) -> Finished {
     spawn(args).finish()
 }
 
+/// `run --raw FLAGS -- sh -c SCRIPT`.
+fn raw_sh_args<'a>(flags: &[&'a str], script: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", "--raw"];
+    args.extend(flags);
+    args.extend(["--", "sh", "-c", script]);
+    args
+}
+
+/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT` to its end.
+fn raw_sh(flags: &[&str], script: &str) -> Finished {
+    procrun(&raw_sh_args(flags, script))
+}
+
+/// Runs `procrun run --raw FLAGS -- sh -c SCRIPT`, sends procrun `sig`
+/// once the script has said `ready`, and waits for the end.
+fn raw_sh_signalled_when_ready(flags: &[&str], script: &str, sig: &str) -> Finished {
+    let run = spawn(&raw_sh_args(flags, script));
+    run.wait_out("ready\n");
+    run.signal(sig);
+    run.finish()
+}
+
 impl Running {
     /// Waits (with the watchdog) until procrun's stdout holds `needle`.
     fn wait_out(&self, needle: &str) {
@@ -118,12 +140,7 @@ impl Running {
 
     /// Sends `sig` (a name `kill` knows) to procrun.
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} failed");
+        common::send_signal(self.child.id(), sig);
     }
 
     /// Waits (with the watchdog) for procrun to exit and for all its output.
@@ -177,12 +194,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// planted often, one stretch of `long` bytes without a `\n`, and a last
 /// byte that is no `\n`.
 fn hostile(len: usize, long: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut next = xorshift64(seed);
     let mut v: Vec<u8> = (0..len)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             match x % 16 {
                 0 => b'\r',
                 1 => b'\n',
@@ -200,13 +215,6 @@ fn hostile(len: usize, long: usize, seed: u64) -> Vec<u8> {
     }
     *v.last_mut().unwrap() = b'x';
     v
-}
-
-fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(data).unwrap();
-    f.flush().unwrap();
-    f
 }
 
 /// Where `a` and `b` first differ, for a failure message short enough to
@@ -257,18 +265,10 @@ fn raw_keeps_a_last_line_without_newline_and_a_lone_cr() {
 
 #[test]
 fn raw_output_of_every_restart_follows_the_previous_one() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "--restart-limit",
-        "2",
-        "--restart-interval",
-        "10ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh(
+        &["--restart-limit", "2", "--restart-interval", "10ms"],
         "printf 'run\\0'; printf 'e' >&2; exit 1",
-    ]);
+    );
     assert_eq!(f.code(), 1);
     assert_eq!(f.out, b"run\0run\0run\0");
     assert_eq!(f.err, b"eee");
@@ -303,14 +303,7 @@ fn raw_interleaves_stdout_and_stderr_as_written_when_they_are_one_pipe() {
 
 #[test]
 fn raw_prints_nothing_of_its_own_without_verbose() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "--",
-        "sh",
-        "-c",
-        "printf out; printf err >&2; exit 3",
-    ]);
+    let f = raw_sh(&[], "printf out; printf err >&2; exit 3");
     assert_eq!(f.code(), 3);
     assert_eq!(f.out, b"out");
     assert_eq!(f.err, b"err");
@@ -345,10 +338,7 @@ fn trapping(sig: &str) -> String {
 #[test]
 fn raw_forwards_each_signal_as_it_is_and_exits_with_the_childs_status() {
     for sig in ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2"] {
-        let run = spawn(&["run", "--raw", "--", "sh", "-c", &trapping(sig)]);
-        run.wait_out("ready\n");
-        run.signal(sig);
-        let f = run.finish();
+        let f = raw_sh_signalled_when_ready(&[], &trapping(sig), sig);
         assert_eq!(f.out(), format!("ready\ngot-{sig}"), "{sig}: {}", f.err());
         assert_eq!(f.code(), 7, "{sig}: the child's own status");
         assert_eq!(f.err, b"", "{sig}");
@@ -363,7 +353,7 @@ fn raw_forwards_each_signal_as_it_is_and_exits_with_the_childs_status() {
 #[test]
 fn raw_dies_of_the_signal_that_killed_the_command_as_timeout_does() {
     for (sig, want) in [("TERM", 15), ("PIPE", 13), ("SEGV", 11), ("35", 35)] {
-        let f = procrun(&["run", "--raw", "--", "sh", "-c", &format!("kill -{sig} $$")]);
+        let f = raw_sh(&[], &format!("kill -{sig} $$"));
         assert_eq!(f.status.signal(), Some(want), "{sig}: {f:?}");
         assert!(
             !f.status.core_dumped(),
@@ -387,21 +377,11 @@ fn raw_timeout_by_signal_is_an_exit_status_not_a_death() {
 
 #[test]
 fn raw_forwarded_signal_ends_restarts() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--restart",
-        "always",
-        "--restart-interval",
-        "10ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["--restart", "always", "--restart-interval", "10ms"],
         &trapping("INT"),
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+        "INT",
+    );
     assert_eq!(f.out(), "ready\ngot-INT");
     assert_eq!(f.code(), 7);
 }
@@ -409,19 +389,7 @@ fn raw_forwarded_signal_ends_restarts() {
 #[test]
 fn raw_forwarded_signal_the_child_ignores_is_followed_by_sigkill_after_the_grace() {
     let started = Instant::now();
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-k",
-        "1s",
-        "--",
-        "sh",
-        "-c",
-        "trap '' INT; echo ready; sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+    let f = raw_sh_signalled_when_ready(&["-k", "1s"], "trap '' INT; echo ready; sleep 30", "INT");
     assert_eq!(f.code(), 137, "{}", f.err());
     assert!(started.elapsed() < slow(Duration::from_secs(20)));
 }
@@ -429,17 +397,7 @@ fn raw_forwarded_signal_the_child_ignores_is_followed_by_sigkill_after_the_grace
 #[test]
 fn raw_sigalrm_times_the_child_out_now_and_exits_124() {
     let started = Instant::now();
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    let f = run.finish();
+    let f = raw_sh_signalled_when_ready(&[], "echo ready; exec sleep 30", "ALRM");
     assert_eq!(f.code(), 124, "{}", f.err());
     assert_eq!(f.out, b"ready\n");
     assert_eq!(f.err, b"");
@@ -448,35 +406,19 @@ fn raw_sigalrm_times_the_child_out_now_and_exits_124() {
 
 #[test]
 fn raw_sigalrm_with_a_child_ignoring_the_stop_signal_exits_137() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-k",
-        "500ms",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-k", "500ms"],
         "trap '' TERM; echo ready; sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    assert_eq!(run.finish().code(), 137);
+        "ALRM",
+    );
+    assert_eq!(f.code(), 137);
 }
 
 #[test]
 fn raw_sigalrm_with_preserve_status_exits_with_the_childs_status() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "--preserve-status",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 30",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("ALRM");
-    assert_eq!(run.finish().code(), 128 + 15);
+    let f =
+        raw_sh_signalled_when_ready(&["--preserve-status"], "echo ready; exec sleep 30", "ALRM");
+    assert_eq!(f.code(), 128 + 15);
 }
 
 #[test]
@@ -512,7 +454,7 @@ fn coreutils_timeout_no_timeout() {
 
 #[test]
 fn coreutils_timeout_exit_status_propagation() {
-    let f = procrun(&["run", "--raw", "-t", "10", "--", "sh", "-c", "exit 2"]);
+    let f = raw_sh(&["-t", "10"], "exit 2");
     assert_eq!(f.code(), 2);
 }
 
@@ -680,54 +622,29 @@ fn uutils_test_preserve_status_even_when_send_signal() {
 
 #[test]
 fn uutils_test_kill_subprocess() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "-t",
-        "1",
-        "--",
-        "sh",
-        "-c",
-        "trap 'echo inside_trap' TERM; sleep 5",
-    ]);
+    let f = raw_sh(&["-t", "1"], "trap 'echo inside_trap' TERM; sleep 5");
     assert_eq!(f.code(), 124);
     assert!(f.out().contains("inside_trap"), "{:?}", f.out());
 }
 
 #[test]
 fn uutils_test_terminate_child_on_receiving_terminate() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-t",
-        "10",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-t", "10"],
         "trap 'echo child received TERM' TERM; echo ready; sleep 5",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("TERM");
-    let f = run.finish();
+        "TERM",
+    );
     assert_eq!(f.code(), 143);
     assert!(f.out().contains("child received TERM"), "{:?}", f.out());
 }
 
 #[test]
 fn uutils_test_forward_sigint_to_child() {
-    let run = spawn(&[
-        "run",
-        "--raw",
-        "-t",
-        "10",
-        "--",
-        "sh",
-        "-c",
+    let f = raw_sh_signalled_when_ready(
+        &["-t", "10"],
         "trap 'echo got_int; exit 42' INT; echo ready; sleep 5",
-    ]);
-    run.wait_out("ready\n");
-    run.signal("INT");
-    let f = run.finish();
+        "INT",
+    );
     assert!(f.out().contains("got_int"), "{:?}", f.out());
     assert_eq!(f.code(), 42);
 }
@@ -752,16 +669,7 @@ fn uutils_test_command_cannot_invoke() {
 
 #[test]
 fn uutils_test_with_background_child() {
-    let f = procrun(&[
-        "run",
-        "--raw",
-        "-t",
-        "500ms",
-        "--",
-        "sh",
-        "-c",
-        "sleep 0.1 & sleep 2",
-    ]);
+    let f = raw_sh(&["-t", "500ms"], "sleep 0.1 & sleep 2");
     assert_eq!(f.code(), 124);
     assert_eq!(f.out, b"");
 }

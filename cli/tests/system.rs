@@ -49,23 +49,8 @@ fn ps_under_a_host_proc_with_fifos_finishes() {
         (&["ps", "--name", "badstat"], 1, ""),
         (&["ps", "--name", "badcomm", "--exact"], 1, "not running"),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_procrun"))
-            .args(args)
-            .env(HOST_PROC, tree.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_child(&mut child, &format!("procrun {args:?} still running"));
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(status),
-            "procrun {args:?}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, stdout, stderr) = procrun_to_end(args, &[(HOST_PROC, tree.path())]);
+        assert_eq!(code, Some(status), "procrun {args:?}: {stdout}{stderr}");
         assert!(stdout.contains(want), "procrun {args:?}: {stdout}");
     }
 }
@@ -237,10 +222,12 @@ fn cgroup_auto_runs_below_the_delegated_cgroup_and_refuses_one_not_delegated() {
     assert_eq!(unit.children(), vec![leaf]);
 }
 
-/// `procrun run` with the child settings, to its end: status and stdout.
-fn run_settings(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_procrun"))
+/// procrun with `args` and `env` set on it alone, to its end (killed at
+/// the watchdog): status, stdout and stderr.
+fn procrun_to_end(args: &[&str], env: &[(&str, &Path)]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_procrun"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -257,24 +244,27 @@ fn run_settings(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn rlimit_umask_nice_and_oom_score_adj_reach_the_child() {
-    let (code, out, err) = run_settings(&[
-        "run",
-        "--rlimit",
-        "NOFILE=77",
-        "--rlimit",
-        "core=0:infinity",
-        "--umask",
-        "027",
-        "--nice",
-        "5",
-        "--oom-score-adj",
-        "900",
-        "--",
-        "sh",
-        "-c",
-        "ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc; umask; \
+    let (code, out, err) = procrun_to_end(
+        &[
+            "run",
+            "--rlimit",
+            "NOFILE=77",
+            "--rlimit",
+            "core=0:infinity",
+            "--umask",
+            "027",
+            "--nice",
+            "5",
+            "--oom-score-adj",
+            "900",
+            "--",
+            "sh",
+            "-c",
+            "ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc; umask; \
          cat /proc/self/oom_score_adj; cut -d' ' -f19 /proc/$$/stat",
-    ]);
+        ],
+        &[],
+    );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out, "sh | 77\nsh | 77\nsh | 0\nsh | unlimited\nsh | 0027\nsh | 900\nsh | 5\n",
@@ -295,7 +285,7 @@ fn bad_child_settings_are_usage_errors() {
         &["run", "--group", "no-such-group-procrun", "--", "true"],
         &["run", "--user", "60123", "--", "true"],
     ] {
-        let (code, _, err) = run_settings(args);
+        let (code, _, err) = procrun_to_end(args, &[]);
         assert_eq!(code, Some(2), "{args:?}: {err}");
     }
 }
@@ -306,11 +296,13 @@ fn user_and_group_switch_the_child() {
         eprintln!("skipped: needs root to switch users");
         return;
     }
-    let (code, out, err) =
-        run_settings(&["run", "--user", "60123", "--group", "60124", "--", "id"]);
+    let (code, out, err) = procrun_to_end(
+        &["run", "--user", "60123", "--group", "60124", "--", "id"],
+        &[],
+    );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "id | uid=60123 gid=60124 groups=60124\n", "{err}");
     // A name: its uid, its primary group, and its supplementary groups.
-    let (code, out, err) = run_settings(&["run", "--user", "root", "--", "id", "-u"]);
+    let (code, out, err) = procrun_to_end(&["run", "--user", "root", "--", "id", "-u"], &[]);
     assert_eq!((code, out.as_str()), (Some(0), "id | 0\n"), "{err}");
 }

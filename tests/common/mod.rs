@@ -241,6 +241,18 @@ pub fn wait_dead(pid: u32) {
     }
 }
 
+/// Sends `sig` (a name `kill` knows) to `pid` with kill(1), failing the
+/// test if it could not be sent.
+#[track_caller]
+pub fn send_signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(st.success(), "kill -{sig} failed");
+}
+
 /// Waits (with the watchdog) for `child`, a process the test started
 /// itself; past the watchdog it is killed and reaped, and the test fails
 /// saying `what` did not end.
@@ -269,6 +281,39 @@ pub fn test_name(module: &str, test: &str) -> String {
         Some((_, below)) => format!("{below}::{test}"),
         None => test.to_owned(),
     }
+}
+
+/// The arguments that have this test binary run test `test` of module
+/// `module` (its `module_path!()`) alone: `--exact` on its [`test_name`],
+/// its output shown, on one thread.
+pub fn alone(module: &str, test: &str) -> [String; 4] {
+    [
+        "--exact".to_owned(),
+        test_name(module, test),
+        "--nocapture".to_owned(),
+        "--test-threads=1".to_owned(),
+    ]
+}
+
+/// A xorshift64 generator from `seed` (made odd, so never zero): random
+/// test data, the same for the same seed on every run.
+pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// A temporary file holding `data`, removed on drop.
+pub fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(data).unwrap();
+    f.flush().unwrap();
+    f
 }
 
 /// Kills `pid` on drop, for processes a test leaves outside procrun's

@@ -84,6 +84,15 @@ fn inheritable_fds() -> Vec<u32> {
         .collect()
 }
 
+/// Runs `cmd`, this binary on one test, with `INNER` set, and fails
+/// unless that test ran and passed; `what` names the run.
+fn run_inner(mut cmd: std::process::Command, what: &str) {
+    cmd.env(INNER, "1");
+    let (status, out, err) = run_with_watchdog(cmd);
+    assert!(status.success(), "the {what} failed:\n{out}\n{err}");
+    assert!(out.contains("1 passed"), "the {what} ran no test:\n{out}");
+}
+
 /// Runs test `name` again as uid 65534; false (after saying why) when this
 /// machine cannot.
 fn run_unprivileged(name: &str) -> bool {
@@ -99,22 +108,8 @@ fn run_unprivileged(name: &str) -> bool {
     .unwrap();
     let me = reachable_copy(dir.path(), &std::env::current_exe().unwrap());
     let mut cmd = unprivileged(&me);
-    cmd.args([
-        "--exact",
-        test_name(module_path!(), name).as_str(),
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(INNER, "1");
-    let (status, out, err) = run_with_watchdog(cmd);
-    assert!(
-        status.success(),
-        "the unprivileged run failed:\n{out}\n{err}"
-    );
-    assert!(
-        out.contains("1 passed"),
-        "the unprivileged run ran no test:\n{out}"
-    );
+    cmd.args(alone(module_path!(), name));
+    run_inner(cmd, "unprivileged run");
     true
 }
 
@@ -149,22 +144,8 @@ fn run_with_groups(name: &str) -> bool {
     let mut cmd = std::process::Command::new("setpriv");
     cmd.arg("--groups=60127,60128")
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(module_path!(), name).as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, "1");
-    let (status, out, err) = run_with_watchdog(cmd);
-    assert!(
-        status.success(),
-        "the run with groups failed:\n{out}\n{err}"
-    );
-    assert!(
-        out.contains("1 passed"),
-        "the run with groups ran no test:\n{out}"
-    );
+        .args(alone(module_path!(), name));
+    run_inner(cmd, "run with groups");
     true
 }
 
@@ -522,16 +503,10 @@ fn a_child_switched_to_another_user_still_dies_with_its_agent() {
         return;
     }
     let mut agent = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(
-                module_path!(),
-                "a_child_switched_to_another_user_still_dies_with_its_agent",
-            )
-            .as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(alone(
+            module_path!(),
+            "a_child_switched_to_another_user_still_dies_with_its_agent",
+        ))
         .env(AGENT, "1")
         .stdout(std::process::Stdio::piped())
         .spawn()

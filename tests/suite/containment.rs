@@ -314,6 +314,54 @@ fn dirs_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Fails the test if any cgroup is left below `dir`.
+#[track_caller]
+fn assert_no_cgroup_below(dir: &Path) {
+    assert!(dirs_below(dir).is_empty(), "{:?}", dirs_below(dir));
+}
+
+/// Runs `script` contained below `parent`: it starts `daemons` (each a
+/// `daemon_in` name and the sub-cgroup it moves to), ignores the stop,
+/// says `ready` and waits. Once all are in place, stops it and checks that
+/// the stop signal reached every daemon: each flushed, so the shell ended
+/// of itself with no SIGKILL needed, and no cgroup is left.
+fn stop_reaches_daemons_in_sub_cgroups(
+    parent: &TestParent,
+    script: &str,
+    daemons: &[(&str, &str)],
+) {
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = sh_knowing_its_cgroup(parent.path(), script);
+    cmd.grace(Duration::from_secs(10));
+    let id = r.spawn(&cmd).unwrap();
+    let mut recs = Vec::new();
+    drive_until(&mut r, &mut recs, |rs| {
+        daemons.iter().all(|(n, _)| named_pid(rs, id, n).is_some())
+            && lines_of(rs, id, Stream::Stdout)
+                .iter()
+                .any(|l| l == "ready")
+    });
+    let pids: Vec<u32> = daemons
+        .iter()
+        .map(|(n, _)| named_pid(&recs, id, n).unwrap())
+        .collect();
+    let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
+    for (pid, (_, place)) in pids.iter().zip(daemons) {
+        assert_eq!(place_in_run(*pid), *place);
+    }
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(&mut r, id));
+    let out = lines_of(&recs, id, Stream::Stdout);
+    for (name, _) in daemons {
+        assert!(out.contains(&format!("flushed {name}")), "{name}: {recs:?}");
+    }
+    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
+    for pid in pids {
+        wait_dead(pid);
+    }
+    assert_no_cgroup_below(parent.path());
+}
+
 /// Container runtimes, `systemd-run` and build tools make cgroups below
 /// the one they run in. The run's cgroup goes with them, deepest first,
 /// and at once: not after rmdir's `EBUSY` (which a cgroup with a child
@@ -341,11 +389,7 @@ fn a_sub_cgroup_made_by_a_contained_run_is_removed_with_it_before_done() {
     let exit_to_done = exited_at.unwrap().elapsed();
     assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["made"]);
-    assert!(
-        dirs_below(parent.path()).is_empty(),
-        "{:?}",
-        dirs_below(parent.path())
-    );
+    assert_no_cgroup_below(parent.path());
     // Nothing is waited for once the run is empty; the retries took 1.8 s.
     assert!(
         exit_to_done < Duration::from_millis(1500),
@@ -363,36 +407,11 @@ fn a_stop_signal_reaches_a_daemon_in_a_sub_cgroup_of_the_run() {
     let Some(parent) = TestParent::new() else {
         return;
     };
-    let mut r = Reactor::new().unwrap();
     let script = format!(
         "mkdir \"$cg/sub\" || exit 1; {} trap '' TERM; echo ready; wait",
         daemon_in("sub", "daemon")
     );
-    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
-    cmd.grace(Duration::from_secs(10));
-    let id = r.spawn(&cmd).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| {
-        named_pid(rs, id, "daemon").is_some()
-            && lines_of(rs, id, Stream::Stdout)
-                .iter()
-                .any(|l| l == "ready")
-    });
-    let daemon = named_pid(&recs, id, "daemon").unwrap();
-    let _guard = KillOnDrop(daemon);
-    assert_eq!(place_in_run(daemon), "sub");
-    r.stop(id).unwrap();
-    recs.extend(run_to_done(&mut r, id));
-    let out = lines_of(&recs, id, Stream::Stdout);
-    assert!(out.contains(&"flushed daemon".to_string()), "{recs:?}");
-    // Its shell ended of itself once the daemon had: no SIGKILL was needed.
-    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
-    wait_dead(daemon);
-    assert!(
-        dirs_below(parent.path()).is_empty(),
-        "{:?}",
-        dirs_below(parent.path())
-    );
+    stop_reaches_daemons_in_sub_cgroups(&parent, &script, &[("daemon", "sub")]);
 }
 
 /// Several levels deep and side by side: every member of every
@@ -403,7 +422,6 @@ fn processes_in_sub_cgroups_several_levels_deep_are_stopped_and_all_removed() {
     let Some(parent) = TestParent::new() else {
         return;
     };
-    let mut r = Reactor::new().unwrap();
     let script = format!(
         "mkdir -p \"$cg/a/b/c/d\" \"$cg/a/e\" \"$cg/f/g\" || exit 1; {} {} {} \
          trap '' TERM; echo ready; wait",
@@ -411,39 +429,14 @@ fn processes_in_sub_cgroups_several_levels_deep_are_stopped_and_all_removed() {
         daemon_in("a", "interior"),
         daemon_in("a/e", "sibling"),
     );
-    let mut cmd = sh_knowing_its_cgroup(parent.path(), &script);
-    cmd.grace(Duration::from_secs(10));
-    let id = r.spawn(&cmd).unwrap();
-    let names = ["deepest", "interior", "sibling"];
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| {
-        names.iter().all(|n| named_pid(rs, id, n).is_some())
-            && lines_of(rs, id, Stream::Stdout)
-                .iter()
-                .any(|l| l == "ready")
-    });
-    let pids: Vec<u32> = names
-        .iter()
-        .map(|n| named_pid(&recs, id, n).unwrap())
-        .collect();
-    let _guards: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
-    for (pid, place) in pids.iter().zip(["a/b/c/d", "a", "a/e"]) {
-        assert_eq!(place_in_run(*pid), place);
-    }
-    r.stop(id).unwrap();
-    recs.extend(run_to_done(&mut r, id));
-    let out = lines_of(&recs, id, Stream::Stdout);
-    for name in names {
-        assert!(out.contains(&format!("flushed {name}")), "{name}: {recs:?}");
-    }
-    assert!(exits_of(&recs, id)[0].success(), "{recs:?}");
-    for pid in pids {
-        wait_dead(pid);
-    }
-    assert!(
-        dirs_below(parent.path()).is_empty(),
-        "{:?}",
-        dirs_below(parent.path())
+    stop_reaches_daemons_in_sub_cgroups(
+        &parent,
+        &script,
+        &[
+            ("deepest", "a/b/c/d"),
+            ("interior", "a"),
+            ("sibling", "a/e"),
+        ],
     );
 }
 
@@ -471,11 +464,7 @@ fn dropping_the_reactor_removes_the_sub_cgroups_a_run_made() {
     assert_eq!(place_in_run(daemon), "a/b");
     drop(r);
     wait_dead(daemon);
-    assert!(
-        dirs_below(parent.path()).is_empty(),
-        "{:?}",
-        dirs_below(parent.path())
-    );
+    assert_no_cgroup_below(parent.path());
 }
 
 /// A mount on a directory, undone (lazily) on drop, so a failing test
@@ -601,16 +590,10 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
         return;
     };
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(
-                module_path!(),
-                "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
-            )
-            .as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(alone(
+            module_path!(),
+            "children_die_with_their_agent_and_its_leftovers_are_killed_by_name",
+        ))
         .env(HELPER, parent.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -658,11 +641,7 @@ fn children_die_with_their_agent_and_its_leftovers_are_killed_by_name() {
     for &daemon in daemons {
         wait_dead(daemon);
     }
-    assert!(
-        dirs_below(parent.path()).is_empty(),
-        "{:?}",
-        dirs_below(parent.path())
-    );
+    assert_no_cgroup_below(parent.path());
 }
 
 #[test]
@@ -906,12 +885,7 @@ fn helper_delegated_agent(cgroup: &Path) {
 /// lines it printed up to `done`.
 fn delegated_agent_in(cgroup: &Path, test: &str) -> (std::process::Child, Vec<String>) {
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            test_name(module_path!(), test).as_str(),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(alone(module_path!(), test))
         .env(DELEGATE_HELPER, cgroup)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

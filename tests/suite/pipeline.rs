@@ -130,10 +130,16 @@ fn pipefail_reports_the_last_failed_stage_and_every_stage_exit() {
     assert_eq!((exit.code(), exit.failed_stage()), (Some(7), Some(0)));
 }
 
-fn only_exit_of(p: &Pipeline) -> procrun::Exit {
+/// Runs `p` on a reactor of its own to its end: its id and the events.
+fn run_pipeline(p: &Pipeline) -> (ChildId, Vec<Rec>) {
     let mut r = Reactor::new().unwrap();
     let id = r.spawn_pipeline(p).unwrap();
     let recs = run_to_done(&mut r, id);
+    (id, recs)
+}
+
+fn only_exit_of(p: &Pipeline) -> procrun::Exit {
+    let (id, recs) = run_pipeline(p);
     let [exit] = exits_of(&recs, id)[..] else {
         panic!("{recs:?}")
     };
@@ -147,11 +153,21 @@ fn a_first_stage_that_exits_early_does_not_end_the_stages_after_it() {
     // kills what is left of its group) waits for every stage.
     let mut p = Pipeline::new(sh("echo early"));
     p.pipe(sh("sleep 0.3; cat; echo late"));
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
+    let (id, recs) = run_pipeline(&p);
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["early", "late"]);
     assert!(exits_of(&recs, id)[0].success());
+}
+
+/// Drives `id` until its only line is `ready`, then stops it and drives
+/// it to Done: the events.
+fn stop_once_ready(r: &mut Reactor, id: ChildId) -> Vec<Rec> {
+    let mut recs = Vec::new();
+    drive_until(r, &mut recs, |recs| {
+        lines_of(recs, id, Stream::Stdout) == ["ready"]
+    });
+    r.stop(id).unwrap();
+    drive_until(r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    recs
 }
 
 #[test]
@@ -162,12 +178,7 @@ fn stop_reaches_every_stage() {
     p.pipe(sh("exec sleep 300")).pipe(last);
     let mut r = Reactor::new().unwrap();
     let id = r.spawn_pipeline(&p).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |recs| {
-        lines_of(recs, id, Stream::Stdout) == ["ready"]
-    });
-    r.stop(id).unwrap();
-    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let recs = stop_once_ready(&mut r, id);
     let stages = stage_exits(&recs, id);
     assert_eq!(stages.len(), 3, "{recs:?}");
     for s in &stages {
@@ -187,9 +198,7 @@ fn a_timeout_reaches_every_stage() {
     last.arg("300").timeout(Duration::from_millis(300));
     let mut p = Pipeline::new(Command::new("sleep").arg("300").clone());
     p.pipe(last);
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
+    let (id, recs) = run_pipeline(&p);
     let exit = exits_of(&recs, id)[0];
     assert!(exit.timed_out(), "{exit}");
     let stages = stage_exits(&recs, id);
@@ -242,9 +251,7 @@ fn restart_restarts_the_whole_pipeline() {
     );
     let mut p = Pipeline::new(sh("echo run"));
     p.pipe(last);
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
+    let (id, recs) = run_pipeline(&p);
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["run", "run", "run"]);
     let exits = exits_of(&recs, id);
     assert_eq!(exits.len(), 3);
@@ -258,9 +265,7 @@ fn restart_restarts_the_whole_pipeline() {
 fn stderr_of_every_stage_is_the_pipelines_and_pipe_stderr_pipes_it() {
     let mut p = Pipeline::new(sh("echo to-next; echo first-err >&2"));
     p.pipe(sh("cat; echo last-err >&2"));
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
+    let (id, recs) = run_pipeline(&p);
     assert_eq!(lines_of(&recs, id, Stream::Stdout), ["to-next"]);
     let mut err = lines_of(&recs, id, Stream::Stderr);
     err.sort();
@@ -269,9 +274,7 @@ fn stderr_of_every_stage_is_the_pipelines_and_pipe_stderr_pipes_it() {
     // Stderr down the pipe; stdout to the pipeline's stdout.
     let mut p = Pipeline::new(sh("echo out; echo err >&2"));
     p.pipe_stderr(sh("sed s/^/piped-/"));
-    let mut r = Reactor::new().unwrap();
-    let id = r.spawn_pipeline(&p).unwrap();
-    let recs = run_to_done(&mut r, id);
+    let (id, recs) = run_pipeline(&p);
     let mut out = lines_of(&recs, id, Stream::Stdout);
     out.sort();
     assert_eq!(out, ["out", "piped-err"]);
@@ -381,12 +384,7 @@ fn a_detached_pipeline_is_stopped_stage_by_stage() {
     // No group of its own: the stages stay in procrun's.
     let ours = proc_entry(std::process::id()).unwrap().pgrp();
     assert_eq!(proc_entry(leader).unwrap().pgrp(), ours);
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |recs| {
-        lines_of(recs, id, Stream::Stdout) == ["ready"]
-    });
-    r.stop(id).unwrap();
-    drive_until(&mut r, &mut recs, |recs| recs.contains(&Rec::Done(id)));
+    let recs = stop_once_ready(&mut r, id);
     let stages = stage_exits(&recs, id);
     assert_eq!(stages.len(), 3);
     assert!(

@@ -29,13 +29,7 @@ fn run_unprivileged(name: &str) -> bool {
     let (dir, program) = setuid_program();
     let me = reachable_copy(dir.path(), &std::env::current_exe().unwrap());
     let mut cmd = unprivileged(&me);
-    cmd.args([
-        "--exact",
-        test_name(module_path!(), name).as_str(),
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(INNER, &program);
+    cmd.args(alone(module_path!(), name)).env(INNER, &program);
     let (status, out, _) = run_with_watchdog(cmd);
     // The inner run names the root children it could not stop; end them.
     let _guards: Vec<KillOnDrop> = out

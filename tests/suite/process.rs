@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{wait_dead, with_watchdog, KillOnDrop, WATCHDOG};
 use procrun::{
-    read, Error, ExclusiveRunner, Process, ReadOptions, Restart, RunOptions, Runner, Signal, Stream,
+    read, Error, ExclusiveRunner, Process, ProcessBuilder, ReadOptions, Restart, RunOptions,
+    Runner, Signal, Stream,
 };
 
 fn lines(p: &Process) -> Vec<String> {
@@ -22,6 +23,13 @@ fn lines(p: &Process) -> Vec<String> {
     )
     .unwrap();
     out
+}
+
+/// A started `Process` of `argv`, all else as the builder has it.
+fn started<const N: usize>(argv: [&str; N]) -> Process {
+    let p = Process::builder().command(argv).build().unwrap();
+    p.start().unwrap();
+    p
 }
 
 /// The pid the process prints as its first line of stdout.
@@ -61,11 +69,7 @@ fn single_command_runs_and_reports_its_exit() {
 
 #[test]
 fn a_signal_is_reported_as_a_signal_not_minus_one() {
-    let p = Process::builder()
-        .command(["sh", "-c", "kill -9 $$"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sh", "-c", "kill -9 $$"]);
     p.wait().unwrap();
     let st = p.exit_status().unwrap();
     assert_eq!((st.code(), st.signal()), (None, Some(9)));
@@ -88,11 +92,7 @@ fn close_before_start_and_close_twice_are_fine() {
         .unwrap();
     p.close().unwrap();
     p.close().unwrap();
-    let p = Process::builder()
-        .command(["sleep", "100"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sleep", "100"]);
     let pid = p.pid().unwrap();
     p.close().unwrap();
     p.close().unwrap();
@@ -246,11 +246,7 @@ fn inline_script_leaves_stdin_to_the_script() {
 #[test]
 fn burst_before_exit_arrives_whole_every_time() {
     for round in 0..50 {
-        let p = Process::builder()
-            .command(["seq", "1", "2000"])
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started(["seq", "1", "2000"]);
         let mut n = 0;
         let exit = read(
             &p,
@@ -289,11 +285,7 @@ fn reading_stdout_while_the_child_fills_stderr_does_not_block() {
 
 #[test]
 fn both_streams_read_together_keep_their_tags() {
-    let p = Process::builder()
-        .command(["sh", "-c", "echo o1; echo e1 >&2; echo o2"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sh", "-c", "echo o1; echo e1 >&2; echo o2"]);
     let mut got = Vec::new();
     read(
         &p,
@@ -308,11 +300,7 @@ fn both_streams_read_together_keep_their_tags() {
 
 #[test]
 fn read_wait_for_exit_returns_the_failure() {
-    let p = Process::builder()
-        .command(["sh", "-c", "exit 5"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sh", "-c", "exit 5"]);
     match read(&p, ReadOptions::new().wait_for_exit()) {
         Err(Error::Failed(e)) => assert_eq!(e.code(), Some(5)),
         other => panic!("{other:?}"),
@@ -380,11 +368,7 @@ fn byte_readers_join_the_pieces_of_a_long_line_again() {
 
 #[test]
 fn stdout_reader_is_an_io_read() {
-    let p = Process::builder()
-        .command(["sh", "-c", "printf 'a\\r\\nb\\nc'; echo err >&2"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sh", "-c", "printf 'a\\r\\nb\\nc'; echo err >&2"]);
     let mut s = String::new();
     p.stdout().unwrap().read_to_string(&mut s).unwrap();
     // The bytes as written: no `\r` dropped, no `\n` added.
@@ -478,11 +462,7 @@ fn restarts_give_one_result_per_exit_to_every_waiter() {
 
 #[test]
 fn wait_timeout_and_try_wait_do_not_block() {
-    let p = Process::builder()
-        .command(["sleep", "100"])
-        .build()
-        .unwrap();
-    p.start().unwrap();
+    let p = started(["sleep", "100"]);
     assert!(p.try_wait().unwrap().is_none());
     assert!(p.wait_timeout(Duration::from_millis(50)).unwrap().is_none());
     assert!(matches!(p.exits().try_next(), Err(Error::TimedOut)));
@@ -1793,38 +1773,27 @@ fn builder_stdin_bytes_feed_every_run_and_stdin_input_chooses_the_source() {
 fn builder_stdout_and_stderr_go_to_null_inherit_or_stdout_as_command() {
     with_watchdog(|| {
         use procrun::Output;
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stdout(Output::Null)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b""[..], &b"err\n"[..])
+        type Case = (
+            fn(ProcessBuilder) -> ProcessBuilder,
+            &'static [u8],
+            &'static [u8],
         );
-
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stderr(Output::Null)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b"out\n"[..], &b""[..])
-        );
-
-        let p = Process::builder()
-            .command(["sh", "-c", "echo out; echo err >&2"])
-            .stderr(Output::Stdout)
-            .build()
-            .unwrap();
-        let out = p.output().unwrap();
-        assert_eq!(
-            (&out.stdout[..], &out.stderr[..]),
-            (&b"out\nerr\n"[..], &b""[..])
-        );
+        let cases: [Case; 3] = [
+            (|b| b.stdout(Output::Null), b"", b"err\n"),
+            (|b| b.stderr(Output::Null), b"out\n", b""),
+            (|b| b.stderr(Output::Stdout), b"out\nerr\n", b""),
+        ];
+        for (i, (route, stdout, stderr)) in cases.into_iter().enumerate() {
+            let p = route(Process::builder().command(["sh", "-c", "echo out; echo err >&2"]))
+                .build()
+                .unwrap();
+            let out = p.output().unwrap();
+            assert_eq!(
+                (&out.stdout[..], &out.stderr[..]),
+                (stdout, stderr),
+                "case {i}"
+            );
+        }
 
         // Inherited: the child's fd is the one this process has.
         let p = Process::builder()

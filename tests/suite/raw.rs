@@ -3,21 +3,19 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::WATCHDOG;
+use common::{temp_file, xorshift64, WATCHDOG};
 use procrun::{ChildId, Command, Event, Output, Process, Reactor, Stream};
 
 /// Random bytes, every value among them, with `\r\n`, `\r`, `\n` and `\0`
 /// planted often and a last byte that is no `\n`.
 fn binary(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut next = xorshift64(seed);
     let mut v: Vec<u8> = (0..len)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             match x % 16 {
                 0 => b'\r',
                 1 => b'\n',
@@ -34,13 +32,6 @@ fn binary(len: usize, seed: u64) -> Vec<u8> {
         *last = b'x';
     }
     v
-}
-
-fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(data).unwrap();
-    f.flush().unwrap();
-    f
 }
 
 /// What the reactor delivered of one child until its `Done`.

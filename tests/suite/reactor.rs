@@ -157,6 +157,17 @@ fn stop_escalates_to_sigkill_after_grace_and_not_before() {
     );
 }
 
+/// Waits (with the watchdog) until `pid`, which stops itself with SIGSTOP
+/// once ready, is stopped; `who` names it when it never does.
+#[track_caller]
+fn wait_stopped(pid: u32, who: &str) {
+    let deadline = Instant::now() + WATCHDOG;
+    while proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "{who} never stopped itself");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn stop_wakes_a_stopped_child_with_sigcont() {
     let mut r = Reactor::new().unwrap();
@@ -168,11 +179,7 @@ fn stop_wakes_a_stopped_child_with_sigcont() {
         !lines_of(r, id, Stream::Stdout).is_empty()
     });
     let pid = r.pid(id).unwrap();
-    let deadline = Instant::now() + WATCHDOG;
-    while proc_state(pid) != Some('T') {
-        assert!(Instant::now() < deadline, "child never stopped itself");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_stopped(pid, "child");
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
     // SIGTERM, not the SIGKILL a minute later.
@@ -314,15 +321,23 @@ fn successful_exit_is_not_restarted() {
     assert_eq!(exits_of(&recs, id).len(), 1);
 }
 
-#[test]
-fn stop_cancels_a_pending_restart() {
-    let mut r = Reactor::new().unwrap();
+/// Spawns a run that fails and restarts in an hour, and drives it to its
+/// first exit, which must announce that restart: the child is between
+/// runs.
+fn waiting_for_restart(r: &mut Reactor) -> (ChildId, Vec<Rec>) {
     let mut c = sh("exit 1");
     c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
     let id = r.spawn(&c).unwrap();
     let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |r| !exits_of(r, id).is_empty());
+    drive_until(r, &mut recs, |rs| !exits_of(rs, id).is_empty());
     assert!(exits_of(&recs, id)[0].restart_in().is_some());
+    (id, recs)
+}
+
+#[test]
+fn stop_cancels_a_pending_restart() {
+    let mut r = Reactor::new().unwrap();
+    let (id, mut recs) = waiting_for_restart(&mut r);
     r.stop(id).unwrap();
     drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
     assert_eq!(exits_of(&recs, id).len(), 1);
@@ -984,13 +999,8 @@ fn kill_ends_the_run_with_sigkill_and_the_restart_policy_still_applies() {
 #[test]
 fn signal_with_no_live_run_or_once_done_sends_nothing_and_succeeds() {
     let mut r = Reactor::new().unwrap();
-    let mut c = sh("exit 1");
-    c.restart(Restart::on_error().interval(Duration::from_secs(3600)));
-    let id = r.spawn(&c).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| !exits_of(rs, id).is_empty());
+    let (id, mut recs) = waiting_for_restart(&mut r);
     // Waiting for its restart: nothing to signal, and no error.
-    assert!(exits_of(&recs, id)[0].restart_in().is_some());
     r.signal(id, Signal::TERM).unwrap();
     r.kill(id).unwrap();
     assert!(r.contains(id));
@@ -1496,11 +1506,7 @@ fn job_control_stop_signals_reach_a_child_stopped_with_sigstop() {
             !lines_of(r, id, Stream::Stdout).is_empty()
         });
         let pid = r.pid(id).unwrap();
-        let deadline = Instant::now() + WATCHDOG;
-        while proc_state(pid) != Some('T') {
-            assert!(Instant::now() < deadline, "child never stopped itself");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_stopped(pid, "child");
         r.stop(id).unwrap();
         drive_until(&mut r, &mut recs, |r| r.contains(&Rec::Done(id)));
         let e = exits_of(&recs, id)[0];
@@ -1553,11 +1559,7 @@ fn a_stop_is_done_only_when_nothing_of_its_group_is_left() {
         let pid = r.pid(id).unwrap();
         wait_member(pid, "sleep");
         if script.contains("STOP") {
-            let deadline = Instant::now() + WATCHDOG;
-            while proc_state(pid) != Some('T') {
-                assert!(Instant::now() < deadline, "bash never stopped itself");
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            wait_stopped(pid, "bash");
         }
         r.stop(id).unwrap();
         let recs = run_to_done(&mut r, id);
@@ -1617,6 +1619,20 @@ fn named_pid(recs: &[Rec], id: ChildId, name: &str) -> Option<u32> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// Drives `id` until it names its group member (`member PID`), then stops
+/// it and drives it to Done: the events, the member (killed on drop, so a
+/// failing test leaves it behind in no case) and how long Done took after
+/// the stop.
+fn stop_once_member_named(r: &mut Reactor, id: ChildId) -> (Vec<Rec>, KillOnDrop, Duration) {
+    let mut recs = Vec::new();
+    drive_until(r, &mut recs, |rs| named_pid(rs, id, "member").is_some());
+    let member = KillOnDrop(named_pid(&recs, id, "member").unwrap());
+    let stopped = Instant::now();
+    r.stop(id).unwrap();
+    recs.extend(run_to_done(r, id));
+    (recs, member, stopped.elapsed())
+}
+
 #[test]
 fn a_stop_gives_a_group_member_the_rest_of_the_grace_after_its_leader_died() {
     // systemd's KillMode=control-group: every process of the unit has the
@@ -1628,16 +1644,7 @@ fn a_stop_gives_a_group_member_the_rest_of_the_grace_after_its_leader_died() {
     let id = r
         .spawn(&leader_and_flushing_member(dir.path(), &file))
         .unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| {
-        named_pid(rs, id, "member").is_some()
-    });
-    let member = named_pid(&recs, id, "member").unwrap();
-    let _guard = KillOnDrop(member);
-    let stopped = Instant::now();
-    r.stop(id).unwrap();
-    recs.extend(run_to_done(&mut r, id));
-    let took = stopped.elapsed();
+    let (recs, _member, took) = stop_once_member_named(&mut r, id);
     let exit = exits_of(&recs, id)[0];
     assert_eq!(exit.signal(), Some(Signal::TERM), "{recs:?}");
     assert!(exit.stopped());
@@ -1662,23 +1669,14 @@ fn a_group_member_ignoring_the_stop_signal_is_killed_when_the_grace_ends() {
     let mut c = sh("sh -c \"trap '' TERM; echo member \\$\\$; exec sleep 100\" & exec sleep 100");
     c.grace(grace);
     let id = r.spawn(&c).unwrap();
-    let mut recs = Vec::new();
-    drive_until(&mut r, &mut recs, |rs| {
-        named_pid(rs, id, "member").is_some()
-    });
-    let member = named_pid(&recs, id, "member").unwrap();
-    let _guard = KillOnDrop(member);
-    let stopped = Instant::now();
-    r.stop(id).unwrap();
-    recs.extend(run_to_done(&mut r, id));
-    let took = stopped.elapsed();
+    let (recs, member, took) = stop_once_member_named(&mut r, id);
     // The leader died of the stop signal; its member lived on, ignoring
     // it, until the grace ended, and was gone at Done.
     assert_eq!(exits_of(&recs, id)[0].signal(), Some(Signal::TERM));
     assert!(took >= grace, "Done {took:?} after the stop");
     assert!(took < grace + Duration::from_secs(10), "{took:?}");
     assert!(
-        matches!(proc_state(member), None | Some('Z')),
+        matches!(proc_state(member.0), None | Some('Z')),
         "the member outlived Done"
     );
 }

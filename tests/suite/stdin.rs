@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{with_watchdog, WATCHDOG};
-use procrun::{Command, Error, Event, Input, Output, Process, Reactor, Signal, Stream};
+use procrun::{ChildId, Command, Error, Event, Input, Output, Process, Reactor, Signal, Stream};
 
 /// What the reactor told about one child, as owned values.
 #[derive(Default, Debug)]
@@ -43,8 +43,24 @@ fn poll(reactor: &mut Reactor, seen: &mut Seen, deadline: Instant) {
         .unwrap();
 }
 
+fn poll_until_done(reactor: &mut Reactor, seen: &mut Seen, deadline: Instant) {
+    while !seen.done {
+        poll(reactor, seen, deadline);
+    }
+}
+
 fn is_kind(r: &procrun::Result<usize>, kind: io::ErrorKind) -> bool {
     matches!(r, Err(Error::Io(e)) if e.kind() == kind)
+}
+
+/// Once `id` is done, its stream is as closed as between runs, not
+/// unknown: a write is a broken pipe.
+#[track_caller]
+fn assert_done_stdin_is_a_broken_pipe(reactor: &mut Reactor, id: ChildId) {
+    assert!(is_kind(
+        &reactor.write_stdin(id, b"x"),
+        io::ErrorKind::BrokenPipe
+    ));
 }
 
 fn streaming(program: &str, args: &[&str]) -> Command {
@@ -54,6 +70,18 @@ fn streaming(program: &str, args: &[&str]) -> Command {
         .stdout(Output::Raw)
         .timeout(WATCHDOG);
     cmd
+}
+
+/// A started `Process` of `command` whose stdin is a stream.
+fn started_streaming(command: &[&str]) -> Process {
+    let p = Process::builder()
+        .command(command.iter().copied())
+        .stdin_stream()
+        .timeout(WATCHDOG)
+        .build()
+        .unwrap();
+    p.start().unwrap();
+    p
 }
 
 #[test]
@@ -92,19 +120,13 @@ fn cat_fed_ten_mib_in_chunks_echoes_it_back_exactly() {
             .unwrap();
     }
     reactor.close_stdin(id).unwrap();
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     assert_eq!(seen.out.len(), TOTAL);
     assert!(seen.out == data, "echo differs");
     assert_eq!(seen.closed, [(0, true)]);
     assert!(seen.exit.unwrap().success());
     assert!(refused == 0 || seen.ready > 0);
-    // Done: its stream is as closed as between runs, not unknown.
-    assert!(is_kind(
-        &reactor.write_stdin(id, b"x"),
-        io::ErrorKind::BrokenPipe
-    ));
+    assert_done_stdin_is_a_broken_pipe(&mut reactor, id);
 }
 
 #[test]
@@ -127,9 +149,7 @@ fn lines_of_a_child_fed_over_time_come_back_one_by_one() {
         assert_eq!(seen.lines[i], format!("line {i}").into_bytes());
     }
     reactor.write_stdin(id, b"exit 3\n").unwrap();
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     assert_eq!(seen.exit.unwrap().code(), Some(3));
 }
 
@@ -151,19 +171,13 @@ fn a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get
     reactor.kill(id).unwrap();
     let mut seen = Seen::default();
     let deadline = Instant::now() + WATCHDOG;
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     assert_eq!(seen.exit.unwrap().signal(), Some(Signal::KILL));
     assert_eq!(seen.closed.len(), 1);
     let (unwritten, before_exit) = seen.closed[0];
     assert!(before_exit);
     assert!(unwritten >= 512 * 1024, "only {unwritten} reported dropped");
-    // Done: its stream is as closed as between runs, not unknown.
-    assert!(is_kind(
-        &reactor.write_stdin(id, b"x"),
-        io::ErrorKind::BrokenPipe
-    ));
+    assert_done_stdin_is_a_broken_pipe(&mut reactor, id);
 }
 
 #[test]
@@ -190,9 +204,7 @@ fn head_fed_more_than_it_reads_ends_the_stream_and_nothing_hangs() {
             poll(&mut reactor, &mut seen, deadline);
         }
     }
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     assert_eq!(seen.out, b"yyyyyyyyyy");
     assert_eq!(seen.closed.len(), 1, "{seen:?}");
 }
@@ -244,13 +256,7 @@ fn stdin_calls_on_a_child_without_a_stream_are_typed_errors() {
 fn process_stdin_copied_into_wc_counts_every_byte() {
     with_watchdog(|| {
         const TOTAL: usize = 5 * 1024 * 1024 + 7;
-        let p = Process::builder()
-            .command(["wc", "-c"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["wc", "-c"]);
         let mut stdin = p.stdin().unwrap();
         assert!(matches!(p.stdin(), Err(Error::NoStdin)), "a second writer");
         let copied = io::copy(&mut io::repeat(b'q').take(TOTAL as u64), &mut stdin).unwrap();
@@ -267,13 +273,7 @@ fn process_stdin_copied_into_wc_counts_every_byte() {
 #[test]
 fn process_stdin_to_a_child_that_stops_reading_gets_broken_pipe() {
     with_watchdog(|| {
-        let p = Process::builder()
-            .command(["head", "-c", "10"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["head", "-c", "10"]);
         let mut stdin = p.stdin().unwrap();
         let err: io::Result<()> = stdin.write_all(&vec![b'h'; 1024 * 1024]).and_then(|()| {
             // All of it may fit in pipe and queue before head exits: the
@@ -294,13 +294,7 @@ fn process_stdin_to_a_child_that_stops_reading_gets_broken_pipe() {
 #[test]
 fn process_bash_s_fed_commands_over_time() {
     with_watchdog(|| {
-        let p = Process::builder()
-            .command(["bash", "-s"])
-            .stdin_stream()
-            .timeout(WATCHDOG)
-            .build()
-            .unwrap();
-        p.start().unwrap();
+        let p = started_streaming(&["bash", "-s"]);
         let mut stdin = p.stdin().unwrap();
         let mut out = p.stdout().unwrap();
         for i in 0..3 {
@@ -376,9 +370,7 @@ fn a_full_queue_refuses_then_announces_room_once_the_child_reads_again() {
     }
     assert!(reactor.write_stdin(id, &chunk).unwrap() > 0);
     reactor.close_stdin(id).unwrap();
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     assert_eq!(seen.ready, 1);
     assert_eq!(seen.closed, [(0, true)]);
     assert!(seen.exit.unwrap().success());
@@ -468,9 +460,7 @@ fn bytes_fed_stdin_closes_with_the_run_while_an_outsider_holds_it_unread() {
     reactor.spawn(&cmd).unwrap();
     let mut seen = Seen::default();
     let deadline = Instant::now() + WATCHDOG;
-    while !seen.done {
-        poll(&mut reactor, &mut seen, deadline);
-    }
+    poll_until_done(&mut reactor, &mut seen, deadline);
     let outsider: u32 = String::from_utf8(seen.lines[0].clone())
         .unwrap()
         .parse()
