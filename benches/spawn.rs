@@ -2,6 +2,11 @@
 //! tokio::process on a current-thread runtime, and the raw limit
 //! (`posix_spawn` + `waitpid`), one child at a time and 64 in flight.
 //!
+//! One at a time, a second raw row adds what supervising by pidfd costs
+//! on its own: `posix_spawn`, then `pidfd_open`, then `waitid` on the
+//! pidfd. procrun gets its pidfd from the start itself (`clone3` with
+//! `CLONE_PIDFD`), so that row is the floor it is held to as well.
+//!
 //! The child's exec and exit dominate every variant; the question is what
 //! each API adds on top. procrun runs twice: with stdout and stderr sent to
 //! /dev/null, as the std and tokio peers are, and with both piped as lines
@@ -18,6 +23,7 @@
 
 use std::ffi::CString;
 use std::hint::black_box;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -67,6 +73,33 @@ impl RawSpawn {
         };
         assert_eq!(rc, 0, "posix_spawn failed");
         pid
+    }
+
+    /// A pidfd of `pid`, our unreaped child.
+    fn pidfd_open(pid: libc::pid_t) -> OwnedFd {
+        // SAFETY: pidfd_open takes the pid and flags by value.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        assert!(fd >= 0, "pidfd_open failed");
+        // SAFETY: a new fd, ours alone.
+        unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) }
+    }
+
+    /// Reaps the child of `pidfd` as the reactor does: `waitid(P_PIDFD)`.
+    fn reap_pidfd(pidfd: &OwnedFd) {
+        // SAFETY: all zeroes is a valid siginfo_t for waitid to fill.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a pidfd of our own unreaped child; `info` is writable.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: filled by the successful waitid above.
+        assert_eq!(unsafe { info.si_status() }, 0);
     }
 
     fn reap(pid: libc::pid_t) {
@@ -135,6 +168,9 @@ fn sequential<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let raw = RawSpawn::new();
     group.bench_function("raw_posix_spawn_waitpid", |b| {
         b.iter(|| RawSpawn::reap(black_box(raw.spawn())))
+    });
+    group.bench_function("raw_posix_spawn_pidfd_open_waitid", |b| {
+        b.iter(|| RawSpawn::reap_pidfd(&RawSpawn::pidfd_open(black_box(raw.spawn()))))
     });
 
     for (name, piped) in [("procrun_null", false), ("procrun_lines", true)] {

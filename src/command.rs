@@ -842,8 +842,7 @@ impl Command {
     ///   do), deepest first, and [`Done`](crate::Event::Done) comes only
     ///   after that: it means the last process of the child is gone.
     ///
-    /// Runs use `fork` rather than `posix_spawn` then (a little slower to
-    /// start). Cgroups left by an agent that died can be removed with
+    /// Cgroups left by an agent that died can be removed with
     /// [`cgroup::kill_leftovers`](crate::cgroup::kill_leftovers).
     ///
     /// A `parent` that is not a cgroup v2 directory is
@@ -929,7 +928,7 @@ impl Command {
     /// those. The kernel ties the signal to the spawning *thread*: a
     /// [`Reactor`](crate::Reactor) must be driven from a thread that lives
     /// as long as its children should (the handle API's driver thread
-    /// does). Runs use `fork` rather than `posix_spawn`.
+    /// does).
     pub fn kill_on_parent_death(&mut self) -> &mut Command {
         self.kill_on_parent_death = true;
         self

@@ -300,8 +300,9 @@ impl Exit {
     /// [`status_lost`](Self::status_lost).
     ///
     /// The kernel counts the memory a child had before its `exec` too, and
-    /// a child starts sharing this process's memory (`posix_spawn`, as
-    /// Go's `os/exec`, uses `vfork`): the value is never below this
+    /// a child starts sharing this process's memory (procrun starts it by
+    /// `clone` with `CLONE_VM | CLONE_VFORK`, as `posix_spawn` and Go's
+    /// `os/exec` do): the value is never below this
     /// process's own peak at the spawn, so it tells what the child used
     /// only once the child outgrows its supervisor.
     pub fn max_rss_bytes(&self) -> u64 {

@@ -185,12 +185,17 @@
 //!   1 ms to 100 ms while children stay up; an exit is then seen up to
 //!   100 ms late and an idle reactor wakes up to ten times a second.
 //!   [`Reactor::uses_pidfd`] tells which mode runs.
-//! - **No `CLONE_INTO_CGROUP`** (Linux before 5.7, a seccomp filter that
-//!   hides `clone3`, an architecture other than x86_64 and aarch64, or
-//!   `PROCRUN_NO_CLONE3=1`): a contained run's child writes itself into
-//!   its cgroup before it runs anything, instead of the kernel starting it
-//!   there. Nothing of the run is outside the cgroup either way; the write
-//!   costs a few hundred microseconds more per run.
+//! - **No `clone3`** (Linux before 5.3, a seccomp filter that hides or
+//!   refuses it, an architecture other than x86_64 and aarch64, or
+//!   `PROCRUN_NO_CLONE3=1`): children start by the C library's `clone`,
+//!   and each child's pidfd is opened after its start (`pidfd_open`)
+//!   instead of coming with it; what the kernel refused is remembered for
+//!   the rest of the process.
+//! - **No `CLONE_INTO_CGROUP`** (Linux before 5.7, or no `clone3`): a
+//!   contained run's child writes itself into its cgroup before it runs
+//!   anything, instead of the kernel starting it there. Nothing of the run
+//!   is outside the cgroup either way; the write costs a few hundred
+//!   microseconds more per run.
 //! - **No `cgroup.kill`** (Linux before 5.14, or
 //!   `PROCRUN_NO_CGROUP_KILL=1`): a contained run's cgroup is killed by
 //!   freezing it (no member can fork or move unseen), sending `SIGKILL` to
@@ -209,7 +214,7 @@
 //! - **Empty polls.** [`Reactor::poll`] returns `Ok` with no event when a
 //!   signal interrupts `epoll_wait`. That happens without any handler of
 //!   the host's: a child that exits while the thread that spawned it has
-//!   every signal blocked (as `posix_spawn` does around its clone) gets its
+//!   every signal blocked (as procrun does around its clone) gets its
 //!   `SIGCHLD` queued rather than discarded, and the kernel wakes another
 //!   thread to take it. Loop on `poll`; do not take an empty return for a
 //!   timeout.

@@ -4,9 +4,9 @@
 //! here as given; [`Command::prepare`] checks them.
 //!
 //! Every setting but [`arg0`](Command::arg0) needs code in the child before
-//! `execve`, which `posix_spawn` cannot run: a command that asks for one
-//! starts by procrun's own `clone` and `execve`. A command that asks for
-//! none is started by `posix_spawn` as before.
+//! `execve`, which `posix_spawn` cannot run: every child starts by
+//! procrun's own `clone` and `execve`, which run it, and a command that
+//! asks for none pays nothing for them.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -205,10 +205,6 @@ impl Command {
     /// [`groups`](Command::groups), a procrun that may drops its own
     /// supplementary groups from the child, as std does.
     ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
-    ///
     /// # Errors
     ///
     /// At spawn, [`Error::Credentials`] when procrun may not switch
@@ -253,10 +249,6 @@ impl Command {
     /// Runs the child with group `gid` (std's `CommandExt::gid`): its real,
     /// effective and saved group id, set before the user id.
     ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
-    ///
     /// # Errors
     ///
     /// At spawn, [`Error::Credentials`] when procrun may not switch.
@@ -277,10 +269,6 @@ impl Command {
 
     /// The child's supplementary groups (std's `CommandExt::groups`),
     /// set first (`setgroups`); an empty list drops them all.
-    ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
     ///
     /// # Errors
     ///
@@ -309,10 +297,6 @@ impl Command {
     /// A later call for the same resource replaces an earlier one. Set
     /// before the credentials change, so a root procrun may raise a hard
     /// limit for a child that runs as another user.
-    ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
     ///
     /// # Errors
     ///
@@ -356,10 +340,6 @@ impl Command {
 
     /// The child's file mode creation mask (`umask`, e.g. `0o027`).
     ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
-    ///
     /// # Errors
     ///
     /// [`Error::InvalidCommand`] for a mask with bits above `0o777`.
@@ -398,10 +378,6 @@ impl Command {
 
     /// The child's nice value, -20 (first served) to 19 (last), as
     /// `nice -n` and systemd's `Nice=` take it.
-    ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
     ///
     /// # Errors
     ///
@@ -446,10 +422,6 @@ impl Command {
     /// the agent. Written to the child's `/proc/self/oom_score_adj` before
     /// its credentials change.
     ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
-    ///
     /// # Errors
     ///
     /// [`Error::InvalidCommand`] outside -1000..=1000; at spawn,
@@ -492,10 +464,6 @@ impl Command {
     /// `NoNewPrivileges=yes`): neither it nor anything it runs can gain
     /// privileges through a setuid or setgid program or file capabilities.
     ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
-    ///
     /// # Examples
     ///
     /// ```
@@ -536,10 +504,6 @@ impl Command {
     /// caller that keeps using the fd passes a duplicate
     /// ([`OwnedFd::try_clone`]). The child's descriptor shares the open
     /// file (offset, flags) with procrun's, as after `dup2`.
-    ///
-    /// Runs of a command with this setting start by procrun's own `clone`
-    /// and `execve` rather than `posix_spawn`, which cannot run code in
-    /// the child.
     ///
     /// # Errors
     ///

@@ -16,24 +16,39 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// The child's whole environment: procrun's own (unless cleared), then the
 /// command's changes in the order given.
+///
+/// Read at every spawn (the host may change its environment at any time),
+/// so built with one allocation per entry: each `KEY=VALUE` sized exactly,
+/// its NUL included.
 pub(super) fn environment(spec: &Spec) -> Vec<CString> {
-    let mut vars: Vec<(Vec<u8>, CString)> = Vec::new();
+    let mut vars: Vec<CString> = Vec::new();
     if !spec.env_clear {
-        for (k, v) in std::env::vars_os() {
-            let entry = [k.as_bytes(), b"=", v.as_bytes()].concat();
+        let own = std::env::vars_os();
+        vars.reserve_exact(own.size_hint().0 + spec.env.len());
+        for (k, v) in own {
+            let (k, v) = (k.as_bytes(), v.as_bytes());
+            let mut entry = Vec::with_capacity(k.len() + v.len() + 2);
+            entry.extend_from_slice(k);
+            entry.push(b'=');
+            entry.extend_from_slice(v);
             // The kernel hands a process NUL-free strings: none is skipped.
             if let Ok(entry) = CString::new(entry) {
-                vars.push((k.into_encoded_bytes(), entry));
+                vars.push(entry);
             }
         }
     }
     for (key, entry) in spec.env.iter() {
-        vars.retain(|(k, _)| k != key);
+        // A command's key has no `=` (checked when prepared), so the
+        // entry's key is this one exactly when `=` follows it.
+        vars.retain(|e| {
+            let e = e.as_bytes();
+            !(e.starts_with(key) && e.get(key.len()) == Some(&b'='))
+        });
         if let Some(entry) = entry {
-            vars.push((key.clone(), entry.clone()));
+            vars.push(entry.clone());
         }
     }
-    vars.into_iter().map(|(_, e)| e).collect()
+    vars
 }
 
 /// The program's path: as given when it holds a `/`, else the first

@@ -3,7 +3,7 @@
 //! its cgroup when contained, and a pidfd.
 //!
 //! [`start`] goes in steps: the `execve` arguments, the stdio ends
-//! ([`Stdio`]), the run's cgroup, the start itself ([`posix_spawn_or_fork`]),
+//! ([`Stdio`]), the run's cgroup, the start itself ([`clone_exec`]),
 //! then the handle the reactor supervises it by ([`open_handle`]). A
 //! pipeline's stages start in [`pipeline`], with the same steps each.
 
@@ -21,7 +21,9 @@ use std::path::Path;
 use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
-use crate::sys::{self, Cgroup, ChildHandle, ChildSignal, ExecArgs, ForkExtras, ForkStage};
+use crate::sys::{
+    self, Cgroup, ChildHandle, ChildSignal, ExecArgs, ForkExtras, ForkStage, Started,
+};
 
 pub(crate) use spec::{Spec, StopPolicy};
 
@@ -42,8 +44,9 @@ pub(crate) struct Spawned {
 
 /// Starts a run of `spec`.
 ///
-/// `posix_spawn` (vfork speed) does the fork and exec; every fd procrun
-/// holds is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
+/// procrun's own `clone` and `execve` start the child (at `posix_spawn`'s
+/// speed, its pidfd with it: [`sys::clone_exec`]); every fd procrun holds
+/// is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
 /// `null` (the reactor's one open `/dev/null`) and inherited stdio is
 /// procrun's own fd, both handed to `dup2` in the child as they are: no
 /// open or dup per spawn.
@@ -77,12 +80,12 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         Some(c) => Some(crate::cgroup::create_for_run(c)?),
         None => None,
     };
-    let started = posix_spawn_or_fork(spec, &args, contained.as_ref());
+    let started = clone_exec(spec, &args, contained.as_ref(), want_pidfd);
     let (cgroup, cgroup_dir) = contained.unzip();
     // Only the child's start needed it.
     drop(cgroup_dir);
-    let pid = match started {
-        Ok(pid) => pid,
+    let started = match started {
+        Ok(started) => started,
         Err(e) => {
             // The child, if any, failed and was reaped: the cgroup is empty.
             if let Some(c) = cgroup {
@@ -94,7 +97,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
     // The child's pipe ends must close in this process now, or procrun
     // would hold a writer of each output pipe and never see EOF.
     let [stdin, stdout, stderr] = stdio.into_ours();
-    let (handle, got_pidfd) = open_handle(pid, want_pidfd, cgroup.as_ref())?;
+    let (handle, got_pidfd) = open_handle(started, want_pidfd, cgroup.as_ref())?;
     Ok(Spawned {
         handle,
         no_pidfd: want_pidfd && !got_pidfd,
@@ -198,25 +201,21 @@ fn child_fd<'a>(
     }
 }
 
-/// Starts the child and returns its pid: by `posix_spawn`, or by a fork
-/// and exec of procrun's own when the child must start in its run's
-/// cgroup (`contained`: the cgroup and its open directory), die with
-/// procrun, or be set up before its exec (credentials, limits, passed
-/// fds: [`Spec::needs_fork`]), which `posix_spawn` cannot do.
-fn posix_spawn_or_fork(
+/// Starts the child: in its run's cgroup when `contained` (the cgroup and
+/// its open directory), dying with procrun, and set up before its exec
+/// (credentials, limits, passed fds) as `spec` asks.
+fn clone_exec(
     spec: &Spec,
     args: &ExecArgs<'_>,
     contained: Option<&(Cgroup, OwnedFd)>,
-) -> Result<u32> {
-    if contained.is_none() && !spec.die_with_parent && !spec.needs_fork() {
-        return sys::posix_spawn(args).map_err(|source| exec_error(spec, source));
-    }
+    want_pidfd: bool,
+) -> Result<Started> {
     let extras = ForkExtras {
         cgroup: contained.map(|(_, dir)| dir.as_fd()),
         die_with_parent: spec.die_with_parent,
         setup: spec.setup.as_deref(),
     };
-    sys::fork_exec(args, &extras).map_err(|(stage, source)| match stage {
+    sys::clone_exec(args, &extras, want_pidfd).map_err(|(stage, source)| match stage {
         ForkStage::Exec => exec_error(spec, source),
         ForkStage::Cgroup => Error::CgroupAccess {
             path: contained.map_or_else(Default::default, |(c, _)| c.dir().to_owned()),
@@ -253,10 +252,19 @@ fn posix_spawn_or_fork(
     })
 }
 
-/// The handle the reactor supervises the started child `pid` by, and
-/// whether it is a pidfd. Without one the child is killed (its `cgroup`
-/// too), reaped, and the error returned.
-fn open_handle(pid: u32, want_pidfd: bool, cgroup: Option<&Cgroup>) -> Result<(ChildHandle, bool)> {
+/// The handle the reactor supervises the `started` child by, and whether
+/// it is a pidfd: the one that came with the start, else one opened now
+/// when `want_pidfd`. Without one the child is killed (its `cgroup` too),
+/// reaped, and the error returned.
+fn open_handle(
+    started: Started,
+    want_pidfd: bool,
+    cgroup: Option<&Cgroup>,
+) -> Result<(ChildHandle, bool)> {
+    let pid = started.pid;
+    if let Some(fd) = started.pidfd {
+        return Ok((ChildHandle::Pidfd { pid, fd }, true));
+    }
     // The child is unreaped, so its pid cannot have been recycled yet and
     // a pidfd opened now names exactly this child.
     ChildHandle::open(pid, want_pidfd).map_err(|e| {

@@ -12,7 +12,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use super::{lookup, open_handle, posix_spawn_or_fork, Spawned, Spec, Stdio};
+use super::{clone_exec, lookup, open_handle, Spawned, Spec, Stdio};
 use crate::child::Stream;
 use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
@@ -212,10 +212,11 @@ fn start_stages(
             group: started.group.then_some(leader),
             stdio: [stdin, stdout, stderr],
         };
-        let pid = posix_spawn_or_fork(stage, &args, contained)?;
-        // Opened at once: the stage is unreaped, so its pid names it
-        // still. On error `open_handle` kills and reaps it.
-        let (handle, _) = open_handle(pid, want_pidfd, None)?;
+        let child = clone_exec(stage, &args, contained, want_pidfd)?;
+        // The pidfd comes with the start, or is opened at once: the stage
+        // is unreaped, so its pid names it still. On error `open_handle`
+        // kills and reaps it.
+        let (handle, _) = open_handle(child, want_pidfd, None)?;
         started.handles.push(handle);
         // The write end is the stage's now, and the read end the next
         // stage's once it has started.

@@ -144,12 +144,6 @@ impl Spec {
         self.setup.as_ref().and_then(|s| s.cwd.as_deref())
     }
 
-    /// Whether a run needs code of procrun's between fork and exec for
-    /// the settings of [`ChildSetup`].
-    pub(crate) fn needs_fork(&self) -> bool {
-        self.setup.as_ref().is_some_and(|s| s.needs_fork())
-    }
-
     /// Adds an argument: the script path a [`Process`](crate::Process)
     /// hands to bash at each start.
     pub(crate) fn push_arg(&mut self, arg: &OsStr) -> Result<()> {

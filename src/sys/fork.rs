@@ -1,50 +1,79 @@
-//! Starting a child with `clone` and `execve`, for what `posix_spawn`
-//! cannot do: a child that starts inside its run's cgroup, one that dies
-//! with procrun (`PR_SET_PDEATHSIG`), or one set up with other credentials,
-//! resource limits, scheduling or extra fds ([`ChildSetup`]), before it
-//! runs a single instruction of its program.
+//! Starting a child: `clone` and `execve`, with the child's setup between
+//! them run by procrun's own code, the way `posix_spawn` runs its own.
 //!
-//! Not `fork`: the child is made as `posix_spawn` makes its own, sharing
-//! this process's memory (`CLONE_VM | CLONE_VFORK`) on a stack of its own
-//! until its exec, so no page table is copied (a plain `fork` of a large
-//! agent costs a tenth of a millisecond more per run, see
+//! Every child is made as `posix_spawn` makes its own, sharing this
+//! process's memory (`CLONE_VM | CLONE_VFORK`) on a stack of its own until
+//! its exec, so no page table is copied (a plain `fork` of a large agent
+//! costs a tenth of a millisecond more per run, see
 //! `benches/containment.rs`) and the parent thread waits until the child
-//! has exec'ed or failed.
+//! has exec'ed or failed. The one code path serves a plain child as well as
+//! one that starts inside its run's cgroup, dies with procrun
+//! (`PR_SET_PDEATHSIG`), or is set up with other credentials, resource
+//! limits, scheduling or extra fds ([`ChildSetup`]), none of which
+//! `posix_spawn` can do.
 //!
-//! Into a cgroup, two ways, both with no moment where a process of the
-//! run is outside it:
+//! The start is `clone3` (Linux 5.3+, x86_64 and aarch64; glibc does not
+//! wrap it, so a few lines of assembly issue it and call the child's entry
+//! on its new stack), which does more than `posix_spawn` in the same call:
 //!
-//! - `clone3` with `CLONE_INTO_CGROUP` (Linux 5.7+, x86_64 and aarch64):
-//!   the kernel makes the child inside the cgroup. glibc does not wrap
-//!   `clone3`, so a few lines of assembly issue it and call the child's
-//!   entry on its new stack.
-//! - elsewhere (older kernels, a seccomp filter hiding `clone3`, other
-//!   architectures, or `PROCRUN_NO_CLONE3=1`): the child writes itself
-//!   into `cgroup.procs` first thing, before it can fork or run its
-//!   program. Just as race-free, on every kernel with cgroup v2 (4.5+),
-//!   but the move takes the cgroup core's lock for writing: a few hundred
-//!   microseconds more per run.
+//! - `CLONE_PIDFD`: the child's pidfd comes with it, no `pidfd_open`
+//!   after;
+//! - `CLONE_INTO_CGROUP` (Linux 5.7+), for a contained run: the kernel
+//!   makes the child inside the cgroup. Without it (an older kernel, or
+//!   `PROCRUN_NO_CLONE3=1`) the child writes itself into `cgroup.procs`
+//!   first thing, before it can fork or run its program: just as race-free,
+//!   on every kernel with cgroup v2 (4.5+), but the move takes the cgroup
+//!   core's lock for writing, a few hundred microseconds more per run.
+//!
+//! Where there is no `clone3` (a kernel before 5.3, a seccomp filter that
+//! hides it with `ENOSYS` or refuses it with `EPERM`, as container runtimes
+//! did before they knew it, another architecture, or `PROCRUN_NO_CLONE3=1`)
+//! the child is started by the C library's `clone` with the same flags and
+//! the caller opens its pidfd. What the kernel refused is remembered for
+//! the rest of the process: later starts go straight to what works.
 //!
 //! Between `clone` and `execve` the child runs only async-signal-safe raw
 //! calls on data prepared before it: no allocation, no lock, so another
 //! thread of procrun's holding the allocator's lock cannot deadlock it.
-//! A failure is reported to the parent through a CLOEXEC pipe (the stage
-//! and the errno), as std does: the parent reads EOF when `execve`
-//! succeeded.
+//! A failure is reported to the parent in the memory they share, as
+//! glibc's `posix_spawn` does: the child writes the stage and the errno
+//! into the parent's frame and exits; the parent, which `CLONE_VFORK`
+//! keeps suspended until then, reads them once `clone` returns. No pipe.
 #![allow(unsafe_code)]
 
-use std::ffi::CStr;
+use std::cell::Cell;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::posix_spawn::ExecArgs;
 use super::setup::ChildSetup;
 
-/// What the forked child does before `execve`, beyond what `posix_spawn`
-/// does for every child.
+/// What `execve` takes, and what the child gets before it: the program,
+/// its arguments and environment, its working directory, its process group
+/// and stdio. All strings are NUL-free (the command was validated).
+pub(crate) struct ExecArgs<'a> {
+    /// The program's path, already looked up on `PATH`.
+    pub(crate) path: &'a CStr,
+    /// `argv`, `argv[0]` included.
+    pub(crate) argv: &'a [CString],
+    /// What the child gets as `argv[0]` instead of `argv`'s first.
+    pub(crate) arg0: Option<&'a CStr>,
+    /// The whole environment, as `KEY=VALUE`.
+    pub(crate) envp: &'a [CString],
+    pub(crate) cwd: Option<&'a CStr>,
+    /// The process group the child moves to, as `setpgid(0, pgid)` takes
+    /// it: `Some(0)` a new group it leads, `Some(pgid)` the group of an
+    /// earlier stage of its pipeline, `None` the caller's (detached).
+    pub(crate) group: Option<u32>,
+    /// The fds that become the child's 0, 1 and 2.
+    pub(crate) stdio: [BorrowedFd<'a>; 3],
+}
+
+/// What the child does before `execve` beyond what every child gets (a
+/// clean signal state, its process group, stdio and cwd).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ForkExtras<'a> {
     /// The run's cgroup directory: the child starts in it
@@ -60,7 +89,7 @@ pub(crate) struct ForkExtras<'a> {
 /// Which step of the start failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ForkStage {
-    /// `fork` itself, or the error pipe.
+    /// `clone` itself, or the child's stack.
     Fork,
     /// Moving into the cgroup.
     Cgroup,
@@ -102,6 +131,19 @@ const STAGES: [ForkStage; 12] = [
     ForkStage::PassFd,
 ];
 
+/// A failure the child reports before it exits: the stage, and errno as
+/// the failed call left it. `NONE` until then, and for good once the child
+/// has exec'ed (its memory is no longer this process's).
+#[repr(C)]
+struct Report {
+    stage: u32,
+    errno: i32,
+}
+
+impl Report {
+    const NONE: u32 = u32::MAX;
+}
+
 /// Everything the child touches, as raw values and pointers into memory
 /// the parent keeps alive until the child has exec'ed or failed.
 struct ChildArgs {
@@ -115,7 +157,8 @@ struct ChildArgs {
     cgroup_procs: libc::c_int,
     die_with_parent: bool,
     parent: rustix::process::Pid,
-    report: libc::c_int,
+    /// Where a failure goes: the parent's, read once `clone` returned.
+    report: *mut Report,
     /// `setgroups`' list, or null for none; `drop_groups`: with a new uid
     /// and no list, clear the supplementary groups where allowed.
     groups: *const libc::gid_t,
@@ -134,19 +177,45 @@ struct ChildArgs {
     nfds: usize,
 }
 
-/// Starts the child by `fork` and `execve` and returns its pid.
+/// A child that has exec'ed: its pid, and its pidfd when one was asked for
+/// and came with the start (`CLONE_PIDFD`); without `clone3` the caller
+/// opens it.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) pid: u32,
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// Starts the child by `clone` and `execve` and returns it once it has
+/// exec'ed.
 ///
-/// The child gets what [`posix_spawn`](super::posix_spawn()) gives (a clean signal state,
-/// its own process group unless detached, stdio, cwd) plus `extras`.
+/// The child starts with no signal blocked and every signal at its
+/// default action, whatever the calling thread blocks or the host ignores
+/// (a stop must reach it, and a supervisor that inherited an ignored
+/// `SIGTERM`, from `nohup` say, must not hand that on); in its own process
+/// group unless detached; with its stdio and cwd; plus `extras`. With
+/// `want_pidfd`, its pidfd comes with the start where the kernel can.
 ///
 /// # Errors
 ///
 /// The stage that failed and its errno; the child, if one was made, is
 /// reaped before this returns.
-pub(crate) fn fork_exec(
+pub(crate) fn clone_exec(
     args: &ExecArgs<'_>,
     extras: &ForkExtras<'_>,
-) -> Result<u32, (ForkStage, io::Error)> {
+    want_pidfd: bool,
+) -> Result<Started, (ForkStage, io::Error)> {
+    clone_exec_with(args, extras, want_pidfd, clone3_limits())
+}
+
+/// [`clone_exec`] knowing `limits`, what [`CLONE3`] holds (the tests force
+/// the fallbacks through it).
+fn clone_exec_with(
+    args: &ExecArgs<'_>,
+    extras: &ForkExtras<'_>,
+    want_pidfd: bool,
+    limits: u8,
+) -> Result<Started, (ForkStage, io::Error)> {
     let mut argv: Vec<*const libc::c_char> = args.argv.iter().map(|a| a.as_ptr()).collect();
     if let Some(arg0) = args.arg0 {
         argv[0] = arg0.as_ptr();
@@ -154,38 +223,33 @@ pub(crate) fn fork_exec(
     argv.push(ptr::null());
     let mut envp: Vec<*const libc::c_char> = args.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(ptr::null());
-    let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| (ForkStage::Fork, io::Error::from(e)))?;
     let empty = ChildSetup::default();
     let setup = extras.setup.unwrap_or(&empty);
     // The child moves each passed fd to its target with dup2, which
-    // closes whatever had that number: a source fd, the report pipe or a
-    // stdio source of the child's. Each is dup'ed here above the highest
-    // target (as systemd does), so no dup2 of the child's hits another's
-    // source, and the report pipe outlives every target. The stdio fds
-    // are at 0-2 before any passed fd moves.
-    let (report_w, passed) = match setup.fds.iter().map(|(_, t)| *t).max() {
+    // closes whatever had that number: a source fd or a stdio source of
+    // the child's. Each is dup'ed here above the highest target (as
+    // systemd does), so no dup2 of the child's hits another's source. The
+    // stdio fds are at 0-2 before any passed fd moves.
+    let passed = match setup.fds.iter().map(|(_, t)| *t).max() {
         Some(top) => {
-            let above = |fd: BorrowedFd<'_>| {
-                rustix::io::fcntl_dupfd_cloexec(fd, top + 1)
-                    .map_err(|e| (ForkStage::PassFd, io::Error::from(e)))
-            };
-            let report = above(report_w.as_fd())?;
-            // Only the copy above the targets may stay open here: the
-            // parent reads EOF once no write end but the child's is left.
-            drop(report_w);
             let mut passed = Vec::with_capacity(setup.fds.len());
             for (fd, target) in &setup.fds {
-                passed.push((above(fd.as_fd())?, *target));
+                let above = rustix::io::fcntl_dupfd_cloexec(fd, top + 1)
+                    .map_err(|e| (ForkStage::PassFd, io::Error::from(e)))?;
+                passed.push((above, *target));
             }
-            (report, passed)
+            passed
         }
-        None => (report_w, Vec::new()),
+        None => Vec::new(),
     };
     let moved: Vec<(libc::c_int, libc::c_int)> = passed
         .iter()
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
+    let mut report = Report {
+        stage: Report::NONE,
+        errno: 0,
+    };
     let mut p = ChildArgs {
         path: args.path.as_ptr(),
         argv: argv.as_ptr(),
@@ -196,7 +260,7 @@ pub(crate) fn fork_exec(
         cgroup_procs: -1,
         die_with_parent: extras.die_with_parent,
         parent: rustix::process::getpid(),
-        report: report_w.as_raw_fd(),
+        report: ptr::addr_of_mut!(report),
         groups: setup.groups.as_ref().map_or(ptr::null(), |g| g.as_ptr()),
         ngroups: setup.groups.as_ref().map_or(0, Vec::len),
         drop_groups: setup.uid.is_some() && setup.groups.is_none(),
@@ -212,7 +276,7 @@ pub(crate) fn fork_exec(
         nfds: moved.len(),
     };
 
-    // Every signal blocked across the fork, so no handler of the host's
+    // Every signal blocked across the clone, so no handler of the host's
     // runs in the child before its dispositions are reset.
     let mut old = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigfillset initialises `all`; pthread_sigmask reads it and
@@ -224,86 +288,122 @@ pub(crate) fn fork_exec(
     }
     // Kept until the child has exec'ed or failed: it writes through it.
     let mut procs = None;
-    let started = ChildStack::new()
-        .map_err(|e| (ForkStage::Fork, e))
-        .and_then(|stack| {
-            if let Some(dir) = extras.cgroup {
-                match clone_into_cgroup(&stack, dir, &p) {
-                    Ok(pid) => return Ok(pid),
-                    // Any error: the kernel lacks it (remembered), or the
-                    // cgroup refused; the write below then fails with the
-                    // cgroup's own error, as on kernels without it.
-                    Err(_) => {
-                        let fd = rustix::fs::openat(
-                            dir,
-                            c"cgroup.procs",
-                            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-                            rustix::fs::Mode::empty(),
-                        )
-                        .map_err(|e| (ForkStage::Cgroup, io::Error::from(e)))?;
-                        p.cgroup_procs = fd.as_raw_fd();
-                        procs = Some(fd);
-                    }
-                }
-            }
-            // SAFETY: `child_main` runs on `stack` (mapped, writable, and kept
-            // until this call returns, which with CLONE_VFORK is after the
-            // child's exec or exit) and reads `p`, which lives on this frame
-            // for as long. It makes only async-signal-safe calls and ends in
-            // `execve` or `_exit`, never returning into shared memory.
-            let pid = unsafe {
-                libc::clone(
-                    child_main,
-                    stack.top(),
-                    libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                    ptr::addr_of!(p) as *mut libc::c_void,
-                )
-            };
-            if pid < 0 {
-                Err((ForkStage::Fork, io::Error::last_os_error()))
-            } else {
-                Ok(pid)
-            }
-        });
+    let started = with_stack(|stack| {
+        start_child(stack, &mut p, want_pidfd, extras.cgroup, &mut procs, limits)
+    });
     // SAFETY: `old` was filled by the pthread_sigmask above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
-    drop((report_w, procs, passed));
-    let pid = started?;
-    // The child's copy of the write end closes at its exec (CLOEXEC) or
-    // exit: EOF means it exec'ed, eight bytes are its stage and errno.
-    let mut buf = [0u8; 8];
-    let mut got = 0;
-    while got < buf.len() {
-        match rustix::io::read(&report_r, &mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => break,
-        }
+    drop((procs, passed, argv, envp, moved));
+    let started = started?;
+    // SAFETY: `report` is a live local; the child that wrote it (if it
+    // did) has exited, which CLONE_VFORK waited for. Volatile: the write
+    // came from another task, unseen by the compiler.
+    let report = unsafe { ptr::read_volatile(ptr::addr_of!(report)) };
+    if report.stage == Report::NONE {
+        return Ok(started);
     }
-    drop((argv, envp, moved));
-    if got < buf.len() {
-        return Ok(pid as u32);
-    }
-    let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
     // Our child, unreaped (`clone` returned its positive pid): reaped
     // here, once. (`None` would wait for any child.)
-    if let Some(child) = rustix::process::Pid::from_raw(pid) {
+    if let Some(child) = i32::try_from(started.pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         while let Err(rustix::io::Errno::INTR) =
             rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
         {}
     }
     let stage = STAGES
-        .get(stage as usize)
+        .get(report.stage as usize)
         .copied()
         .unwrap_or(ForkStage::Setup);
-    Err((stage, io::Error::from_raw_os_error(errno)))
+    Err((stage, io::Error::from_raw_os_error(report.errno)))
+}
+
+/// Makes the child on `stack` by the first way the kernel takes (of those
+/// `limits` leaves): `clone3` into the cgroup, `clone3`, the C library's
+/// `clone`. For a contained run that cannot start inside its cgroup, opens
+/// its `cgroup.procs` into `procs` for the child to write itself into.
+fn start_child(
+    stack: &ChildStack,
+    p: &mut ChildArgs,
+    want_pidfd: bool,
+    cgroup: Option<BorrowedFd<'_>>,
+    procs: &mut Option<OwnedFd>,
+    limits: u8,
+) -> Result<Started, (ForkStage, io::Error)> {
+    if let Some(dir) = cgroup {
+        if let Ok(started) = clone3(stack, p, want_pidfd, Some(dir), limits) {
+            return Ok(started);
+        }
+        // Any error: the kernel lacks it (remembered), or the cgroup
+        // refused; the write then fails with the cgroup's own error, as
+        // on kernels without it.
+        let fd = rustix::fs::openat(
+            dir,
+            c"cgroup.procs",
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| (ForkStage::Cgroup, io::Error::from(e)))?;
+        p.cgroup_procs = fd.as_raw_fd();
+        *procs = Some(fd);
+    }
+    match clone3(stack, p, want_pidfd, None, limits) {
+        Ok(started) => return Ok(started),
+        // Refused or hidden (remembered): the C library's clone below.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
+        Err(e) => return Err((ForkStage::Fork, e)),
+    }
+    // SAFETY: `child_main` runs on `stack` (mapped, writable, and kept
+    // until this call returns, which with CLONE_VFORK is after the
+    // child's exec or exit) and reads `p`, which the caller keeps alive
+    // for as long. It makes only async-signal-safe calls and ends in
+    // `execve` or `_exit`, never returning into shared memory.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            ptr::addr_of_mut!(*p).cast(),
+        )
+    };
+    if pid < 0 {
+        return Err((ForkStage::Fork, io::Error::last_os_error()));
+    }
+    Ok(Started {
+        pid: pid as u32,
+        pidfd: None,
+    })
 }
 
 /// Bytes of the child's stack: the few frames of `child` and of `execve`,
 /// with room to spare (it is only reserved; untouched pages cost nothing).
 const STACK_SIZE: usize = 256 * 1024;
+
+thread_local! {
+    /// The stack this thread's children ran on, kept for the next: a
+    /// child leaves it (exec or exit) before `clone` returns, and only this
+    /// thread starts children on it. Mapping one per start cost an `mmap`,
+    /// an `mprotect`, an `munmap` and the page faults of its first use,
+    /// each time; kept, it costs the few pages the child touched, per
+    /// thread that spawns, until that thread ends.
+    static STACK: Cell<Option<ChildStack>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with this thread's child stack (mapped on first use).
+fn with_stack<R>(
+    f: impl FnOnce(&ChildStack) -> Result<R, (ForkStage, io::Error)>,
+) -> Result<R, (ForkStage, io::Error)> {
+    // Taken out while in use; a thread whose locals are being destroyed
+    // gets a fresh one, unmapped after.
+    let stack = match STACK.try_with(Cell::take).ok().flatten() {
+        Some(s) => s,
+        None => ChildStack::new().map_err(|e| (ForkStage::Fork, e))?,
+    };
+    let r = f(&stack);
+    let _ = STACK.try_with(move |s| s.set(Some(stack)));
+    r
+}
 
 /// The stack the child runs on while it shares this process's memory, with
 /// a guard page below it; unmapped on drop.
@@ -313,7 +413,9 @@ const STACK_SIZE: usize = 256 * 1024;
 /// calls that never return it declines to unpoison "the thread's stack"
 /// and says so once per process ("ignoring requested
 /// __asan_handle_no_return"). Nothing is lost: its interceptors clear the
-/// mapping's shadow when it is mapped and unmapped.
+/// mapping's shadow when it is mapped and unmapped, and the child's frames
+/// set their own shadow as they are entered, so a stack used again starts
+/// each frame clean.
 struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
@@ -374,7 +476,8 @@ impl Drop for ChildStack {
 }
 
 /// The kernel's `struct clone_args` up to `cgroup` (its version 2, 88
-/// bytes, Linux 5.7).
+/// bytes, Linux 5.7); a start that needs no cgroup passes only the first
+/// 64 bytes (version 0, Linux 5.3).
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -391,59 +494,108 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// `CLONE_ARGS_SIZE_VER0`: `clone_args` without `set_tid` and `cgroup`.
+const CLONE_ARGS_V0: usize = 64;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// `clone3`'s number, the same on every architecture (the unified table).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const SYS_CLONE3: libc::c_long = 435;
 
-/// Set once the kernel has said it has no `clone3` (ENOSYS, before 5.3, or
-/// a seccomp filter that hides it) or no `CLONE_INTO_CGROUP` (E2BIG or
-/// EINVAL, before 5.7): later runs go straight to the write.
-static NO_CLONE_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
+/// What this process knows `clone3` cannot do, as bits: set once the
+/// kernel said so, or from `PROCRUN_NO_CLONE3=1` at the first start (so
+/// the tests can run the fallbacks on one kernel); read by every start.
+static CLONE3: AtomicU8 = AtomicU8::new(0);
+/// The environment was read.
+const CLONE3_KNOWN: u8 = 1;
+/// No `clone3` at all (ENOSYS before 5.3, a seccomp filter's ENOSYS or
+/// EPERM, or forced): the C library's `clone`.
+const NO_CLONE3: u8 = 2;
+/// No `CLONE_INTO_CGROUP` (E2BIG or EINVAL before 5.7, or forced): the
+/// child's write to `cgroup.procs`.
+const NO_INTO_CGROUP: u8 = 4;
 
-/// Whether `CLONE_INTO_CGROUP` may be tried: false once the kernel refused
-/// it, or when `PROCRUN_NO_CLONE3=1` forces the fallback (so the tests can
-/// run both ways on one kernel).
-fn clone_into_cgroup_allowed() -> bool {
-    !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed)
-        && !matches!(std::env::var_os("PROCRUN_NO_CLONE3"), Some(v) if v == "1")
+/// The bits of [`CLONE3`], reading `PROCRUN_NO_CLONE3` the first time.
+fn clone3_limits() -> u8 {
+    let known = CLONE3.load(Ordering::Relaxed);
+    if known & CLONE3_KNOWN != 0 {
+        return known;
+    }
+    let forced = matches!(std::env::var_os("PROCRUN_NO_CLONE3"), Some(v) if v == "1");
+    let bits = CLONE3_KNOWN
+        | if forced {
+            NO_CLONE3 | NO_INTO_CGROUP
+        } else {
+            0
+        };
+    CLONE3.fetch_or(bits, Ordering::Relaxed) | bits
 }
 
-/// Starts the child directly inside the cgroup `dir`: `clone3` with
-/// `CLONE_INTO_CGROUP`, and `CLONE_VM | CLONE_VFORK` on `stack` as for
-/// the plain start. The kernel puts it there before it runs, without the
-/// migration a write to `cgroup.procs` costs (the cgroup core's global
-/// lock, taken for writing: a few hundred microseconds per run). Returns
-/// the pid, or the errno.
-fn clone_into_cgroup(
+/// Starts the child on `stack` with `clone3`: `CLONE_VM | CLONE_VFORK` as
+/// `posix_spawn` does, with `CLONE_PIDFD` when `want_pidfd` and, with
+/// `cgroup`, `CLONE_INTO_CGROUP` (the kernel puts it there before it runs,
+/// without the migration a write to `cgroup.procs` costs: the cgroup core's
+/// global lock, taken for writing). Returns the started child, or the
+/// errno; what the errno says the kernel lacks is remembered, and what
+/// `limits` says it lacks is ENOSYS at once.
+fn clone3(
     stack: &ChildStack,
-    dir: BorrowedFd<'_>,
-    p: &ChildArgs,
-) -> io::Result<libc::pid_t> {
-    if !clone_into_cgroup_allowed() {
+    p: &mut ChildArgs,
+    want_pidfd: bool,
+    cgroup: Option<BorrowedFd<'_>>,
+    limits: u8,
+) -> io::Result<Started> {
+    let lacking = match cgroup {
+        Some(_) => NO_CLONE3 | NO_INTO_CGROUP,
+        None => NO_CLONE3,
+    };
+    if limits & lacking != 0 {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
     let (low, size) = stack.usable();
+    let mut pidfd: libc::c_int = -1;
+    let mut flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    if want_pidfd {
+        flags |= libc::CLONE_PIDFD as u64;
+    }
+    if cgroup.is_some() {
+        flags |= CLONE_INTO_CGROUP;
+    }
     let args = CloneArgs {
-        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
+        flags,
+        pidfd: ptr::addr_of_mut!(pidfd) as u64,
         exit_signal: libc::SIGCHLD as u64,
         stack: low as u64,
         stack_size: size as u64,
-        cgroup: dir.as_raw_fd() as u64,
+        cgroup: cgroup.map_or(0, |dir| dir.as_raw_fd() as u64),
         ..CloneArgs::default()
     };
-    // SAFETY: as for `libc::clone` in `fork_exec`: the child runs
+    let len = match cgroup {
+        Some(_) => std::mem::size_of::<CloneArgs>(),
+        None => CLONE_ARGS_V0,
+    };
+    // SAFETY: as for `libc::clone` in `start_child`: the child runs
     // `child_main` on `stack` with `p`, both alive until it has exec'ed or
-    // exited, which CLONE_VFORK waits for.
-    let r = unsafe { clone3_vfork(&args, child_main, ptr::addr_of!(*p) as *mut libc::c_void) };
+    // exited, which CLONE_VFORK waits for; the kernel reads `len` bytes of
+    // `args` and writes the pidfd into `pidfd`, a live local.
+    let r = unsafe { clone3_vfork(&args, len, child_main, ptr::addr_of_mut!(*p).cast()) };
     if r < 0 {
         let errno = (-r) as i32;
-        if matches!(errno, libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
-            NO_CLONE_INTO_CGROUP.store(true, Ordering::Relaxed);
-        }
+        let lacks = match (errno, cgroup) {
+            (libc::ENOSYS, _) => NO_CLONE3,
+            (libc::EPERM, None) => NO_CLONE3,
+            (libc::E2BIG | libc::EINVAL, Some(_)) => NO_INTO_CGROUP,
+            _ => 0,
+        };
+        CLONE3.fetch_or(lacks, Ordering::Relaxed);
         return Err(io::Error::from_raw_os_error(errno));
     }
-    Ok(r as libc::pid_t)
+    // SAFETY: with CLONE_PIDFD the kernel wrote a new fd, ours alone, into
+    // `pidfd` before `clone3` returned the pid.
+    let pidfd = want_pidfd.then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+    Ok(Started {
+        pid: r as u32,
+        pidfd,
+    })
 }
 
 /// The raw `clone3` syscall for a child that shares this process's memory:
@@ -455,12 +607,13 @@ fn clone_into_cgroup(
 ///
 /// # Safety
 ///
-/// `args` must name a stack the child may use and `entry` must never
-/// return; what `entry` touches must stay alive until the child has
+/// `args` must name a stack the child may use, `len` be at most its size
+/// and `entry` never return; what `entry` touches must stay alive until the child has
 /// exec'ed or exited (CLONE_VFORK makes the parent wait for that).
 #[cfg(target_arch = "x86_64")]
 unsafe fn clone3_vfork(
     args: &CloneArgs,
+    len: usize,
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
 ) -> libc::c_long {
@@ -481,7 +634,7 @@ unsafe fn clone3_vfork(
             "2:",
             inlateout("rax") SYS_CLONE3 => ret,
             in("rdi") args as *const CloneArgs,
-            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("rsi") len,
             in("r12") arg,
             in("r13") entry,
             lateout("rcx") _,
@@ -496,6 +649,7 @@ unsafe fn clone3_vfork(
 #[cfg(target_arch = "aarch64")]
 unsafe fn clone3_vfork(
     args: &CloneArgs,
+    len: usize,
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
 ) -> libc::c_long {
@@ -516,7 +670,7 @@ unsafe fn clone3_vfork(
             "2:",
             in("x8") SYS_CLONE3,
             inlateout("x0") args as *const CloneArgs => ret,
-            in("x1") std::mem::size_of::<CloneArgs>(),
+            in("x1") len,
             in("x20") arg,
             in("x21") entry,
             options(nostack),
@@ -525,11 +679,11 @@ unsafe fn clone3_vfork(
     ret
 }
 
-/// Other architectures start contained children by the write to
-/// `cgroup.procs`.
+/// Other architectures start every child by the C library's `clone`.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn clone3_vfork(
     _args: &CloneArgs,
+    _len: usize,
     _entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     _arg: *mut libc::c_void,
 ) -> libc::c_long {
@@ -538,7 +692,7 @@ unsafe fn clone3_vfork(
 
 /// The child's entry point, as `clone` calls it.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `ChildArgs` that `fork_exec` passed, alive
+    // SAFETY: `arg` is the `ChildArgs` that `clone_exec` passed, alive
     // while the parent waits (CLONE_VFORK); this is the new child.
     unsafe { child(&*(arg as *const ChildArgs)) }
 }
@@ -548,12 +702,12 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// The child shares this process's memory (CLONE_VM, as `posix_spawn`
 /// does) until its exec, with the parent thread suspended meanwhile: it
 /// writes nothing the parent reads but errno, which the parent no longer
-/// looks at, and the report pipe. Its signal handlers are its own copy
+/// looks at, and its report of a failure. Its signal handlers are its own copy
 /// (no CLONE_SIGHAND), so resetting them leaves the parent's alone.
 ///
 /// # Safety
 ///
-/// Call only in a child made as `fork_exec` makes it, with `p` prepared
+/// Call only in a child made as `clone_exec` makes it, with `p` prepared
 /// there; it never returns. Only async-signal-safe functions are called and
 /// nothing is allocated.
 unsafe fn child(p: &ChildArgs) -> ! {
@@ -563,14 +717,14 @@ unsafe fn child(p: &ChildArgs) -> ! {
         // errno is this thread's (the parent's: CLONE_VM without a TLS of
         // its own), and the parent reads it no more.
         let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        let mut msg = [0u8; 8];
-        msg[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-        msg[4..].copy_from_slice(&errno.to_ne_bytes());
-        // SAFETY: `msg` is 8 readable bytes for the call; `p.report` is the
-        // report pipe's write end, open until this child exits or execs.
-        // A short or failed write leaves the parent with fewer than 8
-        // bytes, which it takes for a start that went through.
-        unsafe { libc::write(p.report, msg.as_ptr().cast(), msg.len()) };
+        let report = Report {
+            stage: stage as u32,
+            errno,
+        };
+        // SAFETY: `p.report` points to the parent's `Report`, alive and
+        // untouched by it while it waits (CLONE_VFORK); it reads it after
+        // this child's exit, which orders the write before the read.
+        unsafe { ptr::write_volatile(p.report, report) };
         // SAFETY: `_exit` ends the child at once: no atexit handler or
         // stdio flush of the parent's, whose memory it shares, runs.
         unsafe { libc::_exit(127) }
@@ -710,7 +864,7 @@ unsafe fn child(p: &ChildArgs) -> ! {
 ///
 /// # Safety
 ///
-/// Only in the child of `fork_exec`, with `p` as prepared there: `fds` and
+/// Only in the child of `clone_exec`, with `p` as prepared there: `fds` and
 /// `rlimits` point to `nfds` and `nrlimits` entries alive until it has
 /// exec'ed. An error is the stage that failed, with errno as it left.
 unsafe fn pass_fds_and_limits(p: &ChildArgs) -> Result<(), ForkStage> {
@@ -799,7 +953,7 @@ unsafe fn pass_fds_and_limits(p: &ChildArgs) -> Result<(), ForkStage> {
 ///
 /// # Safety
 ///
-/// Only in the child of `fork_exec`, with `p` as prepared there: `groups`
+/// Only in the child of `clone_exec`, with `p` as prepared there: `groups`
 /// points to `ngroups` ids alive until it has exec'ed. An error is the
 /// stage that failed, with errno as it left.
 unsafe fn credentials(p: &ChildArgs) -> Result<(), ForkStage> {
@@ -832,4 +986,97 @@ unsafe fn credentials(p: &ChildArgs) -> Result<(), ForkStage> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts `argv` (a path first) with `/dev/null` for stdio and no
+    /// environment, as `clone_exec_with` does under `limits`.
+    fn start(
+        argv: &[&CStr],
+        want_pidfd: bool,
+        limits: u8,
+    ) -> Result<Started, (ForkStage, io::Error)> {
+        let null = rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let argv: Vec<CString> = argv.iter().map(|a| CString::from(*a)).collect();
+        let args = ExecArgs {
+            path: &argv[0],
+            argv: &argv,
+            arg0: None,
+            envp: &[],
+            cwd: None,
+            group: None,
+            stdio: [null.as_fd(), null.as_fd(), null.as_fd()],
+        };
+        clone_exec_with(&args, &ForkExtras::default(), want_pidfd, limits)
+    }
+
+    /// Reaps `started` through its pidfd: the pid `waitid` names and the
+    /// exit code.
+    fn reap_by_pidfd(fd: &OwnedFd) -> (libc::pid_t, i32) {
+        // SAFETY: all zeroes is a valid siginfo_t, which waitid fills.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is a pidfd of our own unreaped child; `info` is a
+        // live local.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        assert_eq!(r, 0, "waitid: {}", io::Error::last_os_error());
+        // SAFETY: filled by a successful waitid for an exited child.
+        unsafe { (info.si_pid(), info.si_status()) }
+    }
+
+    use std::os::fd::AsFd;
+
+    /// The pidfd comes with the start (`CLONE_PIDFD`), as glibc's
+    /// `pidfd_spawn` gives it: no `pidfd_open` after, whose call a plain
+    /// spawn would otherwise pay, and it names the very child started.
+    #[test]
+    fn a_plain_start_brings_the_childs_pidfd() {
+        if clone3_limits() & NO_CLONE3 != 0 {
+            // `PROCRUN_NO_CLONE3=1`, or a kernel without `clone3`.
+            return;
+        }
+        let started = start(&[c"/bin/sh", c"-c", c"exit 7"], true, clone3_limits()).unwrap();
+        let fd = started.pidfd.expect("the pidfd came with clone3");
+        assert_eq!(reap_by_pidfd(&fd), (started.pid as libc::pid_t, 7));
+    }
+
+    /// Without `clone3` the C library's `clone` starts the child, and the
+    /// caller opens its pidfd; without a pidfd asked for, none is made.
+    #[test]
+    fn without_clone3_or_a_pidfd_asked_for_the_start_brings_none() {
+        for (want_pidfd, limits) in [(true, CLONE3_KNOWN | NO_CLONE3), (false, clone3_limits())] {
+            let started = start(&[c"/bin/true"], want_pidfd, limits).unwrap();
+            assert!(started.pidfd.is_none());
+            let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+            let status = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.1.exit_status(), Some(0));
+        }
+    }
+
+    /// An exec that fails is reported through the memory parent and child
+    /// share (no pipe), by either start, and the child is reaped.
+    #[test]
+    fn an_exec_error_comes_back_with_its_stage_and_errno() {
+        for limits in [clone3_limits(), CLONE3_KNOWN | NO_CLONE3] {
+            let err = start(&[c"/nonexistent/program"], true, limits).unwrap_err();
+            assert_eq!(err.0, ForkStage::Exec);
+            assert_eq!(err.1.raw_os_error(), Some(libc::ENOENT));
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! The one place procrun talks to the OS.
 //!
 //! Everything here is a thin, safe wrapper over rustix and, where rustix
-//! has no safe call, over libc (`posix_spawn`, `clone` and the forked
-//! child's calls, the raw `waitid`, and rustix's unchecked signal numbers,
+//! has no safe call, over libc (`clone` and the child's calls before its
+//! exec, the raw `waitid`, and rustix's unchecked signal numbers,
 //! which a real-time signal needs), a few lines of assembly for `clone3`,
 //! and one SSE2 kernel of the line splitter: the only `unsafe` in the
 //! library, each block with its `// SAFETY:` argument (clippy's
@@ -10,9 +10,9 @@
 //! calls none of them directly.
 //! What this module provides:
 //!
-//! - starting a child from its [`ExecArgs`]: [`posix_spawn`] with a clean
-//!   signal state, and [`fork_exec`] for a child that starts in a cgroup
-//!   or dies with procrun;
+//! - starting a child from its [`ExecArgs`]: [`clone_exec`], with a clean
+//!   signal state, its pidfd from the start, and whatever it needs before
+//!   its exec (a cgroup, the death signal, credentials, limits, fds);
 //! - cgroup v2: [`Cgroup`] (make, watch `populated`, kill, remove) and the
 //!   mount's place;
 //!
@@ -37,7 +37,6 @@ mod child;
 mod fork;
 mod memfd;
 mod pipe;
-mod posix_spawn;
 pub(crate) mod procfs;
 mod setup;
 #[cfg(all(
@@ -50,12 +49,11 @@ pub(crate) use cgroup::{cgroup_kill_allowed, Cgroup, Limits};
 pub(crate) use child::{
     child_signal, group_has_members, pidfd_allowed, ChildHandle, ChildSignal, Usage,
 };
-pub(crate) use fork::{fork_exec, ForkExtras, ForkStage};
+pub(crate) use fork::{clone_exec, ExecArgs, ForkExtras, ForkStage, Started};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, stage_pipe, write,
 };
-pub(crate) use posix_spawn::{posix_spawn, ExecArgs};
 pub(crate) use setup::{rlimit_resource, ChildSetup};
 #[cfg(all(
     any(target_arch = "x86", target_arch = "x86_64"),

@@ -1,6 +1,6 @@
-//! What a forked child sets up before `execve`, in the kernel's units,
-//! checked before any spawn: the fork path's child only copies these
-//! values into raw system calls.
+//! What a child sets up before `execve`, in the kernel's units, checked
+//! before any spawn: the child only copies these values into raw system
+//! calls.
 
 use std::ffi::CString;
 use std::os::fd::{OwnedFd, RawFd};
@@ -9,10 +9,9 @@ use std::sync::Arc;
 /// The child's settings, prepared once per command (restarts reuse them).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ChildSetup {
-    /// The working directory; `posix_spawn` honours it too.
+    /// The working directory.
     pub(crate) cwd: Option<CString>,
-    /// `argv[0]` in place of the program as given; `posix_spawn` honours
-    /// it too (it takes argv as it is).
+    /// `argv[0]` in place of the program as given.
     pub(crate) arg0: Option<CString>,
     pub(crate) groups: Option<Vec<libc::gid_t>>,
     pub(crate) gid: Option<libc::gid_t>,
@@ -32,8 +31,8 @@ pub(crate) struct ChildSetup {
 }
 
 impl ChildSetup {
-    /// Whether the child needs code of procrun's before its exec, which
-    /// only the fork path runs.
+    /// Whether the child needs more of procrun's code before its exec than
+    /// its stdio, cwd and `argv` (what a plain spawn does).
     pub(crate) fn needs_fork(&self) -> bool {
         let ChildSetup {
             cwd: _,

@@ -515,8 +515,8 @@ fn no_signal_handler_is_installed() {
 #[test]
 fn idle_reactor_waits_without_waking() {
     // Other tests spawn children from their threads. A child that exits
-    // while its spawning thread has every signal blocked (posix_spawn does
-    // that around its clone) cannot have its SIGCHLD discarded at once, so
+    // while its spawning thread has every signal blocked (procrun's spawn,
+    // as posix_spawn, does that around its clone) cannot have its SIGCHLD discarded at once, so
     // the kernel hands it to a thread that does not block it, possibly
     // this one, interrupting epoll_wait (EINTR) before the signal is
     // ignored. That wake-up comes from outside the reactor; blocking
@@ -791,8 +791,8 @@ fn children_start_with_no_signal_blocked_or_ignored() {
     let mask = |l: &str| u64::from_str_radix(l.split('\t').nth(1).unwrap(), 16).unwrap();
     assert_eq!(mask(&lines[0]), 0, "blocked in the child: {lines:?}");
     // Every signal back at its default: the standard ones, a real-time one
-    // ignored here, and glibc's internal 32 and 33, which its posix_spawn
-    // would otherwise leave ignored.
+    // ignored here, and glibc's internal 32 and 33, which glibc's
+    // posix_spawn would leave ignored.
     assert_eq!(mask(&lines[1]), 0, "ignored in the child: {lines:?}");
 }
 
