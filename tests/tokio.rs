@@ -282,6 +282,45 @@ fn next_line_takes_every_line_past_the_buffer_bound() {
     });
 }
 
+/// The bytes `pid` has written so far (`wchar` of /proc/PID/io).
+fn written(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn empty_lines_nobody_takes_pause_the_child_too() {
+    both(|| async {
+        // An empty line has no bytes but takes its place in the queue: a
+        // handle that takes none must still pause its child, not keep its
+        // lines without end.
+        let child = procrun::tokio::spawn(Command::new("yes").arg("")).unwrap();
+        let pid = child.id().unwrap();
+        // Paused: the bound's lines (32 bytes of bookkeeping each) and a
+        // full pipe are a few MiB of newlines; unbounded, it never stops.
+        const NEVER_PAUSED: u64 = 16 << 20;
+        let (mut last, mut still) = (written(pid), 0);
+        while still < 5 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = written(pid);
+            assert!(
+                now < NEVER_PAUSED,
+                "the child wrote {now} bytes of empty lines and was never paused"
+            );
+            (still, last) = if now == last {
+                (still + 1, last)
+            } else {
+                (0, now)
+            };
+        }
+        drop(child);
+        wait_reaped(pid).await;
+    });
+}
+
 #[test]
 fn output_keeps_the_streams_apart_byte_for_byte() {
     both(|| async {

@@ -23,8 +23,9 @@ use crate::signal::Signal;
 /// The child's lines (of streams left at [`Output::Lines`], the default)
 /// wait in the handle until [`next_line`](Child::next_line) takes them (and
 /// the bytes of [`Output::Raw`] streams until their
-/// [reader](Child::take_stdout) does); past 1 MiB of them the child is
-/// paused (it blocks on its next write) until they are taken, so a handle
+/// [reader](Child::take_stdout) does); past 1 MiB of them (a line counts
+/// its bytes and 32 of bookkeeping, so empty lines are bounded too) the
+/// child is paused (it blocks on its next write) until they are taken, so a handle
 /// that never reads a chatty child's output and only waits for it waits
 /// for ever, as with a pipe nobody reads: give such a child
 /// [`Output::Null`], or collect it with [`output`](Child::output).

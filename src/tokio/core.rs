@@ -49,6 +49,13 @@ use crate::reactor::{Control, Event, Reactor};
 /// half resumes it.
 pub(super) const LINE_BUFFER: usize = 1 << 20;
 
+/// What a line waiting for its handle counts toward [`LINE_BUFFER`]: its
+/// bytes and its place in the queue, so that empty lines, which have no
+/// bytes, are bounded too.
+fn held(line: &[u8]) -> usize {
+    line.len() + std::mem::size_of::<OutputLine>()
+}
+
 pub(crate) struct Core {
     pub(super) state: Mutex<State>,
     /// What starting a child takes from the reactor, kept here so that
@@ -239,7 +246,7 @@ impl Slot {
     /// Counts `lines`, just taken out of the slot, as taken; whether the
     /// child was paused and may go on.
     pub(super) fn take_lines(&mut self, lines: &VecDeque<OutputLine>) -> bool {
-        self.buffered -= lines.iter().map(|l| l.bytes.len()).sum::<usize>();
+        self.buffered -= lines.iter().map(|l| held(&l.bytes)).sum::<usize>();
         self.taken()
     }
 
@@ -412,7 +419,7 @@ fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
             partial,
             ..
         } if !slot.orphan => {
-            slot.buffered += line.len();
+            slot.buffered += held(line);
             slot.lines.push_back(OutputLine {
                 stream,
                 bytes: line.to_vec(),
