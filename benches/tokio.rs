@@ -467,28 +467,7 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [f64; 4] {
         rates[0].push(bytes / took.as_secs_f64() / 1e9);
 
         for (k, chunks) in [(1, false), (2, true)] {
-            let (pids, tasks) = rt.block_on(async {
-                let mut pids = Vec::with_capacity(n);
-                let mut tasks = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let writer = harness::std_writer(&exe, &fifo, per, Stdio::null());
-                    let mut child = tokio::process::Command::from(writer)
-                        .spawn()
-                        .expect("spawn");
-                    pids.push(child.id().expect("pid"));
-                    let out = child.stdout.take().expect("stdout");
-                    tasks.push(tokio::spawn(async move {
-                        let count = if chunks {
-                            count_chunks(out).await
-                        } else {
-                            harness::tokio_count_lines(out).await
-                        };
-                        assert!(child.wait().await.expect("wait").success());
-                        count
-                    }));
-                }
-                (pids, tasks)
-            });
+            let (pids, tasks) = harness::tokio_writers(rt, &exe, &fifo, per, n, chunks);
             pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
             let took =
                 harness::release_and_count(&fifo, n, expected, || harness::tokio_sum(rt, tasks));
@@ -508,18 +487,6 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [f64; 4] {
         rates[3].push(bytes / took.as_secs_f64() / 1e9);
     }
     rates.map(median)
-}
-
-async fn count_chunks<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> usize {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut count = 0;
-    loop {
-        match r.read(&mut buf).await.expect("read") {
-            0 => return count,
-            k => count += memchr::memchr_iter(b'\n', &buf[..k]).count(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------- exit

@@ -157,3 +157,55 @@ pub fn tokio_sum(
         count
     })
 }
+
+/// Counts the lines of `r` in 256 KiB reads: the best a tokio agent can
+/// do without a line reader.
+#[allow(dead_code)] // not every bench that shares this file reads chunks
+pub async fn tokio_count_chunks<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> usize {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut count = 0;
+    loop {
+        match r.read(&mut buf).await.expect("read") {
+            0 => return count,
+            k => count += memchr::memchr_iter(b'\n', &buf[..k]).count(),
+        }
+    }
+}
+
+/// Starts `n` writers of `bytes` each by `tokio::process` on `rt`, each
+/// read by a task of its own that counts its stdout's lines (with
+/// `BufReader::lines`, or in chunks) and waits for it; their pids and
+/// those tasks.
+#[allow(dead_code)] // as above
+pub fn tokio_writers(
+    rt: &tokio::runtime::Runtime,
+    exe: &Path,
+    fifo: &Fifo,
+    bytes: usize,
+    n: usize,
+    chunks: bool,
+) -> (Vec<u32>, Vec<tokio::task::JoinHandle<usize>>) {
+    rt.block_on(async {
+        let mut pids = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let writer = std_writer(exe, fifo, bytes, Stdio::null());
+            let mut child = tokio::process::Command::from(writer)
+                .spawn()
+                .expect("spawn");
+            pids.push(child.id().expect("pid"));
+            let out = child.stdout.take().expect("stdout");
+            tasks.push(tokio::spawn(async move {
+                let count = if chunks {
+                    tokio_count_chunks(out).await
+                } else {
+                    tokio_count_lines(out).await
+                };
+                assert!(child.wait().await.expect("wait").success());
+                count
+            }));
+        }
+        (pids, tasks)
+    })
+}
