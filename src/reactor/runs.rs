@@ -2,7 +2,7 @@
 //! restarting it, stopping it with escalation.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,7 +156,7 @@ impl Reactor {
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
-        let spawned = spawn::start(spec, self.use_pidfd, self.null.as_fd())?;
+        let spawned = spawn::start(spec, self.use_pidfd, &self.spawn_fds)?;
         self.take_in_run(index, spec, spawned, started)
     }
 
