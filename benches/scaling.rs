@@ -30,12 +30,17 @@
 //!   beside tokio with N live children of its own, and std's spawn in the
 //!   process of procrun's N, the raw floor of a start that copies the
 //!   table. Throughput is children per second; N = 0 is the baseline.
+//!   `scaling_cpu_spawn_among_live` is the same timed by CPU time (this
+//!   process's and its reaped children's), which the machine's other load
+//!   sways far less than the wall clock.
 //!
 //! The children of `scaling_lines` are this bench binary itself, re-run in
 //! a writer mode chosen by environment variables, so every variant runs the
 //! same writer.
 
 mod bare;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/harness.rs"]
 mod harness;
 
@@ -44,6 +49,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bare::{Epoll, Fifo};
+use cpu_time::CpuTime;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use harness::LINE;
 use procrun::{Command, Event, Reactor};
@@ -67,9 +74,14 @@ fn main() {
     };
     let mut c = Criterion::default().configure_from_args();
     spawn_reap(&mut c, counts);
-    spawn_among_live(&mut c, live);
+    spawn_among_live(&mut c, "scaling_spawn_among_live", live);
     lines(&mut c, counts);
     c.final_summary();
+    let mut cpu = Criterion::default()
+        .with_measurement(CpuTime)
+        .configure_from_args();
+    spawn_among_live(&mut cpu, "scaling_cpu_spawn_among_live", live);
+    cpu.final_summary();
 }
 
 fn per_child_bytes(n: usize) -> usize {
@@ -139,8 +151,8 @@ fn spawn_reap(c: &mut Criterion, counts: &[usize]) {
     group.finish();
 }
 
-fn spawn_among_live(c: &mut Criterion, live: &[usize]) {
-    let mut group = c.benchmark_group("scaling_spawn_among_live");
+fn spawn_among_live<M: Measurement>(c: &mut Criterion<M>, name: &str, live: &[usize]) {
+    let mut group = c.benchmark_group(name);
     group
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
