@@ -60,8 +60,9 @@ pub(crate) struct Spawned {
 ///
 /// procrun's own `clone` and `execve` start the child (at `posix_spawn`'s
 /// speed, its pidfd with it, its fds through the reactor's lane:
-/// [`sys::clone_exec`]); every fd procrun holds is CLOEXEC, so the child
-/// inherits only 0, 1 and 2. Null stdio is the reactor's one open
+/// [`sys::clone_exec`]), which inherits only 0, 1, 2 and its passed fds:
+/// every fd procrun holds is CLOEXEC, and the child closes the host's
+/// others before its exec. Null stdio is the reactor's one open
 /// `/dev/null` (in `fds`) and inherited stdio is procrun's own fd, both
 /// handed to `dup2` in the child as they are: no open or dup per spawn.
 pub(crate) fn start(spec: &Spec, want_pidfd: bool, fds: &SpawnFds) -> Result<Spawned> {

@@ -35,15 +35,20 @@
 //! A child given a [`Lane`] does not copy procrun's fd table. Cloned
 //! without one it gets a copy of every fd the agent holds (the kernel
 //! takes a reference on each) and closes them all again at its exec
-//! (CLOEXEC): a spawn among 5,000 live children, each with a pidfd and
-//! pipes, costs twice what one among none does. With a lane the child
+//! (CLOEXEC): a spawn and reap of `true` among 5,000 live children, each
+//! with a pidfd and pipes, costs 2.7 times the CPU of one among none
+//! (`benches/scaling.rs`). With a lane the child
 //! shares the table (`CLONE_FILES`, no copy), sends its stdio fds to
 //! itself through the lane's socket pair (`SCM_RIGHTS`), takes a table of
 //! its own holding only the fds up to the lane's
 //! (`close_range(…, CLOSE_RANGE_UNSHARE)`, Linux 5.9+), and receives them
 //! there: what it copies and closes is a handful of fds, whatever the
 //! agent holds. The pair is made when the agent holds few fds (a
-//! reactor's start), so its numbers, and the copy, stay small.
+//! reactor's start), so its numbers, and the copy, stay small. A command
+//! with fds to pass, a kernel before 5.9 and `PROCRUN_NO_CLONE3=1` copy the
+//! table. Either way the child closes every fd but 0-2 and its passed
+//! fds last thing before its exec, so what it inherits does not depend on
+//! which table it had.
 //!
 //! Between `clone` and `execve` the child runs only async-signal-safe raw
 //! calls on data prepared before it: no allocation, no lock, so another
