@@ -1469,4 +1469,61 @@ mod tests {
         let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
         rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
     }
+
+    /// What a child left in the lane (it died between sending its fds and
+    /// receiving them) is taken out after its start: the next child gets
+    /// its own, and a pipe's write end held in the lane no longer keeps
+    /// the pipe's reader from EOF.
+    #[test]
+    fn what_a_dead_child_left_in_the_lane_is_drained() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        // Nonblocking: a writer left behind reads as EAGAIN, never a hang.
+        let (read, write) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .unwrap();
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: ptr::addr_of_mut!(byte).cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        let msg = lane_msg(&mut iov, &mut control);
+        // SAFETY: as in `take_own_table`: one header with three fds fits
+        // the control buffer; `msg` points at live locals.
+        let sent = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN((LANE_FDS * 4) as u32) as _;
+            let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+            for i in 0..LANE_FDS {
+                ptr::write_unaligned(data.add(i), write.as_raw_fd());
+            }
+            libc::sendmsg(lane.send.as_raw_fd(), &msg, 0)
+        };
+        assert_eq!(sent, 1);
+        drop(write);
+        lane.drain();
+        // The lane holds no writer any more: EOF at once.
+        let mut buf = [0u8; 1];
+        assert_eq!(rustix::io::read(&read, &mut buf), Ok(0));
+        // And nothing is left for the next child.
+        // SAFETY: one writable byte; the lane's own fd.
+        let r = unsafe {
+            libc::recv(
+                lane.recv.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        assert_eq!(r, -1);
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EAGAIN)
+        );
+    }
 }
