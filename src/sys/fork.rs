@@ -107,11 +107,13 @@ pub(crate) struct ForkExtras<'a> {
 
 /// A socket pair through which a child hands its stdio fds to itself,
 /// from procrun's fd table to a small one of its own (see the module
-/// docs). One spawn at a time may use it: a reactor owns one.
+/// docs). One start at a time uses it (a child would take another's
+/// message): a start that finds it in use copies the table instead.
 #[derive(Debug)]
 pub(crate) struct Lane {
     send: OwnedFd,
     recv: OwnedFd,
+    busy: AtomicBool,
 }
 
 /// `close_range`'s number, the same on every architecture.
@@ -168,7 +170,17 @@ impl Lane {
         Some(Lane {
             send: above(send)?,
             recv: above(recv)?,
+            busy: AtomicBool::new(false),
         })
+    }
+
+    /// The lane for one start, or `None` while another start has it.
+    fn take(&self) -> Option<LaneTaken<'_>> {
+        let free = self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        free.then_some(LaneTaken(self))
     }
 
     /// Takes what a child left in the lane (its fds, had it died between
@@ -201,6 +213,15 @@ impl Lane {
                 libc::close(ptr::read_unaligned(data.add(i)));
             }
         }
+    }
+}
+
+/// A lane one start has; free again on drop.
+struct LaneTaken<'a>(&'a Lane);
+
+impl Drop for LaneTaken<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
     }
 }
 
@@ -387,9 +408,11 @@ fn clone_exec_with(
     // The child closes what lies between the targets, in order.
     moved.sort_unstable_by_key(|&(_, target)| target);
     // Passed fds go the old way, with the table: a lane carries stdio.
-    let lane = extras
+    let taken = extras
         .lane
-        .filter(|_| setup.fds.is_empty() && !NO_LANE.load(Ordering::Relaxed));
+        .filter(|_| setup.fds.is_empty() && !NO_LANE.load(Ordering::Relaxed))
+        .and_then(Lane::take);
+    let lane = taken.as_ref().map(|t| t.0);
     let mut report = Report {
         stage: Report::NONE,
         errno: 0,
@@ -442,6 +465,7 @@ fn clone_exec_with(
     if let Some(lane) = lane {
         lane.drain();
     }
+    drop(taken);
     let started = started?;
     // SAFETY: `report` is a live local; the child that wrote it (if it
     // did) has exited, which CLONE_VFORK waited for. Volatile: the write
@@ -1525,5 +1549,18 @@ mod tests {
             io::Error::last_os_error().raw_os_error(),
             Some(libc::EAGAIN)
         );
+    }
+
+    /// Two starts at once (from two threads sharing a reactor's lane)
+    /// never share it: the second finds it taken and copies the table.
+    #[test]
+    fn a_lane_serves_one_start_at_a_time() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        let first = lane.take().expect("a free lane");
+        assert!(lane.take().is_none());
+        drop(first);
+        assert!(lane.take().is_some());
     }
 }
