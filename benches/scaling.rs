@@ -20,11 +20,27 @@
 //!   loop counts newlines in one vectorised pass that never stops at a
 //!   match: the two apart are what splitting alone costs, with no event.
 //!
+//! - `scaling_spawn_among_live/*/N`: one child of `true` at a time, spawned
+//!   and reaped while N other children (`sleep`, stdout and stderr piped,
+//!   as an agent's long-running services) stay up. Each live child holds
+//!   a pidfd and its pipes in the supervisor's fd table, which a start
+//!   that copies the table pays for at every spawn (the kernel takes a
+//!   reference on each fd, and the exec drops them all again): procrun,
+//!   whose children take only their stdio through a lane of the reactor's,
+//!   beside tokio with N live children of its own, and std's spawn in the
+//!   process of procrun's N, the raw floor of a start that copies the
+//!   table. Throughput is children per second; N = 0 is the baseline.
+//!   `scaling_cpu_spawn_among_live` is the same timed by CPU time (this
+//!   process's and its reaped children's), which the machine's other load
+//!   sways far less than the wall clock.
+//!
 //! The children of `scaling_lines` are this bench binary itself, re-run in
 //! a writer mode chosen by environment variables, so every variant runs the
 //! same writer.
 
 mod bare;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/harness.rs"]
 mod harness;
 
@@ -33,28 +49,39 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bare::{Epoll, Fifo};
+use cpu_time::CpuTime;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use harness::LINE;
-use procrun::{Command, Reactor};
+use procrun::{Command, Event, Reactor};
 
 const COUNTS: [usize; 4] = [1, 10, 100, 1000];
 /// Under `cargo test` (no `--bench`), where criterion runs each case once.
 const TEST_COUNTS: [usize; 2] = [1, 10];
+/// Children left running while `scaling_spawn_among_live` spawns.
+const LIVE: [usize; 4] = [0, 100, 1000, 5000];
+const TEST_LIVE: [usize; 2] = [0, 10];
 
 fn main() {
     if harness::run_if_writer() {
         return;
     }
     bare::raise_nofile();
-    let counts: &[usize] = if std::env::args().any(|a| a == "--bench") {
-        &COUNTS
-    } else {
-        &TEST_COUNTS
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (counts, live): (&[usize], &[usize]) = match bench {
+        true => (&COUNTS, &LIVE),
+        false => (&TEST_COUNTS, &TEST_LIVE),
     };
     let mut c = Criterion::default().configure_from_args();
     spawn_reap(&mut c, counts);
+    spawn_among_live(&mut c, "scaling_spawn_among_live", live);
     lines(&mut c, counts);
     c.final_summary();
+    let mut cpu = Criterion::default()
+        .with_measurement(CpuTime)
+        .configure_from_args();
+    spawn_among_live(&mut cpu, "scaling_cpu_spawn_among_live", live);
+    cpu.final_summary();
 }
 
 fn per_child_bytes(n: usize) -> usize {
@@ -119,6 +146,90 @@ fn spawn_reap(c: &mut Criterion, counts: &[usize]) {
                     assert!(child.wait().expect("wait").success());
                 }
             })
+        });
+    }
+    group.finish();
+}
+
+fn spawn_among_live<M: Measurement>(c: &mut Criterion<M>, name: &str, live: &[usize]) {
+    let mut group = c.benchmark_group(name);
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .throughput(Throughput::Elements(1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("3600");
+    for &n in live {
+        let mut reactor = Reactor::new().expect("reactor");
+        for _ in 0..n {
+            reactor.spawn(&sleeper).expect("spawn");
+        }
+        let cmd = Command::new("true");
+        group.bench_with_input(BenchmarkId::new("procrun", n), &n, |b, _| {
+            b.iter(|| {
+                let id = reactor.spawn(&cmd).expect("spawn");
+                let mut done = false;
+                while !done {
+                    reactor
+                        .poll(None, |_, ev| match ev {
+                            Event::Exited(e) => assert!(e.success()),
+                            Event::Done { id: d, .. } => done |= d == id,
+                            _ => {}
+                        })
+                        .expect("poll");
+                }
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("raw_std_spawn_wait", n), &n, |b, _| {
+            b.iter(|| {
+                let status = std::process::Command::new("true")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("spawn");
+                assert!(status.success());
+            })
+        });
+        // Killed and reaped: the next variant's table holds its own only.
+        drop(reactor);
+
+        let mut sleepers: Vec<_> = (0..n)
+            .map(|_| {
+                let _guard = rt.enter();
+                tokio::process::Command::new("sleep")
+                    .arg("3600")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        group.bench_with_input(BenchmarkId::new("tokio", n), &n, |b, _| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let out = tokio::process::Command::new("true")
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .expect("spawn")
+                        .wait_with_output()
+                        .await
+                        .expect("wait");
+                    assert!(out.status.success());
+                })
+            })
+        });
+        rt.block_on(async {
+            for s in &mut sleepers {
+                s.kill().await.expect("kill");
+            }
         });
     }
     group.finish();

@@ -1,7 +1,6 @@
 //! What the reactor tells its caller, and how the caller answers.
 
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::exit::{Exit, StageExit};
 use crate::signal::Signal;
-use crate::spawn;
+use crate::spawn::{self, SpawnFds};
 
 /// What happened, as delivered by [`Reactor::poll`](crate::Reactor::poll).
 ///
@@ -252,7 +251,7 @@ pub(crate) enum Request {
 pub struct Control<'r> {
     pub(crate) requests: &'r mut Vec<Request>,
     pub(super) spawns: &'r mut Spawns,
-    pub(super) null: BorrowedFd<'r>,
+    pub(super) spawn_fds: &'r SpawnFds,
     pub(super) use_pidfd: bool,
 }
 
@@ -315,7 +314,7 @@ impl Control<'_> {
         let spec = cmd.prepare()?;
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
-        let spawned = spawn::start(&spec, self.use_pidfd, self.null)?;
+        let spawned = spawn::start(&spec, self.use_pidfd, self.spawn_fds)?;
         let id = self.spawns.ids.take();
         self.spawns.pending.push_back(Pending {
             id,

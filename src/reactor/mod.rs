@@ -36,7 +36,7 @@ mod turn;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,7 @@ use crate::command::Command;
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::pipeline::Pipeline;
-use crate::spawn::Spec;
+use crate::spawn::{SpawnFds, Spec};
 use crate::sys;
 use crate::timer::{Clock, Wheel};
 
@@ -160,9 +160,10 @@ pub struct Reactor {
     /// The cgroups of contained runs, until each is empty and removed.
     cgroups: Cgroups,
     buf: Box<[u8]>,
-    /// `/dev/null`, dup'ed into children for null stdio; shared with the
-    /// handlers of a turn, which may spawn.
-    null: Arc<OwnedFd>,
+    /// `/dev/null`, dup'ed into children for null stdio, and the lane
+    /// children take their fds through; shared with the handlers of a
+    /// turn, which may spawn.
+    spawn_fds: Arc<SpawnFds>,
     /// The ids this reactor hands out and the children handlers spawned,
     /// lent to each turn (a stand-in is here meanwhile).
     spawns: Spawns,
@@ -241,7 +242,7 @@ impl Reactor {
             pipes: Pipes::default(),
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
-            null: Arc::new(sys::dev_null()?),
+            spawn_fds: Arc::new(SpawnFds::new()?),
             owed_events: VecDeque::new(),
             owed_work: Vec::new(),
             requests: Vec::new(),
@@ -452,12 +453,12 @@ impl Reactor {
             spawns: std::mem::take(&mut self.spawns),
             reactor: self,
         };
-        let null = Arc::clone(&turn.reactor.null);
+        let spawn_fds = Arc::clone(&turn.reactor.spawn_fds);
         let mut ctx = Ctx {
             handler: &mut handler,
             requests: &mut turn.requests,
             spawns: &mut turn.spawns,
-            null: null.as_fd(),
+            spawn_fds: &spawn_fds,
             use_pidfd: turn.reactor.use_pidfd,
         };
         let r = turn.reactor.poll_inner(timeout, &mut ctx);

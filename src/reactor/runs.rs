@@ -2,7 +2,7 @@
 //! restarting it, stopping it with escalation.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::exit::{lost_status, Exit, TimeoutKind};
 use crate::lines::LineReader;
 use crate::signal::Signal;
-use crate::spawn::{self, Spawned, Spec};
+use crate::spawn::{self, SpawnFds, Spawned, Spec};
 use crate::sys::cgroup::MemoryReport;
 use crate::sys::{ChildHandle, Usage};
 
@@ -115,7 +115,7 @@ impl Reactor {
     pub(super) fn add_child(&mut self, spec: &Spec, shared: Option<&Arc<Spec>>) -> Result<ChildId> {
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
-        let spawned = spawn::start(spec, self.use_pidfd, self.null.as_fd())?;
+        let spawned = spawn::start(spec, self.use_pidfd, &self.spawn_fds)?;
         self.add_spawned(spec, shared, spawned, started)
     }
 
@@ -155,8 +155,8 @@ impl Reactor {
     /// exits through pidfds, and its `/dev/null`.
     // Used by the async layer only.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    pub(crate) fn spawn_context(&self) -> (bool, Arc<OwnedFd>) {
-        (self.use_pidfd, Arc::clone(&self.null))
+    pub(crate) fn spawn_context(&self) -> (bool, Arc<SpawnFds>) {
+        (self.use_pidfd, Arc::clone(&self.spawn_fds))
     }
 
     /// What follows a child's first run's start: its spec kept if it may
@@ -209,7 +209,7 @@ impl Reactor {
     pub(super) fn start_run(&mut self, index: u32, spec: &Spec) -> Result<u32> {
         // Before the spawn: a run's wall time counts its exec too.
         let started = Instant::now();
-        let spawned = spawn::start(spec, self.use_pidfd, self.null.as_fd())?;
+        let spawned = spawn::start(spec, self.use_pidfd, &self.spawn_fds)?;
         self.take_in_run(index, spec, spawned, started)
     }
 

@@ -2,8 +2,6 @@
 //! events, reads cut off by the budget, exits held back by a pause), then
 //! each fd epoll reported, by the kind its token names.
 
-use std::os::fd::BorrowedFd;
-
 use super::cgroups::CGROUP;
 use super::event::Request;
 use super::pipes::Source;
@@ -13,6 +11,7 @@ use super::stages::STAGE;
 use super::{Control, Event, Reactor, READ_BUDGET};
 use crate::child::ChildId;
 use crate::error::Error;
+use crate::spawn::SpawnFds;
 
 /// An event owed to the next poll.
 #[derive(Debug)]
@@ -60,9 +59,9 @@ pub(super) struct Ctx<'h, H: ?Sized = dyn Handler + 'h> {
     /// The reactor's ids and the children handlers started, lent to the
     /// turn so that a handler can spawn.
     pub(super) spawns: &'h mut Spawns,
-    /// What a handler's spawn needs of the reactor: its `/dev/null`, and
-    /// whether to ask for pidfds.
-    pub(super) null: BorrowedFd<'h>,
+    /// What a handler's spawn needs of the reactor: its `/dev/null` and
+    /// lane, and whether to ask for pidfds.
+    pub(super) spawn_fds: &'h SpawnFds,
     pub(super) use_pidfd: bool,
 }
 
@@ -90,7 +89,7 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
         let mut ctl = Control {
             requests: self.requests,
             spawns: self.spawns,
-            null: self.null,
+            spawn_fds: self.spawn_fds,
             use_pidfd: self.use_pidfd,
         };
         self.handler.on(&mut ctl, ev);
@@ -102,7 +101,7 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
             handler: self.handler.as_dyn(),
             requests: self.requests,
             spawns: self.spawns,
-            null: self.null,
+            spawn_fds: self.spawn_fds,
             use_pidfd: self.use_pidfd,
         }
     }

@@ -22,10 +22,29 @@ use crate::command::{Input, Output};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::sys::{
-    self, Cgroup, ChildHandle, ChildSignal, ExecArgs, ForkExtras, ForkStage, Started,
+    self, Cgroup, ChildHandle, ChildSignal, ExecArgs, ForkExtras, ForkStage, Lane, Started,
 };
 
 pub(crate) use spec::{Spec, StopPolicy};
+
+/// What every spawn of a reactor shares: the `/dev/null` null stdio comes
+/// from, and the lane its children take their fds through (see
+/// [`sys::Lane`]), made while the agent holds few fds.
+#[derive(Debug)]
+pub(crate) struct SpawnFds {
+    null: OwnedFd,
+    lane: Option<Lane>,
+}
+
+impl SpawnFds {
+    /// Opens `/dev/null` and makes the lane where the kernel can use one.
+    pub(crate) fn new() -> io::Result<SpawnFds> {
+        Ok(SpawnFds {
+            null: sys::dev_null()?,
+            lane: Lane::new(),
+        })
+    }
+}
 
 /// A child just started, with procrun's ends of its pipes.
 pub(crate) struct Spawned {
@@ -45,12 +64,14 @@ pub(crate) struct Spawned {
 /// Starts a run of `spec`.
 ///
 /// procrun's own `clone` and `execve` start the child (at `posix_spawn`'s
-/// speed, its pidfd with it: [`sys::clone_exec`]); every fd procrun holds
-/// is CLOEXEC, so the child inherits only 0, 1 and 2. Null stdio is
-/// `null` (the reactor's one open `/dev/null`) and inherited stdio is
-/// procrun's own fd, both handed to `dup2` in the child as they are: no
-/// open or dup per spawn.
-pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Result<Spawned> {
+/// speed, its pidfd with it, its fds through the reactor's lane:
+/// [`sys::clone_exec`]), which inherits only 0, 1, 2 and its passed fds:
+/// every fd procrun holds is CLOEXEC, and the child closes the host's
+/// others before its exec. Null stdio is the reactor's one open
+/// `/dev/null` (in `fds`) and inherited stdio is procrun's own fd, both
+/// handed to `dup2` in the child as they are: no open or dup per spawn.
+pub(crate) fn start(spec: &Spec, want_pidfd: bool, fds: &SpawnFds) -> Result<Spawned> {
+    let null = fds.null.as_fd();
     // Asked at every spawn, restarts too: the host may change it at any
     // time, and a child started under it would have its status taken by
     // the kernel.
@@ -60,7 +81,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         ChildSignal::NoCldWait => return Err(Error::SigchldIgnored { nocldwait: true }),
     }
     if let Some(up) = &spec.upstream {
-        return pipeline::start(spec, up, want_pidfd, null);
+        return pipeline::start(spec, up, want_pidfd, fds);
     }
     let envp = lookup::environment(spec);
     let path = lookup::find_program(spec, &envp)?;
@@ -80,7 +101,13 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, null: BorrowedFd<'_>) -> Resu
         Some(c) => Some(crate::cgroup::create_for_run(c)?),
         None => None,
     };
-    let started = clone_exec(spec, &args, contained.as_ref(), want_pidfd);
+    let started = clone_exec(
+        spec,
+        &args,
+        contained.as_ref(),
+        fds.lane.as_ref(),
+        want_pidfd,
+    );
     let (cgroup, cgroup_dir) = contained.unzip();
     // Only the child's start needed it.
     drop(cgroup_dir);
@@ -208,12 +235,14 @@ fn clone_exec(
     spec: &Spec,
     args: &ExecArgs<'_>,
     contained: Option<&(Cgroup, OwnedFd)>,
+    lane: Option<&Lane>,
     want_pidfd: bool,
 ) -> Result<Started> {
     let extras = ForkExtras {
         cgroup: contained.map(|(_, dir)| dir.as_fd()),
         die_with_parent: spec.die_with_parent,
         setup: spec.setup.as_deref(),
+        lane,
     };
     sys::clone_exec(args, &extras, want_pidfd).map_err(|(stage, source)| match stage {
         ForkStage::Exec => exec_error(spec, source),
@@ -221,7 +250,7 @@ fn clone_exec(
             path: contained.map_or_else(Default::default, |(c, _)| c.dir().to_owned()),
             source,
         },
-        ForkStage::Fork | ForkStage::Setup => Error::Spawn {
+        ForkStage::Fork | ForkStage::Setup | ForkStage::Lane => Error::Spawn {
             program: spec.program_name(),
             source,
         },

@@ -12,7 +12,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use super::{clone_exec, lookup, open_handle, Spawned, Spec, Stdio};
+use super::{clone_exec, lookup, open_handle, SpawnFds, Spawned, Spec, Stdio};
 use crate::child::Stream;
 use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
@@ -123,8 +123,9 @@ pub(super) fn start(
     spec: &Spec,
     up: &Upstream,
     want_pidfd: bool,
-    null: BorrowedFd<'_>,
+    fds: &SpawnFds,
 ) -> Result<Spawned> {
+    let null = fds.null.as_fd();
     // The pipeline's own streams: stdin for the first stage, stdout and
     // stderr of the last, which earlier stages may share.
     let stdio = Stdio::open(spec)?;
@@ -144,7 +145,7 @@ pub(super) fn start(
         up,
         &mut started,
         [whole, own],
-        null,
+        fds,
         contained.as_ref(),
         want_pidfd,
     );
@@ -183,10 +184,11 @@ fn start_stages(
     up: &Upstream,
     started: &mut Started,
     [whole, own]: [[BorrowedFd<'_>; 3]; 2],
-    null: BorrowedFd<'_>,
+    fds: &SpawnFds,
     contained: Option<&(Cgroup, OwnedFd)>,
     want_pidfd: bool,
 ) -> Result<()> {
+    let null = fds.null.as_fd();
     let mut upstream: Option<OwnedFd> = None;
     for k in 0..=up.stages.len() {
         let stage = up.stages.get(k).unwrap_or(spec);
@@ -212,7 +214,7 @@ fn start_stages(
             group: started.group.then_some(leader),
             stdio: [stdin, stdout, stderr],
         };
-        let child = clone_exec(stage, &args, contained, want_pidfd)?;
+        let child = clone_exec(stage, &args, contained, fds.lane.as_ref(), want_pidfd)?;
         // The pidfd comes with the start, or is opened at once: the stage
         // is unreaped, so its pid names it still. On error `open_handle`
         // kills and reaps it.

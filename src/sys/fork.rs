@@ -32,6 +32,24 @@
 //! the caller opens its pidfd. What the kernel refused is remembered for
 //! the rest of the process: later starts go straight to what works.
 //!
+//! A child given a [`Lane`] does not copy procrun's fd table. Cloned
+//! without one it gets a copy of every fd the agent holds (the kernel
+//! takes a reference on each) and closes them all again at its exec
+//! (CLOEXEC): a spawn and reap of `true` among 5,000 live children, each
+//! with a pidfd and pipes, costs 2.7 times the CPU of one among none
+//! (`benches/scaling.rs`). With a lane the child
+//! shares the table (`CLONE_FILES`, no copy), sends its stdio fds to
+//! itself through the lane's socket pair (`SCM_RIGHTS`), takes a table of
+//! its own holding only the fds up to the lane's
+//! (`close_range(…, CLOSE_RANGE_UNSHARE)`, Linux 5.9+), and receives them
+//! there: what it copies and closes is a handful of fds, whatever the
+//! agent holds. The pair is made when the agent holds few fds (a
+//! reactor's start), so its numbers, and the copy, stay small. A command
+//! with fds to pass, a kernel before 5.9 and `PROCRUN_NO_CLONE3=1` copy the
+//! table. Either way the child closes every fd but 0-2 and its passed
+//! fds last thing before its exec, so what it inherits does not depend on
+//! which table it had.
+//!
 //! Between `clone` and `execve` the child runs only async-signal-safe raw
 //! calls on data prepared before it: no allocation, no lock, so another
 //! thread of procrun's holding the allocator's lock cannot deadlock it.
@@ -47,7 +65,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use super::setup::ChildSetup;
 
@@ -84,6 +102,146 @@ pub(crate) struct ForkExtras<'a> {
     pub(crate) die_with_parent: bool,
     /// Credentials, limits, scheduling and fds to pass.
     pub(crate) setup: Option<&'a ChildSetup>,
+    /// The lane the child takes its fds through instead of a copy of the
+    /// whole table; a start with fds to pass copies the table.
+    pub(crate) lane: Option<&'a Lane>,
+}
+
+/// A socket pair through which a child hands its stdio fds to itself,
+/// from procrun's fd table to a small one of its own (see the module
+/// docs). One start at a time uses it (a child would take another's
+/// message): a start that finds it in use copies the table instead.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    send: OwnedFd,
+    recv: OwnedFd,
+    busy: AtomicBool,
+}
+
+/// `close_range`'s number, the same on every architecture.
+const SYS_CLOSE_RANGE: libc::c_long = 436;
+const CLOSE_RANGE_UNSHARE: libc::c_uint = 2;
+/// The stdio fds, all a child takes through a lane.
+const LANE_FDS: usize = 3;
+
+/// Set once a child could not take a table of its own (a kernel or a
+/// seccomp filter that refused `close_range`): later starts copy the
+/// table, as before 5.9.
+static NO_LANE: AtomicBool = AtomicBool::new(false);
+
+impl Lane {
+    /// A lane, or `None` where the kernel has no `close_range` (before
+    /// 5.9; `PROCRUN_NO_CLONE3=1` forces that too), a child could not use
+    /// one before, or no socket pair can be made (children then copy the
+    /// table, as they always could).
+    pub(crate) fn new() -> Option<Lane> {
+        if NO_LANE.load(Ordering::Relaxed) || clone3_limits() & NO_CLONE3 != 0 {
+            return None;
+        }
+        // An empty range closes nothing: this only asks whether the call
+        // exists. (Never with CLOSE_RANGE_UNSHARE here: that would take
+        // this thread's table away from the other threads'.)
+        // SAFETY: by value; closes no fd (no fd is numbered u32::MAX).
+        if unsafe { libc::syscall(SYS_CLOSE_RANGE, u32::MAX, u32::MAX, 0) } != 0 {
+            NO_LANE.store(true, Ordering::Relaxed);
+            return None;
+        }
+        let mut fds = [-1; 2];
+        // SAFETY: the kernel writes two fds into `fds`, ours alone.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if r != 0 {
+            return None;
+        }
+        // SAFETY: the two new fds, each owned once.
+        let (send, recv) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Above 0-2, which a child's stdio takes: a host that closed its
+        // stdin would otherwise have the pair there.
+        let above = |fd: OwnedFd| -> Option<OwnedFd> {
+            if fd.as_raw_fd() > 2 {
+                return Some(fd);
+            }
+            rustix::io::fcntl_dupfd_cloexec(&fd, 3).ok()
+        };
+        Some(Lane {
+            send: above(send)?,
+            recv: above(recv)?,
+            busy: AtomicBool::new(false),
+        })
+    }
+
+    /// The lane for one start, or `None` while another start has it.
+    fn take(&self) -> Option<LaneTaken<'_>> {
+        let free = self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        // `then`, not `then_some`: a guard made for a failed try would be
+        // dropped at once, and its drop would free the lane another start
+        // holds.
+        free.then(|| LaneTaken(self))
+    }
+
+    /// Takes what a child left in the lane (its fds, had it died between
+    /// sending and receiving them): the next child must not get them, and
+    /// a pipe's write end held there would keep its reader from EOF.
+    fn drain(&self) {
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: ptr::addr_of_mut!(byte).cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        let mut msg = lane_msg(&mut iov, &mut control);
+        // SAFETY: the header points at `iov`, `byte` and `control`, live
+        // locals; the kernel installs at most LANE_FDS fds (all a child
+        // sends), CLOEXEC, which are closed here, each once.
+        unsafe {
+            let r = libc::recvmsg(
+                self.recv.as_raw_fd(),
+                &mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+            );
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            if r < 0 || c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+                return;
+            }
+            let n = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
+            let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+            for i in 0..n.min(LANE_FDS) {
+                libc::close(ptr::read_unaligned(data.add(i)));
+            }
+        }
+    }
+}
+
+/// A lane one start has; free again on drop.
+struct LaneTaken<'a>(&'a Lane);
+
+impl Drop for LaneTaken<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
+
+/// A message header for the one byte at `iov` and up to [`LANE_FDS`] fds
+/// in `control`.
+fn lane_msg(iov: &mut libc::iovec, control: &mut [u64; 4]) -> libc::msghdr {
+    // SAFETY: all zeroes is a valid msghdr; its fields are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size: 32 bytes for three fds,
+    // what `control` holds.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE((LANE_FDS * 4) as u32) } as _;
+    msg
 }
 
 /// Which step of the start failed.
@@ -113,10 +271,13 @@ pub(crate) enum ForkStage {
     NoNewPrivs,
     /// Moving a passed fd to its number.
     PassFd,
+    /// Taking the stdio fds through a [`Lane`] into a table of the
+    /// child's own.
+    Lane,
 }
 
 /// Every stage, at the index of its discriminant (what the report carries).
-const STAGES: [ForkStage; 12] = [
+const STAGES: [ForkStage; 13] = [
     ForkStage::Fork,
     ForkStage::Cgroup,
     ForkStage::Setup,
@@ -129,6 +290,7 @@ const STAGES: [ForkStage; 12] = [
     ForkStage::OomScoreAdj,
     ForkStage::NoNewPrivs,
     ForkStage::PassFd,
+    ForkStage::Lane,
 ];
 
 /// A failure the child reports before it exits: the stage, and errno as
@@ -155,6 +317,9 @@ struct ChildArgs {
     group: libc::pid_t,
     stdio: [libc::c_int; 3],
     cgroup_procs: libc::c_int,
+    /// The lane's ends (send, receive), or -1: the child shares the
+    /// parent's table (CLONE_FILES) until it takes its own.
+    lane: [libc::c_int; 2],
     die_with_parent: bool,
     parent: rustix::process::Pid,
     /// Where a failure goes: the parent's, read once `clone` returned.
@@ -242,10 +407,18 @@ fn clone_exec_with(
         }
         None => Vec::new(),
     };
-    let moved: Vec<(libc::c_int, libc::c_int)> = passed
+    let mut moved: Vec<(libc::c_int, libc::c_int)> = passed
         .iter()
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
+    // The child closes what lies between the targets, in order.
+    moved.sort_unstable_by_key(|&(_, target)| target);
+    // Passed fds go the old way, with the table: a lane carries stdio.
+    let taken = extras
+        .lane
+        .filter(|_| setup.fds.is_empty() && !NO_LANE.load(Ordering::Relaxed))
+        .and_then(Lane::take);
+    let lane = taken.as_ref().map(|t| t.0);
     let mut report = Report {
         stage: Report::NONE,
         errno: 0,
@@ -258,6 +431,7 @@ fn clone_exec_with(
         group: args.group.map_or(-1, |g| g as libc::pid_t),
         stdio: args.stdio.map(|fd| fd.as_raw_fd()),
         cgroup_procs: -1,
+        lane: lane.map_or([-1, -1], |l| [l.send.as_raw_fd(), l.recv.as_raw_fd()]),
         die_with_parent: extras.die_with_parent,
         parent: rustix::process::getpid(),
         report: ptr::addr_of_mut!(report),
@@ -294,6 +468,10 @@ fn clone_exec_with(
     // SAFETY: `old` was filled by the pthread_sigmask above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
     drop((procs, passed, argv, envp, moved));
+    if let Some(lane) = lane {
+        lane.drain();
+    }
+    drop(taken);
     let started = started?;
     // SAFETY: `report` is a live local; the child that wrote it (if it
     // did) has exited, which CLONE_VFORK waited for. Volatile: the write
@@ -316,6 +494,18 @@ fn clone_exec_with(
         .get(report.stage as usize)
         .copied()
         .unwrap_or(ForkStage::Setup);
+    if stage == ForkStage::Lane {
+        // The kernel (or a seccomp filter) would not let the child take a
+        // table of its own: it ran nothing of the command's, so it is
+        // started again, copying the table as before, and so is every
+        // later child.
+        NO_LANE.store(true, Ordering::Relaxed);
+        let plain = ForkExtras {
+            lane: None,
+            ..*extras
+        };
+        return clone_exec_with(args, &plain, want_pidfd, limits);
+    }
     Err((stage, io::Error::from_raw_os_error(report.errno)))
 }
 
@@ -354,6 +544,7 @@ fn start_child(
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
         Err(e) => return Err((ForkStage::Fork, e)),
     }
+    let files = if p.lane[0] >= 0 { libc::CLONE_FILES } else { 0 };
     // SAFETY: `child_main` runs on `stack` (mapped, writable, and kept
     // until this call returns, which with CLONE_VFORK is after the
     // child's exec or exit) and reads `p`, which the caller keeps alive
@@ -363,7 +554,7 @@ fn start_child(
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             ptr::addr_of_mut!(*p).cast(),
         )
     };
@@ -554,6 +745,9 @@ fn clone3(
     let (low, size) = stack.usable();
     let mut pidfd: libc::c_int = -1;
     let mut flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    if p.lane[0] >= 0 {
+        flags |= libc::CLONE_FILES as u64;
+    }
     if want_pidfd {
         flags |= libc::CLONE_PIDFD as u64;
     }
@@ -739,13 +933,23 @@ unsafe fn child(p: &ChildArgs) -> ! {
             fail(ForkStage::Cgroup);
         }
     }
+    let mut src = p.stdio;
+    // Before anything that changes an fd: until it has a table of its own
+    // the child shares procrun's.
+    if p.lane[0] >= 0 {
+        // SAFETY: the lane's fds and `src` are open in the table this
+        // child shares with procrun, which keeps them open until it has
+        // exec'ed (CLONE_VFORK).
+        if unsafe { take_own_table(p.lane, &mut src) }.is_err() {
+            fail(ForkStage::Lane);
+        }
+    }
     // SAFETY: by value, on this process only.
     if p.group >= 0 && unsafe { libc::setpgid(0, p.group) } != 0 {
         fail(ForkStage::Setup);
     }
     // A source fd among 0-2 that is not its own target could be
     // overwritten by an earlier dup2: move those above 2 first.
-    let mut src = p.stdio;
     for (target, fd) in src.iter_mut().enumerate() {
         if *fd < 3 && *fd != target as libc::c_int {
             // SAFETY: duplicates a descriptor of this child's table (its
@@ -849,12 +1053,118 @@ unsafe fn child(p: &ChildArgs) -> ! {
         libc::sigemptyset(none.as_mut_ptr());
         libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), ptr::null_mut());
     }
+    // SAFETY: the passed fds' list, alive while the parent waits, sorted
+    // by target.
+    unsafe { close_all_but_stdio_and_passed(p) };
     // SAFETY: `path`, `argv` and `envp` point to the arguments' C strings and
     // to null-terminated arrays of pointers to them, all alive while the
     // parent waits (CLONE_VFORK); on success nothing of this image runs
     // again.
     unsafe { libc::execve(p.path, p.argv, p.envp) };
     fail(ForkStage::Exec)
+}
+
+/// Gives the child a fd table of its own holding what it needs, without
+/// a copy of procrun's: `src` sent through the lane (`[send, receive]`)
+/// while the table is still shared, a table of its own made of the fds up
+/// to the lane's (`close_range` with `CLOSE_RANGE_UNSHARE` copies only
+/// those), and `src` received into it, at new numbers written back to
+/// `src`. Whatever else of procrun's came along is CLOEXEC, and few.
+///
+/// # Safety
+///
+/// Only in a child made with `CLONE_FILES` by `clone_exec`, before it has
+/// changed any fd: `lane` and `src` are open in the table it shares.
+/// Async-signal-safe and allocation-free, as the rest of the child.
+unsafe fn take_own_table(lane: [libc::c_int; 2], src: &mut [libc::c_int; 3]) -> Result<(), ()> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: ptr::addr_of_mut!(byte).cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 4];
+    let mut msg = lane_msg(&mut iov, &mut control);
+    // SAFETY: the header's control buffer has room for one header and
+    // LANE_FDS fds (CMSG_SPACE), so the first header and its data are
+    // inside it; the fds are written unaligned, as CMSG_DATA may be.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN((LANE_FDS * 4) as u32) as _;
+        let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+        for (i, fd) in src.iter().enumerate() {
+            ptr::write_unaligned(data.add(i), *fd);
+        }
+    }
+    // SAFETY: `msg` points at live locals; the kernel takes a reference on
+    // each fd, so the message holds them whatever happens to the table.
+    if unsafe { libc::sendmsg(lane[0], &msg, libc::MSG_NOSIGNAL) } != 1 {
+        return Err(());
+    }
+    let top = lane[0].max(lane[1]) as libc::c_uint;
+    // SAFETY: by value. Closes nothing of procrun's: with
+    // CLOSE_RANGE_UNSHARE the kernel first gives this child a table of
+    // its own holding the fds below `top + 1` and closes the rest there.
+    let r = unsafe {
+        libc::syscall(
+            SYS_CLOSE_RANGE,
+            top + 1,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_UNSHARE,
+        )
+    };
+    if r != 0 {
+        return Err(());
+    }
+    msg.msg_controllen = control.len() * 8;
+    // SAFETY: as for the send; the fds the kernel installs land in this
+    // child's own table, CLOEXEC until dup2 moves them to 0-2.
+    if unsafe { libc::recvmsg(lane[1], &mut msg, libc::MSG_CMSG_CLOEXEC) } != 1 {
+        return Err(());
+    }
+    // SAFETY: after a successful recvmsg the control buffer holds what the
+    // kernel wrote, at most `msg_controllen` bytes: the header is read
+    // only once checked to carry LANE_FDS fds.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        let want = libc::CMSG_LEN((LANE_FDS * 4) as u32) as usize;
+        if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS || (*c).cmsg_len as usize != want {
+            return Err(());
+        }
+        let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+        for (i, fd) in src.iter_mut().enumerate() {
+            *fd = ptr::read_unaligned(data.add(i));
+        }
+    }
+    Ok(())
+}
+
+/// Closes every fd of the child's but 0-2 and the passed fds' targets,
+/// last thing before its exec: procrun's are CLOEXEC anyway, and the
+/// host's without CLOEXEC go too, whichever table the child has (a lane
+/// leaves it only those below the lane's, a copy all of them), as
+/// Python's `subprocess` closes them (`close_fds`). Where the kernel has
+/// no `close_range` (before 5.9) the host's are inherited.
+///
+/// # Safety
+///
+/// Only in the child of `clone_exec`, with `p` as prepared there: `fds`
+/// points to `nfds` entries sorted by target, alive until it has exec'ed.
+unsafe fn close_all_but_stdio_and_passed(p: &ChildArgs) {
+    let mut from: libc::c_uint = 3;
+    for i in 0..p.nfds {
+        // SAFETY: `i < nfds` entries of the parent's vector.
+        let target = unsafe { (*p.fds.add(i)).1 } as libc::c_uint;
+        if target > from {
+            // SAFETY: by value; closes only fds of this child's own table
+            // (its own copy, or one it took through a lane).
+            unsafe { libc::syscall(SYS_CLOSE_RANGE, from, target - 1, 0) };
+        }
+        from = target + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(SYS_CLOSE_RANGE, from, libc::c_uint::MAX, 0) };
 }
 
 /// The child's passed fds, resource limits, nice value, `oom_score_adj`
@@ -999,6 +1309,16 @@ mod tests {
         want_pidfd: bool,
         limits: u8,
     ) -> Result<Started, (ForkStage, io::Error)> {
+        start_with(argv, want_pidfd, limits, None)
+    }
+
+    /// [`start`] through `lane`.
+    fn start_with(
+        argv: &[&CStr],
+        want_pidfd: bool,
+        limits: u8,
+        lane: Option<&Lane>,
+    ) -> Result<Started, (ForkStage, io::Error)> {
         let null = rustix::fs::open(
             c"/dev/null",
             rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
@@ -1015,7 +1335,11 @@ mod tests {
             group: None,
             stdio: [null.as_fd(), null.as_fd(), null.as_fd()],
         };
-        clone_exec_with(&args, &ForkExtras::default(), want_pidfd, limits)
+        let extras = ForkExtras {
+            lane,
+            ..ForkExtras::default()
+        };
+        clone_exec_with(&args, &extras, want_pidfd, limits)
     }
 
     /// Reaps `started` through its pidfd: the pid `waitid` names and the
@@ -1077,6 +1401,296 @@ mod tests {
             let err = start(&[c"/nonexistent/program"], true, limits).unwrap_err();
             assert_eq!(err.0, ForkStage::Exec);
             assert_eq!(err.1.raw_os_error(), Some(libc::ENOENT));
+        }
+    }
+
+    /// The size of `pid`'s fd table (`FDSize` in its status): what its
+    /// clone copied and its exec then closed.
+    fn fd_table_size(pid: u32) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// A child given a lane takes only its stdio (and the few fds below
+    /// the lane's) into a table of its own; without one it gets a copy of
+    /// the whole table, as large as the agent's highest fd, which its
+    /// exec then closes again fd by fd. The agent's table is made large
+    /// by one fd at the top of its limit, far above the lane's (made
+    /// first, as a reactor makes its own at its start): what other tests
+    /// of this process hold meanwhile stays below it.
+    #[test]
+    fn a_child_given_a_lane_does_not_copy_the_agents_fd_table() {
+        let Some(lane) = Lane::new() else {
+            // Before 5.9, or `PROCRUN_NO_CLONE3=1`.
+            return;
+        };
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(1 << 20);
+        let top = lane.send.as_raw_fd().max(lane.recv.as_raw_fd()) as u64;
+        if limit < 4 * (top + 64) {
+            eprintln!(
+                "skipped: an fd limit of {limit} leaves no room far above the lane's fd {top}"
+            );
+            return;
+        }
+        let null = rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let high = rustix::io::fcntl_dupfd_cloexec(&null, (limit - 1) as i32).unwrap();
+        let high_fd = high.as_raw_fd() as usize;
+        for lane in [Some(&lane), None] {
+            let started = start_with(&[c"/bin/sleep", c"60"], true, clone3_limits(), lane).unwrap();
+            let size = fd_table_size(started.pid);
+            let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+            match lane {
+                Some(_) => assert!(
+                    size <= high_fd / 2,
+                    "a table of {size} fds through the lane (agent's highest fd {high_fd})"
+                ),
+                None => assert!(
+                    size > high_fd,
+                    "a table of {size} fds without the lane (agent's highest fd {high_fd})"
+                ),
+            }
+        }
+        drop(high);
+    }
+
+    /// A child's stdio reaches it through the lane: what it writes to its
+    /// stdout lands in the pipe procrun gave it, and its exit closes the
+    /// pipe's last write end (none is left behind in the lane).
+    #[test]
+    fn stdio_taken_through_a_lane_is_the_childs() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let null = rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let argv: Vec<CString> = [c"/bin/sh", c"-c", c"echo through"]
+            .iter()
+            .map(|a| CString::from(*a))
+            .collect();
+        let args = ExecArgs {
+            path: &argv[0],
+            argv: &argv,
+            arg0: None,
+            envp: &[],
+            cwd: None,
+            group: None,
+            stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
+        };
+        let extras = ForkExtras {
+            lane: Some(&lane),
+            ..ForkExtras::default()
+        };
+        let started = clone_exec_with(&args, &extras, true, clone3_limits()).unwrap();
+        drop(write);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(&read, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        assert_eq!(out, b"through\n");
+        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+    }
+
+    /// What a child left in the lane (it died between sending its fds and
+    /// receiving them) is taken out after its start: the next child gets
+    /// its own, and a pipe's write end held in the lane no longer keeps
+    /// the pipe's reader from EOF.
+    #[test]
+    fn what_a_dead_child_left_in_the_lane_is_drained() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        // Nonblocking: a writer left behind reads as EAGAIN, never a hang.
+        let (read, write) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .unwrap();
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: ptr::addr_of_mut!(byte).cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        let msg = lane_msg(&mut iov, &mut control);
+        // SAFETY: as in `take_own_table`: one header with three fds fits
+        // the control buffer; `msg` points at live locals.
+        let sent = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN((LANE_FDS * 4) as u32) as _;
+            let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+            for i in 0..LANE_FDS {
+                ptr::write_unaligned(data.add(i), write.as_raw_fd());
+            }
+            libc::sendmsg(lane.send.as_raw_fd(), &msg, 0)
+        };
+        assert_eq!(sent, 1);
+        drop(write);
+        lane.drain();
+        // The lane holds no writer any more: EOF at once.
+        let mut buf = [0u8; 1];
+        assert_eq!(rustix::io::read(&read, &mut buf), Ok(0));
+        // And nothing is left for the next child.
+        // SAFETY: one writable byte; the lane's own fd.
+        let r = unsafe {
+            libc::recv(
+                lane.recv.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        assert_eq!(r, -1);
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EAGAIN)
+        );
+    }
+
+    /// Two starts at once (from two threads sharing a reactor's lane)
+    /// never share it: the second finds it taken and copies the table.
+    #[test]
+    fn a_lane_serves_one_start_at_a_time() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        let first = lane.take().expect("a free lane");
+        assert!(lane.take().is_none());
+        // A start that found it taken leaves it taken: its failed try
+        // must not free the lane for a third start meanwhile.
+        assert!(lane.take().is_none(), "a failed take freed the lane");
+        drop(first);
+        assert!(lane.take().is_some());
+    }
+
+    /// Kills every child of this process that has not exec'ed yet (its
+    /// executable is still this one): what a hung start left.
+    fn kill_children_before_exec() {
+        let me = std::fs::read_link("/proc/self/exe").unwrap();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for pid in children
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                if std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&me) {
+                    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts from several threads at once through one lane (as tasks on
+    /// several workers spawn through one reactor) each give their child
+    /// its own stdio and come back: none takes another's fds from the
+    /// lane, none waits forever for fds another took. Each child writes
+    /// its number to its own pipe; a start that hangs fails the watchdog.
+    #[test]
+    fn concurrent_starts_through_one_lane_each_get_their_own_stdio() {
+        let Some(lane) = Lane::new() else {
+            return;
+        };
+        let lane = std::sync::Arc::new(lane);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let lane = std::sync::Arc::clone(&lane);
+                let done = done_tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let n = t * 1000 + i;
+                        let (read, write) =
+                            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+                        let null = rustix::fs::open(
+                            c"/dev/null",
+                            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                            rustix::fs::Mode::empty(),
+                        )
+                        .unwrap();
+                        let script = CString::new(format!("echo {n}")).unwrap();
+                        let argv = [CString::from(c"/bin/sh"), CString::from(c"-c"), script];
+                        let args = ExecArgs {
+                            path: &argv[0],
+                            argv: &argv,
+                            arg0: None,
+                            envp: &[],
+                            cwd: None,
+                            group: None,
+                            stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
+                        };
+                        let extras = ForkExtras {
+                            lane: Some(&lane),
+                            ..ForkExtras::default()
+                        };
+                        let started =
+                            clone_exec_with(&args, &extras, false, clone3_limits()).unwrap();
+                        drop(write);
+                        let mut out = Vec::new();
+                        let mut buf = [0u8; 64];
+                        loop {
+                            match rustix::io::read(&read, &mut buf) {
+                                Ok(0) => break,
+                                Ok(k) => out.extend_from_slice(&buf[..k]),
+                                Err(rustix::io::Errno::INTR) => {}
+                                Err(e) => panic!("read: {e}"),
+                            }
+                        }
+                        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                            .unwrap();
+                        assert_eq!(out, format!("{n}\n").as_bytes());
+                    }
+                    let _ = done.send(());
+                })
+            })
+            .collect();
+        drop(done_tx);
+        let watchdog = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        for _ in 0..threads.len() {
+            let left = watchdog.saturating_duration_since(std::time::Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                // A hung start's child waits for fds another took, and its
+                // thread waits for the child: kill what has not exec'ed.
+                kill_children_before_exec();
+                panic!("a start through the lane hung (its child waited for fds another took)");
+            }
+        }
+        for t in threads {
+            t.join().unwrap();
         }
     }
 }

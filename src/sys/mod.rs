@@ -49,7 +49,7 @@ pub(crate) use cgroup::{cgroup_kill_allowed, Cgroup, Limits};
 pub(crate) use child::{
     child_signal, group_has_members, pidfd_allowed, ChildHandle, ChildSignal, Usage,
 };
-pub(crate) use fork::{clone_exec, ExecArgs, ForkExtras, ForkStage, Started};
+pub(crate) use fork::{clone_exec, ExecArgs, ForkExtras, ForkStage, Lane, Started};
 pub(crate) use memfd::memfd_with;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, stage_pipe, write,

@@ -43,6 +43,7 @@ use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::reactor::{Control, Event, Reactor};
+use crate::spawn::SpawnFds;
 
 /// Whole lines and raw bytes buffered beyond this (per child, both
 /// streams) pause the child until its handles take them; taking them below
@@ -61,7 +62,7 @@ pub(crate) struct Core {
     /// What starting a child takes from the reactor, kept here so that
     /// spawns run outside the lock.
     pub(super) use_pidfd: bool,
-    pub(super) null: Arc<OwnedFd>,
+    pub(super) spawn_fds: Arc<SpawnFds>,
     /// Raised by handles that changed the reactor (a spawn owes a
     /// `Started`, a stop arms a timer): the pump looks again.
     pub(super) notify: Notify,
@@ -331,7 +332,7 @@ pub(super) fn park(slot: &mut Option<Waker>, waker: &Waker) {
 impl Core {
     pub(super) fn new() -> Result<Arc<Core>> {
         let reactor = Reactor::new()?;
-        let (use_pidfd, null) = reactor.spawn_context();
+        let (use_pidfd, spawn_fds) = reactor.spawn_context();
         Ok(Arc::new(Core {
             state: Mutex::new(State {
                 reactor,
@@ -339,7 +340,7 @@ impl Core {
                 pump: Weak::new(),
             }),
             use_pidfd,
-            null,
+            spawn_fds,
             notify: Notify::new(),
         }))
     }

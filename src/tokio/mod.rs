@@ -71,7 +71,6 @@ mod read;
 mod stdin;
 
 use std::io;
-use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -152,7 +151,7 @@ impl Driver {
         // go on meanwhile, and spawns on several workers overlap.
         let spec = cmd.prepare()?;
         let started = Instant::now();
-        let spawned = spawn::start(&spec, self.core.use_pidfd, self.core.null.as_fd())?;
+        let spawned = spawn::start(&spec, self.core.use_pidfd, &self.core.spawn_fds)?;
         let mut state = self.core.lock();
         let id = state.reactor.add_spawned(&spec, None, spawned, started)?;
         let pid = state.reactor.pid(id);
