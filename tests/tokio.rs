@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{proc_state, sh, watchdog};
 use procrun::tokio::{Child, Driver};
-use procrun::{Command, Input, Output, Signal};
+use procrun::{Command, Input, Output, Pipeline, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `test` on a `current_thread` runtime, then on a `multi_thread` one
@@ -646,5 +646,139 @@ fn lines_as_a_stream_give_every_line_then_end_with_the_child() {
         assert_eq!(seen, ["1", "2", "3", "4", "5", "err"]);
         // Ended because the child is done.
         assert_eq!(child.try_wait().unwrap().and_then(|e| e.code()), Some(1));
+    });
+}
+
+// Pipelines: what `Reactor::spawn_pipeline` and `Process::stage_exits`
+// give on the blocking side, through one `Child`.
+
+/// A pipeline of `n` stages that each say their pid on stderr (which
+/// every stage shares with the last: lines of the pipeline's) and then
+/// sleep, ignoring nothing.
+fn sleeping_pipeline(n: usize) -> Pipeline {
+    let stage = || sh("echo $$ >&2; exec sleep 300");
+    let mut p = Pipeline::new(stage());
+    for _ in 1..n {
+        p.pipe(stage());
+    }
+    p
+}
+
+/// The pids the stages of a [`sleeping_pipeline`] said, once all did.
+async fn stage_pids(child: &mut Child, n: usize) -> Vec<u32> {
+    let mut pids = Vec::new();
+    while pids.len() < n {
+        pids.push(line(child).await.parse().unwrap());
+    }
+    pids
+}
+
+#[test]
+fn pipeline_passes_bytes_through_three_stages_byte_for_byte() {
+    both(|| async {
+        let mut next = common::xorshift64(27);
+        let data: Vec<u8> = (0..300_000).map(|_| next() as u8).collect();
+        let file = common::temp_file(&data);
+        let mut first = Command::new("cat");
+        first.arg(file.path());
+        let mut last = Command::new("cat");
+        last.stdout(Output::Raw);
+        let mut p = Pipeline::new(first);
+        p.pipe(Command::new("cat")).pipe(last);
+        let mut child = procrun::tokio::spawn_pipeline(&p).unwrap();
+        let mut stdout = child.take_stdout().unwrap();
+        let mut got = Vec::new();
+        stdout.read_to_end(&mut got).await.unwrap();
+        assert!(got == data, "{} bytes of {}", got.len(), data.len());
+        let exit = child.wait().await.unwrap();
+        assert!(exit.success() && exit.failed_stage().is_none(), "{exit:?}");
+        let mut stages: Vec<_> = child
+            .stage_exits()
+            .iter()
+            .map(|s| (s.stage(), s.code()))
+            .collect();
+        stages.sort();
+        assert_eq!(stages, [(0, Some(0)), (1, Some(0)), (2, Some(0))]);
+    });
+}
+
+#[test]
+fn pipeline_exit_is_pipefails_with_the_failed_stage() {
+    both(|| async {
+        let mut p = Pipeline::new(sh("echo x; exit 3"));
+        p.pipe(sh("cat; exit 5")).pipe(Command::new("cat"));
+        let mut child = procrun::tokio::spawn_pipeline(&p).unwrap();
+        assert_eq!(line(&mut child).await, "x");
+        let exit = child.wait().await.unwrap();
+        // The last stage to fail, counting from the left.
+        assert_eq!((exit.code(), exit.failed_stage()), (Some(5), Some(1)));
+        let mut stages: Vec<_> = child
+            .stage_exits()
+            .iter()
+            .map(|s| (s.stage(), s.code()))
+            .collect();
+        stages.sort();
+        assert_eq!(stages, [(0, Some(3)), (1, Some(5)), (2, Some(0))]);
+    });
+}
+
+#[test]
+fn pipeline_stop_and_kill_reach_every_stage() {
+    both(|| async {
+        let mut stopped = Driver::shared()
+            .unwrap()
+            .spawn_pipeline(&sleeping_pipeline(3))
+            .unwrap();
+        let pids = stage_pids(&mut stopped, 3).await;
+        let exit = stopped.stop().await.unwrap();
+        assert_eq!(exit.signal(), Some(Signal::TERM), "{exit:?}");
+        let stages = stopped.stage_exits();
+        assert_eq!(stages.len(), 3, "{stages:?}");
+        assert!(stages.iter().all(|s| s.signal() == Some(Signal::TERM)));
+        for pid in pids {
+            wait_reaped(pid).await;
+        }
+
+        let mut killed = procrun::tokio::spawn_pipeline(&sleeping_pipeline(3)).unwrap();
+        let pids = stage_pids(&mut killed, 3).await;
+        killed.kill().unwrap();
+        let exit = killed.wait().await.unwrap();
+        assert_eq!(exit.signal(), Some(Signal::KILL), "{exit:?}");
+        assert_eq!(killed.stage_exits().len(), 3);
+        for pid in pids {
+            wait_reaped(pid).await;
+        }
+    });
+}
+
+#[test]
+fn pipeline_dropped_kills_every_stage() {
+    both(|| async {
+        let mut child = procrun::tokio::spawn_pipeline(&sleeping_pipeline(3)).unwrap();
+        let pids = stage_pids(&mut child, 3).await;
+        drop(child);
+        // Reaped, every one: no stage left running nor a zombie.
+        for pid in pids {
+            wait_reaped(pid).await;
+        }
+    });
+}
+
+#[test]
+fn pipeline_output_collects_the_last_stage_byte_for_byte() {
+    both(|| async {
+        let mut first = Command::new("printf");
+        first.arg("b\\na\\r\\nb\\n");
+        let mut p = Pipeline::new(first);
+        p.pipe(Command::new("sort"))
+            .pipe(sh("uniq -c; echo done >&2"));
+        let out = procrun::tokio::output_pipeline(&p).await.unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let counted: Vec<_> = stdout.lines().map(str::trim).collect();
+        assert_eq!(counted, ["1 a", "2 b"]);
+        // Raw: the `\r` the first stage wrote is still there.
+        assert!(stdout.contains("a\r\n"), "{stdout:?}");
+        assert_eq!(out.stderr, b"done\n");
+        assert!(out.exit.success());
     });
 }

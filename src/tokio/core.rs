@@ -41,7 +41,7 @@ use ::tokio::sync::Notify;
 
 use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::reactor::{Control, Event, Reactor};
 
 /// Whole lines and raw bytes buffered beyond this (per child, both
@@ -193,6 +193,8 @@ pub(super) struct Io {
     pub(super) stdin_closed: bool,
     /// The task writing to the child's stdin, waiting for room.
     pub(super) stdin_waker: Option<Waker>,
+    /// For a pipeline, the ends of its current run's stages so far.
+    pub(super) stages: Vec<StageExit>,
 }
 
 impl Slot {
@@ -210,6 +212,15 @@ impl Slot {
             io,
             ..Slot::default()
         }
+    }
+
+    /// The slot of a pipeline when `pipeline`: its stages' ends are kept
+    /// (beside the streams, made only for the children that need them).
+    pub(super) fn with_stages(mut self, pipeline: bool) -> Slot {
+        if pipeline && self.io.is_none() {
+            self.io = Some(Box::default());
+        }
+        self
     }
 
     /// The final exit, once the child is done.
@@ -393,9 +404,10 @@ fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
     match event {
         Event::Started { pid, .. } => {
             slot.pid = Some(pid);
-            // A new run, a new stream.
+            // A new run, a new stream, new stages.
             if let Some(io) = &mut slot.io {
                 io.stdin_closed = false;
+                io.stages.clear();
             }
         }
         Event::Exited(_) => {
@@ -404,6 +416,12 @@ fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
         }
         Event::StdinReady { .. } => {
             slot.wake_stdin();
+            return;
+        }
+        Event::StageExited(e) => {
+            if let Some(io) = &mut slot.io {
+                io.stages.push(e);
+            }
             return;
         }
         Event::StdinClosed { .. } => {
