@@ -782,3 +782,67 @@ fn pipeline_output_collects_the_last_stage_byte_for_byte() {
         assert!(out.exit.success());
     });
 }
+
+// Containment (`Command::cgroup`), as tests/suite/containment.rs pins it
+// on the blocking side: the whole tree of a contained run, a daemon in a
+// session of its own included, ends with a stop or a drop of its handle,
+// and its cgroup is removed. Needs root and a cgroup2 mount (skipped,
+// saying why, without them); scripts/test-vm runs it on a unified tree.
+
+/// A contained run that leaves a daemon in a new session ignoring
+/// `SIGTERM` (only the cgroup reaches it: it is out of the run's group),
+/// prints the daemon's pid and waits.
+fn with_setsid_daemon(parent: &common::cgroups::TestParent) -> Command {
+    let mut c = sh("setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & exec sleep 1000");
+    c.cgroup(parent.path()).grace(Duration::from_millis(300));
+    c
+}
+
+/// Waits (with the watchdog) until `pid`, not our child, is gone or a
+/// zombie (of init's), without blocking the runtime that drives the stop.
+async fn wait_dead(pid: u32) {
+    let deadline = Instant::now() + watchdog();
+    while matches!(proc_state(pid), Some(s) if s != 'Z') {
+        assert!(Instant::now() < deadline, "pid {pid} still alive");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (with the watchdog) until nothing is left below `parent`.
+async fn wait_no_cgroup(parent: &common::cgroups::TestParent) {
+    let deadline = Instant::now() + watchdog();
+    while !parent.children().is_empty() {
+        assert!(Instant::now() < deadline, "{:?} left", parent.children());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn contained_run_ends_whole_on_stop_and_drop_and_its_cgroup_goes() {
+    let Some(parent) = common::cgroups::TestParent::new() else {
+        return;
+    };
+    both(|| async {
+        let mut child = procrun::tokio::spawn(&with_setsid_daemon(&parent)).unwrap();
+        let daemon: u32 = line(&mut child).await.parse().unwrap();
+        let _guard = common::KillOnDrop(daemon);
+        assert_eq!(parent.children().len(), 1, "the run's own cgroup");
+        let exit = child.stop().await.unwrap();
+        // The child's own SIGTERM; the daemon ignored it and was killed
+        // with the cgroup when the grace ended, before the Done.
+        assert_eq!(exit.signal(), Some(Signal::TERM), "{exit:?}");
+        // Not our child to reap: dead shows as gone or a zombie of init's.
+        assert!(
+            matches!(proc_state(daemon), None | Some('Z')),
+            "the daemon outlived the stop"
+        );
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+
+        let mut child = procrun::tokio::spawn(&with_setsid_daemon(&parent)).unwrap();
+        let daemon: u32 = line(&mut child).await.parse().unwrap();
+        let _guard = common::KillOnDrop(daemon);
+        drop(child);
+        wait_dead(daemon).await;
+        wait_no_cgroup(&parent).await;
+    });
+}
