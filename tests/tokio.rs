@@ -11,8 +11,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::{proc_state, sh, watchdog};
-use procrun::tokio::{Child, Driver};
-use procrun::{Command, Input, Output, Pipeline, Signal};
+use procrun::tokio::{Child, Driver, Events, OwnedEvent, OwnedEventKind};
+use procrun::{Command, Input, Output, Pipeline, Signal, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `test` on a `current_thread` runtime, then on a `multi_thread` one
@@ -844,5 +844,261 @@ fn contained_run_ends_whole_on_stop_and_drop_and_its_cgroup_goes() {
         drop(child);
         wait_dead(daemon).await;
         wait_no_cgroup(&parent).await;
+    });
+}
+
+// The driver's owned event stream (`Driver::events`): a supervisor's one
+// loop over every event of its children.
+
+/// Takes events from `events` until `stop` says so on one of them, with
+/// the watchdog (the test's); gives every event taken.
+async fn events_until(events: &mut Events, stop: impl Fn(&OwnedEvent) -> bool) -> Vec<OwnedEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let event = events.next().await.unwrap().expect("an event");
+        let last = stop(&event);
+        seen.push(event);
+        if last {
+            return seen;
+        }
+    }
+}
+
+/// The pid of a `Started` event.
+fn started_pid(event: &OwnedEvent) -> Option<u32> {
+    match event.kind {
+        OwnedEventKind::Started { pid, .. } => Some(pid),
+        _ => None,
+    }
+}
+
+#[test]
+fn events_give_every_event_of_their_children_in_order_then_end() {
+    both(|| async {
+        let mut events = Driver::new().unwrap().events().unwrap();
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            ids.push(
+                events
+                    .spawn(&sh(&format!("echo out{n}; echo err{n} >&2; exit {n}")))
+                    .unwrap(),
+            );
+        }
+        let mut p = Pipeline::new(sh("echo piped; exit 4"));
+        p.pipe(Command::new("cat"));
+        let piped = events.spawn_pipeline(&p).unwrap();
+        let mut all = Vec::new();
+        while let Some(event) = events.next().await.unwrap() {
+            all.push(event);
+        }
+        // Nothing more, and at once: no child is left.
+        assert!(events.next().await.unwrap().is_none());
+        for (n, &id) in ids.iter().enumerate() {
+            let mine: Vec<_> = all.iter().filter(|e| e.id == id).map(|e| &e.kind).collect();
+            assert!(
+                matches!(mine[0], OwnedEventKind::Started { restarts: 0, .. }),
+                "{mine:?}"
+            );
+            let mut lines: Vec<_> = mine
+                .iter()
+                .filter_map(|k| match k {
+                    OwnedEventKind::Line(l) => Some((l.stream, l.to_string_lossy().into_owned())),
+                    _ => None,
+                })
+                .collect();
+            lines.sort_by_key(|(s, _)| *s == Stream::Stderr);
+            assert_eq!(
+                lines,
+                [
+                    (Stream::Stdout, format!("out{n}")),
+                    (Stream::Stderr, format!("err{n}"))
+                ]
+            );
+            let exited = mine
+                .iter()
+                .position(|k| matches!(k, OwnedEventKind::Exited(_)));
+            let last_line = mine
+                .iter()
+                .rposition(|k| matches!(k, OwnedEventKind::Line(_)));
+            assert!(last_line < exited, "output after the exit: {mine:?}");
+            let closed = mine
+                .iter()
+                .filter(|k| matches!(k, OwnedEventKind::Closed { .. }))
+                .count();
+            assert_eq!(closed, 2, "{mine:?}");
+            match mine.last().unwrap() {
+                OwnedEventKind::Done { exit, .. } => assert_eq!(exit.code(), Some(n as i32)),
+                other => panic!("the last event is {other:?}"),
+            }
+        }
+        let stages = all
+            .iter()
+            .filter(|e| e.id == piped && matches!(e.kind, OwnedEventKind::StageExited(_)))
+            .count();
+        assert_eq!(stages, 2);
+        let done = all.iter().find_map(|e| match &e.kind {
+            OwnedEventKind::Done { exit, .. } if e.id == piped => Some(*exit),
+            _ => None,
+        });
+        let done = done.expect("the pipeline's Done");
+        assert_eq!((done.code(), done.failed_stage()), (Some(4), Some(0)));
+    });
+}
+
+#[test]
+fn events_are_one_stream_per_driver() {
+    both(|| async {
+        let driver = Driver::new().unwrap();
+        let first = driver.events().unwrap();
+        assert!(matches!(
+            driver.clone().events(),
+            Err(procrun::Error::EventsTaken)
+        ));
+        drop(first);
+        let mut second = driver.events().unwrap();
+        // A child with a handle is not the stream's: its events go to its
+        // handle, and the stream may not control it.
+        let mut child = driver.spawn(&sh("echo mine")).unwrap();
+        let id = second.spawn(&Command::new("true")).unwrap();
+        assert_ne!(Some(id), None);
+        let mut other = Driver::new().unwrap().events().unwrap();
+        let foreign = other.spawn(&sh("read _")).unwrap();
+        assert!(matches!(
+            second.stop(foreign),
+            Err(procrun::Error::UnknownChild)
+        ));
+        drop(other);
+        assert_eq!(line(&mut child).await, "mine");
+        assert!(child.wait().await.unwrap().success());
+        let seen = events_until(&mut second, |e| {
+            matches!(e.kind, OwnedEventKind::Done { .. })
+        })
+        .await;
+        assert!(seen.iter().all(|e| e.id == id), "{seen:?}");
+        assert!(second.next().await.unwrap().is_none());
+        // Done: controlling it does nothing and succeeds, as a Child's.
+        second.kill(id).unwrap();
+    });
+}
+
+#[test]
+fn events_control_their_children_by_id() {
+    both(|| async {
+        let mut events = Driver::new().unwrap().events().unwrap();
+        let mut stubborn =
+            sh("trap 'echo usr1' USR1; trap '' TERM; echo ready; while :; do sleep 0.05; done");
+        stubborn.grace(Duration::from_millis(200));
+        let stopped = events.spawn(&stubborn).unwrap();
+        let killed = events.spawn(&sh("echo ready; exec sleep 300")).unwrap();
+        let mut fed = Command::new("tr");
+        fed.args(["a-z", "A-Z"]).stdin(Input::Stream);
+        let fed = events.spawn(&fed).unwrap();
+        assert_eq!(events.write_stdin(fed, b"hello\n").unwrap(), 6);
+        events.close_stdin(fed).unwrap();
+        let is_line = |e: &OwnedEvent, id, text: &str| {
+            e.id == id && matches!(&e.kind, OwnedEventKind::Line(l) if l.bytes == text.as_bytes())
+        };
+        let mut seen = Vec::new();
+        let mut ready = 0;
+        while ready < 2 {
+            let e = events.next().await.unwrap().unwrap();
+            ready += usize::from(is_line(&e, stopped, "ready") || is_line(&e, killed, "ready"));
+            seen.push(e);
+        }
+        events.signal(stopped, Signal::USR1).unwrap();
+        seen.extend(events_until(&mut events, |e| is_line(e, stopped, "usr1")).await);
+        events.stop(stopped).unwrap();
+        events.kill(killed).unwrap();
+        while let Some(e) = events.next().await.unwrap() {
+            seen.push(e);
+        }
+        let done = |id| {
+            seen.iter()
+                .find_map(|e| match &e.kind {
+                    OwnedEventKind::Done { exit, .. } if e.id == id => Some(*exit),
+                    _ => None,
+                })
+                .expect("a Done")
+        };
+        // It ignored SIGTERM: the end of the grace killed it.
+        assert_eq!(done(stopped).signal(), Some(Signal::KILL));
+        assert!(done(stopped).stopped());
+        assert_eq!(done(killed).signal(), Some(Signal::KILL));
+        assert!(!done(killed).stopped());
+        assert!(seen.iter().any(|e| is_line(e, fed, "HELLO")), "{seen:?}");
+        assert!(done(fed).success());
+    });
+}
+
+#[test]
+fn events_dropped_kill_their_children() {
+    both(|| async {
+        let driver = Driver::new().unwrap();
+        let mut events = driver.events().unwrap();
+        for _ in 0..3 {
+            events
+                .spawn(&sh("sleep 300 & echo $!; exec sleep 300"))
+                .unwrap();
+        }
+        let mut pids = Vec::new();
+        while pids.len() < 6 {
+            let e = events.next().await.unwrap().unwrap();
+            if let Some(pid) = started_pid(&e) {
+                pids.push(pid);
+            }
+            if let OwnedEventKind::Line(l) = &e.kind {
+                pids.push(l.to_string_lossy().parse().unwrap());
+            }
+        }
+        drop(events);
+        // Each child and its background sleep, reaped (ours) or dead.
+        for pid in pids {
+            wait_dead(pid).await;
+        }
+        // The driver is free for another stream.
+        drop(driver.events().unwrap());
+    });
+}
+
+#[test]
+fn events_not_taken_pause_their_children_and_none_is_lost() {
+    both(|| async {
+        let mut events = Driver::new().unwrap().events().unwrap();
+        // About 6.9 MB of lines; the stream holds at most 1 MiB of them
+        // (with their bookkeeping, some 100 KB of output), the pipe and one
+        // read more: unbounded, the child writes them all at once.
+        let id = events.spawn(Command::new("seq").arg("1000000")).unwrap();
+        let pid = events_until(&mut events, |e| started_pid(e).is_some()).await;
+        let pid = started_pid(&pid[0]).unwrap();
+        const NEVER_PAUSED: u64 = 4 << 20;
+        let (mut last, mut still) = (written(pid), 0);
+        while still < 5 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = written(pid);
+            assert!(
+                now < NEVER_PAUSED,
+                "the child wrote {now} bytes and was never paused"
+            );
+            (still, last) = if now == last {
+                (still + 1, last)
+            } else {
+                (0, now)
+            };
+        }
+        let mut n = 0u32;
+        let mut end = None;
+        while let Some(e) = events.next().await.unwrap() {
+            assert_eq!(e.id, id);
+            match e.kind {
+                OwnedEventKind::Line(l) => {
+                    n += 1;
+                    assert_eq!(l.bytes, n.to_string().as_bytes());
+                }
+                OwnedEventKind::Done { exit, .. } => end = Some(exit),
+                _ => {}
+            }
+        }
+        assert_eq!(n, 1_000_000);
+        assert!(end.expect("its Done").success());
     });
 }

@@ -39,6 +39,7 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
+use super::events::Queue;
 use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, StageExit};
@@ -70,6 +71,9 @@ pub(crate) struct Core {
 pub(super) struct State {
     pub(super) reactor: Reactor,
     pub(super) slots: Slots,
+    /// The driver's event stream, while one is out: the events of its
+    /// children, which have no slot.
+    pub(super) events: Option<Box<Queue>>,
     /// The running pump's token: alive while its future exists.
     pump: Weak<()>,
 }
@@ -347,6 +351,7 @@ impl Core {
             state: Mutex::new(State {
                 reactor,
                 slots: Slots::default(),
+                events: None,
                 pump: Weak::new(),
             }),
             use_pidfd,
@@ -390,15 +395,31 @@ impl Core {
 impl State {
     /// Polls the reactor once without waiting and files its events.
     fn turn(&mut self) -> Result<()> {
-        let State { reactor, slots, .. } = self;
-        reactor.poll(Some(Duration::ZERO), |ctl, event| file(slots, ctl, event))
+        let State {
+            reactor,
+            slots,
+            events,
+            ..
+        } = self;
+        reactor.poll(Some(Duration::ZERO), |ctl, event| {
+            file(slots, events, ctl, event)
+        })
     }
 }
 
-/// Files one event into its child's slot.
-fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
+/// Files one event into its child's slot, or into the event stream of
+/// a child without one.
+fn file(
+    slots: &mut Slots,
+    events: &mut Option<Box<Queue>>,
+    ctl: &mut Control<'_>,
+    event: Event<'_>,
+) {
     let id = event.id();
     let Some(slot) = slots.get_mut(&id) else {
+        if let Some(queue) = events {
+            queue.file(ctl, event);
+        }
         return;
     };
     match event {
@@ -510,6 +531,9 @@ impl Drop for Unpumped {
         let mut state = self.0.lock();
         for slot in state.slots.values_mut() {
             slot.wake_all();
+        }
+        if let Some(queue) = &mut state.events {
+            queue.wake();
         }
     }
 }

@@ -27,8 +27,14 @@
 //! outside its `block_on` holds up the driver's children, so use one
 //! driver per runtime (as [`spawn`] does).
 //!
+//! A supervisor that wants every event of its children in one loop,
+//! rather than a handle per child, takes the driver's [`Events`]
+//! ([`Driver::events`]): the children it starts have no `Child`, their
+//! events come to it owned ([`OwnedEvent`]), and it controls them by id.
+//!
 //! Dropping a [`Child`] kills the child unless
-//! [`kill_on_drop(false)`](Child::kill_on_drop) was set.
+//! [`kill_on_drop(false)`](Child::kill_on_drop) was set; dropping an
+//! [`Events`] kills its children.
 //!
 //! # Examples
 //!
@@ -70,6 +76,7 @@
 
 mod child;
 mod core;
+mod events;
 mod read;
 mod stdin;
 
@@ -82,6 +89,7 @@ use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildLines, ChildOutput};
 use self::core::{Core, Slot, State};
+pub use self::events::{Events, OwnedEvent, OwnedEventKind};
 pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
 use crate::child::ChildId;
@@ -139,6 +147,17 @@ impl Driver {
         let d = Driver::new()?;
         shared.push((rt, Arc::downgrade(&d.core)));
         Ok(d)
+    }
+
+    /// The driver's event stream: every event of the children started
+    /// through it, owned, for a supervisor loop (see [`Events`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventsTaken`] while another [`Events`] of this driver
+    /// lives.
+    pub fn events(&self) -> Result<Events> {
+        Events::new(&self.core)
     }
 
     /// Starts a child. Call it inside a tokio runtime: it starts the
