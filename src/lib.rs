@@ -76,9 +76,10 @@
 //! [`Event::StageExited`].
 //!
 //! With the `tokio` feature, a third: **async handles** in `procrun::tokio`
-//! (a `Child` per child, with `wait`, `stop`, `next_line`, `output`) on a
-//! reactor driven by the tokio runtime's own I/O driver and timers: no
-//! thread, no blocking call.
+//! (a `Child` per child or pipeline, with `wait`, `stop`, `next_line`,
+//! `output`, or one owned stream of every event of a supervisor's
+//! children, `Events`) on a reactor driven by the tokio runtime's own I/O
+//! driver and timers: no thread, no blocking call.
 //!
 //! # What it guarantees
 //!

@@ -60,6 +60,8 @@ fn handles_are_send_and_static() {
     fn send_static<T: Send + Sync + 'static>() {}
     send_static::<Child>();
     send_static::<Driver>();
+    send_static::<Events>();
+    send_static::<OwnedEvent>();
 }
 
 // process_smoke.rs: `simple`.
