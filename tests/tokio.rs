@@ -705,6 +705,23 @@ fn pipeline_passes_bytes_through_three_stages_byte_for_byte() {
 }
 
 #[test]
+fn pipeline_stdin_is_its_first_stages() {
+    both(|| async {
+        let mut first = Command::new("tr");
+        first.args(["a-z", "A-Z"]).stdin(Input::Stream);
+        let mut p = Pipeline::new(first);
+        p.pipe(Command::new("rev"));
+        let mut child = procrun::tokio::spawn_pipeline(&p).unwrap();
+        let mut stdin = child.take_stdin().expect("the first stage's stdin");
+        stdin.write_all(b"abc\nxyz\n").await.unwrap();
+        drop(stdin);
+        assert_eq!(line(&mut child).await, "CBA");
+        assert_eq!(line(&mut child).await, "ZYX");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[test]
 fn pipeline_exit_is_pipefails_with_the_failed_stage() {
     both(|| async {
         let mut p = Pipeline::new(sh("echo x; exit 3"));

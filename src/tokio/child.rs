@@ -125,11 +125,12 @@ impl Child {
     }
 
     /// The ends of the stages of a [`Pipeline`](crate::Pipeline)'s
-    /// current run (its first stage's at index 0 of the pipeline, and so
-    /// on; in the order they were reaped): those reaped so far while it
-    /// runs, all of them once it is done, until a restart starts the next
-    /// run; as [`Process::stage_exits`](crate::Process::stage_exits).
-    /// Empty for a command.
+    /// current run, in the order they were reaped (the first stage's
+    /// last; each [says](StageExit::stage) which it is): those reaped so
+    /// far while it runs, all of them once it is done, until a restart
+    /// starts the next run; as
+    /// [`Process::stage_exits`](crate::Process::stage_exits). Empty for a
+    /// command.
     pub fn stage_exits(&self) -> Vec<StageExit> {
         let state = self.core.lock();
         let slot = state.slots.get(&self.id);
