@@ -194,6 +194,12 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// `procrun::tokio::Driver::events` (the `tokio` feature) was asked
+    /// for a second stream while the driver's first lives: a driver has
+    /// one, so that every event of its children has one consumer.
+    #[error("this driver's event stream is already out")]
+    EventsTaken,
+
     /// The driver thread serving the handle API ended (a bug made it
     /// panic, or `epoll_wait` failed). The children it supervised were
     /// killed and reaped with it; a later [`Process`](crate::Process) start

@@ -76,9 +76,10 @@
 //! [`Event::StageExited`].
 //!
 //! With the `tokio` feature, a third: **async handles** in `procrun::tokio`
-//! (a `Child` per child, with `wait`, `stop`, `next_line`, `output`) on a
-//! reactor driven by the tokio runtime's own I/O driver and timers: no
-//! thread, no blocking call.
+//! (a `Child` per child or pipeline, with `wait`, `stop`, `next_line`,
+//! `output`, or one owned stream of every event of a supervisor's
+//! children, `Events`) on a reactor driven by the tokio runtime's own I/O
+//! driver and timers: no thread, no blocking call.
 //!
 //! # What it guarantees
 //!
@@ -288,6 +289,7 @@
 //! | [`Error::ControllerNotEnabled`] | a memory, pids or CPU limit whose controller the parent does not enable for its children | `a_limit_whose_controller_is_not_enabled_is_a_typed_error_and_nothing_is_left` |
 //! | [`Error::NotDelegated`] | [`cgroup::delegated_parent`] in a cgroup that was not delegated to this process (the root cgroup, or one without systemd's delegation mark or a non-root owner) | `tests/suite/containment.rs` `delegated_parent_refuses_a_cgroup_not_delegated_and_changes_nothing` |
 //! | [`Error::SigchldIgnored`] | a spawn (or restart) while `SIGCHLD` is `SIG_IGN` or has `SA_NOCLDWAIT` in this process | `tests/sigchld.rs` `spawn_with_sigchld_ignored_is_a_typed_error_and_works_again_after_sig_dfl`, `spawn_with_sa_nocldwait_is_a_typed_error_and_works_again_after_sig_dfl` |
+//! | [`Error::EventsTaken`] | a second `procrun::tokio::Driver::events` while the driver's first stream lives (the `tokio` feature) | `tests/tokio.rs` `events_are_one_stream_per_driver` |
 //! | [`Error::NoStdin`] | writing to or closing the stdin of a child without [`Input::Stream`]; a second [`Process::stdin`] for the same run | `tests/suite/stdin.rs` `stdin_calls_on_a_child_without_a_stream_are_typed_errors`, `process_stdin_errors_are_typed_and_close_ends_a_blocked_writer`, `process_stdin_copied_into_wc_counts_every_byte`, `process_stdin_is_one_writer_per_run_and_a_restarted_run_is_fed_by_a_new_one` |
 //! | [`Error::Io`] | any other OS error (epoll, pipes); from [`Process::start`], a driver that cannot start (`EMFILE`, `EAGAIN`); from [`Reactor::write_stdin`], `WouldBlock` (queue full) and `BrokenPipe` (stream closed) | `tests/suite/stdin.rs` `a_full_queue_refuses_then_announces_room_once_the_child_reads_again`, `a_child_that_exits_with_input_queued_drops_it_reports_it_and_later_writes_get_broken_pipe`; `tests/drivers_bound.rs` `set_drivers_bounds_the_count_and_a_driver_that_cannot_start_fails_its_start` |
 //!

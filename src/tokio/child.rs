@@ -13,7 +13,7 @@ use super::read::ChildStdout;
 use super::stdin::ChildStdin;
 use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::Result;
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::signal::Signal;
 
 /// A child started by [`spawn`](super::spawn) or
@@ -122,6 +122,20 @@ impl Child {
         }
         *reader = Reader::Live;
         Some(ChildStdout::new(Arc::clone(&self.core), self.id, stream))
+    }
+
+    /// The ends of the stages of a [`Pipeline`](crate::Pipeline)'s
+    /// current run, in the order they were reaped (the first stage's
+    /// last; each [says](StageExit::stage) which it is): those reaped so
+    /// far while it runs, all of them once it is done, until a restart
+    /// starts the next run; as
+    /// [`Process::stage_exits`](crate::Process::stage_exits). Empty for a
+    /// command.
+    pub fn stage_exits(&self) -> Vec<StageExit> {
+        let state = self.core.lock();
+        let slot = state.slots.get(&self.id);
+        slot.and_then(|s| s.io.as_ref())
+            .map_or_else(Vec::new, |io| io.stages.clone())
     }
 
     /// Whether dropping this handle kills a child that is not done

@@ -39,9 +39,10 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
+use super::events::Queue;
 use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
+use crate::exit::{Exit, StageExit};
 use crate::reactor::{Control, Event, Reactor};
 use crate::spawn::SpawnFds;
 
@@ -71,6 +72,9 @@ pub(crate) struct Core {
 pub(super) struct State {
     pub(super) reactor: Reactor,
     pub(super) slots: Slots,
+    /// The driver's event stream, while one is out: the events of its
+    /// children, which have no slot.
+    pub(super) events: Option<Box<Queue>>,
     /// The running pump's token: alive while its future exists.
     pump: Weak<()>,
 }
@@ -194,6 +198,8 @@ pub(super) struct Io {
     pub(super) stdin_closed: bool,
     /// The task writing to the child's stdin, waiting for room.
     pub(super) stdin_waker: Option<Waker>,
+    /// For a pipeline, the ends of its current run's stages so far.
+    pub(super) stages: Vec<StageExit>,
 }
 
 impl Slot {
@@ -211,6 +217,15 @@ impl Slot {
             io,
             ..Slot::default()
         }
+    }
+
+    /// The slot of a pipeline when `pipeline`: its stages' ends are kept
+    /// (beside the streams, made only for the children that need them).
+    pub(super) fn with_stages(mut self, pipeline: bool) -> Slot {
+        if pipeline && self.io.is_none() {
+            self.io = Some(Box::default());
+        }
+        self
     }
 
     /// The final exit, once the child is done.
@@ -337,6 +352,7 @@ impl Core {
             state: Mutex::new(State {
                 reactor,
                 slots: Slots::default(),
+                events: None,
                 pump: Weak::new(),
             }),
             use_pidfd,
@@ -380,23 +396,40 @@ impl Core {
 impl State {
     /// Polls the reactor once without waiting and files its events.
     fn turn(&mut self) -> Result<()> {
-        let State { reactor, slots, .. } = self;
-        reactor.poll(Some(Duration::ZERO), |ctl, event| file(slots, ctl, event))
+        let State {
+            reactor,
+            slots,
+            events,
+            ..
+        } = self;
+        reactor.poll(Some(Duration::ZERO), |ctl, event| {
+            file(slots, events, ctl, event)
+        })
     }
 }
 
-/// Files one event into its child's slot.
-fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
+/// Files one event into its child's slot, or into the event stream of
+/// a child without one.
+fn file(
+    slots: &mut Slots,
+    events: &mut Option<Box<Queue>>,
+    ctl: &mut Control<'_>,
+    event: Event<'_>,
+) {
     let id = event.id();
     let Some(slot) = slots.get_mut(&id) else {
+        if let Some(queue) = events {
+            queue.file(ctl, event);
+        }
         return;
     };
     match event {
         Event::Started { pid, .. } => {
             slot.pid = Some(pid);
-            // A new run, a new stream.
+            // A new run, a new stream, new stages.
             if let Some(io) = &mut slot.io {
                 io.stdin_closed = false;
+                io.stages.clear();
             }
         }
         Event::Exited(_) => {
@@ -405,6 +438,12 @@ fn file(slots: &mut Slots, ctl: &mut Control<'_>, event: Event<'_>) {
         }
         Event::StdinReady { .. } => {
             slot.wake_stdin();
+            return;
+        }
+        Event::StageExited(e) => {
+            if let Some(io) = &mut slot.io {
+                io.stages.push(e);
+            }
             return;
         }
         Event::StdinClosed { .. } => {
@@ -493,6 +532,9 @@ impl Drop for Unpumped {
         let mut state = self.0.lock();
         for slot in state.slots.values_mut() {
             slot.wake_all();
+        }
+        if let Some(queue) = &mut state.events {
+            queue.wake();
         }
     }
 }

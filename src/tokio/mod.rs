@@ -12,6 +12,9 @@
 //! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)), its raw
 //! stdout and stderr as `AsyncRead`s ([`take_stdout`](Child::take_stdout),
 //! [`take_stderr`](Child::take_stderr)).
+//! A [`Pipeline`] is one child too ([`spawn_pipeline`],
+//! [`output_pipeline`]), its stages' ends in
+//! [`stage_exits`](Child::stage_exits).
 //! [`spawn`] and [`output`] use the [shared](Driver::shared) driver of
 //! the runtime they are called on; [`Driver::new`] makes another.
 //!
@@ -24,8 +27,14 @@
 //! outside its `block_on` holds up the driver's children, so use one
 //! driver per runtime (as [`spawn`] does).
 //!
+//! A supervisor that wants every event of its children in one loop,
+//! rather than a handle per child, takes the driver's [`Events`]
+//! ([`Driver::events`]): the children it starts have no `Child`, their
+//! events come to it owned ([`OwnedEvent`]), and it controls them by id.
+//!
 //! Dropping a [`Child`] kills the child unless
-//! [`kill_on_drop(false)`](Child::kill_on_drop) was set.
+//! [`kill_on_drop(false)`](Child::kill_on_drop) was set; dropping an
+//! [`Events`] kills its children.
 //!
 //! # Examples
 //!
@@ -67,22 +76,26 @@
 
 mod child;
 mod core;
+mod events;
 mod read;
 mod stdin;
 
 use std::io;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildLines, ChildOutput};
-use self::core::{Core, Slot};
+use self::core::{Core, Slot, State};
+pub use self::events::{Events, OwnedEvent, OwnedEventKind};
 pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
+use crate::child::ChildId;
 use crate::command::{Command, Input, Output};
 use crate::error::{Error, Result};
-use crate::spawn;
+use crate::pipeline::Pipeline;
+use crate::spawn::{self, Spec};
 
 /// One reactor for async handles, driven by a task on the runtime; cheap
 /// to clone (the clones share it). Its children live as long as their
@@ -135,6 +148,17 @@ impl Driver {
         Ok(d)
     }
 
+    /// The driver's event stream: every event of the children started
+    /// through it, owned, for a supervisor loop (see [`Events`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventsTaken`] while another [`Events`] of this driver
+    /// lives.
+    pub fn events(&self) -> Result<Events> {
+        Events::new(&self.core)
+    }
+
     /// Starts a child. Call it inside a tokio runtime: it starts the
     /// driver's task there if none runs.
     ///
@@ -144,29 +168,66 @@ impl Driver {
     /// [`Error::Io`] outside a tokio runtime (nothing is
     /// started then).
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
-        // First, so that nothing is started outside a runtime.
-        Handle::try_current().map_err(|e| Error::Io(io::Error::other(e)))?;
-        // The spawn itself (about 0.3 ms: the parent waits for the child's
-        // exec) runs outside the lock, so other tasks' handles and the pump
-        // go on meanwhile, and spawns on several workers overlap.
-        let spec = cmd.prepare()?;
-        let started = Instant::now();
-        let spawned = spawn::start(&spec, self.core.use_pidfd, &self.core.spawn_fds)?;
-        let mut state = self.core.lock();
-        let id = state.reactor.add_spawned(&spec, None, spawned, started)?;
+        in_runtime()?;
+        self.adopt(&cmd.prepare()?)
+    }
+
+    /// Starts a [`Pipeline`] as one child, as
+    /// [`Reactor::spawn_pipeline`](crate::Reactor::spawn_pipeline) does:
+    /// its handle's lines, raw streams and stdin are the pipeline's (the
+    /// first stage's stdin, the last stage's stdout and stderr), its exit
+    /// the whole's under `pipefail` ([`Exit::failed_stage`] names the
+    /// stage), each stage's end in
+    /// [`Child::stage_exits`]; a stop, a signal, a kill or a drop reaches
+    /// every stage.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reactor::spawn_pipeline`](crate::Reactor::spawn_pipeline), and
+    /// [`Error::Io`] outside a tokio runtime (nothing is started then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Pipeline};
+    ///
+    /// # ::tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let mut p = Pipeline::new({
+    ///     let mut sh = Command::new("sh");
+    ///     sh.args(["-c", "echo b; echo a; exit 3"]);
+    ///     sh
+    /// });
+    /// p.pipe(Command::new("sort"));
+    /// let mut child = procrun::tokio::Driver::shared()?.spawn_pipeline(&p)?;
+    /// let mut lines = Vec::new();
+    /// while let Some(line) = child.next_line().await? {
+    ///     lines.push(line.to_string_lossy().into_owned());
+    /// }
+    /// assert_eq!(lines, ["a", "b"]);
+    /// let exit = child.wait().await?;
+    /// assert_eq!((exit.code(), exit.failed_stage()), (Some(3), Some(0)));
+    /// assert_eq!(child.stage_exits().len(), 2);
+    /// # Ok::<(), procrun::Error>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`Exit::failed_stage`]: crate::Exit::failed_stage
+    pub fn spawn_pipeline(&self, pipeline: &Pipeline) -> Result<Child> {
+        in_runtime()?;
+        self.adopt(&pipeline.prepare()?)
+    }
+
+    /// Starts the child of `spec` and gives it a handle.
+    fn adopt(&self, spec: &Spec) -> Result<Child> {
+        let (mut state, id) = start(&self.core, spec)?;
         let pid = state.reactor.pid(id);
-        let raw = [&cmd.stdout, &cmd.stderr].map(|o| matches!(o, Output::Raw));
+        let raw = [&spec.stdout, &spec.stderr].map(|o| matches!(o, Output::Raw));
+        let slot = Slot::new(pid, matches!(spec.stdin, Input::Stream), raw);
         state
             .slots
-            .insert(id, Slot::new(pid, matches!(cmd.stdin, Input::Stream), raw));
-        // In the lock the child was added under, so a pump that finds
-        // nothing to drive cannot end between the two. It cannot fail for
-        // want of a runtime now; a failure to dup the reactor's fd is met
-        // again, and said, by the handle's first wait.
-        let _ = self.core.ensure_pump(&mut state);
-        drop(state);
-        // The child's `Started` is owed: the pump looks again.
-        self.core.kick();
+            .insert(id, slot.with_stages(spec.upstream.is_some()));
+        started(&self.core, state);
         Ok(Child::new(Arc::clone(&self.core), id))
     }
 
@@ -186,6 +247,59 @@ impl Driver {
         }
         self.spawn(&raw)?.output().await
     }
+
+    /// Runs `pipeline` to its end and collects both its streams byte for
+    /// byte, as [`output`](Driver::output) does for a command: the last
+    /// stage's streams at [`Output::Lines`] are made [`Output::Raw`].
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn_pipeline`](Driver::spawn_pipeline) and
+    /// [`Child::output`].
+    pub async fn output_pipeline(&self, pipeline: &Pipeline) -> Result<ChildOutput> {
+        let mut raw = pipeline.clone();
+        let last = raw.last_mut();
+        for out in [&mut last.stdout, &mut last.stderr] {
+            if matches!(out, Output::Lines) {
+                *out = Output::Raw;
+            }
+        }
+        self.spawn_pipeline(&raw)?.output().await
+    }
+}
+
+/// Fails outside a tokio runtime: checked before anything is started.
+fn in_runtime() -> Result<()> {
+    Handle::try_current()
+        .map(drop)
+        .map_err(|e| Error::Io(io::Error::other(e)))
+}
+
+/// Starts the child of `spec` and takes it into the driver's reactor:
+/// the lock, under which the caller gives the child its place (a slot, or
+/// an event stream), and the child's id.
+fn start<'a>(core: &'a Core, spec: &Spec) -> Result<(MutexGuard<'a, State>, ChildId)> {
+    // The spawn itself (about 0.3 ms: the parent waits for the child's
+    // exec) runs outside the lock, so other tasks' handles and the pump
+    // go on meanwhile, and spawns on several workers overlap.
+    let started = Instant::now();
+    let spawned = spawn::start(spec, core.use_pidfd, &core.spawn_fds)?;
+    let mut state = core.lock();
+    let id = state.reactor.add_spawned(spec, None, spawned, started)?;
+    Ok((state, id))
+}
+
+/// After a child got its place under the lock `state`: a pump to drive it,
+/// woken to give its `Started`.
+fn started(core: &Arc<Core>, mut state: MutexGuard<'_, State>) {
+    // In the lock the child was added under, so a pump that finds
+    // nothing to drive cannot end between the two. It cannot fail for
+    // want of a runtime now; a failure to dup the reactor's fd is met
+    // again, and said, by the handle's first wait.
+    let _ = core.ensure_pump(&mut state);
+    drop(state);
+    // The child's `Started` is owed: the pump looks again.
+    core.kick();
 }
 
 /// Starts a child on the [shared](Driver::shared) driver of the current
@@ -196,6 +310,27 @@ impl Driver {
 /// As [`Driver::spawn`].
 pub fn spawn(cmd: &Command) -> Result<Child> {
     Driver::shared()?.spawn(cmd)
+}
+
+/// Starts a [`Pipeline`] on the [shared](Driver::shared) driver of the
+/// current runtime.
+///
+/// # Errors
+///
+/// As [`Driver::spawn_pipeline`].
+pub fn spawn_pipeline(pipeline: &Pipeline) -> Result<Child> {
+    Driver::shared()?.spawn_pipeline(pipeline)
+}
+
+/// Runs `pipeline` to its end on the [shared](Driver::shared) driver of
+/// the current runtime: both streams of its last stage byte for byte, and
+/// the exit of the whole.
+///
+/// # Errors
+///
+/// As [`Driver::output_pipeline`].
+pub async fn output_pipeline(pipeline: &Pipeline) -> Result<ChildOutput> {
+    Driver::shared()?.output_pipeline(pipeline).await
 }
 
 /// Runs `cmd` to its end on the [shared](Driver::shared) driver of the
