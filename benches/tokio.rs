@@ -36,8 +36,9 @@
 //! Every figure is the median over rounds that take turns, so drift on a
 //! shared machine hits every variant alike. Not a criterion bench: run
 //! with `cargo bench --features tokio --bench tokio -- [--children N]
-//! [--rounds N] [--iterations N] [--lines-children N,N] [--only PART]
-//! [--json PATH]`.
+//! [--rounds N] [--iterations N] [--lines-children N,N]
+//! [--lines-variants NAME,NAME] [--lines-runtime NAME] [--only PART] [--json PATH]` (one part and
+//! one variant alone make a profile of it).
 
 mod bare;
 // Its spawn-and-reap helper is for the reactor benches, not used here.
@@ -72,6 +73,10 @@ struct Args {
     spawns: usize,
     lines_counts: Vec<usize>,
     lines_total: usize,
+    /// Only this runtime for lines (both by default).
+    lines_runtime: Option<String>,
+    /// Only these lines variants (all by default).
+    lines_variants: Option<Vec<String>>,
     json: Option<String>,
     idle_variant: Option<String>,
     /// Only this part (idle, spawn_reap, lines, exit_latency).
@@ -86,6 +91,8 @@ fn parse_args() -> Args {
         spawns: 100,
         lines_counts: vec![100, 1000],
         lines_total: LINES_TOTAL,
+        lines_variants: None,
+        lines_runtime: None,
         json: None,
         idle_variant: None,
         only: None,
@@ -110,6 +117,10 @@ fn parse_args() -> Args {
             "--json" => a.json = Some(value()),
             "--idle-variant" => a.idle_variant = Some(value()),
             "--only" => a.only = Some(value()),
+            "--lines-runtime" => a.lines_runtime = Some(value()),
+            "--lines-variants" => {
+                a.lines_variants = Some(value().split(',').map(String::from).collect())
+            }
             "--lines-children" => {
                 a.lines_counts = value()
                     .split(',')
@@ -229,13 +240,24 @@ fn lines_part(args: &Args) -> String {
     );
     let mut i = 0;
     for (name, workers) in [FLAVOURS[0], FLAVOURS[2]] {
+        if args.lines_runtime.as_ref().is_some_and(|r| r != name) {
+            continue;
+        }
         let rt = runtime(workers);
+        let want = |k: usize| {
+            args.lines_variants
+                .as_ref()
+                .map_or(true, |vs| vs.iter().any(|v| v == LINES_VARIANTS[k]))
+        };
         for &n in &args.lines_counts {
-            let r = lines(&rt, n, args.lines_total, args.rounds);
+            let r = lines(&rt, n, args, want);
             let lines_cpu = r[2].1;
             println!("  {name} N={n}");
             let mut fields = String::new();
-            for (v, (gbps, cpu)) in LINES_VARIANTS.iter().zip(r) {
+            for (k, (v, (gbps, cpu))) in LINES_VARIANTS.iter().zip(r).enumerate() {
+                if !want(k) {
+                    continue;
+                }
                 println!(
                     "    {v:<22} {gbps:>6.2} GB/s  {cpu:>7.3} CPU s/GB  (÷ tokio_lines CPU {:.2})",
                     cpu / lines_cpu
@@ -478,7 +500,8 @@ fn self_cpu() -> Duration {
 
 /// Per variant of [`LINES_VARIANTS`], the median GB/s and the median
 /// consumer CPU seconds per GB.
-fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [(f64, f64); 5] {
+fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 5] {
+    let (total, rounds) = (args.lines_total, args.rounds);
     let exe = std::env::current_exe().expect("current exe");
     let fifo = Fifo::new();
     let per = (total / n / LINE) * LINE;
@@ -499,6 +522,9 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [(f64, f64); 5]
         // procrun::tokio, a task per child taking its lines, by
         // `next_line` or through the `Stream`.
         for (k, stream) in [(0, false), (1, true)] {
+            if !want(k) {
+                continue;
+            }
             let (pids, tasks) = rt.block_on(async {
                 let mut pids = Vec::with_capacity(n);
                 let mut tasks = Vec::with_capacity(n);
@@ -525,6 +551,9 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [(f64, f64); 5]
         }
 
         for (k, chunks) in [(2, false), (3, true)] {
+            if !want(k) {
+                continue;
+            }
             let (pids, tasks) = harness::tokio_writers(rt, &exe, &fifo, per, n, chunks);
             pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
             let mut tasks = Some(tasks);
@@ -533,6 +562,9 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [(f64, f64); 5]
             });
         }
 
+        if !want(4) {
+            continue;
+        }
         let mut reactor = Reactor::new().expect("reactor");
         let pids: Vec<u32> = (0..n)
             .map(|_| {
@@ -545,7 +577,9 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [(f64, f64); 5]
     }
     let mut out = [(0.0, 0.0); 5];
     for (k, (r, c)) in rates.into_iter().zip(cpus).enumerate() {
-        out[k] = (median(r), median(c));
+        if !r.is_empty() {
+            out[k] = (median(r), median(c));
+        }
     }
     out
 }
