@@ -16,6 +16,7 @@
 //!   child waited for. A task per child: `procrun_tokio` takes lines with
 //!   `next_line` (one copy each, into the line it returns),
 //!   `procrun_tokio_stream` through `lines()` (the `Stream`),
+//!   `procrun_tokio_ref` lent by `next_line_ref` (no copy of its own),
 //!   `tokio_lines` reads them with `BufReader::lines`, `tokio_chunks`
 //!   counts newlines in 256 KiB reads (no line made at all); `reactor`
 //!   counts the bare reactor's lent lines on the thread that polls it. On
@@ -221,9 +222,10 @@ fn spawn_reap_part(args: &Args) -> String {
 }
 
 /// The lines variants, in the order [`lines`] gives their figures.
-const LINES_VARIANTS: [&str; 5] = [
+const LINES_VARIANTS: [&str; 6] = [
     "procrun_tokio",
     "procrun_tokio_stream",
+    "procrun_tokio_ref",
     "tokio_lines",
     "tokio_chunks",
     "reactor",
@@ -251,7 +253,7 @@ fn lines_part(args: &Args) -> String {
         };
         for &n in &args.lines_counts {
             let r = lines(&rt, n, args, want);
-            let lines_cpu = r[2].1;
+            let lines_cpu = r[3].1;
             println!("  {name} N={n}");
             let mut fields = String::new();
             for (k, (v, (gbps, cpu))) in LINES_VARIANTS.iter().zip(r).enumerate() {
@@ -500,7 +502,7 @@ fn self_cpu() -> Duration {
 
 /// Per variant of [`LINES_VARIANTS`], the median GB/s and the median
 /// consumer CPU seconds per GB.
-fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 5] {
+fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 6] {
     let (total, rounds) = (args.lines_total, args.rounds);
     let exe = std::env::current_exe().expect("current exe");
     let fifo = Fifo::new();
@@ -509,8 +511,8 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
     let bytes = (n * per) as f64;
     let mut cmd = harness::procrun_writer(&exe, &fifo, per);
     cmd.stderr(Output::Null);
-    let mut rates: [Vec<f64>; 5] = Default::default();
-    let mut cpus: [Vec<f64>; 5] = Default::default();
+    let mut rates: [Vec<f64>; 6] = Default::default();
+    let mut cpus: [Vec<f64>; 6] = Default::default();
     let mut record = |k: usize, count: &mut dyn FnMut() -> usize| {
         let cpu0 = self_cpu();
         let took = harness::release_and_count(&fifo, n, expected, count);
@@ -520,8 +522,8 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
     };
     for _ in 0..rounds {
         // procrun::tokio, a task per child taking its lines, by
-        // `next_line` or through the `Stream`.
-        for (k, stream) in [(0, false), (1, true)] {
+        // `next_line`, through the `Stream`, or lent by `next_line_ref`.
+        for (k, how) in [(0, Take::Owned), (1, Take::Stream), (2, Take::Lent)] {
             if !want(k) {
                 continue;
             }
@@ -532,10 +534,10 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
                     let mut child = procrun::tokio::spawn(&cmd).expect("spawn");
                     pids.push(child.id().expect("pid"));
                     tasks.push(tokio::spawn(async move {
-                        let count = if stream {
-                            procrun_count_stream(&mut child).await
-                        } else {
-                            procrun_count_lines(&mut child).await
+                        let count = match how {
+                            Take::Owned => procrun_count_lines(&mut child).await,
+                            Take::Stream => procrun_count_stream(&mut child).await,
+                            Take::Lent => procrun_count_lent(&mut child).await,
                         };
                         assert!(child.wait().await.expect("wait").success());
                         count
@@ -550,7 +552,7 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
             });
         }
 
-        for (k, chunks) in [(2, false), (3, true)] {
+        for (k, chunks) in [(3, false), (4, true)] {
             if !want(k) {
                 continue;
             }
@@ -562,7 +564,7 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
             });
         }
 
-        if !want(4) {
+        if !want(5) {
             continue;
         }
         let mut reactor = Reactor::new().expect("reactor");
@@ -573,15 +575,33 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
             })
             .collect();
         pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-        record(4, &mut || harness::reactor_lines(&mut reactor));
+        record(5, &mut || harness::reactor_lines(&mut reactor));
     }
-    let mut out = [(0.0, 0.0); 5];
+    let mut out = [(0.0, 0.0); 6];
     for (k, (r, c)) in rates.into_iter().zip(cpus).enumerate() {
         if !r.is_empty() {
             out[k] = (median(r), median(c));
         }
     }
     out
+}
+
+/// How a procrun::tokio variant takes its lines.
+#[derive(Clone, Copy)]
+enum Take {
+    Owned,
+    Stream,
+    Lent,
+}
+
+/// Counts `child`'s lines lent by `next_line_ref`.
+async fn procrun_count_lent(child: &mut Child) -> usize {
+    let mut count = 0;
+    while let Some(line) = child.next_line_ref().await.expect("line") {
+        std::hint::black_box(line.bytes());
+        count += 1;
+    }
+    count
 }
 
 /// Counts `child`'s lines taken by `next_line`.
