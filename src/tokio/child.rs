@@ -266,9 +266,8 @@ impl Child {
             let (slot, spare) = state.slots.get_mut_and_spare(&id);
             let slot = slot?;
             if slot.lines.is_empty() {
-                if slot.done().is_none() {
-                    return None;
-                }
+                // Not done: more lines may come.
+                slot.done()?;
                 // No more lines will come: what held them goes.
                 taken.free(spare);
                 slot.lines.free(spare);
