@@ -7,8 +7,9 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream as AsyncStream;
 
-pub use super::core::LineRef;
-use super::core::{index, poll_slot, Core, Lines, Reader, State};
+use super::core::{index, poll_slot, Core, Reader, State};
+pub use super::lines::LineRef;
+use super::lines::Lines;
 use super::read::ChildStdout;
 use super::stdin::ChildStdin;
 use crate::child::{ChildId, OutputLine, Stream};

@@ -68,6 +68,7 @@
 
 mod child;
 mod core;
+mod lines;
 mod read;
 mod stdin;
 
