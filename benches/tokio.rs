@@ -14,11 +14,19 @@
 //!   together; each writes 128 MiB / N of 64-byte lines to stdout
 //!   (stderr null); the time runs until every line is counted and every
 //!   child waited for. A task per child: `procrun_tokio` takes lines with
-//!   `next_line` (one copy each, into the line it returns), `tokio_lines`
-//!   reads them with `BufReader::lines`, `tokio_chunks` counts newlines in
-//!   256 KiB reads (no line made at all); `reactor` counts the bare
-//!   reactor's lent lines on the thread that polls it. On `current_thread`
-//!   and `multi_thread` with 2 workers. Bytes per second.
+//!   `next_line` (one copy each, into the line it returns),
+//!   `procrun_tokio_stream` through `lines()` (the `Stream`),
+//!   `procrun_tokio_ref` lent by `next_line_ref` (no copy of its own),
+//!   `tokio_lines` reads them with `BufReader::lines`, `tokio_chunks`
+//!   counts newlines in 256 KiB reads (no line made at all); `reactor`
+//!   counts the bare reactor's lent lines on the thread that polls it. On
+//!   `current_thread` and `multi_thread` with 2 workers. Two figures per
+//!   variant: bytes per second of wall clock, and the consumer's CPU
+//!   seconds per GB (this process's user + system time, every thread of
+//!   it, from the release to the last line: the writers, other
+//!   processes, are not counted). With 2 cores the writers take most of
+//!   the CPU, so the wall clock mostly measures them; the CPU figure is
+//!   what reading the lines costs.
 //! - **exit latency**: a child blocked reading a FIFO (`dd count=1`) is
 //!   released by one byte; the time from that write until `wait()`
 //!   returns (`procrun_tokio`: the child done, streams closed; `tokio`:
@@ -29,7 +37,9 @@
 //! Every figure is the median over rounds that take turns, so drift on a
 //! shared machine hits every variant alike. Not a criterion bench: run
 //! with `cargo bench --features tokio --bench tokio -- [--children N]
-//! [--rounds N] [--iterations N] [--json PATH]`.
+//! [--rounds N] [--iterations N] [--lines-children N,N]
+//! [--lines-variants NAME,NAME] [--lines-runtime NAME] [--only PART] [--json PATH]` (one part and
+//! one variant alone make a profile of it).
 
 mod bare;
 // Its spawn-and-reap helper is for the reactor benches, not used here.
@@ -41,6 +51,7 @@ mod rss;
 
 use std::fmt::Write as _;
 use std::fs;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -63,6 +74,10 @@ struct Args {
     spawns: usize,
     lines_counts: Vec<usize>,
     lines_total: usize,
+    /// Only this runtime for lines (both by default).
+    lines_runtime: Option<String>,
+    /// Only these lines variants (all by default).
+    lines_variants: Option<Vec<String>>,
     json: Option<String>,
     idle_variant: Option<String>,
     /// Only this part (idle, spawn_reap, lines, exit_latency).
@@ -77,6 +92,8 @@ fn parse_args() -> Args {
         spawns: 100,
         lines_counts: vec![100, 1000],
         lines_total: LINES_TOTAL,
+        lines_variants: None,
+        lines_runtime: None,
         json: None,
         idle_variant: None,
         only: None,
@@ -101,6 +118,16 @@ fn parse_args() -> Args {
             "--json" => a.json = Some(value()),
             "--idle-variant" => a.idle_variant = Some(value()),
             "--only" => a.only = Some(value()),
+            "--lines-runtime" => a.lines_runtime = Some(value()),
+            "--lines-variants" => {
+                a.lines_variants = Some(value().split(',').map(String::from).collect())
+            }
+            "--lines-children" => {
+                a.lines_counts = value()
+                    .split(',')
+                    .map(|n| n.parse().expect("--lines-children N,N"))
+                    .collect()
+            }
             _ => {}
         }
     }
@@ -194,9 +221,19 @@ fn spawn_reap_part(args: &Args) -> String {
     json + "\n  ]}"
 }
 
+/// The lines variants, in the order [`lines`] gives their figures.
+const LINES_VARIANTS: [&str; 6] = [
+    "procrun_tokio",
+    "procrun_tokio_stream",
+    "procrun_tokio_ref",
+    "tokio_lines",
+    "tokio_chunks",
+    "reactor",
+];
+
 fn lines_part(args: &Args) -> String {
     println!(
-        "\nlines: {} MiB of 64-byte lines in all",
+        "\nlines: {} MiB of 64-byte lines in all; GB/s (wall clock) and the consumer's CPU s/GB",
         args.lines_total >> 20
     );
     let mut json = format!(
@@ -205,18 +242,37 @@ fn lines_part(args: &Args) -> String {
     );
     let mut i = 0;
     for (name, workers) in [FLAVOURS[0], FLAVOURS[2]] {
+        if args.lines_runtime.as_ref().is_some_and(|r| r != name) {
+            continue;
+        }
         let rt = runtime(workers);
+        let want = |k: usize| {
+            args.lines_variants
+                .as_ref()
+                .map_or(true, |vs| vs.iter().any(|v| v == LINES_VARIANTS[k]))
+        };
         for &n in &args.lines_counts {
-            let r = lines(&rt, n, args.lines_total, args.rounds);
-            println!(
-                "  {name:<16} N={n:<5} procrun_tokio {:.2} GB/s  tokio_lines {:.2}  tokio_chunks {:.2}  reactor {:.2}",
-                r[0], r[1], r[2], r[3]
-            );
+            let r = lines(&rt, n, args, want);
+            let lines_cpu = r[3].1;
+            println!("  {name} N={n}");
+            let mut fields = String::new();
+            for (k, (v, (gbps, cpu))) in LINES_VARIANTS.iter().zip(r).enumerate() {
+                if !want(k) {
+                    continue;
+                }
+                println!(
+                    "    {v:<22} {gbps:>6.2} GB/s  {cpu:>7.3} CPU s/GB  (÷ tokio_lines CPU {:.2})",
+                    cpu / lines_cpu
+                );
+                let _ = write!(
+                    fields,
+                    ", \"{v}\": {gbps:.4}, \"{v}_cpu_s_per_gb\": {cpu:.4}"
+                );
+            }
             let _ = write!(
                 json,
-                "{}\n    {{\"runtime\": \"{name}\", \"children\": {n}, \"procrun_tokio\": {:.4}, \"tokio_lines\": {:.4}, \"tokio_chunks\": {:.4}, \"reactor\": {:.4}}}",
-                sep(i),
-                r[0], r[1], r[2], r[3]
+                "{}\n    {{\"runtime\": \"{name}\", \"children\": {n}{fields}}}",
+                sep(i)
             );
             i += 1;
         }
@@ -432,8 +488,22 @@ fn spawn_reap(rt: &Runtime, n: usize, rounds: usize) -> [f64; 2] {
 
 // ---------------------------------------------------------------- lines
 
-/// GB/s: procrun::tokio, tokio lines, tokio chunks, the bare reactor.
-fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [f64; 4] {
+/// This process's CPU time, user + system, every thread of it.
+fn self_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: ru is a valid, writable rusage.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) }, 0);
+    [ru.ru_utime, ru.ru_stime]
+        .iter()
+        .map(|tv| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+        .sum()
+}
+
+/// Per variant of [`LINES_VARIANTS`], the median GB/s and the median
+/// consumer CPU seconds per GB.
+fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 6] {
+    let (total, rounds) = (args.lines_total, args.rounds);
     let exe = std::env::current_exe().expect("current exe");
     let fifo = Fifo::new();
     let per = (total / n / LINE) * LINE;
@@ -441,39 +511,62 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [f64; 4] {
     let bytes = (n * per) as f64;
     let mut cmd = harness::procrun_writer(&exe, &fifo, per);
     cmd.stderr(Output::Null);
-    let mut rates: [Vec<f64>; 4] = Default::default();
+    let mut rates: [Vec<f64>; 6] = Default::default();
+    let mut cpus: [Vec<f64>; 6] = Default::default();
+    let mut record = |k: usize, count: &mut dyn FnMut() -> usize| {
+        let cpu0 = self_cpu();
+        let took = harness::release_and_count(&fifo, n, expected, count);
+        let cpu = (self_cpu() - cpu0).as_secs_f64();
+        rates[k].push(bytes / took.as_secs_f64() / 1e9);
+        cpus[k].push(cpu / (bytes / 1e9));
+    };
     for _ in 0..rounds {
-        // procrun::tokio, a task per child taking its lines.
-        let (pids, tasks) = rt.block_on(async {
-            let mut pids = Vec::with_capacity(n);
-            let mut tasks = Vec::with_capacity(n);
-            for _ in 0..n {
-                let mut child = procrun::tokio::spawn(&cmd).expect("spawn");
-                pids.push(child.id().expect("pid"));
-                tasks.push(tokio::spawn(async move {
-                    let mut count = 0;
-                    while let Some(line) = child.next_line().await.expect("line") {
-                        std::hint::black_box(line);
-                        count += 1;
-                    }
-                    assert!(child.wait().await.expect("wait").success());
-                    count
-                }));
+        // procrun::tokio, a task per child taking its lines, by
+        // `next_line`, through the `Stream`, or lent by `next_line_ref`.
+        for (k, how) in [(0, Take::Owned), (1, Take::Stream), (2, Take::Lent)] {
+            if !want(k) {
+                continue;
             }
-            (pids, tasks)
-        });
-        pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-        let took = harness::release_and_count(&fifo, n, expected, || harness::tokio_sum(rt, tasks));
-        rates[0].push(bytes / took.as_secs_f64() / 1e9);
-
-        for (k, chunks) in [(1, false), (2, true)] {
-            let (pids, tasks) = harness::tokio_writers(rt, &exe, &fifo, per, n, chunks);
+            let (pids, tasks) = rt.block_on(async {
+                let mut pids = Vec::with_capacity(n);
+                let mut tasks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let mut child = procrun::tokio::spawn(&cmd).expect("spawn");
+                    pids.push(child.id().expect("pid"));
+                    tasks.push(tokio::spawn(async move {
+                        let count = match how {
+                            Take::Owned => procrun_count_lines(&mut child).await,
+                            Take::Stream => procrun_count_stream(&mut child).await,
+                            Take::Lent => procrun_count_lent(&mut child).await,
+                        };
+                        assert!(child.wait().await.expect("wait").success());
+                        count
+                    }));
+                }
+                (pids, tasks)
+            });
             pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-            let took =
-                harness::release_and_count(&fifo, n, expected, || harness::tokio_sum(rt, tasks));
-            rates[k].push(bytes / took.as_secs_f64() / 1e9);
+            let mut tasks = Some(tasks);
+            record(k, &mut || {
+                harness::tokio_sum(rt, tasks.take().expect("one count"))
+            });
         }
 
+        for (k, chunks) in [(3, false), (4, true)] {
+            if !want(k) {
+                continue;
+            }
+            let (pids, tasks) = harness::tokio_writers(rt, &exe, &fifo, per, n, chunks);
+            pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
+            let mut tasks = Some(tasks);
+            record(k, &mut || {
+                harness::tokio_sum(rt, tasks.take().expect("one count"))
+            });
+        }
+
+        if !want(5) {
+            continue;
+        }
         let mut reactor = Reactor::new().expect("reactor");
         let pids: Vec<u32> = (0..n)
             .map(|_| {
@@ -482,11 +575,55 @@ fn lines(rt: &Runtime, n: usize, total: usize, rounds: usize) -> [f64; 4] {
             })
             .collect();
         pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
-        let took =
-            harness::release_and_count(&fifo, n, expected, || harness::reactor_lines(&mut reactor));
-        rates[3].push(bytes / took.as_secs_f64() / 1e9);
+        record(5, &mut || harness::reactor_lines(&mut reactor));
     }
-    rates.map(median)
+    let mut out = [(0.0, 0.0); 6];
+    for (k, (r, c)) in rates.into_iter().zip(cpus).enumerate() {
+        if !r.is_empty() {
+            out[k] = (median(r), median(c));
+        }
+    }
+    out
+}
+
+/// How a procrun::tokio variant takes its lines.
+#[derive(Clone, Copy)]
+enum Take {
+    Owned,
+    Stream,
+    Lent,
+}
+
+/// Counts `child`'s lines lent by `next_line_ref`.
+async fn procrun_count_lent(child: &mut Child) -> usize {
+    let mut count = 0;
+    while let Some(line) = child.next_line_ref().await.expect("line") {
+        std::hint::black_box(line.bytes());
+        count += 1;
+    }
+    count
+}
+
+/// Counts `child`'s lines taken by `next_line`.
+async fn procrun_count_lines(child: &mut Child) -> usize {
+    let mut count = 0;
+    while let Some(line) = child.next_line().await.expect("line") {
+        std::hint::black_box(line);
+        count += 1;
+    }
+    count
+}
+
+/// Counts `child`'s lines taken through `lines()`, the `Stream`.
+async fn procrun_count_stream(child: &mut Child) -> usize {
+    use futures_core::Stream;
+    let mut lines = child.lines();
+    let mut count = 0;
+    while let Some(line) = std::future::poll_fn(|cx| Pin::new(&mut lines).poll_next(cx)).await {
+        std::hint::black_box(line.expect("line"));
+        count += 1;
+    }
+    count
 }
 
 // ---------------------------------------------------------------- exit

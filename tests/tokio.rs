@@ -284,6 +284,67 @@ fn next_line_takes_every_line_past_the_buffer_bound() {
     });
 }
 
+#[test]
+fn next_line_ref_takes_every_line_past_the_buffer_bound() {
+    both(|| async {
+        // As next_line's test: the lent lines come from the handle's
+        // batches, taken and given back many times over.
+        let mut child = procrun::tokio::spawn(Command::new("seq").arg("400000")).unwrap();
+        let mut n = 0u32;
+        while let Some(l) = child.next_line_ref().await.unwrap() {
+            n += 1;
+            assert_eq!(l.bytes(), n.to_string().as_bytes());
+            assert!(!l.is_partial());
+        }
+        assert_eq!(n, 400_000);
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[test]
+fn next_line_ref_lends_what_next_line_gives() {
+    both(|| async {
+        // Both streams, an empty line, a line past the limit (in partial
+        // pieces), a last line with no newline.
+        let mut cmd = sh("echo one; echo two >&2; echo; echo 0123456789abcdefghij; printf end");
+        cmd.max_line(8);
+        let mut owned = procrun::tokio::spawn(&cmd).unwrap();
+        let mut lent = procrun::tokio::spawn(&cmd).unwrap();
+        let mut want = Vec::new();
+        while let Some(l) = owned.next_line().await.unwrap() {
+            want.push((l.stream, l.bytes, l.partial));
+        }
+        let mut got = Vec::new();
+        // Taken both ways in turn: they share the handle's batch.
+        loop {
+            let line = if got.len() % 2 == 0 {
+                lent.next_line_ref()
+                    .await
+                    .unwrap()
+                    .map(|l| (l.stream(), l.bytes().to_vec(), l.is_partial()))
+            } else {
+                lent.next_line()
+                    .await
+                    .unwrap()
+                    .map(|l| (l.stream, l.bytes, l.partial))
+            };
+            let Some(line) = line else { break };
+            got.push(line);
+        }
+        // The order of the two streams against each other is the
+        // scheduler's; within a stream it is the child's.
+        want.sort_by_key(|l| l.0 == procrun::Stream::Stderr);
+        got.sort_by_key(|l| l.0 == procrun::Stream::Stderr);
+        assert_eq!(got, want);
+        assert_eq!(want.len(), 7, "{want:?}");
+        assert!(want.iter().any(|l| l.2), "a partial piece: {want:?}");
+        assert!(owned.wait().await.unwrap().success());
+        assert!(lent.wait().await.unwrap().success());
+        // Done, and every line taken: None for good.
+        assert!(lent.next_line_ref().await.unwrap().is_none());
+    });
+}
+
 /// The bytes `pid` has written so far (`wchar` of /proc/PID/io).
 fn written(pid: u32) -> u64 {
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();

@@ -160,6 +160,9 @@ pub struct Reactor {
     /// The cgroups of contained runs, until each is empty and removed.
     cgroups: Cgroups,
     buf: Box<[u8]>,
+    /// What one pipe may read in a turn ([`READ_BUDGET`] unless a layer
+    /// above says otherwise: [`Reactor::set_read_budget`]).
+    read_budget: usize,
     /// `/dev/null`, dup'ed into children for null stdio, and the lane
     /// children take their fds through; shared with the handlers of a
     /// turn, which may spawn.
@@ -242,6 +245,7 @@ impl Reactor {
             pipes: Pipes::default(),
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
+            read_budget: READ_BUDGET,
             spawn_fds: Arc::new(SpawnFds::new()?),
             owed_events: VecDeque::new(),
             owed_work: Vec::new(),
@@ -396,6 +400,15 @@ impl Reactor {
                 .instant(tick)
                 .saturating_duration_since(Instant::now()),
         )
+    }
+
+    /// Bounds what one pipe may read in a turn (at least a byte; a read
+    /// of the shared buffer may go past it once); the rest is read the
+    /// next turn. For a layer that copies what a turn reads and hands it
+    /// on, so that the copy is still in the cache when it is taken.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn set_read_budget(&mut self, bytes: usize) {
+        self.read_budget = bytes.max(1);
     }
 
     /// How many times the reactor has returned from `epoll_wait`: with no

@@ -51,6 +51,43 @@ fn read_budget_holds_per_turn_under_a_flood() {
     );
 }
 
+/// A budget set below the reactor's own bounds each turn the same way
+/// (the async layer sets one, so that what a turn copies is taken while
+/// in the cache), and the pipe is read on in the turns after.
+#[test]
+fn read_budget_set_lower_holds_per_turn() {
+    const BUDGET: usize = 64 * 1024;
+    let mut r = Reactor::new().unwrap();
+    r.set_read_budget(BUDGET);
+    let id = r.spawn(&Command::new("yes")).unwrap();
+    let watchdog = crate::testutil::watchdog();
+    let mut turns = Vec::new();
+    let mut full = 0;
+    while full < 20 {
+        assert!(Instant::now() < watchdog, "watchdog expired: {turns:?}");
+        let mut bytes = 0;
+        r.poll(None, |_, ev| {
+            if let Event::Line { line, .. } = ev {
+                bytes += line.len() + 1;
+            }
+        })
+        .unwrap();
+        full += usize::from(bytes >= BUDGET);
+        turns.push(bytes);
+    }
+    r.stop(id).unwrap();
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+    let max = turns.iter().copied().max().unwrap();
+    let bound = 2 * (BUDGET + READ_BUF) + crate::lines::DEFAULT_MAX_LINE;
+    assert!(
+        max <= bound,
+        "{max} bytes in one turn (per turn: {turns:?})"
+    );
+}
+
 /// Children that all fill their pipes get them enlarged only within the
 /// room (a quarter of the pipe quota, for the whole process; no end to it
 /// for a privileged process, whose pipes grow at spawn), and every

@@ -8,7 +8,7 @@ use super::pipes::Source;
 use super::runs::PIDFD;
 use super::spawns::Spawns;
 use super::stages::STAGE;
-use super::{Control, Event, Reactor, READ_BUDGET};
+use super::{Control, Event, Reactor};
 use crate::child::ChildId;
 use crate::error::Error;
 use crate::spawn::SpawnFds;
@@ -131,7 +131,7 @@ impl Reactor {
                     if let Some(p) = self.pipes.out_mut(token) {
                         p.owed = false;
                     }
-                    self.read_pipe(token, READ_BUDGET, ctx);
+                    self.read_pipe(token, self.read_budget, ctx);
                 }
                 OwedWork::FeedStdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
                 OwedWork::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
@@ -184,7 +184,7 @@ impl Reactor {
             // up to the budget: a read now would double its share.
             Some(Source::Out(p)) if p.owed => {}
             Some(Source::Out(_)) => {
-                self.read_pipe(token, READ_BUDGET, ctx);
+                self.read_pipe(token, self.read_budget, ctx);
             }
             Some(Source::In(_)) => self.feed_stdin(token, &mut ctx.dynamic()),
             None => {}

@@ -1,6 +1,5 @@
 //! A handle per child: waiting, signalling, stopping, its lines.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,6 +8,8 @@ use std::task::{Context, Poll};
 use futures_core::Stream as AsyncStream;
 
 use super::core::{index, poll_slot, Core, Reader, State};
+pub use super::lines::LineRef;
+use super::lines::Lines;
 use super::read::ChildStdout;
 use super::stdin::ChildStdin;
 use crate::child::{ChildId, OutputLine, Stream};
@@ -48,7 +49,7 @@ pub struct Child {
     kill_on_drop: bool,
     /// Lines taken from the driver in one go, handed out one by one
     /// without its lock.
-    taken: VecDeque<OutputLine>,
+    taken: Lines,
 }
 
 impl std::fmt::Debug for Core {
@@ -75,7 +76,7 @@ impl Child {
             core,
             id,
             kill_on_drop: true,
-            taken: VecDeque::new(),
+            taken: Lines::default(),
         }
     }
 
@@ -212,7 +213,9 @@ impl Child {
     /// The next line the child wrote to a stream left at
     /// [`Output::Lines`](crate::Output::Lines), stdout's and stderr's in the
     /// order the reactor split them; `None` once the child is done and
-    /// every line was taken.
+    /// every line was taken. It copies the line out of the handle's
+    /// batch into the `Vec` it returns; [`next_line_ref`](Child::next_line_ref)
+    /// lends it instead.
     ///
     /// Cancellation-safe: a dropped `next_line` takes no line.
     ///
@@ -255,28 +258,81 @@ impl Child {
     }
 
     fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<OutputLine>>> {
-        if let Some(line) = self.taken.pop_front() {
-            return Poll::Ready(Ok(Some(line)));
+        match self.poll_fill(cx) {
+            Poll::Ready(Ok(true)) => Poll::Ready(Ok(self.taken.pop())),
+            Poll::Ready(Ok(false)) => Poll::Ready(Ok(None)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Ready with whether the handle holds a line to hand out, taking
+    /// every line waiting in the driver when it holds none; false once
+    /// the child is done and every line was taken.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
+        if !self.taken.is_empty() {
+            return Poll::Ready(Ok(true));
         }
         let Child {
             core, id, taken, ..
         } = self;
         let id = *id;
         poll_slot(core, id, cx, |state| {
-            let slot = state.slots.get_mut(&id)?;
+            let (slot, spare) = state.slots.get_mut_and_spare(&id);
+            let slot = slot?;
             if slot.lines.is_empty() {
-                return slot.done().is_some().then_some(None);
+                // Not done: more lines may come.
+                slot.done()?;
+                // No more lines will come: what held them goes.
+                taken.free(spare);
+                slot.lines.free(spare);
+                return Some(false);
             }
             // Every line waiting, in one take: one lock for a batch.
-            std::mem::swap(taken, &mut slot.lines);
-            if slot.take_lines(taken) {
+            if slot.take_lines(taken, spare) {
                 // The reactor knows the child: it is not done while
                 // paused with lines to take.
                 let _ = state.reactor.resume(id);
                 core.kick();
             }
-            Some(taken.pop_front())
+            Some(true)
         })
+    }
+
+    /// The next line, as [`next_line`](Child::next_line) gives it, lent
+    /// until the handle is used again: no copy is made for it (the handle
+    /// keeps the lines it took from the driver together, and lends one of
+    /// them).
+    ///
+    /// Cancellation-safe: a dropped `next_line_ref` takes no line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procrun::{Command, Stream};
+    ///
+    /// # ::tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let mut child = procrun::tokio::spawn(Command::new("seq").arg("3"))?;
+    /// let mut sum = 0;
+    /// while let Some(line) = child.next_line_ref().await? {
+    ///     assert_eq!(line.stream(), Stream::Stdout);
+    ///     sum += std::str::from_utf8(line.bytes())?.parse::<u32>()?;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Child::wait).
+    pub async fn next_line_ref(&mut self) -> Result<Option<LineRef<'_>>> {
+        if poll_fn(|cx| self.poll_fill(cx)).await? {
+            Ok(self.taken.pop_ref())
+        } else {
+            Ok(None)
+        }
     }
 
     /// Waits until the child is done, collecting all it writes, and gives
@@ -316,13 +372,13 @@ impl Child {
                 out.stdout = std::mem::take(&mut io.raw[0]).into();
                 out.stderr = std::mem::take(&mut io.raw[1]).into();
             }
-            for line in self.taken.drain(..).chain(slot.lines.drain(..)) {
-                let to = match line.stream {
+            for (stream, bytes, partial) in self.taken.rest().chain(slot.lines.rest()) {
+                let to = match stream {
                     Stream::Stdout => &mut out.stdout,
                     Stream::Stderr => &mut out.stderr,
                 };
-                to.extend_from_slice(&line.bytes);
-                if !line.partial {
+                to.extend_from_slice(bytes);
+                if !partial {
                     to.push(b'\n');
                 }
             }
@@ -339,7 +395,9 @@ impl Drop for Child {
     fn drop(&mut self) {
         let mut state = self.core.lock();
         let id = self.id;
-        let Some(slot) = state.slots.get_mut(&id) else {
+        let (slot, spare) = state.slots.get_mut_and_spare(&id);
+        self.taken.free(spare);
+        let Some(slot) = slot else {
             return;
         };
         slot.orphan = true;
@@ -349,7 +407,10 @@ impl Drop for Child {
             }
             return;
         }
-        slot.lines.clear();
+        let (Some(slot), spare) = state.slots.get_mut_and_spare(&id) else {
+            return;
+        };
+        slot.lines.free(spare);
         // A reader out lives on (as the blocking API's do); the rest goes.
         for i in 0..2 {
             if slot.reader(i) != Reader::Live {

@@ -8,7 +8,8 @@
 //! [`try_wait`](Child::try_wait), [`kill`](Child::kill),
 //! [`signal`](Child::signal), [`stop`](Child::stop) (the escalation),
 //! [`next_line`](Child::next_line) (or [`lines`](Child::lines), a
-//! `Stream`), [`output`](Child::output), and its
+//! `Stream`, or [`next_line_ref`](Child::next_line_ref), lent without a
+//! copy), [`output`](Child::output), and its
 //! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)), its raw
 //! stdout and stderr as `AsyncRead`s ([`take_stdout`](Child::take_stdout),
 //! [`take_stderr`](Child::take_stderr)).
@@ -77,6 +78,7 @@
 mod child;
 mod core;
 mod events;
+mod lines;
 mod read;
 mod stdin;
 
@@ -86,7 +88,7 @@ use std::time::Instant;
 
 use ::tokio::runtime::{Handle, Id};
 
-pub use self::child::{Child, ChildLines, ChildOutput};
+pub use self::child::{Child, ChildLines, ChildOutput, LineRef};
 use self::core::{Core, Slot, State};
 pub use self::events::{Events, OwnedEvent, OwnedEventKind};
 pub use self::read::ChildStdout;
