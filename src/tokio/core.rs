@@ -39,18 +39,14 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
-use super::events::Queue;
+pub(super) use super::lines::LINE_BUFFER;
 use super::lines::{held, Lines, Spare};
+use super::queue::Queue;
 use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, StageExit};
 use crate::reactor::{Control, Event, Reactor};
 use crate::spawn::SpawnFds;
-
-/// Whole lines and raw bytes buffered beyond this (per child, both
-/// streams) pause the child until its handles take them; taking them below
-/// half resumes it.
-pub(super) const LINE_BUFFER: usize = 1 << 20;
 
 /// What a pipe reads in a turn of the pump (at most one read of the
 /// reactor's buffer past it): small turns, whose lines the tasks take

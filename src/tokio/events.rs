@@ -1,7 +1,7 @@
 //! One owned stream of every event of a set of children, for a supervisor
 //! loop that handles them all in one place rather than a handle per child.
 //!
-//! The driver keeps at most one [`Queue`] (in its shared state, beside the
+//! The driver keeps at most one [`Queue`](super::queue::Queue) (in its shared state, beside the
 //! slots of the children that have a [`Child`](super::Child) handle): the
 //! pump files there, as owned [`OwnedEvent`]s, the events of the children
 //! [`Events::spawn`] started, which have no slot. The queue's output events
@@ -11,198 +11,23 @@
 //! the end) are never held back by the bound nor dropped: they are a few
 //! per run.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use futures_core::Stream as AsyncStream;
 
-use super::core::{park, Core, LINE_BUFFER};
+use super::core::{park, Core};
+use super::queue::OwnedEvent;
 use super::{in_runtime, start, started};
-use crate::child::{ChildId, OutputLine, Stream};
+use crate::child::ChildId;
 use crate::command::Command;
 use crate::error::{Error, Result};
-use crate::exit::{Exit, StageExit};
 use crate::pipeline::Pipeline;
-use crate::reactor::{Control, Event};
 use crate::signal::Signal;
 use crate::spawn::Spec;
-
-/// An event of a child of an [`Events`] stream, owning what the reactor's
-/// [`Event`] lends.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct OwnedEvent {
-    /// The child it is about, as [`Events::spawn`] returned it.
-    pub id: ChildId,
-    /// What happened.
-    pub kind: OwnedEventKind,
-}
-
-/// What an [`OwnedEvent`] says: [`Event`]'s variants, owned. See each of
-/// [`Event`]'s for when it comes and what it guarantees.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum OwnedEventKind {
-    /// A run started: [`Event::Started`].
-    #[non_exhaustive]
-    Started {
-        /// The pid of this run.
-        pid: u32,
-        /// How many restarts preceded this run.
-        restarts: u32,
-    },
-    /// A line (or a piece of an over-long one) of a stream left at
-    /// [`Output::Lines`](crate::Output::Lines): [`Event::Line`].
-    Line(OutputLine),
-    /// Bytes of an [`Output::Raw`](crate::Output::Raw) stream:
-    /// [`Event::Data`].
-    #[non_exhaustive]
-    Data {
-        /// The stream they came from.
-        stream: Stream,
-        /// The bytes, byte for byte (never empty).
-        bytes: Vec<u8>,
-    },
-    /// The stdin queue has room again: [`Event::StdinReady`].
-    StdinReady,
-    /// The run's stdin stream was closed: [`Event::StdinClosed`].
-    #[non_exhaustive]
-    StdinClosed {
-        /// Bytes that were queued and never written: dropped.
-        unwritten: usize,
-    },
-    /// A run ended: [`Event::Exited`].
-    Exited(Exit),
-    /// A stage of a pipeline's run was reaped: [`Event::StageExited`].
-    StageExited(StageExit),
-    /// A restart could not be started: [`Event::RestartFailed`].
-    #[non_exhaustive]
-    RestartFailed {
-        /// Why the spawn failed.
-        error: Error,
-    },
-    /// A signal reached nothing of the run: [`Event::SignalFailed`].
-    #[non_exhaustive]
-    SignalFailed {
-        /// What failed.
-        error: Error,
-    },
-    /// An output stream reached its end: [`Event::Closed`].
-    #[non_exhaustive]
-    Closed {
-        /// The stream.
-        stream: Stream,
-    },
-    /// The child is done, its last event: [`Event::Done`].
-    #[non_exhaustive]
-    Done {
-        /// Whether a stop or the timeout cancelled an announced restart.
-        restart_cancelled: bool,
-        /// Whether that was the command's timeout.
-        timed_out: bool,
-        /// The child's final exit.
-        exit: Exit,
-    },
-}
-
-impl OwnedEvent {
-    /// `event`, owned; with what it counts toward the bound when it is
-    /// output (its bytes and its place in the queue, so that empty lines
-    /// are bounded too), else 0.
-    fn of(event: Event<'_>) -> (OwnedEvent, usize) {
-        let id = event.id();
-        let mut bytes = None;
-        let kind = match event {
-            Event::Started { pid, restarts, .. } => OwnedEventKind::Started { pid, restarts },
-            Event::Line {
-                stream,
-                line,
-                partial,
-                ..
-            } => {
-                bytes = Some(line.len());
-                OwnedEventKind::Line(OutputLine {
-                    stream,
-                    bytes: line.to_vec(),
-                    partial,
-                })
-            }
-            Event::Data {
-                stream, bytes: b, ..
-            } => {
-                bytes = Some(b.len());
-                OwnedEventKind::Data {
-                    stream,
-                    bytes: b.to_vec(),
-                }
-            }
-            Event::StdinReady { .. } => OwnedEventKind::StdinReady,
-            Event::StdinClosed { unwritten, .. } => OwnedEventKind::StdinClosed { unwritten },
-            Event::Exited(exit) => OwnedEventKind::Exited(exit),
-            Event::StageExited(stage) => OwnedEventKind::StageExited(stage),
-            Event::RestartFailed { error, .. } => OwnedEventKind::RestartFailed { error },
-            Event::SignalFailed { error, .. } => OwnedEventKind::SignalFailed { error },
-            Event::Closed { stream, .. } => OwnedEventKind::Closed { stream },
-            Event::Done {
-                restart_cancelled,
-                timed_out,
-                exit,
-                ..
-            } => OwnedEventKind::Done {
-                restart_cancelled,
-                timed_out,
-                exit,
-            },
-        };
-        let held = bytes.map_or(0, |n| n + std::mem::size_of::<OwnedEvent>());
-        (OwnedEvent { id, kind }, held)
-    }
-}
-
-/// The driver's side of its [`Events`]: the children whose events it
-/// takes, and those events until the consumer does.
-#[derive(Default)]
-pub(super) struct Queue {
-    events: VecDeque<OwnedEvent>,
-    /// The children not done yet.
-    children: HashSet<ChildId>,
-    /// What the output events in `events` count toward the bound.
-    held: usize,
-    /// The children paused because the bound was passed.
-    paused: HashSet<ChildId>,
-    waker: Option<Waker>,
-}
-
-impl Queue {
-    /// Files `event` if its child is one of this stream's.
-    pub(super) fn file(&mut self, ctl: &mut Control<'_>, event: Event<'_>) {
-        let id = event.id();
-        if !self.children.contains(&id) {
-            return;
-        }
-        let done = matches!(event, Event::Done { .. });
-        let (event, held) = OwnedEvent::of(event);
-        self.held += held;
-        if done {
-            self.children.remove(&id);
-            self.paused.remove(&id);
-        } else if held > 0 && self.held > LINE_BUFFER && self.paused.insert(id) {
-            ctl.pause(id);
-        }
-        self.events.push_back(event);
-        self.wake();
-    }
-
-    /// Wakes the consumer waiting for an event.
-    pub(super) fn wake(&mut self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-}
 
 /// Every event of the children it started, owned, in one stream: for a
 /// supervisor that handles its children in one loop rather than through
@@ -312,7 +137,7 @@ impl Events {
 
     /// Starts a [`Pipeline`] as one child of this stream, as
     /// [`Driver::spawn_pipeline`](super::Driver::spawn_pipeline) does: its
-    /// stages' ends come as [`OwnedEventKind::StageExited`].
+    /// stages' ends come as [`OwnedEventKind::StageExited`](super::OwnedEventKind::StageExited).
     ///
     /// # Errors
     ///
@@ -439,7 +264,7 @@ impl Events {
     /// Queues `bytes` for the stdin stream of child `id` (an
     /// [`Input::Stream`](crate::Input::Stream)), as
     /// [`Reactor::write_stdin`](crate::Reactor::write_stdin): how many were
-    /// taken; when the queue is full, an [`OwnedEventKind::StdinReady`]
+    /// taken; when the queue is full, an [`OwnedEventKind::StdinReady`](super::OwnedEventKind::StdinReady)
     /// says when it has room again.
     ///
     /// # Errors

@@ -2,8 +2,12 @@
 //! together in segments a driver recycles, taken in one swap, handed out
 //! owned or lent.
 
-use super::core::LINE_BUFFER;
 use crate::child::{OutputLine, Stream};
+
+/// Whole lines and raw bytes buffered beyond this (per child, both
+/// streams) pause the child until its handles take them; taking them below
+/// half resumes it.
+pub(super) const LINE_BUFFER: usize = 1 << 20;
 
 /// What a line waiting for its handle counts toward [`LINE_BUFFER`]: its
 /// bytes and its place in the queue, so that empty lines, which have no

@@ -79,6 +79,7 @@ mod child;
 mod core;
 mod events;
 mod lines;
+mod queue;
 mod read;
 mod stdin;
 
@@ -90,7 +91,8 @@ use ::tokio::runtime::{Handle, Id};
 
 pub use self::child::{Child, ChildLines, ChildOutput, LineRef};
 use self::core::{Core, Slot, State};
-pub use self::events::{Events, OwnedEvent, OwnedEventKind};
+pub use self::events::Events;
+pub use self::queue::{OwnedEvent, OwnedEventKind};
 pub use self::read::ChildStdout;
 pub use self::stdin::ChildStdin;
 use crate::child::ChildId;
