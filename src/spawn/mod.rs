@@ -27,21 +27,27 @@ use crate::sys::{
 
 pub(crate) use spec::{Spec, StopPolicy};
 
+/// Lanes per reactor: a start takes the first free one, so this many
+/// starts at once (tasks spawning on several runtime workers, which start
+/// children outside the reactor's lock) each skip the table copy; one more
+/// copies the table. Two fds each.
+const LANES: usize = 4;
+
 /// What every spawn of a reactor shares: the `/dev/null` null stdio comes
-/// from, and the lane its children take their fds through (see
+/// from, and the lanes its children take their fds through (see
 /// [`sys::Lane`]), made while the agent holds few fds.
 #[derive(Debug)]
 pub(crate) struct SpawnFds {
     null: OwnedFd,
-    lane: Option<Lane>,
+    lanes: Box<[Lane]>,
 }
 
 impl SpawnFds {
-    /// Opens `/dev/null` and makes the lane where the kernel can use one.
+    /// Opens `/dev/null` and makes the lanes where the kernel can use them.
     pub(crate) fn new() -> io::Result<SpawnFds> {
         Ok(SpawnFds {
             null: sys::dev_null()?,
-            lane: Lane::new(),
+            lanes: (0..LANES).map_while(|_| Lane::new()).collect(),
         })
     }
 }
@@ -101,13 +107,7 @@ pub(crate) fn start(spec: &Spec, want_pidfd: bool, fds: &SpawnFds) -> Result<Spa
         Some(c) => Some(crate::cgroup::create_for_run(c)?),
         None => None,
     };
-    let started = clone_exec(
-        spec,
-        &args,
-        contained.as_ref(),
-        fds.lane.as_ref(),
-        want_pidfd,
-    );
+    let started = clone_exec(spec, &args, contained.as_ref(), &fds.lanes, want_pidfd);
     let (cgroup, cgroup_dir) = contained.unzip();
     // Only the child's start needed it.
     drop(cgroup_dir);
@@ -235,14 +235,14 @@ fn clone_exec(
     spec: &Spec,
     args: &ExecArgs<'_>,
     contained: Option<&(Cgroup, OwnedFd)>,
-    lane: Option<&Lane>,
+    lanes: &[Lane],
     want_pidfd: bool,
 ) -> Result<Started> {
     let extras = ForkExtras {
         cgroup: contained.map(|(_, dir)| dir.as_fd()),
         die_with_parent: spec.die_with_parent,
         setup: spec.setup.as_deref(),
-        lane,
+        lanes,
     };
     sys::clone_exec(args, &extras, want_pidfd).map_err(|(stage, source)| match stage {
         ForkStage::Exec => exec_error(spec, source),

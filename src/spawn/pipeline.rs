@@ -214,7 +214,7 @@ fn start_stages(
             group: started.group.then_some(leader),
             stdio: [stdin, stdout, stderr],
         };
-        let child = clone_exec(stage, &args, contained, fds.lane.as_ref(), want_pidfd)?;
+        let child = clone_exec(stage, &args, contained, &fds.lanes, want_pidfd)?;
         // The pidfd comes with the start, or is opened at once: the stage
         // is unreaped, so its pid names it still. On error `open_handle`
         // kills and reaps it.

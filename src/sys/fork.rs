@@ -44,9 +44,12 @@
 //! (`close_range(…, CLOSE_RANGE_UNSHARE)`, Linux 5.9+), and receives them
 //! there: what it copies and closes is a handful of fds, whatever the
 //! agent holds. The pair is made when the agent holds few fds (a
-//! reactor's start), so its numbers, and the copy, stay small. A command
-//! with fds to pass, a kernel before 5.9 and `PROCRUN_NO_CLONE3=1` copy the
-//! table. Either way the child closes every fd but 0-2 and its passed
+//! reactor's start), so its numbers, and the copy, stay small. A lane
+//! serves one start at a time (its child would take another's message), so
+//! a reactor has a few, and a start takes the first free one: starts from
+//! several threads at once (tokio's workers) each take their own. A start
+//! that finds them all in use, a command with fds to pass, a kernel before
+//! 5.9 and `PROCRUN_NO_CLONE3=1` copy the table. Either way the child closes every fd but 0-2 and its passed
 //! fds last thing before its exec, so what it inherits does not depend on
 //! which table it had.
 //!
@@ -102,9 +105,10 @@ pub(crate) struct ForkExtras<'a> {
     pub(crate) die_with_parent: bool,
     /// Credentials, limits, scheduling and fds to pass.
     pub(crate) setup: Option<&'a ChildSetup>,
-    /// The lane the child takes its fds through instead of a copy of the
-    /// whole table; a start with fds to pass copies the table.
-    pub(crate) lane: Option<&'a Lane>,
+    /// The lanes the child may take its fds through instead of a copy of
+    /// the whole table (the first free one); a start with fds to pass, or
+    /// one that finds every lane in use, copies the table.
+    pub(crate) lanes: &'a [Lane],
 }
 
 /// A socket pair through which a child hands its stdio fds to itself,
@@ -414,10 +418,10 @@ fn clone_exec_with(
     // The child closes what lies between the targets, in order.
     moved.sort_unstable_by_key(|&(_, target)| target);
     // Passed fds go the old way, with the table: a lane carries stdio.
-    let taken = extras
-        .lane
-        .filter(|_| setup.fds.is_empty() && !NO_LANE.load(Ordering::Relaxed))
-        .and_then(Lane::take);
+    let taken = match setup.fds.is_empty() && !NO_LANE.load(Ordering::Relaxed) {
+        true => extras.lanes.iter().find_map(Lane::take),
+        false => None,
+    };
     let lane = taken.as_ref().map(|t| t.0);
     let mut report = Report {
         stage: Report::NONE,
@@ -501,7 +505,7 @@ fn clone_exec_with(
         // later child.
         NO_LANE.store(true, Ordering::Relaxed);
         let plain = ForkExtras {
-            lane: None,
+            lanes: &[],
             ..*extras
         };
         return clone_exec_with(args, &plain, want_pidfd, limits);
@@ -1336,7 +1340,7 @@ mod tests {
             stdio: [null.as_fd(), null.as_fd(), null.as_fd()],
         };
         let extras = ForkExtras {
-            lane,
+            lanes: lane.map_or(&[][..], std::slice::from_ref),
             ..ForkExtras::default()
         };
         clone_exec_with(&args, &extras, want_pidfd, limits)
@@ -1498,7 +1502,7 @@ mod tests {
             stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
         };
         let extras = ForkExtras {
-            lane: Some(&lane),
+            lanes: std::slice::from_ref(&lane),
             ..ForkExtras::default()
         };
         let started = clone_exec_with(&args, &extras, true, clone3_limits()).unwrap();
@@ -1591,6 +1595,95 @@ mod tests {
         assert!(lane.take().is_some());
     }
 
+    /// As many starts at once as there are lanes (tasks spawning on
+    /// several runtime workers through one reactor) each take a lane of
+    /// their own: none copies the agent's table, made large by one fd at
+    /// the top of its limit (as in the test above).
+    #[test]
+    fn starts_at_once_each_take_a_free_lane_and_none_copies_the_table() {
+        const THREADS: usize = 4;
+        let lanes: Vec<Lane> = (0..THREADS).map_while(|_| Lane::new()).collect();
+        if lanes.len() < THREADS {
+            // Before 5.9, or `PROCRUN_NO_CLONE3=1`.
+            return;
+        }
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(1 << 20);
+        let top = lanes
+            .iter()
+            .map(|l| l.send.as_raw_fd().max(l.recv.as_raw_fd()))
+            .max()
+            .unwrap_or(0) as u64;
+        if limit < 4 * (top + 64) {
+            eprintln!(
+                "skipped: an fd limit of {limit} leaves no room far above the lanes' fd {top}"
+            );
+            return;
+        }
+        let null = rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let high = rustix::io::fcntl_dupfd_cloexec(&null, (limit - 1) as i32).unwrap();
+        let high_fd = high.as_raw_fd() as usize;
+        let lanes = std::sync::Arc::new(lanes);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let lanes = std::sync::Arc::clone(&lanes);
+                let barrier = std::sync::Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    let null = rustix::fs::open(
+                        c"/dev/null",
+                        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .unwrap();
+                    let argv = [CString::from(c"/bin/sleep"), CString::from(c"60")];
+                    let mut sizes = Vec::new();
+                    for _ in 0..25 {
+                        // Each round's starts begin together.
+                        barrier.wait();
+                        let args = ExecArgs {
+                            path: &argv[0],
+                            argv: &argv,
+                            arg0: None,
+                            envp: &[],
+                            cwd: None,
+                            group: None,
+                            stdio: [null.as_fd(), null.as_fd(), null.as_fd()],
+                        };
+                        let extras = ForkExtras {
+                            lanes: &lanes,
+                            ..ForkExtras::default()
+                        };
+                        let started =
+                            clone_exec_with(&args, &extras, false, clone3_limits()).unwrap();
+                        sizes.push(fd_table_size(started.pid));
+                        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+                        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                            .unwrap();
+                    }
+                    sizes
+                })
+            })
+            .collect();
+        for t in threads {
+            for size in t.join().unwrap() {
+                assert!(
+                    size <= high_fd / 2,
+                    "a start copied the table ({size} fds, the agent's highest {high_fd})"
+                );
+            }
+        }
+        drop(high);
+    }
+
     /// Kills every child of this process that has not exec'ed yet (its
     /// executable is still this one): what a hung start left.
     fn kill_children_before_exec() {
@@ -1653,7 +1746,7 @@ mod tests {
                             stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
                         };
                         let extras = ForkExtras {
-                            lane: Some(&lane),
+                            lanes: std::slice::from_ref(&lane),
                             ..ForkExtras::default()
                         };
                         let started =
