@@ -495,7 +495,9 @@ impl Command {
 
     /// Passes `fd` to the child as its descriptor number `target` (as
     /// systemd's socket activation passes listening sockets from 3 on);
-    /// every other descriptor of procrun's is still closed at exec.
+    /// every other descriptor is closed at exec, procrun's and (Linux 5.9+)
+    /// the host's too, even one opened without `O_CLOEXEC`: this is the way
+    /// to hand a child any fd beyond its stdio (a jobserver's, a socket).
     ///
     /// The command takes the fd (an [`OwnedFd`], or anything that converts
     /// into one: a `File`, a socket, a pipe end) because it may be spawned
