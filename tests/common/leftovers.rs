@@ -5,8 +5,24 @@ use std::collections::HashSet;
 
 use procrun::procfs::{Procfs, State};
 
+/// Where AddressSanitizer writes its reports (`log_path` in
+/// `ASAN_OPTIONS`), if anywhere: the files it opens there are its own.
+fn asan_log_path() -> Option<String> {
+    let opts = std::env::var("ASAN_OPTIONS").ok()?;
+    opts.split(':')
+        .find_map(|o| o.strip_prefix("log_path="))
+        .map(str::to_owned)
+}
+
 /// This process's open fds, each with what it points to.
+///
+/// Not the report file AddressSanitizer's runtime opens under its
+/// `log_path`: under ASan a child started on procrun's own stack reports
+/// that stack once per process (a warning), and while it still shares the
+/// fd table (a spawn through a lane) the file it opens for that lands in
+/// this process's table, and stays. It is ASan's, not procrun's.
 pub fn open_fds() -> Vec<String> {
+    let asan = asan_log_path();
     let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .flatten()
@@ -20,6 +36,10 @@ pub fn open_fds() -> Vec<String> {
         })
         // The directory listing itself.
         .filter(|f| !f.ends_with("/fd"))
+        .filter(|f| match &asan {
+            Some(a) => !f.contains(&format!(" -> {a}.")),
+            None => true,
+        })
         .collect();
     fds.sort();
     fds
