@@ -1323,12 +1323,7 @@ mod tests {
         limits: u8,
         lane: Option<&Lane>,
     ) -> Result<Started, (ForkStage, io::Error)> {
-        let null = rustix::fs::open(
-            c"/dev/null",
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
+        let null = dev_null();
         let argv: Vec<CString> = argv.iter().map(|a| CString::from(*a)).collect();
         let args = ExecArgs {
             path: &argv[0],
@@ -1421,6 +1416,89 @@ mod tests {
             .unwrap()
     }
 
+    /// `/dev/null`, CLOEXEC.
+    fn dev_null() -> OwnedFd {
+        rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap()
+    }
+
+    /// Kills and reaps the child `pid`.
+    fn kill_and_reap(pid: u32) {
+        let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+    }
+
+    /// Makes this process's fd table large with one fd at the top of its
+    /// limit, far above `top` (the lanes' highest fd, made first as a
+    /// reactor makes its own at its start): what other tests of this
+    /// process hold meanwhile stays below it. The fd (keep it open) and
+    /// its number; `None` (said) where the limit leaves no such room.
+    fn large_table(top: u64) -> Option<(OwnedFd, usize)> {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(1 << 20);
+        if limit < 4 * (top + 64) {
+            eprintln!(
+                "skipped: an fd limit of {limit} leaves no room far above the lanes' fd {top}"
+            );
+            return None;
+        }
+        let high = rustix::io::fcntl_dupfd_cloexec(dev_null(), (limit - 1) as i32).unwrap();
+        let fd = high.as_raw_fd() as usize;
+        Some((high, fd))
+    }
+
+    /// Runs `sh -c script` started through `lane` with its stdout a pipe,
+    /// reads the pipe to its end and reaps the child: what it wrote.
+    fn output_through(script: &CStr, lane: &Lane) -> Vec<u8> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let null = dev_null();
+        let argv = [
+            CString::from(c"/bin/sh"),
+            CString::from(c"-c"),
+            script.to_owned(),
+        ];
+        let args = ExecArgs {
+            path: &argv[0],
+            argv: &argv,
+            arg0: None,
+            envp: &[],
+            cwd: None,
+            group: None,
+            stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
+        };
+        let extras = ForkExtras {
+            lanes: std::slice::from_ref(lane),
+            ..ForkExtras::default()
+        };
+        let started = clone_exec_with(&args, &extras, false, clone3_limits()).unwrap();
+        drop(write);
+        let out = read_to_end(&read);
+        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
+        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+        out
+    }
+
+    /// Reads `fd` to its end.
+    fn read_to_end(fd: &OwnedFd) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
     /// A child given a lane takes only its stdio (and the few fds below
     /// the lane's) into a table of its own; without one it gets a copy of
     /// the whole table, as large as the agent's highest fd, which its
@@ -1434,31 +1512,14 @@ mod tests {
             // Before 5.9, or `PROCRUN_NO_CLONE3=1`.
             return;
         };
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .current
-            .unwrap_or(1 << 20)
-            .min(1 << 20);
         let top = lane.send.as_raw_fd().max(lane.recv.as_raw_fd()) as u64;
-        if limit < 4 * (top + 64) {
-            eprintln!(
-                "skipped: an fd limit of {limit} leaves no room far above the lane's fd {top}"
-            );
+        let Some((high, high_fd)) = large_table(top) else {
             return;
-        }
-        let null = rustix::fs::open(
-            c"/dev/null",
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
-        let high = rustix::io::fcntl_dupfd_cloexec(&null, (limit - 1) as i32).unwrap();
-        let high_fd = high.as_raw_fd() as usize;
+        };
         for lane in [Some(&lane), None] {
             let started = start_with(&[c"/bin/sleep", c"60"], true, clone3_limits(), lane).unwrap();
             let size = fd_table_size(started.pid);
-            let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
-            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
-            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+            kill_and_reap(started.pid);
             match lane {
                 Some(_) => assert!(
                     size <= high_fd / 2,
@@ -1481,45 +1542,7 @@ mod tests {
         let Some(lane) = Lane::new() else {
             return;
         };
-        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
-        let null = rustix::fs::open(
-            c"/dev/null",
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
-        let argv: Vec<CString> = [c"/bin/sh", c"-c", c"echo through"]
-            .iter()
-            .map(|a| CString::from(*a))
-            .collect();
-        let args = ExecArgs {
-            path: &argv[0],
-            argv: &argv,
-            arg0: None,
-            envp: &[],
-            cwd: None,
-            group: None,
-            stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
-        };
-        let extras = ForkExtras {
-            lanes: std::slice::from_ref(&lane),
-            ..ForkExtras::default()
-        };
-        let started = clone_exec_with(&args, &extras, true, clone3_limits()).unwrap();
-        drop(write);
-        let mut out = Vec::new();
-        let mut buf = [0u8; 64];
-        loop {
-            match rustix::io::read(&read, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        assert_eq!(out, b"through\n");
-        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
-        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+        assert_eq!(output_through(c"echo through", &lane), b"through\n");
     }
 
     /// What a child left in the lane (it died between sending its fds and
@@ -1607,29 +1630,14 @@ mod tests {
             // Before 5.9, or `PROCRUN_NO_CLONE3=1`.
             return;
         }
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .current
-            .unwrap_or(1 << 20)
-            .min(1 << 20);
         let top = lanes
             .iter()
             .map(|l| l.send.as_raw_fd().max(l.recv.as_raw_fd()))
             .max()
             .unwrap_or(0) as u64;
-        if limit < 4 * (top + 64) {
-            eprintln!(
-                "skipped: an fd limit of {limit} leaves no room far above the lanes' fd {top}"
-            );
+        let Some((high, high_fd)) = large_table(top) else {
             return;
-        }
-        let null = rustix::fs::open(
-            c"/dev/null",
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
-        let high = rustix::io::fcntl_dupfd_cloexec(&null, (limit - 1) as i32).unwrap();
-        let high_fd = high.as_raw_fd() as usize;
+        };
         let lanes = std::sync::Arc::new(lanes);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
         let threads: Vec<_> = (0..THREADS)
@@ -1637,12 +1645,7 @@ mod tests {
                 let lanes = std::sync::Arc::clone(&lanes);
                 let barrier = std::sync::Arc::clone(&barrier);
                 std::thread::spawn(move || {
-                    let null = rustix::fs::open(
-                        c"/dev/null",
-                        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-                        rustix::fs::Mode::empty(),
-                    )
-                    .unwrap();
+                    let null = dev_null();
                     let argv = [CString::from(c"/bin/sleep"), CString::from(c"60")];
                     let mut sizes = Vec::new();
                     for _ in 0..25 {
@@ -1664,10 +1667,7 @@ mod tests {
                         let started =
                             clone_exec_with(&args, &extras, false, clone3_limits()).unwrap();
                         sizes.push(fd_table_size(started.pid));
-                        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
-                        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
-                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
-                            .unwrap();
+                        kill_and_reap(started.pid);
                     }
                     sizes
                 })
@@ -1726,45 +1726,8 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..50 {
                         let n = t * 1000 + i;
-                        let (read, write) =
-                            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
-                        let null = rustix::fs::open(
-                            c"/dev/null",
-                            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-                            rustix::fs::Mode::empty(),
-                        )
-                        .unwrap();
                         let script = CString::new(format!("echo {n}")).unwrap();
-                        let argv = [CString::from(c"/bin/sh"), CString::from(c"-c"), script];
-                        let args = ExecArgs {
-                            path: &argv[0],
-                            argv: &argv,
-                            arg0: None,
-                            envp: &[],
-                            cwd: None,
-                            group: None,
-                            stdio: [null.as_fd(), write.as_fd(), null.as_fd()],
-                        };
-                        let extras = ForkExtras {
-                            lanes: std::slice::from_ref(&lane),
-                            ..ForkExtras::default()
-                        };
-                        let started =
-                            clone_exec_with(&args, &extras, false, clone3_limits()).unwrap();
-                        drop(write);
-                        let mut out = Vec::new();
-                        let mut buf = [0u8; 64];
-                        loop {
-                            match rustix::io::read(&read, &mut buf) {
-                                Ok(0) => break,
-                                Ok(k) => out.extend_from_slice(&buf[..k]),
-                                Err(rustix::io::Errno::INTR) => {}
-                                Err(e) => panic!("read: {e}"),
-                            }
-                        }
-                        let pid = rustix::process::Pid::from_raw(started.pid as i32).unwrap();
-                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
-                            .unwrap();
+                        let out = output_through(&script, &lane);
                         assert_eq!(out, format!("{n}\n").as_bytes());
                     }
                     let _ = done.send(());
