@@ -16,18 +16,19 @@ use crate::command::{Command, Output, Restart};
 /// turn adds at most the line limit.
 const MAX_PER_TURN: usize = 2 * (READ_BUDGET + READ_BUF) + crate::lines::DEFAULT_MAX_LINE;
 
-#[test]
-fn read_budget_holds_per_turn_under_a_flood() {
+/// The bytes of lines each turn hands out while `yes` floods a reactor
+/// whose read budget is `budget`, until `full` turns reached it; the child
+/// is stopped and reaped before this returns.
+fn turns_under_a_flood(budget: usize, full: usize) -> Vec<usize> {
     let mut r = Reactor::new().unwrap();
+    r.set_read_budget(budget);
     // `yes` writes faster than 2-byte lines can be handed out, so read runs
     // end at the budget and every turn brings a new edge.
     let id = r.spawn(&Command::new("yes")).unwrap();
     let watchdog = crate::testutil::watchdog();
     let mut turns = Vec::new();
-    // Turns that reached the budget; before the fix each such turn left one
-    // more owed read behind, so the reads per turn grew without bound.
-    let mut full = 0;
-    while full < 6 {
+    let mut reached = 0;
+    while reached < full {
         assert!(Instant::now() < watchdog, "watchdog expired: {turns:?}");
         let mut bytes = 0;
         r.poll(None, |_, ev| {
@@ -36,7 +37,7 @@ fn read_budget_holds_per_turn_under_a_flood() {
             }
         })
         .unwrap();
-        full += usize::from(bytes >= READ_BUDGET);
+        reached += usize::from(bytes >= budget);
         turns.push(bytes);
     }
     r.stop(id).unwrap();
@@ -44,6 +45,14 @@ fn read_budget_holds_per_turn_under_a_flood() {
         assert!(Instant::now() < watchdog, "watchdog expired");
         r.poll(None, |_, _| {}).unwrap();
     }
+    turns
+}
+
+#[test]
+fn read_budget_holds_per_turn_under_a_flood() {
+    // Turns that reached the budget; before the fix each such turn left one
+    // more owed read behind, so the reads per turn grew without bound.
+    let turns = turns_under_a_flood(READ_BUDGET, 6);
     let max = turns.iter().copied().max().unwrap();
     assert!(
         max <= MAX_PER_TURN,
@@ -57,29 +66,7 @@ fn read_budget_holds_per_turn_under_a_flood() {
 #[test]
 fn read_budget_set_lower_holds_per_turn() {
     const BUDGET: usize = 64 * 1024;
-    let mut r = Reactor::new().unwrap();
-    r.set_read_budget(BUDGET);
-    let id = r.spawn(&Command::new("yes")).unwrap();
-    let watchdog = crate::testutil::watchdog();
-    let mut turns = Vec::new();
-    let mut full = 0;
-    while full < 20 {
-        assert!(Instant::now() < watchdog, "watchdog expired: {turns:?}");
-        let mut bytes = 0;
-        r.poll(None, |_, ev| {
-            if let Event::Line { line, .. } = ev {
-                bytes += line.len() + 1;
-            }
-        })
-        .unwrap();
-        full += usize::from(bytes >= BUDGET);
-        turns.push(bytes);
-    }
-    r.stop(id).unwrap();
-    while !r.is_empty() {
-        assert!(Instant::now() < watchdog, "watchdog expired");
-        r.poll(None, |_, _| {}).unwrap();
-    }
+    let turns = turns_under_a_flood(BUDGET, 20);
     let max = turns.iter().copied().max().unwrap();
     let bound = 2 * (BUDGET + READ_BUF) + crate::lines::DEFAULT_MAX_LINE;
     assert!(
