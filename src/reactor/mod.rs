@@ -46,13 +46,16 @@ use cgroups::Cgroups;
 use children::{new_reactor, Children};
 use event::Request;
 pub use event::{Control, Event, Waker};
+#[cfg(feature = "tokio")]
+pub(crate) use pipes::line;
 use pipes::Pipes;
 use runs::ExitPoll;
 use settle::Settle;
 use spawns::Spawns;
 use stages::Stages;
 use timers::Timer;
-use turn::{Ctx, Handler, OwedEvent, OwedWork};
+pub(crate) use turn::Handler;
+use turn::{Ctx, OwedEvent, OwedWork};
 
 use crate::child::ChildId;
 use crate::command::Command;
@@ -163,6 +166,11 @@ pub struct Reactor {
     /// What one pipe may read in a turn ([`READ_BUDGET`] unless a layer
     /// above says otherwise: [`Reactor::set_read_budget`]).
     read_budget: usize,
+    /// What all pipes together may read in a turn (unbounded unless a
+    /// layer above says otherwise: [`Reactor::set_turn_budget`]), and
+    /// what is left of it in this turn.
+    turn_budget: usize,
+    turn_left: usize,
     /// `/dev/null`, dup'ed into children for null stdio, and the lane
     /// children take their fds through; shared with the handlers of a
     /// turn, which may spawn.
@@ -246,6 +254,8 @@ impl Reactor {
             cgroups: Cgroups::default(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             read_budget: READ_BUDGET,
+            turn_budget: usize::MAX,
+            turn_left: usize::MAX,
             spawn_fds: Arc::new(SpawnFds::new()?),
             owed_events: VecDeque::new(),
             owed_work: Vec::new(),
@@ -411,6 +421,19 @@ impl Reactor {
         self.read_budget = bytes.max(1);
     }
 
+    /// Bounds what all pipes together read in a turn (at least a byte);
+    /// pipes past it are read the next turn, in the order they were cut
+    /// off. What an exited run left in its pipes is not bounded: its exit
+    /// comes after all of it. Where [`set_read_budget`] bounds a turn by
+    /// the number of pipes ready, this bounds it whatever that number.
+    ///
+    /// [`set_read_budget`]: Reactor::set_read_budget
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn set_turn_budget(&mut self, bytes: usize) {
+        self.turn_budget = bytes.max(1);
+        self.turn_left = self.turn_budget;
+    }
+
     /// How many times the reactor has returned from `epoll_wait`: with no
     /// timer due, an idle reactor adds none.
     pub fn wakeups(&self) -> u64 {
@@ -461,6 +484,16 @@ impl Reactor {
     where
         F: FnMut(&mut Control<'_>, Event<'_>),
     {
+        self.poll_with(timeout, &mut handler)
+    }
+
+    /// [`poll`](Reactor::poll) for a handler of the crate's own, which may
+    /// take the lines of a read together ([`Handler::lines`]).
+    pub(crate) fn poll_with<H: Handler>(
+        &mut self,
+        timeout: Option<Duration>,
+        handler: &mut H,
+    ) -> Result<()> {
         let mut turn = Turn {
             requests: std::mem::take(&mut self.requests),
             spawns: std::mem::take(&mut self.spawns),
@@ -468,7 +501,7 @@ impl Reactor {
         };
         let spawn_fds = Arc::clone(&turn.reactor.spawn_fds);
         let mut ctx = Ctx {
-            handler: &mut handler,
+            handler,
             requests: &mut turn.requests,
             spawns: &mut turn.spawns,
             spawn_fds: &spawn_fds,
@@ -487,6 +520,7 @@ impl Reactor {
         timeout: Option<Duration>,
         ctx: &mut Ctx<'_, H>,
     ) -> io::Result<()> {
+        self.turn_left = self.turn_budget;
         let owed = self.deliver_owed(ctx) || self.more_ready;
         let mut wait = if owed { Some(Duration::ZERO) } else { timeout };
         if let Some(tick) = self.wheel.next_deadline() {

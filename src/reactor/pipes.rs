@@ -361,15 +361,28 @@ pub(super) fn deregister(registry: &Registry, fd: &OwnedFd) {
 
 impl Reactor {
     /// Reads a pipe until it would block, reaches EOF, is paused, or `limit`
-    /// bytes were read (then more is owed on the next turn).
+    /// bytes were read, or the turn's budget is spent when `turn` (then
+    /// more is owed on the next turn). What it reads counts toward the
+    /// turn's budget either way.
     pub(super) fn read_pipe<H: ?Sized + Handler>(
         &mut self,
         token: usize,
         limit: usize,
+        turn: bool,
         ctx: &mut Ctx<'_, H>,
     ) -> ReadOutcome {
         let mut total = 0;
         loop {
+            // Each read asks for no more than is left, so a budget below the
+            // buffer's size holds to the byte.
+            let mut want = (limit - total).min(self.buf.len());
+            if turn {
+                want = want.min(self.turn_left);
+                if want == 0 {
+                    self.owe_read(token);
+                    return ReadOutcome::Limit;
+                }
+            }
             let Reactor {
                 pipes,
                 children,
@@ -387,7 +400,7 @@ impl Reactor {
             }
             let id = children.id_of(p.child);
             let stream = p.stream;
-            match sys::read(&p.fd, buf) {
+            match sys::read(&p.fd, &mut buf[..want]) {
                 Ok(0) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, &mut ctx.dynamic());
@@ -410,9 +423,10 @@ impl Reactor {
                             bytes: &buf[..n],
                         });
                     } else {
-                        p.reader.feed(&buf[..n], |l| ctx.emit(line(id, stream, l)));
+                        ctx.lines(id, stream, &mut p.reader, &buf[..n]);
                     }
                     total += n;
+                    self.turn_left = self.turn_left.saturating_sub(n);
                     self.apply_requests(&mut ctx.dynamic());
                     if total >= limit {
                         self.owe_read(token);
@@ -445,13 +459,13 @@ impl Reactor {
         let Some(cap) = self.pipes.out(token).map(|p| p.capacity as usize) else {
             return true;
         };
-        let mut end = self.read_pipe(token, cap.saturating_add(1), ctx);
+        let mut end = self.read_pipe(token, cap.saturating_add(1), false, ctx);
         if end == ReadOutcome::Limit {
             let Some(p) = self.pipes.out(token) else {
                 return true;
             };
             let size = sys::pipe_size(&p.fd).unwrap_or(cap);
-            end = self.read_pipe(token, size.saturating_add(1), ctx);
+            end = self.read_pipe(token, size.saturating_add(1), false, ctx);
         }
         if end == ReadOutcome::Empty {
             // No EOF: another process holds the pipe (an escaped grandchild,
@@ -535,7 +549,7 @@ pub(super) enum ReadOutcome {
     Paused,
 }
 
-pub(super) fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a> {
+pub(crate) fn line<'a>(id: ChildId, stream: Stream, l: crate::lines::Line<'a>) -> Event<'a> {
     Event::Line {
         id,
         stream,

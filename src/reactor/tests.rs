@@ -75,6 +75,90 @@ fn read_budget_set_lower_holds_per_turn() {
     );
 }
 
+/// The bytes of lines each of `n` children flooding a reactor got in each
+/// of `turns` turns, its budgets set by `budgets`; the children are
+/// killed and reaped before this returns.
+fn turns_of_many_under_a_flood(
+    n: usize,
+    turns: usize,
+    budgets: impl FnOnce(&mut Reactor),
+) -> Vec<Vec<usize>> {
+    let mut r = Reactor::new().unwrap();
+    budgets(&mut r);
+    // 64-byte lines, written faster than they are handed out.
+    let mut yes = Command::new("yes");
+    yes.arg("x".repeat(63));
+    let ids: Vec<ChildId> = (0..n).map(|_| r.spawn(&yes).unwrap()).collect();
+    let watchdog = crate::testutil::watchdog();
+    let mut seen = Vec::new();
+    // The children start writing when their `Started` is out.
+    r.poll(Some(Duration::ZERO), |_, _| {}).unwrap();
+    while seen.len() < turns {
+        assert!(Instant::now() < watchdog, "watchdog expired: {seen:?}");
+        let mut bytes = vec![0; n];
+        r.poll(None, |_, ev| {
+            if let Event::Line { id, line, .. } = ev {
+                let k = ids.iter().position(|&i| i == id).expect("one of ours");
+                bytes[k] += line.len() + 1;
+            }
+        })
+        .unwrap();
+        seen.push(bytes);
+    }
+    for &id in &ids {
+        r.kill(id).unwrap();
+    }
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(None, |_, _| {}).unwrap();
+    }
+    seen
+}
+
+/// A turn budget bounds what all pipes together read in a turn, however
+/// many are ready (the async layer sets one, so that what a turn files
+/// still fits in the cache when the tasks take it).
+#[test]
+fn turn_budget_bounds_every_pipe_together() {
+    const TURN: usize = 64 * 1024;
+    let turns = turns_of_many_under_a_flood(8, 30, |r| {
+        r.set_read_budget(TURN);
+        r.set_turn_budget(TURN);
+    });
+    for (t, bytes) in turns.iter().enumerate() {
+        let sum: usize = bytes.iter().sum();
+        // A line held over from the turn before comes out with this one's.
+        assert!(
+            sum <= TURN + 64 * 8,
+            "{sum} bytes in turn {t}: {bytes:?} (every turn: {turns:?})"
+        );
+    }
+}
+
+/// Pipes the turn budget cut off before they read anything go first the
+/// next turn, so no pipe waits behind others that read every turn.
+#[test]
+fn turn_budget_starves_no_pipe() {
+    const PIPE: usize = 32 * 1024;
+    // Room for four pipes a turn, eight always ready.
+    let turns = turns_of_many_under_a_flood(8, 40, |r| {
+        r.set_read_budget(PIPE);
+        r.set_turn_budget(4 * PIPE);
+    });
+    // After the first turns (the children start one by one), every
+    // child is read within any three turns in a row.
+    for (t, window) in turns[10..].windows(3).enumerate() {
+        for k in 0..8 {
+            assert!(
+                window.iter().any(|bytes| bytes[k] > 0),
+                "child {k} read nothing in turns {}..{} (every turn: {turns:?})",
+                t + 10,
+                t + 13
+            );
+        }
+    }
+}
+
 /// Children that all fill their pipes get them enlarged only within the
 /// room (a quarter of the pipe quota, for the whole process; no end to it
 /// for a privileged process, whose pipes grow at spawn), and every

@@ -4,13 +4,14 @@
 
 use super::cgroups::CGROUP;
 use super::event::Request;
-use super::pipes::Source;
+use super::pipes::{line, Source};
 use super::runs::PIDFD;
 use super::spawns::Spawns;
 use super::stages::STAGE;
 use super::{Control, Event, Reactor};
-use crate::child::ChildId;
+use crate::child::{ChildId, Stream};
 use crate::error::Error;
+use crate::lines::LineReader;
 use crate::spawn::SpawnFds;
 
 /// An event owed to the next poll.
@@ -67,9 +68,25 @@ pub(super) struct Ctx<'h, H: ?Sized = dyn Handler + 'h> {
 
 /// What `poll` calls for each event, whether a closure or a closure behind
 /// `dyn`.
-pub(super) trait Handler {
+pub(crate) trait Handler {
     fn on(&mut self, ctl: &mut Control<'_>, ev: Event<'_>);
     fn as_dyn(&mut self) -> &mut dyn Handler;
+
+    /// The lines of one read of one of child `id`'s pipes, split by
+    /// `reader`: each is handed on as its [`Event::Line`], in order. A
+    /// handler within the crate that files lines by child takes them
+    /// together instead, finding the child once for the whole read.
+    #[inline]
+    fn lines(
+        &mut self,
+        ctl: &mut Control<'_>,
+        id: ChildId,
+        stream: Stream,
+        reader: &mut LineReader,
+        bytes: &[u8],
+    ) {
+        reader.feed(bytes, |l| self.on(ctl, line(id, stream, l)));
+    }
 }
 
 impl<F: FnMut(&mut Control<'_>, Event<'_>)> Handler for F {
@@ -93,6 +110,24 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
             use_pidfd: self.use_pidfd,
         };
         self.handler.on(&mut ctl, ev);
+    }
+
+    /// Hands the lines `reader` splits out of one read to the handler.
+    #[inline]
+    pub(super) fn lines(
+        &mut self,
+        id: ChildId,
+        stream: Stream,
+        reader: &mut LineReader,
+        bytes: &[u8],
+    ) {
+        let mut ctl = Control {
+            requests: self.requests,
+            spawns: self.spawns,
+            spawn_fds: self.spawn_fds,
+            use_pidfd: self.use_pidfd,
+        };
+        self.handler.lines(&mut ctl, id, stream, reader, bytes);
     }
 
     /// The same context in its `dyn` form, for the colder paths.
@@ -124,14 +159,21 @@ impl Reactor {
             self.apply_requests(&mut ctx.dynamic());
         }
         let work = std::mem::take(&mut self.owed_work);
+        // Reads the turn's budget left out, still owed: they go before
+        // those owed again after reading this turn, or the pipes first in
+        // the queue would take every turn's budget for ever.
+        let mut starved = Vec::new();
         for w in &work {
             any = true;
             match *w {
+                OwedWork::ReadPipe(token) if self.turn_left == 0 => {
+                    starved.push(OwedWork::ReadPipe(token));
+                }
                 OwedWork::ReadPipe(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {
                         p.owed = false;
                     }
-                    self.read_pipe(token, self.read_budget, ctx);
+                    self.read_pipe(token, self.read_budget, true, ctx);
                 }
                 OwedWork::FeedStdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
                 OwedWork::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
@@ -141,7 +183,10 @@ impl Reactor {
         }
         let mut work = work;
         work.clear();
-        if self.owed_work.is_empty() {
+        if !starved.is_empty() {
+            starved.append(&mut self.owed_work);
+            self.owed_work = starved;
+        } else if self.owed_work.is_empty() {
             // Keep the allocation.
             self.owed_work = work;
         }
@@ -184,7 +229,7 @@ impl Reactor {
             // up to the budget: a read now would double its share.
             Some(Source::Out(p)) if p.owed => {}
             Some(Source::Out(_)) => {
-                self.read_pipe(token, self.read_budget, ctx);
+                self.read_pipe(token, self.read_budget, true, ctx);
             }
             Some(Source::In(_)) => self.feed_stdin(token, &mut ctx.dynamic()),
             None => {}

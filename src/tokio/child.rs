@@ -257,6 +257,7 @@ impl Child {
         ChildLines { child: self }
     }
 
+    #[inline]
     fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<OutputLine>>> {
         match self.poll_fill(cx) {
             Poll::Ready(Ok(true)) => Poll::Ready(Ok(self.taken.pop())),
@@ -269,10 +270,19 @@ impl Child {
     /// Ready with whether the handle holds a line to hand out, taking
     /// every line waiting in the driver when it holds none; false once
     /// the child is done and every line was taken.
+    #[inline]
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
+        // Most calls find a line in hand: that test is made where the line
+        // is taken, not behind a call.
         if !self.taken.is_empty() {
             return Poll::Ready(Ok(true));
         }
+        self.poll_take(cx)
+    }
+
+    /// [`poll_fill`](Child::poll_fill) with the handle's batch all handed
+    /// out: takes the next one from the driver.
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
         let Child {
             core, id, taken, ..
         } = self;
@@ -281,6 +291,12 @@ impl Child {
             let (slot, spare) = state.slots.get_mut_and_spare(&id);
             let slot = slot?;
             if slot.lines.is_empty() {
+                // Every line taken was handed out: its segments go back
+                // now, for the lines of whichever child writes next, not
+                // when more lines for this one come (a thousand children
+                // waiting would hold a thousand segments, and the next
+                // lines would be filed in memory fresh from the kernel).
+                taken.clear(spare);
                 // Not done: more lines may come.
                 slot.done()?;
                 // No more lines will come: what held them goes.

@@ -106,6 +106,7 @@ impl Lines {
     }
 
     /// Whether every line was handed out.
+    #[inline]
     pub(super) fn is_empty(&self) -> bool {
         // Every segment holds a line, so only the last can be the end.
         self.0.as_ref().map_or(true, |b| {
