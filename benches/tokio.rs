@@ -17,6 +17,8 @@
 //!   `next_line` (one copy each, into the line it returns),
 //!   `procrun_tokio_stream` through `lines()` (the `Stream`),
 //!   `procrun_tokio_ref` lent by `next_line_ref` (no copy of its own),
+//!   `procrun_tokio_batch` lent in batches by `next_lines` (no copy, no
+//!   `.await` per line),
 //!   `tokio_lines` reads them with `BufReader::lines`, `tokio_chunks`
 //!   counts newlines in 256 KiB reads (no line made at all); `reactor`
 //!   counts the bare reactor's lent lines on the thread that polls it. On
@@ -222,13 +224,14 @@ fn spawn_reap_part(args: &Args) -> String {
 }
 
 /// The lines variants, in the order [`lines`] gives their figures.
-const LINES_VARIANTS: [&str; 6] = [
+const LINES_VARIANTS: [&str; 7] = [
     "procrun_tokio",
     "procrun_tokio_stream",
     "procrun_tokio_ref",
     "tokio_lines",
     "tokio_chunks",
     "reactor",
+    "procrun_tokio_batch",
 ];
 
 fn lines_part(args: &Args) -> String {
@@ -502,7 +505,7 @@ fn self_cpu() -> Duration {
 
 /// Per variant of [`LINES_VARIANTS`], the median GB/s and the median
 /// consumer CPU seconds per GB.
-fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 6] {
+fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 7] {
     let (total, rounds) = (args.lines_total, args.rounds);
     let exe = std::env::current_exe().expect("current exe");
     let fifo = Fifo::new();
@@ -511,8 +514,8 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
     let bytes = (n * per) as f64;
     let mut cmd = harness::procrun_writer(&exe, &fifo, per);
     cmd.stderr(Output::Null);
-    let mut rates: [Vec<f64>; 6] = Default::default();
-    let mut cpus: [Vec<f64>; 6] = Default::default();
+    let mut rates: [Vec<f64>; 7] = Default::default();
+    let mut cpus: [Vec<f64>; 7] = Default::default();
     let mut record = |k: usize, count: &mut dyn FnMut() -> usize| {
         let cpu0 = self_cpu();
         let took = harness::release_and_count(&fifo, n, expected, count);
@@ -522,8 +525,14 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
     };
     for _ in 0..rounds {
         // procrun::tokio, a task per child taking its lines, by
-        // `next_line`, through the `Stream`, or lent by `next_line_ref`.
-        for (k, how) in [(0, Take::Owned), (1, Take::Stream), (2, Take::Lent)] {
+        // `next_line`, through the `Stream`, lent by `next_line_ref`, or
+        // lent in batches by `next_lines`.
+        for (k, how) in [
+            (0, Take::Owned),
+            (1, Take::Stream),
+            (2, Take::Lent),
+            (6, Take::Batch),
+        ] {
             if !want(k) {
                 continue;
             }
@@ -538,6 +547,7 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
                             Take::Owned => procrun_count_lines(&mut child).await,
                             Take::Stream => procrun_count_stream(&mut child).await,
                             Take::Lent => procrun_count_lent(&mut child).await,
+                            Take::Batch => procrun_count_batches(&mut child).await,
                         };
                         assert!(child.wait().await.expect("wait").success());
                         count
@@ -577,7 +587,7 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
         pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
         record(5, &mut || harness::reactor_lines(&mut reactor));
     }
-    let mut out = [(0.0, 0.0); 6];
+    let mut out = [(0.0, 0.0); 7];
     for (k, (r, c)) in rates.into_iter().zip(cpus).enumerate() {
         if !r.is_empty() {
             out[k] = (median(r), median(c));
@@ -592,6 +602,19 @@ enum Take {
     Owned,
     Stream,
     Lent,
+    Batch,
+}
+
+/// Counts `child`'s lines lent in batches by `next_lines`.
+async fn procrun_count_batches(child: &mut Child) -> usize {
+    let mut count = 0;
+    while let Some(batch) = child.next_lines().await.expect("lines") {
+        for line in batch {
+            std::hint::black_box(line.bytes());
+            count += 1;
+        }
+    }
+    count
 }
 
 /// Counts `child`'s lines lent by `next_line_ref`.

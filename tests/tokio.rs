@@ -345,6 +345,56 @@ fn next_line_ref_lends_what_next_line_gives() {
     });
 }
 
+/// `next_lines` lends every line `next_line` gives, in order; lines a
+/// batch did not hand out stay for the next take, whichever way it takes.
+#[test]
+fn next_lines_lends_what_next_line_gives_and_keeps_what_it_did_not() {
+    both(|| async {
+        let mut cmd =
+            sh("echo one; echo two >&2; echo; echo 0123456789abcdefghij; seq 2000; printf end");
+        cmd.max_line(8);
+        let mut owned = procrun::tokio::spawn(&cmd).unwrap();
+        let mut lent = procrun::tokio::spawn(&cmd).unwrap();
+        let mut want = Vec::new();
+        while let Some(l) = owned.next_line().await.unwrap() {
+            want.push((l.stream, l.bytes, l.partial));
+        }
+        let mut got = Vec::new();
+        let mut calls = 0usize;
+        loop {
+            calls += 1;
+            // Each batch is dropped after three lines at most, and every
+            // other take is a `next_line`: the lines a batch did not hand
+            // out must come next, whichever way.
+            if calls % 2 == 0 {
+                let Some(l) = lent.next_line().await.unwrap() else {
+                    break;
+                };
+                got.push((l.stream, l.bytes, l.partial));
+                continue;
+            }
+            let Some(batch) = lent.next_lines().await.unwrap() else {
+                break;
+            };
+            for l in batch.take(3) {
+                got.push((l.stream(), l.bytes().to_vec(), l.is_partial()));
+            }
+        }
+        // All 2,007 lines in one batch would have taken 2 calls; each call
+        // handed out four lines at most.
+        assert!(calls > 2007 / 4, "{calls} calls");
+        want.sort_by_key(|l| l.0 == procrun::Stream::Stderr);
+        got.sort_by_key(|l| l.0 == procrun::Stream::Stderr);
+        assert_eq!(got.len(), want.len());
+        assert_eq!(got, want);
+        assert_eq!(want.len(), 2007, "{want:?}");
+        assert!(owned.wait().await.unwrap().success());
+        assert!(lent.wait().await.unwrap().success());
+        // Done, and every line taken: None for good.
+        assert!(lent.next_lines().await.unwrap().is_none());
+    });
+}
+
 /// The bytes `pid` has written so far (`wchar` of /proc/PID/io).
 fn written(pid: u32) -> u64 {
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();

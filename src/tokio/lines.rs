@@ -134,6 +134,23 @@ impl Lines {
         Some(line)
     }
 
+    /// Lends the lines not handed out yet, each handed out as the batch
+    /// gives it.
+    pub(super) fn lend(&mut self) -> LineBatch<'_> {
+        match self.0.as_deref_mut() {
+            Some(Batch {
+                segments, seg, at, ..
+            }) => LineBatch {
+                segments,
+                next: Some((seg, at)),
+            },
+            None => LineBatch {
+                segments: &[],
+                next: None,
+            },
+        }
+    }
+
     /// The lines not handed out yet, without handing them out.
     pub(super) fn rest(&self) -> impl Iterator<Item = (Stream, &[u8], bool)> + '_ {
         let (segments, mut seg, mut at) = self
@@ -211,6 +228,37 @@ impl<'a> LineRef<'a> {
             stream: self.stream,
             bytes: self.bytes.to_vec(),
             partial: self.partial,
+        }
+    }
+}
+
+/// The lines a [`Child`](super::Child) holds, lent together by
+/// [`Child::next_lines`](super::Child::next_lines): an iterator of
+/// [`LineRef`]s, no copy made for any. Each line is handed out as the
+/// batch gives it; those it did not give stay in the handle.
+#[derive(Debug)]
+pub struct LineBatch<'a> {
+    segments: &'a [Vec<u8>],
+    /// The handle's cursor: the segment and the place in it of the next
+    /// line.
+    next: Option<(&'a mut usize, &'a mut usize)>,
+}
+
+impl<'a> Iterator for LineBatch<'a> {
+    type Item = LineRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<LineRef<'a>> {
+        let (seg, at) = self.next.as_mut()?;
+        loop {
+            let s: &'a Vec<u8> = self.segments.get(**seg)?;
+            if **at < s.len() {
+                let (line, next) = record(s, **at);
+                **at = next;
+                return Some(line);
+            }
+            **seg += 1;
+            **at = 0;
         }
     }
 }

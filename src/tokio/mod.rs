@@ -9,7 +9,8 @@
 //! [`signal`](Child::signal), [`stop`](Child::stop) (the escalation),
 //! [`next_line`](Child::next_line) (or [`lines`](Child::lines), a
 //! `Stream`, or [`next_line_ref`](Child::next_line_ref), lent without a
-//! copy), [`output`](Child::output), and its
+//! copy, or [`next_lines`](Child::next_lines), every line waiting lent
+//! together), [`output`](Child::output), and its
 //! stdin as an `AsyncWrite` ([`take_stdin`](Child::take_stdin)), its raw
 //! stdout and stderr as `AsyncRead`s ([`take_stdout`](Child::take_stdout),
 //! [`take_stderr`](Child::take_stderr)).
@@ -89,7 +90,7 @@ use std::time::Instant;
 
 use ::tokio::runtime::{Handle, Id};
 
-pub use self::child::{Child, ChildLines, ChildOutput, LineRef};
+pub use self::child::{Child, ChildLines, ChildOutput, LineBatch, LineRef};
 use self::core::{Core, Slot, State};
 pub use self::events::Events;
 pub use self::queue::{OwnedEvent, OwnedEventKind};
