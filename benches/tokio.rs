@@ -33,8 +33,10 @@
 //!   released by one byte; the time from that write until `wait()`
 //!   returns (`procrun_tokio`: the child done, streams closed; `tokio`:
 //!   its status) or, for `reactor`, until its `Done` event (the same
-//!   moment `wait()` waits for). Variants
-//!   take turns, run by run.
+//!   moment `wait()` waits for). Before the byte each has handled what the
+//!   child did at its start (dd puts `of=` in its stdout's place): the
+//!   runtime idles for 1 ms, the reactor is polled until it has nothing.
+//!   Variants take turns, run by run.
 //!
 //! Every figure is the median over rounds that take turns, so drift on a
 //! shared machine hits every variant alike. Not a criterion bench: run
@@ -651,6 +653,15 @@ async fn procrun_count_stream(child: &mut Child) -> usize {
 
 // ---------------------------------------------------------------- exit
 
+/// Lets the runtime handle what the child did at its start before the
+/// byte is written (dd puts `of=` in its stdout's place, so procrun sees
+/// that pipe close): the check that the child is blocked is a blocking
+/// call, which holds the runtime up meanwhile, where a supervisor would
+/// have handled it as it came.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
 /// Median and p99 in µs: procrun::tokio, tokio, the bare reactor.
 fn exit_latency(iterations: usize) -> [(f64, f64); 3] {
     let fifo = Fifo::new();
@@ -670,6 +681,7 @@ fn exit_latency(iterations: usize) -> [(f64, f64); 3] {
         samples[0].push(rt.block_on(async {
             let mut child = procrun::tokio::spawn(&cmd).expect("spawn");
             bare::wait_blocked_in_read(child.id().expect("pid"));
+            settle().await;
             let t0 = Instant::now();
             fifo.release(1);
             child.wait().await.expect("wait");
@@ -684,6 +696,7 @@ fn exit_latency(iterations: usize) -> [(f64, f64); 3] {
                 .spawn()
                 .expect("spawn");
             bare::wait_blocked_in_read(child.id().expect("pid"));
+            settle().await;
             let t0 = Instant::now();
             fifo.release(1);
             child.wait().await.expect("wait");
@@ -691,6 +704,15 @@ fn exit_latency(iterations: usize) -> [(f64, f64); 3] {
         }));
         let id = reactor.spawn(&cmd).expect("spawn");
         bare::wait_blocked_in_read(reactor.pid(id).expect("pid"));
+        // What the child did at its start (dd puts `of=` in its stdout's
+        // place, so that pipe has closed) is handled before the byte.
+        let mut news = true;
+        while news {
+            news = false;
+            reactor
+                .poll(Some(Duration::ZERO), |_, _| news = true)
+                .expect("poll");
+        }
         let t0 = Instant::now();
         fifo.release(1);
         let mut t1 = None;

@@ -70,6 +70,11 @@ pub(crate) struct Core {
     /// Raised by handles that changed the reactor (a spawn owes a
     /// `Started`, a stop arms a timer): the pump looks again.
     pub(super) notify: Notify,
+    /// The pump stays with nothing to drive (it holds the core, so the
+    /// reactor lives as long as the runtime runs the pump): the runtime's
+    /// shared driver, which one-shot spawns would otherwise make anew,
+    /// reactor, fds and task, each time.
+    lasting: bool,
 }
 
 pub(super) struct State {
@@ -362,7 +367,10 @@ pub(super) fn park(slot: &mut Option<Waker>, waker: &Waker) {
 }
 
 impl Core {
-    pub(super) fn new() -> Result<Arc<Core>> {
+    /// A core whose task, once started, stays while its runtime lives when
+    /// `lasting` (the runtime's shared driver), or ends when nothing is
+    /// left to drive.
+    pub(super) fn new(lasting: bool) -> Result<Arc<Core>> {
         let mut reactor = Reactor::new()?;
         reactor.set_read_budget(TURN_READ);
         reactor.set_turn_budget(TURN_TOTAL);
@@ -377,6 +385,7 @@ impl Core {
             use_pidfd,
             spawn_fds,
             notify: Notify::new(),
+            lasting,
         }))
     }
 
@@ -634,7 +643,7 @@ async fn pump(core: Arc<Core>, fd: OwnedFd, token: Arc<()>) {
             if state.turn().is_err() {
                 return;
             }
-            if state.slots.is_empty() && state.reactor.is_empty() {
+            if !core.lasting && state.slots.is_empty() && state.reactor.is_empty() {
                 // Nothing to drive: the next spawn starts a pump again.
                 return;
             }
@@ -703,6 +712,35 @@ pub(super) fn poll_slot<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Command;
+
+    /// The shared driver stays while its runtime lives, with no handle
+    /// and no child left (the next spawn, a periodic check's, finds its
+    /// reactor and task ready), and goes with the runtime.
+    #[test]
+    fn the_shared_driver_lives_as_long_as_its_runtime() {
+        let rt = ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let weak = rt.block_on(async {
+            let weak = Arc::downgrade(&super::super::Driver::shared().unwrap().core);
+            assert!(weak.upgrade().is_some(), "gone with its last handle");
+            let mut child = super::super::spawn(&Command::new("true")).unwrap();
+            assert!(child.wait().await.unwrap().success());
+            drop(child);
+            // Turns of the task with nothing left to drive.
+            for _ in 0..20 {
+                ::tokio::task::yield_now().await;
+            }
+            let again = super::super::Driver::shared().unwrap();
+            let kept = weak.upgrade().expect("gone once idle");
+            assert!(Arc::ptr_eq(&again.core, &kept), "a new driver");
+            weak
+        });
+        drop(rt);
+        assert!(weak.upgrade().is_none(), "the driver outlived its runtime");
+    }
 
     /// A take swaps the waiting lines out and leaves the slot the
     /// handle's emptied segments, counting what was taken as taken.

@@ -118,12 +118,16 @@ impl Driver {
     ///
     /// As [`Reactor::new`](crate::Reactor::new).
     pub fn new() -> Result<Driver> {
-        Ok(Driver { core: Core::new()? })
+        Ok(Driver {
+            core: Core::new(false)?,
+        })
     }
 
     /// The driver of the current runtime, which [`spawn`] and [`output`]
-    /// use: one per runtime, made on first use, living as long as a
-    /// handle or a child of it does.
+    /// use: one per runtime, made on first use, living as long as the
+    /// runtime does (as tokio's own drivers), so that a spawn now and then
+    /// finds its reactor and task ready. Idle, it costs its fds (about a
+    /// dozen) and no wake-up.
     ///
     /// One per runtime because the driver's task runs on the runtime that
     /// started it, and a `current_thread` runtime runs its tasks only
@@ -148,9 +152,11 @@ impl Driver {
         {
             return Ok(Driver { core });
         }
-        let d = Driver::new()?;
-        shared.push((rt, Arc::downgrade(&d.core)));
-        Ok(d)
+        let core = Core::new(true)?;
+        // Its task holds it from now on, and goes with the runtime.
+        core.ensure_pump(&mut core.lock())?;
+        shared.push((rt, Arc::downgrade(&core)));
+        Ok(Driver { core })
     }
 
     /// The driver's event stream: every event of the children started
