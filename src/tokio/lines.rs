@@ -16,18 +16,21 @@ pub(super) fn held(line: &[u8]) -> usize {
     line.len() + std::mem::size_of::<OutputLine>()
 }
 
-/// A child's lines stored together: each line's bytes after a header
-/// (its length and flags), one after the other, in segments of
-/// [`SEGMENT`] bytes that a driver recycles ([`Spare`]).
+/// A child's lines stored together, in segments of [`SEGMENT`] bytes that
+/// a driver recycles ([`Spare`]): each line's bytes from a segment's
+/// front, its header (its length and flags) from the segment's back.
 ///
 /// The pump appends each line the reactor lends to the child's slot; the
 /// handle swaps them out in one take (`Slot::take_lines`), hands them
-/// out one by one without the lock, and gives the segments back at its
-/// next take. A line so costs a copy into memory that is reused, where a
-/// `Vec` of its own cost an allocation in the pump and a free in the task
-/// (thousands made, then thousands freed: a pattern that overflows the
-/// allocator's per-thread caches), and one growing buffer per child cost
-/// its growth (copies, and fresh pages the allocator had given back).
+/// out one by one without the lock, and gives the segments back once it
+/// has handed them all out. A line so costs a copy into memory that is
+/// reused, where a `Vec` of its own cost an allocation in the pump and a
+/// free in the task (thousands made, then thousands freed: a pattern that
+/// overflows the allocator's per-thread caches), and one growing buffer
+/// per child cost its growth (copies, and fresh pages the allocator had
+/// given back). The headers sit apart from the bytes so that finding the
+/// next line needs no load of the line before: handing lines out is not
+/// one cache access after another.
 ///
 /// Boxed, and made by the first line: a thousand idle children hold a
 /// thousand of these in their slots and as many in their handles.
@@ -36,14 +39,97 @@ pub(super) struct Lines(Option<Box<Batch>>);
 
 #[derive(Debug, Default)]
 struct Batch {
-    segments: Vec<Vec<u8>>,
-    /// The segment of the next line to hand out (those before it are
-    /// handed out, and wait for a take to give them back), and where in
-    /// it the line starts.
-    seg: usize,
-    at: usize,
+    segments: Vec<Segment>,
+    /// The next line to hand out (those before it are handed out, and
+    /// wait for a take to give their segments back).
+    next: Cursor,
     /// What its lines count toward [`LINE_BUFFER`].
     held: usize,
+}
+
+/// Where the next line to hand out is: its segment, its place among the
+/// segment's lines, and where its bytes start.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursor {
+    seg: usize,
+    line: usize,
+    at: usize,
+}
+
+/// Lines' bytes from the front of `buf`, one after the other, and their
+/// headers from its back: the header of line `k` is the [`HEADER`] bytes
+/// that end `HEADER * k` bytes before the end.
+#[derive(Debug)]
+struct Segment {
+    buf: Box<[u8]>,
+    /// Bytes of lines at the front.
+    data: usize,
+    /// Lines (and so headers at the back).
+    lines: usize,
+}
+
+impl Segment {
+    fn new(size: usize) -> Segment {
+        Segment {
+            buf: vec![0; size].into_boxed_slice(),
+            data: 0,
+            lines: 0,
+        }
+    }
+
+    /// Whether a line of `len` bytes fits, with its header.
+    #[inline]
+    fn fits(&self, len: usize) -> bool {
+        self.buf.len() - self.data - HEADER * self.lines >= len + HEADER
+    }
+
+    #[inline]
+    fn push(&mut self, head: u64, line: &[u8]) {
+        self.buf[self.data..self.data + line.len()].copy_from_slice(line);
+        self.data += line.len();
+        self.lines += 1;
+        let end = self.buf.len() - HEADER * (self.lines - 1);
+        self.buf[end - HEADER..end].copy_from_slice(&head.to_ne_bytes());
+    }
+
+    /// Line `k`, whose bytes start at `at`.
+    #[inline]
+    fn line(&self, k: usize, at: usize) -> LineRef<'_> {
+        let end = self.buf.len() - HEADER * k;
+        let mut head = [0; HEADER];
+        head.copy_from_slice(&self.buf[end - HEADER..end]);
+        let head = u64::from_ne_bytes(head);
+        let len = (head & !(STDERR_BIT | PARTIAL_BIT)) as usize;
+        LineRef {
+            stream: if head & STDERR_BIT != 0 {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            },
+            bytes: &self.buf[at..at + len],
+            partial: head & PARTIAL_BIT != 0,
+        }
+    }
+}
+
+impl Cursor {
+    /// Hands out the next line of `segments`.
+    #[inline]
+    fn next<'a>(&mut self, segments: &'a [Segment]) -> Option<LineRef<'a>> {
+        loop {
+            let s = segments.get(self.seg)?;
+            if self.line < s.lines {
+                let line = s.line(self.line, self.at);
+                self.line += 1;
+                self.at += line.bytes.len();
+                return Some(line);
+            }
+            *self = Cursor {
+                seg: self.seg + 1,
+                ..Cursor::default()
+            };
+        }
+    }
 }
 
 /// Bytes of a segment: below the size for which glibc's allocator makes a
@@ -62,23 +148,24 @@ const PARTIAL_BIT: u64 = 1 << 62;
 /// them, so memory in use follows what waits (and 1 MiB at most stays
 /// spare once the lines stop).
 #[derive(Debug, Default)]
-pub(super) struct Spare(Vec<Vec<u8>>);
+pub(super) struct Spare(Vec<Segment>);
 
 const SPARE_SEGMENTS: usize = LINE_BUFFER / SEGMENT;
 
 impl Spare {
-    fn take(&mut self, need: usize) -> Vec<u8> {
+    fn take(&mut self, need: usize) -> Segment {
         if need <= SEGMENT {
             if let Some(seg) = self.0.pop() {
                 return seg;
             }
         }
-        Vec::with_capacity(need.max(SEGMENT))
+        Segment::new(need.max(SEGMENT))
     }
 
-    fn give(&mut self, mut seg: Vec<u8>) {
-        if seg.capacity() == SEGMENT && self.0.len() < SPARE_SEGMENTS {
-            seg.clear();
+    fn give(&mut self, mut seg: Segment) {
+        if seg.buf.len() == SEGMENT && self.0.len() < SPARE_SEGMENTS {
+            seg.data = 0;
+            seg.lines = 0;
             self.0.push(seg);
         }
     }
@@ -88,9 +175,8 @@ impl Lines {
     #[inline]
     pub(super) fn push(&mut self, spare: &mut Spare, stream: Stream, line: &[u8], partial: bool) {
         let b = self.0.get_or_insert_with(Box::default);
-        let need = HEADER + line.len();
-        if !matches!(b.segments.last(), Some(seg) if seg.capacity() - seg.len() >= need) {
-            b.segments.push(spare.take(need));
+        if !matches!(b.segments.last(), Some(seg) if seg.fits(line.len())) {
+            b.segments.push(spare.take(line.len() + HEADER));
         }
         let seg = b.segments.last_mut().expect("a segment with room");
         let mut head = line.len() as u64;
@@ -100,8 +186,7 @@ impl Lines {
         if partial {
             head |= PARTIAL_BIT;
         }
-        seg.extend_from_slice(&head.to_ne_bytes());
-        seg.extend_from_slice(line);
+        seg.push(head, line);
         b.held += held(line);
     }
 
@@ -110,8 +195,9 @@ impl Lines {
     pub(super) fn is_empty(&self) -> bool {
         // Every segment holds a line, so only the last can be the end.
         self.0.as_ref().map_or(true, |b| {
-            b.seg >= b.segments.len()
-                || (b.seg + 1 == b.segments.len() && b.at == b.segments[b.seg].len())
+            b.next.seg >= b.segments.len()
+                || (b.next.seg + 1 == b.segments.len()
+                    && b.next.line == b.segments[b.next.seg].lines)
         })
     }
 
@@ -125,24 +211,16 @@ impl Lines {
     #[inline]
     pub(super) fn pop_ref(&mut self) -> Option<LineRef<'_>> {
         let b = self.0.as_deref_mut()?;
-        while b.at == b.segments.get(b.seg)?.len() {
-            b.seg += 1;
-            b.at = 0;
-        }
-        let (line, next) = record(&b.segments[b.seg], b.at);
-        b.at = next;
-        Some(line)
+        b.next.next(&b.segments)
     }
 
     /// Lends the lines not handed out yet, each handed out as the batch
     /// gives it.
     pub(super) fn lend(&mut self) -> LineBatch<'_> {
         match self.0.as_deref_mut() {
-            Some(Batch {
-                segments, seg, at, ..
-            }) => LineBatch {
+            Some(Batch { segments, next, .. }) => LineBatch {
                 segments,
-                next: Some((seg, at)),
+                next: Some(next),
             },
             None => LineBatch {
                 segments: &[],
@@ -153,19 +231,13 @@ impl Lines {
 
     /// The lines not handed out yet, without handing them out.
     pub(super) fn rest(&self) -> impl Iterator<Item = (Stream, &[u8], bool)> + '_ {
-        let (segments, mut seg, mut at) = self
+        let (segments, mut next) = self
             .0
             .as_deref()
-            .map_or((&[][..], 0, 0), |b| (&b.segments[..], b.seg, b.at));
-        std::iter::from_fn(move || loop {
-            let s = segments.get(seg)?;
-            if at < s.len() {
-                let (line, next) = record(s, at);
-                at = next;
-                return Some((line.stream, line.bytes, line.partial));
-            }
-            seg += 1;
-            at = 0;
+            .map_or((&[][..], Cursor::default()), |b| (&b.segments[..], b.next));
+        std::iter::from_fn(move || {
+            next.next(segments)
+                .map(|line| (line.stream, line.bytes, line.partial))
         })
     }
 
@@ -178,8 +250,7 @@ impl Lines {
     pub(super) fn clear(&mut self, spare: &mut Spare) {
         if let Some(b) = &mut self.0 {
             b.segments.drain(..).for_each(|seg| spare.give(seg));
-            b.seg = 0;
-            b.at = 0;
+            b.next = Cursor::default();
             b.held = 0;
         }
     }
@@ -238,10 +309,9 @@ impl<'a> LineRef<'a> {
 /// batch gives it; those it did not give stay in the handle.
 #[derive(Debug)]
 pub struct LineBatch<'a> {
-    segments: &'a [Vec<u8>],
-    /// The handle's cursor: the segment and the place in it of the next
-    /// line.
-    next: Option<(&'a mut usize, &'a mut usize)>,
+    segments: &'a [Segment],
+    /// The handle's cursor.
+    next: Option<&'a mut Cursor>,
 }
 
 impl<'a> Iterator for LineBatch<'a> {
@@ -249,40 +319,8 @@ impl<'a> Iterator for LineBatch<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<LineRef<'a>> {
-        let (seg, at) = self.next.as_mut()?;
-        loop {
-            let s: &'a Vec<u8> = self.segments.get(**seg)?;
-            if **at < s.len() {
-                let (line, next) = record(s, **at);
-                **at = next;
-                return Some(line);
-            }
-            **seg += 1;
-            **at = 0;
-        }
+        self.next.as_mut()?.next(self.segments)
     }
-}
-
-/// The line whose header starts at `at` in `seg`, and where the next one
-/// starts.
-#[inline]
-fn record(seg: &[u8], at: usize) -> (LineRef<'_>, usize) {
-    let mut head = [0; HEADER];
-    head.copy_from_slice(&seg[at..at + HEADER]);
-    let head = u64::from_ne_bytes(head);
-    let len = (head & !(STDERR_BIT | PARTIAL_BIT)) as usize;
-    let start = at + HEADER;
-    let stream = if head & STDERR_BIT != 0 {
-        Stream::Stderr
-    } else {
-        Stream::Stdout
-    };
-    let line = LineRef {
-        stream,
-        bytes: &seg[start..start + len],
-        partial: head & PARTIAL_BIT != 0,
-    };
-    (line, start + len)
 }
 
 #[cfg(test)]
@@ -367,7 +405,7 @@ mod tests {
         assert!(spare
             .0
             .iter()
-            .all(|s| s.capacity() == SEGMENT && s.is_empty()));
+            .all(|s| s.buf.len() == SEGMENT && s.data == 0 && s.lines == 0));
         let mut b = Lines::default();
         b.push(&mut spare, Stream::Stderr, b"next", true);
         assert_eq!(spare.0.len(), SPARE_SEGMENTS - 1);
