@@ -17,8 +17,8 @@ pub(super) fn held(line: &[u8]) -> usize {
 }
 
 /// A child's lines stored together, in segments of [`SEGMENT`] bytes that
-/// a driver recycles ([`Spare`]): each line's bytes from a segment's
-/// front, its header (its length and flags) from the segment's back.
+/// a driver recycles ([`Spare`]): the lines' bytes one after the other,
+/// and their headers (length and flags) apart.
 ///
 /// The pump appends each line the reactor lends to the child's slot; the
 /// handle swaps them out in one take (`Slot::take_lines`), hands them
@@ -56,49 +56,45 @@ struct Cursor {
     at: usize,
 }
 
-/// Lines' bytes from the front of `buf`, one after the other, and their
-/// headers from its back: the header of line `k` is the [`HEADER`] bytes
-/// that end `HEADER * k` bytes before the end.
+/// Lines' bytes, one after the other, and their headers apart, in the
+/// same order: finding line `k` needs header `k` only. Both keep their
+/// memory when the segment is recycled.
 #[derive(Debug)]
 struct Segment {
-    buf: Box<[u8]>,
-    /// Bytes of lines at the front.
-    data: usize,
-    /// Lines (and so headers at the back).
-    lines: usize,
+    bytes: Vec<u8>,
+    heads: Vec<u64>,
 }
+
+/// Headers a segment takes at most: empty lines, which have no bytes,
+/// fill it too.
+const HEADS: usize = SEGMENT / HEADER;
 
 impl Segment {
     fn new(size: usize) -> Segment {
         Segment {
-            buf: vec![0; size].into_boxed_slice(),
-            data: 0,
-            lines: 0,
+            bytes: Vec::with_capacity(size),
+            // Room for the lines of a full segment of 64-byte lines; more
+            // grows once, and stays with the segment.
+            heads: Vec::with_capacity(size.min(SEGMENT) / 64),
         }
     }
 
-    /// Whether a line of `len` bytes fits, with its header.
+    /// Whether a line of `len` bytes fits.
     #[inline]
     fn fits(&self, len: usize) -> bool {
-        self.buf.len() - self.data - HEADER * self.lines >= len + HEADER
+        self.bytes.capacity() - self.bytes.len() >= len && self.heads.len() < HEADS
     }
 
     #[inline]
     fn push(&mut self, head: u64, line: &[u8]) {
-        self.buf[self.data..self.data + line.len()].copy_from_slice(line);
-        self.data += line.len();
-        self.lines += 1;
-        let end = self.buf.len() - HEADER * (self.lines - 1);
-        self.buf[end - HEADER..end].copy_from_slice(&head.to_ne_bytes());
+        self.bytes.extend_from_slice(line);
+        self.heads.push(head);
     }
 
     /// Line `k`, whose bytes start at `at`.
     #[inline]
     fn line(&self, k: usize, at: usize) -> LineRef<'_> {
-        let end = self.buf.len() - HEADER * k;
-        let mut head = [0; HEADER];
-        head.copy_from_slice(&self.buf[end - HEADER..end]);
-        let head = u64::from_ne_bytes(head);
+        let head = self.heads[k];
         let len = (head & !(STDERR_BIT | PARTIAL_BIT)) as usize;
         LineRef {
             stream: if head & STDERR_BIT != 0 {
@@ -106,9 +102,13 @@ impl Segment {
             } else {
                 Stream::Stdout
             },
-            bytes: &self.buf[at..at + len],
+            bytes: &self.bytes[at..at + len],
             partial: head & PARTIAL_BIT != 0,
         }
+    }
+
+    fn lines(&self) -> usize {
+        self.heads.len()
     }
 }
 
@@ -118,7 +118,7 @@ impl Cursor {
     fn next<'a>(&mut self, segments: &'a [Segment]) -> Option<LineRef<'a>> {
         loop {
             let s = segments.get(self.seg)?;
-            if self.line < s.lines {
+            if self.line < s.lines() {
                 let line = s.line(self.line, self.at);
                 self.line += 1;
                 self.at += line.bytes.len();
@@ -139,7 +139,7 @@ impl Cursor {
 const SEGMENT: usize = 64 * 1024;
 /// A line's header: its length, with its stream and partial flag in the
 /// two top bits.
-const HEADER: usize = 8;
+const HEADER: usize = std::mem::size_of::<u64>();
 const STDERR_BIT: u64 = 1 << 63;
 const PARTIAL_BIT: u64 = 1 << 62;
 
@@ -163,9 +163,9 @@ impl Spare {
     }
 
     fn give(&mut self, mut seg: Segment) {
-        if seg.buf.len() == SEGMENT && self.0.len() < SPARE_SEGMENTS {
-            seg.data = 0;
-            seg.lines = 0;
+        if seg.bytes.capacity() == SEGMENT && self.0.len() < SPARE_SEGMENTS {
+            seg.bytes.clear();
+            seg.heads.clear();
             self.0.push(seg);
         }
     }
@@ -176,7 +176,7 @@ impl Lines {
     pub(super) fn push(&mut self, spare: &mut Spare, stream: Stream, line: &[u8], partial: bool) {
         let b = self.0.get_or_insert_with(Box::default);
         if !matches!(b.segments.last(), Some(seg) if seg.fits(line.len())) {
-            b.segments.push(spare.take(line.len() + HEADER));
+            b.segments.push(spare.take(line.len()));
         }
         let seg = b.segments.last_mut().expect("a segment with room");
         let mut head = line.len() as u64;
@@ -197,7 +197,7 @@ impl Lines {
         self.0.as_ref().map_or(true, |b| {
             b.next.seg >= b.segments.len()
                 || (b.next.seg + 1 == b.segments.len()
-                    && b.next.line == b.segments[b.next.seg].lines)
+                    && b.next.line == b.segments[b.next.seg].lines())
         })
     }
 
@@ -405,7 +405,7 @@ mod tests {
         assert!(spare
             .0
             .iter()
-            .all(|s| s.buf.len() == SEGMENT && s.data == 0 && s.lines == 0));
+            .all(|s| s.bytes.capacity() == SEGMENT && s.bytes.is_empty() && s.heads.is_empty()));
         let mut b = Lines::default();
         b.push(&mut spare, Stream::Stderr, b"next", true);
         assert_eq!(spare.0.len(), SPARE_SEGMENTS - 1);
