@@ -388,6 +388,27 @@ mod tests {
         }
     }
 
+    /// Empty lines, which have no bytes, fill a segment by their headers:
+    /// a segment's headers are bounded as its bytes are.
+    #[test]
+    fn empty_lines_fill_segments_too() {
+        let mut spare = Spare::default();
+        let mut l = Lines::default();
+        for _ in 0..3 * HEADS {
+            l.push(&mut spare, Stream::Stdout, b"", false);
+        }
+        let b = l.0.as_deref().unwrap();
+        assert_eq!(b.segments.len(), 3);
+        assert!(b.segments.iter().all(|s| s.heads.len() == HEADS));
+        assert_eq!(l.rest().count(), 3 * HEADS);
+        assert!(
+            std::iter::from_fn(|| l.pop_ref().map(|r| r.bytes().is_empty()))
+                .take(3 * HEADS + 1)
+                .all(|empty| empty)
+        );
+        assert!(l.is_empty());
+    }
+
     /// Segments given back are taken by the next lines, of this child or
     /// another; past the allowance, and segments made for one long line,
     /// go back to the allocator.
