@@ -412,10 +412,11 @@ impl Reactor {
         )
     }
 
-    /// Bounds what one pipe may read in a turn (at least a byte; a read
-    /// of the shared buffer may go past it once); the rest is read the
-    /// next turn. For a layer that copies what a turn reads and hands it
-    /// on, so that the copy is still in the cache when it is taken.
+    /// Bounds what one pipe may read in a turn (at least a byte; each
+    /// read asks for no more than is left, so it holds to the byte); the
+    /// rest is read the next turn. For a layer that copies what a turn
+    /// reads and hands it on, so that the copy is still in the cache when
+    /// it is taken.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn set_read_budget(&mut self, bytes: usize) {
         self.read_budget = bytes.max(1);

@@ -49,8 +49,8 @@ use crate::lines::LineReader;
 use crate::reactor::{Control, Event, Handler, Reactor};
 use crate::spawn::SpawnFds;
 
-/// What a pipe reads in a turn of the pump (at most one read of the
-/// reactor's buffer past it): small turns, whose lines the tasks take
+/// What a pipe reads in a turn of the pump ([`TURN_TOTAL`] bounds the
+/// turn across pipes): small turns, whose lines the tasks take
 /// while they are in the cache. With 10 children streaming, the
 /// consumer's CPU per GB fell by a quarter against the reactor's own 4 MiB
 /// (benches/tokio.rs, lines).
