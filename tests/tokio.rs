@@ -301,19 +301,32 @@ fn next_line_ref_takes_every_line_past_the_buffer_bound() {
     });
 }
 
+/// A line as `next_line` gives it: stream, bytes, partial.
+type Line = (procrun::Stream, Vec<u8>, bool);
+
+/// The lines of a child writing on both streams an empty line, a line past
+/// the limit (in partial pieces), what `more` writes and a last line with
+/// no newline, taken by `next_line` (the child waited for); and a second
+/// such child, left to take its lines another way.
+async fn owned_and_lent(more: &str) -> (Vec<Line>, procrun::tokio::Child) {
+    let mut cmd = sh(&format!(
+        "echo one; echo two >&2; echo; echo 0123456789abcdefghij; {more} printf end"
+    ));
+    cmd.max_line(8);
+    let mut owned = procrun::tokio::spawn(&cmd).unwrap();
+    let lent = procrun::tokio::spawn(&cmd).unwrap();
+    let mut want = Vec::new();
+    while let Some(l) = owned.next_line().await.unwrap() {
+        want.push((l.stream, l.bytes, l.partial));
+    }
+    assert!(owned.wait().await.unwrap().success());
+    (want, lent)
+}
+
 #[test]
 fn next_line_ref_lends_what_next_line_gives() {
     both(|| async {
-        // Both streams, an empty line, a line past the limit (in partial
-        // pieces), a last line with no newline.
-        let mut cmd = sh("echo one; echo two >&2; echo; echo 0123456789abcdefghij; printf end");
-        cmd.max_line(8);
-        let mut owned = procrun::tokio::spawn(&cmd).unwrap();
-        let mut lent = procrun::tokio::spawn(&cmd).unwrap();
-        let mut want = Vec::new();
-        while let Some(l) = owned.next_line().await.unwrap() {
-            want.push((l.stream, l.bytes, l.partial));
-        }
+        let (mut want, mut lent) = owned_and_lent("").await;
         let mut got = Vec::new();
         // Taken both ways in turn: they share the handle's batch.
         loop {
@@ -338,7 +351,6 @@ fn next_line_ref_lends_what_next_line_gives() {
         assert_eq!(got, want);
         assert_eq!(want.len(), 7, "{want:?}");
         assert!(want.iter().any(|l| l.2), "a partial piece: {want:?}");
-        assert!(owned.wait().await.unwrap().success());
         assert!(lent.wait().await.unwrap().success());
         // Done, and every line taken: None for good.
         assert!(lent.next_line_ref().await.unwrap().is_none());
@@ -350,15 +362,7 @@ fn next_line_ref_lends_what_next_line_gives() {
 #[test]
 fn next_lines_lends_what_next_line_gives_and_keeps_what_it_did_not() {
     both(|| async {
-        let mut cmd =
-            sh("echo one; echo two >&2; echo; echo 0123456789abcdefghij; seq 2000; printf end");
-        cmd.max_line(8);
-        let mut owned = procrun::tokio::spawn(&cmd).unwrap();
-        let mut lent = procrun::tokio::spawn(&cmd).unwrap();
-        let mut want = Vec::new();
-        while let Some(l) = owned.next_line().await.unwrap() {
-            want.push((l.stream, l.bytes, l.partial));
-        }
+        let (mut want, mut lent) = owned_and_lent("seq 2000;").await;
         let mut got = Vec::new();
         let mut calls = 0usize;
         loop {
@@ -388,7 +392,6 @@ fn next_lines_lends_what_next_line_gives_and_keeps_what_it_did_not() {
         assert_eq!(got.len(), want.len());
         assert_eq!(got, want);
         assert_eq!(want.len(), 2007, "{want:?}");
-        assert!(owned.wait().await.unwrap().success());
         assert!(lent.wait().await.unwrap().success());
         // Done, and every line taken: None for good.
         assert!(lent.next_lines().await.unwrap().is_none());

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::children::{Child, Phase, SLOT_SIZE};
 use super::pipes::{Source, BIG_PIPE, DEFAULT_PIPE};
-use super::{Event, Reactor};
 use super::READ_BUDGET;
+use super::{Event, Reactor};
 use crate::child::ChildId;
 use crate::command::{Command, Output, Restart};
 
