@@ -18,7 +18,8 @@
 //!   `procrun_tokio_stream` through `lines()` (the `Stream`),
 //!   `procrun_tokio_ref` lent by `next_line_ref` (no copy of its own),
 //!   `procrun_tokio_batch` lent in batches by `next_lines` (no copy, no
-//!   `.await` per line),
+//!   `.await` per line), `procrun_tokio_chunks` counts newlines in 256 KiB
+//!   reads of the child's raw stdout (`Output::Raw`, its `AsyncRead`),
 //!   `tokio_lines` reads them with `BufReader::lines`, `tokio_chunks`
 //!   counts newlines in 256 KiB reads (no line made at all); `reactor`
 //!   counts the bare reactor's lent lines on the thread that polls it. On
@@ -226,7 +227,7 @@ fn spawn_reap_part(args: &Args) -> String {
 }
 
 /// The lines variants, in the order [`lines`] gives their figures.
-const LINES_VARIANTS: [&str; 7] = [
+const LINES_VARIANTS: [&str; 8] = [
     "procrun_tokio",
     "procrun_tokio_stream",
     "procrun_tokio_ref",
@@ -234,6 +235,7 @@ const LINES_VARIANTS: [&str; 7] = [
     "tokio_chunks",
     "reactor",
     "procrun_tokio_batch",
+    "procrun_tokio_chunks",
 ];
 
 fn lines_part(args: &Args) -> String {
@@ -507,7 +509,7 @@ fn self_cpu() -> Duration {
 
 /// Per variant of [`LINES_VARIANTS`], the median GB/s and the median
 /// consumer CPU seconds per GB.
-fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 7] {
+fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [(f64, f64); 8] {
     let (total, rounds) = (args.lines_total, args.rounds);
     let exe = std::env::current_exe().expect("current exe");
     let fifo = Fifo::new();
@@ -516,8 +518,8 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
     let bytes = (n * per) as f64;
     let mut cmd = harness::procrun_writer(&exe, &fifo, per);
     cmd.stderr(Output::Null);
-    let mut rates: [Vec<f64>; 7] = Default::default();
-    let mut cpus: [Vec<f64>; 7] = Default::default();
+    let mut rates: [Vec<f64>; 8] = Default::default();
+    let mut cpus: [Vec<f64>; 8] = Default::default();
     let mut record = |k: usize, count: &mut dyn FnMut() -> usize| {
         let cpu0 = self_cpu();
         let took = harness::release_and_count(&fifo, n, expected, count);
@@ -564,6 +566,33 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
             });
         }
 
+        // procrun::tokio's raw stdout read as tokio's chunks are: an
+        // `AsyncRead` in 256 KiB reads, newlines counted.
+        if want(7) {
+            let mut raw = cmd.clone();
+            raw.stdout(Output::Raw);
+            let (pids, tasks) = rt.block_on(async {
+                let mut pids = Vec::with_capacity(n);
+                let mut tasks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let mut child = procrun::tokio::spawn(&raw).expect("spawn");
+                    pids.push(child.id().expect("pid"));
+                    tasks.push(tokio::spawn(async move {
+                        let stdout = child.take_stdout().expect("a raw stdout");
+                        let count = harness::tokio_count_chunks(stdout).await;
+                        assert!(child.wait().await.expect("wait").success());
+                        count
+                    }));
+                }
+                (pids, tasks)
+            });
+            pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
+            let mut tasks = Some(tasks);
+            record(7, &mut || {
+                harness::tokio_sum(rt, tasks.take().expect("one count"))
+            });
+        }
+
         for (k, chunks) in [(3, false), (4, true)] {
             if !want(k) {
                 continue;
@@ -589,7 +618,7 @@ fn lines(rt: &Runtime, n: usize, args: &Args, want: impl Fn(usize) -> bool) -> [
         pids.iter().for_each(|&p| bare::wait_blocked_in_read(p));
         record(5, &mut || harness::reactor_lines(&mut reactor));
     }
-    let mut out = [(0.0, 0.0); 7];
+    let mut out = [(0.0, 0.0); 8];
     for (k, (r, c)) in rates.into_iter().zip(cpus).enumerate() {
         if !r.is_empty() {
             out[k] = (median(r), median(c));

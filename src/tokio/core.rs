@@ -301,6 +301,14 @@ impl Slot {
         buf.put_slice(&a[..from_a]);
         buf.put_slice(&b[..n - from_a]);
         raw.drain(..n);
+        if raw.is_empty() {
+            // Read to the end: its memory goes back to the allocator, for
+            // the next bytes of any child. Kept, it stayed as large as the
+            // most this stream ever held waiting, for each of a thousand
+            // children streaming at once (and their readers' next bytes
+            // landed in memory long out of the cache).
+            *raw = VecDeque::new();
+        }
         self.buffered -= n;
         self.taken()
     }
@@ -713,6 +721,30 @@ pub(super) fn poll_slot<T>(
 mod tests {
     use super::*;
     use crate::Command;
+
+    /// A raw stream read to its end holds no memory until its next bytes.
+    #[test]
+    fn a_raw_stream_read_to_its_end_gives_its_memory_back() {
+        let mut slot = Slot::new(None, false, [true, false]);
+        let io = slot.io.as_mut().unwrap();
+        io.raw[0].extend(vec![b'x'; 100_000]);
+        slot.buffered = 100_000;
+        let mut out = vec![0; 60_000];
+        let mut buf = ::tokio::io::ReadBuf::new(&mut out);
+        slot.take_raw(0, &mut buf);
+        let io = slot.io.as_ref().unwrap();
+        assert_eq!(io.raw[0].len(), 40_000);
+        assert!(
+            io.raw[0].capacity() >= 40_000,
+            "bytes still waiting keep theirs"
+        );
+        let mut buf = ::tokio::io::ReadBuf::new(&mut out);
+        slot.take_raw(0, &mut buf);
+        assert_eq!(buf.filled().len(), 40_000);
+        let io = slot.io.as_ref().unwrap();
+        assert_eq!(io.raw[0].capacity(), 0, "kept {}", io.raw[0].capacity());
+        assert_eq!(slot.buffered, 0);
+    }
 
     /// The shared driver stays while its runtime lives, with no handle
     /// and no child left (the next spawn, a periodic check's, finds its
