@@ -92,9 +92,21 @@ fn turns_of_many_under_a_flood(
     yes.arg("x".repeat(63));
     let ids: Vec<ChildId> = (0..n).map(|_| r.spawn(&yes).unwrap()).collect();
     let watchdog = crate::testutil::watchdog();
+    // Every pipe full before the first turn (each child blocked in its
+    // write): the turns then find the bytes there however the children
+    // are scheduled meanwhile.
+    let blocked = format!("{} ", libc::SYS_write);
+    for &id in &ids {
+        let path = format!("/proc/{}/syscall", r.pid(id).unwrap());
+        while !std::fs::read_to_string(&path).is_ok_and(|s| s.starts_with(&blocked)) {
+            assert!(
+                Instant::now() < watchdog,
+                "watchdog expired: {id:?} never filled its pipe"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     let mut seen = Vec::new();
-    // The children start writing when their `Started` is out.
-    r.poll(Some(Duration::ZERO), |_, _| {}).unwrap();
     while seen.len() < turns {
         assert!(Instant::now() < watchdog, "watchdog expired: {seen:?}");
         let mut bytes = vec![0; n];
@@ -141,21 +153,20 @@ fn turn_budget_bounds_every_pipe_together() {
 /// next turn, so no pipe waits behind others that read every turn.
 #[test]
 fn turn_budget_starves_no_pipe() {
-    const PIPE: usize = 32 * 1024;
-    // Room for four pipes a turn, eight always ready.
-    let turns = turns_of_many_under_a_flood(8, 40, |r| {
+    const PIPE: usize = 4 * 1024;
+    // Room for four pipes a turn, eight always ready: each full pipe
+    // holds more than the 20 turns read from it.
+    let turns = turns_of_many_under_a_flood(8, 20, |r| {
         r.set_read_budget(PIPE);
         r.set_turn_budget(4 * PIPE);
     });
-    // After the first turns (the children start one by one), every
-    // child is read within any three turns in a row.
-    for (t, window) in turns[10..].windows(3).enumerate() {
+    // Every child is read within any three turns in a row.
+    for (t, window) in turns.windows(3).enumerate() {
         for k in 0..8 {
             assert!(
                 window.iter().any(|bytes| bytes[k] > 0),
-                "child {k} read nothing in turns {}..{} (every turn: {turns:?})",
-                t + 10,
-                t + 13
+                "child {k} read nothing in turns {t}..{} (every turn: {turns:?})",
+                t + 3
             );
         }
     }
