@@ -92,13 +92,13 @@ fn turns_of_many_under_a_flood(
     yes.arg("x".repeat(63));
     let ids: Vec<ChildId> = (0..n).map(|_| r.spawn(&yes).unwrap()).collect();
     let watchdog = crate::testutil::watchdog();
-    // Every pipe full before the first turn (each child blocked in its
-    // write): the turns then find the bytes there however the children
-    // are scheduled meanwhile.
-    let blocked = format!("{} ", libc::SYS_write);
+    // Every pipe full before the first turn (each child asleep in the
+    // kernel's pipe write, by its wait channel: the same under an
+    // emulator, whose syscall numbers are the host's): the turns then find
+    // the bytes there however the children are scheduled meanwhile.
     for &id in &ids {
-        let path = format!("/proc/{}/syscall", r.pid(id).unwrap());
-        while !std::fs::read_to_string(&path).is_ok_and(|s| s.starts_with(&blocked)) {
+        let path = format!("/proc/{}/wchan", r.pid(id).unwrap());
+        while !std::fs::read_to_string(&path).is_ok_and(|w| w.contains("pipe_write")) {
             assert!(
                 Instant::now() < watchdog,
                 "watchdog expired: {id:?} never filled its pipe"
