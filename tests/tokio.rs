@@ -268,6 +268,26 @@ fn timeout_is_served_by_the_runtime() {
     });
 }
 
+/// Waits until `pid` stops writing (the same count in five looks 20 ms
+/// apart: paused, or blocked on a full pipe), failing once it has written
+/// `never` bytes: only a child never paused writes that much.
+async fn stalls_below(pid: u32, never: u64) {
+    let (mut last, mut still) = (written(pid), 0);
+    while still < 5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = written(pid);
+        assert!(
+            now < never,
+            "the child wrote {now} bytes and was never paused"
+        );
+        (still, last) = if now == last {
+            (still + 1, last)
+        } else {
+            (0, now)
+        };
+    }
+}
+
 #[test]
 fn next_line_takes_every_line_past_the_buffer_bound() {
     both(|| async {
@@ -417,21 +437,7 @@ fn empty_lines_nobody_takes_pause_the_child_too() {
         let pid = child.id().unwrap();
         // Paused: the bound's lines (32 bytes of bookkeeping each) and a
         // full pipe are a few MiB of newlines; unbounded, it never stops.
-        const NEVER_PAUSED: u64 = 16 << 20;
-        let (mut last, mut still) = (written(pid), 0);
-        while still < 5 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let now = written(pid);
-            assert!(
-                now < NEVER_PAUSED,
-                "the child wrote {now} bytes of empty lines and was never paused"
-            );
-            (still, last) = if now == last {
-                (still + 1, last)
-            } else {
-                (0, now)
-            };
-        }
+        stalls_below(pid, 16 << 20).await;
         drop(child);
         wait_reaped(pid).await;
     });
@@ -1203,21 +1209,7 @@ fn events_not_taken_pause_their_children_and_none_is_lost() {
         let id = events.spawn(Command::new("seq").arg("1000000")).unwrap();
         let pid = events_until(&mut events, |e| started_pid(e).is_some()).await;
         let pid = started_pid(&pid[0]).unwrap();
-        const NEVER_PAUSED: u64 = 4 << 20;
-        let (mut last, mut still) = (written(pid), 0);
-        while still < 5 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let now = written(pid);
-            assert!(
-                now < NEVER_PAUSED,
-                "the child wrote {now} bytes and was never paused"
-            );
-            (still, last) = if now == last {
-                (still + 1, last)
-            } else {
-                (0, now)
-            };
-        }
+        stalls_below(pid, 4 << 20).await;
         let mut n = 0u32;
         let mut end = None;
         while let Some(e) = events.next().await.unwrap() {
