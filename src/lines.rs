@@ -224,6 +224,14 @@ impl LineReader {
         self.carry.len()
     }
 
+    /// The bytes of the incomplete line the reader holds: the start of the
+    /// next line it hands out, before the next chunk's bytes.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn pending_bytes(&self) -> &[u8] {
+        &self.carry
+    }
+
     /// Splits the next chunk of the stream, handing each complete line (or
     /// certain piece of a long line) to `on_line`, in order.
     ///

@@ -54,6 +54,8 @@ use settle::Settle;
 use spawns::Spawns;
 use stages::Stages;
 use timers::Timer;
+#[cfg(feature = "tokio")]
+pub(crate) use turn::read_lines_into;
 pub(crate) use turn::Handler;
 use turn::{Ctx, OwedEvent, OwedWork};
 

@@ -400,7 +400,12 @@ impl Reactor {
             }
             let id = children.id_of(p.child);
             let stream = p.stream;
-            match sys::read(&p.fd, &mut buf[..want]) {
+            let read = if p.raw {
+                sys::read(&p.fd, &mut buf[..want])
+            } else {
+                ctx.read_lines(id, stream, &mut p.reader, &p.fd, &mut buf[..want])
+            };
+            match read {
                 Ok(0) => {
                     p.reader.finish(|l| ctx.emit(line(id, stream, l)));
                     self.close_pipe(token, &mut ctx.dynamic());
@@ -416,14 +421,13 @@ impl Reactor {
                             p.capacity += taken;
                         }
                     }
+                    // Lines were handed on by the read.
                     if p.raw {
                         ctx.emit(Event::Data {
                             id,
                             stream,
                             bytes: &buf[..n],
                         });
-                    } else {
-                        ctx.lines(id, stream, &mut p.reader, &buf[..n]);
                     }
                     total += n;
                     self.turn_left = self.turn_left.saturating_sub(n);

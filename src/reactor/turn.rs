@@ -13,6 +13,9 @@ use crate::child::{ChildId, Stream};
 use crate::error::Error;
 use crate::lines::LineReader;
 use crate::spawn::SpawnFds;
+use crate::sys;
+use std::io;
+use std::os::fd::OwnedFd;
 
 /// An event owed to the next poll.
 #[derive(Debug)]
@@ -87,6 +90,44 @@ pub(crate) trait Handler {
     ) {
         reader.feed(bytes, |l| self.on(ctl, line(id, stream, l)));
     }
+
+    /// One read of child `id`'s output pipe `fd`, at most `buf.len()`
+    /// bytes, whose lines `reader` splits: the bytes read, `Ok(0)` at end
+    /// of file. By default the read lands in `buf`, the reactor's, and
+    /// its lines go to [`lines`](Handler::lines); a handler that keeps
+    /// lines in buffers of its own reads into them instead, so that the
+    /// bytes are not copied out of the reactor's.
+    #[inline]
+    fn read_lines(
+        &mut self,
+        ctl: &mut Control<'_>,
+        id: ChildId,
+        stream: Stream,
+        reader: &mut LineReader,
+        fd: &OwnedFd,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        read_lines_into(self, ctl, id, stream, reader, fd, buf)
+    }
+}
+
+/// [`Handler::read_lines`] as it reads by default, for a handler that
+/// reads into memory of its own only for some children.
+#[inline]
+pub(crate) fn read_lines_into<H: ?Sized + Handler>(
+    handler: &mut H,
+    ctl: &mut Control<'_>,
+    id: ChildId,
+    stream: Stream,
+    reader: &mut LineReader,
+    fd: &OwnedFd,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let n = sys::read(fd, buf)?;
+    if n > 0 {
+        handler.lines(ctl, id, stream, reader, &buf[..n]);
+    }
+    Ok(n)
 }
 
 impl<F: FnMut(&mut Control<'_>, Event<'_>)> Handler for F {
@@ -112,22 +153,24 @@ impl<H: ?Sized + Handler> Ctx<'_, H> {
         self.handler.on(&mut ctl, ev);
     }
 
-    /// Hands the lines `reader` splits out of one read to the handler.
+    /// One read of a lines pipe, by the handler ([`Handler::read_lines`]).
     #[inline]
-    pub(super) fn lines(
+    pub(super) fn read_lines(
         &mut self,
         id: ChildId,
         stream: Stream,
         reader: &mut LineReader,
-        bytes: &[u8],
-    ) {
+        fd: &OwnedFd,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         let mut ctl = Control {
             requests: self.requests,
             spawns: self.spawns,
             spawn_fds: self.spawn_fds,
             use_pidfd: self.use_pidfd,
         };
-        self.handler.lines(&mut ctl, id, stream, reader, bytes);
+        self.handler
+            .read_lines(&mut ctl, id, stream, reader, fd, buf)
     }
 
     /// The same context in its `dyn` form, for the colder paths.

@@ -4,7 +4,8 @@
 //! has no safe call, over libc (`clone` and the child's calls before its
 //! exec, the raw `waitid`, and rustix's unchecked signal numbers,
 //! which a real-time signal needs), a few lines of assembly for `clone3`,
-//! and one SSE2 kernel of the line splitter: the only `unsafe` in the
+//! a read into a buffer's spare capacity (`read_append`, for the async layer), and one SSE2
+//! kernel of the line splitter: the only `unsafe` in the
 //! library, each block with its `// SAFETY:` argument (clippy's
 //! `undocumented_unsafe_blocks` denies one without); the rest of the crate
 //! calls none of them directly.
@@ -25,7 +26,7 @@
 //! - pipes: [`output_pipe`] and [`input_pipe`] (CLOEXEC in the same call,
 //!   nonblocking on procrun's end), [`stage_pipe`] between two stages of a
 //!   pipeline, [`grow_pipe`], [`pipe_size`], [`pipe_quota`], [`read`],
-//!   [`write`], and [`dev_null`] for null stdio;
+//!   `read_append`, [`write`], and [`dev_null`] for null stdio;
 //! - in-memory files: [`memfd_with`];
 //! - what the `/proc` scans need: [`procfs`] (directory listing with
 //!   `getdents64` into a reused buffer, one-`read` file reads);
@@ -51,6 +52,8 @@ pub(crate) use child::{
 };
 pub(crate) use fork::{clone_exec, ExecArgs, ForkExtras, ForkStage, Lane, Started};
 pub(crate) use memfd::memfd_with;
+#[cfg(feature = "tokio")]
+pub(crate) use pipe::read_append;
 pub(crate) use pipe::{
     dev_null, grow_pipe, input_pipe, output_pipe, pipe_quota, pipe_size, read, stage_pipe, write,
 };

@@ -105,6 +105,27 @@ pub(crate) fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     rustix::io::read(fd, buf).map_err(Into::into)
 }
 
+/// One `read(2)` of at most `max` bytes appended to `buf`, in its spare
+/// capacity (never allocating: at most that many bytes are read);
+/// `Ok(0)` is end of file.
+///
+/// What a caller that keeps bytes in buffers of its own reads with: the
+/// bytes land where they will stay, not in a buffer they are then copied
+/// out of.
+#[cfg(feature = "tokio")]
+#[allow(unsafe_code)]
+pub(crate) fn read_append(fd: impl AsFd, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let len = buf.len();
+    let spare = buf.spare_capacity_mut();
+    let room = max.min(spare.len());
+    let (read, _) = rustix::io::read(fd, &mut spare[..room])?;
+    let n = read.len();
+    // SAFETY: `read` returned the first `n` bytes of the spare capacity as
+    // initialized (the kernel wrote them), and `n <= room <= capacity - len`.
+    unsafe { buf.set_len(len + n) };
+    Ok(n)
+}
+
 /// One `write(2)`.
 pub(crate) fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     rustix::io::write(fd, buf).map_err(Into::into)

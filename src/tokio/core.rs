@@ -40,13 +40,13 @@ use ::tokio::io::Interest;
 use ::tokio::sync::Notify;
 
 pub(super) use super::lines::LINE_BUFFER;
-use super::lines::{held, Lines, Spare};
+use super::lines::{held, Lines, Spare, CARRIED_MAX};
 use super::queue::Queue;
 use crate::child::{ChildId, Stream};
 use crate::error::{Error, Result};
 use crate::exit::{Exit, StageExit};
 use crate::lines::LineReader;
-use crate::reactor::{Control, Event, Handler, Reactor};
+use crate::reactor::{read_lines_into, Control, Event, Handler, Reactor};
 use crate::spawn::SpawnFds;
 
 /// What a pipe reads in a turn of the pump ([`TURN_TOTAL`] bounds the
@@ -492,6 +492,35 @@ impl Handler for Filer<'_> {
                     }
                 });
             }
+        }
+    }
+
+    /// A child with a slot has its pipe read into its slot's segments,
+    /// its lines filed where the read put them ([`Lines::read_from`]);
+    /// others, and a line in progress too long to carry from segment to
+    /// segment, are read as the reactor reads.
+    #[inline]
+    fn read_lines(
+        &mut self,
+        ctl: &mut Control<'_>,
+        id: ChildId,
+        stream: Stream,
+        reader: &mut LineReader,
+        fd: &OwnedFd,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        let (slot, spare) = self.slots.get_mut_and_spare(&id);
+        match slot {
+            Some(slot) if !slot.orphan && reader.pending() <= CARRIED_MAX => {
+                let (n, added) = slot.lines.read_from(spare, stream, reader, fd, buf.len())?;
+                if added > 0 {
+                    slot.buffered += added;
+                    slot.bound(ctl, id);
+                    slot.wake();
+                }
+                Ok(n)
+            }
+            _ => read_lines_into(self, ctl, id, stream, reader, fd, buf),
         }
     }
 }
