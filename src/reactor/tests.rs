@@ -172,6 +172,71 @@ fn turn_budget_starves_no_pipe() {
     }
 }
 
+/// Exits seen once a turn's budget is spent wait for the next turns: an
+/// exit's check reads all its run left, so a turn in which many runs end
+/// would read them all at once. Each run's lines still come whole before
+/// its exit.
+#[test]
+fn turn_budget_spreads_exits_over_turns() {
+    const TURN: usize = 16 * 1024;
+    const EACH: usize = 40 * 1024;
+    let mut r = Reactor::new().unwrap();
+    r.set_read_budget(TURN);
+    r.set_turn_budget(TURN);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("yes xxxxxxx | head -c {EACH}")]);
+    let ids: Vec<ChildId> = (0..8).map(|_| r.spawn(&cmd).unwrap()).collect();
+    let watchdog = crate::testutil::watchdog();
+    // Every run over, its output waiting in its pipe, before the first
+    // turn: a zombie's state in its stat is `Z`.
+    for &id in &ids {
+        let path = format!("/proc/{}/stat", r.pid(id).unwrap());
+        while !std::fs::read_to_string(&path)
+            .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|s| s.starts_with('Z')))
+        {
+            assert!(
+                Instant::now() < watchdog,
+                "watchdog expired: {id:?} never exited"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut bytes = vec![0; ids.len()];
+    let mut exited = vec![false; ids.len()];
+    let mut turns = Vec::new();
+    while !r.is_empty() {
+        assert!(Instant::now() < watchdog, "watchdog expired: {turns:?}");
+        let mut turn = (0, 0);
+        r.poll(None, |_, ev| {
+            let k = ids.iter().position(|&i| i == ev.id()).expect("one of ours");
+            match ev {
+                Event::Line { line, .. } => {
+                    assert!(!exited[k], "a line of child {k} after its exit");
+                    bytes[k] += line.len() + 1;
+                    turn.0 += line.len() + 1;
+                }
+                Event::Exited { .. } => {
+                    assert_eq!(bytes[k], EACH, "child {k}'s output before its exit");
+                    exited[k] = true;
+                    turn.1 += 1;
+                }
+                _ => {}
+            }
+        })
+        .unwrap();
+        turns.push(turn);
+    }
+    assert!(exited.iter().all(|&e| e), "{turns:?}");
+    for (t, &(read, exits)) in turns.iter().enumerate() {
+        // Pipes read within the budget, and the one exit checked while
+        // budget was left, which reads all its run left.
+        assert!(
+            read <= TURN + EACH + 8,
+            "{read} bytes and {exits} exits in turn {t} (every turn: {turns:?})"
+        );
+    }
+}
+
 /// Children that all fill their pipes get them enlarged only within the
 /// room (a quarter of the pipe quota, for the whole process; no end to it
 /// for a privileged process, whose pipes grow at spawn), and every

@@ -46,6 +46,9 @@ pub(super) enum OwedWork {
     FeedStdin(usize),
     /// A resumed child's exit, held back by its pause.
     FinishExit(u32),
+    /// A run's exit seen once the turn's budget was spent: its check reads
+    /// what the run left, so it waits for the next turn.
+    CheckExit(u32),
     /// A child whose restart a stop cancelled: its `Done` may be due.
     DeliverDone(u32),
 }
@@ -209,8 +212,8 @@ impl Reactor {
         for w in &work {
             any = true;
             match *w {
-                OwedWork::ReadPipe(token) if self.turn_left == 0 => {
-                    starved.push(OwedWork::ReadPipe(token));
+                OwedWork::ReadPipe(_) | OwedWork::CheckExit(_) if self.turn_left == 0 => {
+                    starved.push(*w);
                 }
                 OwedWork::ReadPipe(token) => {
                     if let Some(p) = self.pipes.out_mut(token) {
@@ -220,6 +223,7 @@ impl Reactor {
                 }
                 OwedWork::FeedStdin(token) => self.feed_stdin(token, &mut ctx.dynamic()),
                 OwedWork::FinishExit(index) => self.finish_exit(index, &mut ctx.dynamic()),
+                OwedWork::CheckExit(index) => self.check_exit_if_watched(index, ctx),
                 OwedWork::DeliverDone(index) => self.deliver_done_if_due(index, &mut ctx.dynamic()),
             }
             self.apply_requests(&mut ctx.dynamic());
@@ -236,22 +240,36 @@ impl Reactor {
         any
     }
 
+    /// Checks the exit of child `index`'s run if its pidfd is watched.
+    fn check_exit_if_watched<H: Handler>(&mut self, index: u32, ctx: &mut Ctx<'_, H>) {
+        // A reaped run's pidfd is closed, which takes it out of epoll. A
+        // slot freed since the pidfd woke us may be taken by a child a
+        // handler spawned: a live run with a pidfd at this index is then
+        // not the one that woke us, and its check finds it running, a
+        // spurious wake-up the reap tolerates.
+        let watched = self
+            .children
+            .at(index)
+            .and_then(|c| c.run.as_ref())
+            .is_some_and(|r| r.handle.pidfd().is_some());
+        if watched {
+            self.check_exit(index, &mut ctx.dynamic());
+        }
+    }
+
     pub(super) fn dispatch<H: Handler>(&mut self, token: usize, ctx: &mut Ctx<'_, H>) {
         if token & PIDFD != 0 {
-            // A reaped run's pidfd is closed, which takes it out of epoll.
-            // A slot freed in this turn may be taken by a child a handler
-            // spawned: a live run with a pidfd at this index is then not
-            // the one that woke us, and its check finds it running, a
-            // spurious wake-up the reap tolerates.
             let index = (token & !PIDFD) as u32;
-            let watched = self
-                .children
-                .at(index)
-                .and_then(|c| c.run.as_ref())
-                .is_some_and(|r| r.handle.pidfd().is_some());
-            if watched {
-                self.check_exit(index, &mut ctx.dynamic());
+            if self.turn_left == 0 {
+                // The exit's check reads what the run left in its pipes,
+                // as much as they hold: a turn in which a thousand runs
+                // end would read them all before the layer above takes
+                // any. Their checks wait for the next turns, first in
+                // line (the pidfd raises no second edge).
+                self.owed_work.push(OwedWork::CheckExit(index));
+                return;
             }
+            self.check_exit_if_watched(index, ctx);
             return;
         }
         if token & CGROUP != 0 {
