@@ -576,6 +576,12 @@ impl Reactor {
     pub(super) fn poll_exits(&mut self, ctx: &mut Ctx<'_>) {
         let mut any = false;
         for index in 0..self.children.end() {
+            if any && self.turn_left == 0 {
+                // The turn's budget is spent (an exit's check reads all
+                // its run left): the next poll, at the shortest interval,
+                // finds the other exits. Each poll checks one at least.
+                break;
+            }
             let polled = self.children.at(index).is_some_and(Child::is_polled);
             if polled && self.check_exit(index, ctx) {
                 any = true;
