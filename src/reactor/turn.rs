@@ -95,8 +95,8 @@ pub(crate) trait Handler {
     }
 
     /// One read of child `id`'s output pipe `fd`, at most `buf.len()`
-    /// bytes, whose lines `reader` splits: the bytes read, `Ok(0)` at end
-    /// of file. By default the read lands in `buf`, the reactor's, and
+    /// bytes (never 0), whose lines `reader` splits: the bytes read,
+    /// `Ok(0)` at end of file. By default the read lands in `buf`, the reactor's, and
     /// its lines go to [`lines`](Handler::lines); a handler that keeps
     /// lines in buffers of its own reads into them instead, so that the
     /// bytes are not copied out of the reactor's.

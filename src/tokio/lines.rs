@@ -302,6 +302,8 @@ impl Lines {
         fd: &OwnedFd,
         want: usize,
     ) -> io::Result<(usize, usize)> {
+        // A read of no bytes would read as the end of the stream.
+        debug_assert!(want > 0);
         let b = self.0.get_or_insert_with(Box::default);
         let pending = reader.pending_bytes();
         debug_assert!(pending.len() <= CARRIED_MAX);
