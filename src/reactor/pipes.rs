@@ -421,7 +421,8 @@ impl Reactor {
                             p.capacity += taken;
                         }
                     }
-                    // Lines were handed on by the read.
+                    // A lines pipe's read handed its lines on itself; a
+                    // raw pipe's bytes go out here.
                     if p.raw {
                         ctx.emit(Event::Data {
                             id,
