@@ -132,20 +132,19 @@ impl Segment {
     }
 
     /// Whether the next read of a pipe whose line in progress is
-    /// `pending` goes into this segment, for at most `want` bytes.
+    /// `pending` goes into this segment, for at most `want` bytes: if so,
+    /// whether `pending` is there already, last.
     #[inline]
-    fn takes_read(&self, pending: &[u8], want: usize) -> bool {
-        let room = self.bytes.capacity() - self.bytes.len();
-        let carried = if self.ends_with(pending) {
-            0
-        } else {
-            pending.len()
-        };
+    fn takes_read(&self, pending: &[u8], want: usize) -> Option<bool> {
         // Only a segment of the usual size: a line's bytes and what lies
         // between lines must stay within what a header can say.
-        self.bytes.capacity() == SEGMENT
-            && self.heads.len() < HEADS
-            && room >= carried + want.min(MIN_READ)
+        if self.bytes.capacity() != SEGMENT || self.heads.len() >= HEADS {
+            return None;
+        }
+        let there = self.ends_with(pending);
+        let carried = if there { 0 } else { pending.len() };
+        let room = self.bytes.capacity() - self.bytes.len();
+        (room >= carried + want.min(MIN_READ)).then_some(there)
     }
 
     /// Line `k`, the line before it ending at `at`; and where it ends.
@@ -307,13 +306,17 @@ impl Lines {
         let b = self.0.get_or_insert_with(Box::default);
         let pending = reader.pending_bytes();
         debug_assert!(pending.len() <= CARRIED_MAX);
-        let fresh = !matches!(b.segments.last(), Some(seg) if seg.takes_read(pending, want));
+        let there = b
+            .segments
+            .last()
+            .and_then(|seg| seg.takes_read(pending, want));
+        let fresh = there.is_none();
         if fresh {
             b.segments.push(spare.take(SEGMENT));
         }
         let seg = b.segments.last_mut().expect("a segment for the read");
         let before = seg.bytes.len();
-        let start = if seg.ends_with(pending) {
+        let start = if there == Some(true) {
             before - pending.len()
         } else {
             seg.bytes.extend_from_slice(pending);
