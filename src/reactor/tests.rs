@@ -96,16 +96,9 @@ fn turns_of_many_under_a_flood(
     // kernel's pipe write, by its wait channel: the same under an
     // emulator, whose syscall numbers are the host's): the turns then find
     // the bytes there however the children are scheduled meanwhile.
-    for &id in &ids {
-        let path = format!("/proc/{}/wchan", r.pid(id).unwrap());
-        while !std::fs::read_to_string(&path).is_ok_and(|w| w.contains("pipe_write")) {
-            assert!(
-                Instant::now() < watchdog,
-                "watchdog expired: {id:?} never filled its pipe"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
+    until_each(&r, &ids, "wchan", "filled its pipe", |w| {
+        w.contains("pipe_write")
+    });
     let mut seen = Vec::new();
     while seen.len() < turns {
         assert!(Instant::now() < watchdog, "watchdog expired: {seen:?}");
@@ -127,6 +120,22 @@ fn turns_of_many_under_a_flood(
         r.poll(None, |_, _| {}).unwrap();
     }
     seen
+}
+
+/// Waits, within a watchdog, until `/proc/PID/<file>` of each of `ids`
+/// reads as `ready` says (`what`: what each child has then done).
+fn until_each(r: &Reactor, ids: &[ChildId], file: &str, what: &str, ready: impl Fn(&str) -> bool) {
+    let watchdog = crate::testutil::watchdog();
+    for &id in ids {
+        let path = format!("/proc/{}/{file}", r.pid(id).unwrap());
+        while !std::fs::read_to_string(&path).is_ok_and(|s| ready(&s)) {
+            assert!(
+                Instant::now() < watchdog,
+                "watchdog expired: {id:?} never {what}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// A turn budget bounds what all pipes together read in a turn, however
@@ -189,18 +198,9 @@ fn turn_budget_spreads_exits_over_turns() {
     let watchdog = crate::testutil::watchdog();
     // Every run over, its output waiting in its pipe, before the first
     // turn: a zombie's state in its stat is `Z`.
-    for &id in &ids {
-        let path = format!("/proc/{}/stat", r.pid(id).unwrap());
-        while !std::fs::read_to_string(&path)
-            .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|s| s.starts_with('Z')))
-        {
-            assert!(
-                Instant::now() < watchdog,
-                "watchdog expired: {id:?} never exited"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
+    until_each(&r, &ids, "stat", "exited", |s| {
+        s.rsplit(") ").next().is_some_and(|s| s.starts_with('Z'))
+    });
     let mut bytes = vec![0; ids.len()];
     let mut exited = vec![false; ids.len()];
     let mut turns = Vec::new();
