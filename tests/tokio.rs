@@ -571,6 +571,62 @@ fn raw_streams_read_byte_for_byte_to_their_end() {
     });
 }
 
+/// A raw stream's reader that took every byte read before takes the next
+/// straight from the pipe: with output waiting there, each read is ready
+/// at once, with no turn of the driver between (on `current_thread` the
+/// driver's task cannot run until this one yields, so a read that waited
+/// for it would be `Pending`).
+#[test]
+fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tokio::io::{AsyncRead, ReadBuf};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Less than a pipe's default size: the writer never blocks.
+        let mut cmd = sh("head -c 60000 /dev/zero; kill -STOP $$; printf end");
+        cmd.stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let pid = child.id().unwrap();
+        let mut stdout = child.take_stdout().unwrap();
+        // The runtime's one thread waits here: the driver does not run.
+        let deadline = Instant::now() + watchdog();
+        while proc_state(pid) != Some('T') {
+            assert!(Instant::now() < deadline, "watchdog: never stopped itself");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut buf = vec![1u8; 7000];
+        let mut got = 0;
+        std::future::poll_fn(|cx| {
+            while got < 60_000 {
+                let mut read = ReadBuf::new(&mut buf);
+                match Pin::new(&mut stdout).poll_read(cx, &mut read) {
+                    Poll::Ready(r) => r.unwrap(),
+                    Poll::Pending => panic!("waited for the driver after {got} bytes"),
+                }
+                let bytes = read.filled();
+                assert!(!bytes.is_empty() && bytes.iter().all(|&b| b == 0));
+                got += bytes.len();
+            }
+            Poll::Ready(())
+        })
+        .await;
+        assert_eq!(got, 60_000);
+        child.signal(Signal::CONT).unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(watchdog(), stdout.read_to_end(&mut rest))
+            .await
+            .expect("hung")
+            .unwrap();
+        assert_eq!(rest, b"end");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
 #[test]
 fn raw_reader_outlives_the_child_handle() {
     both(|| async {

@@ -49,6 +49,8 @@ pub use event::{Control, Event, Waker};
 #[cfg(feature = "tokio")]
 pub(crate) use pipes::line;
 use pipes::Pipes;
+#[cfg(feature = "tokio")]
+pub(crate) use pipes::ReadNow;
 use runs::ExitPoll;
 use settle::Settle;
 use spawns::Spawns;

@@ -487,6 +487,50 @@ impl Reactor {
         end != ReadOutcome::Paused
     }
 
+    /// Reads child `id`'s raw `stream` straight into `buf` (not empty),
+    /// for a reader that has taken every byte read before: they reach it
+    /// with no copy through an event. Only the current run's pipe, while
+    /// no pipe of an earlier run lingers (what it still gives would come
+    /// out of order), and not while the child's output is paused. A pipe
+    /// found at its end, or failing, is left to the next turn, which
+    /// closes it as it closes any and files what follows: [`ReadNow::Owed`].
+    #[cfg(feature = "tokio")]
+    pub(crate) fn read_raw_now(&mut self, id: ChildId, stream: Stream, buf: &mut [u8]) -> ReadNow {
+        debug_assert!(!buf.is_empty(), "a read of no byte reads as the end");
+        let Some(child) = self.children.get(id) else {
+            return ReadNow::Nothing;
+        };
+        let current = child.pipes.tokens().count() as u32;
+        if child.paused || child.open_pipes > current {
+            return ReadNow::Nothing;
+        }
+        let Some(token) = child
+            .pipes
+            .tokens()
+            .find(|&t| self.pipes.out(t).is_some_and(|p| p.stream == stream))
+        else {
+            return ReadNow::Nothing;
+        };
+        let Some(p) = self.pipes.out(token).filter(|p| p.raw) else {
+            return ReadNow::Nothing;
+        };
+        match sys::read(&p.fd, buf) {
+            Ok(0) => {}
+            Ok(n) => return ReadNow::Read(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return ReadNow::Nothing
+            }
+            Err(_) => {}
+        }
+        self.owe_read(token);
+        ReadNow::Owed
+    }
+
     /// Queues a read of pipe `token` for the next turn, unless one is.
     pub(super) fn owe_read(&mut self, token: usize) {
         if let Some(p) = self.pipes.out_mut(token) {
@@ -539,6 +583,19 @@ impl Reactor {
         }
         self.owed_work.push(OwedWork::FinishExit(index));
     }
+}
+
+/// What [`Reactor::read_raw_now`] did.
+#[cfg(feature = "tokio")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadNow {
+    /// This many bytes (at least one) went into the buffer.
+    Read(usize),
+    /// Nothing to read now: the pipe is empty, or not to be read here.
+    Nothing,
+    /// The pipe is at its end (or failed): the next turn closes it, and
+    /// the reactor wants that turn at once.
+    Owed,
 }
 
 /// Why [`Reactor::read_pipe`] returned.

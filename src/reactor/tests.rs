@@ -577,3 +577,85 @@ fn a_frozen_kill_of_a_cgroup_never_waits_in_the_reactor() {
     assert_eq!(freeze.trim(), "1", "the cgroup right after the stop");
     assert!(!dir.exists(), "the run's cgroup is removed");
 }
+
+/// A raw stream's reader takes its bytes straight from the pipe
+/// (`read_raw_now`): they come as no `Data` event, and the pipe's end is
+/// left to the next turn, which closes it as it closes any. Nothing is
+/// taken from an empty pipe, from a stream of lines, or while the child
+/// is paused.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_raw_stream_read_now_takes_its_bytes_from_the_pipe() {
+    use super::ReadNow;
+    use crate::child::Stream;
+    use crate::signal::Signal;
+
+    let watchdog = crate::testutil::watchdog();
+    let mut r = Reactor::new().unwrap();
+    // Each writes its first part and stops itself until continued.
+    let stopped = |s: &str| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('T'))
+    };
+    let mut raw = Command::new("sh");
+    raw.args(["-c", "printf first; kill -STOP $$; printf rest"])
+        .stdout(Output::Raw)
+        .stderr(Output::Null);
+    let mut lines = Command::new("sh");
+    lines
+        .args(["-c", "echo line; kill -STOP $$"])
+        .stderr(Output::Null);
+    let (id, lid) = (r.spawn(&raw).unwrap(), r.spawn(&lines).unwrap());
+    until_each(&r, &[id, lid], "stat", "stopped itself", stopped);
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        r.read_raw_now(lid, Stream::Stdout, &mut buf),
+        ReadNow::Nothing
+    );
+    assert_eq!(
+        r.read_raw_now(id, Stream::Stderr, &mut buf),
+        ReadNow::Nothing
+    );
+    r.pause(id).unwrap();
+    assert_eq!(
+        r.read_raw_now(id, Stream::Stdout, &mut buf),
+        ReadNow::Nothing
+    );
+    r.resume(id).unwrap();
+
+    let mut got = Vec::new();
+    let mut read = |r: &mut Reactor, got: &mut Vec<u8>| loop {
+        match r.read_raw_now(id, Stream::Stdout, &mut buf) {
+            ReadNow::Read(n) => got.extend_from_slice(&buf[..n]),
+            other => return other,
+        }
+    };
+    assert_eq!(read(&mut r, &mut got), ReadNow::Nothing, "an empty pipe");
+    assert_eq!(got, b"first");
+    r.signal(id, Signal::CONT).unwrap();
+    loop {
+        assert!(Instant::now() < watchdog, "watchdog expired: no end");
+        match read(&mut r, &mut got) {
+            ReadNow::Owed => break,
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    assert_eq!(got, b"firstrest");
+
+    // The turns give the rest of the child's life, and no byte of it.
+    let (mut data, mut closed, mut done, mut line) = (0, false, false, false);
+    r.kill(lid).unwrap();
+    while !done || r.contains(lid) {
+        assert!(Instant::now() < watchdog, "watchdog expired");
+        r.poll(Some(Duration::from_millis(100)), |_, ev| match ev {
+            Event::Data { .. } => data += 1,
+            Event::Closed { id: c, .. } if c == id => closed = true,
+            Event::Done { id: c, .. } if c == id => done = true,
+            Event::Line { id: c, line: l, .. } if c == lid => line = l == b"line",
+            _ => {}
+        })
+        .unwrap();
+    }
+    assert_eq!(data, 0, "bytes read twice");
+    assert!(closed && line, "closed {closed}, line {line}");
+}

@@ -9,6 +9,7 @@ use ::tokio::io::{AsyncRead, ReadBuf};
 
 use super::core::{index, Core};
 use crate::child::{ChildId, Stream};
+use crate::reactor::ReadNow;
 
 /// A child's stdout or stderr at [`Output::Raw`](crate::Output::Raw),
 /// taken with [`Child::take_stdout`](super::Child::take_stdout) or
@@ -16,10 +17,13 @@ use crate::child::{ChildId, Stream};
 /// the bytes exactly as the child wrote them, ending (a read of 0 bytes)
 /// when the stream does.
 ///
-/// Bytes not read wait in the handle, counted with the child's lines:
-/// past 1 MiB the child is paused until they are read, so read both
-/// streams at once (in two tasks, or with `select!`) when both are raw.
-/// Dropping the reader drops the rest of the stream.
+/// A read that finds nothing waiting takes the bytes straight from the
+/// child's pipe into the caller's buffer, as a read of the pipe itself
+/// would. Bytes the driver read before the reader came wait in the
+/// handle, counted with the child's lines: past 1 MiB the child is paused
+/// until they are read, so read both streams at once (in two tasks, or
+/// with `select!`) when both are raw. Dropping the reader drops the rest
+/// of the stream.
 ///
 /// # Examples
 ///
@@ -58,26 +62,32 @@ impl ChildStdout {
     }
 }
 
+/// The most a read takes straight from the pipe: the reactor's own read
+/// size. Only what the caller's buffer has not initialized yet is zeroed
+/// first (once, for a buffer reused), and no more than this.
+const DIRECT_READ: usize = 256 * 1024;
+
 impl AsyncRead for ChildStdout {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         let i = index(self.stream);
-        let mut state = self.core.lock();
+        let mut guard = self.core.lock();
+        let state = &mut *guard;
         let Some(slot) = state.slots.get_mut(&self.id) else {
             // Gone with its child's handle: nothing more comes.
             return Poll::Ready(Ok(()));
         };
         if slot.io.as_ref().is_some_and(|io| !io.raw[i].is_empty()) {
-            if buf.remaining() == 0 {
-                return Poll::Ready(Ok(()));
-            }
             if slot.take_raw(i, buf) {
                 // The reactor knows a paused child: it is not done.
                 let _ = state.reactor.resume(self.id);
-                drop(state);
+                drop(guard);
                 self.core.kick();
             }
             return Poll::Ready(Ok(()));
@@ -85,9 +95,30 @@ impl AsyncRead for ChildStdout {
         if slot.io.as_ref().map_or(true, |io| io.closed[i]) || slot.done().is_some() {
             return Poll::Ready(Ok(()));
         }
+        // Every byte read before was taken: the next come straight from
+        // the pipe into the caller's buffer, as a read of the pipe itself
+        // would give them, rather than through the driver's copy.
+        let want = buf.remaining().min(DIRECT_READ);
+        let owed =
+            match state
+                .reactor
+                .read_raw_now(self.id, self.stream, buf.initialize_unfilled_to(want))
+            {
+                ReadNow::Read(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                ReadNow::Owed => true,
+                ReadNow::Nothing => false,
+            };
         slot.park_reader(i, cx.waker());
-        if let Err(e) = self.core.ensure_pump(&mut state) {
+        if let Err(e) = self.core.ensure_pump(state) {
             return Poll::Ready(Err(io::Error::other(e)));
+        }
+        drop(guard);
+        if owed {
+            // The pipe's end is the pump's to file.
+            self.core.kick();
         }
         Poll::Pending
     }
