@@ -627,6 +627,46 @@ fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
     });
 }
 
+/// A task reading a child that never stops writing, a byte at a time
+/// (its pipe never runs dry), still lets the runtime's other tasks run:
+/// its reads spend the task's budget as tokio's own do.
+#[test]
+fn raw_reader_of_an_endless_writer_lets_other_tasks_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    // A reader that never yields would hang the runtime's one thread,
+    // timers and all: only a watchdog on another thread can fail it.
+    common::with_watchdog(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut cmd = Command::new("yes");
+            cmd.stdout(Output::Raw);
+            let mut child = procrun::tokio::spawn(&cmd).unwrap();
+            let mut stdout = child.take_stdout().unwrap();
+            let mut byte = [0u8];
+            // The stream flows before the other task exists.
+            assert_eq!(stdout.read(&mut byte).await.unwrap(), 1);
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&ran);
+            tokio::spawn(async move { flag.store(true, Ordering::Relaxed) });
+            let mut reads = 0u64;
+            while !ran.load(Ordering::Relaxed) {
+                assert_eq!(stdout.read(&mut byte).await.unwrap(), 1);
+                reads += 1;
+            }
+            assert!(reads > 0, "the other task ran before any read");
+            // What the driver read meanwhile is not waited for.
+            drop(stdout);
+            child.kill().unwrap();
+            child.wait().await.unwrap();
+        });
+    });
+}
+
 #[test]
 fn raw_reader_outlives_the_child_handle() {
     both(|| async {

@@ -19,7 +19,8 @@ use crate::reactor::ReadNow;
 ///
 /// A read that finds nothing waiting takes the bytes straight from the
 /// child's pipe into the caller's buffer, as a read of the pipe itself
-/// would. Bytes the driver read before the reader came wait in the
+/// would; each read spends the task's runtime budget, as tokio's own
+/// readers' do. Bytes the driver read before the reader came wait in the
 /// handle, counted with the child's lines: past 1 MiB the child is paused
 /// until they are read, so read both streams at once (in two tasks, or
 /// with `select!`) when both are raw. Dropping the reader drops the rest
@@ -76,14 +77,21 @@ impl AsyncRead for ChildStdout {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        // Each read spends the task's runtime budget, as tokio's own reads
+        // do: a task reading a child that never stops writing still lets
+        // the other tasks run (out of budget, it is woken again once they
+        // ran).
+        let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
         let i = index(self.stream);
         let mut guard = self.core.lock();
         let state = &mut *guard;
         let Some(slot) = state.slots.get_mut(&self.id) else {
             // Gone with its child's handle: nothing more comes.
+            coop.made_progress();
             return Poll::Ready(Ok(()));
         };
         if slot.io.as_ref().is_some_and(|io| !io.raw[i].is_empty()) {
+            coop.made_progress();
             if slot.take_raw(i, buf) {
                 // The reactor knows a paused child: it is not done.
                 let _ = state.reactor.resume(self.id);
@@ -93,24 +101,23 @@ impl AsyncRead for ChildStdout {
             return Poll::Ready(Ok(()));
         }
         if slot.io.as_ref().map_or(true, |io| io.closed[i]) || slot.done().is_some() {
+            coop.made_progress();
             return Poll::Ready(Ok(()));
         }
         // Every byte read before was taken: the next come straight from
         // the pipe into the caller's buffer, as a read of the pipe itself
         // would give them, rather than through the driver's copy.
         let want = buf.remaining().min(DIRECT_READ);
-        let owed =
-            match state
-                .reactor
-                .read_raw_now(self.id, self.stream, buf.initialize_unfilled_to(want))
-            {
-                ReadNow::Read(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                ReadNow::Owed => true,
-                ReadNow::Nothing => false,
-            };
+        let to = buf.initialize_unfilled_to(want);
+        let owed = match state.reactor.read_raw_now(self.id, self.stream, to) {
+            ReadNow::Read(n) => {
+                buf.advance(n);
+                coop.made_progress();
+                return Poll::Ready(Ok(()));
+            }
+            ReadNow::Owed => true,
+            ReadNow::Nothing => false,
+        };
         slot.park_reader(i, cx.waker());
         if let Err(e) = self.core.ensure_pump(state) {
             return Poll::Ready(Err(io::Error::other(e)));
