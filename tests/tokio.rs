@@ -627,6 +627,63 @@ fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
     });
 }
 
+/// Many children's raw streams read at once, each by reads of sizes
+/// from a byte to past a pipe's, some tasks pausing between reads: every
+/// stream byte for byte, whether its bytes came straight from the pipe
+/// or through the driver (a reader finds the pipe's bytes itself unless
+/// the driver read them first).
+#[test]
+fn raw_streams_of_many_children_read_at_once_are_byte_exact() {
+    both(|| async {
+        let mut next = common::xorshift64(0x5eed);
+        let data: Vec<u8> = (0..400_000).map(|_| next() as u8).collect();
+        let file = std::sync::Arc::new(common::temp_file(&data));
+        let data = std::sync::Arc::new(data);
+        let mut tasks = Vec::new();
+        for k in 0..24u64 {
+            // Each child writes a slice of its own length, in writes of
+            // its own size (dd's obs), slowly for some.
+            let len = 1 + (k as usize * 16_411) % data.len();
+            let script = format!(
+                "head -c {len} {} | dd obs={} status=none",
+                file.path().display(),
+                1 + (k * 7919) % 70_000
+            );
+            let mut cmd = sh(&script);
+            cmd.stdout(Output::Raw);
+            let mut child = procrun::tokio::spawn(&cmd).unwrap();
+            let mut stdout = child.take_stdout().unwrap();
+            let data = std::sync::Arc::clone(&data);
+            tasks.push(tokio::spawn(async move {
+                let mut next = common::xorshift64(k + 1);
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; 300_000];
+                loop {
+                    let size = 1 + (next() as usize) % buf.len();
+                    let n = stdout.read(&mut buf[..size]).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if next() % 16 == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                assert!(
+                    got == data[..len],
+                    "child {k}: {} of {len} bytes",
+                    got.len()
+                );
+                assert!(child.wait().await.unwrap().success());
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        drop(file);
+    });
+}
+
 /// A task reading a child that never stops writing, a byte at a time
 /// (its pipe never runs dry), still lets the runtime's other tasks run:
 /// its reads spend the task's budget as tokio's own do.
