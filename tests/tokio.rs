@@ -627,6 +627,44 @@ fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
     });
 }
 
+/// A child paused for untaken lines (past the handle's bound) and then
+/// stopped, or killed, is done without a take: its run ended, so what its
+/// pipe still holds is taken past the bound and the exit comes. Every
+/// line it wrote can still be taken after.
+#[test]
+fn stop_and_kill_of_a_child_paused_for_untaken_lines_end_without_a_take() {
+    both(|| async {
+        for kill in [false, true] {
+            let mut child = procrun::tokio::spawn(&Command::new("yes")).unwrap();
+            let pid = child.id().unwrap();
+            assert!(child.next_line().await.unwrap().is_some());
+            // Paused: its pipe full, it waits in its write.
+            let deadline = Instant::now() + watchdog();
+            while !std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("pipe_write"))
+            {
+                assert!(Instant::now() < deadline, "watchdog: never blocked");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let exit = if kill {
+                child.kill().unwrap();
+                child.wait().await.unwrap()
+            } else {
+                child.stop().await.unwrap()
+            };
+            assert!(exit.signal().is_some(), "{exit:?}");
+            let mut lines = 0u64;
+            while let Some(line) = child.next_line().await.unwrap() {
+                assert_eq!(line.bytes, b"y");
+                lines += 1;
+            }
+            // More than the bound holds: the pipe's rest came past it.
+            assert!(lines > 1 << 15, "{lines} lines");
+            assert_eq!(child.wait().await.unwrap().signal(), exit.signal());
+        }
+    });
+}
+
 /// Many children's raw streams read at once, each by reads of sizes
 /// from a byte to past a pipe's, some tasks pausing between reads: every
 /// stream byte for byte, whether its bytes came straight from the pipe

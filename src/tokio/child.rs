@@ -29,7 +29,10 @@ use crate::signal::Signal;
 /// child is paused (it blocks on its next write) until they are taken, so a handle
 /// that never reads a chatty child's output and only waits for it waits
 /// for ever, as with a pipe nobody reads: give such a child
-/// [`Output::Null`], or collect it with [`output`](Child::output).
+/// [`Output::Null`], or collect it with [`output`](Child::output). A run
+/// that ends anyway ([`stop`](Child::stop), [`kill`](Child::kill), its
+/// timeout) is not held for a take: what its pipes still hold is taken
+/// past the bound, and its exit comes.
 /// `next_line` takes every line waiting at once and hands them out one by
 /// one, so up to twice that bound may be held for a child read slowly.
 ///
