@@ -665,6 +665,100 @@ fn stop_and_kill_of_a_child_paused_for_untaken_lines_end_without_a_take() {
     });
 }
 
+/// A taker of lines that took every line filed reads the next from the
+/// pipe itself: with lines waiting there, `next_lines` is ready at once,
+/// with no turn of the driver between (on `current_thread` the driver's
+/// task cannot run until this one yields). A line begun in such a read
+/// and ended in one of the driver's comes whole.
+#[test]
+fn lines_waiting_in_the_pipe_are_taken_straight_from_it() {
+    use std::task::Poll;
+
+    /// `f` polled once: its output if ready at once.
+    async fn at_once<F: Future>(f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| match f.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut cmd = sh("seq 3000; printf par; kill -STOP $$; echo tial; echo end");
+        cmd.stderr(Output::Null);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let pid = child.id().unwrap();
+        // The runtime's one thread waits here: the driver does not run.
+        let deadline = Instant::now() + watchdog();
+        while proc_state(pid) != Some('T') {
+            assert!(Instant::now() < deadline, "watchdog: never stopped itself");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut got = Vec::new();
+        while got.len() < 3000 {
+            let batch = at_once(child.next_lines())
+                .await
+                .unwrap_or_else(|| panic!("waited for the driver after {} lines", got.len()))
+                .unwrap()
+                .expect("lines");
+            got.extend(batch.map(|l| String::from_utf8(l.bytes().to_vec()).unwrap()));
+        }
+        let want: Vec<String> = (1..=3000).map(|n| n.to_string()).collect();
+        assert_eq!(got, want);
+        // Only the start of a line waits in the pipe now.
+        assert!(at_once(child.next_lines()).await.is_none());
+        child.signal(Signal::CONT).unwrap();
+        let mut rest = Vec::new();
+        while let Some(line) = tokio::time::timeout(watchdog(), child.next_line())
+            .await
+            .expect("hung")
+            .unwrap()
+        {
+            rest.push(String::from_utf8(line.bytes).unwrap());
+        }
+        assert_eq!(rest, ["partial", "end"]);
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+/// A task taking the lines of a child that never stops writing still
+/// lets the runtime's other tasks run: its takes, which read the pipe
+/// themselves, spend the task's budget. Killed then, the child is done
+/// though the pipe it fills is left full.
+#[test]
+fn lines_of_an_endless_writer_let_other_tasks_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    // A taker that never yields would hang the runtime's one thread,
+    // timers and all: only a watchdog on another thread can fail it.
+    common::with_watchdog(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut child = procrun::tokio::spawn(&Command::new("yes")).unwrap();
+            // The stream flows before the other task exists.
+            assert!(child.next_line().await.unwrap().is_some());
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&ran);
+            tokio::spawn(async move { flag.store(true, Ordering::Relaxed) });
+            while !ran.load(Ordering::Relaxed) {
+                let line = child.next_line().await.unwrap().expect("a line");
+                assert_eq!(line.bytes, b"y");
+            }
+            child.kill().unwrap();
+            assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
+        });
+    });
+}
+
 /// Many children's raw streams read at once, each by reads of sizes
 /// from a byte to past a pipe's, some tasks pausing between reads: every
 /// stream byte for byte, whether its bytes came straight from the pipe

@@ -489,14 +489,44 @@ impl Reactor {
 
     /// Reads child `id`'s raw `stream` straight into `buf` (not empty),
     /// for a reader that has taken every byte read before: they reach it
-    /// with no copy through an event. Only the current run's pipe, while
-    /// no pipe of an earlier run lingers (what it still gives would come
-    /// out of order), and not while the child's output is paused. A pipe
-    /// found at its end, or failing, is left to the next turn, which
-    /// closes it as it closes any and files what follows: [`ReadNow::Owed`].
+    /// with no copy through an event. See [`read_now`](Self::read_now)
+    /// for which pipe is read and what comes of its end.
     #[cfg(feature = "tokio")]
     pub(crate) fn read_raw_now(&mut self, id: ChildId, stream: Stream, buf: &mut [u8]) -> ReadNow {
         debug_assert!(!buf.is_empty(), "a read of no byte reads as the end");
+        self.read_now(id, stream, true, |_, fd| sys::read(fd, buf))
+    }
+
+    /// One read of child `id`'s `stream` of lines by `read`, given the
+    /// pipe's line reader and fd (it reads and splits as
+    /// [`Handler::read_lines`] does, at least a byte), for a taker that
+    /// took every line filed before: the lines reach it with no turn and
+    /// no wake between. See [`read_now`](Self::read_now).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn read_lines_now(
+        &mut self,
+        id: ChildId,
+        stream: Stream,
+        read: impl FnOnce(&mut LineReader, &OwnedFd) -> io::Result<usize>,
+    ) -> ReadNow {
+        self.read_now(id, stream, false, read)
+    }
+
+    /// One read by `read`, outside a turn, of child `id`'s `stream`, raw
+    /// or of lines as `raw` says. Only the current run's pipe, while no
+    /// pipe of an earlier run lingers (what it still gives would come out
+    /// of order), and not while the child's output is paused. A pipe
+    /// found at its end, or failing, is left to the next turn, which
+    /// closes it as it closes any and files what follows (a last line
+    /// without its `\n`, the `Closed`): [`ReadNow::Owed`].
+    #[cfg(feature = "tokio")]
+    fn read_now(
+        &mut self,
+        id: ChildId,
+        stream: Stream,
+        raw: bool,
+        read: impl FnOnce(&mut LineReader, &OwnedFd) -> io::Result<usize>,
+    ) -> ReadNow {
         let Some(child) = self.children.get(id) else {
             return ReadNow::Nothing;
         };
@@ -511,10 +541,10 @@ impl Reactor {
         else {
             return ReadNow::Nothing;
         };
-        let Some(p) = self.pipes.out(token).filter(|p| p.raw) else {
+        let Some(p) = self.pipes.out_mut(token).filter(|p| p.raw == raw) else {
             return ReadNow::Nothing;
         };
-        match sys::read(&p.fd, buf) {
+        match read(&mut p.reader, &p.fd) {
             Ok(0) => {}
             Ok(n) => return ReadNow::Read(n),
             Err(e)

@@ -1,20 +1,22 @@
 //! A handle per child: waiting, signalling, stopping, its lines.
 
 use std::future::poll_fn;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream as AsyncStream;
 
-use super::core::{index, poll_slot, Core, Reader, State};
-use super::lines::Lines;
+use super::core::{index, poll_slot, Core, Reader, State, TURN_READ};
 pub use super::lines::{LineBatch, LineRef};
+use super::lines::{Lines, CARRIED_MAX};
 use super::read::ChildStdout;
 use super::stdin::ChildStdin;
 use crate::child::{ChildId, OutputLine, Stream};
 use crate::error::Result;
 use crate::exit::{Exit, StageExit};
+use crate::reactor::ReadNow;
 use crate::signal::Signal;
 
 /// A child started by [`spawn`](super::spawn) or
@@ -290,7 +292,23 @@ impl Child {
             core, id, taken, ..
         } = self;
         let id = *id;
-        poll_slot(core, id, cx, |state| {
+        // Reading the pipes here spends the task's runtime budget, as
+        // tokio's own reads do (out of it, the task waits for the driver
+        // as before, and is woken again once the other tasks ran).
+        let coop = ::tokio::task::coop::poll_proceed(cx);
+        let mut owed = false;
+        let took = poll_slot(core, id, cx, |state| {
+            let (slot, spare) = state.slots.get_mut_and_spare(&id);
+            let slot = slot?;
+            if slot.lines.is_empty() && coop.is_ready() && !slot.orphan {
+                // Every line filed was taken: the next are read here, on
+                // the task's own worker, into the memory they are lent
+                // from, with no turn of the driver and no wake between.
+                taken.clear(spare);
+                for stream in [Stream::Stdout, Stream::Stderr] {
+                    owed |= read_lines_now(state, id, stream) == ReadNow::Owed;
+                }
+            }
             let (slot, spare) = state.slots.get_mut_and_spare(&id);
             let slot = slot?;
             if slot.lines.is_empty() {
@@ -315,7 +333,15 @@ impl Child {
                 core.kick();
             }
             Some(true)
-        })
+        });
+        if owed {
+            // A pipe's end is the pump's to file.
+            core.kick();
+        }
+        if let (Poll::Ready(coop), Poll::Ready(_)) = (coop, &took) {
+            coop.made_progress();
+        }
+        took
     }
 
     /// The next line, as [`next_line`](Child::next_line) gives it, lent
@@ -443,6 +469,37 @@ impl Child {
             }
         }
         Ok(out)
+    }
+}
+
+/// What one take reads of a stream of lines at most, in reads of
+/// [`TURN_READ`]: a tokio task's chunk read.
+const TAKE_READ: usize = 256 * 1024;
+
+/// Reads child `id`'s `stream` of lines into its slot, by the reactor's
+/// reads outside a turn, up to [`TAKE_READ`] while each read finds the
+/// pipe well filled: what the last read did.
+fn read_lines_now(state: &mut State, id: ChildId, stream: Stream) -> ReadNow {
+    let State { reactor, slots, .. } = state;
+    let mut total = 0;
+    loop {
+        let (Some(slot), spare) = slots.get_mut_and_spare(&id) else {
+            return ReadNow::Nothing;
+        };
+        let read = reactor.read_lines_now(id, stream, |reader, fd| {
+            if reader.pending() > CARRIED_MAX {
+                // Left to the turns, which copy such a line in.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let (n, added) = slot.lines.read_from(spare, stream, reader, fd, TURN_READ)?;
+            slot.buffered += added;
+            Ok(n)
+        });
+        match read {
+            // A read well short of its ask found the pipe nearly empty.
+            ReadNow::Read(n) if n >= TURN_READ / 2 && total + n < TAKE_READ => total += n,
+            _ => return read,
+        }
     }
 }
 

@@ -54,7 +54,7 @@ use crate::spawn::SpawnFds;
 /// while they are in the cache. With 10 children streaming, the
 /// consumer's CPU per GB fell by a quarter against the reactor's own 4 MiB
 /// (benches/tokio.rs, lines).
-const TURN_READ: usize = 64 * 1024;
+pub(super) const TURN_READ: usize = 64 * 1024;
 
 /// What all pipes together read in a turn of the pump (an exit's rest
 /// aside): with many children streaming at once, what the turn files for
