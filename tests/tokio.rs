@@ -582,11 +582,7 @@ fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
     use std::task::Poll;
     use tokio::io::{AsyncRead, ReadBuf};
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    on_one_thread_under_watchdog(|| async {
         // Less than a pipe's default size: the writer never blocks.
         let mut cmd = sh("head -c 60000 /dev/zero; kill -STOP $$; printf end");
         cmd.stdout(Output::Raw);
@@ -594,11 +590,7 @@ fn raw_reader_takes_waiting_bytes_straight_from_the_pipe() {
         let pid = child.id().unwrap();
         let mut stdout = child.take_stdout().unwrap();
         // The runtime's one thread waits here: the driver does not run.
-        let deadline = Instant::now() + watchdog();
-        while proc_state(pid) != Some('T') {
-            assert!(Instant::now() < deadline, "watchdog: never stopped itself");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until_stopped_blocking(pid);
         let mut buf = vec![1u8; 7000];
         let mut got = 0;
         std::future::poll_fn(|cx| {
@@ -665,6 +657,45 @@ fn stop_and_kill_of_a_child_paused_for_untaken_lines_end_without_a_take() {
     });
 }
 
+/// Runs `test` on a `current_thread` runtime of its own, under a
+/// watchdog on another thread: a task that never yields hangs the
+/// runtime's one thread, timers and all, so only such a watchdog can fail
+/// it.
+fn on_one_thread_under_watchdog<F, Fut>(test: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    common::with_watchdog(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(test())
+    });
+}
+
+/// Blocks the calling thread (a runtime's, so that its tasks do not run
+/// meanwhile) until `pid` has stopped itself, under the watchdog.
+fn until_stopped_blocking(pid: u32) {
+    let deadline = Instant::now() + watchdog();
+    while proc_state(pid) != Some('T') {
+        assert!(
+            Instant::now() < deadline,
+            "watchdog: {pid} never stopped itself"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A flag another task raises once it ran.
+fn another_task_ran() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&ran);
+    tokio::spawn(async move { flag.store(true, std::sync::atomic::Ordering::Relaxed) });
+    ran
+}
+
 /// A taker of lines that took every line filed reads the next from the
 /// pipe itself: with lines waiting there, `next_lines` is ready at once,
 /// with no turn of the driver between (on `current_thread` the driver's
@@ -684,21 +715,13 @@ fn lines_waiting_in_the_pipe_are_taken_straight_from_it() {
         .await
     }
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    on_one_thread_under_watchdog(|| async {
         let mut cmd = sh("seq 3000; printf par; kill -STOP $$; echo tial; echo end");
         cmd.stderr(Output::Null);
         let mut child = procrun::tokio::spawn(&cmd).unwrap();
         let pid = child.id().unwrap();
         // The runtime's one thread waits here: the driver does not run.
-        let deadline = Instant::now() + watchdog();
-        while proc_state(pid) != Some('T') {
-            assert!(Instant::now() < deadline, "watchdog: never stopped itself");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until_stopped_blocking(pid);
         let mut got = Vec::new();
         while got.len() < 3000 {
             let batch = at_once(child.next_lines())
@@ -732,30 +755,17 @@ fn lines_waiting_in_the_pipe_are_taken_straight_from_it() {
 /// though the pipe it fills is left full.
 #[test]
 fn lines_of_an_endless_writer_let_other_tasks_run() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
-    // A taker that never yields would hang the runtime's one thread,
-    // timers and all: only a watchdog on another thread can fail it.
-    common::with_watchdog(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut child = procrun::tokio::spawn(&Command::new("yes")).unwrap();
-            // The stream flows before the other task exists.
-            assert!(child.next_line().await.unwrap().is_some());
-            let ran = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&ran);
-            tokio::spawn(async move { flag.store(true, Ordering::Relaxed) });
-            while !ran.load(Ordering::Relaxed) {
-                let line = child.next_line().await.unwrap().expect("a line");
-                assert_eq!(line.bytes, b"y");
-            }
-            child.kill().unwrap();
-            assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
-        });
+    on_one_thread_under_watchdog(|| async {
+        let mut child = procrun::tokio::spawn(&Command::new("yes")).unwrap();
+        // The stream flows before the other task exists.
+        assert!(child.next_line().await.unwrap().is_some());
+        let ran = another_task_ran();
+        while !ran.load(std::sync::atomic::Ordering::Relaxed) {
+            let line = child.next_line().await.unwrap().expect("a line");
+            assert_eq!(line.bytes, b"y");
+        }
+        child.kill().unwrap();
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
     });
 }
 
@@ -821,38 +831,24 @@ fn raw_streams_of_many_children_read_at_once_are_byte_exact() {
 /// its reads spend the task's budget as tokio's own do.
 #[test]
 fn raw_reader_of_an_endless_writer_lets_other_tasks_run() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
-    // A reader that never yields would hang the runtime's one thread,
-    // timers and all: only a watchdog on another thread can fail it.
-    common::with_watchdog(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut cmd = Command::new("yes");
-            cmd.stdout(Output::Raw);
-            let mut child = procrun::tokio::spawn(&cmd).unwrap();
-            let mut stdout = child.take_stdout().unwrap();
-            let mut byte = [0u8];
-            // The stream flows before the other task exists.
+    on_one_thread_under_watchdog(|| async {
+        let mut cmd = Command::new("yes");
+        cmd.stdout(Output::Raw);
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        let mut stdout = child.take_stdout().unwrap();
+        let mut byte = [0u8];
+        // The stream flows before the other task exists.
+        assert_eq!(stdout.read(&mut byte).await.unwrap(), 1);
+        let ran = another_task_ran();
+        let mut reads = 0u64;
+        while !ran.load(std::sync::atomic::Ordering::Relaxed) {
             assert_eq!(stdout.read(&mut byte).await.unwrap(), 1);
-            let ran = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&ran);
-            tokio::spawn(async move { flag.store(true, Ordering::Relaxed) });
-            let mut reads = 0u64;
-            while !ran.load(Ordering::Relaxed) {
-                assert_eq!(stdout.read(&mut byte).await.unwrap(), 1);
-                reads += 1;
-            }
-            assert!(reads > 0, "the other task ran before any read");
-            // What the driver read meanwhile is not waited for.
-            drop(stdout);
-            child.kill().unwrap();
-            child.wait().await.unwrap();
-        });
+            reads += 1;
+        }
+        assert!(reads > 0, "the other task ran before any read");
+        // Killed with its reader out and bytes untaken, it is done.
+        child.kill().unwrap();
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::KILL));
     });
 }
 
