@@ -527,7 +527,10 @@ impl ProcessBuilder {
     /// plus four times `max_line` (two per stream), plus what one read
     /// brings past the buffer. With `max_line(usize::MAX)` ("no limit")
     /// nothing bounds a line that never ends: a child writing endless
-    /// bytes without a `\n` is held in memory, not paused.
+    /// bytes without a `\n` is held in memory, not paused. A run that ends
+    /// while paused (killed, signalled, timed out) is not held for a
+    /// reader: what its pipes still hold (at most their capacity) is
+    /// taken past the buffer, and its exit comes.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
         self

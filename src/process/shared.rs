@@ -443,6 +443,7 @@ impl State {
         match ev {
             Event::Started { pid, .. } => {
                 self.pid = Some(*pid);
+                self.buf.new_run();
                 self.stage_exits.clear();
                 self.runs_started += 1;
                 debug_assert!(self.runs_started <= self.exits.len() + 1);
@@ -579,6 +580,18 @@ impl State {
 
     /// Whether anyone may still read the output: not closed, or dropped
     /// with readers out.
+    /// Whether the child is paused for want of a reader.
+    pub(crate) fn buf_paused(&self) -> bool {
+        self.buf.is_paused()
+    }
+
+    /// Lifts the pause of a child whose run ended
+    /// ([`Buffer::let_rest_in`](super::buffer::Buffer::let_rest_in)):
+    /// whether it was paused.
+    pub(crate) fn let_rest_in(&mut self) -> bool {
+        self.buf.let_rest_in()
+    }
+
     fn reading(&self) -> bool {
         !self.closed || self.kept
     }

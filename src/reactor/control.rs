@@ -29,7 +29,6 @@ impl Reactor {
     /// Whether the child is supervised with no run alive: its run was
     /// reaped (its exit maybe held back by a pause), or it waits for a
     /// restart.
-    #[cfg(feature = "tokio")]
     pub(crate) fn run_ended(&self, id: ChildId) -> bool {
         self.children.get(id).is_some_and(|c| c.run.is_none())
     }

@@ -1855,3 +1855,31 @@ fn builder_takes_os_str_words_and_a_script_refuses_what_is_not_utf8() {
         assert!(matches!(r, Err(Error::NulByte { .. })), "{r:?}");
     });
 }
+
+/// A process paused for untaken lines (its reader out, not reading) and
+/// then killed is done without a read: its run ended, so what its pipe
+/// still holds is taken past the cap and the exit comes. The reader then
+/// takes every line.
+#[test]
+fn kill_then_wait_of_a_process_paused_for_untaken_lines_returns() {
+    with_watchdog(|| {
+        let p = Process::builder().command(["yes"]).build().unwrap();
+        p.start().unwrap();
+        let mut lines = p.lines().unwrap();
+        assert!(lines.next().is_some());
+        let pid = p.pid().unwrap();
+        // Paused: its pipe full, it waits in its write.
+        let deadline = Instant::now() + common::watchdog();
+        while !std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|w| w.contains("pipe_write"))
+        {
+            assert!(Instant::now() < deadline, "watchdog: never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        p.kill().unwrap();
+        let exit = p.wait().unwrap();
+        assert_eq!(exit.signal(), Some(Signal::KILL));
+        let rest = lines.inspect(|l| assert_eq!(l.bytes, b"y")).count();
+        assert!(rest > 1000, "{rest} lines");
+    });
+}
