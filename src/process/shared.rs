@@ -578,8 +578,6 @@ impl State {
         self.buf.take_bytes(stream, buf)
     }
 
-    /// Whether anyone may still read the output: not closed, or dropped
-    /// with readers out.
     /// Whether the child is paused for want of a reader.
     pub(crate) fn buf_paused(&self) -> bool {
         self.buf.is_paused()
@@ -592,6 +590,8 @@ impl State {
         self.buf.let_rest_in()
     }
 
+    /// Whether anyone may still read the output: not closed, or dropped
+    /// with readers out.
     fn reading(&self) -> bool {
         !self.closed || self.kept
     }
