@@ -85,6 +85,9 @@ struct ExitedRun {
 /// being closed, see [`Reactor::reap_leader`]).
 struct Leader {
     handle: ChildHandle,
+    /// Its group is killed before the reap: not when detached, nor when
+    /// its exit was not seen (the host reaped it, so its group id may
+    /// belong to another process by now).
     kill_group: bool,
     /// Out of epoll (or the exit poll) already: it lingered.
     lingered: bool,
@@ -92,9 +95,10 @@ struct Leader {
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        // Seen exited, so the reap does not wait; an error (ECHILD: the
-        // host reaped it after the exit was seen) leaves nothing to do.
-        let _ = self.handle.try_reap(self.kill_group);
+        // Seen exited, so the reap does not wait and needs no second look
+        // first; an error (ECHILD: the host reaped it after the exit was
+        // seen) leaves nothing to do.
+        let _ = self.handle.reap_seen(self.kill_group);
     }
 }
 
@@ -470,7 +474,7 @@ impl Reactor {
         let wall_time = lingered
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(run.started);
-        let kill_group = !child.stop.detached;
+        let kill_group = !child.stop.detached && !status_lost;
         let run = child.run.take().expect("checked above");
         // Its run timeout or its stop's SIGKILL: either goes with it, and
         // the next run gets a timer of its own.
@@ -883,7 +887,7 @@ impl Drop for Reactor {
                     let _ = if killed {
                         run.handle.reap_blocking()
                     } else {
-                        run.handle.try_reap(false)
+                        run.handle.try_reap()
                     };
                 }
             }

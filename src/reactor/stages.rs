@@ -98,7 +98,7 @@ impl Reactor {
         let mut ended = Vec::new();
         for (k, stage) in stages.iter_mut().enumerate() {
             let Stage::Running(h) = stage else { continue };
-            let e = match h.try_reap(false) {
+            let e = match h.try_reap() {
                 Ok(None) => {
                     over = false;
                     continue;
@@ -216,7 +216,7 @@ impl Reactor {
                 }
                 let _ = match wait {
                     true => h.reap_blocking(),
-                    false => h.try_reap(false),
+                    false => h.try_reap(),
                 };
             }
         }

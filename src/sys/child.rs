@@ -219,15 +219,17 @@ impl ChildHandle {
     }
 
     /// Reaps the child if it has exited; `Ok(None)` when it has not (a
-    /// readable pidfd is a hint, and a wake-up can be spurious). With
-    /// `kill_group`, every process left in the child's group is sent
-    /// `SIGKILL` between seeing the exit and reaping: the leader is a zombie
-    /// then, so the group id cannot have been recycled.
-    pub(crate) fn try_reap(&self, kill_group: bool) -> io::Result<Option<Reaped>> {
+    /// readable pidfd is a hint, and a wake-up can be spurious).
+    pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
+        self.reap(libc::WNOHANG)
+    }
+
+    /// Reaps a child [`peek`](Self::peek) saw exited. With `kill_group`,
+    /// every process left in the child's group is sent `SIGKILL` first:
+    /// the leader is a zombie until the reap, so the group id cannot have
+    /// been recycled. No second look comes before: the peek was it.
+    pub(crate) fn reap_seen(&self, kill_group: bool) -> io::Result<Option<Reaped>> {
         if kill_group {
-            if !self.has_exited()? {
-                return Ok(None);
-            }
             // A member procrun may not signal (one that made itself root)
             // must not stop the reap: the leader would be left a zombie and
             // its status lost.
@@ -238,9 +240,9 @@ impl ChildHandle {
 
     /// The status and usage of the child if it has exited, without
     /// reaping it (`WNOWAIT`): it stays a zombie, whose pid (and so its
-    /// group's id) the kernel cannot give to another process until
-    /// [`try_reap`](Self::try_reap). The kernel reports a zombie's usage
-    /// under `WNOWAIT` as the reap would: its own and that of the
+    /// group's id) the kernel cannot give to another process until its
+    /// reap ([`reap_seen`](Self::reap_seen)). The kernel reports a zombie's
+    /// usage under `WNOWAIT` as the reap would: its own and that of the
     /// children it reaped. Its status too, with one exception on older
     /// kernels, whose `WNOWAIT` answer is the main thread's own exit code
     /// rather than the process's: a process whose main thread ended alone
