@@ -26,9 +26,6 @@ pub(crate) struct Buffer {
     buffered: usize,
     cap: usize,
     paused: bool,
-    /// The run ended while paused: what its pipes still hold is taken
-    /// past the cap, until the next run starts.
-    rest: bool,
 }
 
 impl Buffer {
@@ -217,30 +214,11 @@ impl Buffer {
     pub(crate) fn push(&mut self, stream: Stream, data: &[u8]) -> bool {
         self.out[index(stream)].push(data, &mut self.seq);
         self.buffered += data.len();
-        if !self.paused && !self.rest && self.whole() > self.cap {
+        if !self.paused && self.whole() > self.cap {
             self.paused = true;
             return true;
         }
         false
-    }
-
-    /// Whether the child is paused for want of a reader.
-    pub(crate) fn is_paused(&self) -> bool {
-        self.paused
-    }
-
-    /// Lifts the pause of a child whose run ended: it writes no more, so
-    /// what its pipes still hold (at most their capacity) is taken past
-    /// the cap, and its exit is not held for a reader. Whether it was
-    /// paused (and must be resumed).
-    pub(crate) fn let_rest_in(&mut self) -> bool {
-        self.rest = true;
-        std::mem::take(&mut self.paused)
-    }
-
-    /// A new run starts: the cap holds again.
-    pub(crate) fn new_run(&mut self) {
-        self.rest = false;
     }
 
     /// Ends the lines in progress of `stream`, or of both streams when a

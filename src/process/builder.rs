@@ -530,7 +530,8 @@ impl ProcessBuilder {
     /// bytes without a `\n` is held in memory, not paused. A run that ends
     /// while paused (killed, signalled, timed out) is not held for a
     /// reader: what its pipes still hold (at most their capacity) is
-    /// taken past the buffer, and its exit comes.
+    /// taken past the buffer, and its exit comes; a run restarted
+    /// meanwhile is held from its start until the reader takes.
     pub fn buffer(mut self, bytes: usize) -> Self {
         self.buffer = bytes.max(1);
         self

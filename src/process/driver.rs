@@ -222,9 +222,6 @@ struct Served {
     cmds: VecDeque<Cmd>,
     /// The start being handled, until it is answered.
     starting: Option<sync::Arc<Shared>>,
-    /// Children paused for want of a reader, to be let go once their run
-    /// ended ([`release_ended`]); some may have been resumed since.
-    paused: Vec<ChildId>,
 }
 
 fn run(reactor: Reactor, inner: &Inner) {
@@ -322,10 +319,9 @@ fn serve(reactor: &mut Reactor, served: &mut Served, inner: &Inner) -> Error {
         while let Some(cmd) = served.cmds.pop_front() {
             serve_cmd(reactor, served, &inner.live, cmd);
         }
-        if let Err(e) = poll_events(reactor, served, &inner.live) {
+        if let Err(e) = poll_events(reactor, &mut served.procs, &inner.live) {
             return e;
         }
-        release_ended(reactor, served);
     }
 }
 
@@ -383,43 +379,12 @@ fn serve_cmd(reactor: &mut Reactor, served: &mut Served, live: &AtomicUsize, cmd
 
 /// Waits for reactor events (a command queued meanwhile wakes the wait
 /// through the waker) and delivers each to its process.
-fn poll_events(reactor: &mut Reactor, served: &mut Served, live: &AtomicUsize) -> Result<()> {
-    let Served { procs, paused, .. } = served;
+fn poll_events(reactor: &mut Reactor, procs: &mut Procs, live: &AtomicUsize) -> Result<()> {
     reactor.poll(None, |ctl, ev| {
         if deliver(procs, &ev, live) {
-            ctl.pause(ev.id());
-            paused.push(ev.id());
+            ctl.pause_bound(ev.id());
         }
     })
-}
-
-/// Lets go of children paused for want of a reader whose run has ended
-/// (killed, stopped, timed out) while lines waited untaken: the reactor
-/// holds a paused run's exit until its output is read, and a run that
-/// ended writes no more, so what its pipes hold is taken past the cap and
-/// the exit comes. Held, a `kill()` then `wait()` waited for a reader.
-fn release_ended(reactor: &mut Reactor, served: &mut Served) {
-    if served.paused.is_empty() {
-        return;
-    }
-    let Served { procs, paused, .. } = served;
-    paused.retain(|&id| {
-        let Some(shared) = procs.get(&id) else {
-            return false;
-        };
-        let mut st = shared.lock();
-        if !st.buf_paused() {
-            return false;
-        }
-        if !reactor.run_ended(id) {
-            return true;
-        }
-        if st.let_rest_in() {
-            drop(st);
-            let _ = reactor.resume(id);
-        }
-        false
-    });
 }
 
 /// Whether run `run` of child `id` (counted from 0) is the one the

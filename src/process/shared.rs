@@ -443,7 +443,6 @@ impl State {
         match ev {
             Event::Started { pid, .. } => {
                 self.pid = Some(*pid);
-                self.buf.new_run();
                 self.stage_exits.clear();
                 self.runs_started += 1;
                 debug_assert!(self.runs_started <= self.exits.len() + 1);
@@ -576,18 +575,6 @@ impl State {
 
     pub(crate) fn take_bytes(&mut self, stream: Stream, buf: &mut [u8]) -> usize {
         self.buf.take_bytes(stream, buf)
-    }
-
-    /// Whether the child is paused for want of a reader.
-    pub(crate) fn buf_paused(&self) -> bool {
-        self.buf.is_paused()
-    }
-
-    /// Lifts the pause of a child whose run ended
-    /// ([`Buffer::let_rest_in`](super::buffer::Buffer::let_rest_in)):
-    /// whether it was paused.
-    pub(crate) fn let_rest_in(&mut self) -> bool {
-        self.buf.let_rest_in()
     }
 
     /// Whether anyone may still read the output: not closed, or dropped

@@ -44,7 +44,10 @@
 //! Beside the phase, facts that hold in several phases at once are kept
 //! as such, each in a field of its own:
 //!
-//! - `paused`: in any phase; it holds an Exiting child's exit event back.
+//! - `paused`: in any phase; the caller's pause holds an Exiting child's
+//!   exit event back, a layer's bound on what it buffers does not (see
+//!   [`Child::holds_output`]): an Exiting child's output is read and its
+//!   exit comes, and the next run is held again.
 //! - `stopping`: set by a stop or the timeout and never cleared, but for
 //!   a run timeout's: that one stops the run, not the child, and is
 //!   cleared at the reap when the policy restarts the child (a stop or
@@ -153,7 +156,8 @@ pub(super) struct Child {
     pub(super) timeout_timer: Option<TimerKey>,
     /// The restart the child waits for (see [`Child::waits_to_restart`]).
     pub(super) restart_timer: Option<TimerKey>,
-    pub(super) paused: bool,
+    /// Whether its output is left unread, and why.
+    pub(super) paused: Pause,
     /// Output pipes of the current (or last) run.
     pub(super) pipes: OutTokens,
     /// Output pipes open across all runs, lingering ones included.
@@ -172,6 +176,19 @@ pub(super) struct Child {
     pub(super) stdin: StdinState,
 }
 
+/// Whether a child's output is left unread, and why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Pause {
+    #[default]
+    No,
+    /// The caller's (`Reactor::pause`, `Control::pause`): it holds the
+    /// output of an ended run and its exit too.
+    Held,
+    /// A layer's bound on what it buffers (`Control::pause_bound`): it
+    /// holds a live run's output only.
+    Bound,
+}
+
 impl Child {
     /// A child about to start its first run. Its spec is kept (in
     /// `respawn`) only once the run started and only if it may restart: an
@@ -186,7 +203,7 @@ impl Child {
             stop_timer: None,
             timeout_timer: None,
             restart_timer: None,
-            paused: false,
+            paused: Pause::No,
             pipes: OutTokens::default(),
             open_pipes: 0,
             pending_exit: None,
@@ -209,6 +226,26 @@ impl Child {
             (None, None) if self.open_pipes > 0 || self.live_cgroups > 0 => Phase::Lingering,
             (None, None) => Phase::Done,
         }
+    }
+
+    /// Whether the child's output is to be left unread now. A caller's
+    /// pause holds it in any phase, and with it an Exiting child's exit.
+    /// A layer's bound on what it buffers (`Control::pause_bound`) holds a
+    /// live run's only: once the run ended, what its pipes hold (at most
+    /// their capacity: nothing writes more) is read and its exit comes, so
+    /// a stop or a kill of a child nobody reads ends; the next run is held
+    /// again until the layer resumes.
+    pub(super) fn holds_output(&self) -> bool {
+        match self.paused {
+            Pause::No => false,
+            Pause::Held => true,
+            Pause::Bound => self.run.is_some(),
+        }
+    }
+
+    /// Lifts a pause of either kind; whether there was one.
+    pub(super) fn unpause(&mut self) -> bool {
+        std::mem::take(&mut self.paused) != Pause::No
     }
 
     /// Whether the child's `Event::Done` is due: nothing runs, will run,

@@ -1,7 +1,7 @@
 //! What a caller can do to one child: stop it, pause and resume its
 //! output, signal or kill it.
 
-use super::children::StopCause;
+use super::children::{Pause, StopCause};
 use super::Reactor;
 use crate::child::ChildId;
 use crate::error::{Error, Result};
@@ -24,13 +24,6 @@ impl Reactor {
     /// The pid of the child's current run, if one is alive.
     pub fn pid(&self, id: ChildId) -> Option<u32> {
         self.children.get(id)?.run.as_ref().map(|r| r.handle.pid())
-    }
-
-    /// Whether the child is supervised with no run alive: its run was
-    /// reaped (its exit maybe held back by a pause), or it waits for a
-    /// restart.
-    pub(crate) fn run_ended(&self, id: ChildId) -> bool {
-        self.children.get(id).is_some_and(|c| c.run.is_none())
     }
 
     /// Whether the handle names a child still supervised.
@@ -122,7 +115,7 @@ impl Reactor {
     /// this reactor never issued.
     pub fn pause(&mut self, id: ChildId) -> Result<()> {
         if self.live(id)? {
-            self.children.at_mut(id.index).paused = true;
+            self.children.at_mut(id.index).paused = Pause::Held;
         }
         Ok(())
     }

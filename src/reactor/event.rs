@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::children::StopCause;
+use super::children::{Pause, StopCause};
 use super::spawns::{Pending, Spawns};
 use super::{Ctx, Reactor};
 use crate::child::{ChildId, Stream};
@@ -234,6 +234,8 @@ impl Event<'_> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Request {
     Pause(ChildId),
+    /// A pause for a layer's bound ([`Control::pause_bound`]).
+    PauseBound(ChildId),
     Resume(ChildId),
     Stop(ChildId),
     Signal(ChildId, Signal),
@@ -333,6 +335,16 @@ impl Control<'_> {
         self.requests.push(Request::Pause(id));
     }
 
+    /// Stops reading the child's output because a layer above holds as
+    /// much of it as it will: as [`pause`](Self::pause) while the run
+    /// lives, but a run that ended has its output read and its exit
+    /// delivered all the same (see `Child::holds_output`), so stopping
+    /// or killing a child whose output nobody takes still ends it. A
+    /// caller's own pause is not weakened by it.
+    pub(crate) fn pause_bound(&mut self, id: ChildId) {
+        self.requests.push(Request::PauseBound(id));
+    }
+
     /// Reads the child's output again.
     pub fn resume(&mut self, id: ChildId) {
         self.requests.push(Request::Resume(id));
@@ -420,7 +432,13 @@ impl Reactor {
                 Request::Spawn(id) => self.take_in_spawned(id, ctx),
                 Request::Pause(id) => {
                     if let Some(c) = self.children.get_mut(id) {
-                        c.paused = true;
+                        c.paused = Pause::Held;
+                    }
+                }
+                Request::PauseBound(id) => {
+                    // A caller's pause stays as strong as it was.
+                    if let Some(c) = self.children.get_mut(id).filter(|c| c.paused == Pause::No) {
+                        c.paused = Pause::Bound;
                     }
                 }
                 Request::Resume(id) => {

@@ -395,7 +395,7 @@ impl Reactor {
             let Some(child) = children.at(p.child) else {
                 return ReadOutcome::Closed;
             };
-            if child.paused {
+            if child.holds_output() {
                 return ReadOutcome::Paused;
             }
             let id = children.id_of(p.child);
@@ -531,7 +531,7 @@ impl Reactor {
             return ReadNow::Nothing;
         };
         let current = child.pipes.tokens().count() as u32;
-        if child.paused || child.open_pipes > current {
+        if child.holds_output() || child.open_pipes > current {
             return ReadNow::Nothing;
         }
         let Some(token) = child
@@ -598,10 +598,9 @@ impl Reactor {
 
     pub(super) fn do_resume(&mut self, index: u32) {
         let c = self.children.at_mut(index);
-        if !c.paused {
+        if !c.unpause() {
             return;
         }
-        c.paused = false;
         // Edge-triggered: data that arrived while paused raises no new edge.
         let pipes = c.pipes;
         for t in pipes.tokens() {

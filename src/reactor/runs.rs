@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use super::children::{Child, OutTokens, Run, StopCause};
+use super::children::{Child, OutTokens, Pause, Run, StopCause};
 use super::pipes::{self, Feed, InPipe, OutPipe, Source};
 use super::restart::{self, Decision, RunEnd};
 use super::settle::Linger;
@@ -490,6 +490,19 @@ impl Reactor {
             .and_then(|slot| self.cgroups.get(slot as usize))
             .and_then(|c| c.cgroup.memory_report())
             .unwrap_or_default();
+        let released = self.children.at(index).is_some_and(|c| {
+            c.paused == Pause::Bound && c.open_pipes > c.pipes.tokens().count() as u32
+        });
+        if released {
+            // The bound held the run's output and holds it no more (see
+            // `Child::holds_output`): the run's own pipes are read to
+            // their end with its exit, but the edges raised meanwhile by
+            // the pipes earlier runs left lingering were passed over.
+            let lingering: Vec<usize> = self.pipes.of_child(index).collect();
+            for t in lingering {
+                self.owe_read(t);
+            }
+        }
         Some(ExitedRun {
             pid,
             status,
@@ -635,7 +648,7 @@ impl Reactor {
         let Some(child) = self.children.at(index) else {
             return false;
         };
-        if child.pending_exit.is_none() || child.paused {
+        if child.pending_exit.is_none() || child.holds_output() {
             return false;
         }
         // The leader is dead, so whatever it wrote sits in the pipe:

@@ -659,3 +659,73 @@ fn a_raw_stream_read_now_takes_its_bytes_from_the_pipe() {
     assert_eq!(data, 0, "bytes read twice");
     assert!(closed && line, "closed {closed}, line {line}");
 }
+
+/// A layer's bound (`Control::pause_bound`) holds a live run's output as
+/// a pause does, but not an ended run's: a child killed while so paused
+/// has its output read and its exit delivered with no resume (a caller's
+/// pause would hold both until one), and its next run is held again
+/// until the resume.
+#[test]
+fn a_bound_pause_lets_an_ended_run_out_and_holds_the_next() {
+    let watchdog = crate::testutil::watchdog();
+    let mut r = Reactor::new().unwrap();
+    let mut cmd = Command::new("yes");
+    cmd.stderr(Output::Null)
+        .restart(Restart::always().limit(1).interval(Duration::ZERO));
+    let id = r.spawn(&cmd).unwrap();
+    // Lines of each run, and what was seen of the child.
+    let mut lines = [0usize; 2];
+    let (mut run, mut exits, mut done) = (0, 0, false);
+    let mut poll = |r: &mut Reactor, timeout: Duration, lines: &mut [usize; 2]| {
+        r.poll(Some(timeout), |ctl, ev| match ev {
+            Event::Started { restarts, .. } => run = restarts as usize,
+            Event::Line { line, .. } => {
+                assert_eq!(line, b"y");
+                if lines[run] == 0 {
+                    ctl.pause_bound(id);
+                }
+                lines[run] += 1;
+            }
+            Event::Exited(_) => exits += 1,
+            Event::Done { .. } => done = true,
+            _ => {}
+        })
+        .unwrap();
+        (run, exits, done)
+    };
+    while lines[0] == 0 {
+        assert!(Instant::now() < watchdog, "watchdog expired: no line");
+        poll(&mut r, Duration::from_millis(100), &mut lines);
+    }
+    until_each(&r, &[id], "wchan", "blocked in its write", |s| {
+        s.contains("pipe_write")
+    });
+    let before = lines[0];
+    r.kill(id).unwrap();
+    // The exit comes, and the restart, with no resume.
+    loop {
+        assert!(Instant::now() < watchdog, "watchdog expired: exit held");
+        if poll(&mut r, Duration::from_millis(100), &mut lines).0 == 1 {
+            break;
+        }
+    }
+    assert!(lines[0] > before, "the ended run's pipe was not read");
+    assert!(r.children.get(id).unwrap().holds_output());
+    until_each(&r, &[id], "wchan", "blocked in its write", |s| {
+        s.contains("pipe_write")
+    });
+    poll(&mut r, Duration::ZERO, &mut lines);
+    assert_eq!(lines[1], 0, "the next run was read while paused");
+    r.resume(id).unwrap();
+    while lines[1] == 0 {
+        assert!(Instant::now() < watchdog, "watchdog expired: never resumed");
+        poll(&mut r, Duration::from_millis(100), &mut lines);
+    }
+    // Paused again at its first line, as the first run was: the kill
+    // ends it all the same, and the child with it (its one restart used).
+    r.kill(id).unwrap();
+    while !poll(&mut r, Duration::from_millis(100), &mut lines).2 {
+        assert!(Instant::now() < watchdog, "watchdog expired: not done");
+    }
+    assert_eq!(poll(&mut r, Duration::ZERO, &mut lines).1, 2);
+}

@@ -34,7 +34,8 @@ use crate::signal::Signal;
 /// [`Output::Null`], or collect it with [`output`](Child::output). A run
 /// that ends anyway ([`stop`](Child::stop), [`kill`](Child::kill), its
 /// timeout) is not held for a take: what its pipes still hold is taken
-/// past the bound, and its exit comes.
+/// past the bound, and its exit comes; a run restarted meanwhile is held
+/// from its start until the take.
 /// `next_line` takes every line waiting at once and hands them out one by
 /// one, so up to twice that bound may be held for a child read slowly.
 ///

@@ -117,9 +117,6 @@ pub(super) struct Slots {
     len: usize,
     /// Segments for the lines of any child.
     pub(super) spare: Spare,
-    /// Children paused for the bound, to be let go once their run ended
-    /// ([`State::release_ended`]); some may have been resumed since.
-    paused: Vec<ChildId>,
 }
 
 impl Slots {
@@ -178,13 +175,6 @@ impl Slots {
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
     }
-
-    /// Wakes the task waiting on `id`'s slot.
-    fn wake(&mut self, id: &ChildId) {
-        if let Some(slot) = self.get_mut(id) {
-            slot.wake();
-        }
-    }
 }
 
 /// What one child's handle has not taken yet.
@@ -203,9 +193,6 @@ pub(super) struct Slot {
     pub(super) paused: bool,
     /// Keep every byte, unbounded: an `output()` is collecting.
     pub(super) collect: bool,
-    /// The run ended while paused for the bound: what its pipes still
-    /// hold is taken past the bound, until the next run starts.
-    rest: bool,
     /// The handle is gone: output is dropped, and the slot with the Done.
     pub(super) orphan: bool,
     pub(super) waker: Option<Waker>,
@@ -360,16 +347,16 @@ impl Slot {
         }
     }
 
-    /// Pauses the child if its buffers are past the bound; whether it
-    /// did now.
-    #[must_use]
-    fn bound(&mut self, ctl: &mut Control<'_>, id: ChildId) -> bool {
-        let pause = !self.collect && !self.rest && !self.paused && self.buffered > LINE_BUFFER;
-        if pause {
+    /// Pauses the child if its buffers are past the bound. The pause is
+    /// the reactor's for a bound, which holds a live run only: a run
+    /// that ends anyway (stopped, killed, timed out) has what its pipes
+    /// still hold taken past the bound, and its exit comes, so a
+    /// `stop()` or a `kill()` and `wait()` waits for no take.
+    fn bound(&mut self, ctl: &mut Control<'_>, id: ChildId) {
+        if !self.collect && !self.paused && self.buffered > LINE_BUFFER {
             self.paused = true;
-            ctl.pause(id);
+            ctl.pause_bound(id);
         }
-        pause
     }
 
     /// Lifts a pause for want of a reader; whether there was one.
@@ -447,33 +434,6 @@ impl Core {
 }
 
 impl State {
-    /// Lets go of children paused for the bound whose run has ended
-    /// (killed, stopped, timed out) while lines or bytes waited untaken:
-    /// the reactor holds a paused run's exit until its output is read,
-    /// and a run that ended writes no more, so what its pipes hold (at
-    /// most their capacity) is taken past the bound and the exit comes.
-    /// Held, a `stop()` or a `kill()` and `wait()` waited for a take.
-    fn release_ended(&mut self) {
-        if self.slots.paused.is_empty() {
-            return;
-        }
-        let State { reactor, slots, .. } = self;
-        let mut ids = std::mem::take(&mut slots.paused);
-        ids.retain(|id| {
-            let Some(slot) = slots.get_mut(id).filter(|s| s.paused) else {
-                return false;
-            };
-            if !reactor.run_ended(*id) {
-                return true;
-            }
-            slot.paused = false;
-            slot.rest = true;
-            let _ = reactor.resume(*id);
-            false
-        });
-        slots.paused = ids;
-    }
-
     /// Polls the reactor once without waiting and files its events.
     fn turn(&mut self) -> Result<()> {
         let State {
@@ -522,11 +482,8 @@ impl Handler for Filer<'_> {
                 });
                 if added > 0 {
                     slot.buffered += added;
-                    let paused = slot.bound(ctl, id);
+                    slot.bound(ctl, id);
                     slot.wake();
-                    if paused {
-                        self.slots.paused.push(id);
-                    }
                 }
             }
             // An orphan's lines are dropped; so is what it holds back.
@@ -562,11 +519,8 @@ impl Handler for Filer<'_> {
                 let (n, added) = slot.lines.read_from(spare, stream, reader, fd, buf.len())?;
                 if added > 0 {
                     slot.buffered += added;
-                    let paused = slot.bound(ctl, id);
+                    slot.bound(ctl, id);
                     slot.wake();
-                    if paused {
-                        self.slots.paused.push(id);
-                    }
                 }
                 Ok(n)
             }
@@ -593,7 +547,6 @@ fn file(
     match event {
         Event::Started { pid, .. } => {
             slot.pid = Some(pid);
-            slot.rest = false;
             // A new run, a new stream, new stages.
             if let Some(io) = &mut slot.io {
                 io.stdin_closed = false;
@@ -629,10 +582,7 @@ fn file(
         } if !slot.orphan => {
             slot.buffered += held(line);
             slot.lines.push(spare, stream, line, partial);
-            if slot.bound(ctl, id) {
-                slots.paused.push(id);
-                return slots.wake(&id);
-            }
+            slot.bound(ctl, id);
         }
         // An orphan's raw streams are `Dropped` but for a reader out.
         Event::Data { stream, bytes, .. } => {
@@ -647,10 +597,7 @@ fn file(
             io.raw[i].extend(bytes);
             wake(&mut io.read_waker[i]);
             slot.buffered += bytes.len();
-            if slot.bound(ctl, id) {
-                slots.paused.push(id);
-                return slots.wake(&id);
-            }
+            slot.bound(ctl, id);
         }
         Event::Closed { stream, .. } => {
             if let Some(io) = &mut slot.io {
@@ -737,7 +684,6 @@ async fn pump(core: Arc<Core>, fd: OwnedFd, token: Arc<()>) {
             if state.turn().is_err() {
                 return;
             }
-            state.release_ended();
             if !core.lasting && state.slots.is_empty() && state.reactor.is_empty() {
                 // Nothing to drive: the next spawn starts a pump again.
                 return;

@@ -171,7 +171,7 @@ impl Queue {
             self.children.remove(&id);
             self.paused.remove(&id);
         } else if held > 0 && self.held > LINE_BUFFER && self.paused.insert(id) {
-            ctl.pause(id);
+            ctl.pause_bound(id);
         }
         self.events.push_back(event);
         self.wake();

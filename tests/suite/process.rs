@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{wait_dead, with_watchdog, KillOnDrop, WATCHDOG};
 use procrun::{
     read, Error, ExclusiveRunner, Process, ProcessBuilder, ReadOptions, Restart, RunOptions,
-    Runner, Signal, Stream,
+    Runner, Signal, Stream, TimeoutKind,
 };
 
 fn lines(p: &Process) -> Vec<String> {
@@ -1879,6 +1879,31 @@ fn kill_then_wait_of_a_process_paused_for_untaken_lines_returns() {
         p.kill().unwrap();
         let exit = p.wait().unwrap();
         assert_eq!(exit.signal(), Some(Signal::KILL));
+        let rest = lines.inspect(|l| assert_eq!(l.bytes, b"y")).count();
+        assert!(rest > 1000, "{rest} lines");
+    });
+}
+
+/// The same for runs its run timeout ends, one after the other: the
+/// restarted run is held for the reader as the first was (the pause
+/// goes on across the restart), and its timeout ends it all the same;
+/// the final exit comes without a read, and the reader then takes both
+/// runs' lines.
+#[test]
+fn runs_timed_out_while_paused_for_untaken_lines_end_without_a_read() {
+    with_watchdog(|| {
+        let p = Process::builder()
+            .command(["yes"])
+            .run_timeout(Duration::from_millis(300))
+            .restart(Restart::on_error().limit(1).interval(Duration::ZERO))
+            .build()
+            .unwrap();
+        p.start().unwrap();
+        let mut lines = p.lines().unwrap();
+        assert!(lines.next().is_some());
+        let exit = p.wait().unwrap();
+        assert_eq!(exit.timeout_kind(), Some(TimeoutKind::Run));
+        assert!(exit.restarts() == 1 && exit.restart_limit_reached());
         let rest = lines.inspect(|l| assert_eq!(l.bytes, b"y")).count();
         assert!(rest > 1000, "{rest} lines");
     });
