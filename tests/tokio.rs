@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{proc_state, sh, watchdog};
 use procrun::tokio::{Child, Driver, Events, OwnedEvent, OwnedEventKind};
-use procrun::{Command, Input, Output, Pipeline, Signal, Stream};
+use procrun::{Command, Input, Output, Pipeline, Restart, Signal, Stream, TimeoutKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `test` on a `current_thread` runtime, then on a `multi_thread` one
@@ -654,6 +654,31 @@ fn stop_and_kill_of_a_child_paused_for_untaken_lines_end_without_a_take() {
             assert!(lines > 1 << 15, "{lines} lines");
             assert_eq!(child.wait().await.unwrap().signal(), exit.signal());
         }
+    });
+}
+
+/// The same for runs their run timeout ends, one after the other: the
+/// restarted run is held from its start as the first was (the pause goes
+/// on across the restart), its timeout ends it all the same, and the
+/// final exit comes without a take; every line of both runs is taken
+/// after.
+#[test]
+fn runs_timed_out_while_paused_for_untaken_lines_end_without_a_take() {
+    both(|| async {
+        let mut cmd = Command::new("yes");
+        cmd.run_timeout(Duration::from_millis(300))
+            .restart(Restart::on_error().limit(1).interval(Duration::ZERO));
+        let mut child = procrun::tokio::spawn(&cmd).unwrap();
+        assert!(child.next_line().await.unwrap().is_some());
+        let exit = child.wait().await.unwrap();
+        assert_eq!(exit.timeout_kind(), Some(TimeoutKind::Run));
+        assert!(exit.restarts() == 1 && exit.restart_limit_reached());
+        let mut lines = 0u64;
+        while let Some(line) = child.next_line().await.unwrap() {
+            assert_eq!(line.bytes, b"y");
+            lines += 1;
+        }
+        assert!(lines > 1 << 15, "{lines} lines");
     });
 }
 
